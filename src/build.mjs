@@ -1,0 +1,29 @@
+// Bundles each per-connection entry point into one CommonJS file: one file to read and no module
+// resolution at start-up, which inetd pays on every connection. Native addons stay external and are
+// loaded lazily by the code that needs them (after login).
+import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const entries = ['imapd', 'dpop', 'dmailctl'];
+
+await build({
+  absWorkingDir: root,
+  entryPoints: Object.fromEntries(entries.map((e) => [e, `src/${e}.ts`])),
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  sourcemap: 'linked',
+  legalComments: 'none',
+  external: ['posix', 'fs-ext', 'authenticate-pam'],
+  // Source is ESM and may use import.meta.url; give the CJS bundle an equivalent.
+  define: { 'import.meta.url': '__import_meta_url' },
+  banner: { js: "const __import_meta_url=require('url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+});

@@ -1,0 +1,31 @@
+// A client connection as protocol code sees it: bytes in, bytes out, and a few controls. Built by
+// transport/ from inetd's fd 0/1 (socket or pipes), from a LISTEN_FDS accept, or in tests.
+
+export interface Connection {
+  readonly remoteAddress: string;
+  readonly remotePort?: number;
+  readonly localAddress: string;
+  readonly localPort?: number;
+  /** True once TLS is active (implicit or after STARTTLS/STLS). */
+  readonly secure: boolean;
+  /** Whether a TLS certificate is configured, so STARTTLS/STLS can be offered. */
+  readonly tlsAvailable: boolean;
+  /** Called with each chunk of client input (after TLS decryption). */
+  onData(handler: (chunk: Buffer) => void): void;
+  /** Called once when the client goes away or the connection is closed. */
+  onClose(handler: (reason: 'eof' | 'error' | 'timeout' | 'overflow' | 'closed') => void): void;
+  /** Queue output. Returns false if the pending output exceeded max_output_buffer: the connection is
+   *  then being dropped (a client that stops reading must not make us buffer without bound). */
+  write(data: string | Buffer): boolean;
+  /** Resolves when pending output has drained to the socket (use when streaming large bodies). */
+  drain(): Promise<void>;
+  /** Upgrade to TLS in place (STARTTLS / STLS). Call after the tagged OK has been written. */
+  startTls(): Promise<void>;
+  /** Idle timeout in seconds; each input chunk restarts it. onTimeout runs before the close. */
+  setIdleTimeout(seconds: number, onTimeout: () => void): void;
+  /** Pause / resume reading input (used while a long command is being executed). */
+  pause(): void;
+  resume(): void;
+  /** Flush pending output, then close. */
+  end(): Promise<void>;
+}
