@@ -1,6 +1,7 @@
 // Bundles each per-connection entry point into one CommonJS file: one file to read and no module
 // resolution at start-up, which inetd pays on every connection. Native addons stay external and are
-// loaded lazily by the code that needs them (after login).
+// loaded lazily by the code that needs them (after login). Entries build independently so one broken
+// entry does not stop the others from being usable; the exit code still reports any failure.
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -8,9 +9,9 @@ import { dirname, join } from 'node:path';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const entries = ['imapd', 'dpop', 'dmailctl'];
 
-await build({
+const results = await Promise.allSettled(entries.map((e) => build({
   absWorkingDir: root,
-  entryPoints: Object.fromEntries(entries.map((e) => [e, `src/${e}.ts`])),
+  entryPoints: { [e]: `src/${e}.ts` },
   outdir: 'dist',
   outExtension: { '.js': '.cjs' },
   bundle: true,
@@ -25,5 +26,10 @@ await build({
   // Source is ESM and may use import.meta.url; give the CJS bundle an equivalent.
   define: { 'import.meta.url': '__import_meta_url' },
   banner: { js: "const __import_meta_url=require('url').pathToFileURL(__filename).href;" },
-  logLevel: 'warning',
-});
+  logLevel: 'error',
+})));
+const failed = entries.filter((_, i) => results[i].status === 'rejected');
+if (failed.length) {
+  console.error(`build failed for: ${failed.join(', ')}`);
+  process.exit(1);
+}

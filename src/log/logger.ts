@@ -1,0 +1,91 @@
+// The logger every module receives: pino writing synchronously to <log_path or work_path>/<program>.log.
+// Never stdout (that is the client socket). If the file cannot be opened the administrator is told once on
+// stderr and the server carries on without a log.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import type { Program, Settings } from '../config/settings.js';
+import type { Logger } from './types.js';
+import { RotatingFile } from './rotating-file.js';
+import { adminMessage } from './stderr.js';
+
+/** Field names whose values are never written, at any nesting depth we look at. */
+const SECRET_KEYS = /^(pass|passwd|password|secret|pw|credentials?)$/i;
+const REDACTED = '[redacted]';
+const MAX_REDACT_DEPTH = 4;
+
+/** A copy of `obj` without secret-named fields (the same object when there is nothing to hide). */
+export function redact<T>(obj: T, depth = 0): T {
+  if (obj === null || typeof obj !== 'object' || depth > MAX_REDACT_DEPTH || Buffer.isBuffer(obj) || obj instanceof Error) return obj;
+  if (Array.isArray(obj)) {
+    let changed = false;
+    const out = obj.map((v) => { const r = redact(v, depth + 1); if (r !== v) changed = true; return r; });
+    return (changed ? out : obj) as T;
+  }
+  let out: Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+    const r = SECRET_KEYS.test(k) ? REDACTED : redact(v, depth + 1);
+    if (r !== v) {
+      out ??= { ...(obj as Record<string, unknown>) };
+      out[k] = r;
+    }
+  }
+  return (out ?? obj) as T;
+}
+
+export function logFilePath(settings: Pick<Settings, 'log_path' | 'work_path'>, program: Program): string {
+  return join(settings.log_path ?? settings.work_path, `${program}.log`);
+}
+
+/** DMail's three levels onto pino's: "error" keeps warnings too, so problems are never hidden. */
+function pinoLevel(level: Settings['log_level']): pino.Level {
+  return level === 'debug' ? 'debug' : level === 'error' ? 'warn' : 'info';
+}
+
+interface Destination { write(s: string): void }
+
+const nowhere: Destination = { write() { /* log file unavailable */ } };
+
+export function openDestination(settings: Settings, program: Program): Destination {
+  const path = logFilePath(settings, program);
+  try {
+    try { mkdirSync(join(path, '..'), { recursive: true }); } catch { /* open reports it */ }
+    return new RotatingFile(path, { maxSize: settings.max_log_size, keep: settings.rotated_logs });
+  } catch (e) {
+    adminMessage(`${program}: cannot open log file ${path} (${(e as NodeJS.ErrnoException).code ?? e}); serving without a log`);
+    return nowhere;
+  }
+}
+
+/**
+ * Make the process logger. `bindings` typically carries { protocol, remote }; pid is always added.
+ * After login, use `log.child({ user })`.
+ */
+export function createLogger(settings: Settings, program: Program, bindings: Record<string, unknown> = {}, dest?: Destination): Logger {
+  const maxLen = settings.max_loglen > 0 ? settings.max_loglen : Infinity;
+  const p = pino(
+    {
+      level: pinoLevel(settings.log_level),
+      base: { pid: process.pid, program },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: {
+        bindings: (b) => redact(b),
+        log: (o) => redact(o),
+      },
+      hooks: {
+        // max_loglen: a client's overlong line must not fill the disk through the log.
+        logMethod(args, method) {
+          const a = args as unknown[];
+          for (let i = 0; i < a.length; i++) {
+            const v = a[i];
+            if (typeof v === 'string' && v.length > maxLen) a[i] = v.slice(0, maxLen) + '...';
+          }
+          return method.apply(this, args);
+        },
+      },
+    },
+    dest ?? openDestination(settings, program),
+  );
+  return p.child(redact(bindings)) as unknown as Logger;
+}

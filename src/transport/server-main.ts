@@ -1,0 +1,145 @@
+// What bin/imapd and bin/dpop do before the protocol starts: read the arguments and dmail.conf, find the
+// client (inetd's fd 0/1, systemd's fd 3, or pipes), open the log, optionally start implicit TLS, then hand
+// the connection to the protocol server. Errors here go to the administrator (stderr, log), never as a
+// stack trace, and the client gets a protocol-shaped goodbye when it is on a socket.
+
+import { fstatSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { ConfigError, loadConfig, type LoadedConfig } from '../config/parse.js';
+import type { Program } from '../config/settings.js';
+import type { Connection } from './types.js';
+import type { ServerContext } from '../session/context.js';
+import type { Logger } from '../log/types.js';
+import { adminMessage } from '../log/stderr.js';
+
+export type ServerProgram = Exclude<Program, 'dmailctl'>;
+export type ServeFn = (conn: Connection, ctx: ServerContext) => Promise<void>;
+
+export const DEFAULT_CONFIG = '/etc/dmail.conf';
+
+export interface ServerArgs {
+  config: string;
+  tls: boolean;
+}
+
+const USAGE = (p: string) => `usage: ${p} [-i FILE | --config FILE] [--tls]\n` +
+  `  -i, --config FILE  dmail.conf to read (default ${DEFAULT_CONFIG})\n` +
+  `  --tls              implicit TLS (the imaps/pop3s lines); needs tls_cert and tls_key\n`;
+
+/** Parse imapd/dpop arguments by hand: commander would cost start-up time on every connection. */
+export function parseServerArgs(argv: string[]): ServerArgs | { error: string } | { help: true } {
+  const out: ServerArgs = { config: DEFAULT_CONFIG, tls: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-i' || a === '--config' || a === '-c') {
+      const v = argv[++i];
+      if (v === undefined) return { error: `${a} needs a file name` };
+      out.config = v;
+    } else if (a.startsWith('--config=')) {
+      out.config = a.slice(9);
+    } else if (a.startsWith('-i') && a.length > 2) {
+      out.config = a.slice(2);
+    } else if (a === '--tls') {
+      out.tls = true;
+    } else if (a === '-h' || a === '--help') {
+      return { help: true };
+    } else {
+      return { error: `unknown argument "${a}"` };
+    }
+  }
+  return out;
+}
+
+function clientIsSocket(): boolean {
+  try { return fstatSync(1).isSocket(); } catch { return false; }
+}
+
+/** A last word to a socket client when we cannot serve it at all. */
+function goodbye(program: ServerProgram): void {
+  if (!clientIsSocket()) return;
+  const text = program === 'imapd' ? '* BYE Server configuration error, try again later\r\n' : '-ERR Server configuration error, try again later\r\n';
+  try { writeSync(1, text); } catch { /* client already gone */ }
+}
+
+export async function runServer(program: ServerProgram, argv: string[], loadServe: () => Promise<ServeFn>): Promise<void> {
+  const args = parseServerArgs(argv);
+  if ('help' in args) {
+    adminMessage(USAGE(program));
+    process.exit(0);
+  }
+  if ('error' in args) {
+    adminMessage(`${program}: ${args.error}\n${USAGE(program)}`);
+    process.exit(2);
+  }
+  let config: LoadedConfig;
+  try {
+    config = loadConfig(args.config, program);
+  } catch (e) {
+    const msg = e instanceof ConfigError ? e.message : `cannot load configuration: ${(e as Error).message}`;
+    adminMessage(`${program}: ${msg}`);
+    goodbye(program);
+    process.exit(1);
+  }
+  const { settings } = config;
+  const protocol = program === 'imapd' ? 'imap' : 'pop3';
+  const { createLogger } = await import('../log/logger.js');
+  const { tlsSettingsOf } = await import('./tls.js');
+  const connOptions = { maxOutput: settings.max_output_buffer, tls: tlsSettingsOf(settings) };
+
+  let log: Logger | undefined;
+  const fatal = (what: string, e: unknown) => {
+    const err = e as Error;
+    if (log) log.error({ err: { message: err?.message, stack: err?.stack } }, what);
+    else adminMessage(`${program}: ${what}: ${err?.message ?? e}`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', (e) => fatal('uncaught exception', e));
+  process.on('unhandledRejection', (e) => fatal('unhandled rejection', e));
+
+  const { systemdListenFds, isListeningSocket, serveListeningFd, SD_LISTEN_FDS_START } = await import('./listen-fds.js');
+  let conn: Connection;
+  if (systemdListenFds() > 0) {
+    if (isListeningSocket(SD_LISTEN_FDS_START)) {
+      log = createLogger(settings, program, { protocol, mode: 'listener' });
+      logConfigProblems(log, config);
+      log.info({ config: args.config }, 'listening on systemd socket (Accept=no), one process per connection');
+      const self = process.argv[1];
+      await serveListeningFd(SD_LISTEN_FDS_START, [self, ...argv], (m) => log?.error(m));
+      return;
+    }
+    const { connectionFromSocketFd } = await import('./stdio.js');
+    conn = connectionFromSocketFd(SD_LISTEN_FDS_START, connOptions);
+  } else {
+    const { connectionFromStdio } = await import('./stdio.js');
+    conn = connectionFromStdio(connOptions);
+  }
+
+  log = createLogger(settings, program, { protocol, remote: conn.remoteAddress, local: conn.localAddress });
+  logConfigProblems(log, config);
+
+  if (args.tls) {
+    try {
+      await conn.startTls();
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'implicit TLS failed');
+      process.exit(1);
+    }
+  }
+
+  const ctx: ServerContext = {
+    program,
+    settings,
+    log,
+    hostname: settings.dpop_host ?? hostname(),
+    configPath: args.config,
+  };
+  const serve = await loadServe();
+  await serve(conn, ctx);
+  await conn.end();
+  process.exit(0);
+}
+
+function logConfigProblems(log: Logger, config: LoadedConfig): void {
+  for (const w of config.warnings) log.warn(`dmail.conf: ${w}`);
+  for (const e of config.errors) log.error(`dmail.conf: ${e}`);
+}

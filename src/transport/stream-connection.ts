@@ -1,0 +1,205 @@
+// The one Connection implementation: bytes in from a readable stream, bytes out to a writable one (the
+// same socket under inetd, or stdin/stdout pipes), with TLS upgrade, idle timeout and an output cap.
+
+import { Duplex, type Readable, type Writable } from 'node:stream';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Connection } from './types.js';
+import { makeSecureContext, type TlsSettings } from './tls.js';
+
+export type CloseReason = 'eof' | 'error' | 'timeout' | 'overflow' | 'closed';
+
+export interface StreamConnectionOptions {
+  input: Readable;
+  /** May be the same object as `input` (a socket). */
+  output: Writable;
+  remoteAddress: string;
+  remotePort?: number;
+  localAddress: string;
+  localPort?: number;
+  /** Drop the client when this many bytes of output are waiting to be sent. */
+  maxOutput: number;
+  tls: TlsSettings;
+}
+
+export class StreamConnection implements Connection {
+  readonly remoteAddress: string;
+  readonly remotePort?: number;
+  readonly localAddress: string;
+  readonly localPort?: number;
+  secure = false;
+  readonly tlsAvailable: boolean;
+
+  private input: Readable;
+  private output: Writable;
+  private readonly dataHandlers: ((chunk: Buffer) => void)[] = [];
+  private readonly closeHandlers: ((reason: CloseReason) => void)[] = [];
+  private closed = false;
+  private idleMs = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private onIdle: (() => void) | undefined;
+  private readonly maxOutput: number;
+  private readonly tlsSettings: TlsSettings;
+  private readonly onInput = (chunk: Buffer | string) => {
+    this.touch();
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
+    for (const h of this.dataHandlers) h(buf);
+  };
+  private readonly onEnd = () => this.close('eof');
+  private readonly onError = () => this.close('error');
+
+  constructor(o: StreamConnectionOptions) {
+    this.input = o.input;
+    this.output = o.output;
+    this.remoteAddress = o.remoteAddress;
+    this.remotePort = o.remotePort;
+    this.localAddress = o.localAddress;
+    this.localPort = o.localPort;
+    this.maxOutput = o.maxOutput > 0 ? o.maxOutput : Infinity;
+    this.tlsSettings = o.tls;
+    this.tlsAvailable = Boolean(o.tls.cert && o.tls.key);
+    this.attach();
+  }
+
+  private attach(): void {
+    this.input.on('data', this.onInput);
+    this.input.on('end', this.onEnd);
+    this.input.on('error', this.onError);
+    this.input.on('close', this.onEnd);
+    if (!this.sameStream()) {
+      this.output.on('error', this.onError);
+      this.output.on('close', this.onEnd);
+    }
+  }
+
+  private sameStream(): boolean {
+    return (this.input as unknown) === (this.output as unknown);
+  }
+
+  private detach(): void {
+    for (const s of new Set<Readable | Writable>([this.input, this.output])) {
+      s.removeListener('data', this.onInput);
+      s.removeListener('end', this.onEnd);
+      s.removeListener('error', this.onError);
+      s.removeListener('close', this.onEnd);
+    }
+  }
+
+  onData(handler: (chunk: Buffer) => void): void {
+    this.dataHandlers.push(handler);
+  }
+
+  onClose(handler: (reason: CloseReason) => void): void {
+    this.closeHandlers.push(handler);
+  }
+
+  write(data: string | Buffer): boolean {
+    if (this.closed) return false;
+    this.output.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
+    if (this.output.writableLength > this.maxOutput) {
+      this.close('overflow');
+      return false;
+    }
+    return true;
+  }
+
+  drain(): Promise<void> {
+    if (this.closed || this.output.writableLength === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.output.removeListener('drain', done);
+        const i = this.closeHandlers.indexOf(done);
+        if (i >= 0) this.closeHandlers.splice(i, 1);
+        resolve();
+      };
+      this.output.on('drain', done);
+      this.closeHandlers.push(done);
+    });
+  }
+
+  async startTls(): Promise<void> {
+    if (this.secure) throw new Error('TLS is already active');
+    if (!this.tlsAvailable) throw new Error('no TLS certificate configured (tls_cert, tls_key)');
+    const context = await makeSecureContext(this.tlsSettings);
+    await this.drain(); // the tagged OK must leave in plaintext before the handshake starts
+    if (this.closed) throw new Error('connection closed');
+    const tls = await import('node:tls');
+    this.detach();
+    this.input.pause();
+    // Any plaintext that arrived after STARTTLS was already delivered or is dropped here: the TLS layer
+    // reads from the raw stream from now on (RFC 3207 §4 / RFC 2595 §3.1 command injection).
+    const raw: Duplex = this.sameStream() ? (this.input as Socket) : Duplex.from({ readable: this.input, writable: this.output });
+    const secure: TLSSocket = new tls.TLSSocket(raw as Socket, { isServer: true, secureContext: context });
+    await new Promise<void>((resolve, reject) => {
+      const fail = (e: Error) => { secure.removeListener('secure', ok); reject(e); };
+      const ok = () => { secure.removeListener('error', fail); resolve(); };
+      secure.once('secure', ok);
+      secure.once('error', fail);
+    }).catch((e: Error) => {
+      this.input = secure;
+      this.output = secure;
+      this.close('error');
+      throw e;
+    });
+    this.input = secure;
+    this.output = secure;
+    this.secure = true;
+    this.attach();
+  }
+
+  setIdleTimeout(seconds: number, onTimeout: () => void): void {
+    this.idleMs = seconds > 0 ? seconds * 1000 : 0;
+    this.onIdle = onTimeout;
+    this.touch();
+  }
+
+  private touch(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (this.idleMs > 0 && !this.closed) {
+      this.idleTimer = setTimeout(() => {
+        try { this.onIdle?.(); } catch { /* the close below still happens */ }
+        void this.finish('timeout');
+      }, this.idleMs);
+    }
+  }
+
+  pause(): void {
+    this.input.pause();
+  }
+
+  resume(): void {
+    this.input.resume();
+  }
+
+  end(): Promise<void> {
+    return this.finish('closed');
+  }
+
+  /** Send what is pending, then close with `reason`. */
+  private async finish(reason: CloseReason): Promise<void> {
+    if (this.closed) return;
+    const out = this.output;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 5000); // a client that does not read gets no grace beyond this
+      t.unref?.();
+      out.end(() => { clearTimeout(t); resolve(); });
+    });
+    this.close(reason);
+  }
+
+  private close(reason: CloseReason): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.detach();
+    // Errors after close (EPIPE on a late write) must not become uncaught exceptions.
+    for (const s of new Set<Readable | Writable>([this.input, this.output])) {
+      s.on('error', () => {});
+      s.destroy();
+    }
+    for (const h of this.closeHandlers.splice(0)) {
+      try { h(reason); } catch { /* one handler must not stop the others */ }
+    }
+  }
+}
