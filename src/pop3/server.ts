@@ -1,0 +1,25 @@
+// dpop's protocol entry: greets, feeds client input to the session as lines, and closes the connection
+// when the session ends. src/dpop.ts builds the Connection and ServerContext and calls servePop3.
+
+import type { ServerContext } from '../session/context.js';
+import type { Connection } from '../transport/types.js';
+import { LineQueue } from './line-queue.js';
+import { apopTimestamp, greeting } from './responses.js';
+import { Pop3Session } from './session.js';
+
+export async function servePop3(conn: Connection, ctx: ServerContext): Promise<void> {
+  const maxLine = ctx.settings.max_line_length > 0 ? ctx.settings.max_line_length : 65536;
+  const input = new LineQueue(maxLine, conn);
+  const timestamp = apopTimestamp(ctx.hostname);
+  const session = new Pop3Session(conn, ctx, input, timestamp);
+
+  conn.onData((chunk) => input.push(chunk));
+  conn.onClose((reason) => {
+    if (reason !== 'closed') ctx.log.info({ reason, state: session.state }, 'client connection ended');
+    input.end();
+  });
+  session.armIdleTimer();
+  conn.write(greeting(timestamp));
+  await session.run();
+  await conn.end().catch(() => undefined);
+}
