@@ -50,8 +50,15 @@ export function parseServerArgs(argv: string[]): ServerArgs | { error: string } 
   return out;
 }
 
+/** inetd style: one socket on fd 0 and fd 1 (a parent's socketpair pipes are two different sockets). */
 function clientIsSocket(): boolean {
-  try { return fstatSync(1).isSocket(); } catch { return false; }
+  try {
+    const a = fstatSync(0);
+    const b = fstatSync(1);
+    return a.isSocket() && a.ino === b.ino && a.dev === b.dev;
+  } catch {
+    return false;
+  }
 }
 
 /** A last word to a socket client when we cannot serve it at all. */

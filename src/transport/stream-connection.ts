@@ -45,7 +45,8 @@ export class StreamConnection implements Connection {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
     for (const h of this.dataHandlers) h(buf);
   };
-  private readonly onEnd = () => this.close('eof');
+  // The client may half-close after pipelining commands (printf ... | nc): send what is already queued.
+  private readonly onEnd = () => void this.finish('eof');
   private readonly onError = () => this.close('error');
 
   constructor(o: StreamConnectionOptions) {
@@ -177,10 +178,19 @@ export class StreamConnection implements Connection {
   }
 
   /** Send what is pending, then close with `reason`. */
-  private async finish(reason: CloseReason): Promise<void> {
+  private finishing: Promise<void> | undefined;
+
+  private finish(reason: CloseReason): Promise<void> {
+    this.finishing ??= this.flushThenClose(reason);
+    return this.finishing;
+  }
+
+  private async flushThenClose(reason: CloseReason): Promise<void> {
     if (this.closed) return;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleMs = 0;
     const out = this.output;
-    await new Promise<void>((resolve) => {
+    if (!out.destroyed && !out.writableFinished) await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, 5000); // a client that does not read gets no grace beyond this
       t.unref?.();
       out.end(() => { clearTimeout(t); resolve(); });
