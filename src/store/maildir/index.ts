@@ -1,0 +1,398 @@
+// The maildir implementation of MailStore: INBOX is the user's maildir root, folders are Maildir++
+// sub-directories (".Sent", ".Archive.2024"), and every index file is in Dovecot's format so that a
+// site can move between this server and Dovecot in either direction.
+
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import type { Settings } from '../../config/settings.js';
+import type { Logger } from '../../log/types.js';
+import {
+  StoreError,
+  type AppendResult, type CopyResult, type Flag, type FolderEntry, type Mailbox, type MailboxStatus,
+  type MailStore, type OpenOptions, type UserPaths,
+} from '../types.js';
+import { crlfSize, toLf } from './crlf.js';
+import { DOVECOT_UIDLIST_STALE } from './dotlock.js';
+import type { MaildirEnv } from './env.js';
+import { fileName, infoForFlags, newBaseName, parseName } from './filename.js';
+import { ensureKeywords, KEYWORDS, letterFor, type KeywordTable } from './keywords.js';
+import { MaildirMailbox } from './mailbox.js';
+import { INBOX, mailboxDir, nameOfEntry, validateName } from './names.js';
+import { readSubscriptions, updateSubscriptions } from './subscriptions.js';
+import { lockedUidList } from './uidlist-sync.js';
+
+const SYSTEM_FLAGS = new Map(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'].map((f) => [f.toLowerCase(), f]));
+
+const isInbox = (name: string) => name.toUpperCase() === INBOX;
+
+async function isDir(path: string): Promise<boolean> {
+  try {
+    return (await fsp.stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function makeMaildir(dir: string, folder: boolean): Promise<void> {
+  for (const sub of ['cur', 'new', 'tmp']) await fsp.mkdir(join(dir, sub), { recursive: true, mode: 0o700 });
+  // Dovecot and Courier mark Maildir++ sub-folders with an empty `maildirfolder` file.
+  if (folder) await fsp.writeFile(join(dir, 'maildirfolder'), '', { flag: 'a' });
+}
+
+function storableFlags(flags: readonly Flag[] | ReadonlySet<Flag>): { system: string[]; keywords: string[] } {
+  const system: string[] = [];
+  const keywords: string[] = [];
+  for (const f of flags) {
+    if (f.startsWith('\\')) {
+      const c = SYSTEM_FLAGS.get(f.toLowerCase());
+      if (c) system.push(c);
+    } else {
+      keywords.push(f);
+    }
+  }
+  return { system, keywords };
+}
+
+function infoFor(flags: readonly Flag[] | ReadonlySet<Flag>, table: KeywordTable): string | undefined {
+  const { system, keywords } = storableFlags(flags);
+  if (system.length === 0 && keywords.length === 0) return undefined;
+  return infoForFlags(undefined, new Set([...system, ...keywords]), (k) => letterFor(table, k), () => true);
+}
+
+export class MaildirStore implements MailStore {
+  private readonly env: MaildirEnv;
+
+  constructor(readonly paths: UserPaths, settings: Settings, log: Logger) {
+    this.env = {
+      root: paths.inbox,
+      settings,
+      log,
+      lock: { timeoutSeconds: settings.lock_timeout ?? 30, staleSeconds: DOVECOT_UIDLIST_STALE },
+    };
+  }
+
+  private get root(): string {
+    return this.env.root;
+  }
+
+  /** Directory of an existing mailbox (INBOX is created on first use, as an MDA would). */
+  private async existingDir(name: string): Promise<string> {
+    const dir = mailboxDir(this.root, name);
+    if (isInbox(name)) {
+      await makeMaildir(dir, false);
+      return dir;
+    }
+    if (!(await isDir(dir))) throw new StoreError('NONEXISTENT', `Mailbox doesn't exist: ${name}`);
+    return dir;
+  }
+
+  async open(name: string, options: OpenOptions = {}): Promise<Mailbox> {
+    const dir = await this.existingDir(name);
+    const readOnly = options.readOnly ?? false;
+    // A folder half-created by a crash lacks some of cur/new/tmp: complete it instead of failing.
+    if (!readOnly) await makeMaildir(dir, !isInbox(name)).catch(() => undefined);
+    const box = new MaildirMailbox(isInbox(name) ? INBOX : name, dir, readOnly, options.claimRecent ?? false, this.env);
+    await box.refresh();
+    return box;
+  }
+
+  async status(name: string): Promise<MailboxStatus> {
+    const box = await this.open(name, { readOnly: true });
+    const s = box.state;
+    await box.close();
+    let size = 0;
+    let recent = 0;
+    let unseen = 0;
+    for (const m of s.messages) {
+      size += m.size;
+      if (m.recent) recent++;
+      if (!m.flags.has('\\Seen')) unseen++;
+    }
+    return { messages: s.messages.length, recent, unseen, uidNext: s.uidNext, uidValidity: s.uidValidity, size };
+  }
+
+  async append(name: string, message: Buffer, flags: readonly Flag[] = [], date?: Date): Promise<AppendResult> {
+    const dir = await this.existingDir(name);
+    const body = toLf(message);
+    const { keywords } = storableFlags(flags);
+    const table = await ensureKeywords(dir, keywords, this.env.lock);
+    const info = infoFor(flags, table);
+    const base = newBaseName(body.length, crlfSize(body));
+    const tmp = join(dir, 'tmp', base);
+    await writeDurably(tmp, body, date);
+    return this.deliver(dir, [{ tmp, base, info }]).then((uids) => ({ uidValidity: uids.uidValidity, uid: uids.uids[0] }));
+  }
+
+  /** Move prepared tmp/ files into the mailbox and give them UIDs, all under one uidlist lock so no
+   *  other session can number them first. A file without flags goes to new/ (it is \Recent). */
+  private async deliver(dir: string, files: { tmp: string; base: string; info: string | undefined }[]): Promise<{ uidValidity: number; uids: number[] }> {
+    const uids: number[] = [];
+    try {
+      const list = await lockedUidList(dir, this.env, async (l) => {
+        for (const f of files) {
+          const dest = f.info === undefined ? join(dir, 'new', f.base) : join(dir, 'cur', fileName(f.base, f.info));
+          await fsp.rename(f.tmp, dest);
+          const rec = { uid: l.nextUid++, base: f.base, ext: [] };
+          l.records.push(rec);
+          l.byBase.set(f.base, rec);
+          uids.push(rec.uid);
+        }
+        return files.length > 0;
+      });
+      return { uidValidity: list.uidValidity, uids };
+    } catch (e) {
+      for (const f of files) await fsp.unlink(f.tmp).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async copy(from: Mailbox, uids: readonly number[], to: string): Promise<CopyResult> {
+    const dir = await this.existingDir(to);
+    const sourceUids: number[] = [];
+    const prepared: { tmp: string; base: string; info: string | undefined }[] = [];
+    const wanted = new Set(uids);
+    const messages = from.state.messages.filter((m) => wanted.has(m.uid));
+    const allKeywords = [...new Set(messages.flatMap((m) => storableFlags(m.flags).keywords))];
+    const table = await ensureKeywords(dir, allKeywords, this.env.lock);
+    try {
+      for (const m of messages) {
+        const info = infoFor(m.flags, table);
+        let prepared1: { tmp: string; base: string } | undefined;
+        if (from instanceof MaildirMailbox) prepared1 = await this.linkCopy(from, m.uid, dir);
+        if (!prepared1) {
+          // Another store, or a link is impossible: copy the bytes.
+          let body: Buffer;
+          try {
+            body = toLf(await from.read(m.uid));
+          } catch (e) {
+            if (e instanceof StoreError && e.code === 'NONEXISTENT') continue; // expunged meanwhile
+            throw e;
+          }
+          const base = newBaseName(body.length, crlfSize(body));
+          const tmp = join(dir, 'tmp', base);
+          await writeDurably(tmp, body, m.internalDate);
+          prepared1 = { tmp, base };
+        }
+        prepared.push({ ...prepared1, info });
+        sourceUids.push(m.uid);
+      }
+    } catch (e) {
+      for (const f of prepared) await fsp.unlink(f.tmp).catch(() => undefined);
+      throw e;
+    }
+    const res = await this.deliver(dir, prepared);
+    return { uidValidity: res.uidValidity, sourceUids, destUids: res.uids };
+  }
+
+  /** Hard-link a message file into dir/tmp (Dovecot copies the same way); undefined if not possible. */
+  private async linkCopy(from: MaildirMailbox, uid: number, dir: string): Promise<{ tmp: string; base: string } | undefined> {
+    const src = await from.source(uid);
+    if (!src) return undefined;
+    const p = parseName(src.base);
+    let size = p.size;
+    if (size === undefined) {
+      try { size = (await fsp.stat(src.path)).size; } catch { return undefined; }
+    }
+    const base = newBaseName(size, p.vsize ?? src.entry.size);
+    const tmp = join(dir, 'tmp', base);
+    try {
+      await fsp.link(src.path, tmp);
+      return { tmp, base };
+    } catch {
+      return undefined;
+    }
+  }
+
+  async list(): Promise<FolderEntry[]> {
+    const names = new Set<string>();
+    let ents: import('node:fs').Dirent[] = [];
+    try {
+      ents = await fsp.readdir(this.root, { withFileTypes: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    for (const d of ents) {
+      const n = nameOfEntry(d.name);
+      if (!n || isInbox(n)) continue;
+      if (d.isDirectory() || (d.isSymbolicLink() && (await isDir(join(this.root, d.name))))) names.add(n);
+    }
+    // Maildir++ needs no parent directory: "Archive/2024" alone still shows "Archive", as \Noselect.
+    const all = new Map<string, boolean>();
+    all.set(INBOX, false);
+    for (const n of names) {
+      all.set(n, false);
+      const parts = n.split('/');
+      for (let i = 1; i < parts.length; i++) {
+        const parent = parts.slice(0, i).join('/');
+        if (!names.has(parent) && !isInbox(parent)) all.set(parent, true);
+      }
+    }
+    const keys = [...all.keys()];
+    return keys.map((name) => ({
+      name,
+      noselect: all.get(name) ?? false,
+      noinferiors: false,
+      hasChildren: keys.some((k) => k.startsWith(`${name}/`)),
+    }));
+  }
+
+  async create(name: string): Promise<void> {
+    const clean = name.endsWith('/') ? name.slice(0, -1) : name;
+    if (isInbox(clean)) throw new StoreError('ALREADYEXISTS', 'Mailbox already exists');
+    validateName(clean);
+    const dir = mailboxDir(this.root, clean);
+    await makeMaildir(this.root, false);
+    try {
+      await fsp.mkdir(dir, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new StoreError('ALREADYEXISTS', 'Mailbox already exists');
+      throw e;
+    }
+    await makeMaildir(dir, true);
+    // Fix the UIDVALIDITY now, so a folder deleted and re-created gets a new one.
+    await lockedUidList(dir, this.env, async () => false);
+  }
+
+  async delete(name: string): Promise<void> {
+    if (isInbox(name)) throw new StoreError('CANNOT', "INBOX can't be deleted.");
+    const dir = mailboxDir(this.root, name);
+    if (!(await isDir(dir))) throw new StoreError('NONEXISTENT', `Mailbox doesn't exist: ${name}`);
+    // Rename first (atomic), then remove: a crash leaves a hidden directory, never half a folder.
+    // The "..name" form is not a Maildir++ folder name, so neither we nor Dovecot list it.
+    const trash = join(this.root, `..dmail-deleted.${process.pid}.${Date.now()}`);
+    await fsp.rename(dir, trash);
+    await fsp.rm(trash, { recursive: true, force: true });
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    const target = to.endsWith('/') ? to.slice(0, -1) : to;
+    if (isInbox(target)) throw new StoreError('ALREADYEXISTS', 'Mailbox already exists');
+    validateName(target);
+    if (isInbox(from)) return this.renameInbox(target);
+    validateName(from);
+    const src = mailboxDir(this.root, from);
+    const dst = mailboxDir(this.root, target);
+    if (!(await isDir(src))) throw new StoreError('NONEXISTENT', `Mailbox doesn't exist: ${from}`);
+    if (await isDir(dst)) throw new StoreError('ALREADYEXISTS', 'Target mailbox already exists');
+    if (target.startsWith(`${from}/`)) throw new StoreError('CANNOT', "Can't rename mailbox under itself.");
+    const srcEntry = src.slice(this.root.length + 1);
+    const dstEntry = dst.slice(this.root.length + 1);
+    const children = (await fsp.readdir(this.root)).filter((e) => e.startsWith(`${srcEntry}.`));
+    for (const c of children) {
+      if (await isDir(join(this.root, dstEntry + c.slice(srcEntry.length)))) {
+        throw new StoreError('ALREADYEXISTS', 'Target mailbox already exists');
+      }
+    }
+    await fsp.rename(src, dst);
+    for (const c of children) await fsp.rename(join(this.root, c), join(this.root, dstEntry + c.slice(srcEntry.length)));
+  }
+
+  /** RFC 3501: renaming INBOX moves its messages to the new folder and leaves INBOX empty. Each file
+   *  is renamed (never copied), so a crash leaves every message in exactly one of the two. */
+  private async renameInbox(to: string): Promise<void> {
+    await this.create(to);
+    const dst = mailboxDir(this.root, to);
+    await fsp.copyFile(join(this.root, KEYWORDS), join(dst, KEYWORDS)).catch(() => undefined);
+    for (const sub of ['cur', 'new']) {
+      let files: string[] = [];
+      try { files = await fsp.readdir(join(this.root, sub)); } catch { continue; }
+      for (const f of files) {
+        if (f.startsWith('.')) continue;
+        await fsp.rename(join(this.root, sub, f), join(dst, sub, f)).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== 'ENOENT') throw e;
+        });
+      }
+    }
+  }
+
+  async subscriptions(): Promise<string[]> {
+    return readSubscriptions(this.root);
+  }
+
+  async subscribe(name: string): Promise<void> {
+    await updateSubscriptions(this.root, this.env.lock, (names) => (names.includes(name) ? names : [...names, name]));
+  }
+
+  async unsubscribe(name: string): Promise<void> {
+    await updateSubscriptions(this.root, this.env.lock, (names) => names.filter((n) => n !== name));
+  }
+
+  /** Bytes on disk of INBOX and all folders (S= from the name when present: no stat needed). */
+  async usage(): Promise<number> {
+    const dirs = [this.root];
+    try {
+      for (const e of await fsp.readdir(this.root)) if (nameOfEntry(e)) dirs.push(join(this.root, e));
+    } catch {
+      return 0;
+    }
+    let total = 0;
+    for (const dir of dirs) {
+      for (const sub of ['cur', 'new']) {
+        let files: string[] = [];
+        try { files = await fsp.readdir(join(dir, sub)); } catch { continue; }
+        for (const f of files) {
+          if (f.startsWith('.')) continue;
+          const size = parseName(f).size;
+          if (size !== undefined) { total += size; continue; }
+          try { total += (await fsp.stat(join(dir, sub, f))).size; } catch { /* expunged meanwhile */ }
+        }
+      }
+    }
+    return total;
+  }
+
+  /** For `dmailctl convert`: append keeping a given UID (the destination must not have it yet). */
+  async appendWithUid(name: string, message: Buffer, flags: readonly Flag[], date: Date, uid: number): Promise<void> {
+    const dir = await this.existingDir(name);
+    const body = toLf(message);
+    const table = await ensureKeywords(dir, storableFlags(flags).keywords, this.env.lock);
+    const info = infoFor(flags, table);
+    const base = newBaseName(body.length, crlfSize(body));
+    const tmp = join(dir, 'tmp', base);
+    await writeDurably(tmp, body, date);
+    try {
+      await lockedUidList(dir, this.env, async (l) => {
+        if (uid < l.nextUid) throw new StoreError('CANNOT', `UID ${uid} is below UIDNEXT ${l.nextUid}`);
+        await fsp.rename(tmp, join(dir, 'cur', fileName(base, info ?? '')));
+        const rec = { uid, base, ext: [] };
+        l.records.push(rec);
+        l.byBase.set(base, rec);
+        l.nextUid = uid + 1;
+        return true;
+      });
+    } finally {
+      await fsp.unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  /** For `dmailctl convert`: set UIDVALIDITY and UIDNEXT of an empty mailbox. */
+  async setUidState(name: string, uidValidity: number, uidNext: number): Promise<void> {
+    const dir = await this.existingDir(name);
+    await lockedUidList(dir, this.env, async (l) => {
+      if (l.records.length > 0) throw new StoreError('CANNOT', 'Mailbox is not empty');
+      l.uidValidity = uidValidity;
+      l.nextUid = Math.max(uidNext, 1);
+      return true;
+    });
+  }
+}
+
+/** Write a new message file so that it is complete on disk before it becomes visible (tmp → new). */
+async function writeDurably(path: string, body: Buffer, date?: Date): Promise<void> {
+  const fh = await fsp.open(path, 'wx', 0o600);
+  try {
+    await fh.writeFile(body);
+    await fh.sync();
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await fsp.unlink(path).catch(() => undefined);
+    throw e;
+  }
+  await fh.close();
+  if (date && !Number.isNaN(date.getTime())) await fsp.utimes(path, date, date);
+}
+
+export function createMaildirStore(paths: UserPaths, settings: Settings, log: Logger): MailStore {
+  return new MaildirStore(paths, settings, log);
+}
+

@@ -1,0 +1,356 @@
+// One open maildir (INBOX or a Maildir++ folder). Nothing is locked except dovecot-uidlist while UIDs
+// are assigned or dropped: messages are immutable files, flags live in their names, and every rename
+// or unlink that finds the file gone looks for it again by its base name (another session may have
+// renamed it) before concluding it was expunged.
+
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { Flag, Mailbox, MailboxState, MessageInfo, StoreMode } from '../types.js';
+import { StoreError } from '../types.js';
+import { crlfSize, crlfSlice, toCrlf } from './crlf.js';
+import { compareBases, fileName, flagsFromInfo, infoForFlags, parseName, renewBase } from './filename.js';
+import { ensureKeywords, KEYWORDS, letterFor, readKeywords, type KeywordTable } from './keywords.js';
+import { extValue, UIDLIST, type UidList } from './uidlist.js';
+import type { MaildirEnv } from './env.js';
+import { lockedUidList, loadUidList } from './uidlist-sync.js';
+import { scanMaildir, locate, type ScanEntry } from './scan.js';
+
+type Sub = 'new' | 'cur';
+
+interface Entry extends MessageInfo {
+  readonly base: string;
+  readonly sub: Sub;
+  readonly file: string;
+  readonly info: string | undefined;
+}
+
+const CANONICAL = new Map(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'].map((f) => [f.toLowerCase(), f]));
+
+export class MaildirMailbox implements Mailbox {
+  private entries = new Map<number, Entry>();
+  private current: MailboxState = { uidValidity: 0, uidNext: 1, keywords: [], messages: [] };
+  private keywordTable: KeywordTable = [];
+  /** Base names this session moved out of new/: its \Recent messages. */
+  private readonly recentBases = new Set<string>();
+  /** vsize of files whose name carries no W=, computed once. */
+  private readonly vsizeCache = new Map<string, number>();
+  private lastStamp = '';
+  private closed = false;
+
+  constructor(
+    readonly name: string,
+    readonly dir: string,
+    readonly readOnly: boolean,
+    private readonly claimRecent: boolean,
+    private readonly env: MaildirEnv,
+  ) {}
+
+  get state(): MailboxState {
+    return this.current;
+  }
+
+  async refresh(): Promise<MailboxState> {
+    if (this.closed) throw new StoreError('CANNOT', 'Mailbox is closed');
+    const stamp = await this.stamp();
+    if (stamp === this.lastStamp) return this.current;
+    for (let attempt = 0; ; attempt++) {
+      const ok = await this.rebuild(attempt >= 4);
+      if (ok) break;
+    }
+    // Our own renames changed the directories; stamp after them so the next refresh is cheap.
+    this.lastStamp = await this.stamp();
+    return this.current;
+  }
+
+  /** Directory and index identities: unchanged stamp means nothing to re-read. */
+  private async stamp(): Promise<string> {
+    const parts = await Promise.all(['new', 'cur', UIDLIST, KEYWORDS].map(async (p) => {
+      try {
+        const st = await fsp.stat(join(this.dir, p), { bigint: true });
+        return `${st.ino}:${st.size}:${st.mtimeNs}`;
+      } catch {
+        return '-';
+      }
+    }));
+    return parts.join('|');
+  }
+
+  /** Re-read the maildir. Returns false when a file moved under us and a re-scan is needed. */
+  private async rebuild(lastTry: boolean): Promise<boolean> {
+    let scan = await scanMaildir(this.dir);
+    let rescan = false;
+    if (!this.readOnly) {
+      // Duplicate base names (a copied file, a restored backup): give the extra copy a fresh identity
+      // so that both messages stay visible with their own UIDs.
+      for (const dup of scan.duplicates) {
+        const p = parseName(dup.file);
+        const fresh = fileName(renewBase(p.base), p.info);
+        await fsp.rename(join(this.dir, dup.sub, dup.file), join(this.dir, dup.sub, fresh)).catch(() => undefined);
+        rescan = true;
+      }
+      if (this.claimRecent) {
+        for (const e of scan.files.values()) {
+          if (e.sub !== 'new') continue;
+          const p = parseName(e.file);
+          try {
+            await fsp.rename(join(this.dir, 'new', e.file), join(this.dir, 'cur', fileName(p.base, p.info ?? '')));
+            this.recentBases.add(p.base);
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          }
+          rescan = true;
+        }
+      }
+    }
+    if (rescan) scan = await scanMaildir(this.dir);
+
+    let list = (await loadUidList(this.dir)).list;
+    const unknown = [...scan.files.keys()].filter((b) => !list?.byBase.has(b));
+    if (!list || unknown.length > 0) list = await this.assignUids(scan.files);
+
+    this.keywordTable = await readKeywords(this.dir);
+    const next = new Map<number, Entry>();
+    for (const [base, se] of scan.files) {
+      const rec = list.byBase.get(base);
+      if (!rec) continue; // appeared after we locked: next refresh
+      const old = this.entries.get(rec.uid);
+      if (old && old.file === se.file && old.sub === se.sub) {
+        next.set(rec.uid, old);
+        continue;
+      }
+      const entry = await this.makeEntry(rec.uid, base, se, old, extValue(rec, 'W'));
+      if (!entry) {
+        if (!lastTry) return false; // renamed or expunged between listing and stat: look again
+        continue;
+      }
+      next.set(rec.uid, entry);
+    }
+    this.entries = next;
+    this.publish(list);
+    return true;
+  }
+
+  private async makeEntry(uid: number, base: string, se: ScanEntry, old: Entry | undefined, recordW: string | undefined): Promise<Entry | undefined> {
+    const p = parseName(se.file);
+    const path = join(this.dir, se.sub, se.file);
+    let date = old?.internalDate;
+    let size = old?.size ?? p.vsize ?? (recordW !== undefined ? Number(recordW) : this.vsizeCache.get(base));
+    try {
+      if (!date) date = (await fsp.stat(path)).mtime;
+      if (size === undefined || Number.isNaN(size)) {
+        size = crlfSize(await fsp.readFile(path));
+        this.vsizeCache.set(base, size);
+      }
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      // Unreadable (EACCES, EIO): show it rather than hide mail; reading it later gives a clear error.
+      this.env.log.warn({ path, code }, 'maildir: cannot stat/read message file');
+      date ??= new Date(0);
+      size ??= 0;
+    }
+    const recent = this.claimRecent ? this.recentBases.has(base) : se.sub === 'new';
+    return {
+      uid, base, sub: se.sub, file: se.file, info: p.info, size, internalDate: date, recent,
+      flags: flagsFromInfo(p.info, this.keywordTable),
+    };
+  }
+
+  /** Give every listed file without a UID the next one, under the uidlist lock. */
+  private async assignUids(files: ReadonlyMap<string, ScanEntry>): Promise<UidList> {
+    return lockedUidList(this.dir, this.env, async (list) => {
+      const fresh = [...files.entries()].filter(([b]) => !list.byBase.has(b)).sort(([a], [b]) => compareBases(a, b));
+      let changed = false;
+      for (const [base, se] of fresh) {
+        const p = parseName(se.file);
+        const ext: string[] = [];
+        if (p.vsize === undefined) {
+          // Like Dovecot, record sizes the file name lacks (MDA deliveries) so nobody recomputes them.
+          try {
+            const body = await fsp.readFile(join(this.dir, se.sub, se.file));
+            const vsize = crlfSize(body);
+            this.vsizeCache.set(base, vsize);
+            ext.push(`W${vsize}`);
+            if (p.size === undefined) ext.push(`S${body.length}`);
+          } catch (err) {
+            const code = (err as NodeJS.ErrnoException).code;
+            if (code === 'ENOENT') continue; // moved or expunged meanwhile: the next refresh sees it
+          }
+        }
+        const rec = { uid: list.nextUid++, base, ext };
+        list.records.push(rec);
+        list.byBase.set(base, rec);
+        changed = true;
+      }
+      return changed;
+    });
+  }
+
+  private publish(list: UidList): void {
+    const messages = [...this.entries.values()].sort((a, b) => a.uid - b.uid);
+    this.current = {
+      uidValidity: list.uidValidity,
+      uidNext: list.nextUid,
+      keywords: this.keywordTable.filter((k): k is string => k !== undefined),
+      messages,
+    };
+  }
+
+  private republish(): void {
+    this.current = { ...this.current, messages: [...this.entries.values()].sort((a, b) => a.uid - b.uid) };
+  }
+
+  /** Current path of a message, following renames by other sessions; undefined when expunged. */
+  private async pathOf(entry: Entry): Promise<{ sub: Sub; file: string } | undefined> {
+    try {
+      await fsp.access(join(this.dir, entry.sub, entry.file));
+      return { sub: entry.sub, file: entry.file };
+    } catch {
+      return locate(this.dir, entry.base);
+    }
+  }
+
+  private entry(uid: number): Entry {
+    const e = this.entries.get(uid);
+    if (!e) throw new StoreError('NONEXISTENT', `No message with UID ${uid}`);
+    return e;
+  }
+
+  async read(uid: number): Promise<Buffer> {
+    const e = this.entry(uid);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const where: ScanEntry | undefined = attempt === 0 ? { sub: e.sub, file: e.file } : await locate(this.dir, e.base);
+      if (!where) break;
+      try {
+        return toCrlf(await fsp.readFile(join(this.dir, where.sub, where.file)));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT') throw new StoreError('CANNOT', `Cannot read message ${uid}: ${code ?? String(err)}`);
+      }
+    }
+    throw new StoreError('NONEXISTENT', `Message ${uid} has been expunged`);
+  }
+
+  stream(uid: number, start = 0, end = Number.MAX_SAFE_INTEGER): Readable {
+    const open = async (): Promise<fsp.FileHandle> => {
+      const e = this.entry(uid);
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const where: ScanEntry | undefined = attempt === 0 ? { sub: e.sub, file: e.file } : await locate(this.dir, e.base);
+        if (!where) break;
+        try {
+          return await fsp.open(join(this.dir, where.sub, where.file), 'r');
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+      }
+      throw new StoreError('NONEXISTENT', `Message ${uid} has been expunged`);
+    };
+    async function* chunks(): AsyncGenerator<Buffer> {
+      const fh = await open();
+      try {
+        const buf = Buffer.allocUnsafe(64 * 1024);
+        for (;;) {
+          const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+          if (bytesRead === 0) return;
+          yield Buffer.from(buf.subarray(0, bytesRead));
+        }
+      } finally {
+        await fh.close();
+      }
+    }
+    return Readable.from(crlfSlice(chunks(), start, end), { objectMode: false });
+  }
+
+  async setFlags(uids: readonly number[], mode: StoreMode, flags: readonly Flag[]): Promise<MailboxState> {
+    if (this.readOnly) throw new StoreError('CANNOT', 'Mailbox is read-only');
+    const wanted = flags.filter((f) => f.toLowerCase() !== '\\recent' && (!f.startsWith('\\') || CANONICAL.has(f.toLowerCase())));
+    const keywords = wanted.filter((f) => !f.startsWith('\\'));
+    this.keywordTable = mode === 'remove' ? await readKeywords(this.dir)
+      : await ensureKeywords(this.dir, keywords, this.env.lock);
+    const table = this.keywordTable;
+    const canonical = (f: string) => CANONICAL.get(f.toLowerCase())
+      ?? table.find((k) => k !== undefined && k.toLowerCase() === f.toLowerCase()) ?? f;
+    const change = wanted.map(canonical);
+    const known = (ch: string) => table[ch.charCodeAt(0) - 97] !== undefined;
+    const letterOf = (k: string) => letterFor(table, k);
+
+    for (const uid of uids) {
+      let e = this.entries.get(uid);
+      if (!e) continue;
+      for (let attempt = 0; attempt < 3 && e; attempt++) {
+        // Start from what is on disk now: another session may have changed flags meanwhile.
+        const cur: ScanEntry | undefined = attempt === 0 ? { sub: e.sub, file: e.file } : await locate(this.dir, e.base);
+        if (!cur) { this.entries.delete(uid); break; }
+        const info = parseName(cur.file).info;
+        const next = new Set(mode === 'replace' ? [] : flagsFromInfo(info, table));
+        for (const f of change) {
+          if (mode === 'remove') next.delete(f);
+          else next.add(f);
+        }
+        const newInfo = infoForFlags(info, next, letterOf, known);
+        const newFile = fileName(e.base, newInfo);
+        try {
+          if (cur.sub !== 'cur' || cur.file !== newFile) {
+            await fsp.rename(join(this.dir, cur.sub, cur.file), join(this.dir, 'cur', newFile));
+          }
+          e = { ...e, sub: 'cur', file: newFile, info: newInfo, flags: flagsFromInfo(newInfo, table) };
+          this.entries.set(uid, e);
+          break;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+      }
+    }
+    this.republish();
+    return this.current;
+  }
+
+  async expunge(uids?: readonly number[]): Promise<number[]> {
+    if (this.readOnly) throw new StoreError('CANNOT', 'Mailbox is read-only');
+    const targets = uids
+      ? uids.map((u) => this.entries.get(u)).filter((e): e is Entry => e !== undefined)
+      : [...this.entries.values()].filter((e) => e.flags.has('\\Deleted'));
+    const removed: number[] = [];
+    for (const e of targets) {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const cur: ScanEntry | undefined = attempt === 0 ? { sub: e.sub, file: e.file } : await locate(this.dir, e.base);
+        if (!cur) { removed.push(e.uid); break; } // someone else expunged it: gone all the same
+        // Without explicit UIDs only still-\Deleted messages go: another session may have undeleted it.
+        if (!uids && attempt > 0 && !parseName(cur.file).info?.includes('T')) break;
+        try {
+          await fsp.unlink(join(this.dir, cur.sub, cur.file));
+          removed.push(e.uid);
+          break;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+      }
+    }
+    for (const uid of removed) this.entries.delete(uid);
+    if (removed.length > 0) {
+      const gone = new Set(removed);
+      // Dropping the records keeps the uidlist small; losing this race (lock timeout) is harmless.
+      await lockedUidList(this.dir, this.env, async (list) => {
+        const before = list.records.length;
+        list.records = list.records.filter((r) => !gone.has(r.uid));
+        list.byBase = new Map(list.records.map((r) => [r.base, r]));
+        return list.records.length !== before;
+      }).catch((err) => this.env.log.warn({ err: String(err), dir: this.dir }, 'maildir: uidlist cleanup failed'));
+    }
+    this.republish();
+    return removed.sort((a, b) => a - b);
+  }
+
+  /** The on-disk location and parsed name of a message, for copy. */
+  async source(uid: number): Promise<{ path: string; entry: MessageInfo; base: string } | undefined> {
+    const e = this.entries.get(uid);
+    if (!e) return undefined;
+    const where = await this.pathOf(e);
+    return where ? { path: join(this.dir, where.sub, where.file), entry: e, base: e.base } : undefined;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}

@@ -1,0 +1,86 @@
+// Listing a maildir's new/ and cur/. new/ is read before cur/ so that a message moving new→cur while we
+// list is seen at least once (the other order could miss it and report a false expunge), and cur/ is
+// re-read when it changed during the listing (renames can make readdir skip entries).
+
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { parseName } from './filename.js';
+
+export interface ScanEntry {
+  sub: 'new' | 'cur';
+  file: string;
+}
+
+export interface Scan {
+  /** Base name → where the message is. */
+  files: Map<string, ScanEntry>;
+  /** Other files with a base name already taken (true duplicates, not a move seen twice). */
+  duplicates: ScanEntry[];
+}
+
+async function listSub(dir: string, sub: 'new' | 'cur'): Promise<string[]> {
+  try {
+    const ents = await fsp.readdir(join(dir, sub), { withFileTypes: true });
+    // Hidden files are tools' temporaries (and "." ".."); directories are not messages.
+    return ents.filter((d) => !d.name.startsWith('.') && !d.isDirectory()).map((d) => d.name);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+}
+
+async function dirStamp(path: string): Promise<string> {
+  try {
+    const st = await fsp.stat(path, { bigint: true });
+    return `${st.ino}:${st.mtimeNs}:${st.size}`;
+  } catch {
+    return '-';
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await fsp.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function scanMaildir(dir: string): Promise<Scan> {
+  let newNames: string[] = [];
+  let curNames: string[] = [];
+  for (let attempt = 0; attempt < 4; attempt++) {
+    newNames = await listSub(dir, 'new');
+    const before = await dirStamp(join(dir, 'cur'));
+    curNames = await listSub(dir, 'cur');
+    if ((await dirStamp(join(dir, 'cur'))) === before) break;
+  }
+  const files = new Map<string, ScanEntry>();
+  const duplicates: ScanEntry[] = [];
+  for (const file of curNames) {
+    const { base } = parseName(file);
+    if (files.has(base)) duplicates.push({ sub: 'cur', file });
+    else files.set(base, { sub: 'cur', file });
+  }
+  for (const file of newNames) {
+    const { base } = parseName(file);
+    if (!files.has(base)) {
+      files.set(base, { sub: 'new', file });
+    } else if (await exists(join(dir, 'new', file))) {
+      duplicates.push({ sub: 'new', file });
+    }
+    // else: it moved to cur/ while we listed; cur/ already has it.
+  }
+  return { files, duplicates };
+}
+
+/** Find a message by base name after its file name changed (flags) or it moved new→cur. */
+export async function locate(dir: string, base: string): Promise<ScanEntry | undefined> {
+  for (const sub of ['cur', 'new'] as const) {
+    for (const file of await listSub(dir, sub)) {
+      if (parseName(file).base === base) return { sub, file };
+    }
+  }
+  return undefined;
+}
