@@ -1,0 +1,175 @@
+// The login pipeline both protocol servers call (imapd LOGIN/AUTHENTICATE, dpop PASS/APOP/AUTH):
+// client IP allow-list → name resolution + valid_users → authentication → (on failure: the same answer
+// and the same minimum time for every cause) → POP-before-SMTP record and session record (still with the
+// server's privileges: both live under work_path) → switch to the user → open the store → bulletins →
+// quota. The protocol layer counts failures per connection; we provide the delay.
+
+import type { AuthOutcome, AuthUser, ClientInfo } from '../auth/types.js';
+import type { Logger } from '../log/types.js';
+import type { MailStore, UserPaths } from '../store/types.js';
+import type { ServerContext } from './context.js';
+import { authenticate, closeAuth, lookupUser } from '../auth/index.js';
+import { ipAllowed, normaliseIp } from '../auth/wildcard.js';
+import { recordSession } from '../log/sessions.js';
+import { openUserStore } from '../store/open.js';
+import { apopConfigured, apopDigestMatches, apopSecret } from './apop.js';
+import { planIdentity, switchTo } from './become-user.js';
+import { deliverBulletins } from './bulletins.js';
+import { recordForward } from './forward.js';
+import { quotaFor } from './quota.js';
+
+export interface UserSession {
+  user: AuthUser;
+  store: MailStore;
+  paths: UserPaths;
+  /** Quota in kbytes; undefined = no quota. */
+  quotaKb?: number;
+  /** The connection's logger with the user bound. */
+  log: Logger;
+  /** End of session: removes the session record and sends `exit` to the auth module. Idempotent. */
+  close(): Promise<void>;
+}
+
+export type LoginResult =
+  | { ok: true; session: UserSession }
+  | { ok: false; temporary: boolean; message: string };
+
+const FAILED = 'authentication failed';
+const UNAVAILABLE = 'authentication temporarily unavailable';
+
+/** Logged form of what the client typed as a name: bounded and printable. */
+const safeName = (name: string) => name.slice(0, 100).replace(/[^\x20-\x7e]/g, '?');
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
+}
+
+/** Answer a failure no earlier than `started + auth_fail_delay`: every cause (unknown user, wrong
+ *  password, refused IP, module error) then takes the same time whenever the check itself is faster
+ *  than the delay, and a PAM stack's own delay overlaps ours instead of adding to it. */
+async function failAfterDelay(ctx: ServerContext, started: number, temporary: boolean): Promise<LoginResult> {
+  const delayMs = Math.max(0, (ctx.settings.auth_fail_delay ?? 0) * 1000);
+  await sleep(started + delayMs - Date.now());
+  return { ok: false, temporary, message: temporary ? UNAVAILABLE : FAILED };
+}
+
+async function finish(ctx: ServerContext, client: ClientInfo, name: string, started: number, outcome: AuthOutcome, how: string): Promise<LoginResult> {
+  const log = ctx.log;
+  if (!outcome.ok) {
+    log.info({ login: safeName(name), reason: outcome.reason, temporary: outcome.temporary, method: how }, 'login failed');
+    return failAfterDelay(ctx, started, outcome.temporary);
+  }
+  const user = outcome.user;
+  const s = ctx.settings;
+  let plan;
+  try {
+    plan = await planIdentity(s, user);
+  } catch (e) {
+    log.error({ login: safeName(name), err: (e as Error).message }, 'cannot decide the identity to run as');
+    return failAfterDelay(ctx, started, true);
+  }
+  if (plan.kind === 'refuse') {
+    // A refused root login must look like any failed login, or it would confirm root's password.
+    const rootRefusal = /root/.test(plan.why) && !/not root/.test(plan.why);
+    log.error({ login: safeName(name), why: plan.why }, 'login refused');
+    return failAfterDelay(ctx, started, !rootRefusal);
+  }
+
+  if (s.forward_user && !recordForward(s.work_path, client.remoteAddress, user.user, ctx.program)) {
+    log.error({ ip: client.remoteAddress }, 'could not write the forward_user record');
+  }
+  const removeSession = recordSession(s.work_path, {
+    pid: process.pid, program: ctx.program, user: user.domain ? `${user.user}@${user.domain}` : user.user,
+    remoteAddress: normaliseIp(client.remoteAddress), since: new Date().toISOString(),
+  });
+  const closeAll = async () => { removeSession(); await closeAuth(); };
+
+  if (plan.kind === 'switch') {
+    try {
+      await switchTo(plan.to, log);
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'could not switch to the user identity; refusing the login');
+      await closeAll();
+      // The process may be half switched; the protocol layer must not go on with it.
+      return failAfterDelay(ctx, started, true);
+    }
+  }
+
+  const userLog = log.child({ user: user.domain ? `${user.user}@${user.domain}` : user.user });
+  let opened;
+  try {
+    opened = await openUserStore(s, user, userLog);
+  } catch (e) {
+    userLog.error({ err: (e as Error).message }, 'cannot open the mail store');
+    await closeAll();
+    return { ok: false, temporary: true, message: UNAVAILABLE };
+  }
+  const { store, paths } = opened;
+  try {
+    await deliverBulletins(s, user, store, paths.indexDir, userLog);
+  } catch (e) {
+    userLog.error({ err: (e as Error).message }, 'bulletin delivery failed');
+  }
+  const quotaKb = quotaFor(s, user);
+  userLog.info({ method: how, inbox: paths.inbox, uid: process.getuid?.(), quotaKb }, 'login');
+  let closed = false;
+  const session: UserSession = {
+    user, store, paths, log: userLog,
+    ...(quotaKb !== undefined ? { quotaKb } : {}),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await closeAll();
+    },
+  };
+  return { ok: true, session };
+}
+
+function preCheck(ctx: ServerContext, client: ClientInfo): AuthOutcome | undefined {
+  if (!ipAllowed(ctx.settings.user_ip_address, client.remoteAddress)) {
+    return { ok: false, temporary: false, reason: `client ${client.remoteAddress} not in user_ip_address` };
+  }
+  return undefined;
+}
+
+export async function login(ctx: ServerContext, client: ClientInfo, name: string, password: string): Promise<LoginResult> {
+  const started = Date.now();
+  let outcome = preCheck(ctx, client);
+  if (!outcome) {
+    try {
+      outcome = await authenticate(ctx, client, name, password);
+    } catch (e) {
+      ctx.log.error({ err: (e as Error).message }, 'authentication error');
+      outcome = { ok: false, temporary: true, reason: 'internal error' };
+    }
+  }
+  return finish(ctx, client, name, started, outcome, 'password');
+}
+
+export function apopAvailable(ctx: ServerContext): boolean {
+  return apopConfigured(ctx.settings);
+}
+
+export async function loginApop(ctx: ServerContext, client: ClientInfo, name: string, timestamp: string, digestHex: string): Promise<LoginResult> {
+  const started = Date.now();
+  let outcome = preCheck(ctx, client);
+  if (!outcome) {
+    try {
+      if (!apopConfigured(ctx.settings)) {
+        outcome = { ok: false, temporary: false, reason: 'APOP not enabled' };
+      } else {
+        // Look the user up first and check the digest after, whatever the lookup said, so an unknown
+        // user costs the same as a wrong digest.
+        const found = await lookupUser(ctx, name, client);
+        const key = found.ok ? (found.user.domain ? `${found.user.user}@${found.user.domain}` : found.user.user) : name;
+        const secret = apopSecret(ctx.settings.apop_secrets!, key) ?? (found.ok ? apopSecret(ctx.settings.apop_secrets!, found.user.login) : undefined);
+        const good = apopDigestMatches(timestamp, secret ?? '\0no secret\0', digestHex) && secret !== undefined;
+        outcome = !found.ok ? found : good ? found : { ok: false, temporary: false, reason: 'APOP digest mismatch' };
+      }
+    } catch (e) {
+      ctx.log.error({ err: (e as Error).message }, 'authentication error');
+      outcome = { ok: false, temporary: true, reason: 'internal error' };
+    }
+  }
+  return finish(ctx, client, name, started, outcome, 'apop');
+}
