@@ -15,6 +15,7 @@ export interface CommandEntry {
 
 export const COMMANDS: CommandEntry[] = [
   { name: 'config', description: 'check dmail.conf and show the effective settings', load: () => import('./cmd-config.js') },
+  { name: 'authd', description: 'external authentication module (DMail protocol) and its user database', load: () => import('./cmd-authd.js') },
 
 
 
