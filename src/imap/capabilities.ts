@@ -1,0 +1,23 @@
+// The CAPABILITY list, which depends on the state and on TLS. Kept in one place so the greeting,
+// CAPABILITY, LOGIN's response code and the README agree.
+
+import type { ImapSession } from './session.js';
+
+export const BASE_CAPABILITIES = [
+  'IMAP4rev1', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UIDPLUS', 'MOVE', 'UNSELECT',
+  'CHILDREN', 'SPECIAL-USE', 'QUOTA', 'ESEARCH',
+];
+
+export function loginDisabled(s: ImapSession): boolean {
+  return s.ctx.settings.login_disabled === true && !s.conn.secure;
+}
+
+export function capabilities(s: ImapSession): string {
+  const caps = [...BASE_CAPABILITIES];
+  if (s.state === 'notauth') {
+    if (s.conn.tlsAvailable && !s.conn.secure) caps.push('STARTTLS');
+    if (loginDisabled(s)) caps.push('LOGINDISABLED');
+    else caps.push('AUTH=PLAIN', 'AUTH=LOGIN');
+  }
+  return caps.join(' ');
+}

@@ -1,0 +1,31 @@
+// COPY / MOVE (RFC 6851) and their UID forms, with UIDPLUS COPYUID and the user_quota check.
+import type { Command, ImapSession } from '../session.js';
+import { formatSet } from '../sequence.js';
+import { no, ok, type Result } from '../result.js';
+import { mailboxArg, overQuota, requireSelected, resolveSet } from './helpers.js';
+
+export async function copy(s: ImapSession, c: Command): Promise<Result> {
+  const sel = requireSelected(s);
+  const a = c.args;
+  a.sp();
+  const set = a.sequenceSet();
+  a.sp();
+  const dest = mailboxArg(a);
+  a.end();
+  const move = c.name === 'MOVE';
+  const what = `${c.uid ? 'UID ' : ''}${c.name}`;
+  const idx = resolveSet(sel, set, c.uid);
+  if (move && sel.readOnly) return no('[READ-ONLY] Mailbox is read-only');
+  const gone = idx.some((i) => sel.view[i]!.gone);
+  const uids = idx.filter((i) => !sel.view[i]!.gone).map((i) => sel.view[i]!.uid);
+  if (gone) return no('[EXPUNGEISSUED] Some of the requested messages no longer exist');
+  if (!uids.length) return ok(`${what} completed`);
+  if (await overQuota(s)) return no('[OVERQUOTA] Quota exceeded');
+  const r = await s.store.copy(sel.mailbox, uids, dest);
+  const code = r.destUids.length ? `[COPYUID ${r.uidValidity} ${formatSet(r.sourceUids)} ${formatSet(r.destUids)}] ` : '';
+  if (!move) return ok(`${code}${what} completed`);
+  // RFC 6851: COPYUID goes in an untagged OK before the EXPUNGEs, which the update pass sends.
+  if (code) s.untagged(`OK ${code}Moved`);
+  if (r.sourceUids.length) await sel.mailbox.expunge(r.sourceUids);
+  return ok(`${what} completed`);
+}

@@ -1,0 +1,12 @@
+import type { Command, ImapSession } from '../session.js';
+import { no, ok, type Result } from '../result.js';
+import { mailboxArg } from './helpers.js';
+
+export async function create(s: ImapSession, c: Command): Promise<Result> {
+  c.args.sp();
+  const name = mailboxArg(c.args, { allowTrailingDelimiter: true });
+  c.args.end();
+  if (name === 'INBOX') return no('[ALREADYEXISTS] Mailbox already exists');
+  await s.store.create(name);
+  return ok('CREATE completed');
+}

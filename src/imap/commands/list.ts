@@ -1,0 +1,92 @@
+// LIST and LSUB with '%' and '*' (RFC 3501 §6.3.8-9), CHILDREN (RFC 3348) and SPECIAL-USE (RFC 6154)
+// attributes. Parents that exist only implicitly (a/b exists, a does not) are listed as \Noselect.
+import type { FolderEntry } from '../../store/types.js';
+import type { Command, ImapSession } from '../session.js';
+import { canonicalPattern, specialUse } from '../mailbox-name.js';
+import { mailboxString } from '../wire.js';
+import { ok, type Result } from '../result.js';
+
+export function patternRegExp(pattern: string): RegExp {
+  let re = '';
+  for (const ch of pattern) {
+    if (ch === '*') re += '.*';
+    else if (ch === '%') re += '[^/]*';
+    else re += ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`, 's');
+}
+
+/** Every folder plus INBOX plus implicit parents, by name. */
+async function allFolders(s: ImapSession): Promise<Map<string, FolderEntry>> {
+  const map = new Map<string, FolderEntry>();
+  for (const f of await s.store.list()) map.set(f.name, f);
+  if (!map.has('INBOX')) map.set('INBOX', { name: 'INBOX', noselect: false, noinferiors: true, hasChildren: false });
+  for (const name of [...map.keys()]) {
+    const parts = name.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const parent = parts.slice(0, i).join('/');
+      const p = map.get(parent);
+      if (!p) map.set(parent, { name: parent, noselect: true, noinferiors: false, hasChildren: true });
+      else if (!p.hasChildren) map.set(parent, { ...p, hasChildren: true });
+    }
+  }
+  return map;
+}
+
+function attributes(f: FolderEntry): string[] {
+  const attrs: string[] = [];
+  if (f.noselect) attrs.push('\\Noselect');
+  if (f.noinferiors) attrs.push('\\NoInferiors');
+  // RFC 3348: \HasNoChildren is implied by \NoInferiors; Dovecot still sends only one of them.
+  if (f.hasChildren) attrs.push('\\HasChildren');
+  else if (!f.noinferiors) attrs.push('\\HasNoChildren');
+  const su = specialUse(f.name);
+  if (su) attrs.push(su);
+  return attrs;
+}
+
+export async function list(s: ImapSession, c: Command): Promise<Result> {
+  const a = c.args;
+  a.sp();
+  const ref = canonicalPattern(a.listMailbox());
+  a.sp();
+  const pat = a.listMailbox();
+  a.end();
+  const pattern = canonicalPattern(pat);
+  const lsub = c.name === 'LSUB';
+  if (pattern === '') {
+    if (!lsub) s.untagged('LIST (\\Noselect) "/" ""');
+    return ok(`${c.name} completed`);
+  }
+  const full = canonicalPattern(Buffer.from(ref + pattern, 'latin1'));
+  const re = patternRegExp(full);
+  const folders = await allFolders(s);
+  if (!lsub) {
+    const names = [...folders.keys()].filter((n) => re.test(n)).sort(byName);
+    for (const n of names) s.untagged(`LIST (${attributes(folders.get(n)!).join(' ')}) "/" ${mailboxString(n)}`);
+    return ok('LIST completed');
+  }
+  const subs = new Set((await s.store.subscriptions()).map((n) => (n.toUpperCase() === 'INBOX' ? 'INBOX' : n)));
+  const out = new Map<string, string[]>();
+  for (const n of subs) {
+    if (re.test(n)) {
+      const f = folders.get(n);
+      out.set(n, f ? attributes(f).filter((x) => x !== '\\HasChildren' && x !== '\\HasNoChildren') : []);
+      continue;
+    }
+    // '%' stops at '/': an unsubscribed parent of a subscribed child is shown as \Noselect.
+    const parts = n.split('/');
+    for (let i = parts.length - 1; i >= 1; i--) {
+      const parent = parts.slice(0, i).join('/');
+      if (re.test(parent) && !subs.has(parent)) out.set(parent, ['\\Noselect']);
+    }
+  }
+  for (const n of [...out.keys()].sort(byName)) s.untagged(`LSUB (${out.get(n)!.join(' ')}) "/" ${mailboxString(n)}`);
+  return ok('LSUB completed');
+}
+
+function byName(a: string, b: string): number {
+  if (a === 'INBOX') return -1;
+  if (b === 'INBOX') return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,122 @@
+// SEARCH / UID SEARCH with CHARSET and ESEARCH RETURN (RFC 4731). Text keys match case-insensitively on
+// MIME-decoded headers (RFC 2047) and decoded bodies; the message is only read when a key needs it.
+import type { MessageInfo } from '../../store/types.js';
+import type { Command, ImapSession } from '../session.js';
+import { inRanges, formatSet } from '../sequence.js';
+import { needsContent, parseSearch, type SearchKey } from '../search-keys.js';
+import { decodeCriteria, loadSearchable, type Searchable, UnknownCharset } from '../message-data.js';
+import { no, ok, type Result } from '../result.js';
+import { requireSelected } from './helpers.js';
+
+interface Ctx {
+  info: MessageInfo;
+  seq: number;
+  maxSeq: number;
+  maxUid: number;
+  strings: Map<Buffer, string>;
+  content: () => Promise<Searchable>;
+}
+
+const DAY = 86_400_000;
+
+function compareDay(day: number, cmp: 'before' | 'on' | 'since', target: number): boolean {
+  if (cmp === 'before') return day < target;
+  if (cmp === 'on') return day === target;
+  return day >= target;
+}
+
+async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
+  switch (k.op) {
+    case 'all':
+      return true;
+    case 'and':
+      for (const x of k.keys) if (!(await matches(x, c))) return false;
+      return true;
+    case 'or':
+      return (await matches(k.a, c)) || (await matches(k.b, c));
+    case 'not':
+      return !(await matches(k.key, c));
+    case 'flag': {
+      const has = [...c.info.flags].some((f) => f.toLowerCase() === k.flag.toLowerCase());
+      return has === k.set;
+    }
+    case 'new':
+      return c.info.recent && !c.info.flags.has('\\Seen');
+    case 'old':
+      return !c.info.recent;
+    case 'recent':
+      return c.info.recent;
+    case 'seq':
+      return inRanges(k.ranges, c.seq, c.maxSeq);
+    case 'uid':
+      return inRanges(k.ranges, c.info.uid, c.maxUid);
+    case 'size':
+      return k.larger ? c.info.size > k.n : c.info.size < k.n;
+    case 'date': {
+      if (k.field === 'internal') {
+        const t = c.info.internalDate.getTime();
+        return compareDay(Math.floor(t / DAY) * DAY, k.cmp, k.day);
+      }
+      const day = (await c.content()).sentDay();
+      return day !== null && compareDay(day, k.cmp, k.day);
+    }
+    case 'header': {
+      const needle = c.strings.get(k.value)!;
+      const values = (await c.content()).header(k.name);
+      // RFC 3501: HEADER with an empty string matches every message that has the field.
+      return values.some((v) => needle === '' || v.includes(needle));
+    }
+    case 'body':
+      return (await c.content()).body().includes(c.strings.get(k.value)!);
+    case 'text': {
+      const m = await c.content();
+      const needle = c.strings.get(k.value)!;
+      return m.headerText().includes(needle) || m.body().includes(needle);
+    }
+  }
+}
+
+export async function search(s: ImapSession, c: Command): Promise<Result> {
+  const sel = requireSelected(s);
+  const req = parseSearch(c.args);
+  let strings: Map<Buffer, string>;
+  try {
+    strings = await decodeCriteria(req.key, req.charset);
+  } catch (e) {
+    if (e instanceof UnknownCharset) return no('[BADCHARSET (UTF-8 US-ASCII)] Unknown charset');
+    throw e;
+  }
+  const content = needsContent(req.key);
+  const hits: number[] = [];
+  const live = sel.view.map((e, i) => ({ e, i })).filter(({ e }) => !e.gone);
+  const maxUid = sel.view.length ? sel.view[sel.view.length - 1]!.uid : 0;
+  for (const { e, i } of live) {
+    if (s.dead) break;
+    const info = sel.info(e.uid);
+    if (!info) continue;
+    let loaded: Promise<Searchable> | null = null;
+    const ctx: Ctx = {
+      info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings,
+      content: () => (loaded ??= sel.mailbox.read(e.uid).then(loadSearchable)),
+    };
+    try {
+      if (await matches(req.key, ctx)) hits.push(c.uid ? e.uid : i + 1);
+    } catch (err) {
+      if (content && !sel.info(e.uid)) continue; // expunged while we read it
+      throw err;
+    }
+  }
+  if (!req.returns) {
+    s.untagged(`SEARCH${hits.map((h) => ' ' + h).join('')}`);
+  } else {
+    let line = `ESEARCH (TAG "${c.tag.replace(/["\\]/g, '')}")${c.uid ? ' UID' : ''}`;
+    if (hits.length) {
+      if (req.returns.has('MIN')) line += ` MIN ${hits[0]}`;
+      if (req.returns.has('MAX')) line += ` MAX ${hits[hits.length - 1]}`;
+      if (req.returns.has('ALL')) line += ` ALL ${formatSet(hits)}`;
+    }
+    if (req.returns.has('COUNT')) line += ` COUNT ${hits.length}`;
+    s.untagged(line);
+  }
+  return ok(`${c.uid ? 'UID ' : ''}SEARCH completed`);
+}

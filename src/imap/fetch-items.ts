@@ -1,0 +1,124 @@
+// Parsing FETCH attributes (RFC 3501 §6.4.5), including macros and BODY[section]<partial>.
+import { type Args, ParseError } from './args.js';
+
+export type SectionKind = 'HEADER' | 'HEADER.FIELDS' | 'HEADER.FIELDS.NOT' | 'MIME' | 'TEXT';
+
+export interface SectionSpec {
+  /** Part numbers, [] for the whole message. */
+  path: number[];
+  kind?: SectionKind;
+  fields?: string[];
+}
+
+export type FetchItem =
+  | { type: 'FLAGS' | 'INTERNALDATE' | 'RFC822.SIZE' | 'UID' | 'ENVELOPE' | 'BODY' | 'BODYSTRUCTURE' }
+  | {
+      type: 'SECTION';
+      /** Name echoed in the response, e.g. `BODY[1.HEADER.FIELDS (SUBJECT)]` or `RFC822.TEXT`. */
+      label: string;
+      section: SectionSpec;
+      peek: boolean;
+      partial?: { start: number; length: number };
+    };
+
+const SIMPLE = ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'UID', 'ENVELOPE', 'BODY', 'BODYSTRUCTURE'] as const;
+
+const MACROS: Record<string, string[]> = {
+  ALL: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE'],
+  FAST: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE'],
+  FULL: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODY'],
+};
+
+const isNameChar = (c: number) =>
+  (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2e;
+
+function parseSection(a: Args): { section: SectionSpec; text: string } {
+  a.expect('[');
+  const start = a.pos;
+  while (!a.atEnd && isNameChar(a.text.charCodeAt(a.pos))) a.pos++;
+  const spec = a.text.slice(start, a.pos).toUpperCase();
+  const path: number[] = [];
+  let rest = spec;
+  while (rest) {
+    const m = /^([1-9]\d{0,8})(?:\.|$)/.exec(rest);
+    if (!m) break;
+    path.push(Number(m[1]));
+    rest = rest.slice(m[0].length);
+  }
+  if (spec.endsWith('.') && rest === '') throw new ParseError('Invalid section');
+  let kind: SectionKind | undefined;
+  if (rest) {
+    if (!['HEADER', 'HEADER.FIELDS', 'HEADER.FIELDS.NOT', 'MIME', 'TEXT'].includes(rest)) throw new ParseError('Invalid section');
+    kind = rest as SectionKind;
+    if (kind === 'MIME' && path.length === 0) throw new ParseError('MIME needs a part number');
+  }
+  let text = spec;
+  let fields: string[] | undefined;
+  if (kind === 'HEADER.FIELDS' || kind === 'HEADER.FIELDS.NOT') {
+    a.sp();
+    fields = [];
+    a.list(() => fields!.push(a.astringBytes().toString('latin1')));
+    if (!fields.length) throw new ParseError('Empty header field list');
+    text += ` (${fields.map((f) => f.toUpperCase()).join(' ')})`;
+  }
+  a.expect(']');
+  return { section: { path, kind, fields }, text };
+}
+
+function parseItem(a: Args, items: FetchItem[]): void {
+  const start = a.pos;
+  while (!a.atEnd && isNameChar(a.text.charCodeAt(a.pos))) a.pos++;
+  const name = a.text.slice(start, a.pos).toUpperCase();
+  if (!name) throw new ParseError('Invalid FETCH attribute');
+  if ((SIMPLE as readonly string[]).includes(name) && a.peek() !== '[') {
+    items.push({ type: name as (typeof SIMPLE)[number] });
+    return;
+  }
+  if (name === 'RFC822') {
+    items.push({ type: 'SECTION', label: 'RFC822', section: { path: [] }, peek: false });
+    return;
+  }
+  if (name === 'RFC822.HEADER') {
+    items.push({ type: 'SECTION', label: 'RFC822.HEADER', section: { path: [], kind: 'HEADER' }, peek: true });
+    return;
+  }
+  if (name === 'RFC822.TEXT') {
+    items.push({ type: 'SECTION', label: 'RFC822.TEXT', section: { path: [], kind: 'TEXT' }, peek: false });
+    return;
+  }
+  if (name === 'BODY' || name === 'BODY.PEEK') {
+    const { section, text } = parseSection(a);
+    let partial: { start: number; length: number } | undefined;
+    let label = `BODY[${text}]`;
+    if (a.eat('<')) {
+      const s = a.number();
+      a.expect('.');
+      const n = a.number();
+      a.expect('>');
+      if (n === 0) throw new ParseError('Partial length must be non-zero');
+      partial = { start: s, length: n };
+      label += `<${s}>`;
+    }
+    items.push({ type: 'SECTION', label, section, peek: name === 'BODY.PEEK', partial });
+    return;
+  }
+  throw new ParseError(`Unknown FETCH attribute ${name}`);
+}
+
+export function parseFetchItems(a: Args): FetchItem[] {
+  const items: FetchItem[] = [];
+  if (a.peek() === '(') {
+    a.list(() => parseItem(a, items));
+    if (!items.length) throw new ParseError('Empty FETCH attribute list');
+  } else {
+    const save = a.pos;
+    const word = a.word().toUpperCase();
+    const macro = MACROS[word];
+    if (macro) for (const t of macro) items.push({ type: t as (typeof SIMPLE)[number] });
+    else {
+      a.pos = save;
+      parseItem(a, items);
+    }
+  }
+  return items;
+}

@@ -1,0 +1,51 @@
+// Turning a client's mailbox argument into the store's wire name: modified UTF-7 (raw UTF-8 from lax
+// clients is re-encoded), INBOX in any case folded to "INBOX", and hostile names refused before they
+// get near a path (.. components, leading '/', '~', NUL, empty components).
+
+import { decodeMutf7, encodeMutf7 } from './mutf7.js';
+
+export class NameError extends Error {}
+
+const MAX_NAME = 1000;
+
+export function canonicalName(raw: Buffer, opts: { allowTrailingDelimiter?: boolean } = {}): string {
+  let name: string;
+  if (raw.some((b) => b >= 0x80)) {
+    const utf8 = raw.toString('utf8');
+    if (utf8.includes('\ufffd')) throw new NameError('Mailbox name is not valid UTF-8 or modified UTF-7');
+    name = encodeMutf7(utf8);
+  } else {
+    name = raw.toString('latin1');
+  }
+  if (opts.allowTrailingDelimiter) while (name.length > 1 && name.endsWith('/')) name = name.slice(0, -1);
+  const decoded = decodeMutf7(name);
+  if (decoded === null) throw new NameError('Mailbox name is not valid modified UTF-7');
+  if (name === '') throw new NameError('Empty mailbox name');
+  if (name.length > MAX_NAME) throw new NameError('Mailbox name too long');
+  if (name.startsWith('/') || name.startsWith('~') || name.includes('\0')) throw new NameError('Invalid mailbox name');
+  const parts = name.split('/');
+  if (parts.some((p) => p === '' || p === '.' || p === '..')) throw new NameError('Invalid mailbox name');
+  if (parts[0]!.toUpperCase() === 'INBOX') parts[0] = 'INBOX';
+  return parts.join('/');
+}
+
+/** Same folding for a LIST/LSUB pattern or reference (wildcards allowed, no validation of components). */
+export function canonicalPattern(raw: Buffer): string {
+  let s = raw.some((b) => b >= 0x80) ? encodeMutf7(raw.toString('utf8')) : raw.toString('latin1');
+  if (/^inbox(?=$|\/)/i.test(s)) s = 'INBOX' + s.slice(5);
+  return s;
+}
+
+/** Folders named like these get RFC 6154 SPECIAL-USE attributes. Matched on the last component. */
+const SPECIAL: Record<string, string> = {
+  sent: '\\Sent', 'sent items': '\\Sent', 'sent messages': '\\Sent', 'sent mail': '\\Sent',
+  drafts: '\\Drafts', draft: '\\Drafts',
+  trash: '\\Trash', 'deleted items': '\\Trash', 'deleted messages': '\\Trash', bin: '\\Trash',
+  junk: '\\Junk', spam: '\\Junk', 'junk e-mail': '\\Junk', 'junk email': '\\Junk',
+  archive: '\\Archive', archives: '\\Archive',
+};
+
+export function specialUse(name: string): string | undefined {
+  if (name.includes('/')) return undefined;
+  return SPECIAL[(decodeMutf7(name) ?? name).toLowerCase()];
+}

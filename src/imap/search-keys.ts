@@ -1,0 +1,172 @@
+// SEARCH criteria (RFC 3501 §6.4.4) parsed into a tree. Strings are kept as bytes until the CHARSET is
+// known, then decoded once.
+import { type Args, ParseError } from './args.js';
+import { parseSequenceSet, type SeqRange } from './sequence.js';
+import { parseDate } from './wire.js';
+
+export type DateField = 'internal' | 'sent';
+export type DateCmp = 'before' | 'on' | 'since';
+
+export type SearchKey =
+  | { op: 'all' }
+  | { op: 'and'; keys: SearchKey[] }
+  | { op: 'or'; a: SearchKey; b: SearchKey }
+  | { op: 'not'; key: SearchKey }
+  | { op: 'flag'; flag: string; set: boolean }
+  | { op: 'new' }
+  | { op: 'old' }
+  | { op: 'recent' }
+  | { op: 'seq'; ranges: SeqRange[] }
+  | { op: 'uid'; ranges: SeqRange[] }
+  | { op: 'size'; larger: boolean; n: number }
+  | { op: 'date'; field: DateField; cmp: DateCmp; day: number }
+  | { op: 'header'; name: string; value: Buffer }
+  | { op: 'body'; value: Buffer }
+  | { op: 'text'; value: Buffer };
+
+const FLAG_KEYS: Record<string, [string, boolean]> = {
+  ANSWERED: ['\\Answered', true], DELETED: ['\\Deleted', true], DRAFT: ['\\Draft', true],
+  FLAGGED: ['\\Flagged', true], SEEN: ['\\Seen', true],
+  UNANSWERED: ['\\Answered', false], UNDELETED: ['\\Deleted', false], UNDRAFT: ['\\Draft', false],
+  UNFLAGGED: ['\\Flagged', false], UNSEEN: ['\\Seen', false],
+};
+const HEADER_KEYS: Record<string, string> = { BCC: 'Bcc', CC: 'Cc', FROM: 'From', SUBJECT: 'Subject', TO: 'To' };
+const DATE_KEYS: Record<string, [DateField, DateCmp]> = {
+  BEFORE: ['internal', 'before'], ON: ['internal', 'on'], SINCE: ['internal', 'since'],
+  SENTBEFORE: ['sent', 'before'], SENTON: ['sent', 'on'], SENTSINCE: ['sent', 'since'],
+};
+
+const MAX_DEPTH = 100;
+
+function dateArg(a: Args): number {
+  const raw = a.peek() === '"' || a.peek() === '\0' ? a.stringBytes().toString('latin1') : a.atom();
+  const d = parseDate(raw);
+  if (!d) throw new ParseError('Invalid search date');
+  return d.getTime();
+}
+
+function parseKey(a: Args, depth: number): SearchKey {
+  if (depth > MAX_DEPTH) throw new ParseError('Search criteria nested too deeply');
+  if (a.peek() === '(') {
+    const keys: SearchKey[] = [];
+    a.list(() => keys.push(parseKey(a, depth + 1)));
+    if (!keys.length) throw new ParseError('Empty search list');
+    return keys.length === 1 ? keys[0]! : { op: 'and', keys };
+  }
+  const c = a.peek();
+  if ((c >= '0' && c <= '9') || c === '*' || c === '$') return { op: 'seq', ranges: parseSequenceSet(a.sequenceSet()) };
+  const word = a.atom().toUpperCase();
+  const flag = FLAG_KEYS[word];
+  if (flag) return { op: 'flag', flag: flag[0], set: flag[1] };
+  const header = HEADER_KEYS[word];
+  if (header) {
+    a.sp();
+    return { op: 'header', name: header, value: a.astringBytes() };
+  }
+  const date = DATE_KEYS[word];
+  if (date) {
+    a.sp();
+    return { op: 'date', field: date[0], cmp: date[1], day: dateArg(a) };
+  }
+  switch (word) {
+    case 'ALL':
+      return { op: 'all' };
+    case 'NEW':
+      return { op: 'new' };
+    case 'OLD':
+      return { op: 'old' };
+    case 'RECENT':
+      return { op: 'recent' };
+    case 'KEYWORD':
+    case 'UNKEYWORD':
+      a.sp();
+      return { op: 'flag', flag: a.atom(), set: word === 'KEYWORD' };
+    case 'LARGER':
+    case 'SMALLER':
+      a.sp();
+      return { op: 'size', larger: word === 'LARGER', n: a.number() };
+    case 'HEADER': {
+      a.sp();
+      const name = a.astringBytes().toString('latin1');
+      a.sp();
+      return { op: 'header', name, value: a.astringBytes() };
+    }
+    case 'BODY':
+      a.sp();
+      return { op: 'body', value: a.astringBytes() };
+    case 'TEXT':
+      a.sp();
+      return { op: 'text', value: a.astringBytes() };
+    case 'UID':
+      a.sp();
+      return { op: 'uid', ranges: parseSequenceSet(a.sequenceSet()) };
+    case 'NOT':
+      a.sp();
+      return { op: 'not', key: parseKey(a, depth + 1) };
+    case 'OR': {
+      a.sp();
+      const x = parseKey(a, depth + 1);
+      a.sp();
+      return { op: 'or', a: x, b: parseKey(a, depth + 1) };
+    }
+    default:
+      throw new ParseError(`Unknown search criterion ${word}`);
+  }
+}
+
+export interface SearchRequest {
+  charset?: string;
+  /** ESEARCH RETURN options, or undefined for a plain SEARCH response. */
+  returns?: Set<'MIN' | 'MAX' | 'ALL' | 'COUNT'>;
+  key: SearchKey;
+}
+
+export function parseSearch(a: Args): SearchRequest {
+  const req: SearchRequest = { key: { op: 'all' } };
+  a.sp();
+  if (/^RETURN /i.test(a.text.slice(a.pos, a.pos + 7))) {
+    a.pos += 7;
+    const r = new Set<'MIN' | 'MAX' | 'ALL' | 'COUNT'>();
+    a.list(() => {
+      const o = a.atom().toUpperCase();
+      if (o !== 'MIN' && o !== 'MAX' && o !== 'ALL' && o !== 'COUNT') throw new ParseError(`Unknown RETURN option ${o}`);
+      r.add(o);
+    });
+    if (!r.size) r.add('ALL');
+    req.returns = r;
+    a.sp();
+  }
+  if (/^CHARSET /i.test(a.text.slice(a.pos, a.pos + 8))) {
+    a.pos += 8;
+    req.charset = a.astringBytes().toString('latin1');
+    a.sp();
+  }
+  const keys: SearchKey[] = [];
+  for (;;) {
+    keys.push(parseKey(a, 0));
+    if (a.atEnd) break;
+    a.sp();
+  }
+  req.key = keys.length === 1 ? keys[0]! : { op: 'and', keys };
+  return req;
+}
+
+/** Whether evaluating the key needs the message text. */
+export function needsContent(k: SearchKey): boolean {
+  switch (k.op) {
+    case 'and':
+      return k.keys.some(needsContent);
+    case 'or':
+      return needsContent(k.a) || needsContent(k.b);
+    case 'not':
+      return needsContent(k.key);
+    case 'header':
+    case 'body':
+    case 'text':
+      return true;
+    case 'date':
+      return k.field === 'sent';
+    default:
+      return false;
+  }
+}

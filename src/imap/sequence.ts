@@ -1,0 +1,81 @@
+// Sequence sets (RFC 3501 §9 sequence-set): "1,3:5,7:*", ranges in either order, '*' = the largest
+// number in use. Resolved against the selected mailbox by sequence number or by UID.
+
+import { ParseError } from './args.js';
+
+/** A range with '*' kept symbolic (Infinity) until resolved. */
+export interface SeqRange {
+  from: number;
+  to: number;
+}
+
+const STAR = Number.POSITIVE_INFINITY;
+
+export function parseSequenceSet(text: string): SeqRange[] {
+  if (text === '$') throw new ParseError('SEARCHRES is not supported');
+  const ranges: SeqRange[] = [];
+  for (const part of text.split(',')) {
+    const m = /^(\d+|\*)(?::(\d+|\*))?$/.exec(part);
+    if (!m) throw new ParseError('Invalid message sequence set');
+    const a = m[1] === '*' ? STAR : Number(m[1]);
+    const b = m[2] === undefined ? a : m[2] === '*' ? STAR : Number(m[2]);
+    if (a === 0 || b === 0 || a > 0xffffffff && a !== STAR || b > 0xffffffff && b !== STAR) {
+      throw new ParseError('Invalid message sequence number');
+    }
+    ranges.push({ from: Math.min(a, b), to: Math.max(a, b) });
+  }
+  return ranges;
+}
+
+/** Sequence numbers (1-based) selected from a mailbox of `count` messages. Throws if one is out of range
+ *  (RFC 3501: a sequence number larger than EXISTS is an error; '*' in an empty mailbox is too). */
+export function resolveSeq(ranges: readonly SeqRange[], count: number): number[] {
+  const out = new Set<number>();
+  for (const r of ranges) {
+    const from = r.from === STAR ? count : r.from;
+    const to = r.to === STAR ? count : r.to;
+    const lo = Math.min(from, to);
+    const hi = Math.max(from, to);
+    if (lo < 1 || hi > count) throw new ParseError('Invalid message sequence number');
+    for (let i = lo; i <= hi; i++) out.add(i);
+  }
+  return [...out].sort((x, y) => x - y);
+}
+
+/** Indexes (0-based) of messages whose UIDs fall in the set. Non-existent UIDs are simply skipped;
+ *  '*' is the highest UID in use, so "N:*" always includes the last message (RFC 3501 §6.4.8). */
+export function resolveUid(ranges: readonly SeqRange[], uids: readonly number[]): number[] {
+  const out: number[] = [];
+  if (uids.length === 0) return out;
+  const max = uids[uids.length - 1]!;
+  const norm = ranges.map((r) => {
+    const from = r.from === STAR ? max : r.from;
+    const to = r.to === STAR ? max : r.to;
+    return { lo: Math.min(from, to), hi: Math.max(from, to) };
+  });
+  uids.forEach((u, i) => {
+    if (norm.some((r) => u >= r.lo && u <= r.hi)) out.push(i);
+  });
+  return out;
+}
+
+/** Compact a sorted list of numbers into sequence-set text: [1,2,3,5] → "1:3,5". */
+export function formatSet(nums: readonly number[]): string {
+  const parts: string[] = [];
+  let i = 0;
+  while (i < nums.length) {
+    let j = i;
+    while (j + 1 < nums.length && nums[j + 1] === nums[j]! + 1) j++;
+    parts.push(i === j ? `${nums[i]}` : `${nums[i]}:${nums[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
+export function inRanges(ranges: readonly SeqRange[], n: number, star: number): boolean {
+  return ranges.some((r) => {
+    const from = r.from === STAR ? star : r.from;
+    const to = r.to === STAR ? star : r.to;
+    return n >= Math.min(from, to) && n <= Math.max(from, to);
+  });
+}

@@ -1,0 +1,134 @@
+// The IMAP4rev1 server for one connection: greeting, command loop, state checks, untagged updates and
+// the mapping of store errors to response codes. Commands live in ./commands/, one file each.
+import type { Connection } from '../transport/types.js';
+import type { ServerContext } from '../session/context.js';
+import { StoreError } from '../store/types.js';
+import { InputQueue } from './input.js';
+import { readCommand, type FramerLimits } from './framer.js';
+import { Args, ParseError } from './args.js';
+import { ImapSession, type Command, type ImapState } from './session.js';
+import { capabilities } from './capabilities.js';
+import { NameError } from './mailbox-name.js';
+import { bad, no, type Result } from './result.js';
+import { COMMANDS, type CommandSpec } from './commands/index.js';
+import { overQuota } from './commands/helpers.js';
+
+const VERSION = '0.1.0';
+
+export async function serveImap(conn: Connection, ctx: ServerContext): Promise<void> {
+  const input = new InputQueue({
+    pause: () => conn.pause(),
+    resume: () => conn.resume(),
+    highWater: Math.max(1 << 20, ctx.settings.max_line_length * 2),
+  });
+  const s = new ImapSession(conn, ctx, input);
+  conn.onData((chunk) => input.push(chunk));
+  conn.onClose(() => {
+    s.dead = true;
+    input.end();
+  });
+  conn.setIdleTimeout(ctx.settings.imapd_login_timeout ?? 180, () => s.autologout());
+  s.untagged(`OK [CAPABILITY ${capabilities(s)}] ${ctx.hostname} IMAP4rev1 v${VERSION} DMail-compatible server ready`);
+  try {
+    await commandLoop(s);
+  } finally {
+    await s.closeSelected();
+    await s.user?.close().catch((e: unknown) => s.log.warn({ err: String(e) }, 'session close failed'));
+  }
+}
+
+function limits(s: ImapSession): FramerLimits {
+  const maxLine = Math.max(1024, s.ctx.settings.max_line_length);
+  return { maxLine, appendLimit: s.ctx.settings.append_limit, otherLiteralLimit: maxLine };
+}
+
+async function commandLoop(s: ImapSession): Promise<void> {
+  while (!s.dead && s.state !== 'logout') {
+    const frame = await readCommand(s.input, limits(s), {
+      continuation: () => s.line('+ Ready for literal data'),
+      checkAppend: async () => (s.state !== 'notauth' && (await overQuota(s).catch(() => false)) ? 'NO [OVERQUOTA] Quota exceeded' : null),
+    });
+    if (!frame) return;
+    if (frame.kind === 'error') {
+      s.line(frame.response);
+      continue;
+    }
+    await runOne(s, frame.text, frame.literals);
+    if (s.byeAfter) {
+      s.untagged(`BYE ${s.byeAfter}`);
+      return;
+    }
+  }
+}
+
+function parseHead(a: Args): { tag: string; name: string; uid: boolean } {
+  const tag = a.word((c) => c === 0x5d);
+  if (tag.includes('+')) throw new ParseError('Invalid tag');
+  a.sp();
+  let name = a.atom().toUpperCase();
+  let uid = false;
+  if (name === 'UID') {
+    uid = true;
+    a.sp();
+    name = a.atom().toUpperCase();
+  }
+  return { tag, name, uid };
+}
+
+const STATE_TEXT: Record<ImapState, string> = {
+  notauth: 'not authenticated',
+  auth: 'authenticated',
+  selected: 'selected',
+  logout: 'logout',
+};
+
+async function runOne(s: ImapSession, text: string, literals: Buffer[]): Promise<void> {
+  const a = new Args(text, literals);
+  if (text.trim() === '') return; // empty lines are ignored, as Dovecot does
+  let head: { tag: string; name: string; uid: boolean };
+  try {
+    head = parseHead(a);
+  } catch {
+    const tag = /^[\x21-\x7e]+/.exec(text)?.[0];
+    s.line(`${tag && !/[(){%*"\\+]/.test(tag) && tag !== text ? tag : '*'} BAD Error in IMAP command`);
+    return;
+  }
+  const { tag, name, uid } = head;
+  const spec: CommandSpec | undefined = COMMANDS[uid ? `UID ${name}` : name];
+  if (!spec) {
+    s.tagged(tag, 'BAD', `Unknown command ${uid ? 'UID ' : ''}${name.slice(0, 40)}`);
+    return;
+  }
+  if (!spec.states.includes(s.state)) {
+    s.tagged(tag, 'BAD', `${name} not allowed in the ${STATE_TEXT[s.state]} state`);
+    return;
+  }
+  const cmd: Command = { tag, name, uid, args: a };
+  let result: Result | null;
+  try {
+    result = await spec.run(s, cmd);
+  } catch (e) {
+    result = errorResult(s, e, name);
+  }
+  if (result === null) return; // the handler answered itself
+  if (s.selected && !s.dead) {
+    try {
+      await s.sendUpdates({ refresh: spec.refresh !== false, allowExpunge: uid || !spec.noExpunge });
+    } catch (e) {
+      s.log.warn({ err: String(e) }, 'mailbox refresh failed');
+    }
+  }
+  s.tagged(tag, result.status, result.text);
+}
+
+function errorResult(s: ImapSession, e: unknown, name: string): Result {
+  if (e instanceof ParseError) return bad(`Error in IMAP command ${name}: ${e.message}`);
+  if (e instanceof NameError) return no(e.message);
+  if (e instanceof StoreError) {
+    let code: string = e.code;
+    if (code === 'NONEXISTENT' && (name === 'APPEND' || name === 'COPY' || name === 'MOVE')) code = 'TRYCREATE';
+    return no(`[${code}] ${e.message}`);
+  }
+  s.log.error({ err: { message: (e as Error)?.message, stack: (e as Error)?.stack }, command: name }, 'command failed');
+  return no('[SERVERBUG] Internal error occurred. Refer to server log for more information.');
+}

@@ -1,0 +1,102 @@
+// Per-connection IMAP state shared by the command handlers: the protocol state, the logged-in user, the
+// selected mailbox, and the output helpers. One object per process (one process per connection).
+
+import type { ServerContext } from '../session/context.js';
+import type { Connection } from '../transport/types.js';
+import type { Logger } from '../log/types.js';
+import type { MailStore, UserPaths } from '../store/types.js';
+import type { AuthUser } from '../auth/types.js';
+import type { InputQueue } from './input.js';
+import type { Args } from './args.js';
+import type { Selected } from './selected.js';
+
+export type ImapState = 'notauth' | 'auth' | 'selected' | 'logout';
+
+/** What the login pipeline (src/session/login.ts) hands back; mirrored here to keep imap/ decoupled. */
+export interface LoggedInUser {
+  user: AuthUser;
+  store: MailStore;
+  paths: UserPaths;
+  quotaKb?: number;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export interface Command {
+  tag: string;
+  /** Upper-case command name, without a UID prefix. */
+  name: string;
+  uid: boolean;
+  args: Args;
+}
+
+export class ImapSession {
+  state: ImapState = 'notauth';
+  user: LoggedInUser | null = null;
+  selected: Selected | null = null;
+  authFailures = 0;
+  /** Output refused (client stopped reading) or connection gone: stop working. */
+  dead = false;
+  /** Set when the connection must end after the current tagged response (e.g. too many failures). */
+  byeAfter: string | null = null;
+  log: Logger;
+
+  constructor(
+    readonly conn: Connection,
+    readonly ctx: ServerContext,
+    readonly input: InputQueue,
+  ) {
+    this.log = ctx.log;
+  }
+
+  get store(): MailStore {
+    if (!this.user) throw new Error('not logged in');
+    return this.user.store;
+  }
+
+  /** Write raw bytes or text (text is sent byte-for-byte as latin1: our responses are ASCII or carry
+   *  message bytes that were decoded as latin1). */
+  write(data: string | Buffer): void {
+    if (this.dead) return;
+    const ok = this.conn.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
+    if (!ok) this.dead = true;
+  }
+
+  line(text: string): void {
+    this.write(text + '\r\n');
+  }
+
+  untagged(text: string): void {
+    this.line(`* ${text}`);
+  }
+
+  tagged(tag: string, status: 'OK' | 'NO' | 'BAD', text: string): void {
+    this.line(`${tag} ${status} ${text}`);
+  }
+
+  /** Idle timeout: DMail's autologout text, then the transport closes the connection. */
+  autologout(): void {
+    this.untagged('BYE Autologout; idle for too long');
+    this.dead = true;
+  }
+
+  /** Send the untagged updates for the selected mailbox (re-reading the store first when asked). */
+  async sendUpdates(opts: { refresh: boolean; allowExpunge: boolean }): Promise<void> {
+    const sel = this.selected;
+    if (!sel) return;
+    if (opts.refresh) await sel.mailbox.refresh();
+    if (sel.mailbox.state.uidValidity !== sel.uidValidity) {
+      this.untagged('BYE [UIDVALIDITY] Mailbox UIDVALIDITY changed, please reconnect');
+      this.dead = true;
+      return;
+    }
+    for (const l of sel.updates(opts.allowExpunge)) this.line(l);
+  }
+
+  async closeSelected(): Promise<void> {
+    const sel = this.selected;
+    this.selected = null;
+    if (this.state === 'selected') this.state = 'auth';
+    if (sel) await sel.mailbox.close().catch((e: unknown) => this.log.warn({ err: String(e) }, 'mailbox close failed'));
+  }
+}
