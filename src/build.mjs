@@ -2,7 +2,10 @@
 // resolution at start-up, which inetd pays on every connection. Native addons stay external and are
 // loaded lazily by the code that needs them (after login). Entries build independently so one broken
 // entry does not stop the others from being usable; the exit code still reports any failure.
+// bin/<name> are symlinks to dist/<name>.cjs, made executable here: measured on this machine, a symlink
+// starts like `node dist/x.cjs` while an ESM shim importing the bundle costs ~25-50 ms more per connection.
 import { build } from 'esbuild';
+import { chmodSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -25,10 +28,11 @@ const results = await Promise.allSettled(entries.map((e) => build({
   external: ['posix', 'fs-ext', 'authenticate-pam'],
   // Source is ESM and may use import.meta.url; give the CJS bundle an equivalent.
   define: { 'import.meta.url': '__import_meta_url' },
-  banner: { js: "const __import_meta_url=require('url').pathToFileURL(__filename).href;" },
+  banner: { js: "#!/usr/bin/env node\nconst __import_meta_url=require('url').pathToFileURL(__filename).href;" },
   logLevel: 'error',
 })));
 const failed = entries.filter((_, i) => results[i].status === 'rejected');
+for (const e of entries) if (!failed.includes(e)) chmodSync(join(root, 'dist', `${e}.cjs`), 0o755);
 if (failed.length) {
   console.error(`build failed for: ${failed.join(', ')}`);
   process.exit(1);
