@@ -17,16 +17,18 @@ export function register(program: Command): void {
     .allowUnknownOption()
     .action(async (words: string[], opts: { db: string }) => {
       const { UserDb } = await import('../auth/authd/db.js');
-      const { handleCommand, runAuthd } = await import('../auth/authd/protocol.js');
+      const { handleRequest, runAuthd } = await import('../auth/authd/protocol.js');
       const db = new UserDb(opts.db);
       if (words.length === 0) {
         await runAuthd(db, process.stdin, process.stdout);
         return;
       }
-      // Re-quote label="value" words the shell split apart so they read like one protocol line.
-      // Only info fields (after `set USER PASS`) are re-quoted: a password may itself contain '='.
-      const line = words.map((w, i) => (i >= 3 && /^[^\s="]+=/.test(w) && !/="/.test(w) ? w.replace(/=(.*)$/, '="$1"') : w)).join(' ');
-      const r = await handleCommand(db, line);
+      // The shell already split the words: keep them (a password may hold spaces). Info fields lost
+      // their quotes to the shell (`quota=100`); put them back. Only after `set USER PASS`: a password
+      // may itself contain '='.
+      const [cmd = '', ...args] = words;
+      const fixed = args.map((w, i) => (cmd === 'set' && i >= 2 && /^[^\s="]+=/.test(w) && !/="/.test(w) ? w.replace(/=(.*)$/, '="$1"') : w));
+      const r = await handleRequest(db, cmd.toLowerCase(), fixed);
       process.stdout.write(r.lines.map((l) => l + '\n').join(''));
       process.exitCode = r.ok ? 0 : 1;
     });

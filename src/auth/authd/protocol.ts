@@ -35,11 +35,29 @@ function words(line: string): string[] {
   return line.match(/[^\s"=]+="[^"]*"|\S+/g) ?? [];
 }
 
-export async function handleCommand(db: UserDb, line: string): Promise<Reply> {
+/** Parse a protocol line into a command and its arguments. `check` keeps single spaces so that a
+ *  password holding spaces survives; `set` keeps `label="value with spaces"` together. */
+export function parseLine(line: string): { cmd: string; args: string[] } {
   const trimmed = line.replace(/\r$/, '').trim();
   const sp = trimmed.indexOf(' ');
   const cmd = (sp < 0 ? trimmed : trimmed.slice(0, sp)).toLowerCase();
-  const rest = sp < 0 ? '' : trimmed.slice(sp + 1).trim();
+  const rest = sp < 0 ? '' : trimmed.slice(sp + 1).replace(/^ +/, '');
+  if (cmd === 'check') {
+    const parts = rest.split(' ');
+    // Everything between the name and an optional trailing client IP is the password.
+    if (parts.length >= 3 && isIP(parts[parts.length - 1]!)) parts.pop();
+    return { cmd, args: parts.length > 1 ? [parts[0]!, parts.slice(1).join(' ')] : parts };
+  }
+  return { cmd, args: cmd === 'set' ? words(rest) : rest.split(/\s+/).filter(Boolean) };
+}
+
+export function handleCommand(db: UserDb, line: string): Promise<Reply> {
+  const { cmd, args } = parseLine(line);
+  return handleRequest(db, cmd, args);
+}
+
+/** One request with its arguments already split (the one-shot CLI passes argv words as they are). */
+export async function handleRequest(db: UserDb, cmd: string, args: string[]): Promise<Reply> {
   try {
     switch (cmd) {
       case '': return err('-ERR empty command');
@@ -47,23 +65,19 @@ export async function handleCommand(db: UserDb, line: string): Promise<Reply> {
       case 'version': return ok(`+OK ${VERSION}`);
       case 'help': return { lines: [...HELP.map((h) => `+DATA ${h}`), '+OK'], ok: true };
       case 'check': {
-        // The password may hold spaces: it is everything between the name and an optional trailing IP.
-        const parts = rest.split(' ');
-        const name = parts.shift() ?? '';
-        if (parts.length >= 2 && isIP(parts[parts.length - 1]!)) parts.pop();
-        const pass = parts.join(' ');
+        const [name = '', pass = ''] = args;
         const u = validName(name) ? await db.get(name) : undefined;
         // Verify against a dummy hash for unknown users so both cases cost one crypt(3).
         const good = await verifyCrypt(pass, u?.hash ?? '$6$nosuchuser$aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa');
         return u && good && pass !== '' ? ok(replyFor(u, name)) : err(`-ERR ${name.slice(0, 60)} password wrong or not a valid user`);
       }
       case 'lookup': {
-        const name = rest.split(/\s+/)[0] ?? '';
+        const name = args[0] ?? '';
         const u = validName(name) ? await db.get(name) : undefined;
         return u ? ok(replyFor(u, name)) : err(`-ERR ${name.slice(0, 60)} not a valid user`);
       }
       case 'set': {
-        const [name = '', pass = '', ...fields] = words(rest);
+        const [name = '', pass = '', ...fields] = args;
         if (!validName(name)) return err('-ERR invalid user name');
         if (pass === '') return err('-ERR usage: set <user> <pass>|(NULL) [label="value" ...]');
         const info: Record<string, string> = {};
@@ -93,13 +107,13 @@ export async function handleCommand(db: UserDb, line: string): Promise<Reply> {
         return ok(`+OK ${key} ${result === 'added' ? 'added to database' : 'modified'}`);
       }
       case 'del': {
-        const name = (rest.split(/\s+/)[0] ?? '').toLowerCase();
+        const name = (args[0] ?? '').toLowerCase();
         if (!validName(name)) return err('-ERR invalid user name');
         const gone = await db.update((users) => users.delete(name));
         return gone ? ok(`+OK ${name} deleted`) : err(`-ERR ${name} not found`);
       }
       case 'search': {
-        const w = rest.split(/\s+/).filter(Boolean);
+        const w = args;
         let pattern = '*';
         let from = 0;
         let max = 1000;
