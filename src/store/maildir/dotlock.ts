@@ -24,7 +24,7 @@ export class Dotlock {
   static async acquire(target: string, opts: DotlockOptions): Promise<Dotlock> {
     const lockPath = `${target}.lock`;
     const deadline = Date.now() + opts.timeoutSeconds * 1000;
-    let delay = 5;
+    let delay = 2;
     for (;;) {
       try {
         const fh = await fsp.open(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
@@ -47,8 +47,9 @@ export class Dotlock {
       if (Date.now() >= deadline) {
         throw new StoreError('UNAVAILABLE', `Timeout while waiting for lock ${lockPath}`);
       }
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 200);
+      // Jittered short sleeps: lock holders keep it for milliseconds, so long back-offs only add latency.
+      await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
+      delay = Math.min(delay * 2, 50);
     }
   }
 

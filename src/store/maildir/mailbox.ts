@@ -55,7 +55,7 @@ export class MaildirMailbox implements Mailbox {
     const stamp = await this.stamp();
     if (stamp === this.lastStamp) return this.current;
     for (let attempt = 0; ; attempt++) {
-      const ok = await this.rebuild(attempt >= 4);
+      const ok = await this.rebuild(attempt >= 2);
       if (ok) break;
     }
     // Our own renames changed the directories; stamp after them so the next refresh is cheap.
@@ -137,7 +137,14 @@ export class MaildirMailbox implements Mailbox {
     let date = old?.internalDate;
     let size = old?.size ?? p.vsize ?? (recordW !== undefined ? Number(recordW) : this.vsizeCache.get(base));
     try {
-      if (!date) date = (await fsp.stat(path)).mtime;
+      if (!date) {
+        const st = await fsp.stat(path);
+        if (!st.isFile()) {
+          this.env.log.warn({ path }, 'maildir: not a regular file, ignored');
+          return undefined;
+        }
+        date = st.mtime;
+      }
       if (size === undefined || Number.isNaN(size)) {
         size = crlfSize(await fsp.readFile(path));
         this.vsizeCache.set(base, size);
@@ -168,7 +175,9 @@ export class MaildirMailbox implements Mailbox {
         if (p.vsize === undefined) {
           // Like Dovecot, record sizes the file name lacks (MDA deliveries) so nobody recomputes them.
           try {
-            const body = await fsp.readFile(join(this.dir, se.sub, se.file));
+            const path = join(this.dir, se.sub, se.file);
+            if (!(await fsp.stat(path)).isFile()) continue;
+            const body = await fsp.readFile(path);
             const vsize = crlfSize(body);
             this.vsizeCache.set(base, vsize);
             ext.push(`W${vsize}`);

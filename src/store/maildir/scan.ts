@@ -21,8 +21,9 @@ export interface Scan {
 async function listSub(dir: string, sub: 'new' | 'cur'): Promise<string[]> {
   try {
     const ents = await fsp.readdir(join(dir, sub), { withFileTypes: true });
-    // Hidden files are tools' temporaries (and "." ".."); directories are not messages.
-    return ents.filter((d) => !d.name.startsWith('.') && !d.isDirectory()).map((d) => d.name);
+    // Hidden files are tools' temporaries; directories, FIFOs and devices are not messages (reading a
+    // FIFO would hang the session). Symbolic links are followed and checked when stat'ed.
+    return ents.filter((d) => !d.name.startsWith('.') && (d.isFile() || d.isSymbolicLink())).map((d) => d.name);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
