@@ -1,0 +1,107 @@
+// Debian's fetchmail and mpop against bin/dpop: keep-on-server twice (the second run downloads nothing,
+// thanks to stable UIDLs), then fetch-and-delete, which must leave an empty INBOX.
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN, simpleMessage, type Site } from '../helpers/site.js';
+import { listen, type Listener } from '../pop3/listener.js';
+import { pop, siteWithMail, writeMail } from '../pop3/pop-client.js';
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f(); });
+
+async function setup(n: number): Promise<{ site: Site; l: Listener }> {
+  const site = siteWithMail(0);
+  cleanup.push(() => rmSync(site.dir, { recursive: true, force: true }));
+  writeMail(site, 'bob', Array.from({ length: n }, (_, i) => simpleMessage(i + 1)));
+  const l = await listen(BIN.dpop, ['-i', site.conf]);
+  cleanup.push(() => l.close());
+  return { site, l };
+}
+
+/** Messages the MDA / delivery file received, by Subject. */
+function delivered(file: string): string[] {
+  if (!existsSync(file)) return [];
+  return [...readFileSync(file, 'latin1').matchAll(/^Subject: (.*)$/gm)].map((m) => m[1]!);
+}
+
+async function messagesLeft(site: Site): Promise<number> {
+  const c = await pop(site);
+  try {
+    expect(await c.login()).toMatch(/^\+OK/);
+    const n = Number((await c.cmd('STAT')).split(' ')[1]);
+    await c.cmd('QUIT');
+    await c.exited();
+    return n;
+  } finally {
+    c.close();
+  }
+}
+
+describe('fetchmail', () => {
+  function fetchmail(site: Site, port: number, keep: boolean) {
+    const rc = join(site.dir, 'fetchmailrc');
+    const out = join(site.dir, 'fetched.mbox');
+    writeFileSync(rc, [
+      'set no bouncemail',
+      `set idfile "${join(site.dir, 'fetchids')}"`,
+      `poll 127.0.0.1 port ${port} proto pop3 uidl auth password timeout 30`,
+      `  user "bob" there with password "secret" is "bob" here`,
+      keep ? '  keep' : '  nokeep fetchall',
+      `  sslproto "" no sslcertck`,
+      `  mda "cat >> ${out}"`,
+      '',
+    ].join('\n'));
+    chmodSync(rc, 0o600);
+    const r = spawnSync('fetchmail', ['-f', rc, '--nosyslog', '--nodetach', '-v', '--pidfile', join(site.dir, 'fm.pid')], {
+      encoding: 'utf8', timeout: 50_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: site.dir, LANG: 'C' },
+    });
+    return { status: r.status, log: `${r.stdout}\n${r.stderr}`, out };
+  }
+
+  it('keep twice downloads each message once; then delete empties the INBOX', async () => {
+    const { site, l } = await setup(3);
+    const first = fetchmail(site, l.port, true);
+    expect(delivered(first.out), first.log).toEqual(['Test message 1', 'Test message 2', 'Test message 3']);
+    expect(first.status, first.log).toBe(0);
+    const second = fetchmail(site, l.port, true);
+    expect(second.status, second.log).toBe(1); // 1 = no new mail
+    expect(delivered(second.out)).toHaveLength(3);
+    expect(await messagesLeft(site)).toBe(3);
+
+    const third = fetchmail(site, l.port, false);
+    expect(third.status, third.log).toBe(0);
+    expect(delivered(third.out)).toHaveLength(6); // fetchall: all three again, now deleted
+    expect(await messagesLeft(site)).toBe(0);
+  });
+});
+
+describe('mpop', () => {
+  function mpop(site: Site, port: number, keep: boolean) {
+    const out = join(site.dir, 'mpop.mbox');
+    if (!existsSync(out)) writeFileSync(out, '');
+    const r = spawnSync('mpop', [
+      '-C', '/dev/null', '--host=127.0.0.1', `--port=${port}`, '--user=bob', '--passwordeval=echo secret',
+      '--tls=off', '--auth=user', `--keep=${keep ? 'on' : 'off'}`, `--delivery=mbox,${out}`,
+      `--uidls-file=${join(site.dir, 'mpop-uidls')}`, '--timeout=30',
+    ], { encoding: 'utf8', timeout: 50_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: site.dir, LANG: 'C' } });
+    return { status: r.status, log: `${r.stdout}\n${r.stderr}`, out };
+  }
+
+  it('keep twice downloads each message once; then delete empties the INBOX', async () => {
+    const { site, l } = await setup(2);
+    const first = mpop(site, l.port, true);
+    expect(first.status, first.log).toBe(0);
+    expect(delivered(first.out), first.log).toEqual(['Test message 1', 'Test message 2']);
+    const second = mpop(site, l.port, true);
+    expect(second.status, second.log).toBe(0);
+    expect(delivered(second.out)).toHaveLength(2);
+    expect(await messagesLeft(site)).toBe(2);
+    // Without keep, mpop deletes what it already has (by UIDL) and downloads nothing new.
+    const third = mpop(site, l.port, false);
+    expect(third.status, third.log).toBe(0);
+    expect(delivered(third.out)).toHaveLength(2);
+    expect(await messagesLeft(site)).toBe(0);
+  });
+});

@@ -1,0 +1,104 @@
+// A 200 MB message goes out streamed: the whole response arrives byte-exact (stuffed), and the server's
+// peak memory stays far below the message size.
+import { afterEach, describe, expect, it } from 'vitest';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { connect } from 'node:net';
+import { BIN, fromLineDate, makeSite, type Site } from '../helpers/site.js';
+import { listen, type Listener } from './listener.js';
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f(); });
+
+const LINES = 200_000;
+const LINE = 'x'.repeat(998);
+
+function writeBigSpool(site: Site): { rfcSize: number; stuffed: number } {
+  const fd = openSync(site.drop('bob'), 'w');
+  const header = 'Subject: big\nFrom: a@example.com\n\n';
+  writeSync(fd, `From a@example.com ${fromLineDate(new Date('2024-01-02T03:04:05Z'))}\n${header}`);
+  let stuffed = 0;
+  const block: string[] = [];
+  for (let i = 0; i < LINES; i++) {
+    const dotted = i % 1000 === 7;
+    if (dotted) stuffed++;
+    block.push((dotted ? '.' : 'y') + LINE + '\n');
+    if (block.length === 1000) { writeSync(fd, block.join('')); block.length = 0; }
+  }
+  writeSync(fd, block.join('') + '\n');
+  closeSync(fd);
+  const headerLines = 3;
+  return { rfcSize: header.length + headerLines + LINES * (LINE.length + 2) + LINES, stuffed };
+}
+
+describe('large message', () => {
+  it('RETR of a 200 MB message is streamed with bounded memory', async () => {
+    const site = makeSite();
+    cleanup.push(() => rmSync(site.dir, { recursive: true, force: true }));
+    site.addUser('bob', { pass: 'secret' });
+    const { rfcSize, stuffed } = writeBigSpool(site);
+    const l: Listener = await listen(BIN.dpop, ['-i', site.conf]);
+    cleanup.push(() => l.close());
+
+    const sock = connect(l.port, '127.0.0.1');
+    cleanup.push(() => { sock.destroy(); });
+    let text = '';
+    let phase: 'lines' | 'body' = 'lines';
+    let bodyBytes = 0;
+    let tail = Buffer.alloc(0);
+    let dotLines = 0;
+    let last = '';
+    let pending: ((s: string) => void) | null = null;
+    let bodyDone: (() => void) | null = null;
+    sock.on('data', (d: Buffer) => {
+      if (phase === 'lines') {
+        text += d.toString('latin1');
+        const i = text.indexOf('\r\n');
+        if (i >= 0 && pending) { const line = text.slice(0, i); text = text.slice(i + 2); const p = pending; pending = null; p(line); }
+        return;
+      }
+      bodyBytes += d.length;
+      // A 2-byte carry cannot hold a whole 3-byte match, so nothing is counted twice.
+      const joined = Buffer.concat([tail, d]).toString('latin1');
+      dotLines += joined.split('\n..').length - 1;
+      last = (last + joined).slice(-5);
+      tail = Buffer.from(joined.slice(-2), 'latin1');
+      if (last === '\r\n.\r\n') bodyDone?.();
+    });
+    const line = () => new Promise<string>((r) => {
+      const i = text.indexOf('\r\n');
+      if (i >= 0) { const s = text.slice(0, i); text = text.slice(i + 2); r(s); } else pending = r;
+    });
+    const cmd = (s: string) => { sock.write(s + '\r\n'); return line(); };
+    expect(await line()).toMatch(/^\+OK/);
+    await cmd('USER bob');
+    expect(await cmd('PASS secret')).toMatch(/^\+OK bob has 1 msgs/);
+    expect(await cmd('LIST 1')).toBe(`+OK 1 ${rfcSize}`);
+    const status = await cmd('RETR 1');
+    expect(status).toBe(`+OK ${rfcSize} octets`);
+    phase = 'body';
+    const done = new Promise<void>((r) => (bodyDone = r));
+    if (text.length) { sock.emit('data', Buffer.from(text, 'latin1')); text = ''; }
+    await done;
+    expect(bodyBytes).toBe(rfcSize + stuffed + 3);
+    expect(dotLines).toBe(stuffed);
+
+    // The server is still alive in TRANSACTION state: read its peak resident memory.
+    const pid = findDpopPid(site);
+    const hwmKb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))![1]);
+    expect(hwmKb).toBeLessThan(150 * 1024);
+    phase = 'lines';
+    expect(await cmd('QUIT')).toMatch(/^\+OK/);
+  });
+});
+
+/** The dpop process serving this site: found by its -i argument in /proc. */
+function findDpopPid(site: Site): number {
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${p}/cmdline`, 'latin1');
+      if (cmdline.includes(site.conf) && cmdline.includes('dpop')) return Number(p);
+    } catch { /* process went away */ }
+  }
+  throw new Error('dpop process not found');
+}

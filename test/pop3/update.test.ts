@@ -1,0 +1,166 @@
+// UPDATE-state semantics and the maildrop across sessions: DELE takes effect only at QUIT, a dropped
+// connection or timeout removes nothing, late mail survives, one POP3 session per maildrop, add_status,
+// and UIDLs that stay put.
+import { afterEach, describe, expect, it } from 'vitest';
+import { appendFileSync, readFileSync, rmSync } from 'node:fs';
+import { mbox, simpleMessage, type Site } from '../helpers/site.js';
+import { pop, siteWithMail, writeMail, type PopClient } from './pop-client.js';
+
+const sites: Site[] = [];
+const clients: PopClient[] = [];
+afterEach(() => {
+  for (const c of clients.splice(0)) c.close();
+  for (const s of sites.splice(0)) rmSync(s.dir, { recursive: true, force: true });
+});
+
+function site(n: number, extra: Record<string, string | number | boolean | string[]> = {}): Site {
+  const s = siteWithMail(n, extra);
+  sites.push(s);
+  return s;
+}
+async function connect(s: Site): Promise<PopClient> {
+  const c = await pop(s);
+  clients.push(c);
+  return c;
+}
+async function subjects(s: Site): Promise<string[]> {
+  const c = await connect(s);
+  expect(await c.login()).toMatch(/^\+OK/);
+  const n = Number((await c.cmd('STAT')).split(' ')[1]);
+  const out: string[] = [];
+  for (let i = 1; i <= n; i++) {
+    const top = await c.multiCmd(`TOP ${i} 0`);
+    out.push(top.lines.find((l) => l.startsWith('Subject: '))!.slice(9));
+  }
+  expect(await c.cmd('QUIT')).toMatch(/^\+OK/);
+  await c.exited();
+  return out;
+}
+async function uidls(s: Site): Promise<string[]> {
+  const c = await connect(s);
+  await c.login();
+  const r = await c.multiCmd('UIDL');
+  await c.cmd('QUIT');
+  await c.exited();
+  return r.lines.map((l) => l.split(' ')[1]!);
+}
+const all = (n: number) => Array.from({ length: n }, (_, i) => `Test message ${i + 1}`);
+
+describe('UPDATE state', () => {
+  it('removes DELE\'d messages at QUIT and keeps the rest with their UIDLs', async () => {
+    const s = site(4);
+    const before = await uidls(s);
+    const c = await connect(s);
+    await c.login();
+    expect(await c.cmd('DELE 1')).toMatch(/^\+OK/);
+    expect(await c.cmd('DELE 3')).toMatch(/^\+OK/);
+    expect(await c.cmd('QUIT')).toMatch(/^\+OK .*\(2 messages left\)/);
+    expect(await c.exited()).toBe(0);
+    expect(await subjects(s)).toEqual(['Test message 2', 'Test message 4']);
+    expect(await uidls(s)).toEqual([before[1], before[3]]);
+  });
+
+  it('a connection killed before QUIT deletes nothing', async () => {
+    const s = site(3);
+    const c = await connect(s);
+    await c.login();
+    for (const n of [1, 2, 3]) expect(await c.cmd(`DELE ${n}`)).toMatch(/^\+OK/);
+    await c.multiCmd('RETR 1');
+    c.close();
+    await c.exited();
+    expect(await subjects(s)).toEqual(all(3));
+  });
+
+  it('a killed server process (kill -9) deletes nothing and leaves no stale lock', async () => {
+    const s = site(2);
+    const c = await connect(s);
+    await c.login();
+    await c.cmd('DELE 1');
+    c.child.kill('SIGKILL');
+    await c.exited();
+    expect(await subjects(s)).toEqual(all(2));
+  });
+
+  it('an idle timeout deletes nothing', async () => {
+    const s = site(2, { pop_timeout: 1 });
+    const c = await connect(s);
+    await c.login();
+    await c.cmd('DELE 1');
+    expect(await c.line(5000)).toMatch(/^-ERR .*inactivity/i);
+    await c.exited();
+    expect(await subjects(s)).toEqual(all(2));
+  });
+
+  it('mail arriving during a session is not shown, not deleted, and is there next time', async () => {
+    const s = site(2);
+    const c = await connect(s);
+    await c.login();
+    appendFileSync(s.drop('bob'), mbox([{ text: simpleMessage(3) }]));
+    expect(await c.cmd('STAT')).toMatch(/^\+OK 2 /);
+    expect(await c.cmd('RETR 3')).toMatch(/^-ERR/);
+    await c.cmd('DELE 1');
+    await c.cmd('DELE 2');
+    expect(await c.cmd('QUIT')).toMatch(/^\+OK .*\(1 messages left\)/);
+    await c.exited();
+    expect(await subjects(s)).toEqual(['Test message 3']);
+  });
+});
+
+describe('maildrop lock', () => {
+  it('a second POP3 session gets -ERR [IN-USE]; after QUIT the maildrop is free again', async () => {
+    const s = site(1);
+    const a = await connect(s);
+    expect(await a.login()).toMatch(/^\+OK/);
+    const b = await connect(s);
+    expect(await b.login()).toMatch(/^-ERR \[IN-USE\]/);
+    await b.exited();
+    expect(await a.cmd('QUIT')).toMatch(/^\+OK/);
+    await a.exited();
+    const c = await connect(s);
+    expect(await c.login()).toMatch(/^\+OK/);
+  });
+});
+
+describe('add_status and UIDLs', () => {
+  it('marks retrieved messages read at QUIT (Status: R), not TOP\'d ones', async () => {
+    const s = site(3);
+    const c = await connect(s);
+    await c.login();
+    await c.multiCmd('RETR 2');
+    await c.multiCmd('TOP 3 1');
+    await c.cmd('QUIT');
+    await c.exited();
+    const spool = readFileSync(s.drop('bob'), 'latin1');
+    const parts = spool.split(/^From /m).filter(Boolean);
+    expect(parts).toHaveLength(3);
+    const status = (p: string) => /^Status: (\S*)$/m.exec(p.split('\n\n')[0]!)?.[1] ?? '';
+    expect(status(parts[1]!)).toContain('R');
+    expect(status(parts[0]!)).not.toContain('R');
+    expect(status(parts[2]!)).not.toContain('R');
+  });
+
+  it('with add_status false, RETR leaves messages unread', async () => {
+    const s = site(1, { add_status: false });
+    const c = await connect(s);
+    await c.login();
+    await c.multiCmd('RETR 1');
+    await c.cmd('QUIT');
+    await c.exited();
+    expect(readFileSync(s.drop('bob'), 'latin1')).not.toMatch(/^Status: \S*R/m);
+  });
+
+  it('UIDLs are stable across sessions, flag rewrites and deletions of others; X-UIDL is used', async () => {
+    const s = site(0);
+    writeMail(s, 'bob', [simpleMessage(1), simpleMessage(2, 'X-UIDL: legacy-id-42\n'), simpleMessage(3)]);
+    const first = await uidls(s);
+    expect(first[1]).toBe('legacy-id-42');
+    expect(await uidls(s)).toEqual(first);
+    // A session that reads everything (add_status rewrites the spool) changes no id.
+    const c = await connect(s);
+    await c.login();
+    for (const n of [1, 2, 3]) await c.multiCmd(`RETR ${n}`);
+    await c.cmd('QUIT');
+    await c.exited();
+    expect(await uidls(s)).toEqual(first);
+  });
+});
