@@ -1,0 +1,193 @@
+// Interoperability with a real Dovecot 2.3 on the same maildir, both directions: what our store writes
+// (UIDs, UIDVALIDITY, flags, keywords, folders, subscriptions, bodies) is what Dovecot serves, and what
+// Dovecot writes is what our store reads — so a site can switch servers without clients re-downloading.
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ImapFlow } from 'imapflow';
+import type { MailStore, MailboxState } from '../../src/store/types.js';
+import { mdaDeliver, storeAt, tempDir } from './fixture.js';
+import { chownMail, startDovecot, type Dovecot } from './dovecot.js';
+
+let dir: string;
+let dovecot: Dovecot;
+const users = { ours: 'alice', theirs: 'bob' };
+
+beforeAll(async () => {
+  dir = tempDir('dmail-dovecot-');
+  for (const u of Object.values(users)) mkdirSync(join(dir, u), { recursive: true });
+  dovecot = await startDovecot(dir, Object.values(users).map((name) => ({ name, pass: 'secret', maildir: join(dir, name, 'Maildir') })));
+  for (const u of Object.values(users)) chownMail(join(dir, u), dovecot);
+});
+
+afterAll(async () => {
+  await dovecot?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function client(user: string): Promise<ImapFlow> {
+  const c = new ImapFlow({ host: '127.0.0.1', port: dovecot.port, secure: false, auth: { user, pass: 'secret' }, logger: false });
+  await c.connect();
+  return c;
+}
+
+const sysOrKw = (flags: Iterable<string>) => [...flags].filter((f) => f !== '\\Recent').sort();
+
+interface Seen { uid: number; flags: string[]; size: number; body: string }
+
+async function dovecotMailbox(c: ImapFlow, name: string): Promise<{ uidValidity: number; uidNext: number; messages: Seen[] }> {
+  const lock = await c.getMailboxLock(name);
+  try {
+    const mb = c.mailbox;
+    if (!mb) throw new Error('no mailbox');
+    const messages: Seen[] = [];
+    if (mb.exists > 0) {
+      for await (const m of c.fetch('1:*', { uid: true, flags: true, size: true, source: true })) {
+        messages.push({ uid: m.uid, flags: sysOrKw(m.flags ?? []), size: m.size ?? -1, body: m.source?.toString('latin1') ?? '' });
+      }
+    }
+    return { uidValidity: Number(mb.uidValidity), uidNext: Number(mb.uidNext), messages };
+  } finally {
+    lock.release();
+  }
+}
+
+async function ourMailbox(store: MailStore, name: string): Promise<{ state: MailboxState; messages: Seen[] }> {
+  const box = await store.open(name, { readOnly: true });
+  try {
+    const messages: Seen[] = [];
+    for (const m of box.state.messages) {
+      messages.push({ uid: m.uid, flags: sysOrKw(m.flags), size: m.size, body: (await box.read(m.uid)).toString('latin1') });
+    }
+    return { state: box.state, messages };
+  } finally {
+    await box.close();
+  }
+}
+
+const msg = (i: number) => `From: s${i}@example.com\r\nTo: alice@example.com\r\nSubject: interop ${i}\r\nMessage-ID: <i${i}@example.com>\r\n\r\nBody ${i}\r\nline two\r\n`;
+
+describe('Dovecot 2.3 interoperability', () => {
+  // Dovecot explains its refusals only in its log: show it when a test fails.
+  beforeEach(() => { onTestFailed(() => { console.error(dovecot.log().split('\n').slice(-30).join('\n')); }); });
+  it('Dovecot serves what our store wrote: UIDs, UIDVALIDITY, flags, keywords, folders, subscriptions', async () => {
+    const root = join(dir, users.ours, 'Maildir');
+    const store = storeAt(root);
+    await store.append('INBOX', Buffer.from(msg(1)), ['\\Seen', '$Label1', 'foo']);
+    await store.append('INBOX', Buffer.from(msg(2)));
+    await store.append('INBOX', Buffer.from(msg(3)), ['\\Answered', '\\Flagged', 'work']);
+    await store.append('INBOX', Buffer.from(msg(4)), ['\\Deleted']);
+    const inbox = await store.open('INBOX', { claimRecent: true });
+    await inbox.setFlags([2], 'add', ['\\Draft', 'foo']);
+    expect(await inbox.expunge()).toEqual([4]);
+    await inbox.close();
+    await store.create('Sent');
+    await store.create('Archive/2024');
+    await store.create('Caf&AOk-');
+    await store.append('Archive/2024', Buffer.from(msg(5)), ['\\Seen']);
+    await store.subscribe('Sent');
+    await store.subscribe('Archive/2024');
+    await store.subscribe('INBOX');
+    // An MDA delivery nobody has numbered yet: Dovecot numbers it, and we must agree afterwards.
+    await mdaDeliver(root, msg(6).replace(/\r\n/g, '\n'));
+    chownMail(join(dir, users.ours), dovecot);
+
+    const c = await client(users.ours);
+    try {
+      const theirs = await dovecotMailbox(c, 'INBOX');
+      const ours = await ourMailbox(storeAt(root), 'INBOX');
+      expect(theirs.uidValidity).toBe(ours.state.uidValidity);
+      expect(theirs.uidNext).toBe(ours.state.uidNext);
+      expect(theirs.messages.map((m) => m.uid)).toEqual([1, 2, 3, 5]);
+      expect(theirs.messages).toEqual(ours.messages);
+      expect(theirs.messages[0]!.flags).toEqual(['$Label1', '\\Seen', 'foo']);
+      expect(theirs.messages[2]!.flags).toEqual(['\\Answered', '\\Flagged', 'work']);
+
+      const arch = await dovecotMailbox(c, 'Archive/2024');
+      const ourArch = await ourMailbox(storeAt(root), 'Archive/2024');
+      expect(arch.uidValidity).toBe(ourArch.state.uidValidity);
+      expect(arch.messages).toEqual(ourArch.messages);
+
+      const listed = await c.list();
+      expect(listed.map((l) => l.pathAsListed).sort()).toEqual((await store.list()).map((f) => f.name).sort());
+      expect(listed.filter((l) => l.subscribed).map((l) => l.pathAsListed).sort()).toEqual((await store.subscriptions()).sort());
+
+      // Dovecot changes flags; our open session sees them on refresh, same UIDs.
+      const box = await storeAt(root).open('INBOX');
+      const lock = await c.getMailboxLock('INBOX');
+      try {
+        await c.messageFlagsAdd('1', ['\\Flagged', 'fromdovecot'], { uid: true });
+        await c.messageFlagsRemove('3', ['work'], { uid: true });
+      } finally {
+        lock.release();
+      }
+      const st = await box.refresh();
+      expect(sysOrKw(st.messages.find((m) => m.uid === 1)!.flags)).toEqual(['$Label1', '\\Flagged', '\\Seen', 'foo', 'fromdovecot']);
+      expect(sysOrKw(st.messages.find((m) => m.uid === 3)!.flags)).toEqual(['\\Answered', '\\Flagged']);
+      await box.close();
+    } finally {
+      await c.logout();
+    }
+  });
+
+  it('our store reads what Dovecot wrote: same UIDs, flags, keywords, folders and subscriptions', async () => {
+    const root = join(dir, users.theirs, 'Maildir');
+    const c = await client(users.theirs);
+    let theirs: Awaited<ReturnType<typeof dovecotMailbox>>;
+    let theirArchive: Awaited<ReturnType<typeof dovecotMailbox>>;
+    let theirSubs: string[];
+    try {
+      await c.mailboxCreate('Sent');
+      await c.mailboxCreate('Work/Projects');
+      await c.mailboxSubscribe('Work/Projects');
+      await c.mailboxSubscribe('INBOX');
+      for (let i = 1; i <= 4; i++) await c.append('INBOX', msg(i), i === 1 ? ['\\Seen', '$Important'] : []);
+      await c.append('Work/Projects', msg(9), ['\\Draft', 'projectx']);
+      const lock = await c.getMailboxLock('INBOX');
+      try {
+        await c.messageFlagsAdd('2', ['\\Answered', 'later'], { uid: true });
+        await c.messageDelete('3', { uid: true });
+      } finally {
+        lock.release();
+      }
+      theirs = await dovecotMailbox(c, 'INBOX');
+      theirArchive = await dovecotMailbox(c, 'Work/Projects');
+      const listed = await c.list();
+      const store = storeAt(root);
+      expect((await store.list()).map((f) => f.name).sort()).toEqual(listed.map((l) => l.pathAsListed).sort());
+      theirSubs = listed.filter((l) => l.subscribed).map((l) => l.pathAsListed).sort();
+      expect(theirSubs).toContain('Work/Projects');
+    } finally {
+      await c.logout();
+    }
+    const store = storeAt(root);
+    const ours = await ourMailbox(store, 'INBOX');
+    expect(ours.state.uidValidity).toBe(theirs.uidValidity);
+    expect(ours.state.uidNext).toBe(theirs.uidNext);
+    expect(ours.messages).toEqual(theirs.messages);
+    expect(ours.messages.map((m) => m.uid)).toEqual([1, 2, 4]);
+    expect(ours.messages[1]!.flags).toEqual(['\\Answered', 'later']);
+    const ourWork = await ourMailbox(store, 'Work/Projects');
+    expect(ourWork.state.uidValidity).toBe(theirArchive.uidValidity);
+    expect(ourWork.messages).toEqual(theirArchive.messages);
+    expect((await store.subscriptions()).sort()).toEqual(theirSubs);
+
+    // And back: our append and flag change, seen by Dovecot with the UID we reported.
+    const res = await store.append('INBOX', Buffer.from(msg(7)), ['later']);
+    expect(res.uid).toBe(theirs.uidNext);
+    const box = await store.open('INBOX');
+    await box.setFlags([1], 'remove', ['$Important']);
+    await box.close();
+    chownMail(join(dir, users.theirs), dovecot);
+    const c2 = await client(users.theirs);
+    try {
+      const after = await dovecotMailbox(c2, 'INBOX');
+      expect(after.messages.map((m) => m.uid)).toEqual([1, 2, 4, res.uid]);
+      expect(after.messages[0]!.flags).toEqual(['\\Seen']);
+      expect(after.messages[3]!.flags).toEqual(['later']);
+      expect(after.messages[3]!.body).toBe(msg(7));
+    } finally {
+      await c2.logout();
+    }
+  });
+});
