@@ -16,7 +16,10 @@ export interface CommandEntry {
 export const COMMANDS: CommandEntry[] = [
   { name: 'config', description: 'check dmail.conf and show the effective settings', load: () => import('./cmd-config.js') },
   { name: 'authd', description: 'external authentication module (DMail protocol) and its user database', load: () => import('./cmd-authd.js') },
-
-
-
+  { name: 'whois', description: 'show how a login name resolves (domain, drop file, folders, uid, quota)', load: () => import('./cmd-whois.js') },
+  { name: 'forward', description: 'POP-before-SMTP records (forward_user), e.g. as a Postfix access map', load: () => import('./cmd-forward.js') },
+  { name: 'bulletin', description: 'add and list bulletins', load: () => import('./cmd-bulletin.js') },
+  { name: 'serve', description: 'serve IMAP and POP3 on loopback ports, one process per connection', load: () => import('./cmd-serve.js') },
+  { name: 'demo', description: 'build a demo site under ./demo and serve it (npm start)', load: () => import('./cmd-demo.js') },
+  { name: 'sessions', description: 'list live IMAP/POP3 sessions', load: () => import('./cmd-sessions.js') },
 ];
