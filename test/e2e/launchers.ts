@@ -1,0 +1,171 @@
+// Real launchers for end-to-end tests: systemd-socket-activate (inetd style, Accept=yes with fd 3, and
+// Accept=no), a private xinetd instance, and `dmailctl serve`, each on a random loopback port with retry on
+// EADDRINUSE. Plus a small line client over TCP (optionally TLS).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cleanEnv } from '../helpers/inetd.js';
+
+export const randomPort = () => 20000 + Math.floor(Math.random() * 20000);
+
+export interface Launched {
+  port: number;
+  proc: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+function track(proc: ChildProcess): { output: () => string; exited: Promise<number | null> } {
+  let out = '';
+  proc.stdout?.on('data', (d) => (out += d.toString()));
+  proc.stderr?.on('data', (d) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  return { output: () => out, exited };
+}
+
+async function stopProc(proc: ChildProcess, exited: Promise<unknown>): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  proc.kill('SIGTERM');
+  const t = setTimeout(() => proc.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(t);
+}
+
+/** Poll until something accepts on the port (or the launcher died). */
+async function waitForPort(port: number, proc: ChildProcess, ms = 15_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) return false;
+    const ok = await new Promise<boolean>((r) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); r(true); });
+      s.once('error', () => r(false));
+    });
+    if (ok) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+/** Start a launcher on a random port; retry with another port if it could not bind. */
+export async function launch(start: (port: number) => ChildProcess, readyText?: RegExp): Promise<Launched> {
+  let lastOut = '';
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const port = randomPort();
+    const proc = start(port);
+    const { output, exited } = track(proc);
+    let ready: boolean;
+    if (readyText) {
+      ready = await new Promise<boolean>((r) => {
+        const t = setInterval(() => {
+          if (readyText.test(output())) { clearInterval(t); r(true); }
+          else if (proc.exitCode !== null || /in use/i.test(output())) { clearInterval(t); r(false); }
+        }, 25);
+        setTimeout(() => { clearInterval(t); r(readyText.test(output())); }, 15_000);
+      });
+    } else {
+      ready = await waitForPort(port, proc);
+    }
+    if (ready) return { port, proc, output, stop: () => stopProc(proc, exited) };
+    lastOut = output();
+    await stopProc(proc, exited);
+  }
+  throw new Error(`launcher did not start: ${lastOut}`);
+}
+
+export function socketActivate(mode: 'inetd' | 'accept' | 'listen', cmd: string[], env: Record<string, string> = {}) {
+  const flags = mode === 'inetd' ? ['--accept', '--inetd'] : mode === 'accept' ? ['--accept'] : [];
+  return launch((port) => spawn('systemd-socket-activate', ['-l', `127.0.0.1:${port}`, ...flags, ...cmd], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(env),
+  }), /Listening on /);
+}
+
+/** A private xinetd with one service on a random loopback port. */
+export async function xinetd(server: string, serverArgs: string[], name = 'dmailtest'): Promise<Launched & { dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'dmail-xinetd-'));
+  const l = await launch((port) => {
+    const conf = join(dir, `xinetd-${port}.conf`);
+    writeFileSync(conf, [
+      'defaults',
+      '{',
+      `  log_type = FILE ${join(dir, 'xinetd.log')}`,
+      '}',
+      `service ${name}`,
+      '{',
+      '  type        = UNLISTED',
+      '  socket_type = stream',
+      '  protocol    = tcp',
+      '  wait        = no',
+      '  user        = root',
+      `  server      = ${server}`,
+      `  server_args = ${serverArgs.join(' ')}`,
+      `  port        = ${port}`,
+      '  bind        = 127.0.0.1',
+      `  env         = PATH=${process.env.PATH ?? '/usr/bin:/bin'}`,
+      '  instances   = 50',
+      '  cps         = 200 1',
+      '}',
+      '',
+    ].join('\n'));
+    return spawn('xinetd', ['-dontfork', '-f', conf, '-pidfile', join(dir, `xinetd-${port}.pid`)], {
+      stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(),
+    });
+  });
+  return {
+    ...l,
+    dir,
+    stop: async () => { await l.stop(); rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+export interface LineClient {
+  socket: Socket;
+  line(ms?: number): Promise<string>;
+  until(prefix: string, ms?: number): Promise<string[]>;
+  send(s: string): void;
+  closed(): Promise<void>;
+  close(): void;
+}
+
+export async function lineClient(port: number, tls = false): Promise<LineClient> {
+  const socket: Socket = tls
+    ? tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false })
+    : connect(port, '127.0.0.1');
+  await new Promise<void>((res, rej) => {
+    socket.once(tls ? 'secureConnect' : 'connect', () => res());
+    socket.once('error', rej);
+  });
+  let buf = '';
+  let isClosed = false;
+  const waiters: (() => void)[] = [];
+  const wake = () => waiters.splice(0).forEach((w) => w());
+  socket.on('data', (d) => { buf += d.toString('latin1'); wake(); });
+  socket.on('close', () => { isClosed = true; wake(); });
+  socket.on('error', () => { isClosed = true; wake(); });
+  const c: LineClient = {
+    socket,
+    async line(ms = 10_000) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const i = buf.indexOf('\r\n');
+        if (i >= 0) { const l = buf.slice(0, i); buf = buf.slice(i + 2); return l; }
+        if (isClosed) throw new Error(`connection closed; buffered ${JSON.stringify(buf)}`);
+        if (Date.now() > deadline) throw new Error(`timeout; buffered ${JSON.stringify(buf)}`);
+        await new Promise<void>((r) => { waiters.push(r); setTimeout(r, 100); });
+      }
+    },
+    async until(prefix, ms = 10_000) {
+      const out: string[] = [];
+      for (;;) { const l = await c.line(ms); out.push(l); if (l.startsWith(prefix)) return out; }
+    },
+    send(s) { socket.write(s); },
+    async closed() {
+      while (!isClosed) await new Promise<void>((r) => { waiters.push(r); setTimeout(r, 100); });
+    },
+    close() { socket.destroy(); },
+  };
+  return c;
+}
