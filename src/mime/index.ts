@@ -1,0 +1,8 @@
+// Public face of the MIME engine. Strings meant for the wire (envelope, bodyStructure, the
+// imap-string helpers) are "wire strings": one JS char per byte. Send them with
+// Buffer.from(s, 'latin1') so 8-bit header bytes and literal byte counts stay exact.
+export type { MimePart, SectionSpec, SectionKind, HeaderField, Param, Disposition } from './types.js';
+export { parseMessage } from './parser.js';
+export { envelope } from './envelope.js';
+export { bodyStructure } from './bodystructure.js';
+export { getSection, sectionRange, resolvePart, type ByteRange } from './section.js';

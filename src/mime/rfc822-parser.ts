@@ -1,0 +1,275 @@
+// A port of the RFC 822/5322 tokenizer Dovecot uses (lib-mail/rfc822-parser.c), so addresses and
+// MIME parameters degrade exactly like Dovecot's on broken input. Works on wire strings (one char
+// per byte). Return values follow Dovecot: 1 = more data follows, 0 = end of input, -1 = error.
+
+const ATEXT = new Uint8Array(256);
+const TSPECIAL = new Uint8Array(256);
+{
+  for (let c = 0; c < 256; c++) {
+    const ch = String.fromCharCode(c);
+    const alnum = /[A-Za-z0-9]/.test(ch);
+    ATEXT[c] = alnum || "!#$%&'*+-/=?^_`{|}~".includes(ch) || c >= 0x80 ? 1 : 0;
+  }
+  for (const ch of '()<>@,;:\\"/[]?=') TSPECIAL[ch.charCodeAt(0)] = 1;
+}
+
+export function isAtext(c: number): boolean {
+  return ATEXT[c] === 1;
+}
+
+function isTokenChar(c: number): boolean {
+  // Dovecot's IS_ATEXT_NON_TSPECIAL plus '.': '/', '=' and '?' are atext but tspecials.
+  return (ATEXT[c] === 1 && TSPECIAL[c] === 0) || c === 0x2e;
+}
+
+/** U+FFFD in UTF-8, which Dovecot substitutes for NUL bytes inside parsed strings. */
+export const NUL_REPLACEMENT = '\xef\xbf\xbd';
+
+export class Rfc822Parser {
+  pos: number;
+  /** Text of the last comment seen, when the caller wants comments (address display names). */
+  lastComment: string | null;
+
+  constructor(
+    readonly data: string,
+    wantComments = false,
+    readonly nulReplacement: string | null = null,
+  ) {
+    this.pos = 0;
+    this.lastComment = wantComments ? '' : null;
+  }
+
+  get end(): number {
+    return this.data.length;
+  }
+
+  atEnd(): boolean {
+    return this.pos >= this.data.length;
+  }
+
+  cur(): number {
+    return this.data.charCodeAt(this.pos);
+  }
+
+  skipComment(): number {
+    const d = this.data;
+    let level = 1;
+    if (this.lastComment !== null) this.lastComment = '';
+    let start = ++this.pos;
+    let text = '';
+    for (; this.pos < d.length; this.pos++) {
+      const c = d.charCodeAt(this.pos);
+      if (c === 0x28) level++;
+      else if (c === 0x29) {
+        if (--level === 0) {
+          if (this.lastComment !== null) this.lastComment = text + d.slice(start, this.pos);
+          this.pos++;
+          return this.pos < d.length ? 1 : 0;
+        }
+      } else if (c === 0x0a) {
+        let len = this.pos - start;
+        if (len > 0 && d.charCodeAt(start + len - 1) === 0x0d) len--;
+        text += d.slice(start, start + len);
+        start = this.pos + 1;
+      } else if (c === 0x5c) {
+        this.pos++;
+        if (this.pos >= d.length) return -1;
+        const n = d.charCodeAt(this.pos);
+        if (n === 0x0d || n === 0x0a || n === 0) {
+          // obs-qp allows these after '\'; not an error, not an escape either.
+          this.pos--;
+          continue;
+        }
+        text += d.slice(start, this.pos - 1);
+        start = this.pos;
+      }
+    }
+    return -1;
+  }
+
+  skipLwsp(): number {
+    const d = this.data;
+    while (this.pos < d.length) {
+      const c = d.charCodeAt(this.pos);
+      if (c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a) {
+        this.pos++;
+        continue;
+      }
+      if (c !== 0x28) break;
+      if (this.skipComment() < 0) return -1;
+    }
+    return this.pos < d.length ? 1 : 0;
+  }
+
+  /** Appends to out.v; returns status. */
+  parseAtom(out: { v: string }): number {
+    const d = this.data;
+    if (this.pos >= d.length || !isAtext(d.charCodeAt(this.pos))) return -1;
+    const start = this.pos++;
+    while (this.pos < d.length && isAtext(d.charCodeAt(this.pos))) this.pos++;
+    out.v += d.slice(start, this.pos);
+    return this.pos < d.length ? this.skipLwsp() : 0;
+  }
+
+  parseDotAtom(out: { v: string }): number {
+    const d = this.data;
+    if (this.pos >= d.length || !isAtext(d.charCodeAt(this.pos))) return -1;
+    let start = this.pos++;
+    for (; this.pos < d.length; this.pos++) {
+      if (isAtext(d.charCodeAt(this.pos))) continue;
+      out.v += d.slice(start, this.pos);
+      let ret = this.skipLwsp();
+      if (ret <= 0) return ret;
+      if (d.charCodeAt(this.pos) !== 0x2e) return 1;
+      this.pos++;
+      out.v += '.';
+      ret = this.skipLwsp();
+      if (ret <= 0) return ret;
+      // Dovecot's loop increment skips the first char after the dot without checking it; kept
+      // so odd input like "a.@b" parses the same way.
+      start = this.pos;
+    }
+    out.v += d.slice(start, this.pos);
+    return 0;
+  }
+
+  parseMimeToken(out: { v: string }): number {
+    const d = this.data;
+    const start = this.pos;
+    while (this.pos < d.length && isTokenChar(d.charCodeAt(this.pos))) this.pos++;
+    out.v += d.slice(start, this.pos);
+    return this.pos < d.length ? this.skipLwsp() : 0;
+  }
+
+  parseAtomOrDot(out: { v: string }): number {
+    const d = this.data;
+    const start = this.pos;
+    while (this.pos < d.length) {
+      const c = d.charCodeAt(this.pos);
+      if (!isAtext(c) && c !== 0x2e) break;
+      this.pos++;
+    }
+    out.v += d.slice(start, this.pos);
+    return this.pos < d.length ? this.skipLwsp() : 0;
+  }
+
+  parseQuotedString(out: { v: string }): number {
+    const d = this.data;
+    let start = ++this.pos;
+    for (; this.pos < d.length; this.pos++) {
+      const c = d.charCodeAt(this.pos);
+      if (c === 0 && this.nulReplacement !== null) {
+        out.v += d.slice(start, this.pos) + this.nulReplacement;
+        start = this.pos + 1;
+      } else if (c === 0x22) {
+        out.v += d.slice(start, this.pos);
+        this.pos++;
+        return this.skipLwsp();
+      } else if (c === 0x0a) {
+        let len = this.pos - start;
+        if (len > 0 && d.charCodeAt(start + len - 1) === 0x0d) len--;
+        out.v += d.slice(start, start + len);
+        start = this.pos + 1;
+      } else if (c === 0x5c) {
+        this.pos++;
+        if (this.pos >= d.length) return -1;
+        out.v += d.slice(start, this.pos - 1);
+        start = this.pos;
+      }
+    }
+    return -1;
+  }
+
+  parsePhrase(out: { v: string }): number {
+    const d = this.data;
+    if (this.pos >= d.length) return 0;
+    if (d.charCodeAt(this.pos) === 0x2e) return -1;
+    for (;;) {
+      const ret = d.charCodeAt(this.pos) === 0x22 ? this.parseQuotedString(out) : this.parseAtomOrDot(out);
+      if (ret <= 0) return ret;
+      const c = d.charCodeAt(this.pos);
+      if (!isAtext(c) && c !== 0x22 && c !== 0x2e) break;
+      out.v += ' ';
+    }
+    return this.skipLwsp();
+  }
+
+  private parseDomainLiteral(out: { v: string }): number {
+    const d = this.data;
+    let start = this.pos++;
+    for (; this.pos < d.length; this.pos++) {
+      const c = d.charCodeAt(this.pos);
+      if (c === 0 && this.nulReplacement !== null) {
+        out.v += d.slice(start, this.pos) + this.nulReplacement;
+        start = this.pos + 1;
+      } else if (c === 0x5b) {
+        return -1;
+      } else if (c === 0x5d) {
+        out.v += d.slice(start, this.pos + 1);
+        this.pos++;
+        return this.skipLwsp();
+      } else if (c === 0x0a) {
+        let len = this.pos - start;
+        if (len > 0 && d.charCodeAt(start + len - 1) === 0x0d) len--;
+        out.v += d.slice(start, start + len);
+        start = this.pos + 1;
+      } else if (c === 0x5c) {
+        // The backslash is kept in the output, as Dovecot does.
+        this.pos++;
+        if (this.pos >= d.length) return -1;
+      }
+    }
+    return -1;
+  }
+
+  /** At '@': parses the domain after it. */
+  parseDomain(out: { v: string }): number {
+    this.pos++;
+    if (this.skipLwsp() <= 0) return -1;
+    if (this.cur() === 0x5b) return this.parseDomainLiteral(out);
+    return this.parseDotAtom(out);
+  }
+
+  /** `type/subtype` into out.v; -1 when either half is missing. */
+  parseContentType(out: { v: string }): number {
+    if (this.skipLwsp() <= 0) return -1;
+    const t = { v: '' };
+    if (this.parseMimeToken(t) <= 0 || t.v.length === 0) return -1;
+    if (this.cur() !== 0x2f) return -1;
+    this.pos++;
+    if (this.skipLwsp() <= 0) return -1;
+    const s = { v: '' };
+    const ret = this.parseMimeToken(s);
+    if (ret < 0 || s.v.length === 0) return -1;
+    out.v += `${t.v}/${s.v}`;
+    return ret;
+  }
+
+  /** One `; key=value`; 0 at end of input, -1 on a broken parameter. */
+  parseContentParam(): { ret: number; key: string; value: string } {
+    const d = this.data;
+    if (this.pos >= d.length) return { ret: 0, key: '', value: '' };
+    if (d.charCodeAt(this.pos) !== 0x3b) return { ret: -1, key: '', value: '' };
+    this.pos++;
+    if (this.skipLwsp() <= 0) return { ret: -1, key: '', value: '' };
+    const key = { v: '' };
+    if (this.parseMimeToken(key) <= 0) return { ret: -1, key: '', value: '' };
+    if (d.charCodeAt(this.pos) !== 0x3d) return { ret: -1, key: '', value: '' };
+    this.pos++;
+    const value = { v: '' };
+    let ret = this.skipLwsp();
+    if (ret <= 0) {
+      // broken / no value
+    } else if (d.charCodeAt(this.pos) === 0x22) {
+      ret = this.parseQuotedString(value);
+    } else if (d.charCodeAt(this.pos) === 0x3d) {
+      // Broken senders write name==?utf-8?b?...?= unquoted; take it up to the next separator.
+      const start = this.pos;
+      while (this.pos < d.length && !'; \t\r\n'.includes(d[this.pos])) this.pos++;
+      value.v = d.slice(start, this.pos);
+    } else {
+      ret = this.parseMimeToken(value);
+    }
+    return { ret: ret < 0 ? -1 : 1, key: key.v, value: value.v };
+  }
+}
