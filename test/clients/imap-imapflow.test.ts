@@ -1,0 +1,75 @@
+// imapflow (the npm client many Node apps use) against bin/imapd over real TCP: folder tree, append,
+// fetch with envelope/bodystructure/source, flags, search, move, delete, and IDLE seeing a delivery.
+import { appendFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ImapFlow } from 'imapflow';
+import { BIN, mbox, simpleMessage } from '../helpers/site.js';
+import { listen, type Listener } from '../imap/listener.js';
+import { siteWithMessages, type TestSite } from '../imap/imap-client.js';
+
+let t: TestSite;
+let l: Listener;
+beforeAll(async () => {
+  t = siteWithMessages(3);
+  l = await listen(BIN.imapd, ['-i', t.site.conf]);
+});
+afterAll(async () => {
+  await l.close();
+  t.cleanup();
+});
+
+function client(): ImapFlow {
+  return new ImapFlow({ host: '127.0.0.1', port: l.port, secure: false, auth: { user: 'bob', pass: 'secret' }, logger: false });
+}
+
+describe('imapflow', () => {
+  it('manages folders, appends, fetches, flags, searches, moves and deletes', async () => {
+    const c = client();
+    await c.connect();
+    await c.mailboxCreate(['Flow', 'Sub']);
+    await c.mailboxCreate('Drafts');
+    const list = await c.list();
+    const paths = list.map((m) => m.path).sort();
+    expect(paths).toEqual(['Drafts', 'Flow', 'Flow/Sub', 'INBOX']);
+    expect(list.find((m) => m.path === 'Drafts')!.specialUse).toBe('\\Drafts');
+    const appended = await c.append('Flow/Sub', 'From: flow@example.com\r\nSubject: via imapflow\r\n\r\nhello flow\r\n', ['\\Seen']);
+    expect(appended && appended.uid).toBe(1);
+    const lock = await c.getMailboxLock('INBOX');
+    try {
+      const msgs = [];
+      for await (const m of c.fetch('1:*', { uid: true, flags: true, envelope: true, bodyStructure: true, source: true })) msgs.push(m);
+      expect(msgs.length).toBe(3);
+      expect(msgs[1]!.envelope!.subject).toBe('Test message 2');
+      expect(msgs[1]!.envelope!.from![0]!.address).toBe('sender2@example.com');
+      expect(msgs[1]!.bodyStructure!.type).toBe('text/plain');
+      expect(msgs[1]!.source!.toString()).toContain('Hello, this is message 2.');
+      await c.messageFlagsAdd('1:2', ['\\Flagged']);
+      expect(await c.search({ flagged: true })).toEqual([1, 2]);
+      expect(await c.search({ subject: 'message 3' })).toEqual([3]);
+      const moved = await c.messageMove('2', 'Flow/Sub');
+      expect(moved && moved.uidMap && moved.uidMap.size).toBe(1);
+      await c.messageDelete('1');
+      const st = await c.status('INBOX', { messages: true });
+      expect(st.messages).toBe(1);
+    } finally {
+      lock.release();
+    }
+    const sub = await c.status('Flow/Sub', { messages: true, unseen: true });
+    expect(sub.messages).toBe(2);
+    await c.logout();
+  });
+
+  it('IDLE reports a new delivery', async () => {
+    const c = client();
+    await c.connect();
+    await c.mailboxOpen('INBOX');
+    const before = c.mailbox && typeof c.mailbox !== 'boolean' ? c.mailbox.exists : 0;
+    const seen = new Promise<number>((resolve) => c.on('exists', (d: { count: number }) => resolve(d.count)));
+    const idling = c.idle();
+    await new Promise((r) => setTimeout(r, 300));
+    appendFileSync(t.site.drop('bob'), mbox([{ text: simpleMessage(50) }]));
+    expect(await seen).toBe(before + 1);
+    await c.logout();
+    await idling.catch(() => undefined);
+  });
+});

@@ -1,0 +1,56 @@
+// A tiny IMAP test client over the real binary (inetd-style socket), tagging commands itself.
+import { writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { inetdConnect, type Client } from '../helpers/inetd.js';
+import { BIN, makeSite, mbox, simpleMessage, type Site } from '../helpers/site.js';
+
+export interface Imap {
+  c: Client;
+  greeting: string;
+  /** Send `<tag> text` and return every line up to and including the tagged one. */
+  cmd(text: string, timeoutMs?: number): Promise<string[]>;
+  /** Raw send (no tag added). */
+  send(data: string | Buffer): void;
+  login(user?: string, pass?: string): Promise<string[]>;
+  /** The tagged line of the last response. */
+  close(): void;
+  nextTag(): string;
+}
+
+export async function connectImap(site: Site): Promise<Imap> {
+  const c = await inetdConnect(BIN.imapd, ['-i', site.conf]);
+  const greeting = await c.line(15_000);
+  let n = 0;
+  const imap: Imap = {
+    c, greeting,
+    nextTag: () => `t${++n}`,
+    async cmd(text, ms = 15_000) {
+      const tag = `t${++n}`;
+      c.send(`${tag} ${text}\r\n`);
+      return c.until(`${tag} `, ms);
+    },
+    send: (d) => c.send(d),
+    login: (user = 'bob', pass = 'secret') => imap.cmd(`LOGIN ${user} ${pass}`),
+    close: () => c.close(),
+  };
+  return imap;
+}
+
+export const last = (lines: string[]) => lines[lines.length - 1]!;
+
+export interface TestSite {
+  site: Site;
+  cleanup(): void;
+}
+
+/** A site with user bob (password secret) and `count` simple messages in his INBOX. */
+export function siteWithMessages(count: number, extra: Record<string, string | number | boolean | string[]> = {}, info?: Record<string, string>): TestSite {
+  const site = makeSite(extra);
+  site.addUser('bob', { pass: 'secret', info });
+  site.addUser('alice', { pass: 'wonder' });
+  if (count > 0) {
+    const msgs = Array.from({ length: count }, (_, i) => ({ text: simpleMessage(i + 1), date: new Date(Date.UTC(2024, 0, 2 + i, 3, 4, 5)) }));
+    writeFileSync(site.drop('bob'), mbox(msgs));
+  }
+  return { site, cleanup: () => rmSync(site.dir, { recursive: true, force: true }) };
+}

@@ -1,0 +1,37 @@
+// inetd in miniature for real IMAP clients (imaplib, imapflow, mbsync): a TCP port on 127.0.0.1 that
+// starts one built server process per connection with the accepted socket as its fd 0 and fd 1.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
+import { cleanEnv } from '../helpers/inetd.js';
+
+export interface Listener {
+  port: number;
+  /** stderr of every process started so far. */
+  stderr(): string;
+  /** Stops listening and waits for every started process to exit (killing stragglers). */
+  close(): Promise<void>;
+}
+
+export async function listen(bin: string, args: string[]): Promise<Listener> {
+  const children = new Set<ChildProcess>();
+  const exits: Promise<unknown>[] = [];
+  let err = '';
+  const server: Server = createServer({ pauseOnConnect: true }, (socket) => {
+    const child = spawn(bin, args, { stdio: [socket, socket, 'pipe'], env: cleanEnv() });
+    socket.destroy(); // the child has its own copy of the descriptor
+    children.add(child);
+    child.stderr!.on('data', (d) => (err += d.toString()));
+    exits.push(new Promise((r) => child.on('exit', () => { children.delete(child); r(undefined); })));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as { port: number }).port,
+    stderr: () => err,
+    async close() {
+      await new Promise((r) => server.close(r));
+      const deadline = setTimeout(() => { for (const c of children) c.kill('SIGKILL'); }, 10_000);
+      await Promise.all(exits);
+      clearTimeout(deadline);
+    },
+  };
+}
