@@ -245,6 +245,7 @@ export class Pop3Session {
     this.pendingUser = undefined;
     try {
       await this.conn.startTls();
+      this.input.clear();
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'TLS negotiation failed');
       this.state = 'CLOSED';

@@ -1,7 +1,7 @@
 // Debian's fetchmail and mpop against bin/dpop: keep-on-server twice (the second run downloads nothing,
 // thanks to stable UIDLs), then fetch-and-delete, which must leave an empty INBOX.
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, simpleMessage, type Site } from '../helpers/site.js';
@@ -18,6 +18,20 @@ async function setup(n: number): Promise<{ site: Site; l: Listener }> {
   const l = await listen(BIN.dpop, ['-i', site.conf]);
   cleanup.push(() => l.close());
   return { site, l };
+}
+
+/** Runs a client to completion. Asynchronous on purpose: the listener that starts dpop runs in this
+ *  process's event loop, so a synchronous spawn would deadlock. */
+function run(cmd: string, args: string[], home: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 50_000);
+    child.on('close', (status) => { clearTimeout(timer); resolve({ status, stdout, stderr }); });
+  });
 }
 
 /** Messages the MDA / delivery file received, by Subject. */
@@ -40,7 +54,7 @@ async function messagesLeft(site: Site): Promise<number> {
 }
 
 describe('fetchmail', () => {
-  function fetchmail(site: Site, port: number, keep: boolean) {
+  async function fetchmail(site: Site, port: number, keep: boolean) {
     const rc = join(site.dir, 'fetchmailrc');
     const out = join(site.dir, 'fetched.mbox');
     writeFileSync(rc, [
@@ -54,23 +68,21 @@ describe('fetchmail', () => {
       '',
     ].join('\n'));
     chmodSync(rc, 0o600);
-    const r = spawnSync('fetchmail', ['-f', rc, '--nosyslog', '--nodetach', '-v', '--pidfile', join(site.dir, 'fm.pid')], {
-      encoding: 'utf8', timeout: 50_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: site.dir, LANG: 'C' },
-    });
+    const r = await run('fetchmail', ['-f', rc, '--nosyslog', '--nodetach', '-v', '--pidfile', join(site.dir, 'fm.pid')], site.dir);
     return { status: r.status, log: `${r.stdout}\n${r.stderr}`, out };
   }
 
   it('keep twice downloads each message once; then delete empties the INBOX', async () => {
     const { site, l } = await setup(3);
-    const first = fetchmail(site, l.port, true);
+    const first = await fetchmail(site, l.port, true);
     expect(delivered(first.out), first.log).toEqual(['Test message 1', 'Test message 2', 'Test message 3']);
     expect(first.status, first.log).toBe(0);
-    const second = fetchmail(site, l.port, true);
+    const second = await fetchmail(site, l.port, true);
     expect(second.status, second.log).toBe(1); // 1 = no new mail
     expect(delivered(second.out)).toHaveLength(3);
     expect(await messagesLeft(site)).toBe(3);
 
-    const third = fetchmail(site, l.port, false);
+    const third = await fetchmail(site, l.port, false);
     expect(third.status, third.log).toBe(0);
     expect(delivered(third.out)).toHaveLength(6); // fetchall: all three again, now deleted
     expect(await messagesLeft(site)).toBe(0);
@@ -78,28 +90,28 @@ describe('fetchmail', () => {
 });
 
 describe('mpop', () => {
-  function mpop(site: Site, port: number, keep: boolean) {
+  async function mpop(site: Site, port: number, keep: boolean) {
     const out = join(site.dir, 'mpop.mbox');
     if (!existsSync(out)) writeFileSync(out, '');
-    const r = spawnSync('mpop', [
+    const r = await run('mpop', [
       '-C', '/dev/null', '--host=127.0.0.1', `--port=${port}`, '--user=bob', '--passwordeval=echo secret',
       '--tls=off', '--auth=user', `--keep=${keep ? 'on' : 'off'}`, `--delivery=mbox,${out}`,
       `--uidls-file=${join(site.dir, 'mpop-uidls')}`, '--timeout=30',
-    ], { encoding: 'utf8', timeout: 50_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: site.dir, LANG: 'C' } });
+    ], site.dir);
     return { status: r.status, log: `${r.stdout}\n${r.stderr}`, out };
   }
 
   it('keep twice downloads each message once; then delete empties the INBOX', async () => {
     const { site, l } = await setup(2);
-    const first = mpop(site, l.port, true);
+    const first = await mpop(site, l.port, true);
     expect(first.status, first.log).toBe(0);
     expect(delivered(first.out), first.log).toEqual(['Test message 1', 'Test message 2']);
-    const second = mpop(site, l.port, true);
+    const second = await mpop(site, l.port, true);
     expect(second.status, second.log).toBe(0);
     expect(delivered(second.out)).toHaveLength(2);
     expect(await messagesLeft(site)).toBe(2);
     // Without keep, mpop deletes what it already has (by UIDL) and downloads nothing new.
-    const third = mpop(site, l.port, false);
+    const third = await mpop(site, l.port, false);
     expect(third.status, third.log).toBe(0);
     expect(delivered(third.out)).toHaveLength(2);
     expect(await messagesLeft(site)).toBe(0);

@@ -1,6 +1,7 @@
 // Python's poplib against bin/dpop: a real, independent POP3 client implementation.
 import { afterEach, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { rmSync } from 'node:fs';
 import { simpleMessage, type Site } from '../helpers/site.js';
 import { listen, type Listener } from '../pop3/listener.js';
@@ -49,15 +50,16 @@ out['quit'] = p.quit().decode()
 print(json.dumps(out))
 `;
 
-function runPython(port: number, mode: string): Record<string, unknown> {
-  const stdout = execFileSync('python3', ['-c', SCRIPT, String(port), mode], { encoding: 'utf8', timeout: 40_000 });
+// Asynchronous on purpose: the listener that starts dpop runs in this process's event loop.
+async function runPython(port: number, mode: string): Promise<Record<string, unknown>> {
+  const { stdout } = await promisify(execFile)('python3', ['-c', SCRIPT, String(port), mode], { encoding: 'utf8', timeout: 40_000 });
   return JSON.parse(stdout) as Record<string, unknown>;
 }
 
 describe('python3 poplib', () => {
   it('runs a full session: CAPA, USER/PASS, STAT, LIST, UIDL, RETR, TOP, DELE, QUIT', async () => {
     const { l } = await setup();
-    const out = runPython(l.port, 'user') as {
+    const out = (await runPython(l.port, 'user')) as {
       welcome: string; capa: string[]; login: string; stat: number[]; list: string[]; uidl: string[];
       msgs: { lines: string[]; octets: number }[]; top: string[]; dele: string; retr_deleted: string; quit: string;
     };
@@ -75,7 +77,7 @@ describe('python3 poplib', () => {
     expect(out.retr_deleted).toMatch(/-ERR/);
     expect(out.quit).toMatch(/^\+OK/);
     // The DELE took effect at QUIT.
-    const again = runPython(l.port, 'user') as { stat: number[] };
+    const again = (await runPython(l.port, 'user')) as { stat: number[] };
     expect(again.stat[0]).toBe(2);
   });
 });
