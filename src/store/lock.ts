@@ -1,0 +1,176 @@
+// Spool locking that excludes the MDAs (Decision 5): a dot-lock `<file>.lock` created exclusively (or by
+// link() from `<file>.<host>.<pid>.<lock_id>` when lock_id is set, the NFS-safe way), broken when older
+// than lock_stale, then an fcntl lock on the file itself — the order procmail uses, so neither side can
+// deadlock the other. Waits are bounded by lock_timeout and end in StoreError('UNAVAILABLE').
+
+import { openSync, closeSync, writeSync, unlinkSync, linkSync, statSync, lstatSync, readFileSync, constants } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
+import { StoreError } from './types.js';
+import type { Logger } from '../log/types.js';
+
+export interface LockOptions {
+  timeoutSec: number;
+  staleSec: number;
+  lockId?: string;
+  log?: Logger;
+}
+
+interface FsExt {
+  // Only the callback form passes a struct flock for F_SETLK; fcntlSync would hand the kernel an int.
+  fcntl(fd: number, cmd: string | number, arg: number, cb: (err: NodeJS.ErrnoException | null) => void): void;
+  constants: Record<string, number>;
+}
+
+let fsExt: FsExt | null | undefined;
+async function loadFsExt(log?: Logger): Promise<FsExt | null> {
+  if (fsExt !== undefined) return fsExt;
+  try {
+    const mod = (await import('fs-ext')) as unknown as Partial<FsExt> & { default?: FsExt };
+    fsExt = typeof mod.fcntl === 'function' ? (mod as FsExt) : (mod.default ?? null);
+  } catch (e) {
+    log?.error({ err: String(e) }, 'fs-ext not available: no fcntl locks on spools');
+    fsExt = null;
+  }
+  return fsExt;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const warnedDirs = new Set<string>();
+
+/** A held lock on one mailbox file. `fd` is open on the file (O_NOFOLLOW), or -1 if it does not exist. */
+export interface SpoolLock {
+  readonly fd: number;
+  release(): void;
+}
+
+export interface AcquireOptions {
+  /** Open the file read-write (needed for a write lock and for rewrites). */
+  write: boolean;
+  /** Create the file if missing (APPEND, MDA-style). */
+  create?: boolean;
+}
+
+function ourLockContent(): string {
+  return `${process.pid} ${hostname()}\n`;
+}
+
+/** A dot-lock left by a dead process of ours on this host can be broken at once. */
+function lockOwnerDead(path: string): boolean {
+  try {
+    const [pid, host] = readFileSync(path, 'latin1').trim().split(/\s+/);
+    if (!pid || host !== hostname() || !/^\d+$/.test(pid)) return false;
+    try { process.kill(Number(pid), 0); return false; } catch (e) { return (e as NodeJS.ErrnoException).code === 'ESRCH'; }
+  } catch { return false; }
+}
+
+function tryDotLock(lockPath: string, opts: LockOptions): 'ok' | 'busy' | 'nodir' {
+  try {
+    if (opts.lockId) {
+      const tmp = `${lockPath.slice(0, -5)}.${hostname()}.${process.pid}.${opts.lockId}`;
+      const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+      try { writeSync(fd, ourLockContent()); } finally { closeSync(fd); }
+      try {
+        linkSync(tmp, lockPath);
+      } catch (e) {
+        // NFS may report failure after a link that happened: the link count tells the truth.
+        if (statSync(tmp).nlink !== 2) { unlinkSync(tmp); if ((e as NodeJS.ErrnoException).code === 'EEXIST') return 'busy'; throw e; }
+      }
+      unlinkSync(tmp);
+      return 'ok';
+    }
+    const fd = openSync(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    try { writeSync(fd, ourLockContent()); } finally { closeSync(fd); }
+    return 'ok';
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return 'busy';
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return 'nodir';
+    if (code === 'ENOENT') return 'nodir';
+    throw e;
+  }
+}
+
+function breakIfStale(lockPath: string, opts: LockOptions): void {
+  try {
+    const st = lstatSync(lockPath);
+    const age = (Date.now() - st.mtimeMs) / 1000;
+    if (age > opts.staleSec || lockOwnerDead(lockPath)) {
+      // Only remove the lock we judged: a fresh one with another inode is someone else's.
+      if (lstatSync(lockPath).ino === st.ino) {
+        unlinkSync(lockPath);
+        opts.log?.info({ lock: lockPath, age: Math.round(age) }, 'broke stale dot-lock');
+      }
+    }
+  } catch { /* gone already */ }
+}
+
+/** Lock `path` and open it. Throws StoreError('UNAVAILABLE') when the wait exceeds timeoutSec. */
+export async function lockSpool(path: string, opts: LockOptions, how: AcquireOptions): Promise<SpoolLock> {
+  const deadline = Date.now() + opts.timeoutSec * 1000;
+  const lockPath = `${path}.lock`;
+  let dotLocked = false;
+  let delay = 5;
+  for (;;) {
+    const r = tryDotLock(lockPath, opts);
+    if (r === 'ok') { dotLocked = true; break; }
+    if (r === 'nodir') {
+      const dir = dirname(path);
+      if (!warnedDirs.has(dir)) {
+        warnedDirs.add(dir);
+        opts.log?.warn({ dir }, 'cannot create dot-locks here; using fcntl locks only (as an MDA would fail too)');
+      }
+      break;
+    }
+    breakIfStale(lockPath, opts);
+    if (Date.now() > deadline) throw new StoreError('UNAVAILABLE', 'mailbox is locked by another process');
+    await sleep(delay);
+    delay = Math.min(delay * 2, 200);
+  }
+  const releaseDot = () => { if (dotLocked) { try { unlinkSync(lockPath); } catch { /* already gone */ } dotLocked = false; } };
+  let fd = -1;
+  try {
+    const flags = (how.write ? constants.O_RDWR : constants.O_RDONLY) | constants.O_NOFOLLOW | (how.create ? constants.O_CREAT : 0);
+    try {
+      fd = openSync(path, flags, 0o600);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return { fd: -1, release: releaseDot };
+      if (code === 'ELOOP') throw new StoreError('NOPERM', 'mailbox is a symbolic link');
+      if (code === 'EACCES' || code === 'EPERM') throw new StoreError('NOPERM', 'no permission to open the mailbox');
+      throw e;
+    }
+    const ext = await loadFsExt(opts.log);
+    if (ext) {
+      const type = how.write ? ext.constants.F_WRLCK! : ext.constants.F_RDLCK!;
+      for (;;) {
+        try {
+          await new Promise<void>((res, rej) => ext.fcntl(fd, 'setlk', type, (err) => (err ? rej(err) : res())));
+          break;
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code !== 'EAGAIN' && code !== 'EACCES') throw e;
+          if (Date.now() > deadline) throw new StoreError('UNAVAILABLE', 'mailbox is locked by another process (fcntl)');
+          await sleep(delay);
+          delay = Math.min(delay * 2, 200);
+        }
+      }
+    }
+  } catch (e) {
+    if (fd >= 0) closeSync(fd);
+    releaseDot();
+    throw e;
+  }
+  const heldFd = fd;
+  let released = false;
+  return {
+    fd: heldFd,
+    release() {
+      if (released) return;
+      released = true;
+      // Closing the descriptor drops the fcntl lock; the dot-lock goes last, as procmail does it.
+      try { closeSync(heldFd); } catch { /* ignore */ }
+      releaseDot();
+    },
+  };
+}

@@ -1,0 +1,402 @@
+// One mbox file (INBOX drop file or a folder): locked reads, the shared index, UID assignment and
+// crash-safe rewrites. Every operation locks, brings its view up to date with the spool and the shared
+// index, acts, writes the index and unlocks — so all sessions and processes agree on UIDs before any of
+// them hands one to a client.
+
+import { fstatSync, statSync, readSync, existsSync, statfsSync, constants, openSync, closeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from '../../log/types.js';
+import { StoreError } from '../types.js';
+import { lockSpool, type LockOptions, type SpoolLock } from '../lock.js';
+import { parseSpool, type ParsedMessage } from './parse.js';
+import { readIndex, writeIndex, stampTail, sameStamp, type IndexData, type IndexedMessage, type SpoolStamp } from './index-file.js';
+import { replaceTail, replayJournal, killPoint } from './journal.js';
+import { restamp, storedForm, clientView, statusOf, layoutOf, FLAG_OLD, LF } from './format.js';
+
+export interface FileOptions {
+  lock: LockOptions;
+  log: Logger;
+  /** dmail.conf min_space: free megabytes below which writes are refused. */
+  minSpaceMb: number;
+}
+
+export interface NewMessage {
+  raw: Buffer;
+  flags: number;
+  keywords: string[];
+  date: Date;
+}
+
+function preadExact(fd: number, pos: number, len: number): Buffer {
+  const b = Buffer.allocUnsafe(len);
+  let got = 0;
+  while (got < len) {
+    const r = readSync(fd, b, got, len - got, pos + got);
+    if (r <= 0) break;
+    got += r;
+  }
+  return got === len ? b : b.subarray(0, got);
+}
+
+function emptyIndex(uidValidity: number): IndexData {
+  return {
+    stamp: { size: 0, ino: '', mtime: '', tail: 0 }, uidValidity, uidNext: 1, keywords: [],
+    fileBase: null, pseudo: null, preambleEnd: 0, messages: [],
+  };
+}
+
+/** A fresh UIDVALIDITY: time-based like UW, and never the same twice in a row for one mailbox. */
+function newUidValidity(prev?: number): number {
+  let v = Math.floor(Date.now() / 1000) >>> 0;
+  if (prev && v <= prev) v = (prev + 1) >>> 0;
+  return v || 1;
+}
+
+export class MboxFile {
+  /** The latest layout this process knows (valid while `cur.stamp` matches the spool). */
+  cur: IndexData | null = null;
+  private idxSeen = '';
+
+  constructor(
+    readonly path: string,
+    readonly indexDir: string,
+    readonly indexPath: string,
+    readonly journalPath: string,
+    private readonly opts: FileOptions,
+  ) {}
+
+  /** Cheap unlocked check: is our view certainly current? (stat of spool, index and journal.) */
+  probablyCurrent(): boolean {
+    if (!this.cur) return false;
+    try {
+      const st = statSync(this.path, { bigint: true });
+      if (String(st.ino) !== this.cur.stamp.ino || Number(st.size) !== this.cur.stamp.size || String(st.mtimeNs) !== this.cur.stamp.mtime) return false;
+    } catch {
+      return this.cur.stamp.ino === '' && !existsSync(this.path);
+    }
+    if (existsSync(this.journalPath)) return false;
+    return this.indexSignature() === this.idxSeen;
+  }
+
+  private indexSignature(): string {
+    try {
+      const s = statSync(this.indexPath);
+      return `${s.ino}:${s.mtimeMs}:${s.size}`;
+    } catch { return ''; }
+  }
+
+  /** Run `fn` with the spool locked and our view current. fd is -1 when the file does not exist. */
+  async locked<T>(mode: 'read' | 'write' | 'create', fn: (fd: number, data: IndexData) => T | Promise<T>): Promise<T> {
+    let lock: SpoolLock;
+    try {
+      lock = await lockSpool(this.path, this.opts.lock, { write: true, create: mode === 'create' });
+    } catch (e) {
+      const code = (e as StoreError).code;
+      if (mode !== 'read' || (code !== 'NOPERM')) throw e;
+      // A spool we may read but not write (EXAMINE of a shared file): read lock only.
+      lock = await lockSpool(this.path, this.opts.lock, { write: false });
+    }
+    try {
+      const data = this.sync(lock.fd);
+      return await fn(lock.fd, data);
+    } finally {
+      lock.release();
+    }
+  }
+
+  private stampOf(fd: number): SpoolStamp {
+    const st = fstatSync(fd, { bigint: true });
+    const size = Number(st.size);
+    return { size, ino: String(st.ino), mtime: String(st.mtimeNs), tail: stampTail(fd, size) };
+  }
+
+  /** Bring `cur` up to date with the spool (caller holds the lock). */
+  sync(fd: number): IndexData {
+    if (fd < 0) {
+      // No file: an empty mailbox. Keep a UIDVALIDITY in the index so it survives until mail arrives.
+      const disk = readIndex(this.indexPath);
+      if (disk && disk.stamp.ino === '') { this.cur = disk; this.idxSeen = this.indexSignature(); return disk; }
+      const fresh = emptyIndex(newUidValidity(disk?.uidValidity));
+      if (disk) fresh.uidNext = disk.uidNext;
+      this.save(fresh);
+      return fresh;
+    }
+    try {
+      replayJournal(fd, this.journalPath, this.opts.log);
+    } catch (e) {
+      if (e instanceof StoreError) throw e;
+      this.opts.log.error({ err: String(e), path: this.path }, 'mailbox journal replay failed');
+      throw new StoreError('UNAVAILABLE', 'mailbox is being repaired; try again');
+    }
+    const stamp = this.stampOf(fd);
+    const sig = this.indexSignature();
+    if (this.cur && sameStamp(this.cur.stamp, stamp) && sig === this.idxSeen) return this.cur;
+    const disk = readIndex(this.indexPath);
+    if (disk && sameStamp(disk.stamp, stamp)) {
+      this.cur = disk;
+      this.idxSeen = sig;
+      return disk;
+    }
+    // The shared index is the authority on UIDs not yet written to the spool; our memory is a fallback.
+    const base = disk ?? this.cur;
+    let next: IndexData | null = null;
+    if (base && base.stamp.ino === stamp.ino && stamp.size > base.stamp.size && base.messages.length > 0 &&
+        stampTail(fd, base.stamp.size) === base.stamp.tail) {
+      // Only grew (an MDA appended): parse from the last known message on.
+      const last = base.messages[base.messages.length - 1]!;
+      const parsed = parseSpool(fd, last.offset, stamp.size);
+      if (parsed && parsed.messages.length && parsed.messages[0]!.offset === last.offset) {
+        next = this.build(base.messages.slice(0, -1), parsed.messages, base, stamp, base.preambleEnd, base.pseudo, base.fileBase);
+      }
+    }
+    if (!next) {
+      const parsed = parseSpool(fd, 0, stamp.size)!;
+      let msgs = parsed.messages;
+      let pseudo: IndexData['pseudo'] = null;
+      let fileBase: IndexData['fileBase'] = null;
+      if (msgs[0]?.pseudo) {
+        pseudo = { offset: msgs[0].offset, end: msgs[0].end };
+        if (msgs[0].base) fileBase = { uidValidity: msgs[0].base.uidValidity, uidNext: msgs[0].base.uidNext };
+        msgs = msgs.slice(1);
+      } else if (msgs[0]?.base) {
+        fileBase = { uidValidity: msgs[0].base.uidValidity, uidNext: msgs[0].base.uidNext };
+      }
+      const kw = (parsed.messages[0]?.base?.keywords) ?? [];
+      next = this.build([], msgs, base, stamp, parsed.preambleEnd, pseudo, fileBase, kw);
+    }
+    this.save(next);
+    return next;
+  }
+
+  /** Assign UIDs: X-UID from the spool when it is ascending, else the one the index recorded, else new. */
+  private build(
+    keep: IndexedMessage[], parsed: ParsedMessage[], prev: IndexData | null, stamp: SpoolStamp,
+    preambleEnd: number, pseudo: IndexData['pseudo'], fileBase: IndexData['fileBase'], fileKeywords: string[] = [],
+  ): IndexData {
+    let uidValidity = fileBase?.uidValidity ?? prev?.uidValidity ?? newUidValidity();
+    const samePrev = prev && prev.uidValidity === uidValidity ? prev : null;
+    if (!uidValidity) uidValidity = newUidValidity();
+    let uidNext = Math.max(1, fileBase?.uidNext ?? 1, samePrev?.uidNext ?? 1);
+    const byKey = new Map<number, IndexedMessage[]>();
+    const byUid = new Map<number, IndexedMessage>();
+    if (samePrev) {
+      for (const m of samePrev.messages) {
+        byUid.set(m.uid, m);
+        if (!m.fileUid) {
+          const l = byKey.get(m.key);
+          if (l) l.push(m); else byKey.set(m.key, [m]);
+        }
+      }
+    }
+    const keywords = new Set<string>([...(samePrev?.keywords ?? []), ...fileKeywords]);
+    const out: IndexedMessage[] = keep.slice();
+    let lastUid = out.length ? out[out.length - 1]!.uid : 0;
+    for (const k of out) uidNext = Math.max(uidNext, k.uid + 1);
+    for (const p of parsed) {
+      if (p.pseudo && p.offset === pseudo?.offset) continue;
+      let uid = 0;
+      let carried: IndexedMessage | undefined;
+      if (p.fileUid > lastUid) {
+        uid = p.fileUid;
+        carried = byUid.get(uid);
+      } else {
+        const cands = byKey.get(p.key);
+        while (cands && cands.length) {
+          const c = cands.shift()!;
+          if (c.uid > lastUid) { carried = c; uid = c.uid; break; }
+        }
+        if (!uid) uid = uidNext;
+      }
+      lastUid = uid;
+      uidNext = Math.max(uidNext, uid + 1);
+      for (const k of p.keywords) keywords.add(k);
+      const m: IndexedMessage = {
+        offset: p.offset, end: p.end, size: p.size, date: p.date, uid,
+        flags: p.flags | ((carried?.flags ?? 0) & FLAG_OLD), fileUid: p.fileUid === uid ? uid : 0, key: p.key, keywords: p.keywords,
+      };
+      if (p.uidl) m.uidl = p.uidl;
+      out.push(m);
+    }
+    return { stamp, uidValidity, uidNext, keywords: [...keywords], fileBase, pseudo, preambleEnd, messages: out };
+  }
+
+  save(d: IndexData): void {
+    this.cur = d;
+    if (!writeIndex(this.indexPath, this.indexDir, d)) {
+      this.opts.log.warn({ index: this.indexPath }, 'cannot write mailbox index');
+    }
+    this.idxSeen = this.indexSignature();
+  }
+
+  /** Client view of one message (caller holds the lock). */
+  readMessage(fd: number, m: IndexedMessage): Buffer {
+    const raw = preadExact(fd, m.offset, m.end - m.offset);
+    if (raw.length !== m.end - m.offset || raw.toString('latin1', 0, 5) !== 'From ') {
+      throw new StoreError('SERVERBUG', 'mailbox changed under the index');
+    }
+    return clientView(raw);
+  }
+
+  private checkSpace(): void {
+    if (this.opts.minSpaceMb <= 0) return;
+    try {
+      const s = statfsSync(dirname(this.path));
+      if (s.bavail * s.bsize < this.opts.minSpaceMb * 1024 * 1024) throw new StoreError('OVERQUOTA', 'the mail disk is full');
+    } catch (e) { if (e instanceof StoreError) throw e; }
+  }
+
+  /**
+   * Rewrite from message `start` on: new flags for some, some removed. Caller holds the write lock.
+   * Returns the new view.
+   */
+  rewrite(fd: number, data: IndexData, changes: Map<number, { flags: number; keywords: string[] }>, remove: Set<number>): IndexData {
+    if (fd < 0) return data;
+    this.checkSpace();
+    const msgs = data.messages;
+    let start = msgs.findIndex((m) => changes.has(m.uid) || remove.has(m.uid));
+    if (start < 0) return data;
+    // The mailbox's own UIDVALIDITY/UIDNEXT must be in the spool before UIDs could be lost: when the
+    // spool lacks it, or when removing the highest UIDs would let a re-parse hand them out again.
+    const needBase = !data.fileBase || data.fileBase.uidValidity !== data.uidValidity ||
+      (remove.size > 0 && data.fileBase.uidNext < data.uidNext);
+    if (needBase) start = 0;
+    const withPseudo = needBase && data.pseudo !== null;
+    const x = withPseudo ? data.pseudo!.offset : msgs[start]!.offset;
+    const base = { uidValidity: data.uidValidity, uidNext: data.uidNext, keywords: data.keywords };
+    const self = this;
+    function* parts(): Generator<Buffer> {
+      if (withPseudo) {
+        const raw = preadExact(fd, data.pseudo!.offset, data.pseudo!.end - data.pseudo!.offset);
+        const layout = layoutOf(raw);
+        const st = statusOf(raw, layout);
+        yield restamp(raw, { flags: st.flags, keywords: st.keywords, uid: 0 }, { header: 'X-IMAP', ...base }, layout);
+      }
+      let first = start === 0;
+      for (let i = start; i < msgs.length; i++) {
+        const m = msgs[i]!;
+        if (remove.has(m.uid)) continue;
+        const raw = preadExact(fd, m.offset, m.end - m.offset);
+        if (raw.toString('latin1', 0, 5) !== 'From ') throw new StoreError('SERVERBUG', 'mailbox changed under the index');
+        const ch = changes.get(m.uid);
+        const st = { flags: ch ? ch.flags : m.flags, keywords: ch ? ch.keywords : m.keywords, uid: m.uid };
+        const b = first && !data.pseudo ? { header: 'X-IMAPbase' as const, ...base } : null;
+        first = false;
+        yield restamp(raw, st, b);
+      }
+      void self;
+    }
+    const newEnd = replaceTail(fd, this.journalPath, x, parts());
+    killPoint('before-index');
+    return this.reindexFrom(fd, data, start, x, newEnd, withPseudo ? null : data.pseudo, needBase);
+  }
+
+  /** After our own write of [x, newEnd): parse just that part and record it. */
+  private reindexFrom(fd: number, data: IndexData, start: number, x: number, newEnd: number, pseudo: IndexData['pseudo'], baseWritten: boolean): IndexData {
+    const stamp = this.stampOf(fd);
+    const parsed = newEnd > x ? parseSpool(fd, x, newEnd) : { preambleEnd: x, messages: [] };
+    if (!parsed) throw new StoreError('SERVERBUG', 'rewritten mailbox does not parse');
+    let msgs = parsed.messages;
+    let ps = pseudo;
+    let fileBase = data.fileBase;
+    if (x === data.pseudo?.offset && msgs[0]?.pseudo) {
+      ps = { offset: msgs[0].offset, end: msgs[0].end };
+      msgs = msgs.slice(1);
+    }
+    if (baseWritten) fileBase = { uidValidity: data.uidValidity, uidNext: data.uidNext };
+    if (start === 0 && !data.pseudo && msgs.length === 0) fileBase = null;
+    // Keep FLAG_OLD claims and keyword list; UIDs are all in the spool now for the rewritten part.
+    const next = this.build(data.messages.slice(0, start), msgs, data, stamp, data.preambleEnd, ps, fileBase);
+    next.uidNext = Math.max(next.uidNext, data.uidNext);
+    this.save(next);
+    return next;
+  }
+
+  /** Append messages at the end (caller holds a 'create' lock). Returns the UIDs given. */
+  appendMessages(fd: number, data: IndexData, items: NewMessage[]): { data: IndexData; uids: number[] } {
+    this.checkSpace();
+    const size = fstatSync(fd).size;
+    const parts: Buffer[] = [];
+    // The last message must end with a blank line before our `From `; fixing that changes it too.
+    let fixSep = false;
+    if (size > 0) {
+      const tail = preadExact(fd, Math.max(0, size - 2), Math.min(2, size));
+      if (!(tail.length === 2 && tail[0] === LF && tail[1] === LF)) {
+        parts.push(Buffer.from(tail[tail.length - 1] === LF ? '\n' : '\n\n'));
+        fixSep = true;
+      }
+    }
+    const whole = data.messages.length === 0;
+    const keep = whole ? [] : fixSep ? data.messages.slice(0, -1) : data.messages;
+    const reparseFrom = whole ? 0 : fixSep ? data.messages[data.messages.length - 1]!.offset : size;
+    const uids: number[] = [];
+    let uidNext = data.uidNext;
+    const keywords = new Set(data.keywords);
+    const writeBase = !data.pseudo && data.messages.length === 0;
+    items.forEach((it, i) => {
+      const uid = uidNext++;
+      uids.push(uid);
+      for (const k of it.keywords) keywords.add(k);
+      const base = writeBase && i === 0 ? { uidValidity: data.uidValidity, uidNext: data.uidNext + items.length, keywords: [...keywords] } : null;
+      parts.push(storedForm(it.raw, it.date, { flags: it.flags, keywords: it.keywords, uid }, base));
+    });
+    replaceTail(fd, this.journalPath, size, parts);
+    killPoint('before-index');
+    const stamp = this.stampOf(fd);
+    const parsed = parseSpool(fd, reparseFrom, stamp.size);
+    if (!parsed) throw new StoreError('SERVERBUG', 'appended mailbox does not parse');
+    const grown: IndexData = { ...data, uidNext, keywords: [...keywords] };
+    let msgs = parsed.messages;
+    let pseudo = data.pseudo;
+    let fileBase = data.fileBase;
+    if (whole) {
+      // Whole file parsed: it may start with the pseudo-message after a preamble.
+      if (msgs[0]?.pseudo) { pseudo = { offset: msgs[0].offset, end: msgs[0].end }; msgs = msgs.slice(1); }
+      if (writeBase) fileBase = { uidValidity: data.uidValidity, uidNext: data.uidNext + items.length };
+    }
+    const next = this.build(keep, msgs, grown, stamp, whole ? parsed.preambleEnd : data.preambleEnd, pseudo, fileBase);
+    next.uidNext = Math.max(next.uidNext, uidNext);
+    this.save(next);
+    return { data: next, uids };
+  }
+
+  /** Mark messages as no longer \Recent for anyone (index only; the spool gets `Status: O` on the next rewrite). */
+  claimRecent(data: IndexData): { data: IndexData; claimed: number[] } {
+    const claimed: number[] = [];
+    const messages = data.messages.map((m) => {
+      if (m.flags & FLAG_OLD) return m;
+      claimed.push(m.uid);
+      return { ...m, flags: m.flags | FLAG_OLD };
+    });
+    if (!claimed.length) return { data, claimed };
+    const next = { ...data, messages };
+    this.save(next);
+    return { data: next, claimed };
+  }
+
+  /** Raw bytes of all real messages (for RENAME INBOX). */
+  rawMessages(fd: number, data: IndexData): Buffer {
+    if (!data.messages.length) return Buffer.alloc(0);
+    const s = data.messages[0]!.offset;
+    return preadExact(fd, s, fstatSync(fd).size - s);
+  }
+
+  /** Remove every real message (RENAME INBOX): keeps the preamble and the hidden pseudo-message. */
+  clear(fd: number, data: IndexData): IndexData {
+    if (!data.messages.length) return data;
+    const x = data.messages[0]!.offset;
+    replaceTail(fd, this.journalPath, x, []);
+    const stamp = this.stampOf(fd);
+    const next: IndexData = { ...data, stamp, messages: [], fileBase: data.pseudo ? data.fileBase : null };
+    this.save(next);
+    return next;
+  }
+}
+
+/** Does a path exist as a regular file without following a symlink? */
+export function isRegularFile(path: string): boolean {
+  let fd = -1;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    return fstatSync(fd).isFile();
+  } catch { return false; } finally { if (fd >= 0) closeSync(fd); }
+}

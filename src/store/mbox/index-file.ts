@@ -1,0 +1,144 @@
+// Per-mailbox index in the index directory (`index_path`, default `<folders>/.imapd-index`): message
+// offsets, sizes, UIDs, flags and dates plus a validity stamp of the spool, so an unchanged mailbox opens
+// without a parse. Binary and compact: a small JSON head, then two typed arrays. Written atomically
+// (tmp + rename); a missing or damaged index only costs a full parse, never mail.
+//
+// Layout: "DMBX" | u32 version | u32 json length | u32 count | json (padded to 8) |
+//         f64[count*4] offset,end,size,date | u32[count*4] uid,flags,fileUid,key
+
+import { readFileSync, writeFileSync, renameSync, mkdirSync, readSync, fsyncSync, openSync, closeSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { fnv1a } from './parse.js';
+
+export interface IndexedMessage {
+  offset: number;
+  end: number;
+  size: number;
+  date: number;
+  uid: number;
+  /** FLAG_* bits: the message's current flags (what the spool says, plus FLAG_OLD claims). */
+  flags: number;
+  /** X-UID written in the spool (0: the UID is only recorded here, written at the next rewrite). */
+  fileUid: number;
+  key: number;
+  keywords: string[];
+  uidl?: string;
+}
+
+export interface SpoolStamp {
+  size: number;
+  ino: string;
+  /** mtime in nanoseconds (decimal string: exact, unlike a float of milliseconds). */
+  mtime: string;
+  /** Hash of the last bytes: catches a same-size rewrite within one mtime tick. */
+  tail: number;
+}
+
+export interface IndexData {
+  stamp: SpoolStamp;
+  uidValidity: number;
+  uidNext: number;
+  keywords: string[];
+  /** The mailbox state as the spool itself records it (X-IMAPbase / X-IMAP), if it does. */
+  fileBase: { uidValidity: number; uidNext: number } | null;
+  /** The hidden UW pseudo-message, kept and never shown. */
+  pseudo: { offset: number; end: number } | null;
+  preambleEnd: number;
+  messages: IndexedMessage[];
+}
+
+const MAGIC = 0x58424d44; // "DMBX" little-endian
+const VERSION = 1;
+
+export function stampTail(fd: number, size: number): number {
+  const n = Math.min(64, size);
+  if (n <= 0) return 0;
+  const b = Buffer.alloc(n);
+  readSync(fd, b, 0, n, size - n);
+  return fnv1a(b, 0, n);
+}
+
+export function sameStamp(a: SpoolStamp, b: SpoolStamp): boolean {
+  return a.size === b.size && a.ino === b.ino && a.mtime === b.mtime && a.tail === b.tail;
+}
+
+export function encodeIndex(d: IndexData): Buffer {
+  const count = d.messages.length;
+  const extra: [number, string[], string | null][] = [];
+  d.messages.forEach((m, i) => { if (m.keywords.length || m.uidl) extra.push([i, m.keywords, m.uidl ?? null]); });
+  const head = Buffer.from(JSON.stringify({
+    stamp: d.stamp, uidValidity: d.uidValidity, uidNext: d.uidNext, keywords: d.keywords,
+    fileBase: d.fileBase, pseudo: d.pseudo, preambleEnd: d.preambleEnd, extra,
+  }), 'utf8');
+  const headLen = (head.length + 7) & ~7;
+  const out = Buffer.alloc(16 + headLen + count * 32 + count * 16);
+  out.writeUInt32LE(MAGIC, 0);
+  out.writeUInt32LE(VERSION, 4);
+  out.writeUInt32LE(head.length, 8);
+  out.writeUInt32LE(count, 12);
+  head.copy(out, 16);
+  const f = new Float64Array(out.buffer, out.byteOffset + 16 + headLen, count * 4);
+  const u = new Uint32Array(out.buffer, out.byteOffset + 16 + headLen + count * 32, count * 4);
+  for (let i = 0; i < count; i++) {
+    const m = d.messages[i]!;
+    f[i * 4] = m.offset; f[i * 4 + 1] = m.end; f[i * 4 + 2] = m.size; f[i * 4 + 3] = m.date;
+    u[i * 4] = m.uid; u[i * 4 + 1] = m.flags; u[i * 4 + 2] = m.fileUid; u[i * 4 + 3] = m.key;
+  }
+  return out;
+}
+
+export function decodeIndex(buf: Buffer): IndexData | null {
+  if (buf.length < 16 || buf.readUInt32LE(0) !== MAGIC || buf.readUInt32LE(4) !== VERSION) return null;
+  const jsonLen = buf.readUInt32LE(8);
+  const count = buf.readUInt32LE(12);
+  const headLen = (jsonLen + 7) & ~7;
+  if (buf.length !== 16 + headLen + count * 48) return null;
+  type Head = Omit<IndexData, 'messages'> & { extra: [number, string[], string | null][] };
+  let head: Head;
+  try { head = JSON.parse(buf.toString('utf8', 16, 16 + jsonLen)) as Head; } catch { return null; }
+  // Typed arrays need aligned memory; a Buffer from readFileSync may not be.
+  const aligned = (buf.byteOffset % 8 === 0) ? buf : Buffer.from(buf);
+  const f = new Float64Array(aligned.buffer, aligned.byteOffset + 16 + headLen, count * 4);
+  const u = new Uint32Array(aligned.buffer, aligned.byteOffset + 16 + headLen + count * 32, count * 4);
+  const messages: IndexedMessage[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    messages[i] = {
+      offset: f[i * 4]!, end: f[i * 4 + 1]!, size: f[i * 4 + 2]!, date: f[i * 4 + 3]!,
+      uid: u[i * 4]!, flags: u[i * 4 + 1]!, fileUid: u[i * 4 + 2]!, key: u[i * 4 + 3]!, keywords: [],
+    };
+  }
+  for (const [i, kw, uidl] of head.extra ?? []) {
+    const m = messages[i];
+    if (!m) return null;
+    m.keywords = kw;
+    if (uidl) m.uidl = uidl;
+  }
+  return {
+    stamp: head.stamp, uidValidity: head.uidValidity, uidNext: head.uidNext, keywords: head.keywords ?? [],
+    fileBase: head.fileBase ?? null, pseudo: head.pseudo ?? null, preambleEnd: head.preambleEnd ?? 0, messages,
+  };
+}
+
+export function readIndex(path: string): IndexData | null {
+  try { return decodeIndex(readFileSync(path)); } catch { return null; }
+}
+
+/** Atomic replace. Returns false (and leaves the old index) when the index directory is not writable. */
+export function writeIndex(path: string, dir: string, d: IndexData): boolean {
+  const tmp = join(dir, `.tmp.${process.pid}.${Date.now()}`);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(tmp, encodeIndex(d), { mode: 0o600 });
+    renameSync(tmp, path);
+    return true;
+  } catch {
+    try { unlinkSync(tmp); } catch { /* not created */ }
+    return false;
+  }
+}
+
+/** fsync a directory so a rename in it is durable. */
+export function fsyncDir(dir: string): void {
+  let fd = -1;
+  try { fd = openSync(dir, 'r'); fsyncSync(fd); } catch { /* best effort */ } finally { if (fd >= 0) closeSync(fd); }
+}

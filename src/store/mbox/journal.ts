@@ -1,0 +1,248 @@
+// Crash-safe in-place replacement of a spool's tail: every rewrite (flag change, expunge, append) is
+// "keep bytes [0, x), replace the rest with these bytes". The new bytes go to a redo journal in the
+// index directory first (fsync, then an atomic rename marks it complete); only then is the spool touched.
+// Any open replays a complete journal under the lock and discards an incomplete one, so a kill -9 at
+// any instant leaves either the old mailbox or the new one.
+//
+// Why in place and not write-new-file + rename: the spool directory is often not writable by the user,
+// the inode stays the same for an MDA that opened the file before locking it, and only the changed tail
+// is written.
+//
+// The spool's size only ever changes at known points — first it is extended with zeros (so the disk
+// space is reserved before any old byte is overwritten: ENOSPC fails cleanly), at the end it is
+// truncated — so after a crash the journal tells where our bytes end and where bytes an MDA appended
+// after the crash begin; those are carried into a new journal and kept.
+
+import {
+  openSync, closeSync, readSync, writeSync, fsyncSync, fdatasyncSync, ftruncateSync, fstatSync,
+  renameSync, unlinkSync, existsSync, mkdirSync, constants,
+} from 'node:fs';
+import { createHash } from 'node:crypto';
+import { dirname } from 'node:path';
+import { StoreError } from '../types.js';
+import type { Logger } from '../../log/types.js';
+import { fsyncDir } from './index-file.js';
+
+const HEAD = 4096;
+const PHASE_AT = HEAD - 1;
+const COPY = 1024 * 1024;
+
+interface JournalHead {
+  v: 1;
+  ino: string;
+  x: number;
+  oldSize: number;
+  newLen: number;
+  /** sha1 of the spool's old bytes [x + newLen, oldSize) when the file shrinks. */
+  oldTailHash: string;
+  /** sha1 of the journal's data. */
+  newHash: string;
+}
+
+/** Test hook: SIGKILL ourselves at a named step (DMAIL_STORE_KILLPOINT=step[,step...]). */
+export function killPoint(step: string): void {
+  const want = process.env.DMAIL_STORE_KILLPOINT;
+  if (want && want.split(',').includes(step)) process.kill(process.pid, 'SIGKILL');
+}
+
+function isNoSpace(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG';
+}
+
+function preadFull(fd: number, buf: Buffer, pos: number): number {
+  let got = 0;
+  while (got < buf.length) {
+    const r = readSync(fd, buf, got, buf.length - got, pos + got);
+    if (r <= 0) break;
+    got += r;
+  }
+  return got;
+}
+
+function pwriteFull(fd: number, buf: Buffer, pos: number): void {
+  let done = 0;
+  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, pos + done);
+}
+
+function hashRange(fd: number, s: number, e: number): string {
+  const h = createHash('sha1');
+  const b = Buffer.allocUnsafe(COPY);
+  for (let p = s; p < e;) {
+    const n = preadFull(fd, b.subarray(0, Math.min(COPY, e - p)), p);
+    if (n <= 0) break;
+    h.update(b.subarray(0, n));
+    p += n;
+  }
+  return h.digest('hex');
+}
+
+function inoOf(fd: number): string {
+  return String(fstatSync(fd, { bigint: true }).ino);
+}
+
+/** Write a complete journal at `path` holding `parts` as the new tail starting at x. */
+function writeJournal(path: string, spoolFd: number, x: number, oldSize: number, parts: Iterable<Buffer>): JournalHead {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = path + '.tmp';
+  const jfd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+  let head: JournalHead;
+  try {
+    const h = createHash('sha1');
+    let len = 0;
+    let first = true;
+    for (const b of parts) {
+      if (!b.length) continue;
+      pwriteFull(jfd, b, HEAD + len);
+      h.update(b);
+      len += b.length;
+      if (first) { first = false; killPoint('journal-partial'); }
+    }
+    const newEnd = x + len;
+    head = {
+      v: 1, ino: inoOf(spoolFd), x, oldSize, newLen: len,
+      oldTailHash: newEnd < oldSize ? hashRange(spoolFd, newEnd, oldSize) : '',
+      newHash: h.digest('hex'),
+    };
+    const hb = Buffer.alloc(HEAD, 0x20);
+    hb.write(JSON.stringify(head), 0, 'utf8');
+    hb[PHASE_AT] = 0x45; // 'E': extending (nothing of ours in the spool yet)
+    pwriteFull(jfd, hb, 0);
+    fsyncSync(jfd);
+  } catch (e) {
+    closeSync(jfd);
+    try { unlinkSync(tmp); } catch { /* ignore */ }
+    if (isNoSpace(e)) throw new StoreError('OVERQUOTA', 'not enough disk space to rewrite the mailbox');
+    throw e;
+  }
+  closeSync(jfd);
+  killPoint('journal-written');
+  renameSync(tmp, path);
+  fsyncDir(dirname(path));
+  killPoint('journal-committed');
+  return head;
+}
+
+/** Carry out a committed journal whose bytes end at `cur` in the spool (cur = size before our change). */
+function apply(spoolFd: number, path: string, head: JournalHead, cur: number): void {
+  const newEnd = head.x + head.newLen;
+  const jfd = openSync(path, constants.O_RDWR | constants.O_NOFOLLOW);
+  let jOpen = true;
+  try {
+    if (newEnd > cur) {
+      const zeros = Buffer.alloc(Math.min(COPY, newEnd - cur));
+      try {
+        for (let p = cur; p < newEnd; p += zeros.length) pwriteFull(spoolFd, zeros.subarray(0, Math.min(zeros.length, newEnd - p)), p);
+        fsyncSync(spoolFd);
+      } catch (e) {
+        if (!isNoSpace(e)) throw e;
+        // Nothing of the old mailbox was overwritten yet: cut the zeros off and give up cleanly.
+        ftruncateSync(spoolFd, cur);
+        fsyncSync(spoolFd);
+        closeSync(jfd);
+        jOpen = false;
+        unlinkSync(path);
+        throw new StoreError('OVERQUOTA', 'not enough disk space to rewrite the mailbox');
+      }
+    }
+    killPoint('extended');
+    pwriteFull(jfd, Buffer.from('W'), PHASE_AT);
+    fdatasyncSync(jfd);
+    killPoint('phase-writing');
+    const b = Buffer.allocUnsafe(Math.min(COPY, Math.max(1, head.newLen)));
+    let first = true;
+    for (let off = 0; off < head.newLen;) {
+      const n = preadFull(jfd, b.subarray(0, Math.min(b.length, head.newLen - off)), HEAD + off);
+      if (n <= 0) throw new StoreError('SERVERBUG', 'journal shorter than its header says');
+      pwriteFull(spoolFd, b.subarray(0, n), head.x + off);
+      off += n;
+      if (first) { first = false; killPoint('mid-write'); }
+    }
+    fsyncSync(spoolFd);
+    killPoint('written');
+    if (fstatSync(spoolFd).size > newEnd) {
+      ftruncateSync(spoolFd, newEnd);
+      fsyncSync(spoolFd);
+    }
+    killPoint('truncated');
+  } finally {
+    if (jOpen) closeSync(jfd);
+  }
+  if (existsSync(path)) unlinkSync(path);
+  killPoint('journal-removed');
+}
+
+/**
+ * Replace the spool's bytes from `x` on with `parts`. Caller holds the spool lock with fd open read-write.
+ * Returns the new file size.
+ */
+export function replaceTail(spoolFd: number, journalPath: string, x: number, parts: Iterable<Buffer>): number {
+  const oldSize = fstatSync(spoolFd).size;
+  const head = writeJournal(journalPath, spoolFd, x, oldSize, parts);
+  apply(spoolFd, journalPath, head, oldSize);
+  return x + head.newLen;
+}
+
+function readHead(jfd: number): { head: JournalHead; phase: number } | null {
+  const hb = Buffer.alloc(HEAD);
+  if (preadFull(jfd, hb, 0) !== HEAD) return null;
+  try {
+    const head = JSON.parse(hb.toString('utf8', 0, PHASE_AT).trim()) as JournalHead;
+    if (head.v !== 1) return null;
+    return { head, phase: hb[PHASE_AT]! };
+  } catch { return null; }
+}
+
+/**
+ * Finish an interrupted rewrite. Caller holds the spool lock. Returns true if the spool was changed.
+ */
+export function replayJournal(spoolFd: number, journalPath: string, log?: Logger): boolean {
+  if (existsSync(journalPath + '.tmp')) {
+    // Never renamed into place: the spool was never touched.
+    try { unlinkSync(journalPath + '.tmp'); } catch { /* ignore */ }
+  }
+  if (!existsSync(journalPath)) return false;
+  const jfd = openSync(journalPath, constants.O_RDONLY | constants.O_NOFOLLOW);
+  let parsed: { head: JournalHead; phase: number } | null;
+  let dataOk = false;
+  try {
+    parsed = readHead(jfd);
+    if (parsed) dataOk = hashRange(jfd, HEAD, HEAD + parsed.head.newLen) === parsed.head.newHash;
+  } finally { closeSync(jfd); }
+  if (!parsed || !dataOk || parsed.head.ino !== inoOf(spoolFd)) {
+    log?.error({ journal: journalPath }, 'discarding a mailbox journal that does not match the mailbox');
+    unlinkSync(journalPath);
+    return false;
+  }
+  const { head, phase } = parsed;
+  const size = fstatSync(spoolFd).size;
+  const newEnd = head.x + head.newLen;
+  // Where our bytes end: anything after that is mail appended after the crash.
+  let cur: number;
+  if (newEnd > head.oldSize) {
+    if (phase === 0x57) cur = Math.min(newEnd, size);
+    else {
+      const b = Buffer.alloc(Math.max(0, Math.min(size, newEnd) - head.oldSize));
+      preadFull(spoolFd, b, head.oldSize);
+      let zeros = 0;
+      while (zeros < b.length && b[zeros] === 0) zeros++;
+      cur = head.oldSize + zeros;
+    }
+  } else if (newEnd < head.oldSize) {
+    cur = size >= head.oldSize && hashRange(spoolFd, newEnd, head.oldSize) === head.oldTailHash ? head.oldSize : Math.min(newEnd, size);
+  } else cur = Math.min(head.oldSize, size);
+  log?.warn({ journal: journalPath, appended: size - cur }, 'replaying an interrupted mailbox rewrite');
+  if (size > cur) {
+    const appended = Buffer.alloc(size - cur);
+    preadFull(spoolFd, appended, cur);
+    const jr = openSync(journalPath, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const data = Buffer.alloc(head.newLen);
+    try { preadFull(jr, data, HEAD); } finally { closeSync(jr); }
+    const sep = data.length && !data.subarray(-2).equals(Buffer.from('\n\n')) ? [Buffer.from('\n')] : [];
+    const next = writeJournal(journalPath, spoolFd, head.x, size, [data, ...sep, appended]);
+    apply(spoolFd, journalPath, next, size);
+  } else {
+    apply(spoolFd, journalPath, head, cur);
+  }
+  return true;
+}

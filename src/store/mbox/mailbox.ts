@@ -1,0 +1,168 @@
+// A selected mbox mailbox: the session's snapshot plus locked operations on the MboxFile.
+
+import { Readable } from 'node:stream';
+import type { Mailbox, MailboxState, MessageInfo, Flag, StoreMode } from '../types.js';
+import { StoreError } from '../types.js';
+import type { MboxFile } from './file.js';
+import type { IndexData, IndexedMessage } from './index-file.js';
+import { SYSTEM_FLAGS, FLAG_OLD, FLAG_DELETED, isAtomKeyword } from './format.js';
+
+export function flagSet(m: IndexedMessage): Set<Flag> {
+  const s = new Set<Flag>();
+  for (const [name, bit] of SYSTEM_FLAGS) if (m.flags & bit) s.add(name);
+  for (const k of m.keywords) s.add(k);
+  return s;
+}
+
+/** Split IMAP flags into FLAG_* bits and keywords; \Recent and unknown system flags are ignored. */
+export function encodeFlags(flags: readonly Flag[]): { bits: number; keywords: string[] } {
+  let bits = 0;
+  const keywords: string[] = [];
+  for (const f of flags) {
+    if (f.startsWith('\\')) {
+      const hit = SYSTEM_FLAGS.find(([n]) => n.toLowerCase() === f.toLowerCase());
+      if (hit) bits |= hit[1];
+    } else if (isAtomKeyword(f) && !keywords.includes(f)) keywords.push(f);
+  }
+  return { bits, keywords };
+}
+
+function findByUid(msgs: readonly IndexedMessage[], uid: number): IndexedMessage | undefined {
+  let lo = 0;
+  let hi = msgs.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const u = msgs[mid]!.uid;
+    if (u === uid) return msgs[mid];
+    if (u < uid) lo = mid + 1; else hi = mid - 1;
+  }
+  return undefined;
+}
+
+export class MboxMailbox implements Mailbox {
+  state: MailboxState;
+  private readonly recent = new Set<number>();
+  private closed = false;
+
+  constructor(
+    readonly name: string,
+    readonly readOnly: boolean,
+    private readonly file: MboxFile,
+    private readonly claim: boolean,
+    data: IndexData,
+  ) {
+    this.state = this.snapshot(data);
+  }
+
+  /** Open: sync under the lock and, for SELECT, claim \Recent. */
+  static async open(name: string, file: MboxFile, readOnly: boolean, claim: boolean): Promise<MboxMailbox> {
+    const box = new MboxMailbox(name, readOnly, file, claim && !readOnly, await file.locked('read', (_fd, d) => d));
+    await box.refresh(true);
+    return box;
+  }
+
+  private snapshot(d: IndexData): MailboxState {
+    const messages: MessageInfo[] = d.messages.map((m) => {
+      const info: { -readonly [K in keyof MessageInfo]: MessageInfo[K] } = {
+        uid: m.uid, flags: flagSet(m), size: m.size, internalDate: new Date(m.date), recent: this.recent.has(m.uid),
+      };
+      if (m.uidl) info.uidl = m.uidl;
+      return info;
+    });
+    return { uidValidity: d.uidValidity, uidNext: d.uidNext, keywords: d.keywords, messages };
+  }
+
+  private live(): void {
+    if (this.closed) throw new StoreError('CANNOT', 'mailbox is closed');
+  }
+
+  private writable(): void {
+    this.live();
+    if (this.readOnly) throw new StoreError('CANNOT', 'mailbox is open read-only');
+  }
+
+  async refresh(force = false): Promise<MailboxState> {
+    this.live();
+    if (!force && this.file.probablyCurrent()) return this.state;
+    await this.file.locked('read', (_fd, d) => {
+      let data = d;
+      if (this.claim && d.messages.some((m) => !(m.flags & FLAG_OLD))) {
+        const r = this.file.claimRecent(d);
+        for (const u of r.claimed) this.recent.add(u);
+        data = r.data;
+      }
+      this.state = this.snapshot(data);
+    });
+    return this.state;
+  }
+
+  async read(uid: number): Promise<Buffer> {
+    this.live();
+    return this.file.locked('read', (fd, d) => {
+      const m = findByUid(d.messages, uid);
+      if (!m || fd < 0) throw new StoreError('NONEXISTENT', `message UID ${uid} no longer exists`);
+      return this.file.readMessage(fd, m);
+    });
+  }
+
+  stream(uid: number, start = 0, end?: number): Readable {
+    // The lock is held only while reading; the bytes are then streamed from memory.
+    const self = this;
+    return Readable.from((async function* () {
+      const whole = await self.read(uid);
+      const e = end === undefined ? whole.length : Math.min(end, whole.length);
+      const s = Math.min(Math.max(0, start), e);
+      for (let p = s; p < e; p += 65536) yield whole.subarray(p, Math.min(e, p + 65536));
+    })(), { objectMode: false });
+  }
+
+  async setFlags(uids: readonly number[], mode: StoreMode, flags: readonly Flag[]): Promise<MailboxState> {
+    this.writable();
+    const want = encodeFlags(flags);
+    const set = new Set(uids);
+    await this.file.locked('write', (fd, d) => {
+      const changes = new Map<number, { flags: number; keywords: string[] }>();
+      for (const m of d.messages) {
+        if (!set.has(m.uid)) continue;
+        const sys = m.flags & ~FLAG_OLD;
+        let bits: number;
+        let kws: string[];
+        if (mode === 'add') { bits = sys | want.bits; kws = [...new Set([...m.keywords, ...want.keywords])]; }
+        else if (mode === 'remove') { bits = sys & ~want.bits; kws = m.keywords.filter((k) => !want.keywords.includes(k)); }
+        else { bits = want.bits; kws = want.keywords.slice(); }
+        const same = bits === sys && kws.length === m.keywords.length && kws.every((k) => m.keywords.includes(k));
+        if (!same) changes.set(m.uid, { flags: bits | (m.flags & FLAG_OLD), keywords: kws });
+      }
+      let data = d;
+      if (changes.size) {
+        const kwAll = new Set(d.keywords);
+        for (const c of changes.values()) for (const k of c.keywords) kwAll.add(k);
+        data = this.file.rewrite(fd, { ...d, keywords: [...kwAll] }, changes, new Set());
+      }
+      this.state = this.snapshot(data);
+    });
+    return this.state;
+  }
+
+  async expunge(uids?: readonly number[]): Promise<number[]> {
+    this.writable();
+    const only = uids ? new Set(uids) : null;
+    let removed: number[] = [];
+    await this.file.locked('write', (fd, d) => {
+      const remove = new Set<number>();
+      for (const m of d.messages) {
+        if (only ? only.has(m.uid) : (m.flags & FLAG_DELETED) !== 0) remove.add(m.uid);
+      }
+      let data = d;
+      if (remove.size) data = this.file.rewrite(fd, d, new Map(), remove);
+      removed = [...remove];
+      for (const u of removed) this.recent.delete(u);
+      this.state = this.snapshot(data);
+    });
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}

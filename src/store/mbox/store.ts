@@ -1,0 +1,308 @@
+// One user's mbox mail: INBOX is the drop file, folders are mbox files (and directories of folders) in
+// the folder directory (reference §6.2): a folder holds messages or folders, never both.
+
+import {
+  lstatSync, mkdirSync, readdirSync, rmdirSync, unlinkSync, renameSync, openSync, closeSync, writeFileSync,
+  readFileSync, constants, statSync, fsyncSync,
+} from 'node:fs';
+import { join, dirname } from 'node:path';
+import type { Settings } from '../../config/settings.js';
+import type { Logger } from '../../log/types.js';
+import type {
+  MailStore, Mailbox, MailboxStatus, OpenOptions, AppendResult, CopyResult, FolderEntry, Flag, UserPaths,
+} from '../types.js';
+import { StoreError } from '../types.js';
+import { MboxFile, isRegularFile, type FileOptions, type NewMessage } from './file.js';
+import { MboxMailbox, encodeFlags } from './mailbox.js';
+import { FLAG_SEEN, FLAG_OLD } from './format.js';
+import { fsyncDir } from './index-file.js';
+
+const SUBSCRIPTIONS = '.mailboxlist';
+
+/** Validate a folder name and return its path components. Refuses anything that could leave the area. */
+export function folderComponents(name: string): string[] {
+  if (!name || name.includes('\0') || name.startsWith('/') || name.length > 1024) {
+    throw new StoreError('CANNOT', `invalid mailbox name ${JSON.stringify(name)}`);
+  }
+  const parts = name.replace(/\/+$/, '').split('/');
+  for (const p of parts) {
+    // Leading dots would reach our own state (.imapd-index, .mailboxlist) or leave the directory.
+    if (!p || p.startsWith('.') || p.endsWith('.lock') || /[\x00-\x1f\x7f]/.test(p)) {
+      throw new StoreError('CANNOT', `invalid mailbox name ${JSON.stringify(name)}`);
+    }
+  }
+  return parts;
+}
+
+function fileKey(name: string): string {
+  return name === 'INBOX' ? 'INBOX' : 'F.' + name.replace(/%/g, '%25').replace(/\//g, '%2F');
+}
+
+export class MboxStore implements MailStore {
+  private readonly fileOpts: FileOptions;
+
+  constructor(readonly paths: UserPaths, private readonly settings: Settings, private readonly log: Logger) {
+    this.fileOpts = {
+      lock: { timeoutSec: settings.lock_timeout ?? 30, staleSec: settings.lock_stale ?? 300, lockId: settings.lock_id, log },
+      log,
+      minSpaceMb: settings.min_space ?? 0,
+    };
+  }
+
+  /** Path of a mailbox, with every existing component checked not to be a symlink. */
+  private pathOf(name: string): string {
+    if (name === 'INBOX') return this.paths.inbox;
+    if (/^inbox(\/|$)/i.test(name)) throw new StoreError('CANNOT', 'INBOX cannot hold folders');
+    const parts = folderComponents(name);
+    let p = this.paths.folders;
+    try {
+      if (lstatSync(p).isSymbolicLink()) throw new StoreError('NOPERM', 'folder directory is a symbolic link');
+    } catch (e) { if (e instanceof StoreError) throw e; }
+    for (const c of parts) {
+      p = join(p, c);
+      try {
+        if (lstatSync(p).isSymbolicLink()) throw new StoreError('NOPERM', `${name}: symbolic links are not followed`);
+      } catch (e) { if (e instanceof StoreError) throw e; }
+    }
+    return p;
+  }
+
+  private file(name: string): MboxFile {
+    const path = this.pathOf(name);
+    const key = fileKey(name);
+    return new MboxFile(path, this.paths.indexDir, join(this.paths.indexDir, key + '.idx'), join(this.paths.indexDir, key + '.journal'), this.fileOpts);
+  }
+
+  /** Kind of an existing mailbox path (no symlink following). */
+  private kind(path: string): 'file' | 'dir' | 'none' {
+    try {
+      const st = lstatSync(path);
+      if (st.isDirectory()) return 'dir';
+      if (st.isFile()) return 'file';
+      throw new StoreError('NOPERM', 'not a mailbox');
+    } catch (e) {
+      if (e instanceof StoreError) throw e;
+      return 'none';
+    }
+  }
+
+  private requireFolder(name: string): MboxFile {
+    const f = this.file(name);
+    if (name === 'INBOX') return f;
+    const k = this.kind(f.path);
+    if (k === 'none') throw new StoreError('NONEXISTENT', `mailbox ${name} does not exist`);
+    if (k === 'dir') throw new StoreError('CANNOT', `${name} holds folders, not messages`);
+    return f;
+  }
+
+  async open(name: string, options: OpenOptions = {}): Promise<Mailbox> {
+    const f = this.requireFolder(name);
+    return MboxMailbox.open(name, f, options.readOnly ?? false, options.claimRecent ?? false);
+  }
+
+  async status(name: string): Promise<MailboxStatus> {
+    const f = this.requireFolder(name);
+    return f.locked('read', (_fd, d) => {
+      let unseen = 0;
+      let recent = 0;
+      let size = 0;
+      for (const m of d.messages) {
+        if (!(m.flags & FLAG_SEEN)) unseen++;
+        if (!(m.flags & FLAG_OLD)) recent++;
+        size += m.size;
+      }
+      return { messages: d.messages.length, recent, unseen, uidNext: d.uidNext, uidValidity: d.uidValidity, size };
+    });
+  }
+
+  private async appendItems(name: string, items: NewMessage[]): Promise<{ uidValidity: number; uids: number[] }> {
+    const f = this.requireFolder(name);
+    if (name === 'INBOX') mkdirSync(dirname(f.path), { recursive: true, mode: 0o755 });
+    return f.locked('create', (fd, d) => {
+      if (fd < 0) throw new StoreError('CANNOT', 'cannot create the mailbox file');
+      const r = f.appendMessages(fd, d, items);
+      return { uidValidity: r.data.uidValidity, uids: r.uids };
+    });
+  }
+
+  async append(name: string, message: Buffer, flags: readonly Flag[] = [], date: Date = new Date()): Promise<AppendResult> {
+    const enc = encodeFlags(flags);
+    // An appended message was seen arriving by the client that appended it: not \Recent for others.
+    const r = await this.appendItems(name, [{ raw: message, flags: enc.bits | FLAG_OLD, keywords: enc.keywords, date }]);
+    return { uidValidity: r.uidValidity, uid: r.uids[0]! };
+  }
+
+  async copy(from: Mailbox, uids: readonly number[], to: string): Promise<CopyResult> {
+    this.requireFolder(to);
+    const want = new Set(uids);
+    const items: NewMessage[] = [];
+    const sourceUids: number[] = [];
+    for (const m of from.state.messages) {
+      if (!want.has(m.uid)) continue;
+      let raw: Buffer;
+      try { raw = await from.read(m.uid); } catch (e) {
+        if (e instanceof StoreError && e.code === 'NONEXISTENT') continue;
+        throw e;
+      }
+      const enc = encodeFlags([...m.flags]);
+      items.push({ raw, flags: enc.bits | FLAG_OLD, keywords: enc.keywords, date: m.internalDate });
+      sourceUids.push(m.uid);
+    }
+    if (!items.length) {
+      const st = await this.status(to);
+      return { uidValidity: st.uidValidity, sourceUids: [], destUids: [] };
+    }
+    const r = await this.appendItems(to, items);
+    return { uidValidity: r.uidValidity, sourceUids, destUids: r.uids };
+  }
+
+  async list(): Promise<FolderEntry[]> {
+    const out: FolderEntry[] = [{ name: 'INBOX', noselect: false, noinferiors: true, hasChildren: false }];
+    const walk = (dir: string, prefix: string, depth: number) => {
+      if (depth > 20) return;
+      let names: string[];
+      try { names = readdirSync(dir); } catch { return; }
+      for (const n of names.sort()) {
+        if (n.startsWith('.') || n.endsWith('.lock')) continue;
+        if (!prefix && n.toUpperCase() === 'INBOX') continue;
+        const p = join(dir, n);
+        let st;
+        try { st = lstatSync(p); } catch { continue; }
+        const name = prefix + n;
+        if (st.isDirectory()) {
+          let kids = false;
+          try { kids = readdirSync(p).some((k) => !k.startsWith('.') && !k.endsWith('.lock')); } catch { /* unreadable */ }
+          out.push({ name, noselect: true, noinferiors: false, hasChildren: kids });
+          walk(p, name + '/', depth + 1);
+        } else if (st.isFile()) {
+          out.push({ name, noselect: false, noinferiors: true, hasChildren: false });
+        }
+      }
+    };
+    walk(this.paths.folders, '', 0);
+    return out;
+  }
+
+  async create(name: string): Promise<void> {
+    if (name.toUpperCase() === 'INBOX') throw new StoreError('ALREADYEXISTS', 'INBOX always exists');
+    const asDir = name.endsWith('/');
+    const path = this.pathOf(name);
+    const parts = folderComponents(name);
+    // Every parent must be (or become) a directory: a folder holding messages cannot hold folders.
+    let p = this.paths.folders;
+    for (const c of parts.slice(0, -1)) {
+      p = join(p, c);
+      if (this.kind(p) === 'file') throw new StoreError('CANNOT', `${c} holds messages, so it cannot hold folders`);
+    }
+    if (this.kind(path) !== 'none') throw new StoreError('ALREADYEXISTS', `mailbox ${name} already exists`);
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    if (asDir) { mkdirSync(path, { mode: 0o700 }); return; }
+    try {
+      closeSync(openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new StoreError('ALREADYEXISTS', `mailbox ${name} already exists`);
+      throw e;
+    }
+  }
+
+  private dropIndex(name: string): void {
+    const key = fileKey(name);
+    for (const suffix of ['.idx', '.journal']) {
+      try { unlinkSync(join(this.paths.indexDir, key + suffix)); } catch { /* none */ }
+    }
+  }
+
+  async delete(name: string): Promise<void> {
+    if (name.toUpperCase() === 'INBOX') throw new StoreError('CANNOT', 'INBOX cannot be deleted');
+    const f = this.file(name);
+    const k = this.kind(f.path);
+    if (k === 'none') throw new StoreError('NONEXISTENT', `mailbox ${name} does not exist`);
+    if (k === 'dir') {
+      try { rmdirSync(f.path); } catch { throw new StoreError('CANNOT', `${name} still has folders in it`); }
+      return;
+    }
+    await f.locked('write', () => { unlinkSync(f.path); });
+    this.dropIndex(name);
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    if (to.toUpperCase() === 'INBOX') throw new StoreError('ALREADYEXISTS', 'INBOX already exists');
+    const dest = this.pathOf(to);
+    if (this.kind(dest) !== 'none') throw new StoreError('ALREADYEXISTS', `mailbox ${to} already exists`);
+    let p = this.paths.folders;
+    for (const c of folderComponents(to).slice(0, -1)) {
+      p = join(p, c);
+      if (this.kind(p) === 'file') throw new StoreError('CANNOT', `${c} holds messages, so it cannot hold folders`);
+    }
+    if (from === 'INBOX') {
+      const inbox = this.file('INBOX');
+      mkdirSync(dirname(dest), { recursive: true, mode: 0o700 });
+      await inbox.locked('write', (fd, d) => {
+        const bytes = fd >= 0 ? inbox.rawMessages(fd, d) : Buffer.alloc(0);
+        // New folder first (durably), then empty INBOX: a crash in between duplicates, never loses.
+        const nfd = openSync(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+        try { writeFileSync(nfd, bytes); fsyncSync(nfd); } finally { closeSync(nfd); }
+        fsyncDir(dirname(dest));
+        if (fd >= 0) inbox.clear(fd, d);
+      });
+      this.dropIndex(to);
+      return;
+    }
+    const src = this.file(from);
+    if (this.kind(src.path) === 'none') throw new StoreError('NONEXISTENT', `mailbox ${from} does not exist`);
+    mkdirSync(dirname(dest), { recursive: true, mode: 0o700 });
+    renameSync(src.path, dest);
+    this.dropIndex(from);
+    this.dropIndex(to);
+  }
+
+  private subsPath(): string {
+    return join(this.paths.folders, SUBSCRIPTIONS);
+  }
+
+  async subscriptions(): Promise<string[]> {
+    try {
+      return readFileSync(this.subsPath(), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+    } catch { return []; }
+  }
+
+  private writeSubs(list: string[]): void {
+    mkdirSync(this.paths.folders, { recursive: true, mode: 0o700 });
+    const tmp = this.subsPath() + `.tmp.${process.pid}`;
+    writeFileSync(tmp, list.map((l) => l + '\n').join(''), { mode: 0o600 });
+    renameSync(tmp, this.subsPath());
+  }
+
+  async subscribe(name: string): Promise<void> {
+    if (name !== 'INBOX') folderComponents(name);
+    const list = await this.subscriptions();
+    if (!list.includes(name)) { list.push(name); this.writeSubs(list); }
+  }
+
+  async unsubscribe(name: string): Promise<void> {
+    const list = await this.subscriptions();
+    if (list.includes(name)) this.writeSubs(list.filter((n) => n !== name));
+  }
+
+  async usage(): Promise<number> {
+    let total = 0;
+    try { total += statSync(this.paths.inbox).size; } catch { /* empty INBOX */ }
+    const walk = (dir: string, depth: number) => {
+      if (depth > 20) return;
+      let names: string[];
+      try { names = readdirSync(dir); } catch { return; }
+      for (const n of names) {
+        if (n.startsWith('.')) continue;
+        try {
+          const st = lstatSync(join(dir, n));
+          if (st.isDirectory()) walk(join(dir, n), depth + 1);
+          else if (st.isFile()) total += st.size;
+        } catch { /* vanished */ }
+      }
+    };
+    walk(this.paths.folders, 0);
+    return total;
+  }
+}
+
+export { isRegularFile };

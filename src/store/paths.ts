@@ -1,0 +1,98 @@
+// Where one user's mail lives: the INBOX drop file, the folder directory and the index directory,
+// from dmail.conf + the authenticated user (reference §2.2, §2.3, §6.2; Decisions 2 and 3).
+
+import { join, isAbsolute } from 'node:path';
+import type { Settings } from '../config/settings.js';
+import type { AuthUser } from '../auth/types.js';
+import type { UserPaths } from './types.js';
+import { StoreError } from './types.js';
+import { hashScheme } from './hash-schemes.js';
+
+export { HASH_SCHEMES, hashScheme } from './hash-schemes.js';
+export type { HashScheme } from './hash-schemes.js';
+
+type PathSettings = Pick<Settings, 'hash_scheme' | 'imapd_enable_new_hashing'>;
+
+/** Hash directories for a drop-file name under the configured scheme (lower-case, Decision 2). */
+export function hashDirs(dropName: string, level: number, settings: PathSettings): string[] {
+  if (level <= 0) return [];
+  return hashScheme(settings.hash_scheme).dirs(dropName, Math.min(level, 2), settings).map((d) => d.toLowerCase());
+}
+
+/** Decision 3: every byte of a character listed in invalid_chars (and control bytes) becomes %XX. */
+export function encodeDropName(name: string, settings: Pick<Settings, 'invalid_chars'>): string {
+  const invalid = settings.invalid_chars ?? '/';
+  let out = '';
+  for (const ch of name) {
+    const code = ch.codePointAt(0)!;
+    if (invalid.includes(ch) || code < 0x20 || code === 0x7f) {
+      for (const b of Buffer.from(ch, 'utf8')) out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
+    } else out += ch;
+  }
+  // A name of dots would walk out of the spool directory: encode them however invalid_chars is set.
+  if (/^\.+$/.test(out)) out = out.replace(/\./g, '%2E');
+  return out;
+}
+
+function checkDropName(dropName: string): void {
+  if (!dropName || dropName.includes('/') || dropName.includes('\0') || /^\.+$/.test(dropName)) {
+    throw new StoreError('NOPERM', `unsafe drop file name ${JSON.stringify(dropName)}`);
+  }
+}
+
+type MboxSettings = Pick<Settings, 'drop_path' | 'hash_spool' | 'hash_scheme' | 'imapd_enable_new_hashing'
+  | 'drop_prefix' | 'vdomain_separator' | 'imapd_mailbox_name' | 'index_path'>;
+
+/** The mbox layout (always synchronous; no maildir involved). */
+export function resolveMboxPaths(settings: MboxSettings, user: AuthUser): UserPaths {
+  let inbox: string;
+  let dropName = user.dropName;
+  if (user.dropPath) {
+    if (!isAbsolute(user.dropPath) || user.dropPath.split('/').includes('..') || user.dropPath.includes('\0')) {
+      throw new StoreError('NOPERM', 'external authentication returned an unsafe drop path');
+    }
+    inbox = user.dropPath;
+  } else {
+    checkDropName(dropName);
+    let base = user.dropDir ?? settings.drop_path ?? '/var/spool/mail';
+    // drop_prefix: the vdomain prefix becomes a directory of the drop path instead of a name prefix.
+    if (settings.drop_prefix && user.prefix && !user.dropDir) {
+      const sep = settings.vdomain_separator ?? '_';
+      const lead = user.prefix + sep;
+      if (dropName.startsWith(lead)) dropName = dropName.slice(lead.length);
+      checkDropName(dropName);
+      checkDropName(user.prefix);
+      base = join(base, user.prefix);
+    }
+    inbox = join(base, ...hashDirs(dropName, settings.hash_spool ?? 0, settings), dropName);
+  }
+  let folders: string;
+  const mailboxName = settings.imapd_mailbox_name;
+  if (mailboxName && user.home && !user.dropPath && !user.dropDir) {
+    if (isAbsolute(mailboxName) || mailboxName.split('/').includes('..')) {
+      throw new StoreError('NOPERM', 'imapd_mailbox_name must be relative to the home directory');
+    }
+    folders = join(user.home, mailboxName);
+  } else {
+    folders = inbox + '.mbx';
+  }
+  const indexDir = settings.index_path
+    ? join(settings.index_path, ...hashDirs(user.dropName, 2, settings), user.dropName.replace(/\//g, '%2F'))
+    : join(folders, '.imapd-index');
+  return { inbox, folders, indexDir, kind: 'mbox' };
+}
+
+/** The maildir back end, loaded only when configured. */
+export async function loadMaildir<T>(which: 'paths' | 'index'): Promise<T> {
+  // Literal specifiers so esbuild bundles the modules (they are owned by the maildir back end).
+  return (which === 'paths' ? await import('./maildir/paths.js') : await import('./maildir/index.js')) as T;
+}
+
+/** Resolve a user's paths. Async because the maildir layout module is loaded only when configured. */
+export async function resolveUserPaths(settings: Settings, user: AuthUser): Promise<UserPaths> {
+  if (settings.use_maildir) {
+    const mod = await loadMaildir<{ resolveMaildirPaths(s: Settings, u: AuthUser): UserPaths }>('paths');
+    return mod.resolveMaildirPaths(settings, user);
+  }
+  return resolveMboxPaths(settings, user);
+}
