@@ -87,5 +87,16 @@ export function createLogger(settings: Settings, program: Program, bindings: Rec
     },
     dest ?? openDestination(settings, program),
   );
-  return p.child(redact(bindings)) as unknown as Logger;
+  return wrap(p.child(redact(bindings)));
+}
+
+/** Our Logger over pino, so child bindings pass through redact() too (pino formats only log objects). */
+function wrap(p: pino.Logger): Logger {
+  return {
+    error: p.error.bind(p),
+    warn: p.warn.bind(p),
+    info: p.info.bind(p),
+    debug: p.debug.bind(p),
+    child: (b) => wrap(p.child(redact(b))),
+  };
 }

@@ -4,7 +4,7 @@
 // (older ones shift up to rotated_logs) under a proper-lockfile lock so two processes never rotate at
 // once; every process notices a rotation by the changed inode and reopens.
 
-import { closeSync, fstatSync, openSync, renameSync, statSync, unlinkSync, writeSync, constants } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, renameSync, statSync, unlinkSync, writeSync, constants } from 'node:fs';
 import lockfile from 'proper-lockfile';
 
 export interface RotationPolicy {
@@ -74,7 +74,9 @@ export class RotatingFile {
     try {
       release = lockfile.lockSync(this.path, { realpath: false, stale: 10_000 });
     } catch {
-      return; // another process is rotating right now; we will see the new inode shortly
+      // Another process is rotating right now. If it already has, follow it to the new file.
+      this.reopenIfMoved();
+      return;
     }
     try {
       let st;
@@ -86,9 +88,10 @@ export class RotatingFile {
         if (keep === 0) {
           unlinkSync(this.path);
         } else {
-          for (let i = keep - 1; i >= 1; i--) {
-            try { renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`); } catch { /* gap in the series */ }
-          }
+          // Shift only the files that exist (.1 .. .top-1); the lock is held meanwhile, keep it short.
+          let top = 1;
+          while (top < keep && existsSync(`${this.path}.${top}`)) top++;
+          for (let i = top - 1; i >= 1; i--) renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
           renameSync(this.path, `${this.path}.1`);
         }
       }

@@ -1,16 +1,21 @@
-// Bundles fixtures/echo-entry.ts exactly as src/build.mjs bundles the real entry points.
+// Bundles test fixtures (fixtures/echo-entry.ts, ...) exactly as src/build.mjs bundles the real entry points.
 import { build } from 'esbuild';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/site.js';
 
-export async function buildEcho(): Promise<{ file: string; cleanup: () => void }> {
-  const dir = mkdtempSync(join(tmpdir(), 'dmail-echo-'));
-  const file = join(dir, 'echo.cjs');
+export function buildEcho(): Promise<{ file: string; cleanup: () => void }> {
+  return buildFixture('echo-entry');
+}
+
+/** Bundle test/transport/fixtures/<name>.ts into a temp dir. */
+export async function buildFixture(name: string): Promise<{ file: string; cleanup: () => void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'dmail-fixture-'));
+  const file = join(dir, `${name}.cjs`);
   await build({
     absWorkingDir: ROOT,
-    entryPoints: [join(ROOT, 'test/transport/fixtures/echo-entry.ts')],
+    entryPoints: [join(ROOT, `test/transport/fixtures/${name}.ts`)],
     outfile: file,
     bundle: true,
     platform: 'node',
