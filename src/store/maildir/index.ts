@@ -20,6 +20,7 @@ import { MaildirMailbox } from './mailbox.js';
 import { INBOX, mailboxDir, nameOfEntry, validateName } from './names.js';
 import { readSubscriptions, updateSubscriptions } from './subscriptions.js';
 import { lockedUidList } from './uidlist-sync.js';
+import { locate, scanMaildir } from './scan.js';
 
 const SYSTEM_FLAGS = new Map(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'].map((f) => [f.toLowerCase(), f]));
 
@@ -341,7 +342,9 @@ export class MaildirStore implements MailStore {
     return total;
   }
 
-  /** For `dmailctl convert`: append keeping a given UID (the destination must not have it yet). */
+  /** For `dmailctl convert`: append keeping a given UID, which must be above every UID in the list.
+   *  The uidlist record is written before the file appears: a crash in between leaves a record
+   *  without a file (harmless, and replaced on retry), never a file that would get another UID. */
   async appendWithUid(name: string, message: Buffer, flags: readonly Flag[], date: Date, uid: number): Promise<void> {
     const dir = await this.existingDir(name);
     const body = toLf(message);
@@ -352,24 +355,38 @@ export class MaildirStore implements MailStore {
     await writeDurably(tmp, body, date);
     try {
       await lockedUidList(dir, this.env, async (l) => {
-        if (uid < l.nextUid) throw new StoreError('CANNOT', `UID ${uid} is below UIDNEXT ${l.nextUid}`);
-        await fsp.rename(tmp, join(dir, 'cur', fileName(base, info ?? '')));
+        const old = l.records.find((r) => r.uid === uid);
+        if (old) {
+          if (await locate(dir, old.base)) throw new StoreError('ALREADYEXISTS', `UID ${uid} already exists`);
+          l.records = l.records.filter((r) => r !== old);
+          l.byBase.delete(old.base);
+        }
+        const last = l.records[l.records.length - 1]?.uid ?? 0;
+        if (uid <= last) throw new StoreError('CANNOT', `UID ${uid} is not above the last UID ${last}`);
         const rec = { uid, base, ext: [] };
         l.records.push(rec);
         l.byBase.set(base, rec);
-        l.nextUid = uid + 1;
+        l.nextUid = Math.max(l.nextUid, uid + 1);
         return true;
       });
+      await fsp.rename(tmp, join(dir, 'cur', fileName(base, info ?? '')));
     } finally {
       await fsp.unlink(tmp).catch(() => undefined);
     }
   }
 
-  /** For `dmailctl convert`: set UIDVALIDITY and UIDNEXT of an empty mailbox. */
+  /** For `dmailctl convert`: give an empty mailbox the source's UIDVALIDITY, or raise UIDNEXT of one
+   *  that already has it. Refused (CANNOT) for a mailbox holding other mail. */
   async setUidState(name: string, uidValidity: number, uidNext: number): Promise<void> {
     const dir = await this.existingDir(name);
     await lockedUidList(dir, this.env, async (l) => {
-      if (l.records.length > 0) throw new StoreError('CANNOT', 'Mailbox is not empty');
+      if (l.uidValidity === uidValidity) {
+        if (uidNext <= l.nextUid) return false;
+        l.nextUid = uidNext;
+        return true;
+      }
+      const scan = await scanMaildir(dir);
+      if (l.records.length > 0 || scan.files.size > 0) throw new StoreError('CANNOT', 'Mailbox is not empty');
       l.uidValidity = uidValidity;
       l.nextUid = Math.max(uidNext, 1);
       return true;
