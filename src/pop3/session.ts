@@ -96,7 +96,9 @@ export class Pop3Session {
     const space = text.indexOf(' ');
     const keyword = (space < 0 ? text : text.slice(0, space)).toUpperCase();
     const rest = space < 0 ? '' : text.slice(space + 1);
-    this.log.debug({ cmd: keyword, args: keyword === 'PASS' || keyword === 'APOP' || keyword === 'AUTH' ? '***' : rest }, 'command');
+    // Arguments are logged only for commands that cannot carry a secret; a confused client may well send
+    // its password as a line of its own.
+    this.log.debug(LOGGABLE_ARGS.has(keyword) ? { cmd: keyword, args: rest.slice(0, 100) } : { cmd: keyword.slice(0, 10), argsLength: rest.length }, 'command');
 
     if (keyword === '') {
       this.send(err('Empty command'));
@@ -343,5 +345,6 @@ export class Pop3Session {
   }
 }
 
+const LOGGABLE_ARGS = new Set(['USER', 'STAT', 'LIST', 'RETR', 'DELE', 'NOOP', 'RSET', 'TOP', 'UIDL', 'LAST', 'QUIT', 'CAPA', 'STLS']);
 const TRANSACTION_COMMANDS = new Set(['STAT', 'LIST', 'RETR', 'DELE', 'NOOP', 'RSET', 'TOP', 'UIDL', 'LAST']);
 const AUTH_COMMANDS = new Set(['USER', 'PASS', 'APOP', 'AUTH', 'STLS']);

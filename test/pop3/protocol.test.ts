@@ -1,7 +1,8 @@
 // RFC 1939 commands and their error paths against the real bin/dpop over a real socket.
 import { afterEach, describe, expect, it } from 'vitest';
-import { rmSync } from 'node:fs';
-import { simpleMessage, type Site } from '../helpers/site.js';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { readText, simpleMessage, type Site } from '../helpers/site.js';
 import { crlf, pop, siteWithMail, writeMail, type PopClient } from './pop-client.js';
 
 const sites: Site[] = [];
@@ -249,6 +250,26 @@ describe('TRANSACTION state', () => {
     expect((await c.multiCmd('UIDL')).lines).toEqual([]);
     expect(await c.cmd('RETR 1')).toMatch(/^-ERR/);
     expect(await c.cmd('QUIT')).toMatch(/maildrop empty/);
+  });
+});
+
+describe('logging', () => {
+  it('never writes a password to the log, whichever way it was sent', async () => {
+    const s = site(1, { auth_max_failures: 10 });
+    const c = await connect(s);
+    const b64 = (t: string) => Buffer.from(t).toString('base64');
+    await c.login('bob', 'wrongPw1');
+    await c.cmd(`AUTH PLAIN ${b64('\0bob\0wrongPw2')}`);
+    await c.cmd('AUTH LOGIN');
+    await c.cmd(b64('bob'));
+    await c.cmd(b64('wrongPw3'));
+    await c.cmd('wrongPw4 stray line');
+    expect(await c.login()).toMatch(/^\+OK/);
+    await c.cmd('QUIT');
+    await c.exited();
+    const logs = readdirSync(s.logs).map((f) => readText(join(s.logs, f))).join('\n');
+    expect(logs).toMatch(/bob/); // the log was written at all
+    for (const secret of ['secret', 'wrongPw', b64('\0bob\0wrongPw2'), b64('wrongPw3')]) expect(logs).not.toContain(secret);
   });
 });
 
