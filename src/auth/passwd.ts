@@ -2,6 +2,7 @@
 // native module and most connections never need it), /etc/shadow, and vdomain_passwd files.
 
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 
 export interface PasswdEntry {
   name: string;
@@ -19,10 +20,11 @@ interface PosixModule {
   getegid(): number;
 }
 
-// Native addons ship no type declarations; importing through a variable keeps tsc from demanding
-// one (and from clashing with another module's ambient declaration) while esbuild leaves it external.
+// Native addons are CommonJS without type declarations (and posix's package "main" has no extension,
+// which ESM import() cannot resolve). require() through createRequire loads them from the bundle's
+// node_modules in dist/ and from the sources under vitest alike, only when first needed.
 export async function importNative<T>(name: string): Promise<T> {
-  const m = (await import(name)) as { default?: T };
+  const m = createRequire(import.meta.url)(name) as { default?: T };
   return (m.default ?? m) as T;
 }
 

@@ -19,6 +19,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'whois', description: 'show how a login name resolves (domain, drop file, folders, uid, quota)', load: () => import('./cmd-whois.js') },
   { name: 'forward', description: 'POP-before-SMTP records (forward_user), e.g. as a Postfix access map', load: () => import('./cmd-forward.js') },
   { name: 'bulletin', description: 'add and list bulletins', load: () => import('./cmd-bulletin.js') },
+  { name: 'quota', description: "print a user's mail usage and quota", load: () => import('./cmd-quota.js') },
   { name: 'serve', description: 'serve IMAP and POP3 on loopback ports, one process per connection', load: () => import('./cmd-serve.js') },
   { name: 'demo', description: 'build a demo site under ./demo and serve it (npm start)', load: () => import('./cmd-demo.js') },
   { name: 'sessions', description: 'list live IMAP/POP3 sessions', load: () => import('./cmd-sessions.js') },

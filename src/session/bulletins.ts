@@ -11,6 +11,7 @@ import type { Settings } from '../config/settings.js';
 import type { AuthUser } from '../auth/types.js';
 import type { Logger } from '../log/types.js';
 import type { MailStore } from '../store/types.js';
+import { importNative } from '../auth/passwd.js';
 
 export interface Bulletin { id: number; txt: string; hdr?: string }
 
@@ -96,9 +97,7 @@ async function withUserLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   try {
     let fsExt: FlockModule | undefined;
     try {
-      const name = 'fs-ext';
-      const m = (await import(name)) as { default?: FlockModule };
-      fsExt = (m.default ?? m) as FlockModule;
+      fsExt = await importNative<FlockModule>('fs-ext');
     } catch { /* without fs-ext: unlocked, at worst a duplicate bulletin */ }
     if (fsExt) await new Promise<void>((res, rej) => fsExt!.flock(fh.fd, 'ex', (e) => (e ? rej(e) : res())));
     return await fn();

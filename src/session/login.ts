@@ -35,6 +35,8 @@ export type LoginResult =
   | { ok: false; temporary: boolean; message: string };
 
 const FAILED = 'authentication failed';
+/** Set when an identity switch failed half way: this process must not serve another login. */
+let poisoned = false;
 const UNAVAILABLE = 'authentication temporarily unavailable';
 
 /** Logged form of what the client typed as a name: bounded and printable. */
@@ -61,6 +63,7 @@ async function finish(ctx: ServerContext, client: ClientInfo, name: string, star
   }
   const user = outcome.user;
   const s = ctx.settings;
+  if (poisoned) return failAfterDelay(ctx, started, true);
   let plan;
   try {
     plan = await planIdentity(s, user);
@@ -88,6 +91,7 @@ async function finish(ctx: ServerContext, client: ClientInfo, name: string, star
     try {
       await switchTo(plan.to, log);
     } catch (e) {
+      poisoned = true;
       log.error({ err: (e as Error).message }, 'could not switch to the user identity; refusing the login');
       await closeAll();
       // The process may be half switched; the protocol layer must not go on with it.

@@ -15,6 +15,7 @@
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { parseInfo } from '../external.js';
+import { importNative } from '../passwd.js';
 
 export interface DbUser {
   name: string;
@@ -54,9 +55,7 @@ export const validValue = (v: string) => !/["\t\r\n\0]/.test(v) && v.length <= 1
 
 interface FlockModule { flock(fd: number, op: string, cb: (err?: Error) => void): void }
 async function flockExclusive(fd: number): Promise<void> {
-  const name = 'fs-ext';
-  const m = (await import(name)) as { default?: FlockModule };
-  const fsExt = (m.default ?? m) as FlockModule;
+  const fsExt = await importNative<FlockModule>('fs-ext');
   await new Promise<void>((res, rej) => fsExt.flock(fd, 'ex', (e) => (e ? rej(e) : res())));
 }
 
