@@ -1,0 +1,152 @@
+// The real built binaries (bin/imapd, bin/dpop, bin/dmailctl) under the launchers they are deployed with:
+// systemd-socket-activate in inetd style, Accept=yes on fd 3, Accept=no (LISTEN_FDS), a private xinetd,
+// and `dmailctl serve` / `dmailctl demo`. Each proves a greeting, CAPABILITY and LOGOUT (POP3: QUIT).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BIN, makeSite, mbox, simpleMessage, type Site } from '../helpers/site.js';
+import { cleanEnv } from '../helpers/inetd.js';
+import { makeTestCert, type TestCert } from '../helpers/tls-cert.js';
+import { launch, lineClient, socketActivate, xinetd, type Launched } from './launchers.js';
+import { writeFileSync } from 'node:fs';
+
+let site: Site;
+let cert: TestCert;
+const running: Launched[] = [];
+const dirs: string[] = [];
+
+beforeAll(() => {
+  cert = makeTestCert();
+  site = makeSite({ tls_cert: cert.cert, tls_key: cert.key });
+  site.addUser('bob', { pass: 'secret' });
+  writeFileSync(site.drop('bob'), mbox([1, 2, 3].map((i) => ({ text: simpleMessage(i) }))));
+});
+afterAll(async () => {
+  for (const l of running) await l.stop();
+  cert?.cleanup();
+  if (site) rmSync(site.dir, { recursive: true, force: true });
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function imapRoundTrip(port: number, tls = false, login?: { user: string; pass: string; exists: number }) {
+  const c = await lineClient(port, tls);
+  expect(await c.line()).toMatch(/^\* OK /);
+  c.send('a CAPABILITY\r\n');
+  const cap = await c.until('a ');
+  expect(cap[0]).toMatch(/^\* CAPABILITY .*IMAP4rev1/);
+  expect(cap[cap.length - 1]).toMatch(/^a OK/);
+  if (login) {
+    c.send(`b LOGIN ${login.user} ${login.pass}\r\n`);
+    expect((await c.until('b ')).pop()).toMatch(/^b OK/);
+    c.send('c SELECT INBOX\r\n');
+    const sel = await c.until('c ');
+    expect(sel).toContain(`* ${login.exists} EXISTS`);
+    expect(sel.pop()).toMatch(/^c OK/);
+  }
+  c.send('z LOGOUT\r\n');
+  const bye = await c.until('z ');
+  expect(bye[0]).toMatch(/^\* BYE/);
+  expect(bye[bye.length - 1]).toMatch(/^z OK/);
+  await c.closed();
+}
+
+async function popRoundTrip(port: number, tls = false, login?: { user: string; pass: string; count: number }) {
+  const c = await lineClient(port, tls);
+  expect(await c.line()).toMatch(/^\+OK /);
+  if (login) {
+    c.send(`USER ${login.user}\r\n`);
+    expect(await c.line()).toMatch(/^\+OK/);
+    c.send(`PASS ${login.pass}\r\n`);
+    expect(await c.line()).toMatch(/^\+OK/);
+    c.send('STAT\r\n');
+    expect(await c.line()).toMatch(new RegExp(`^\\+OK ${login.count} \\d+$`));
+  }
+  c.send('QUIT\r\n');
+  expect(await c.line()).toMatch(/^\+OK/);
+  await c.closed();
+}
+
+describe.each(['inetd', 'accept', 'listen'] as const)('systemd-socket-activate (%s)', (mode) => {
+  it('imapd: greeting, CAPABILITY, LOGIN, SELECT, LOGOUT', async () => {
+    const l = await socketActivate(mode, [BIN.imapd, '-i', site.conf]);
+    running.push(l);
+    await imapRoundTrip(l.port, false, { user: 'bob', pass: 'secret', exists: 3 });
+    await imapRoundTrip(l.port);
+    await l.stop();
+  });
+
+  it('dpop: greeting, login, STAT, QUIT', async () => {
+    const l = await socketActivate(mode, [BIN.dpop, '-i', site.conf]);
+    running.push(l);
+    await popRoundTrip(l.port, false, { user: 'bob', pass: 'secret', count: 3 });
+    await popRoundTrip(l.port);
+    await l.stop();
+  });
+});
+
+describe('implicit TLS (imaps / pop3s lines)', () => {
+  it('imapd --tls and dpop --tls under systemd-socket-activate --inetd', async () => {
+    const i = await socketActivate('inetd', [BIN.imapd, '-i', site.conf, '--tls']);
+    running.push(i);
+    await imapRoundTrip(i.port, true, { user: 'bob', pass: 'secret', exists: 3 });
+    await i.stop();
+    const p = await socketActivate('inetd', [BIN.dpop, '-i', site.conf, '--tls']);
+    running.push(p);
+    await popRoundTrip(p.port, true);
+    await p.stop();
+  });
+});
+
+describe('xinetd', () => {
+  it('imapd and dpop under a private xinetd', async () => {
+    const i = await xinetd(BIN.imapd, ['-i', site.conf], 'dmailtest-imap');
+    running.push(i);
+    await imapRoundTrip(i.port);
+    await imapRoundTrip(i.port, false, { user: 'bob', pass: 'secret', exists: 3 });
+    await i.stop();
+    const p = await xinetd(BIN.dpop, ['-i', site.conf], 'dmailtest-pop');
+    running.push(p);
+    await popRoundTrip(p.port);
+    await p.stop();
+  });
+});
+
+describe('dmailctl serve and demo', () => {
+  it('serve runs imapd and dpop per connection on loopback ports', async () => {
+    const l = await launch((port) => spawn(BIN.dmailctl, ['serve', '-i', site.conf, '--imap-port', String(port), '--pop-port', String(port + 1)], {
+      stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(),
+    }), /^serving /m);
+    running.push(l);
+    expect(l.output()).toContain(`imap 127.0.0.1:${l.port}, pop3 127.0.0.1:${l.port + 1}`);
+    await Promise.all([imapRoundTrip(l.port), popRoundTrip(l.port + 1, false, { user: 'bob', pass: 'secret', count: 3 })]);
+    await l.stop();
+  });
+
+  it('demo builds a site with user demo/demo and six messages, reachable by IMAP and POP3', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dmail-demo-'));
+    dirs.push(dir);
+    const demoDir = join(dir, 'demo');
+    const l = await launch((port) => spawn(BIN.dmailctl, ['demo', '--dir', demoDir, '--imap-port', String(port), '--pop-port', String(port + 1)], {
+      stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(),
+    }), /^serving /m);
+    running.push(l);
+    expect(l.output()).toContain(`telnet 127.0.0.1 ${l.port}`);
+    await imapRoundTrip(l.port, false, { user: 'demo', pass: 'demo', exists: 6 });
+    await popRoundTrip(l.port + 1, false, { user: 'demo', pass: 'demo', count: 6 });
+    await l.stop();
+    const check = spawnSync(BIN.dmailctl, ['config', 'check', '-i', join(demoDir, 'dmail.conf')], { encoding: 'utf8', env: cleanEnv() });
+    expect(check.status).toBe(0);
+    expect(check.stderr).toContain('0 warning(s), 0 error(s)');
+  });
+});
+
+describe('bin/ start-up errors', () => {
+  it.each(['imapd', 'dpop'] as const)('bin/%s -i missing.conf: clear error, non-zero exit, no stack trace', (p) => {
+    const r = spawnSync(BIN[p], ['-i', 'missing.conf'], { encoding: 'utf8', env: cleanEnv(), cwd: site.dir });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`${p}: cannot read configuration file ${join(site.dir, 'missing.conf')}: no such file\n`);
+    expect(r.stdout).toBe('');
+  });
+});
