@@ -1,0 +1,87 @@
+// What IMAP SEARCH needs from a message: decoded header values, decoded body text, and a matcher
+// that is case-insensitive, Unicode-aware and whitespace-normalising.
+import { decodeCharset, decodeUnlabelled } from './charset.js';
+import { decodeHeaderValue, decodeTransfer } from './decode.js';
+import { findFields } from './header.js';
+import type { MimePart } from './types.js';
+
+function fieldValueBytes(raw: Buffer, start: number, end: number): Buffer {
+  let s = start;
+  let e = end;
+  while (e > s && (raw[e - 1] === 0x0a || raw[e - 1] === 0x0d)) e--;
+  while (s < e && (raw[s] === 0x20 || raw[s] === 0x09)) s++;
+  return raw.subarray(s, e);
+}
+
+/** Decoded values of every `name` field in the part's header (root: the message header). */
+export function headerValues(raw: Buffer, root: MimePart, name: string): string[] {
+  return findFields(root.fields, name).map((f) => decodeHeaderValue(fieldValueBytes(raw, f.valueStart, f.end)));
+}
+
+/** The whole header decoded, one "Name: value" line per field (for TEXT searches). */
+export function headerText(raw: Buffer, part: MimePart): string {
+  const lines: string[] = [];
+  for (const f of part.fields) {
+    if (!f.hasColon) continue;
+    lines.push(`${f.name}: ${decodeHeaderValue(fieldValueBytes(raw, f.valueStart, f.end))}`);
+  }
+  return lines.join('\n');
+}
+
+function charsetOf(part: MimePart): string {
+  return part.params.find((p) => p.name.toLowerCase() === 'charset')?.value ?? '';
+}
+
+/**
+ * Decoded text of all text parts under `part` (transfer encoding and charset undone), joined by
+ * newlines. Non-text parts are skipped; encapsulated messages contribute their header and text.
+ */
+export function bodyText(raw: Buffer, part: MimePart): string {
+  const out: string[] = [];
+  // Iterative walk: nesting is capped by the parser, but there is no need for recursion at all.
+  const stack: { p: MimePart; top: boolean }[] = [{ p: part, top: true }];
+  while (stack.length > 0) {
+    const { p, top } = stack.pop() as { p: MimePart; top: boolean };
+    if (p.isMultipart) {
+      for (let i = p.children.length - 1; i >= 0; i--) stack.push({ p: p.children[i], top: false });
+    } else if (p.isMessage) {
+      if (p.message) {
+        out.push(headerText(raw, p.message));
+        stack.push({ p: p.message, top: false });
+      }
+    } else if (p.isText || (top && p.type === null)) {
+      const body = decodeTransfer(raw.subarray(p.bodyStart, p.bodyEnd), p.encoding);
+      out.push(decodeCharset(body, charsetOf(p)) ?? decodeUnlabelled(body));
+    }
+  }
+  return out.join('\n');
+}
+
+/**
+ * Folds text for matching: compatibility decomposition (so ligatures, full-width forms and
+ * precomposed accents compare like Dovecot's i;unicode-casemap), lower case, and every run of
+ * whitespace (including line breaks) as one space.
+ */
+export function foldText(s: string): string {
+  return s.normalize('NFKD').toLowerCase().replace(/\s+/g, ' ');
+}
+
+/** IMAP SEARCH substring match: case-insensitive, Unicode-aware, whitespace-normalising. */
+export function matchText(haystack: string, needle: string): boolean {
+  const n = foldText(needle);
+  if (n.length === 0) return true;
+  return foldText(haystack).includes(n);
+}
+
+/** Same as matchText for callers that fold a message once and test many keys. */
+export function matchFolded(foldedHaystack: string, foldedNeedle: string): boolean {
+  return foldedNeedle.length === 0 || foldedHaystack.includes(foldedNeedle);
+}
+
+/**
+ * SEARCH CHARSET: the search string's bytes in that charset → text. null when the charset is
+ * unknown (answer NO [BADCHARSET]); await loadCharsets() first to allow iconv-lite's extra ones.
+ */
+export function decodeSearchString(bytes: Buffer, charset: string): string | null {
+  return decodeCharset(bytes, charset);
+}
