@@ -37,9 +37,9 @@ function attributes(f: FolderEntry): string[] {
   const attrs: string[] = [];
   if (f.noselect) attrs.push('\\Noselect');
   if (f.noinferiors) attrs.push('\\NoInferiors');
-  // RFC 3348: \HasNoChildren is implied by \NoInferiors; Dovecot still sends only one of them.
-  if (f.hasChildren) attrs.push('\\HasChildren');
-  else if (!f.noinferiors) attrs.push('\\HasNoChildren');
+  // CHILDREN (RFC 3348) on every entry, even where \NoInferiors already implies it: clients that
+  // only look for \HasNoChildren then need not know the implication.
+  attrs.push(f.hasChildren ? '\\HasChildren' : '\\HasNoChildren');
   const su = specialUse(f.name);
   if (su) attrs.push(su);
   return attrs;
