@@ -23,4 +23,5 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'serve', description: 'serve IMAP and POP3 on loopback ports, one process per connection', load: () => import('./cmd-serve.js') },
   { name: 'demo', description: 'build a demo site under ./demo and serve it (npm start)', load: () => import('./cmd-demo.js') },
   { name: 'sessions', description: 'list live IMAP/POP3 sessions', load: () => import('./cmd-sessions.js') },
+  { name: 'convert', description: 'move one user\'s mail between mbox and maildir (flags, UIDs, subscriptions kept)', load: () => import('./cmd-convert.js') },
 ];
