@@ -96,10 +96,9 @@ export function parseContentTypeValue(value: string): { type: string; subtype: s
   return { type: out.v.slice(0, slash), subtype: out.v.slice(slash + 1), parser: p };
 }
 
-/** C strings end at NUL; Dovecot's copies of these values do too. */
+/** IMAP strings cannot carry NUL; like Dovecot's human-readable strings, send it as 0x80. */
 function cstr(s: string): string {
-  const i = s.indexOf('\0');
-  return i < 0 ? s : s.slice(0, i);
+  return s.includes('\0') ? s.replace(/\0/g, '\x80') : s;
 }
 
 /** Fills type, params, encoding, disposition, etc. from the part's Content-* fields. */

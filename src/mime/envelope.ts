@@ -23,9 +23,9 @@ type StrKey = 'date' | 'subject' | 'inReplyTo' | 'messageId';
 const ADDR_FIELDS: Record<string, AddrKey> = { from: 'from', sender: 'sender', 'reply-to': 'replyTo', to: 'to', cc: 'cc', bcc: 'bcc' };
 const STR_FIELDS: Record<string, StrKey> = { date: 'date', subject: 'subject', 'in-reply-to': 'inReplyTo', 'message-id': 'messageId' };
 
+/** IMAP strings cannot carry NUL; like Dovecot's human-readable strings, send it as 0x80. */
 function cstr(s: string): string {
-  const i = s.indexOf('\0');
-  return i < 0 ? s : s.slice(0, i);
+  return s.includes('\0') ? s.replace(/\0/g, '\x80') : s;
 }
 
 /** Envelope fields of a message header. Repeated address fields are merged, as Dovecot does. */
