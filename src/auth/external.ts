@@ -83,6 +83,11 @@ export class ExternalModule {
     child.stdin.on('error', () => { /* EPIPE when the module died: the exit handler answers */ });
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => { if (this.child === child) this.onData(d); });
+    // If the server exits without close() (a failed login, then LOGOUT or a dropped client), a module
+    // that ignores the end of its input must not outlive us.
+    const onExit = () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); };
+    process.once('exit', onExit);
+    child.once('close', () => process.removeListener('exit', onExit));
     this.child = child;
     this.buf = '';
     return child;

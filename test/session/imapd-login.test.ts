@@ -187,3 +187,21 @@ describe.skipIf(!isRoot)('imapd and dpop with unix_user as root', () => {
     await p.exited;
   });
 });
+
+describe('module lifetime', () => {
+  it('a module that ignores exit does not outlive an imapd whose login failed', async () => {
+    const s = site(['authent_method external', 'imapd_become_user false']);
+    const pidFile = join(s.dir, 'module.pid');
+    s.write([`imapd_authent_process ${process.execPath} ${BAD} ignore-exit ${pidFile}`]);
+    const c = await connectAt(BIN.imapd, ['-i', s.conf]);
+    await c.until('* OK');
+    c.send('a LOGIN bob wrong\r\n');
+    expect((await c.until('a ')).at(-1)).toMatch(/^a NO/);
+    c.send('b LOGOUT\r\n');
+    await c.until('b ');
+    await c.exited;
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(alive(pid)).toBe(false);
+  });
+});
