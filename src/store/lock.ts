@@ -65,20 +65,36 @@ function lockOwnerDead(path: string): boolean {
 }
 
 function tryDotLock(lockPath: string, opts: LockOptions): 'ok' | 'busy' | 'nodir' {
+  // The lock appears by link() of a temp file that already holds our pid and host: it is never seen
+  // empty (so a lock left by a killed process of ours can be recognised and broken at once), and it is
+  // the NFS-safe way. lock_id names the temp file so cluster nodes never collide.
+  const tmp = `${lockPath.slice(0, -5)}.${hostname()}.${process.pid}${opts.lockId ? '.' + opts.lockId : ''}`;
   try {
-    if (opts.lockId) {
-      const tmp = `${lockPath.slice(0, -5)}.${hostname()}.${process.pid}.${opts.lockId}`;
-      const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
-      try { writeSync(fd, ourLockContent()); } finally { closeSync(fd); }
-      try {
-        linkSync(tmp, lockPath);
-      } catch (e) {
-        // NFS may report failure after a link that happened: the link count tells the truth.
-        if (statSync(tmp).nlink !== 2) { unlinkSync(tmp); if ((e as NodeJS.ErrnoException).code === 'EEXIST') return 'busy'; throw e; }
-      }
-      unlinkSync(tmp);
-      return 'ok';
-    }
+    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+    try { writeSync(fd, ourLockContent()); } finally { closeSync(fd); }
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOENT') return 'nodir';
+    throw e;
+  }
+  try {
+    linkSync(tmp, lockPath);
+    return 'ok';
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // NFS may report failure after a link that happened: the link count tells the truth.
+    try { if (statSync(tmp).nlink === 2) return 'ok'; } catch { /* fall through */ }
+    if (code === 'EEXIST') return 'busy';
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') return plainDotLock(lockPath);
+    throw e;
+  } finally {
+    try { unlinkSync(tmp); } catch { /* ignore */ }
+  }
+}
+
+/** For file systems without hard links: O_EXCL create. */
+function plainDotLock(lockPath: string): 'ok' | 'busy' | 'nodir' {
+  try {
     const fd = openSync(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
     try { writeSync(fd, ourLockContent()); } finally { closeSync(fd); }
     return 'ok';
@@ -86,7 +102,6 @@ function tryDotLock(lockPath: string, opts: LockOptions): 'ok' | 'busy' | 'nodir
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') return 'busy';
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return 'nodir';
-    if (code === 'ENOENT') return 'nodir';
     throw e;
   }
 }

@@ -233,8 +233,13 @@ export function replayJournal(spoolFd: number, journalPath: string, log?: Logger
   } else cur = Math.min(head.oldSize, size);
   log?.warn({ journal: journalPath, appended: size - cur }, 'replaying an interrupted mailbox rewrite');
   if (size > cur) {
-    const appended = Buffer.alloc(size - cur);
+    let appended = Buffer.alloc(size - cur);
     preadFull(spoolFd, appended, cur);
+    // An MDA that found our half-written tail may have added newlines to separate its `From ` line;
+    // our data already ends with the separator, so they would become part of the previous message.
+    let lead = 0;
+    while (lead < appended.length && (appended[lead] === 0x0a || appended[lead] === 0x0d)) lead++;
+    if (lead > 0 && appended.toString('latin1', lead, lead + 5) === 'From ') appended = appended.subarray(lead);
     const jr = openSync(journalPath, constants.O_RDONLY | constants.O_NOFOLLOW);
     const data = Buffer.alloc(head.newLen);
     try { preadFull(jr, data, HEAD); } finally { closeSync(jr); }
