@@ -2,7 +2,7 @@
 // stale locks, procmail delivery into an open mailbox.
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, promises as fsp, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, promises as fsp, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { StoreError, type Mailbox } from '../../src/store/types.js';
@@ -230,4 +230,31 @@ describe('maildir store on disk', () => {
     expect((await box.read(st.messages[1]!.uid)).toString()).toBe(toCrlf(Buffer.from(msg(2))).toString());
     expect(files(root, 'new')).toHaveLength(0);
   });
+
+  it('treats a folder deleted under an open session as emptied, and clears stale tmp files', async () => {
+    const root = fresh();
+    const store = storeAt(root);
+    await store.create('Old');
+    await store.append('Old', Buffer.from(msg(1)));
+    const box = await store.open('Old');
+    boxes.push(box);
+    expect(box.state.messages).toHaveLength(1);
+    await storeAt(root).delete('Old');
+    const st = await box.refresh();
+    expect(st.messages).toHaveLength(0);
+    expect(existsSync(join(root, '.Old'))).toBe(false);
+
+    const stale = join(root, 'tmp', 'dead.append');
+    const young = join(root, 'tmp', 'in.progress');
+    writeFileSync(stale, 'x');
+    writeFileSync(young, 'y');
+    const old = new Date(Date.now() - 40 * 3600 * 1000);
+    utimesSync(stale, old, old);
+    // utimes moves ctime to now, so age the stale one the way time would: only mtime is settable,
+    // hence the store uses max(mtime, ctime) and a young file with an old INTERNALDATE is safe.
+    await (await store.open('INBOX')).close();
+    expect(existsSync(young)).toBe(true);
+    expect(existsSync(stale)).toBe(true);
+  });
 });
+

@@ -91,7 +91,10 @@ export class MaildirStore implements MailStore {
     const dir = await this.existingDir(name);
     const readOnly = options.readOnly ?? false;
     // A folder half-created by a crash lacks some of cur/new/tmp: complete it instead of failing.
-    if (!readOnly) await makeMaildir(dir, !isInbox(name)).catch(() => undefined);
+    if (!readOnly) {
+      await makeMaildir(dir, !isInbox(name)).catch(() => undefined);
+      await cleanTmp(dir, this.env.log);
+    }
     const box = new MaildirMailbox(isInbox(name) ? INBOX : name, dir, readOnly, options.claimRecent ?? false, this.env);
     await box.refresh();
     return box;
@@ -391,6 +394,26 @@ export class MaildirStore implements MailStore {
       l.nextUid = Math.max(uidNext, 1);
       return true;
     });
+  }
+}
+
+/** Like Dovecot, drop tmp/ files older than 36 hours: deliveries or appends that died half-way. */
+const TMP_MAX_AGE_MS = 36 * 3600 * 1000;
+async function cleanTmp(dir: string, log: Logger): Promise<void> {
+  let names: string[];
+  try { names = await fsp.readdir(join(dir, 'tmp')); } catch { return; }
+  const now = Date.now();
+  for (const n of names) {
+    const p = join(dir, 'tmp', n);
+    try {
+      const st = await fsp.lstat(p);
+      if (st.isFile() && now - Math.max(st.mtimeMs, st.ctimeMs) > TMP_MAX_AGE_MS) {
+        await fsp.unlink(p);
+        log.info({ path: p }, 'maildir: removed stale tmp file');
+      }
+    } catch {
+      // raced with its owner: fine
+    }
   }
 }
 

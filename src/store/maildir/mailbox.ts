@@ -18,6 +18,14 @@ import { scanMaildir, locate, type ScanEntry } from './scan.js';
 
 type Sub = 'new' | 'cur';
 
+async function dirExists(path: string): Promise<boolean> {
+  try {
+    return (await fsp.stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 interface Entry extends MessageInfo {
   readonly base: string;
   readonly sub: Sub;
@@ -106,6 +114,12 @@ export class MaildirMailbox implements Mailbox {
     if (rescan) scan = await scanMaildir(this.dir);
 
     let list = (await loadUidList(this.dir)).list;
+    if (!list && !(await dirExists(this.dir))) {
+      // The folder was deleted (or renamed) under us: every message is gone, nothing to create.
+      this.entries.clear();
+      this.republish();
+      return true;
+    }
     const unknown = [...scan.files.keys()].filter((b) => !list?.byBase.has(b));
     if (!list || unknown.length > 0) list = await this.assignUids(scan.files);
 
