@@ -29,9 +29,11 @@ export async function serveImap(conn: Connection, ctx: ServerContext): Promise<v
   });
   conn.setIdleTimeout(ctx.settings.imapd_login_timeout ?? 180, () => s.autologout());
   s.untagged(`OK [CAPABILITY ${capabilities(s)}] ${ctx.hostname} IMAP4rev1 v${VERSION} DMail-compatible server ready`);
+  s.flush();
   try {
     await commandLoop(s);
   } finally {
+    s.flush();
     await s.closeSelected();
     await s.user?.close().catch((e: unknown) => s.log.warn({ err: String(e) }, 'session close failed'));
   }
@@ -45,17 +47,19 @@ function limits(s: ImapSession): FramerLimits {
 async function commandLoop(s: ImapSession): Promise<void> {
   while (!s.dead && s.state !== 'logout') {
     const frame = await readCommand(s.input, limits(s), {
-      continuation: () => s.line('+ Ready for literal data'),
+      continuation: () => s.continuation('Ready for literal data'),
       checkAppend: async () => (s.state !== 'notauth' && (await overQuota(s).catch(() => false)) ? 'NO [OVERQUOTA] Quota exceeded' : null),
     });
     if (!frame) return;
     if (frame.kind === 'error') {
       s.line(frame.response);
+      s.flush();
       continue;
     }
     await runOne(s, frame.text, frame.literals);
     if (s.byeAfter) {
       s.untagged(`BYE ${s.byeAfter}`);
+      s.flush();
       return;
     }
   }
@@ -91,6 +95,7 @@ async function runOne(s: ImapSession, text: string, literals: Buffer[]): Promise
   } catch {
     const tag = /^[\x21-\x7e]+/.exec(text)?.[0];
     s.line(`${tag && !/[(){%*"\\+]/.test(tag) && tag !== text ? tag : '*'} BAD Error in IMAP command`);
+    s.flush();
     return;
   }
   const { tag, name, uid } = head;

@@ -54,12 +54,41 @@ export class ImapSession {
     return this.user.store;
   }
 
-  /** Write raw bytes or text (text is sent byte-for-byte as latin1: our responses are ASCII or carry
+  /** Output waiting to be sent. Responses are coalesced into one write per command: many small writes
+   *  on a socket meet Nagle's algorithm and the client's delayed ACK (40 ms per response line). */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  /** Queue raw bytes or text (text is sent byte-for-byte as latin1: our responses are ASCII or carry
    *  message bytes that were decoded as latin1). */
   write(data: string | Buffer): void {
     if (this.dead) return;
-    const ok = this.conn.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
-    if (!ok) this.dead = true;
+    const b = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
+    this.pending.push(b);
+    this.pendingBytes += b.length;
+    if (this.pendingBytes >= 64 * 1024) this.flush();
+  }
+
+  private sinceDrain = 0;
+
+  /** Backpressure for long responses: after about a megabyte handed to the socket, wait until the
+   *  client has read it, so FETCH 1:* of a big mailbox does not pile up in memory. */
+  async drainIfBusy(): Promise<void> {
+    if (this.sinceDrain + this.pendingBytes < 1 << 20) return;
+    this.flush();
+    this.sinceDrain = 0;
+    await this.conn.drain();
+  }
+
+  /** Hand queued output to the connection. */
+  flush(): void {
+    if (!this.pendingBytes) return;
+    this.sinceDrain += this.pendingBytes;
+    const out = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.dead) return;
+    if (!this.conn.write(out)) this.dead = true;
   }
 
   line(text: string): void {
@@ -72,11 +101,19 @@ export class ImapSession {
 
   tagged(tag: string, status: 'OK' | 'NO' | 'BAD', text: string): void {
     this.line(`${tag} ${status} ${text}`);
+    this.flush();
+  }
+
+  /** A continuation request: the client waits for it, so it goes out at once. */
+  continuation(text: string): void {
+    this.line(`+ ${text}`);
+    this.flush();
   }
 
   /** Idle timeout: DMail's autologout text, then the transport closes the connection. */
   autologout(): void {
     this.untagged('BYE Autologout; idle for too long');
+    this.flush();
     this.dead = true;
   }
 

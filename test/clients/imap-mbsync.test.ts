@@ -1,6 +1,7 @@
 // mbsync (isync, from Debian) syncing bob's mailboxes both ways with a local maildir; the two sides are
 // then compared message by message (bytes and flags).
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,8 +31,10 @@ afterAll(async () => {
   t.cleanup();
 });
 
-function mbsync(): string {
-  return execFileSync('mbsync', ['-c', conf, '-a'], { encoding: 'utf8', timeout: 40_000, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Asynchronously: the listener that starts imapd per connection lives in this very process. */
+async function mbsync(): Promise<string> {
+  const { stdout } = await promisify(execFile)('mbsync', ['-c', conf, '-a'], { encoding: 'utf8', timeout: 40_000 });
+  return stdout;
 }
 
 interface LocalMsg { body: string; flags: string }
@@ -77,7 +80,7 @@ describe('mbsync', () => {
     await s.cmd('CREATE Work');
     await s.cmd('APPEND Work (\\Flagged) {30+}\r\nSubject: work item\r\n\r\nwork!\r\n');
     s.close();
-    mbsync();
+    await mbsync();
     expect(localMessages('INBOX').map(norm).sort()).toEqual((await remoteMessages('INBOX')).map(norm).sort());
     expect(localMessages('Work').map(norm).sort()).toEqual((await remoteMessages('Work')).map(norm).sort());
     expect(localMessages('INBOX').length).toBe(4);
@@ -88,7 +91,7 @@ describe('mbsync', () => {
     const newDir = join(local, 'INBOX', 'new');
     const first = [...readdirSync(cur).map((f) => join(cur, f)), ...readdirSync(newDir).filter((f) => !f.includes('local1')).map((f) => join(newDir, f))][0]!;
     renameSync(first, join(cur, first.split('/').pop()!.replace(/(:2,[A-Z]*)?$/, ':2,S')));
-    mbsync();
+    await mbsync();
     const remote = await remoteMessages('INBOX');
     expect(remote.length).toBe(5);
     expect(remote.some((m) => m.body.includes('message 77'))).toBe(true);
@@ -102,7 +105,7 @@ describe('mbsync', () => {
     await e.cmd('STORE 1 +FLAGS (\\Deleted)');
     await e.cmd('EXPUNGE');
     e.close();
-    mbsync();
+    await mbsync();
     const after = await remoteMessages('INBOX');
     expect(after.length).toBe(4);
     expect(localMessages('INBOX').map(norm).sort()).toEqual(after.map(norm).sort());

@@ -13,7 +13,7 @@ function decode64(text: string): Buffer {
 }
 
 async function challenge(s: ImapSession, text: string): Promise<Buffer> {
-  s.line(`+ ${text}`);
+  s.continuation(text);
   const got = await s.input.readLine(s.ctx.settings.max_line_length);
   if (!got) throw new Cancelled('Connection closed');
   if (got.tooLong) throw new Cancelled('Response too long');

@@ -47,6 +47,7 @@ export async function fetch(s: ImapSession, c: Command): Promise<Result> {
     }
     if (wantFlags) sel.told(i, info.flags);
     await writeParts(s, `* ${i + 1} FETCH (`, parts);
+    await s.drainIfBusy();
   }
   if (missing) return no('[EXPUNGEISSUED] Some of the requested messages no longer exist');
   return ok(`${c.uid ? 'UID ' : ''}FETCH completed`);
@@ -149,6 +150,7 @@ async function pipeExactly(s: ImapSession, stream: Readable, length: number): Pr
       if (c.length) s.write(c);
       sent += c.length;
       if (sent >= length) break;
+      s.flush();
       await s.conn.drain();
     }
   } finally {

@@ -6,7 +6,7 @@ const POLL_MS = 2000;
 
 export async function idle(s: ImapSession, c: Command): Promise<Result | null> {
   c.args.end();
-  s.line('+ idling');
+  s.continuation('idling');
   let finished = false;
   const done = s.input.readLine(s.ctx.settings.max_line_length).finally(() => {
     finished = true;
@@ -18,6 +18,7 @@ export async function idle(s: ImapSession, c: Command): Promise<Result | null> {
     if (!finished && s.selected) {
       try {
         await s.sendUpdates({ refresh: true, allowExpunge: true });
+        s.flush();
       } catch (e) {
         s.log.warn({ err: String(e) }, 'IDLE refresh failed');
       }

@@ -8,7 +8,7 @@ export async function starttls(s: ImapSession, c: Command): Promise<Result | nul
   if (!s.conn.tlsAvailable) return no('STARTTLS not available');
   // Anything the client pipelined after STARTTLS is plaintext injection (CVE-2011-0411 class): drop it.
   if (s.input.buffered > 0) return bad('STARTTLS must be the last command in the pipeline');
-  s.tagged(c.tag, 'OK', 'Begin TLS negotiation now');
+  s.tagged(c.tag, 'OK', 'Begin TLS negotiation now'); // tagged() flushes
   try {
     await s.conn.startTls();
   } catch (e) {
