@@ -48,6 +48,16 @@ describe('dmailctl authd admin commands', () => {
 });
 
 describe('dmailctl authd as authent_process', () => {
+  it('answers -DEAD when its database cannot be read', async () => {
+    const dir = tempDir();
+    const mod = new ExternalModule(`${BIN.dmailctl} authd --db ${dir}`, 10, memLogger());
+    try {
+      expect(await mod.request('check bob x 127.0.0.1', 'check bob')).toMatchObject({ kind: 'dead' });
+    } finally {
+      await mod.close();
+    }
+  });
+
   it('speaks the protocol to the server\'s module client, passwords with spaces included', async () => {
     const db = join(tempDir(), 'users.db');
     ctl(db, 'set', 'bob', 'secret', 'quota=250');

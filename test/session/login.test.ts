@@ -76,6 +76,12 @@ describe('login()', () => {
     expect(t2 - t1).toBeGreaterThanOrEqual(390);
   });
 
+  it('lowercase_password folds the password before the check', async () => {
+    const s = site({ lowercase_password: true });
+    s.set('bob', 'mixedcase');
+    expect(await login(s.ctx, client, 'bob', 'MixedCase')).toMatchObject({ ok: true });
+  });
+
   it('user_ip_address refuses other clients before asking the module', async () => {
     const s = site({ user_ip_address: ['10.*'] });
     s.set('bob', 'pw');
