@@ -1,8 +1,8 @@
-// Debian's fetchmail and mpop against bin/dpop: keep-on-server twice (the second run downloads nothing,
+// Debian's fetchmail, mpop and getmail6 against bin/dpop: keep-on-server twice (the second run downloads nothing,
 // thanks to stable UIDLs), then fetch-and-delete, which must leave an empty INBOX.
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, simpleMessage, type Site } from '../helpers/site.js';
 import { listen, type Listener } from '../pop3/listener.js';
@@ -114,6 +114,39 @@ describe('mpop', () => {
     const third = await mpop(site, l.port, false);
     expect(third.status, third.log).toBe(0);
     expect(delivered(third.out)).toHaveLength(2);
+    expect(await messagesLeft(site)).toBe(0);
+  });
+});
+
+describe('getmail6', () => {
+  async function getmail(site: Site, port: number, keep: boolean) {
+    const dir = join(site.dir, 'getmail');
+    const out = join(site.dir, 'getmail.mbox');
+    if (!existsSync(out)) writeFileSync(out, '');
+    mkdirSync(dir, { recursive: true });
+    const rc = join(dir, 'getmailrc');
+    writeFileSync(rc, [
+      '[retriever]', 'type = SimplePOP3Retriever', 'server = 127.0.0.1', `port = ${port}`, 'username = bob', 'password = secret',
+      // getmail refuses to run an mbox delivery as root; an external MDA may when allowed explicitly.
+      '', '[destination]', 'type = MDA_external', 'path = /bin/sh', `arguments = ("-c", "cat >> ${out}")`, 'allow_root_commands = true',
+      '', '[options]', `delete = ${keep ? 'false' : 'true'}`, `read_all = ${keep ? 'false' : 'true'}`, 'verbose = 1', '',
+    ].join('\n'));
+    const r = await run('getmail', ['--getmaildir', dir, '--rcfile', rc], site.dir);
+    return { status: r.status, log: `${r.stdout}\n${r.stderr}`, out };
+  }
+
+  it('keep twice downloads each message once; then delete empties the INBOX', async () => {
+    const { site, l } = await setup(3);
+    const first = await getmail(site, l.port, true);
+    expect(first.status, first.log).toBe(0);
+    expect(delivered(first.out), first.log).toEqual(['Test message 1', 'Test message 2', 'Test message 3']);
+    const second = await getmail(site, l.port, true);
+    expect(second.status, second.log).toBe(0);
+    expect(delivered(second.out), second.log).toHaveLength(3);
+    expect(await messagesLeft(site)).toBe(3);
+    const third = await getmail(site, l.port, false);
+    expect(third.status, third.log).toBe(0);
+    expect(delivered(third.out)).toHaveLength(6); // read_all: all three again, now deleted
     expect(await messagesLeft(site)).toBe(0);
   });
 });
