@@ -25,7 +25,7 @@ const results = await Promise.allSettled(entries.map((e) => build({
   minifySyntax: true,
   sourcemap: 'linked',
   legalComments: 'none',
-  external: ['posix', 'fs-ext', 'authenticate-pam'],
+  external: ['posix', 'fs-ext', 'authenticate-pam', 'iconv-lite'],
   // Source is ESM and may use import.meta.url; give the CJS bundle an equivalent.
   define: { 'import.meta.url': '__import_meta_url' },
   banner: { js: "#!/usr/bin/env node\nconst __import_meta_url=require('url').pathToFileURL(__filename).href;" },

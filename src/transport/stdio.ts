@@ -28,20 +28,20 @@ export function plainAddress(a: string | undefined): string | undefined {
 }
 
 function readableFd(fd: number, st: Stats | undefined): Readable {
-  if (st && (st.isSocket() || st.isFIFO())) return new Socket({ fd, readable: true, writable: false });
+  if (st && (st.isSocket() || st.isFIFO())) return new Socket({ fd, readable: true, writable: false, allowHalfOpen: true });
   if (st && st.isCharacterDevice() && fd === 0) return process.stdin;
   return createReadStream('', { fd, autoClose: false });
 }
 
 function writableFd(fd: number, st: Stats | undefined): Writable {
-  if (st && (st.isSocket() || st.isFIFO())) return new Socket({ fd, readable: false, writable: true });
+  if (st && (st.isSocket() || st.isFIFO())) return new Socket({ fd, readable: false, writable: true, allowHalfOpen: true });
   if (st && st.isCharacterDevice() && fd === 1) return process.stdout;
   return createWriteStream('', { fd, autoClose: false });
 }
 
 /** A connection over a socket already connected on `fd` (fd 3 under systemd Accept=yes without inetd style). */
 export function connectionFromSocketFd(fd: number, o: FdConnectionOptions): StreamConnection {
-  const sock = new Socket({ fd, readable: true, writable: true });
+  const sock = new Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
   return fromSocket(sock, o);
 }
 
@@ -65,7 +65,7 @@ export function connectionFromStdio(o: FdConnectionOptions): StreamConnection {
   const st1 = statFd(1);
   if (st0?.isSocket() && st1?.isSocket() && st0.ino === st1.ino && st0.dev === st1.dev) {
     // inetd: one socket on both descriptors. One handle on fd 0 does both directions.
-    return fromSocket(new Socket({ fd: 0, readable: true, writable: true }), o);
+    return fromSocket(new Socket({ fd: 0, readable: true, writable: true, allowHalfOpen: true }), o);
   }
   const env = process.env;
   return new StreamConnection({

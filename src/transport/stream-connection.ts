@@ -7,6 +7,9 @@ import type { TLSSocket } from 'node:tls';
 import type { Connection } from './types.js';
 import { makeSecureContext, type TlsSettings } from './tls.js';
 
+/** After the client half-closes, how long the server may stay silent before the connection is closed. */
+export const EOF_GRACE_MS = 3000;
+
 export type CloseReason = 'eof' | 'error' | 'timeout' | 'overflow' | 'closed';
 
 export interface StreamConnectionOptions {
@@ -45,8 +48,21 @@ export class StreamConnection implements Connection {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
     for (const h of this.dataHandlers) h(buf);
   };
-  // The client may half-close after pipelining commands (printf ... | nc): send what is already queued.
-  private readonly onEnd = () => void this.finish('eof');
+  // The client may half-close after pipelining commands (`printf ... | imapd`, `nc -q`): the protocol may
+  // still be working on them (a login waits for the auth module), so the connection stays open until the
+  // server has been silent for EOF_GRACE_MS, then flushes and closes. A client that closed completely
+  // makes writes fail, which closes at once.
+  private inputEnded = false;
+  private eofTimer: NodeJS.Timeout | undefined;
+  private readonly onEnd = () => {
+    if (this.inputEnded || this.closed) return;
+    this.inputEnded = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleMs = 0;
+    this.armEof();
+  };
+  private readonly onInputClose = () => (this.sameStream() ? this.close('eof') : this.onEnd());
+  private readonly onOutputClose = () => this.close('eof');
   private readonly onError = () => this.close('error');
 
   constructor(o: StreamConnectionOptions) {
@@ -66,10 +82,10 @@ export class StreamConnection implements Connection {
     this.input.on('data', this.onInput);
     this.input.on('end', this.onEnd);
     this.input.on('error', this.onError);
-    this.input.on('close', this.onEnd);
+    this.input.on('close', this.onInputClose);
     if (!this.sameStream()) {
       this.output.on('error', this.onError);
-      this.output.on('close', this.onEnd);
+      this.output.on('close', this.onOutputClose);
     }
   }
 
@@ -82,7 +98,8 @@ export class StreamConnection implements Connection {
       s.removeListener('data', this.onInput);
       s.removeListener('end', this.onEnd);
       s.removeListener('error', this.onError);
-      s.removeListener('close', this.onEnd);
+      s.removeListener('close', this.onInputClose);
+      s.removeListener('close', this.onOutputClose);
     }
   }
 
@@ -94,8 +111,14 @@ export class StreamConnection implements Connection {
     this.closeHandlers.push(handler);
   }
 
+  private armEof(): void {
+    if (this.eofTimer) clearTimeout(this.eofTimer);
+    this.eofTimer = setTimeout(() => void this.finish('eof'), EOF_GRACE_MS);
+  }
+
   write(data: string | Buffer): boolean {
     if (this.closed) return false;
+    if (this.inputEnded && !this.finishing) this.armEof();
     this.output.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
     if (this.output.writableLength > this.maxOutput) {
       this.close('overflow');
@@ -202,6 +225,7 @@ export class StreamConnection implements Connection {
     if (this.closed) return;
     this.closed = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.eofTimer) clearTimeout(this.eofTimer);
     this.detach();
     // Errors after close (EPIPE on a late write) must not become uncaught exceptions.
     for (const s of new Set<Readable | Writable>([this.input, this.output])) {

@@ -86,6 +86,19 @@ describe('inetd socket on fd 0/1', () => {
   });
 });
 
+describe('a client that half-closes after pipelining', () => {
+  it('still gets the answers to slow commands, then the connection closes', async () => {
+    const s = site();
+    const c = await inetdConnect(process.execPath, [echo.file, '-i', s.conf]);
+    await c.line();
+    c.socket.end('SLOW 1500\r\nafter\r\n'); // FIN right after the commands
+    expect(await c.line()).toBe('ECHO after');
+    expect(await c.line(5000)).toBe('OK slow 1500');
+    expect(await c.exited()).toBe(0);
+    expect(logOf(s)).toContain('"reason":"eof"');
+  });
+});
+
 describe('plain pipes (run by hand)', () => {
   it('serves over stdin/stdout with local defaults for the addresses', async () => {
     const s = site();
