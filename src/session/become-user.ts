@@ -18,7 +18,9 @@ export interface Identity {
 export type SwitchPlan =
   | { kind: 'stay'; why: string }
   | { kind: 'switch'; to: Identity }
-  | { kind: 'refuse'; why: string };
+  /** temporary: a configuration problem (the client may retry later); false: answered like wrong
+   *  credentials, so that a refused root login does not confirm root's password. */
+  | { kind: 'refuse'; why: string; temporary: boolean };
 
 async function accountOfUid(uid: number): Promise<{ name: string; gid: number } | undefined> {
   // posix.getpwnam takes a numeric uid as well (it then calls getpwuid).
@@ -41,19 +43,19 @@ export async function planIdentity(settings: Settings, user: AuthUser): Promise<
     target = { uid: 0, gid: user.gid ?? 0, name: 'root' };
   } else if (settings.mail_user) {
     const e = await getpwnam(settings.mail_user);
-    if (!e) return { kind: 'refuse', why: `mail_user ${settings.mail_user} does not exist` };
+    if (!e) return { kind: 'refuse', why: `mail_user ${settings.mail_user} does not exist`, temporary: true };
     target = { uid: e.uid, gid: e.gid, name: e.name };
   }
   if (!target) {
     if (current === 0 && !settings.allow_root_login) {
-      return { kind: 'refuse', why: 'no uid for this user and no mail_user set: the session would run as root' };
+      return { kind: 'refuse', why: 'no uid for this user and no mail_user set: the session would run as root', temporary: true };
     }
     return { kind: 'stay', why: 'no uid known' };
   }
-  if (target.uid === 0 && !settings.allow_root_login) return { kind: 'refuse', why: 'login would run as root (allow_root_login is off)' };
+  if (target.uid === 0 && !settings.allow_root_login) return { kind: 'refuse', why: 'login would run as root (allow_root_login is off)', temporary: false };
   if (current !== 0) {
     if (target.uid === current) return { kind: 'stay', why: 'already running as the user' };
-    return { kind: 'refuse', why: `server runs as uid ${current}, not root, and cannot switch to uid ${target.uid}` };
+    return { kind: 'refuse', why: `server runs as uid ${current}, not root, and cannot switch to uid ${target.uid}`, temporary: true };
   }
   return { kind: 'switch', to: target };
 }

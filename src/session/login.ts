@@ -72,10 +72,8 @@ async function finish(ctx: ServerContext, client: ClientInfo, name: string, star
     return failAfterDelay(ctx, started, true);
   }
   if (plan.kind === 'refuse') {
-    // A refused root login must look like any failed login, or it would confirm root's password.
-    const rootRefusal = /root/.test(plan.why) && !/not root/.test(plan.why);
     log.error({ login: safeName(name), why: plan.why }, 'login refused');
-    return failAfterDelay(ctx, started, !rootRefusal);
+    return failAfterDelay(ctx, started, plan.temporary);
   }
 
   if (s.forward_user && !recordForward(s.work_path, client.remoteAddress, user.user, ctx.program)) {

@@ -116,7 +116,10 @@ describe.skipIf(!isRoot)('switching to the user (as root)', () => {
     set('nouid', 'pw2');
     const ext = [`authent_method external`, `authent_process ${BIN.dmailctl} authd --db ${db}`];
     expect(run(conf(ext), 'ext', 'extpw', { append: true })).toMatchObject({ ok: true, ids: { uid: b.uid, gid: b.gid } });
-    expect(run(conf(ext), 'nouid', 'pw2')).toMatchObject({ ok: false });
+    // No uid and no mail_user: it would run as root, a configuration problem → temporary.
+    expect(run(conf(ext), 'nouid', 'pw2')).toMatchObject({ ok: false, temporary: true });
+    set('rootish', 'pw3', 'uid=0');
+    expect(run(conf(ext), 'rootish', 'pw3')).toMatchObject({ ok: false, temporary: true });
     expect(run(conf([...ext, 'mail_user nobody']), 'nouid', 'pw2')).toMatchObject({ ok: true, ids: { uid: 65534 } });
   });
 });
