@@ -8,6 +8,8 @@ import { envelope } from '../mime/envelope.js';
 import { bodyStructure } from '../mime/bodystructure.js';
 import { getSection } from '../mime/section.js';
 import { fieldValue, findFields } from '../mime/header.js';
+import { bodyText, decodeSearchString, foldText, headerText, headerValues } from '../mime/search.js';
+import { charsetKnown, loadCharsets } from '../mime/charset.js';
 
 export async function messageEnvelope(raw: Buffer): Promise<string> {
   return envelope(parseMessage(raw), raw);
@@ -23,51 +25,48 @@ export async function messageSection(raw: Buffer, spec: SectionSpec): Promise<Bu
 
 export class UnknownCharset extends Error {}
 
-/** Search strings decoded from the client's CHARSET and folded for case-insensitive matching. */
+/** Search strings decoded from the client's CHARSET (default UTF-8) and folded for matching. */
 export async function decodeCriteria(key: SearchKey, charset: string | undefined): Promise<Map<Buffer, string>> {
-  const cs = (charset ?? 'UTF-8').toUpperCase();
-  const decode = async (b: Buffer): Promise<string> => {
-    if (cs === 'UTF-8' || cs === 'US-ASCII') return b.toString('utf8');
-    const iconv = (await import('iconv-lite')).default;
-    if (!iconv.encodingExists(cs)) throw new UnknownCharset(cs);
-    return iconv.decode(b, cs);
-  };
+  const cs = charset ?? 'UTF-8';
+  if (!charsetKnown(cs)) {
+    await loadCharsets();
+    if (!charsetKnown(cs)) throw new UnknownCharset(cs);
+  }
   const out = new Map<Buffer, string>();
-  const walk = async (k: SearchKey): Promise<void> => {
+  const walk = (k: SearchKey): void => {
     switch (k.op) {
       case 'and':
-        for (const x of k.keys) await walk(x);
+        k.keys.forEach(walk);
         return;
       case 'or':
-        await walk(k.a);
-        await walk(k.b);
+        walk(k.a);
+        walk(k.b);
         return;
       case 'not':
-        await walk(k.key);
+        walk(k.key);
         return;
       case 'header':
       case 'body':
-      case 'text':
-        out.set(k.value, fold(await decode(k.value)));
+      case 'text': {
+        const text = decodeSearchString(k.value, cs);
+        if (text === null) throw new UnknownCharset(cs);
+        out.set(k.value, foldText(text));
         return;
+      }
       default:
         return;
     }
   };
-  await walk(key);
+  walk(key);
   return out;
 }
 
-export function fold(s: string): string {
-  return s.normalize('NFC').toLowerCase().replace(/\s+/g, ' ');
-}
-
 export interface Searchable {
-  /** Folded values of a header field, all occurrences. */
+  /** Folded, RFC 2047-decoded values of a header field, all occurrences. */
   header(name: string): string[];
-  /** All header text, folded. */
+  /** The whole decoded header, folded. */
   headerText(): string;
-  /** Body text, folded. */
+  /** Decoded text of the text parts (transfer encoding and charset undone), folded. */
   body(): string;
   /** The Date header's calendar day (UTC midnight ms, in the sender's own zone), or null. */
   sentDay(): number | null;
@@ -75,8 +74,9 @@ export interface Searchable {
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
+/** RFC 3501 SENT* keys compare the Date header's date, disregarding time and timezone. */
 export function sentDayOf(date: string): number | null {
-  const m = /(\d{1,2})\s+([A-Za-z]{3})[a-z]*\s+(\d{2,4})/.exec(date);
+  const m = /(\d{1,2})\s+([A-Za-z]{3})[a-z]*\.?\s+(\d{2,4})/.exec(date);
   if (!m) return null;
   const mon = MONTHS.indexOf(m[2]!.toLowerCase());
   if (mon < 0) return null;
@@ -86,13 +86,16 @@ export function sentDayOf(date: string): number | null {
   return Date.UTC(y, mon, Number(m[1]));
 }
 
-export function loadSearchable(raw: Buffer): Searchable {
+export async function loadSearchable(raw: Buffer): Promise<Searchable> {
+  // Bodies in charsets only iconv-lite knows decode correctly once it is loaded (lazily, once).
+  await loadCharsets();
   const root: MimePart = parseMessage(raw);
   let bodyCache: string | null = null;
+  let headerCache: string | null = null;
   return {
-    header: (name) => findFields(root.fields, name).map((f) => fold(fieldValue(raw, f))),
-    headerText: () => fold(raw.toString('utf8', root.headerStart, root.bodyStart)),
-    body: () => (bodyCache ??= fold(raw.toString('utf8', root.bodyStart, root.bodyEnd))),
+    header: (name) => headerValues(raw, root, name).map(foldText),
+    headerText: () => (headerCache ??= foldText(headerText(raw, root))),
+    body: () => (bodyCache ??= foldText(bodyText(raw, root))),
     sentDay: () => {
       const f = findFields(root.fields, 'Date')[0];
       return f ? sentDayOf(fieldValue(raw, f)) : null;

@@ -189,6 +189,15 @@ describe('SEARCH', () => {
     expect(hits(await s.cmd('SEARCH TEXT "this is message 3"'))).toEqual([3]);
     expect(hits(await s.cmd('SEARCH CHARSET UTF-8 SUBJECT multipart'))).toEqual([6]);
     expect(last(await s.cmd('SEARCH CHARSET X-UNKNOWN-CS SUBJECT x'))).toMatch(/NO \[BADCHARSET/);
+    // RFC 2047 subject and a quoted-printable UTF-8 body, searched with 8-bit literals.
+    const withLiteral = async (head: string, lit: Buffer) => {
+      const tag = s.nextTag();
+      s.send(Buffer.concat([Buffer.from(`${tag} ${head} {${lit.length}+}\r\n`), lit, Buffer.from('\r\n')]));
+      return s.c.until(`${tag} `);
+    };
+    expect(hits(await withLiteral('SEARCH CHARSET UTF-8 SUBJECT', Buffer.from('grüße', 'utf8')))).toEqual([6]);
+    expect(hits(await withLiteral('SEARCH CHARSET ISO-8859-1 BODY', Buffer.from('CAFÉ', 'latin1')))).toEqual([6]);
+    expect(hits(await s.cmd('SEARCH TEXT "inner message"'))).toEqual([6]); // encapsulated message header
     expect(last(await s.cmd('SEARCH FROBNICATE'))).toMatch(/BAD/);
   });
 
