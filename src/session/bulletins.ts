@@ -90,16 +90,30 @@ async function writeSeen(file: string, seen: Seen): Promise<void> {
 }
 
 interface FlockModule { flock(fd: number, op: string, cb: (err?: Error) => void): void }
+const LOCK_WAIT_MS = 5000;
 
 /** Serialise deliveries of one user's bulletins (IMAP and POP3 logging in at the same instant). */
-async function withUserLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+async function withUserLock<T>(dir: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
   const fh = await open(join(dir, 'bulletins.lock'), 'a', 0o600);
   try {
     let fsExt: FlockModule | undefined;
     try {
       fsExt = await importNative<FlockModule>('fs-ext');
     } catch { /* without fs-ext: unlocked, at worst a duplicate bulletin */ }
-    if (fsExt) await new Promise<void>((res, rej) => fsExt!.flock(fh.fd, 'ex', (e) => (e ? rej(e) : res())));
+    if (fsExt) {
+      // Non-blocking attempts: a stopped or hung session holding the lock must not hang this login.
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        const got = await new Promise<boolean>((res, rej) => fsExt!.flock(fh.fd, 'exnb', (e) => {
+          if (!e) res(true);
+          else if ((e as NodeJS.ErrnoException).code === 'EAGAIN' || (e as NodeJS.ErrnoException).code === 'EWOULDBLOCK') res(false);
+          else rej(e);
+        }));
+        if (got) break;
+        if (Date.now() > deadline) throw new Error('bulletin record is locked by another session; delivery postponed');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     return await fn();
   } finally {
     await fh.close(); // closing releases the flock
@@ -107,13 +121,13 @@ async function withUserLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
 }
 
 /** Deliver unseen bulletins into INBOX. Returns how many were delivered. Never throws for a bad bulletin. */
-export async function deliverBulletins(settings: Settings, user: AuthUser, store: MailStore, indexDir: string, log: Logger): Promise<number> {
+export async function deliverBulletins(settings: Settings, user: AuthUser, store: MailStore, indexDir: string, log: Logger, lockWaitMs = LOCK_WAIT_MS): Promise<number> {
   const sources = bulletinSources(settings, user);
   if (sources.length === 0) return 0;
   const lists = await Promise.all(sources.map(async (s) => ({ ...s, items: await listBulletins(s.dir) })));
   await mkdir(indexDir, { recursive: true, mode: 0o700 });
   const seenFile = join(indexDir, 'bulletins.seen');
-  return withUserLock(indexDir, async () => {
+  return withUserLock(indexDir, lockWaitMs, async () => {
     const prior = await readSeen(seenFile);
     const seen: Seen = { ...(prior ?? {}) };
     let delivered = 0;

@@ -95,6 +95,23 @@ describe('bulletins', () => {
     expect(() => bulletinDir('/x', '../etc')).toThrow();
   });
 
+  it('a session holding the bulletin lock postpones delivery instead of hanging the login', async () => {
+    const t = setup();
+    writeFileSync(join(t.bulletins, '001.txt'), 'Later\n');
+    mkdirSync(t.paths.indexDir, { recursive: true });
+    const { openSync, closeSync } = await import('node:fs');
+    const { createRequire } = await import('node:module');
+    const fsExt = createRequire(import.meta.url)('fs-ext') as { flockSync(fd: number, op: string): void };
+    const fd = openSync(join(t.paths.indexDir, 'bulletins.lock'), 'a');
+    fsExt.flockSync(fd, 'ex');
+    try {
+      await expect(deliverBulletins(t.settings, t.user, t.store, t.paths.indexDir, memLogger(), 300)).rejects.toThrow(/locked/);
+    } finally {
+      closeSync(fd);
+    }
+    expect(await t.deliver()).toBe(1);
+  });
+
   it('builds a well-formed message even for non-ASCII text', () => {
     const msg = bulletinMessage(settingsWith(), { login: 'bob', user: 'bob', dropName: 'bob', info: {} }, { id: 4, text: Buffer.from('Grüße\n') }, 'h.example').toString('utf8');
     expect(msg).toMatch(/^Content-Type: text\/plain; charset=utf-8$/m);
