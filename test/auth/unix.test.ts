@@ -74,6 +74,20 @@ describe.skipIf(!isRoot)('unix_user with real system users', () => {
     expect(await authenticate(ctx, client, 'nobody@example.test', 'vpass')).toMatchObject({ ok: false, temporary: false });
   });
 
+  it('login(): unknown user and wrong password answer alike, neither before auth_fail_delay', async () => {
+    const { login } = await import('../../src/session/login.js');
+    const spool = tempDir();
+    const ctx = context({ authent_method: 'unix_user', imapd_become_user: false, auth_fail_delay: 0.5, drop_path: spool, work_path: spool });
+    const t0 = Date.now();
+    const unknown = await login(ctx, client, 'dmt-nosuchuser', 'whatever');
+    const t1 = Date.now();
+    const wrong = await login(ctx, client, s.name, 'whatever');
+    const t2 = Date.now();
+    expect(unknown).toEqual(wrong);
+    expect(t1 - t0).toBeGreaterThanOrEqual(490);
+    expect(t2 - t1).toBeGreaterThanOrEqual(490);
+  });
+
   it('valid_users limits who may log in', async () => {
     const ctx = context({ authent_method: 'unix_user', valid_users: ['dmts*'] });
     expect(await authenticate(ctx, client, s.name, 'sha-pass-2')).toMatchObject({ ok: true });
