@@ -1,5 +1,5 @@
 // Content-* header fields → MimePart data, following Dovecot's message-part-data.c: the first
-// occurrence of each field wins (Content-Type: the first one that parses).
+// occurrence of each field wins.
 import { fieldValue } from './header.js';
 import { Rfc822Parser, NUL_REPLACEMENT } from './rfc822-parser.js';
 import type { MimePart, Param } from './types.js';
@@ -86,14 +86,22 @@ function rfc2231Escape(s: string): string {
   return out;
 }
 
-/** Content-Type `type/subtype` plus the parser positioned at the parameters; null if unparsable. */
-export function parseContentTypeValue(value: string): { type: string; subtype: string; parser: Rfc822Parser } | null {
+/**
+ * Content-Type as Dovecot reads it: type and subtype (subtype "" when missing), and the parser
+ * positioned at the parameters -- or null when the value was broken and parameters must be
+ * ignored. Dovecot keeps even a broken type so that text-ness stays consistent.
+ */
+export function parseContentTypeValue(value: string): { type: string; subtype: string; parser: Rfc822Parser | null } {
   const p = new Rfc822Parser(value, false, NUL_REPLACEMENT);
   p.skipLwsp();
   const out = { v: '' };
-  if (p.parseContentType(out) < 0) return null;
+  const ret = p.parseContentType(out);
   const slash = out.v.indexOf('/');
-  return { type: out.v.slice(0, slash), subtype: out.v.slice(slash + 1), parser: p };
+  return {
+    type: slash < 0 ? out.v : out.v.slice(0, slash),
+    subtype: slash < 0 ? '' : out.v.slice(slash + 1),
+    parser: ret < 0 ? null : p,
+  };
 }
 
 /** IMAP strings cannot carry NUL; like Dovecot's human-readable strings, send it as 0x80. */
@@ -116,9 +124,9 @@ export function applyContentFields(part: MimePart, raw: Buffer): void {
           // The first Content-Type decides; an unparsable one leaves an empty type and no params.
           typeSet = true;
           const ct = parseContentTypeValue(cstr(fieldValue(raw, f)));
-          part.type = ct ? ct.type : '';
-          part.subtype = ct ? ct.subtype : '';
-          part.params = ct ? parseParams(ct.parser) : [];
+          part.type = ct.type;
+          part.subtype = ct.subtype;
+          part.params = ct.parser ? parseParams(ct.parser) : [];
         }
         break;
       case 'transfer-encoding':

@@ -132,6 +132,11 @@ export function newPart(headerStart: number, depth: number): MimePart {
   };
 }
 
+function isMimeMarker(name: string): boolean {
+  const n = name.toLowerCase();
+  return n === 'mime-version' || n === 'content-type';
+}
+
 /** Structural flags come from the first Content-Type field only (Dovecot's message-parser). */
 function structureFlags(ctx: Ctx, part: MimePart, digestChild: boolean): Buffer | null {
   const first = part.fields.find((f) => f.hasColon && f.name.toLowerCase() === 'content-type');
@@ -140,15 +145,15 @@ function structureFlags(ctx: Ctx, part: MimePart, digestChild: boolean): Buffer 
     return null;
   }
   const ct = parseContentTypeValue(fieldValue(ctx.raw, first).split('\0')[0]);
-  if (!ct) return null;
   const type = ct.type.toLowerCase();
   const subtype = ct.subtype.toLowerCase();
   if (type === 'message' && subtype === 'rfc822') {
     part.isMessage = true;
     return null;
   }
-  if (type !== 'multipart') return null;
+  if (type !== 'multipart' || ct.subtype === '') return null;
   part.isMultipart = true;
+  if (!ct.parser) return null;
   const boundary = parseParams(ct.parser).find((p) => p.name.toLowerCase() === 'boundary');
   // Dovecot keeps at most 80 bytes of a boundary (RFC 2046 allows 70) and matches by prefix.
   return boundary ? Buffer.from(boundary.value.slice(0, MAX_BOUNDARY), 'latin1') : null;
@@ -172,17 +177,19 @@ function finish(ctx: Ctx, part: MimePart, end: number): void {
  * closing boundary line stays in the multipart, and an encapsulated message whose header was cut
  * short by a boundary keeps that CRLF in the message/rfc822 part's size.
  */
-function parseEntity(ctx: Ctx, pos: number, digestChild: boolean, depth: number): { part: MimePart; hit: Hit | null; end: number } {
+function parseEntity(ctx: Ctx, pos: number, inMultipart: boolean, digestChild: boolean, depth: number): { part: MimePart; hit: Hit | null; end: number } {
   const raw = ctx.raw;
   ctx.parts++;
   const part = newPart(pos, depth);
   const h = parseHeaderBlock(ctx, pos);
   part.fields = h.fields;
   part.bodyStart = h.bodyStart;
-  applyContentFields(part, raw);
+  // Content-* fields count only in MIME entities: multipart children, or a header with
+  // MIME-Version or Content-Type (Dovecot ignores e.g. a lone Content-Transfer-Encoding otherwise).
+  if (inMultipart || part.fields.some((f) => f.hasColon && isMimeMarker(f.name))) applyContentFields(part, raw);
   part.isText = part.type === null || part.type.toLowerCase() === 'text';
+  // A multipart without a boundary stays a multipart with no parts (Dovecot shows one empty text part).
   const boundary = structureFlags(ctx, part, digestChild);
-  if (!boundary) part.isMultipart = false;
   if (h.hit) {
     const trimmed = bodyEndBefore(raw, h.hit.lineStart, pos);
     part.bodyStart = trimmed;
@@ -192,6 +199,7 @@ function parseEntity(ctx: Ctx, pos: number, digestChild: boolean, depth: number)
   const canNest = depth < MAX_DEPTH && ctx.parts < MAX_PARTS;
   let hit: Hit | null;
   let end: number;
+  let ownEnd: number | undefined;
   if (part.isMultipart && boundary && canNest) {
     const myIdx = ctx.stack.length;
     ctx.stack.push(boundary);
@@ -199,7 +207,7 @@ function parseEntity(ctx: Ctx, pos: number, digestChild: boolean, depth: number)
     hit = scanToBoundary(ctx, part.bodyStart, ctx.stack.length);
     end = hit ? bodyEndBefore(raw, hit.lineStart, part.bodyStart) : raw.length;
     while (hit && hit.idx === myIdx && !hit.final && ctx.parts < MAX_PARTS) {
-      const child = parseEntity(ctx, hit.nextLine, digest, depth + 1);
+      const child = parseEntity(ctx, hit.nextLine, true, digest, depth + 1);
       part.children.push(child.part);
       hit = child.hit;
       end = child.end;
@@ -212,29 +220,34 @@ function parseEntity(ctx: Ctx, pos: number, digestChild: boolean, depth: number)
       end = !hit ? raw.length : hit.lineStart === epilogue ? epilogue : bodyEndBefore(raw, hit.lineStart, epilogue);
     }
   } else if (part.isMessage && canNest) {
-    const child = parseEntity(ctx, part.bodyStart, false, depth + 1);
+    const child = parseEntity(ctx, part.bodyStart, false, false, depth + 1);
     part.message = child.part;
     hit = child.hit;
-    end = hit && hit.lineStart === part.bodyStart ? leafEnd(raw, part, hit.lineStart) : child.end;
+    end = child.end;
+    if (hit && hit.lineStart === part.bodyStart) ownEnd = trimEmptyBody(raw, part, hit.lineStart);
   } else {
     hit = scanToBoundary(ctx, part.bodyStart, ctx.stack.length);
-    end = hit ? leafEnd(raw, part, hit.lineStart) : raw.length;
+    if (!hit) end = raw.length;
+    else if (hit.lineStart === part.bodyStart) {
+      ownEnd = trimEmptyBody(raw, part, hit.lineStart);
+      end = hit.lineStart;
+    } else end = bodyEndBefore(raw, hit.lineStart, part.bodyStart);
   }
-  finish(ctx, part, Math.max(end, part.bodyStart));
+  finish(ctx, part, ownEnd ?? Math.max(end, part.bodyStart));
   return { part, hit, end };
 }
 
-/** End of a body cut by a boundary at lineStart; an empty body gives its header's blank line to the boundary. */
-function leafEnd(raw: Buffer, part: MimePart, lineStart: number): number {
-  if (lineStart === part.bodyStart) {
-    part.bodyStart = bodyEndBefore(raw, lineStart, part.headerStart);
-    return part.bodyStart;
-  }
-  return bodyEndBefore(raw, lineStart, part.bodyStart);
+/**
+ * An empty body directly followed by a boundary: the boundary takes the header's blank line, so
+ * the header is trimmed (Dovecot's MIME section and sizes show this). Returns the part's end.
+ */
+function trimEmptyBody(raw: Buffer, part: MimePart, lineStart: number): number {
+  part.bodyStart = bodyEndBefore(raw, lineStart, part.headerStart);
+  return part.bodyStart;
 }
 
 /** Parses a whole message (CRLF line ends expected; bare LF tolerated). Never throws. */
 export function parseMessage(raw: Buffer): MimePart {
   const ctx: Ctx = { raw, stack: [], parts: 0 };
-  return parseEntity(ctx, 0, false, 0).part;
+  return parseEntity(ctx, 0, false, false, 0).part;
 }

@@ -125,9 +125,8 @@ export class Rfc822Parser {
       out.v += '.';
       ret = this.skipLwsp();
       if (ret <= 0) return ret;
-      // Dovecot's loop increment skips the first char after the dot without checking it; kept
-      // so odd input like "a.@b" parses the same way.
       start = this.pos;
+      this.pos--; // the loop increment comes back to start, which must be checked too
     }
     out.v += d.slice(start, this.pos);
     return 0;
@@ -230,18 +229,25 @@ export class Rfc822Parser {
     return this.parseDotAtom(out);
   }
 
-  /** `type/subtype` into out.v; -1 when either half is missing. */
+  /**
+   * `type/subtype` into out.v, like Dovecot: -1 when broken, but out.v keeps what was read when
+   * the value simply ends after the type ("text"), and is emptied when other junk follows.
+   */
   parseContentType(out: { v: string }): number {
     if (this.skipLwsp() <= 0) return -1;
     const t = { v: '' };
-    if (this.parseMimeToken(t) <= 0 || t.v.length === 0) return -1;
+    const tr = this.parseMimeToken(t);
+    if (tr <= 0 || t.v.length === 0) {
+      out.v += t.v;
+      return -1;
+    }
     if (this.cur() !== 0x2f) return -1;
     this.pos++;
     if (this.skipLwsp() <= 0) return -1;
-    const s = { v: '' };
-    const ret = this.parseMimeToken(s);
-    if (ret < 0 || s.v.length === 0) return -1;
-    out.v += `${t.v}/${s.v}`;
+    const st = { v: '' };
+    const ret = this.parseMimeToken(st);
+    if (ret < 0 || st.v.length === 0) return -1;
+    out.v += `${t.v}/${st.v}`;
     return ret;
   }
 
