@@ -256,5 +256,37 @@ describe('maildir store on disk', () => {
     expect(existsSync(young)).toBe(true);
     expect(existsSync(stale)).toBe(true);
   });
+
+  it('keeps a message\'s X-UIDL as its POP3 UIDL (uidlist P field) through delivery, append and copy', async () => {
+    const root = fresh();
+    const store = storeAt(root);
+    const name = await mdaDeliver(root, 'X-UIDL: legacy-7\nSubject: u\n\nbody\n');
+    await mdaDeliver(root, 'Subject: no uidl\n\nX-UIDL: not-a-header\n');
+    await store.append('INBOX', Buffer.from('Subject: a\r\nX-UIDL: appended-1\r\n\r\nx\r\n'));
+    const box = await store.open('INBOX');
+    boxes.push(box);
+    // The append was numbered at once (UID 1); the MDA files when the mailbox was opened.
+    expect(box.state.messages.map((m) => m.uidl)).toEqual(['appended-1', 'legacy-7', undefined]);
+    expect(readFileSync(join(root, 'dovecot-uidlist'), 'utf8')).toContain(` Plegacy-7 :${name}\n`);
+    await store.create('Keep');
+    await store.copy(box, [2], 'Keep');
+    const kept = await store.open('Keep');
+    boxes.push(kept);
+    expect(kept.state.messages[0]!.uidl).toBe('legacy-7');
+  });
+
+  it('measures a large MDA delivery in chunks with the right CRLF size', async () => {
+    const root = fresh();
+    const line = 'y'.repeat(999) + '\n';
+    const big = Buffer.from('Subject: big\n\n' + line.repeat(3000) + 'end\r\n');
+    await mdaDeliver(root, big);
+    const box = await storeAt(root).open('INBOX');
+    boxes.push(box);
+    expect(box.state.messages[0]!.size).toBe(toCrlf(big).length);
+    const chunks: Buffer[] = [];
+    for await (const c of box.stream(1, 1000, 2_000_000)) chunks.push(c as Buffer);
+    // Buffer.equals: a failing toEqual would spend seconds diffing megabytes.
+    expect(Buffer.concat(chunks).equals(toCrlf(big).subarray(1000, 2_000_000))).toBe(true);
+  });
 });
 

@@ -42,12 +42,16 @@ const FLAG_OF = new Map(SYSTEM.map(([l, f]) => [l, f]));
 
 export const MAX_KEYWORDS = 26;
 
+/** IMAP order of system flags (as the mbox store and the FLAGS response list them), then keywords. */
+const SYSTEM_ORDER: ReadonlyArray<readonly [string, string]> = [
+  ['R', '\\Answered'], ['F', '\\Flagged'], ['T', '\\Deleted'], ['D', '\\Draft'], ['S', '\\Seen'],
+];
+
 export function flagsFromInfo(info: string | undefined, keywords: readonly (string | undefined)[]): Set<string> {
   const flags = new Set<string>();
   if (!info) return flags;
+  for (const [letter, flag] of SYSTEM_ORDER) if (info.includes(letter)) flags.add(flag);
   for (const ch of info) {
-    const sys = FLAG_OF.get(ch);
-    if (sys) { flags.add(sys); continue; }
     const code = ch.charCodeAt(0) - 97;
     if (code >= 0 && code < MAX_KEYWORDS) {
       const kw = keywords[code];

@@ -21,6 +21,7 @@ import { INBOX, mailboxDir, nameOfEntry, validateName } from './names.js';
 import { readSubscriptions, updateSubscriptions } from './subscriptions.js';
 import { lockedUidList } from './uidlist-sync.js';
 import { locate, scanMaildir } from './scan.js';
+import { headerUidl } from './measure.js';
 
 const SYSTEM_FLAGS = new Map(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'].map((f) => [f.toLowerCase(), f]));
 
@@ -124,19 +125,19 @@ export class MaildirStore implements MailStore {
     const base = newBaseName(body.length, crlfSize(body));
     const tmp = join(dir, 'tmp', base);
     await writeDurably(tmp, body, date);
-    return this.deliver(dir, [{ tmp, base, info }]).then((uids) => ({ uidValidity: uids.uidValidity, uid: uids.uids[0] }));
+    return this.deliver(dir, [{ tmp, base, info, uidl: headerUidl(body) }]).then((uids) => ({ uidValidity: uids.uidValidity, uid: uids.uids[0] }));
   }
 
   /** Move prepared tmp/ files into the mailbox and give them UIDs, all under one uidlist lock so no
    *  other session can number them first. A file without flags goes to new/ (it is \Recent). */
-  private async deliver(dir: string, files: { tmp: string; base: string; info: string | undefined }[]): Promise<{ uidValidity: number; uids: number[] }> {
+  private async deliver(dir: string, files: { tmp: string; base: string; info: string | undefined; uidl?: string }[]): Promise<{ uidValidity: number; uids: number[] }> {
     const uids: number[] = [];
     try {
       const list = await lockedUidList(dir, this.env, async (l) => {
         for (const f of files) {
           const dest = f.info === undefined ? join(dir, 'new', f.base) : join(dir, 'cur', fileName(f.base, f.info));
           await fsp.rename(f.tmp, dest);
-          const rec = { uid: l.nextUid++, base: f.base, ext: [] };
+          const rec = { uid: l.nextUid++, base: f.base, ext: f.uidl ? [`P${f.uidl}`] : [] };
           l.records.push(rec);
           l.byBase.set(f.base, rec);
           uids.push(rec.uid);
@@ -153,7 +154,7 @@ export class MaildirStore implements MailStore {
   async copy(from: Mailbox, uids: readonly number[], to: string): Promise<CopyResult> {
     const dir = await this.existingDir(to);
     const sourceUids: number[] = [];
-    const prepared: { tmp: string; base: string; info: string | undefined }[] = [];
+    const prepared: { tmp: string; base: string; info: string | undefined; uidl?: string }[] = [];
     const wanted = new Set(uids);
     const messages = from.state.messages.filter((m) => wanted.has(m.uid));
     const allKeywords = [...new Set(messages.flatMap((m) => storableFlags(m.flags).keywords))];
@@ -177,7 +178,7 @@ export class MaildirStore implements MailStore {
           await writeDurably(tmp, body, m.internalDate);
           prepared1 = { tmp, base };
         }
-        prepared.push({ ...prepared1, info });
+        prepared.push({ ...prepared1, info, ...(m.uidl ? { uidl: m.uidl } : {}) });
         sourceUids.push(m.uid);
       }
     } catch (e) {
@@ -366,7 +367,8 @@ export class MaildirStore implements MailStore {
         }
         const last = l.records[l.records.length - 1]?.uid ?? 0;
         if (uid <= last) throw new StoreError('CANNOT', `UID ${uid} is not above the last UID ${last}`);
-        const rec = { uid, base, ext: [] };
+        const uidl = headerUidl(body);
+        const rec = { uid, base, ext: uidl ? [`P${uidl}`] : [] };
         l.records.push(rec);
         l.byBase.set(base, rec);
         l.nextUid = Math.max(l.nextUid, uid + 1);

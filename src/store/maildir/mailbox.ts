@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Flag, Mailbox, MailboxState, MessageInfo, StoreMode } from '../types.js';
 import { StoreError } from '../types.js';
-import { crlfSize, crlfSlice, toCrlf } from './crlf.js';
+import { crlfSlice, toCrlf } from './crlf.js';
+import { measureFile } from './measure.js';
 import { compareBases, fileName, flagsFromInfo, infoForFlags, parseName, renewBase } from './filename.js';
 import { ensureKeywords, KEYWORDS, letterFor, readKeywords, type KeywordTable } from './keywords.js';
 import { extValue, UIDLIST, type UidList } from './uidlist.js';
@@ -133,7 +134,7 @@ export class MaildirMailbox implements Mailbox {
         next.set(rec.uid, old);
         continue;
       }
-      const entry = await this.makeEntry(rec.uid, base, se, old, extValue(rec, 'W'));
+      const entry = await this.makeEntry(rec.uid, base, se, old, extValue(rec, 'W'), extValue(rec, 'P'));
       if (!entry) {
         if (!lastTry) return false; // renamed or expunged between listing and stat: look again
         continue;
@@ -145,7 +146,7 @@ export class MaildirMailbox implements Mailbox {
     return true;
   }
 
-  private async makeEntry(uid: number, base: string, se: ScanEntry, old: Entry | undefined, recordW: string | undefined): Promise<Entry | undefined> {
+  private async makeEntry(uid: number, base: string, se: ScanEntry, old: Entry | undefined, recordW: string | undefined, uidl: string | undefined): Promise<Entry | undefined> {
     const p = parseName(se.file);
     const path = join(this.dir, se.sub, se.file);
     let date = old?.internalDate;
@@ -160,7 +161,7 @@ export class MaildirMailbox implements Mailbox {
         date = st.mtime;
       }
       if (size === undefined || Number.isNaN(size)) {
-        size = crlfSize(await fsp.readFile(path));
+        size = (await measureFile(path, true)).vsize;
         this.vsizeCache.set(base, size);
       }
     } catch (err) {
@@ -175,6 +176,7 @@ export class MaildirMailbox implements Mailbox {
     return {
       uid, base, sub: se.sub, file: se.file, info: p.info, size, internalDate: date, recent,
       flags: flagsFromInfo(p.info, this.keywordTable),
+      ...(uidl ? { uidl } : {}),
     };
   }
 
@@ -186,20 +188,21 @@ export class MaildirMailbox implements Mailbox {
       for (const [base, se] of fresh) {
         const p = parseName(se.file);
         const ext: string[] = [];
-        if (p.vsize === undefined) {
-          // Like Dovecot, record sizes the file name lacks (MDA deliveries) so nobody recomputes them.
-          try {
-            const path = join(this.dir, se.sub, se.file);
-            if (!(await fsp.stat(path)).isFile()) continue;
-            const body = await fsp.readFile(path);
-            const vsize = crlfSize(body);
-            this.vsizeCache.set(base, vsize);
-            ext.push(`W${vsize}`);
-            if (p.size === undefined) ext.push(`S${body.length}`);
-          } catch (err) {
-            const code = (err as NodeJS.ErrnoException).code;
-            if (code === 'ENOENT') continue; // moved or expunged meanwhile: the next refresh sees it
+        try {
+          const path = join(this.dir, se.sub, se.file);
+          if (!(await fsp.stat(path)).isFile()) continue;
+          // Like Dovecot, record what the file name lacks (sizes of MDA deliveries; P = POP3 UIDL
+          // from an X-UIDL header) so that nobody has to read the file again.
+          const facts = await measureFile(path, p.vsize === undefined);
+          if (p.vsize === undefined) {
+            this.vsizeCache.set(base, facts.vsize);
+            ext.push(`W${facts.vsize}`);
+            if (p.size === undefined) ext.push(`S${facts.size}`);
           }
+          if (facts.uidl) ext.push(`P${facts.uidl}`);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT') continue; // moved or expunged meanwhile: the next refresh sees it
         }
         const rec = { uid: list.nextUid++, base, ext };
         list.records.push(rec);
