@@ -3,6 +3,9 @@
 
 import type { ImapSession } from './session.js';
 
+/** Shown in the greeting and in ID. */
+export const SERVER_VERSION = '0.1.0';
+
 export const BASE_CAPABILITIES = [
   'IMAP4rev1', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UIDPLUS', 'MOVE', 'UNSELECT',
   'CHILDREN', 'SPECIAL-USE', 'QUOTA', 'ESEARCH',

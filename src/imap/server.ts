@@ -7,13 +7,11 @@ import { InputQueue } from './input.js';
 import { readCommand, type FramerLimits } from './framer.js';
 import { Args, ParseError } from './args.js';
 import { ImapSession, type Command, type ImapState } from './session.js';
-import { capabilities } from './capabilities.js';
+import { capabilities, SERVER_VERSION } from './capabilities.js';
 import { NameError } from './mailbox-name.js';
 import { bad, no, type Result } from './result.js';
 import { COMMANDS, type CommandSpec } from './commands/index.js';
 import { overQuota } from './commands/helpers.js';
-
-const VERSION = '0.1.0';
 
 export async function serveImap(conn: Connection, ctx: ServerContext): Promise<void> {
   const input = new InputQueue({
@@ -28,7 +26,7 @@ export async function serveImap(conn: Connection, ctx: ServerContext): Promise<v
     input.end();
   });
   conn.setIdleTimeout(ctx.settings.imapd_login_timeout ?? 180, () => s.autologout());
-  s.untagged(`OK [CAPABILITY ${capabilities(s)}] ${ctx.hostname} IMAP4rev1 v${VERSION} DMail-compatible server ready`);
+  s.untagged(`OK [CAPABILITY ${capabilities(s)}] ${ctx.hostname} IMAP4rev1 v${SERVER_VERSION} DMail-compatible server ready`);
   s.flush();
   try {
     await commandLoop(s);

@@ -2,8 +2,7 @@
 import type { Command, ImapSession } from '../session.js';
 import { ok, type Result } from '../result.js';
 import { ParseError } from '../args.js';
-
-const VERSION = '0.1.0';
+import { SERVER_VERSION } from '../capabilities.js';
 
 export async function id(s: ImapSession, c: Command): Promise<Result> {
   const a = c.args;
@@ -19,6 +18,6 @@ export async function id(s: ImapSession, c: Command): Promise<Result> {
   }
   a.end();
   if (fields.length) s.log.debug({ clientId: fields.slice(0, 60) }, 'client ID');
-  s.untagged(`ID ("name" "DMail-compatible imapd" "version" "${VERSION}")`);
+  s.untagged(`ID ("name" "DMail-compatible imapd" "version" "${SERVER_VERSION}")`);
   return ok('ID completed');
 }
