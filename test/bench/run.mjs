@@ -1,0 +1,444 @@
+#!/usr/bin/env node
+// `npm run bench`: our imapd/dpop side by side with Dovecot and with the bare-node floor. See README.md
+// in this directory for how to run it and how to read the table. Plain ESM so no TS runtime is needed.
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { corpusPlan, ensureCorpora, RARE_WORD } from './corpus.mjs';
+import { openClient } from './client.mjs';
+import { launcherMissing, startPerConnection, startDovecotDaemon, freePort, killAll } from './servers.mjs';
+import { dovecotMissing, dovecotVersion, ensureBenchUser, writeDovecotConfig } from './dovecot.mjs';
+import { writeOurSite, placeSpool, wipeOurIndex } from './site.mjs';
+import { summary, fmtNum, fmtSummary, table } from './stats.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const BENCH = join(ROOT, '.bench');
+const now = () => performance.now();
+const say = (...a) => console.log(...a);
+
+// ---------------------------------------------------------------- options
+const HELP = `usage: node test/bench/run.mjs [options]   (npm run bench -- [options])
+  --quick          CI-sized: small corpora (200/2k/10k messages, 5 MB attachment), fewer runs
+  --runs N         measured runs per scenario (default 5; heavy scenarios 3)
+  --warmup N       warm-up runs per scenario (default 1)
+  --only REGEX     run only scenarios whose id matches
+  --no-reference   skip Dovecot even when installed
+  --authd sh|node  external auth module for our servers: generated sh script (default) or
+                   test/helpers/static-authd.mjs (adds a node start-up to every login)
+  --help`;
+function parseArgs(argv) {
+  const o = { quick: false, runs: null, warmup: 1, only: null, reference: true, authd: 'sh' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') o.quick = true;
+    else if (a === '--runs') o.runs = Math.max(1, Number(argv[++i]));
+    else if (a === '--warmup') o.warmup = Math.max(0, Number(argv[++i]));
+    else if (a === '--only') o.only = new RegExp(argv[++i]);
+    else if (a === '--no-reference') o.reference = false;
+    else if (a === '--authd') o.authd = argv[++i] === 'node' ? 'node' : 'sh';
+    else if (a === '--help' || a === '-h') { console.log(HELP); process.exit(0); }
+    else { console.error(`unknown option ${a}\n${HELP}`); process.exit(2); }
+  }
+  return o;
+}
+const opt = parseArgs(process.argv.slice(2));
+const CMD_MS = opt.quick ? 60_000 : 180_000;
+
+// ---------------------------------------------------------------- users and corpora
+const plan = corpusPlan(opt.quick);
+const U = {
+  warm: `m${plan.medium.label}`,
+  cold: `cold${plan.medium.label}`,
+  large: `l${plan.large.label}`,
+  big: 'bigmsg',
+  exp: `exp${plan.large.label}`,
+  conc: Array.from({ length: 20 }, (_, i) => `c${String(i).padStart(2, '0')}`),
+};
+const PASS = (u) => `pw-${u}`;
+const allUsers = [U.warm, U.cold, U.large, U.big, U.exp, ...U.conc];
+
+// ---------------------------------------------------------------- sessions
+class Skip extends Error {}
+
+async function ok(client, cmd, ms, key) {
+  const r = await client.imap(cmd, { ms: CMD_MS, collect: /SEARCH/i.test(cmd) });
+  if (!r.ok) throw new Skip(`${cmd.split(' ').slice(0, 2).join(' ')} failed: ${r.status.slice(0, 100)}`);
+  if (key) ms[key] = r.ms;
+  return r;
+}
+async function popOk(client, cmd, ms, key, multi = false) {
+  const r = await client.pop(cmd, { ms: CMD_MS, multi });
+  if (!r.ok) throw new Skip(`${cmd.split(' ')[0]} failed: ${r.status.slice(0, 100)}`);
+  if (key) ms[key] = r.ms;
+  return r;
+}
+
+const newest = (procs) => (procs && procs.length ? procs.reduce((a, b) => (b.pid > a.pid ? b : a)) : null);
+
+/** One IMAP session: connect, LOGIN, body(client, ms), LOGOUT; with the server process's CPU and RSS. */
+async function imapSession(t, user, body) {
+  const h = t.imap;
+  const mark = h.mark();
+  const t0 = now();
+  const { client, greetingMs } = await openClient(h.port, { timeoutMs: CMD_MS });
+  const ms = { greeting: greetingMs };
+  try {
+    await ok(client, `LOGIN ${user} ${PASS(user)}`, ms, 'login');
+    await body(client, ms);
+    const sampled = t.kind === 'dovecot' ? newest(await h.sample('imap')) : null;
+    await ok(client, 'LOGOUT', ms, 'logout');
+    await client.closed();
+    ms.wall = now() - t0;
+    const rec = t.kind === 'dovecot' ? sampled : (await h.collect(mark, 1))[0];
+    return { ms, cpuMs: rec?.cpuMs, rssKB: rec?.rssKB };
+  } finally { client.close(); }
+}
+
+async function popSession(t, user, body) {
+  const h = t.pop;
+  const mark = h.mark();
+  const t0 = now();
+  const { client, greetingMs } = await openClient(h.port, { timeoutMs: CMD_MS });
+  client.mode = 'pop3';
+  const ms = { greeting: greetingMs };
+  try {
+    await popOk(client, `USER ${user}`, ms, 'user');
+    await popOk(client, `PASS ${PASS(user)}`, ms, 'pass');
+    await body(client, ms);
+    const sampled = t.kind === 'dovecot' ? newest(await h.sample('pop3')) : null;
+    await popOk(client, 'QUIT', ms, 'quit');
+    await client.closed();
+    ms.wall = now() - t0;
+    const rec = t.kind === 'dovecot' ? sampled : (await h.collect(mark, 1))[0];
+    return { ms, cpuMs: rec?.cpuMs, rssKB: rec?.rssKB };
+  } finally { client.close(); }
+}
+
+/** Connect, read the greeting, hang up (the idle session). */
+async function greetOnly(h, kind, comm) {
+  const mark = h.mark();
+  const { client, greeting, greetingMs } = await openClient(h.port, { timeoutMs: 20_000 });
+  if (!/^(\* OK|\+OK)/.test(greeting)) { client.close(); throw new Skip(`bad greeting: ${greeting.slice(0, 80)}`); }
+  const sampled = kind === 'dovecot' ? newest(await h.sample(comm)) : null;
+  client.close();
+  const rec = kind === 'dovecot' ? sampled : (await h.collect(mark, 1))[0];
+  return { value: greetingMs, wallMs: greetingMs, cpuMs: rec?.cpuMs, rssKB: rec?.rssKB };
+}
+
+const mbps = (bytes, ms) => bytes / 1e6 / (ms / 1000);
+
+// ---------------------------------------------------------------- scenarios
+// who: which systems run it. value: the figure the target is judged on. lower: smaller is better.
+const heavy = (n) => opt.runs ?? (opt.quick ? 2 : n);
+const light = (n) => opt.runs ?? (opt.quick ? 3 : n);
+
+const SCENARIOS = [
+  {
+    id: 'greeting-imap', title: 'IMAP connect -> greeting', unit: 'ms', lower: true, runs: light(10),
+    who: ['floor', 'ours', 'ours-direct', 'dovecot'],
+    once: (t) => greetOnly(t.imap, t.kind, 'imap-login'),
+    target: { text: '<= 1.3x floor', vs: 'floor', max: 1.3 },
+  },
+  {
+    id: 'greeting-pop3', title: 'POP3 connect -> greeting', unit: 'ms', lower: true, runs: light(10),
+    who: ['floor', 'ours', 'dovecot'],
+    once: (t) => greetOnly(t.pop, t.kind, 'pop3-login'),
+    target: { text: '<= 1.3x floor', vs: 'floor', max: 1.3 },
+  },
+  {
+    id: 'select-cold-10k', title: `SELECT ${plan.medium.label}, index cold (fresh spool)`, unit: 'ms', lower: true, runs: heavy(3),
+    who: ['ours', 'dovecot'],
+    prepare: (t) => { t.place(U.cold, plan.medium, true); t.wipeIndex(U.cold); },
+    once: async (t) => {
+      const s = await imapSession(t, U.cold, async (c, ms) => { await ok(c, 'SELECT INBOX', ms, 'select'); await ok(c, 'FETCH 1:* (FLAGS)', ms, 'fetch'); });
+      return { value: s.ms.select, wallMs: s.ms.wall, cpuMs: s.cpuMs, rssKB: s.rssKB };
+    },
+    target: { text: '< dovecot cold SELECT', vs: 'dovecot', max: 1.0, strict: true },
+  },
+  {
+    id: 'session-warm-10k', title: `LOGIN/SELECT/FETCH 1:* (FLAGS)/LOGOUT ${plan.medium.label} warm`, unit: 'ms', lower: true, runs: light(5),
+    who: ['ours', 'dovecot'],
+    once: async (t) => {
+      const s = await imapSession(t, U.warm, async (c, ms) => { await ok(c, 'SELECT INBOX', ms, 'select'); await ok(c, 'FETCH 1:* (FLAGS)', ms, 'fetch'); });
+      return { value: s.ms.wall, wallMs: s.ms.wall, cpuMs: s.cpuMs, rssKB: s.rssKB, extra: { selectMs: s.ms.select } };
+    },
+    target: { text: '<= 1.5x dovecot', vs: 'dovecot', max: 1.5 },
+  },
+  {
+    id: 'select-warm-100k', title: `SELECT ${plan.large.label} warm (session as above)`, unit: 'ms', lower: true, runs: heavy(3),
+    who: ['ours', 'dovecot'],
+    once: async (t) => {
+      const s = await imapSession(t, U.large, async (c, ms) => { await ok(c, 'SELECT INBOX', ms, 'select'); await ok(c, 'FETCH 1:* (FLAGS)', ms, 'fetch'); });
+      return { value: s.ms.select, wallMs: s.ms.wall, cpuMs: s.cpuMs, rssKB: s.rssKB, extra: { sessionMs: s.ms.wall } };
+    },
+    target: { text: '< 150 ms', abs: 150 },
+  },
+  {
+    id: 'uid-fetch-100k', title: `UID FETCH 1:* (UID RFC822.SIZE FLAGS) ${plan.large.label}`, unit: 'ms', lower: true, runs: heavy(3),
+    who: ['ours', 'dovecot'],
+    once: async (t) => {
+      const s = await imapSession(t, U.large, async (c, ms) => { await ok(c, 'SELECT INBOX', ms, 'select'); const r = await ok(c, 'UID FETCH 1:* (UID RFC822.SIZE FLAGS)', ms, 'fetch'); ms.n = r.untagged; });
+      return { value: s.ms.fetch, wallMs: s.ms.wall, cpuMs: s.cpuMs, rssKB: s.rssKB, extra: { lines: s.ms.n } };
+    },
+  },
+  {
+    id: 'fetch-body-big', title: `FETCH ${plan.big.at + 1} BODY[] (${plan.big.label} attachment)`, unit: 'MB/s', lower: false, runs: heavy(3),
+    who: ['ours', 'dovecot'],
+    once: async (t) => {
+      const s = await imapSession(t, U.big, async (c, ms) => { await ok(c, 'SELECT INBOX', ms, 'select'); const r = await ok(c, `FETCH ${plan.big.at + 1} BODY[]`, ms, 'fetch'); ms.bytes = r.bytes; });
+      if (s.ms.bytes < plan.big.bytes) throw new Skip(`short BODY[]: ${s.ms.bytes} bytes`);
+      return { value: mbps(s.ms.bytes, s.ms.fetch), wallMs: s.ms.wall, cpuMs: s.cpuMs, rssKB: s.rssKB, extra: { bytes: s.ms.bytes, fetchMs: s.ms.fetch } };
+    },
+    target: { text: '>= dovecot, constant memory', vs: 'dovecot', min: 1.0 },
+  },
+  {
+    id: 'pop3-retr-big', title: `POP3 RETR ${plan.big.at + 1} (${plan.big.label} attachment)`, unit: 'MB/s', lower: false, runs: heavy(3),
+    who: ['ours', 'dovecot'],
+    once: async (t) => {
+      const s = await popSession(t, U.big, async (c, ms) => { const r = await popOk(c, `RETR ${plan.big.at + 1}`, ms, 'retr', true); ms.bytes = r.bytes; });
+      if (s.ms.bytes < plan.big.bytes) throw new Skip(`short RETR: ${s.ms.bytes} bytes`);
+      return { value: mbps(s.ms.bytes, s.ms.retr), wallMs: s.ms.wall, cpuMs: s.cpuMs, rssKB: s.rssKB, extra: { bytes: s.ms.bytes } };
+    },
+    target: { text: '>= dovecot, constant memory', vs: 'dovecot', min: 1.0 },
+  },
+  {
+    id: 'search-rare-10k', title: `UID SEARCH TEXT ${RARE_WORD} (${plan.medium.label})`, unit: 'ms', lower: true, runs: heavy(3),
+    who: ['ours', 'dovecot'],
+    once: async (t) => {
+      let hits = [];
+      const s = await imapSession(t, U.warm, async (c, ms) => {
+        await ok(c, 'SELECT INBOX', ms, 'select');
+        const r = await ok(c, `UID SEARCH TEXT ${RARE_WORD}`, ms, 'search');
+        hits = r.lines.filter((l) => l.startsWith('* SEARCH')).flatMap((l) => l.slice(8).trim().split(/\s+/).filter(Boolean));
+      });
+      if (hits.length !== 3) throw new Skip(`wrong SEARCH result: ${hits.length} hits, want 3`);
+      return { value: s.ms.search, wallMs: s.ms.wall, cpuMs: s.cpuMs, rssKB: s.rssKB };
+    },
+  },
+  {
+    id: 'expunge-1pct-100k', title: `STORE \\Deleted + EXPUNGE 1% of ${plan.large.label} (fresh copy)`, unit: 'ms', lower: true, runs: heavy(3),
+    who: ['ours', 'dovecot'],
+    prepare: (t) => t.place(U.exp, plan.large, true),
+    once: async (t) => {
+      const n = plan.large.n;
+      const set = Array.from({ length: Math.floor(n / 100) }, (_, i) => (i + 1) * 100).join(',');
+      let expunged = 0;
+      const s = await imapSession(t, U.exp, async (c, ms) => {
+        await ok(c, 'SELECT INBOX', ms, 'select');
+        await ok(c, `STORE ${set} +FLAGS.SILENT (\\Deleted)`, ms, 'store');
+        const r = await ok(c, 'EXPUNGE', ms, 'expunge');
+        expunged = r.untagged;
+      });
+      if (expunged < n / 100) throw new Skip(`EXPUNGE reported ${expunged} untagged lines, want >= ${n / 100}`);
+      return { value: s.ms.expunge, wallMs: s.ms.wall, cpuMs: s.cpuMs, rssKB: s.rssKB, extra: { storeMs: s.ms.store, selectMs: s.ms.select } };
+    },
+  },
+  {
+    id: 'pop3-session-10k', title: `POP3 USER/PASS/STAT/UIDL/QUIT ${plan.medium.label}`, unit: 'ms', lower: true, runs: light(5),
+    who: ['ours', 'dovecot'],
+    once: async (t) => {
+      let n = 0;
+      const s = await popSession(t, U.warm, async (c, ms) => { await popOk(c, 'STAT', ms, 'stat'); const r = await popOk(c, 'UIDL', ms, 'uidl', true); n = r.lines; });
+      if (n !== plan.medium.n) throw new Skip(`UIDL listed ${n} messages, want ${plan.medium.n}`);
+      return { value: s.ms.wall, wallMs: s.ms.wall, cpuMs: s.cpuMs, rssKB: s.rssKB };
+    },
+  },
+  {
+    id: 'concurrent-20', title: `20 concurrent sessions, 20 users x ${plan.small.label}`, unit: 'ms', lower: true, runs: light(3),
+    who: ['ours', 'dovecot'],
+    once: async (t) => {
+      const t0 = now();
+      const all = await Promise.all(U.conc.map((u) => imapSession(t, u, async (c, ms) => { await ok(c, 'SELECT INBOX', ms, 'select'); await ok(c, 'FETCH 1:* (FLAGS)', ms, 'fetch'); })));
+      const wall = now() - t0;
+      const sessions = all.map((s) => s.ms.wall).sort((a, b) => a - b);
+      return {
+        value: wall, wallMs: wall,
+        cpuMs: all.reduce((a, s) => a + (s.cpuMs ?? 0), 0),
+        rssKB: Math.max(...all.map((s) => s.rssKB ?? 0)),
+        extra: { medianSessionMs: sessions[10] },
+      };
+    },
+  },
+];
+
+// ---------------------------------------------------------------- systems
+async function startSystems(log) {
+  const systems = {};
+  const notes = [];
+  const work = join(BENCH, 'work');
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const corpora = ensureCorpora(join(BENCH, 'corpus'), plan, log);
+  const corpusOf = (c) => corpora[Object.keys(plan).find((k) => plan[k] === c)];
+  const users = Object.fromEntries(allUsers.map((u) => [u, PASS(u)]));
+  const standing = [[U.warm, plan.medium], [U.large, plan.large], [U.big, plan.big], ...U.conc.map((u) => [u, plan.small])];
+
+  const floorJs = "require('fs').writeSync(1,'* OK floor ready\\r\\n');process.stdin.on('data',()=>{});process.stdin.on('end',()=>process.exit(0));process.stdin.on('error',()=>process.exit(0))";
+  systems.floor = { kind: 'floor', label: 'floor (bare node)' };
+  systems.floor.imap = systems.floor.pop = await startPerConnection('floor', [process.execPath, '-e', floorJs], { logFile: join(work, 'floor.log') });
+
+  const built = existsSync(join(ROOT, 'dist/imapd.cjs')) && existsSync(join(ROOT, 'bin/imapd'));
+  if (!built) notes.push('ours: dist/imapd.cjs or bin/imapd missing (run `node src/build.mjs`)');
+  else {
+    const site = writeOurSite(join(work, 'ours'), { users, authd: opt.authd, root: ROOT });
+    const ours = { kind: 'ours', label: 'ours', site };
+    ours.imap = await startPerConnection('ours-imapd', [join(ROOT, 'bin/imapd'), '-c', site.conf], { logFile: join(work, 'ours-imapd.log') });
+    if (existsSync(join(ROOT, 'bin/dpop')) && existsSync(join(ROOT, 'dist/dpop.cjs'))) {
+      ours.pop = await startPerConnection('ours-dpop', [join(ROOT, 'bin/dpop'), '-c', site.conf], { logFile: join(work, 'ours-dpop.log') });
+    }
+    ours.place = (user, c, fresh = false) => placeSpool(site.spool, user, corpusOf(c).path, { fresh });
+    ours.wipeIndex = (user) => wipeOurIndex(site, user);
+    for (const [u, c] of standing) ours.place(u, c);
+    systems.ours = ours;
+    // The same server without the bin/ wrapper: node runs the bundle directly (start-up comparison).
+    systems['ours-direct'] = {
+      kind: 'ours', label: 'ours (node dist/imapd.cjs)', site,
+      imap: await startPerConnection('ours-direct', [process.execPath, join(ROOT, 'dist/imapd.cjs'), '-c', site.conf], { logFile: join(work, 'ours-direct.log') }),
+    };
+  }
+
+  const missing = opt.reference ? dovecotMissing() : 'reference skipped (--no-reference)';
+  if (missing) notes.push(`reference missing: ${missing}`);
+  else {
+    const owner = ensureBenchUser(log);
+    const dir = join(work, 'dovecot');
+    const spool = join(dir, 'spool');
+    mkdirSync(spool, { recursive: true });
+    // Dovecot dot-locks the spool from the mail user's uid: the spool directory must be theirs.
+    const { chownSync } = await import('node:fs');
+    chownSync(spool, owner.uid, owner.gid);
+    const imapPort = await freePort();
+    const pop3Port = await freePort();
+    const conf = writeDovecotConfig(join(dir, 'etc'), { users, spoolDir: spool, imapPort, pop3Port, ...owner });
+    const d = await startDovecotDaemon('dovecot', conf, { logFile: join(work, 'dovecot.log'), imapPort, pop3Port });
+    const dv = { kind: 'dovecot', label: `dovecot ${dovecotVersion().split(' ')[0]} daemon`, handle: d };
+    dv.imap = { port: imapPort, mark: d.mark, collect: d.collect, sample: d.sample };
+    dv.pop = { port: pop3Port, mark: d.mark, collect: d.collect, sample: d.sample };
+    dv.place = (user, c, fresh = false) => placeSpool(spool, user, corpusOf(c).path, { fresh, owner });
+    dv.wipeIndex = (user) => rmSync(join(dir, 'etc', 'index', user), { recursive: true, force: true });
+    for (const [u, c] of standing) dv.place(u, c);
+    systems.dovecot = dv;
+  }
+  return { systems, notes, corpora };
+}
+
+// ---------------------------------------------------------------- running
+async function runScenario(sc, systems) {
+  const res = { id: sc.id, title: sc.title, unit: sc.unit, lower: sc.lower, target: sc.target?.text ?? null, systems: {} };
+  for (const who of sc.who) {
+    const t = systems[who];
+    const r = { runs: [], error: null };
+    res.systems[who] = r;
+    if (!t) { r.error = 'not running'; continue; }
+    if (sc.id.startsWith('greeting-pop3') ? !t.pop : !t.imap) { r.error = 'server not built'; continue; }
+    try {
+      for (let i = 0; i < opt.warmup + sc.runs; i++) {
+        await sc.prepare?.(t, i);
+        const one = await sc.once(t);
+        if (i >= opt.warmup) r.runs.push(one);
+      }
+    } catch (e) {
+      r.error = e instanceof Skip ? e.message : `error: ${e.message}`;
+    }
+    r.value = summary(r.runs.map((x) => x.value));
+    r.wall = summary(r.runs.map((x) => x.wallMs));
+    r.cpu = summary(r.runs.map((x) => x.cpuMs));
+    r.rss = summary(r.runs.map((x) => (x.rssKB ? x.rssKB / 1024 : NaN)));
+    say(`  ${sc.id} / ${who}: ${r.error ? `n/a (${r.error})` : `${fmtSummary(r.value, sc.unit)}  cpu ${fmtNum(r.cpu?.median, 'ms')}  rss ${fmtNum(r.rss?.median, 'MB')}`}`);
+  }
+  return res;
+}
+
+function judge(res) {
+  const o = res.systems.ours?.value;
+  const tg = SCENARIOS.find((s) => s.id === res.id)?.target;
+  if (!tg) {
+    const d = res.systems.dovecot?.value;
+    return { ratio: o && d ? o.median / d.median : null, met: null };
+  }
+  if (!o) return { ratio: null, met: null };
+  if (tg.abs !== undefined) return { ratio: o.median / tg.abs, met: o.median < tg.abs };
+  const base = res.systems[tg.vs]?.value;
+  if (!base) return { ratio: null, met: null };
+  const ratio = o.median / base.median;
+  if (tg.min !== undefined) return { ratio, met: ratio >= tg.min };
+  return { ratio, met: tg.strict ? ratio < tg.max : ratio <= tg.max };
+}
+
+/** Rows the issue asks for that combine two measurements. */
+function derivedRows(results) {
+  const get = (id, who) => results.find((r) => r.id === id)?.systems[who];
+  const rows = [];
+  const idle = get('greeting-imap', 'ours')?.rss;
+  const floorRss = get('greeting-imap', 'floor')?.rss;
+  const ratioRow = (title, a, b, text, max) => {
+    if (!a || !b) return rows.push({ title, unit: 'MB', ours: a, base: b, ratio: null, target: text, met: null });
+    const ratio = a.median / b.median;
+    rows.push({ title, unit: 'MB', ours: a, base: b, ratio, target: text, met: ratio <= max });
+  };
+  ratioRow('idle session peak RSS: ours vs floor', idle, floorRss, '<= 1.2x floor', 1.2);
+  ratioRow(`${plan.large.label} session peak RSS vs idle`, get('select-warm-100k', 'ours')?.rss, idle, '< 2x idle', 2);
+  ratioRow('BODY[] big message peak RSS vs idle', get('fetch-body-big', 'ours')?.rss, idle, 'constant (< 1.5x idle)', 1.5);
+  ratioRow('RETR big message peak RSS vs idle dpop', get('pop3-retr-big', 'ours')?.rss, get('greeting-pop3', 'ours')?.rss, 'constant (< 1.5x idle)', 1.5);
+  const s100 = get('select-warm-100k', 'ours')?.value, s10 = get('session-warm-10k', 'ours')?.runs;
+  const sel10 = s10 ? summary(s10.map((x) => x.extra?.selectMs)) : null;
+  rows.push({ title: `warm SELECT ${plan.large.label} vs ${plan.medium.label} (flatness)`, unit: 'ms', ours: s100, base: sel10, ratio: s100 && sel10 ? s100.median / sel10.median : null, target: 'info (10x messages)', met: null });
+  return rows;
+}
+
+function report(results, derived, meta) {
+  const cell = (r, unit) => (r?.error ? `n/a (${r.error})` : fmtSummary(r?.value, unit) ?? 'n/a');
+  const rows = results.map((res) => {
+    const j = judge(res);
+    return [res.title, res.unit, cell(res.systems.ours), cell(res.systems.dovecot),
+      res.systems.floor ? cell(res.systems.floor) : '', j.ratio === null ? '-' : `${j.ratio.toFixed(2)}x`,
+      res.target ?? '-', j.met === null ? '-' : j.met ? 'yes' : 'NO'];
+  });
+  for (const d of derived) {
+    rows.push([d.title, d.unit, fmtSummary(d.ours) ?? 'n/a', '', fmtSummary(d.base) ?? 'n/a', d.ratio === null ? '-' : `${d.ratio.toFixed(2)}x`, d.target, d.met === null ? '-' : d.met ? 'yes' : 'NO']);
+  }
+  say('\n' + table(['scenario', 'unit', 'ours median (min-max)', `${meta.referenceLabel} median (min-max)`, 'floor, or base of a derived row', 'ratio', 'target', 'met?'], rows));
+  const extra = results.find((r) => r.id === 'greeting-imap')?.systems['ours-direct'];
+  if (extra?.value) say(`\nours started as \`node dist/imapd.cjs\` (no bin/ wrapper): greeting ${fmtSummary(extra.value, 'ms')}, cpu ${fmtNum(extra.cpu?.median, 'ms')}, rss ${fmtNum(extra.rss?.median, 'MB')}`);
+  const res2 = results.map((res) => {
+    const s = (w) => { const r = res.systems[w]; return r && !r.error ? `${fmtNum(r.wall?.median)} / ${fmtNum(r.cpu?.median)} / ${fmtNum(r.rss?.median)}` : '-'; };
+    return [res.id, s('ours'), s('dovecot'), res.systems.floor ? s('floor') : ''];
+  });
+  say('\nper session (medians): wall ms / server CPU ms / server peak RSS MB');
+  say(table(['scenario', 'ours', meta.referenceLabel, 'floor'], res2));
+  say(`\nCPU and RSS: ours and floor from GNU time of the whole per-connection process (auth module child included);\n${meta.referenceLabel}: /proc of its imap/pop3 (or *-login for greetings) process sampled before LOGOUT/QUIT (login/auth processes excluded).`);
+}
+
+async function main() {
+  const started = new Date();
+  say(`bench: ${opt.quick ? 'quick' : 'full'} run, warm-up ${opt.warmup}, node ${process.version}, ${started.toISOString()}`);
+  const lm = launcherMissing();
+  if (lm) { say(`cannot run per-connection servers: ${lm}`); process.exit(1); }
+  const { systems, notes, corpora } = await startSystems(say);
+  for (const n of notes) say(`note: ${n}`);
+  const results = [];
+  try {
+    for (const sc of SCENARIOS) {
+      if (opt.only && !opt.only.test(sc.id)) continue;
+      say(`scenario ${sc.id} (${opt.warmup} warm-up + ${sc.runs} runs)`);
+      results.push(await runScenario(sc, systems));
+    }
+  } finally {
+    const handles = new Set(Object.values(systems).flatMap((s) => [s.imap, s.pop, s.handle]));
+    for (const h of handles) await h?.stop?.().catch(() => {});
+  }
+  const derived = derivedRows(results);
+  const referenceLabel = systems.dovecot?.label ?? 'reference missing';
+  report(results, derived, { referenceLabel });
+  const out = join(BENCH, `results-${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(out, JSON.stringify({
+    started: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000, options: { ...opt, only: opt.only?.source ?? null },
+    node: process.version, reference: referenceLabel, notes,
+    corpora: Object.fromEntries(Object.entries(corpora).map(([k, c]) => [k, { messages: c.n, bytes: c.size }])),
+    results: results.map((r) => ({ ...r, judged: judge(r) })), derived,
+  }, null, 1));
+  say(`\nresults: ${out}  (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)`);
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { killAll(); process.exit(130); });
+main().catch((e) => { console.error(e); killAll(); process.exit(1); });
