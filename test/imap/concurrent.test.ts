@@ -53,6 +53,24 @@ describe('concurrent sessions', () => {
     expect(f2[0]).toBe('* 1 FETCH (UID 2)');
   });
 
+  it('STORE and FETCH on a message another session expunged answer EXPUNGEISSUED', async () => {
+    await a.cmd('NOOP');
+    await b.cmd('NOOP');
+    await a.cmd('STORE 2 +FLAGS.SILENT (\\Deleted)');
+    await a.cmd('EXPUNGE');
+    const st = await b.cmd('STORE 2 +FLAGS (\\Flagged)');
+    expect(last(st)).toMatch(/NO \[EXPUNGEISSUED\]/);
+    expect(st.some((l) => l.includes('EXPUNGE') && l.startsWith('*'))).toBe(false);
+    const f = await b.cmd('FETCH 2 BODY.PEEK[]');
+    expect(last(f)).toMatch(/NO \[EXPUNGEISSUED\]/);
+    const n = await b.cmd('NOOP');
+    expect(n).toContain('* 2 EXPUNGE');
+    // Bring the view back to the state the IDLE test expects: one more message delivered.
+    appendFileSync(t.site.drop('bob'), mbox([{ text: simpleMessage(98) }]));
+    await a.cmd('NOOP');
+    await b.cmd('NOOP');
+  });
+
   it('IDLE pushes a delivery and an expunge', async () => {
     b.send('i1 IDLE\r\n');
     expect(await b.c.line()).toBe('+ idling');
