@@ -16,15 +16,25 @@ export function installPamService(name = 'dmail'): void {
   if (!existsSync(file) || readFileSync(file, 'utf8') !== PAM_SERVICE_TEXT) writeFileSync(file, PAM_SERVICE_TEXT);
 }
 
+/** useradd/chpasswd/userdel refuse while another test file holds /etc/passwd's lock: retry briefly. */
+function retrying(fn: () => unknown): void {
+  for (let i = 0; ; i++) {
+    try { fn(); return; } catch (e) {
+      if (i >= 20 || !/lock|try again/i.test(String((e as { stderr?: Buffer }).stderr ?? e))) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
+    }
+  }
+}
+
 export interface SysUser { name: string; uid: number; gid: number; home: string }
 
 const created: string[] = [];
 
 export function createUser(prefix: string, password: string, scheme: 'YESCRYPT' | 'SHA512'): SysUser {
   const name = `${prefix}${process.pid % 10000}${Math.floor(Math.random() * 1000)}`.slice(0, 30);
-  execFileSync('useradd', ['-m', '-s', '/usr/sbin/nologin', name]);
+  retrying(() => execFileSync('useradd', ['-m', '-s', '/usr/sbin/nologin', name], { stdio: 'pipe' }));
   created.push(name);
-  execFileSync('chpasswd', ['-c', scheme], { input: `${name}:${password}\n` });
+  retrying(() => execFileSync('chpasswd', ['-c', scheme], { input: `${name}:${password}\n`, stdio: ['pipe', 'pipe', 'pipe'] }));
   const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`))!;
   const f = line.split(':');
   return { name, uid: Number(f[2]), gid: Number(f[3]), home: f[5]! };
@@ -36,6 +46,6 @@ export function shadowHash(name: string): string {
 
 export function removeUsers(): void {
   for (const n of created.splice(0)) {
-    try { execFileSync('userdel', ['-r', n], { stdio: 'ignore' }); } catch { /* already gone */ }
+    try { retrying(() => execFileSync('userdel', ['-r', n], { stdio: 'pipe' })); } catch { /* already gone */ }
   }
 }

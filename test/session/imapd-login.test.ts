@@ -112,7 +112,8 @@ describe('imapd login with the shipped authd module', () => {
     it(`a ${mode} module gives NO [UNAVAILABLE] and leaves no child behind`, async () => {
       const s = site(['authent_method external', 'imapd_become_user false']);
       const pidFile = join(s.dir, 'module.pid');
-      s.write([`imapd_authent_process ${process.execPath} ${BAD} ${mode} ${pidFile}`]);
+      // Only the slow module should meet the timeout; the others get time to start even on a busy machine.
+      s.write([`imapd_authent_process ${process.execPath} ${BAD} ${mode} ${pidFile}`, mode === 'slow' ? 'authent_timeout 3' : 'authent_timeout 8']);
       const c = await connectAt(BIN.imapd, ['-i', s.conf]);
       await c.until('* OK');
       c.send('a LOGIN bob pw\r\n');
