@@ -1,0 +1,112 @@
+// Real MDA concurrency: Debian's procmail (dot-lock + fcntl, `:0:`) delivers hundreds of messages into
+// the drop file while store sessions in this process and in another process read, flag and expunge.
+// Afterwards every delivered message exists exactly once: still in INBOX or expunged by a session.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { build } from 'esbuild';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from '../helpers/site.js';
+import { tempUser } from './helpers.js';
+import type { Mailbox, MailStore } from '../../src/store/types.js';
+
+const haveProcmail = spawnSync('procmail', ['-v']).status === 0;
+let workDir: string;
+let worker: string;
+
+beforeAll(async () => {
+  workDir = mkdtempSync(join(tmpdir(), 'store-procmail-'));
+  worker = join(workDir, 'crash-worker.cjs');
+  await build({
+    entryPoints: [join(ROOT, 'test/store/fixtures/crash-worker.ts')], outfile: worker, bundle: true,
+    platform: 'node', target: 'node20', format: 'cjs', external: ['fs-ext'], logLevel: 'error',
+    define: { 'import.meta.url': '__u' }, banner: { js: "const __u=require('url').pathToFileURL(__filename).href;" },
+  });
+});
+afterAll(() => { rmSync(workDir, { recursive: true, force: true }); });
+
+const crlf = (s: string) => s.replace(/\r?\n/g, '\r\n');
+const text = (i: number) => `From: mda${i}@example.com\nTo: bob@example.com\nSubject: procmail ${i}\nMessage-ID: <p-${i}@x>\n\nbody of ${i}\n` + 'line\n'.repeat(i % 7);
+
+function deliver(rc: string, i: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('procmail', ['-m', rc], { stdio: ['pipe', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`procmail ${i} exit ${code}: ${err}`))));
+    p.stdin.end(`From mda${i}@example.com Tue Jan  2 03:04:05 2024\n${text(i)}`);
+  });
+}
+
+const idOf = (b: Buffer) => /Message-ID: (<[^>]+>)/.exec(b.toString('latin1'))?.[1] ?? '?';
+
+describe.skipIf(!haveProcmail)('procmail delivering while sessions read, flag and expunge', () => {
+  it('keeps every delivered message exactly once (200 deliveries)', async () => {
+    const u = tempUser({ lock_timeout: 60 });
+    try {
+      const rc = join(u.dir, 'procmailrc');
+      writeFileSync(rc, `LOGFILE=/dev/null\nVERBOSE=off\nLOCKTIMEOUT=120\nLOCKSLEEP=1\n:0:\n${u.paths.inbox}\n`);
+      const TOTAL = Number(process.env.PM_TOTAL ?? 200);
+      const t0 = Date.now();
+      const expunged = new Map<string, number>();
+      let done = false;
+      // Three delivery streams at once.
+      const streams = [0, 1, 2].map(async (s) => {
+        for (let i = s; i < TOTAL; i += 3) await deliver(rc, i);
+      });
+      const session = async (store: MailStore, kind: 'imap' | 'pop') => {
+        let box: Mailbox = await store.open('INBOX', { claimRecent: kind === 'imap' });
+        let n = 0;
+        while (!done) {
+          await box.refresh();
+          const msgs = box.state.messages;
+          if (msgs.length) {
+            const m = msgs[(n * 13) % msgs.length]!;
+            const body = await box.read(m.uid).catch(() => null);
+            if (body) {
+              const id = idOf(body);
+              expect(body.toString('latin1')).toBe(crlf(text(Number(id.slice(3, -3)))));
+              if (kind === 'imap') await box.setFlags([m.uid], n % 2 ? 'add' : 'remove', ['\\Seen', '$Label1']);
+              if (n % 3 === 0) {
+                const removed = await box.expunge([m.uid]);
+                if (removed.includes(m.uid)) expunged.set(id, (expunged.get(id) ?? 0) + 1);
+              }
+            }
+          }
+          n++;
+          if (kind === 'pop' && n % 10 === 0) { await box.close(); box = await store.open('INBOX'); }
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        await box.close();
+      };
+      // A session in another process flags messages the whole time (fcntl locks only exclude processes).
+      const other = spawn(process.execPath, [worker, u.spool, 'flags', '100000'], {
+        env: { PATH: process.env.PATH ?? '', NODE_PATH: join(ROOT, 'node_modules'), CRASH_PAUSE_MS: '250' }, stdio: 'ignore',
+      });
+      const sessions = [session(u.store(), 'imap'), session(u.store(), 'imap'), session(u.store(), 'pop')];
+      await Promise.all(streams);
+      done = true;
+      if (process.env.PM_TOTAL) console.log('delivered in', Date.now() - t0);
+      await Promise.all(sessions);
+      other.kill('SIGTERM');
+      await new Promise((r) => other.once('exit', r));
+
+      const box = await u.store().open('INBOX');
+      const seen = new Map<string, number>();
+      for (const m of box.state.messages) {
+        const body = await box.read(m.uid);
+        const id = idOf(body);
+        expect(body.toString('latin1')).toBe(crlf(text(Number(id.slice(3, -3)))));
+        seen.set(id, (seen.get(id) ?? 0) + 1);
+      }
+      const uids = box.state.messages.map((m) => m.uid);
+      expect(new Set(uids).size).toBe(uids.length);
+      for (let i = 0; i < TOTAL; i++) {
+        const id = `<p-${i}@x>`;
+        expect((seen.get(id) ?? 0) + (expunged.get(id) ?? 0), id).toBe(1);
+      }
+      expect(expunged.size).toBeGreaterThan(0);
+    } finally { u.cleanup(); }
+  });
+});
