@@ -155,6 +155,33 @@ describe('imapd login with the shipped authd module', () => {
     expect(await run('127.0.0.1', 'main-pw')).toMatch(/^a OK/);
     expect(existsSync(join(s.spool, 'sales'))).toBe(true);
   });
+
+  it('suffix vdomains through imapd and dpop: sales@computers.com is cc_sales in the domain\'s directory', async () => {
+    const s = site(['authent_method external', 'imapd_become_user false']);
+    const vdir = join(s.dir, 'computers');
+    mkdirSync(vdir);
+    s.write([authd(s.db), `vdomain cc @computers.com computers.com ${vdir}`]);
+    s.set('cc_sales', 'suffix-pw');
+    writeFileSync(join(vdir, 'cc_sales'), 'From a@b Tue Jan  2 03:04:05 2024\nSubject: for cc sales\n\nhi\n\n');
+    const c = await connectAt(BIN.imapd, ['-i', s.conf]);
+    await c.until('* OK');
+    c.send('a LOGIN sales@computers.com suffix-pw\r\nb SELECT INBOX\r\n');
+    expect((await c.until('a ')).at(-1)).toMatch(/^a OK/);
+    expect(await c.until('b ')).toContain('* 1 EXISTS');
+    c.send('c LOGOUT\r\n');
+    await c.until('c ');
+    await c.exited;
+    const p = await connectAt(BIN.dpop, ['-i', s.conf]);
+    await p.until('+OK');
+    p.send('USER sales@computers.com\r\n');
+    await p.until('+OK');
+    p.send('PASS suffix-pw\r\n');
+    expect((await p.until('')).at(-1)).toMatch(/^\+OK/);
+    p.send('STAT\r\n');
+    expect((await p.until('')).at(-1)).toMatch(/^\+OK 1 /);
+    p.send('QUIT\r\n');
+    await p.exited;
+  });
 });
 
 describe.skipIf(!isRoot)('imapd and dpop with unix_user as root', () => {
