@@ -16,6 +16,10 @@ export async function servePop3(conn: Connection, ctx: ServerContext): Promise<v
   conn.onData((chunk) => input.push(chunk));
   conn.onClose((reason) => {
     if (reason !== 'closed') ctx.log.info({ reason, state: session.state }, 'client connection ended');
+    // After a broken connection the client cannot have seen our answers, so commands it had pipelined
+    // (a DELE or QUIT after a RETR it never received) are not carried out. A clean end of input (EOF)
+    // still runs what the client sent before it: it asked for that explicitly.
+    if (reason === 'error' || reason === 'overflow' || reason === 'timeout') input.clear();
     input.end();
   });
   session.armIdleTimer();
