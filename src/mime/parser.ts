@@ -68,7 +68,7 @@ function bodyEndBefore(raw: Buffer, lineStart: number, bodyStart: number): numbe
   return lineStart;
 }
 
-function parseHeaderBlock(ctx: Ctx, pos: number): { fields: HeaderField[]; bodyStart: number; hit: Hit | null } {
+function parseHeaderBlock(ctx: Ctx, pos: number): { fields: HeaderField[]; bodyStart: number; hit: Hit | null; blank: boolean } {
   const raw = ctx.raw;
   const fields: HeaderField[] = [];
   let cur: HeaderField | null = null;
@@ -76,9 +76,9 @@ function parseHeaderBlock(ctx: Ctx, pos: number): { fields: HeaderField[]; bodyS
   while (p < raw.length) {
     const lineEnd = lineEndAfter(raw, p);
     const c = raw[p];
-    if (c === 0x0a || (c === 0x0d && raw[p + 1] === 0x0a)) return { fields, bodyStart: lineEnd, hit: null };
+    if (c === 0x0a || (c === 0x0d && raw[p + 1] === 0x0a)) return { fields, bodyStart: lineEnd, hit: null, blank: true };
     const hit = ctx.stack.length > 0 ? matchBoundary(ctx, p, ctx.stack.length) : null;
-    if (hit) return { fields, bodyStart: p, hit };
+    if (hit) return { fields, bodyStart: p, hit, blank: false };
     if ((c === 0x20 || c === 0x09) && cur !== null) {
       cur.end = lineEnd;
     } else {
@@ -87,7 +87,7 @@ function parseHeaderBlock(ctx: Ctx, pos: number): { fields: HeaderField[]; bodyS
     }
     p = lineEnd;
   }
-  return { fields, bodyStart: raw.length, hit: null };
+  return { fields, bodyStart: raw.length, hit: null, blank: false };
 }
 
 function countLines(raw: Buffer, start: number, end: number): { lines: number; bareLf: number } {
@@ -110,6 +110,7 @@ export function newPart(headerStart: number, depth: number): MimePart {
     bodyStart: headerStart,
     bodyEnd: headerStart,
     fields: [],
+    hasBlankLine: false,
     type: null,
     subtype: null,
     params: [],
@@ -183,6 +184,7 @@ function parseEntity(ctx: Ctx, pos: number, inMultipart: boolean, digestChild: b
   const part = newPart(pos, depth);
   const h = parseHeaderBlock(ctx, pos);
   part.fields = h.fields;
+  part.hasBlankLine = h.blank;
   part.bodyStart = h.bodyStart;
   // Content-* fields count only in MIME entities: multipart children, or a header with
   // MIME-Version or Content-Type (Dovecot ignores e.g. a lone Content-Transfer-Encoding otherwise).

@@ -63,20 +63,24 @@ export function sectionRange(raw: Buffer, root: MimePart, section: SectionSpec):
   return kind === 'HEADER' ? { start: msg.headerStart, end: msg.bodyStart } : { start: msg.bodyStart, end: msg.bodyEnd };
 }
 
-/** HEADER.FIELDS / HEADER.FIELDS.NOT: the selected whole fields in order, then a blank line. */
+/**
+ * HEADER.FIELDS / HEADER.FIELDS.NOT: the selected whole fields in order, then an empty line -- as
+ * Dovecot: always when the header had one, else only when something was selected (and then it
+ * also ends a last field that had no line break). Lines without a colon are never selected by
+ * name but are kept by .NOT.
+ */
 function headerFields(raw: Buffer, msg: MimePart, names: readonly string[], not: boolean): Buffer {
   const wanted = new Set(names.map((n) => n.toLowerCase()));
   const chunks: Buffer[] = [];
   for (const f of msg.fields) {
-    if (!f.hasColon) continue;
-    if (wanted.has(f.name.toLowerCase()) === not) continue;
-    chunks.push(raw.subarray(f.start, f.end));
-    // A field at the very end without a line break still needs one before the blank line.
-    if (raw[f.end - 1] !== 0x0a) chunks.push(Buffer.from('\r\n'));
+    const selected = f.hasColon && wanted.has(f.name.toLowerCase());
+    if (selected !== not) chunks.push(raw.subarray(f.start, f.end));
   }
-  chunks.push(Buffer.from('\r\n'));
+  if (msg.hasBlankLine || chunks.length > 0) chunks.push(CRLF);
   return Buffer.concat(chunks);
 }
+
+const CRLF = Buffer.from('\r\n');
 
 /**
  * The bytes of BODY[section] (before any <partial>), or null when the part does not exist or the

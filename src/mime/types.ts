@@ -32,6 +32,8 @@ export interface MimePart {
   /** End of the body (exclusive). The line break before a boundary line is not part of it. */
   bodyEnd: number;
   fields: HeaderField[];
+  /** The header ended with an empty line (false: it ran into end of input or a boundary). */
+  hasBlankLine: boolean;
   /** Content-Type as written (case kept), or null when absent or unparsable. */
   type: string | null;
   subtype: string | null;
