@@ -30,16 +30,43 @@ export function parseSequenceSet(text: string): SeqRange[] {
 /** Sequence numbers (1-based) selected from a mailbox of `count` messages. Throws if one is out of range
  *  (RFC 3501: a sequence number larger than EXISTS is an error; '*' in an empty mailbox is too). */
 export function resolveSeq(ranges: readonly SeqRange[], count: number): number[] {
-  const out = new Set<number>();
-  for (const r of ranges) {
-    const from = r.from === STAR ? count : r.from;
-    const to = r.to === STAR ? count : r.to;
-    const lo = Math.min(from, to);
-    const hi = Math.max(from, to);
-    if (lo < 1 || hi > count) throw new ParseError('Invalid message sequence number');
-    for (let i = lo; i <= hi; i++) out.add(i);
+  const m = merged(ranges, count);
+  if (m.length === 0 || m[0]!.lo < 1 || m[m.length - 1]!.hi > count) throw new ParseError('Invalid message sequence number');
+  const out: number[] = [];
+  for (const r of m) for (let i = r.lo; i <= r.hi; i++) out.push(i);
+  return out;
+}
+
+/** Ranges with '*' resolved, sorted and merged, for binary search: a set of thousands of ranges
+ *  against a mailbox of 100k messages must stay O((n + r) log r), not O(n * r). */
+function merged(ranges: readonly SeqRange[], star: number): { lo: number; hi: number }[] {
+  const norm = ranges
+    .map((r) => {
+      const from = r.from === STAR ? star : r.from;
+      const to = r.to === STAR ? star : r.to;
+      return { lo: Math.min(from, to), hi: Math.max(from, to) };
+    })
+    .sort((x, y) => x.lo - y.lo);
+  const out: { lo: number; hi: number }[] = [];
+  for (const r of norm) {
+    const prev = out[out.length - 1];
+    if (prev && r.lo <= prev.hi + 1) prev.hi = Math.max(prev.hi, r.hi);
+    else out.push({ ...r });
   }
-  return [...out].sort((x, y) => x - y);
+  return out;
+}
+
+function contains(m: readonly { lo: number; hi: number }[], n: number): boolean {
+  let a = 0;
+  let b = m.length - 1;
+  while (a <= b) {
+    const mid = (a + b) >> 1;
+    const r = m[mid]!;
+    if (n < r.lo) b = mid - 1;
+    else if (n > r.hi) a = mid + 1;
+    else return true;
+  }
+  return false;
 }
 
 /** Indexes (0-based) of messages whose UIDs fall in the set. Non-existent UIDs are simply skipped;
@@ -47,16 +74,17 @@ export function resolveSeq(ranges: readonly SeqRange[], count: number): number[]
 export function resolveUid(ranges: readonly SeqRange[], uids: readonly number[]): number[] {
   const out: number[] = [];
   if (uids.length === 0) return out;
-  const max = uids[uids.length - 1]!;
-  const norm = ranges.map((r) => {
-    const from = r.from === STAR ? max : r.from;
-    const to = r.to === STAR ? max : r.to;
-    return { lo: Math.min(from, to), hi: Math.max(from, to) };
-  });
+  const m = merged(ranges, uids[uids.length - 1]!);
   uids.forEach((u, i) => {
-    if (norm.some((r) => u >= r.lo && u <= r.hi)) out.push(i);
+    if (contains(m, u)) out.push(i);
   });
   return out;
+}
+
+/** A membership test for SEARCH's sequence-set and UID keys. */
+export function rangeTest(ranges: readonly SeqRange[], star: number): (n: number) => boolean {
+  const m = merged(ranges, star);
+  return (n) => contains(m, n);
 }
 
 /** Compact a sorted list of numbers into sequence-set text: [1,2,3,5] → "1:3,5". */
@@ -70,12 +98,4 @@ export function formatSet(nums: readonly number[]): string {
     i = j + 1;
   }
   return parts.join(',');
-}
-
-export function inRanges(ranges: readonly SeqRange[], n: number, star: number): boolean {
-  return ranges.some((r) => {
-    const from = r.from === STAR ? star : r.from;
-    const to = r.to === STAR ? star : r.to;
-    return n >= Math.min(from, to) && n <= Math.max(from, to);
-  });
 }

@@ -114,7 +114,7 @@ async function runOne(s: ImapSession, text: string, literals: Buffer[]): Promise
     result = errorResult(s, e, name);
   }
   if (result === null) return; // the handler answered itself
-  if (s.selected && !s.dead) {
+  if (s.selected && !s.dead && s.state !== 'logout') {
     try {
       await s.sendUpdates({ refresh: spec.refresh !== false, allowExpunge: uid || !spec.noExpunge });
     } catch (e) {

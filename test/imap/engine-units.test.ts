@@ -111,6 +111,12 @@ describe('sequence sets', () => {
     expect(resolveUid(parseSequenceSet('100:*'), [1, 3])).toEqual([1]); // '*' is the highest UID
     expect(resolveUid(parseSequenceSet('1:*'), [])).toEqual([]);
     expect(formatSet([1, 2, 3, 5, 7, 8])).toBe('1:3,5,7:8');
+    expect(resolveUid(parseSequenceSet('9:7,1:3,2:4,8'), [1, 3, 4, 5, 8, 9, 10])).toEqual([0, 1, 2, 4, 5]);
+    expect(resolveSeq(parseSequenceSet('3,1:2,2:3,*'), 5)).toEqual([1, 2, 3, 5]);
+    // Thousands of ranges against a big mailbox: merged and binary-searched, so this is quick.
+    const many = Array.from({ length: 20000 }, (_, i) => `${i * 5 + 1}`).join(',');
+    const uids = Array.from({ length: 100000 }, (_, i) => i + 1);
+    expect(resolveUid(parseSequenceSet(many), uids).length).toBe(20000);
   });
 });
 

@@ -1,8 +1,9 @@
 // SEARCH / UID SEARCH with CHARSET and ESEARCH RETURN (RFC 4731). Text keys match case-insensitively on
 // MIME-decoded headers (RFC 2047) and decoded bodies; the message is only read when a key needs it.
 import type { MessageInfo } from '../../store/types.js';
+import type { SeqRange } from '../sequence.js';
 import type { Command, ImapSession } from '../session.js';
-import { inRanges, formatSet } from '../sequence.js';
+import { formatSet, rangeTest } from '../sequence.js';
 import { needsContent, parseSearch, type SearchKey } from '../search-keys.js';
 import { decodeCriteria, loadSearchable, type Searchable, UnknownCharset } from '../message-data.js';
 import { no, ok, type Result } from '../result.js';
@@ -15,6 +16,8 @@ interface Ctx {
   maxUid: number;
   strings: Map<Buffer, string>;
   content: () => Promise<Searchable>;
+  /** Membership tests of the set keys, built once per SEARCH. */
+  test: (k: SearchKey & { ranges: SeqRange[] }, star: number) => (n: number) => boolean;
 }
 
 const DAY = 86_400_000;
@@ -47,9 +50,9 @@ async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
     case 'recent':
       return c.info.recent;
     case 'seq':
-      return inRanges(k.ranges, c.seq, c.maxSeq);
+      return c.test(k, c.maxSeq)(c.seq);
     case 'uid':
-      return inRanges(k.ranges, c.info.uid, c.maxUid);
+      return c.test(k, c.maxUid)(c.info.uid);
     case 'size':
       return k.larger ? c.info.size > k.n : c.info.size < k.n;
     case 'date': {
@@ -90,13 +93,19 @@ export async function search(s: ImapSession, c: Command): Promise<Result> {
   const hits: number[] = [];
   const live = sel.view.map((e, i) => ({ e, i })).filter(({ e }) => !e.gone);
   const maxUid = sel.view.length ? sel.view[sel.view.length - 1]!.uid : 0;
+  const tests = new Map<SearchKey, (n: number) => boolean>();
+  const test = (k: SearchKey & { ranges: SeqRange[] }, star: number) => {
+    let f = tests.get(k);
+    if (!f) tests.set(k, (f = rangeTest(k.ranges, star)));
+    return f;
+  };
   for (const { e, i } of live) {
     if (s.dead) break;
     const info = sel.info(e.uid);
     if (!info) continue;
     let loaded: Promise<Searchable> | null = null;
     const ctx: Ctx = {
-      info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings,
+      info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test,
       content: () => (loaded ??= sel.mailbox.read(e.uid).then(loadSearchable)),
     };
     try {
