@@ -1,8 +1,12 @@
-// Dot-locks compatible with Dovecot's file_dotlock (dotlock_use_excl = yes, its default): the lock is
-// `<file>.lock`, created with O_EXCL, holding "<pid>:<host>". A lock whose owner is a dead process on
-// this host, or that has not been touched for `staleSeconds` (Dovecot: 120 s for dovecot-uidlist), is
-// broken. Content updates are written into the lock file itself and renamed over the target, which
-// replaces the file and releases the lock in one atomic step (Dovecot's file_dotlock_replace).
+// Dot-locks that exclude Dovecot's own (file_dotlock on `<file>.lock`): the lock file always holds
+// "<pid>:<host>" from the instant it exists, because it is written under a temporary name first and
+// then hard-linked into place (link() fails if the lock exists, also over NFS). Where hard links are
+// not supported we fall back to O_EXCL + write, as Dovecot's dotlock_use_excl does.
+// A lock whose owner is a dead process on this host is broken at once; any other lock after
+// `staleSeconds` without change (Dovecot: 120 s for dovecot-uidlist), or after a few seconds when it
+// is empty or unreadable (a holder killed between create and write in the fallback path).
+// New content is written to a temporary file and renamed over the target while the lock is held, so a
+// kill at any instant leaves either the old or the new file, and a lock that names a dead process.
 
 import { promises as fsp, constants } from 'node:fs';
 import { hostname } from 'node:os';
@@ -16,32 +20,53 @@ export interface DotlockOptions {
 }
 
 export const DOVECOT_UIDLIST_STALE = 120;
+/** An empty lock older than this is a holder that died before writing its pid. */
+const EMPTY_LOCK_STALE_MS = 5000;
+
+let seq = 0;
+const tempName = (path: string, what: string) => `${path}.${what}.${hostname()}.${process.pid}.${++seq}`;
+
+async function createLock(lockPath: string): Promise<fsp.FileHandle | 'exists'> {
+  const content = `${process.pid}:${hostname()}`;
+  const tmp = tempName(lockPath, 'tmp');
+  let linked = false;
+  try {
+    await fsp.writeFile(tmp, content, { mode: 0o600, flag: 'wx' });
+    await fsp.link(tmp, lockPath);
+    linked = true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return 'exists';
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV' && code !== 'EMLINK') throw e;
+  } finally {
+    await fsp.unlink(tmp).catch(() => undefined);
+  }
+  if (linked) return fsp.open(lockPath, 'r+');
+  // No hard links on this file system: O_EXCL, then the pid.
+  try {
+    const fh = await fsp.open(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    await fh.write(content);
+    return fh;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
+    throw e;
+  }
+}
 
 export class Dotlock {
   private released = false;
-  private constructor(readonly target: string, readonly lockPath: string, private fh: fsp.FileHandle) {}
+  private constructor(readonly target: string, readonly lockPath: string, private readonly fh: fsp.FileHandle) {}
 
   static async acquire(target: string, opts: DotlockOptions): Promise<Dotlock> {
     const lockPath = `${target}.lock`;
     const deadline = Date.now() + opts.timeoutSeconds * 1000;
     let delay = 2;
     for (;;) {
-      try {
-        const fh = await fsp.open(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-        try {
-          await fh.write(`${process.pid}:${hostname()}`);
-        } catch (e) {
-          await fh.close().catch(() => undefined);
-          await fsp.unlink(lockPath).catch(() => undefined);
-          throw e;
-        }
-        return new Dotlock(target, lockPath, fh);
-      } catch (e) {
-        const err = e as NodeJS.ErrnoException;
-        if (err.code !== 'EEXIST') throw e;
-      }
-      if (await isStale(lockPath, opts.staleSeconds)) {
-        await breakLock(lockPath, opts.staleSeconds);
+      const got = await createLock(lockPath);
+      if (got !== 'exists') return new Dotlock(target, lockPath, got);
+      const staleIno = await isStale(lockPath, opts.staleSeconds);
+      if (staleIno !== undefined) {
+        await breakLock(lockPath, staleIno);
         continue;
       }
       if (Date.now() >= deadline) {
@@ -53,20 +78,24 @@ export class Dotlock {
     }
   }
 
-  /** Replace the target with `content` atomically and release the lock. */
+  /** Replace the target with `content` atomically (temp file + rename), then release the lock. */
   async replaceWith(content: string | Buffer): Promise<void> {
     if (this.released) throw new Error('dotlock already released');
+    const tmp = tempName(this.target, 'new');
     try {
-      await this.fh.truncate(0);
-      const buf = Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8');
-      await this.fh.write(buf, 0, buf.length, 0);
-      await this.fh.datasync();
-      await this.fh.close();
-      this.released = true;
-      await fsp.rename(this.lockPath, this.target);
+      const fh = await fsp.open(tmp, 'wx', 0o600);
+      try {
+        await fh.writeFile(content);
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      await fsp.rename(tmp, this.target);
     } catch (e) {
-      await this.release();
+      await fsp.unlink(tmp).catch(() => undefined);
       throw e;
+    } finally {
+      await this.release();
     }
   }
 
@@ -78,22 +107,24 @@ export class Dotlock {
   }
 }
 
-async function isStale(lockPath: string, staleSeconds: number): Promise<boolean> {
+/** The inode of the lock when it is stale, else undefined. */
+async function isStale(lockPath: string, staleSeconds: number): Promise<bigint | undefined> {
   let text: string;
-  let mtimeMs: number;
+  let st;
   try {
-    const st = await fsp.stat(lockPath);
-    mtimeMs = st.mtimeMs;
+    st = await fsp.stat(lockPath, { bigint: true });
     text = await fsp.readFile(lockPath, 'latin1');
   } catch {
-    return false; // vanished: simply retry
+    return undefined; // vanished: simply retry
   }
+  const age = Date.now() - Number(st.mtimeMs);
   const m = /^(\d+):(.*)$/.exec(text.trim());
-  if (m && m[2] === hostname()) {
+  if (!m) return age > EMPTY_LOCK_STALE_MS ? st.ino : undefined;
+  if (m[2] === hostname()) {
     const pid = Number(m[1]);
-    if (pid !== process.pid && !processAlive(pid)) return true;
+    if (pid !== process.pid && !processAlive(pid)) return st.ino;
   }
-  return Date.now() - mtimeMs > staleSeconds * 1000;
+  return age > staleSeconds * 1000 ? st.ino : undefined;
 }
 
 function processAlive(pid: number): boolean {
@@ -105,9 +136,21 @@ function processAlive(pid: number): boolean {
   }
 }
 
-async function breakLock(lockPath: string, staleSeconds: number): Promise<void> {
-  // Re-check just before unlinking to narrow the window in which a fresh lock could be removed.
-  if (await isStale(lockPath, staleSeconds)) await fsp.unlink(lockPath).catch(() => undefined);
+/** Remove a stale lock. Two waiters may judge the same lock stale; the second must not remove the
+ *  fresh lock the first one took meanwhile, so the lock is renamed away and checked by inode first. */
+async function breakLock(lockPath: string, staleIno: bigint): Promise<void> {
+  const aside = tempName(lockPath, 'stale');
+  try {
+    await fsp.rename(lockPath, aside);
+  } catch {
+    return; // already gone
+  }
+  const st = await fsp.stat(aside, { bigint: true }).catch(() => undefined);
+  if (st && st.ino !== staleIno) {
+    // We took someone's fresh lock: put it back (fails only if yet another process locked since).
+    await fsp.link(aside, lockPath).catch(() => undefined);
+  }
+  await fsp.unlink(aside).catch(() => undefined);
 }
 
 /** Run `fn` holding the lock; `fn` may call lock.replaceWith(); otherwise the lock is just released. */
