@@ -74,7 +74,10 @@ function tryDotLock(lockPath: string, opts: LockOptions): 'ok' | 'busy' | 'nodir
     try { writeSync(fd, ourLockContent()); } finally { closeSync(fd); }
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
+    try { unlinkSync(tmp); } catch { /* not created */ }
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOENT') return 'nodir';
+    // A full disk must not stop reading mail: an empty O_EXCL lock file needs no data block.
+    if (code === 'ENOSPC' || code === 'EDQUOT') return plainDotLock(lockPath);
     throw e;
   }
   try {
@@ -96,7 +99,7 @@ function tryDotLock(lockPath: string, opts: LockOptions): 'ok' | 'busy' | 'nodir
 function plainDotLock(lockPath: string): 'ok' | 'busy' | 'nodir' {
   try {
     const fd = openSync(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
-    try { writeSync(fd, ourLockContent()); } finally { closeSync(fd); }
+    try { writeSync(fd, ourLockContent()); } catch { /* full disk: an empty lock still locks */ } finally { closeSync(fd); }
     return 'ok';
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;

@@ -99,6 +99,8 @@ export class MboxFile {
     try {
       const data = this.sync(lock.fd);
       return await fn(lock.fd, data);
+    } catch (e) {
+      throw asStoreError(e);
     } finally {
       lock.release();
     }
@@ -390,6 +392,17 @@ export class MboxFile {
     this.save(next);
     return next;
   }
+}
+
+/** System errors become StoreErrors the protocol layer can answer with (never a crash). */
+export function asStoreError(e: unknown): unknown {
+  if (e instanceof StoreError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG') return new StoreError('OVERQUOTA', 'not enough disk space');
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new StoreError('NOPERM', 'permission denied');
+  if (code === 'ELOOP') return new StoreError('NOPERM', 'symbolic links are not followed');
+  if (code === 'ENOENT') return new StoreError('NONEXISTENT', 'mailbox vanished');
+  return e;
 }
 
 /** Does a path exist as a regular file without following a symlink? */
