@@ -86,6 +86,9 @@ async function finish(ctx: ServerContext, client: ClientInfo, name: string, star
   const closeAll = async () => { removeSession(); await closeAuth(); };
 
   if (plan.kind === 'switch') {
+    // The module child runs with our current (root) identity: finish it now, while we may still
+    // signal it, rather than leave the user's process unable to kill a module that ignores `exit`.
+    await closeAuth();
     try {
       await switchTo(plan.to, log);
     } catch (e) {

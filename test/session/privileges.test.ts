@@ -2,7 +2,7 @@
 // program: a test worker must never setuid). Real system users with yescrypt / sha512 passwords, PAM,
 // real spool files, a planted symlink, and paths outside the user's area.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, lchownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planIdentity } from '../../src/session/become-user.js';
 import { BIN, ROOT } from '../helpers/site.js';
 import { cleanEnv } from '../helpers/inetd.js';
-import { cleanupTempDirs, settingsWith, tempDir } from '../auth/helpers.js';
+import { alive, cleanupTempDirs, settingsWith, tempDir } from '../auth/helpers.js';
 import { createUser, installPamService, isRoot, removeUsers, type SysUser } from '../auth/system-users.js';
 
 describe('identity policy', () => {
@@ -107,6 +107,16 @@ describe.skipIf(!isRoot)('switching to the user (as root)', () => {
   it('a wrong password or an unknown user is refused', () => {
     expect(run(conf(['authent_method unix_user']), a.name, 'bravo-pass')).toMatchObject({ ok: false, temporary: false });
     expect(run(conf(['authent_method unix_user']), 'dmp-nosuch', 'x')).toMatchObject({ ok: false, temporary: false });
+  });
+
+  it('a module that ignores exit is finished before the switch (a user process could not kill it)', async () => {
+    const pidFile = join(dir, 'ignoring.pid');
+    const bad = fileURLToPath(new URL('../auth/fixtures/bad-module.mjs', import.meta.url));
+    const r = run(conf(['authent_method external', `authent_process ${process.execPath} ${bad} ignore-exit ${pidFile}`]), 'bob', 'right');
+    expect(r.crash).toBeUndefined();
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    for (let i = 0; i < 40 && alive(pid); i++) await new Promise((res) => setTimeout(res, 50));
+    expect(alive(pid)).toBe(false);
   });
 
   it('external users run as the uid the module returns, else mail_user; never as root', () => {
