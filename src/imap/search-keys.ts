@@ -37,6 +37,9 @@ const DATE_KEYS: Record<string, [DateField, DateCmp]> = {
 };
 
 const MAX_DEPTH = 100;
+/** Keys per SEARCH: each one is evaluated against every message, so a line full of them is a cheap
+ *  way to make the server work for minutes. */
+const MAX_KEYS = 1000;
 
 function dateArg(a: Args): number {
   const raw = a.peek() === '"' || a.peek() === '\0' ? a.stringBytes().toString('latin1') : a.atom();
@@ -45,11 +48,12 @@ function dateArg(a: Args): number {
   return d.getTime();
 }
 
-function parseKey(a: Args, depth: number): SearchKey {
+function parseKey(a: Args, depth: number, count: { n: number } = { n: 0 }): SearchKey {
   if (depth > MAX_DEPTH) throw new ParseError('Search criteria nested too deeply');
+  if (++count.n > MAX_KEYS) throw new ParseError('Too many search criteria');
   if (a.peek() === '(') {
     const keys: SearchKey[] = [];
-    a.list(() => keys.push(parseKey(a, depth + 1)));
+    a.list(() => keys.push(parseKey(a, depth + 1, count)));
     if (!keys.length) throw new ParseError('Empty search list');
     return keys.length === 1 ? keys[0]! : { op: 'and', keys };
   }
@@ -102,12 +106,12 @@ function parseKey(a: Args, depth: number): SearchKey {
       return { op: 'uid', ranges: parseSequenceSet(a.sequenceSet()) };
     case 'NOT':
       a.sp();
-      return { op: 'not', key: parseKey(a, depth + 1) };
+      return { op: 'not', key: parseKey(a, depth + 1, count) };
     case 'OR': {
       a.sp();
-      const x = parseKey(a, depth + 1);
+      const x = parseKey(a, depth + 1, count);
       a.sp();
-      return { op: 'or', a: x, b: parseKey(a, depth + 1) };
+      return { op: 'or', a: x, b: parseKey(a, depth + 1, count) };
     }
     default:
       throw new ParseError(`Unknown search criterion ${word}`);
@@ -142,8 +146,9 @@ export function parseSearch(a: Args): SearchRequest {
     a.sp();
   }
   const keys: SearchKey[] = [];
+  const count = { n: 0 };
   for (;;) {
-    keys.push(parseKey(a, 0));
+    keys.push(parseKey(a, 0, count));
     if (a.atEnd) break;
     a.sp();
   }

@@ -150,6 +150,21 @@ describe('mailbox names', () => {
   });
 });
 
+describe('LIST wildcards', () => {
+  it('matches * and % like RFC 3501, and survives hostile patterns', async () => {
+    const { wildcardMatch } = await import('../../src/imap/commands/list.js');
+    expect(wildcardMatch('*', 'a/b/c')).toBe(true);
+    expect(wildcardMatch('%', 'a/b')).toBe(false);
+    expect(wildcardMatch('a/%', 'a/b')).toBe(true);
+    expect(wildcardMatch('a/%', 'a/b/c')).toBe(false);
+    expect(wildcardMatch('a*c', 'a/b/c')).toBe(true);
+    expect(wildcardMatch('%/%', 'a/b')).toBe(true);
+    expect(wildcardMatch('INBOX', 'INBOX')).toBe(true);
+    expect(wildcardMatch('', '')).toBe(true);
+    expect(wildcardMatch('*%'.repeat(500) + 'x', 'a'.repeat(1000))).toBe(false);
+  });
+});
+
 describe('FETCH and SEARCH grammar', () => {
   it('parses sections, partials and macros', () => {
     const items = parseFetchItems(new Args('(UID BODY.PEEK[1.2.HEADER.FIELDS (Subject From)]<10.20> RFC822.SIZE BODY[])', []));
@@ -169,6 +184,7 @@ describe('FETCH and SEARCH grammar', () => {
     expect(() => parseSearch(new Args(' FROM', []))).toThrow(ParseError);
     expect(() => parseSearch(new Args(' BEFORE 31-Foo-2024', []))).toThrow(ParseError);
     expect(() => parseSearch(new Args(' ' + 'NOT '.repeat(200) + 'ALL', []))).toThrow(ParseError);
+    expect(() => parseSearch(new Args(' ' + 'SEEN '.repeat(1500).trim(), []))).toThrow(ParseError);
   });
 
   it('parses date-time with zones', () => {

@@ -4,17 +4,41 @@ import type { FolderEntry } from '../../store/types.js';
 import type { Command, ImapSession } from '../session.js';
 import { canonicalPattern, specialUse } from '../mailbox-name.js';
 import { mailboxString } from '../wire.js';
-import { ok, type Result } from '../result.js';
+import { bad, ok, type Result } from '../result.js';
 
-export function patternRegExp(pattern: string): RegExp {
-  let re = '';
-  for (const ch of pattern) {
-    if (ch === '*') re += '.*';
-    else if (ch === '%') re += '[^/]*';
-    else re += ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** LIST wildcard match ('*' anything, '%' anything but '/') as an NFA walk: O(name x pattern), with
+ *  no regular-expression backtracking for a hostile pattern like "*%*%*%...x" to blow up on. */
+export function wildcardMatch(pattern: string, name: string): boolean {
+  const m = pattern.length;
+  let states = new Uint8Array(m + 1);
+  const close = (st: Uint8Array) => {
+    // A wildcard may match nothing: being before it means being after it too.
+    for (let i = 0; i < m; i++) if (st[i] && (pattern[i] === '*' || pattern[i] === '%')) st[i + 1] = 1;
+  };
+  states[0] = 1;
+  close(states);
+  for (const ch of name) {
+    const next = new Uint8Array(m + 1);
+    let any = false;
+    for (let i = 0; i < m; i++) {
+      if (!states[i]) continue;
+      const p = pattern[i];
+      if (p === '*' || (p === '%' && ch !== '/')) {
+        next[i] = 1;
+        any = true;
+      } else if (p === ch) {
+        next[i + 1] = 1;
+        any = true;
+      }
+    }
+    if (!any) return false;
+    close(next);
+    states = next;
   }
-  return new RegExp(`^${re}$`, 's');
+  return states[m] === 1;
 }
+
+const MAX_PATTERN = 1024;
 
 /** Every folder plus INBOX plus implicit parents, by name. */
 async function allFolders(s: ImapSession): Promise<Map<string, FolderEntry>> {
@@ -59,7 +83,8 @@ export async function list(s: ImapSession, c: Command): Promise<Result> {
     return ok(`${c.name} completed`);
   }
   const full = canonicalPattern(Buffer.from(ref + pattern, 'latin1'));
-  const re = patternRegExp(full);
+  if (full.length > MAX_PATTERN) return bad('Pattern too long');
+  const re = { test: (n: string) => wildcardMatch(full, n) };
   const folders = await allFolders(s);
   if (!lsub) {
     const names = [...folders.keys()].filter((n) => re.test(n)).sort(byName);
