@@ -11,7 +11,7 @@ import { chownMail, startDovecot, type Dovecot } from './dovecot.js';
 
 let dir: string;
 let dovecot: Dovecot;
-const users = { ours: 'alice', theirs: 'bob' };
+const users = { ours: 'alice', theirs: 'bob', both: 'carl' };
 
 beforeAll(async () => {
   dir = tempDir('dmail-dovecot-');
@@ -190,4 +190,41 @@ describe('Dovecot 2.3 interoperability', () => {
       await c2.logout();
     }
   });
+
+  it('shares one mailbox with Dovecot under concurrent appends: same UIDs on both sides', async () => {
+    const root = join(dir, users.both, 'Maildir');
+    const c = await client(users.both);
+    // Run as the mail user, as imapd does after login, so Dovecot can read what we write.
+    const asUser = (uid: number, gid: number) => { process.setegid!(gid); process.seteuid!(uid); };
+    asUser(dovecot.uid, dovecot.gid);
+    try {
+      const store = storeAt(root);
+      await store.open('INBOX');
+      const ours = (async () => {
+        const uids: number[] = [];
+        for (let i = 0; i < 15; i++) uids.push((await store.append('INBOX', Buffer.from(msg(100 + i)))).uid);
+        return uids;
+      })();
+      const theirs = (async () => {
+        const uids: number[] = [];
+        for (let i = 0; i < 15; i++) {
+          const r = await c.append('INBOX', msg(200 + i), []);
+          if (!r) throw new Error('Dovecot APPEND failed');
+          uids.push(Number(r.uid));
+        }
+        return uids;
+      })();
+      const [a, b] = await Promise.all([ours, theirs]);
+      expect(new Set([...a, ...b]).size).toBe(30);
+      const seenByDovecot = await dovecotMailbox(c, 'INBOX');
+      const seenByUs = await ourMailbox(storeAt(root), 'INBOX');
+      expect(seenByUs.messages).toEqual(seenByDovecot.messages);
+      expect(seenByUs.messages.map((m) => m.uid).sort((x, y) => x - y)).toEqual([...a, ...b].sort((x, y) => x - y));
+    } finally {
+      process.seteuid!(0);
+      process.setegid!(0);
+      await c.logout();
+    }
+  });
 });
+
