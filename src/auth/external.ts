@@ -147,7 +147,7 @@ export class ExternalModule {
         this.log.error({ request: what, seconds: this.timeoutSec }, 'auth module timed out; killing it');
         this.finish({ kind: 'dead', reason: 'module timed out' });
         this.kill();
-      }, Math.max(0.1, this.timeoutSec) * 1000);
+      }, Math.min(this.timeoutSec > 0 ? this.timeoutSec : 10, 3600) * 1000); // never "forever", never past setTimeout's range
       this.pending = { resolve, data: [], timer, child };
       child.stdin.write(`${line}\n`);
     });
