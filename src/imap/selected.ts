@@ -14,6 +14,7 @@ export interface ViewEntry {
 }
 
 function sameFlags(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a === b) return true; // the store replaces a message's set when it changes
   if (a.size !== b.size) return false;
   for (const f of a) if (!b.has(f)) return false;
   return true;

@@ -47,6 +47,7 @@ export async function store(s: ImapSession, c: Command): Promise<Result> {
     sel.told(i, info.flags);
     if (!silent) {
       s.untagged(`${i + 1} FETCH (FLAGS ${flagList(info.flags, info.recent)}${c.uid ? ` UID ${e.uid}` : ''})`);
+      await s.drainIfBusy();
     }
   }
   if (missing) return no('[EXPUNGEISSUED] Some of the requested messages no longer exist');
