@@ -34,22 +34,23 @@ function charsetOf(part: MimePart): string {
 
 /**
  * Decoded text of all text parts under `part` (transfer encoding and charset undone), joined by
- * newlines. Non-text parts are skipped; encapsulated messages contribute their header and text.
+ * newlines: what SEARCH BODY looks at. Non-text parts are skipped. With `withHeaders`, the headers
+ * of encapsulated messages are included too (SEARCH TEXT; Dovecot's BODY does not see them).
  */
-export function bodyText(raw: Buffer, part: MimePart): string {
+export function bodyText(raw: Buffer, part: MimePart, withHeaders = false): string {
   const out: string[] = [];
   // Iterative walk: nesting is capped by the parser, but there is no need for recursion at all.
-  const stack: { p: MimePart; top: boolean }[] = [{ p: part, top: true }];
+  const stack: MimePart[] = [part];
   while (stack.length > 0) {
-    const { p, top } = stack.pop() as { p: MimePart; top: boolean };
+    const p = stack.pop() as MimePart;
     if (p.isMultipart) {
-      for (let i = p.children.length - 1; i >= 0; i--) stack.push({ p: p.children[i], top: false });
+      for (let i = p.children.length - 1; i >= 0; i--) stack.push(p.children[i]);
     } else if (p.isMessage) {
       if (p.message) {
-        out.push(headerText(raw, p.message));
-        stack.push({ p: p.message, top: false });
+        if (withHeaders) out.push(headerText(raw, p.message));
+        stack.push(p.message);
       }
-    } else if (p.isText || (top && p.type === null)) {
+    } else if (p.isText) {
       const body = decodeTransfer(raw.subarray(p.bodyStart, p.bodyEnd), p.encoding);
       out.push(decodeCharset(body, charsetOf(p)) ?? decodeUnlabelled(body));
     }
@@ -57,10 +58,16 @@ export function bodyText(raw: Buffer, part: MimePart): string {
   return out.join('\n');
 }
 
+/** Everything SEARCH TEXT looks at: the message header, encapsulated headers and body text. */
+export function searchText(raw: Buffer, root: MimePart): string {
+  return `${headerText(raw, root)}\n${bodyText(raw, root, true)}`;
+}
+
 /**
  * Folds text for matching: compatibility decomposition (so ligatures, full-width forms and
  * precomposed accents compare like Dovecot's i;unicode-casemap), lower case, and every run of
- * whitespace (including line breaks) as one space.
+ * whitespace (including line breaks) as one space. The last point is deliberately kinder than
+ * Dovecot, which needs the exact whitespace: "hello world" finds "hello   world".
  */
 export function foldText(s: string): string {
   return s.normalize('NFKD').toLowerCase().replace(/\s+/g, ' ');

@@ -1,6 +1,6 @@
 // What SEARCH uses: decoded headers and bodies, and the matcher.
 import { describe, expect, it } from 'vitest';
-import { bodyText, decodeSearchString, headerValues, matchText, parseMessage } from '../../src/mime/index.js';
+import { bodyText, decodeSearchString, headerValues, matchText, parseMessage, searchText } from '../../src/mime/index.js';
 
 const crlf = (s: string): Buffer => Buffer.from(s.replace(/\n/g, '\r\n'), 'latin1');
 
@@ -43,10 +43,15 @@ describe('search decoding', () => {
     expect(text).toContain('Prix: 10€ le déjeuner, très bon');
   });
 
-  it('skips non-text parts but includes encapsulated messages (header and text)', () => {
+  it('skips non-text parts; encapsulated messages give their text, and their header only for TEXT', () => {
     expect(text).not.toContain('SECRETWORD');
     expect(text).toContain('inner body text');
-    expect(text).toContain('Innere Nachricht');
+    expect(text).not.toContain('Innere Nachricht');
+    expect(bodyText(MSG, root, true)).toContain('Innere Nachricht');
+    const all = searchText(MSG, root);
+    expect(all).toContain('Subject: Résumé attached');
+    expect(all).toContain('Innere Nachricht');
+    expect(all).toContain('inner body text');
   });
 
   it('headerValues decodes every occurrence of a field, case-insensitively', () => {
