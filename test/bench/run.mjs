@@ -2,6 +2,7 @@
 // `npm run bench`: our imapd/dpop side by side with Dovecot and with the bare-node floor. See README.md
 // in this directory for how to run it and how to read the table. Plain ESM so no TS runtime is needed.
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { corpusPlan, ensureCorpora, RARE_WORD } from './corpus.mjs';
@@ -75,28 +76,55 @@ async function popOk(client, cmd, ms, key, multi = false) {
 
 const newest = (procs) => (procs && procs.length ? procs.reduce((a, b) => (b.pid > a.pid ? b : a)) : null);
 
-/** One IMAP session: connect, LOGIN, body(client, ms), LOGOUT; with the server process's CPU and RSS. */
-async function imapSession(t, user, body) {
-  const h = t.imap;
+/**
+ * Server-side cost of n sessions. Per-connection servers: the GNU time records of their processes.
+ * Dovecot: CPU delta of its whole process tree (master, auth, login and session processes, once the
+ * session processes are reaped); peak RSS from the session processes sampled before logout.
+ */
+function account(h, kind) {
+  if (kind === 'dovecot') {
+    const cpu0 = h.treeCpuMs();
+    const seen = [];
+    return {
+      note: (procs) => { for (const p of procs ?? []) if (p) seen.push(p); },
+      async end() {
+        await h.reaped(seen.map((p) => p.pid));
+        return { cpuMs: h.treeCpuMs() - cpu0, rssKB: seen.length ? Math.max(...seen.map((p) => p.rssKB)) : undefined };
+      },
+    };
+  }
   const mark = h.mark();
+  return {
+    note: () => {},
+    async end(n = 1) {
+      const recs = await h.collect(mark, n);
+      return { cpuMs: recs.reduce((a, r) => a + r.cpuMs, 0), rssKB: Math.max(...recs.map((r) => r.rssKB)) };
+    },
+  };
+}
+
+/** One IMAP session: connect, LOGIN, body(client, ms), LOGOUT; with the server process's CPU and RSS. */
+async function imapSession(t, user, body, acct = account(t.imap, t.kind)) {
+  const h = t.imap;
+  const own = arguments.length < 4;
   const t0 = now();
   const { client, greetingMs } = await openClient(h.port, { timeoutMs: CMD_MS });
   const ms = { greeting: greetingMs };
   try {
     await ok(client, `LOGIN ${user} ${PASS(user)}`, ms, 'login');
     await body(client, ms);
-    const sampled = t.kind === 'dovecot' ? newest(await h.sample('imap')) : null;
+    if (t.kind === 'dovecot') acct.note(await h.sample('imap'));
     await ok(client, 'LOGOUT', ms, 'logout');
     await client.closed();
     ms.wall = now() - t0;
-    const rec = t.kind === 'dovecot' ? sampled : (await h.collect(mark, 1))[0];
-    return { ms, cpuMs: rec?.cpuMs, rssKB: rec?.rssKB };
+    const rec = own ? await acct.end() : {};
+    return { ms, cpuMs: rec.cpuMs, rssKB: rec.rssKB };
   } finally { client.close(); }
 }
 
 async function popSession(t, user, body) {
   const h = t.pop;
-  const mark = h.mark();
+  const acct = account(h, t.kind);
   const t0 = now();
   const { client, greetingMs } = await openClient(h.port, { timeoutMs: CMD_MS });
   client.mode = 'pop3';
@@ -105,24 +133,24 @@ async function popSession(t, user, body) {
     await popOk(client, `USER ${user}`, ms, 'user');
     await popOk(client, `PASS ${PASS(user)}`, ms, 'pass');
     await body(client, ms);
-    const sampled = t.kind === 'dovecot' ? newest(await h.sample('pop3')) : null;
+    if (t.kind === 'dovecot') acct.note(await h.sample('pop3'));
     await popOk(client, 'QUIT', ms, 'quit');
     await client.closed();
     ms.wall = now() - t0;
-    const rec = t.kind === 'dovecot' ? sampled : (await h.collect(mark, 1))[0];
-    return { ms, cpuMs: rec?.cpuMs, rssKB: rec?.rssKB };
+    const rec = await acct.end();
+    return { ms, cpuMs: rec.cpuMs, rssKB: rec.rssKB };
   } finally { client.close(); }
 }
 
 /** Connect, read the greeting, hang up (the idle session). */
 async function greetOnly(h, kind, comm) {
-  const mark = h.mark();
+  const acct = account(h, kind);
   const { client, greeting, greetingMs } = await openClient(h.port, { timeoutMs: 20_000 });
   if (!/^(\* OK|\+OK)/.test(greeting)) { client.close(); throw new Skip(`bad greeting: ${greeting.slice(0, 80)}`); }
-  const sampled = kind === 'dovecot' ? newest(await h.sample(comm)) : null;
+  if (kind === 'dovecot') acct.note([newest(await h.sample(comm))]);
   client.close();
-  const rec = kind === 'dovecot' ? sampled : (await h.collect(mark, 1))[0];
-  return { value: greetingMs, wallMs: greetingMs, cpuMs: rec?.cpuMs, rssKB: rec?.rssKB };
+  const rec = await acct.end();
+  return { value: greetingMs, wallMs: greetingMs, cpuMs: rec.cpuMs, rssKB: rec.rssKB };
 }
 
 const mbps = (bytes, ms) => bytes / 1e6 / (ms / 1000);
@@ -247,16 +275,14 @@ const SCENARIOS = [
     id: 'concurrent-20', title: `20 concurrent sessions, 20 users x ${plan.small.label}`, unit: 'ms', lower: true, runs: light(3),
     who: ['ours', 'dovecot'],
     once: async (t) => {
+      const acct = account(t.imap, t.kind);
       const t0 = now();
-      const all = await Promise.all(U.conc.map((u) => imapSession(t, u, async (c, ms) => { await ok(c, 'SELECT INBOX', ms, 'select'); await ok(c, 'FETCH 1:* (FLAGS)', ms, 'fetch'); })));
+      const all = await Promise.all(U.conc.map((u) => imapSession(t, u, async (c, ms) => { await ok(c, 'SELECT INBOX', ms, 'select'); await ok(c, 'FETCH 1:* (FLAGS)', ms, 'fetch'); }, acct)));
       const wall = now() - t0;
+      const rec = await acct.end(U.conc.length);
       const sessions = all.map((s) => s.ms.wall).sort((a, b) => a - b);
-      return {
-        value: wall, wallMs: wall,
-        cpuMs: all.reduce((a, s) => a + (s.cpuMs ?? 0), 0),
-        rssKB: Math.max(...all.map((s) => s.rssKB ?? 0)),
-        extra: { medianSessionMs: sessions[10] },
-      };
+      // CPU: all 20 sessions together; RSS: the largest single session process.
+      return { value: wall, wallMs: wall, cpuMs: rec.cpuMs, rssKB: rec.rssKB, extra: { medianSessionMs: sessions[10] } };
     },
   },
 ];
@@ -312,8 +338,8 @@ async function startSystems(log) {
     const conf = writeDovecotConfig(join(dir, 'etc'), { users, spoolDir: spool, imapPort, pop3Port, ...owner });
     const d = await startDovecotDaemon('dovecot', conf, { logFile: join(work, 'dovecot.log'), imapPort, pop3Port });
     const dv = { kind: 'dovecot', label: `dovecot ${dovecotVersion().split(' ')[0]} daemon`, handle: d };
-    dv.imap = { port: imapPort, mark: d.mark, collect: d.collect, sample: d.sample };
-    dv.pop = { port: pop3Port, mark: d.mark, collect: d.collect, sample: d.sample };
+    dv.imap = { port: imapPort, sample: d.sample, treeCpuMs: d.treeCpuMs, reaped: d.reaped };
+    dv.pop = { port: pop3Port, sample: d.sample, treeCpuMs: d.treeCpuMs, reaped: d.reaped };
     dv.place = (user, c, fresh = false) => placeSpool(spool, user, corpusOf(c).path, { fresh, owner });
     dv.wipeIndex = (user) => rmSync(join(dir, 'etc', 'index', user), { recursive: true, force: true });
     for (const [u, c] of standing) dv.place(u, c);
@@ -325,21 +351,30 @@ async function startSystems(log) {
 // ---------------------------------------------------------------- running
 async function runScenario(sc, systems) {
   const res = { id: sc.id, title: sc.title, unit: sc.unit, lower: sc.lower, target: sc.target?.text ?? null, systems: {} };
+  const active = [];
   for (const who of sc.who) {
     const t = systems[who];
     const r = { runs: [], error: null };
     res.systems[who] = r;
-    if (!t) { r.error = 'not running'; continue; }
-    if (sc.id.startsWith('greeting-pop3') ? !t.pop : !t.imap) { r.error = 'server not built'; continue; }
-    try {
-      for (let i = 0; i < opt.warmup + sc.runs; i++) {
+    if (!t) r.error = 'not running';
+    else if (sc.id.startsWith('greeting-pop3') ? !t.pop : !t.imap) r.error = 'server not built';
+    else active.push([who, t, r]);
+  }
+  // Systems take turns run by run, so a load spike from elsewhere on the machine hits all of them alike.
+  for (let i = 0; i < opt.warmup + sc.runs; i++) {
+    for (const [, t, r] of active) {
+      if (r.error) continue;
+      try {
         await sc.prepare?.(t, i);
         const one = await sc.once(t);
         if (i >= opt.warmup) r.runs.push(one);
+      } catch (e) {
+        r.error = e instanceof Skip ? e.message : `error: ${e.message}`;
       }
-    } catch (e) {
-      r.error = e instanceof Skip ? e.message : `error: ${e.message}`;
     }
+  }
+  for (const who of sc.who) {
+    const r = res.systems[who];
     r.value = summary(r.runs.map((x) => x.value));
     r.wall = summary(r.runs.map((x) => x.wallMs));
     r.cpu = summary(r.runs.map((x) => x.cpuMs));
@@ -406,12 +441,13 @@ function report(results, derived, meta) {
   });
   say('\nper session (medians): wall ms / server CPU ms / server peak RSS MB');
   say(table(['scenario', 'ours', meta.referenceLabel, 'floor'], res2));
-  say(`\nCPU and RSS: ours and floor from GNU time of the whole per-connection process (auth module child included);\n${meta.referenceLabel}: /proc of its imap/pop3 (or *-login for greetings) process sampled before LOGOUT/QUIT (login/auth processes excluded).`);
+  say(`\nCPU and RSS: ours and floor from GNU time of each per-connection process (its auth module child included).\n${meta.referenceLabel}: CPU = delta over all Dovecot processes (master, auth, login, imap/pop3) per session;\nRSS = VmHWM of its imap/pop3 process (imap-login/pop3-login for greetings) sampled before LOGOUT/QUIT. CPU resolution 10 ms.`);
 }
 
 async function main() {
   const started = new Date();
-  say(`bench: ${opt.quick ? 'quick' : 'full'} run, warm-up ${opt.warmup}, node ${process.version}, ${started.toISOString()}`);
+  const load0 = loadavg();
+  say(`bench: ${opt.quick ? 'quick' : 'full'} run, warm-up ${opt.warmup}, node ${process.version}, ${cpus().length} CPUs, load average ${load0.map((x) => x.toFixed(2)).join(' ')}, ${started.toISOString()}`);
   const lm = launcherMissing();
   if (lm) { say(`cannot run per-connection servers: ${lm}`); process.exit(1); }
   const { systems, notes, corpora } = await startSystems(say);
@@ -430,10 +466,12 @@ async function main() {
   const derived = derivedRows(results);
   const referenceLabel = systems.dovecot?.label ?? 'reference missing';
   report(results, derived, { referenceLabel });
+  const load1 = loadavg();
+  say(`\nload average at the end: ${load1.map((x) => x.toFixed(2)).join(' ')}${load1[0] > cpus().length ? '  (the machine was busy: absolute figures are inflated, compare ratios)' : ''}`);
   const out = join(BENCH, `results-${started.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(out, JSON.stringify({
     started: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000, options: { ...opt, only: opt.only?.source ?? null },
-    node: process.version, reference: referenceLabel, notes,
+    node: process.version, cpus: cpus().length, loadavg: { start: load0, end: load1 }, reference: referenceLabel, notes,
     corpora: Object.fromEntries(Object.entries(corpora).map(([k, c]) => [k, { messages: c.n, bytes: c.size }])),
     results: results.map((r) => ({ ...r, judged: judge(r) })), derived,
   }, null, 1));

@@ -106,6 +106,21 @@ function procFacts(pid) {
   } catch { return null; }
 }
 
+/** CPU ms of a daemon's whole process tree so far: live processes plus children it has reaped. */
+function treeCpuMs(root) {
+  let total = 0;
+  const walk = (pid, isRoot) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(f[11]) + Number(f[12]) + (isRoot ? Number(f[13]) + Number(f[14]) : 0)) * TICK_MS;
+    } catch { return; }
+    for (const c of childrenOf(pid)) walk(c, false);
+  };
+  walk(root, true);
+  return total;
+}
+
 function childrenOf(pid) {
   try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
 }
@@ -131,6 +146,17 @@ export async function startDovecotDaemon(name, conf, { logFile, imapPort, pop3Po
     collect: async () => [],
     /** Facts of the master's children called comm (e.g. 'imap', 'pop3'). */
     sample: async (comm) => childrenOf(child.pid).map(procFacts).filter((p) => p && p.comm === comm),
+    /** CPU of every Dovecot process (master, auth, login, imap, ...) including exited, reaped ones. */
+    treeCpuMs: () => treeCpuMs(child.pid),
+    /** Wait until the master has reaped the given session processes, so their CPU is counted. */
+    async reaped(pids, ms = 5000) {
+      const end = Date.now() + ms;
+      while (Date.now() < end) {
+        const live = new Set(childrenOf(child.pid));
+        if (!pids.some((p) => live.has(p))) return;
+        await sleep(5);
+      }
+    },
     async stop() {
       if (!exited) { child.kill('SIGTERM'); await new Promise((r) => (exited ? r() : child.once('exit', r))); }
       live.delete(child);
