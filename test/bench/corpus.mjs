@@ -132,7 +132,7 @@ function message(r, P, i, date, rcpt, opts = {}) {
 }
 
 /** Write an mbox of n messages to path (atomically: temp name then rename). */
-function writeMbox(path, n, seed, rcpt, { rareAt = [], big } = {}) {
+export function writeMbox(path, n, seed, rcpt, { rareAt = [], big } = {}) {
   const P = pools();
   const r = prng(seed);
   const tmp = `${path}.tmp`;
