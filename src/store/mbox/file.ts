@@ -182,7 +182,15 @@ export class MboxFile {
     const byKey = new Map<number, IndexedMessage[]>();
     const byUid = new Map<number, IndexedMessage>();
     if (samePrev) {
-      for (const m of samePrev.messages) {
+      // Only earlier records with UIDs above the kept part can match a parsed message (UIDs ascend):
+      // after a tail parse that is one or two records, not the whole mailbox.
+      const keptUid = keep.length ? keep[keep.length - 1]!.uid : 0;
+      const pm = samePrev.messages;
+      let lo = 0;
+      let hi = pm.length;
+      while (lo < hi) { const mid = (lo + hi) >> 1; if (pm[mid]!.uid <= keptUid) lo = mid + 1; else hi = mid; }
+      for (let i = lo; i < pm.length; i++) {
+        const m = pm[i]!;
         byUid.set(m.uid, m);
         if (!m.fileUid) {
           const l = byKey.get(m.key);
@@ -193,7 +201,7 @@ export class MboxFile {
     const keywords = new Set<string>([...(samePrev?.keywords ?? []), ...fileKeywords]);
     const out: IndexedMessage[] = keep.slice();
     let lastUid = out.length ? out[out.length - 1]!.uid : 0;
-    for (const k of out) uidNext = Math.max(uidNext, k.uid + 1);
+    if (out.length) uidNext = Math.max(uidNext, lastUid + 1);
     for (const p of parsed) {
       if (p.pseudo && p.offset === pseudo?.offset) continue;
       let uid = 0;

@@ -39,6 +39,24 @@ function findByUid(msgs: readonly IndexedMessage[], uid: number): IndexedMessage
   return undefined;
 }
 
+/** MessageInfo over an index record; the Date is made only when asked for (100k Dates cost an open). */
+class MboxMessageInfo implements MessageInfo {
+  readonly uid: number;
+  readonly size: number;
+  readonly uidl?: string;
+  private readonly ms: number;
+  private date?: Date;
+  constructor(m: IndexedMessage, readonly flags: ReadonlySet<Flag>, readonly recent: boolean) {
+    this.uid = m.uid;
+    this.size = m.size;
+    this.ms = m.date;
+    if (m.uidl) this.uidl = m.uidl;
+  }
+  get internalDate(): Date {
+    return (this.date ??= new Date(this.ms));
+  }
+}
+
 export class MboxMailbox implements Mailbox {
   state: MailboxState;
   private readonly recent = new Set<number>();
@@ -50,24 +68,34 @@ export class MboxMailbox implements Mailbox {
     private readonly file: MboxFile,
     private readonly claim: boolean,
     data: IndexData,
+    claimed: readonly number[] = [],
   ) {
+    for (const u of claimed) this.recent.add(u);
     this.state = this.snapshot(data);
   }
 
   /** Open: sync under the lock and, for SELECT, claim \Recent. */
   static async open(name: string, file: MboxFile, readOnly: boolean, claim: boolean): Promise<MboxMailbox> {
-    const box = new MboxMailbox(name, readOnly, file, claim && !readOnly, await file.locked('read', (_fd, d) => d));
-    await box.refresh(true);
-    return box;
+    const doClaim = claim && !readOnly;
+    const claimed: number[] = [];
+    const data = await file.locked('read', (_fd, d) => {
+      if (!doClaim || !d.messages.some((m) => !(m.flags & FLAG_OLD))) return d;
+      const r = file.claimRecent(d);
+      claimed.push(...r.claimed);
+      return r.data;
+    });
+    return new MboxMailbox(name, readOnly, file, doClaim, data, claimed);
   }
 
   private snapshot(d: IndexData): MailboxState {
+    // Flag sets are immutable by contract, so messages with the same flags share one (100k messages
+    // usually have a handful of distinct flag combinations).
+    const sets = new Map<string, ReadonlySet<Flag>>();
     const messages: MessageInfo[] = d.messages.map((m) => {
-      const info: { -readonly [K in keyof MessageInfo]: MessageInfo[K] } = {
-        uid: m.uid, flags: flagSet(m), size: m.size, internalDate: new Date(m.date), recent: this.recent.has(m.uid),
-      };
-      if (m.uidl) info.uidl = m.uidl;
-      return info;
+      const key = m.keywords.length ? `${m.flags & ~FLAG_OLD} ${m.keywords.join(' ')}` : String(m.flags & ~FLAG_OLD);
+      let flags = sets.get(key);
+      if (!flags) { flags = flagSet(m); sets.set(key, flags); }
+      return new MboxMessageInfo(m, flags, this.recent.size > 0 && this.recent.has(m.uid));
     });
     return { uidValidity: d.uidValidity, uidNext: d.uidNext, keywords: d.keywords, messages };
   }
