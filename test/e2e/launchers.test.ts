@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { BIN, makeSite, mbox, simpleMessage, type Site } from '../helpers/site.js';
 import { cleanEnv } from '../helpers/inetd.js';
 import { makeTestCert, type TestCert } from '../helpers/tls-cert.js';
-import { launch, lineClient, socketActivate, xinetd, type Launched } from './launchers.js';
+import { launch, socketActivate, xinetd, type Launched } from './launchers.js';
+import { imapRoundTrip, popRoundTrip } from './roundtrip.js';
 import { writeFileSync } from 'node:fs';
 
 let site: Site;
@@ -29,44 +30,6 @@ afterAll(async () => {
   if (site) rmSync(site.dir, { recursive: true, force: true });
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-async function imapRoundTrip(port: number, tls = false, login?: { user: string; pass: string; exists: number }) {
-  const c = await lineClient(port, tls);
-  expect(await c.line()).toMatch(/^\* OK /);
-  c.send('a CAPABILITY\r\n');
-  const cap = await c.until('a ');
-  expect(cap[0]).toMatch(/^\* CAPABILITY .*IMAP4rev1/);
-  expect(cap[cap.length - 1]).toMatch(/^a OK/);
-  if (login) {
-    c.send(`b LOGIN ${login.user} ${login.pass}\r\n`);
-    expect((await c.until('b ')).pop()).toMatch(/^b OK/);
-    c.send('c SELECT INBOX\r\n');
-    const sel = await c.until('c ');
-    expect(sel).toContain(`* ${login.exists} EXISTS`);
-    expect(sel.pop()).toMatch(/^c OK/);
-  }
-  c.send('z LOGOUT\r\n');
-  const bye = await c.until('z ');
-  expect(bye[0]).toMatch(/^\* BYE/);
-  expect(bye[bye.length - 1]).toMatch(/^z OK/);
-  await c.closed();
-}
-
-async function popRoundTrip(port: number, tls = false, login?: { user: string; pass: string; count: number }) {
-  const c = await lineClient(port, tls);
-  expect(await c.line()).toMatch(/^\+OK /);
-  if (login) {
-    c.send(`USER ${login.user}\r\n`);
-    expect(await c.line()).toMatch(/^\+OK/);
-    c.send(`PASS ${login.pass}\r\n`);
-    expect(await c.line()).toMatch(/^\+OK/);
-    c.send('STAT\r\n');
-    expect(await c.line()).toMatch(new RegExp(`^\\+OK ${login.count} \\d+$`));
-  }
-  c.send('QUIT\r\n');
-  expect(await c.line()).toMatch(/^\+OK/);
-  await c.closed();
-}
 
 describe.each(['inetd', 'accept', 'listen'] as const)('systemd-socket-activate (%s)', (mode) => {
   it('imapd: greeting, CAPABILITY, LOGIN, SELECT, LOGOUT', async () => {

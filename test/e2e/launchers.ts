@@ -84,32 +84,32 @@ export function socketActivate(mode: 'inetd' | 'accept' | 'listen', cmd: string[
 }
 
 /** A private xinetd with one service on a random loopback port. */
-export async function xinetd(server: string, serverArgs: string[], name = 'dmailtest'): Promise<Launched & { dir: string }> {
+export function xinetd(server: string, serverArgs: string[], name = 'dmailtest'): Promise<Launched & { dir: string }> {
+  return xinetdWith((port) => [
+    `service ${name}`,
+    '{',
+    '  type        = UNLISTED',
+    '  socket_type = stream',
+    '  protocol    = tcp',
+    '  wait        = no',
+    '  user        = root',
+    `  server      = ${server}`,
+    `  server_args = ${serverArgs.join(' ')}`,
+    `  port        = ${port}`,
+    '  bind        = 127.0.0.1',
+    `  env         = PATH=${process.env.PATH ?? '/usr/bin:/bin'}`,
+    '  instances   = 50',
+    '  cps         = 200 1',
+    '}',
+  ].join('\n'));
+}
+
+/** A private xinetd (own config, log and pid file) running the service block made for a port. */
+export async function xinetdWith(serviceFor: (port: number) => string): Promise<Launched & { dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'dmail-xinetd-'));
   const l = await launch((port) => {
     const conf = join(dir, `xinetd-${port}.conf`);
-    writeFileSync(conf, [
-      'defaults',
-      '{',
-      `  log_type = FILE ${join(dir, 'xinetd.log')}`,
-      '}',
-      `service ${name}`,
-      '{',
-      '  type        = UNLISTED',
-      '  socket_type = stream',
-      '  protocol    = tcp',
-      '  wait        = no',
-      '  user        = root',
-      `  server      = ${server}`,
-      `  server_args = ${serverArgs.join(' ')}`,
-      `  port        = ${port}`,
-      '  bind        = 127.0.0.1',
-      `  env         = PATH=${process.env.PATH ?? '/usr/bin:/bin'}`,
-      '  instances   = 50',
-      '  cps         = 200 1',
-      '}',
-      '',
-    ].join('\n'));
+    writeFileSync(conf, ['defaults', '{', `  log_type = FILE ${join(dir, 'xinetd.log')}`, '}', serviceFor(port), ''].join('\n'));
     return spawn('xinetd', ['-dontfork', '-f', conf, '-pidfile', join(dir, `xinetd-${port}.pid`)], {
       stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(),
     });
