@@ -98,7 +98,8 @@ export class Pop3Session {
     const rest = space < 0 ? '' : text.slice(space + 1);
     // Arguments are logged only for commands that cannot carry a secret; a confused client may well send
     // its password as a line of its own.
-    this.log.debug(LOGGABLE_ARGS.has(keyword) ? { cmd: keyword, args: rest.slice(0, 100) } : { cmd: keyword.slice(0, 10), argsLength: rest.length }, 'command');
+    this.log.debug(LOGGABLE_ARGS.has(keyword) ? { cmd: keyword, args: rest.slice(0, 100) }
+      : { cmd: KNOWN_COMMANDS.has(keyword) ? keyword : '(unknown)', argsLength: rest.length }, 'command');
 
     if (keyword === '') {
       this.send(err('Empty command'));
@@ -348,3 +349,4 @@ export class Pop3Session {
 const LOGGABLE_ARGS = new Set(['USER', 'STAT', 'LIST', 'RETR', 'DELE', 'NOOP', 'RSET', 'TOP', 'UIDL', 'LAST', 'QUIT', 'CAPA', 'STLS']);
 const TRANSACTION_COMMANDS = new Set(['STAT', 'LIST', 'RETR', 'DELE', 'NOOP', 'RSET', 'TOP', 'UIDL', 'LAST']);
 const AUTH_COMMANDS = new Set(['USER', 'PASS', 'APOP', 'AUTH', 'STLS']);
+const KNOWN_COMMANDS = new Set([...TRANSACTION_COMMANDS, ...AUTH_COMMANDS, 'QUIT', 'CAPA']);
