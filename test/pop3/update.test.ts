@@ -2,7 +2,7 @@
 // connection or timeout removes nothing, late mail survives, one POP3 session per maildrop, add_status,
 // and UIDLs that stay put.
 import { afterEach, describe, expect, it } from 'vitest';
-import { appendFileSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mbox, simpleMessage, type Site } from '../helpers/site.js';
 import { pop, siteWithMail, writeMail, type PopClient } from './pop-client.js';
 
@@ -162,5 +162,40 @@ describe('add_status and UIDLs', () => {
     await c.cmd('QUIT');
     await c.exited();
     expect(await uidls(s)).toEqual(first);
+  });
+});
+
+describe('UW pseudo-message', () => {
+  const PSEUDO = [
+    'From MAILER-DAEMON Tue Jan 02 03:04:05 2024',
+    'Date: Tue, 02 Jan 2024 03:04:05 +0000',
+    'From: Mail System Internal Data <MAILER-DAEMON@example.com>',
+    "Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA",
+    'Message-ID: <1704164645@example.com>',
+    'X-IMAP: 1700000000 0000000005',
+    'Status: RO',
+    '',
+    'This text is part of the internal format of your mail folder, and is not',
+    'a real message.  It is created automatically by the mail system software.',
+    '', '',
+  ].join('\n');
+
+  it('is never shown, survives deleting everything, and UIDLs derive from X-IMAP and X-UID', async () => {
+    const s = site(0);
+    writeFileSync(s.drop('bob'), PSEUDO + mbox([
+      { text: simpleMessage(1, 'X-UID: 3\nStatus: O\n') },
+      { text: simpleMessage(2, 'X-UID: 4\nStatus: O\n') },
+    ]));
+    expect(await subjects(s)).toEqual(['Test message 1', 'Test message 2']);
+    // Decisions 9: %08X(uid) %08X(uidvalidity); 1700000000 = 0x6553F100.
+    expect(await uidls(s)).toEqual(['000000036553F100', '000000046553F100']);
+    const c = await connect(s);
+    await c.login();
+    await c.cmd('DELE 1');
+    await c.cmd('DELE 2');
+    expect(await c.cmd('QUIT')).toMatch(/maildrop empty/);
+    await c.exited();
+    expect(readFileSync(s.drop('bob'), 'latin1')).toContain('FOLDER INTERNAL DATA');
+    expect(await subjects(s)).toEqual([]);
   });
 });
