@@ -8,19 +8,28 @@ import { envelope } from '../mime/envelope.js';
 import { bodyStructure } from '../mime/bodystructure.js';
 import { getSection } from '../mime/section.js';
 import { fieldValue, findFields } from '../mime/header.js';
-import { bodyText, decodeSearchString, foldText, headerText, headerValues } from '../mime/search.js';
+import { bodyText, decodeSearchString, foldText, headerValues, searchText } from '../mime/search.js';
 import { charsetKnown, loadCharsets } from '../mime/charset.js';
 
+/** One parse per message buffer, however many FETCH items ask for its structure. */
+const parsed = new WeakMap<Buffer, MimePart>();
+function structure(raw: Buffer): MimePart {
+  let root = parsed.get(raw);
+  if (!root) parsed.set(raw, (root = parseMessage(raw)));
+  return root;
+}
+
 export async function messageEnvelope(raw: Buffer): Promise<string> {
-  return envelope(parseMessage(raw), raw);
+  return envelope(structure(raw), raw);
 }
 
 export async function messageBodyStructure(raw: Buffer, extended: boolean): Promise<string> {
-  return bodyStructure(parseMessage(raw), raw, extended);
+  return bodyStructure(structure(raw), raw, extended);
 }
 
+/** A section's bytes; a part that does not exist is empty (Dovecot answers "" too). */
 export async function messageSection(raw: Buffer, spec: SectionSpec): Promise<Buffer> {
-  return getSection(raw, parseMessage(raw), spec) ?? Buffer.alloc(0);
+  return getSection(raw, structure(raw), spec) ?? Buffer.alloc(0);
 }
 
 export class UnknownCharset extends Error {}
@@ -64,10 +73,10 @@ export async function decodeCriteria(key: SearchKey, charset: string | undefined
 export interface Searchable {
   /** Folded, RFC 2047-decoded values of a header field, all occurrences. */
   header(name: string): string[];
-  /** The whole decoded header, folded. */
-  headerText(): string;
-  /** Decoded text of the text parts (transfer encoding and charset undone), folded. */
+  /** Decoded text of the text parts (transfer encoding and charset undone), folded: SEARCH BODY. */
   body(): string;
+  /** Header, encapsulated headers and body text, decoded and folded: SEARCH TEXT. */
+  text(): string;
   /** The Date header's calendar day (UTC midnight ms, in the sender's own zone), or null. */
   sentDay(): number | null;
 }
@@ -89,12 +98,12 @@ export function sentDayOf(date: string): number | null {
 export async function loadSearchable(raw: Buffer): Promise<Searchable> {
   // Bodies in charsets only iconv-lite knows decode correctly once it is loaded (lazily, once).
   await loadCharsets();
-  const root: MimePart = parseMessage(raw);
+  const root: MimePart = structure(raw);
   let bodyCache: string | null = null;
-  let headerCache: string | null = null;
+  let textCache: string | null = null;
   return {
     header: (name) => headerValues(raw, root, name).map(foldText),
-    headerText: () => (headerCache ??= foldText(headerText(raw, root))),
+    text: () => (textCache ??= foldText(searchText(raw, root))),
     body: () => (bodyCache ??= foldText(bodyText(raw, root))),
     sentDay: () => {
       const f = findFields(root.fields, 'Date')[0];

@@ -1,7 +1,7 @@
 // FETCH / UID FETCH. Whole-message bodies are streamed from the store (a 50 MB BODY[] is never held
 // twice); anything that needs MIME structure reads the message once per FETCH response.
 import type { Readable } from 'node:stream';
-import type { MessageInfo } from '../../store/types.js';
+import { StoreError, type MessageInfo } from '../../store/types.js';
 import type { Command, ImapSession } from '../session.js';
 import type { Selected } from '../selected.js';
 import { parseFetchItems, type FetchItem } from '../fetch-items.js';
@@ -38,8 +38,8 @@ export async function fetch(s: ImapSession, c: Command): Promise<Result> {
     }
     const wantFlags = items.some((x) => x.type === 'FLAGS') || (setsSeen && !e.flags.has('\\Seen'));
     const parts = await renderMessage(sel, info, items, wantFlags).catch((err: unknown) => {
-      if (sel.info(e.uid)) throw err;
-      return null; // expunged by another process while we were reading it
+      if (err instanceof StoreError && err.code === 'NONEXISTENT') return null; // expunged meanwhile
+      throw err;
     });
     if (!parts) {
       missing = true;
@@ -107,12 +107,7 @@ async function renderMessage(sel: Selected, info: MessageInfo, items: FetchItem[
           const start = Math.min(item.partial.start, data.length);
           data = data.subarray(start, Math.min(data.length, start + item.partial.length));
         }
-        out.push(`${item.label} `);
-        if (data === null) out.push('NIL');
-        else {
-          out.push(`{${data.length}}\r\n`);
-          out.push(data);
-        }
+        out.push(`${item.label} {${data.length}}\r\n`, data);
         break;
       }
     }
@@ -153,6 +148,9 @@ async function pipeExactly(s: ImapSession, stream: Readable, length: number): Pr
       s.flush();
       await s.conn.drain();
     }
+  } catch (e) {
+    // The literal length is already on the wire: finish it so the client stays in step.
+    s.log.warn({ err: String(e) }, 'message vanished while being sent');
   } finally {
     stream.destroy();
   }

@@ -71,11 +71,8 @@ async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
     }
     case 'body':
       return (await c.content()).body().includes(c.strings.get(k.value)!);
-    case 'text': {
-      const m = await c.content();
-      const needle = c.strings.get(k.value)!;
-      return m.headerText().includes(needle) || m.body().includes(needle);
-    }
+    case 'text':
+      return (await c.content()).text().includes(c.strings.get(k.value)!);
   }
 }
 
