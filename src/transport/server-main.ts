@@ -5,6 +5,7 @@
 
 import { fstatSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { ConfigError, loadConfig, type LoadedConfig } from '../config/parse.js';
 import type { Program } from '../config/settings.js';
 import type { Connection } from './types.js';
@@ -138,7 +139,7 @@ export async function runServer(program: ServerProgram, argv: string[], loadServ
     settings,
     log,
     hostname: settings.dpop_host ?? hostname(),
-    configPath: args.config,
+    configPath: resolve(args.config),
   };
   const serve = await loadServe();
   await serve(conn, ctx);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { Duplex } from 'node:stream';
+import { connect, createServer, type Socket } from 'node:net';
 import { existsSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inetdConnect, cleanEnv } from '../helpers/inetd.js';
@@ -235,6 +236,29 @@ describe('start-up failures', () => {
     expect(await new Promise((r) => child.on('exit', r))).toBe(2);
     expect(err).toContain('unknown argument "--bogus"');
     expect(err).toContain('usage:');
+  });
+
+  it('under inetd with stderr on the client socket too, admin messages never reach the client', async () => {
+    const s = site();
+    const notADir = join(s.dir, 'file');
+    writeFileSync(notADir, '');
+    writeFileSync(s.conf, readFileSync(s.conf, 'utf8').replace(/^log_path .*$/m, `log_path ${notADir}`));
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const accepted = new Promise<Socket>((r) => server.once('connection', r));
+    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
+    const sock = await accepted;
+    server.close();
+    // Classic inetd: dup2 of the connection onto fds 0, 1 and 2.
+    const child = spawn(process.execPath, [echo.file, '-i', s.conf], { stdio: [sock, sock, sock], env: cleanEnv() });
+    sock.destroy();
+    const next = lines(client);
+    expect(await next()).toContain('* OK echo');
+    client.write('QUIT\r\n');
+    expect(await next()).toBe('BYE');
+    expect(await new Promise((r) => child.on('exit', r))).toBe(0);
+    await expect(next(2000)).rejects.toThrow(/closed; buffered ""/);
+    client.destroy();
   });
 
   it('a log that cannot be opened: told once on stderr, still serving', async () => {
