@@ -125,6 +125,7 @@ function parseMailbox(ctx: Ctx): number {
   const p = ctx.p;
   const start = p.pos;
   let ret = parseNameAddr(ctx);
+  // (ret is only used to choose between name-addr and addr-spec)
   if (ret < 0) {
     p.pos = start;
     // parse_name_addr may have set fields before failing; Dovecot's ctx->addr keeps them only
@@ -135,7 +136,10 @@ function parseMailbox(ctx: Ctx): number {
   if (ctx.addr.mailbox === null || ctx.addr.mailbox === '') ctx.addr.mailbox = 'MISSING_MAILBOX';
   if (ctx.addr.domain === null || ctx.addr.domain === '') ctx.addr.domain = 'MISSING_DOMAIN';
   addAddress(ctx);
-  return ret;
+  // A broken mailbox is recorded and parsing goes on while input remains (checked against
+  // Dovecot 2.3: "g: @x, d@e.f;" keeps d@e.f inside the group).
+  void ret;
+  return p.pos < p.end ? 1 : 0;
 }
 
 function parseGroup(ctx: Ctx): number {

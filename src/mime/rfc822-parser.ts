@@ -111,7 +111,11 @@ export class Rfc822Parser {
     return this.pos < d.length ? this.skipLwsp() : 0;
   }
 
-  parseDotAtom(out: { v: string }): number {
+  /**
+   * dot-atom. Lenient (local parts: "a..b" and "a." pass, as Japanese mail needs) or strict
+   * (domains: every dot must be followed by an atom, else -1), as Dovecot 2.3 does.
+   */
+  parseDotAtom(out: { v: string }, strict = false): number {
     const d = this.data;
     if (this.pos >= d.length || !isAtext(d.charCodeAt(this.pos))) return -1;
     let start = this.pos++;
@@ -123,8 +127,19 @@ export class Rfc822Parser {
       if (d.charCodeAt(this.pos) !== 0x2e) return 1;
       this.pos++;
       out.v += '.';
+      if (!strict) {
+        // Lenient: no whitespace after a dot. "a. b" ends the atom at "a." and, like Dovecot,
+        // the skipped whitespace stays in the scratch text (it shows in a display name).
+        const ws = this.pos;
+        while (this.pos < d.length && (d.charCodeAt(this.pos) === 0x20 || d.charCodeAt(this.pos) === 0x09)) this.pos++;
+        if (this.pos > ws) {
+          out.v += d.slice(ws, this.pos);
+          return this.skipLwsp();
+        }
+      }
       ret = this.skipLwsp();
-      if (ret <= 0) return ret;
+      if (ret <= 0) return strict ? -1 : ret;
+      if (strict && !isAtext(d.charCodeAt(this.pos))) return -1;
       start = this.pos;
       this.pos--; // the loop increment comes back to start, which must be checked too
     }
@@ -226,7 +241,7 @@ export class Rfc822Parser {
     this.pos++;
     if (this.skipLwsp() <= 0) return -1;
     if (this.cur() === 0x5b) return this.parseDomainLiteral(out);
-    return this.parseDotAtom(out);
+    return this.parseDotAtom(out, true);
   }
 
   /**

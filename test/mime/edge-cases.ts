@@ -96,6 +96,15 @@ const ADDRESSES = [
   'x:y:z@w',
   '"unterminated <a@b.c>',
   'a\\@b@c.d',
+  'g: , b@c.d;',
+  'g: a@, b@c.d;',
+  'g: @x, d@e.f;',
+  'g: a@b..c, b@c.d;',
+  'a@b..c, d@e.f',
+  'a@b.c., d@e.f',
+  'a. b@c.d, e@f.g',
+  'a.\tb@c.d',
+  'a .b@c.d',
 ];
 
 const SUBJECTS = ['', ' ', 'plain', '  leading', 'trailing  ', 'tab\there', 'two  spaces', 'folded\n line', 'folded\n\tline', 'say "hi"', 'back\\slash', 'caf\xc3\xa9', '\xe9t\xe9', '=?utf-8?q?caf=C3=A9?='];
@@ -151,7 +160,10 @@ export function randomCases(count: number, seed: number): Buffer[] {
     const fields: string[] = [];
     if (rnd(3) === 0) fields.push(`Subject: ${pick(SUBJECTS)}`);
     if (rnd(4) === 0) fields.push(`From: ${pick(ADDRESSES)}`);
+    for (const name of ['To', 'Cc', 'Bcc', 'Reply-To', 'Sender']) if (rnd(8) === 0) fields.push(`${name}: ${pick(ADDRESSES)}${rnd(3) === 0 ? `, ${pick(ADDRESSES)}` : ''}`);
+    if (rnd(6) === 0) fields.push(pick(['Date: Mon, 1 Jan 2024 00:00:00 +0000', 'Date:', 'Date:  spaced  \t date ', 'In-Reply-To: <a@b>\n\t<c@d>', 'Message-ID:\n <folded@x>', 'MIME-Version: 1.0']));
     if (rnd(5) === 0) fields.push(pick(OTHER_FIELDS));
+    if (rnd(10) === 0) fields.push(pick(['X-Junk: \xff\xfe', 'NoColon', ' ', 'X-Empty:', 'content-type: TEXT/html']));
     const kind = depth > 3 ? 0 : rnd(4);
     if (kind === 1) {
       const b = `bnd${bn++}`;
