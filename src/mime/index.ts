@@ -10,3 +10,4 @@ export { decodeHeaderValue, decodeTransfer, decodeQuotedPrintable, decodeBase64 
 export { headerValues, headerText, bodyText, searchText, matchText, foldText, matchFolded, decodeSearchString } from './search.js';
 export { loadCharsets, charsetKnown, decodeCharset } from './charset.js';
 export { nstring, astring, quoted, literal, toWire, wireToBuffer } from './imap-string.js';
+export { ParsedMessage } from './message.js';
