@@ -9,7 +9,7 @@ import type { Logger } from '../log/types.js';
 import type { MailStore, UserPaths } from '../store/types.js';
 import type { ServerContext } from './context.js';
 import { authenticate, closeAuth, lookupUser } from '../auth/index.js';
-import { ipAllowed, normaliseIp } from '../auth/wildcard.js';
+import { ipAllowed, nameAllowed, normaliseIp } from '../auth/wildcard.js';
 import { recordSession } from '../log/sessions.js';
 import { openUserStore } from '../store/open.js';
 import { apopConfigured, apopDigestMatches, apopSecret } from './apop.js';
@@ -130,16 +130,28 @@ async function finish(ctx: ServerContext, client: ClientInfo, name: string, star
   return { ok: true, session };
 }
 
-function preCheck(ctx: ServerContext, client: ClientInfo): AuthOutcome | undefined {
-  if (!ipAllowed(ctx.settings.user_ip_address, client.remoteAddress)) {
-    return { ok: false, temporary: false, reason: `client ${client.remoteAddress} not in user_ip_address` };
+async function preCheck(ctx: ServerContext, client: ClientInfo): Promise<AuthOutcome | undefined> {
+  const list = ctx.settings.user_ip_address;
+  if (ipAllowed(list, client.remoteAddress)) return undefined;
+  // lookup_names: entries that are host names (wildcards allowed) match the client's reverse name.
+  if (ctx.settings.lookup_names && list.some((e) => /[a-z]/i.test(e) && !e.includes(':'))) {
+    const host = await reverseName(client.remoteAddress);
+    if (host && nameAllowed(list, [host])) return undefined;
   }
-  return undefined;
+  return { ok: false, temporary: false, reason: `client ${client.remoteAddress} not in user_ip_address` };
+}
+
+/** The client's host name via getnameinfo (so /etc/hosts counts), bounded in time. */
+async function reverseName(ip: string): Promise<string | undefined> {
+  const { lookupService } = await import('node:dns/promises');
+  const timeout = new Promise<undefined>((r) => setTimeout(() => r(undefined), 3000).unref());
+  const lookup = lookupService(normaliseIp(ip), 0).then((r) => r.hostname, () => undefined);
+  return Promise.race([lookup, timeout]);
 }
 
 export async function login(ctx: ServerContext, client: ClientInfo, name: string, password: string): Promise<LoginResult> {
   const started = Date.now();
-  let outcome = preCheck(ctx, client);
+  let outcome = await preCheck(ctx, client);
   if (!outcome) {
     try {
       outcome = await authenticate(ctx, client, name, password);
@@ -157,7 +169,7 @@ export function apopAvailable(ctx: ServerContext): boolean {
 
 export async function loginApop(ctx: ServerContext, client: ClientInfo, name: string, timestamp: string, digestHex: string): Promise<LoginResult> {
   const started = Date.now();
-  let outcome = preCheck(ctx, client);
+  let outcome = await preCheck(ctx, client);
   if (!outcome) {
     try {
       if (!apopConfigured(ctx.settings)) {

@@ -89,6 +89,14 @@ describe('login()', () => {
     expect(await login(s.ctx, { ...client, remoteAddress: '10.1.2.3' }, 'bob', 'pw')).toMatchObject({ ok: true });
   });
 
+  it('lookup_names lets user_ip_address name hosts (reverse lookup, /etc/hosts included)', async () => {
+    const s = site({ user_ip_address: ['10.*', 'localhost*'], lookup_names: true });
+    s.set('bob', 'pw');
+    expect(await login(s.ctx, { ...client, remoteAddress: '127.0.0.1' }, 'bob', 'pw')).toMatchObject({ ok: true });
+    s.ctx.settings.lookup_names = false;
+    expect(await login(s.ctx, { ...client, remoteAddress: '127.0.0.1' }, 'bob', 'pw')).toMatchObject({ ok: false });
+  });
+
   it('a module that cannot answer is a temporary failure', async () => {
     const s = site({ authent_process: '/nonexistent/module' });
     expect(await login(s.ctx, client, 'bob', 'pw')).toMatchObject({ ok: false, temporary: true });
