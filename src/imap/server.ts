@@ -32,6 +32,7 @@ export async function serveImap(conn: Connection, ctx: ServerContext): Promise<v
     await commandLoop(s);
   } finally {
     s.flush();
+    s.log.info({ commands: s.commandCount, state: s.state }, 'session end');
     await s.closeSelected();
     await s.user?.close().catch((e: unknown) => s.log.warn({ err: String(e) }, 'session close failed'));
   }
@@ -107,6 +108,7 @@ async function runOne(s: ImapSession, text: string, literals: Buffer[]): Promise
     return;
   }
   const cmd: Command = { tag, name, uid, args: a };
+  s.commandCount++;
   let result: Result | null;
   try {
     result = await spec.run(s, cmd);

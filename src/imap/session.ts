@@ -35,6 +35,7 @@ export class ImapSession {
   user: LoggedInUser | null = null;
   selected: Selected | null = null;
   authFailures = 0;
+  commandCount = 0;
   /** Output refused (client stopped reading) or connection gone: stop working. */
   dead = false;
   /** Set when the connection must end after the current tagged response (e.g. too many failures). */

@@ -148,6 +148,43 @@ describe('syntax and limits', () => {
   });
 });
 
+describe('after login', () => {
+  it('autologs out after imapd_timeout with a BYE', async () => {
+    const { makeSite } = await import('../helpers/site.js');
+    const site = makeSite({ imapd_timeout: 1 });
+    site.addUser('bob', { pass: 'secret' });
+    const s = await connectImap(site);
+    expect(last(await s.login())).toMatch(/OK/);
+    expect(await s.c.line(5000)).toBe('* BYE Autologout; idle for too long');
+    expect(await s.c.exited()).toBe(0);
+    const { rmSync } = await import('node:fs');
+    rmSync(site.dir, { recursive: true, force: true });
+  });
+
+  it('delivers a bulletin into INBOX at login (Decisions 7)', async () => {
+    const { makeSite } = await import('../helpers/site.js');
+    const { mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+    const site = makeSite();
+    const dir = `${site.dir}/bulletins`;
+    mkdirSync(dir);
+    writeFileSync(`${dir}/001.txt`, 'Maintenance tonight at 22:00.\n');
+    site.setConfig({ bulletin_path: dir });
+    site.addUser('bob', { pass: 'secret' });
+    const s = await connectImap(site);
+    await s.login();
+    const sel = await s.cmd('SELECT INBOX');
+    expect(sel[0]).toBe('* 1 EXISTS');
+    const body = await s.cmd('FETCH 1 BODY.PEEK[TEXT]');
+    expect(body.join('\n')).toContain('Maintenance tonight');
+    s.close();
+    const again = await connectImap(site);
+    await again.login();
+    expect((await again.cmd('SELECT INBOX'))[0]).toBe('* 1 EXISTS'); // not delivered twice
+    again.close();
+    rmSync(site.dir, { recursive: true, force: true });
+  });
+});
+
 describe('authenticated-state odds and ends', () => {
   it('NAMESPACE, ENABLE, quota without a quota, unknown UID command', async () => {
     const s = await connectImap(t.site);
