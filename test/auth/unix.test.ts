@@ -88,6 +88,20 @@ describe.skipIf(!isRoot)('unix_user with real system users', () => {
     expect(t2 - t1).toBeGreaterThanOrEqual(490);
   });
 
+  it('dmailctl whois shows a unix user\'s drop file, uid and home without a password', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { BIN } = await import('../helpers/site.js');
+    const { cleanEnv } = await import('../helpers/inetd.js');
+    const d = tempDir();
+    writeFileSync(join(d, 'dmail.conf'), `drop_path ${d}/spool\nlog_path ${d}\nwork_path ${d}\nauthent_method unix_user\nuser_quota 2048\n`);
+    const r = spawnSync(BIN.dmailctl, ['whois', s.name, '-i', join(d, 'dmail.conf')], { env: cleanEnv(), encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^drop file:\\s+${d}/spool/${s.name}$`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^uid:\\s+${s.uid} \\(gid ${s.gid}\\)$`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^home:\\s+${s.home}$`, 'm'));
+    expect(r.stdout).toMatch(/^quota:\s+2048 KB$/m);
+  });
+
   it('valid_users limits who may log in', async () => {
     const ctx = context({ authent_method: 'unix_user', valid_users: ['dmts*'] });
     expect(await authenticate(ctx, client, s.name, 'sha-pass-2')).toMatchObject({ ok: true });
