@@ -80,3 +80,32 @@ describe('QUIT during delivery', () => {
     await d.cmd('QUIT');
   });
 });
+
+describe('kill -9 during UPDATE', () => {
+  it('never loses a kept message nor duplicates one, wherever the kill lands', async () => {
+    for (let round = 0; round < 6; round++) {
+      const s = site(30);
+      const c = await connect(s);
+      expect(await c.login()).toMatch(/^\+OK bob has 30 msgs/);
+      await c.multiCmd('RETR 2'); // add_status makes QUIT rewrite flags too
+      for (let i = 1; i <= 30; i += 2) c.send(`DELE ${i}\r\n`);
+      for (let i = 1; i <= 30; i += 2) expect(await c.line()).toMatch(/^\+OK/);
+      c.send('QUIT\r\n');
+      await new Promise((r) => setTimeout(r, round * 5));
+      c.child.kill('SIGKILL');
+      await c.exited();
+
+      const d = await connect(s);
+      const reply = await d.login();
+      expect(reply, `round ${round}`).toMatch(/^\+OK/);
+      const n = Number((await d.cmd('STAT')).split(' ')[1]);
+      const seen: string[] = [];
+      for (let i = 1; i <= n; i++) seen.push((await d.multiCmd(`TOP ${i} 0`)).lines.find((l) => l.startsWith('Subject: '))!);
+      await d.cmd('QUIT');
+      await d.exited();
+      expect(new Set(seen).size, `round ${round}: duplicates`).toBe(seen.length);
+      for (let i = 2; i <= 30; i += 2) expect(seen, `round ${round}`).toContain(`Subject: Test message ${i}`);
+      for (const subj of seen) expect(subj).toMatch(/^Subject: Test message \d+$/);
+    }
+  });
+});
