@@ -26,7 +26,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const base = (i: number) => `From: s${i}@example.com\nSubject: base ${i}\nMessage-ID: <base-${i}@x>\n\nbody ${i}\n`;
 
-/** Run the worker, SIGKILL it after `ms`, return what it reported. */
+/** Run the worker, SIGKILL it `ms` after it is ready (so a loaded machine still kills mid-work). */
 function runAndKill(root: string, round: number, ms: number): Promise<{ appended: Set<string>; expunging: Set<string>; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [worker, root, String(round)], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -40,13 +40,16 @@ function runAndKill(root: string, round: number, ms: number): Promise<{ appended
       while ((i = out.indexOf('\n')) >= 0) {
         const [kind, id] = out.slice(0, i).split(' ');
         out = out.slice(i + 1);
+        if (kind === 'R') timer = setTimeout(() => child.kill('SIGKILL'), ms);
         if (kind === 'A') appended.add(id!);
         if (kind === 'E') expunging.add(id!);
       }
     });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
-    child.on('exit', () => { clearTimeout(timer); resolve({ appended, expunging, stderr }); });
+    let timer: NodeJS.Timeout | undefined;
+    // A worker that never gets ready is killed too, and the empty report fails the test below.
+    const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('exit', () => { clearTimeout(timer); clearTimeout(guard); resolve({ appended, expunging, stderr }); });
   });
 }
 
@@ -58,7 +61,7 @@ describe('maildir under kill -9', () => {
     const gone = new Set<string>();
     const uidOf = new Map<string, number>();
     for (let round = 0; round < 12; round++) {
-      const r = await runAndKill(root, round, 150 + Math.floor(Math.random() * 350));
+      const r = await runAndKill(root, round, 20 + Math.floor(Math.random() * 300));
       expect(r.stderr).toBe('');
       for (const id of r.appended) mustExist.add(id);
       for (const id of r.expunging) { mustExist.delete(id); gone.add(id); }
@@ -93,7 +96,7 @@ describe('maildir under kill -9', () => {
       expect(new Set(uids).size).toBe(uids.length);
       expect(list.nextUid).toBeGreaterThan(Math.max(0, ...uids));
     }
-    expect(mustExist.size).toBeGreaterThan(10);
+    expect(mustExist.size).toBeGreaterThan(5);
     // The last victim's lock (if any) names a dead process: broken at once (lock_timeout is 5 s here).
     await storeAt(root).append('INBOX', Buffer.from('Subject: after\r\n\r\nx\r\n'));
     expect(existsSync(join(root, 'dovecot-uidlist.lock'))).toBe(false);

@@ -48,6 +48,8 @@ describe('maildir formats', () => {
     expect(parseUidList('garbage')).toBeUndefined();
     // A broken line costs one message its UID, not the whole file.
     expect(parseUidList('3 V9 N3 Gx\nnonsense\n2 :ok\n')!.records.map((r) => r.uid)).toEqual([2]);
+    // A last line without its newline is an append in progress (or cut by a crash): ignored.
+    expect(parseUidList('3 V9 N3 Gx\n2 :ok\n3 :half-writ')!.records.map((r) => r.base)).toEqual(['ok']);
   });
 
   it('reads both subscription formats and writes Dovecot 2.3\'s', () => {
@@ -93,8 +95,12 @@ describe('maildir store on disk', () => {
     expect(files(root, 'new')[0]).toMatch(/,S=20,W=23$/);
     expect(readFileSync(join(root, 'dovecot-keywords'), 'utf8')).toBe('0 $Label1\n1 foo\n');
     const ul = readFileSync(join(root, 'dovecot-uidlist'), 'utf8').split('\n');
-    expect(ul[0]).toMatch(/^3 V\d+ N3 G[0-9a-f]{32}$/);
+    // The second record was appended to the file, as Dovecot does: the header's N is then stale and
+    // readers take max(N, last UID + 1).
+    expect(ul[0]).toMatch(/^3 V\d+ N2 G[0-9a-f]{32}$/);
     expect(ul[1]).toBe(`1 :${cur[0]!.split(':')[0]}`);
+    expect(ul[2]).toBe(`2 :${files(root, 'new')[0]}`);
+    expect(parseUidList(ul.join('\n'))!.nextUid).toBe(3);
     expect(existsSync(join(root, '.Archive.2024', 'maildirfolder'))).toBe(true);
     expect(readFileSync(join(root, 'subscriptions'), 'utf8')).toBe('V\t2\n\nArchive\t2024\n');
     await expect(store.create('a.b')).rejects.toMatchObject({ code: 'CANNOT' });
@@ -287,6 +293,23 @@ describe('maildir store on disk', () => {
     for await (const c of box.stream(1, 1000, 2_000_000)) chunks.push(c as Buffer);
     // Buffer.equals: a failing toEqual would spend seconds diffing megabytes.
     expect(Buffer.concat(chunks).equals(toCrlf(big).subarray(1000, 2_000_000))).toBe(true);
+  });
+
+  it('rewrites a uidlist whose last append was cut short instead of appending after the fragment', async () => {
+    const root = fresh();
+    const store = storeAt(root);
+    await store.append('INBOX', Buffer.from(msg(1)));
+    const path = join(root, 'dovecot-uidlist');
+    writeFileSync(path, readFileSync(path, 'latin1') + '2 :17000', { encoding: 'latin1' });
+    const r = await store.append('INBOX', Buffer.from(msg(2)));
+    expect(r.uid).toBe(2);
+    const text = readFileSync(path, 'latin1');
+    expect(text.endsWith('\n')).toBe(true);
+    expect(text).not.toContain(':17000');
+    expect(parseUidList(text)!.records.map((x) => x.uid)).toEqual([1, 2]);
+    const box = await store.open('INBOX');
+    boxes.push(box);
+    expect(box.state.messages.map((m) => m.uid)).toEqual([1, 2]);
   });
 });
 

@@ -10,6 +10,7 @@ import type { Flag, Mailbox, MailboxState, MessageInfo, StoreMode } from '../typ
 import { StoreError } from '../types.js';
 import { crlfSlice, toCrlf } from './crlf.js';
 import { measureFile } from './measure.js';
+import { FS_PARALLEL, mapLimit } from './limit.js';
 import { compareBases, fileName, flagsFromInfo, infoForFlags, parseName, renewBase } from './filename.js';
 import { ensureKeywords, KEYWORDS, letterFor, readKeywords, type KeywordTable } from './keywords.js';
 import { extValue, UIDLIST, type UidList } from './uidlist.js';
@@ -99,8 +100,8 @@ export class MaildirMailbox implements Mailbox {
         rescan = true;
       }
       if (this.claimRecent) {
-        for (const e of scan.files.values()) {
-          if (e.sub !== 'new') continue;
+        const fresh = [...scan.files.values()].filter((e) => e.sub === 'new');
+        await mapLimit(fresh, FS_PARALLEL, async (e) => {
           const p = parseName(e.file);
           try {
             await fsp.rename(join(this.dir, 'new', e.file), join(this.dir, 'cur', fileName(p.base, p.info ?? '')));
@@ -108,8 +109,8 @@ export class MaildirMailbox implements Mailbox {
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
           }
-          rescan = true;
-        }
+        });
+        if (fresh.length > 0) rescan = true;
       }
     }
     if (rescan) scan = await scanMaildir(this.dir);
@@ -122,24 +123,26 @@ export class MaildirMailbox implements Mailbox {
       return true;
     }
     const unknown = [...scan.files.keys()].filter((b) => !list?.byBase.has(b));
-    if (!list || unknown.length > 0) list = await this.assignUids(scan.files);
+    if (!list || unknown.length > 0) list = await this.assignUids(scan.files, list);
 
     this.keywordTable = await readKeywords(this.dir);
     const next = new Map<number, Entry>();
+    const todo: { uid: number; base: string; se: ScanEntry; old: Entry | undefined; w?: string; p?: string }[] = [];
     for (const [base, se] of scan.files) {
       const rec = list.byBase.get(base);
       if (!rec) continue; // appeared after we locked: next refresh
       const old = this.entries.get(rec.uid);
-      if (old && old.file === se.file && old.sub === se.sub) {
-        next.set(rec.uid, old);
-        continue;
-      }
-      const entry = await this.makeEntry(rec.uid, base, se, old, extValue(rec, 'W'), extValue(rec, 'P'));
+      if (old && old.file === se.file && old.sub === se.sub) next.set(rec.uid, old);
+      else todo.push({ uid: rec.uid, base, se, old, w: extValue(rec, 'W'), p: extValue(rec, 'P') });
+    }
+    const made = await mapLimit(todo, FS_PARALLEL, (t) => this.makeEntry(t.uid, t.base, t.se, t.old, t.w, t.p));
+    for (let i = 0; i < todo.length; i++) {
+      const entry = made[i];
       if (!entry) {
         if (!lastTry) return false; // renamed or expunged between listing and stat: look again
         continue;
       }
-      next.set(rec.uid, entry);
+      next.set(todo[i]!.uid, entry);
     }
     this.entries = next;
     this.publish(list);
@@ -180,30 +183,37 @@ export class MaildirMailbox implements Mailbox {
     };
   }
 
-  /** Give every listed file without a UID the next one, under the uidlist lock. */
-  private async assignUids(files: ReadonlyMap<string, ScanEntry>): Promise<UidList> {
-    return lockedUidList(this.dir, this.env, async (list) => {
-      const fresh = [...files.entries()].filter(([b]) => !list.byBase.has(b)).sort(([a], [b]) => compareBases(a, b));
-      let changed = false;
-      for (const [base, se] of fresh) {
-        const p = parseName(se.file);
-        const ext: string[] = [];
-        try {
-          const path = join(this.dir, se.sub, se.file);
-          if (!(await fsp.stat(path)).isFile()) continue;
-          // Like Dovecot, record what the file name lacks (sizes of MDA deliveries; P = POP3 UIDL
-          // from an X-UIDL header) so that nobody has to read the file again.
-          const facts = await measureFile(path, p.vsize === undefined);
-          if (p.vsize === undefined) {
-            this.vsizeCache.set(base, facts.vsize);
-            ext.push(`W${facts.vsize}`);
-            if (p.size === undefined) ext.push(`S${facts.size}`);
-          }
-          if (facts.uidl) ext.push(`P${facts.uidl}`);
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code === 'ENOENT') continue; // moved or expunged meanwhile: the next refresh sees it
+  /** Give every listed file without a UID the next one. Files are measured before taking the
+   *  uidlist lock, so a big first delivery batch does not hold up other sessions' appends. */
+  private async assignUids(files: ReadonlyMap<string, ScanEntry>, known: UidList | undefined): Promise<UidList> {
+    const fresh = [...files.entries()].filter(([b]) => !known?.byBase.has(b)).sort(([a], [b]) => compareBases(a, b));
+    const facts = await mapLimit(fresh, FS_PARALLEL, async ([base, se]) => {
+      const p = parseName(se.file);
+      const ext: string[] = [];
+      try {
+        const path = join(this.dir, se.sub, se.file);
+        if (!(await fsp.stat(path)).isFile()) return undefined;
+        // Like Dovecot, record what the file name lacks (sizes of MDA deliveries; P = POP3 UIDL
+        // from an X-UIDL header) so that nobody has to read the file again.
+        const f = await measureFile(path, p.vsize === undefined);
+        if (p.vsize === undefined) {
+          this.vsizeCache.set(base, f.vsize);
+          ext.push(`W${f.vsize}`);
+          if (p.size === undefined) ext.push(`S${f.size}`);
         }
+        if (f.uidl) ext.push(`P${f.uidl}`);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') return undefined; // moved or expunged meanwhile: the next refresh sees it
+      }
+      return ext;
+    });
+    return lockedUidList(this.dir, this.env, async (list) => {
+      let changed = false;
+      for (let i = 0; i < fresh.length; i++) {
+        const ext = facts[i];
+        const base = fresh[i]![0];
+        if (!ext || list.byBase.has(base)) continue; // another session numbered it meanwhile
         const rec = { uid: list.nextUid++, base, ext };
         list.records.push(rec);
         list.byBase.set(base, rec);

@@ -35,6 +35,8 @@ export function emptyUidList(uidValidity: number): UidList {
 /** Parse; returns undefined when the file is unusable (then it is recreated, as Dovecot does). */
 export function parseUidList(text: string): UidList | undefined {
   const lines = text.split('\n');
+  // A last line without its newline is a write in progress (or cut by a crash): not a record yet.
+  lines[lines.length - 1] = '';
   const header = lines[0]?.split(' ') ?? [];
   const list: UidList = { uidValidity: 0, nextUid: 1, guid: '', extraHeader: [], records: [], byBase: new Map() };
   let version: number;
@@ -91,11 +93,13 @@ export function parseUidList(text: string): UidList | undefined {
   return list;
 }
 
+export function formatRecord(r: UidRecord): string {
+  return `${r.uid}${r.ext.map((e) => ` ${e}`).join('')} :${r.base}\n`;
+}
+
 export function formatUidList(list: UidList): string {
   const head = [`3 V${list.uidValidity} N${list.nextUid} G${list.guid}`, ...list.extraHeader].join(' ');
-  const lines = [head];
-  for (const r of list.records) lines.push(`${r.uid}${r.ext.map((e) => ` ${e}`).join('')} :${r.base}`);
-  return lines.join('\n') + '\n';
+  return `${head}\n${list.records.map(formatRecord).join('')}`;
 }
 
 export function extValue(rec: UidRecord | undefined, key: string): string | undefined {
@@ -107,6 +111,8 @@ export interface UidListFile {
   list: UidList | undefined;
   /** Identity of the file read, to skip re-parsing when unchanged. */
   stamp: string;
+  /** The file ends with a complete line, so records can be appended to it. */
+  appendable: boolean;
 }
 
 export async function readUidList(path: string): Promise<UidListFile> {
@@ -114,13 +120,13 @@ export async function readUidList(path: string): Promise<UidListFile> {
   try {
     fh = await fsp.open(path, 'r');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { list: undefined, stamp: 'none' };
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { list: undefined, stamp: 'none', appendable: false };
     throw e;
   }
   try {
     const st = await fh.stat({ bigint: true });
     const text = (await fh.readFile()).toString('latin1');
-    return { list: parseUidList(text), stamp: `${st.ino}:${st.size}:${st.mtimeNs}` };
+    return { list: parseUidList(text), stamp: `${st.ino}:${st.size}:${st.mtimeNs}`, appendable: text.endsWith('\n') };
   } finally {
     await fh.close();
   }
