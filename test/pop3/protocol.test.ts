@@ -1,6 +1,6 @@
 // RFC 1939 commands and their error paths against the real bin/dpop over a real socket.
 import { afterEach, describe, expect, it } from 'vitest';
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readText, simpleMessage, type Site } from '../helpers/site.js';
 import { crlf, pop, siteWithMail, writeMail, type PopClient } from './pop-client.js';
@@ -196,6 +196,22 @@ describe('TRANSACTION state', () => {
     expect((await c.multiCmd('TOP 1 1000000')).lines).toEqual(all);
     expect((await c.multiCmd('TOP 1 123456789012345678901234567890')).lines).toEqual(all);
     expect(await c.cmd('LAST')).toBe('+OK 0'); // TOP is not a retrieval
+  });
+
+  it('sends CRLF whatever the spool uses (CRLF spool, LF spool, >From unquoting)', async () => {
+    const s = site(0);
+    const crlfSpool = 'From a@b Tue Jan 02 03:04:05 2024\r\nSubject: crlf\r\n\r\nline\r\n>From the start\r\n\r\n';
+    const lfSpool = 'From a@b Tue Jan 02 03:04:05 2024\nSubject: lf\n\nline\n>From the start\n\n';
+    writeFileSync(s.drop('bob'), crlfSpool + lfSpool);
+    const c = await connect(s);
+    expect(await c.login()).toMatch(/^\+OK bob has 2 msgs/);
+    for (const [n, subject] of [[1, 'crlf'], [2, 'lf']] as const) {
+      c.send(`RETR ${n}\r\n`);
+      const status = await c.line();
+      const size = Number(/^\+OK (\d+) octets$/.exec(status)![1]);
+      const raw = await c.bytes(size + 3);
+      expect(raw.toString('latin1')).toBe(`Subject: ${subject}\r\n\r\nline\r\nFrom the start\r\n.\r\n`);
+    }
   });
 
   it('byte-stuffs lines that start with a dot', async () => {
