@@ -124,21 +124,17 @@ function parseAddrSpec(ctx: Ctx): number {
 function parseMailbox(ctx: Ctx): number {
   const p = ctx.p;
   const start = p.pos;
-  let ret = parseNameAddr(ctx);
-  // (ret is only used to choose between name-addr and addr-spec)
-  if (ret < 0) {
+  if (parseNameAddr(ctx) < 0) {
+    // Not name-addr: start again as addr-spec, dropping anything the failed attempt set.
     p.pos = start;
-    // parse_name_addr may have set fields before failing; Dovecot's ctx->addr keeps them only
-    // where parse_addr_spec overwrites; reset what a failed name-addr left behind.
     ctx.addr = emptyAddr();
-    ret = parseAddrSpec(ctx);
+    parseAddrSpec(ctx);
   }
   if (ctx.addr.mailbox === null || ctx.addr.mailbox === '') ctx.addr.mailbox = 'MISSING_MAILBOX';
   if (ctx.addr.domain === null || ctx.addr.domain === '') ctx.addr.domain = 'MISSING_DOMAIN';
   addAddress(ctx);
   // A broken mailbox is recorded and parsing goes on while input remains (checked against
   // Dovecot 2.3: "g: @x, d@e.f;" keeps d@e.f inside the group).
-  void ret;
   return p.pos < p.end ? 1 : 0;
 }
 

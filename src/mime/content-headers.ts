@@ -181,3 +181,22 @@ function parseLanguage(value: string): string[] | null {
   }
   return langs.length > 0 ? langs : null;
 }
+
+/**
+ * A parameter's value for people (e.g. an attachment's file name): RFC 2231 `name*` values
+ * (charset'language'%XX, continuations already joined) and RFC 2047 words in plain values are
+ * decoded. null when the parameter is absent. BODYSTRUCTURE itself sends parameters raw.
+ */
+export function decodedParam(params: readonly Param[], name: string, decode: (bytes: Buffer, charset: string) => string | null, decodeWords: (v: string) => string): string | null {
+  const lower = name.toLowerCase();
+  const ext = params.find((p) => p.name.toLowerCase() === `${lower}*`);
+  if (ext) {
+    const m = /^([^']*)'[^']*'(.*)$/s.exec(ext.value);
+    const charset = m ? m[1] : 'us-ascii';
+    const text = m ? m[2] : ext.value;
+    const bytes = Buffer.from(text.replace(/%([0-9a-fA-F]{2})|([\s\S])/g, (_, hex: string | undefined, ch: string | undefined) => (hex ? String.fromCharCode(parseInt(hex, 16)) : (ch as string))), 'latin1');
+    return decode(bytes, charset) ?? bytes.toString('latin1');
+  }
+  const plain = params.find((p) => p.name.toLowerCase() === lower);
+  return plain ? decodeWords(plain.value) : null;
+}

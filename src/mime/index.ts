@@ -7,7 +7,7 @@ export { envelope } from './envelope.js';
 export { bodyStructure } from './bodystructure.js';
 export { getSection, sectionRange, resolvePart, type ByteRange } from './section.js';
 export { decodeHeaderValue, decodeTransfer, decodeQuotedPrintable, decodeBase64 } from './decode.js';
-export { headerValues, headerText, bodyText, searchText, matchText, foldText, matchFolded, decodeSearchString } from './search.js';
+export { headerValues, headerText, bodyText, searchText, paramText, matchText, foldText, matchFolded, decodeSearchString } from './search.js';
 export { loadCharsets, charsetKnown, decodeCharset } from './charset.js';
 export { nstring, astring, quoted, literal, toWire, wireToBuffer } from './imap-string.js';
 export { ParsedMessage } from './message.js';

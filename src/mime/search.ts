@@ -3,7 +3,8 @@
 import { decodeCharset, decodeUnlabelled } from './charset.js';
 import { decodeHeaderValue, decodeTransfer } from './decode.js';
 import { findFields } from './header.js';
-import type { MimePart } from './types.js';
+import { decodedParam } from './content-headers.js';
+import type { MimePart, Param } from './types.js';
 
 function fieldValueBytes(raw: Buffer, start: number, end: number): Buffer {
   let s = start;
@@ -91,4 +92,9 @@ export function matchFolded(foldedHaystack: string, foldedNeedle: string): boole
  */
 export function decodeSearchString(bytes: Buffer, charset: string): string | null {
   return decodeCharset(bytes, charset);
+}
+
+/** A Content-Type or Content-Disposition parameter decoded for display/search (RFC 2231 and 2047). */
+export function paramText(params: readonly Param[], name: string): string | null {
+  return decodedParam(params, name, decodeCharset, (v) => decodeHeaderValue(Buffer.from(v, 'latin1')));
 }

@@ -71,3 +71,20 @@ describe('charsets', () => {
     expect(decodeCharset(b('Hi Mom -+Jjo--!'), 'UTF-7')).toBe('Hi Mom -☺-!');
   });
 });
+
+describe('paramText', () => {
+  it('decodes RFC 2231 charset values, continuations and RFC 2047 words', async () => {
+    const { paramText, parseMessage } = await import('../../src/mime/index.js');
+    const raw = Buffer.from(
+      "Content-Type: text/plain; name*0*=utf-8''caf%C3%A9; name*1=\".txt\"; title==?UTF-8?Q?na=C3=AFve?=\r\nContent-Disposition: attachment; filename=\"=?ISO-8859-1?Q?r=E9sum=E9.pdf?=\"; size=3\r\n\r\nx\r\n",
+      'latin1',
+    );
+    const root = parseMessage(raw);
+    expect(root.params.map((p) => p.name)).toEqual(['title', 'name*']);
+    expect(paramText(root.params, 'NAME')).toBe('café.txt');
+    expect(paramText(root.params, 'title')).toBe('naïve');
+    expect(paramText(root.disposition!.params, 'filename')).toBe('résumé.pdf');
+    expect(paramText(root.disposition!.params, 'size')).toBe('3');
+    expect(paramText(root.params, 'none')).toBeNull();
+  });
+});
