@@ -102,7 +102,7 @@ export async function authenticate(ctx: ServerContext, client: ClientInfo, name:
   if (!r.ok) return r.out;
   const n = r.n;
   const pass = ctx.settings.lowercase_password ? password.toLowerCase() : password;
-  if (pass === '' || pass.includes('\0')) return failed('empty or invalid password');
+  if (pass === '' || pass.length > 4096 || pass.includes('\0')) return failed('empty, overlong or invalid password');
   const method = ctx.settings.authent_method;
   if (method === 'external') {
     if (/[\r\n]/.test(pass)) return failed('invalid password');
