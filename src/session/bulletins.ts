@@ -4,7 +4,7 @@
 // <indexDir>/bulletins.seen (JSON), shared by IMAP and POP3. Delivery happens before the record is
 // updated, so a crash can at worst repeat a bulletin, never lose one.
 
-import { mkdir, readdir, readFile, rename, writeFile, open } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { Settings } from '../config/settings.js';
