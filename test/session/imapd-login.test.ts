@@ -216,6 +216,28 @@ describe.skipIf(!isRoot)('imapd and dpop with unix_user as root', () => {
   });
 });
 
+describe('dpop APOP', () => {
+  it('APOP with a secrets file through the built dpop; a wrong digest fails', async () => {
+    const { createHash } = await import('node:crypto');
+    const s = site(['authent_method external', 'imapd_become_user false', 'apop_enable true']);
+    const secrets = join(s.dir, 'apop.secrets');
+    writeFileSync(secrets, 'bob tanstaaf\n', { mode: 0o600 });
+    s.write([authd(s.db), `apop_secrets ${secrets}`]);
+    s.set('bob', 'pw');
+    const p = await connectAt(BIN.dpop, ['-i', s.conf]);
+    const greeting = (await p.until('+OK')).at(-1)!;
+    const ts = /<[^>]+>/.exec(greeting)?.[0];
+    expect(ts).toBeDefined();
+    p.send(`APOP bob ${'0'.repeat(32)}\r\n`);
+    expect((await p.until('')).at(-1)).toMatch(/^-ERR/);
+    p.send(`APOP bob ${createHash('md5').update(ts + 'tanstaaf').digest('hex')}\r\n`);
+    expect((await p.until('')).at(-1)).toMatch(/^\+OK/);
+    p.send('QUIT\r\n');
+    await p.exited;
+    expect(s.logs()).not.toContain('tanstaaf');
+  });
+});
+
 describe('module lifetime', () => {
   it('a module that ignores exit does not outlive an imapd whose login failed', async () => {
     const s = site(['authent_method external', 'imapd_become_user false']);
