@@ -163,7 +163,7 @@ const light = (n) => opt.runs ?? (opt.quick ? 3 : n);
 const SCENARIOS = [
   {
     id: 'greeting-imap', title: 'IMAP connect -> greeting', unit: 'ms', lower: true, runs: light(10),
-    who: ['floor', 'ours', 'ours-direct', 'dovecot'],
+    who: ['floor', 'ours', 'ours-direct', 'ours-codecache', 'dovecot'],
     once: (t) => greetOnly(t.imap, t.kind, 'imap-login'),
     target: { text: '<= 1.3x floor', vs: 'floor', max: 1.3 },
   },
@@ -321,6 +321,11 @@ async function startSystems(log) {
       kind: 'ours', label: 'ours (node dist/imapd.cjs)', site,
       imap: await startPerConnection('ours-direct', [process.execPath, join(ROOT, 'dist/imapd.cjs'), '-c', site.conf], { logFile: join(work, 'ours-direct.log') }),
     };
+    // Experiment: the bundle run from a V8 code cache (see codecache-loader.cjs), to price compilation.
+    systems['ours-codecache'] = {
+      kind: 'ours', label: 'ours (V8 code cache)', site,
+      imap: await startPerConnection('ours-codecache', [process.execPath, join(ROOT, 'test/bench/codecache-loader.cjs'), join(work, 'v8cache'), join(ROOT, 'dist/imapd.cjs'), '-c', site.conf], { logFile: join(work, 'ours-codecache.log') }),
+    };
   }
 
   const missing = opt.reference ? dovecotMissing() : 'reference skipped (--no-reference)';
@@ -433,8 +438,12 @@ function report(results, derived, meta) {
     rows.push([d.title, d.unit, fmtSummary(d.ours) ?? 'n/a', '', fmtSummary(d.base) ?? 'n/a', d.ratio === null ? '-' : `${d.ratio.toFixed(2)}x`, d.target, d.met === null ? '-' : d.met ? 'yes' : 'NO']);
   }
   say('\n' + table(['scenario', 'unit', 'ours median (min-max)', `${meta.referenceLabel} median (min-max)`, 'floor, or base of a derived row', 'ratio', 'target', 'met?'], rows));
-  const extra = results.find((r) => r.id === 'greeting-imap')?.systems['ours-direct'];
-  if (extra?.value) say(`\nours started as \`node dist/imapd.cjs\` (no bin/ wrapper): greeting ${fmtSummary(extra.value, 'ms')}, cpu ${fmtNum(extra.cpu?.median, 'ms')}, rss ${fmtNum(extra.rss?.median, 'MB')}`);
+  const g = results.find((r) => r.id === 'greeting-imap')?.systems;
+  const variants = [['ours-direct', 'started as `node dist/imapd.cjs` (no bin/ wrapper)'], ['ours-codecache', 'bundle run from a V8 code cache (experiment)']];
+  for (const [k, text] of variants) {
+    const v = g?.[k];
+    if (v?.value) say(`${k === 'ours-direct' ? '\n' : ''}ours ${text}: greeting ${fmtSummary(v.value, 'ms')}, cpu ${fmtNum(v.cpu?.median, 'ms')}, rss ${fmtNum(v.rss?.median, 'MB')}`);
+  }
   const res2 = results.map((res) => {
     const s = (w) => { const r = res.systems[w]; return r && !r.error ? `${fmtNum(r.wall?.median)} / ${fmtNum(r.cpu?.median)} / ${fmtNum(r.rss?.median)}` : '-'; };
     return [res.id, s('ours'), s('dovecot'), res.systems.floor ? s('floor') : ''];
