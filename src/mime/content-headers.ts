@@ -104,9 +104,9 @@ export function parseContentTypeValue(value: string): { type: string; subtype: s
   };
 }
 
-/** IMAP strings cannot carry NUL; like Dovecot's human-readable strings, send it as 0x80. */
+/** IMAP strings cannot carry NUL; Dovecot shows it as U+FFFD (UTF-8 bytes), and so do we. */
 function cstr(s: string): string {
-  return s.includes('\0') ? s.replace(/\0/g, '\x80') : s;
+  return s.includes('\0') ? s.replace(/\0/g, NUL_REPLACEMENT) : s;
 }
 
 /** Fills type, params, encoding, disposition, etc. from the part's Content-* fields. */

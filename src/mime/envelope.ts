@@ -1,6 +1,7 @@
 // IMAP ENVELOPE as Dovecot 2.3 writes it (imap-envelope.c).
 import { parseAddressList, type Address } from './address.js';
 import { fieldValue } from './header.js';
+import { NUL_REPLACEMENT } from './rfc822-parser.js';
 import { humanStringWire, nstringNoLfWire } from './imap-string.js';
 import type { MimePart } from './types.js';
 
@@ -23,9 +24,9 @@ type StrKey = 'date' | 'subject' | 'inReplyTo' | 'messageId';
 const ADDR_FIELDS: Record<string, AddrKey> = { from: 'from', sender: 'sender', 'reply-to': 'replyTo', to: 'to', cc: 'cc', bcc: 'bcc' };
 const STR_FIELDS: Record<string, StrKey> = { date: 'date', subject: 'subject', 'in-reply-to': 'inReplyTo', 'message-id': 'messageId' };
 
-/** IMAP strings cannot carry NUL; like Dovecot's human-readable strings, send it as 0x80. */
+/** IMAP strings cannot carry NUL; Dovecot shows it as U+FFFD (UTF-8 bytes), and so do we. */
 function cstr(s: string): string {
-  return s.includes('\0') ? s.replace(/\0/g, '\x80') : s;
+  return s.includes('\0') ? s.replace(/\0/g, NUL_REPLACEMENT) : s;
 }
 
 /** Envelope fields of a message header. Repeated address fields are merged, as Dovecot does. */

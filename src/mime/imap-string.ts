@@ -70,7 +70,7 @@ export function nstringNoLfWire(wire: string | null | undefined): string {
 
 /**
  * Dovecot's imap_append_string_for_humans (subjects and display names). A value that needs no
- * change is quoted as is; otherwise whitespace runs become one space, CR/LF vanish, leading and
+ * change is quoted as is; otherwise whitespace runs (CR included) become one space, LF vanishes, leading and
  * trailing whitespace go, NUL becomes 0x80, and the result is always sent as a literal (that is
  * also how quotes, backslashes and 8-bit bytes travel).
  */
@@ -82,9 +82,12 @@ export function humanStringWire(wire: string): string {
     if (c === 0x20) {
       if (lastLwsp) modify = true;
       lastLwsp = true;
-    } else if (c === 0x09 || c === 13 || c === 10 || c === 0 || c === 0x22 || c === 0x5c || c >= 0x80) {
+    } else if (c === 0x09 || c === 13) {
       modify = true;
-      lastLwsp = c === 0x09 || c === 13 || c === 10 ? lastLwsp || c === 0x09 : false;
+      lastLwsp = true;
+    } else if (c === 10 || c === 0 || c === 0x22 || c === 0x5c || c >= 0x80) {
+      modify = true;
+      if (c !== 10) lastLwsp = false;
     } else {
       lastLwsp = false;
     }
@@ -95,10 +98,12 @@ export function humanStringWire(wire: string): string {
   lastLwsp = true;
   for (let i = 0; i < wire.length; i++) {
     const c = wire.charCodeAt(i);
-    if (c === 0x20 || c === 0x09) {
+    if (c === 0x20 || c === 0x09 || c === 13) {
+      // A bare CR counts as whitespace (Dovecot shows "a\rb" as "a b"); in CRLF folding the
+      // following whitespace is merged anyway.
       if (!lastLwsp) out += ' ';
       lastLwsp = true;
-    } else if (c === 13 || c === 10) {
+    } else if (c === 10) {
       continue;
     } else {
       out += c === 0 ? '\x80' : wire[i];
@@ -134,4 +139,15 @@ export function astring(value: Buffer | string): string {
   // eslint-disable-next-line no-control-regex
   if (wire.length > 0 && /^[^(){ \x00-\x1f\x7f%*"\\\x80-\xff]+$/.test(wire)) return wire;
   return stringWire(wire);
+}
+
+/**
+ * IMAP literals may not carry NUL (RFC 3501 CHAR8); Dovecot sends each NUL of a BODY[] section as
+ * 0x80. Byte-for-byte, so <partial> offsets are unaffected. Copies only when a NUL is present.
+ */
+export function replaceNul(bytes: Buffer): Buffer {
+  if (bytes.indexOf(0) < 0) return bytes;
+  const out = Buffer.from(bytes);
+  for (let i = out.indexOf(0); i >= 0; i = out.indexOf(0, i + 1)) out[i] = 0x80;
+  return out;
 }

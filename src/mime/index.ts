@@ -9,5 +9,5 @@ export { getSection, sectionRange, resolvePart, type ByteRange } from './section
 export { decodeHeaderValue, decodeTransfer, decodeQuotedPrintable, decodeBase64 } from './decode.js';
 export { headerValues, headerText, bodyText, searchText, paramText, matchText, foldText, matchFolded, decodeSearchString } from './search.js';
 export { loadCharsets, charsetKnown, decodeCharset } from './charset.js';
-export { nstring, astring, quoted, literal, toWire, wireToBuffer } from './imap-string.js';
+export { nstring, astring, quoted, literal, toWire, wireToBuffer, replaceNul } from './imap-string.js';
 export { ParsedMessage } from './message.js';

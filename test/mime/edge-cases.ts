@@ -123,6 +123,10 @@ export function edgeCases(): Buffer[] {
   out.push(
     crlf('Subject : space before colon\nNoColonLine\n continuation\nX: y\n\nbody\n'),
     crlf(' leading continuation\nSubject: x\n\nbody\n'),
+    crlf('Subject: a\0b\nFrom: "a\0b" <x@y.z>\nMessage-ID: <a\0b@c>\nContent-Type: text/plain; name="a\0b"\nContent-Description: d\0e\n\nbody\0\n'),
+    crlf('Subject: bare\rCR\nDate: d\re\n\nx\n'),
+    crlf('Subject: x\n   \nX-A: y\n\nbody\n'),
+    crlf('Subject: \xff\xfe 8-bit\nFrom: \xe9 <a@b.c>\n\nx\n'),
     crlf(': empty name\nSubject: x\n\nbody\n'),
     crlf('Subject: a\nSubject: b\nFrom: a@b.c\nFrom: d@e.f\nDate: one\nDate: two\n\nbody\n'),
     crlf('Subject: no body'),

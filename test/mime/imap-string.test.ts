@@ -44,6 +44,7 @@ describe('imap-string', () => {
     expect(humanStringWire('  folded\r\n\tsubject  ')).toBe('{14}\r\nfolded subject');
     expect(humanStringWire('say "hi"')).toBe('{8}\r\nsay "hi"');
     expect(humanStringWire('   ')).toBe('""');
+    expect(humanStringWire('bare\rCR')).toBe('{7}\r\nbare CR');
   });
 
   it('nstring_nolf joins folded lines', () => {

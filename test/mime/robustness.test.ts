@@ -1,7 +1,7 @@
 // Hostile and broken input: nothing throws, nesting is capped (no stack overflow), sizes stay
 // consistent, and huge lines are handled.
 import { describe, expect, it } from 'vitest';
-import { bodyStructure, bodyText, decodeHeaderValue, envelope, getSection, headerValues, parseMessage, sectionRange, type MimePart } from '../../src/mime/index.js';
+import { bodyStructure, bodyText, decodeHeaderValue, envelope, getSection, headerValues, parseMessage, replaceNul, sectionRange, type MimePart } from '../../src/mime/index.js';
 import { MAX_DEPTH, MAX_PARTS } from '../../src/mime/parser.js';
 
 const crlf = (s: string): Buffer => Buffer.from(s.replace(/\n/g, '\r\n'), 'latin1');
@@ -42,12 +42,16 @@ describe('robustness', () => {
     expect(getSection(raw, root, { path: [] })?.length).toBe(0);
   });
 
-  it('NUL bytes in header and body: no throw; Subject NUL becomes 0x80 as in Dovecot', () => {
+  it('NUL bytes: no throw; in ENVELOPE/BODYSTRUCTURE values they become U+FFFD, in sections 0x80 (as Dovecot)', () => {
     const raw = crlf('Subject: a\0b\nFrom: x\0y@example.com\nContent-Type: text/plain; name="a\0b"\n\nbody\0\0\n');
     exerciseAll(raw);
     const root = parseMessage(raw);
-    expect(envelope(root, raw)).toContain('{3}\r\na\x80b');
+    expect(envelope(root, raw)).toContain('{5}\r\na\xef\xbf\xbdb');
+    expect(bodyStructure(root, raw, false)).toContain('("name" {5}\r\na\xef\xbf\xbdb "charset" "us-ascii")');
     expect(root.bodySize).toBe(8);
+    const body = getSection(raw, root, { path: [1] }) as Buffer;
+    expect(replaceNul(body).toString('latin1')).toBe('body\x80\x80\r\n');
+    expect(body.toString('latin1')).toBe('body\0\0\r\n');
   });
 
   it('a 10 MB header line is parsed in one pass and returned intact', () => {
