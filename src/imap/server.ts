@@ -47,7 +47,12 @@ async function commandLoop(s: ImapSession): Promise<void> {
   while (!s.dead && s.state !== 'logout') {
     const frame = await readCommand(s.input, limits(s), {
       continuation: () => s.continuation('Ready for literal data'),
-      checkAppend: async () => (s.state !== 'notauth' && (await overQuota(s).catch(() => false)) ? 'NO [OVERQUOTA] Quota exceeded' : null),
+      checkAppend: async () => {
+        // Decided before the literal is read: an unauthenticated client must not make us buffer
+        // append_limit bytes, and a user at quota need not upload a message we will refuse.
+        if (s.state === 'notauth') return 'BAD APPEND not allowed in the not authenticated state';
+        return (await overQuota(s).catch(() => false)) ? 'NO [OVERQUOTA] Quota exceeded' : null;
+      },
     });
     if (!frame) return;
     if (frame.kind === 'error') {

@@ -128,6 +128,16 @@ describe('syntax and limits', () => {
     s.close();
   });
 
+  it('refuses an APPEND literal before login without reading it', async () => {
+    const s = await connectImap(t.site);
+    s.send('a1 APPEND INBOX {50000}\r\n');
+    expect(await s.c.line()).toMatch(/^a1 BAD APPEND not allowed/);
+    s.send(`a2 APPEND INBOX {50000+}\r\n${'y'.repeat(50000)}\r\na3 NOOP\r\n`);
+    expect(await s.c.line()).toMatch(/^a2 BAD/);
+    expect(await s.c.line()).toMatch(/^a3 OK/);
+    s.close();
+  });
+
   it('handles pipelined commands in order', async () => {
     const s = await connectImap(t.site);
     s.send('p1 LOGIN bob secret\r\np2 SELECT INBOX\r\np3 FETCH 1 UID\r\np4 LOGOUT\r\n');
