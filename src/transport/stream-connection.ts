@@ -117,8 +117,8 @@ export class StreamConnection implements Connection {
   }
 
   write(data: string | Buffer): boolean {
-    if (this.closed) return false;
-    if (this.inputEnded && !this.finishing) this.armEof();
+    if (this.closed || this.finishing) return false; // after end(): nothing more may follow the goodbye
+    if (this.inputEnded) this.armEof();
     this.output.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
     if (this.output.writableLength > this.maxOutput) {
       this.close('overflow');

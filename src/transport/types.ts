@@ -14,7 +14,8 @@ export interface Connection {
   onData(handler: (chunk: Buffer) => void): void;
   /** Called once when the client goes away or the connection is closed. */
   onClose(handler: (reason: 'eof' | 'error' | 'timeout' | 'overflow' | 'closed') => void): void;
-  /** Queue output. Returns false if the pending output exceeded max_output_buffer: the connection is
+  /** Queue output. A string is sent as latin1 (one character per byte: protocol text is bytes).
+   *  Returns false if the pending output exceeded max_output_buffer: the connection is
    *  then being dropped (a client that stops reading must not make us buffer without bound). */
   write(data: string | Buffer): boolean;
   /** Resolves when pending output has drained to the socket (use when streaming large bodies). */
