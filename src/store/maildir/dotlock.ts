@@ -78,19 +78,24 @@ export class Dotlock {
     }
   }
 
-  /** Replace the target with `content` atomically (temp file + rename), then release the lock. */
-  async replaceWith(content: string | Buffer): Promise<void> {
+  /** Replace the target with `content` atomically (temp file + rename), then release the lock.
+   *  Returns the new file's identity ("ino:size:mtimeNs"), taken while the lock was still held. */
+  async replaceWith(content: string | Buffer): Promise<string> {
     if (this.released) throw new Error('dotlock already released');
     const tmp = tempName(this.target, 'new');
     try {
       const fh = await fsp.open(tmp, 'wx', 0o600);
+      let stamp: string;
       try {
         await fh.writeFile(content);
         await fh.datasync();
+        const st = await fh.stat({ bigint: true });
+        stamp = `${st.ino}:${st.size}:${st.mtimeNs}`;
       } finally {
         await fh.close();
       }
       await fsp.rename(tmp, this.target);
+      return stamp;
     } catch (e) {
       await fsp.unlink(tmp).catch(() => undefined);
       throw e;

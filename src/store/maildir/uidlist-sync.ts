@@ -6,12 +6,31 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { withDotlock } from './dotlock.js';
 import type { MaildirEnv } from './env.js';
-import { emptyUidList, formatRecord, formatUidList, readUidList, UIDLIST, type UidList, type UidListFile } from './uidlist.js';
+import { emptyUidList, formatRecord, formatUidList, readUidList, UIDLIST, uidListStamp, type UidList, type UidListFile } from './uidlist.js';
 
 export const UIDVALIDITY_FILE = 'dovecot-uidvalidity';
 
+/** Parsed uidlists by path, valid while the file's identity (inode, size, mtime) is unchanged: a
+ *  session that appends many messages parses a 100 000-line file once, not once per message. Callers
+ *  get copies, so a failed change never leaves the cache holding something that is not on disk. */
+const cache = new Map<string, { stamp: string; list: UidList; appendable: boolean }>();
+
+function cloneList(l: UidList): UidList {
+  const records = l.records.slice();
+  return { ...l, extraHeader: l.extraHeader.slice(), records, byBase: new Map(records.map((r) => [r.base, r])) };
+}
+
+async function readCached(path: string): Promise<UidListFile> {
+  const c = cache.get(path);
+  if (c && c.stamp === (await uidListStamp(path))) return { list: cloneList(c.list), stamp: c.stamp, appendable: c.appendable };
+  const r = await readUidList(path);
+  if (r.list) cache.set(path, { stamp: r.stamp, list: cloneList(r.list), appendable: r.appendable });
+  else cache.delete(path);
+  return r;
+}
+
 export function loadUidList(dir: string): Promise<UidListFile> {
-  return readUidList(join(dir, UIDLIST));
+  return readCached(join(dir, UIDLIST));
 }
 
 export async function nextUidValidity(root: string): Promise<number> {
@@ -41,7 +60,7 @@ export async function nextUidValidity(root: string): Promise<number> {
 export async function lockedUidList(dir: string, env: MaildirEnv, change: (list: UidList) => Promise<boolean>): Promise<UidList> {
   const path = join(dir, UIDLIST);
   return withDotlock(path, env.lock, async (lock) => {
-    const read = await readUidList(path);
+    const read = await readCached(path);
     let list = read.list;
     let created = false;
     if (!list) {
@@ -57,17 +76,23 @@ export async function lockedUidList(dir: string, env: MaildirEnv, change: (list:
       && list.records.length > before.length && before.every((r, i) => list.records[i] === r)
       && list.uidValidity === header[0] && list.guid === header[2] && list.extraHeader.join(' ') === header[3]
       && (list.nextUid === header[1] || list.nextUid === last + 1);
+    cache.delete(path);
+    let stamp: string;
     if (onlyAdded) {
       const fh = await fsp.open(path, 'a');
       try {
         await fh.write(list.records.slice(before.length).map(formatRecord).join(''));
         await fh.datasync();
+        const st = await fh.stat({ bigint: true });
+        stamp = `${st.ino}:${st.size}:${st.mtimeNs}`;
       } finally {
         await fh.close();
       }
     } else {
-      await lock.replaceWith(formatUidList(list));
+      stamp = await lock.replaceWith(formatUidList(list));
     }
+    // Both stamps were taken under the lock, so they describe exactly what we wrote.
+    cache.set(path, { stamp, list: cloneList(list), appendable: true });
     return list;
   });
 }
