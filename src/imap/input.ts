@@ -28,6 +28,9 @@ export class InputQueue {
     if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.size += chunk.length;
+    // Many tiny chunks (a client typing, or trickling bytes on purpose) would make every scan walk
+    // a long list: fold them into one while that is cheap.
+    if (this.chunks.length > 64 && this.size < 1 << 20) this.chunks = [Buffer.concat(this.chunks, this.size)];
     if (this.flow && !this.paused && !this.waiter && this.size > this.flow.highWater) {
       this.paused = true;
       this.flow.pause();
@@ -71,12 +74,15 @@ export class InputQueue {
     });
   }
 
-  /** Index of the first LF in the buffered data, or -1. */
-  private findLf(): number {
+  /** Index of the first LF in the buffered data at or after `from`, or -1. Callers pass how far they
+   *  already looked, so a line trickling in byte by byte is not rescanned from its start each time. */
+  private findLf(from = 0): number {
     let offset = 0;
     for (const c of this.chunks) {
-      const i = c.indexOf(LF);
-      if (i >= 0) return offset + i;
+      if (offset + c.length > from) {
+        const i = c.indexOf(LF, Math.max(0, from - offset));
+        if (i >= 0) return offset + i;
+      }
       offset += c.length;
     }
     return -1;
@@ -119,8 +125,10 @@ export class InputQueue {
   /** Next line, or null at end of input. A line over `max` bytes is consumed but only its head kept. */
   async readLine(max: number): Promise<LineResult | null> {
     let head: Buffer | null = null;
+    let checked = 0;
     for (;;) {
-      const i = this.findLf();
+      const i = this.findLf(checked);
+      checked = this.size;
       if (i >= 0) {
         if (head) {
           this.drop(i + 1);
@@ -139,6 +147,7 @@ export class InputQueue {
         // Keep only the start (for the tag) and throw the rest away as it arrives.
         if (!head) head = Buffer.from(this.take(Math.min(this.size, HEAD_KEPT)));
         this.drop(this.size);
+        checked = 0;
       }
       if (this.ended) return null;
       await this.wait();

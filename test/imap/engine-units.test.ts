@@ -74,6 +74,24 @@ describe('framer', () => {
   });
 });
 
+describe('input queue', () => {
+  it('assembles a line that trickles in byte by byte, and recovers after an over-long one', async () => {
+    const q = new InputQueue();
+    const text = `a1 NOOP ${'x'.repeat(20000)}\r\na2 NOOP\r\n`;
+    const reading = q.readLine(100);
+    for (const ch of text) q.push(Buffer.from(ch));
+    const first = await reading;
+    expect(first!.tooLong).toBe(true);
+    expect(first!.line.toString().startsWith('a1 NOOP')).toBe(true);
+    expect((await q.readLine(100))!.line.toString()).toBe('a2 NOOP');
+    q.push(Buffer.from('x'.repeat(5000)));
+    q.push(Buffer.from('\nrest\r\n'));
+    const long = await q.readLine(30000);
+    expect(long!.line.length).toBe(5000);
+    expect(q.buffered).toBe(6);
+  });
+});
+
 describe('tokenizer', () => {
   it('reads atoms, quoted strings with escapes, literals and lists', () => {
     const a = new Args('"a \\"b\\" \\\\" \0 (x y) atom]', [Buffer.from('lit')]);
