@@ -42,7 +42,7 @@ function deliver(rc: string, i: number): Promise<void> {
 const idOf = (b: Buffer) => /Message-ID: (<[^>]+>)/.exec(b.toString('latin1'))?.[1] ?? '?';
 
 describe.skipIf(!haveProcmail)('procmail delivering while sessions read, flag and expunge', () => {
-  it('keeps every delivered message exactly once (200 deliveries)', async () => {
+  it('keeps every delivered message exactly once (200 deliveries)', { timeout: 180_000 }, async () => {
     const u = tempUser({ lock_timeout: 60 });
     try {
       const rc = join(u.dir, 'procmailrc');
@@ -76,13 +76,13 @@ describe.skipIf(!haveProcmail)('procmail delivering while sessions read, flag an
           }
           n++;
           if (kind === 'pop' && n % 10 === 0) { await box.close(); box = await store.open('INBOX'); }
-          await new Promise((r) => setTimeout(r, 250));
+          await new Promise((r) => setTimeout(r, 500));
         }
         await box.close();
       };
       // A session in another process flags messages the whole time (fcntl locks only exclude processes).
       const other = spawn(process.execPath, [worker, u.spool, 'flags', '100000'], {
-        env: { PATH: process.env.PATH ?? '', NODE_PATH: join(ROOT, 'node_modules'), CRASH_PAUSE_MS: '250' }, stdio: 'ignore',
+        env: { PATH: process.env.PATH ?? '', NODE_PATH: join(ROOT, 'node_modules'), CRASH_PAUSE_MS: '500' }, stdio: 'ignore',
       });
       const sessions = [session(u.store(), 'imap'), session(u.store(), 'imap'), session(u.store(), 'pop')];
       await Promise.all(streams);

@@ -146,8 +146,11 @@ function apply(spoolFd: number, path: string, head: JournalHead, cur: number): v
       }
     }
     killPoint('extended');
-    pwriteFull(jfd, Buffer.from('W'), PHASE_AT);
-    fdatasyncSync(jfd);
+    // The phase only tells a replay where our bytes end when the file grew; a shrink needs no marker.
+    if (newEnd > cur) {
+      pwriteFull(jfd, Buffer.from('W'), PHASE_AT);
+      fdatasyncSync(jfd);
+    }
     killPoint('phase-writing');
     const b = Buffer.allocUnsafe(Math.min(COPY, Math.max(1, head.newLen)));
     let first = true;
@@ -158,12 +161,11 @@ function apply(spoolFd: number, path: string, head: JournalHead, cur: number): v
       off += n;
       if (first) { first = false; killPoint('mid-write'); }
     }
-    fsyncSync(spoolFd);
     killPoint('written');
-    if (fstatSync(spoolFd).size > newEnd) {
-      ftruncateSync(spoolFd, newEnd);
-      fsyncSync(spoolFd);
-    }
+    // Truncating before the data is durable is safe: a replay rewrites [x, newEnd) from the journal and
+    // recognises a truncated file (the old bytes past newEnd no longer match their hash).
+    if (fstatSync(spoolFd).size > newEnd) ftruncateSync(spoolFd, newEnd);
+    fsyncSync(spoolFd);
     killPoint('truncated');
   } finally {
     if (jOpen) closeSync(jfd);

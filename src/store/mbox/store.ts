@@ -127,8 +127,8 @@ export class MboxStore implements MailStore {
 
   async append(name: string, message: Buffer, flags: readonly Flag[] = [], date: Date = new Date()): Promise<AppendResult> {
     const enc = encodeFlags(flags);
-    // An appended message was seen arriving by the client that appended it: not \Recent for others.
-    const r = await this.appendItems(name, [{ raw: message, flags: enc.bits | FLAG_OLD, keywords: enc.keywords, date }]);
+    // New to the mailbox, so \Recent for the first session that selects it (UW: no `Status: O` yet).
+    const r = await this.appendItems(name, [{ raw: message, flags: enc.bits, keywords: enc.keywords, date }]);
     return { uidValidity: r.uidValidity, uid: r.uids[0]! };
   }
 
@@ -145,7 +145,7 @@ export class MboxStore implements MailStore {
         throw e;
       }
       const enc = encodeFlags([...m.flags]);
-      items.push({ raw, flags: enc.bits | FLAG_OLD, keywords: enc.keywords, date: m.internalDate });
+      items.push({ raw, flags: enc.bits, keywords: enc.keywords, date: m.internalDate });
       sourceUids.push(m.uid);
     }
     if (!items.length) {
