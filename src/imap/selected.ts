@@ -64,13 +64,12 @@ export class Selected {
     const lines: string[] = [];
     const current = new Set(st.messages.map((m) => m.uid));
     if (allowExpunge) {
+      // Announced high-to-low, so each number is still valid when the client applies them in order;
+      // the view is rebuilt in one pass (splicing one by one is quadratic on a mass expunge).
       for (let i = this.view.length - 1; i >= 0; i--) {
-        if (!current.has(this.view[i]!.uid)) {
-          lines.push(`* ${i + 1} EXPUNGE`);
-          this.view.splice(i, 1);
-        }
+        if (!current.has(this.view[i]!.uid)) lines.push(`* ${i + 1} EXPUNGE`);
       }
-      // Collected high-to-low, so each number is still valid when the client applies them in order.
+      if (lines.length) this.view = this.view.filter((e) => current.has(e.uid));
     } else {
       for (const e of this.view) if (!current.has(e.uid)) e.gone = true;
     }
