@@ -62,28 +62,33 @@ export class MaildirMailbox implements Mailbox {
 
   async refresh(): Promise<MailboxState> {
     if (this.closed) throw new StoreError('CANNOT', 'Mailbox is closed');
+    // Taken before reading: a change during the rebuild then shows as a different stamp next time.
     const stamp = await this.stamp();
-    if (stamp === this.lastStamp) return this.current;
+    if (stamp !== undefined && stamp === this.lastStamp) return this.current;
     for (let attempt = 0; ; attempt++) {
       const ok = await this.rebuild(attempt >= 2);
       if (ok) break;
     }
-    // Our own renames changed the directories; stamp after them so the next refresh is cheap.
-    this.lastStamp = await this.stamp();
+    this.lastStamp = stamp ?? '';
     return this.current;
   }
 
-  /** Directory and index identities: unchanged stamp means nothing to re-read. */
-  private async stamp(): Promise<string> {
+  /** Directory and index identities: an unchanged stamp means nothing to re-read. Undefined when a
+   *  time stamp is too recent to trust: file systems keep mtimes in coarse ticks, so a delivery in
+   *  the same tick as our look would leave mtime unchanged (Dovecot has the same rule). */
+  private async stamp(): Promise<string | undefined> {
+    const now = BigInt(Date.now()) * 1_000_000n;
+    let fresh = false;
     const parts = await Promise.all(['new', 'cur', UIDLIST, KEYWORDS].map(async (p) => {
       try {
         const st = await fsp.stat(join(this.dir, p), { bigint: true });
+        if (now - st.mtimeNs < 2_000_000_000n) fresh = true;
         return `${st.ino}:${st.size}:${st.mtimeNs}`;
       } catch {
         return '-';
       }
     }));
-    return parts.join('|');
+    return fresh ? undefined : parts.join('|');
   }
 
   /** Re-read the maildir. Returns false when a file moved under us and a re-scan is needed. */
