@@ -63,6 +63,7 @@ function infoFor(flags: readonly Flag[] | ReadonlySet<Flag>, table: KeywordTable
 
 export class MaildirStore implements MailStore {
   private readonly env: MaildirEnv;
+  private readonly statusViews = new Map<string, MaildirMailbox>();
 
   constructor(readonly paths: UserPaths, settings: Settings, log: Logger) {
     this.env = {
@@ -102,9 +103,14 @@ export class MaildirStore implements MailStore {
   }
 
   async status(name: string): Promise<MailboxStatus> {
-    const box = await this.open(name, { readOnly: true });
-    const s = box.state;
-    await box.close();
+    const dir = await this.existingDir(name);
+    // Clients poll STATUS on every folder; a kept read-only view makes a repeat cost a few stats.
+    let box = this.statusViews.get(dir);
+    if (!box) {
+      box = new MaildirMailbox(isInbox(name) ? INBOX : name, dir, true, false, this.env);
+      this.statusViews.set(dir, box);
+    }
+    const s = await box.refresh();
     let size = 0;
     let recent = 0;
     let unseen = 0;
@@ -264,6 +270,7 @@ export class MaildirStore implements MailStore {
     if (!(await isDir(dir))) throw new StoreError('NONEXISTENT', `Mailbox doesn't exist: ${name}`);
     // Rename first (atomic), then remove: a crash leaves a hidden directory, never half a folder.
     // The "..name" form is not a Maildir++ folder name, so neither we nor Dovecot list it.
+    this.statusViews.clear();
     const trash = join(this.root, `..dmail-deleted.${process.pid}.${Date.now()}`);
     await fsp.rename(dir, trash);
     await fsp.rm(trash, { recursive: true, force: true });
@@ -273,6 +280,7 @@ export class MaildirStore implements MailStore {
     const target = to.endsWith('/') ? to.slice(0, -1) : to;
     if (isInbox(target)) throw new StoreError('ALREADYEXISTS', 'Mailbox already exists');
     validateName(target);
+    this.statusViews.clear();
     if (isInbox(from)) return this.renameInbox(target);
     validateName(from);
     const src = mailboxDir(this.root, from);
