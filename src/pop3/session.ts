@@ -77,12 +77,18 @@ export class Pop3Session {
   /** A dropped connection or a timeout changes nothing: no UPDATE, just let go of everything. */
   async cleanup(): Promise<void> {
     this.state = 'CLOSED';
-    await this.mailbox?.close().catch((e: Error) => this.log.warn({ err: e.message }, 'closing INBOX failed'));
-    this.mailbox = undefined;
-    await this.lock?.release();
-    this.lock = undefined;
+    await this.releaseMaildrop();
     await this.user?.close().catch((e: Error) => this.log.warn({ err: e.message }, 'closing session failed'));
     this.user = undefined;
+  }
+
+  private async releaseMaildrop(): Promise<void> {
+    const mailbox = this.mailbox;
+    this.mailbox = undefined;
+    await mailbox?.close().catch((e: Error) => this.log.warn({ err: e.message }, 'closing INBOX failed'));
+    const lock = this.lock;
+    this.lock = undefined;
+    await lock?.release();
   }
 
   private async handle(line: InputLine): Promise<void> {
@@ -339,6 +345,9 @@ export class Pop3Session {
     }
     const left = mailbox.state.messages.length;
     this.log.info({ deleted: removed.length, requested: toDelete.length, seen: seen.length, left }, 'pop3 update');
+    // Free the maildrop before answering: a client that reconnects the moment it reads our +OK
+    // (fetchmail, getmail, mpop in a loop) must not find it still locked and get [IN-USE].
+    await this.releaseMaildrop();
     this.send(failed
       ? err('[SYS/TEMP] Some deleted messages not removed')
       : ok(`${this.ctx.hostname} DPOP signing off (${left ? `${left} messages left` : 'maildrop empty'})`));

@@ -121,6 +121,24 @@ describe('maildrop lock', () => {
   });
 });
 
+describe('maildrop lock release', () => {
+  it('is free the moment QUIT is answered, so an immediate reconnect is never IN-USE', async () => {
+    const s = site(3);
+    let c = await connect(s);
+    expect(await c.login()).toMatch(/^\+OK/);
+    for (let i = 0; i < 8; i++) {
+      await c.multiCmd('RETR 1'); // add_status gives QUIT a store write to do before answering
+      // The next session is already greeted and has sent USER: only PASS remains after our +OK.
+      const next = await connect(s);
+      expect(await next.cmd('USER bob')).toMatch(/^\+OK/);
+      expect(await c.cmd('QUIT')).toMatch(/^\+OK/);
+      expect(await next.cmd('PASS secret'), `round ${i}`).toMatch(/^\+OK bob has 3 msgs/);
+      c = next;
+    }
+    await c.cmd('QUIT');
+  });
+});
+
 describe('add_status and UIDLs', () => {
   it('marks retrieved messages read at QUIT (Status: R), not TOP\'d ones', async () => {
     const s = site(3);
