@@ -29,7 +29,7 @@ function addAddress(ctx: Ctx): void {
 
 function parseLocalPart(ctx: Ctx): number {
   ctx.str.v = '';
-  const ret = ctx.p.cur() === 0x22 ? ctx.p.parseQuotedString(ctx.str) : ctx.p.parseDotAtom(ctx.str);
+  const ret = ctx.p.cur() === 0x22 ? ctx.p.parseQuotedString(ctx.str) : ctx.p.parseLocalDots(ctx.str);
   if (ret < 0) return -1;
   ctx.addr.mailbox = ctx.str.v;
   return ret;
@@ -114,7 +114,11 @@ function parseAddrSpec(ctx: Ctx): number {
     if (ctx.str.v.length !== before) {
       ctx.addr.mailbox = null;
       ctx.addr.name = ctx.str.v;
-    } else if (!quoted) {
+    } else if (quoted) {
+      // A lone "quoted string" is taken as a display name (Dovecot 2.3).
+      ctx.addr.name = ctx.addr.mailbox;
+      ctx.addr.mailbox = null;
+    } else {
       ctx.addr.domain = '';
     }
   }
@@ -130,7 +134,8 @@ function parseMailbox(ctx: Ctx): number {
     ctx.addr = emptyAddr();
     parseAddrSpec(ctx);
   }
-  if (ctx.addr.mailbox === null || ctx.addr.mailbox === '') ctx.addr.mailbox = 'MISSING_MAILBOX';
+  // An empty quoted local part ("") stays empty; only a missing one is filled (Dovecot 2.3).
+  if (ctx.addr.mailbox === null) ctx.addr.mailbox = 'MISSING_MAILBOX';
   if (ctx.addr.domain === null || ctx.addr.domain === '') ctx.addr.domain = 'MISSING_DOMAIN';
   addAddress(ctx);
   // A broken mailbox is recorded and parsing goes on while input remains (checked against
@@ -195,7 +200,12 @@ export function parseAddressList(value: string): Address[] | null {
     if (parseAddress(ctx) === 0) break;
     if (p.cur() !== 0x2c) break;
     p.pos++;
-    if (p.skipLwsp() <= 0) break;
+    const ret = p.skipLwsp();
+    if (ret <= 0) {
+      // Ends with garbage such as an unterminated comment: one more (empty) address, as Dovecot.
+      if (ret < 0) ctx.out.push({ name: null, route: null, mailbox: 'MISSING_MAILBOX', domain: 'MISSING_DOMAIN' });
+      break;
+    }
     if (p.pos === before) break;
   }
   return ctx.out.length > 0 ? ctx.out : null;

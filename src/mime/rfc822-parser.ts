@@ -54,22 +54,25 @@ export class Rfc822Parser {
   skipComment(): number {
     const d = this.data;
     let level = 1;
-    if (this.lastComment !== null) this.lastComment = '';
+    // The comment text is collected as we go, so an unterminated comment still leaves what was
+    // read before its last escape (Dovecot shows that as the display name).
+    const keep = this.lastComment !== null;
+    if (keep) this.lastComment = '';
     let start = ++this.pos;
-    let text = '';
     for (; this.pos < d.length; this.pos++) {
       const c = d.charCodeAt(this.pos);
       if (c === 0x28) level++;
       else if (c === 0x29) {
         if (--level === 0) {
-          if (this.lastComment !== null) this.lastComment = text + d.slice(start, this.pos);
+          if (keep) this.lastComment += d.slice(start, this.pos);
           this.pos++;
           return this.pos < d.length ? 1 : 0;
         }
       } else if (c === 0x0a) {
+        if (!keep) continue;
         let len = this.pos - start;
         if (len > 0 && d.charCodeAt(start + len - 1) === 0x0d) len--;
-        text += d.slice(start, start + len);
+        this.lastComment += d.slice(start, start + len);
         start = this.pos + 1;
       } else if (c === 0x5c) {
         this.pos++;
@@ -80,7 +83,7 @@ export class Rfc822Parser {
           this.pos--;
           continue;
         }
-        text += d.slice(start, this.pos - 1);
+        if (keep) this.lastComment += d.slice(start, this.pos - 1);
         start = this.pos;
       }
     }
@@ -111,40 +114,50 @@ export class Rfc822Parser {
     return this.pos < d.length ? this.skipLwsp() : 0;
   }
 
-  /**
-   * dot-atom. Lenient (local parts: "a..b" and "a." pass, as Japanese mail needs) or strict
-   * (domains: every dot must be followed by an atom, else -1), as Dovecot 2.3 does.
-   */
-  parseDotAtom(out: { v: string }, strict = false): number {
+  /** dot-atom as RFC 5322 wants it (domains): every dot must be followed by an atom. */
+  parseDotAtom(out: { v: string }): number {
     const d = this.data;
     if (this.pos >= d.length || !isAtext(d.charCodeAt(this.pos))) return -1;
-    let start = this.pos++;
-    for (; this.pos < d.length; this.pos++) {
-      if (isAtext(d.charCodeAt(this.pos))) continue;
+    for (;;) {
+      const start = this.pos;
+      while (this.pos < d.length && isAtext(d.charCodeAt(this.pos))) this.pos++;
       out.v += d.slice(start, this.pos);
-      let ret = this.skipLwsp();
+      const ret = this.skipLwsp();
       if (ret <= 0) return ret;
       if (d.charCodeAt(this.pos) !== 0x2e) return 1;
       this.pos++;
       out.v += '.';
-      if (!strict) {
-        // Lenient: no whitespace after a dot. "a. b" ends the atom at "a." and, like Dovecot,
-        // the skipped whitespace stays in the scratch text (it shows in a display name).
+      if (this.skipLwsp() <= 0 || !isAtext(d.charCodeAt(this.pos))) return -1;
+    }
+  }
+
+  /**
+   * A local part the lenient way Dovecot 2.3 reads it (Japanese mail has ".user", "us..er" and
+   * "user."): runs of atext and dots; whitespace may come before a dot but not after one -- that
+   * is an error, and the whitespace stays in the scratch text (it shows up when the text is then
+   * taken as a display name).
+   */
+  parseLocalDots(out: { v: string }): number {
+    const d = this.data;
+    const isPart = (c: number): boolean => isAtext(c) || c === 0x2e;
+    if (this.pos >= d.length || !isPart(d.charCodeAt(this.pos))) return -1;
+    for (;;) {
+      const start = this.pos;
+      while (this.pos < d.length && isPart(d.charCodeAt(this.pos))) this.pos++;
+      out.v += d.slice(start, this.pos);
+      if (d.charCodeAt(this.pos - 1) === 0x2e) {
         const ws = this.pos;
         while (this.pos < d.length && (d.charCodeAt(this.pos) === 0x20 || d.charCodeAt(this.pos) === 0x09)) this.pos++;
         if (this.pos > ws) {
           out.v += d.slice(ws, this.pos);
-          return this.skipLwsp();
+          this.skipLwsp();
+          return -1;
         }
       }
-      ret = this.skipLwsp();
-      if (ret <= 0) return strict ? -1 : ret;
-      if (strict && !isAtext(d.charCodeAt(this.pos))) return -1;
-      start = this.pos;
-      this.pos--; // the loop increment comes back to start, which must be checked too
+      const ret = this.skipLwsp();
+      if (ret <= 0) return ret;
+      if (d.charCodeAt(this.pos) !== 0x2e) return 1;
     }
-    out.v += d.slice(start, this.pos);
-    return 0;
   }
 
   parseMimeToken(out: { v: string }): number {
@@ -241,7 +254,7 @@ export class Rfc822Parser {
     this.pos++;
     if (this.skipLwsp() <= 0) return -1;
     if (this.cur() === 0x5b) return this.parseDomainLiteral(out);
-    return this.parseDotAtom(out, true);
+    return this.parseDotAtom(out);
   }
 
   /**
@@ -262,6 +275,8 @@ export class Rfc822Parser {
     const st = { v: '' };
     const ret = this.parseMimeToken(st);
     if (ret < 0 || st.v.length === 0) return -1;
+    // Anything but parameters after the subtype makes the whole value unusable (Dovecot 2.3).
+    if (ret > 0 && this.cur() !== 0x3b) return -1;
     out.v += `${t.v}/${st.v}`;
     return ret;
   }

@@ -37,7 +37,8 @@ function messageFor(root: MimePart, path: readonly number[]): MimePart | null | 
   const part = resolvePart(root, path);
   if (!part) return null;
   if (!part.isMessage) return 'not-message';
-  return part.message ?? 'not-message';
+  // A message/rfc822 part cut short by a boundary (or by the nesting cap) holds an empty message.
+  return part.message ?? newPart(part.bodyEnd, part.depth + 1);
 }
 
 /**
@@ -64,19 +65,21 @@ export function sectionRange(raw: Buffer, root: MimePart, section: SectionSpec):
 }
 
 /**
- * HEADER.FIELDS / HEADER.FIELDS.NOT: the selected whole fields in order, then an empty line -- as
- * Dovecot: always when the header had one, else only when something was selected (and then it
- * also ends a last field that had no line break). Lines without a colon are never selected by
- * name but are kept by .NOT.
+ * HEADER.FIELDS / HEADER.FIELDS.NOT: the selected whole fields in order, then the empty line.
+ * Lines without a colon are never selected by name but are kept by .NOT. The empty line follows
+ * Dovecot 2.3 (checked against the binary): always when the header had one; for HEADER.FIELDS
+ * also when the message header had none, or an encapsulated message's header is empty (it then
+ * also ends a last field that lacked a line break); never otherwise.
  */
-function headerFields(raw: Buffer, msg: MimePart, names: readonly string[], not: boolean): Buffer {
+function headerFields(raw: Buffer, msg: MimePart, isRoot: boolean, names: readonly string[], not: boolean): Buffer {
   const wanted = new Set(names.map((n) => n.toLowerCase()));
   const chunks: Buffer[] = [];
   for (const f of msg.fields) {
     const selected = f.hasColon && wanted.has(f.name.toLowerCase());
     if (selected !== not) chunks.push(raw.subarray(f.start, f.end));
   }
-  if (msg.hasBlankLine || chunks.length > 0) chunks.push(CRLF);
+  const emptyHeader = msg.bodyStart === msg.headerStart;
+  if (msg.hasBlankLine || (!not && (isRoot || emptyHeader))) chunks.push(CRLF);
   return Buffer.concat(chunks);
 }
 
@@ -92,7 +95,7 @@ export function getSection(raw: Buffer, root: MimePart, section: SectionSpec): B
     const msg = messageFor(root, path);
     if (msg === null) return null;
     if (msg === 'not-message') return Buffer.alloc(0);
-    return headerFields(raw, msg, section.fields ?? [], kind === 'HEADER.FIELDS.NOT');
+    return headerFields(raw, msg, msg === root, section.fields ?? [], kind === 'HEADER.FIELDS.NOT');
   }
   const r = sectionRange(raw, root, section);
   return r ? raw.subarray(r.start, r.end) : null;

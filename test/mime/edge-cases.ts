@@ -151,6 +151,37 @@ export function edgeCases(): Buffer[] {
   return out;
 }
 
+/**
+ * Seeded mutations of the edge cases and random trees: bytes replaced by MIME-significant ones,
+ * tokens inserted, spans cut. Line ends are kept CRLF, as the store delivers them.
+ */
+export function mutatedCases(count: number, seed: number): Buffer[] {
+  let s = seed;
+  const rnd = (n: number): number => {
+    s = (s * 1103515245 + 12345) & 0x7fffffff;
+    return s % n;
+  };
+  const base = [...edgeCases(), ...randomCases(300, 7)];
+  const bytes = [0x20, 0x2d, 0x0a, 0x3a, 0x3b, 0x22, 0x28, 0x40, 0x3c, 0x2c, 0x61];
+  const tokens = ['--', '\r\n', '"', '(', '=?', ';', ':', 'boundary=', '<', '@', ' '];
+  return Array.from({ length: count }, () => {
+    let buf = Buffer.from(base[rnd(base.length)]);
+    for (let m = 0, muts = 1 + rnd(4); m < muts; m++) {
+      const k = rnd(3);
+      if (k === 0 && buf.length) buf[rnd(buf.length)] = bytes[rnd(bytes.length)];
+      else if (k === 1) {
+        const p = rnd(buf.length + 1);
+        buf = Buffer.concat([buf.subarray(0, p), Buffer.from(tokens[rnd(tokens.length)]), buf.subarray(p)]);
+      } else {
+        const p = rnd(buf.length + 1);
+        const q = rnd(buf.length + 1);
+        buf = Buffer.concat([buf.subarray(0, Math.min(p, q)), buf.subarray(Math.max(p, q))]);
+      }
+    }
+    return Buffer.from(buf.toString('latin1').replace(/\r?\n/g, '\r\n').replace(/\r(?!\n)/g, ''), 'latin1');
+  });
+}
+
 /** Random MIME trees from a seeded generator; depth-limited. */
 export function randomCases(count: number, seed: number): Buffer[] {
   let s = seed;
