@@ -39,7 +39,8 @@ async function populate(root: string): Promise<MailStore> {
   return s;
 }
 
-/** A destination that fails after `n` appends, like a crash or a full disk half-way. */
+/** A destination that fails after `n` messages, like a crash or a full disk half-way (a batch is
+ *  written up to the failing message, then the error). */
 function failingAfter(store: MailStore, n: number): MailStore {
   let left = n;
   const guard = () => { if (left-- <= 0) throw new Error('simulated crash'); };
@@ -47,10 +48,19 @@ function failingAfter(store: MailStore, n: number): MailStore {
     get(target, prop, recv) {
       const v = Reflect.get(target, prop, recv) as unknown;
       if (typeof v !== 'function') return v;
+      const f = v as (...a: unknown[]) => Promise<unknown>;
       if (prop === 'append' || prop === 'appendWithUid') {
-        return async (...args: unknown[]) => { guard(); return (v as (...a: unknown[]) => unknown).apply(target, args); };
+        return async (...args: unknown[]) => { guard(); return f.apply(target, args); };
       }
-      return (v as (...a: unknown[]) => unknown).bind(target);
+      if (prop === 'appendBatchWithUids') {
+        return async (name: string, items: unknown[]) => {
+          const ok = items.slice(0, Math.max(0, left));
+          if (ok.length > 0) await f.call(target, name, ok);
+          left -= ok.length;
+          if (ok.length < items.length) throw new Error('simulated crash');
+        };
+      }
+      return f.bind(target);
     },
   });
 }

@@ -11,11 +11,24 @@ import { dirname } from 'node:path';
 import type { Logger } from '../../log/types.js';
 import { StoreError, type Flag, type MailStore } from '../types.js';
 
+export interface UidItem {
+  message: Buffer;
+  flags: readonly Flag[];
+  date: Date;
+  uid: number;
+}
+
 /** Optional store methods that keep UIDs (the maildir store has them; see MaildirStore). */
 export interface UidPreservingStore {
   appendWithUid(name: string, message: Buffer, flags: readonly Flag[], date: Date, uid: number): Promise<void>;
   setUidState(name: string, uidValidity: number, uidNext: number): Promise<void>;
+  /** Optional: many at once (one index update per batch). */
+  appendBatchWithUids?(name: string, items: readonly UidItem[]): Promise<void>;
 }
+
+/** Messages per batch and bytes per batch when the destination takes batches. */
+const BATCH = 64;
+const BATCH_BYTES = 16 * 1024 * 1024;
 
 export function isUidPreserving(store: MailStore): store is MailStore & UidPreservingStore {
   const s = store as Partial<UidPreservingStore>;
@@ -123,31 +136,48 @@ export async function convertStores(src: MailStore, dst: MailStore, opts: Conver
     const dstBox = await dst.open(name, { readOnly: true });
     const present = new Set(dstBox.state.messages.map((m) => m.uid));
     await dstBox.close();
+    let batch: UidItem[] = [];
+    let batchBytes = 0;
+    const flush = async () => {
+      if (batch.length === 0 || !isUidPreserving(dst)) return;
+      if (dst.appendBatchWithUids) await dst.appendBatchWithUids(name, batch);
+      else for (const it of batch) await dst.appendWithUid(name, it.message, it.flags, it.date, it.uid);
+      for (const it of batch) fp!.map[it.uid] = it.uid;
+      done += batch.length;
+      opts.onProgress?.(done, total, name);
+      batch = [];
+      batchBytes = 0;
+      await saveProgress(opts.progressFile, progress);
+    };
     let sinceSave = 0;
     for (const m of state.messages) {
       const already = fp.uidsKept ? present.has(m.uid) : fp.map[m.uid] !== undefined && present.has(fp.map[m.uid]!);
-      if (!already) {
-        let body: Buffer;
-        try {
-          body = await srcBox.read(m.uid);
-        } catch (e) {
-          if (e instanceof StoreError && e.code === 'NONEXISTENT') { done++; continue; } // expunged meanwhile
-          throw e;
-        }
-        const flags = [...m.flags].filter((f) => f !== '\\Recent');
-        if (fp.uidsKept && isUidPreserving(dst)) {
-          await dst.appendWithUid(name, body, flags, m.internalDate, m.uid);
-          fp.map[m.uid] = m.uid;
-        } else {
-          fp.map[m.uid] = (await dst.append(name, body, flags, m.internalDate)).uid;
-        }
-        if (++sinceSave >= 50) { await saveProgress(opts.progressFile, progress); sinceSave = 0; }
-      } else if (fp.uidsKept) {
-        fp.map[m.uid] = m.uid;
+      if (already) {
+        if (fp.uidsKept) fp.map[m.uid] = m.uid;
+        done++;
+        opts.onProgress?.(done, total, name);
+        continue;
       }
+      let body: Buffer;
+      try {
+        body = await srcBox.read(m.uid);
+      } catch (e) {
+        if (e instanceof StoreError && e.code === 'NONEXISTENT') { done++; continue; } // expunged meanwhile
+        throw e;
+      }
+      const flags = [...m.flags].filter((f) => f !== '\\Recent');
+      if (fp.uidsKept && isUidPreserving(dst)) {
+        batch.push({ message: body, flags, date: m.internalDate, uid: m.uid });
+        batchBytes += body.length;
+        if (batch.length >= BATCH || batchBytes >= BATCH_BYTES) await flush();
+        continue;
+      }
+      fp.map[m.uid] = (await dst.append(name, body, flags, m.internalDate)).uid;
+      if (++sinceSave >= 50) { await saveProgress(opts.progressFile, progress); sinceSave = 0; }
       done++;
       opts.onProgress?.(done, total, name);
     }
+    await flush();
     if (fp.uidsKept && isUidPreserving(dst)) await dst.setUidState(name, state.uidValidity, state.uidNext);
     await saveProgress(opts.progressFile, progress);
     await srcBox.close();

@@ -22,6 +22,7 @@ import { readSubscriptions, updateSubscriptions } from './subscriptions.js';
 import { lockedUidList } from './uidlist-sync.js';
 import { locate, scanMaildir } from './scan.js';
 import { headerUidl } from './measure.js';
+import { mapLimit } from './limit.js';
 
 const SYSTEM_FLAGS = new Map(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'].map((f) => [f.toLowerCase(), f]));
 
@@ -358,33 +359,46 @@ export class MaildirStore implements MailStore {
    *  The uidlist record is written before the file appears: a crash in between leaves a record
    *  without a file (harmless, and replaced on retry), never a file that would get another UID. */
   async appendWithUid(name: string, message: Buffer, flags: readonly Flag[], date: Date, uid: number): Promise<void> {
+    await this.appendBatchWithUids(name, [{ message, flags, date, uid }]);
+  }
+
+  /** appendWithUid for many messages at once: files written (and fsynced) in parallel, one uidlist
+   *  update for the batch. UIDs must ascend and be above every UID already listed. */
+  async appendBatchWithUids(name: string, items: readonly { message: Buffer; flags: readonly Flag[]; date: Date; uid: number }[]): Promise<void> {
+    if (items.length === 0) return;
     const dir = await this.existingDir(name);
-    const body = toLf(message);
-    const table = await ensureKeywords(dir, storableFlags(flags).keywords, this.env.lock);
-    const info = infoFor(flags, table);
-    const base = newBaseName(body.length, crlfSize(body));
-    const tmp = join(dir, 'tmp', base);
-    await writeDurably(tmp, body, date);
+    const keywords = [...new Set(items.flatMap((it) => storableFlags(it.flags).keywords))];
+    const table = await ensureKeywords(dir, keywords, this.env.lock);
+    const prepared: { tmp: string; base: string; info: string | undefined; uid: number; uidl?: string }[] = [];
     try {
+      await mapLimit(items, 8, async (it) => {
+        const body = toLf(it.message);
+        const base = newBaseName(body.length, crlfSize(body));
+        const tmp = join(dir, 'tmp', base);
+        prepared.push({ tmp, base, info: infoFor(it.flags, table), uid: it.uid, uidl: headerUidl(body) });
+        await writeDurably(tmp, body, it.date);
+      });
+      prepared.sort((a, b) => a.uid - b.uid);
       await lockedUidList(dir, this.env, async (l) => {
-        const old = l.records.find((r) => r.uid === uid);
-        if (old) {
-          if (await locate(dir, old.base)) throw new StoreError('ALREADYEXISTS', `UID ${uid} already exists`);
-          l.records = l.records.filter((r) => r !== old);
-          l.byBase.delete(old.base);
+        for (const p of prepared) {
+          const old = l.records.find((r) => r.uid === p.uid);
+          if (old) {
+            if (await locate(dir, old.base)) throw new StoreError('ALREADYEXISTS', `UID ${p.uid} already exists`);
+            l.records = l.records.filter((r) => r !== old);
+            l.byBase.delete(old.base);
+          }
+          const last = l.records[l.records.length - 1]?.uid ?? 0;
+          if (p.uid <= last) throw new StoreError('CANNOT', `UID ${p.uid} is not above the last UID ${last}`);
+          const rec = { uid: p.uid, base: p.base, ext: p.uidl ? [`P${p.uidl}`] : [] };
+          l.records.push(rec);
+          l.byBase.set(p.base, rec);
+          l.nextUid = Math.max(l.nextUid, p.uid + 1);
         }
-        const last = l.records[l.records.length - 1]?.uid ?? 0;
-        if (uid <= last) throw new StoreError('CANNOT', `UID ${uid} is not above the last UID ${last}`);
-        const uidl = headerUidl(body);
-        const rec = { uid, base, ext: uidl ? [`P${uidl}`] : [] };
-        l.records.push(rec);
-        l.byBase.set(base, rec);
-        l.nextUid = Math.max(l.nextUid, uid + 1);
         return true;
       });
-      await fsp.rename(tmp, join(dir, 'cur', fileName(base, info ?? '')));
+      for (const p of prepared) await fsp.rename(p.tmp, join(dir, 'cur', fileName(p.base, p.info ?? '')));
     } finally {
-      await fsp.unlink(tmp).catch(() => undefined);
+      for (const p of prepared) await fsp.unlink(p.tmp).catch(() => undefined);
     }
   }
 
