@@ -137,4 +137,3 @@ describe('sections of a single-part message', () => {
     expect(getSection(eol, q, { path: [], kind: 'HEADER.FIELDS.NOT', fields: ['x-a'] })?.toString()).toBe('Subject: x\r\n');
   });
 });
-});
