@@ -104,8 +104,9 @@ const POINTS = ['journal-partial', 'journal-written', 'journal-committed', 'exte
 const COMMITTED = new Set(POINTS.slice(POINTS.indexOf('journal-committed')));
 
 describe('kill -9 at every step of a rewrite', () => {
-  for (const op of ['expunge-first', 'expunge-middle', 'expunge-last', 'flags', 'append']) {
-    it(`${op}: all or nothing at each step`, async () => {
+  for (const variant of ['expunge-first', 'expunge-middle', 'expunge-last', 'flags', 'flags-in-place', 'append']) {
+    const op = variant === 'flags-in-place' ? 'flags' : variant;
+    it(`${variant}: all or nothing at each step`, async () => {
       for (const point of POINTS) {
         const u = tempUser();
         try {
@@ -113,6 +114,11 @@ describe('kill -9 at every step of a rewrite', () => {
           // Open once so UIDs are assigned and the index exists, as in a live system.
           const pre = await inspect(u, expected);
           expect(pre.views).toHaveLength(N);
+          if (variant === 'flags-in-place') {
+            // Stamp every message first, so the worker's flag change is an in-place patch.
+            const box = await u.store().open('INBOX');
+            await box.setFlags(box.state.messages.map((m) => m.uid), 'add', ['\\Answered']);
+          }
           const r = await runWorker(u, op, { DMAIL_STORE_KILLPOINT: point });
           expect(r.signal, `${op}@${point}: ${r.stderr}`).toBe('SIGKILL');
           const out = await inspect(u, expected);
@@ -126,6 +132,11 @@ describe('kill -9 at every step of a rewrite', () => {
             expect(out.appended, `${op}@${point}`).toBe(COMMITTED.has(point) ? 1 : 0);
           } else {
             expect(present).toBe(N);
+            // The flag change on the first message happened completely or not at all.
+            const box = await u.store().open('INBOX');
+            const f = [...box.state.messages[0]!.flags].filter((x) => x !== '\\Answered').sort();
+            expect([[], ['Kw0', '\\Flagged', '\\Seen']]).toContainEqual(f);
+            if (COMMITTED.has(point)) expect(f).toEqual(['Kw0', '\\Flagged', '\\Seen']);
           }
         } finally { u.cleanup(); }
       }

@@ -65,6 +65,25 @@ describe('UIDs', () => {
     for (const m of sa.messages) expect(text).toContain(`X-UID: ${m.uid}\n`);
   });
 
+  it('writes flag changes of stamped messages in place: the spool keeps its size', async () => {
+    const u = mk();
+    for (let i = 1; i <= 4; i++) u.deliver(msg(i));
+    const box = await u.store().open('INBOX');
+    const uids = box.state.messages.map((m) => m.uid);
+    await box.setFlags(uids, 'add', ['\\Seen']);
+    const { statSync } = await import('node:fs');
+    const size = statSync(u.paths.inbox).size;
+    await box.setFlags([uids[1]!], 'add', ['\\Flagged', '\\Answered', '\\Draft', '\\Deleted', 'Work']);
+    await box.setFlags([uids[0]!], 'remove', ['\\Seen']);
+    expect(statSync(u.paths.inbox).size).toBe(size);
+    const other = await u.store().open('INBOX');
+    expect([...other.state.messages[1]!.flags].sort()).toEqual(['Work', '\\Answered', '\\Deleted', '\\Draft', '\\Flagged', '\\Seen'].sort());
+    expect(other.state.messages[0]!.flags.size).toBe(0);
+    unlinkSync(join(u.paths.indexDir, 'INBOX.idx'));
+    const fresh = await u.store().open('INBOX');
+    expect(fresh.state.messages.map((m) => [...m.flags].sort())).toEqual(other.state.messages.map((m) => [...m.flags].sort()));
+  });
+
   it('UIDVALIDITY survives a lost index once the spool carries X-IMAPbase; UIDs are never reused', async () => {
     const u = mk();
     for (let i = 1; i <= 4; i++) u.deliver(msg(i));

@@ -10,7 +10,7 @@ import { StoreError } from '../types.js';
 import { lockSpool, type LockOptions, type SpoolLock } from '../lock.js';
 import { parseSpool, type ParsedMessage } from './parse.js';
 import { readIndex, writeIndex, stampTail, sameStamp, type IndexData, type IndexedMessage, type SpoolStamp } from './index-file.js';
-import { replaceTail, replayJournal, killPoint } from './journal.js';
+import { replaceTail, replayJournal, patchRanges, killPoint } from './journal.js';
 import { restamp, storedForm, clientView, statusOf, layoutOf, FLAG_OLD, LF } from './format.js';
 
 export interface FileOptions {
@@ -270,6 +270,10 @@ export class MboxFile {
     const needBase = !data.fileBase || data.fileBase.uidValidity !== data.uidValidity ||
       (remove.size > 0 && data.fileBase.uidNext < data.uidNext);
     if (needBase) start = 0;
+    else if (remove.size === 0) {
+      const patched = this.tryPatch(fd, data, changes);
+      if (patched) return patched;
+    }
     const withPseudo = needBase && data.pseudo !== null;
     const x = withPseudo ? data.pseudo!.offset : msgs[start]!.offset;
     const base = { uidValidity: data.uidValidity, uidNext: data.uidNext, keywords: data.keywords };
@@ -298,6 +302,43 @@ export class MboxFile {
     const newEnd = replaceTail(fd, this.journalPath, x, parts());
     killPoint('before-index');
     return this.reindexFrom(fd, data, start, x, newEnd, withPseudo ? null : data.pseudo, needBase);
+  }
+
+  /**
+   * Flag changes that keep every changed message's length (the usual case once our padded status
+   * headers are in place) are written in place: only those messages' bytes, nothing shifts.
+   */
+  private tryPatch(fd: number, data: IndexData, changes: Map<number, { flags: number; keywords: string[] }>): IndexData | null {
+    const patches: { x: number; data: Buffer }[] = [];
+    const msgs = data.messages;
+    const base = { uidValidity: data.uidValidity, uidNext: data.uidNext, keywords: data.keywords };
+    let baseWritten = false;
+    for (let i = 0; i < msgs.length; i++) {
+      const m = msgs[i]!;
+      const ch = changes.get(m.uid);
+      if (!ch) continue;
+      if (!m.fileUid) return null;
+      const raw = preadExact(fd, m.offset, m.end - m.offset);
+      if (raw.toString('latin1', 0, 5) !== 'From ') throw new StoreError('SERVERBUG', 'mailbox changed under the index');
+      const b = i === 0 && !data.pseudo ? { header: 'X-IMAPbase' as const, ...base } : null;
+      const out = restamp(raw, { flags: ch.flags, keywords: ch.keywords, uid: m.uid }, b);
+      if (out.length !== raw.length) return null;
+      if (b) baseWritten = true;
+      patches.push({ x: m.offset, data: out });
+    }
+    patchRanges(fd, this.journalPath, patches);
+    killPoint('before-index');
+    const next: IndexData = {
+      ...data,
+      stamp: this.stampOf(fd),
+      fileBase: baseWritten ? { uidValidity: data.uidValidity, uidNext: data.uidNext } : data.fileBase,
+      messages: msgs.map((m) => {
+        const ch = changes.get(m.uid);
+        return ch ? { ...m, flags: ch.flags, keywords: ch.keywords } : m;
+      }),
+    };
+    this.save(next);
+    return next;
   }
 
   /** After our own write of [x, newEnd): parse just that part and record it. */

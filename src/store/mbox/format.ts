@@ -261,14 +261,26 @@ export function isAtomKeyword(k: string): boolean {
   return /^[!#$&'+\-.0-9:;<=>?@A-Z^_`a-z|~]+$/.test(k) && k.length <= 100;
 }
 
-/** Status header lines (without the X-IMAPbase) for flags/keywords/uid, UW order and letters. */
+/**
+ * Status header lines (without the X-IMAPbase) for flags/keywords/uid, UW letters. Padded like UW and
+ * Dovecot do, so a later flag change usually keeps the message's length and can be written in place
+ * instead of shifting the rest of the spool: letters padded with spaces, X-Keywords padded to a
+ * multiple of 32 characters. Readers ignore the spaces.
+ */
 export function statusHeaders(flags: number, keywords: readonly string[], uid: number, nl: string): string {
-  let s = `Status: ${flags & FLAG_SEEN ? 'R' : ''}${flags & FLAG_OLD ? 'O' : ''}${nl}`;
-  const x = `${flags & FLAG_ANSWERED ? 'A' : ''}${flags & FLAG_FLAGGED ? 'F' : ''}${flags & FLAG_DRAFT ? 'T' : ''}${flags & FLAG_DELETED ? 'D' : ''}`;
-  s += `X-Status: ${x}${nl}`;
-  if (keywords.length) s += `X-Keywords: ${keywords.join(' ')}${nl}`;
+  const status = `${flags & FLAG_SEEN ? 'R' : ''}${flags & FLAG_OLD ? 'O' : ''}`.padEnd(2);
+  const x = `${flags & FLAG_ANSWERED ? 'A' : ''}${flags & FLAG_FLAGGED ? 'F' : ''}${flags & FLAG_DRAFT ? 'T' : ''}${flags & FLAG_DELETED ? 'D' : ''}`.padEnd(4);
+  const kw = keywords.join(' ');
+  let s = `Status: ${status}${nl}X-Status: ${x}${nl}`;
+  s += `X-Keywords: ${kw.padEnd(Math.max(32, Math.ceil(kw.length / 32) * 32))}${nl}`;
   if (uid > 0) s += `X-UID: ${uid}${nl}`;
   return s;
+}
+
+/** X-IMAPbase / X-IMAP: UIDNEXT zero-padded and the keyword list space-padded (fixed length for in-place updates). */
+export function baseHeader(name: string, base: { uidValidity: number; uidNext: number; keywords: readonly string[] }, nl: string): string {
+  const kw = base.keywords.join(' ');
+  return `${name}: ${base.uidValidity} ${String(base.uidNext).padStart(10, '0')} ${kw.padEnd(Math.max(32, Math.ceil(kw.length / 32) * 32))}${nl}`;
 }
 
 /**
@@ -292,7 +304,7 @@ export function restamp(
     parts.push(chunk);
   }
   let add = '';
-  if (base) add += `${base.header}: ${base.uidValidity} ${String(base.uidNext).padStart(10, '0')}${base.keywords.length ? ' ' + base.keywords.join(' ') : ''}${nl}`;
+  if (base) add += baseHeader(base.header, base, nl);
   add += statusHeaders(st.flags, st.keywords, st.uid, nl);
   parts.push(Buffer.from(add, 'latin1'));
   if (layout.blankStart >= 0) {
@@ -327,7 +339,7 @@ export function storedForm(
     if (headerDone) return;
     headerDone = true;
     let add = '';
-    if (base) add += `X-IMAPbase: ${base.uidValidity} ${String(base.uidNext).padStart(10, '0')}${base.keywords.length ? ' ' + base.keywords.join(' ') : ''}\n`;
+    if (base) add += baseHeader('X-IMAPbase', base, '\n');
     add += statusHeaders(st.flags, st.keywords, st.uid, '\n');
     lines.push(Buffer.from(add, 'latin1'));
   };
