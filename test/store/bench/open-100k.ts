@@ -55,6 +55,11 @@ async function main(): Promise<void> {
     await t('open after 100 deliveries (tail parse)', open);
     const box = await open();
     await t('refresh, unchanged (stat only)', () => box.refresh());
+    const first = box.state.messages[0]!.uid;
+    await t('STORE first message (stamps whole spool once)', () => box.setFlags([first], 'add', ['\\Seen']));
+    await t('STORE first message again (in place)', () => box.setFlags([first], 'add', ['\\Flagged']));
+    await t('FETCH one message (lock + read)', () => box.read(box.state.messages[n >> 1]!.uid));
+    await t('EXPUNGE last message', () => box.expunge([box.state.messages[box.state.messages.length - 1]!.uid]));
     unlinkSync(idx);
     await t('cold open again (index deleted)', open);
     const w = Math.min(...warm);
