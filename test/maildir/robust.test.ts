@@ -312,5 +312,21 @@ describe('maildir store on disk', () => {
     boxes.push(box);
     expect(box.state.messages.map((m) => m.uid)).toEqual([1, 2]);
   });
+
+  it('renames a folder with its children, and a \\Noselect parent that only has children', async () => {
+    const root = fresh();
+    const store = storeAt(root);
+    await store.create('A');
+    await store.create('A/B');
+    await store.create('X/Y');
+    await store.append('A/B', Buffer.from(msg(1)));
+    await store.rename('A', 'C');
+    await store.rename('X', 'Z');
+    const names = (await store.list()).map((f) => `${f.name}${f.noselect ? '*' : ''}`).sort();
+    expect(names).toEqual(['C', 'C/B', 'INBOX', 'Z*', 'Z/Y']);
+    expect((await store.status('C/B')).messages).toBe(1);
+    await expect(store.rename('Nope', 'Q')).rejects.toMatchObject({ code: 'NONEXISTENT' });
+    await expect(store.rename('C', 'C/D')).rejects.toMatchObject({ code: 'CANNOT' });
+  });
 });
 

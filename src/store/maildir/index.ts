@@ -286,18 +286,20 @@ export class MaildirStore implements MailStore {
     validateName(from);
     const src = mailboxDir(this.root, from);
     const dst = mailboxDir(this.root, target);
-    if (!(await isDir(src))) throw new StoreError('NONEXISTENT', `Mailbox doesn't exist: ${from}`);
-    if (await isDir(dst)) throw new StoreError('ALREADYEXISTS', 'Target mailbox already exists');
-    if (target.startsWith(`${from}/`)) throw new StoreError('CANNOT', "Can't rename mailbox under itself.");
     const srcEntry = src.slice(this.root.length + 1);
     const dstEntry = dst.slice(this.root.length + 1);
-    const children = (await fsp.readdir(this.root)).filter((e) => e.startsWith(`${srcEntry}.`));
+    const children = (await fsp.readdir(this.root).catch(() => [] as string[])).filter((e) => e.startsWith(`${srcEntry}.`));
+    const srcExists = await isDir(src);
+    // A \Noselect parent (children only, no directory of its own) can be renamed too: its children move.
+    if (!srcExists && children.length === 0) throw new StoreError('NONEXISTENT', `Mailbox doesn't exist: ${from}`);
+    if (await isDir(dst)) throw new StoreError('ALREADYEXISTS', 'Target mailbox already exists');
+    if (target.startsWith(`${from}/`)) throw new StoreError('CANNOT', "Can't rename mailbox under itself.");
     for (const c of children) {
       if (await isDir(join(this.root, dstEntry + c.slice(srcEntry.length)))) {
         throw new StoreError('ALREADYEXISTS', 'Target mailbox already exists');
       }
     }
-    await fsp.rename(src, dst);
+    if (srcExists) await fsp.rename(src, dst);
     for (const c of children) await fsp.rename(join(this.root, c), join(this.root, dstEntry + c.slice(srcEntry.length)));
   }
 
