@@ -84,17 +84,17 @@ export async function list(s: ImapSession, c: Command): Promise<Result> {
   }
   const full = canonicalPattern(Buffer.from(ref + pattern, 'latin1'));
   if (full.length > MAX_PATTERN) return bad('Pattern too long');
-  const re = { test: (n: string) => wildcardMatch(full, n) };
+  const matches = (n: string) => wildcardMatch(full, n);
   const folders = await allFolders(s);
   if (!lsub) {
-    const names = [...folders.keys()].filter((n) => re.test(n)).sort(byName);
+    const names = [...folders.keys()].filter(matches).sort(byName);
     for (const n of names) s.untagged(`LIST (${attributes(folders.get(n)!).join(' ')}) "/" ${mailboxString(n)}`);
     return ok('LIST completed');
   }
   const subs = new Set((await s.store.subscriptions()).map((n) => (n.toUpperCase() === 'INBOX' ? 'INBOX' : n)));
   const out = new Map<string, string[]>();
   for (const n of subs) {
-    if (re.test(n)) {
+    if (matches(n)) {
       const f = folders.get(n);
       out.set(n, f ? attributes(f).filter((x) => x !== '\\HasChildren' && x !== '\\HasNoChildren') : []);
       continue;
@@ -103,7 +103,7 @@ export async function list(s: ImapSession, c: Command): Promise<Result> {
     const parts = n.split('/');
     for (let i = parts.length - 1; i >= 1; i--) {
       const parent = parts.slice(0, i).join('/');
-      if (re.test(parent) && !subs.has(parent)) out.set(parent, ['\\Noselect']);
+      if (matches(parent) && !subs.has(parent)) out.set(parent, ['\\Noselect']);
     }
   }
   for (const n of [...out.keys()].sort(byName)) s.untagged(`LSUB (${out.get(n)!.join(' ')}) "/" ${mailboxString(n)}`);

@@ -1,6 +1,6 @@
 // SEARCH / UID SEARCH with CHARSET and ESEARCH RETURN (RFC 4731). Text keys match case-insensitively on
 // MIME-decoded headers (RFC 2047) and decoded bodies; the message is only read when a key needs it.
-import type { MessageInfo } from '../../store/types.js';
+import { StoreError, type MessageInfo } from '../../store/types.js';
 import type { SeqRange } from '../sequence.js';
 import type { Command, ImapSession } from '../session.js';
 import { formatSet, rangeTest } from '../sequence.js';
@@ -76,6 +76,23 @@ async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
   }
 }
 
+/** Within each AND, keys that need no message text go first, so "UNSEEN BODY x" reads only the
+ *  unseen messages. Matching is order-independent, only the cost changes. */
+function cheapFirst(k: SearchKey): SearchKey {
+  switch (k.op) {
+    case 'and': {
+      const keys = k.keys.map(cheapFirst);
+      return { op: 'and', keys: [...keys.filter((x) => !needsContent(x)), ...keys.filter(needsContent)] };
+    }
+    case 'or':
+      return { op: 'or', a: cheapFirst(k.a), b: cheapFirst(k.b) };
+    case 'not':
+      return { op: 'not', key: cheapFirst(k.key) };
+    default:
+      return k;
+  }
+}
+
 export async function search(s: ImapSession, c: Command): Promise<Result> {
   const sel = requireSelected(s);
   const req = parseSearch(c.args);
@@ -86,7 +103,7 @@ export async function search(s: ImapSession, c: Command): Promise<Result> {
     if (e instanceof UnknownCharset) return no('[BADCHARSET (UTF-8 US-ASCII)] Unknown charset');
     throw e;
   }
-  const content = needsContent(req.key);
+  const key = cheapFirst(req.key);
   const hits: number[] = [];
   const live = sel.view.map((e, i) => ({ e, i })).filter(({ e }) => !e.gone);
   const maxUid = sel.view.length ? sel.view[sel.view.length - 1]!.uid : 0;
@@ -106,9 +123,9 @@ export async function search(s: ImapSession, c: Command): Promise<Result> {
       content: () => (loaded ??= sel.mailbox.read(e.uid).then(loadSearchable)),
     };
     try {
-      if (await matches(req.key, ctx)) hits.push(c.uid ? e.uid : i + 1);
+      if (await matches(key, ctx)) hits.push(c.uid ? e.uid : i + 1);
     } catch (err) {
-      if (content && !sel.info(e.uid)) continue; // expunged while we read it
+      if (err instanceof StoreError && err.code === 'NONEXISTENT') continue; // expunged meanwhile
       throw err;
     }
   }
