@@ -133,9 +133,8 @@ export class Rfc822Parser {
 
   /**
    * A local part the lenient way Dovecot 2.3 reads it (Japanese mail has ".user", "us..er" and
-   * "user."): runs of atext and dots; whitespace may come before a dot but not after one -- that
-   * is an error, and the whitespace stays in the scratch text (it shows up when the text is then
-   * taken as a display name).
+   * "user."): runs of atext and dots; whitespace may come before a dot but not after one (an
+   * error), and a final dot only right before the '@'.
    */
   parseLocalDots(out: { v: string }): number {
     const d = this.data;
@@ -145,18 +144,16 @@ export class Rfc822Parser {
       const start = this.pos;
       while (this.pos < d.length && isPart(d.charCodeAt(this.pos))) this.pos++;
       out.v += d.slice(start, this.pos);
-      if (d.charCodeAt(this.pos - 1) === 0x2e) {
-        const ws = this.pos;
-        while (this.pos < d.length && (d.charCodeAt(this.pos) === 0x20 || d.charCodeAt(this.pos) === 0x09)) this.pos++;
-        if (this.pos > ws) {
-          out.v += d.slice(ws, this.pos);
-          this.skipLwsp();
-          return -1;
-        }
-      }
+      // Whitespace right after a dot is an error; it is left unread.
+      const next = d.charCodeAt(this.pos);
+      if (d.charCodeAt(this.pos - 1) === 0x2e && (next === 0x20 || next === 0x09)) return -1;
+      const endsWithDot = d.charCodeAt(this.pos - 1) === 0x2e;
       const ret = this.skipLwsp();
       if (ret <= 0) return ret;
-      if (d.charCodeAt(this.pos) !== 0x2e) return 1;
+      const c = d.charCodeAt(this.pos);
+      // "user." is accepted only right before its '@' ("a.,b" is broken, "a.@b" is not).
+      if (endsWithDot && c !== 0x40) return -1;
+      if (c !== 0x2e) return 1;
     }
   }
 
