@@ -18,10 +18,15 @@ export async function listen(bin: string, args: string[]): Promise<Listener> {
   let err = '';
   const server: Server = createServer({ pauseOnConnect: true }, (socket) => {
     const child = spawn(bin, args, { stdio: [socket, socket, 'pipe'], env: cleanEnv() });
-    socket.destroy(); // the child has its own copy of the descriptor
+    if (child.pid !== undefined) socket.destroy(); // the child has its own copy of the descriptor
     children.add(child);
     child.stderr!.on('data', (d) => (err += d.toString()));
-    exits.push(new Promise((r) => child.on('exit', () => { children.delete(child); r(undefined); })));
+    // A process that could not be started emits 'error' and never 'exit'.
+    exits.push(new Promise((r) => {
+      const done = () => { children.delete(child); r(undefined); };
+      child.once('exit', done);
+      child.once('error', (e) => { err += `spawn ${bin}: ${e.message}\n`; socket.destroy(); done(); });
+    }));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
