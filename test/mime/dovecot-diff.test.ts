@@ -36,10 +36,10 @@ function partNumbers(root: MimePart): string[] {
 
 /**
  * Known, deliberate deviations:
- * 1. For a single-part text/plain message written in another case (" TEXT / PLAIN ", or with
- *    broken parameters), Dovecot may answer from its cache's "plain 7-bit text" shortcut and print
- *    "text" "plain" in lower case (seen when BODY and BODYSTRUCTURE are fetched together); fetched
- *    alone it keeps the case as written, as we always do.
+ * 1. Case of a single-part text/plain message's type and us-ascii charset: Dovecot's first parse
+ *    keeps the case as written, as we always do; later answers come from its cache's "plain 7-bit
+ *    ASCII text" flag and are lower-cased ("TEXT" "PLAIN" becomes "text" "plain"), so what a client
+ *    sees depends on the order of its FETCHes. Only a difference in letter case is allowed.
  * 2. HEADER.FIELDS(.NOT) of an encapsulated message whose header is cut short by a boundary (no
  *    empty line): Dovecot's header filter reads on past the header's own end into the boundary
  *    line (it even returns "--b--" as a header line); we stay within the header as its size says.
@@ -47,8 +47,7 @@ function partNumbers(root: MimePart): string[] {
 function allowed(raw: Buffer, root: MimePart, item: string, ours: string, dovecot: string | undefined): boolean {
   if (item === 'BODY' || item === 'BODYSTRUCTURE') {
     if (root.isMultipart || root.isMessage || (root.type ?? 'text').toLowerCase() !== 'text' || (root.subtype ?? 'plain').toLowerCase() !== 'plain') return false;
-    const m = /^\("([^"]*)" "([^"]*)"/.exec(ours);
-    return m !== null && dovecot === ours.replace(m[0], `("${m[1].toLowerCase()}" "${m[2].toLowerCase()}"`);
+    return dovecot !== undefined && dovecot.toLowerCase() === ours.toLowerCase();
   }
   const hf = /^BODY\[([\d.]+)\.HEADER\.FIELDS/.exec(item);
   if (hf) {
