@@ -13,12 +13,15 @@ export interface LockOptions {
   timeoutSec: number;
   staleSec: number;
   lockId?: string;
+  /** use_flock: also take flock() (for MDAs built to use it, e.g. some Exim/Courier setups). */
+  flock?: boolean;
   log?: Logger;
 }
 
 interface FsExt {
   // Only the callback form passes a struct flock for F_SETLK; fcntlSync would hand the kernel an int.
   fcntl(fd: number, cmd: string | number, arg: number, cb: (err: NodeJS.ErrnoException | null) => void): void;
+  flock(fd: number, flags: string, cb: (err: NodeJS.ErrnoException | null) => void): void;
   constants: Record<string, number>;
 }
 
@@ -169,6 +172,18 @@ export async function lockSpool(path: string, opts: LockOptions, how: AcquireOpt
           const code = (e as NodeJS.ErrnoException).code;
           if (code !== 'EAGAIN' && code !== 'EACCES') throw e;
           if (Date.now() > deadline) throw new StoreError('UNAVAILABLE', 'mailbox is locked by another process (fcntl)');
+          await sleep(delay);
+          delay = Math.min(delay * 2, 200);
+        }
+      }
+      while (opts.flock) {
+        try {
+          await new Promise<void>((res, rej) => ext.flock(fd, how.write ? 'exnb' : 'shnb', (err) => (err ? rej(err) : res())));
+          break;
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') throw e;
+          if (Date.now() > deadline) throw new StoreError('UNAVAILABLE', 'mailbox is locked by another process (flock)');
           await sleep(delay);
           delay = Math.min(delay * 2, 200);
         }

@@ -233,6 +233,21 @@ describe('locking', () => {
     expect((await u.store().open('INBOX')).state.messages).toHaveLength(1);
   });
 
+  it('with use_flock also honours an flock() held by another process', async () => {
+    const u = mk({ lock_timeout: 1, use_flock: true });
+    u.deliver(msg(1));
+    const holder = spawn('flock', ['-F', '-x', u.paths.inbox, 'sleep', '30'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await code(u.store().open('INBOX'))).toBe('UNAVAILABLE');
+    } finally {
+      holder.kill('SIGKILL');
+      await new Promise((r) => holder.once('exit', r));
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await u.store().open('INBOX')).state.messages).toHaveLength(1);
+  });
+
   it('uses lock_id with link() temp files and leaves none behind', async () => {
     const u = mk({ lock_id: 'node7' });
     u.deliver(msg(1));

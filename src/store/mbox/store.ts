@@ -43,7 +43,7 @@ export class MboxStore implements MailStore {
 
   constructor(readonly paths: UserPaths, private readonly settings: Settings, private readonly log: Logger) {
     this.fileOpts = {
-      lock: { timeoutSec: settings.lock_timeout ?? 30, staleSec: settings.lock_stale ?? 300, lockId: settings.lock_id, log },
+      lock: { timeoutSec: settings.lock_timeout ?? 30, staleSec: settings.lock_stale ?? 300, lockId: settings.lock_id, flock: settings.use_flock ?? false, log },
       log,
       minSpaceMb: settings.min_space ?? 0,
     };
