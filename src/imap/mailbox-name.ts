@@ -8,7 +8,9 @@ export class NameError extends Error {}
 
 const MAX_NAME = 1000;
 
-export function canonicalName(raw: Buffer, opts: { allowTrailingDelimiter?: boolean } = {}): string {
+/** allowTrailingDelimiter: accept "a/b/" (RENAME target: dropped). keepTrailingDelimiter: CREATE keeps
+ *  it, as RFC 3501 means "will hold folders" and a UW-style store then makes a directory. */
+export function canonicalName(raw: Buffer, opts: { allowTrailingDelimiter?: boolean; keepTrailingDelimiter?: boolean } = {}): string {
   let name: string;
   if (raw.some((b) => b >= 0x80)) {
     const utf8 = raw.toString('utf8');
@@ -17,7 +19,13 @@ export function canonicalName(raw: Buffer, opts: { allowTrailingDelimiter?: bool
   } else {
     name = raw.toString('latin1');
   }
-  if (opts.allowTrailingDelimiter) while (name.length > 1 && name.endsWith('/')) name = name.slice(0, -1);
+  let trailing = false;
+  if (opts.allowTrailingDelimiter || opts.keepTrailingDelimiter) {
+    while (name.length > 1 && name.endsWith('/')) {
+      name = name.slice(0, -1);
+      trailing = true;
+    }
+  }
   const decoded = decodeMutf7(name);
   if (decoded === null) throw new NameError('Mailbox name is not valid modified UTF-7');
   if (name === '') throw new NameError('Empty mailbox name');
@@ -26,7 +34,7 @@ export function canonicalName(raw: Buffer, opts: { allowTrailingDelimiter?: bool
   const parts = name.split('/');
   if (parts.some((p) => p === '' || p === '.' || p === '..')) throw new NameError('Invalid mailbox name');
   if (parts[0]!.toUpperCase() === 'INBOX') parts[0] = 'INBOX';
-  return parts.join('/');
+  return parts.join('/') + (trailing && opts.keepTrailingDelimiter ? '/' : '');
 }
 
 /** Same folding for a LIST/LSUB pattern or reference (wildcards allowed, no validation of components). */

@@ -159,6 +159,8 @@ describe('mailbox names', () => {
     expect(canonicalName(Buffer.from('inbox'))).toBe('INBOX');
     expect(canonicalName(Buffer.from('Entwürfe'))).toBe('Entw&APw-rfe');
     expect(canonicalName(Buffer.from('a/b/'), { allowTrailingDelimiter: true })).toBe('a/b');
+    expect(canonicalName(Buffer.from('a/b/'), { keepTrailingDelimiter: true })).toBe('a/b/');
+    expect(canonicalName(Buffer.from('a/b'), { keepTrailingDelimiter: true })).toBe('a/b');
   });
 
   it('refuses hostile names', () => {

@@ -39,6 +39,17 @@ describe('mailbox management', () => {
     expect(listNames(await s.cmd('list "" inBOX'))).toEqual(['INBOX']);
   });
 
+  it('CREATE with a trailing delimiter makes a folder for folders (DMail: parent first)', async () => {
+    expect(last(await s.cmd('CREATE Parent/'))).toMatch(/OK/);
+    const l = await s.cmd('LIST "" "Parent"');
+    expect(l[0]).toMatch(/^\* LIST \(\\Noselect/);
+    expect(last(await s.cmd('CREATE Parent/Child'))).toMatch(/OK/);
+    expect(last(await s.cmd('SELECT Parent/Child'))).toMatch(/OK/);
+    await s.cmd('UNSELECT');
+    expect(last(await s.cmd('DELETE Parent/Child'))).toMatch(/OK/);
+    expect(last(await s.cmd('DELETE Parent'))).toMatch(/OK/);
+  });
+
   it('STATUS reports counts for INBOX and a folder', async () => {
     const st = await s.cmd('STATUS INBOX (MESSAGES UNSEEN UIDNEXT UIDVALIDITY RECENT)');
     expect(st[0]).toMatch(/^\* STATUS INBOX \(MESSAGES 2 UNSEEN 2 UIDNEXT \d+ UIDVALIDITY \d+ RECENT \d+\)$/);

@@ -4,9 +4,9 @@ import { mailboxArg } from './helpers.js';
 
 export async function create(s: ImapSession, c: Command): Promise<Result> {
   c.args.sp();
-  const name = mailboxArg(c.args, { allowTrailingDelimiter: true });
+  const name = mailboxArg(c.args, { keepTrailingDelimiter: true });
   c.args.end();
-  if (name === 'INBOX') return no('[ALREADYEXISTS] Mailbox already exists');
+  if (name === 'INBOX' || name === 'INBOX/') return no('[ALREADYEXISTS] Mailbox already exists');
   await s.store.create(name);
   return ok('CREATE completed');
 }

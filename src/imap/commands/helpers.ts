@@ -5,7 +5,7 @@ import type { ImapSession } from '../session.js';
 import type { Selected } from '../selected.js';
 import { parseSequenceSet, resolveSeq, resolveUid } from '../sequence.js';
 
-export function mailboxArg(a: Args, opts: { allowTrailingDelimiter?: boolean } = {}): string {
+export function mailboxArg(a: Args, opts: { allowTrailingDelimiter?: boolean; keepTrailingDelimiter?: boolean } = {}): string {
   return canonicalName(a.astringBytes(), opts);
 }
 
