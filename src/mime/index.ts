@@ -1,6 +1,12 @@
-// Public face of the MIME engine. Strings meant for the wire (envelope, bodyStructure, the
-// imap-string helpers) are "wire strings": one JS char per byte. Send them with
-// Buffer.from(s, 'latin1') so 8-bit header bytes and literal byte counts stay exact.
+// Public face of the MIME engine (answers checked byte for byte against Dovecot 2.3).
+// - Strings meant for the wire (envelope, bodyStructure, the imap-string helpers) are "wire
+//   strings": one JS char per byte. Send them with Buffer.from(s, 'latin1') so 8-bit header bytes
+//   and literal byte counts stay exact.
+// - getSection/sectionRange give raw bytes; before sending a section, pass it through replaceNul
+//   (NUL → 0x80, as Dovecot; same length, so <partial> is unaffected). null means no such part:
+//   Dovecot answers an empty string for that.
+// - SEARCH: ParsedMessage (or headerValues/bodyText/searchText + foldText/matchFolded), and
+//   decodeSearchString after `await loadCharsets()` for charsets Node's TextDecoder lacks.
 export type { MimePart, SectionSpec, SectionKind, HeaderField, Param, Disposition } from './types.js';
 export { parseMessage } from './parser.js';
 export { envelope } from './envelope.js';
