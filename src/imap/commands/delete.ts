@@ -4,7 +4,7 @@ import { mailboxArg } from './helpers.js';
 
 export async function deleteMailbox(s: ImapSession, c: Command): Promise<Result> {
   c.args.sp();
-  const name = mailboxArg(c.args);
+  const name = mailboxArg(c.args, { allowTrailingDelimiter: true });
   c.args.end();
   if (name === 'INBOX') return no('[CANNOT] INBOX cannot be deleted');
   if (s.selected?.name === name) return no('[INUSE] Mailbox is selected in this session');
