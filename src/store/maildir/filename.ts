@@ -104,7 +104,7 @@ export function newBaseName(size: number, vsize: number, now = Date.now()): stri
 
 /** A new unique base for a duplicate file, keeping its S=/W= fields. */
 export function renewBase(base: string): string {
-  const sizes = base.match(/,[SW]=\d+/g)?.join('') ?? '';
+  const sizes = /[\r\n]/.test(base) ? '' : base.match(/,[SW]=\d+/g)?.join('') ?? '';
   const now = Date.now();
   counter += 1;
   return `${Math.floor(now / 1000)}.M${(now % 1000) * 1000}P${process.pid}Q${counter}.${safeHost()}${sizes}`;

@@ -96,8 +96,8 @@ export class MaildirMailbox implements Mailbox {
     let scan = await scanMaildir(this.dir);
     let rescan = false;
     if (!this.readOnly) {
-      // Duplicate base names (a copied file, a restored backup): give the extra copy a fresh identity
-      // so that both messages stay visible with their own UIDs.
+      // Duplicate base names (a copied file, a restored backup) and names with line breaks: give the
+      // file a fresh identity so that every message stays visible with its own UID.
       for (const dup of scan.duplicates) {
         const p = parseName(dup.file);
         const fresh = fileName(renewBase(p.base), p.info);

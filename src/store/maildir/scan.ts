@@ -14,7 +14,9 @@ export interface ScanEntry {
 export interface Scan {
   /** Base name → where the message is. */
   files: Map<string, ScanEntry>;
-  /** Other files with a base name already taken (true duplicates, not a move seen twice). */
+  /** Files that need a new base name before they can be listed: true duplicates of a base already
+   *  taken (not a move seen twice), and names with line breaks, which dovecot-uidlist (one record per
+   *  line) cannot hold. Writable sessions rename them; until then they are not shown. */
   duplicates: ScanEntry[];
 }
 
@@ -59,14 +61,17 @@ export async function scanMaildir(dir: string): Promise<Scan> {
   }
   const files = new Map<string, ScanEntry>();
   const duplicates: ScanEntry[] = [];
+  const unlistable = (base: string) => /[\r\n]/.test(base);
   for (const file of curNames) {
     const { base } = parseName(file);
-    if (files.has(base)) duplicates.push({ sub: 'cur', file });
+    if (files.has(base) || unlistable(base)) duplicates.push({ sub: 'cur', file });
     else files.set(base, { sub: 'cur', file });
   }
   for (const file of newNames) {
     const { base } = parseName(file);
-    if (!files.has(base)) {
+    if (unlistable(base)) {
+      duplicates.push({ sub: 'new', file });
+    } else if (!files.has(base)) {
       files.set(base, { sub: 'new', file });
     } else if (await exists(join(dir, 'new', file))) {
       duplicates.push({ sub: 'new', file });
