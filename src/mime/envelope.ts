@@ -37,7 +37,9 @@ export function envelopeData(part: MimePart, raw: Buffer): EnvelopeData {
     const name = f.name.toLowerCase();
     const ak = ADDR_FIELDS[name];
     if (ak) {
-      const list = parseAddressList(fieldValue(raw, f));
+      // Unfolded first, as Dovecot's header parser hands it over (this matters for what an
+      // unterminated comment leaves behind).
+      const list = parseAddressList(fieldValue(raw, f).replace(/\r?\n/g, ''));
       if (list) env[ak] = env[ak] ? [...(env[ak] as Address[]), ...list] : list;
       continue;
     }
