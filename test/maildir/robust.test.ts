@@ -150,6 +150,9 @@ describe('maildir store on disk', () => {
     writeFileSync(join(root, 'cur', 'héllo wörld'), msg(3));
     writeFileSync(join(root, 'cur', 'weird:1,xyz'), msg(4));
     writeFileSync(join(root, 'new', 'line\nbreak'), msg(6));
+    // Latin-1 bytes in a name (not UTF-8): Node cannot even name it as a string.
+    writeFileSync(Buffer.concat([Buffer.from(join(root, 'cur') + '/caf'), Buffer.from([0xe9]), Buffer.from(':2,F')]), msg(7));
+    writeFileSync(join(root, 'cur', ':2,S'), msg(8));
     writeFileSync(join(root, 'cur', '.hidden-temp'), 'not a message');
     execFileSync('mkfifo', [join(root, 'cur', 'a-fifo')]);
     symlinkSync('/nonexistent/target', join(root, 'cur', 'dangling'));
@@ -157,10 +160,12 @@ describe('maildir store on disk', () => {
     const box = await store.open('INBOX', { claimRecent: true });
     boxes.push(box);
     // The name with a line break was renamed (a uidlist record is one line) and is listed like the rest.
-    expect(box.state.messages).toHaveLength(5);
-    expect(readdirSync(join(root, 'cur')).some((f) => f.includes('\n'))).toBe(false);
+    // So were the non-UTF-8 name and the empty base ":2,S".
+    expect(box.state.messages).toHaveLength(7);
+    expect(readdirSync(join(root, 'cur')).some((f) => f.includes('\n') || f.includes('\uFFFD') || f.startsWith(':'))).toBe(false);
     const bodies = await Promise.all(box.state.messages.map(async (m) => (await box.read(m.uid)).toString()));
-    expect(bodies.sort()).toEqual([1, 2, 3, 4, 6].map((i) => toCrlf(Buffer.from(msg(i))).toString()).sort());
+    expect(bodies.sort()).toEqual([1, 2, 3, 4, 6, 7, 8].map((i) => toCrlf(Buffer.from(msg(i))).toString()).sort());
+    expect(box.state.messages.filter((m) => m.flags.has('\\Flagged'))).toHaveLength(1);
     const odd = box.state.messages.find((m) => m.flags.has('\\Seen'));
     expect(odd).toBeDefined();
 
@@ -168,7 +173,7 @@ describe('maildir store on disk', () => {
     expect(files(root, 'cur')).toContain(`${first}:2,`);
     writeFileSync(join(root, 'new', first), msg(5));
     await box.refresh();
-    expect(box.state.messages).toHaveLength(6);
+    expect(box.state.messages).toHaveLength(8);
     const all = await Promise.all(box.state.messages.map(async (m) => (await box.read(m.uid)).toString()));
     expect(all.filter((b) => b.includes('body 5'))).toHaveLength(1);
     expect(all.filter((b) => b.includes('body 1'))).toHaveLength(1);

@@ -100,8 +100,10 @@ export class MaildirMailbox implements Mailbox {
       // file a fresh identity so that every message stays visible with its own UID.
       for (const dup of scan.duplicates) {
         const p = parseName(dup.file);
-        const fresh = fileName(renewBase(p.base), p.info);
-        await fsp.rename(join(this.dir, dup.sub, dup.file), join(this.dir, dup.sub, fresh)).catch(() => undefined);
+        const info = p.info !== undefined && /^[A-Za-z]*$/.test(p.info) ? p.info : undefined;
+        const fresh = fileName(renewBase(dup.raw ? '' : p.base), info);
+        const from = dup.raw ? Buffer.concat([Buffer.from(`${join(this.dir, dup.sub)}/`), dup.raw]) : join(this.dir, dup.sub, dup.file);
+        await fsp.rename(from, join(this.dir, dup.sub, fresh)).catch(() => undefined);
         rescan = true;
       }
       if (this.claimRecent) {

@@ -9,23 +9,38 @@ import { parseName } from './filename.js';
 export interface ScanEntry {
   sub: 'new' | 'cur';
   file: string;
+  /** The name's bytes when they are not UTF-8 (`file` then holds U+FFFD and cannot open it). */
+  raw?: Buffer;
 }
 
 export interface Scan {
   /** Base name → where the message is. */
   files: Map<string, ScanEntry>;
   /** Files that need a new base name before they can be listed: true duplicates of a base already
-   *  taken (not a move seen twice), and names with line breaks, which dovecot-uidlist (one record per
-   *  line) cannot hold. Writable sessions rename them; until then they are not shown. */
+   *  taken (not a move seen twice), names with line breaks (a dovecot-uidlist record is one line),
+   *  empty base names and names that are not UTF-8. Writable sessions rename them; until then they
+   *  are not shown. */
   duplicates: ScanEntry[];
 }
 
-async function listSub(dir: string, sub: 'new' | 'cur'): Promise<string[]> {
+async function listSub(dir: string, sub: 'new' | 'cur'): Promise<{ file: string; raw?: Buffer }[]> {
   try {
     const ents = await fsp.readdir(join(dir, sub), { withFileTypes: true });
     // Hidden files are tools' temporaries; directories, FIFOs and devices are not messages (reading a
     // FIFO would hang the session). Symbolic links are followed and checked when stat'ed.
-    return ents.filter((d) => !d.name.startsWith('.') && (d.isFile() || d.isSymbolicLink())).map((d) => d.name);
+    const out: { file: string; raw?: Buffer }[] = ents
+      .filter((d) => !d.name.startsWith('.') && (d.isFile() || d.isSymbolicLink()))
+      .map((d) => ({ file: d.name }));
+    if (out.some((e) => e.file.includes('\uFFFD'))) {
+      // Names that are not UTF-8 decode lossily; find their real bytes so they can be renamed.
+      const raws = (await fsp.readdir(join(dir, sub), { encoding: 'buffer' })).filter((b) => Buffer.compare(Buffer.from(b.toString('utf8')), b) !== 0);
+      const byDecoded = new Map(raws.map((b) => [b.toString('utf8'), b]));
+      for (const e of out) {
+        const raw = byDecoded.get(e.file);
+        if (raw) e.raw = raw;
+      }
+    }
+    return out;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
@@ -51,8 +66,8 @@ async function exists(path: string): Promise<boolean> {
 }
 
 export async function scanMaildir(dir: string): Promise<Scan> {
-  let newNames: string[] = [];
-  let curNames: string[] = [];
+  let newNames: { file: string; raw?: Buffer }[] = [];
+  let curNames: { file: string; raw?: Buffer }[] = [];
   for (let attempt = 0; attempt < 4; attempt++) {
     newNames = await listSub(dir, 'new');
     const before = await dirStamp(join(dir, 'cur'));
@@ -61,16 +76,16 @@ export async function scanMaildir(dir: string): Promise<Scan> {
   }
   const files = new Map<string, ScanEntry>();
   const duplicates: ScanEntry[] = [];
-  const unlistable = (base: string) => /[\r\n]/.test(base);
-  for (const file of curNames) {
+  const unlistable = (base: string, raw: Buffer | undefined) => raw !== undefined || base === '' || /[\r\n]/.test(base);
+  for (const { file, raw } of curNames) {
     const { base } = parseName(file);
-    if (files.has(base) || unlistable(base)) duplicates.push({ sub: 'cur', file });
+    if (files.has(base) || unlistable(base, raw)) duplicates.push({ sub: 'cur', file, ...(raw ? { raw } : {}) });
     else files.set(base, { sub: 'cur', file });
   }
-  for (const file of newNames) {
+  for (const { file, raw } of newNames) {
     const { base } = parseName(file);
-    if (unlistable(base)) {
-      duplicates.push({ sub: 'new', file });
+    if (unlistable(base, raw)) {
+      duplicates.push({ sub: 'new', file, ...(raw ? { raw } : {}) });
     } else if (!files.has(base)) {
       files.set(base, { sub: 'new', file });
     } else if (await exists(join(dir, 'new', file))) {
@@ -84,7 +99,7 @@ export async function scanMaildir(dir: string): Promise<Scan> {
 /** Find a message by base name after its file name changed (flags) or it moved new→cur. */
 export async function locate(dir: string, base: string): Promise<ScanEntry | undefined> {
   for (const sub of ['cur', 'new'] as const) {
-    for (const file of await listSub(dir, sub)) {
+    for (const { file } of await listSub(dir, sub)) {
       if (parseName(file).base === base) return { sub, file };
     }
   }
