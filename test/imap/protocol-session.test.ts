@@ -138,6 +138,17 @@ describe('syntax and limits', () => {
     s.close();
   });
 
+  it('keeps commands a client sends before the greeting arrives', async () => {
+    const { inetdConnect } = await import('../helpers/inetd.js');
+    const { BIN } = await import('../helpers/site.js');
+    const c = await inetdConnect(BIN.imapd, ['-i', t.site.conf]);
+    c.send('e1 NOOP\r\n');
+    const lines = await c.until('e1 ', 15_000);
+    expect(lines[0]).toMatch(/^\* OK \[CAPABILITY/);
+    expect(last(lines)).toMatch(/^e1 OK/);
+    c.close();
+  });
+
   it('handles pipelined commands in order', async () => {
     const s = await connectImap(t.site);
     s.send('p1 LOGIN bob secret\r\np2 SELECT INBOX\r\np3 FETCH 1 UID\r\np4 LOGOUT\r\n');
