@@ -3,6 +3,7 @@
 // in this directory for how to run it and how to read the table. Plain ESM so no TS runtime is needed.
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { corpusPlan, ensureCorpora, RARE_WORD } from './corpus.mjs';
@@ -456,6 +457,15 @@ function report(results, derived, meta) {
   say(`\nCPU and RSS: ours and floor from GNU time of each per-connection process (its auth module child included).\n${meta.referenceLabel}: CPU = delta over all Dovecot processes (master, auth, login, imap/pop3) per session;\nRSS = VmHWM of its imap/pop3 process (imap-login/pop3-login for greetings) sampled before LOGOUT/QUIT. CPU resolution 10 ms.`);
 }
 
+/** The commit measured (with -dirty when the tree has changes), so JSON results compare over time. */
+function gitHead() {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    return dirty ? `${head}-dirty` : head;
+  } catch { return null; }
+}
+
 async function main() {
   const started = new Date();
   const load0 = loadavg();
@@ -483,7 +493,7 @@ async function main() {
   const out = join(BENCH, `results-${started.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(out, JSON.stringify({
     started: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000, options: { ...opt, only: opt.only?.source ?? null },
-    node: process.version, cpus: cpus().length, loadavg: { start: load0, end: load1 }, reference: referenceLabel, notes,
+    commit: gitHead(), node: process.version, cpus: cpus().length, loadavg: { start: load0, end: load1 }, reference: referenceLabel, notes,
     corpora: Object.fromEntries(Object.entries(corpora).map(([k, c]) => [k, { messages: c.n, bytes: c.size }])),
     results: results.map((r) => ({ ...r, judged: judge(r) })), derived,
   }, null, 1));
