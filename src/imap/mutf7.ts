@@ -83,7 +83,3 @@ export function decodeMutf7(text: string): string | null {
   }
   return out;
 }
-
-export function isValidMutf7(text: string): boolean {
-  return decodeMutf7(text) !== null;
-}

@@ -9,10 +9,6 @@ export function imapString(s: string): string {
   return `"${s.replace(/[\\"]/g, (c) => '\\' + c)}"`;
 }
 
-export function nstring(s: string | null | undefined): string {
-  return s == null ? 'NIL' : imapString(s);
-}
-
 /** Mailbox names are modified UTF-7 (ASCII): quoted unless a plain atom does. */
 export function mailboxString(name: string): string {
   return /^[A-Za-z0-9._\-/&+,:;!$'=?@^`|~#]+$/.test(name) && name !== 'NIL' ? name : imapString(name);
