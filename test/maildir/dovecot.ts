@@ -22,7 +22,8 @@ export interface Dovecot {
   log(): string;
 }
 
-function ensureMailUser(): { uid: number; gid: number } {
+/** The unprivileged mail user (created when missing). */
+export function ensureMailUser(): { uid: number; gid: number } {
   const lookup = () => {
     const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${MAIL_USER}:`));
     return line ? { uid: Number(line.split(':')[2]), gid: Number(line.split(':')[3]) } : undefined;

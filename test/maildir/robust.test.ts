@@ -2,7 +2,7 @@
 // stale locks, procmail delivery into an open mailbox.
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, promises as fsp, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, promises as fsp, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { StoreError, type Mailbox } from '../../src/store/types.js';
@@ -12,6 +12,7 @@ import { parseSubscriptions, formatSubscriptions } from '../../src/store/maildir
 import { crlfSlice, toCrlf, toLf, crlfSize } from '../../src/store/maildir/crlf.js';
 import { resolveMaildirPaths } from '../../src/store/maildir/paths.js';
 import { mdaDeliver, storeAt, tempDir, testSettings } from './fixture.js';
+import { ensureMailUser } from './dovecot.js';
 
 const dirs: string[] = [];
 const boxes: Mailbox[] = [];
@@ -335,6 +336,32 @@ describe('maildir store on disk', () => {
     expect((await store.status('C/B')).messages).toBe(1);
     await expect(store.rename('Nope', 'Q')).rejects.toMatchObject({ code: 'NONEXISTENT' });
     await expect(store.rename('C', 'C/D')).rejects.toMatchObject({ code: 'CANNOT' });
+  });
+
+  it('lists an unreadable message and answers reading it with a clean error (as the mail user)', async () => {
+    const { uid, gid } = ensureMailUser();
+    const top = fresh();
+    chmodSync(top, 0o755);
+    const root = join(top, 'mail');
+    await mdaDeliver(root, msg(1));
+    execFileSync('chown', ['-R', `${uid}:${gid}`, root]);
+    // Owned by root, mode 000: the mail user can rename it (directory rights) but not read it.
+    writeFileSync(join(root, 'new', '1700000001.secret.host'), msg(2), { mode: 0 });
+    process.setegid!(gid);
+    process.seteuid!(uid);
+    try {
+      const box = await storeAt(root).open('INBOX', { claimRecent: true });
+      boxes.push(box);
+      expect(box.state.messages).toHaveLength(2);
+      const results = await Promise.all(box.state.messages.map((m) => box.read(m.uid).then((b) => b.toString(), (e: unknown) => e)));
+      expect(results.filter((r) => typeof r === 'string')).toEqual([toCrlf(Buffer.from(msg(1))).toString()]);
+      const err = results.find((r) => typeof r !== 'string');
+      expect(err).toBeInstanceOf(StoreError);
+      expect((err as StoreError).code).toBe('CANNOT');
+    } finally {
+      process.seteuid!(0);
+      process.setegid!(0);
+    }
   });
 });
 
