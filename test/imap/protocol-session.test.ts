@@ -65,9 +65,14 @@ describe('login', () => {
     expect(last(second)).toMatch(/NO \[AUTHENTICATIONFAILED\]/);
     expect(await s.c.line()).toMatch(/^\* BYE /);
     expect(await s.c.exited()).toBe(0);
-    // The password never reaches the log.
+    // A wrong password sent through SASL too; neither form ever reaches the log.
+    const p = await connectImap(t.site);
+    const ir = Buffer.from('\0bob\0Plugh-pw-88').toString('base64');
+    expect(last(await p.cmd(`AUTHENTICATE PLAIN ${ir}`))).toMatch(/NO \[AUTHENTICATIONFAILED\]/);
+    p.close();
     const { readText } = await import('../helpers/site.js');
-    expect(readText(`${t.site.logs}/imapd.log`)).not.toContain('Xyzzy-pw-77');
+    const log = readText(`${t.site.logs}/imapd.log`);
+    for (const secret of ['Xyzzy-pw-77', 'Plugh-pw-88', ir]) expect(log).not.toContain(secret);
   });
 
   it('AUTHENTICATE PLAIN with SASL-IR and with a continuation; LOGIN mechanism; cancel', async () => {
