@@ -156,6 +156,13 @@ async function greetOnly(h, kind, comm) {
 
 const mbps = (bytes, ms) => bytes / 1e6 / (ms / 1000);
 
+/** SELECT then FETCH 1:* (FLAGS), checking that every message was listed (a figure for less is no figure). */
+async function selectAndFetchFlags(c, ms, n) {
+  await ok(c, 'SELECT INBOX', ms, 'select');
+  const r = await ok(c, 'FETCH 1:* (FLAGS)', ms, 'fetch');
+  if (r.untagged < n) throw new Skip(`FETCH 1:* (FLAGS) listed ${r.untagged} messages, want ${n}`);
+}
+
 // ---------------------------------------------------------------- scenarios
 // who: which systems run it. value: the figure the target is judged on. lower: smaller is better.
 const heavy = (n) => opt.runs ?? (opt.quick ? 2 : n);
@@ -179,7 +186,7 @@ const SCENARIOS = [
     who: ['ours', 'dovecot'],
     prepare: (t) => { t.place(U.cold, plan.medium, true); t.wipeIndex(U.cold); },
     once: async (t) => {
-      const s = await imapSession(t, U.cold, async (c, ms) => { await ok(c, 'SELECT INBOX', ms, 'select'); await ok(c, 'FETCH 1:* (FLAGS)', ms, 'fetch'); });
+      const s = await imapSession(t, U.cold, (c, ms) => selectAndFetchFlags(c, ms, plan.medium.n));
       return { value: s.ms.select, wallMs: s.ms.wall, cpuMs: s.cpuMs, rssKB: s.rssKB };
     },
     target: { text: '< dovecot cold SELECT', vs: 'dovecot', max: 1.0, strict: true },
@@ -188,7 +195,7 @@ const SCENARIOS = [
     id: 'session-warm-10k', title: `LOGIN/SELECT/FETCH 1:* (FLAGS)/LOGOUT ${plan.medium.label} warm`, unit: 'ms', lower: true, runs: light(5),
     who: ['ours', 'dovecot'],
     once: async (t) => {
-      const s = await imapSession(t, U.warm, async (c, ms) => { await ok(c, 'SELECT INBOX', ms, 'select'); await ok(c, 'FETCH 1:* (FLAGS)', ms, 'fetch'); });
+      const s = await imapSession(t, U.warm, (c, ms) => selectAndFetchFlags(c, ms, plan.medium.n));
       return { value: s.ms.wall, wallMs: s.ms.wall, cpuMs: s.cpuMs, rssKB: s.rssKB, extra: { selectMs: s.ms.select } };
     },
     target: { text: '<= 1.5x dovecot', vs: 'dovecot', max: 1.5 },
@@ -197,7 +204,7 @@ const SCENARIOS = [
     id: 'select-warm-100k', title: `SELECT ${plan.large.label} warm (session as above)`, unit: 'ms', lower: true, runs: heavy(3),
     who: ['ours', 'dovecot'],
     once: async (t) => {
-      const s = await imapSession(t, U.large, async (c, ms) => { await ok(c, 'SELECT INBOX', ms, 'select'); await ok(c, 'FETCH 1:* (FLAGS)', ms, 'fetch'); });
+      const s = await imapSession(t, U.large, (c, ms) => selectAndFetchFlags(c, ms, plan.large.n));
       return { value: s.ms.select, wallMs: s.ms.wall, cpuMs: s.cpuMs, rssKB: s.rssKB, extra: { sessionMs: s.ms.wall } };
     },
     target: { text: '< 150 ms', abs: 150 },
@@ -207,6 +214,7 @@ const SCENARIOS = [
     who: ['ours', 'dovecot'],
     once: async (t) => {
       const s = await imapSession(t, U.large, async (c, ms) => { await ok(c, 'SELECT INBOX', ms, 'select'); const r = await ok(c, 'UID FETCH 1:* (UID RFC822.SIZE FLAGS)', ms, 'fetch'); ms.n = r.untagged; });
+      if (s.ms.n < plan.large.n) throw new Skip(`UID FETCH listed ${s.ms.n} messages, want ${plan.large.n}`);
       return { value: s.ms.fetch, wallMs: s.ms.wall, cpuMs: s.cpuMs, rssKB: s.rssKB, extra: { lines: s.ms.n } };
     },
   },
@@ -280,7 +288,7 @@ const SCENARIOS = [
     once: async (t) => {
       const acct = account(t.imap, t.kind);
       const t0 = now();
-      const all = await Promise.all(U.conc.map((u) => imapSession(t, u, async (c, ms) => { await ok(c, 'SELECT INBOX', ms, 'select'); await ok(c, 'FETCH 1:* (FLAGS)', ms, 'fetch'); }, acct)));
+      const all = await Promise.all(U.conc.map((u) => imapSession(t, u, (c, ms) => selectAndFetchFlags(c, ms, plan.small.n), acct)));
       const wall = now() - t0;
       const rec = await acct.end(U.conc.length);
       const sessions = all.map((s) => s.ms.wall).sort((a, b) => a - b);
