@@ -141,6 +141,8 @@ export async function runServer(program: ServerProgram, argv: string[], loadServ
     hostname: settings.dpop_host ?? hostname(),
     configPath: resolve(args.config),
   };
+  // A safety net until the protocol sets its own: no client may hold a process forever by staying silent.
+  conn.setIdleTimeout(program === 'imapd' ? settings.imapd_login_timeout : settings.pop_timeout, () => {});
   const serve = await loadServe();
   await serve(conn, ctx);
   await conn.end();
