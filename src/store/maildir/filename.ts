@@ -81,10 +81,6 @@ export function infoForFlags(oldInfo: string | undefined, flags: ReadonlySet<str
   return [...letters].sort().join('');
 }
 
-export function isSystemFlag(flag: string): boolean {
-  return flag.startsWith('\\');
-}
-
 let counter = 0;
 let hostPart: string | undefined;
 
