@@ -37,9 +37,9 @@ export function envelopeData(part: MimePart, raw: Buffer): EnvelopeData {
     const name = f.name.toLowerCase();
     const ak = ADDR_FIELDS[name];
     if (ak) {
-      // Unfolded first, as Dovecot's header parser hands it over (this matters for what an
-      // unterminated comment leaves behind).
-      const list = parseAddressList(fieldValue(raw, f).replace(/\r?\n/g, ''));
+      // Trailing whitespace-only continuation lines are not part of the value for Dovecot (this
+      // shows in what an unterminated comment leaves behind as a display name).
+      const list = parseAddressList(fieldValue(raw, f).replace(/(\r?\n[ \t]*)+$/, ''));
       if (list) env[ak] = env[ak] ? [...(env[ak] as Address[]), ...list] : list;
       continue;
     }

@@ -68,8 +68,8 @@ export function sectionRange(raw: Buffer, root: MimePart, section: SectionSpec):
  * HEADER.FIELDS / HEADER.FIELDS.NOT: the selected whole fields in order, then the empty line.
  * Lines without a colon are never selected by name but are kept by .NOT. The empty line follows
  * Dovecot 2.3 (checked against the binary): always when the header had one; for HEADER.FIELDS
- * also when the message header had none, or an encapsulated message's header is empty (it then
- * also ends a last field that lacked a line break); never otherwise.
+ * also when the message header had none, or an encapsulated message's header is empty before a
+ * boundary (it then also ends a last field that lacked a line break); never otherwise.
  */
 function headerFields(raw: Buffer, msg: MimePart, isRoot: boolean, names: readonly string[], not: boolean): Buffer {
   const wanted = new Set(names.map((n) => n.toLowerCase()));
@@ -78,7 +78,8 @@ function headerFields(raw: Buffer, msg: MimePart, isRoot: boolean, names: readon
     const selected = f.hasColon && wanted.has(f.name.toLowerCase());
     if (selected !== not) chunks.push(raw.subarray(f.start, f.end));
   }
-  const emptyHeader = msg.bodyStart === msg.headerStart;
+  // An empty encapsulated header cut short by a boundary (not by the end of the message).
+  const emptyHeader = msg.bodyStart === msg.headerStart && msg.bodyStart < raw.length;
   if (msg.hasBlankLine || (!not && (isRoot || emptyHeader))) chunks.push(CRLF);
   return Buffer.concat(chunks);
 }
