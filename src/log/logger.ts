@@ -15,8 +15,29 @@ const SECRET_KEYS = /^(pass|passwd|password|secret|pw|credentials?)$/i;
 const REDACTED = '[redacted]';
 const MAX_REDACT_DEPTH = 4;
 
-/** A copy of `obj` without secret-named fields (the same object when there is nothing to hide). */
+/** Protocol command lines that carry a credential: IMAP `tag LOGIN user pass`, `tag AUTHENTICATE mech
+ *  initial-response`; POP3 `PASS`, `APOP`, `AUTH mech initial-response`. Anchored at the start so that
+ *  ordinary messages ("login failed for bob") stay readable. A last line of defence in case a raw command
+ *  line reaches the log; protocol code should not log them in the first place. */
+const CREDENTIAL_LINE = /^\S*\s*(LOGIN|PASS|APOP|AUTHENTICATE|AUTH)\s/i;
+const CREDENTIAL_PARTS: [RegExp, string][] = [
+  [/^(\S+\s+LOGIN\s+(?:"[^"\r\n]*"|\{\d+\+?\}|[^\s"]+)\s+)\S.*/i, '$1[redacted]'],
+  [/^(\S+\s+AUTHENTICATE\s+\S+\s+)\S.*/i, '$1[redacted]'],
+  [/^((?:PASS|AUTH\s+\S+|APOP\s+\S+)\s+)\S.*/i, '$1[redacted]'],
+];
+
+/** `text` with the credential part of a LOGIN / PASS / APOP / AUTHENTICATE line replaced. */
+export function scrubText(text: string): string {
+  if (!CREDENTIAL_LINE.test(text)) return text;
+  let out = text;
+  for (const [re, to] of CREDENTIAL_PARTS) out = out.replace(re, to);
+  return out;
+}
+
+/** A copy of `obj` without secret-named fields or credential-carrying command lines (the same object
+ *  when there is nothing to hide). */
 export function redact<T>(obj: T, depth = 0): T {
+  if (typeof obj === 'string') return scrubText(obj) as T;
   if (obj === null || typeof obj !== 'object' || depth > MAX_REDACT_DEPTH || Buffer.isBuffer(obj) || obj instanceof Error) return obj;
   if (Array.isArray(obj)) {
     let changed = false;
@@ -79,7 +100,7 @@ export function createLogger(settings: Settings, program: Program, bindings: Rec
           const a = args as unknown[];
           for (let i = 0; i < a.length; i++) {
             const v = a[i];
-            if (typeof v === 'string' && v.length > maxLen) a[i] = v.slice(0, maxLen) + '...';
+            if (typeof v === 'string') a[i] = scrubText(v.length > maxLen ? v.slice(0, maxLen) + '...' : v);
           }
           return method.apply(this, args);
         },

@@ -55,6 +55,22 @@ describe('logger', () => {
     expect(redact({ a: 1 })).toEqual({ a: 1 });
   });
 
+  it('scrubs credentials from raw command lines but keeps ordinary messages', () => {
+    const s = settings();
+    const log = createLogger(s, 'imapd');
+    log.info({ line: 'a1 LOGIN bob hunter2' }, 'a2 login "bob smith" "hunter 3"');
+    log.info('PASS hunter4');
+    log.info({ cmd: 'APOP bob 0123456789abcdef' }, 'x AUTHENTICATE PLAIN AGJvYgBodW50ZXI1');
+    log.info('AUTH PLAIN AGJvYgBodW50ZXI2');
+    log.info('login failed for bob');
+    const text = readFileSync(join(s.log_path!, 'imapd.log'), 'utf8');
+    for (const secret of ['hunter2', 'hunter 3', 'hunter4', '0123456789abcdef', 'AGJvYgBodW50ZXI1', 'AGJvYgBodW50ZXI2']) expect(text).not.toContain(secret);
+    expect(text).toContain('"line":"a1 LOGIN bob [redacted]"');
+    expect(text).toContain('"msg":"a2 login \\"bob smith\\" [redacted]"');
+    expect(text).toContain('"msg":"PASS [redacted]"');
+    expect(text).toContain('"msg":"login failed for bob"');
+  });
+
   it('honours log_level: error keeps warnings and errors only; debug shows everything', () => {
     const quiet = settings({ log_level: 'error' });
     const q = createLogger(quiet, 'imapd');
