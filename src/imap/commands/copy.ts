@@ -18,7 +18,7 @@ export async function copy(s: ImapSession, c: Command): Promise<Result> {
   if (move && sel.readOnly) return no('[READ-ONLY] Mailbox is read-only');
   const gone = idx.some((i) => sel.view[i]!.gone);
   const uids = idx.filter((i) => !sel.view[i]!.gone).map((i) => sel.view[i]!.uid);
-  if (gone) return no('[EXPUNGEISSUED] Some of the requested messages no longer exist');
+  if (gone && !c.uid) return no('[EXPUNGEISSUED] Some of the requested messages no longer exist');
   if (!uids.length) return ok(`${what} completed`);
   if (await overQuota(s)) return no('[OVERQUOTA] Quota exceeded');
   const r = await s.store.copy(sel.mailbox, uids, dest);

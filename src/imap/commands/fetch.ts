@@ -49,7 +49,9 @@ export async function fetch(s: ImapSession, c: Command): Promise<Result> {
     await writeParts(s, `* ${i + 1} FETCH (`, parts);
     await s.drainIfBusy();
   }
-  if (missing) return no('[EXPUNGEISSUED] Some of the requested messages no longer exist');
+  // By UID a vanished message is simply not there any more (RFC 3501 §6.4.8); by sequence number the
+  // client named it explicitly, so it hears why it got nothing (RFC 2180 §4.1.2, as Dovecot).
+  if (missing && !c.uid) return no('[EXPUNGEISSUED] Some of the requested messages no longer exist');
   return ok(`${c.uid ? 'UID ' : ''}FETCH completed`);
 }
 

@@ -50,6 +50,6 @@ export async function store(s: ImapSession, c: Command): Promise<Result> {
       await s.drainIfBusy();
     }
   }
-  if (missing) return no('[EXPUNGEISSUED] Some of the requested messages no longer exist');
+  if (missing && !c.uid) return no('[EXPUNGEISSUED] Some of the requested messages no longer exist');
   return ok(`${c.uid ? 'UID ' : ''}STORE completed`);
 }
