@@ -118,10 +118,12 @@ describe('Dovecot 2.3 interoperability', () => {
       try {
         await c.messageFlagsAdd('1', ['\\Flagged', 'fromdovecot'], { uid: true });
         await c.messageFlagsRemove('3', ['work'], { uid: true });
+        await c.messageDelete('2', { uid: true });
       } finally {
         lock.release();
       }
       const st = await box.refresh();
+      expect(st.messages.map((m) => m.uid)).toEqual([1, 3, 5]);
       expect(sysOrKw(st.messages.find((m) => m.uid === 1)!.flags)).toEqual(['$Label1', '\\Flagged', '\\Seen', 'foo', 'fromdovecot']);
       expect(sysOrKw(st.messages.find((m) => m.uid === 3)!.flags)).toEqual(['\\Answered', '\\Flagged']);
       await box.close();
@@ -178,9 +180,19 @@ describe('Dovecot 2.3 interoperability', () => {
     const box = await store.open('INBOX');
     await box.setFlags([1], 'remove', ['$Important']);
     await box.close();
+    // A folder and a subscription made by us after Dovecot built its mailbox list index.
+    await store.create('FromUs/Sub');
+    await store.subscribe('FromUs/Sub');
+    await store.append('FromUs/Sub', Buffer.from(msg(8)), ['\\Flagged']);
     chownMail(join(dir, users.theirs), dovecot);
     const c2 = await client(users.theirs);
     try {
+      const listed = await c2.list();
+      expect(listed.find((l) => l.pathAsListed === 'FromUs/Sub')?.subscribed).toBe(true);
+      const sub = await dovecotMailbox(c2, 'FromUs/Sub');
+      const ourSub = await ourMailbox(storeAt(root), 'FromUs/Sub');
+      expect(sub.uidValidity).toBe(ourSub.state.uidValidity);
+      expect(sub.messages).toEqual(ourSub.messages);
       const after = await dovecotMailbox(c2, 'INBOX');
       expect(after.messages.map((m) => m.uid)).toEqual([1, 2, 4, res.uid]);
       expect(after.messages[0]!.flags).toEqual(['\\Seen']);
