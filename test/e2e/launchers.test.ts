@@ -3,7 +3,7 @@
 // and `dmailctl serve` / `dmailctl demo`. Each proves a greeting, CAPABILITY and LOGOUT (POP3: QUIT).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, makeSite, mbox, simpleMessage, type Site } from '../helpers/site.js';
@@ -102,6 +102,29 @@ describe('dmailctl serve and demo', () => {
     const check = spawnSync(BIN.dmailctl, ['config', 'check', '-i', join(demoDir, 'dmail.conf')], { encoding: 'utf8', env: cleanEnv() });
     expect(check.status).toBe(0);
     expect(check.stderr).toContain('0 warning(s), 0 error(s)');
+  });
+});
+
+describe('logs', () => {
+  it('after logins, no password is in any log, and lines carry pid, protocol and client', async () => {
+    const i = await socketActivate('inetd', [BIN.imapd, '-i', site.conf]);
+    running.push(i);
+    await imapRoundTrip(i.port, false, { user: 'bob', pass: 'secret', exists: 3 });
+    await i.stop();
+    const p = await socketActivate('inetd', [BIN.dpop, '-i', site.conf]);
+    running.push(p);
+    await popRoundTrip(p.port, false, { user: 'bob', pass: 'secret', count: 3 });
+    await p.stop();
+    const files = readdirSync(site.logs).filter((f) => f.endsWith('.log'));
+    expect(files).toEqual(expect.arrayContaining(['imapd.log', 'dpop.log']));
+    for (const f of files) {
+      const text = readFileSync(join(site.logs, f), 'utf8');
+      expect(text).not.toContain('secret');
+      const first = JSON.parse(text.split('\n')[0]) as Record<string, unknown>;
+      expect(first.pid).toBeTypeOf('number');
+      expect(first.protocol).toBe(f === 'imapd.log' ? 'imap' : 'pop3');
+      expect(first.remote).toBe('127.0.0.1');
+    }
   });
 });
 
