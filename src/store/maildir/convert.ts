@@ -195,10 +195,18 @@ export async function convertStores(src: MailStore, dst: MailStore, opts: Conver
   for (const name of folders) {
     const fp = progress.folders[name]!;
     const srcBox = await src.open(name, { readOnly: true });
-    const dstBox = await dst.open(name, { readOnly: true });
-    const dstByUid = new Map(dstBox.state.messages.map((m) => [m.uid, m]));
+    const dstBox = await dst.open(name);
+    let dstByUid = new Map(dstBox.state.messages.map((m) => [m.uid, m]));
     const ok: number[] = [];
     const wanted = new Set(snapshots.get(name) ?? []);
+    // Flags are the source's current ones: a user may have read or flagged mail since it was copied
+    // (or before an interrupted run). Bring the copies up to date, then compare.
+    for (const m of srcBox.state.messages) {
+      const d = fp.map[m.uid] === undefined ? undefined : dstByUid.get(fp.map[m.uid]!);
+      if (wanted.has(m.uid) && d && flagKey(d.flags) !== flagKey(m.flags)) {
+        dstByUid = new Map((await dstBox.setFlags([d.uid], 'replace', [...m.flags].filter((f) => f !== '\\Recent'))).messages.map((x) => [x.uid, x]));
+      }
+    }
     for (const m of srcBox.state.messages) {
       if (!wanted.has(m.uid)) continue;
       const du = fp.map[m.uid];
