@@ -4,23 +4,16 @@
 import type { ServerContext } from '../session/context.js';
 import type { Connection } from '../transport/types.js';
 import type { Logger } from '../log/types.js';
-import type { MailStore, UserPaths } from '../store/types.js';
-import type { AuthUser } from '../auth/types.js';
+import type { MailStore } from '../store/types.js';
+import type { UserSession } from '../session/login.js';
 import type { InputQueue } from './input.js';
 import type { Args } from './args.js';
 import type { Selected } from './selected.js';
 
 export type ImapState = 'notauth' | 'auth' | 'selected' | 'logout';
 
-/** What the login pipeline (src/session/login.ts) hands back; mirrored here to keep imap/ decoupled. */
-export interface LoggedInUser {
-  user: AuthUser;
-  store: MailStore;
-  paths: UserPaths;
-  quotaKb?: number;
-  log: Logger;
-  close(): Promise<void>;
-}
+/** The logged-in user as the login pipeline (src/session/login.ts) hands it over. */
+export type LoggedInUser = UserSession;
 
 export interface Command {
   tag: string;
