@@ -124,6 +124,7 @@ describe('logs', () => {
       expect(first.pid).toBeTypeOf('number');
       expect(first.protocol).toBe(f === 'imapd.log' ? 'imap' : 'pop3');
       expect(first.remote).toBe('127.0.0.1');
+      expect(text).toContain('"user":"bob"'); // bound after login
     }
   });
 });
