@@ -343,7 +343,8 @@ export class Pop3Session {
         this.log.error({ err: (e as Error).message, uids: toDelete.length }, 'expunge at QUIT failed');
       }
     }
-    const left = mailbox.state.messages.length;
+    // Re-read so the count includes mail delivered during the session (kept for the next one).
+    const left = (await mailbox.refresh().catch(() => mailbox.state)).messages.length;
     this.log.info({ deleted: removed.length, requested: toDelete.length, seen: seen.length, left }, 'pop3 update');
     // Free the maildrop before answering: a client that reconnects the moment it reads our +OK
     // (fetchmail, getmail, mpop in a loop) must not find it still locked and get [IN-USE].

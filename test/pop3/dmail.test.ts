@@ -41,7 +41,7 @@ describe('DMail login behaviour over POP3', () => {
     s.setConfig({ bulletin_path: bulls });
     const first = await loginAndCount(s);
     expect(first.reply).toMatch(/^\+OK bob has 2 msgs/);
-    expect(first.subjects[0]).toBe('Test message 1');
+    expect(first.subjects).toContain('Test message 1');
     const again = await loginAndCount(s);
     expect(again.subjects).toHaveLength(2);
   });

@@ -1,7 +1,7 @@
 // A tiny POP3 client over the inetd harness: one real dpop process per connection.
-import { writeFileSync } from 'node:fs';
 import { inetdConnect, type Client } from '../helpers/inetd.js';
-import { BIN, makeSite, mbox, simpleMessage, type Site } from '../helpers/site.js';
+import { BIN, makeSite, simpleMessage, type Site } from '../helpers/site.js';
+import { deliver, setInbox, storeSettings, TEST_STORE } from '../maildir/site-store.js';
 
 export interface PopClient extends Client {
   greeting: string;
@@ -37,17 +37,32 @@ export async function pop(site: Site): Promise<PopClient> {
   return c;
 }
 
-/** A site with user bob (password "secret") and `n` simple messages in his drop file. */
-export function siteWithMail(n: number, extra: Record<string, string | number | boolean | string[]> = {}): Site {
+type Extra = Record<string, string | number | boolean | string[]>;
+
+/** A site with user bob (password "secret") and `n` simple messages in his INBOX, kept in the store
+ *  DMAIL_TEST_STORE selects (mbox by default, or maildir); later setConfig calls keep that store. */
+export function siteWithMail(n: number, extra: Extra = {}): Site {
   const site = makeSite(extra);
+  const setConfig = site.setConfig.bind(site);
+  site.setConfig = (e: Extra) => setConfig({ ...storeSettings(site), ...e });
+  site.setConfig(extra);
   site.addUser('bob', { pass: 'secret' });
   writeMail(site, 'bob', Array.from({ length: n }, (_, i) => simpleMessage(i + 1)));
   return site;
 }
 
+/** Replace a user's INBOX with these messages (LF endings, as an MDA writes them). */
 export function writeMail(site: Site, user: string, texts: string[]): void {
-  writeFileSync(site.drop(user), mbox(texts.map((text) => ({ text }))));
+  setInbox(site, user, texts.map((text) => ({ text })));
 }
+
+/** Deliver one more message, as the MDA would while sessions are open. */
+export function deliverMail(site: Site, user: string, text: string): void {
+  deliver(site, user, { text });
+}
+
+/** Tests that look at or write the mbox drop file itself run only on the mbox store. */
+export const NOT_MBOX = TEST_STORE !== 'mbox';
 
 /** The message as POP3 must deliver it: CRLF line endings. */
 export const crlf = (text: string): string => text.replace(/\r?\n/g, '\r\n');
