@@ -4,7 +4,7 @@ import type { HeaderField } from './types.js';
 
 /**
  * Value of a field as a wire string: everything after the colon, leading whitespace of the first
- * line skipped, the final line break removed. Folding line breaks inside are kept (callers that
+ * line skipped (see below), the final line break removed. Folding line breaks inside are kept (callers that
  * print the value drop them like Dovecot's nstring_nolf; address parsing treats them as space).
  */
 export function fieldValue(raw: Buffer, f: HeaderField): string {
@@ -13,7 +13,12 @@ export function fieldValue(raw: Buffer, f: HeaderField): string {
   let e = f.end;
   if (e > s && raw[e - 1] === 0x0a) e--;
   if (e > s && raw[e - 1] === 0x0d) e--;
-  while (s < e && (raw[s] === 0x20 || raw[s] === 0x09)) s++;
+  // Skip the whitespace after the colon -- but if the first line holds nothing else, only one
+  // character of it (Dovecot's header parser does this; "Date:  " reads as " ").
+  let p = s;
+  while (p < e && (raw[p] === 0x20 || raw[p] === 0x09)) p++;
+  if (p < e && raw[p] !== 0x0d && raw[p] !== 0x0a) s = p;
+  else if (s < e && (raw[s] === 0x20 || raw[s] === 0x09)) s++;
   return raw.toString('latin1', s, e);
 }
 

@@ -125,6 +125,8 @@ export function edgeCases(): Buffer[] {
     crlf(' leading continuation\nSubject: x\n\nbody\n'),
     crlf('Subject: a\0b\nFrom: "a\0b" <x@y.z>\nMessage-ID: <a\0b@c>\nContent-Type: text/plain; name="a\0b"\nContent-Description: d\0e\n\nbody\0\n'),
     crlf('Subject: bare\rCR\nDate: d\re\n\nx\n'),
+    crlf('Subject: \nDate:  \nMessage-ID: \t\nIn-Reply-To:\nContent-Description:  \nMIME-Version: 1.0\n\nx\n'),
+    crlf('From: a@b.c, , (c@d.e\nTo: =(?utf-8?q?x?= <a@b.c>\n \nCc: joe@exa(ple.org,\n  John <jdoe@one.test>\n\nx\n'),
     crlf('Subject: x\n   \nX-A: y\n\nbody\n'),
     crlf('Subject: \xff\xfe 8-bit\nFrom: \xe9 <a@b.c>\n\nx\n'),
     crlf(': empty name\nSubject: x\n\nbody\n'),
