@@ -423,24 +423,33 @@ export class MaildirStore implements MailStore {
   }
 }
 
-/** Like Dovecot, drop tmp/ files older than 36 hours: deliveries or appends that died half-way. */
+/** Like Dovecot, drop tmp/ files older than 36 hours: deliveries or appends that died half-way; and
+ *  the temporary files of index updates killed half-way (dotlock.ts names), after an hour. */
 const TMP_MAX_AGE_MS = 36 * 3600 * 1000;
-async function cleanTmp(dir: string, log: Logger): Promise<void> {
-  let names: string[];
-  try { names = await fsp.readdir(join(dir, 'tmp')); } catch { return; }
+const INDEX_TEMP_MAX_AGE_MS = 3600 * 1000;
+const INDEX_TEMP = /^(?:(?:dovecot-uidlist|dovecot-keywords|subscriptions)\.(?:lock\.tmp|lock\.stale|new)\.|dovecot-uidvalidity\.\d+\.tmp$)/;
+
+async function removeOld(dir: string, names: string[], maxAge: number, log: Logger): Promise<void> {
   const now = Date.now();
   for (const n of names) {
-    const p = join(dir, 'tmp', n);
+    const p = join(dir, n);
     try {
       const st = await fsp.lstat(p);
-      if (st.isFile() && now - Math.max(st.mtimeMs, st.ctimeMs) > TMP_MAX_AGE_MS) {
+      if (st.isFile() && now - Math.max(st.mtimeMs, st.ctimeMs) > maxAge) {
         await fsp.unlink(p);
-        log.info({ path: p }, 'maildir: removed stale tmp file');
+        log.info({ path: p }, 'maildir: removed stale temporary file');
       }
     } catch {
       // raced with its owner: fine
     }
   }
+}
+
+async function cleanTmp(dir: string, log: Logger): Promise<void> {
+  const tmp = await fsp.readdir(join(dir, 'tmp')).catch(() => [] as string[]);
+  await removeOld(join(dir, 'tmp'), tmp, TMP_MAX_AGE_MS, log);
+  const own = (await fsp.readdir(dir).catch(() => [] as string[])).filter((n) => INDEX_TEMP.test(n));
+  await removeOld(dir, own, INDEX_TEMP_MAX_AGE_MS, log);
 }
 
 /** Write a new message file so that it is complete on disk before it becomes visible (tmp → new). */
