@@ -172,6 +172,41 @@ describe('spool shapes', () => {
   });
 });
 
+describe('big messages', () => {
+  const collect = async (r: NodeJS.ReadableStream) => { const c: Buffer[] = []; for await (const b of r) c.push(b as Buffer); return Buffer.concat(c); };
+  it('streams a big message in pieces, equal to read(), while another session moves it', async () => {
+    const u = mk();
+    u.deliver(msg(1));
+    const line = 'From the body of a big message with a quoted line\n>From here\n' + 'x'.repeat(70) + '\n';
+    const big = 'Subject: big\nMessage-ID: <big@x>\n\n' + line.repeat(60000) + 'last line without newline';
+    u.deliver(big);
+    u.deliver(msg(3));
+    const box = await u.store().open('INBOX');
+    const m = box.state.messages[1]!;
+    expect(m.size).toBeGreaterThan(4 * 1024 * 1024);
+    const whole = await box.read(m.uid);
+    expect(whole.length).toBe(m.size);
+    // Buffer.equals: deep equality of megabyte buffers is far too slow in expect().
+    expect((await collect(box.stream(m.uid))).equals(whole)).toBe(true);
+    expect((await collect(box.stream(m.uid, 100, 3_000_000))).equals(whole.subarray(100, 3_000_000))).toBe(true);
+    expect((await collect(box.stream(m.uid, m.size - 10))).toString()).toBe(whole.subarray(m.size - 10).toString());
+    // Another session expunges the message before it (shifting it) and changes its flags mid-stream.
+    const other = await u.store().open('INBOX');
+    const s = box.stream(m.uid);
+    const parts: Buffer[] = [];
+    let moved = false;
+    for await (const b of s) {
+      parts.push(b as Buffer);
+      if (!moved) {
+        moved = true;
+        await other.expunge([other.state.messages[0]!.uid]);
+        await other.setFlags([m.uid], 'add', ['\\Seen', 'Big']);
+      }
+    }
+    expect(Buffer.concat(parts).equals(whole)).toBe(true);
+  });
+});
+
 describe('safety', () => {
   it('refuses symlinked folders and a symlinked drop file', async () => {
     const u = mk();

@@ -247,6 +247,35 @@ export class MboxFile {
     return clientView(raw);
   }
 
+  /**
+   * For streaming a big message in pieces: the client view of its header (with the blank line) and where
+   * the body starts, plus `len` raw body bytes from `bodyRel` on. Null when the header has no end.
+   */
+  readPiece(fd: number, m: IndexedMessage, bodyRel: number, len: number): { header: Buffer; bodyLen: number; chunk: Buffer } | null {
+    const total = m.end - m.offset;
+    let want = Math.min(total, 64 * 1024);
+    for (;;) {
+      const raw = preadExact(fd, m.offset, want);
+      if (raw.toString('latin1', 0, 5) !== 'From ') throw new StoreError('SERVERBUG', 'mailbox changed under the index');
+      const layout = layoutOf(raw);
+      if (layout.blankStart >= 0) {
+        const head = raw.subarray(0, layout.bodyStart);
+        const header = clientView(head, layoutOf(head));
+        const tail = preadExact(fd, m.offset + Math.max(layout.bodyStart, total - 4), Math.min(4, total - layout.bodyStart));
+        // The separator blank line at the end is not part of the message.
+        let sep = 0;
+        const t = tail.toString('latin1');
+        if (t.endsWith('\n\r\n')) sep = 2; else if (t.endsWith('\n\n')) sep = 1;
+        const bodyLen = total - layout.bodyStart - sep;
+        const from = Math.min(bodyRel, bodyLen);
+        const chunk = preadExact(fd, m.offset + layout.bodyStart + from, Math.min(len, bodyLen - from));
+        return { header, bodyLen, chunk };
+      }
+      if (want >= total || want >= 16 * 1024 * 1024) return null;
+      want = Math.min(total, want * 4);
+    }
+  }
+
   private checkSpace(): void {
     if (this.opts.minSpaceMb <= 0) return;
     try {

@@ -5,7 +5,10 @@ import type { Mailbox, MailboxState, MessageInfo, Flag, StoreMode } from '../typ
 import { StoreError } from '../types.js';
 import type { MboxFile } from './file.js';
 import type { IndexData, IndexedMessage } from './index-file.js';
-import { SYSTEM_FLAGS, FLAG_OLD, FLAG_DELETED, isAtomKeyword } from './format.js';
+import { SYSTEM_FLAGS, FLAG_OLD, FLAG_DELETED, isAtomKeyword, isQuotedFrom } from './format.js';
+
+/** Messages above this size are streamed in pieces instead of read whole. */
+const BIG_MESSAGE = 4 * 1024 * 1024;
 
 export function flagSet(m: IndexedMessage): Set<Flag> {
   const s = new Set<Flag>();
@@ -134,14 +137,72 @@ export class MboxMailbox implements Mailbox {
   }
 
   stream(uid: number, start = 0, end?: number): Readable {
-    // The lock is held only while reading; the bytes are then streamed from memory.
     const self = this;
     return Readable.from((async function* () {
-      const whole = await self.read(uid);
-      const e = end === undefined ? whole.length : Math.min(end, whole.length);
-      const s = Math.min(Math.max(0, start), e);
-      for (let p = s; p < e; p += 65536) yield whole.subarray(p, Math.min(e, p + 65536));
+      const m = self.state.messages.find((x) => x.uid === uid);
+      if (!m || m.size <= BIG_MESSAGE) {
+        // The lock is held only while reading; the bytes are then streamed from memory.
+        const whole = await self.read(uid);
+        const e = end === undefined ? whole.length : Math.min(end, whole.length);
+        const s = Math.min(Math.max(0, start), e);
+        for (let p = s; p < e; p += 65536) yield whole.subarray(p, Math.min(e, p + 65536));
+        return;
+      }
+      yield* self.streamBig(uid, start, end ?? Infinity);
     })(), { objectMode: false });
+  }
+
+  /**
+   * A big message in pieces, each read under its own short lock (delivery is never blocked for the
+   * whole transfer) and memory stays bounded. Positions are kept relative to the body, which a
+   * rewrite never changes even when it moves the message or changes its status headers.
+   */
+  private async *streamBig(uid: number, start: number, end: number): AsyncGenerator<Buffer> {
+    let pos = 0;
+    let bodyRel = 0;
+    let carry: Buffer = Buffer.alloc(0);
+    const crlf = Buffer.from('\r\n');
+    const emit = function* (b: Buffer): Generator<Buffer> {
+      const s = Math.max(start - pos, 0);
+      const e = Math.min(end - pos, b.length);
+      if (s < e) yield b.subarray(s, e);
+      pos += b.length;
+    };
+    for (let first = true; ; first = false) {
+      if (pos >= end) return;
+      const piece = await this.file.locked('read', (fd, d) => {
+        const m = findByUid(d.messages, uid);
+        if (!m || fd < 0) throw new StoreError('NONEXISTENT', `message UID ${uid} no longer exists`);
+        return this.file.readPiece(fd, m, bodyRel, 1024 * 1024);
+      });
+      if (!piece) {
+        // No end of header: an odd message; read it whole.
+        const whole = await this.read(uid);
+        yield* emit(whole.subarray(pos));
+        return;
+      }
+      if (first) yield* emit(piece.header);
+      bodyRel += piece.chunk.length;
+      const last = bodyRel >= piece.bodyLen || piece.chunk.length === 0;
+      const data = carry.length ? Buffer.concat([carry, piece.chunk]) : piece.chunk;
+      let p = 0;
+      const out: Buffer[] = [];
+      for (;;) {
+        const nl = data.indexOf(0x0a, p);
+        if (nl < 0) break;
+        let ce = nl;
+        if (ce > p && data[ce - 1] === 0x0d) ce--;
+        out.push(isQuotedFrom(data, p, ce) ? data.subarray(p + 1, ce) : data.subarray(p, ce), crlf);
+        p = nl + 1;
+      }
+      carry = data.subarray(p);
+      if (last && carry.length) {
+        out.push(isQuotedFrom(carry, 0, carry.length) ? carry.subarray(1) : carry);
+        carry = Buffer.alloc(0);
+      }
+      yield* emit(Buffer.concat(out));
+      if (last) return;
+    }
   }
 
   async setFlags(uids: readonly number[], mode: StoreMode, flags: readonly Flag[]): Promise<MailboxState> {
