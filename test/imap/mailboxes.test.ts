@@ -78,6 +78,17 @@ describe('mailbox management', () => {
     expect(listNames(await s.cmd('LSUB "" "*"'))).toEqual(['Projects/2024/Q1']);
   });
 
+  it('tolerates LIST-EXTENDED syntax (selection, several patterns, RETURN)', async () => {
+    const sub = await s.cmd('LIST (SUBSCRIBED) "" "*" RETURN (CHILDREN)');
+    expect(listNames(sub)).toEqual(['Projects/2024/Q1']);
+    expect(sub[0]).toContain('\\Subscribed');
+    const special = await s.cmd('LIST (SPECIAL-USE) "" "*" RETURN (SPECIAL-USE)');
+    expect(listNames(special)).toEqual(['Sent']);
+    const multi = await s.cmd('LIST "" ("INBOX" "Sent") RETURN (SUBSCRIBED STATUS (MESSAGES))');
+    expect(listNames(multi)).toEqual(['INBOX', 'Sent']);
+    expect(last(await s.cmd('LIST "" "*" NOTRETURN ()'))).toMatch(/BAD/);
+  });
+
   it('deletes folders, refuses INBOX and missing ones', async () => {
     expect(last(await s.cmd('DELETE Play'))).toMatch(/OK DELETE completed/);
     expect(last(await s.cmd('DELETE Play'))).toMatch(/NO/);

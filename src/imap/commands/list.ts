@@ -5,6 +5,7 @@ import type { Command, ImapSession } from '../session.js';
 import { canonicalPattern, specialUse } from '../mailbox-name.js';
 import { mailboxString } from '../wire.js';
 import { bad, ok, type Result } from '../result.js';
+import { ParseError } from '../args.js';
 
 /** LIST wildcard match ('*' anything, '%' anything but '/') as an NFA walk: O(name x pattern), with
  *  no regular-expression backtracking for a hostile pattern like "*%*%*%...x" to blow up on. */
@@ -69,26 +70,71 @@ function attributes(f: FolderEntry): string[] {
   return attrs;
 }
 
-export async function list(s: ImapSession, c: Command): Promise<Result> {
-  const a = c.args;
+interface ListOptions {
+  selectSubscribed: boolean;
+  selectSpecialUse: boolean;
+  returnSubscribed: boolean;
+}
+
+/** RFC 5258 syntax (selection options, several patterns, RETURN) is accepted although LIST-EXTENDED is
+ *  not advertised: a client that sends it anyway gets a sensible answer instead of BAD. */
+function parseList(a: Command['args'], lsub: boolean): { ref: string; patterns: Buffer[]; opts: ListOptions } {
+  const opts: ListOptions = { selectSubscribed: false, selectSpecialUse: false, returnSubscribed: false };
   a.sp();
+  if (!lsub && a.peek() === '(') {
+    a.list(() => {
+      const o = a.atom().toUpperCase();
+      if (o === 'SUBSCRIBED') opts.selectSubscribed = true;
+      else if (o === 'SPECIAL-USE') opts.selectSpecialUse = true;
+    });
+    a.sp();
+  }
   const ref = canonicalPattern(a.listMailbox());
   a.sp();
-  const pat = a.listMailbox();
+  const patterns: Buffer[] = [];
+  if (!lsub && a.peek() === '(') a.list(() => patterns.push(a.listMailbox()));
+  else patterns.push(a.listMailbox());
+  if (!lsub && !a.atEnd) {
+    a.sp();
+    if (a.atom().toUpperCase() !== 'RETURN') throw new ParseError('Expected RETURN');
+    a.sp();
+    a.list(() => {
+      const o = a.atom().toUpperCase();
+      if (o === 'SUBSCRIBED') opts.returnSubscribed = true;
+      else if (o === 'STATUS') {
+        a.sp();
+        a.list(() => a.atom());
+      }
+    });
+  }
   a.end();
-  const pattern = canonicalPattern(pat);
+  return { ref, patterns, opts };
+}
+
+export async function list(s: ImapSession, c: Command): Promise<Result> {
   const lsub = c.name === 'LSUB';
-  if (pattern === '') {
+  const { ref, patterns, opts } = parseList(c.args, lsub);
+  if (patterns.length === 1 && patterns[0]!.length === 0) {
     if (!lsub) s.untagged('LIST (\\Noselect) "/" ""');
     return ok(`${c.name} completed`);
   }
-  const full = canonicalPattern(Buffer.from(ref + pattern, 'latin1'));
-  if (full.length > MAX_PATTERN) return bad('Pattern too long');
-  const matches = (n: string) => wildcardMatch(full, n);
+  const fulls = patterns.map((p) => canonicalPattern(Buffer.concat([Buffer.from(ref, 'latin1'), p])));
+  if (fulls.some((f) => f.length > MAX_PATTERN)) return bad('Pattern too long');
+  const matches = (n: string) => fulls.some((f) => wildcardMatch(f, n));
   const folders = await allFolders(s);
   if (!lsub) {
-    const names = [...folders.keys()].filter(matches).sort(byName);
-    for (const n of names) s.untagged(`LIST (${attributes(folders.get(n)!).join(' ')}) "/" ${mailboxString(n)}`);
+    const wantSubs = opts.selectSubscribed || opts.returnSubscribed;
+    const subscribed = wantSubs ? new Set((await s.store.subscriptions()).map((n) => (n.toUpperCase() === 'INBOX' ? 'INBOX' : n))) : new Set<string>();
+    const names = [...folders.keys()]
+      .filter(matches)
+      .filter((n) => !opts.selectSubscribed || subscribed.has(n))
+      .filter((n) => !opts.selectSpecialUse || specialUse(n) !== undefined)
+      .sort(byName);
+    for (const n of names) {
+      const attrs = attributes(folders.get(n)!);
+      if (wantSubs && subscribed.has(n)) attrs.push('\\Subscribed');
+      s.untagged(`LIST (${attrs.join(' ')}) "/" ${mailboxString(n)}`);
+    }
     return ok('LIST completed');
   }
   const subs = new Set((await s.store.subscriptions()).map((n) => (n.toUpperCase() === 'INBOX' ? 'INBOX' : n)));
