@@ -358,6 +358,9 @@ describe('maildir store on disk', () => {
       const err = results.find((r) => typeof r !== 'string');
       expect(err).toBeInstanceOf(StoreError);
       expect((err as StoreError).code).toBe('CANNOT');
+      // A maildir the user may not create is a NOPERM answer, not a crash.
+      await expect(storeAt(join(top, 'not-mine')).open('INBOX')).rejects.toMatchObject({ code: 'NOPERM' });
+      await expect(storeAt(join(top, 'not-mine')).append('INBOX', Buffer.from(msg(3)))).rejects.toMatchObject({ code: 'NOPERM' });
     } finally {
       process.seteuid!(0);
       process.setegid!(0);

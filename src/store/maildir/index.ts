@@ -23,6 +23,7 @@ import { lockedUidList } from './uidlist-sync.js';
 import { locate, scanMaildir } from './scan.js';
 import { headerUidl } from './measure.js';
 import { mapLimit } from './limit.js';
+import { mapped } from './errors.js';
 
 const SYSTEM_FLAGS = new Map(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'].map((f) => [f.toLowerCase(), f]));
 
@@ -75,6 +76,55 @@ export class MaildirStore implements MailStore {
     };
   }
 
+  // The MailStore interface: every method maps file-system errors to StoreErrors (errors.ts).
+  open(name: string, options: OpenOptions = {}): Promise<Mailbox> {
+    return mapped(() => this.openImpl(name, options));
+  }
+
+  status(name: string): Promise<MailboxStatus> {
+    return mapped(() => this.statusImpl(name));
+  }
+
+  append(name: string, message: Buffer, flags: readonly Flag[] = [], date?: Date): Promise<AppendResult> {
+    return mapped(() => this.appendImpl(name, message, flags, date));
+  }
+
+  copy(from: Mailbox, uids: readonly number[], to: string): Promise<CopyResult> {
+    return mapped(() => this.copyImpl(from, uids, to));
+  }
+
+  list(): Promise<FolderEntry[]> {
+    return mapped(() => this.listImpl());
+  }
+
+  create(name: string): Promise<void> {
+    return mapped(() => this.createImpl(name));
+  }
+
+  delete(name: string): Promise<void> {
+    return mapped(() => this.deleteImpl(name));
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return mapped(() => this.renameImpl(from, to));
+  }
+
+  subscriptions(): Promise<string[]> {
+    return mapped(() => this.subscriptionsImpl());
+  }
+
+  subscribe(name: string): Promise<void> {
+    return mapped(() => this.subscribeImpl(name));
+  }
+
+  unsubscribe(name: string): Promise<void> {
+    return mapped(() => this.unsubscribeImpl(name));
+  }
+
+  usage(): Promise<number> {
+    return mapped(() => this.usageImpl());
+  }
+
   private get root(): string {
     return this.env.root;
   }
@@ -90,7 +140,7 @@ export class MaildirStore implements MailStore {
     return dir;
   }
 
-  async open(name: string, options: OpenOptions = {}): Promise<Mailbox> {
+  private async openImpl(name: string, options: OpenOptions = {}): Promise<Mailbox> {
     const dir = await this.existingDir(name);
     const readOnly = options.readOnly ?? false;
     // A folder half-created by a crash lacks some of cur/new/tmp: complete it instead of failing.
@@ -103,7 +153,7 @@ export class MaildirStore implements MailStore {
     return box;
   }
 
-  async status(name: string): Promise<MailboxStatus> {
+  private async statusImpl(name: string): Promise<MailboxStatus> {
     const dir = await this.existingDir(name);
     // Clients poll STATUS on every folder; a kept read-only view makes a repeat cost a few stats.
     let box = this.statusViews.get(dir);
@@ -123,7 +173,7 @@ export class MaildirStore implements MailStore {
     return { messages: s.messages.length, recent, unseen, uidNext: s.uidNext, uidValidity: s.uidValidity, size };
   }
 
-  async append(name: string, message: Buffer, flags: readonly Flag[] = [], date?: Date): Promise<AppendResult> {
+  private async appendImpl(name: string, message: Buffer, flags: readonly Flag[] = [], date?: Date): Promise<AppendResult> {
     const dir = await this.existingDir(name);
     const body = toLf(message);
     const { keywords } = storableFlags(flags);
@@ -158,7 +208,7 @@ export class MaildirStore implements MailStore {
     }
   }
 
-  async copy(from: Mailbox, uids: readonly number[], to: string): Promise<CopyResult> {
+  private async copyImpl(from: Mailbox, uids: readonly number[], to: string): Promise<CopyResult> {
     const dir = await this.existingDir(to);
     const sourceUids: number[] = [];
     const prepared: { tmp: string; base: string; info: string | undefined; uidl?: string }[] = [];
@@ -215,7 +265,7 @@ export class MaildirStore implements MailStore {
     }
   }
 
-  async list(): Promise<FolderEntry[]> {
+  private async listImpl(): Promise<FolderEntry[]> {
     const names = new Set<string>();
     let ents: import('node:fs').Dirent[] = [];
     try {
@@ -248,7 +298,7 @@ export class MaildirStore implements MailStore {
     }));
   }
 
-  async create(name: string): Promise<void> {
+  private async createImpl(name: string): Promise<void> {
     const clean = name.endsWith('/') ? name.slice(0, -1) : name;
     if (isInbox(clean)) throw new StoreError('ALREADYEXISTS', 'Mailbox already exists');
     validateName(clean);
@@ -265,7 +315,7 @@ export class MaildirStore implements MailStore {
     await lockedUidList(dir, this.env, async () => false);
   }
 
-  async delete(name: string): Promise<void> {
+  private async deleteImpl(name: string): Promise<void> {
     if (isInbox(name)) throw new StoreError('CANNOT', "INBOX can't be deleted.");
     const dir = mailboxDir(this.root, name);
     if (!(await isDir(dir))) throw new StoreError('NONEXISTENT', `Mailbox doesn't exist: ${name}`);
@@ -277,7 +327,7 @@ export class MaildirStore implements MailStore {
     await fsp.rm(trash, { recursive: true, force: true });
   }
 
-  async rename(from: string, to: string): Promise<void> {
+  private async renameImpl(from: string, to: string): Promise<void> {
     const target = to.endsWith('/') ? to.slice(0, -1) : to;
     if (isInbox(target)) throw new StoreError('ALREADYEXISTS', 'Mailbox already exists');
     validateName(target);
@@ -306,7 +356,7 @@ export class MaildirStore implements MailStore {
   /** RFC 3501: renaming INBOX moves its messages to the new folder and leaves INBOX empty. Each file
    *  is renamed (never copied), so a crash leaves every message in exactly one of the two. */
   private async renameInbox(to: string): Promise<void> {
-    await this.create(to);
+    await this.createImpl(to);
     const dst = mailboxDir(this.root, to);
     await fsp.copyFile(join(this.root, KEYWORDS), join(dst, KEYWORDS)).catch(() => undefined);
     for (const sub of ['cur', 'new']) {
@@ -321,20 +371,20 @@ export class MaildirStore implements MailStore {
     }
   }
 
-  async subscriptions(): Promise<string[]> {
+  private async subscriptionsImpl(): Promise<string[]> {
     return readSubscriptions(this.root);
   }
 
-  async subscribe(name: string): Promise<void> {
+  private async subscribeImpl(name: string): Promise<void> {
     await updateSubscriptions(this.root, this.env.lock, (names) => (names.includes(name) ? names : [...names, name]));
   }
 
-  async unsubscribe(name: string): Promise<void> {
+  private async unsubscribeImpl(name: string): Promise<void> {
     await updateSubscriptions(this.root, this.env.lock, (names) => names.filter((n) => n !== name));
   }
 
   /** Bytes on disk of INBOX and all folders (S= from the name when present: no stat needed). */
-  async usage(): Promise<number> {
+  private async usageImpl(): Promise<number> {
     const dirs = [this.root];
     try {
       for (const e of await fsp.readdir(this.root)) if (nameOfEntry(e)) dirs.push(join(this.root, e));

@@ -10,6 +10,7 @@ import type { Flag, Mailbox, MailboxState, MessageInfo, StoreMode } from '../typ
 import { StoreError } from '../types.js';
 import { crlfSlice, toCrlf } from './crlf.js';
 import { measureFile } from './measure.js';
+import { asStoreError, mapped } from './errors.js';
 import { FS_PARALLEL, mapLimit } from './limit.js';
 import { compareBases, fileName, flagsFromInfo, infoForFlags, parseName, renewBase } from './filename.js';
 import { ensureKeywords, KEYWORDS, letterFor, readKeywords, type KeywordTable } from './keywords.js';
@@ -60,7 +61,11 @@ export class MaildirMailbox implements Mailbox {
     return this.current;
   }
 
-  async refresh(): Promise<MailboxState> {
+  refresh(): Promise<MailboxState> {
+    return mapped(() => this.refreshImpl());
+  }
+
+  private async refreshImpl(): Promise<MailboxState> {
     if (this.closed) throw new StoreError('CANNOT', 'Mailbox is closed');
     // Taken before reading: a change during the rebuild then shows as a different stamp next time.
     const stamp = await this.stamp();
@@ -284,7 +289,7 @@ export class MaildirMailbox implements Mailbox {
         try {
           return await fsp.open(join(this.dir, where.sub, where.file), 'r');
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw asStoreError(err);
         }
       }
       throw new StoreError('NONEXISTENT', `Message ${uid} has been expunged`);
@@ -305,7 +310,11 @@ export class MaildirMailbox implements Mailbox {
     return Readable.from(crlfSlice(chunks(), start, end), { objectMode: false });
   }
 
-  async setFlags(uids: readonly number[], mode: StoreMode, flags: readonly Flag[]): Promise<MailboxState> {
+  setFlags(uids: readonly number[], mode: StoreMode, flags: readonly Flag[]): Promise<MailboxState> {
+    return mapped(() => this.setFlagsImpl(uids, mode, flags));
+  }
+
+  private async setFlagsImpl(uids: readonly number[], mode: StoreMode, flags: readonly Flag[]): Promise<MailboxState> {
     if (this.readOnly) throw new StoreError('CANNOT', 'Mailbox is read-only');
     const wanted = flags.filter((f) => f.toLowerCase() !== '\\recent' && (!f.startsWith('\\') || CANONICAL.has(f.toLowerCase())));
     const keywords = wanted.filter((f) => !f.startsWith('\\'));
@@ -349,7 +358,11 @@ export class MaildirMailbox implements Mailbox {
     return this.current;
   }
 
-  async expunge(uids?: readonly number[]): Promise<number[]> {
+  expunge(uids?: readonly number[]): Promise<number[]> {
+    return mapped(() => this.expungeImpl(uids));
+  }
+
+  private async expungeImpl(uids?: readonly number[]): Promise<number[]> {
     if (this.readOnly) throw new StoreError('CANNOT', 'Mailbox is read-only');
     const targets = uids
       ? uids.map((u) => this.entries.get(u)).filter((e): e is Entry => e !== undefined)
