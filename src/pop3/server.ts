@@ -22,7 +22,6 @@ export async function servePop3(conn: Connection, ctx: ServerContext): Promise<v
     if (reason === 'error' || reason === 'overflow' || reason === 'timeout') input.clear();
     input.end();
   });
-  session.armIdleTimer();
   conn.write(greeting(timestamp));
   await session.run();
   await conn.end().catch(() => undefined);

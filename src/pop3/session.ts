@@ -52,9 +52,8 @@ export class Pop3Session {
     try {
       for (;;) {
         if (this.state === 'CLOSED') return;
-        const line = await this.input.next();
+        const line = await this.nextLine();
         if (!line) return;
-        this.armIdleTimer();
         await this.handle(line);
       }
     } catch (e) {
@@ -64,6 +63,15 @@ export class Pop3Session {
     } finally {
       await this.cleanup();
     }
+  }
+
+  /** Waits for the client's next line with the idle timer running; the timer is off while we work on
+   *  a command (a slow login or expunge is not client idleness). */
+  async nextLine(): Promise<InputLine | null> {
+    this.armIdleTimer();
+    const line = await this.input.next();
+    this.conn.setIdleTimeout(0, () => undefined);
+    return line;
   }
 
   armIdleTimer(): void {
@@ -226,12 +234,11 @@ export class Pop3Session {
   /** Sends a SASL challenge and reads the answer; null when the client cancelled ('*') or left. */
   private async challenge(prompt: string): Promise<string | null> {
     this.send(`+ ${prompt ? encodeBase64(prompt) : ''}\r\n`);
-    const line = await this.input.next();
+    const line = await this.nextLine();
     if (!line) {
       this.state = 'CLOSED';
       return null;
     }
-    this.armIdleTimer();
     if (line.tooLong) {
       this.send(err('[AUTH] response too long'));
       return null;
