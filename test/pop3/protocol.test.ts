@@ -58,7 +58,7 @@ describe('POP3 greeting and AUTHORIZATION state', () => {
     expect(await c.cmd('PASS wrong')).toMatch(/^-ERR \[AUTH\]/);
     expect(await c.login('nobody', 'x')).toMatch(/^-ERR \[AUTH\]/);
     expect(await c.login('bob', 'wrong')).toMatch(/^-ERR \[AUTH\]/);
-    await expect(c.line(3000)).rejects.toThrow(/closed/);
+    await expect(c.line(15_000)).rejects.toThrow(/closed/);
   });
 
   it('logs in with USER/PASS, DPOP wording, and refuses authorization commands afterwards', async () => {
