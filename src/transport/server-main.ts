@@ -125,6 +125,10 @@ export async function runServer(program: ServerProgram, argv: string[], loadServ
   log = createLogger(settings, program, { protocol, remote: conn.remoteAddress, local: conn.localAddress });
   logConfigProblems(log, config);
 
+  // A safety net until the protocol sets its own: no client may hold a process forever by staying silent
+  // (this also bounds a TLS handshake that never comes).
+  conn.setIdleTimeout(program === 'imapd' ? settings.imapd_login_timeout : settings.pop_timeout, () => {});
+
   if (args.tls) {
     try {
       await conn.startTls();
@@ -141,8 +145,6 @@ export async function runServer(program: ServerProgram, argv: string[], loadServ
     hostname: settings.dpop_host ?? hostname(),
     configPath: resolve(args.config),
   };
-  // A safety net until the protocol sets its own: no client may hold a process forever by staying silent.
-  conn.setIdleTimeout(program === 'imapd' ? settings.imapd_login_timeout : settings.pop_timeout, () => {});
   const serve = await loadServe();
   await serve(conn, ctx);
   await conn.end();

@@ -155,10 +155,12 @@ export class StreamConnection implements Connection {
     const raw: Duplex = this.sameStream() ? (this.input as Socket) : Duplex.from({ readable: this.input, writable: this.output });
     const secure: TLSSocket = new tls.TLSSocket(raw as Socket, { isServer: true, secureContext: context });
     await new Promise<void>((resolve, reject) => {
-      const fail = (e: Error) => { secure.removeListener('secure', ok); reject(e); };
-      const ok = () => { secure.removeListener('error', fail); resolve(); };
+      const closed = () => fail(new Error('connection closed during the TLS handshake'));
+      const fail = (e: Error) => { secure.removeListener('secure', ok); secure.removeListener('close', closed); reject(e); };
+      const ok = () => { secure.removeListener('error', fail); secure.removeListener('close', closed); resolve(); };
       secure.once('secure', ok);
       secure.once('error', fail);
+      secure.once('close', closed);
     }).catch((e: Error) => {
       this.input = secure;
       this.output = secure;

@@ -177,6 +177,14 @@ describe('TLS', () => {
     expect(await c.exited()).toBe(0);
   });
 
+  it('--tls: a client that never starts the handshake is dropped at the login timeout', async () => {
+    const s = site({ tls_cert: cert.cert, tls_key: cert.key, imapd_login_timeout: 1 });
+    const c = await inetdConnect(process.execPath, [echo.file, '-i', s.conf, '--tls']);
+    expect(await c.exited()).toBe(1);
+    expect(logOf(s)).toContain('implicit TLS failed');
+    c.close();
+  });
+
   it('--tls without a certificate fails with a logged reason and no protocol garbage', async () => {
     const s = site();
     const c = await inetdConnect(process.execPath, [echo.file, '-i', s.conf, '--tls']);
