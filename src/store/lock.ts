@@ -59,11 +59,16 @@ function ourLockContent(): string {
 }
 
 /** A dot-lock left by a dead process of ours on this host can be broken at once. */
-function lockOwnerDead(path: string): boolean {
+function lockOwnerDead(path: string, opts: LockOptions): boolean {
   try {
     const [pid, host] = readFileSync(path, 'latin1').trim().split(/\s+/);
     if (!pid || host !== hostname() || !/^\d+$/.test(pid)) return false;
-    try { process.kill(Number(pid), 0); return false; } catch (e) { return (e as NodeJS.ErrnoException).code === 'ESRCH'; }
+    try { process.kill(Number(pid), 0); return false; } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') return false;
+    }
+    // Its link() temp file may be left too.
+    try { unlinkSync(`${path.slice(0, -5)}.${host}.${pid}${opts.lockId ? '.' + opts.lockId : ''}`); } catch { /* none */ }
+    return true;
   } catch { return false; }
 }
 
@@ -116,7 +121,7 @@ function breakIfStale(lockPath: string, opts: LockOptions): void {
   try {
     const st = lstatSync(lockPath);
     const age = (Date.now() - st.mtimeMs) / 1000;
-    if (age > opts.staleSec || lockOwnerDead(lockPath)) {
+    if (age > opts.staleSec || lockOwnerDead(lockPath, opts)) {
       // Only remove the lock we judged: a fresh one with another inode is someone else's.
       if (lstatSync(lockPath).ino === st.ino) {
         unlinkSync(lockPath);
