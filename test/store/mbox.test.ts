@@ -84,6 +84,16 @@ describe('UIDs', () => {
     expect(fresh.state.messages.map((m) => [...m.flags].sort())).toEqual(other.state.messages.map((m) => [...m.flags].sort()));
   });
 
+  it('keeps the UID of a last message without a final newline when mail is appended after it', async () => {
+    const u = mk();
+    writeFileSync(u.paths.inbox, 'From a Tue Jan 05 16:41:58 1999\nSubject: short\n\nno newline');
+    const a = await u.store().open('INBOX');
+    const uid = a.state.messages[0]!.uid;
+    appendFileSync(u.paths.inbox, '\n\nFrom b Tue Jan 05 16:41:58 1999\nSubject: next\n\nx\n\n');
+    const st = await a.refresh();
+    expect(st.messages.map((m) => m.uid)).toEqual([uid, uid + 1]);
+  });
+
   it('UIDVALIDITY survives a lost index once the spool carries X-IMAPbase; UIDs are never reused', async () => {
     const u = mk();
     for (let i = 1; i <= 4; i++) u.deliver(msg(i));

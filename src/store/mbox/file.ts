@@ -148,7 +148,7 @@ export class MboxFile {
       const last = base.messages[base.messages.length - 1]!;
       const parsed = parseSpool(fd, last.offset, stamp.size);
       if (parsed && parsed.messages.length && parsed.messages[0]!.offset === last.offset) {
-        next = this.build(base.messages.slice(0, -1), parsed.messages, base, stamp, base.preambleEnd, base.pseudo, base.fileBase);
+        next = this.build(base.messages.slice(0, -1), parsed.messages, base, stamp, base.preambleEnd, base.pseudo, base.fileBase, [], true);
       }
     }
     if (!next) {
@@ -174,6 +174,8 @@ export class MboxFile {
   private build(
     keep: IndexedMessage[], parsed: ParsedMessage[], prev: IndexData | null, stamp: SpoolStamp,
     preambleEnd: number, pseudo: IndexData['pseudo'], fileBase: IndexData['fileBase'], fileKeywords: string[] = [],
+    /** The file only grew: a message at a known offset is the same message even if its end changed. */
+    sameOffsets = false,
   ): IndexData {
     let uidValidity = fileBase?.uidValidity ?? prev?.uidValidity ?? newUidValidity();
     const samePrev = prev && prev.uidValidity === uidValidity ? prev : null;
@@ -181,6 +183,7 @@ export class MboxFile {
     let uidNext = Math.max(1, fileBase?.uidNext ?? 1, samePrev?.uidNext ?? 1);
     const byKey = new Map<number, IndexedMessage[]>();
     const byUid = new Map<number, IndexedMessage>();
+    const byOffset = new Map<number, IndexedMessage>();
     if (samePrev) {
       // Only earlier records with UIDs above the kept part can match a parsed message (UIDs ascend):
       // after a tail parse that is one or two records, not the whole mailbox.
@@ -192,6 +195,7 @@ export class MboxFile {
       for (let i = lo; i < pm.length; i++) {
         const m = pm[i]!;
         byUid.set(m.uid, m);
+        if (sameOffsets) byOffset.set(m.offset, m);
         if (!m.fileUid) {
           const l = byKey.get(m.key);
           if (l) l.push(m); else byKey.set(m.key, [m]);
@@ -209,6 +213,11 @@ export class MboxFile {
       if (p.fileUid > lastUid) {
         uid = p.fileUid;
         carried = byUid.get(uid);
+      } else if (byOffset.get(p.offset) && byOffset.get(p.offset)!.uid > lastUid && !byOffset.get(p.offset)!.fileUid) {
+        carried = byOffset.get(p.offset)!;
+        uid = carried.uid;
+        const l = byKey.get(carried.key);
+        if (l) l.splice(l.indexOf(carried), 1);
       } else {
         const cands = byKey.get(p.key);
         while (cands && cands.length) {
