@@ -244,6 +244,13 @@ describe('safety', () => {
     await s.delete('P/C');
     await s.delete('P');
     expect(await code(s.create('INBOX/x'))).toBe('CANNOT');
+    // A long nested name still gets an index and crash-safe rewrites.
+    const long = Array.from({ length: 4 }, (_, i) => `level${i}-` + 'n'.repeat(60)).join('/');
+    await s.create(long);
+    await s.append(long, Buffer.from(msg(1)));
+    const box = await s.open(long);
+    await box.setFlags([box.state.messages[0]!.uid], 'add', ['\\Deleted']);
+    expect(await box.expunge()).toHaveLength(1);
   });
 });
 

@@ -89,12 +89,16 @@ export class MboxFile {
   async locked<T>(mode: 'read' | 'write' | 'create', fn: (fd: number, data: IndexData) => T | Promise<T>): Promise<T> {
     let lock: SpoolLock;
     try {
-      lock = await lockSpool(this.path, this.opts.lock, { write: true, create: mode === 'create' });
+      try {
+        lock = await lockSpool(this.path, this.opts.lock, { write: true, create: mode === 'create' });
+      } catch (e) {
+        const code = (e as StoreError).code;
+        if (mode !== 'read' || (code !== 'NOPERM')) throw e;
+        // A spool we may read but not write (EXAMINE of a shared file): read lock only.
+        lock = await lockSpool(this.path, this.opts.lock, { write: false });
+      }
     } catch (e) {
-      const code = (e as StoreError).code;
-      if (mode !== 'read' || (code !== 'NOPERM')) throw e;
-      // A spool we may read but not write (EXAMINE of a shared file): read lock only.
-      lock = await lockSpool(this.path, this.opts.lock, { write: false });
+      throw asStoreError(e);
     }
     try {
       const data = this.sync(lock.fd);

@@ -6,6 +6,7 @@ import {
   readFileSync, constants, statSync, fsyncSync,
 } from 'node:fs';
 import { join, dirname } from 'node:path';
+import { createHash } from 'node:crypto';
 import type { Settings } from '../../config/settings.js';
 import type { Logger } from '../../log/types.js';
 import type {
@@ -35,7 +36,10 @@ export function folderComponents(name: string): string[] {
 }
 
 function fileKey(name: string): string {
-  return name === 'INBOX' ? 'INBOX' : 'F.' + name.replace(/%/g, '%25').replace(/\//g, '%2F');
+  if (name === 'INBOX') return 'INBOX';
+  const key = 'F.' + name.replace(/%/g, '%25').replace(/\//g, '%2F');
+  // File names are limited to 255 bytes; long folder names get a hashed key.
+  return Buffer.byteLength(key) <= 200 ? key : 'H.' + createHash('sha1').update(name).digest('hex');
 }
 
 export class MboxStore implements MailStore {
