@@ -107,6 +107,12 @@ describe('parseSpool', () => {
     expect(r.messages[1]!.base!.uidValidity).toBe(99);
   });
 
+  it('hides a subject-only pseudo-message only when UW wrote it', () => {
+    const r = parseText("From MAILER-DAEMON Tue Jan 05 16:41:58 1999\nFrom: Mail System Internal Data <MAILER-DAEMON@x>\nSubject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n\nx\n\n" +
+      "From joker@x Tue Jan 05 16:41:58 1999\nFrom: joker@x\nSubject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n\nx\n");
+    expect(r.messages.map((m) => m.pseudo)).toEqual([true, false]);
+  });
+
   it('restamp keeps everything but the status headers byte for byte', () => {
     const raw = Buffer.from('From a Tue Jan 05 16:41:58 1999\nSubject: x\nStatus: O\nX-UID: 3\nTo: y\n\nbody\n>From q\n\n');
     const out = restamp(raw, { flags: FLAG_SEEN, keywords: ['K'], uid: 3 }, null);

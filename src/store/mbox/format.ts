@@ -208,12 +208,18 @@ export interface StatusFields {
 /** Read the status headers of one message. */
 export function statusOf(raw: Buffer, layout: MessageLayout): StatusFields {
   const out: StatusFields = { flags: 0, keywords: [], uid: 0, pseudo: false };
+  let internalSubject = false;
+  let internalSender = raw.toString('latin1', 0, 20).startsWith('From MAILER-DAEMON ');
   for (const h of layout.headers) {
-    if (!INTERNAL_HEADERS.has(h.name) && h.name !== 'subject' && h.name !== 'x-uidl') continue;
+    if (!INTERNAL_HEADERS.has(h.name) && h.name !== 'subject' && h.name !== 'x-uidl' && h.name !== 'from') continue;
     const line = raw.toString('latin1', h.start, Math.min(h.end, h.start + 64 * 1024));
     const value = line.slice(line.indexOf(':') + 1).replace(/\r?\n[ \t]*/g, ' ').trim();
-    applyStatusField(out, h.name, value);
+    if (h.name === 'subject') internalSubject = value.includes(PSEUDO_SUBJECT);
+    else if (h.name === 'from') internalSender ||= value.includes('Mail System Internal Data');
+    else applyStatusField(out, h.name, value);
   }
+  // UW's hidden message: X-IMAP, or its subject from its sender (a user's mail with that subject stays visible).
+  if (internalSubject && internalSender) out.pseudo = true;
   return out;
 }
 
@@ -248,9 +254,6 @@ export function applyStatusField(out: StatusFields, name: string, value: string)
       if (name === 'x-imap') out.pseudo = true;
       break;
     }
-    case 'subject':
-      if (value.includes(PSEUDO_SUBJECT)) out.pseudo = true;
-      break;
     case 'x-uidl':
       if (value && value.length <= 70) out.uidl = value;
       break;
