@@ -136,17 +136,20 @@ describe('getmail6', () => {
   }
 
   it('keep twice downloads each message once; then delete empties the INBOX', async () => {
-    const { site, l } = await setup(3);
+    // One message: getmail 6.18's forking destinations race on SIGCHLD when one run delivers several
+    // messages (AttributeError '_ForkingBase__orig_handler', seen under load). fetchmail and mpop above
+    // cover several messages per run.
+    const { site, l } = await setup(1);
     const first = await getmail(site, l.port, true);
     expect(first.status, first.log).toBe(0);
-    expect(delivered(first.out), first.log).toEqual(['Test message 1', 'Test message 2', 'Test message 3']);
+    expect(delivered(first.out), first.log).toEqual(['Test message 1']);
     const second = await getmail(site, l.port, true);
     expect(second.status, second.log).toBe(0);
-    expect(delivered(second.out), second.log).toHaveLength(3);
-    expect(await messagesLeft(site)).toBe(3);
+    expect(delivered(second.out), second.log).toHaveLength(1);
+    expect(await messagesLeft(site)).toBe(1);
     const third = await getmail(site, l.port, false);
     expect(third.status, third.log).toBe(0);
-    expect(delivered(third.out)).toHaveLength(6); // read_all: all three again, now deleted
+    expect(delivered(third.out)).toHaveLength(2); // read_all: fetched again, now deleted
     expect(await messagesLeft(site)).toBe(0);
   });
 });
