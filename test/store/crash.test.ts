@@ -169,6 +169,29 @@ describe('mail an MDA appends after a crash survives the replay', () => {
   }
 });
 
+describe('a second kill during the replay itself', () => {
+  for (const second of ['journal-written', 'journal-committed', 'extended', 'mid-write', 'written']) {
+    it(`expunge killed at mid-write, delivery, replay killed at ${second}`, async () => {
+      const u = tempUser();
+      try {
+        const expected = seed(u);
+        await inspect(u, expected);
+        expect((await runWorker(u, 'expunge-first', { DMAIL_STORE_KILLPOINT: 'mid-write' })).signal).toBe('SIGKILL');
+        const late = 'From: late@example.com\nSubject: late\nMessage-ID: <base-98@x>\n\nlate mail\n';
+        expected.set('<base-98@x>', crlf(late));
+        appendFileSync(u.paths.inbox, `From mda@example.com Tue Jan 02 03:04:05 2024\n${late}\n`);
+        // Opening replays the journal (carrying the late mail into a new one); die during that.
+        const r = await runWorker(u, 'open', { DMAIL_STORE_KILLPOINT: second });
+        expect(r.signal, r.stderr).toBe('SIGKILL');
+        const out = await inspect(u, expected);
+        expect(out.base.get('<base-98@x>')).toBe(1);
+        expect(out.base.size).toBe(N);
+        expect(out.base.has('<base-1@x>')).toBe(false);
+      } finally { u.cleanup(); }
+    });
+  }
+});
+
 describe('kill -9 at random moments during a stream of rewrites', () => {
   it('never loses or damages a message (60 kills)', async () => {
     const u = tempUser();
