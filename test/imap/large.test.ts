@@ -11,6 +11,8 @@ import { connectImap, last, siteWithMessages, type TestSite } from './imap-clien
 const SIZE_MB = 30;
 let t: TestSite;
 let expectedHash: string;
+let expectedBytes: Buffer;
+const expectedAt = (start: number, n: number) => expectedBytes.subarray(start, start + n);
 let expectedSize: number;
 beforeAll(() => {
   t = siteWithMessages(0);
@@ -21,6 +23,7 @@ beforeAll(() => {
   writeFileSync(t.site.drop('bob'), mbox([{ text }]));
   const crlf = Buffer.from(text.replace(/\n/g, '\r\n'));
   expectedSize = crlf.length;
+  expectedBytes = crlf;
   expectedHash = createHash('sha256').update(crlf).digest('hex');
 });
 afterAll(() => t.cleanup());
@@ -52,6 +55,12 @@ describe('large message', () => {
     expect(last(await s.c.until('b1 '))).toMatch(/^b1 OK/);
     const partial = await s.cmd(`FETCH 1 BODY.PEEK[]<${size - 10}.100>`);
     expect(partial[0]).toBe(`* 1 FETCH (BODY[]<${size - 10}> {10}`);
+    // Chunked download as Thunderbird does it: a window deep inside the message, byte-exact.
+    const at = 12_345_678;
+    s.send(`p1 FETCH 1 BODY.PEEK[]<${at}.65536>\r\n`);
+    expect(await s.c.line()).toBe(`* 1 FETCH (BODY[]<${at}> {65536}`);
+    expect((await s.c.bytes(65536)).equals(expectedAt(at, 65536))).toBe(true);
+    expect(last(await s.c.until('p1 '))).toMatch(/^p1 OK/);
     const after = peakRssMb(s.c.child.pid!);
     console.log(`mbox: imapd peak RSS ${before.toFixed(1)} MB before, ${after.toFixed(1)} MB after streaming ${SIZE_MB} MB`);
     // "Never buffered twice": the mbox store reads big messages in 1 MB pieces, so sending one may cost
