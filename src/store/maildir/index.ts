@@ -63,6 +63,9 @@ function infoFor(flags: readonly Flag[] | ReadonlySet<Flag>, table: KeywordTable
   return infoForFlags(undefined, new Set([...system, ...keywords]), (k) => letterFor(table, k), () => true);
 }
 
+/** Read-only views kept for STATUS; each holds one folder's message list. */
+const STATUS_VIEWS_MAX = 16;
+
 export class MaildirStore implements MailStore {
   private readonly env: MaildirEnv;
   private readonly statusViews = new Map<string, MaildirMailbox>();
@@ -157,10 +160,11 @@ export class MaildirStore implements MailStore {
     const dir = await this.existingDir(name);
     // Clients poll STATUS on every folder; a kept read-only view makes a repeat cost a few stats.
     let box = this.statusViews.get(dir);
-    if (!box) {
-      box = new MaildirMailbox(isInbox(name) ? INBOX : name, dir, true, false, this.env);
-      this.statusViews.set(dir, box);
-    }
+    if (box) this.statusViews.delete(dir);
+    else box = new MaildirMailbox(isInbox(name) ? INBOX : name, dir, true, false, this.env);
+    // Most recently used last; the oldest view goes when there are too many (bounded memory).
+    this.statusViews.set(dir, box);
+    while (this.statusViews.size > STATUS_VIEWS_MAX) this.statusViews.delete(this.statusViews.keys().next().value!);
     const s = await box.refresh();
     let size = 0;
     let recent = 0;

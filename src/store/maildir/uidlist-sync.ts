@@ -14,6 +14,14 @@ export const UIDVALIDITY_FILE = 'dovecot-uidvalidity';
  *  session that appends many messages parses a 100 000-line file once, not once per message. Callers
  *  get copies, so a failed change never leaves the cache holding something that is not on disk. */
 const cache = new Map<string, { stamp: string; list: UidList; appendable: boolean }>();
+/** Lists kept (least recently used dropped first): memory stays bounded for users with many folders. */
+const CACHE_MAX = 8;
+
+function remember(path: string, entry: { stamp: string; list: UidList; appendable: boolean }): void {
+  cache.delete(path);
+  cache.set(path, entry);
+  while (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value!);
+}
 
 function cloneList(l: UidList): UidList {
   const records = l.records.slice();
@@ -22,9 +30,12 @@ function cloneList(l: UidList): UidList {
 
 async function readCached(path: string): Promise<UidListFile> {
   const c = cache.get(path);
-  if (c && c.stamp === (await uidListStamp(path))) return { list: cloneList(c.list), stamp: c.stamp, appendable: c.appendable };
+  if (c && c.stamp === (await uidListStamp(path))) {
+    remember(path, c);
+    return { list: cloneList(c.list), stamp: c.stamp, appendable: c.appendable };
+  }
   const r = await readUidList(path);
-  if (r.list) cache.set(path, { stamp: r.stamp, list: cloneList(r.list), appendable: r.appendable });
+  if (r.list) remember(path, { stamp: r.stamp, list: cloneList(r.list), appendable: r.appendable });
   else cache.delete(path);
   return r;
 }
@@ -92,7 +103,7 @@ export async function lockedUidList(dir: string, env: MaildirEnv, change: (list:
       stamp = await lock.replaceWith(formatUidList(list));
     }
     // Both stamps were taken under the lock, so they describe exactly what we wrote.
-    cache.set(path, { stamp, list: cloneList(list), appendable: true });
+    remember(path, { stamp, list: cloneList(list), appendable: true });
     return list;
   });
 }
