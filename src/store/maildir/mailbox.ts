@@ -157,6 +157,9 @@ export class MaildirMailbox implements Mailbox {
       next.set(todo[i]!.uid, entry);
     }
     this.entries = next;
+    // Forget what belonged to expunged messages: a long session must not grow without bound.
+    for (const b of this.recentBases) if (!scan.files.has(b)) this.recentBases.delete(b);
+    for (const b of this.vsizeCache.keys()) if (!scan.files.has(b)) this.vsizeCache.delete(b);
     this.publish(list);
     return true;
   }
