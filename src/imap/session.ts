@@ -65,6 +65,10 @@ export class ImapSession {
 
   private sinceDrain = 0;
 
+  hasPending(): boolean {
+    return this.pendingBytes > 0;
+  }
+
   /** Backpressure for long responses: after about a megabyte handed to the socket, wait until the
    *  client has read it, so FETCH 1:* of a big mailbox does not pile up in memory. */
   async drainIfBusy(): Promise<void> {

@@ -7,6 +7,9 @@ import type { Command, ImapSession } from '../session.js';
 import { bad, ok, type Result } from '../result.js';
 
 const POLL_MS = 2000;
+/** Like Dovecot's imap_idle_notify_interval: a quiet IDLE still says something now and then, so NAT
+ *  boxes and phone radios do not drop a connection that is only waiting for mail. */
+const KEEPALIVE_MS = 120_000;
 /** Let a delivery finish writing before re-reading after a watch event. */
 const SETTLE_MS = 100;
 
@@ -32,6 +35,7 @@ export async function idle(s: ImapSession, c: Command): Promise<Result | null> {
   });
   let wake: (() => void) | null = null;
   const watcher = watchInbox(s, () => setTimeout(() => wake?.(), SETTLE_MS));
+  let lastOutput = Date.now();
   try {
     while (!finished && !s.dead) {
       let timer: NodeJS.Timeout | undefined;
@@ -44,14 +48,20 @@ export async function idle(s: ImapSession, c: Command): Promise<Result | null> {
       ]);
       clearTimeout(timer);
       wake = null;
-      if (!finished && s.selected) {
+      if (finished) break;
+      if (s.selected) {
         try {
           await s.sendUpdates({ refresh: true, allowExpunge: true });
-          s.flush();
         } catch (e) {
           s.log.warn({ err: String(e) }, 'IDLE refresh failed');
         }
       }
+      if (s.hasPending()) lastOutput = Date.now();
+      else if (Date.now() - lastOutput >= KEEPALIVE_MS) {
+        s.untagged('OK Still here');
+        lastOutput = Date.now();
+      }
+      s.flush();
     }
   } finally {
     watcher?.close();
