@@ -76,6 +76,24 @@ describe.each(SERVICES)('inetd/systemd/$unit.socket + $unit@.service', (svc) => 
   });
 });
 
+describe.each([
+  { unit: 'imapd', kind: 'imap', port: 143 },
+  { unit: 'dpop', kind: 'pop3', port: 110 },
+] as const)('inetd/systemd/$unit-listener.socket + .service (Accept=no)', (svc) => {
+  it('one listener process accepts and runs a child per connection', async () => {
+    const socket = read(`systemd/${svc.unit}-listener.socket`);
+    expect(unitValue(socket, 'ListenStream')).toBe(String(svc.port));
+    expect(unitValue(socket, 'Accept')).toBe('no');
+    const service = localize(read(`systemd/${svc.unit}-listener.service`));
+    expect(service).not.toMatch(/^StandardInput=/m);
+    const l = await socketActivate('listen', unitValue(service, 'ExecStart').split(/\s+/));
+    running.push(l);
+    await roundTrip(svc.kind, l.port, false);
+    await roundTrip(svc.kind, l.port, false); // sequential: a second POP3 login on one maildrop is IN-USE
+    await l.stop();
+  });
+});
+
 describe('inetd/inetd.conf', () => {
   const lines = read('inetd.conf').split('\n')
     .map((l) => l.replace(/^#(?=(imap|pop3|imaps|pop3s)\s)/, ''))
