@@ -87,12 +87,44 @@ describe('IMAP on maildir', () => {
   });
 });
 
+describe('IMAP on maildir, more commands', () => {
+  it('searches, moves, renames and deletes folders, and pushes a delivery during IDLE', async () => {
+    const sr = await s.cmd('UID SEARCH FLAGGED');
+    expect(sr[0]).toBe('* SEARCH 5');
+    expect((await s.cmd('SEARCH KEYWORD $Work'))[0]).toBe('* SEARCH 1');
+    expect((await s.cmd('SEARCH SUBJECT "message 3"'))[0]).toMatch(/^\* SEARCH \d+$/);
+    expect(last(await s.cmd('CREATE Moved'))).toMatch(/OK/);
+    const mv = await s.cmd('UID MOVE 5 Moved');
+    expect(last(mv)).toMatch(/OK/);
+    expect(mv.some((l) => /COPYUID \d+ 5 1/.test(l))).toBe(true);
+    expect(files('cur', join(root, '.Moved'))[0]).toMatch(/:2,F$/);
+    expect(last(await s.cmd('RENAME Moved Kept/Moved'))).toMatch(/OK/);
+    expect(existsSync(join(root, '.Kept.Moved'))).toBe(true);
+    const st = await s.cmd('STATUS Kept/Moved (MESSAGES UIDVALIDITY)');
+    expect(st[0]).toMatch(/MESSAGES 1 UIDVALIDITY \d+/);
+    expect(last(await s.cmd('DELETE Kept/Moved'))).toMatch(/OK/);
+    expect(existsSync(join(root, '.Kept.Moved'))).toBe(false);
+
+    const tag = s.nextTag();
+    s.send(`${tag} IDLE\r\n`);
+    expect(await s.c.line(10_000)).toMatch(/^\+ /);
+    await mdaDeliver(root, simpleMessage(7));
+    let pushed = '';
+    while (!/EXISTS$/.test(pushed)) pushed = await s.c.line(15_000);
+    expect(pushed).toMatch(/^\* \d+ EXISTS$/);
+    s.send('DONE\r\n');
+    const end = await s.c.until(`${tag} `, 10_000);
+    expect(end[end.length - 1]).toMatch(/OK/);
+  });
+});
+
 describe('POP3 on maildir', () => {
   it('lists, retrieves and deletes (unlink on QUIT)', async () => {
     const croot = join(site.dir, 'maildir', 'carol.mdir');
     await mdaDeliver(croot, simpleMessage(1));
     await mdaDeliver(croot, simpleMessage(2));
     const p = await pop(site);
+    let uidls: string[] = [];
     try {
       expect(await p.login('carol', 'pw')).toMatch(/^\+OK/);
       const size = crlf(simpleMessage(1)).length + crlf(simpleMessage(2)).length;
@@ -101,10 +133,24 @@ describe('POP3 on maildir', () => {
       expect(r.lines.join('\r\n') + '\r\n').toBe(crlf(simpleMessage(2)));
       const u = await p.multiCmd('UIDL');
       expect(u.lines).toHaveLength(2);
+      const top = await p.multiCmd('TOP 1 0');
+      expect(top.lines.join('\r\n')).toContain('Subject: Test message 1');
       expect(await p.cmd('DELE 1')).toMatch(/^\+OK/);
       expect(await p.cmd('QUIT')).toMatch(/^\+OK/);
+      uidls = u.lines;
     } finally {
       p.close();
+    }
+    // UIDLs are stable: the same message has the same UIDL in the next session.
+    const p2 = await pop(site);
+    try {
+      expect(await p2.login('carol', 'pw')).toMatch(/^\+OK/);
+      const u2 = await p2.multiCmd('UIDL');
+      expect(u2.lines).toHaveLength(1);
+      expect(uidls.map((l) => l.split(' ')[1])).toContain(u2.lines[0]!.split(' ')[1]);
+      expect(await p2.cmd('QUIT')).toMatch(/^\+OK/);
+    } finally {
+      p2.close();
     }
     const left = [...files('cur', croot), ...files('new', croot)];
     expect(left).toHaveLength(1);
