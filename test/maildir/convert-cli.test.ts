@@ -86,6 +86,15 @@ describe('dmailctl convert', () => {
     expect(existsSync(join(maildirHome, 'bob.mdir', '.Sent'))).toBe(false);
   });
 
+  it('draws a progress bar on a terminal', () => {
+    writeFileSync(site.drop('bob'), mbox([1, 2, 3].map((i) => ({ text: simpleMessage(i) }))));
+    // `script` gives the command a pseudo-terminal, as an administrator's shell would.
+    const cmd = [BIN.dmailctl, 'convert', 'bob', '--to', 'maildir', '-i', site.conf, '--keep-source'].map((a) => `'${a}'`).join(' ');
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8' });
+    expect(r.status, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/\r\[#+\] 100% (\d+)\/\1 /);
+  });
+
   it('rejects a bad --to and an unknown user', () => {
     expect(convert('tape').status).toBe(2);
     const r = spawnSync(BIN.dmailctl, ['convert', 'nobody', '--to', 'maildir', '-i', site.conf], { encoding: 'utf8' });
