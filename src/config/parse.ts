@@ -1,7 +1,8 @@
 // Reads dmail.conf (and the files it #includes) into typed Settings.
 // Rules: dmail-reference.md §1 and Decisions §12. Runs on every connection, so it is one linear pass over
 // each file with no backtracking regexes; bad input produces messages, never an exception (except a main
-// file that cannot be read at all, which is a ConfigError).
+// file that cannot be read at all, which is a ConfigError). Files are read as latin1 so every byte of an
+// old DMail config survives unchanged (one character per byte, as on the wire).
 
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
