@@ -366,5 +366,18 @@ describe('maildir store on disk', () => {
       process.setegid!(0);
     }
   });
+
+  it('replaces an unparseable dovecot-uidlist with a new UIDVALIDITY and keeps every message', async () => {
+    const root = fresh();
+    const store = storeAt(root);
+    await store.append('INBOX', Buffer.from(msg(1)));
+    await store.append('INBOX', Buffer.from(msg(2)));
+    const before = (await store.status('INBOX')).uidValidity;
+    writeFileSync(join(root, 'dovecot-uidlist'), 'garbage that is no uidlist\n');
+    const box = await storeAt(root).open('INBOX');
+    boxes.push(box);
+    expect(box.state.messages).toHaveLength(2);
+    expect(box.state.uidValidity).not.toBe(before);
+  });
 });
 

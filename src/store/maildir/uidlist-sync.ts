@@ -77,6 +77,8 @@ export async function lockedUidList(dir: string, env: MaildirEnv, change: (list:
     if (!list) {
       list = emptyUidList(await nextUidValidity(env.root));
       created = true;
+      // Dovecot does the same with a file it cannot parse: new UIDVALIDITY, clients re-sync.
+      if (read.stamp !== 'none') env.log.warn({ path }, 'maildir: unreadable dovecot-uidlist replaced; UIDVALIDITY changes');
     }
     const before = list.records.slice();
     const header = [list.uidValidity, list.nextUid, list.guid, list.extraHeader.join(' ')];
