@@ -54,17 +54,23 @@ function runAndKill(root: string, round: number, ms: number): Promise<{ appended
 }
 
 describe('maildir under kill -9', () => {
-  it('loses nothing and keeps UIDs consistent across 12 random kills', async () => {
+  it('loses nothing and keeps UIDs consistent across 12 rounds of two processes killed at random', async () => {
     const root = join(work, 'mail');
     for (let i = 1; i <= 5; i++) await mdaDeliver(root, base(i));
     const mustExist = new Set<string>();
     const gone = new Set<string>();
     const uidOf = new Map<string, number>();
     for (let round = 0; round < 12; round++) {
-      const r = await runAndKill(root, round, 20 + Math.floor(Math.random() * 300));
-      expect(r.stderr).toBe('');
-      for (const id of r.appended) mustExist.add(id);
-      for (const id of r.expunging) { mustExist.delete(id); gone.add(id); }
+      // Two processes at once: they race for the uidlist lock, and either may die holding it.
+      const runs = await Promise.all([
+        runAndKill(root, round * 2, 20 + Math.floor(Math.random() * 300)),
+        runAndKill(root, round * 2 + 1, 20 + Math.floor(Math.random() * 300)),
+      ]);
+      for (const r of runs) {
+        expect(r.stderr).toBe('');
+        for (const id of r.appended) mustExist.add(id);
+      }
+      for (const r of runs) for (const id of r.expunging) { mustExist.delete(id); gone.add(id); }
 
       const store = storeAt(root);
       const box = await store.open('INBOX');
