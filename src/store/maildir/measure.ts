@@ -29,16 +29,19 @@ export function headerUidl(head: Buffer): string | undefined {
 export async function measureFile(path: string, needSizes: boolean): Promise<FileFacts> {
   const fh = await fsp.open(path, 'r');
   try {
-    const buf = Buffer.allocUnsafe(CHUNK);
+    // Sized to the file: most messages are small, and a 256 KB buffer per message would make
+    // numbering 10 000 new messages spend its time allocating.
+    const fileSize = (await fh.stat()).size;
+    const buf = Buffer.allocUnsafe(Math.max(1, Math.min(CHUNK, needSizes ? fileSize : Math.min(fileSize, HEADER_LIMIT))));
     let size = 0;
     let vsize = 0;
     let prevCr = false;
     let head: Buffer | undefined;
     for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, needSizes ? CHUNK : HEADER_LIMIT, needSizes ? null : 0);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, needSizes ? null : 0);
       if (bytesRead === 0) break;
       const chunk = buf.subarray(0, bytesRead);
-      if (!head) head = Buffer.from(chunk.subarray(0, HEADER_LIMIT));
+      if (!head) head = needSizes ? Buffer.from(chunk.subarray(0, HEADER_LIMIT)) : chunk;
       if (!needSizes) break;
       size += bytesRead;
       vsize += bytesRead;
