@@ -10,11 +10,14 @@ const BAD = fileURLToPath(new URL('./fixtures/bad-module.mjs', import.meta.url))
 afterEach(cleanupTempDirs);
 
 async function waitGone(pid: number): Promise<boolean> {
-  for (let i = 0; i < 50; i++) { if (!alive(pid)) return true; await new Promise((r) => setTimeout(r, 20)); }
+  // Generous: on a loaded two-core CI machine a kill and reap can take well over a second.
+  for (let i = 0; i < 250; i++) { if (!alive(pid)) return true; await new Promise((r) => setTimeout(r, 20)); }
   return !alive(pid);
 }
 
-function moduleFor(mode: string, timeoutSec = 1) {
+// The default authent_timeout here leaves room for a node child to start on a busy machine; tests of
+// the timeout itself pass their own short value.
+function moduleFor(mode: string, timeoutSec = 8) {
   const dir = tempDir();
   const pidFile = join(dir, 'pid');
   const log = memLogger();
