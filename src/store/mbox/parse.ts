@@ -1,8 +1,9 @@
-// Splitting a spool into messages. Reads the file in large chunks so a big spool never has to sit in
-// memory whole; a message is only held whole while it is measured.
+// Splitting a spool into messages. Reads the file in bounded windows and measures each message as it
+// streams past (meter.ts), so neither a big spool nor a big message ever sits in memory whole.
 
 import { readSync } from 'node:fs';
-import { LF, parseFromLine, layoutOf, clientSize, statusOf } from './format.js';
+import { LF, parseFromLine } from './format.js';
+import { MessageMeter } from './meter.js';
 
 export interface ParsedMessage {
   offset: number;
@@ -26,7 +27,9 @@ export interface ParseResult {
   messages: ParsedMessage[];
 }
 
-const CHUNK = 8 * 1024 * 1024;
+const CHUNK = 2 * 1024 * 1024;
+/** A `From ` line longer than this is not a separator (parseFromLine reads only 1000 bytes of it). */
+const MAX_FROM_LINE = 1000;
 
 export function fnv1a(buf: Buffer, s: number, e: number): number {
   let h = 0x811c9dc5;
@@ -37,21 +40,19 @@ export function fnv1a(buf: Buffer, s: number, e: number): number {
   return h >>> 0;
 }
 
+/** Measure one whole stored message (the streaming parser feeds a MessageMeter piece by piece). */
 export function measure(raw: Buffer, offset: number): ParsedMessage {
-  const layout = layoutOf(raw);
-  const fromLineEnd = layout.fromEnd - (raw[layout.fromEnd - 1] === LF ? 1 : 0);
-  const date = parseFromLine(raw, 0, fromLineEnd);
-  const st = statusOf(raw, layout);
+  const meter = new MessageMeter();
+  meter.feed(raw);
+  return toParsed(meter, offset, offset + raw.length);
+}
+
+function toParsed(meter: MessageMeter, offset: number, end: number): ParsedMessage {
+  const r = meter.finish();
+  const st = r.status;
   const m: ParsedMessage = {
-    offset,
-    end: offset + raw.length,
-    size: clientSize(raw, layout),
-    date: date ? date.getTime() : 0,
-    flags: st.flags,
-    keywords: st.keywords,
-    fileUid: st.uid,
-    key: fnv1a(raw, 0, Math.min(raw.length, 512)),
-    pseudo: st.pseudo,
+    offset, end, size: r.size, date: r.date, flags: st.flags, keywords: st.keywords, fileUid: st.uid,
+    key: r.key, pseudo: st.pseudo,
   };
   if (st.uidl) m.uidl = st.uidl;
   if (st.base) m.base = st.base;
@@ -68,6 +69,7 @@ function boundaryAt(win: Buffer, p: number, first: boolean): boolean {
   }
   const nl = win.indexOf(LF, p);
   let e = nl < 0 ? win.length : nl;
+  if (e - p > MAX_FROM_LINE + 1) return false;
   if (e > p && win[e - 1] === 0x0d) e--;
   return parseFromLine(win, p, e) !== null;
 }
@@ -78,12 +80,14 @@ function boundaryAt(win: Buffer, p: number, first: boolean): boolean {
  */
 export function parseSpool(fd: number, from: number, to: number): ParseResult | null {
   const messages: ParsedMessage[] = [];
-  let preambleEnd = -1;
   let win = Buffer.alloc(0);
   let winStart = from;
   let pos = from;
   let eof = false;
-  let cur = -1;
+  /** The message being measured: its start and how far it has been fed (absolute offsets). */
+  let meter: MessageMeter | null = null;
+  let curStart = -1;
+  let fed = from;
   let scanFrom = 0;
   const readMore = (): void => {
     const n = Math.min(CHUNK, to - pos);
@@ -99,36 +103,50 @@ export function parseSpool(fd: number, from: number, to: number): ParseResult | 
     if (got === 0) { eof = true; return; }
     win = win.length ? Buffer.concat([win, chunk.subarray(0, got)]) : chunk.subarray(0, got);
   };
+  /** Feed the current message everything before absolute offset `upTo`. */
+  const feedTo = (upTo: number): void => {
+    if (meter && upTo > fed) meter.feed(win, fed - winStart, upTo - winStart);
+    fed = Math.max(fed, upTo);
+  };
   readMore();
-  while (!eof && win.indexOf(LF) < 0) readMore();
-  if (boundaryAt(win, 0, true)) cur = 0;
+  while (!eof && win.indexOf(LF) < 0 && win.length <= MAX_FROM_LINE + 1) readMore();
+  if (boundaryAt(win, 0, true)) { meter = new MessageMeter(); curStart = from; }
   else if (from > 0) return null;
   for (;;) {
     const i = win.indexOf('\nFrom ', scanFrom, 'latin1');
     const p = i + 1;
-    if (i >= 0 && (eof || win.indexOf(LF, p) >= 0)) {
+    if (i >= 0 && (eof || win.indexOf(LF, p) >= 0 || win.length - p > MAX_FROM_LINE + 1)) {
       scanFrom = p;
-      if (boundaryAt(win, p, cur < 0)) {
-        if (cur >= 0) messages.push(measure(win.subarray(cur, p), winStart + cur));
-        else preambleEnd = winStart + p;
-        cur = p;
+      if (boundaryAt(win, p, !meter)) {
+        const at = winStart + p;
+        if (meter) {
+          feedTo(at);
+          messages.push(toParsed(meter, curStart, at));
+        }
+        meter = new MessageMeter();
+        curStart = at;
+        fed = at;
       }
       continue;
     }
     if (eof) break;
-    // Need more bytes. Keep the current message (or a few bytes of preamble for the blank-line check).
+    // Need more bytes: everything before the next possible separator belongs to the current message,
+    // so measure it and keep only a few bytes (for the blank-line check) plus the undecided tail.
     if (i < 0) scanFrom = Math.max(scanFrom, win.length - 5);
     else scanFrom = i;
-    const trim = cur >= 0 ? cur : Math.max(0, Math.min(scanFrom, win.length) - 3);
+    feedTo(winStart + scanFrom);
+    const trim = Math.max(0, Math.min(scanFrom, win.length) - 3);
     if (trim > 0) {
       win = win.subarray(trim);
       winStart += trim;
       scanFrom -= trim;
-      if (cur >= 0) cur -= trim;
     }
     readMore();
   }
-  if (cur >= 0) messages.push(measure(win.subarray(cur), winStart + cur));
-  preambleEnd = messages.length ? messages[0]!.offset : winStart + win.length;
+  if (meter) {
+    feedTo(winStart + win.length);
+    messages.push(toParsed(meter, curStart, winStart + win.length));
+  }
+  const preambleEnd = messages.length ? messages[0]!.offset : winStart + win.length;
   return { preambleEnd, messages };
 }
