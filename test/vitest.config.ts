@@ -4,12 +4,27 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   root: fileURLToPath(new URL('..', import.meta.url)),
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Protocol tests spawn real processes and the machine has two cores: keep the pool modest.
     maxWorkers: 3,
     reporters: ['default', 'json'],
     outputFile: { json: '.vitest-results.json' },
+    // Issue 8: both stores pass the same IMAP/POP3 protocol tests. "default" runs everything (protocol
+    // tests on mbox); "maildir" runs the protocol suites again with the sites' mail kept in maildirs
+    // (test/maildir/site-store.ts reads DMAIL_TEST_STORE).
+    projects: [
+      { extends: true, test: { name: 'default', include: ['test/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'maildir',
+          include: ['test/imap/**/*.test.ts', 'test/pop3/**/*.test.ts'],
+          // Pure unit tests never touch a store; running them twice proves nothing.
+          exclude: ['test/imap/engine-units.test.ts', 'test/pop3/units.test.ts', 'test/pop3/message-writer.test.ts', 'test/pop3/maildrop-lock.test.ts'],
+          env: { DMAIL_TEST_STORE: 'maildir' },
+        },
+      },
+    ],
   },
 });

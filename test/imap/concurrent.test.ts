@@ -1,8 +1,8 @@
 // Two sessions on one mailbox, and an MDA delivering, must see each other's changes as untagged
 // EXISTS / EXPUNGE / FETCH FLAGS updates; IDLE must push a delivery without being asked.
-import { appendFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mbox, simpleMessage } from '../helpers/site.js';
+import { simpleMessage } from '../helpers/site.js';
+import { deliver } from '../maildir/site-store.js';
 import { connectImap, last, siteWithMessages, type Imap, type TestSite } from './imap-client.js';
 
 let t: TestSite;
@@ -34,7 +34,7 @@ describe('concurrent sessions', () => {
     await a.cmd('APPEND INBOX {12+}\r\nSubject: x\r\n');
     const n = await b.cmd('NOOP');
     expect(n).toContain('* 4 EXISTS');
-    appendFileSync(t.site.drop('bob'), mbox([{ text: simpleMessage(99) }]));
+    deliver(t.site, 'bob', { text: simpleMessage(99) });
     const c = await b.cmd('CHECK');
     expect(c).toContain('* 5 EXISTS');
     expect(last(c)).toMatch(/OK CHECK completed/);
@@ -69,7 +69,7 @@ describe('concurrent sessions', () => {
     expect(uf.some((l) => l.startsWith('* 2 FETCH'))).toBe(false);
     expect(uf).toContain('* 2 EXPUNGE'); // UID commands may announce it, and do
     // Bring the view back to the state the IDLE test expects: one more message delivered.
-    appendFileSync(t.site.drop('bob'), mbox([{ text: simpleMessage(98) }]));
+    deliver(t.site, 'bob', { text: simpleMessage(98) });
     await a.cmd('NOOP');
     await b.cmd('NOOP');
   });
@@ -77,7 +77,7 @@ describe('concurrent sessions', () => {
   it('IDLE pushes a delivery and an expunge', async () => {
     b.send('i1 IDLE\r\n');
     expect(await b.c.line()).toBe('+ idling');
-    appendFileSync(t.site.drop('bob'), mbox([{ text: simpleMessage(100) }]));
+    deliver(t.site, 'bob', { text: simpleMessage(100) });
     expect(last(await b.c.until('* 5 EXISTS', 10_000))).toBe('* 5 EXISTS');
     await a.cmd('NOOP');
     await a.cmd('STORE 1 +FLAGS.SILENT (\\Deleted)');

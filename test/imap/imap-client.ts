@@ -1,8 +1,8 @@
 // A tiny IMAP test client over the real binary (inetd-style socket), tagging commands itself.
-import { writeFileSync } from 'node:fs';
 import { rmSync } from 'node:fs';
 import { inetdConnect, type Client } from '../helpers/inetd.js';
-import { BIN, makeSite, mbox, simpleMessage, type Site } from '../helpers/site.js';
+import { BIN, makeSite, simpleMessage, type Site } from '../helpers/site.js';
+import { setInbox, storeSettings } from '../maildir/site-store.js';
 
 export interface Imap {
   c: Client;
@@ -43,14 +43,20 @@ export interface TestSite {
   cleanup(): void;
 }
 
-/** A site with user bob (password secret) and `count` simple messages in his INBOX. */
-export function siteWithMessages(count: number, extra: Record<string, string | number | boolean | string[]> = {}, info?: Record<string, string>): TestSite {
+type Extra = Record<string, string | number | boolean | string[]>;
+
+/** A site with user bob (password secret) and `count` simple messages in his INBOX, kept in the store
+ *  DMAIL_TEST_STORE selects (mbox by default, or maildir); later setConfig calls keep that store. */
+export function siteWithMessages(count: number, extra: Extra = {}, info?: Record<string, string>): TestSite {
   const site = makeSite(extra);
+  const setConfig = site.setConfig.bind(site);
+  site.setConfig = (e: Extra) => setConfig({ ...storeSettings(site), ...e });
+  site.setConfig(extra);
   site.addUser('bob', { pass: 'secret', info });
   site.addUser('alice', { pass: 'wonder' });
   if (count > 0) {
     const msgs = Array.from({ length: count }, (_, i) => ({ text: simpleMessage(i + 1), date: new Date(Date.UTC(2024, 0, 2 + i, 3, 4, 5)) }));
-    writeFileSync(site.drop('bob'), mbox(msgs));
+    setInbox(site, 'bob', msgs);
   }
   return { site, cleanup: () => rmSync(site.dir, { recursive: true, force: true }) };
 }

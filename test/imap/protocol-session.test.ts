@@ -194,7 +194,8 @@ describe('after login', () => {
     const dir = `${site.dir}/bulletins`;
     mkdirSync(dir);
     writeFileSync(`${dir}/001.txt`, 'Maintenance tonight at 22:00.\n');
-    site.setConfig({ bulletin_path: dir });
+    const { storeSettings } = await import('../maildir/site-store.js');
+    site.setConfig({ ...storeSettings(site), bulletin_path: dir });
     site.addUser('bob', { pass: 'secret' });
     const s = await connectImap(site);
     await s.login();
