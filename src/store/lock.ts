@@ -18,7 +18,7 @@ export interface LockOptions {
   log?: Logger;
 }
 
-interface FsExt {
+export interface FsExt {
   // Only the callback form passes a struct flock for F_SETLK; fcntlSync would hand the kernel an int.
   fcntl(fd: number, cmd: string | number, arg: number, cb: (err: NodeJS.ErrnoException | null) => void): void;
   flock(fd: number, flags: string, cb: (err: NodeJS.ErrnoException | null) => void): void;
@@ -26,7 +26,7 @@ interface FsExt {
 }
 
 let fsExt: FsExt | null | undefined;
-async function loadFsExt(log?: Logger): Promise<FsExt | null> {
+export async function loadFsExt(log?: Logger): Promise<FsExt | null> {
   if (fsExt !== undefined) return fsExt;
   try {
     const mod = (await import('fs-ext')) as unknown as Partial<FsExt> & { default?: FsExt };
@@ -38,7 +38,7 @@ async function loadFsExt(log?: Logger): Promise<FsExt | null> {
   return fsExt;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const warnedDirs = new Set<string>();
 
 /** A held lock on one mailbox file. `fd` is open on the file (O_NOFOLLOW), or -1 if it does not exist. */

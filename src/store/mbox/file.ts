@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import type { Logger } from '../../log/types.js';
 import { StoreError } from '../types.js';
 import { lockSpool, type LockOptions, type SpoolLock } from '../lock.js';
+import { beginWrite, readHold, releaseReads, type ReadHold } from '../read-lock.js';
 import { parseSpool, type ParsedMessage } from './parse.js';
 import { readIndex, writeIndex, stampTail, sameStamp, type IndexData, type IndexedMessage, type SpoolStamp } from './index-file.js';
 import { replaceTail, replayJournal, patchRanges, killPoint } from './journal.js';
@@ -87,27 +88,83 @@ export class MboxFile {
 
   /** Run `fn` with the spool locked and our view current. fd is -1 when the file does not exist. */
   async locked<T>(mode: 'read' | 'write' | 'create', fn: (fd: number, data: IndexData) => T | Promise<T>): Promise<T> {
-    let lock: SpoolLock;
+    // Every full lock may write (the index, \Recent claims, a journal replay): our burst read lock on
+    // this spool must go first (read-lock.ts).
+    const endWrite = await beginWrite(this.path);
     try {
+      let lock: SpoolLock;
       try {
-        lock = await lockSpool(this.path, this.opts.lock, { write: true, create: mode === 'create' });
+        try {
+          lock = await lockSpool(this.path, this.opts.lock, { write: true, create: mode === 'create' });
+        } catch (e) {
+          const code = (e as StoreError).code;
+          if (mode !== 'read' || (code !== 'NOPERM')) throw e;
+          // A spool we may read but not write (EXAMINE of a shared file): read lock only.
+          lock = await lockSpool(this.path, this.opts.lock, { write: false });
+        }
       } catch (e) {
-        const code = (e as StoreError).code;
-        if (mode !== 'read' || (code !== 'NOPERM')) throw e;
-        // A spool we may read but not write (EXAMINE of a shared file): read lock only.
-        lock = await lockSpool(this.path, this.opts.lock, { write: false });
+        throw asStoreError(e);
       }
-    } catch (e) {
-      throw asStoreError(e);
-    }
-    try {
-      const data = this.sync(lock.fd);
-      return await fn(lock.fd, data);
-    } catch (e) {
-      throw asStoreError(e);
+      try {
+        const data = this.sync(lock.fd);
+        return await fn(lock.fd, data);
+      } catch (e) {
+        throw asStoreError(e);
+      } finally {
+        lock.release();
+      }
     } finally {
-      lock.release();
+      endWrite();
     }
+  }
+
+  /**
+   * Read under a shared fcntl lock only (no dot-lock), reused for a burst of reads. The spool's stamp is
+   * checked under the lock: when another session rewrote it since our view, the offsets come from the
+   * shared index; when the index does not know the spool as it is (new mail, a crash), the full lock
+   * path brings everything up to date. `fn` must be synchronous (the lock may go at the next turn).
+   */
+  async readLocked<T>(fn: (fd: number, data: IndexData) => T): Promise<T> {
+    for (let tries = 0; tries < 3; tries++) {
+      let h: ReadHold | null;
+      try { h = await readHold(this.path, this.opts.lock); } catch (e) { throw asStoreError(e); }
+      if (!h) break;
+      if (h.released) continue;
+      let data: IndexData | null;
+      try { data = this.viewUnder(h); } catch (e) { throw asStoreError(e); }
+      if (!data) break;
+      try { return fn(h.fd, data); } catch (e) { throw asStoreError(e); }
+    }
+    return this.locked('read', fn);
+  }
+
+  private validFor: ReadHold | null = null;
+
+  /** Let go of a burst read lock now (the mailbox is closed). */
+  releaseReads(): void {
+    this.validFor = null;
+    releaseReads(this.path);
+  }
+
+  /** Our view if it matches the spool under read lock `h` (checked once per lock), else null. */
+  private viewUnder(h: ReadHold): IndexData | null {
+    if (this.validFor === h && this.cur) return this.cur;
+    this.validFor = null;
+    if (existsSync(this.journalPath)) return null;
+    const stamp = this.stampOf(h.fd);
+    const sig = this.indexSignature();
+    if (this.cur && sameStamp(this.cur.stamp, stamp) && sig === this.idxSeen) {
+      this.validFor = h;
+      return this.cur;
+    }
+    const disk = readIndex(this.indexPath);
+    if (disk && sameStamp(disk.stamp, stamp)) {
+      this.cur = disk;
+      this.idxSeen = sig;
+      this.validFor = h;
+      return disk;
+    }
+    return null;
   }
 
   private stampOf(fd: number): SpoolStamp {
@@ -261,10 +318,11 @@ export class MboxFile {
   }
 
   /**
-   * For streaming a big message in pieces: the client view of its header (with the blank line) and where
-   * the body starts, plus `len` raw body bytes from `bodyRel` on. Null when the header has no end.
+   * For streaming a big message in pieces: the client view of its header (with the blank line), where
+   * its body starts (relative to the message) and the body's length without the separator line.
+   * Null when the header has no end within 16 MB.
    */
-  readPiece(fd: number, m: IndexedMessage, bodyRel: number, len: number): { header: Buffer; bodyLen: number; chunk: Buffer } | null {
+  readHeader(fd: number, m: IndexedMessage): { header: Buffer; bodyStart: number; bodyLen: number } | null {
     const total = m.end - m.offset;
     let want = Math.min(total, 64 * 1024);
     for (;;) {
@@ -279,14 +337,22 @@ export class MboxFile {
         let sep = 0;
         const t = tail.toString('latin1');
         if (t.endsWith('\n\r\n')) sep = 2; else if (t.endsWith('\n\n')) sep = 1;
-        const bodyLen = total - layout.bodyStart - sep;
-        const from = Math.min(bodyRel, bodyLen);
-        const chunk = preadExact(fd, m.offset + layout.bodyStart + from, Math.min(len, bodyLen - from));
-        return { header, bodyLen, chunk };
+        return { header, bodyStart: layout.bodyStart, bodyLen: total - layout.bodyStart - sep };
       }
       if (want >= total || want >= 16 * 1024 * 1024) return null;
       want = Math.min(total, want * 4);
     }
+  }
+
+  /** Read `len` bytes at `pos` into `buf` (from its start); returns how many were read. */
+  readInto(fd: number, buf: Buffer, pos: number, len: number): number {
+    let got = 0;
+    while (got < len) {
+      const r = readSync(fd, buf, got, len - got, pos + got);
+      if (r <= 0) break;
+      got += r;
+    }
+    return got;
   }
 
   private checkSpace(): void {

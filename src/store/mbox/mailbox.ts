@@ -9,6 +9,49 @@ import { SYSTEM_FLAGS, FLAG_OLD, FLAG_DELETED, isAtomKeyword, isQuotedFrom } fro
 
 /** Messages above this size are streamed in pieces instead of read whole. */
 const BIG_MESSAGE = 4 * 1024 * 1024;
+/** Body bytes read per piece of a big message. */
+const PIECE = 1024 * 1024;
+/** A line longer than this is passed on in parts (a body with no line breaks must not pile up). */
+const LONG_LINE = 64 * 1024;
+
+/**
+ * Stored body bytes to what the client sees: CRLF line endings, one level of mboxrd quoting removed.
+ * Two passes (count, then copy into one buffer) instead of a Buffer per line: a 30 MB message has
+ * 400k lines. Returns how much of `data` was used; the rest is an unfinished line for the next piece.
+ */
+export function toClientLines(data: Buffer, midLine: boolean, last: boolean): { out: Buffer; used: number; midLine: boolean } {
+  type Seg = number;
+  const segs: Seg[] = []; // triples: start, content end, 1 if a CRLF follows
+  let p = 0;
+  let mid = midLine;
+  for (;;) {
+    const nl = data.indexOf(0x0a, p);
+    if (nl < 0) break;
+    let ce = nl;
+    if (ce > p && data[ce - 1] === 0x0d) ce--;
+    segs.push(!mid && isQuotedFrom(data, p, ce) ? p + 1 : p, ce, 1);
+    mid = false;
+    p = nl + 1;
+  }
+  if (p < data.length && (last || data.length - p > LONG_LINE)) {
+    // The end of the message, or a very long line: pass on what we have. A CR might precede the next
+    // piece's LF, so it waits; the quoting of a line is decided at its start.
+    let e = data.length;
+    if (!last && data[e - 1] === 0x0d) e--;
+    segs.push(!mid && isQuotedFrom(data, p, e) ? p + 1 : p, e, 0);
+    mid = !last;
+    p = e;
+  }
+  let size = 0;
+  for (let i = 0; i < segs.length; i += 3) size += segs[i + 1]! - segs[i]! + 2 * segs[i + 2]!;
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  for (let i = 0; i < segs.length; i += 3) {
+    o += data.copy(out, o, segs[i]!, segs[i + 1]!);
+    if (segs[i + 2]) { out[o++] = 0x0d; out[o++] = 0x0a; }
+  }
+  return { out, used: p, midLine: mid };
+}
 
 export function flagSet(m: IndexedMessage): Set<Flag> {
   const s = new Set<Flag>();
@@ -129,7 +172,7 @@ export class MboxMailbox implements Mailbox {
 
   async read(uid: number): Promise<Buffer> {
     this.live();
-    return this.file.locked('read', (fd, d) => {
+    return this.file.readLocked((fd, d) => {
       const m = findByUid(d.messages, uid);
       if (!m || fd < 0) throw new StoreError('NONEXISTENT', `message UID ${uid} no longer exists`);
       return this.file.readMessage(fd, m);
@@ -153,27 +196,41 @@ export class MboxMailbox implements Mailbox {
   }
 
   /**
-   * A big message in pieces, each read under its own short lock (delivery is never blocked for the
-   * whole transfer) and memory stays bounded. Positions are kept relative to the body, which a
-   * rewrite never changes even when it moves the message or changes its status headers.
+   * A big message in pieces, each read under its own short read lock (delivery is never blocked for the
+   * whole transfer) and memory stays bounded: one reused read buffer, one output buffer per piece.
+   * Positions are kept relative to the body, which a rewrite never changes even when it moves the
+   * message or changes its status headers.
    */
   private async *streamBig(uid: number, start: number, end: number): AsyncGenerator<Buffer> {
     let pos = 0;
     let bodyRel = 0;
+    const buf = Buffer.allocUnsafe(PIECE);
+    /** The unfinished line at the end of the last piece (copied: `buf` is reused). */
     let carry: Buffer = Buffer.alloc(0);
-    const crlf = Buffer.from('\r\n');
+    /** The current line has been started already (its mboxrd quoting is decided). */
+    let midLine = false;
+    let layout: { offset: number; end: number; bodyStart: number; bodyLen: number } | null = null;
     const emit = function* (b: Buffer): Generator<Buffer> {
       const s = Math.max(start - pos, 0);
       const e = Math.min(end - pos, b.length);
       if (s < e) yield b.subarray(s, e);
       pos += b.length;
     };
-    for (let first = true; ; first = false) {
+    for (;;) {
       if (pos >= end) return;
-      const piece = await this.file.locked('read', (fd, d) => {
+      const piece = await this.file.readLocked((fd, d) => {
         const m = findByUid(d.messages, uid);
         if (!m || fd < 0) throw new StoreError('NONEXISTENT', `message UID ${uid} no longer exists`);
-        return this.file.readPiece(fd, m, bodyRel, 1024 * 1024);
+        let header: Buffer | null = null;
+        if (!layout || layout.offset !== m.offset || layout.end !== m.end) {
+          const h = this.file.readHeader(fd, m);
+          if (!h) return null;
+          header = h.header;
+          layout = { offset: m.offset, end: m.end, bodyStart: h.bodyStart, bodyLen: h.bodyLen };
+        }
+        const from = Math.min(bodyRel, layout.bodyLen);
+        const n = this.file.readInto(fd, buf, m.offset + layout.bodyStart + from, Math.min(PIECE, layout.bodyLen - from));
+        return { header, n, bodyLen: layout.bodyLen };
       });
       if (!piece) {
         // No end of header: an odd message; read it whole.
@@ -181,26 +238,14 @@ export class MboxMailbox implements Mailbox {
         yield* emit(whole.subarray(pos));
         return;
       }
-      if (first) yield* emit(piece.header);
-      bodyRel += piece.chunk.length;
-      const last = bodyRel >= piece.bodyLen || piece.chunk.length === 0;
-      const data = carry.length ? Buffer.concat([carry, piece.chunk]) : piece.chunk;
-      let p = 0;
-      const out: Buffer[] = [];
-      for (;;) {
-        const nl = data.indexOf(0x0a, p);
-        if (nl < 0) break;
-        let ce = nl;
-        if (ce > p && data[ce - 1] === 0x0d) ce--;
-        out.push(isQuotedFrom(data, p, ce) ? data.subarray(p + 1, ce) : data.subarray(p, ce), crlf);
-        p = nl + 1;
-      }
-      carry = data.subarray(p);
-      if (last && carry.length) {
-        out.push(isQuotedFrom(carry, 0, carry.length) ? carry.subarray(1) : carry);
-        carry = Buffer.alloc(0);
-      }
-      yield* emit(Buffer.concat(out));
+      if (piece.header && bodyRel === 0) yield* emit(piece.header);
+      bodyRel += piece.n;
+      const last = bodyRel >= piece.bodyLen || piece.n === 0;
+      const data = carry.length ? Buffer.concat([carry, buf.subarray(0, piece.n)]) : buf.subarray(0, piece.n);
+      const r = toClientLines(data, midLine, last);
+      carry = Buffer.from(data.subarray(r.used));
+      midLine = r.midLine;
+      yield* emit(r.out);
       if (last) return;
     }
   }
@@ -253,5 +298,6 @@ export class MboxMailbox implements Mailbox {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.file.releaseReads();
   }
 }

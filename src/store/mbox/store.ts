@@ -106,7 +106,7 @@ export class MboxStore implements MailStore {
 
   async status(name: string): Promise<MailboxStatus> {
     const f = this.requireFolder(name);
-    return f.locked('read', (_fd, d) => {
+    return f.readLocked((_fd, d) => {
       let unseen = 0;
       let recent = 0;
       let size = 0;

@@ -1,22 +1,26 @@
 #!/usr/bin/env node
-// Builds open-100k.ts with esbuild and runs it (no TS runtime needed). Usage: node test/store/bench/run.mjs [messages]
+// Builds a bench script with esbuild and runs it (no TS runtime needed).
+// Usage: node test/store/bench/run.mjs [script.ts] [args]  (default open-100k.ts [messages])
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
+const args = process.argv.slice(2);
+const script = args[0]?.endsWith('.ts') ? args.shift() : 'open-100k.ts';
 const out = mkdtempSync(join(tmpdir(), 'store-bench-build-'));
 try {
   await build({
-    entryPoints: [join(here, 'open-100k.ts')], outfile: join(out, 'b.cjs'), bundle: true, platform: 'node',
+    entryPoints: [join(here, script)], outfile: join(out, 'b.cjs'), bundle: true, platform: 'node',
     target: 'node20', format: 'cjs', external: ['fs-ext'], logLevel: 'error',
-    define: { 'import.meta.url': '__u' }, banner: { js: "const __u=require('url').pathToFileURL(__filename).href;" },
+    define: { 'import.meta.url': '__u' }, // One import.meta.url for the whole bundle: the test helpers' own place, so their repo-relative paths hold.
+    banner: { js: `const __u=${JSON.stringify(pathToFileURL(join(root, 'test/helpers/site.ts')).href)};` },
   });
-  execFileSync(process.execPath, [join(out, 'b.cjs'), ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, NODE_PATH: join(root, 'node_modules') } });
+  execFileSync(process.execPath, [join(out, 'b.cjs'), ...args], { stdio: 'inherit', env: { ...process.env, NODE_PATH: join(root, 'node_modules') } });
 } finally {
   rmSync(out, { recursive: true, force: true });
 }
