@@ -2,10 +2,11 @@
 // (UIDs, UIDVALIDITY, flags, keywords, folders, subscriptions, bodies) is what Dovecot serves, and what
 // Dovecot writes is what our store reads — so a site can switch servers without clients re-downloading.
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import type { MailStore, MailboxState } from '../../src/store/types.js';
+import { FACTS_FILE } from '../../src/store/maildir/facts-cache.js';
 import { mdaDeliver, storeAt, tempDir } from './fixture.js';
 import { chownMail, startDovecot, type Dovecot } from './dovecot.js';
 
@@ -81,6 +82,8 @@ describe('Dovecot 2.3 interoperability', () => {
     await inbox.setFlags([2], 'add', ['\\Draft', 'foo']);
     expect(await inbox.expunge()).toEqual([4]);
     await inbox.close();
+    // Our own cache file sits next to dovecot-uidlist; Dovecot must ignore it (no folder, same messages).
+    expect(existsSync(join(root, FACTS_FILE))).toBe(true);
     await store.create('Sent');
     await store.create('Archive/2024');
     await store.create('Caf&AOk-');

@@ -3,21 +3,22 @@
 // or unlink that finds the file gone looks for it again by its base name (another session may have
 // renamed it) before concluding it was expunged.
 
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Flag, Mailbox, MailboxState, MessageInfo, StoreMode } from '../types.js';
 import { StoreError } from '../types.js';
 import { crlfSlice, toCrlf } from './crlf.js';
-import { measureFile } from './measure.js';
+import { measureFile, measureSmallSync } from './measure.js';
 import { asStoreError, mapped } from './errors.js';
 import { FS_PARALLEL, mapLimit } from './limit.js';
-import { compareBases, fileName, flagsFromInfo, infoForFlags, parseName, renewBase } from './filename.js';
+import { compareBases, fileName, flagsFromInfo, infoForFlags, parseName, renewBase, type ParsedName } from './filename.js';
 import { ensureKeywords, KEYWORDS, letterFor, readKeywords, type KeywordTable } from './keywords.js';
 import { extValue, UIDLIST, type UidList } from './uidlist.js';
 import type { MaildirEnv } from './env.js';
 import { lockedUidList, loadUidList } from './uidlist-sync.js';
 import { scanMaildir, locate, type ScanEntry } from './scan.js';
+import { readFacts, writeFacts, type MessageFacts } from './facts-cache.js';
 
 type Sub = 'new' | 'cur';
 
@@ -46,6 +47,15 @@ export class MaildirMailbox implements Mailbox {
   private readonly recentBases = new Set<string>();
   /** vsize of files whose name carries no W=, computed once. */
   private readonly vsizeCache = new Map<string, number>();
+  /** mtimes learnt while numbering new files, so they are not stat'ed twice. */
+  private readonly measuredDates = new Map<string, number>();
+  /** dmail-index as read at the first refresh; dropped once its facts are in `entries`. */
+  private savedFacts: Map<string, MessageFacts> | undefined;
+  private factsLoaded = false;
+  /** Entries whose facts came from the files, not from dmail-index: worth saving. */
+  private unsavedFacts = 0;
+  /** A long session rewrites dmail-index only after this many new messages (or at close). */
+  private static readonly SAVE_AFTER = 64;
   private lastStamp = '';
   private closed = false;
 
@@ -113,15 +123,17 @@ export class MaildirMailbox implements Mailbox {
       }
       if (this.claimRecent) {
         const fresh = [...scan.files.values()].filter((e) => e.sub === 'new');
-        await mapLimit(fresh, FS_PARALLEL, async (e) => {
+        // Synchronous: renames within one directory serialise in the kernel anyway, and through the
+        // thread pool 10 000 of them took twice as long (this process serves a single client).
+        for (const e of fresh) {
           const p = parseName(e.file);
           try {
-            await fsp.rename(join(this.dir, 'new', e.file), join(this.dir, 'cur', fileName(p.base, p.info ?? '')));
+            renameSync(join(this.dir, 'new', e.file), join(this.dir, 'cur', fileName(p.base, p.info ?? '')));
             this.recentBases.add(p.base);
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
           }
-        });
+        }
         if (fresh.length > 0) rescan = true;
       }
     }
@@ -136,6 +148,11 @@ export class MaildirMailbox implements Mailbox {
     }
     const unknown = [...scan.files.keys()].filter((b) => !list?.byBase.has(b));
     if (!list || unknown.length > 0) list = await this.assignUids(scan.files, list);
+    const firstLoad = !this.factsLoaded;
+    if (firstLoad) {
+      this.savedFacts = await readFacts(this.dir, list.uidValidity);
+      this.factsLoaded = true;
+    }
 
     this.keywordTable = await readKeywords(this.dir);
     const next = new Map<number, Entry>();
@@ -147,7 +164,12 @@ export class MaildirMailbox implements Mailbox {
       if (old && old.file === se.file && old.sub === se.sub) next.set(rec.uid, old);
       else todo.push({ uid: rec.uid, base, se, old, w: extValue(rec, 'W'), p: extValue(rec, 'P') });
     }
-    const made = await mapLimit(todo, FS_PARALLEL, (t) => this.makeEntry(t.uid, t.base, t.se, t.old, t.w, t.p));
+    // Most entries need no file access (known from the last refresh, dmail-index or numbering): only
+    // the rest go through the bounded asynchronous path, which costs far more per message.
+    const made: (Entry | undefined)[] = todo.map((t) => this.quickEntry(t.uid, t.base, t.se, t.old, t.w, t.p));
+    const slow = todo.flatMap((_, i) => (made[i] === undefined ? [i] : []));
+    const slowMade = await mapLimit(slow, FS_PARALLEL, (i) => { const t = todo[i]!; return this.makeEntry(t.uid, t.base, t.se, t.old, t.w, t.p); });
+    slow.forEach((i, k) => { made[i] = slowMade[k]; });
     for (let i = 0; i < todo.length; i++) {
       const entry = made[i];
       if (!entry) {
@@ -160,15 +182,53 @@ export class MaildirMailbox implements Mailbox {
     // Forget what belonged to expunged messages: a long session must not grow without bound.
     for (const b of this.recentBases) if (!scan.files.has(b)) this.recentBases.delete(b);
     for (const b of this.vsizeCache.keys()) if (!scan.files.has(b)) this.vsizeCache.delete(b);
+    this.measuredDates.clear();
+    this.savedFacts = undefined;
     this.publish(list);
+    if (this.unsavedFacts > 0 && (firstLoad || this.unsavedFacts >= MaildirMailbox.SAVE_AFTER)) await this.saveFacts();
     return true;
+  }
+
+  private async saveFacts(): Promise<void> {
+    const facts = [...this.entries.values()]
+      .filter((e) => e.internalDate.getTime() > 0 || e.size > 0) // not the placeholder of an unreadable file
+      .map((e) => [e.base, { uid: e.uid, date: e.internalDate.getTime(), vsize: e.size }] as const);
+    if (await writeFacts(this.dir, this.current.uidValidity, facts)) this.unsavedFacts = 0;
+  }
+
+  /** What is known about a message without touching its file (undefined fields: look at the file). */
+  private knownFacts(uid: number, base: string, old: Entry | undefined, p: ParsedName, recordW: string | undefined): { date?: Date; size?: number; fromCache: boolean } {
+    const saved = old ? undefined : this.savedFacts?.get(base);
+    const known = saved?.uid === uid ? saved : undefined;
+    const measured = this.measuredDates.get(base);
+    const date = old?.internalDate ?? (known ? new Date(known.date) : measured !== undefined ? new Date(measured) : undefined);
+    const size = old?.size ?? p.vsize ?? (recordW !== undefined ? Number(recordW) : this.vsizeCache.get(base) ?? known?.vsize);
+    return { date, size: size === undefined || Number.isNaN(size) ? undefined : size, fromCache: old !== undefined || known !== undefined };
+  }
+
+  private quickEntry(uid: number, base: string, se: ScanEntry, old: Entry | undefined, recordW: string | undefined, uidl: string | undefined): Entry | undefined {
+    const p = parseName(se.file);
+    const k = this.knownFacts(uid, base, old, p, recordW);
+    if (k.date === undefined || k.size === undefined) return undefined;
+    if (!k.fromCache) this.unsavedFacts += 1;
+    return this.entryOf(uid, base, se, p, k.size, k.date, uidl);
+  }
+
+  private entryOf(uid: number, base: string, se: ScanEntry, p: ParsedName, size: number, date: Date, uidl: string | undefined): Entry {
+    const recent = this.claimRecent ? this.recentBases.has(base) : se.sub === 'new';
+    return {
+      uid, base, sub: se.sub, file: se.file, info: p.info, size, internalDate: date, recent,
+      flags: flagsFromInfo(p.info, this.keywordTable),
+      ...(uidl ? { uidl } : {}),
+    };
   }
 
   private async makeEntry(uid: number, base: string, se: ScanEntry, old: Entry | undefined, recordW: string | undefined, uidl: string | undefined): Promise<Entry | undefined> {
     const p = parseName(se.file);
     const path = join(this.dir, se.sub, se.file);
-    let date = old?.internalDate;
-    let size = old?.size ?? p.vsize ?? (recordW !== undefined ? Number(recordW) : this.vsizeCache.get(base));
+    const k = this.knownFacts(uid, base, old, p, recordW);
+    let date = k.date;
+    let size = k.size;
     try {
       if (!date) {
         const st = await fsp.stat(path);
@@ -178,10 +238,11 @@ export class MaildirMailbox implements Mailbox {
         }
         date = st.mtime;
       }
-      if (size === undefined || Number.isNaN(size)) {
+      if (size === undefined) {
         size = (await measureFile(path, true)).vsize;
         this.vsizeCache.set(base, size);
       }
+      if (!k.fromCache) this.unsavedFacts += 1;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return undefined;
@@ -190,12 +251,7 @@ export class MaildirMailbox implements Mailbox {
       date ??= new Date(0);
       size ??= 0;
     }
-    const recent = this.claimRecent ? this.recentBases.has(base) : se.sub === 'new';
-    return {
-      uid, base, sub: se.sub, file: se.file, info: p.info, size, internalDate: date, recent,
-      flags: flagsFromInfo(p.info, this.keywordTable),
-      ...(uidl ? { uidl } : {}),
-    };
+    return this.entryOf(uid, base, se, p, size, date, uidl);
   }
 
   /** Give every listed file without a UID the next one. Files are measured before taking the
@@ -207,10 +263,16 @@ export class MaildirMailbox implements Mailbox {
       const ext: string[] = [];
       try {
         const path = join(this.dir, se.sub, se.file);
-        if (!(await fsp.stat(path)).isFile()) return undefined;
         // Like Dovecot, record what the file name lacks (sizes of MDA deliveries; P = POP3 UIDL
         // from an X-UIDL header) so that nobody has to read the file again.
-        const f = await measureFile(path, p.vsize === undefined);
+        let f = measureSmallSync(path, p.vsize === undefined);
+        if (f === 'not-file') return undefined;
+        if (f === 'big') {
+          const st = await fsp.stat(path);
+          if (!st.isFile()) return undefined;
+          f = { ...(await measureFile(path, p.vsize === undefined)), mtimeMs: st.mtimeMs };
+        }
+        this.measuredDates.set(base, f.mtimeMs);
         if (p.vsize === undefined) {
           this.vsizeCache.set(base, f.vsize);
           ext.push(`W${f.vsize}`);
@@ -410,6 +472,7 @@ export class MaildirMailbox implements Mailbox {
   }
 
   async close(): Promise<void> {
+    if (!this.closed && this.unsavedFacts > 0) await this.saveFacts().catch(() => undefined);
     this.closed = true;
   }
 }

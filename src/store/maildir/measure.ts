@@ -2,7 +2,7 @@
 // S=/W=) and the POP3 UIDL of its own `X-UIDL:` header (Decision 9). Read in chunks, so a huge
 // message never has to fit in memory.
 
-import { promises as fsp } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, promises as fsp, readSync } from 'node:fs';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -56,5 +56,46 @@ export async function measureFile(path: string, needSizes: boolean): Promise<Fil
     return { size, vsize, uidl: head ? headerUidl(head) : undefined };
   } finally {
     await fh.close();
+  }
+}
+
+/** Files up to this size are measured with synchronous calls (see measureSmallSync). */
+const SMALL = 1024 * 1024;
+
+/** measureFile for the common case of a small file, with synchronous calls: numbering 10 000 freshly
+ *  delivered messages is then four cheap syscalls per file instead of five round trips through the
+ *  thread pool (this process serves one client, so a short block of the event loop costs nobody).
+ *  Opened non-blocking so that a FIFO posing as a message cannot hang us. 'big' means "use
+ *  measureFile"; 'not-file' means a FIFO, device or directory that is no message. Throws like fs. */
+export function measureSmallSync(path: string, needSizes: boolean): (FileFacts & { mtimeMs: number }) | 'big' | 'not-file' {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return 'not-file';
+    if (needSizes && st.size > SMALL) return 'big';
+    const want = needSizes ? st.size : Math.min(st.size, HEADER_LIMIT);
+    const buf = Buffer.allocUnsafe(Math.max(1, want + 1));
+    let got = 0;
+    for (;;) {
+      const n = readSync(fd, buf, got, buf.length - got, got);
+      if (n === 0) break;
+      got += n;
+      if (got === buf.length) {
+        if (needSizes) return 'big'; // grew since fstat: let the streaming reader count it
+        break;
+      }
+    }
+    const data = buf.subarray(0, got);
+    let vsize = got;
+    if (needSizes) {
+      let i = data.indexOf(LF);
+      while (i >= 0) {
+        if (i === 0 || data[i - 1] !== CR) vsize += 1;
+        i = data.indexOf(LF, i + 1);
+      }
+    }
+    return { size: got, vsize, uidl: headerUidl(data.subarray(0, HEADER_LIMIT)), mtimeMs: st.mtimeMs };
+  } finally {
+    closeSync(fd);
   }
 }
