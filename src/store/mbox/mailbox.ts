@@ -105,6 +105,8 @@ class MboxMessageInfo implements MessageInfo {
 
 export class MboxMailbox implements Mailbox {
   state: MailboxState;
+  /** Set by the store: lets go of the folder's in-use lock. */
+  onClose: (() => void) | null = null;
   private readonly recent = new Set<number>();
   private closed = false;
 
@@ -297,7 +299,10 @@ export class MboxMailbox implements Mailbox {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     this.file.releaseReads();
+    this.onClose?.();
+    this.onClose = null;
   }
 }

@@ -17,6 +17,7 @@ import { MboxFile, isRegularFile, type FileOptions, type NewMessage } from './fi
 import { MboxMailbox, encodeFlags } from './mailbox.js';
 import { FLAG_SEEN, FLAG_OLD } from './format.js';
 import { fsyncDir } from './index-file.js';
+import { markInUse, claimUnused, type InUseLock } from '../inuse.js';
 
 const SUBSCRIPTIONS = '.mailboxlist';
 
@@ -44,6 +45,8 @@ function fileKey(name: string): string {
 
 export class MboxStore implements MailStore {
   private readonly fileOpts: FileOptions;
+  /** This session's in-use locks on its open folders (by index key), counted per open mailbox. */
+  private readonly inUse = new Map<string, { lock: InUseLock; count: number }>();
 
   constructor(readonly paths: UserPaths, private readonly settings: Settings, private readonly log: Logger) {
     this.fileOpts = {
@@ -100,8 +103,89 @@ export class MboxStore implements MailStore {
   }
 
   async open(name: string, options: OpenOptions = {}): Promise<Mailbox> {
-    const f = this.requireFolder(name);
-    return MboxMailbox.open(name, f, options.readOnly ?? false, options.claimRecent ?? false);
+    // Marked in use before the existence check: a DELETE that wins the race leaves nothing to open.
+    const release = name === 'INBOX' ? null : await this.markOpen(name);
+    try {
+      const f = this.requireFolder(name);
+      const box = await MboxMailbox.open(name, f, options.readOnly ?? false, options.claimRecent ?? false);
+      if (release) box.onClose = release;
+      return box;
+    } catch (e) {
+      release?.();
+      throw e;
+    }
+  }
+
+  private inUsePath(name: string): string {
+    return join(this.paths.indexDir, fileKey(name) + '.inuse');
+  }
+
+  private async markOpen(name: string): Promise<() => void> {
+    const key = fileKey(name);
+    let e = this.inUse.get(key);
+    if (e) e.count++;
+    else {
+      const lock = await markInUse(this.inUsePath(name), this.paths.indexDir, this.log);
+      e = this.inUse.get(key);
+      if (e) { lock.release(); e.count++; } else { e = { lock, count: 1 }; this.inUse.set(key, e); }
+    }
+    const entry = e;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--entry.count > 0) return;
+      entry.lock.release();
+      if (this.inUse.get(key) === entry) this.inUse.delete(key);
+    };
+  }
+
+  /**
+   * Claim folders for DELETE/RENAME: StoreError('INUSE') when another session has one open. This
+   * session's own open folder does not count (its lock is let go; it is taken again if we fail).
+   */
+  private async claimFolders(names: string[]): Promise<{ done(remove: boolean): void }> {
+    const claims: { done(remove: boolean): void }[] = [];
+    const own: string[] = [];
+    const giveBack = async () => {
+      for (const n of own) {
+        const e = this.inUse.get(fileKey(n));
+        if (e) e.lock = await markInUse(this.inUsePath(n), this.paths.indexDir, this.log);
+      }
+    };
+    for (const n of names) {
+      const e = this.inUse.get(fileKey(n));
+      if (e) { e.lock.release(); own.push(n); }
+      const c = await claimUnused(this.inUsePath(n), this.paths.indexDir, this.log);
+      if (!c) {
+        for (const x of claims) x.done(false);
+        await giveBack();
+        throw new StoreError('INUSE', `mailbox ${n} is selected in another session`);
+      }
+      claims.push(c);
+    }
+    return {
+      done: (remove: boolean) => {
+        for (const x of claims) x.done(remove);
+        if (!remove) void giveBack();
+      },
+    };
+  }
+
+  /** Wire names of the message folders in a folder directory (recursively). */
+  private foldersUnder(dir: string, prefix: string, depth = 0): string[] {
+    if (depth > 20) return [];
+    let names: string[];
+    try { names = readdirSync(dir); } catch { return []; }
+    const out: string[] = [];
+    for (const n of names) {
+      if (n.startsWith('.') || n.endsWith('.lock')) continue;
+      let st;
+      try { st = lstatSync(join(dir, n)); } catch { continue; }
+      if (st.isDirectory()) out.push(...this.foldersUnder(join(dir, n), `${prefix}${n}/`, depth + 1));
+      else if (st.isFile()) out.push(prefix + n);
+    }
+    return out;
   }
 
   async status(name: string): Promise<MailboxStatus> {
@@ -225,8 +309,15 @@ export class MboxStore implements MailStore {
       try { rmdirSync(f.path); } catch { throw new StoreError('CANNOT', `${name} still has folders in it`); }
       return;
     }
-    await f.locked('write', () => { unlinkSync(f.path); });
-    this.dropIndex(name);
+    const claim = await this.claimFolders([name]);
+    let gone = false;
+    try {
+      await f.locked('write', () => { unlinkSync(f.path); });
+      gone = true;
+      this.dropIndex(name);
+    } finally {
+      claim.done(gone);
+    }
   }
 
   async rename(from: string, to: string): Promise<void> {
@@ -253,11 +344,41 @@ export class MboxStore implements MailStore {
       return;
     }
     const src = this.file(from);
-    if (this.kind(src.path) === 'none') throw new StoreError('NONEXISTENT', `mailbox ${from} does not exist`);
-    mkdirSync(dirname(dest), { recursive: true, mode: 0o700 });
-    renameSync(src.path, dest);
-    this.dropIndex(from);
-    this.dropIndex(to);
+    const kind = this.kind(src.path);
+    if (kind === 'none') throw new StoreError('NONEXISTENT', `mailbox ${from} does not exist`);
+    // Every message folder that moves (the folder, or all folders under a directory) keeps its index,
+    // journal and UIDs under its new name; none may be selected in another session.
+    const base = from.replace(/\/+$/, '');
+    const moved = kind === 'dir' ? this.foldersUnder(src.path, base + '/') : [base];
+    const claim = await this.claimFolders(moved);
+    let done = false;
+    try {
+      mkdirSync(dirname(dest), { recursive: true, mode: 0o700 });
+      const newName = (n: string) => to.replace(/\/+$/, '') + n.slice(base.length);
+      for (const n of moved) this.dropIndex(newName(n));
+      if (kind === 'file') {
+        // Under the spool's write lock: no other session is half way through writing it.
+        await src.locked('write', () => {
+          renameSync(src.path, dest);
+          this.moveIndex(from, to);
+        });
+      } else {
+        renameSync(src.path, dest);
+        for (const n of moved) this.moveIndex(n, newName(n));
+      }
+      done = true;
+    } finally {
+      claim.done(done);
+    }
+  }
+
+  /** A renamed folder's index and journal follow it (its inode, so its index stamp, is unchanged). */
+  private moveIndex(from: string, to: string): void {
+    const a = fileKey(from);
+    const b = fileKey(to);
+    for (const suffix of ['.idx', '.journal']) {
+      try { renameSync(join(this.paths.indexDir, a + suffix), join(this.paths.indexDir, b + suffix)); } catch { /* none */ }
+    }
   }
 
   private subsPath(): string {
