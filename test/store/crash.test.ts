@@ -21,6 +21,9 @@ beforeAll(async () => {
   await build({
     entryPoints: [join(ROOT, 'test/store/fixtures/crash-worker.ts')], outfile: worker, bundle: true,
     platform: 'node', target: 'node20', format: 'cjs', external: ['fs-ext'], logLevel: 'error',
+    // import('fs-ext') as require(), so the worker finds it via NODE_PATH and takes real fcntl locks
+    // like a production process (ESM import() ignores NODE_PATH).
+    supported: { 'dynamic-import': false },
     define: { 'import.meta.url': '__u' }, banner: { js: "const __u=require('url').pathToFileURL(__filename).href;" },
   });
 });
