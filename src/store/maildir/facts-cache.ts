@@ -38,14 +38,23 @@ export async function readFacts(dir: string, uidValidity: number): Promise<Map<s
   const count = Number(head[2]);
   // Header, records, "END", and the empty string after the final newline.
   if (lines.length !== count + 3 || lines[count + 1] !== 'END' || lines[count + 2] !== '') return out;
+  // Split by hand: a regular expression per line was a fifth of opening a 10 000-message mailbox.
+  const DIGITS = /^\d+$/;
   for (let i = 1; i <= count; i++) {
-    const m = /^(\d+) (\d+) (\d+) (.+)$/.exec(lines[i]!);
-    if (!m) return new Map();
-    const uid = Number(m[1]);
-    const date = Number(m[2]);
-    const vsize = Number(m[3]);
+    const line = lines[i]!;
+    const a = line.indexOf(' ');
+    const b = line.indexOf(' ', a + 1);
+    const c = line.indexOf(' ', b + 1);
+    if (a <= 0 || b <= a + 1 || c <= b + 1 || c === line.length - 1) return new Map();
+    const u = line.slice(0, a);
+    const d = line.slice(a + 1, b);
+    const v = line.slice(b + 1, c);
+    if (!DIGITS.test(u) || !DIGITS.test(d) || !DIGITS.test(v)) return new Map();
+    const uid = Number(u);
+    const date = Number(d);
+    const vsize = Number(v);
     if (!Number.isSafeInteger(date) || !Number.isSafeInteger(vsize) || uid < 1 || uid >= 0xffffffff) return new Map();
-    out.set(m[4]!, { uid, date, vsize });
+    out.set(line.slice(c + 1), { uid, date, vsize });
   }
   return out;
 }

@@ -26,7 +26,8 @@ export function parseName(name: string): ParsedName {
     info = rest.startsWith('2,') ? rest.slice(2) : '';
   }
   const parsed: ParsedName = { base, info };
-  for (const m of base.matchAll(/,([SW])=(\d+)/g)) {
+  // Most names have no ',' at all or just the two size fields: skip the expression when it cannot match.
+  if (base.includes(',')) for (const m of base.matchAll(/,([SW])=(\d+)/g)) {
     if (m[1] === 'S') parsed.size = Number(m[2]);
     else parsed.vsize = Number(m[2]);
   }
