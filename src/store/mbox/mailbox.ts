@@ -206,9 +206,10 @@ export class MboxMailbox implements Mailbox {
   private async *streamBig(uid: number, start: number, end: number): AsyncGenerator<Buffer> {
     let pos = 0;
     let bodyRel = 0;
-    const buf = Buffer.allocUnsafe(PIECE);
-    /** The unfinished line at the end of the last piece (copied: `buf` is reused). */
-    let carry: Buffer = Buffer.alloc(0);
+    // Reused for every piece: the unfinished line of the last piece (at most LONG_LINE + 1 bytes, see
+    // toClientLines) is moved to the front and the next body bytes are read in behind it.
+    const buf = Buffer.allocUnsafe(PIECE + LONG_LINE + 16);
+    let carried = 0;
     /** The current line has been started already (its mboxrd quoting is decided). */
     let midLine = false;
     let layout: { offset: number; end: number; bodyStart: number; bodyLen: number } | null = null;
@@ -231,7 +232,7 @@ export class MboxMailbox implements Mailbox {
           layout = { offset: m.offset, end: m.end, bodyStart: h.bodyStart, bodyLen: h.bodyLen };
         }
         const from = Math.min(bodyRel, layout.bodyLen);
-        const n = this.file.readInto(fd, buf, m.offset + layout.bodyStart + from, Math.min(PIECE, layout.bodyLen - from));
+        const n = this.file.readInto(fd, buf.subarray(carried), m.offset + layout.bodyStart + from, Math.min(PIECE, layout.bodyLen - from));
         return { header, n, bodyLen: layout.bodyLen };
       });
       if (!piece) {
@@ -243,9 +244,10 @@ export class MboxMailbox implements Mailbox {
       if (piece.header && bodyRel === 0) yield* emit(piece.header);
       bodyRel += piece.n;
       const last = bodyRel >= piece.bodyLen || piece.n === 0;
-      const data = carry.length ? Buffer.concat([carry, buf.subarray(0, piece.n)]) : buf.subarray(0, piece.n);
+      const data = buf.subarray(0, carried + piece.n);
       const r = toClientLines(data, midLine, last);
-      carry = Buffer.from(data.subarray(r.used));
+      carried = data.length - r.used;
+      buf.copyWithin(0, r.used, data.length);
       midLine = r.midLine;
       yield* emit(r.out);
       if (last) return;
