@@ -1,9 +1,9 @@
 // dmail-index, the per-mailbox cache of INTERNALDATE and RFC822.SIZE: used when it matches
 // dovecot-uidlist, ignored (and rewritten) when it is damaged, stale or for another UIDVALIDITY.
 import { afterEach, describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FACTS_FILE, readFacts } from '../../src/store/maildir/facts-cache.js';
+import { FACTS_FILE, readFacts, readIndex, writeIndex, type MailboxIndex } from '../../src/store/maildir/facts-cache.js';
 import type { MailboxState } from '../../src/store/types.js';
 import { mdaDeliver, storeAt, tempDir } from './fixture.js';
 
@@ -35,16 +35,13 @@ async function reopen(root: string): Promise<MailboxState> {
   return s;
 }
 
-/** Rewrite the cache file, changing every record's date to CACHED (and the header by `header`). */
-function forge(root: string, header: (h: string) => string = (h) => h, uidShift = 0): void {
-  const path = join(root, FACTS_FILE);
-  const lines = readFileSync(path, 'utf8').split('\n');
-  const out = lines.map((l, i) => {
-    if (i === 0) return header(l);
-    const m = /^(\d+) (\d+) (\d+) (.+)$/.exec(l);
-    return m ? `${Number(m[1]) + uidShift} ${CACHED.getTime()} ${m[3]} ${m[4]}` : l;
-  });
-  writeFileSync(path, out.join('\n'));
+/** Rewrite the cache file (well-formed, checksum and all), every record's date changed to CACHED. */
+async function forge(root: string, change: (i: MailboxIndex) => void = () => undefined): Promise<void> {
+  const index = await readIndex(root);
+  expect(index).toBeDefined();
+  for (const r of index!.records) r.date = CACHED.getTime();
+  change(index!);
+  expect(await writeIndex(root, index!)).toBe(true);
 }
 
 describe('dmail-index', () => {
@@ -59,19 +56,19 @@ describe('dmail-index', () => {
 
   it('is what a later session believes while it matches the uidlist (so it really saves the stats)', async () => {
     const { root } = await numbered();
-    forge(root);
+    await forge(root);
     expect(view(await reopen(root)).map((m) => m.date)).toEqual([CACHED.getTime(), CACHED.getTime(), CACHED.getTime()]);
   });
 
   it('is ignored for records whose UID no longer matches the uidlist', async () => {
     const { root, first } = await numbered();
-    forge(root, (h) => h, 100);
+    await forge(root, (i) => { for (const r of i.records) r.uid += 100; i.uidNext += 100; });
     expect(view(await reopen(root))).toEqual(view(first));
   });
 
   it('is ignored under another UIDVALIDITY', async () => {
     const { root, first } = await numbered();
-    forge(root, (h) => h.replace(/V\d+/, 'V12345'));
+    await forge(root, (i) => { i.uidValidity = 12345; });
     expect(view(await reopen(root))).toEqual(view(first));
   });
 
@@ -81,9 +78,10 @@ describe('dmail-index', () => {
     ['a wrong count', (t: string) => t.replace(/C3/, 'C2')],
     ['garbage', () => '\u0000\u0001binary junk\n'],
     ['empty', () => ''],
+    ['a changed digit (checksum)', (t: string) => t.replace(/\n1 (\d)/, (_m, d: string) => `\n1 ${(Number(d) + 1) % 10}`)],
   ])('a damaged file (%s) is ignored and replaced by a good one', async (_what, damage) => {
     const { root, first } = await numbered();
-    forge(root); // a damaged file must not be believed even in part: its dates are all wrong
+    await forge(root); // a damaged file must not be believed even in part: its dates are all wrong
     const path = join(root, FACTS_FILE);
     writeFileSync(path, damage(readFileSync(path, 'utf8')));
     expect(view(await reopen(root))).toEqual(view(first));
@@ -107,5 +105,77 @@ describe('dmail-index', () => {
     const { root } = await numbered();
     await reopen(root);
     expect(readdirSync(root).filter((f) => f.startsWith(FACTS_FILE))).toEqual([FACTS_FILE]);
+  });
+});
+
+describe('dmail-index as a snapshot of an unchanged mailbox', () => {
+  const OLD = new Date(Date.now() - 3600_000);
+  /** Make every identity the snapshot depends on old enough to be trusted (see MaildirMailbox.stamp). */
+  function age(root: string): void {
+    for (const p of ['new', 'cur', 'dovecot-uidlist', 'dovecot-keywords']) {
+      try { utimesSync(join(root, p), OLD, OLD); } catch { /* no keywords file */ }
+    }
+  }
+  const full = (s: MailboxState) => ({
+    uidValidity: s.uidValidity, uidNext: s.uidNext, keywords: s.keywords,
+    messages: s.messages.map((m) => ({ ...view({ ...s, messages: [m] })[0], flags: [...m.flags].sort(), recent: m.recent })),
+  });
+
+  /** Three messages, one \Seen with a keyword, plus one left in new/ by a read-only session. */
+  async function varied(): Promise<string> {
+    const { root } = await numbered();
+    const box = await storeAt(root).open('INBOX', { claimRecent: true });
+    await box.setFlags([1], 'add', ['\\Seen', 'work']);
+    await box.close();
+    await mdaDeliver(root, msg(4));
+    await reopen(root);
+    age(root);
+    return root;
+  }
+
+  it('opens identically from the snapshot, and really uses it while nothing changed', async () => {
+    const root = await varied();
+    const first = await reopen(root); // full look: writes the snapshot with the (old) stamp
+    expect((await readIndex(root))?.stamp).not.toBe('');
+    const second = await reopen(root);
+    expect(full(second)).toEqual(full(first));
+    expect(full(second).messages.map((m) => m.recent)).toEqual([false, false, false, true]);
+    expect(full(second).messages[0]!.flags).toEqual(['\\Seen', 'work']);
+
+    // Proof that the listing was skipped: a change hidden from the stamp (mtime put back) is not seen.
+    const cur = readdirSync(join(root, 'cur')).find((f) => f.includes(':2,S'))!;
+    renameSync(join(root, 'cur', cur), join(root, 'cur', `${cur}F`));
+    age(root);
+    expect(full(await reopen(root)).messages[0]!.flags).toEqual(['\\Seen', 'work']);
+    // An honest change moves the stamp: the full look sees it.
+    const now = new Date();
+    utimesSync(join(root, 'cur'), now, now);
+    expect(full(await reopen(root)).messages[0]!.flags).toEqual(['\\Flagged', '\\Seen', 'work']);
+  });
+
+  it('is not used after a delivery, an expunge by another process or a new UIDVALIDITY', async () => {
+    const root = await varied();
+    await reopen(root);
+    await mdaDeliver(root, msg(5));
+    expect((await reopen(root)).messages.map((m) => m.uid)).toEqual([1, 2, 3, 4, 5]);
+    age(root);
+    await reopen(root);
+    const victim = readdirSync(join(root, 'cur'))[0]!;
+    rmSync(join(root, 'cur', victim));
+    expect((await reopen(root)).messages).toHaveLength(4);
+    rmSync(join(root, 'dovecot-uidlist'));
+    const fresh = await reopen(root);
+    expect(fresh.messages).toHaveLength(4);
+    expect(fresh.messages.map((m) => m.uid)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('a session that claims \\Recent still moves new/ messages to cur/', async () => {
+    const root = await varied();
+    await reopen(root);
+    expect((await readIndex(root))?.records.some((r) => r.sub === 'new')).toBe(true);
+    const box = await storeAt(root).open('INBOX', { claimRecent: true });
+    expect(box.state.messages.map((m) => m.recent)).toEqual([false, false, false, true]);
+    await box.close();
+    expect(readdirSync(join(root, 'new'))).toEqual([]);
   });
 });

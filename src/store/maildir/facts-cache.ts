@@ -3,17 +3,23 @@
 // dovecot-uidlist so that a later session opens a 10 000-message mailbox without 10 000 stats.
 // Dovecot ignores the file (it is neither a Maildir++ folder nor one of its own).
 //
-// It is only a cache. Every fact is tied to a UID and base name and used only while dovecot-uidlist
-// still gives that base that UID under the same UIDVALIDITY; the listing itself is always read from
-// new/ and cur/, so the cache can never add or hide a message. A file that does not parse completely
-// (cut by a crash, edited, another version) is ignored as a whole and rewritten by the next session.
-// Written to a temporary name and renamed over, so readers see the old or the new file, never half.
+// Two levels of trust:
+// - Facts: a record's date and size are used only while dovecot-uidlist still gives that base name
+//   that UID under the same UIDVALIDITY; the listing itself is read from new/ and cur/.
+// - Snapshot: when the file also carries the identities (inode, size, mtime) of new/, cur/,
+//   dovecot-uidlist and dovecot-keywords taken *before* the listing it describes, and all four are
+//   still the same, nothing changed since (any rename, delivery, expunge or UID change moves one of
+//   them; the mailbox's stamp() refuses identities too recent to be sure of), so the records are the
+//   mailbox and neither new/, cur/ nor the uidlist need be read.
+// A file that does not parse completely (cut by a crash, edited, another version) is ignored as a
+// whole and rewritten by the next session. Written to a temporary name and renamed over.
 
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 
 export const FACTS_FILE = 'dmail-index';
-const MAGIC = 'DMAILIDX1';
+const MAGIC = 'DMAILIDX2';
 
 export interface MessageFacts {
   uid: number;
@@ -23,53 +29,111 @@ export interface MessageFacts {
   vsize: number;
 }
 
-/** Facts by base name; empty when the file is missing, unreadable, for another UIDVALIDITY or damaged. */
-export async function readFacts(dir: string, uidValidity: number): Promise<Map<string, MessageFacts>> {
-  const out = new Map<string, MessageFacts>();
+export interface IndexRecord extends MessageFacts {
+  sub: 'new' | 'cur';
+  /** Full file name (base and flags). */
+  file: string;
+  uidl?: string;
+}
+
+export interface MailboxIndex {
+  /** Directory and index identities taken before the listing; '' when the records are facts only. */
+  stamp: string;
+  uidValidity: number;
+  uidNext: number;
+  records: IndexRecord[];
+}
+
+const DIGITS = /^\d+$/;
+const UIDL = /^[\x21-\x7e]{1,70}$/;
+
+/** One record; undefined when it does not parse. Split by hand: a regular expression per line was a
+ *  fifth of opening a 10 000-message mailbox. */
+function parseRecord(line: string): IndexRecord | undefined {
+  const cut: number[] = [];
+  let at = -1;
+  for (let k = 0; k < 5; k++) {
+    at = line.indexOf(' ', at + 1);
+    if (at < 0) return undefined;
+    cut.push(at);
+  }
+  const field = (k: number) => line.slice(k === 0 ? 0 : cut[k - 1]! + 1, cut[k]);
+  const [u, d, v, sub, p] = [field(0), field(1), field(2), field(3), field(4)];
+  const file = line.slice(cut[4]! + 1);
+  if (!DIGITS.test(u) || !DIGITS.test(d) || !DIGITS.test(v) || (sub !== 'new' && sub !== 'cur')) return undefined;
+  if (file === '' || file.includes('/') || (p !== '-' && !(p.startsWith('P') && UIDL.test(p.slice(1))))) return undefined;
+  const uid = Number(u);
+  const date = Number(d);
+  const vsize = Number(v);
+  if (!Number.isSafeInteger(date) || !Number.isSafeInteger(vsize) || uid < 1 || uid >= 0xffffffff) return undefined;
+  return { uid, date, vsize, sub, file, ...(p !== '-' ? { uidl: p.slice(1) } : {}) };
+}
+
+/** The index, or undefined when it is missing, unreadable or damaged anywhere. */
+export async function readIndex(dir: string): Promise<MailboxIndex | undefined> {
   let text: string;
   try {
     text = await fsp.readFile(join(dir, FACTS_FILE), 'utf8');
   } catch {
-    return out;
+    return undefined;
   }
   const lines = text.split('\n');
-  const head = /^DMAILIDX1 V(\d+) C(\d+)$/.exec(lines[0] ?? '');
-  if (!head || Number(head[1]) !== uidValidity) return out;
-  const count = Number(head[2]);
+  const head = /^DMAILIDX2 V(\d+) N(\d+) C(\d+) H([0-9a-f]{40}) S(\S*)$/.exec(lines[0] ?? '');
+  if (!head) return undefined;
+  const count = Number(head[3]);
   // Header, records, "END", and the empty string after the final newline.
-  if (lines.length !== count + 3 || lines[count + 1] !== 'END' || lines[count + 2] !== '') return out;
-  // Split by hand: a regular expression per line was a fifth of opening a 10 000-message mailbox.
-  const DIGITS = /^\d+$/;
+  if (lines.length !== count + 3 || lines[count + 1] !== 'END' || lines[count + 2] !== '') return undefined;
+  // A well-formed file with flipped bits (bad disk, a stray edit) must not be believed either.
+  const body = text.slice(lines[0]!.length + 1, text.length - 'END\n'.length);
+  if (createHash('sha1').update(body).digest('hex') !== head[4]) return undefined;
+  const records: IndexRecord[] = [];
+  let prev = 0;
   for (let i = 1; i <= count; i++) {
-    const line = lines[i]!;
-    const a = line.indexOf(' ');
-    const b = line.indexOf(' ', a + 1);
-    const c = line.indexOf(' ', b + 1);
-    if (a <= 0 || b <= a + 1 || c <= b + 1 || c === line.length - 1) return new Map();
-    const u = line.slice(0, a);
-    const d = line.slice(a + 1, b);
-    const v = line.slice(b + 1, c);
-    if (!DIGITS.test(u) || !DIGITS.test(d) || !DIGITS.test(v)) return new Map();
-    const uid = Number(u);
-    const date = Number(d);
-    const vsize = Number(v);
-    if (!Number.isSafeInteger(date) || !Number.isSafeInteger(vsize) || uid < 1 || uid >= 0xffffffff) return new Map();
-    out.set(line.slice(c + 1), { uid, date, vsize });
+    const r = parseRecord(lines[i]!);
+    if (!r || r.uid <= prev) return undefined;
+    prev = r.uid;
+    records.push(r);
+  }
+  const uidValidity = Number(head[1]);
+  const uidNext = Number(head[2]);
+  if (!uidValidity || uidNext <= prev) return undefined;
+  return { stamp: head[5]!, uidValidity, uidNext, records };
+}
+
+/** Facts by base name under this UIDVALIDITY (empty when there is no usable index). */
+export async function readFacts(dir: string, uidValidity: number): Promise<Map<string, MessageFacts>> {
+  const index = await readIndex(dir);
+  return factsOf(index, uidValidity);
+}
+
+export function factsOf(index: MailboxIndex | undefined, uidValidity: number): Map<string, MessageFacts> {
+  const out = new Map<string, MessageFacts>();
+  if (!index || index.uidValidity !== uidValidity) return out;
+  for (const r of index.records) {
+    const colon = r.file.indexOf(':');
+    out.set(colon < 0 ? r.file : r.file.slice(0, colon), { uid: r.uid, date: r.date, vsize: r.vsize });
   }
   return out;
 }
 
 /** Replace the file atomically. Failure (read-only directory, full disk) only costs speed. */
-export async function writeFacts(dir: string, uidValidity: number, facts: Iterable<readonly [string, MessageFacts]>): Promise<boolean> {
+export async function writeIndex(dir: string, index: MailboxIndex): Promise<boolean> {
   const lines: string[] = [];
-  for (const [base, f] of facts) {
-    if (base.includes('\n') || base === '') continue;
-    lines.push(`${f.uid} ${Math.trunc(f.date)} ${f.vsize} ${base}\n`);
+  let stamp = index.stamp;
+  if (/\s/.test(stamp)) stamp = '';
+  for (const r of [...index.records].sort((a, b) => a.uid - b.uid)) {
+    if (r.file === '' || /[\r\n]/.test(r.file) || r.file.includes('/') || (r.uidl !== undefined && !UIDL.test(r.uidl))) {
+      stamp = ''; // a record we cannot write: the rest are still facts, but no longer the whole mailbox
+      continue;
+    }
+    lines.push(`${r.uid} ${Math.trunc(r.date)} ${r.vsize} ${r.sub} ${r.uidl !== undefined ? `P${r.uidl}` : '-'} ${r.file}\n`);
   }
   const path = join(dir, FACTS_FILE);
   const tmp = `${path}.tmp.${process.pid}`;
   try {
-    await fsp.writeFile(tmp, `${MAGIC} V${uidValidity} C${lines.length}\n${lines.join('')}END\n`, { mode: 0o600 });
+    const body = lines.join('');
+    const sum = createHash('sha1').update(body).digest('hex');
+    await fsp.writeFile(tmp, `${MAGIC} V${index.uidValidity} N${index.uidNext} C${lines.length} H${sum} S${stamp}\n${body}END\n`, { mode: 0o600 });
     await fsp.rename(tmp, path);
     return true;
   } catch {

@@ -18,7 +18,7 @@ import { extValue, UIDLIST, type UidList } from './uidlist.js';
 import type { MaildirEnv } from './env.js';
 import { lockedUidList, loadUidList } from './uidlist-sync.js';
 import { scanMaildir, locate, type ScanEntry } from './scan.js';
-import { readFacts, writeFacts, type MessageFacts } from './facts-cache.js';
+import { factsOf, readIndex, writeIndex, type MailboxIndex, type MessageFacts } from './facts-cache.js';
 
 type Sub = 'new' | 'cur';
 
@@ -37,6 +37,9 @@ interface Entry extends MessageInfo {
   readonly info: string | undefined;
 }
 
+/** What an unreadable file is shown as: never saved, so the next session looks at the file again. */
+const isPlaceholder = (e: Entry) => e.internalDate.getTime() === 0 && e.size === 0;
+
 const CANONICAL = new Map(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'].map((f) => [f.toLowerCase(), f]));
 
 export class MaildirMailbox implements Mailbox {
@@ -50,8 +53,17 @@ export class MaildirMailbox implements Mailbox {
   /** mtimes learnt while numbering new files, so they are not stat'ed twice. */
   private readonly measuredDates = new Map<string, number>();
   /** dmail-index as read at the first refresh; dropped once its facts are in `entries`. */
+  private savedIndex: MailboxIndex | undefined;
   private savedFacts: Map<string, MessageFacts> | undefined;
   private factsLoaded = false;
+  /** `entries` are exactly the mailbox as it was at `lastStamp`: every listed file has an entry with
+   *  real facts, and nothing (not even we) changed it after the stamp was taken. Only then may
+   *  dmail-index carry the stamp and stand in for the listing. */
+  private exactAtStamp = false;
+  /** The stamp dmail-index on disk carries, as far as this session knows. */
+  private indexStamp = '';
+  /** The last rebuild was the session's first look at the mailbox. */
+  private justLoaded = false;
   /** Entries whose facts came from the files, not from dmail-index: worth saving. */
   private unsavedFacts = 0;
   /** A long session rewrites dmail-index only after this many new messages (or at close). */
@@ -80,12 +92,49 @@ export class MaildirMailbox implements Mailbox {
     // Taken before reading: a change during the rebuild then shows as a different stamp next time.
     const stamp = await this.stamp();
     if (stamp !== undefined && stamp === this.lastStamp) return this.current;
+    if (!this.factsLoaded) {
+      this.savedIndex = await readIndex(this.dir);
+      if (stamp !== undefined && (await this.openFromIndex(stamp))) return this.current;
+    }
     for (let attempt = 0; ; attempt++) {
       const ok = await this.rebuild(attempt >= 2);
       if (ok) break;
     }
     this.lastStamp = stamp ?? '';
+    if (stamp === undefined) this.exactAtStamp = false;
+    if (this.unsavedFacts >= MaildirMailbox.SAVE_AFTER || (this.justLoaded && (this.unsavedFacts > 0 || this.snapshotIsNews()))) {
+      await this.saveFacts();
+    }
+    this.justLoaded = false;
     return this.current;
+  }
+
+  /** First refresh of a mailbox nobody changed since dmail-index was written: take the messages from
+   *  it, without listing new/ and cur/ or parsing dovecot-uidlist. */
+  private async openFromIndex(stamp: string): Promise<boolean> {
+    const index = this.savedIndex;
+    if (!index || index.stamp === '' || index.stamp !== stamp) return false;
+    // Messages in new/ must move to cur/ and become \Recent: that is the full path's work.
+    if (!this.readOnly && this.claimRecent && index.records.some((r) => r.sub === 'new')) return false;
+    this.keywordTable = await readKeywords(this.dir);
+    const next = new Map<number, Entry>();
+    for (const r of index.records) {
+      const p = parseName(r.file);
+      next.set(r.uid, this.entryOf(r.uid, p.base, { sub: r.sub, file: r.file }, p, r.vsize, new Date(r.date), r.uidl));
+    }
+    this.entries = next;
+    this.current = {
+      uidValidity: index.uidValidity,
+      uidNext: index.uidNext,
+      keywords: this.keywordTable.filter((k): k is string => k !== undefined),
+      messages: [...next.values()],
+    };
+    this.factsLoaded = true;
+    this.savedIndex = undefined;
+    this.lastStamp = stamp;
+    this.exactAtStamp = true;
+    this.indexStamp = stamp;
+    return true;
   }
 
   /** Directory and index identities: an unchanged stamp means nothing to re-read. Undefined when a
@@ -143,14 +192,18 @@ export class MaildirMailbox implements Mailbox {
     if (!list && !(await dirExists(this.dir))) {
       // The folder was deleted (or renamed) under us: every message is gone, nothing to create.
       this.entries.clear();
+      this.exactAtStamp = false;
       this.republish();
       return true;
     }
     const unknown = [...scan.files.keys()].filter((b) => !list?.byBase.has(b));
-    if (!list || unknown.length > 0) list = await this.assignUids(scan.files, list);
+    const numbering = !list || unknown.length > 0;
+    if (!list || numbering) list = await this.assignUids(scan.files, list);
     const firstLoad = !this.factsLoaded;
     if (firstLoad) {
-      this.savedFacts = await readFacts(this.dir, list.uidValidity);
+      this.savedFacts = factsOf(this.savedIndex, list.uidValidity);
+      this.indexStamp = this.savedIndex?.stamp ?? '';
+      this.savedIndex = undefined;
       this.factsLoaded = true;
     }
 
@@ -184,16 +237,30 @@ export class MaildirMailbox implements Mailbox {
     for (const b of this.vsizeCache.keys()) if (!scan.files.has(b)) this.vsizeCache.delete(b);
     this.measuredDates.clear();
     this.savedFacts = undefined;
+    // Renaming, numbering or a file left out means the listing is not the mailbox at the stamp.
+    this.exactAtStamp = !rescan && !numbering && scan.duplicates.length === 0 && next.size === scan.files.size
+      && ![...next.values()].some(isPlaceholder);
     this.publish(list);
-    if (this.unsavedFacts > 0 && (firstLoad || this.unsavedFacts >= MaildirMailbox.SAVE_AFTER)) await this.saveFacts();
+    this.justLoaded = firstLoad;
     return true;
   }
 
+  /** Our entries would make a snapshot that dmail-index does not have yet. */
+  private snapshotIsNews(): boolean {
+    return this.exactAtStamp && this.lastStamp !== '' && this.indexStamp !== this.lastStamp;
+  }
+
+  /** Write dmail-index from `entries`, as a snapshot when they are exactly the mailbox at lastStamp. */
   private async saveFacts(): Promise<void> {
-    const facts = [...this.entries.values()]
-      .filter((e) => e.internalDate.getTime() > 0 || e.size > 0) // not the placeholder of an unreadable file
-      .map((e) => [e.base, { uid: e.uid, date: e.internalDate.getTime(), vsize: e.size }] as const);
-    if (await writeFacts(this.dir, this.current.uidValidity, facts)) this.unsavedFacts = 0;
+    const stamp = this.exactAtStamp ? this.lastStamp : '';
+    const records = [...this.entries.values()].filter((e) => !isPlaceholder(e)).map((e) => ({
+      uid: e.uid, date: e.internalDate.getTime(), vsize: e.size, sub: e.sub, file: e.file, ...(e.uidl !== undefined ? { uidl: e.uidl } : {}),
+    }));
+    const index = { stamp, uidValidity: this.current.uidValidity, uidNext: this.current.uidNext, records };
+    if (await writeIndex(this.dir, index)) {
+      this.unsavedFacts = 0;
+      this.indexStamp = stamp;
+    }
   }
 
   /** What is known about a message without touching its file (undefined fields: look at the file). */
@@ -381,6 +448,7 @@ export class MaildirMailbox implements Mailbox {
 
   private async setFlagsImpl(uids: readonly number[], mode: StoreMode, flags: readonly Flag[]): Promise<MailboxState> {
     if (this.readOnly) throw new StoreError('CANNOT', 'Mailbox is read-only');
+    this.exactAtStamp = false; // the files change after lastStamp
     const wanted = flags.filter((f) => f.toLowerCase() !== '\\recent' && (!f.startsWith('\\') || CANONICAL.has(f.toLowerCase())));
     const keywords = wanted.filter((f) => !f.startsWith('\\'));
     this.keywordTable = mode === 'remove' ? await readKeywords(this.dir)
@@ -429,6 +497,7 @@ export class MaildirMailbox implements Mailbox {
 
   private async expungeImpl(uids?: readonly number[]): Promise<number[]> {
     if (this.readOnly) throw new StoreError('CANNOT', 'Mailbox is read-only');
+    this.exactAtStamp = false; // the files change after lastStamp
     const targets = uids
       ? uids.map((u) => this.entries.get(u)).filter((e): e is Entry => e !== undefined)
       : [...this.entries.values()].filter((e) => e.flags.has('\\Deleted'));
@@ -472,7 +541,8 @@ export class MaildirMailbox implements Mailbox {
   }
 
   async close(): Promise<void> {
-    if (!this.closed && this.unsavedFacts > 0) await this.saveFacts().catch(() => undefined);
+    // Not a refresh here: it could claim \Recent for mail that arrives while we log out.
+    if (!this.closed && (this.unsavedFacts > 0 || this.snapshotIsNews())) await this.saveFacts().catch(() => undefined);
     this.closed = true;
   }
 }
