@@ -39,6 +39,33 @@ export async function loadFsExt(log?: Logger): Promise<FsExt | null> {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Take the fcntl record lock (and flock, when configured) on an open spool descriptor without blocking
+ *  the event loop: non-blocking attempts with backoff until `deadline`, then UNAVAILABLE. */
+export async function takeKernelLocks(
+  ext: FsExt, fd: number, mode: 'read' | 'write', flock: boolean, deadline: number, maxDelayMs: number,
+): Promise<void> {
+  const type = mode === 'write' ? ext.constants.F_WRLCK! : ext.constants.F_RDLCK!;
+  await retryBusy(() => new Promise<void>((res, rej) => ext.fcntl(fd, 'setlk', type, (err) => (err ? rej(err) : res()))),
+    ['EAGAIN', 'EACCES'], deadline, maxDelayMs, 'fcntl');
+  if (flock) {
+    await retryBusy(() => new Promise<void>((res, rej) => ext.flock(fd, mode === 'write' ? 'exnb' : 'shnb', (err) => (err ? rej(err) : res()))),
+      ['EAGAIN', 'EWOULDBLOCK'], deadline, maxDelayMs, 'flock');
+  }
+}
+
+async function retryBusy(attempt: () => Promise<void>, busy: readonly string[], deadline: number, maxDelayMs: number, what: string): Promise<void> {
+  for (let delay = 2; ; delay = Math.min(delay * 2, maxDelayMs)) {
+    try {
+      return await attempt();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === undefined || !busy.includes(code)) throw e;
+      if (Date.now() > deadline) throw new StoreError('UNAVAILABLE', `mailbox is locked by another process (${what})`);
+      await sleep(delay);
+    }
+  }
+}
 const warnedDirs = new Set<string>();
 
 /** A held lock on one mailbox file. `fd` is open on the file (O_NOFOLLOW), or -1 if it does not exist. */
@@ -168,31 +195,7 @@ export async function lockSpool(path: string, opts: LockOptions, how: AcquireOpt
     }
     const ext = await loadFsExt(opts.log);
     if (ext) {
-      const type = how.write ? ext.constants.F_WRLCK! : ext.constants.F_RDLCK!;
-      for (;;) {
-        try {
-          await new Promise<void>((res, rej) => ext.fcntl(fd, 'setlk', type, (err) => (err ? rej(err) : res())));
-          break;
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          if (code !== 'EAGAIN' && code !== 'EACCES') throw e;
-          if (Date.now() > deadline) throw new StoreError('UNAVAILABLE', 'mailbox is locked by another process (fcntl)');
-          await sleep(delay);
-          delay = Math.min(delay * 2, 200);
-        }
-      }
-      while (opts.flock) {
-        try {
-          await new Promise<void>((res, rej) => ext.flock(fd, how.write ? 'exnb' : 'shnb', (err) => (err ? rej(err) : res())));
-          break;
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') throw e;
-          if (Date.now() > deadline) throw new StoreError('UNAVAILABLE', 'mailbox is locked by another process (flock)');
-          await sleep(delay);
-          delay = Math.min(delay * 2, 200);
-        }
-      }
+      await takeKernelLocks(ext, fd, how.write ? 'write' : 'read', opts.flock === true, deadline, 200);
     }
   } catch (e) {
     if (fd >= 0) closeSync(fd);

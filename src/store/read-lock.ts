@@ -10,7 +10,7 @@
 
 import { openSync, closeSync, constants } from 'node:fs';
 import { StoreError } from './types.js';
-import { loadFsExt, sleep, type LockOptions } from './lock.js';
+import { loadFsExt, takeKernelLocks, type LockOptions } from './lock.js';
 
 const READ_HOLD_MS = 50;
 
@@ -99,32 +99,8 @@ async function takeReadLock(path: string, opts: LockOptions): Promise<ReadHold |
       return null;
     }
     const deadline = Date.now() + opts.timeoutSec * 1000;
-    let delay = 2;
     try {
-      for (;;) {
-        try {
-          await new Promise<void>((res, rej) => ext.fcntl(fd, 'setlk', ext.constants.F_RDLCK!, (err) => (err ? rej(err) : res())));
-          break;
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          if (code !== 'EAGAIN' && code !== 'EACCES') throw e;
-          if (Date.now() > deadline) throw new StoreError('UNAVAILABLE', 'mailbox is locked by another process (fcntl)');
-          await sleep(delay);
-          delay = Math.min(delay * 2, 100);
-        }
-      }
-      while (opts.flock) {
-        try {
-          await new Promise<void>((res, rej) => ext.flock(fd, 'shnb', (err) => (err ? rej(err) : res())));
-          break;
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') throw e;
-          if (Date.now() > deadline) throw new StoreError('UNAVAILABLE', 'mailbox is locked by another process (flock)');
-          await sleep(delay);
-          delay = Math.min(delay * 2, 100);
-        }
-      }
+      await takeKernelLocks(ext, fd, 'read', opts.flock === true, deadline, 100);
     } catch (e) {
       closeSync(fd);
       throw e;
