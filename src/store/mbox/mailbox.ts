@@ -9,8 +9,9 @@ import { SYSTEM_FLAGS, FLAG_OLD, FLAG_DELETED, isAtomKeyword, isQuotedFrom } fro
 
 /** Messages above this size are streamed in pieces instead of read whole. */
 const BIG_MESSAGE = 4 * 1024 * 1024;
-/** Body bytes read per piece of a big message. */
-const PIECE = 1024 * 1024;
+/** Body bytes read per piece of a big message. Each piece leaves one output buffer of garbage; at 1 MB
+ *  a 30 MB FETCH grew imapd's peak RSS by ~33 MB before the GC caught up, at 256 KB by ~9 MB. */
+const PIECE = 256 * 1024;
 /** A line longer than this is passed on in parts (a body with no line breaks must not pile up). */
 const LONG_LINE = 64 * 1024;
 
