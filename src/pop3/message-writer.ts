@@ -1,6 +1,6 @@
 // Multi-line POP3 responses for RETR and TOP: the message is streamed from the store chunk by chunk,
 // byte-stuffed (RFC 1939 §3: a line starting with '.' gets another '.'), cut after n body lines for TOP,
-// and terminated with CRLF.CRLF. Output waits for the socket to drain every so often, so a 200 MB
+// and terminated with CRLF.CRLF. Output waits for the socket to drain after every chunk, so a 200 MB
 // message never sits in memory and a client that stops reading cannot make us buffer it.
 
 import type { Readable } from 'node:stream';
@@ -16,24 +16,22 @@ export class DotStuffer {
 
   push(chunk: Buffer): Buffer {
     if (chunk.length === 0) return chunk;
-    const parts: Buffer[] = [];
+    // Lines starting with '.' are rare: find them with one native search for "\n." per hit instead of
+    // visiting every line, and copy only when a dot has to be inserted.
+    let parts: Buffer[] | undefined;
     let from = 0;
-    let pos = this.atLineStart ? 0 : chunk.indexOf(LF) + 1;
-    // pos is the index of a line start within the chunk (0 means "none found" unless atLineStart).
-    if (!this.atLineStart && pos === 0) pos = chunk.length;
-    while (pos < chunk.length) {
-      if (chunk[pos] === DOT) {
-        parts.push(chunk.subarray(from, pos), DOT_BUF);
-        from = pos;
-      }
-      const nl = chunk.indexOf(LF, pos);
-      if (nl < 0) break;
-      pos = nl + 1;
+    if (this.atLineStart && chunk[0] === DOT) {
+      parts = [DOT_BUF];
     }
-    parts.push(chunk.subarray(from));
+    for (let hit = chunk.indexOf(LF_DOT); hit >= 0; hit = chunk.indexOf(LF_DOT, hit + 1)) {
+      (parts ??= []).push(chunk.subarray(from, hit + 1), DOT_BUF);
+      from = hit + 1;
+    }
     this.lastByte = chunk[chunk.length - 1]!;
     this.atLineStart = this.lastByte === LF;
-    return parts.length === 1 ? chunk : Buffer.concat(parts);
+    if (!parts) return chunk;
+    parts.push(chunk.subarray(from));
+    return Buffer.concat(parts);
   }
 
   /** The terminator, preceded by CRLF when the message did not end with one. */
@@ -44,6 +42,7 @@ export class DotStuffer {
 }
 
 const DOT_BUF = Buffer.from('.');
+const LF_DOT = Buffer.from('\n.');
 const TERMINATOR = Buffer.from('.\r\n');
 
 /** Passes the header and the first `bodyLines` lines of the body (TOP n). */
@@ -102,8 +101,6 @@ export interface ResponseSink {
   drain(): Promise<void>;
 }
 
-/** How much output may be queued before we wait for the socket. */
-const DRAIN_EVERY = 256 * 1024;
 
 /**
  * Streams `source` as the body of a multi-line response. `status` is written only once the first read
@@ -128,20 +125,15 @@ export async function streamResponse(
     return false;
   }
   sink.write(status);
-  let pending = 0;
   try {
     for (let r = first; !r.done; r = await it.next()) {
       let chunk = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as string, 'latin1');
       if (limiter) chunk = limiter.push(chunk);
       const out = stuffer.push(chunk);
-      if (out.length) {
-        if (!sink.write(out)) throw new Error('output buffer overflow: client is not reading');
-        pending += out.length;
-      }
-      if (pending >= DRAIN_EVERY) {
-        await sink.drain();
-        pending = 0;
-      }
+      if (out.length && !sink.write(out)) throw new Error('output buffer overflow: client is not reading');
+      // Every chunk is drained before the next is read: the store may reuse its buffer (streamTransient).
+      // The source's chunks are 64 KB or more, and drain() returns at once when the socket took them.
+      await sink.drain();
       if (limiter?.finished) break;
     }
   } finally {

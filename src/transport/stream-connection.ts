@@ -119,7 +119,8 @@ export class StreamConnection implements Connection {
   write(data: string | Buffer): boolean {
     if (this.closed || this.finishing) return false; // after end(): nothing more may follow the goodbye
     if (this.inputEnded) this.armEof();
-    this.output.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
+    this.unfinished++;
+    this.output.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data, this.onWritten);
     if (this.output.writableLength > this.maxOutput) {
       this.close('overflow');
       return false;
@@ -127,16 +128,29 @@ export class StreamConnection implements Connection {
     return true;
   }
 
+  /** Writes handed to the output whose callback has not run yet. */
+  private unfinished = 0;
+  private drainWaiters: (() => void)[] = [];
+  private readonly onWritten = () => {
+    if (--this.unfinished > 0) return;
+    this.unfinished = 0;
+    for (const w of this.drainWaiters.splice(0)) w();
+  };
+
+  /** Resolves once everything written so far has left (the output is done with those buffers), or on
+   *  close. Tracked by write callbacks rather than the 'drain' event, which a writable emits only after a
+   *  write() returned false: a TLS socket holding less than its high-water mark would never send it. */
   drain(): Promise<void> {
-    if (this.closed || this.output.writableLength === 0) return Promise.resolve();
+    if (this.closed || this.unfinished === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
-        this.output.removeListener('drain', done);
         const i = this.closeHandlers.indexOf(done);
         if (i >= 0) this.closeHandlers.splice(i, 1);
+        const j = this.drainWaiters.indexOf(done);
+        if (j >= 0) this.drainWaiters.splice(j, 1);
         resolve();
       };
-      this.output.on('drain', done);
+      this.drainWaiters.push(done);
       this.closeHandlers.push(done);
     });
   }

@@ -1,7 +1,7 @@
 // FETCH / UID FETCH. Whole-message bodies are streamed from the store (a 50 MB BODY[] is never held
 // twice); anything that needs MIME structure reads the message once per FETCH response.
 import type { Readable } from 'node:stream';
-import { StoreError, type MessageInfo } from '../../store/types.js';
+import { StoreError, type Mailbox, type MessageInfo } from '../../store/types.js';
 import type { Command, ImapSession } from '../session.js';
 import type { Selected } from '../selected.js';
 import { parseFetchItems, type FetchItem } from '../fetch-items.js';
@@ -100,7 +100,7 @@ async function renderMessage(sel: Selected, info: MessageInfo, items: FetchItem[
           if (end <= start) out.push('""');
           else {
             out.push(`{${end - start}}\r\n`);
-            out.push({ stream: () => sel.mailbox.stream(info.uid, start, end), length: end - start });
+            out.push({ stream: () => transientStream(sel.mailbox, info.uid, start, end), length: end - start });
           }
           break;
         }
@@ -136,6 +136,13 @@ async function writeParts(s: ImapSession, head: string, parts: Part[]): Promise<
   s.write(text + ')\r\n');
 }
 
+/** pipeExactly is done with each chunk (written and drained) before it reads the next, so it may use a
+ *  store's stream whose big-message pieces reuse their buffers (mbox: constant memory for a 50 MB FETCH). */
+function transientStream(box: Mailbox, uid: number, start: number, end: number): Readable {
+  const b = box as Mailbox & { streamTransient?: Mailbox['stream'] };
+  return b.streamTransient ? b.streamTransient(uid, start, end) : box.stream(uid, start, end);
+}
+
 /** Copy exactly `length` bytes (the literal size already announced): pad with spaces if the message
  *  shrank underneath us, cut if it grew, so the protocol stream stays in sync. */
 async function pipeExactly(s: ImapSession, stream: Readable, length: number): Promise<void> {
@@ -147,6 +154,7 @@ async function pipeExactly(s: ImapSession, stream: Readable, length: number): Pr
       if (c.length) s.write(c);
       sent += c.length;
       if (sent >= length) break;
+      // Every chunk is drained before the next is read (transientStream relies on it).
       s.flush();
       await s.conn.drain();
     }
