@@ -20,11 +20,18 @@ function sameFlags(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
   return true;
 }
 
+function countRecent(msgs: readonly MessageInfo[]): number {
+  let n = 0;
+  for (const m of msgs) if (m.recent) n++;
+  return n;
+}
+
 export class Selected {
   view: ViewEntry[];
   private recentSent: number;
-  private indexState: MailboxState | null = null;
-  private byUid = new Map<number, MessageInfo>();
+  /** The store state the view was last brought fully up to date with (no entry marked gone): while
+   *  mailbox.state is still this object, there is nothing to announce. */
+  private synced: MailboxState | null;
   readonly uidValidity: number;
 
   constructor(
@@ -33,19 +40,31 @@ export class Selected {
     readonly name: string,
   ) {
     const st = mailbox.state;
-    this.view = st.messages.map((m) => ({ uid: m.uid, flags: m.flags, gone: false }));
-    this.recentSent = st.messages.filter((m) => m.recent).length;
+    const msgs = st.messages;
+    const view: ViewEntry[] = new Array(msgs.length);
+    for (let i = 0; i < msgs.length; i++) {
+      const m = msgs[i]!;
+      view[i] = { uid: m.uid, flags: m.flags, gone: false };
+    }
+    this.view = view;
+    this.recentSent = countRecent(msgs);
     this.uidValidity = st.uidValidity;
+    this.synced = st;
   }
 
-  /** Current store info of a UID (undefined once it is expunged). */
+  /** Current store info of a UID (undefined once it is expunged). The store keeps messages in
+   *  ascending UID order, so a binary search needs no per-state map. */
   info(uid: number): MessageInfo | undefined {
-    const st = this.mailbox.state;
-    if (st !== this.indexState) {
-      this.byUid = new Map(st.messages.map((m) => [m.uid, m]));
-      this.indexState = st;
+    const msgs = this.mailbox.state.messages;
+    let lo = 0;
+    let hi = msgs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const m = msgs[mid]!;
+      if (m.uid === uid) return m;
+      if (m.uid < uid) lo = mid + 1; else hi = mid - 1;
     }
-    return this.byUid.get(uid);
+    return undefined;
   }
 
   get uids(): number[] {
@@ -61,40 +80,69 @@ export class Selected {
   /** Untagged lines that bring the client up to date with mailbox.state. */
   updates(allowExpunge: boolean): string[] {
     const st = this.mailbox.state;
+    // Unchanged since the view was last in step (e.g. right after SELECT, or a refresh that found the
+    // mailbox current): no EXPUNGE, FETCH, EXISTS or RECENT to compute. FETCH/STORE only ever tell the
+    // client flags of the current state, so they cannot put the view out of step with it.
+    if (st === this.synced) return [];
     const lines: string[] = [];
-    const current = new Set(st.messages.map((m) => m.uid));
+    const msgs = st.messages;
+    // Both the view and the store's messages ascend by UID: one merge walk pairs each view entry with
+    // its current info (or finds it gone) without a set or map of 100k UIDs.
+    const infos: (MessageInfo | undefined)[] = new Array(this.view.length);
+    let j = 0;
+    let anyGone = false;
+    for (let i = 0; i < this.view.length; i++) {
+      const uid = this.view[i]!.uid;
+      while (j < msgs.length && msgs[j]!.uid < uid) j++;
+      const m = j < msgs.length && msgs[j]!.uid === uid ? msgs[j] : undefined;
+      infos[i] = m;
+      if (!m) anyGone = true;
+    }
     if (allowExpunge) {
       // Announced high-to-low, so each number is still valid when the client applies them in order;
       // the view is rebuilt in one pass (splicing one by one is quadratic on a mass expunge).
-      for (let i = this.view.length - 1; i >= 0; i--) {
-        if (!current.has(this.view[i]!.uid)) lines.push(`* ${i + 1} EXPUNGE`);
+      if (anyGone) {
+        for (let i = this.view.length - 1; i >= 0; i--) {
+          if (!infos[i]) lines.push(`* ${i + 1} EXPUNGE`);
+        }
+        const view: ViewEntry[] = [];
+        const kept: MessageInfo[] = [];
+        for (let i = 0; i < this.view.length; i++) {
+          const info = infos[i];
+          if (info) { view.push(this.view[i]!); kept.push(info); }
+        }
+        this.view = view;
+        for (let i = 0; i < kept.length; i++) infos[i] = kept[i];
+        infos.length = kept.length;
       }
-      if (lines.length) this.view = this.view.filter((e) => current.has(e.uid));
-    } else {
-      for (const e of this.view) if (!current.has(e.uid)) e.gone = true;
+    } else if (anyGone) {
+      for (let i = 0; i < this.view.length; i++) if (!infos[i]) this.view[i]!.gone = true;
     }
-    this.view.forEach((e, i) => {
-      if (e.gone) return;
-      const info = this.info(e.uid);
+    let pendingGone = false;
+    for (let i = 0; i < this.view.length; i++) {
+      const e = this.view[i]!;
+      if (e.gone) { pendingGone = true; continue; }
+      const info = infos[i];
       if (info && !sameFlags(info.flags, e.flags)) {
         e.flags = info.flags;
         lines.push(`* ${i + 1} FETCH (UID ${e.uid} FLAGS ${flagList(info.flags, info.recent)})`);
       }
-    });
+    }
     const maxUid = this.view.length ? this.view[this.view.length - 1]!.uid : 0;
     let added = 0;
-    for (const m of st.messages) {
+    for (const m of msgs) {
       if (m.uid > maxUid) {
         this.view.push({ uid: m.uid, flags: m.flags, gone: false });
         added++;
       }
     }
-    const recent = st.messages.filter((m) => m.recent).length;
+    const recent = countRecent(msgs);
     if (added > 0) lines.push(`* ${this.view.length} EXISTS`);
     if (added > 0 || recent !== this.recentSent) {
       lines.push(`* ${recent} RECENT`);
       this.recentSent = recent;
     }
+    this.synced = pendingGone ? null : st;
     return lines;
   }
 }

@@ -21,7 +21,9 @@ export async function select(s: ImapSession, c: Command): Promise<Result> {
   const st = mb.state;
   const kw = st.keywords.length ? ' ' + st.keywords.join(' ') : '';
   s.untagged(`${st.messages.length} EXISTS`);
-  s.untagged(`${st.messages.filter((m) => m.recent).length} RECENT`);
+  let recent = 0;
+  for (const m of st.messages) if (m.recent) recent++;
+  s.untagged(`${recent} RECENT`);
   s.untagged(`OK [UIDVALIDITY ${st.uidValidity}] UID validity status`);
   s.untagged(`OK [UIDNEXT ${st.uidNext}] Predicted next UID`);
   s.untagged(`FLAGS (${SYSTEM_FLAGS}${kw})`);

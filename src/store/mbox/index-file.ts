@@ -47,6 +47,10 @@ export interface IndexData {
   messages: IndexedMessage[];
 }
 
+/** The keyword list of the (many) messages without keywords: one shared, frozen array instead of 100k
+ *  empty ones. Keyword lists are replaced, never changed in place. */
+export const NO_KEYWORDS: string[] = Object.freeze([]) as unknown as string[];
+
 const MAGIC = 0x58424d44; // "DMBX" little-endian
 const VERSION = 1;
 
@@ -104,7 +108,7 @@ export function decodeIndex(buf: Buffer): IndexData | null {
   for (let i = 0; i < count; i++) {
     messages[i] = {
       offset: f[i * 4]!, end: f[i * 4 + 1]!, size: f[i * 4 + 2]!, date: f[i * 4 + 3]!,
-      uid: u[i * 4]!, flags: u[i * 4 + 1]!, fileUid: u[i * 4 + 2]!, key: u[i * 4 + 3]!, keywords: [],
+      uid: u[i * 4]!, flags: u[i * 4 + 1]!, fileUid: u[i * 4 + 2]!, key: u[i * 4 + 3]!, keywords: NO_KEYWORDS,
     };
   }
   for (const [i, kw, uidl] of head.extra ?? []) {

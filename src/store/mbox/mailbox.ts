@@ -100,21 +100,22 @@ function findByUid(msgs: readonly IndexedMessage[], uid: number): IndexedMessage
   return undefined;
 }
 
-/** MessageInfo over an index record; the Date is made only when asked for (100k Dates cost an open). */
+/** MessageInfo over an index record (kept alive by the file's current view anyway): no copies of its
+ *  numbers, and the Date is made only when asked for (100k Dates cost an open). */
 class MboxMessageInfo implements MessageInfo {
-  readonly uid: number;
-  readonly size: number;
-  readonly uidl?: string;
-  private readonly ms: number;
   private date?: Date;
-  constructor(m: IndexedMessage, readonly flags: ReadonlySet<Flag>, readonly recent: boolean) {
-    this.uid = m.uid;
-    this.size = m.size;
-    this.ms = m.date;
-    if (m.uidl) this.uidl = m.uidl;
+  constructor(private readonly m: IndexedMessage, readonly flags: ReadonlySet<Flag>, readonly recent: boolean) {}
+  get uid(): number {
+    return this.m.uid;
+  }
+  get size(): number {
+    return this.m.size;
+  }
+  get uidl(): string | undefined {
+    return this.m.uidl;
   }
   get internalDate(): Date {
-    return (this.date ??= new Date(this.ms));
+    return (this.date ??= new Date(this.m.date));
   }
 }
 
@@ -154,12 +155,25 @@ export class MboxMailbox implements Mailbox {
     // Flag sets are immutable by contract, so messages with the same flags share one (100k messages
     // usually have a handful of distinct flag combinations).
     const sets = new Map<string, ReadonlySet<Flag>>();
-    const messages: MessageInfo[] = d.messages.map((m) => {
-      const key = m.keywords.length ? `${m.flags & ~FLAG_OLD} ${m.keywords.join(' ')}` : String(m.flags & ~FLAG_OLD);
-      let flags = sets.get(key);
-      if (!flags) { flags = flagSet(m); sets.set(key, flags); }
-      return new MboxMessageInfo(m, flags, this.recent.size > 0 && this.recent.has(m.uid));
-    });
+    // Keyword-less combinations (nearly all messages) are found by their bits, without a string key.
+    const bySys: (ReadonlySet<Flag> | undefined)[] = [];
+    const anyRecent = this.recent.size > 0;
+    const src = d.messages;
+    const messages: MessageInfo[] = new Array(src.length);
+    for (let i = 0; i < src.length; i++) {
+      const m = src[i]!;
+      const bits = m.flags & ~FLAG_OLD;
+      let flags: ReadonlySet<Flag> | undefined;
+      if (m.keywords.length) {
+        const key = `${bits} ${m.keywords.join(' ')}`;
+        flags = sets.get(key);
+        if (!flags) { flags = flagSet(m); sets.set(key, flags); }
+      } else {
+        flags = bySys[bits];
+        if (!flags) { flags = flagSet(m); bySys[bits] = flags; }
+      }
+      messages[i] = new MboxMessageInfo(m, flags, anyRecent && this.recent.has(m.uid));
+    }
     return { uidValidity: d.uidValidity, uidNext: d.uidNext, keywords: d.keywords, messages };
   }
 
