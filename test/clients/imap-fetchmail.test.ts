@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN } from '../helpers/site.js';
-import { listen, type Listener } from '../imap/listener.js';
+import { listen, type Listener } from '../helpers/listener.js';
 import { connectImap, siteWithMessages, type TestSite } from '../imap/imap-client.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];

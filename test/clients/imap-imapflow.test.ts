@@ -4,7 +4,7 @@ import { appendFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImapFlow } from 'imapflow';
 import { BIN, mbox, simpleMessage } from '../helpers/site.js';
-import { listen, type Listener } from '../imap/listener.js';
+import { listen, type Listener } from '../helpers/listener.js';
 import { siteWithMessages, type TestSite } from '../imap/imap-client.js';
 
 let t: TestSite;

@@ -6,7 +6,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, simpleMessage } from '../helpers/site.js';
-import { listen, type Listener } from '../imap/listener.js';
+import { listen, type Listener } from '../helpers/listener.js';
 import { connectImap, siteWithMessages, type TestSite } from '../imap/imap-client.js';
 
 let t: TestSite;

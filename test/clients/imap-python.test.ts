@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { BIN } from '../helpers/site.js';
-import { listen, type Listener } from '../imap/listener.js';
+import { listen, type Listener } from '../helpers/listener.js';
 import { siteWithMessages, type TestSite } from '../imap/imap-client.js';
 
 let t: TestSite;

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, simpleMessage, type Site } from '../helpers/site.js';
-import { listen, type Listener } from '../pop3/listener.js';
+import { listen, type Listener } from '../helpers/listener.js';
 import { pop, siteWithMail, writeMail } from '../pop3/pop-client.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];

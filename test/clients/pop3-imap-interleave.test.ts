@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
 import { ImapFlow } from 'imapflow';
 import { BIN, simpleMessage, type Site } from '../helpers/site.js';
-import { listen } from '../pop3/listener.js';
+import { listen } from '../helpers/listener.js';
 import { crlf, pop, siteWithMail, type PopClient } from '../pop3/pop-client.js';
 
 const cleanup: (() => Promise<unknown> | void)[] = [];

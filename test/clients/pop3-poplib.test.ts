@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { rmSync } from 'node:fs';
 import { simpleMessage, type Site } from '../helpers/site.js';
-import { listen, type Listener } from '../pop3/listener.js';
+import { listen, type Listener } from '../helpers/listener.js';
 import { BIN } from '../helpers/site.js';
 import { siteWithMail, writeMail } from '../pop3/pop-client.js';
 

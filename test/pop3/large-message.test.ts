@@ -5,7 +5,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writ
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { BIN, fromLineDate, makeSite, type Site } from '../helpers/site.js';
-import { listen, type Listener } from './listener.js';
+import { listen, type Listener } from '../helpers/listener.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f(); });

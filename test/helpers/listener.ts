@@ -1,8 +1,8 @@
-// inetd in miniature for real client programs (fetchmail, mpop, poplib): a TCP port on 127.0.0.1 that
+// inetd in miniature for real client programs (imaplib, imapflow, mbsync, fetchmail, mpop, poplib): a TCP port on 127.0.0.1 that
 // starts one built server process per connection with the accepted socket as its fd 0 and fd 1.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { cleanEnv } from '../helpers/inetd.js';
+import { cleanEnv } from './inetd.js';
 
 export interface Listener {
   port: number;
