@@ -1,24 +1,12 @@
 // DMail behaviour seen through POP3 logins: bulletins arrive as messages (once), user_quota is reported,
 // forward_user records are written, user_ip_address and valid_users refuse with -ERR [AUTH].
-import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Site } from '../helpers/site.js';
-import { pop, siteWithMail, type PopClient } from './pop-client.js';
+import { popFixture } from './pop-client.js';
 
-const cleanup: (() => void)[] = [];
-afterEach(() => { for (const f of cleanup.splice(0).reverse()) f(); });
-
-function site(n: number): Site {
-  const s = siteWithMail(n);
-  cleanup.push(() => rmSync(s.dir, { recursive: true, force: true }));
-  return s;
-}
-async function connect(s: Site): Promise<PopClient> {
-  const c = await pop(s);
-  cleanup.push(() => c.close());
-  return c;
-}
+const { site, connect } = popFixture();
 async function loginAndCount(s: Site): Promise<{ reply: string; subjects: string[] }> {
   const c = await connect(s);
   const reply = await c.login();

@@ -1,13 +1,12 @@
 // POP3 over the maildir store (use_maildir): the same UPDATE semantics, stable UIDLs and the maildrop
 // lock, which then lives in the maildir itself.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeSite, simpleMessage, type Site } from '../helpers/site.js';
-import { crlf, pop, type PopClient } from './pop-client.js';
+import { popFixture, crlf } from './pop-client.js';
 
-const cleanup: (() => void)[] = [];
-afterEach(() => { for (const f of cleanup.splice(0).reverse()) f(); });
+const { cleanup, connect } = popFixture();
 
 function maildirSite(n: number): { site: Site; dir: string } {
   const site = makeSite();
@@ -18,11 +17,6 @@ function maildirSite(n: number): { site: Site; dir: string } {
   for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(dir, sub), { recursive: true });
   for (let i = 1; i <= n; i++) writeFileSync(join(dir, 'new', `${1700000000 + i}.M${i}P1.test`), simpleMessage(i));
   return { site, dir };
-}
-async function connect(s: Site): Promise<PopClient> {
-  const c = await pop(s);
-  cleanup.push(() => c.close());
-  return c;
 }
 
 describe('POP3 on maildir', () => {

@@ -1,4 +1,6 @@
 // A tiny POP3 client over the inetd harness: one real dpop process per connection.
+import { rmSync } from 'node:fs';
+import { afterEach } from 'vitest';
 import { inetdConnect, type Client } from '../helpers/inetd.js';
 import { BIN, makeSite, simpleMessage, type Site } from '../helpers/site.js';
 import { deliver, setInbox, storeSettings, TEST_STORE } from '../maildir/site-store.js';
@@ -66,3 +68,23 @@ export const NOT_MBOX = TEST_STORE !== 'mbox';
 
 /** The message as POP3 must deliver it: CRLF line endings. */
 export const crlf = (text: string): string => text.replace(/\r?\n/g, '\r\n');
+
+/** Per-test bookkeeping for a test file: sites and connections made through it (and anything pushed on
+ *  `cleanup`) are closed and removed after each test, newest first. Call once at the top of the file. */
+export function popFixture() {
+  const cleanup: (() => void)[] = [];
+  afterEach(() => { for (const f of cleanup.splice(0).reverse()) f(); });
+  return {
+    cleanup,
+    site(n: number, extra: Extra = {}): Site {
+      const s = siteWithMail(n, extra);
+      cleanup.push(() => rmSync(s.dir, { recursive: true, force: true }));
+      return s;
+    },
+    async connect(s: Site): Promise<PopClient> {
+      const c = await pop(s);
+      cleanup.push(() => c.close());
+      return c;
+    },
+  };
+}

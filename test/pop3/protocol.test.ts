@@ -1,27 +1,11 @@
 // RFC 1939 commands and their error paths against the real bin/dpop over a real socket.
-import { afterEach, describe, expect, it } from 'vitest';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readText, simpleMessage, type Site } from '../helpers/site.js';
-import { crlf, NOT_MBOX, pop, siteWithMail, writeMail, type PopClient } from './pop-client.js';
+import { readText, simpleMessage } from '../helpers/site.js';
+import { popFixture, crlf, NOT_MBOX, writeMail } from './pop-client.js';
 
-const sites: Site[] = [];
-const clients: PopClient[] = [];
-afterEach(() => {
-  for (const c of clients.splice(0)) c.close();
-  for (const s of sites.splice(0)) rmSync(s.dir, { recursive: true, force: true });
-});
-
-function site(n: number, extra: Record<string, string | number | boolean | string[]> = {}): Site {
-  const s = siteWithMail(n, extra);
-  sites.push(s);
-  return s;
-}
-async function connect(s: Site): Promise<PopClient> {
-  const c = await pop(s);
-  clients.push(c);
-  return c;
-}
+const { site, connect } = popFixture();
 const octets = (text: string) => Buffer.byteLength(crlf(text), 'latin1');
 
 describe('POP3 greeting and AUTHORIZATION state', () => {

@@ -1,25 +1,15 @@
 // Bad input never crashes or hangs dpop, and a QUIT that deletes while an MDA (procmail) delivers
 // loses nothing.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { simpleMessage, type Site } from '../helpers/site.js';
-import { NOT_MBOX, pop, siteWithMail, type PopClient } from './pop-client.js';
+import { popFixture, NOT_MBOX } from './pop-client.js';
 
-const cleanup: (() => void)[] = [];
-afterEach(() => { for (const f of cleanup.splice(0).reverse()) f(); });
-
-function site(n: number): Site {
-  const s = siteWithMail(n, { auth_max_failures: 1000 });
-  cleanup.push(() => rmSync(s.dir, { recursive: true, force: true }));
-  return s;
-}
-async function connect(s: Site): Promise<PopClient> {
-  const c = await pop(s);
-  cleanup.push(() => c.close());
-  return c;
-}
+const fixture = popFixture();
+const { connect } = fixture;
+const site = (n: number): Site => fixture.site(n, { auth_max_failures: 1000 });
 
 /** Deterministic pseudo-random bytes (xorshift), so a failure can be replayed. */
 function noise(seed: number, n: number): Buffer {

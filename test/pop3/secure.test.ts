@@ -1,27 +1,14 @@
 // STLS (RFC 2595) with a real certificate and a TLS client on the same socket, login_disabled lifted by
 // TLS, and APOP (RFC 1939 §7) with a secrets file.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { makeTestCert } from '../helpers/tls-cert.js';
-import type { Site } from '../helpers/site.js';
-import { pop, siteWithMail, type PopClient } from './pop-client.js';
+import { popFixture } from './pop-client.js';
 
-const cleanup: (() => void)[] = [];
-afterEach(() => { for (const f of cleanup.splice(0).reverse()) f(); });
-
-function site(n: number, extra: Record<string, string | number | boolean | string[]> = {}): Site {
-  const s = siteWithMail(n, extra);
-  cleanup.push(() => rmSync(s.dir, { recursive: true, force: true }));
-  return s;
-}
-async function connect(s: Site): Promise<PopClient> {
-  const c = await pop(s);
-  cleanup.push(() => c.close());
-  return c;
-}
+const { site, connect, cleanup } = popFixture();
 
 /** Line reader over an upgraded TLS socket. */
 function tlsLines(sock: TLSSocket) {

@@ -1,28 +1,12 @@
 // UPDATE-state semantics and the maildrop across sessions: DELE takes effect only at QUIT, a dropped
 // connection or timeout removes nothing, late mail survives, one POP3 session per maildrop, add_status,
 // and UIDLs that stay put.
-import { afterEach, describe, expect, it } from 'vitest';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mbox, simpleMessage, type Site } from '../helpers/site.js';
-import { deliverMail, NOT_MBOX, pop, siteWithMail, writeMail, type PopClient } from './pop-client.js';
+import { popFixture, deliverMail, NOT_MBOX, writeMail } from './pop-client.js';
 
-const sites: Site[] = [];
-const clients: PopClient[] = [];
-afterEach(() => {
-  for (const c of clients.splice(0)) c.close();
-  for (const s of sites.splice(0)) rmSync(s.dir, { recursive: true, force: true });
-});
-
-function site(n: number, extra: Record<string, string | number | boolean | string[]> = {}): Site {
-  const s = siteWithMail(n, extra);
-  sites.push(s);
-  return s;
-}
-async function connect(s: Site): Promise<PopClient> {
-  const c = await pop(s);
-  clients.push(c);
-  return c;
-}
+const { site, connect } = popFixture();
 async function subjects(s: Site): Promise<string[]> {
   const c = await connect(s);
   expect(await c.login()).toMatch(/^\+OK/);
