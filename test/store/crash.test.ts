@@ -2,13 +2,13 @@
 // afterwards a fresh store (which replays the journal) and a raw parse must show every message that
 // was not being expunged, byte for byte, and nothing half-written.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync, appendFileSync, openSync, closeSync, fstatSync, existsSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/site.js';
 import { tempUser, type TempUser } from './helpers.js';
+import { buildWorker } from './worker-build.js';
 import { parseSpool } from '../../src/store/mbox/parse.js';
 import { clientView } from '../../src/store/mbox/format.js';
 
@@ -17,15 +17,7 @@ let worker: string;
 
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'store-crash-'));
-  worker = join(workDir, 'crash-worker.cjs');
-  await build({
-    entryPoints: [join(ROOT, 'test/store/fixtures/crash-worker.ts')], outfile: worker, bundle: true,
-    platform: 'node', target: 'node20', format: 'cjs', external: ['fs-ext'], logLevel: 'error',
-    // import('fs-ext') as require(), so the worker finds it via NODE_PATH and takes real fcntl locks
-    // like a production process (ESM import() ignores NODE_PATH).
-    supported: { 'dynamic-import': false },
-    define: { 'import.meta.url': '__u' }, banner: { js: "const __u=require('url').pathToFileURL(__filename).href;" },
-  });
+  worker = await buildWorker('crash-worker', workDir);
 });
 afterAll(() => { rmSync(workDir, { recursive: true, force: true }); });
 

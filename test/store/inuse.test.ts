@@ -2,7 +2,6 @@
 // session is a real second process; its lock goes when it closes the folder or dies (kill -9).
 // Renaming also moves the index files of the folder and of every folder under a renamed directory.
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
-import { build } from 'esbuild';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, readdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +9,7 @@ import { join } from 'node:path';
 import { ROOT } from '../helpers/site.js';
 import { StoreError } from '../../src/store/types.js';
 import { tempUser, type TempUser } from './helpers.js';
+import { buildWorker } from './worker-build.js';
 
 let workDir: string;
 let worker: string;
@@ -18,14 +18,7 @@ const kids: ChildProcess[] = [];
 
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'store-inuse-'));
-  worker = join(workDir, 'select-worker.cjs');
-  await build({
-    entryPoints: [join(ROOT, 'test/store/fixtures/select-worker.ts')], outfile: worker, bundle: true,
-    platform: 'node', target: 'node20', format: 'cjs', external: ['fs-ext'], logLevel: 'error',
-    // import('fs-ext') as require(), so NODE_PATH finds it from the temp dir (ESM import() ignores it).
-    supported: { 'dynamic-import': false },
-    define: { 'import.meta.url': '__u' }, banner: { js: "const __u=require('url').pathToFileURL(__filename).href;" },
-  });
+  worker = await buildWorker('select-worker', workDir);
 });
 afterAll(() => { rmSync(workDir, { recursive: true, force: true }); });
 afterEach(() => {

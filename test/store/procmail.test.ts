@@ -2,13 +2,13 @@
 // the drop file while store sessions in this process and in another process read, flag and expunge.
 // Afterwards every delivered message exists exactly once: still in INBOX or expunged by a session.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { build } from 'esbuild';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/site.js';
 import { tempUser } from './helpers.js';
+import { buildWorker } from './worker-build.js';
 import type { Mailbox, MailStore } from '../../src/store/types.js';
 
 const haveProcmail = spawnSync('procmail', ['-v']).status === 0;
@@ -17,15 +17,7 @@ let worker: string;
 
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'store-procmail-'));
-  worker = join(workDir, 'crash-worker.cjs');
-  await build({
-    entryPoints: [join(ROOT, 'test/store/fixtures/crash-worker.ts')], outfile: worker, bundle: true,
-    platform: 'node', target: 'node20', format: 'cjs', external: ['fs-ext'], logLevel: 'error',
-    // import('fs-ext') as require(), so the worker finds it via NODE_PATH and takes real fcntl locks
-    // like a production process (ESM import() ignores NODE_PATH).
-    supported: { 'dynamic-import': false },
-    define: { 'import.meta.url': '__u' }, banner: { js: "const __u=require('url').pathToFileURL(__filename).href;" },
-  });
+  worker = await buildWorker('crash-worker', workDir);
 });
 afterAll(() => { rmSync(workDir, { recursive: true, force: true }); });
 
