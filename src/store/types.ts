@@ -20,6 +20,10 @@ export interface MessageInfo {
   readonly recent: boolean;
   /** A stored POP3 UIDL (the message's own `X-UIDL:` header) if there is one. */
   readonly uidl?: string;
+  /** RFC 7162 mod-sequence of the message's last change (its append or its last flag change).
+   *  Always >= 1 and <= the state's highestModseq. After an index rebuild a backend may report the
+   *  mailbox's highestModseq for messages whose own value it lost (clients then re-fetch flags). */
+  readonly modseq: number;
 }
 
 export interface MailboxState {
@@ -27,8 +31,22 @@ export interface MailboxState {
   readonly uidNext: number;
   /** Keywords the mailbox defines (X-IMAP/X-IMAPbase keyword list, or dovecot-keywords). */
   readonly keywords: readonly string[];
-  /** Current messages in sequence order (ascending UID). The hidden X-IMAP message is never here. */
+  /** Current messages in sequence order (ascending UID). The hidden X-IMAP message is never here, nor
+   *  are messages expunged (even while their bytes are kept for sessions that still see them). */
   readonly messages: readonly MessageInfo[];
+  /** RFC 7162 HIGHESTMODSEQ: the mod-sequence of the mailbox's newest change (append, flag change,
+   *  expunge). Strictly increases with every change; never decreases while uidValidity is the same. */
+  readonly highestModseq: number;
+}
+
+/** What the change log can say about expunges (QRESYNC VANISHED (EARLIER), deferred removal). */
+export interface ExpungedSince {
+  /** UIDs expunged after mod-sequence `since`, ascending. */
+  readonly uids: readonly number[];
+  /** False when the log no longer reaches back to `since` (compacted): `uids` is then only what it
+   *  still knows, and the caller must treat every UID below uidNext that is not in the state as
+   *  possibly expunged (RFC 7162 §3.2.5.2 allows reporting UIDs that never existed). */
+  readonly complete: boolean;
 }
 
 export interface OpenOptions {
@@ -39,23 +57,64 @@ export interface OpenOptions {
 
 export type StoreMode = 'add' | 'remove' | 'replace';
 
+/**
+ * One session's handle on one mailbox. Several handles (in this process and in others, on this host and
+ * on others sharing the storage) may be open on one mailbox at once; the store keeps them coherent:
+ *
+ * - Every change (append, flag change, expunge) gets a mod-sequence from the mailbox's change log.
+ * - Expunge is deferred removal: `expunge()` hides the messages from every `state` at once, but their
+ *   bytes stay readable through `read`/`stream` by every handle that may still reference them, i.e.
+ *   every handle whose `acknowledged` point is below the expunge's mod-sequence. They leave the storage
+ *   (through the same crash-safe path as any rewrite) once no open handle can reference them: when the
+ *   last such handle acknowledges or closes (or dies: liveness is by fcntl lock, never by memory), at
+ *   the latest at the next write to the mailbox that finds none.
+ * - A handle's view is its own: other sessions' changes appear only in the `state` a `refresh()` or
+ *   one of its own writes returns.
+ */
 export interface Mailbox {
   readonly name: string;
   readonly readOnly: boolean;
-  /** Snapshot as of the last open/refresh. A new object after every refresh or write. */
+  /** Snapshot as of the last open/refresh/write. A new object whenever anything in it changed; the very
+   *  same object when nothing did (callers may compare by identity). */
   readonly state: MailboxState;
-  /** Re-read the mailbox (cheap when unchanged: index + stat). Picks up other sessions' and MDA changes.
-   *  The caller diffs old and new `state` to produce EXISTS/EXPUNGE/FETCH updates. */
+  /** Re-read the mailbox (cheap when unchanged). Picks up other sessions', POP3's and the MDA's changes.
+   *  Rejects with StoreError('NONEXISTENT') once the mailbox was deleted or renamed away by someone
+   *  else: the handle is then useless except for close() (the session says BYE or deselects). */
   refresh(): Promise<MailboxState>;
-  /** Whole message, line endings normalised to CRLF, mboxrd-unquoted. For MIME parsing and SEARCH. */
+  /** Whole message, line endings normalised to CRLF, mboxrd-unquoted. For MIME parsing and SEARCH.
+   *  Works for every UID this handle was ever given in a state until it acknowledged a state without
+   *  it (deferred removal); StoreError('NONEXISTENT') after that, or when a foreign program removed it. */
   read(uid: number): Promise<Buffer>;
-  /** Stream message bytes [start, end) of the CRLF-normalised message without loading it whole. */
+  /** Stream message bytes [start, end) of the CRLF-normalised message without loading it whole.
+   *  Same lifetime rule as read(). */
   stream(uid: number, start?: number, end?: number): Readable;
-  /** Change flags of the given UIDs; returns the new state. Unknown UIDs are ignored. */
-  setFlags(uids: readonly number[], mode: StoreMode, flags: readonly Flag[]): Promise<MailboxState>;
-  /** Remove messages. With `uids`, only those (POP3 DELE, UID EXPUNGE); without, every \Deleted message.
-   *  Returns the UIDs actually removed. Crash-safe: a kill at any instant loses no other message. */
+  /**
+   * Like stream(), for a consumer that is done with each chunk (written and drained) before it reads
+   * the next one: the store may reuse a few buffers for the pieces of a big message instead of leaving
+   * one buffer of garbage per piece. Not for consumers that collect chunks.
+   */
+  streamTransient(uid: number, start?: number, end?: number): Readable;
+  /** Change flags of the given UIDs; returns the new state. UIDs that are unknown or already expunged
+   *  (by anyone) are ignored: a silent no-op, as RFC 2180 §4.2.1 lets a server do. Changed messages get
+   *  a new mod-sequence. With `unchangedSince` (RFC 7162 UNCHANGEDSINCE), messages whose mod-sequence
+   *  is above it are not changed and their UIDs are returned in `modified`. */
+  setFlags(uids: readonly number[], mode: StoreMode, flags: readonly Flag[], unchangedSince?: number): Promise<MailboxState & { readonly modified?: readonly number[] }>;
+  /** Expunge messages. With `uids`, only those (POP3 DELE, UID EXPUNGE); without, every \Deleted message.
+   *  Returns the UIDs this call expunged (ones already expunged by someone else are not repeated and
+   *  are no error). Durable when it returns; crash-safe: a kill at any instant loses no other message
+   *  and never brings an expunged one back. */
   expunge(uids?: readonly number[]): Promise<number[]>;
+  /** The session has told its client everything up to `state` (EXPUNGE/VANISHED sent): expunged
+   *  messages not in it need no longer be readable through this handle. A POP3 session never calls it
+   *  (its listing holds until QUIT). Cheap; may be called after every command. */
+  acknowledge(state: MailboxState): void;
+  /** UIDs expunged after mod-sequence `since` (QRESYNC). */
+  expungedSince(since: number): Promise<ExpungedSince>;
+  /** Call `onChange` soon (target: within 100 ms; bounded by a poll when the filesystem gives no
+   *  events, e.g. another host on shared storage) after the mailbox may have changed by anyone else's
+   *  hand. A hint only: the callee then calls refresh(). Returns a function that stops watching. */
+  watch(onChange: () => void): () => void;
+  /** Let go of the mailbox: ends this handle's claim on expunged messages (they may be removed now). */
   close(): Promise<void>;
 }
 
@@ -65,8 +124,10 @@ export interface MailboxStatus {
   unseen: number;
   uidNext: number;
   uidValidity: number;
-  /** Total RFC822 size of the messages (for STATUS SIZE and quota). */
+  /** Total RFC822 size of the messages (for STATUS SIZE and quota); expunged messages not counted. */
   size: number;
+  /** RFC 7162 STATUS HIGHESTMODSEQ. */
+  highestModseq: number;
 }
 
 export interface FolderEntry {
@@ -114,13 +175,18 @@ export interface MailStore {
   copy(from: Mailbox, uids: readonly number[], to: string): Promise<CopyResult>;
   list(): Promise<FolderEntry[]>;
   create(name: string): Promise<void>;
+  /** Never refused because the folder is selected in another session: those sessions' handles then
+   *  fail refresh() with NONEXISTENT. UIDVALIDITY of a name is strictly increasing per user: a folder
+   *  created again (also by RENAME over a deleted name) never gets a UIDVALIDITY it had before. */
   delete(name: string): Promise<void>;
-  /** Renaming INBOX moves its messages into the new folder and leaves INBOX empty (RFC 3501). */
+  /** Renaming INBOX moves its messages into the new folder and leaves INBOX empty (RFC 3501). A renamed
+   *  folder keeps its UIDs and UIDVALIDITY. Never refused because the folder is selected elsewhere. */
   rename(from: string, to: string): Promise<void>;
   subscriptions(): Promise<string[]>;
   subscribe(name: string): Promise<void>;
   unsubscribe(name: string): Promise<void>;
-  /** Bytes used by INBOX and all folders, for user_quota. */
+  /** Bytes used by INBOX and all folders, for user_quota: what users see (expunged messages whose
+   *  bytes are still kept for other sessions do not count). */
   usage(): Promise<number>;
 }
 
