@@ -21,6 +21,10 @@ export async function serveImap(conn: Connection, ctx: ServerContext): Promise<v
   });
   const s = new ImapSession(conn, ctx, input);
   conn.onData((chunk) => input.push(chunk));
+  // The client sent its last byte (closed without LOGOUT, or half-closed after pipelining): answer what
+  // it sent, then the loop sees the end of input and the session finishes at once, letting go of its
+  // folder (another session of the same user may be about to DELETE or RENAME it).
+  conn.onEnd(() => input.end());
   conn.onClose(() => {
     s.dead = true;
     input.end();

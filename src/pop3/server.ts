@@ -14,6 +14,9 @@ export async function servePop3(conn: Connection, ctx: ServerContext): Promise<v
   const session = new Pop3Session(conn, ctx, input, timestamp);
 
   conn.onData((chunk) => input.push(chunk));
+  // End of input (the client closed, or half-closed after pipelining): the commands it sent are still
+  // answered, then the session ends at once instead of holding the maildrop for a grace period.
+  conn.onEnd(() => input.end());
   conn.onClose((reason) => {
     if (reason !== 'closed') ctx.log.info({ reason, state: session.state }, 'client connection ended');
     // After a broken connection the client cannot have seen our answers, so commands it had pipelined

@@ -13,14 +13,14 @@ import { Maildrop } from './maildrop.js';
 import { lockMaildrop, type MaildropLock } from './maildrop-lock.js';
 import { capabilities, err, multiline, ok } from './responses.js';
 import { clientText, decodeBase64, encodeBase64, isSaslMechanism, parsePlain, SASL_MECHANISMS } from './sasl.js';
-import { transactionCommand } from './transaction.js';
+import { transactionCommand, type Pop3State, type TransactionSession } from './transaction.js';
 
-export type Pop3State = 'AUTHORIZATION' | 'TRANSACTION' | 'UPDATE' | 'CLOSED';
+export type { Pop3State };
 
 /** Lines longer than this break RFC 2449's limit; we still accept them up to max_line_length. */
 const RFC_LINE_LIMIT = 255 - 2;
 
-export class Pop3Session {
+export class Pop3Session implements TransactionSession {
   state: Pop3State = 'AUTHORIZATION';
   log: Logger;
   /** Name given by USER, waiting for PASS. */

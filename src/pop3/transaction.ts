@@ -1,14 +1,33 @@
 // TRANSACTION-state commands (RFC 1939 §5, LAST from RFC 1460). Message numbers refer to the login
 // snapshot (maildrop.ts); RETR and TOP stream from the store by UID.
 
-import type { Readable } from 'node:stream';
-import type { Pop3Session } from './session.js';
+import type { Connection } from '../transport/types.js';
+import type { Logger } from '../log/types.js';
+import type { Mailbox } from '../store/types.js';
 import type { Maildrop } from './maildrop.js';
 import { streamResponse } from './message-writer.js';
 import { err, ok } from './responses.js';
 
 /** Lines of LIST/UIDL output written before waiting for the socket (large maildrops). */
 const LISTING_BATCH = 2000;
+
+export type Pop3State = 'AUTHORIZATION' | 'TRANSACTION' | 'UPDATE' | 'CLOSED';
+
+/** What the TRANSACTION commands need of the session (session.ts implements it; no import back). */
+export interface TransactionSession {
+  readonly conn: Connection;
+  readonly log: Logger;
+  /** The login snapshot. */
+  readonly maildrop: Maildrop | undefined;
+  /** INBOX, open from login to QUIT and never acknowledged: every message of the listing stays
+   *  readable even after another session expunged it (the store's deferred removal). */
+  readonly mailbox: Mailbox | undefined;
+  state: Pop3State;
+  send(text: string): boolean;
+  armIdleTimer(): void;
+}
+
+type Pop3Session = TransactionSession;
 
 /** Handles a TRANSACTION command; false if `keyword` is not one. */
 export async function transactionCommand(s: Pop3Session, keyword: string, rest: string): Promise<boolean> {
@@ -116,8 +135,7 @@ async function sendMessage(s: Pop3Session, drop: Maildrop, n: number, topLines?:
   let source;
   try {
     // streamResponse drains every chunk before reading the next: the store may reuse its buffers.
-    const box = s.mailbox! as NonNullable<typeof s.mailbox> & { streamTransient?: (uid: number) => Readable };
-    source = box.streamTransient ? box.streamTransient(msg.uid) : box.stream(msg.uid);
+    source = s.mailbox!.streamTransient(msg.uid);
   } catch (e) {
     s.log.warn({ uid: msg.uid, err: (e as Error).message }, 'message unreadable');
     s.send(err(`[SYS/TEMP] Message ${n} cannot be read now`));
@@ -138,7 +156,9 @@ async function sendMessage(s: Pop3Session, drop: Maildrop, n: number, topLines?:
     return;
   }
   if (!sent) {
-    s.log.warn({ uid: msg.uid }, 'message vanished from the store (expunged by another session?)');
+    // Another session's EXPUNGE cannot cause this (the store keeps the bytes for this handle until it
+    // closes at QUIT); only a program that rewrote the mailbox behind the store's back can.
+    s.log.warn({ uid: msg.uid }, 'message vanished from the store (removed outside the store)');
     s.send(err(`[SYS/TEMP] Message ${n} is no longer available`));
     return;
   }

@@ -7,7 +7,9 @@ import type { TLSSocket } from 'node:tls';
 import type { Connection } from './types.js';
 import { makeSecureContext, type TlsSettings } from './tls.js';
 
-/** After the client half-closes, how long the server may stay silent before the connection is closed. */
+/** After the client half-closes, how long the server may stay silent before the connection is closed —
+ *  only for a protocol that registered no onEnd handler (a protocol that did decides itself: it answers
+ *  what was buffered, then calls end() at once). */
 export const EOF_GRACE_MS = 3000;
 
 export type CloseReason = 'eof' | 'error' | 'timeout' | 'overflow' | 'closed';
@@ -37,6 +39,7 @@ export class StreamConnection implements Connection {
   private output: Writable;
   private readonly dataHandlers: ((chunk: Buffer) => void)[] = [];
   private readonly closeHandlers: ((reason: CloseReason) => void)[] = [];
+  private readonly endHandlers: (() => void)[] = [];
   private closed = false;
   private idleMs = 0;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -48,20 +51,28 @@ export class StreamConnection implements Connection {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
     for (const h of this.dataHandlers) h(buf);
   };
-  // The client may half-close after pipelining commands (`printf ... | imapd`, `nc -q`): the protocol may
-  // still be working on them (a login waits for the auth module), so the connection stays open until the
-  // server has been silent for EOF_GRACE_MS, then flushes and closes. A client that closed completely
-  // makes writes fail, which closes at once.
+  // The client may half-close after pipelining commands (`printf ... | imapd`, `nc -q`), or close without
+  // LOGOUT/QUIT. Either way no more input comes: the protocol's onEnd handlers are told, answer what was
+  // already buffered (a login may still wait for the auth module) and then end() — at once, so a process
+  // does not linger holding its folder. Without a handler, the connection stays open until the server
+  // has been silent for EOF_GRACE_MS, then flushes and closes. A client that closed completely makes
+  // writes fail, which closes at once.
   private inputEnded = false;
   private eofTimer: NodeJS.Timeout | undefined;
-  private readonly onEnd = () => {
+  private readonly onInputEnd = () => {
     if (this.inputEnded || this.closed) return;
     this.inputEnded = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleMs = 0;
-    this.armEof();
+    if (this.endHandlers.length === 0) {
+      this.armEof();
+      return;
+    }
+    for (const h of this.endHandlers.splice(0)) {
+      try { h(); } catch { /* one handler must not stop the others */ }
+    }
   };
-  private readonly onInputClose = () => (this.sameStream() ? this.close('eof') : this.onEnd());
+  private readonly onInputClose = () => (this.sameStream() ? this.close('eof') : this.onInputEnd());
   private readonly onOutputClose = () => this.close('eof');
   private readonly onError = () => this.close('error');
 
@@ -80,7 +91,7 @@ export class StreamConnection implements Connection {
 
   private attach(): void {
     this.input.on('data', this.onInput);
-    this.input.on('end', this.onEnd);
+    this.input.on('end', this.onInputEnd);
     this.input.on('error', this.onError);
     this.input.on('close', this.onInputClose);
     if (!this.sameStream()) {
@@ -96,7 +107,7 @@ export class StreamConnection implements Connection {
   private detach(): void {
     for (const s of new Set<Readable | Writable>([this.input, this.output])) {
       s.removeListener('data', this.onInput);
-      s.removeListener('end', this.onEnd);
+      s.removeListener('end', this.onInputEnd);
       s.removeListener('error', this.onError);
       s.removeListener('close', this.onInputClose);
       s.removeListener('close', this.onOutputClose);
@@ -111,6 +122,16 @@ export class StreamConnection implements Connection {
     this.closeHandlers.push(handler);
   }
 
+  onEnd(handler: () => void): void {
+    if (this.inputEnded && !this.closed) {
+      if (this.eofTimer) clearTimeout(this.eofTimer);
+      this.eofTimer = undefined;
+      queueMicrotask(handler);
+      return;
+    }
+    this.endHandlers.push(handler);
+  }
+
   private armEof(): void {
     if (this.eofTimer) clearTimeout(this.eofTimer);
     this.eofTimer = setTimeout(() => void this.finish('eof'), EOF_GRACE_MS);
@@ -118,7 +139,7 @@ export class StreamConnection implements Connection {
 
   write(data: string | Buffer): boolean {
     if (this.closed || this.finishing) return false; // after end(): nothing more may follow the goodbye
-    if (this.inputEnded) this.armEof();
+    if (this.inputEnded && this.eofTimer) this.armEof();
     this.unfinished++;
     this.output.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data, this.onWritten);
     if (this.output.writableLength > this.maxOutput) {

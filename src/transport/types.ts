@@ -14,6 +14,11 @@ export interface Connection {
   onData(handler: (chunk: Buffer) => void): void;
   /** Called once when the client goes away or the connection is closed. */
   onClose(handler: (reason: 'eof' | 'error' | 'timeout' | 'overflow' | 'closed') => void): void;
+  /** Called once when the client has sent its last byte (it half-closed or closed; it may still read
+   *  our answers). Everything it sent was delivered to onData before. The protocol then answers what it
+   *  has buffered and calls end() without waiting: nothing more can come. A connection whose protocol
+   *  registers no handler closes after a few seconds of silence instead. */
+  onEnd(handler: () => void): void;
   /** Queue output. A string is sent as latin1 (one character per byte: protocol text is bytes).
    *  Returns false if the pending output exceeded max_output_buffer: the connection is
    *  then being dropped (a client that stops reading must not make us buffer without bound). */
