@@ -102,7 +102,9 @@ describe('parseSpool', () => {
       'From b Tue Jan 05 16:41:58 1999\nX-IMAPbase: 99 5\nSubject: two\n\nx\n';
     const r = parseText(text);
     expect(r.messages[0]!.pseudo).toBe(true);
-    expect(r.messages[0]!.base).toEqual({ uidValidity: 1234, uidNext: 10, keywords: ['Work'] });
+    // X-IMAP / X-IMAPbase carry the LAST UID assigned (UW, Dovecot): 10 means UIDNEXT 11.
+    expect(r.messages[0]!.base).toEqual({ uidValidity: 1234, uidNext: 11, keywords: ['Work'] });
+    expect(r.messages[1]!.base!.uidNext).toBe(6);
     expect(r.messages[1]!.pseudo).toBe(false);
     expect(r.messages[1]!.base!.uidValidity).toBe(99);
   });

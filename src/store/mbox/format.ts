@@ -199,7 +199,7 @@ export interface StatusFields {
   flags: number;
   keywords: string[];
   uid: number;
-  /** X-IMAPbase / X-IMAP: uidvalidity, uidnext and the keyword list. */
+  /** X-IMAPbase / X-IMAP: uidvalidity, uidnext (the header's last assigned UID + 1) and the keyword list. */
   base?: { uidValidity: number; uidNext: number; keywords: string[] };
   pseudo: boolean;
   uidl?: string;
@@ -245,11 +245,12 @@ export function applyStatusField(out: StatusFields, name: string, value: string)
     }
     case 'x-imap':
     case 'x-imapbase': {
+      // `<uidvalidity> <last UID assigned>` (UW c-client and Dovecot write the last UID, not the next).
       const [v, n, ...kw] = value.split(/\s+/);
       const uidValidity = Number(v);
-      const uidNext = Number(n);
+      const lastUid = n !== undefined && /^\d{1,10}$/.test(n) ? Number(n) : NaN;
       if (Number.isInteger(uidValidity) && uidValidity > 0 && uidValidity < 2 ** 32) {
-        out.base = { uidValidity, uidNext: Number.isInteger(uidNext) && uidNext > 0 && uidNext < 2 ** 32 ? uidNext : 1, keywords: kw.filter(isAtomKeyword) };
+        out.base = { uidValidity, uidNext: lastUid >= 0 && lastUid < 2 ** 32 - 1 ? lastUid + 1 : 1, keywords: kw.filter(isAtomKeyword) };
       }
       if (name === 'x-imap') out.pseudo = true;
       break;
@@ -280,10 +281,11 @@ export function statusHeaders(flags: number, keywords: readonly string[], uid: n
   return s;
 }
 
-/** X-IMAPbase / X-IMAP: UIDNEXT zero-padded and the keyword list space-padded (fixed length for in-place updates). */
+/** X-IMAPbase / X-IMAP: `<uidvalidity> <last UID assigned>` (UIDNEXT - 1, as UW c-client and Dovecot write
+ *  it) zero-padded, and the keyword list space-padded (fixed length for in-place updates). */
 export function baseHeader(name: string, base: { uidValidity: number; uidNext: number; keywords: readonly string[] }, nl: string): string {
   const kw = base.keywords.join(' ');
-  return `${name}: ${base.uidValidity} ${String(base.uidNext).padStart(10, '0')} ${kw.padEnd(Math.max(32, Math.ceil(kw.length / 32) * 32))}${nl}`;
+  return `${name}: ${base.uidValidity} ${String(Math.max(0, base.uidNext - 1)).padStart(10, '0')} ${kw.padEnd(Math.max(32, Math.ceil(kw.length / 32) * 32))}${nl}`;
 }
 
 /**
