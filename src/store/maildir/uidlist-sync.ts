@@ -5,10 +5,11 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { withDotlock } from './dotlock.js';
+import { DOVECOT_UIDVALIDITY, nextUidValidity as sharedNextUidValidity } from '../uidvalidity.js';
 import type { MaildirEnv } from './env.js';
 import { emptyUidList, formatRecord, formatUidList, readUidList, UIDLIST, uidListStamp, type UidList, type UidListFile } from './uidlist.js';
 
-export const UIDVALIDITY_FILE = 'dovecot-uidvalidity';
+export const UIDVALIDITY_FILE = DOVECOT_UIDVALIDITY;
 
 /** Parsed uidlists by path, valid while the file's identity (inode, size, mtime) is unchanged: a
  *  session that appends many messages parses a 100 000-line file once, not once per message. Callers
@@ -44,23 +45,9 @@ export function loadUidList(dir: string): Promise<UidListFile> {
   return readCached(join(dir, UIDLIST));
 }
 
+/** Dovecot's per-root counter, shared (store/uidvalidity.ts): never a value handed out before. */
 export async function nextUidValidity(root: string): Promise<number> {
-  const file = join(root, UIDVALIDITY_FILE);
-  let last = 0;
-  try {
-    last = parseInt((await fsp.readFile(file, 'latin1')).trim(), 16) || 0;
-  } catch {
-    // first mailbox under this root
-  }
-  const value = Math.max(Math.floor(Date.now() / 1000), last + 1) >>> 0;
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    await fsp.writeFile(tmp, (value + 1).toString(16).padStart(8, '0'));
-    await fsp.rename(tmp, file);
-  } catch {
-    await fsp.unlink(tmp).catch(() => undefined);
-  }
-  return value;
+  return sharedNextUidValidity(root, UIDVALIDITY_FILE);
 }
 
 /** Run `change` on the current list while holding the lock; writes the list when it returns true.

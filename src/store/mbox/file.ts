@@ -12,6 +12,7 @@ import { beginWrite, readHold, releaseReads, type ReadHold } from '../read-lock.
 import { parseSpool, type ParsedMessage } from './parse.js';
 import { readIndex, writeIndex, stampTail, sameStamp, type IndexData, type IndexedMessage, type SpoolStamp } from './index-file.js';
 import { replaceTail, replayJournal, patchRanges, killPoint } from './journal.js';
+import { nextUidValidity, MBOX_UIDVALIDITY } from '../uidvalidity.js';
 import { restamp, storedForm, clientView, statusOf, layoutOf, FLAG_OLD, LF } from './format.js';
 
 export interface FileOptions {
@@ -46,11 +47,10 @@ function emptyIndex(uidValidity: number): IndexData {
   };
 }
 
-/** A fresh UIDVALIDITY: time-based like UW, and never the same twice in a row for one mailbox. */
-function newUidValidity(prev?: number): number {
-  let v = Math.floor(Date.now() / 1000) >>> 0;
-  if (prev && v <= prev) v = (prev + 1) >>> 0;
-  return v || 1;
+/** A fresh UIDVALIDITY from the user's counter (store/uidvalidity.ts): time-based like UW, and never
+ *  one handed out before for any mailbox of the user, nor at or below the mailbox's previous one. */
+function newUidValidity(indexDir: string, prev?: number): number {
+  return nextUidValidity(indexDir, MBOX_UIDVALIDITY, prev ?? 0);
 }
 
 export class MboxFile {
@@ -179,7 +179,7 @@ export class MboxFile {
       // No file: an empty mailbox. Keep a UIDVALIDITY in the index so it survives until mail arrives.
       const disk = readIndex(this.indexPath);
       if (disk && disk.stamp.ino === '') { this.cur = disk; this.idxSeen = this.indexSignature(); return disk; }
-      const fresh = emptyIndex(newUidValidity(disk?.uidValidity));
+      const fresh = emptyIndex(newUidValidity(this.indexDir, disk?.uidValidity));
       if (disk) fresh.uidNext = disk.uidNext;
       this.save(fresh);
       return fresh;
@@ -238,9 +238,9 @@ export class MboxFile {
     /** The file only grew: a message at a known offset is the same message even if its end changed. */
     sameOffsets = false,
   ): IndexData {
-    let uidValidity = fileBase?.uidValidity ?? prev?.uidValidity ?? newUidValidity();
+    let uidValidity = fileBase?.uidValidity ?? prev?.uidValidity ?? newUidValidity(this.indexDir);
     const samePrev = prev && prev.uidValidity === uidValidity ? prev : null;
-    if (!uidValidity) uidValidity = newUidValidity();
+    if (!uidValidity) uidValidity = newUidValidity(this.indexDir);
     let uidNext = Math.max(1, fileBase?.uidNext ?? 1, samePrev?.uidNext ?? 1);
     const byKey = new Map<number, IndexedMessage[]>();
     const byUid = new Map<number, IndexedMessage>();

@@ -3,7 +3,7 @@
 
 import {
   lstatSync, mkdirSync, readdirSync, rmdirSync, unlinkSync, renameSync, openSync, closeSync, writeFileSync,
-  readFileSync, constants, statSync, fsyncSync,
+  readFileSync, constants, statSync, fsyncSync, rmSync,
 } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -15,9 +15,8 @@ import type {
 import { StoreError } from '../types.js';
 import { MboxFile, isRegularFile, type FileOptions, type NewMessage } from './file.js';
 import { MboxMailbox, encodeFlags } from './mailbox.js';
-import { FLAG_SEEN, FLAG_OLD } from './format.js';
+import { FLAG_SEEN, FLAG_OLD, layoutOf, restamp, statusOf } from './format.js';
 import { fsyncDir } from './index-file.js';
-import { markInUse, claimUnused, type InUseLock } from '../inuse.js';
 
 const SUBSCRIPTIONS = '.mailboxlist';
 
@@ -43,10 +42,16 @@ function fileKey(name: string): string {
   return Buffer.byteLength(key) <= 200 ? key : 'H.' + createHash('sha1').update(name).digest('hex');
 }
 
+/** A mailbox's files in the index directory, by suffix after its key: the index, the redo journal,
+ *  the change log and the live-handle slots. They follow the folder through RENAME. */
+const MOVED_WITH_FOLDER = ['.idx', '.journal', '.modlog', '.views'];
+/** Dropped with the folder at DELETE. The change log stays: a folder created again under the name
+ *  continues its HIGHESTMODSEQ (changelog.ts restarts it above the old one for the new UIDVALIDITY).
+ *  `.inuse` is the lock file of earlier versions (DELETE/RENAME were refused for a folder in use). */
+const DROPPED_WITH_FOLDER = ['.idx', '.journal', '.views', '.inuse'];
+
 export class MboxStore implements MailStore {
   private readonly fileOpts: FileOptions;
-  /** This session's in-use locks on its open folders (by index key), counted per open mailbox. */
-  private readonly inUse = new Map<string, { lock: InUseLock; count: number }>();
 
   constructor(readonly paths: UserPaths, private readonly settings: Settings, private readonly log: Logger) {
     this.fileOpts = {
@@ -103,73 +108,8 @@ export class MboxStore implements MailStore {
   }
 
   async open(name: string, options: OpenOptions = {}): Promise<Mailbox> {
-    // Marked in use before the existence check: a DELETE that wins the race leaves nothing to open.
-    const release = name === 'INBOX' ? null : await this.markOpen(name);
-    try {
-      const f = this.requireFolder(name);
-      const box = await MboxMailbox.open(name, f, options.readOnly ?? false, options.claimRecent ?? false);
-      if (release) box.onClose = release;
-      return box;
-    } catch (e) {
-      release?.();
-      throw e;
-    }
-  }
-
-  private inUsePath(name: string): string {
-    return join(this.paths.indexDir, fileKey(name) + '.inuse');
-  }
-
-  private async markOpen(name: string): Promise<() => void> {
-    const key = fileKey(name);
-    let e = this.inUse.get(key);
-    if (e) e.count++;
-    else {
-      const lock = await markInUse(this.inUsePath(name), this.paths.indexDir, this.log);
-      e = this.inUse.get(key);
-      if (e) { lock.release(); e.count++; } else { e = { lock, count: 1 }; this.inUse.set(key, e); }
-    }
-    const entry = e;
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      if (--entry.count > 0) return;
-      entry.lock.release();
-      if (this.inUse.get(key) === entry) this.inUse.delete(key);
-    };
-  }
-
-  /**
-   * Claim folders for DELETE/RENAME: StoreError('INUSE') when another session has one open. This
-   * session's own open folder does not count (its lock is let go; it is taken again if we fail).
-   */
-  private async claimFolders(names: string[]): Promise<{ done(remove: boolean): void }> {
-    const claims: { done(remove: boolean): void }[] = [];
-    const own: string[] = [];
-    const giveBack = async () => {
-      for (const n of own) {
-        const e = this.inUse.get(fileKey(n));
-        if (e) e.lock = await markInUse(this.inUsePath(n), this.paths.indexDir, this.log);
-      }
-    };
-    for (const n of names) {
-      const e = this.inUse.get(fileKey(n));
-      if (e) { e.lock.release(); own.push(n); }
-      const c = await claimUnused(this.inUsePath(n), this.paths.indexDir, this.log);
-      if (!c) {
-        for (const x of claims) x.done(false);
-        await giveBack();
-        throw new StoreError('INUSE', `mailbox ${n} is selected in another session`);
-      }
-      claims.push(c);
-    }
-    return {
-      done: (remove: boolean) => {
-        for (const x of claims) x.done(remove);
-        if (!remove) void giveBack();
-      },
-    };
+    const f = this.requireFolder(name);
+    return MboxMailbox.open(name, f, options.readOnly ?? false, options.claimRecent ?? false);
   }
 
   /** Wire names of the message folders in a folder directory (recursively). */
@@ -285,6 +225,9 @@ export class MboxStore implements MailStore {
     if (this.kind(path) !== 'none') throw new StoreError('ALREADYEXISTS', `mailbox ${name} already exists`);
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     if (asDir) { mkdirSync(path, { mode: 0o700 }); return; }
+    // Nothing of an earlier folder of this name may describe the new one (its UIDVALIDITY comes fresh
+    // from the user's counter at the first open).
+    this.dropIndex(name);
     try {
       closeSync(openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600));
     } catch (e) {
@@ -295,8 +238,8 @@ export class MboxStore implements MailStore {
 
   private dropIndex(name: string): void {
     const key = fileKey(name);
-    for (const suffix of ['.idx', '.journal']) {
-      try { unlinkSync(join(this.paths.indexDir, key + suffix)); } catch { /* none */ }
+    for (const suffix of DROPPED_WITH_FOLDER) {
+      try { rmSync(join(this.paths.indexDir, key + suffix), { recursive: true, force: true }); } catch { /* none */ }
     }
   }
 
@@ -309,15 +252,10 @@ export class MboxStore implements MailStore {
       try { rmdirSync(f.path); } catch { throw new StoreError('CANNOT', `${name} still has folders in it`); }
       return;
     }
-    const claim = await this.claimFolders([name]);
-    let gone = false;
-    try {
-      await f.locked('write', () => { unlinkSync(f.path); });
-      gone = true;
-      this.dropIndex(name);
-    } finally {
-      claim.done(gone);
-    }
+    // Never refused because another session has the folder open: under the write lock no one is half
+    // way through a write; the other sessions' handles then find it gone (refresh: NONEXISTENT).
+    await f.locked('write', () => { unlinkSync(f.path); });
+    this.dropIndex(name);
   }
 
   async rename(from: string, to: string): Promise<void> {
@@ -332,53 +270,50 @@ export class MboxStore implements MailStore {
     if (from === 'INBOX') {
       const inbox = this.file('INBOX');
       mkdirSync(dirname(dest), { recursive: true, mode: 0o700 });
+      this.dropIndex(to);
       await inbox.locked('write', (fd, d) => {
-        const bytes = fd >= 0 ? inbox.rawMessages(fd, d) : Buffer.alloc(0);
+        const bytes = fd >= 0 ? withoutMailboxState(inbox.rawMessages(fd, d), d.messages) : Buffer.alloc(0);
         // New folder first (durably), then empty INBOX: a crash in between duplicates, never loses.
         const nfd = openSync(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         try { writeFileSync(nfd, bytes); fsyncSync(nfd); } finally { closeSync(nfd); }
         fsyncDir(dirname(dest));
         if (fd >= 0) inbox.clear(fd, d);
       });
-      this.dropIndex(to);
       return;
     }
     const src = this.file(from);
     const kind = this.kind(src.path);
     if (kind === 'none') throw new StoreError('NONEXISTENT', `mailbox ${from} does not exist`);
     // Every message folder that moves (the folder, or all folders under a directory) keeps its index,
-    // journal and UIDs under its new name; none may be selected in another session.
+    // journal, change log and UIDs under its new name. Never refused because another session has one
+    // open: that session's handle finds its mailbox gone at its next refresh (NONEXISTENT).
     const base = from.replace(/\/+$/, '');
     const moved = kind === 'dir' ? this.foldersUnder(src.path, base + '/') : [base];
-    const claim = await this.claimFolders(moved);
-    let done = false;
-    try {
-      mkdirSync(dirname(dest), { recursive: true, mode: 0o700 });
-      const newName = (n: string) => to.replace(/\/+$/, '') + n.slice(base.length);
-      for (const n of moved) this.dropIndex(newName(n));
-      if (kind === 'file') {
-        // Under the spool's write lock: no other session is half way through writing it.
-        await src.locked('write', () => {
-          renameSync(src.path, dest);
-          this.moveIndex(from, to);
-        });
-      } else {
+    mkdirSync(dirname(dest), { recursive: true, mode: 0o700 });
+    const newName = (n: string) => to.replace(/\/+$/, '') + n.slice(base.length);
+    for (const n of moved) this.dropIndex(newName(n));
+    if (kind === 'file') {
+      // Under the spool's write lock: no other session is half way through writing it.
+      await src.locked('write', () => {
         renameSync(src.path, dest);
-        for (const n of moved) this.moveIndex(n, newName(n));
-      }
-      done = true;
-    } finally {
-      claim.done(done);
+        this.moveIndex(from, to);
+      });
+    } else {
+      renameSync(src.path, dest);
+      for (const n of moved) this.moveIndex(n, newName(n));
     }
   }
 
-  /** A renamed folder's index and journal follow it (its inode, so its index stamp, is unchanged). */
+  /** A renamed folder's index files follow it (its inode, so its index stamp, is unchanged). */
   private moveIndex(from: string, to: string): void {
     const a = fileKey(from);
     const b = fileKey(to);
-    for (const suffix of ['.idx', '.journal']) {
-      try { renameSync(join(this.paths.indexDir, a + suffix), join(this.paths.indexDir, b + suffix)); } catch { /* none */ }
+    for (const suffix of MOVED_WITH_FOLDER) {
+      const target = join(this.paths.indexDir, b + suffix);
+      if (suffix === '.views' || suffix === '.modlog') rmSync(target, { recursive: true, force: true });
+      try { renameSync(join(this.paths.indexDir, a + suffix), target); } catch { /* none */ }
     }
+    try { unlinkSync(join(this.paths.indexDir, a + '.inuse')); } catch { /* none */ }
   }
 
   private subsPath(): string {
@@ -428,6 +363,21 @@ export class MboxStore implements MailStore {
     walk(this.paths.folders, 0);
     return total;
   }
+}
+
+/**
+ * The messages of a RENAMEd INBOX, for the new folder: without the first message's X-IMAPbase (INBOX's
+ * UIDVALIDITY and UIDNEXT), so the new folder gets a UIDVALIDITY of its own from the user's counter — a
+ * name must never see a UIDVALIDITY again with other messages under it. X-UIDs stay (ascending).
+ */
+function withoutMailboxState(bytes: Buffer, messages: readonly { offset: number; end: number }[]): Buffer {
+  const m0 = messages[0];
+  if (!m0 || !bytes.length) return bytes;
+  const first = bytes.subarray(0, m0.end - m0.offset);
+  const layout = layoutOf(first);
+  if (!layout.headers.some((h) => h.name === 'x-imapbase')) return bytes;
+  const st = statusOf(first, layout);
+  return Buffer.concat([restamp(first, { flags: st.flags, keywords: st.keywords, uid: st.uid }, null, layout), bytes.subarray(first.length)]);
 }
 
 export { isRegularFile };
