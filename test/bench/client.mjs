@@ -104,6 +104,32 @@ export function openClient(port, { host = '127.0.0.1', timeoutMs = 300_000 } = {
           sock.write(`${cmd}\r\n`);
         });
       },
+      /** Start IDLE; resolves once the continuation arrived. `until(re)` resolves with the first untagged
+       *  line matching re (and when it came, performance.now()); `done()` sends DONE and reads the tag. */
+      async startIdle(ms = timeoutMs) {
+        const tag = `b${++tagN}`;
+        sock.write(`${tag} IDLE\r\n`);
+        for (;;) {
+          const l = (await nextLine(ms)).toString('latin1');
+          if (l.startsWith('+')) break;
+          if (l.startsWith(`${tag} `)) throw new Error(`IDLE refused: ${l.trimEnd()}`);
+        }
+        return {
+          async until(re, ms2 = ms) {
+            for (;;) {
+              const l = (await nextLine(ms2)).toString('latin1').trimEnd();
+              if (re.test(l)) return { line: l, at: now() };
+            }
+          },
+          async done() {
+            sock.write('DONE\r\n');
+            for (;;) {
+              const l = (await nextLine(ms)).toString('latin1').trimEnd();
+              if (l.startsWith(`${tag} `)) return l;
+            }
+          },
+        };
+      },
       close() { sock.destroy(); },
       /** Resolves when the server has closed the connection (after LOGOUT/QUIT). */
       closed: () => new Promise((res) => { if (closed || sock.destroyed) res(); else sock.once('close', () => res()); }),

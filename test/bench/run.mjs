@@ -3,7 +3,7 @@
 // in this directory for how to run it and how to read the table. Plain ESM so no TS runtime is needed.
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { corpusPlan, ensureCorpora, RARE_WORD } from './corpus.mjs';
@@ -12,6 +12,7 @@ import { launcherMissing, startPerConnection, startDovecotDaemon, freePort, kill
 import { dovecotMissing, dovecotVersion, ensureBenchUser, writeDovecotConfig } from './dovecot.mjs';
 import { writeOurSite, placeSpool, wipeOurIndex } from './site.mjs';
 import { summary, fmtNum, fmtSummary, table } from './stats.mjs';
+import { stress } from './stress.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BENCH = join(ROOT, '.bench');
@@ -55,9 +56,11 @@ const U = {
   big: 'bigmsg',
   exp: `exp${plan.large.label}`,
   conc: Array.from({ length: 20 }, (_, i) => `c${String(i).padStart(2, '0')}`),
+  stress: 'stress',
+  idle: 'idler',
 };
 const PASS = (u) => `pw-${u}`;
-const allUsers = [U.warm, U.cold, U.large, U.big, U.exp, ...U.conc];
+const allUsers = [U.warm, U.cold, U.large, U.big, U.exp, ...U.conc, U.stress, U.idle];
 
 // ---------------------------------------------------------------- sessions
 class Skip extends Error {}
@@ -162,6 +165,27 @@ async function selectAndFetchFlags(c, ms, n) {
   const r = await ok(c, 'FETCH 1:* (FLAGS)', ms, 'fetch');
   if (r.untagged < n) throw new Skip(`FETCH 1:* (FLAGS) listed ${r.untagged} messages, want ${n}`);
 }
+
+// ---------------------------------------------------------------- issue 11: sessions that meet
+const STRESS_MS = opt.quick ? 10_000 : 20_000;
+const haveProcmail = () => spawnSync('procmail', ['-v']).status === 0;
+
+/** One procmail delivery (`:0:` dot-lock + fcntl, as a site's MDA does) into an mbox spool. */
+function procmailDeliver(spool, rcDir, n) {
+  const rc = join(rcDir, 'procmailrc');
+  writeFileSync(rc, `LOGFILE=/dev/null\nVERBOSE=off\n:0:\n${spool}\n`);
+  return new Promise((resolve, reject) => {
+    const p = spawn('procmail', ['-m', rc], { stdio: ['pipe', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    let err = '';
+    p.stderr.on('data', (d) => (err += d));
+    p.on('exit', (code) => (code === 0 ? resolve(now()) : reject(new Skip(`procmail exit ${code}: ${err.slice(0, 100)}`))));
+    p.stdin.end(`From mda@example.com Tue Jan  2 03:04:05 2024\nFrom: mda@example.com\nTo: ${U.idle}@example.com\nSubject: idle ${n}\nMessage-ID: <idle-${n}-${Date.now()}@x>\n\nnew mail ${n}\n`);
+  });
+}
+
+/** How long after `from` the IDLE session heard of it (0 when the news came before `from` was known). */
+const latency = (heard, from) => Math.max(0, heard - from);
+let idleRuns = 0;
 
 // ---------------------------------------------------------------- scenarios
 // who: which systems run it. value: the figure the target is judged on. lower: smaller is better.
@@ -296,6 +320,64 @@ const SCENARIOS = [
       return { value: wall, wallMs: wall, cpuMs: rec.cpuMs, rssKB: rec.rssKB, extra: { medianSessionMs: sessions[10] } };
     },
   },
+  {
+    // Issue 11: 5 connections on one account, random commands (test/bench/stress.mjs), LOGOUT or hang-up,
+    // reconnect. The figure is logins served; protocol errors are the derived row below (target: zero).
+    id: 'stress-5x20s', title: `stress: 5 connections on one account, random commands, ${STRESS_MS / 1000} s (logins)`, unit: 'logins', lower: false,
+    runs: opt.runs ?? 1, warmup: 0,
+    who: ['ours', 'dovecot'],
+    prepare: (t) => t.place(U.stress, plan.small, true),
+    once: async (t) => {
+      const r = await stress({ port: t.imap.port, user: U.stress, pass: PASS(U.stress), connections: 5, durationMs: STRESS_MS, seed: 11, cmdTimeoutMs: CMD_MS });
+      if (r.errors.length) say(`    first protocol errors: ${r.errors.slice(0, 3).map((e) => `${e.cmd} -> ${e.got}`).join(' | ')}`);
+      return { value: r.logins, wallMs: STRESS_MS, extra: { errors: r.errorCount, commands: r.commands, byCommand: r.byCommand, firstErrors: r.errors.slice(0, 10) } };
+    },
+  },
+  {
+    id: 'idle-delivery', title: 'IDLE: * EXISTS after a procmail delivery', unit: 'ms', lower: true, runs: light(5),
+    who: ['ours', 'dovecot'],
+    once: async (t) => {
+      if (!haveProcmail()) throw new Skip('procmail not installed');
+      const n = ++idleRuns;
+      const s = await imapSession(t, U.idle, async (c, ms) => {
+        await ok(c, 'SELECT INBOX', ms, 'select');
+        const idle = await c.startIdle(CMD_MS);
+        const heard = idle.until(/^\* \d+ EXISTS/, 45_000).catch(() => { throw new Skip('no * EXISTS within 45 s'); });
+        const delivered = await procmailDeliver(t.spoolOf(U.idle), t.rcDir, n);
+        ms.latency = latency((await heard).at, delivered);
+        await idle.done();
+      });
+      return { value: s.ms.latency, wallMs: s.ms.wall, cpuMs: s.cpuMs, rssKB: s.rssKB };
+    },
+    target: { text: '< 100 ms', abs: 100 },
+  },
+  {
+    id: 'idle-store', title: "IDLE: * FETCH after another session's STORE", unit: 'ms', lower: true, runs: light(3),
+    who: ['ours', 'dovecot'],
+    once: async (t) => {
+      const s = await imapSession(t, U.idle, async (c, ms) => {
+        await ok(c, 'SELECT INBOX', ms, 'select');
+        const idle = await c.startIdle(CMD_MS);
+        // Dovecot checks an mbox only every mailbox_idle_check_interval (30 s) for index-only changes.
+        const heard = idle.until(/^\* 1 FETCH /, 45_000).catch(() => { throw new Skip('no * FETCH within 45 s'); });
+        const { client: other } = await openClient(t.imap.port, { timeoutMs: CMD_MS });
+        try {
+          await ok(other, `LOGIN ${U.idle} ${PASS(U.idle)}`, {});
+          await ok(other, 'SELECT INBOX', {});
+          // A change it must hear of: the opposite of message 1's current \Flagged.
+          const f = await other.imap('FETCH 1 (FLAGS)', { collect: true, ms: CMD_MS });
+          const flagged = f.lines.some((l) => /^\* 1 FETCH .*\\Flagged/.test(l));
+          await ok(other, `STORE 1 ${flagged ? '-' : '+'}FLAGS (\\Flagged)`, {});
+          const stored = now();
+          ms.latency = latency((await heard).at, stored);
+          await ok(other, 'LOGOUT', {});
+        } finally { other.close(); }
+        await idle.done();
+      });
+      return { value: s.ms.latency, wallMs: s.ms.wall, cpuMs: s.cpuMs, rssKB: s.rssKB };
+    },
+    target: { text: '< 100 ms', abs: 100 },
+  },
 ];
 
 // ---------------------------------------------------------------- systems
@@ -308,7 +390,7 @@ async function startSystems(log) {
   const corpora = ensureCorpora(join(BENCH, 'corpus'), plan, log);
   const corpusOf = (c) => corpora[Object.keys(plan).find((k) => plan[k] === c)];
   const users = Object.fromEntries(allUsers.map((u) => [u, PASS(u)]));
-  const standing = [[U.warm, plan.medium], [U.large, plan.large], [U.big, plan.big], ...U.conc.map((u) => [u, plan.small])];
+  const standing = [[U.warm, plan.medium], [U.large, plan.large], [U.big, plan.big], ...U.conc.map((u) => [u, plan.small]), [U.idle, plan.small]];
 
   const floorJs = "require('fs').writeSync(1,'* OK floor ready\\r\\n');process.stdin.on('data',()=>{});process.stdin.on('end',()=>process.exit(0));process.stdin.on('error',()=>process.exit(0))";
   systems.floor = { kind: 'floor', label: 'floor (bare node)' };
@@ -324,6 +406,8 @@ async function startSystems(log) {
       ours.pop = await startPerConnection('ours-dpop', [join(ROOT, 'bin/dpop'), '-c', site.conf], { logFile: join(work, 'ours-dpop.log') });
     }
     ours.place = (user, c, fresh = false) => placeSpool(site.spool, user, corpusOf(c).path, { fresh });
+    ours.spoolOf = (user) => join(site.spool, user);
+    ours.rcDir = join(work, 'ours');
     ours.wipeIndex = (user) => wipeOurIndex(site, user);
     for (const [u, c] of standing) ours.place(u, c);
     systems.ours = ours;
@@ -357,6 +441,8 @@ async function startSystems(log) {
     dv.imap = { port: imapPort, sample: d.sample, treeCpuMs: d.treeCpuMs, reaped: d.reaped };
     dv.pop = { port: pop3Port, sample: d.sample, treeCpuMs: d.treeCpuMs, reaped: d.reaped };
     dv.place = (user, c, fresh = false) => placeSpool(spool, user, corpusOf(c).path, { fresh, owner });
+    dv.spoolOf = (user) => join(spool, user);
+    dv.rcDir = dir;
     dv.wipeIndex = (user) => rmSync(join(dir, 'etc', 'index', user), { recursive: true, force: true });
     for (const [u, c] of standing) dv.place(u, c);
     systems.dovecot = dv;
@@ -432,6 +518,11 @@ function derivedRows(results) {
   ratioRow(`${plan.large.label} session peak RSS vs idle`, get('select-warm-100k', 'ours')?.rss, idle, '< 2x idle', 2);
   ratioRow('BODY[] big message peak RSS vs idle', get('fetch-body-big', 'ours')?.rss, idle, 'constant (< 1.5x idle)', 1.5);
   ratioRow('RETR big message peak RSS vs idle dpop', get('pop3-retr-big', 'ours')?.rss, get('greeting-pop3', 'ours')?.rss, 'constant (< 1.5x idle)', 1.5);
+  const st = (who) => { const r = get('stress-5x20s', who); return r && !r.error ? summary(r.runs.map((x) => x.extra?.errors)) : null; };
+  if (get('stress-5x20s', 'ours')) {
+    const o = st('ours');
+    rows.push({ title: 'stress: protocol errors (ours; base: dovecot)', unit: 'errors', ours: o, base: st('dovecot'), ratio: null, target: 'zero', met: o ? o.median === 0 && o.max === 0 : null });
+  }
   const s100 = get('select-warm-100k', 'ours')?.value, s10 = get('session-warm-10k', 'ours')?.runs;
   const sel10 = s10 ? summary(s10.map((x) => x.extra?.selectMs)) : null;
   rows.push({ title: `warm SELECT ${plan.large.label} vs ${plan.medium.label} (flatness)`, unit: 'ms', ours: s100, base: sel10, ratio: s100 && sel10 ? s100.median / sel10.median : null, target: 'info (10x messages)', met: null });
