@@ -1,7 +1,6 @@
 // TRANSACTION-state commands (RFC 1939 §5, LAST from RFC 1460). Message numbers refer to the login
 // snapshot (maildrop.ts); RETR and TOP stream from the store by UID.
 
-import type { Readable } from 'node:stream';
 import type { Pop3Session } from './session.js';
 import type { Maildrop } from './maildrop.js';
 import { streamResponse } from './message-writer.js';
@@ -116,8 +115,7 @@ async function sendMessage(s: Pop3Session, drop: Maildrop, n: number, topLines?:
   let source;
   try {
     // streamResponse drains every chunk before reading the next: the store may reuse its buffers.
-    const box = s.mailbox! as NonNullable<typeof s.mailbox> & { streamTransient?: (uid: number) => Readable };
-    source = box.streamTransient ? box.streamTransient(msg.uid) : box.stream(msg.uid);
+    source = s.mailbox!.streamTransient(msg.uid);
   } catch (e) {
     s.log.warn({ uid: msg.uid, err: (e as Error).message }, 'message unreadable');
     s.send(err(`[SYS/TEMP] Message ${n} cannot be read now`));
