@@ -120,3 +120,23 @@ describe('selected mailbox tracker', () => {
     expect(sel.updates(true)).toEqual(['* VANISHED 2:3', '* 2 FETCH (UID 4 FLAGS () MODSEQ (9))']);
   });
 });
+
+describe('QRESYNC when the change log was compacted', () => {
+  it('reports every UID below UIDNEXT that is not there, above what sequence-match data proves', async () => {
+    const { vanishedSince, matchedFloor } = await import('../../src/imap/qresync.js');
+    const { parseSequenceSet } = await import('../../src/imap/sequence.js');
+    const mb = fakeMailbox([msg(2), msg(3), msg(7), msg(40)]);
+    mb.expungedSince = async () => ({ uids: [5], complete: false });
+    const sel = new Selected(mb, false, 'INBOX');
+    expect(await vanishedSince(sel, 1, null)).toBe('1,4:6,8:39,41:99');
+    expect(await vanishedSince(sel, 1, parseSequenceSet('3:10,50:*'))).toBe('4:6,8:10,50:99');
+    // The client's cache: seq 1 = UID 2, seq 2 = UID 3 (true), seq 3 = UID 6 (stale): floor is 3.
+    const floor = matchedFloor(sel, parseSequenceSet('1:3'), parseSequenceSet('2,3,6'));
+    expect(floor).toBe(3);
+    expect(await vanishedSince(sel, 1, parseSequenceSet('1:10'), floor)).toBe('4:6,8:10');
+    // A huge range costs no more than the mailbox is long.
+    expect(matchedFloor(sel, parseSequenceSet('1:4294967295'), parseSequenceSet('2:4294967295'))).toBe(3);
+    mb.expungedSince = async () => ({ uids: [1, 5, 60], complete: true });
+    expect(await vanishedSince(sel, 1, parseSequenceSet('2:59'))).toBe('5');
+  });
+});
