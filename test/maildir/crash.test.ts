@@ -2,25 +2,19 @@
 // fresh store must show every message that was not being expunged, byte for byte, each with exactly one
 // UID, an intact dovecot-uidlist with ascending UIDs, and no lock left in anyone's way.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../helpers/site.js';
 import { parseUidList } from '../../src/store/maildir/uidlist.js';
 import { mdaDeliver, storeAt, tempDir } from './fixture.js';
+import { buildMaildirWorker, workerEnv } from './worker.js';
 
 let work: string;
 let worker: string;
 
 beforeAll(async () => {
   work = tempDir('dmail-maildir-crash-');
-  worker = join(work, 'worker.cjs');
-  await build({
-    entryPoints: [join(ROOT, 'test/maildir/fixtures/crash-worker.ts')], outfile: worker, bundle: true,
-    platform: 'node', target: 'node20', format: 'cjs', logLevel: 'error',
-    define: { 'import.meta.url': '__u' }, banner: { js: "const __u=require('url').pathToFileURL(__filename).href;" },
-  });
+  worker = await buildMaildirWorker('crash-worker', work);
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -29,7 +23,7 @@ const base = (i: number) => `From: s${i}@example.com\nSubject: base ${i}\nMessag
 /** Run the worker, SIGKILL it `ms` after it is ready (so a loaded machine still kills mid-work). */
 function runAndKill(root: string, round: number, ms: number): Promise<{ appended: Set<string>; expunging: Set<string>; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [worker, root, String(round)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [worker, root, String(round)], { stdio: ['ignore', 'pipe', 'pipe'], env: workerEnv() });
     const appended = new Set<string>();
     const expunging = new Set<string>();
     let out = '';
