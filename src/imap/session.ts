@@ -160,7 +160,8 @@ export class ImapSession {
   /** The selected mailbox was deleted or renamed by another session (refresh rejects NONEXISTENT):
    *  the view cannot go on, so say so in Dovecot's words and end the connection. */
   private mailboxVanished(e: StoreError): void {
-    const how = /renam/i.test(e.message) ? 'renamed' : 'deleted';
+    // "renamed" only when the store knows that is what happened (its message says so and no more).
+    const how = /\brenamed\b/i.test(e.message) && !/\bdeleted\b/i.test(e.message) ? 'renamed' : 'deleted';
     this.untagged(`BYE Selected mailbox was ${how}, have to disconnect`);
     this.flush();
     this.dead = true;

@@ -150,7 +150,7 @@ describe('three imapd, a dpop and procmail on one mailbox', () => {
     for (const s of imaps) {
       await s.cmd('NOOP');
       const u = await s.cmd('UID FETCH 1:* (UID)');
-      const uids = u.filter((l) => / FETCH /.test(l)).map((l) => /UID (\d+)/.exec(l)![1]);
+      const uids = u.filter((l) => /^\* \d+ FETCH /.test(l)).map((l) => /UID (\d+)/.exec(l)![1]);
       expect(uids.length).toBe(s.exists);
       views.push(uids.join(','));
     }

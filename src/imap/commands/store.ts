@@ -5,6 +5,7 @@ import type { StoreMode } from '../../store/types.js';
 import type { Command, ImapSession } from '../session.js';
 import { ParseError } from '../args.js';
 import { formatSet } from '../sequence.js';
+import { flagList } from '../wire.js';
 import { no, ok, type Result } from '../result.js';
 import { requireSelected, resolveSet } from './helpers.js';
 import { normaliseFlags } from '../flags.js';
@@ -16,13 +17,14 @@ export async function store(s: ImapSession, c: Command): Promise<Result> {
   const set = a.sequenceSet();
   a.sp();
   let unchangedSince: number | undefined;
+  const modifiers = () => a.list(() => {
+    const m = a.atom().toUpperCase();
+    if (m !== 'UNCHANGEDSINCE' || unchangedSince !== undefined) throw new ParseError(`Invalid STORE modifier ${m}`);
+    a.sp();
+    unchangedSince = a.modseq(true);
+  });
   if (a.peek() === '(') {
-    a.list(() => {
-      const m = a.atom().toUpperCase();
-      if (m !== 'UNCHANGEDSINCE' || unchangedSince !== undefined) throw new ParseError(`Invalid STORE modifier ${m}`);
-      a.sp();
-      unchangedSince = a.modseq(true);
-    });
+    modifiers();
     a.sp();
   }
   const item = a.atom().toUpperCase();
@@ -32,8 +34,15 @@ export async function store(s: ImapSession, c: Command): Promise<Result> {
   const silent = !!m[2];
   a.sp();
   let flags: string[] = [];
-  if (a.peek() === '(') a.list(() => flags.push(a.flag()));
-  else {
+  if (a.peek() === '(') {
+    a.list(() => flags.push(a.flag()));
+    // imapflow (1.x) sends the modifiers after the flag list: `STORE 1 +FLAGS (\Seen) (UNCHANGEDSINCE 5)`.
+    // After a parenthesised list that is unambiguous, so it is accepted there too.
+    if (!a.atEnd && unchangedSince === undefined) {
+      a.sp();
+      modifiers();
+    }
+  } else {
     for (;;) {
       flags.push(a.flag());
       if (a.atEnd) break;
@@ -66,7 +75,10 @@ export async function store(s: ImapSession, c: Command): Promise<Result> {
     if (!silent) {
       for (const l of sel.announce(info.flags)) s.line(l);
       sel.told(i, info);
-      s.line(sel.flagsFetch(i, info));
+      // Under CONDSTORE every untagged FETCH carries UID and MODSEQ (RFC 7162 §3.1); otherwise the
+      // plain RFC 3501 form, with UID for UID STORE.
+      if (s.enabled.condstore) s.line(sel.flagsFetch(i, info));
+      else s.untagged(`${i + 1} FETCH (FLAGS ${flagList(info.flags, info.recent)}${c.uid ? ` UID ${e.uid}` : ''})`);
     } else if (s.enabled.condstore && info.modseq !== before.modseq) {
       // RFC 7162 §3.1.3: even .SILENT reports the new mod-sequence of a changed message.
       sel.modseqSent = true;
