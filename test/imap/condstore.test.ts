@@ -119,6 +119,28 @@ describe('CONDSTORE', () => {
     expect(es[0]).toMatch(new RegExp(`^\\* ESEARCH \\(TAG "t\\d+"\\) ALL 2,4 COUNT 2 MODSEQ ${m4}$`));
   });
 
+  it('while an expunge is held back, MODSEQs sent come with a HIGHESTMODSEQ below it (RFC 7162 §3.2)', async () => {
+    const t = site(3);
+    const c = await session(t);
+    const h = modseqOf(await c.cmd('SELECT INBOX (CONDSTORE)'));
+    const other = await session(t, 'SELECT INBOX');
+    await other.cmd('STORE 3 +FLAGS (\\Seen)');
+    await other.cmd('STORE 1 +FLAGS.SILENT (\\Deleted)');
+    await other.cmd('EXPUNGE');
+    // Non-UID FETCH: no EXPUNGE may be sent, but message 3's new flags and MODSEQ are (update pass).
+    const f = await c.cmd('FETCH 1:3 (MODSEQ)');
+    expect(f.some((l) => / EXPUNGE$/.test(l))).toBe(false);
+    const m3 = fetchModseq(f.filter((l) => l.startsWith('* 3 FETCH (UID 3 FLAGS')).pop()!);
+    expect(m3).toBeGreaterThan(h);
+    const resync = modseqOf(f.filter((l) => l.startsWith('* OK [HIGHESTMODSEQ')));
+    // A client that stored the highest MODSEQ it saw would miss the expunge: the server's resync point
+    // is below it (the last state this client was fully told of).
+    expect(resync).toBe(h);
+    const n = await c.cmd('NOOP');
+    expect(n).toContain('* 1 EXPUNGE');
+    expect(n.some((l) => l.startsWith('* OK [HIGHESTMODSEQ'))).toBe(false);
+  });
+
   it('rejects bad syntax with BAD', async () => {
     const t = site(1);
     const c = await session(t, 'SELECT INBOX');
