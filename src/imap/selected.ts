@@ -79,13 +79,13 @@ export class Selected {
     this.synced = st;
     this.inStepModseq = st.highestModseq;
     for (const k of st.keywords) this.keywords.add(k);
-    // Keywords in use but missing from the mailbox's list (another program set them): flag sets are
-    // shared between messages, so each distinct set is looked at once.
-    const seen = new Set<ReadonlySet<string>>();
+    // Keywords in use but missing from the mailbox's list (another program set them). Stores often
+    // share one flag set between neighbours, so a set equal by identity to the previous one is skipped.
+    let prev: ReadonlySet<string> | null = null;
     for (const m of msgs) {
-      if (seen.has(m.flags)) continue;
-      seen.add(m.flags);
-      for (const f of m.flags) if (!f.startsWith('\\')) this.keywords.add(f);
+      if (m.flags === prev || m.flags.size === 0) continue;
+      prev = m.flags;
+      for (const f of m.flags) if (f.charCodeAt(0) !== 0x5c) this.keywords.add(f);
     }
   }
 
