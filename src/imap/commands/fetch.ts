@@ -72,7 +72,7 @@ export async function fetch(s: ImapSession, c: Command): Promise<Result> {
       for (const l of sel.announce(info.flags)) s.line(l);
       sel.told(i, info);
     }
-    if (s.enabled.condstore && items.some((x) => x.type === 'MODSEQ')) sel.modseqSent = true;
+    if (s.enabled.condstore && (implicitFlags || items.some((x) => x.type === 'MODSEQ'))) sel.modseqSent = true;
     await writeParts(s, `* ${i + 1} FETCH (`, parts);
     await s.drainIfBusy();
   }
