@@ -42,6 +42,7 @@ class Slot implements ViewSlot {
   advance(modseq: number): void {
     if (this.closed || !(modseq > this.acknowledged)) return;
     this.acknowledged = modseq;
+    if (this.fd < 0) return;
     try { writeSync(this.fd, encode(modseq), 0, WIDTH + 1, 0); } catch { /* the value in memory is what this process uses */ }
   }
 
@@ -51,6 +52,7 @@ class Slot implements ViewSlot {
     const mine = table.get(this.dir);
     mine?.delete(this.name);
     if (mine && mine.size === 0) table.delete(this.dir);
+    if (this.fd < 0) return;
     try { unlinkSync(this.path); } catch { /* removed by a mailbox delete */ }
     try { closeSync(this.fd); } catch { /* already closed */ }
     this.fd = -1;
@@ -94,6 +96,23 @@ function deadByPid(name: string): boolean {
  * under the mailbox lock that gives the handle its first state, so no purge can pass in between.
  */
 export async function openViewSlot(dir: string, modseq: number, log?: Logger): Promise<ViewSlot> {
+  try {
+    return await makeSlot(dir, modseq, log);
+  } catch (e) {
+    // No room or no permission in the index directory (a full disk must not stop people reading
+    // their mail): a slot only this process knows. Other processes may then purge what this handle
+    // still lists; its reads of those fail with NONEXISTENT, as before deferred removal.
+    log?.warn({ dir, err: String(e) }, 'cannot create a view slot; this session does not hold back removals by other processes');
+    const name = `.memory.${randomBytes(8).toString('hex')}`;
+    const slot = new Slot(join(dir, name), dir, name, -1, modseq);
+    let mine = table.get(dir);
+    if (!mine) table.set(dir, (mine = new Map()));
+    mine.set(name, slot);
+    return slot;
+  }
+}
+
+async function makeSlot(dir: string, modseq: number, log?: Logger): Promise<ViewSlot> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const ext = await loadFsExt(log);
   for (let attempt = 0; ; attempt++) {
