@@ -59,12 +59,13 @@ export function pendingUids(log: ChangeLog): Set<number> {
  * (the caller writes it). `hints` are where the caller last saw files (base → entry), to spare a scan.
  */
 export async function purgeLocked(dir: string, list: UidList, log: ChangeLog, logger: Logger, hints?: ReadonlyMap<string, ScanEntry>): Promise<boolean> {
+  const leftover = dropPurgedRecords(list, log);
   const pending = log.pendingExpunges();
-  if (pending.length === 0) return false;
+  if (pending.length === 0) return leftover;
   const min = await minAcknowledged(viewsDir(dir), logger);
   const due = new Set<number>();
   for (const p of pending) if (p.modseq <= min) for (const u of p.uids) due.add(u);
-  if (due.size === 0) return false;
+  if (due.size === 0) return leftover;
   const records = list.records.filter((r) => due.has(r.uid));
   let scan: Map<string, ScanEntry> | undefined;
   for (const r of records) {
@@ -91,8 +92,19 @@ export async function purgeLocked(dir: string, list: UidList, log: ChangeLog, lo
   killPoint('maildir-purge-unlinked');
   log.add(CHANGE_PURGE, [...due]);
   killPoint('maildir-purge-logged');
-  if (records.length === 0) return false;
+  if (records.length === 0) return leftover;
   list.records = list.records.filter((r) => !due.has(r.uid));
+  list.byBase = new Map(list.records.map((r) => [r.base, r]));
+  return true;
+}
+
+/** Records of messages whose purge is logged (their files went first) that a purge killed before its
+ *  uidlist write left behind: dropped by the next writer. */
+function dropPurgedRecords(list: UidList, log: ChangeLog): boolean {
+  const purged = new Set<number>();
+  for (const r of log.since(0).records) if (r.kind === CHANGE_PURGE) for (const u of r.uids) purged.add(u);
+  if (purged.size === 0 || !list.records.some((r) => purged.has(r.uid))) return false;
+  list.records = list.records.filter((r) => !purged.has(r.uid));
   list.byBase = new Map(list.records.map((r) => [r.base, r]));
   return true;
 }
