@@ -79,6 +79,17 @@ export class Args {
     return v;
   }
 
+  /** RFC 7162 mod-sequence-value (1 to 2^63-1; 0 too where mod-sequence-valzer is allowed). Held as a
+   *  JS number: values beyond 2^53 are refused rather than rounded. */
+  modseq(allowZero = false): number {
+    const n = this.run((c) => c >= 0x30 && c <= 0x39);
+    if (!n) throw new ParseError('Expected a mod-sequence');
+    const v = Number(n);
+    if (!Number.isSafeInteger(v)) throw new ParseError('Mod-sequence out of range');
+    if (v === 0 && !allowZero) throw new ParseError('Mod-sequence must be positive');
+    return v;
+  }
+
   private quoted(): Buffer {
     this.expect('"');
     const out: number[] = [];

@@ -11,7 +11,7 @@ export interface SectionSpec {
 }
 
 export type FetchItem =
-  | { type: 'FLAGS' | 'INTERNALDATE' | 'RFC822.SIZE' | 'UID' | 'ENVELOPE' | 'BODY' | 'BODYSTRUCTURE' }
+  | { type: 'FLAGS' | 'INTERNALDATE' | 'RFC822.SIZE' | 'UID' | 'ENVELOPE' | 'BODY' | 'BODYSTRUCTURE' | 'MODSEQ' }
   | {
       type: 'SECTION';
       /** Name echoed in the response, e.g. `BODY[1.HEADER.FIELDS (SUBJECT)]` or `RFC822.TEXT`. */
@@ -21,7 +21,7 @@ export type FetchItem =
       partial?: { start: number; length: number };
     };
 
-const SIMPLE = ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'UID', 'ENVELOPE', 'BODY', 'BODYSTRUCTURE'] as const;
+const SIMPLE = ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'UID', 'ENVELOPE', 'BODY', 'BODYSTRUCTURE', 'MODSEQ'] as const;
 
 const MACROS: Record<string, string[]> = {
   ALL: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE'],
@@ -121,4 +121,28 @@ export function parseFetchItems(a: Args): FetchItem[] {
     }
   }
   return items;
+}
+
+/** RFC 7162 FETCH modifiers: `(CHANGEDSINCE n [VANISHED])`. */
+export interface FetchModifiers {
+  changedSince?: number;
+  vanished?: boolean;
+}
+
+export function parseFetchModifiers(a: Args): FetchModifiers {
+  const mods: FetchModifiers = {};
+  a.list(() => {
+    const name = a.atom().toUpperCase();
+    if (name === 'CHANGEDSINCE') {
+      if (mods.changedSince !== undefined) throw new ParseError('CHANGEDSINCE given twice');
+      a.sp();
+      mods.changedSince = a.modseq(true);
+    } else if (name === 'VANISHED') {
+      mods.vanished = true;
+    } else {
+      throw new ParseError(`Unknown FETCH modifier ${name}`);
+    }
+  });
+  if (mods.vanished && mods.changedSince === undefined) throw new ParseError('VANISHED needs CHANGEDSINCE');
+  return mods;
 }

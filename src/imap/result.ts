@@ -3,6 +3,9 @@
 export interface Result {
   status: 'OK' | 'NO' | 'BAD';
   text: string;
+  /** Prefix the text with `[HIGHESTMODSEQ n]` of the selected mailbox once the untagged updates
+   *  are sent (RFC 7162: EXPUNGE and CLOSE with QRESYNC). */
+  highestModseq?: boolean;
 }
 
 export const ok = (text: string): Result => ({ status: 'OK', text });

@@ -22,7 +22,10 @@ export type SearchKey =
   | { op: 'date'; field: DateField; cmp: DateCmp; day: number }
   | { op: 'header'; name: string; value: Buffer }
   | { op: 'body'; value: Buffer }
-  | { op: 'text'; value: Buffer };
+  | { op: 'text'; value: Buffer }
+  /** RFC 7162 MODSEQ [entry-name entry-type] n: mod-sequence >= n (per-flag entries are not kept
+   *  separately, so the message's own mod-sequence stands for each). */
+  | { op: 'modseq'; n: number };
 
 const FLAG_KEYS: Record<string, [string, boolean]> = {
   ANSWERED: ['\\Answered', true], DELETED: ['\\Deleted', true], DRAFT: ['\\Draft', true],
@@ -104,6 +107,18 @@ function parseKey(a: Args, depth: number, count: { n: number } = { n: 0 }): Sear
     case 'UID':
       a.sp();
       return { op: 'uid', ranges: parseSequenceSet(a.sequenceSet()) };
+    case 'MODSEQ': {
+      a.sp();
+      if (a.peek() === '"') {
+        const entry = a.stringBytes().toString('latin1');
+        if (!/^\/flags\/\\?[^\s()]+$/i.test(entry)) throw new ParseError('Invalid MODSEQ entry name');
+        a.sp();
+        const type = a.atom().toLowerCase();
+        if (type !== 'priv' && type !== 'shared' && type !== 'all') throw new ParseError('Invalid MODSEQ entry type');
+        a.sp();
+      }
+      return { op: 'modseq', n: a.modseq(true) };
+    }
     case 'NOT':
       a.sp();
       return { op: 'not', key: parseKey(a, depth + 1, count) };
@@ -154,6 +169,22 @@ export function parseSearch(a: Args): SearchRequest {
   }
   req.key = keys.length === 1 ? keys[0]! : { op: 'and', keys };
   return req;
+}
+
+/** Whether the key uses MODSEQ (RFC 7162 §3.1.5: the result then carries the highest mod-sequence). */
+export function usesModseq(k: SearchKey): boolean {
+  switch (k.op) {
+    case 'and':
+      return k.keys.some(usesModseq);
+    case 'or':
+      return usesModseq(k.a) || usesModseq(k.b);
+    case 'not':
+      return usesModseq(k.key);
+    case 'modseq':
+      return true;
+    default:
+      return false;
+  }
 }
 
 /** Whether evaluating the key needs the message text. */

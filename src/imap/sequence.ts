@@ -81,6 +81,34 @@ export function resolveUid(ranges: readonly SeqRange[], uids: readonly number[])
   return out;
 }
 
+/** The UIDs in `ranges` ('*' = star), up to `limit`, that are not in `present` (ascending), as
+ *  sequence-set text ('' for none). Walks ranges and UIDs once: a client's "1:*" against a 100k
+ *  mailbox never enumerates four billion numbers. For QRESYNC when the change log no longer reaches
+ *  back far enough (RFC 7162 §3.2.5.2 lets the server report UIDs that never existed). */
+export function missingSet(ranges: readonly SeqRange[], star: number, limit: number, present: readonly number[]): string {
+  const parts: string[] = [];
+  const emit = (lo: number, hi: number) => parts.push(lo === hi ? `${lo}` : `${lo}:${hi}`);
+  let j = 0;
+  for (const r of merged(ranges, star)) {
+    const hi = Math.min(r.hi, limit);
+    let lo = r.lo;
+    if (lo > hi) continue;
+    while (j < present.length && present[j]! < lo) j++;
+    while (lo <= hi) {
+      if (j < present.length && present[j]! <= hi) {
+        const p = present[j]!;
+        if (p > lo) emit(lo, p - 1);
+        lo = p + 1;
+        j++;
+      } else {
+        emit(lo, hi);
+        break;
+      }
+    }
+  }
+  return parts.join(',');
+}
+
 /** A membership test for SEARCH's sequence-set and UID keys. */
 export function rangeTest(ranges: readonly SeqRange[], star: number): (n: number) => boolean {
   const m = merged(ranges, star);

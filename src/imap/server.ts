@@ -132,7 +132,11 @@ async function runOne(s: ImapSession, text: string, literals: Buffer[]): Promise
       s.log.warn({ err: String(e) }, 'mailbox refresh failed');
     }
   }
-  s.tagged(tag, result.status, result.text);
+  let reply = result.text;
+  if (result.highestModseq && result.status === 'OK' && s.selected?.inStep && !s.dead) {
+    reply = `[HIGHESTMODSEQ ${s.selected.inStepModseq}] ${reply}`;
+  }
+  s.tagged(tag, result.status, reply);
 }
 
 function errorResult(s: ImapSession, e: unknown, name: string): Result {

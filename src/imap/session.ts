@@ -4,11 +4,11 @@
 import type { ServerContext } from '../session/context.js';
 import type { Connection } from '../transport/types.js';
 import type { Logger } from '../log/types.js';
-import type { MailStore } from '../store/types.js';
+import { StoreError, type MailStore } from '../store/types.js';
 import type { UserSession } from '../session/login.js';
 import type { InputQueue } from './input.js';
 import type { Args } from './args.js';
-import type { Selected } from './selected.js';
+import type { Selected, TrackerMode } from './selected.js';
 
 export type ImapState = 'notauth' | 'auth' | 'selected' | 'logout';
 
@@ -34,6 +34,9 @@ export class ImapSession {
   /** Set when the connection must end after the current tagged response (e.g. too many failures). */
   byeAfter: string | null = null;
   log: Logger;
+  /** Extensions the client enabled, explicitly (ENABLE) or implicitly (RFC 7162 §3.1: the first
+   *  CONDSTORE-enabling command). Shared with the selected-mailbox tracker. */
+  readonly enabled: TrackerMode = { condstore: false, qresync: false };
 
   constructor(
     readonly conn: Connection,
@@ -115,17 +118,54 @@ export class ImapSession {
     this.dead = true;
   }
 
+  /** RFC 7162 §3.1: a CONDSTORE-enabling command (ENABLE, SELECT (CONDSTORE), FETCH MODSEQ or
+   *  CHANGEDSINCE, STORE UNCHANGEDSINCE, SEARCH MODSEQ, STATUS HIGHESTMODSEQ). The first one issued
+   *  while a mailbox is selected tells the client that mailbox's HIGHESTMODSEQ, as Dovecot does.
+   *  Returns whether CONDSTORE was newly enabled. */
+  enableCondstore(): boolean {
+    if (this.enabled.condstore) return false;
+    this.enabled.condstore = true;
+    if (this.selected) this.untagged(highestModseqCode(this.selected.inStepModseq, 'Highest'));
+    return true;
+  }
+
   /** Send the untagged updates for the selected mailbox (re-reading the store first when asked). */
   async sendUpdates(opts: { refresh: boolean; allowExpunge: boolean }): Promise<void> {
     const sel = this.selected;
     if (!sel) return;
-    if (opts.refresh) await sel.mailbox.refresh();
+    if (opts.refresh) {
+      try {
+        await sel.mailbox.refresh();
+      } catch (e) {
+        if (e instanceof StoreError && e.code === 'NONEXISTENT') return this.mailboxVanished(e);
+        throw e;
+      }
+    }
     if (sel.mailbox.state.uidValidity !== sel.uidValidity) {
       this.untagged('BYE [UIDVALIDITY] Mailbox UIDVALIDITY changed, please reconnect');
+      this.flush();
       this.dead = true;
       return;
     }
     for (const l of sel.updates(opts.allowExpunge)) this.line(l);
+    if (sel.inStep) sel.acknowledge();
+    else if (sel.modseqSent) {
+      // RFC 7162 §3.2: MODSEQs may have been sent while an expunge is still held back: give the
+      // client a resync point below that expunge's mod-sequence.
+      this.untagged(highestModseqCode(sel.inStepModseq, 'Highest'));
+    }
+    sel.modseqSent = false;
+  }
+
+  /** The selected mailbox was deleted or renamed by another session (refresh rejects NONEXISTENT):
+   *  the view cannot go on, so say so in Dovecot's words and end the connection. */
+  private mailboxVanished(e: StoreError): void {
+    // "renamed" only when the store knows that is what happened (its message says so and no more).
+    const how = /\brenamed\b/i.test(e.message) && !/\bdeleted\b/i.test(e.message) ? 'renamed' : 'deleted';
+    this.untagged(`BYE Selected mailbox was ${how}, have to disconnect`);
+    this.flush();
+    this.dead = true;
+    this.log.info({ mailbox: this.selected?.name }, `selected mailbox ${how} by another session`);
   }
 
   async closeSelected(): Promise<void> {
@@ -134,4 +174,9 @@ export class ImapSession {
     if (this.state === 'selected') this.state = 'auth';
     if (sel) await sel.mailbox.close().catch((e: unknown) => this.log.warn({ err: String(e) }, 'mailbox close failed'));
   }
+}
+
+/** `* OK [HIGHESTMODSEQ n] text`, or NOMODSEQ for a mailbox without mod-sequences (RFC 7162 §3.1.2). */
+export function highestModseqCode(modseq: number, text: string): string {
+  return modseq >= 1 ? `OK [HIGHESTMODSEQ ${modseq}] ${text}` : 'OK [NOMODSEQ] Sorry, modsequences have not been enabled on this mailbox';
 }

@@ -18,8 +18,8 @@ afterAll(async () => {
   t.cleanup();
 });
 
-function client(): ImapFlow {
-  return new ImapFlow({ host: '127.0.0.1', port: l.port, secure: false, auth: { user: 'bob', pass: 'secret' }, logger: false });
+function client(extra: Partial<ConstructorParameters<typeof ImapFlow>[0]> = {}): ImapFlow {
+  return new ImapFlow({ host: '127.0.0.1', port: l.port, secure: false, auth: { user: 'bob', pass: 'secret' }, logger: false, ...extra });
 }
 
 describe('imapflow', () => {
@@ -71,5 +71,60 @@ describe('imapflow', () => {
     expect(await seen).toBe(before + 1);
     await c.logout();
     await idling.catch(() => undefined);
+  });
+
+  it('resynchronises with CONDSTORE and QRESYNC (RFC 7162) after another client changed the folder', async () => {
+    const setup = client();
+    await setup.connect();
+    await setup.mailboxCreate('Sync');
+    for (let i = 1; i <= 4; i++) await setup.append('Sync', `From: s${i}@example.com\r\nSubject: sync ${i}\r\n\r\nbody ${i}\r\n`);
+    await setup.logout();
+
+    // First session: QRESYNC on, remember UIDVALIDITY and HIGHESTMODSEQ, as a syncing client caches them.
+    const c = client({ qresync: true });
+    await c.connect();
+    expect(c.enabled.has('QRESYNC')).toBe(true);
+    expect(c.enabled.has('CONDSTORE')).toBe(true);
+    const box = await c.mailboxOpen('Sync');
+    const uidValidity = box.uidValidity;
+    const highest = box.highestModseq!;
+    expect(typeof highest).toBe('bigint');
+    const cached = await c.fetchAll('1:*', { uid: true, flags: true }, { uid: true });
+    expect(cached.map((m) => m.uid)).toEqual([1, 2, 3, 4]);
+    for (const m of cached) expect(m.modseq! <= highest).toBe(true);
+    await c.logout();
+
+    // Another client flags 1, deletes 3, appends a fifth.
+    const d = client();
+    await d.connect();
+    await d.mailboxOpen('Sync');
+    await d.messageFlagsAdd('1', ['\\Flagged'], { uid: true });
+    await d.messageDelete('3', { uid: true });
+    await d.append('Sync', 'From: s5@example.com\r\nSubject: sync 5\r\n\r\nbody 5\r\n');
+    await d.logout();
+
+    // Reconnect with QRESYNC: SELECT reports what vanished and what changed, nothing else.
+    const r = client({ qresync: true });
+    const vanished: number[] = [];
+    const changed: number[] = [];
+    r.on('expunge', (e: { uid?: number; vanished: boolean; earlier?: boolean }) => { if (e.vanished && e.earlier && e.uid) vanished.push(e.uid); });
+    r.on('flags', (e: { uid?: number }) => { if (e.uid) changed.push(e.uid); });
+    await r.connect();
+    const again = await r.mailboxOpen('Sync', { uidValidity, changedSince: highest } as never);
+    expect((again as { qresync?: boolean }).qresync).toBe(true);
+    expect(vanished).toEqual([3]);
+    expect(changed.sort()).toEqual([1, 5]);
+    expect(again.highestModseq! > highest).toBe(true);
+    // FETCH with changedSince (CHANGEDSINCE ... VANISHED) gives the same picture.
+    const since = await r.fetchAll('1:*', { uid: true, flags: true }, { uid: true, changedSince: highest });
+    expect(since.map((m) => m.uid).sort()).toEqual([1, 5]);
+    expect([...since.find((m) => m.uid === 1)!.flags!]).toContain('\\Flagged');
+    // A conditional store against a stale modseq is refused for the changed message only.
+    const stale = await r.messageFlagsAdd('1:2', ['\\Seen'], { uid: true, unchangedSince: highest });
+    expect(stale).toBe(true);
+    const after = await r.fetchAll('1:2', { uid: true, flags: true }, { uid: true });
+    expect(after.find((m) => m.uid === 1)!.flags!.has('\\Seen')).toBe(false);
+    expect(after.find((m) => m.uid === 2)!.flags!.has('\\Seen')).toBe(true);
+    await r.logout();
   });
 });

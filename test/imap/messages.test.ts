@@ -141,8 +141,11 @@ describe('FETCH', () => {
 describe('STORE', () => {
   it('adds, removes and replaces flags and keywords', async () => {
     const r = await s.cmd('STORE 2:3 +FLAGS (\\Flagged $Important)');
-    expect(r[0]).toMatch(/^\* 2 FETCH \(FLAGS \(.*\\Flagged.*\$Important.*\)\)$/);
-    expect(r[1]).toMatch(/^\* 3 FETCH/);
+    // A new keyword: FLAGS and PERMANENTFLAGS name it before any FETCH does (RFC 3501 §7.2.6).
+    expect(r[0]).toMatch(/^\* FLAGS \(.*\$Important.*\)$/);
+    expect(r[1]).toMatch(/^\* OK \[PERMANENTFLAGS \(.*\$Important.*\)\]/);
+    expect(r[2]).toMatch(/^\* 2 FETCH \(FLAGS \(.*\\Flagged.*\$Important.*\)\)$/);
+    expect(r[3]).toMatch(/^\* 3 FETCH/);
     const u = await s.cmd('UID STORE 2 -FLAGS.SILENT (\\Flagged)');
     expect(u.filter((l) => l.startsWith('* 2 FETCH')).length).toBe(0);
     const rep = await s.cmd('STORE 3 FLAGS \\Answered \\Draft');

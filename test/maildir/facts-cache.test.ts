@@ -112,7 +112,7 @@ describe('dmail-index as a snapshot of an unchanged mailbox', () => {
   const OLD = new Date(Date.now() - 3600_000);
   /** Make every identity the snapshot depends on old enough to be trusted (see MaildirMailbox.stamp). */
   function age(root: string): void {
-    for (const p of ['new', 'cur', 'dovecot-uidlist', 'dovecot-keywords']) {
+    for (const p of ['new', 'cur', 'dovecot-uidlist', 'dovecot-keywords', 'dmail-modlog']) {
       try { utimesSync(join(root, p), OLD, OLD); } catch { /* no keywords file */ }
     }
   }

@@ -179,16 +179,21 @@ describe('maildir store on disk', () => {
     expect(all.filter((b) => b.includes('body 5'))).toHaveLength(1);
     expect(all.filter((b) => b.includes('body 1'))).toHaveLength(1);
 
-    // Another session expunges a message this one still lists: reading it is a clean NONEXISTENT,
-    // and the next refresh reports it gone.
+    // Another session expunges a message this one still lists: this session still reads its bytes
+    // (deferred removal) until it acknowledges a state without it; then reading it is a clean NONEXISTENT.
     const other = await storeAt(root).open('INBOX');
     boxes.push(other);
     const victim = box.state.messages[0]!.uid;
+    const original = await box.read(victim);
     await other.expunge([victim]);
+    expect(await box.read(victim)).toEqual(original);
+    const after = await box.refresh();
+    expect(after.messages.map((m) => m.uid)).not.toContain(victim);
+    expect(await box.read(victim)).toEqual(original);
+    box.acknowledge(after);
     await expect(box.read(victim)).rejects.toMatchObject({ code: 'NONEXISTENT' });
     const chunks: Buffer[] = [];
     await expect((async () => { for await (const c of box.stream(victim)) chunks.push(c as Buffer); })()).rejects.toBeInstanceOf(StoreError);
-    expect((await box.refresh()).messages.map((m) => m.uid)).not.toContain(victim);
     // Flags changed by another session (a rename) are followed, not mistaken for an expunge.
     const target = box.state.messages[1]!.uid;
     const had = [...box.state.messages[1]!.flags];
@@ -247,7 +252,7 @@ describe('maildir store on disk', () => {
     expect(files(root, 'new')).toHaveLength(0);
   });
 
-  it('treats a folder deleted under an open session as emptied, and clears stale tmp files', async () => {
+  it('fails refresh of a folder deleted under an open session with NONEXISTENT, and clears stale tmp files', async () => {
     const root = fresh();
     const store = storeAt(root);
     await store.create('Old');
@@ -256,9 +261,12 @@ describe('maildir store on disk', () => {
     boxes.push(box);
     expect(box.state.messages).toHaveLength(1);
     await storeAt(root).delete('Old');
-    const st = await box.refresh();
-    expect(st.messages).toHaveLength(0);
+    await expect(box.refresh()).rejects.toMatchObject({ code: 'NONEXISTENT' });
     expect(existsSync(join(root, '.Old'))).toBe(false);
+    // Created again under the same name: still not the mailbox this handle had.
+    await store.create('Old');
+    await expect(box.refresh()).rejects.toMatchObject({ code: 'NONEXISTENT' });
+    expect((await store.status('Old')).messages).toBe(0);
 
     const stale = join(root, 'tmp', 'dead.append');
     const young = join(root, 'tmp', 'in.progress');

@@ -22,7 +22,7 @@ async function subjectsNow(s: ReturnType<typeof site>): Promise<string[]> {
   expect(await c.login()).toMatch(/^\+OK/);
   const n = Number((await c.cmd('STAT')).split(' ')[1]);
   const out: string[] = [];
-  for (let i = 1; i <= n; i++) out.push((await c.multiCmd(`TOP ${i} 0`)).lines.find((l) => l.startsWith('Subject: '))!.slice(9));
+  for (let i = 1; i <= n; i++) { const t = await c.multiCmd(`TOP ${i} 0`); const subj = t.lines.find((l) => l.startsWith("Subject: ")); if (!subj) throw new Error(`TOP ${i}: ${t.status} ${t.lines.join("|")}`); out.push(subj.slice(9)); }
   expect(await c.cmd('QUIT')).toMatch(/^\+OK/);
   await c.exited();
   return out;

@@ -93,7 +93,7 @@ describe('LineQueue', () => {
 
 describe('Maildrop snapshot', () => {
   const msg = (uid: number, size: number, seen = false): MessageInfo =>
-    ({ uid, size, flags: new Set(seen ? ['\\Seen'] : []), internalDate: new Date(0), recent: false });
+    ({ uid, size, flags: new Set(seen ? ['\\Seen'] : []), internalDate: new Date(0), recent: false, modseq: 1 });
 
   it('tracks deletions, RSET, LAST and what add_status marks', () => {
     const d = new Maildrop(99, [msg(10, 100), msg(11, 200, true), msg(12, 300)]);

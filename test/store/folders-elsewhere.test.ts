@@ -19,7 +19,7 @@ const kids: ChildProcess[] = [];
 const cleanups: (() => void)[] = [];
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'store-elsewhere-'));
-  worker = await buildWorker('session-worker', workDir);
+  worker = await buildWorker('folder-worker', workDir);
 });
 afterAll(() => { rmSync(workDir, { recursive: true, force: true }); });
 afterEach(() => {

@@ -4,6 +4,7 @@ import { ParseError } from '../args.js';
 import { parseDateTime } from '../wire.js';
 import { no, ok, type Result } from '../result.js';
 import { mailboxArg, overQuota } from './helpers.js';
+import { normaliseFlags } from '../flags.js';
 
 export async function append(s: ImapSession, c: Command): Promise<Result> {
   const a = c.args;
@@ -30,21 +31,4 @@ export async function append(s: ImapSession, c: Command): Promise<Result> {
   if (await overQuota(s)) return no('[OVERQUOTA] Quota exceeded');
   const r = await s.store.append(name, message, normaliseFlags(flags), date);
   return ok(`[APPENDUID ${r.uidValidity} ${r.uid}] APPEND completed`);
-}
-
-const SYSTEM = ['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'];
-
-/** System flags are case-insensitive on the wire; store them in their canonical spelling. */
-export function normaliseFlags(flags: readonly string[]): string[] {
-  const out = new Set<string>();
-  for (const f of flags) {
-    if (f.startsWith('\\')) {
-      const sys = SYSTEM.find((x) => x.toLowerCase() === f.toLowerCase());
-      if (!sys) throw new ParseError(`Invalid system flag ${f}`);
-      out.add(sys);
-    } else {
-      out.add(f);
-    }
-  }
-  return [...out];
 }

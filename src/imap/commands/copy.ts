@@ -1,4 +1,7 @@
-// COPY / MOVE (RFC 6851) and their UID forms, with UIDPLUS COPYUID and the user_quota check.
+// COPY / MOVE (RFC 6851) and their UID forms, with UIDPLUS COPYUID and the user_quota check. Messages
+// another session expunged (still in this client's view until it is told) are skipped without error,
+// as STORE skips them: copying one would bring back what its owner deleted, and a MOVE of it has
+// nothing left to move. COPYUID names what was copied.
 import type { Command, ImapSession } from '../session.js';
 import { formatSet } from '../sequence.js';
 import { no, ok, type Result } from '../result.js';
@@ -16,9 +19,7 @@ export async function copy(s: ImapSession, c: Command): Promise<Result> {
   const what = `${c.uid ? 'UID ' : ''}${c.name}`;
   const idx = resolveSet(sel, set, c.uid);
   if (move && sel.readOnly) return no('[READ-ONLY] Mailbox is read-only');
-  const gone = idx.some((i) => sel.view[i]!.gone);
-  const uids = idx.filter((i) => !sel.view[i]!.gone).map((i) => sel.view[i]!.uid);
-  if (gone && !c.uid) return no('[EXPUNGEISSUED] Some of the requested messages no longer exist');
+  const uids = idx.filter((i) => sel.exists(i)).map((i) => sel.view[i]!.uid);
   if (!uids.length) return ok(`${what} completed`);
   if (await overQuota(s)) return no('[OVERQUOTA] Quota exceeded');
   const r = await s.store.copy(sel.mailbox, uids, dest);

@@ -11,14 +11,15 @@ export async function expunge(s: ImapSession, c: Command): Promise<Result> {
     const set = c.args.sequenceSet();
     c.args.end();
     uids = resolveSet(sel, set, true)
-      .map((i) => sel.view[i]!)
-      .filter((e) => !e.gone && sel.info(e.uid)?.flags.has('\\Deleted'))
-      .map((e) => e.uid);
+      .filter((i) => sel.exists(i) && sel.current(i).flags.has('\\Deleted'))
+      .map((i) => sel.view[i]!.uid);
   } else {
     c.args.end();
   }
   if (sel.readOnly) return no('[READ-ONLY] Mailbox is read-only');
   if (uids === undefined) await sel.mailbox.expunge();
   else if (uids.length) await sel.mailbox.expunge(uids);
-  return ok(`${c.uid ? 'UID ' : ''}EXPUNGE completed`);
+  // RFC 7162 §3.2: with QRESYNC the tagged OK carries the mailbox's HIGHESTMODSEQ after the expunge
+  // (filled in by the dispatcher once the VANISHED responses are out).
+  return { ...ok(`${c.uid ? 'UID ' : ''}EXPUNGE completed`), highestModseq: s.enabled.qresync };
 }

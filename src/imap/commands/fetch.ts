@@ -1,10 +1,13 @@
 // FETCH / UID FETCH. Whole-message bodies are streamed from the store (a 50 MB BODY[] is never held
 // twice); anything that needs MIME structure reads the message once per FETCH response.
 import type { Readable } from 'node:stream';
-import { StoreError, type Mailbox, type MessageInfo } from '../../store/types.js';
+import { StoreError, type MessageInfo } from '../../store/types.js';
 import type { Command, ImapSession } from '../session.js';
 import type { Selected } from '../selected.js';
-import { parseFetchItems, type FetchItem } from '../fetch-items.js';
+import { parseFetchItems, parseFetchModifiers, type FetchItem, type FetchModifiers } from '../fetch-items.js';
+import { ParseError } from '../args.js';
+import { parseSequenceSet } from '../sequence.js';
+import { vanishedSince } from '../qresync.js';
 import { flagList, imapDateTime } from '../wire.js';
 import { messageBodyStructure, messageEnvelope, messageSection } from '../message-data.js';
 import { no, ok, type Result } from '../result.js';
@@ -19,43 +22,69 @@ export async function fetch(s: ImapSession, c: Command): Promise<Result> {
   const set = a.sequenceSet();
   a.sp();
   const items = parseFetchItems(a);
+  let mods: FetchModifiers = {};
+  if (!a.atEnd) {
+    a.sp();
+    mods = parseFetchModifiers(a);
+  }
   a.end();
-  const idx = resolveSet(sel, set, c.uid);
+  // RFC 7162 §3.2.6: VANISHED only in UID FETCH, once QRESYNC is enabled.
+  if (mods.vanished && !c.uid) throw new ParseError('VANISHED is only allowed in UID FETCH');
+  if (mods.vanished && !s.enabled.qresync) throw new ParseError('VANISHED needs ENABLE QRESYNC');
+  let idx = resolveSet(sel, set, c.uid);
   if (c.uid && !items.some((i) => i.type === 'UID')) items.unshift({ type: 'UID' });
+  const changedSince = mods.changedSince;
+  if (changedSince !== undefined || items.some((i) => i.type === 'MODSEQ')) {
+    s.enableCondstore();
+    if (!items.some((i) => i.type === 'MODSEQ')) items.push({ type: 'MODSEQ' });
+  }
+  if (mods.vanished) {
+    const gone = await vanishedSince(sel, changedSince!, parseSequenceSet(set));
+    if (gone) s.untagged(`VANISHED (EARLIER) ${gone}`);
+    // Those were just reported: no FETCH data for them.
+    idx = idx.filter((i) => sel.exists(i));
+  }
+  if (changedSince !== undefined) idx = idx.filter((i) => sel.current(i).modseq > changedSince);
   const setsSeen = !sel.readOnly && items.some((i) => i.type === 'SECTION' && !i.peek);
   let missing = false;
   if (setsSeen) {
-    const unseen = idx.map((i) => sel.view[i]!).filter((e) => !e.gone && sel.info(e.uid) && !sel.info(e.uid)!.flags.has('\\Seen'));
-    if (unseen.length) await sel.mailbox.setFlags(unseen.map((e) => e.uid), 'add', ['\\Seen']);
+    const unseen = idx.filter((i) => sel.exists(i) && !sel.current(i).flags.has('\\Seen')).map((i) => sel.view[i]!.uid);
+    if (unseen.length) await sel.mailbox.setFlags(unseen, 'add', ['\\Seen']);
   }
   for (const i of idx) {
     if (s.dead) break;
-    const e = sel.view[i]!;
-    const info = e.gone ? undefined : sel.info(e.uid);
-    if (!info) {
-      missing = true;
-      continue;
-    }
-    const wantFlags = items.some((x) => x.type === 'FLAGS') || (setsSeen && !e.flags.has('\\Seen'));
-    const parts = await renderMessage(sel, info, items, wantFlags).catch((err: unknown) => {
-      if (err instanceof StoreError && err.code === 'NONEXISTENT') return null; // expunged meanwhile
+    // A message another session expunged that this client was not told of yet answers with what the
+    // client knew of it, and its bytes, which the store keeps until this session acknowledges.
+    const info = sel.current(i);
+    const told = sel.view[i]!.info;
+    const implicitFlags = setsSeen && !told.flags.has('\\Seen') && info.flags.has('\\Seen');
+    const wantFlags = items.some((x) => x.type === 'FLAGS') || implicitFlags;
+    const parts = await renderMessage(sel, info, items, wantFlags, implicitFlags && s.enabled.condstore).catch((err: unknown) => {
+      // Removed by a program outside the store's rules (the store itself keeps the bytes).
+      if (err instanceof StoreError && err.code === 'NONEXISTENT') return null;
       throw err;
     });
     if (!parts) {
       missing = true;
       continue;
     }
-    if (wantFlags) sel.told(i, info.flags);
+    if (wantFlags) {
+      for (const l of sel.announce(info.flags)) s.line(l);
+      sel.told(i, info);
+    }
+    if (s.enabled.condstore && (implicitFlags || items.some((x) => x.type === 'MODSEQ'))) sel.modseqSent = true;
     await writeParts(s, `* ${i + 1} FETCH (`, parts);
     await s.drainIfBusy();
   }
-  // By UID a vanished message is simply not there any more (RFC 3501 §6.4.8); by sequence number the
-  // client named it explicitly, so it hears why it got nothing (RFC 2180 §4.1.2, as Dovecot).
+  // Only when the bytes are really gone (a foreign program removed the file): by UID the message is
+  // simply absent (RFC 3501 §6.4.8); by sequence number the client hears why it got nothing.
   if (missing && !c.uid) return no('[EXPUNGEISSUED] Some of the requested messages no longer exist');
   return ok(`${c.uid ? 'UID ' : ''}FETCH completed`);
 }
 
-async function renderMessage(sel: Selected, info: MessageInfo, items: FetchItem[], wantFlags: boolean): Promise<Part[]> {
+/** `implicitModseq`: FLAGS are sent because the FETCH set \\Seen, and CONDSTORE is on: RFC 7162 §3.1
+ *  wants UID and MODSEQ with every such untagged FETCH. */
+async function renderMessage(sel: Selected, info: MessageInfo, items: FetchItem[], wantFlags: boolean, implicitModseq: boolean): Promise<Part[]> {
   const needsRaw = items.some(
     (i) => i.type === 'ENVELOPE' || i.type === 'BODY' || i.type === 'BODYSTRUCTURE' || (i.type === 'SECTION' && (i.section.path.length > 0 || i.section.kind)),
   );
@@ -81,6 +110,9 @@ async function renderMessage(sel: Selected, info: MessageInfo, items: FetchItem[
       case 'RFC822.SIZE':
         out.push(`RFC822.SIZE ${info.size}`);
         break;
+      case 'MODSEQ':
+        out.push(`MODSEQ (${info.modseq})`);
+        break;
       case 'ENVELOPE':
         out.push(`ENVELOPE ${await messageEnvelope(raw!)}`);
         break;
@@ -100,7 +132,7 @@ async function renderMessage(sel: Selected, info: MessageInfo, items: FetchItem[
           if (end <= start) out.push('""');
           else {
             out.push(`{${end - start}}\r\n`);
-            out.push({ stream: () => transientStream(sel.mailbox, info.uid, start, end), length: end - start });
+            out.push({ stream: () => sel.mailbox.streamTransient(info.uid, start, end), length: end - start });
           }
           break;
         }
@@ -117,6 +149,10 @@ async function renderMessage(sel: Selected, info: MessageInfo, items: FetchItem[
   if (wantFlags && !flagsDone) {
     sep();
     out.push(`FLAGS ${flagList(info.flags, info.recent)}`);
+  }
+  if (implicitModseq) {
+    if (!items.some((i) => i.type === 'UID')) out.push(` UID ${info.uid}`);
+    if (!items.some((i) => i.type === 'MODSEQ')) out.push(` MODSEQ (${info.modseq})`);
   }
   return out;
 }
@@ -136,13 +172,6 @@ async function writeParts(s: ImapSession, head: string, parts: Part[]): Promise<
   s.write(text + ')\r\n');
 }
 
-/** pipeExactly is done with each chunk (written and drained) before it reads the next, so it may use a
- *  store's stream whose big-message pieces reuse their buffers (mbox: constant memory for a 50 MB FETCH). */
-function transientStream(box: Mailbox, uid: number, start: number, end: number): Readable {
-  const b = box as Mailbox & { streamTransient?: Mailbox['stream'] };
-  return b.streamTransient ? b.streamTransient(uid, start, end) : box.stream(uid, start, end);
-}
-
 /** Copy exactly `length` bytes (the literal size already announced): pad with spaces if the message
  *  shrank underneath us, cut if it grew, so the protocol stream stays in sync. */
 async function pipeExactly(s: ImapSession, stream: Readable, length: number): Promise<void> {
@@ -154,7 +183,7 @@ async function pipeExactly(s: ImapSession, stream: Readable, length: number): Pr
       if (c.length) s.write(c);
       sent += c.length;
       if (sent >= length) break;
-      // Every chunk is drained before the next is read (transientStream relies on it).
+      // Every chunk is drained before the next is read (streamTransient relies on it).
       s.flush();
       await s.conn.drain();
     }

@@ -4,7 +4,7 @@ import { StoreError, type MessageInfo } from '../../store/types.js';
 import type { SeqRange } from '../sequence.js';
 import type { Command, ImapSession } from '../session.js';
 import { formatSet, rangeTest } from '../sequence.js';
-import { needsContent, parseSearch, type SearchKey } from '../search-keys.js';
+import { needsContent, parseSearch, usesModseq, type SearchKey } from '../search-keys.js';
 import { decodeCriteria, loadSearchable, type Searchable, UnknownCharset } from '../message-data.js';
 import { no, ok, type Result } from '../result.js';
 import { requireSelected } from './helpers.js';
@@ -73,6 +73,8 @@ async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
       return (await c.content()).body().includes(c.strings.get(k.value)!);
     case 'text':
       return (await c.content()).text().includes(c.strings.get(k.value)!);
+    case 'modseq':
+      return c.info.modseq >= k.n;
   }
 }
 
@@ -104,6 +106,9 @@ export async function search(s: ImapSession, c: Command): Promise<Result> {
     throw e;
   }
   const key = cheapFirst(req.key);
+  const withModseq = usesModseq(req.key);
+  if (withModseq) s.enableCondstore(); // RFC 7162 §3.1
+  let maxModseq = 0;
   const hits: number[] = [];
   const live = sel.view.map((e, i) => ({ e, i })).filter(({ e }) => !e.gone);
   const maxUid = sel.view.length ? sel.view[sel.view.length - 1]!.uid : 0;
@@ -115,22 +120,25 @@ export async function search(s: ImapSession, c: Command): Promise<Result> {
   };
   for (const { e, i } of live) {
     if (s.dead) break;
-    const info = sel.info(e.uid);
-    if (!info) continue;
+    const info = sel.current(i);
     let loaded: Promise<Searchable> | null = null;
     const ctx: Ctx = {
       info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test,
       content: () => (loaded ??= sel.mailbox.read(e.uid).then(loadSearchable)),
     };
     try {
-      if (await matches(key, ctx)) hits.push(c.uid ? e.uid : i + 1);
+      if (await matches(key, ctx)) {
+        hits.push(c.uid ? e.uid : i + 1);
+        if (info.modseq > maxModseq) maxModseq = info.modseq;
+      }
     } catch (err) {
       if (err instanceof StoreError && err.code === 'NONEXISTENT') continue; // expunged meanwhile
       throw err;
     }
   }
   if (!req.returns) {
-    s.untagged(`SEARCH${hits.map((h) => ' ' + h).join('')}`);
+    const mod = withModseq && hits.length ? ` (MODSEQ ${maxModseq})` : '';
+    s.untagged(`SEARCH${hits.map((h) => ' ' + h).join('')}${mod}`);
   } else {
     let line = `ESEARCH (TAG "${c.tag.replace(/["\\]/g, '')}")${c.uid ? ' UID' : ''}`;
     if (hits.length) {
@@ -139,6 +147,8 @@ export async function search(s: ImapSession, c: Command): Promise<Result> {
       if (req.returns.has('ALL')) line += ` ALL ${formatSet(hits)}`;
     }
     if (req.returns.has('COUNT')) line += ` COUNT ${hits.length}`;
+    // RFC 7162 §3.1.5 / RFC 4731: MODSEQ with the result when the criteria used it.
+    if (withModseq && hits.length) line += ` MODSEQ ${maxModseq}`;
     s.untagged(line);
   }
   return ok(`${c.uid ? 'UID ' : ''}SEARCH completed`);

@@ -11,15 +11,19 @@
 //   still the same, nothing changed since (any rename, delivery, expunge or UID change moves one of
 //   them; the mailbox's stamp() refuses identities too recent to be sure of), so the records are the
 //   mailbox and neither new/, cur/ nor the uidlist need be read.
-// A file that does not parse completely (cut by a crash, edited, another version) is ignored as a
-// whole and rewritten by the next session. Written to a temporary name and renamed over.
+// - Mod-sequences: each record carries its message's RFC 7162 mod-sequence as the writer knew it with
+//   the change log (dmail-modlog) applied up to the header's M; a reader applies the log's records
+//   after M (or, when the log no longer reaches back to M, raises every value to the log's base).
+// A file that does not parse completely (cut by a crash, edited, another version: DMAILIDX2 files,
+// written before mod-sequences, are ignored) is ignored as a whole and rewritten by the next session.
+// Written to a temporary name and renamed over.
 
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 
 export const FACTS_FILE = 'dmail-index';
-const MAGIC = 'DMAILIDX2';
+const MAGIC = 'DMAILIDX3';
 
 export interface MessageFacts {
   uid: number;
@@ -29,7 +33,15 @@ export interface MessageFacts {
   vsize: number;
 }
 
+/** Facts as a later session uses them: also the mod-sequence and file name the writer knew. */
+export interface KnownFacts extends MessageFacts {
+  modseq: number;
+  file: string;
+}
+
 export interface IndexRecord extends MessageFacts {
+  /** Mod-sequence of the message's last change, as of the index's `modseq`. */
+  modseq: number;
   sub: 'new' | 'cur';
   /** Full file name (base and flags). */
   file: string;
@@ -39,6 +51,8 @@ export interface IndexRecord extends MessageFacts {
 export interface MailboxIndex {
   /** Directory and index identities taken before the listing; '' when the records are facts only. */
   stamp: string;
+  /** The change log's mod-sequence the records' modseqs were brought up to. */
+  modseq: number;
   uidValidity: number;
   uidNext: number;
   records: IndexRecord[];
@@ -52,21 +66,22 @@ const UIDL = /^[\x21-\x7e]{1,70}$/;
 function parseRecord(line: string): IndexRecord | undefined {
   const cut: number[] = [];
   let at = -1;
-  for (let k = 0; k < 5; k++) {
+  for (let k = 0; k < 6; k++) {
     at = line.indexOf(' ', at + 1);
     if (at < 0) return undefined;
     cut.push(at);
   }
   const field = (k: number) => line.slice(k === 0 ? 0 : cut[k - 1]! + 1, cut[k]);
-  const [u, d, v, sub, p] = [field(0), field(1), field(2), field(3), field(4)];
-  const file = line.slice(cut[4]! + 1);
-  if (!DIGITS.test(u) || !DIGITS.test(d) || !DIGITS.test(v) || (sub !== 'new' && sub !== 'cur')) return undefined;
+  const [u, ms, d, v, sub, p] = [field(0), field(1), field(2), field(3), field(4), field(5)];
+  const file = line.slice(cut[5]! + 1);
+  if (!DIGITS.test(u) || !DIGITS.test(ms) || !DIGITS.test(d) || !DIGITS.test(v) || (sub !== 'new' && sub !== 'cur')) return undefined;
   if (file === '' || file.includes('/') || (p !== '-' && !(p.startsWith('P') && UIDL.test(p.slice(1))))) return undefined;
   const uid = Number(u);
   const date = Number(d);
   const vsize = Number(v);
-  if (!Number.isSafeInteger(date) || !Number.isSafeInteger(vsize) || uid < 1 || uid >= 0xffffffff) return undefined;
-  return { uid, date, vsize, sub, file, ...(p !== '-' ? { uidl: p.slice(1) } : {}) };
+  const modseq = Number(ms);
+  if (!Number.isSafeInteger(modseq) || modseq < 1 || !Number.isSafeInteger(date) || !Number.isSafeInteger(vsize) || uid < 1 || uid >= 0xffffffff) return undefined;
+  return { uid, modseq, date, vsize, sub, file, ...(p !== '-' ? { uidl: p.slice(1) } : {}) };
 }
 
 /** The index, or undefined when it is missing, unreadable or damaged anywhere. */
@@ -78,14 +93,14 @@ export async function readIndex(dir: string): Promise<MailboxIndex | undefined> 
     return undefined;
   }
   const lines = text.split('\n');
-  const head = /^DMAILIDX2 V(\d+) N(\d+) C(\d+) H([0-9a-f]{40}) S(\S*)$/.exec(lines[0] ?? '');
+  const head = /^DMAILIDX3 V(\d+) N(\d+) M(\d+) C(\d+) H([0-9a-f]{40}) S(\S*)$/.exec(lines[0] ?? '');
   if (!head) return undefined;
-  const count = Number(head[3]);
+  const count = Number(head[4]);
   // Header, records, "END", and the empty string after the final newline.
   if (lines.length !== count + 3 || lines[count + 1] !== 'END' || lines[count + 2] !== '') return undefined;
   // A well-formed file with flipped bits (bad disk, a stray edit) must not be believed either.
   const body = text.slice(lines[0]!.length + 1, text.length - 'END\n'.length);
-  if (createHash('sha1').update(body).digest('hex') !== head[4]) return undefined;
+  if (createHash('sha1').update(body).digest('hex') !== head[5]) return undefined;
   const records: IndexRecord[] = [];
   let prev = 0;
   for (let i = 1; i <= count; i++) {
@@ -96,22 +111,24 @@ export async function readIndex(dir: string): Promise<MailboxIndex | undefined> 
   }
   const uidValidity = Number(head[1]);
   const uidNext = Number(head[2]);
-  if (!uidValidity || uidNext <= prev) return undefined;
-  return { stamp: head[5]!, uidValidity, uidNext, records };
+  const modseq = Number(head[3]);
+  if (!uidValidity || uidNext <= prev || !Number.isSafeInteger(modseq) || modseq < 1) return undefined;
+  if (records.some((r) => r.modseq > modseq)) return undefined;
+  return { stamp: head[6]!, modseq, uidValidity, uidNext, records };
 }
 
 /** Facts by base name under this UIDVALIDITY (empty when there is no usable index). */
-export async function readFacts(dir: string, uidValidity: number): Promise<Map<string, MessageFacts>> {
+export async function readFacts(dir: string, uidValidity: number): Promise<Map<string, KnownFacts>> {
   const index = await readIndex(dir);
   return factsOf(index, uidValidity);
 }
 
-export function factsOf(index: MailboxIndex | undefined, uidValidity: number): Map<string, MessageFacts> {
-  const out = new Map<string, MessageFacts>();
+export function factsOf(index: MailboxIndex | undefined, uidValidity: number): Map<string, KnownFacts> {
+  const out = new Map<string, KnownFacts>();
   if (!index || index.uidValidity !== uidValidity) return out;
   for (const r of index.records) {
     const colon = r.file.indexOf(':');
-    out.set(colon < 0 ? r.file : r.file.slice(0, colon), { uid: r.uid, date: r.date, vsize: r.vsize });
+    out.set(colon < 0 ? r.file : r.file.slice(0, colon), { uid: r.uid, date: r.date, vsize: r.vsize, modseq: r.modseq, file: r.file });
   }
   return out;
 }
@@ -126,14 +143,14 @@ export async function writeIndex(dir: string, index: MailboxIndex): Promise<bool
       stamp = ''; // a record we cannot write: the rest are still facts, but no longer the whole mailbox
       continue;
     }
-    lines.push(`${r.uid} ${Math.trunc(r.date)} ${r.vsize} ${r.sub} ${r.uidl !== undefined ? `P${r.uidl}` : '-'} ${r.file}\n`);
+    lines.push(`${r.uid} ${r.modseq} ${Math.trunc(r.date)} ${r.vsize} ${r.sub} ${r.uidl !== undefined ? `P${r.uidl}` : '-'} ${r.file}\n`);
   }
   const path = join(dir, FACTS_FILE);
   const tmp = `${path}.tmp.${process.pid}`;
   try {
     const body = lines.join('');
     const sum = createHash('sha1').update(body).digest('hex');
-    await fsp.writeFile(tmp, `${MAGIC} V${index.uidValidity} N${index.uidNext} C${lines.length} H${sum} S${stamp}\n${body}END\n`, { mode: 0o600 });
+    await fsp.writeFile(tmp, `${MAGIC} V${index.uidValidity} N${index.uidNext} M${index.modseq} C${lines.length} H${sum} S${stamp}\n${body}END\n`, { mode: 0o600 });
     await fsp.rename(tmp, path);
     return true;
   } catch {

@@ -8,7 +8,7 @@ import type { Settings } from '../../config/settings.js';
 import type { Logger } from '../../log/types.js';
 import {
   StoreError,
-  type AppendResult, type CopyResult, type Flag, type FolderEntry, type Mailbox, type MailboxStatus,
+  type AppendResult, type CopyResult, type Flag, type FolderEntry, type Mailbox, type MailboxState, type MailboxStatus,
   type MailStore, type OpenOptions, type UserPaths,
 } from '../types.js';
 import { crlfSize, toLf } from './crlf.js';
@@ -19,11 +19,13 @@ import { ensureKeywords, KEYWORDS, letterFor, type KeywordTable } from './keywor
 import { MaildirMailbox } from './mailbox.js';
 import { INBOX, mailboxDir, nameOfEntry, validateName } from './names.js';
 import { readSubscriptions, updateSubscriptions } from './subscriptions.js';
-import { lockedUidList } from './uidlist-sync.js';
+import { loadUidList, lockedUidList } from './uidlist-sync.js';
 import { locate, scanMaildir } from './scan.js';
 import { headerUidl } from './measure.js';
 import { mapLimit } from './limit.js';
 import { mapped } from './errors.js';
+import { CHANGE_APPEND } from '../changelog.js';
+import { basesOf, changeLogOf, pendingUids, purgeLocked } from './changes.js';
 
 const SYSTEM_FLAGS = new Map(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'].map((f) => [f.toLowerCase(), f]));
 
@@ -151,8 +153,8 @@ export class MaildirStore implements MailStore {
       await makeMaildir(dir, !isInbox(name)).catch(() => undefined);
       await cleanTmp(dir, this.env.log);
     }
-    const box = new MaildirMailbox(isInbox(name) ? INBOX : name, dir, readOnly, options.claimRecent ?? false, this.env);
-    await box.refresh();
+    const box = new MaildirMailbox(isInbox(name) ? INBOX : name, dir, readOnly, { claimRecent: options.claimRecent ?? false, live: true }, this.env);
+    await box.open();
     return box;
   }
 
@@ -161,11 +163,19 @@ export class MaildirStore implements MailStore {
     // Clients poll STATUS on every folder; a kept read-only view makes a repeat cost a few stats.
     let box = this.statusViews.get(dir);
     if (box) this.statusViews.delete(dir);
-    else box = new MaildirMailbox(isInbox(name) ? INBOX : name, dir, true, false, this.env);
+    else box = new MaildirMailbox(isInbox(name) ? INBOX : name, dir, true, {}, this.env);
     // Most recently used last; the oldest view goes when there are too many (bounded memory).
     this.statusViews.set(dir, box);
     while (this.statusViews.size > STATUS_VIEWS_MAX) this.statusViews.delete(this.statusViews.keys().next().value!);
-    const s = await box.refresh();
+    let s: MailboxState;
+    try {
+      s = await box.refresh();
+    } catch (e) {
+      // The folder we had a view of was deleted (and maybe created again): look at it afresh.
+      if (!(e instanceof StoreError) || e.code !== 'NONEXISTENT') throw e;
+      this.statusViews.delete(dir);
+      return this.statusImpl(name);
+    }
     let size = 0;
     let recent = 0;
     let unseen = 0;
@@ -174,7 +184,7 @@ export class MaildirStore implements MailStore {
       if (m.recent) recent++;
       if (!m.flags.has('\\Seen')) unseen++;
     }
-    return { messages: s.messages.length, recent, unseen, uidNext: s.uidNext, uidValidity: s.uidValidity, size };
+    return { messages: s.messages.length, recent, unseen, uidNext: s.uidNext, uidValidity: s.uidValidity, size, highestModseq: s.highestModseq };
   }
 
   private async appendImpl(name: string, message: Buffer, flags: readonly Flag[] = [], date?: Date): Promise<AppendResult> {
@@ -203,7 +213,13 @@ export class MaildirStore implements MailStore {
           l.byBase.set(f.base, rec);
           uids.push(rec.uid);
         }
-        return files.length > 0;
+        if (files.length === 0) return false;
+        // Logged before the uidlist is written: a kill in between gives the same UIDs again.
+        const log = changeLogOf(dir, l.uidValidity, this.env.log);
+        log.add(CHANGE_APPEND, uids);
+        // A writer purges what no live handle needs any more ("the next writer that finds none").
+        await purgeLocked(dir, l, log, this.env.log);
+        return true;
       });
       return { uidValidity: list.uidValidity, uids };
     } catch (e) {
@@ -363,11 +379,14 @@ export class MaildirStore implements MailStore {
     await this.createImpl(to);
     const dst = mailboxDir(this.root, to);
     await fsp.copyFile(join(this.root, KEYWORDS), join(dst, KEYWORDS)).catch(() => undefined);
+    // Expunged messages still kept for other sessions stay behind (they are purged from INBOX).
+    const kept = await this.expungedBases(this.root);
     for (const sub of ['cur', 'new']) {
       let files: string[] = [];
       try { files = await fsp.readdir(join(this.root, sub)); } catch { continue; }
       for (const f of files) {
         if (f.startsWith('.')) continue;
+        if (kept.has(parseName(f).base)) continue;
         await fsp.rename(join(this.root, sub, f), join(dst, sub, f)).catch((e: NodeJS.ErrnoException) => {
           if (e.code !== 'ENOENT') throw e;
         });
@@ -387,7 +406,8 @@ export class MaildirStore implements MailStore {
     await updateSubscriptions(this.root, this.env.lock, (names) => names.filter((n) => n !== name));
   }
 
-  /** Bytes on disk of INBOX and all folders (S= from the name when present: no stat needed). */
+  /** Bytes on disk of INBOX and all folders (S= from the name when present: no stat needed), without
+   *  expunged messages whose files are still kept for sessions that may reference them. */
   private async usageImpl(): Promise<number> {
     const dirs = [this.root];
     try {
@@ -397,11 +417,13 @@ export class MaildirStore implements MailStore {
     }
     let total = 0;
     for (const dir of dirs) {
+      const kept = await this.expungedBases(dir);
       for (const sub of ['cur', 'new']) {
         let files: string[] = [];
         try { files = await fsp.readdir(join(dir, sub)); } catch { continue; }
         for (const f of files) {
           if (f.startsWith('.')) continue;
+          if (kept.size > 0 && kept.has(parseName(f).base)) continue;
           const size = parseName(f).size;
           if (size !== undefined) { total += size; continue; }
           try { total += (await fsp.stat(join(dir, sub, f))).size; } catch { /* expunged meanwhile */ }
@@ -409,6 +431,14 @@ export class MaildirStore implements MailStore {
       }
     }
     return total;
+  }
+
+  /** Base names of a mailbox's messages that are expunged but whose files are kept (deferred removal). */
+  private async expungedBases(dir: string): Promise<Set<string>> {
+    const list = (await loadUidList(dir).catch(() => undefined))?.list;
+    if (!list) return new Set();
+    const pending = pendingUids(changeLogOf(dir, list.uidValidity, this.env.log));
+    return pending.size > 0 ? basesOf(list, pending) : new Set();
   }
 
   /** For `dmailctl convert`: append keeping a given UID, which must be above every UID in the list.
@@ -450,6 +480,8 @@ export class MaildirStore implements MailStore {
           l.byBase.set(p.base, rec);
           l.nextUid = Math.max(l.nextUid, p.uid + 1);
         }
+        // Before the files appear (below): a session never lists one without its logged append.
+        changeLogOf(dir, l.uidValidity, this.env.log).add(CHANGE_APPEND, prepared.map((p) => p.uid));
         return true;
       });
       for (const p of prepared) await fsp.rename(p.tmp, join(dir, 'cur', fileName(p.base, p.info ?? '')));

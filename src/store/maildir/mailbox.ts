@@ -1,13 +1,22 @@
-// One open maildir (INBOX or a Maildir++ folder). Nothing is locked except dovecot-uidlist while UIDs
-// are assigned or dropped: messages are immutable files, flags live in their names, and every rename
-// or unlink that finds the file gone looks for it again by its base name (another session may have
-// renamed it) before concluding it was expunged.
+// One open maildir (INBOX or a Maildir++ folder). Messages are immutable files and flags live in their
+// names; every change (UIDs given to new files, flag renames, expunges, purges) is made under the
+// dovecot-uidlist dot-lock and logged in dmail-modlog with its mod-sequence (changes.ts). Reading takes
+// no lock: a refresh reads the log first, then lists new/ and cur/, so a change it finds logged is one
+// its listing shows. A change it finds on disk but not in the log (Dovecot, mutt, a writer killed
+// between its rename and its log record) is logged by the first session that notices it, under the
+// lock. Expunged messages are hidden at once but their files stay (readable by this handle until it
+// acknowledges a state without them) until no live handle (dmail-views/) can reference them.
 
 import { promises as fsp, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { Flag, Mailbox, MailboxState, MessageInfo, StoreMode } from '../types.js';
+import type { ExpungedSince, Flag, Mailbox, MailboxState, MessageInfo, StoreMode } from '../types.js';
 import { StoreError } from '../types.js';
+import { CHANGE_APPEND, CHANGE_EXPUNGE, CHANGE_FLAGS, CHANGE_PURGE, type ChangeLog, type ChangeRecord } from '../changelog.js';
+import { killPoint } from '../killpoint.js';
+import { openViewSlot, type ViewSlot } from '../views.js';
+import { watchPaths } from '../watch.js';
+import { changeLogOf, MODLOG, pendingUids, purgeLocked, viewsDir, withDeletedFlag } from './changes.js';
 import { crlfSlice, toCrlf } from './crlf.js';
 import { measureFile, measureSmallSync } from './measure.js';
 import { asStoreError, mapped } from './errors.js';
@@ -18,7 +27,7 @@ import { extValue, UIDLIST, type UidList } from './uidlist.js';
 import type { MaildirEnv } from './env.js';
 import { lockedUidList, loadUidList } from './uidlist-sync.js';
 import { scanMaildir, locate, type ScanEntry } from './scan.js';
-import { factsOf, readIndex, writeIndex, type MailboxIndex, type MessageFacts } from './facts-cache.js';
+import { factsOf, readIndex, writeIndex, type KnownFacts, type MailboxIndex } from './facts-cache.js';
 
 type Sub = 'new' | 'cur';
 
@@ -42,9 +51,39 @@ const isPlaceholder = (e: Entry) => e.internalDate.getTime() === 0 && e.size ===
 
 const CANONICAL = new Map(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'].map((f) => [f.toLowerCase(), f]));
 
+/** What the change log said after a given point, as a refresh or a write applies it. */
+interface LogRead {
+  log: ChangeLog;
+  /** The point it was read from (records are after it). */
+  from: number;
+  records: ChangeRecord[];
+  /** False when records after `from` were compacted away: known mod-sequences are then raised to base. */
+  complete: boolean;
+  base: number;
+  /** The log's HIGHESTMODSEQ as far as these records go. */
+  highest: number;
+}
+
+function readLog(log: ChangeLog, from: number): LogRead {
+  const base = log.baseModseq();
+  const { records, complete } = log.since(from);
+  const last = records.length > 0 ? records[records.length - 1]!.modseq : 0;
+  return { log, from, records, complete, base, highest: Math.max(from, last, base, 1) };
+}
+
+/** An info part as a comparable flag string (no info and an empty one are the same flags). */
+const infoKey = (info: string | undefined) => [...(info ?? '')].sort().join('');
+
+export interface MaildirMailboxOptions {
+  claimRecent?: boolean;
+  /** Register as a live handle (dmail-views/) so expunged messages stay readable until acknowledged.
+   *  Off for the store's internal STATUS views, which never read messages. */
+  live?: boolean;
+}
+
 export class MaildirMailbox implements Mailbox {
   private entries = new Map<number, Entry>();
-  private current: MailboxState = { uidValidity: 0, uidNext: 1, keywords: [], messages: [] };
+  private current: MailboxState = { uidValidity: 0, uidNext: 1, keywords: [], messages: [], highestModseq: 1 };
   private keywordTable: KeywordTable = [];
   /** Base names this session moved out of new/: its \Recent messages. */
   private readonly recentBases = new Set<string>();
@@ -54,7 +93,7 @@ export class MaildirMailbox implements Mailbox {
   private readonly measuredDates = new Map<string, number>();
   /** dmail-index as read at the first refresh; dropped once its facts are in `entries`. */
   private savedIndex: MailboxIndex | undefined;
-  private savedFacts: Map<string, MessageFacts> | undefined;
+  private savedFacts: Map<string, KnownFacts> | undefined;
   private factsLoaded = false;
   /** `entries` are exactly the mailbox as it was at `lastStamp`: every listed file has an entry with
    *  real facts, and nothing (not even we) changed it after the stamp was taken. Only then may
@@ -70,17 +109,59 @@ export class MaildirMailbox implements Mailbox {
   private static readonly SAVE_AFTER = 64;
   private lastStamp = '';
   private closed = false;
+  private readonly claimRecent: boolean;
+  private readonly live: boolean;
+
+  // Mod-sequences and deferred removal.
+  /** The change log's mod-sequence `entries` and `hidden` reflect (the state's HIGHESTMODSEQ). */
+  private syncedTo = 0;
+  /** UIDs whose expunge is logged and not yet purged: their files may still be listed. */
+  private hidden = new Set<number>();
+  /** Messages this handle had in a state, expunged since: readable until it acknowledges. */
+  private readonly ghosts = new Map<number, { entry: Entry; modseq: number }>();
+  private slot: ViewSlot | undefined;
+  private acked = 0;
+  /** An acknowledgement may have let expunged files go: the next refresh purges. */
+  private purgeDue = false;
+  /** Identity of the mailbox directory when opened: another one under the name means deleted. */
+  private dirIno: bigint | undefined;
 
   constructor(
     readonly name: string,
     readonly dir: string,
     readonly readOnly: boolean,
-    private readonly claimRecent: boolean,
+    options: MaildirMailboxOptions | boolean,
     private readonly env: MaildirEnv,
-  ) {}
+  ) {
+    const o = typeof options === 'boolean' ? { claimRecent: options } : options;
+    this.claimRecent = o.claimRecent ?? false;
+    this.live = o.live ?? false;
+  }
 
   get state(): MailboxState {
     return this.current;
+  }
+
+  /** First look, for a live handle: the slot exists (acknowledging nothing) before the first listing, so
+   *  no purge can take what the first state shows; then it acknowledges that state. */
+  async open(): Promise<void> {
+    if (this.live) {
+      try {
+        this.slot = await openViewSlot(viewsDir(this.dir), 0, this.env.log);
+      } catch (e) {
+        // A mailbox we cannot write to: nobody can purge there either.
+        this.env.log.warn({ dir: this.dir, err: String(e) }, 'maildir: no view slot; expunged messages may vanish under this session');
+      }
+    }
+    try {
+      await this.refresh();
+    } catch (e) {
+      this.slot?.close();
+      this.slot = undefined;
+      throw e;
+    }
+    this.acked = this.current.highestModseq;
+    this.slot?.advance(this.acked);
   }
 
   refresh(): Promise<MailboxState> {
@@ -89,6 +170,10 @@ export class MaildirMailbox implements Mailbox {
 
   private async refreshImpl(): Promise<MailboxState> {
     if (this.closed) throw new StoreError('CANNOT', 'Mailbox is closed');
+    if (this.purgeDue) {
+      this.purgeDue = false;
+      await this.purgeNow();
+    }
     // Taken before reading: a change during the rebuild then shows as a different stamp next time.
     const stamp = await this.stamp();
     if (stamp !== undefined && stamp === this.lastStamp) return this.current;
@@ -116,18 +201,24 @@ export class MaildirMailbox implements Mailbox {
     if (!index || index.stamp === '' || index.stamp !== stamp) return false;
     // Messages in new/ must move to cur/ and become \Recent: that is the full path's work.
     if (!this.readOnly && this.claimRecent && index.records.some((r) => r.sub === 'new')) return false;
+    // The stamp covers dmail-modlog, so the log is as the writer read it; check anyway (cheap).
+    const log = changeLogOf(this.dir, index.uidValidity, this.env.log);
+    if (log.highestModseq() !== index.modseq) return false;
     this.keywordTable = await readKeywords(this.dir);
     const next = new Map<number, Entry>();
     for (const r of index.records) {
       const p = parseName(r.file);
-      next.set(r.uid, this.entryOf(r.uid, p.base, { sub: r.sub, file: r.file }, p, r.vsize, new Date(r.date), r.uidl));
+      next.set(r.uid, this.entryOf(r.uid, p.base, { sub: r.sub, file: r.file }, p, r.vsize, new Date(r.date), r.uidl, r.modseq));
     }
     this.entries = next;
+    this.hidden = pendingUids(log);
+    this.syncedTo = index.modseq;
     this.current = {
       uidValidity: index.uidValidity,
       uidNext: index.uidNext,
       keywords: this.keywordTable.filter((k): k is string => k !== undefined),
       messages: [...next.values()],
+      highestModseq: index.modseq,
     };
     this.factsLoaded = true;
     this.savedIndex = undefined;
@@ -139,24 +230,38 @@ export class MaildirMailbox implements Mailbox {
 
   /** Directory and index identities: an unchanged stamp means nothing to re-read. Undefined when a
    *  time stamp is too recent to trust: file systems keep mtimes in coarse ticks, so a delivery in
-   *  the same tick as our look would leave mtime unchanged (Dovecot has the same rule). */
+   *  the same tick as our look would leave mtime unchanged (Dovecot has the same rule). Rejects with
+   *  NONEXISTENT once the mailbox directory is gone or another one has its name. */
   private async stamp(): Promise<string | undefined> {
     const now = BigInt(Date.now()) * 1_000_000n;
     let fresh = false;
-    const parts = await Promise.all(['new', 'cur', UIDLIST, KEYWORDS].map(async (p) => {
+    const [self, ...parts] = await Promise.all(['.', 'new', 'cur', UIDLIST, KEYWORDS, MODLOG].map(async (p) => {
       try {
         const st = await fsp.stat(join(this.dir, p), { bigint: true });
+        if (p === '.') return String(st.ino);
         if (now - st.mtimeNs < 2_000_000_000n) fresh = true;
         return `${st.ino}:${st.size}:${st.mtimeNs}`;
       } catch {
         return '-';
       }
     }));
+    if (self === '-' || (this.dirIno !== undefined && String(this.dirIno) !== self)) {
+      throw new StoreError('NONEXISTENT', `Mailbox was deleted or renamed: ${this.name}`);
+    }
+    this.dirIno ??= BigInt(self!);
     return fresh ? undefined : parts.join('|');
   }
 
   /** Re-read the maildir. Returns false when a file moved under us and a re-scan is needed. */
   private async rebuild(lastTry: boolean): Promise<boolean> {
+    const firstLoad = !this.factsLoaded;
+    // The log before the listing: a change logged before we read it was made before we list, so the
+    // listing shows it. (The other way round a listing could show old flags under a new mod-sequence.)
+    const indexUsable = firstLoad && this.savedIndex !== undefined;
+    const uv0 = this.current.uidValidity || this.savedIndex?.uidValidity || (await loadUidList(this.dir)).list?.uidValidity;
+    const from = () => (firstLoad ? (indexUsable ? this.savedIndex!.modseq : 0) : this.syncedTo);
+    let read = uv0 ? readLog(changeLogOf(this.dir, uv0, this.env.log), from()) : undefined;
+
     let scan = await scanMaildir(this.dir);
     let rescan = false;
     if (!this.readOnly) {
@@ -190,38 +295,84 @@ export class MaildirMailbox implements Mailbox {
 
     let list = (await loadUidList(this.dir)).list;
     if (!list && !(await dirExists(this.dir))) {
-      // The folder was deleted (or renamed) under us: every message is gone, nothing to create.
-      this.entries.clear();
-      this.exactAtStamp = false;
-      this.republish();
-      return true;
+      throw new StoreError('NONEXISTENT', `Mailbox was deleted or renamed: ${this.name}`);
     }
     const unknown = [...scan.files.keys()].filter((b) => !list?.byBase.has(b));
     const numbering = !list || unknown.length > 0;
     if (!list || numbering) list = await this.assignUids(scan.files, list);
-    const firstLoad = !this.factsLoaded;
+    // Numbering logged appends after our read (and others may have logged meanwhile): read again.
+    if (!read || numbering || read.log.uidValidity !== list.uidValidity) {
+      if (read && read.log.uidValidity !== list.uidValidity && !firstLoad) {
+        this.env.log.warn({ dir: this.dir }, 'maildir: UIDVALIDITY changed under an open session');
+      }
+      read = readLog(changeLogOf(this.dir, list.uidValidity, this.env.log), read?.log.uidValidity === list.uidValidity ? from() : 0);
+    }
     if (firstLoad) {
       this.savedFacts = factsOf(this.savedIndex, list.uidValidity);
-      this.indexStamp = this.savedIndex?.stamp ?? '';
-      this.savedIndex = undefined;
-      this.factsLoaded = true;
+      if (this.savedIndex?.uidValidity !== list.uidValidity && read.from !== 0) {
+        read = readLog(read.log, 0);
+      }
     }
+    const sameValidity = !firstLoad && this.current.uidValidity === list.uidValidity;
+
+    // What the log says happened after `read.from`.
+    const bump = new Map<number, number>();
+    const expungedAt = new Map<number, number>();
+    const hidden = firstLoad || !read.complete || !sameValidity ? pendingUids(read.log) : new Set(this.hidden);
+    if (firstLoad || !read.complete || !sameValidity) for (const p of read.log.pendingExpunges()) for (const u of p.uids) expungedAt.set(u, p.modseq);
+    for (const r of read.records) {
+      if (r.kind === CHANGE_APPEND || r.kind === CHANGE_FLAGS) for (const u of r.uids) bump.set(u, r.modseq);
+      else if (r.kind === CHANGE_EXPUNGE) for (const u of r.uids) { hidden.add(u); expungedAt.set(u, r.modseq); }
+      else if (r.kind === CHANGE_PURGE) for (const u of r.uids) hidden.delete(u);
+    }
+    const floor = read.complete ? 0 : read.base;
+    const known = (uid: number, k: number | undefined) => (k === undefined ? undefined : Math.max(k, floor, bump.get(uid) ?? 0));
 
     this.keywordTable = await readKeywords(this.dir);
     const next = new Map<number, Entry>();
-    const todo: { uid: number; base: string; se: ScanEntry; old: Entry | undefined; w?: string; p?: string }[] = [];
+    const todo: { uid: number; base: string; se: ScanEntry; old: Entry | undefined; w?: string; p?: string; modseq: number }[] = [];
+    /** Changes seen on disk that the log does not explain (see adopt()). */
+    const unexplained = { appends: [] as number[], flags: [] as number[], expunges: [] as number[] };
+    const priorUidNext = firstLoad ? ((this.savedFacts?.size ?? 0) > 0 ? this.savedIndex!.uidNext : Infinity) : sameValidity ? this.current.uidNext : Infinity;
+    let hiddenListed = 0;
     for (const [base, se] of scan.files) {
       const rec = list.byBase.get(base);
       if (!rec) continue; // appeared after we locked: next refresh
-      const old = this.entries.get(rec.uid);
-      if (old && old.file === se.file && old.sub === se.sub) next.set(rec.uid, old);
-      else todo.push({ uid: rec.uid, base, se, old, w: extValue(rec, 'W'), p: extValue(rec, 'P') });
+      if (hidden.has(rec.uid)) { hiddenListed++; continue; } // expunged; kept for sessions that still see it
+      const old = sameValidity ? this.entries.get(rec.uid) : undefined;
+      const saved = old ? undefined : this.savedFacts?.get(base);
+      const facts = saved?.uid === rec.uid ? saved : undefined;
+      let modseq = known(rec.uid, old?.modseq ?? facts?.modseq);
+      const was = old ? old.info : facts ? parseName(facts.file).info : undefined;
+      if (modseq === undefined) {
+        modseq = bump.get(rec.uid);
+        if (modseq === undefined) {
+          // Never logged: numbered by Dovecot, or by a writer killed before its log record. Before the
+          // log's base (or on a first look without an index) that is simply an old message.
+          if (read.complete && rec.uid >= priorUidNext) unexplained.appends.push(rec.uid);
+          modseq = Math.max(read.base, 1);
+        }
+      } else if (!bump.has(rec.uid) && (old || facts) && infoKey(was) !== infoKey(parseName(se.file).info)) {
+        unexplained.flags.push(rec.uid);
+      }
+      if (old && old.file === se.file && old.sub === se.sub) next.set(rec.uid, old.modseq === modseq ? old : { ...old, modseq });
+      else todo.push({ uid: rec.uid, base, se, old, w: extValue(rec, 'W'), p: extValue(rec, 'P'), modseq });
+    }
+    if (sameValidity) {
+      for (const [uid, e] of this.entries) {
+        if (hidden.has(uid) || scan.files.has(e.base)) continue;
+        if (!expungedAt.has(uid)) unexplained.expunges.push(uid);
+      }
+    }
+    if (!lastTry && (unexplained.appends.length > 0 || unexplained.flags.length > 0 || unexplained.expunges.length > 0)) {
+      await this.adopt(read, unexplained);
+      return false;
     }
     // Most entries need no file access (known from the last refresh, dmail-index or numbering): only
     // the rest go through the bounded asynchronous path, which costs far more per message.
-    const made: (Entry | undefined)[] = todo.map((t) => this.quickEntry(t.uid, t.base, t.se, t.old, t.w, t.p));
+    const made: (Entry | undefined)[] = todo.map((t) => this.quickEntry(t.uid, t.base, t.se, t.old, t.w, t.p, t.modseq));
     const slow = todo.flatMap((_, i) => (made[i] === undefined ? [i] : []));
-    const slowMade = await mapLimit(slow, FS_PARALLEL, (i) => { const t = todo[i]!; return this.makeEntry(t.uid, t.base, t.se, t.old, t.w, t.p); });
+    const slowMade = await mapLimit(slow, FS_PARALLEL, (i) => { const t = todo[i]!; return this.makeEntry(t.uid, t.base, t.se, t.old, t.w, t.p, t.modseq); });
     slow.forEach((i, k) => { made[i] = slowMade[k]; });
     for (let i = 0; i < todo.length; i++) {
       const entry = made[i];
@@ -231,18 +382,66 @@ export class MaildirMailbox implements Mailbox {
       }
       next.set(todo[i]!.uid, entry);
     }
+    // Messages of our last state that were expunged stay readable until we acknowledge.
+    if (sameValidity) {
+      for (const [uid, e] of this.entries) {
+        if (next.has(uid)) continue;
+        if (hidden.has(uid)) this.ghosts.set(uid, { entry: e, modseq: expungedAt.get(uid) ?? read.highest });
+      }
+    } else {
+      this.ghosts.clear();
+    }
+    for (const uid of this.ghosts.keys()) if (!hidden.has(uid)) this.ghosts.delete(uid); // purged
     this.entries = next;
+    this.hidden = hidden;
+    this.syncedTo = read.highest;
     // Forget what belonged to expunged messages: a long session must not grow without bound.
     for (const b of this.recentBases) if (!scan.files.has(b)) this.recentBases.delete(b);
     for (const b of this.vsizeCache.keys()) if (!scan.files.has(b)) this.vsizeCache.delete(b);
     this.measuredDates.clear();
     this.savedFacts = undefined;
+    if (firstLoad) {
+      this.indexStamp = this.savedIndex?.stamp ?? '';
+      this.savedIndex = undefined;
+      this.factsLoaded = true;
+    }
     // Renaming, numbering or a file left out means the listing is not the mailbox at the stamp.
-    this.exactAtStamp = !rescan && !numbering && scan.duplicates.length === 0 && next.size === scan.files.size
+    this.exactAtStamp = !rescan && !numbering && scan.duplicates.length === 0 && next.size + hiddenListed === scan.files.size
       && ![...next.values()].some(isPlaceholder);
     this.publish(list);
     this.justLoaded = firstLoad;
     return true;
+  }
+
+  /**
+   * Log, under the lock, the changes a refresh found on disk without a log record: files numbered by
+   * someone who does not log (Dovecot), renamed flags (Dovecot, mutt, a writer killed before logging)
+   * and vanished files. What was logged meanwhile by their writer is left alone; a vanished file is
+   * looked for again under the lock (our writers rename only under it), so a flag rename seen half-way
+   * is never taken for an expunge.
+   */
+  private async adopt(read: LogRead, found: { appends: number[]; flags: number[]; expunges: number[] }): Promise<void> {
+    const bases = new Map([...this.entries.values()].map((e) => [e.uid, e.base]));
+    await lockedUidList(this.dir, this.env, async (list) => {
+      if (list.uidValidity !== read.log.uidValidity) return false;
+      const log = read.log;
+      const seen = new Set<number>();
+      for (const r of log.since(read.highest).records) for (const u of r.uids) seen.add(u);
+      const appends = found.appends.filter((u) => !seen.has(u));
+      const flags = found.flags.filter((u) => !seen.has(u));
+      let expunges = found.expunges.filter((u) => !seen.has(u));
+      if (expunges.length > 0) {
+        const files = (await scanMaildir(this.dir)).files;
+        expunges = expunges.filter((u) => {
+          const b = bases.get(u);
+          return b !== undefined && !files.has(b);
+        });
+      }
+      if (appends.length > 0) log.add(CHANGE_APPEND, appends);
+      if (flags.length > 0) log.add(CHANGE_FLAGS, flags);
+      if (expunges.length > 0) log.add(CHANGE_EXPUNGE, expunges);
+      return false;
+    });
   }
 
   /** Our entries would make a snapshot that dmail-index does not have yet. */
@@ -254,9 +453,9 @@ export class MaildirMailbox implements Mailbox {
   private async saveFacts(): Promise<void> {
     const stamp = this.exactAtStamp ? this.lastStamp : '';
     const records = [...this.entries.values()].filter((e) => !isPlaceholder(e)).map((e) => ({
-      uid: e.uid, date: e.internalDate.getTime(), vsize: e.size, sub: e.sub, file: e.file, ...(e.uidl !== undefined ? { uidl: e.uidl } : {}),
+      uid: e.uid, modseq: e.modseq, date: e.internalDate.getTime(), vsize: e.size, sub: e.sub, file: e.file, ...(e.uidl !== undefined ? { uidl: e.uidl } : {}),
     }));
-    const index = { stamp, uidValidity: this.current.uidValidity, uidNext: this.current.uidNext, records };
+    const index = { stamp, modseq: this.syncedTo, uidValidity: this.current.uidValidity, uidNext: this.current.uidNext, records };
     if (await writeIndex(this.dir, index)) {
       this.unsavedFacts = 0;
       this.indexStamp = stamp;
@@ -273,24 +472,24 @@ export class MaildirMailbox implements Mailbox {
     return { date, size: size === undefined || Number.isNaN(size) ? undefined : size, fromCache: old !== undefined || known !== undefined };
   }
 
-  private quickEntry(uid: number, base: string, se: ScanEntry, old: Entry | undefined, recordW: string | undefined, uidl: string | undefined): Entry | undefined {
+  private quickEntry(uid: number, base: string, se: ScanEntry, old: Entry | undefined, recordW: string | undefined, uidl: string | undefined, modseq: number): Entry | undefined {
     const p = parseName(se.file);
     const k = this.knownFacts(uid, base, old, p, recordW);
     if (k.date === undefined || k.size === undefined) return undefined;
     if (!k.fromCache) this.unsavedFacts += 1;
-    return this.entryOf(uid, base, se, p, k.size, k.date, uidl);
+    return this.entryOf(uid, base, se, p, k.size, k.date, uidl, modseq);
   }
 
-  private entryOf(uid: number, base: string, se: ScanEntry, p: ParsedName, size: number, date: Date, uidl: string | undefined): Entry {
+  private entryOf(uid: number, base: string, se: ScanEntry, p: ParsedName, size: number, date: Date, uidl: string | undefined, modseq: number): Entry {
     const recent = this.claimRecent ? this.recentBases.has(base) : se.sub === 'new';
     return {
-      uid, base, sub: se.sub, file: se.file, info: p.info, size, internalDate: date, recent,
+      uid, base, sub: se.sub, file: se.file, info: p.info, size, internalDate: date, recent, modseq,
       flags: flagsFromInfo(p.info, this.keywordTable),
       ...(uidl ? { uidl } : {}),
     };
   }
 
-  private async makeEntry(uid: number, base: string, se: ScanEntry, old: Entry | undefined, recordW: string | undefined, uidl: string | undefined): Promise<Entry | undefined> {
+  private async makeEntry(uid: number, base: string, se: ScanEntry, old: Entry | undefined, recordW: string | undefined, uidl: string | undefined, modseq: number): Promise<Entry | undefined> {
     const p = parseName(se.file);
     const path = join(this.dir, se.sub, se.file);
     const k = this.knownFacts(uid, base, old, p, recordW);
@@ -318,11 +517,12 @@ export class MaildirMailbox implements Mailbox {
       date ??= new Date(0);
       size ??= 0;
     }
-    return this.entryOf(uid, base, se, p, size, date, uidl);
+    return this.entryOf(uid, base, se, p, size, date, uidl, modseq);
   }
 
-  /** Give every listed file without a UID the next one. Files are measured before taking the
-   *  uidlist lock, so a big first delivery batch does not hold up other sessions' appends. */
+  /** Give every listed file without a UID the next one, and log the appends. Files are measured
+   *  before taking the uidlist lock, so a big first delivery batch does not hold up other sessions'
+   *  appends. */
   private async assignUids(files: ReadonlyMap<string, ScanEntry>, known: UidList | undefined): Promise<UidList> {
     const fresh = [...files.entries()].filter(([b]) => !known?.byBase.has(b)).sort(([a], [b]) => compareBases(a, b));
     const facts = await mapLimit(fresh, FS_PARALLEL, async ([base, se]) => {
@@ -353,7 +553,7 @@ export class MaildirMailbox implements Mailbox {
       return ext;
     });
     return lockedUidList(this.dir, this.env, async (list) => {
-      let changed = false;
+      const added: number[] = [];
       for (let i = 0; i < fresh.length; i++) {
         const ext = facts[i];
         const base = fresh[i]![0];
@@ -361,9 +561,11 @@ export class MaildirMailbox implements Mailbox {
         const rec = { uid: list.nextUid++, base, ext };
         list.records.push(rec);
         list.byBase.set(base, rec);
-        changed = true;
+        added.push(rec.uid);
       }
-      return changed;
+      // Logged before the uidlist is written: a kill in between gives the same UIDs again (harmless).
+      if (added.length > 0) changeLogOf(this.dir, list.uidValidity, this.env.log).add(CHANGE_APPEND, added);
+      return added.length > 0;
     });
   }
 
@@ -374,11 +576,17 @@ export class MaildirMailbox implements Mailbox {
       uidNext: list.nextUid,
       keywords: this.keywordTable.filter((k): k is string => k !== undefined),
       messages,
+      highestModseq: this.syncedTo,
     };
   }
 
   private republish(): void {
-    this.current = { ...this.current, messages: [...this.entries.values()].sort((a, b) => a.uid - b.uid) };
+    this.current = {
+      ...this.current,
+      keywords: this.keywordTable.filter((k): k is string => k !== undefined),
+      messages: [...this.entries.values()].sort((a, b) => a.uid - b.uid),
+      highestModseq: this.syncedTo,
+    };
   }
 
   /** Current path of a message, following renames by other sessions; undefined when expunged. */
@@ -391,8 +599,9 @@ export class MaildirMailbox implements Mailbox {
     }
   }
 
+  /** A message of a state this handle was given: current, or expunged but not yet acknowledged. */
   private entry(uid: number): Entry {
-    const e = this.entries.get(uid);
+    const e = this.entries.get(uid) ?? this.ghosts.get(uid)?.entry;
     if (!e) throw new StoreError('NONEXISTENT', `No message with UID ${uid}`);
     return e;
   }
@@ -442,11 +651,60 @@ export class MaildirMailbox implements Mailbox {
     return Readable.from(crlfSlice(chunks(), start, end), { objectMode: false });
   }
 
-  setFlags(uids: readonly number[], mode: StoreMode, flags: readonly Flag[]): Promise<MailboxState> {
-    return mapped(() => this.setFlagsImpl(uids, mode, flags));
+  /** stream() already reads in 64 KB pieces and never holds a whole message: nothing to reuse. */
+  streamTransient(uid: number, start?: number, end?: number): Readable {
+    return this.stream(uid, start, end);
   }
 
-  private async setFlagsImpl(uids: readonly number[], mode: StoreMode, flags: readonly Flag[]): Promise<MailboxState> {
+  /**
+   * Run a write under the uidlist lock with the change log as it is now (`since`: what others logged
+   * after our state). Purges what no live handle needs any more, then brings our state up to date:
+   * at once when nobody else changed anything, else by a refresh (our changes are in the log).
+   */
+  private async write<T>(op: (list: UidList, log: ChangeLog, since: LogRead) => Promise<T>): Promise<T> {
+    let others = false;
+    let result: T | undefined;
+    let uidValidity = 0;
+    await lockedUidList(this.dir, this.env, async (list) => {
+      uidValidity = list.uidValidity;
+      const log = changeLogOf(this.dir, list.uidValidity, this.env.log);
+      const since = readLog(log, this.syncedTo);
+      others = since.records.length > 0 || !since.complete || list.uidValidity !== this.current.uidValidity;
+      result = await op(list, log, since);
+      const hints = new Map([...this.ghosts.values()].map((g) => [g.entry.base, { sub: g.entry.sub, file: g.entry.file }]));
+      const before = log.highestModseq();
+      const changed = await purgeLocked(this.dir, list, log, this.env.log, hints);
+      if (!others) {
+        // Only our own records since syncedTo: apply them (expunges/flags were applied by `op`).
+        for (const r of log.since(before).records) if (r.kind === CHANGE_PURGE) for (const u of r.uids) this.hidden.delete(u);
+        this.syncedTo = log.highestModseq();
+      }
+      return changed;
+    });
+    if (others || uidValidity !== this.current.uidValidity) {
+      this.lastStamp = '';
+      await this.refreshImpl();
+    } else {
+      this.republish();
+    }
+    return result as T;
+  }
+
+  /** Purge what acknowledgements and closed handles let go (a refresh after acknowledge, close()). */
+  private async purgeNow(): Promise<void> {
+    const uv = this.current.uidValidity;
+    if (!uv || changeLogOf(this.dir, uv, this.env.log).pendingExpunges().length === 0) return;
+    await lockedUidList(this.dir, this.env, async (list) => {
+      const log = changeLogOf(this.dir, list.uidValidity, this.env.log);
+      return purgeLocked(this.dir, list, log, this.env.log);
+    }).catch((err) => this.env.log.warn({ err: String(err), dir: this.dir }, 'maildir: purge of expunged messages failed'));
+  }
+
+  setFlags(uids: readonly number[], mode: StoreMode, flags: readonly Flag[], unchangedSince?: number): Promise<MailboxState & { readonly modified?: readonly number[] }> {
+    return mapped(() => this.setFlagsImpl(uids, mode, flags, unchangedSince));
+  }
+
+  private async setFlagsImpl(uids: readonly number[], mode: StoreMode, flags: readonly Flag[], unchangedSince?: number): Promise<MailboxState & { readonly modified?: readonly number[] }> {
     if (this.readOnly) throw new StoreError('CANNOT', 'Mailbox is read-only');
     this.exactAtStamp = false; // the files change after lastStamp
     const wanted = flags.filter((f) => f.toLowerCase() !== '\\recent' && (!f.startsWith('\\') || CANONICAL.has(f.toLowerCase())));
@@ -459,36 +717,57 @@ export class MaildirMailbox implements Mailbox {
     const change = wanted.map(canonical);
     const known = (ch: string) => table[ch.charCodeAt(0) - 97] !== undefined;
     const letterOf = (k: string) => letterFor(table, k);
+    const modified: number[] = [];
 
-    for (const uid of uids) {
-      let e = this.entries.get(uid);
-      if (!e) continue;
-      for (let attempt = 0; attempt < 3 && e; attempt++) {
-        // Start from what is on disk now: another session may have changed flags meanwhile.
-        const cur: ScanEntry | undefined = attempt === 0 ? { sub: e.sub, file: e.file } : await locate(this.dir, e.base);
-        if (!cur) { this.entries.delete(uid); break; }
-        const info = parseName(cur.file).info;
-        const next = new Set(mode === 'replace' ? [] : flagsFromInfo(info, table));
-        for (const f of change) {
-          if (mode === 'remove') next.delete(f);
-          else next.add(f);
-        }
-        const newInfo = infoForFlags(info, next, letterOf, known);
-        const newFile = fileName(e.base, newInfo);
-        try {
-          if (cur.sub !== 'cur' || cur.file !== newFile) {
-            await fsp.rename(join(this.dir, cur.sub, cur.file), join(this.dir, 'cur', newFile));
+    await this.write(async (_list, log, since) => {
+      // Mod-sequences and expunges logged by others since our state (we hold the lock: final).
+      const theirs = new Map<number, number>();
+      const gone = new Set<number>();
+      for (const r of since.records) {
+        if (r.kind === CHANGE_EXPUNGE) for (const u of r.uids) gone.add(u);
+        else if (r.kind === CHANGE_APPEND || r.kind === CHANGE_FLAGS) for (const u of r.uids) theirs.set(u, r.modseq);
+      }
+      const floor = since.complete ? 0 : since.base;
+      const changed = new Map<number, Entry>();
+      for (const uid of new Set(uids)) {
+        let e = this.entries.get(uid);
+        if (!e || gone.has(uid) || this.hidden.has(uid)) continue; // expunged: a silent no-op (RFC 2180)
+        const modseq = Math.max(e.modseq, theirs.get(uid) ?? 0, floor);
+        if (unchangedSince !== undefined && modseq > unchangedSince) { modified.push(uid); continue; }
+        for (let attempt = 0; attempt < 3 && e; attempt++) {
+          // Start from what is on disk now: another session may have changed flags meanwhile.
+          const cur: ScanEntry | undefined = attempt === 0 ? { sub: e.sub, file: e.file } : await locate(this.dir, e.base);
+          if (!cur) break; // gone by a foreign hand: the next refresh logs and shows it
+          const info = parseName(cur.file).info;
+          const next = new Set(mode === 'replace' ? [] : flagsFromInfo(info, table));
+          for (const f of change) {
+            if (mode === 'remove') next.delete(f);
+            else next.add(f);
           }
-          e = { ...e, sub: 'cur', file: newFile, info: newInfo, flags: flagsFromInfo(newInfo, table) };
-          this.entries.set(uid, e);
-          break;
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          const newInfo = infoForFlags(info, next, letterOf, known);
+          const newFile = fileName(e.base, newInfo);
+          try {
+            if (cur.sub !== 'cur' || cur.file !== newFile) {
+              await fsp.rename(join(this.dir, cur.sub, cur.file), join(this.dir, 'cur', newFile));
+            }
+            const updated: Entry = { ...e, sub: 'cur', file: newFile, info: newInfo, flags: flagsFromInfo(newInfo, table) };
+            // Unchanged flags (also against our state) keep their mod-sequence.
+            if (infoKey(newInfo) !== infoKey(e.info)) changed.set(uid, updated);
+            else this.entries.set(uid, updated);
+            break;
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          }
         }
       }
-    }
-    this.republish();
-    return this.current;
+      if (changed.size > 0) {
+        killPoint('maildir-flags-renamed');
+        const m = log.add(CHANGE_FLAGS, [...changed.keys()]);
+        for (const [uid, e] of changed) this.entries.set(uid, { ...e, modseq: m });
+      }
+    });
+    const state = this.current;
+    return modified.length > 0 ? { ...state, modified: modified.sort((a, b) => a - b) } : state;
   }
 
   expunge(uids?: readonly number[]): Promise<number[]> {
@@ -498,38 +777,73 @@ export class MaildirMailbox implements Mailbox {
   private async expungeImpl(uids?: readonly number[]): Promise<number[]> {
     if (this.readOnly) throw new StoreError('CANNOT', 'Mailbox is read-only');
     this.exactAtStamp = false; // the files change after lastStamp
-    const targets = uids
-      ? uids.map((u) => this.entries.get(u)).filter((e): e is Entry => e !== undefined)
-      : [...this.entries.values()].filter((e) => e.flags.has('\\Deleted'));
     const removed: number[] = [];
-    for (const e of targets) {
-      for (let attempt = 0; attempt < 3; attempt++) {
-        const cur: ScanEntry | undefined = attempt === 0 ? { sub: e.sub, file: e.file } : await locate(this.dir, e.base);
-        if (!cur) { removed.push(e.uid); break; } // someone else expunged it: gone all the same
+    await this.write(async (_list, log, since) => {
+      const gone = new Set(this.hidden);
+      for (const r of since.records) if (r.kind === CHANGE_EXPUNGE) for (const u of r.uids) gone.add(u);
+      const targets = (uids
+        ? [...new Set(uids)].map((u) => this.entries.get(u)).filter((e): e is Entry => e !== undefined)
+        : [...this.entries.values()].filter((e) => e.flags.has('\\Deleted'))).filter((e) => !gone.has(e.uid));
+      const marked: { e: Entry; where: ScanEntry | undefined }[] = [];
+      for (const e of targets) {
+        let where: ScanEntry | undefined = { sub: e.sub, file: e.file };
+        try { await fsp.access(join(this.dir, e.sub, e.file)); } catch { where = await locate(this.dir, e.base); }
         // Without explicit UIDs only still-\Deleted messages go: another session may have undeleted it.
-        if (!uids && attempt > 0 && !parseName(cur.file).info?.includes('T')) break;
-        try {
-          await fsp.unlink(join(this.dir, cur.sub, cur.file));
-          removed.push(e.uid);
-          break;
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        }
+        if (!uids && where && !parseName(where.file).info?.includes('T')) continue;
+        marked.push({ e, where });
       }
-    }
-    for (const uid of removed) this.entries.delete(uid);
-    if (removed.length > 0) {
-      const gone = new Set(removed);
-      // Dropping the records keeps the uidlist small; losing this race (lock timeout) is harmless.
-      await lockedUidList(this.dir, this.env, async (list) => {
-        const before = list.records.length;
-        list.records = list.records.filter((r) => !gone.has(r.uid));
-        list.byBase = new Map(list.records.map((r) => [r.base, r]));
-        return list.records.length !== before;
-      }).catch((err) => this.env.log.warn({ err: String(err), dir: this.dir }, 'maildir: uidlist cleanup failed'));
-    }
-    this.republish();
+      if (marked.length === 0) return;
+      const m = log.add(CHANGE_EXPUNGE, marked.map((x) => x.e.uid));
+      killPoint('maildir-expunge-logged');
+      for (const { e, where } of marked) {
+        let entry = e;
+        // Kept until purged: marked \Deleted for programs that read the maildir directly.
+        const renamed = where ? withDeletedFlag(where.file) : undefined;
+        if (where && renamed) {
+          try {
+            await fsp.rename(join(this.dir, where.sub, where.file), join(this.dir, 'cur', renamed));
+            entry = { ...e, sub: 'cur', file: renamed };
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          }
+        } else if (where) {
+          entry = { ...e, sub: where.sub, file: where.file };
+        }
+        this.entries.delete(e.uid);
+        this.hidden.add(e.uid);
+        this.ghosts.set(e.uid, { entry, modseq: m });
+        removed.push(e.uid);
+      }
+    });
     return removed.sort((a, b) => a - b);
+  }
+
+  acknowledge(state: MailboxState): void {
+    const m = state.highestModseq;
+    if (!(m > this.acked)) return;
+    this.acked = m;
+    this.slot?.advance(m);
+    for (const [uid, g] of this.ghosts) if (g.modseq <= m) this.ghosts.delete(uid);
+    // Our slot may have been what kept expunged files: let them go at the next refresh.
+    if (this.hidden.size > 0) this.purgeDue = true;
+  }
+
+  expungedSince(since: number): Promise<ExpungedSince> {
+    return mapped(async () => {
+      const uv = this.current.uidValidity;
+      if (!uv || since >= this.syncedTo) return { uids: [], complete: true };
+      const r = changeLogOf(this.dir, uv, this.env.log).since(since);
+      const out = new Set<number>();
+      for (const rec of r.records) {
+        if (rec.modseq > this.syncedTo) break;
+        if (rec.kind === CHANGE_EXPUNGE) for (const u of rec.uids) out.add(u);
+      }
+      return { uids: [...out].sort((a, b) => a - b), complete: r.complete };
+    });
+  }
+
+  watch(onChange: () => void): () => void {
+    return watchPaths(['new', 'cur', UIDLIST, MODLOG].map((p) => join(this.dir, p)), onChange);
   }
 
   /** The on-disk location and parsed name of a message, for copy. */
@@ -541,8 +855,16 @@ export class MaildirMailbox implements Mailbox {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     // Not a refresh here: it could claim \Recent for mail that arrives while we log out.
-    if (!this.closed && (this.unsavedFacts > 0 || this.snapshotIsNews())) await this.saveFacts().catch(() => undefined);
+    if (this.unsavedFacts > 0 || this.snapshotIsNews()) await this.saveFacts().catch(() => undefined);
     this.closed = true;
+    this.ghosts.clear();
+    if (this.slot) {
+      this.slot.close();
+      this.slot = undefined;
+      // The last one out removes what only it was still keeping.
+      await this.purgeNow();
+    }
   }
 }

@@ -22,6 +22,7 @@ import { dirname } from 'node:path';
 import { StoreError } from '../types.js';
 import type { Logger } from '../../log/types.js';
 import { fsyncDir } from './index-file.js';
+import { killPoint } from '../killpoint.js';
 
 const HEAD = 4096;
 const PHASE_AT = HEAD - 1;
@@ -43,11 +44,7 @@ interface JournalHead {
   newHash: string;
 }
 
-/** Test hook: SIGKILL ourselves at a named step (DMAIL_STORE_KILLPOINT=step[,step...]). */
-export function killPoint(step: string): void {
-  const want = process.env.DMAIL_STORE_KILLPOINT;
-  if (want && want.split(',').includes(step)) process.kill(process.pid, 'SIGKILL');
-}
+export { killPoint };
 
 function isNoSpace(e: unknown): boolean {
   const code = (e as NodeJS.ErrnoException).code;

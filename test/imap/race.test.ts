@@ -1,0 +1,162 @@
+// Issue 11: three real imapd processes, a dpop process and procmail on one mailbox at the same time, each
+// doing legitimate work on the view it was given (FETCH, STORE, EXPUNGE, COPY, APPEND, SEARCH). Nothing
+// another session does may make a command fail: every tagged response is OK, every untagged number is
+// within what the client was told, and at the end all sessions agree with each other and with STATUS.
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { simpleMessage } from '../helpers/site.js';
+import { TEST_STORE, userMaildir } from '../maildir/site-store.js';
+import { pop } from '../pop3/pop-client.js';
+import { connectImap, last, siteWithMessages, type Imap, type TestSite } from './imap-client.js';
+
+const cleanup: (() => void)[] = [];
+afterEach(() => { for (const f of cleanup.splice(0).reverse()) f(); });
+
+/** Small deterministic PRNG (mulberry32): the same run every time, different per session. */
+function rng(seed: number): (n: number) => number {
+  let a = seed >>> 0;
+  return (n) => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+  };
+}
+
+/** An IMAP session that keeps the message count it was told, and checks every response against it. */
+class Tracked {
+  exists = 0;
+  problems: string[] = [];
+  constructor(readonly c: Imap, readonly name: string) {}
+
+  async cmd(text: string): Promise<string[]> {
+    const lines = await this.c.cmd(text);
+    for (const l of lines.slice(0, -1)) {
+      let m: RegExpExecArray | null;
+      if ((m = /^\* (\d+) EXISTS$/.exec(l))) this.exists = Number(m[1]);
+      else if ((m = /^\* (\d+) EXPUNGE$/.exec(l))) {
+        if (Number(m[1]) > this.exists) this.problems.push(`${this.name}: ${l} with ${this.exists} messages`);
+        this.exists--;
+      } else if ((m = /^\* (\d+) FETCH /.exec(l)) && Number(m[1]) > this.exists) {
+        this.problems.push(`${this.name}: ${l.slice(0, 80)} with ${this.exists} messages`);
+      }
+    }
+    if (!/^t\d+ OK /.test(last(lines))) this.problems.push(`${this.name}: ${text.slice(0, 60)} -> ${last(lines)}`);
+    return lines;
+  }
+}
+
+const haveProcmail = spawnSync('procmail', ['-v']).status === 0;
+
+function procmail(t: TestSite, i: number): Promise<void> {
+  const rc = join(t.site.dir, 'procmailrc');
+  return new Promise((resolve, reject) => {
+    const p = spawn('procmail', ['-m', rc], { stdio: ['pipe', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`procmail exit ${code}: ${err}`))));
+    p.stdin.end(`From mda${i}@example.com Tue Jan  2 03:04:05 2024\n${simpleMessage(i)}`);
+  });
+}
+
+async function imapWorker(t: TestSite, k: number, ops: number): Promise<Tracked> {
+  const c = await connectImap(t.site);
+  cleanup.push(() => c.close());
+  const s = new Tracked(c, `imap${k}`);
+  await s.cmd('LOGIN bob secret');
+  await s.cmd('SELECT INBOX');
+  const r = rng(1000 + k);
+  const range = () => {
+    const a = 1 + r(s.exists);
+    const b = Math.min(s.exists, a + r(4));
+    return a === b ? `${a}` : `${a}:${b}`;
+  };
+  const flags = ['\\Seen', '\\Flagged', '\\Deleted', '$Label1', `Work${k}`];
+  for (let i = 0; i < ops; i++) {
+    const op = r(10);
+    if (s.exists === 0 && op < 6) {
+      const m = simpleMessage(500 + k * 100 + i);
+      await s.cmd(`APPEND INBOX {${m.length}+}\r\n${m}`);
+      continue;
+    }
+    switch (op) {
+      case 0: await s.cmd(`FETCH ${range()} (UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)])`); break;
+      case 1: await s.cmd(`FETCH ${range()} (BODY.PEEK[] FLAGS)`); break;
+      case 2: await s.cmd(`STORE ${range()} ${r(2) ? '+' : '-'}FLAGS (${flags[r(flags.length)]})`); break;
+      case 3: await s.cmd(`UID STORE 1:* +FLAGS.SILENT (${flags[r(2)]})`); break;
+      case 4: await s.cmd('EXPUNGE'); break;
+      case 5: await s.cmd(`COPY ${range()} Archive`); break;
+      case 6: await s.cmd('SEARCH UNSEEN'); break;
+      case 7: await s.cmd('UID FETCH 1:* (FLAGS)'); break;
+      case 8: {
+        const m = simpleMessage(500 + k * 100 + i);
+        await s.cmd(`APPEND INBOX {${m.length}+}\r\n${m}`);
+        break;
+      }
+      default: await s.cmd('NOOP');
+    }
+  }
+  return s;
+}
+
+async function popWorker(t: TestSite, rounds: number): Promise<string[]> {
+  const problems: string[] = [];
+  const r = rng(77);
+  for (let round = 0; round < rounds; round++) {
+    const p = await pop(t.site);
+    cleanup.push(() => p.close());
+    const check = (what: string, answer: string) => { if (!answer.startsWith('+OK')) problems.push(`pop: ${what} -> ${answer}`); };
+    check('login', await p.login());
+    const stat = await p.cmd('STAT');
+    check('STAT', stat);
+    const n = Number(stat.split(' ')[1] ?? 0);
+    if (n > 0) {
+      const retr = await p.multiCmd(`RETR ${1 + r(n)}`);
+      check('RETR', retr.status);
+      check('DELE', await p.cmd(`DELE ${1 + r(n)}`));
+    }
+    check('QUIT', await p.cmd('QUIT'));
+    await p.exited();
+  }
+  return problems;
+}
+
+describe('three imapd, a dpop and procmail on one mailbox', () => {
+  it('never fail a command because of another session\'s work, and agree at the end', { timeout: 120_000 }, async () => {
+    const t = siteWithMessages(12);
+    cleanup.push(() => t.cleanup());
+    const setup = await connectImap(t.site);
+    cleanup.push(() => setup.close());
+    await setup.login();
+    expect(last(await setup.cmd('CREATE Archive'))).toMatch(/OK/);
+    if (haveProcmail) {
+      const dest = TEST_STORE === 'mbox' ? `:0:\n${t.site.drop('bob')}\n` : `:0\n${userMaildir(t.site, 'bob')}/\n`;
+      writeFileSync(join(t.site.dir, 'procmailrc'), `LOGFILE=/dev/null\nVERBOSE=off\nLOCKTIMEOUT=60\n${dest}`);
+    }
+    const deliveries = (async () => {
+      if (!haveProcmail) return;
+      for (let i = 0; i < 8; i++) await procmail(t, 200 + i);
+    })();
+    const [imaps, popProblems] = await Promise.all([
+      Promise.all([1, 2, 3].map((k) => imapWorker(t, k, 40))),
+      popWorker(t, 3),
+      deliveries,
+    ]);
+    // Everyone catches up; then all views agree with each other and with STATUS.
+    const views: string[] = [];
+    for (const s of imaps) {
+      await s.cmd('NOOP');
+      const u = await s.cmd('UID FETCH 1:* (UID)');
+      const uids = u.filter((l) => /^\* \d+ FETCH /.test(l)).map((l) => /UID (\d+)/.exec(l)![1]);
+      expect(uids.length).toBe(s.exists);
+      views.push(uids.join(','));
+    }
+    expect(new Set(views).size).toBe(1);
+    const st = await setup.cmd('STATUS INBOX (MESSAGES)');
+    expect(st[0]).toBe(`* STATUS INBOX (MESSAGES ${imaps[0]!.exists})`);
+    expect([...imaps.flatMap((s) => s.problems), ...popProblems]).toEqual([]);
+  });
+});
