@@ -133,6 +133,10 @@ export class ImapSession {
   async sendUpdates(opts: { refresh: boolean; allowExpunge: boolean }): Promise<void> {
     const sel = this.selected;
     if (!sel) return;
+    if (sel.removedHere) {
+      sel.removedHere = false;
+      return;
+    }
     if (opts.refresh) {
       try {
         await sel.mailbox.refresh();
@@ -162,7 +166,7 @@ export class ImapSession {
   private mailboxVanished(e: StoreError): void {
     // "renamed" only when the store knows that is what happened (its message says so and no more).
     const how = /\brenamed\b/i.test(e.message) && !/\bdeleted\b/i.test(e.message) ? 'renamed' : 'deleted';
-    this.untagged(`BYE Selected mailbox was ${how}, have to disconnect`);
+    this.untagged(`BYE Selected mailbox was ${how}, have to disconnect.`);
     this.flush();
     this.dead = true;
     this.log.info({ mailbox: this.selected?.name }, `selected mailbox ${how} by another session`);

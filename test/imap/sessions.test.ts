@@ -220,7 +220,7 @@ describe('a folder deleted or renamed while selected elsewhere', () => {
     expect(tagged(await a.cmd('DELETE Work'))).toMatch(/^t\d+ OK DELETE/);
     b.send('n1 NOOP\r\n');
     const n = await b.c.until('* BYE');
-    expect(last(n)).toBe('* BYE Selected mailbox was deleted, have to disconnect');
+    expect(last(n)).toBe('* BYE Selected mailbox was deleted, have to disconnect.');
     expect(await b.c.exited()).toBe(0);
   });
 
@@ -234,7 +234,7 @@ describe('a folder deleted or renamed while selected elsewhere', () => {
     expect(await b.c.line()).toBe('+ idling');
     expect(tagged(await a.cmd('RENAME Old New'))).toMatch(/^t\d+ OK RENAME/);
     const bye = await b.c.until('* BYE', 10_000);
-    expect(last(bye)).toMatch(/^\* BYE Selected mailbox was (renamed|deleted), have to disconnect$/);
+    expect(last(bye)).toMatch(/^\* BYE Selected mailbox was (renamed|deleted), have to disconnect\.$/);
     expect(await b.c.exited()).toBe(0);
     expect((await a.cmd('STATUS New (MESSAGES)'))[0]).toBe('* STATUS New (MESSAGES 1)');
   });
