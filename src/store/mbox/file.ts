@@ -326,7 +326,8 @@ export class MboxFile {
     }
     for (const m of messages) if (!m.modseq) m.modseq = high;
     const next: IndexData = { ...d, messages, logSeen: high };
-    this.opts.log.warn({ path: this.path, index: d.logSeen, log: high }, 'mailbox index brought up to date from its change log');
+    // A new index (or a first change log) is expected; anything else means a writer died half way.
+    if (d.logSeen > 0) this.opts.log.warn({ path: this.path, index: d.logSeen, log: high }, 'mailbox index brought up to date from its change log');
     this.save(next);
     this.logSig = this.logSignature();
     return next;
