@@ -20,6 +20,7 @@ import { MaildirMailbox } from './mailbox.js';
 import { INBOX, mailboxDir, nameOfEntry, validateName } from './names.js';
 import { readSubscriptions, updateSubscriptions } from './subscriptions.js';
 import { loadUidList, lockedUidList } from './uidlist-sync.js';
+import { UIDLIST, uidListValidity } from './uidlist.js';
 import { locate, scanMaildir } from './scan.js';
 import { headerUidl } from './measure.js';
 import { mapLimit } from './limit.js';
@@ -435,10 +436,12 @@ export class MaildirStore implements MailStore {
 
   /** Base names of a mailbox's messages that are expunged but whose files are kept (deferred removal). */
   private async expungedBases(dir: string): Promise<Set<string>> {
+    const uv = await uidListValidity(join(dir, UIDLIST));
+    if (uv === undefined) return new Set();
+    const pending = pendingUids(changeLogOf(dir, uv, this.env.log));
+    if (pending.size === 0) return new Set(); // the common case: no uidlist to parse
     const list = (await loadUidList(dir).catch(() => undefined))?.list;
-    if (!list) return new Set();
-    const pending = pendingUids(changeLogOf(dir, list.uidValidity, this.env.log));
-    return pending.size > 0 ? basesOf(list, pending) : new Set();
+    return list?.uidValidity === uv ? basesOf(list, pending) : new Set();
   }
 
   /** For `dmailctl convert`: append keeping a given UID, which must be above every UID in the list.

@@ -123,6 +123,10 @@ export class MaildirMailbox implements Mailbox {
   private acked = 0;
   /** An acknowledgement may have let expunged files go: the next refresh purges. */
   private purgeDue = false;
+  /** Mod-sequences of logged appends/flag changes whose message this handle has not listed yet (the
+   *  log is read before the listing): kept for the refresh that lists it. Bounded. */
+  private unlisted = new Map<number, number>();
+  private static readonly UNLISTED_MAX = 10_000;
   /** Identity of the mailbox directory when opened: another one under the name means deleted. */
   private dirIno: bigint | undefined;
 
@@ -316,7 +320,7 @@ export class MaildirMailbox implements Mailbox {
     const sameValidity = !firstLoad && this.current.uidValidity === list.uidValidity;
 
     // What the log says happened after `read.from`.
-    const bump = new Map<number, number>();
+    const bump = new Map<number, number>(sameValidity ? this.unlisted : []);
     const expungedAt = new Map<number, number>();
     const hidden = firstLoad || !read.complete || !sameValidity ? pendingUids(read.log) : new Set(this.hidden);
     if (firstLoad || !read.complete || !sameValidity) for (const p of read.log.pendingExpunges()) for (const u of p.uids) expungedAt.set(u, p.modseq);
@@ -395,6 +399,9 @@ export class MaildirMailbox implements Mailbox {
     this.entries = next;
     this.hidden = hidden;
     this.syncedTo = read.highest;
+    const lowest = list.records[0]?.uid ?? list.nextUid; // below it: gone for good
+    this.unlisted = new Map([...bump].filter(([uid]) => !next.has(uid) && !hidden.has(uid) && uid >= lowest));
+    if (this.unlisted.size > MaildirMailbox.UNLISTED_MAX) this.unlisted = new Map([...this.unlisted].sort((x, y) => y[0] - x[0]).slice(0, MaildirMailbox.UNLISTED_MAX));
     // Forget what belonged to expunged messages: a long session must not grow without bound.
     for (const b of this.recentBases) if (!scan.files.has(b)) this.recentBases.delete(b);
     for (const b of this.vsizeCache.keys()) if (!scan.files.has(b)) this.vsizeCache.delete(b);
