@@ -513,10 +513,11 @@ export class MaildirStore implements MailStore {
 }
 
 /** Like Dovecot, drop tmp/ files older than 36 hours: deliveries or appends that died half-way; and
- *  the temporary files of index updates killed half-way (dotlock.ts names), after an hour. */
+ *  the temporary files of index updates killed half-way (dotlock.ts names, a change-log compaction),
+ *  after an hour. */
 const TMP_MAX_AGE_MS = 36 * 3600 * 1000;
 const INDEX_TEMP_MAX_AGE_MS = 3600 * 1000;
-const INDEX_TEMP = /^(?:(?:dovecot-uidlist|dovecot-keywords|subscriptions)\.(?:lock\.tmp|lock\.stale|new)\.|dovecot-uidvalidity\.\d+\.tmp$)/;
+const INDEX_TEMP = /^(?:(?:dovecot-uidlist|dovecot-keywords|subscriptions)\.(?:lock\.tmp|lock\.stale|new)\.|dovecot-uidvalidity\.\d+\.tmp$|\.dmail-modlog\.[0-9a-f]+\.tmp$)/;
 
 async function removeOld(dir: string, names: string[], maxAge: number, log: Logger): Promise<void> {
   const now = Date.now();

@@ -347,7 +347,7 @@ export class MaildirMailbox implements Mailbox {
       const saved = old ? undefined : this.savedFacts?.get(base);
       const facts = saved?.uid === rec.uid ? saved : undefined;
       let modseq = known(rec.uid, old?.modseq ?? facts?.modseq);
-      const was = old ? old.info : facts ? parseName(facts.file).info : undefined;
+      const wasFile = old ? old.file : facts?.file;
       if (modseq === undefined) {
         modseq = bump.get(rec.uid);
         if (modseq === undefined) {
@@ -356,7 +356,8 @@ export class MaildirMailbox implements Mailbox {
           if (read.complete && rec.uid >= priorUidNext) unexplained.appends.push(rec.uid);
           modseq = Math.max(read.base, 1);
         }
-      } else if (!bump.has(rec.uid) && (old || facts) && infoKey(was) !== infoKey(parseName(se.file).info)) {
+      } else if (wasFile !== undefined && wasFile !== se.file && !bump.has(rec.uid)
+        && infoKey(parseName(wasFile).info) !== infoKey(parseName(se.file).info)) {
         unexplained.flags.push(rec.uid);
       }
       if (old && old.file === se.file && old.sub === se.sub) next.set(rec.uid, old.modseq === modseq ? old : { ...old, modseq });
