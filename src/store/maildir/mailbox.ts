@@ -14,7 +14,7 @@ import type { ExpungedSince, Flag, Mailbox, MailboxState, MessageInfo, StoreMode
 import { StoreError } from '../types.js';
 import { CHANGE_APPEND, CHANGE_EXPUNGE, CHANGE_FLAGS, CHANGE_PURGE, type ChangeLog, type ChangeRecord } from '../changelog.js';
 import { killPoint } from '../killpoint.js';
-import { openViewSlot, type ViewSlot } from '../views.js';
+import { minAcknowledged, openViewSlot, type ViewSlot } from '../views.js';
 import { watchPaths } from '../watch.js';
 import { changeLogOf, MODLOG, pendingUids, purgeLocked, viewsDir, withDeletedFlag } from './changes.js';
 import { crlfSlice, toCrlf } from './crlf.js';
@@ -701,7 +701,12 @@ export class MaildirMailbox implements Mailbox {
   /** Purge what acknowledgements and closed handles let go (a refresh after acknowledge, close()). */
   private async purgeNow(): Promise<void> {
     const uv = this.current.uidValidity;
-    if (!uv || changeLogOf(this.dir, uv, this.env.log).pendingExpunges().length === 0) return;
+    if (!uv) return;
+    const pending = changeLogOf(this.dir, uv, this.env.log).pendingExpunges();
+    if (pending.length === 0) return;
+    // Without the lock first: while some other handle still needs them, there is nothing to do.
+    const min = await minAcknowledged(viewsDir(this.dir), this.env.log).catch(() => Infinity);
+    if (!pending.some((p) => p.modseq <= min)) return;
     await lockedUidList(this.dir, this.env, async (list) => {
       const log = changeLogOf(this.dir, list.uidValidity, this.env.log);
       return purgeLocked(this.dir, list, log, this.env.log);
