@@ -57,6 +57,9 @@ export interface ChangeLog {
   pendingExpunges(): { modseq: number; uids: number[] }[];
   /** Keep at most `maxRecords` newest records plus every pending expunge; raise baseModseq. */
   compact(): void;
+  /** Make highestModseq() at least `modseq`, keeping every record (a backend's index knows a higher
+   *  mod-sequence than the log: the log was deleted or damaged). Writer only. */
+  raiseTo(modseq: number): void;
 }
 
 export interface ChangeLogOptions {
@@ -296,6 +299,12 @@ class ChangeLogFile implements ChangeLog {
       base = Math.max(base, r.modseq);
     }
     this.rewrite(base, [...kept, ...l.records.slice(cut)]);
+  }
+
+  raiseTo(modseq: number): void {
+    const l = this.writable();
+    if (ChangeLogFile.highestOf(l) >= modseq) return;
+    this.rewrite(modseq, l.records);
   }
 
   /** Replace the log with a new one (temporary file, fsync, rename: a kill leaves the old or the new). */

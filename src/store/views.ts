@@ -42,6 +42,7 @@ class Slot implements ViewSlot {
   advance(modseq: number): void {
     if (this.closed || !(modseq > this.acknowledged)) return;
     this.acknowledged = modseq;
+    if (this.fd < 0) return;
     try { writeSync(this.fd, encode(modseq), 0, WIDTH + 1, 0); } catch { /* the value in memory is what this process uses */ }
   }
 
@@ -51,6 +52,7 @@ class Slot implements ViewSlot {
     const mine = table.get(this.dir);
     mine?.delete(this.name);
     if (mine && mine.size === 0) table.delete(this.dir);
+    if (this.fd < 0) return;
     try { unlinkSync(this.path); } catch { /* removed by a mailbox delete */ }
     try { closeSync(this.fd); } catch { /* already closed */ }
     this.fd = -1;
@@ -59,6 +61,8 @@ class Slot implements ViewSlot {
 
 /** This process's open slots, by views directory and slot name. */
 const table = new Map<string, Map<string, Slot>>();
+/** Paths of slot files this process is making right now (a scan must not lock-test them either). */
+const making = new Set<string>();
 
 function encode(modseq: number): Buffer {
   return Buffer.from(String(Math.max(0, Math.floor(modseq))).padStart(WIDTH, '0') + '\n', 'latin1');
@@ -94,15 +98,35 @@ function deadByPid(name: string): boolean {
  * under the mailbox lock that gives the handle its first state, so no purge can pass in between.
  */
 export async function openViewSlot(dir: string, modseq: number, log?: Logger): Promise<ViewSlot> {
+  try {
+    return await makeSlot(dir, modseq, log);
+  } catch (e) {
+    // No room or no permission in the index directory (a full disk must not stop people reading
+    // their mail): a slot only this process knows. Other processes may then purge what this handle
+    // still lists; its reads of those fail with NONEXISTENT, as before deferred removal.
+    log?.warn({ dir, err: String(e) }, 'cannot create a view slot; this session does not hold back removals by other processes');
+    const name = `.memory.${randomBytes(8).toString('hex')}`;
+    const slot = new Slot(join(dir, name), dir, name, -1, modseq);
+    let mine = table.get(dir);
+    if (!mine) table.set(dir, (mine = new Map()));
+    mine.set(name, slot);
+    return slot;
+  }
+}
+
+async function makeSlot(dir: string, modseq: number, log?: Logger): Promise<ViewSlot> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const ext = await loadFsExt(log);
   for (let attempt = 0; ; attempt++) {
     const name = `${hostname()}.${process.pid}.${randomBytes(8).toString('hex')}`;
     const tmp = join(dir, `.${name}.new`);
     const path = join(dir, name);
-    const fd = openSync(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    making.add(tmp);
+    making.add(path);
+    let fd = -1;
     let ok = false;
     try {
+      fd = openSync(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
       // Taken only by a scan testing our newborn file; it then unlinks it: start again.
       if (ext && !(await tryLock(ext, fd))) {
         if (attempt >= 20) throw new Error(`cannot lock a new view slot in ${dir}`);
@@ -115,14 +139,18 @@ export async function openViewSlot(dir: string, modseq: number, log?: Logger): P
       }
       ok = true;
     } finally {
-      if (!ok) {
+      if (!ok && fd >= 0) {
         try { closeSync(fd); } catch { /* ignore */ }
       }
+      if (!ok) { making.delete(tmp); making.delete(path); }
     }
+    // Into the table in the same turn as the rename: no scan of ours can see the name without it.
     const slot = new Slot(path, dir, name, fd, modseq);
     let mine = table.get(dir);
     if (!mine) table.set(dir, (mine = new Map()));
     mine.set(name, slot);
+    making.delete(tmp);
+    making.delete(path);
     return slot;
   }
 }
@@ -132,17 +160,17 @@ export async function openViewSlot(dir: string, modseq: number, log?: Logger): P
  * or Infinity when none is live. Slots of dead handles (their fcntl lock can be taken) are removed.
  */
 export async function minAcknowledged(dir: string, log?: Logger): Promise<number> {
+  let names: string[] = [];
+  try { names = readdirSync(dir); } catch { /* no slots on disk */ }
+  const ext = names.length ? await loadFsExt(log) : null;
   let min = Infinity;
-  const mine = table.get(dir);
-  if (mine) for (const s of mine.values()) min = Math.min(min, s.acknowledged);
-  let names: string[];
-  try { names = readdirSync(dir); } catch { return min; }
-  const ext = await loadFsExt(log);
   for (const n of names) {
-    if (mine?.has(n)) continue;
+    // Looked up afresh for every name: a handle of ours may have been opened while we awaited a lock.
+    if (table.get(dir)?.has(n)) continue;
     const newborn = n.startsWith('.');
     if (newborn && !n.endsWith('.new')) continue;
     const p = join(dir, n);
+    if (making.has(p)) continue;
     let fd: number;
     try { fd = openSync(p, constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK); } catch { continue; }
     try {
@@ -162,5 +190,8 @@ export async function minAcknowledged(dir: string, log?: Logger): Promise<number
       closeSync(fd);
     }
   }
+  // This process's slots, as they are now (one may have been opened while we awaited a lock).
+  const mine = table.get(dir);
+  if (mine) for (const s of mine.values()) min = Math.min(min, s.acknowledged);
   return min;
 }

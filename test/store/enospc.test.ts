@@ -83,10 +83,13 @@ describe.skipIf(process.getuid?.() !== 0)('ENOSPC during rewrites', () => {
         expect(existsSync(paths.indexDir) ? readdirSync(paths.indexDir).filter((f) => f.includes('journal')) : []).toEqual([]);
       } finally {
         unlinkSync(filler);
+        // An open handle keeps its view slot (a file in the index directory) open: close it.
+        await box.close();
       }
       // With space again the same change succeeds and nothing was lost.
       const box2 = await store().open('INBOX');
       await box2.setFlags([box2.state.messages[0]!.uid], 'add', ['\\Seen']);
+      await box2.close();
       await intact(store(), 20);
       writeFileSync(join(mnt, 'probe'), 'x');
       unlinkSync(join(mnt, 'probe'));

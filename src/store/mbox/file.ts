@@ -12,7 +12,9 @@ import { beginWrite, readHold, releaseReads, type ReadHold } from '../read-lock.
 import { parseSpool, type ParsedMessage } from './parse.js';
 import { readIndex, writeIndex, stampTail, sameStamp, type IndexData, type IndexedMessage, type SpoolStamp } from './index-file.js';
 import { replaceTail, replayJournal, patchRanges, killPoint } from './journal.js';
-import { restamp, storedForm, clientView, statusOf, layoutOf, FLAG_OLD, LF } from './format.js';
+import { restamp, storedForm, clientView, statusOf, layoutOf, FLAG_OLD, FLAG_DELETED, LF } from './format.js';
+import { openChangeLog, CHANGE_APPEND, CHANGE_EXPUNGE, CHANGE_PURGE, type ChangeLog } from '../changelog.js';
+import { minAcknowledged } from '../views.js';
 
 export interface FileOptions {
   lock: LockOptions;
@@ -42,7 +44,7 @@ function preadExact(fd: number, pos: number, len: number): Buffer {
 function emptyIndex(uidValidity: number): IndexData {
   return {
     stamp: { size: 0, ino: '', mtime: '', tail: 0 }, uidValidity, uidNext: 1, keywords: [],
-    fileBase: null, pseudo: null, preambleEnd: 0, messages: [],
+    fileBase: null, pseudo: null, preambleEnd: 0, messages: [], logSeen: 0,
   };
 }
 
@@ -57,6 +59,11 @@ export class MboxFile {
   /** The latest layout this process knows (valid while `cur.stamp` matches the spool). */
   cur: IndexData | null = null;
   private idxSeen = '';
+  private logSig = '';
+  /** The mailbox's change log (`<key>.modlog` beside the index) and live-handle slots (`<key>.views/`). */
+  readonly modlogPath: string;
+  readonly viewsDir: string;
+  private log: ChangeLog | null = null;
 
   constructor(
     readonly path: string,
@@ -64,7 +71,24 @@ export class MboxFile {
     readonly indexPath: string,
     readonly journalPath: string,
     private readonly opts: FileOptions,
-  ) {}
+  ) {
+    const stem = indexPath.endsWith('.idx') ? indexPath.slice(0, -4) : indexPath;
+    this.modlogPath = stem + '.modlog';
+    this.viewsDir = stem + '.views';
+  }
+
+  /** The change log for a UIDVALIDITY (one reader/writer object per mailbox and process). */
+  changeLog(uidValidity: number): ChangeLog {
+    if (!this.log || this.log.uidValidity !== uidValidity) this.log = openChangeLog(this.modlogPath, uidValidity, this.opts.log);
+    return this.log;
+  }
+
+  private logSignature(): string {
+    try {
+      const s = statSync(this.modlogPath, { bigint: true });
+      return `${s.ino}:${s.mtimeNs}:${s.size}`;
+    } catch { return ''; }
+  }
 
   /** Cheap unlocked check: is our view certainly current? (stat of spool, index and journal.) */
   probablyCurrent(): boolean {
@@ -76,7 +100,7 @@ export class MboxFile {
       return this.cur.stamp.ino === '' && !existsSync(this.path);
     }
     if (existsSync(this.journalPath)) return false;
-    return this.indexSignature() === this.idxSeen;
+    return this.indexSignature() === this.idxSeen && this.logSignature() === this.logSig;
   }
 
   private indexSignature(): string {
@@ -87,7 +111,11 @@ export class MboxFile {
   }
 
   /** Run `fn` with the spool locked and our view current. fd is -1 when the file does not exist. */
-  async locked<T>(mode: 'read' | 'write' | 'create', fn: (fd: number, data: IndexData) => T | Promise<T>): Promise<T> {
+  async locked<T>(
+    mode: 'read' | 'write' | 'create', fn: (fd: number, data: IndexData) => T | Promise<T>,
+    /** Afterwards remove expunged messages no live handle can still read (the "next writer"). */
+    purge = mode === 'create',
+  ): Promise<T> {
     // Every full lock may write (the index, \Recent claims, a journal replay): our burst read lock on
     // this spool must go first (read-lock.ts).
     const endWrite = await beginWrite(this.path);
@@ -107,7 +135,9 @@ export class MboxFile {
       }
       try {
         const data = this.sync(lock.fd);
-        return await fn(lock.fd, data);
+        const r = await fn(lock.fd, data);
+        if (purge && lock.fd >= 0 && this.cur) await this.purge(lock.fd, this.cur);
+        return r;
       } catch (e) {
         throw asStoreError(e);
       } finally {
@@ -178,11 +208,11 @@ export class MboxFile {
     if (fd < 0) {
       // No file: an empty mailbox. Keep a UIDVALIDITY in the index so it survives until mail arrives.
       const disk = readIndex(this.indexPath);
-      if (disk && disk.stamp.ino === '') { this.cur = disk; this.idxSeen = this.indexSignature(); return disk; }
+      if (disk && disk.stamp.ino === '') { this.cur = disk; this.idxSeen = this.indexSignature(); return this.settle(disk); }
       const fresh = emptyIndex(newUidValidity(disk?.uidValidity));
       if (disk) fresh.uidNext = disk.uidNext;
       this.save(fresh);
-      return fresh;
+      return this.settle(fresh);
     }
     try {
       replayJournal(fd, this.journalPath, this.opts.log);
@@ -193,23 +223,28 @@ export class MboxFile {
     }
     const stamp = this.stampOf(fd);
     const sig = this.indexSignature();
-    if (this.cur && sameStamp(this.cur.stamp, stamp) && sig === this.idxSeen) return this.cur;
+    if (this.cur && sameStamp(this.cur.stamp, stamp) && sig === this.idxSeen) return this.settle(this.cur);
     const disk = readIndex(this.indexPath);
     if (disk && sameStamp(disk.stamp, stamp)) {
       this.cur = disk;
       this.idxSeen = sig;
-      return disk;
+      return this.settle(disk);
     }
     // The shared index is the authority on UIDs not yet written to the spool; our memory is a fallback.
     const base = disk ?? this.cur;
     let next: IndexData | null = null;
+    // Messages found here that no index knew (an MDA's deliveries) are appends: logged below under
+    // the lock, before any session can see them. Without a usable index (lost, or a new UIDVALIDITY)
+    // every message is "new" and gets the log's highest instead (clients re-fetch their flags).
+    const fresh: number[] = [];
+    const predicted = (uv: number) => this.changeLog(uv).highestModseq() + 1;
     if (base && base.stamp.ino === stamp.ino && stamp.size > base.stamp.size && base.messages.length > 0 &&
         stampTail(fd, base.stamp.size) === base.stamp.tail) {
       // Only grew (an MDA appended): parse from the last known message on.
       const last = base.messages[base.messages.length - 1]!;
       const parsed = parseSpool(fd, last.offset, stamp.size);
       if (parsed && parsed.messages.length && parsed.messages[0]!.offset === last.offset) {
-        next = this.build(base.messages.slice(0, -1), parsed.messages, base, stamp, base.preambleEnd, base.pseudo, base.fileBase, [], true);
+        next = this.build(base.messages.slice(0, -1), parsed.messages, base, stamp, base.preambleEnd, base.pseudo, base.fileBase, [], true, predicted(base.uidValidity), fresh);
       }
     }
     if (!next) {
@@ -225,9 +260,76 @@ export class MboxFile {
         fileBase = { uidValidity: msgs[0].base.uidValidity, uidNext: msgs[0].base.uidNext };
       }
       const kw = (parsed.messages[0]?.base?.keywords) ?? [];
-      next = this.build([], msgs, base, stamp, parsed.preambleEnd, pseudo, fileBase, kw);
+      const uv = fileBase?.uidValidity || base?.uidValidity || 0;
+      const known = base && base.uidValidity === uv;
+      next = this.build([], msgs, base, stamp, parsed.preambleEnd, pseudo, fileBase, kw, false,
+        uv ? (known ? predicted(uv) : predicted(uv) - 1) : 0, known ? fresh : undefined);
+      if (!uv || !known) {
+        // A new UIDVALIDITY was made up, or no index knew this one: everything gets the log's highest.
+        const h = this.changeLog(next.uidValidity).highestModseq();
+        for (const m of next.messages) m.modseq = h;
+        next.logSeen = 0;
+      }
+    }
+    if (fresh.length) {
+      const log = this.changeLog(next.uidValidity);
+      const before = log.highestModseq();
+      const m = log.add(CHANGE_APPEND, fresh);
+      if (m !== before + 1 || fresh.some((u) => !next!.messages.some((x) => x.uid === u && x.modseq === m))) {
+        const set = new Set(fresh);
+        for (const x of next.messages) if (set.has(x.uid)) x.modseq = m;
+      }
+      if (next.logSeen === before) next.logSeen = m;
     }
     this.save(next);
+    return this.settle(next);
+  }
+
+  /**
+   * Make the index agree with the change log (caller holds the lock). Normally they agree already
+   * (every writer records both); after a writer died between its log record and its index, or after
+   * the index was lost, the log wins: its pending expunges are hidden again (nothing resurrects) and
+   * messages it names get its mod-sequences. A log behind the index (deleted) is raised, never lowered.
+   */
+  private settle(d: IndexData): IndexData {
+    const log = this.changeLog(d.uidValidity);
+    this.logSig = this.logSignature();
+    const h = log.highestModseq();
+    if (h === d.logSeen) return d;
+    let maxSeen = d.logSeen;
+    for (const m of d.messages) if (m.modseq > maxSeen) maxSeen = m.modseq;
+    if (maxSeen > h) {
+      log.raiseTo(maxSeen);
+      this.logSig = this.logSignature();
+    }
+    const high = log.highestModseq();
+    const byUid = new Map<number, IndexedMessage>();
+    const messages = d.messages.map((m) => {
+      const c = { ...m };
+      byUid.set(c.uid, c);
+      return c;
+    });
+    const since = log.since(d.logSeen);
+    if (since.complete) {
+      for (const r of since.records) {
+        if (r.kind === CHANGE_EXPUNGE || r.kind === CHANGE_PURGE) continue;
+        for (const u of r.uids) { const m = byUid.get(u); if (m && m.modseq < r.modseq) m.modseq = r.modseq; }
+      }
+    } else {
+      for (const m of messages) if (m.modseq < high) m.modseq = high;
+    }
+    for (const p of log.pendingExpunges()) {
+      for (const u of p.uids) {
+        const m = byUid.get(u);
+        if (m && !m.expunged) m.expunged = p.modseq;
+      }
+    }
+    for (const m of messages) if (!m.modseq) m.modseq = high;
+    const next: IndexData = { ...d, messages, logSeen: high };
+    // A new index (or a first change log) is expected; anything else means a writer died half way.
+    if (d.logSeen > 0) this.opts.log.warn({ path: this.path, index: d.logSeen, log: high }, 'mailbox index brought up to date from its change log');
+    this.save(next);
+    this.logSig = this.logSignature();
     return next;
   }
 
@@ -237,6 +339,10 @@ export class MboxFile {
     preambleEnd: number, pseudo: IndexData['pseudo'], fileBase: IndexData['fileBase'], fileKeywords: string[] = [],
     /** The file only grew: a message at a known offset is the same message even if its end changed. */
     sameOffsets = false,
+    /** Mod-sequence for messages no earlier record carries over (0: leave to the caller). */
+    newModseq = 0,
+    /** Collects the UIDs of those messages. */
+    fresh?: number[],
   ): IndexData {
     let uidValidity = fileBase?.uidValidity ?? prev?.uidValidity ?? newUidValidity();
     const samePrev = prev && prev.uidValidity === uidValidity ? prev : null;
@@ -293,11 +399,13 @@ export class MboxFile {
       const m: IndexedMessage = {
         offset: p.offset, end: p.end, size: p.size, date: p.date, uid,
         flags: p.flags | ((carried?.flags ?? 0) & FLAG_OLD), fileUid: p.fileUid === uid ? uid : 0, key: p.key, keywords: p.keywords,
+        modseq: carried?.modseq || newModseq, expunged: carried?.expunged ?? 0,
       };
+      if (!carried) fresh?.push(uid);
       if (p.uidl) m.uidl = p.uidl;
       out.push(m);
     }
-    return { stamp, uidValidity, uidNext, keywords: [...keywords], fileBase, pseudo, preambleEnd, messages: out };
+    return { stamp, uidValidity, uidNext, keywords: [...keywords], fileBase, pseudo, preambleEnd, messages: out, logSeen: samePrev?.logSeen ?? 0 };
   }
 
   save(d: IndexData): void {
@@ -306,6 +414,42 @@ export class MboxFile {
       this.opts.log.warn({ index: this.indexPath }, 'cannot write mailbox index');
     }
     this.idxSeen = this.indexSignature();
+    this.logSig = this.logSignature();
+  }
+
+  /**
+   * Deferred removal: take out of the spool the expunged messages that no live handle can still read
+   * (expunged at or below every live handle's acknowledged mod-sequence), through the same crash-safe
+   * rewrite as any other, then record their purge. Caller holds the write lock. Also records the purge
+   * of pending expunges whose messages are gone already (a kill between the rewrite and its record, or
+   * a foreign program that removed them).
+   */
+  async purge(fd: number, d: IndexData): Promise<IndexData> {
+    if (fd < 0) return d;
+    const log = this.changeLog(d.uidValidity);
+    let hidden = 0;
+    for (const m of d.messages) if (m.expunged) hidden++;
+    const pending = log.pendingExpunges();
+    if (!hidden && !pending.length) return d;
+    const inIndex = new Set<number>();
+    for (const m of d.messages) inIndex.add(m.uid);
+    const gone = pending.flatMap((p) => p.uids.filter((u) => !inIndex.has(u)));
+    let data = d;
+    const remove = new Set<number>();
+    if (hidden) {
+      const min = await minAcknowledged(this.viewsDir, this.opts.log);
+      for (const m of d.messages) if (m.expunged && m.expunged <= min) remove.add(m.uid);
+    }
+    if (!remove.size && !gone.length) return d;
+    const before = log.highestModseq();
+    if (remove.size) {
+      // The index written with the rewrite already counts the purge record that follows it.
+      data = this.rewrite(fd, { ...d, logSeen: d.logSeen === before ? before + 1 : d.logSeen }, new Map(), remove);
+      killPoint('before-purge-record');
+    }
+    log.add(CHANGE_PURGE, [...remove, ...gone]);
+    this.logSig = this.logSignature();
+    return data;
   }
 
   /** Client view of one message (caller holds the lock). */
@@ -491,6 +635,12 @@ export class MboxFile {
     let uidNext = data.uidNext;
     const keywords = new Set(data.keywords);
     const writeBase = !data.pseudo && data.messages.length === 0;
+    // Logged first: a kill after this leaves a record of UIDs that never appeared (harmless), never a
+    // message without its append in the log.
+    const log = this.changeLog(data.uidValidity);
+    const logBefore = log.highestModseq();
+    const modseq = log.add(CHANGE_APPEND, items.map((_x, i) => data.uidNext + i));
+    killPoint('append-logged');
     items.forEach((it, i) => {
       const uid = uidNext++;
       uids.push(uid);
@@ -503,7 +653,7 @@ export class MboxFile {
     const stamp = this.stampOf(fd);
     const parsed = parseSpool(fd, reparseFrom, stamp.size);
     if (!parsed) throw new StoreError('SERVERBUG', 'appended mailbox does not parse');
-    const grown: IndexData = { ...data, uidNext, keywords: [...keywords] };
+    const grown: IndexData = { ...data, uidNext, keywords: [...keywords], logSeen: data.logSeen === logBefore ? modseq : data.logSeen };
     let msgs = parsed.messages;
     let pseudo = data.pseudo;
     let fileBase = data.fileBase;
@@ -512,7 +662,7 @@ export class MboxFile {
       if (msgs[0]?.pseudo) { pseudo = { offset: msgs[0].offset, end: msgs[0].end }; msgs = msgs.slice(1); }
       if (writeBase) fileBase = { uidValidity: data.uidValidity, uidNext: data.uidNext + items.length };
     }
-    const next = this.build(keep, msgs, grown, stamp, whole ? parsed.preambleEnd : data.preambleEnd, pseudo, fileBase);
+    const next = this.build(keep, msgs, grown, stamp, whole ? parsed.preambleEnd : data.preambleEnd, pseudo, fileBase, [], false, modseq);
     next.uidNext = Math.max(next.uidNext, uidNext);
     this.save(next);
     return { data: next, uids };
@@ -532,20 +682,33 @@ export class MboxFile {
     return { data: next, claimed };
   }
 
-  /** Raw bytes of all real messages (for RENAME INBOX). */
+  /** Raw bytes of all real messages (for RENAME INBOX); expunged ones waiting for removal are left out. */
   rawMessages(fd: number, data: IndexData): Buffer {
     if (!data.messages.length) return Buffer.alloc(0);
     const s = data.messages[0]!.offset;
-    return preadExact(fd, s, fstatSync(fd).size - s);
+    if (!data.messages.some((m) => m.expunged)) return preadExact(fd, s, fstatSync(fd).size - s);
+    const size = fstatSync(fd).size;
+    const parts: Buffer[] = [];
+    data.messages.forEach((m, i) => {
+      if (m.expunged) return;
+      const next = data.messages[i + 1];
+      parts.push(preadExact(fd, m.offset, (next ? next.offset : size) - m.offset));
+    });
+    return Buffer.concat(parts);
   }
 
   /** Remove every real message (RENAME INBOX): keeps the preamble and the hidden pseudo-message. */
   clear(fd: number, data: IndexData): IndexData {
     if (!data.messages.length) return data;
     const x = data.messages[0]!.offset;
+    // Sessions with the mailbox open learn of it as expunges (QRESYNC: VANISHED), then purges.
+    const log = this.changeLog(data.uidValidity);
+    const visible = data.messages.filter((m) => !m.expunged).map((m) => m.uid);
+    if (visible.length) log.add(CHANGE_EXPUNGE, visible);
     replaceTail(fd, this.journalPath, x, []);
+    const logSeen = log.add(CHANGE_PURGE, data.messages.map((m) => m.uid));
     const stamp = this.stampOf(fd);
-    const next: IndexData = { ...data, stamp, messages: [], fileBase: data.pseudo ? data.fileBase : null };
+    const next: IndexData = { ...data, stamp, messages: [], fileBase: data.pseudo ? data.fileBase : null, logSeen };
     this.save(next);
     return next;
   }

@@ -4,7 +4,9 @@
 // (tmp + rename); a missing or damaged index only costs a full parse, never mail.
 //
 // Layout: "DMBX" | u32 version | u32 json length | u32 count | json (padded to 8) |
-//         f64[count*4] offset,end,size,date | u32[count*4] uid,flags,fileUid,key
+//         f64[count*6] offset,end,size,date,modseq,expunged | u32[count*4] uid,flags,fileUid,key
+// Version 2 added the per-message modseq and deferred expunge (issue 11); a version-1 index is not
+// read (a full parse rebuilds it: modseqs then come from the change log's highest).
 
 import { readFileSync, writeFileSync, renameSync, mkdirSync, readSync, fsyncSync, openSync, closeSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +25,11 @@ export interface IndexedMessage {
   key: number;
   keywords: string[];
   uidl?: string;
+  /** RFC 7162 mod-sequence of the message's append or last flag change. */
+  modseq: number;
+  /** Mod-sequence of its expunge while its bytes are kept for sessions that may still read it
+   *  (deferred removal); 0 for a current message. Expunged messages are in no MailboxState. */
+  expunged: number;
 }
 
 export interface SpoolStamp {
@@ -44,7 +51,18 @@ export interface IndexData {
   /** The hidden UW pseudo-message, kept and never shown. */
   pseudo: { offset: number; end: number } | null;
   preambleEnd: number;
+  /** Every message in the spool, expunged-but-kept ones included (ascending UID). */
   messages: IndexedMessage[];
+  /** The change log's HIGHESTMODSEQ this index agrees with: when the log says more (a writer died
+   *  between its log record and its index), the index is brought up to date from the log. */
+  logSeen: number;
+}
+
+/** What usage() and status() need without decoding every message. */
+export interface IndexHead {
+  stamp: SpoolStamp;
+  /** Bytes of expunged messages still kept in the spool (not counted for quota). */
+  hiddenBytes: number;
 }
 
 /** The keyword list of the (many) messages without keywords: one shared, frozen array instead of 100k
@@ -52,7 +70,8 @@ export interface IndexData {
 export const NO_KEYWORDS: string[] = Object.freeze([]) as unknown as string[];
 
 const MAGIC = 0x58424d44; // "DMBX" little-endian
-const VERSION = 1;
+const VERSION = 2;
+const F64 = 6;
 
 export function stampTail(fd: number, size: number): number {
   const n = Math.min(64, size);
@@ -72,20 +91,22 @@ export function encodeIndex(d: IndexData): Buffer {
   d.messages.forEach((m, i) => { if (m.keywords.length || m.uidl) extra.push([i, m.keywords, m.uidl ?? null]); });
   const head = Buffer.from(JSON.stringify({
     stamp: d.stamp, uidValidity: d.uidValidity, uidNext: d.uidNext, keywords: d.keywords,
-    fileBase: d.fileBase, pseudo: d.pseudo, preambleEnd: d.preambleEnd, extra,
+    fileBase: d.fileBase, pseudo: d.pseudo, preambleEnd: d.preambleEnd, logSeen: d.logSeen,
+    hiddenBytes: hiddenBytes(d.messages), extra,
   }), 'utf8');
   const headLen = (head.length + 7) & ~7;
-  const out = Buffer.alloc(16 + headLen + count * 32 + count * 16);
+  const out = Buffer.alloc(16 + headLen + count * F64 * 8 + count * 16);
   out.writeUInt32LE(MAGIC, 0);
   out.writeUInt32LE(VERSION, 4);
   out.writeUInt32LE(head.length, 8);
   out.writeUInt32LE(count, 12);
   head.copy(out, 16);
-  const f = new Float64Array(out.buffer, out.byteOffset + 16 + headLen, count * 4);
-  const u = new Uint32Array(out.buffer, out.byteOffset + 16 + headLen + count * 32, count * 4);
+  const f = new Float64Array(out.buffer, out.byteOffset + 16 + headLen, count * F64);
+  const u = new Uint32Array(out.buffer, out.byteOffset + 16 + headLen + count * F64 * 8, count * 4);
   for (let i = 0; i < count; i++) {
     const m = d.messages[i]!;
-    f[i * 4] = m.offset; f[i * 4 + 1] = m.end; f[i * 4 + 2] = m.size; f[i * 4 + 3] = m.date;
+    const o = i * F64;
+    f[o] = m.offset; f[o + 1] = m.end; f[o + 2] = m.size; f[o + 3] = m.date; f[o + 4] = m.modseq; f[o + 5] = m.expunged;
     u[i * 4] = m.uid; u[i * 4 + 1] = m.flags; u[i * 4 + 2] = m.fileUid; u[i * 4 + 3] = m.key;
   }
   return out;
@@ -96,19 +117,21 @@ export function decodeIndex(buf: Buffer): IndexData | null {
   const jsonLen = buf.readUInt32LE(8);
   const count = buf.readUInt32LE(12);
   const headLen = (jsonLen + 7) & ~7;
-  if (buf.length !== 16 + headLen + count * 48) return null;
-  type Head = Omit<IndexData, 'messages'> & { extra: [number, string[], string | null][] };
+  if (buf.length !== 16 + headLen + count * (F64 * 8 + 16)) return null;
+  type Head = Omit<IndexData, 'messages' | 'logSeen'> & { logSeen?: number; extra: [number, string[], string | null][] };
   let head: Head;
   try { head = JSON.parse(buf.toString('utf8', 16, 16 + jsonLen)) as Head; } catch { return null; }
   // Typed arrays need aligned memory; a Buffer from readFileSync may not be.
   const aligned = (buf.byteOffset % 8 === 0) ? buf : Buffer.from(buf);
-  const f = new Float64Array(aligned.buffer, aligned.byteOffset + 16 + headLen, count * 4);
-  const u = new Uint32Array(aligned.buffer, aligned.byteOffset + 16 + headLen + count * 32, count * 4);
+  const f = new Float64Array(aligned.buffer, aligned.byteOffset + 16 + headLen, count * F64);
+  const u = new Uint32Array(aligned.buffer, aligned.byteOffset + 16 + headLen + count * F64 * 8, count * 4);
   const messages: IndexedMessage[] = new Array(count);
   for (let i = 0; i < count; i++) {
+    const o = i * F64;
     messages[i] = {
-      offset: f[i * 4]!, end: f[i * 4 + 1]!, size: f[i * 4 + 2]!, date: f[i * 4 + 3]!,
+      offset: f[o]!, end: f[o + 1]!, size: f[o + 2]!, date: f[o + 3]!,
       uid: u[i * 4]!, flags: u[i * 4 + 1]!, fileUid: u[i * 4 + 2]!, key: u[i * 4 + 3]!, keywords: NO_KEYWORDS,
+      modseq: f[o + 4]!, expunged: f[o + 5]!,
     };
   }
   for (const [i, kw, uidl] of head.extra ?? []) {
@@ -120,7 +143,29 @@ export function decodeIndex(buf: Buffer): IndexData | null {
   return {
     stamp: head.stamp, uidValidity: head.uidValidity, uidNext: head.uidNext, keywords: head.keywords ?? [],
     fileBase: head.fileBase ?? null, pseudo: head.pseudo ?? null, preambleEnd: head.preambleEnd ?? 0, messages,
+    logSeen: head.logSeen ?? 0,
   };
+}
+
+function hiddenBytes(messages: readonly IndexedMessage[]): number {
+  let n = 0;
+  for (const m of messages) if (m.expunged) n += m.end - m.offset;
+  return n;
+}
+
+/** The index's stamp and summary without decoding its messages (null: missing, old or damaged). */
+export function readIndexHead(path: string): IndexHead | null {
+  let fd = -1;
+  try {
+    fd = openSync(path, 'r');
+    const h = Buffer.alloc(16);
+    if (readSync(fd, h, 0, 16, 0) !== 16 || h.readUInt32LE(0) !== MAGIC || h.readUInt32LE(4) !== VERSION) return null;
+    const len = h.readUInt32LE(8);
+    const j = Buffer.alloc(len);
+    if (readSync(fd, j, 0, len, 16) !== len) return null;
+    const head = JSON.parse(j.toString('utf8')) as { stamp: SpoolStamp; hiddenBytes?: number };
+    return { stamp: head.stamp, hiddenBytes: head.hiddenBytes ?? 0 };
+  } catch { return null; } finally { if (fd >= 0) closeSync(fd); }
 }
 
 export function readIndex(path: string): IndexData | null {

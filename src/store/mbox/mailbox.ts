@@ -1,11 +1,15 @@
 // A selected mbox mailbox: the session's snapshot plus locked operations on the MboxFile.
 
 import { Readable } from 'node:stream';
-import type { Mailbox, MailboxState, MessageInfo, Flag, StoreMode } from '../types.js';
+import { lstatSync } from 'node:fs';
+import type { Mailbox, MailboxState, MessageInfo, Flag, StoreMode, ExpungedSince } from '../types.js';
 import { StoreError } from '../types.js';
 import type { MboxFile } from './file.js';
 import type { IndexData, IndexedMessage } from './index-file.js';
 import { SYSTEM_FLAGS, FLAG_OLD, FLAG_DELETED, isAtomKeyword, isQuotedFrom } from './format.js';
+import { CHANGE_EXPUNGE, CHANGE_FLAGS } from '../changelog.js';
+import { openViewSlot, type ViewSlot } from '../views.js';
+import { watchPaths } from '../watch.js';
 
 /** Messages above this size are streamed in pieces instead of read whole. */
 const BIG_MESSAGE = 4 * 1024 * 1024;
@@ -114,6 +118,9 @@ class MboxMessageInfo implements MessageInfo {
   get uidl(): string | undefined {
     return this.m.uidl;
   }
+  get modseq(): number {
+    return this.m.modseq;
+  }
   get internalDate(): Date {
     return (this.date ??= new Date(this.m.date));
   }
@@ -125,6 +132,10 @@ export class MboxMailbox implements Mailbox {
   onClose: (() => void) | null = null;
   private readonly recent = new Set<number>();
   private closed = false;
+  private readonly watchers = new Set<() => void>();
+  /** The spool's inode when opened ('' if it did not exist): another one means the folder was
+   *  deleted or renamed away (and maybe created again). */
+  private readonly ino: string;
 
   constructor(
     readonly name: string,
@@ -132,23 +143,32 @@ export class MboxMailbox implements Mailbox {
     private readonly file: MboxFile,
     private readonly claim: boolean,
     data: IndexData,
+    /** This handle's claim on expunged messages (deferred removal, views.ts). */
+    private readonly slot: ViewSlot,
     claimed: readonly number[] = [],
   ) {
     for (const u of claimed) this.recent.add(u);
+    this.ino = data.stamp.ino;
     this.state = this.snapshot(data);
   }
 
-  /** Open: sync under the lock and, for SELECT, claim \Recent. */
+  /** Open: sync under the lock and, for SELECT, claim \Recent. The handle's view slot is made under the
+   *  same lock, so no purge can take a message of its first state before it is counted. */
   static async open(name: string, file: MboxFile, readOnly: boolean, claim: boolean): Promise<MboxMailbox> {
     const doClaim = claim && !readOnly;
     const claimed: number[] = [];
-    const data = await file.locked('read', (_fd, d) => {
-      if (!doClaim || !d.messages.some((m) => !(m.flags & FLAG_OLD))) return d;
+    let slot: ViewSlot | null = null;
+    const data = await file.locked('read', async (_fd, d) => {
+      slot = await openViewSlot(file.viewsDir, d.logSeen);
+      if (!doClaim || !d.messages.some((m) => !(m.flags & FLAG_OLD) && !m.expunged)) return d;
       const r = file.claimRecent(d);
       claimed.push(...r.claimed);
       return r.data;
+    }).catch((e: unknown) => {
+      (slot as ViewSlot | null)?.close();
+      throw e;
     });
-    return new MboxMailbox(name, readOnly, file, doClaim, data, claimed);
+    return new MboxMailbox(name, readOnly, file, doClaim, data, slot!, claimed);
   }
 
   private snapshot(d: IndexData): MailboxState {
@@ -159,9 +179,10 @@ export class MboxMailbox implements Mailbox {
     const bySys: (ReadonlySet<Flag> | undefined)[] = [];
     const anyRecent = this.recent.size > 0;
     const src = d.messages;
-    const messages: MessageInfo[] = new Array(src.length);
+    const messages: MessageInfo[] = [];
     for (let i = 0; i < src.length; i++) {
       const m = src[i]!;
+      if (m.expunged) continue;
       const bits = m.flags & ~FLAG_OLD;
       let flags: ReadonlySet<Flag> | undefined;
       if (m.keywords.length) {
@@ -172,9 +193,9 @@ export class MboxMailbox implements Mailbox {
         flags = bySys[bits];
         if (!flags) { flags = flagSet(m); bySys[bits] = flags; }
       }
-      messages[i] = new MboxMessageInfo(m, flags, anyRecent && this.recent.has(m.uid));
+      messages.push(new MboxMessageInfo(m, flags, anyRecent && this.recent.has(m.uid)));
     }
-    return { uidValidity: d.uidValidity, uidNext: d.uidNext, keywords: d.keywords, messages };
+    return { uidValidity: d.uidValidity, uidNext: d.uidNext, keywords: d.keywords, messages, highestModseq: d.logSeen };
   }
 
   private live(): void {
@@ -186,12 +207,26 @@ export class MboxMailbox implements Mailbox {
     if (this.readOnly) throw new StoreError('CANNOT', 'mailbox is open read-only');
   }
 
+  /** Folders only (INBOX always exists, and may lose its file when emptied): the file this handle
+   *  opened is no longer at its path. */
+  private checkStillThere(d?: IndexData): void {
+    if (this.name === 'INBOX' || !this.ino) return;
+    let ino = '';
+    try { ino = String(lstatSync(this.file.path, { bigint: true }).ino); } catch { /* gone */ }
+    // A recreated file may get the old inode number back; its UIDVALIDITY is new.
+    if (ino !== this.ino || (d && d.uidValidity !== this.state.uidValidity)) {
+      throw new StoreError('NONEXISTENT', `mailbox ${this.name} was deleted or renamed`);
+    }
+  }
+
   async refresh(force = false): Promise<MailboxState> {
     this.live();
+    this.checkStillThere();
     if (!force && this.file.probablyCurrent()) return this.state;
     await this.file.locked('read', (_fd, d) => {
+      this.checkStillThere(d);
       let data = d;
-      if (this.claim && d.messages.some((m) => !(m.flags & FLAG_OLD))) {
+      if (this.claim && d.messages.some((m) => !(m.flags & FLAG_OLD) && !m.expunged)) {
         const r = this.file.claimRecent(d);
         for (const u of r.claimed) this.recent.add(u);
         data = r.data;
@@ -201,10 +236,18 @@ export class MboxMailbox implements Mailbox {
     return this.state;
   }
 
+  /** The message by UID while this handle may still read it (deferred removal: an expunged one until
+   *  this handle acknowledged a state without it). */
+  private readable(d: IndexData, uid: number): IndexedMessage | undefined {
+    const m = findByUid(d.messages, uid);
+    if (m && m.expunged && m.expunged <= this.slot.acknowledged) return undefined;
+    return m;
+  }
+
   async read(uid: number): Promise<Buffer> {
     this.live();
     return this.file.readLocked((fd, d) => {
-      const m = findByUid(d.messages, uid);
+      const m = this.readable(d, uid);
       if (!m || fd < 0) throw new StoreError('NONEXISTENT', `message UID ${uid} no longer exists`);
       return this.file.readMessage(fd, m);
     });
@@ -229,7 +272,7 @@ export class MboxMailbox implements Mailbox {
   private streamWith(uid: number, start: number, end: number | undefined, ring: number): Readable {
     const self = this;
     return Readable.from((async function* () {
-      const m = self.state.messages.find((x) => x.uid === uid);
+      const m = findByUid(self.file.cur?.messages ?? [], uid);
       if (!m || m.size <= BIG_MESSAGE) {
         // The lock is held only while reading; the bytes are then streamed from memory.
         const whole = await self.read(uid);
@@ -277,7 +320,7 @@ export class MboxMailbox implements Mailbox {
     for (;;) {
       if (pos >= end) return;
       const piece = await this.file.readLocked((fd, d) => {
-        const m = findByUid(d.messages, uid);
+        const m = this.readable(d, uid);
         if (!m || fd < 0) throw new StoreError('NONEXISTENT', `message UID ${uid} no longer exists`);
         let header: Buffer | null = null;
         if (!layout || layout.offset !== m.offset || layout.end !== m.end) {
@@ -309,14 +352,19 @@ export class MboxMailbox implements Mailbox {
     }
   }
 
-  async setFlags(uids: readonly number[], mode: StoreMode, flags: readonly Flag[]): Promise<MailboxState> {
+  async setFlags(
+    uids: readonly number[], mode: StoreMode, flags: readonly Flag[], unchangedSince?: number,
+  ): Promise<MailboxState & { readonly modified?: readonly number[] }> {
     this.writable();
     const want = encodeFlags(flags);
     const set = new Set(uids);
+    const modified: number[] = [];
     await this.file.locked('write', (fd, d) => {
       const changes = new Map<number, { flags: number; keywords: string[] }>();
       for (const m of d.messages) {
-        if (!set.has(m.uid)) continue;
+        // Unknown or expunged (by anyone): a silent no-op (RFC 2180 4.2.1).
+        if (!set.has(m.uid) || m.expunged) continue;
+        if (unchangedSince !== undefined && m.modseq > unchangedSince) { modified.push(m.uid); continue; }
         const sys = m.flags & ~FLAG_OLD;
         let bits: number;
         let kws: string[];
@@ -328,15 +376,23 @@ export class MboxMailbox implements Mailbox {
       }
       let data = d;
       if (changes.size) {
+        // Logged first: a kill after this at worst gives unchanged messages a new mod-sequence.
+        const modseq = this.file.changeLog(d.uidValidity).add(CHANGE_FLAGS, [...changes.keys()]);
         const kwAll = new Set(d.keywords);
         for (const c of changes.values()) for (const k of c.keywords) kwAll.add(k);
-        data = this.file.rewrite(fd, { ...d, keywords: [...kwAll] }, changes, new Set());
+        const messages = d.messages.map((m) => (changes.has(m.uid) ? { ...m, modseq } : m));
+        data = this.file.rewrite(fd, { ...d, keywords: [...kwAll], messages, logSeen: d.logSeen === modseq - 1 ? modseq : d.logSeen }, changes, new Set());
       }
       this.state = this.snapshot(data);
-    });
-    return this.state;
+    }, true);
+    return modified.length ? { ...this.state, modified } : this.state;
   }
 
+  /**
+   * Deferred expunge: the change log records it, the index hides the messages from every state, and
+   * their bytes stay in the spool (marked \\Deleted, with their X-UID, so a lost index or a program
+   * reading the spool never brings them back as current mail) until no live handle can read them.
+   */
   async expunge(uids?: readonly number[]): Promise<number[]> {
     this.writable();
     const only = uids ? new Set(uids) : null;
@@ -344,21 +400,62 @@ export class MboxMailbox implements Mailbox {
     await this.file.locked('write', (fd, d) => {
       const remove = new Set<number>();
       for (const m of d.messages) {
+        if (m.expunged) continue;
         if (only ? only.has(m.uid) : (m.flags & FLAG_DELETED) !== 0) remove.add(m.uid);
       }
       let data = d;
-      if (remove.size) data = this.file.rewrite(fd, d, new Map(), remove);
+      if (remove.size) {
+        const modseq = this.file.changeLog(d.uidValidity).add(CHANGE_EXPUNGE, [...remove]);
+        const changes = new Map<number, { flags: number; keywords: string[] }>();
+        const messages = d.messages.map((m) => {
+          if (!remove.has(m.uid)) return m;
+          if (!(m.flags & FLAG_DELETED) || !m.fileUid) changes.set(m.uid, { flags: m.flags | FLAG_DELETED, keywords: m.keywords });
+          return { ...m, expunged: modseq, flags: m.flags | FLAG_DELETED };
+        });
+        const next = { ...d, messages, logSeen: d.logSeen === modseq - 1 ? modseq : d.logSeen };
+        if (changes.size) data = this.file.rewrite(fd, next, changes, new Set());
+        else { this.file.save(next); data = next; }
+      }
       removed = [...remove];
       for (const u of removed) this.recent.delete(u);
       this.state = this.snapshot(data);
-    });
+    }, true);
     return removed;
+  }
+
+  acknowledge(state: MailboxState): void {
+    if (this.closed) return;
+    this.slot.advance(state.highestModseq);
+  }
+
+  async expungedSince(since: number): Promise<ExpungedSince> {
+    this.live();
+    const r = this.file.changeLog(this.state.uidValidity).since(since);
+    const uids = new Set<number>();
+    for (const rec of r.records) if (rec.kind === CHANGE_EXPUNGE) for (const u of rec.uids) uids.add(u);
+    return { uids: [...uids].sort((a, b) => a - b), complete: r.complete };
+  }
+
+  watch(onChange: () => void): () => void {
+    this.live();
+    const stop = watchPaths([this.file.path, this.file.modlogPath], onChange);
+    const done = () => { stop(); this.watchers.delete(done); };
+    this.watchers.add(done);
+    return done;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const w of [...this.watchers]) w();
+    // Our claim on expunged messages ends first, so the purge below may take them.
+    this.slot.close();
     this.file.releaseReads();
+    try {
+      this.checkStillThere();
+      const log = this.file.changeLog(this.state.uidValidity);
+      if (log.pendingExpunges().length) await this.file.locked('write', () => undefined, true);
+    } catch { /* deleted, read-only or busy: the next writer purges */ }
     this.onClose?.();
     this.onClose = null;
   }

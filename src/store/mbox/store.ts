@@ -16,7 +16,7 @@ import { StoreError } from '../types.js';
 import { MboxFile, isRegularFile, type FileOptions, type NewMessage } from './file.js';
 import { MboxMailbox, encodeFlags } from './mailbox.js';
 import { FLAG_SEEN, FLAG_OLD } from './format.js';
-import { fsyncDir } from './index-file.js';
+import { fsyncDir, readIndexHead } from './index-file.js';
 import { markInUse, claimUnused, type InUseLock } from '../inuse.js';
 
 const SUBSCRIPTIONS = '.mailboxlist';
@@ -194,12 +194,17 @@ export class MboxStore implements MailStore {
       let unseen = 0;
       let recent = 0;
       let size = 0;
+      let messages = 0;
       for (const m of d.messages) {
+        // Expunged messages kept for other sessions (deferred removal) are not the user's any more.
+        if (m.expunged) continue;
+        messages++;
         if (!(m.flags & FLAG_SEEN)) unseen++;
         if (!(m.flags & FLAG_OLD)) recent++;
         size += m.size;
       }
-      return { messages: d.messages.length, recent, unseen, uidNext: d.uidNext, uidValidity: d.uidValidity, size };
+      const highestModseq = Math.max(d.logSeen, f.changeLog(d.uidValidity).highestModseq());
+      return { messages, recent, unseen, uidNext: d.uidNext, uidValidity: d.uidValidity, size, highestModseq };
     });
   }
 
@@ -411,21 +416,29 @@ export class MboxStore implements MailStore {
 
   async usage(): Promise<number> {
     let total = 0;
-    try { total += statSync(this.paths.inbox).size; } catch { /* empty INBOX */ }
-    const walk = (dir: string, depth: number) => {
+    // What users see: a spool's size less the expunged messages it still keeps for other sessions
+    // (from the index head, when the index describes the file as it is).
+    const visible = (name: string, st: { size: bigint; ino: bigint }): number => {
+      const head = readIndexHead(join(this.paths.indexDir, fileKey(name) + '.idx'));
+      const size = Number(st.size);
+      if (!head || head.stamp.ino !== String(st.ino) || head.stamp.size !== size) return size;
+      return Math.max(0, size - head.hiddenBytes);
+    };
+    try { total += visible('INBOX', statSync(this.paths.inbox, { bigint: true })); } catch { /* empty INBOX */ }
+    const walk = (dir: string, prefix: string, depth: number) => {
       if (depth > 20) return;
       let names: string[];
       try { names = readdirSync(dir); } catch { return; }
       for (const n of names) {
         if (n.startsWith('.')) continue;
         try {
-          const st = lstatSync(join(dir, n));
-          if (st.isDirectory()) walk(join(dir, n), depth + 1);
-          else if (st.isFile()) total += st.size;
+          const st = lstatSync(join(dir, n), { bigint: true });
+          if (st.isDirectory()) walk(join(dir, n), `${prefix}${n}/`, depth + 1);
+          else if (st.isFile()) total += visible(prefix + n, st);
         } catch { /* vanished */ }
       }
     };
-    walk(this.paths.folders, 0);
+    walk(this.paths.folders, '', 0);
     return total;
   }
 }
