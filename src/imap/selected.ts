@@ -54,6 +54,9 @@ export class Selected {
   /** HIGHESTMODSEQ of the newest state the client was told everything of: a safe resync point
    *  while expunges are still pending (RFC 7162 §3.2). */
   inStepModseq: number;
+  /** This session deleted or renamed the mailbox itself: the command still completes with OK, and the
+   *  next one finds it gone (Dovecot's order). */
+  removedHere = false;
   /** A MODSEQ went out since the last update pass (see ImapSession.sendUpdates). */
   modseqSent = false;
   /** Keywords the client was told of in an untagged FLAGS. */

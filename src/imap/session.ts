@@ -133,6 +133,10 @@ export class ImapSession {
   async sendUpdates(opts: { refresh: boolean; allowExpunge: boolean }): Promise<void> {
     const sel = this.selected;
     if (!sel) return;
+    if (sel.removedHere) {
+      sel.removedHere = false;
+      return;
+    }
     if (opts.refresh) {
       try {
         await sel.mailbox.refresh();
@@ -157,15 +161,16 @@ export class ImapSession {
     sel.modseqSent = false;
   }
 
-  /** The selected mailbox was deleted or renamed by another session (refresh rejects NONEXISTENT):
+  /** The selected mailbox was deleted or renamed (by another session, or by this one: refresh rejects
+   *  NONEXISTENT):
    *  the view cannot go on, so say so in Dovecot's words and end the connection. */
   private mailboxVanished(e: StoreError): void {
     // "renamed" only when the store knows that is what happened (its message says so and no more).
     const how = /\brenamed\b/i.test(e.message) && !/\bdeleted\b/i.test(e.message) ? 'renamed' : 'deleted';
-    this.untagged(`BYE Selected mailbox was ${how}, have to disconnect`);
+    this.untagged(`BYE Selected mailbox was ${how}, have to disconnect.`);
     this.flush();
     this.dead = true;
-    this.log.info({ mailbox: this.selected?.name }, `selected mailbox ${how} by another session`);
+    this.log.info({ mailbox: this.selected?.name }, `selected mailbox ${how}: session ends`);
   }
 
   async closeSelected(): Promise<void> {

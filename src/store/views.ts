@@ -61,6 +61,8 @@ class Slot implements ViewSlot {
 
 /** This process's open slots, by views directory and slot name. */
 const table = new Map<string, Map<string, Slot>>();
+/** Paths of slot files this process is making right now (a scan must not lock-test them either). */
+const making = new Set<string>();
 
 function encode(modseq: number): Buffer {
   return Buffer.from(String(Math.max(0, Math.floor(modseq))).padStart(WIDTH, '0') + '\n', 'latin1');
@@ -119,9 +121,12 @@ async function makeSlot(dir: string, modseq: number, log?: Logger): Promise<View
     const name = `${hostname()}.${process.pid}.${randomBytes(8).toString('hex')}`;
     const tmp = join(dir, `.${name}.new`);
     const path = join(dir, name);
-    const fd = openSync(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    making.add(tmp);
+    making.add(path);
+    let fd = -1;
     let ok = false;
     try {
+      fd = openSync(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
       // Taken only by a scan testing our newborn file; it then unlinks it: start again.
       if (ext && !(await tryLock(ext, fd))) {
         if (attempt >= 20) throw new Error(`cannot lock a new view slot in ${dir}`);
@@ -134,14 +139,18 @@ async function makeSlot(dir: string, modseq: number, log?: Logger): Promise<View
       }
       ok = true;
     } finally {
-      if (!ok) {
+      if (!ok && fd >= 0) {
         try { closeSync(fd); } catch { /* ignore */ }
       }
+      if (!ok) { making.delete(tmp); making.delete(path); }
     }
+    // Into the table in the same turn as the rename: no scan of ours can see the name without it.
     const slot = new Slot(path, dir, name, fd, modseq);
     let mine = table.get(dir);
     if (!mine) table.set(dir, (mine = new Map()));
     mine.set(name, slot);
+    making.delete(tmp);
+    making.delete(path);
     return slot;
   }
 }
@@ -151,17 +160,17 @@ async function makeSlot(dir: string, modseq: number, log?: Logger): Promise<View
  * or Infinity when none is live. Slots of dead handles (their fcntl lock can be taken) are removed.
  */
 export async function minAcknowledged(dir: string, log?: Logger): Promise<number> {
+  let names: string[] = [];
+  try { names = readdirSync(dir); } catch { /* no slots on disk */ }
+  const ext = names.length ? await loadFsExt(log) : null;
   let min = Infinity;
-  const mine = table.get(dir);
-  if (mine) for (const s of mine.values()) min = Math.min(min, s.acknowledged);
-  let names: string[];
-  try { names = readdirSync(dir); } catch { return min; }
-  const ext = await loadFsExt(log);
   for (const n of names) {
-    if (mine?.has(n)) continue;
+    // Looked up afresh for every name: a handle of ours may have been opened while we awaited a lock.
+    if (table.get(dir)?.has(n)) continue;
     const newborn = n.startsWith('.');
     if (newborn && !n.endsWith('.new')) continue;
     const p = join(dir, n);
+    if (making.has(p)) continue;
     let fd: number;
     try { fd = openSync(p, constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK); } catch { continue; }
     try {
@@ -181,5 +190,8 @@ export async function minAcknowledged(dir: string, log?: Logger): Promise<number
       closeSync(fd);
     }
   }
+  // This process's slots, as they are now (one may have been opened while we awaited a lock).
+  const mine = table.get(dir);
+  if (mine) for (const s of mine.values()) min = Math.min(min, s.acknowledged);
   return min;
 }

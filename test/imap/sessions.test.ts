@@ -144,8 +144,7 @@ describe('\\Recent', () => {
     }
     expect((await watcher.cmd('STATUS INBOX (MESSAGES RECENT)'))[0]).toBe('* STATUS INBOX (MESSAGES 3 RECENT 3)');
     const ex = await session(t, '');
-    const exr = await ex.cmd('EXAMINE INBOX');
-    expect(exr).toContain('* 3 RECENT');
+    await ex.cmd('EXAMINE INBOX');
     expect((await watcher.cmd('STATUS INBOX (RECENT)'))[0]).toBe('* STATUS INBOX (RECENT 3)');
     // Three processes SELECT at the same instant: the three messages are recent in exactly one.
     const racers = await Promise.all([0, 1, 2].map(() => session(t, '')));
@@ -163,6 +162,22 @@ describe('\\Recent', () => {
     // RECENT is each session's count, sent when it changes: the counts grow by one in all, together.
     const after = noops.map((n, k) => Number(n.find((l) => / RECENT$/.test(l))?.split(' ')[1] ?? counts0[k]));
     expect(after.reduce((x, y) => x + y, 0) - counts0.reduce((x, y) => x + y, 0)).toBe(1);
+  });
+
+  it('is seen, not taken, by a read-only session that comes first (RFC 3501 §2.3.2)', async () => {
+    const t = site(0);
+    const watcher = await session(t, '');
+    for (let i = 1; i <= 2; i++) {
+      if (haveProcmail) await procmail(t, i);
+      else expect(last(await watcher.cmd(`APPEND INBOX {${simpleMessage(i).length}+}\r\n${simpleMessage(i)}`))).toMatch(/OK/);
+    }
+    const ex = await session(t, '');
+    const exr = await ex.cmd('EXAMINE INBOX');
+    expect(exr).toContain('* 2 RECENT');
+    expect((await ex.cmd('FETCH 1:2 (FLAGS)')).filter((l) => l.includes('\\Recent')).length).toBe(2);
+    const sel = await session(t, '');
+    expect(await sel.cmd('SELECT INBOX')).toContain('* 2 RECENT');
+    expect((await watcher.cmd('STATUS INBOX (RECENT)'))[0]).toBe('* STATUS INBOX (RECENT 0)');
   });
 });
 
@@ -205,7 +220,7 @@ describe('a folder deleted or renamed while selected elsewhere', () => {
     expect(tagged(await a.cmd('DELETE Work'))).toMatch(/^t\d+ OK DELETE/);
     b.send('n1 NOOP\r\n');
     const n = await b.c.until('* BYE');
-    expect(last(n)).toBe('* BYE Selected mailbox was deleted, have to disconnect');
+    expect(last(n)).toBe('* BYE Selected mailbox was deleted, have to disconnect.');
     expect(await b.c.exited()).toBe(0);
   });
 
@@ -219,7 +234,7 @@ describe('a folder deleted or renamed while selected elsewhere', () => {
     expect(await b.c.line()).toBe('+ idling');
     expect(tagged(await a.cmd('RENAME Old New'))).toMatch(/^t\d+ OK RENAME/);
     const bye = await b.c.until('* BYE', 10_000);
-    expect(last(bye)).toMatch(/^\* BYE Selected mailbox was (renamed|deleted), have to disconnect$/);
+    expect(last(bye)).toMatch(/^\* BYE Selected mailbox was (renamed|deleted), have to disconnect\.$/);
     expect(await b.c.exited()).toBe(0);
     expect((await a.cmd('STATUS New (MESSAGES)'))[0]).toBe('* STATUS New (MESSAGES 1)');
   });

@@ -116,15 +116,28 @@ describe('error answers', () => {
     });
   }
 
-  it('read-only mailbox refuses EXPUNGE, MOVE, STORE; DELETE of the selected one is refused', async () => {
+  it('read-only mailbox refuses EXPUNGE, MOVE, STORE', async () => {
     await s.cmd('EXAMINE INBOX');
     expect(last(await s.cmd('EXPUNGE'))).toMatch(/^t\d+ NO/);
     expect(last(await s.cmd('MOVE 1 "My Folder"'))).toMatch(/^t\d+ NO/);
     expect(last(await s.cmd('STORE 1 +FLAGS (\\Deleted)'))).toMatch(/^t\d+ NO/);
     expect(last(await s.cmd('COPY 1 "My Folder"'))).toMatch(/^t\d+ OK/);
-    await s.cmd('SELECT "My Folder"');
-    expect(last(await s.cmd('DELETE "My Folder"'))).toMatch(/^t\d+ NO \[INUSE\]/);
     await s.cmd('SELECT INBOX');
+  });
+
+  it('DELETE of the selected folder succeeds; the next command ends the session with BYE (as Dovecot)', async () => {
+    const own = await connectImap(t.site);
+    try {
+      await own.login();
+      await own.cmd('CREATE Doomed');
+      expect(last(await own.cmd('SELECT Doomed'))).toMatch(/OK/);
+      expect(last(await own.cmd('DELETE Doomed'))).toMatch(/^t\d+ OK DELETE completed/);
+      own.send('n1 NOOP\r\n');
+      expect(last(await own.c.until('* BYE'))).toBe('* BYE Selected mailbox was deleted, have to disconnect.');
+      expect(await own.c.exited()).toBe(0);
+    } finally {
+      own.close();
+    }
   });
 
   it('IDLE ends with BAD on anything but DONE', async () => {

@@ -3,7 +3,8 @@
 // may still reference it — until that session acknowledges a state without it, closes, or dies. The
 // sessions here are separate processes (fixtures/session-worker.ts), mail comes from real procmail.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseUidList } from '../../src/store/maildir/uidlist.js';
@@ -193,6 +194,85 @@ describe('maildir deferred removal between processes', () => {
     expect(s1.highestModseq).toBeGreaterThanOrEqual(one.modseq);
     expect((await a.call<{ uids: number[] }>('expungedSince', { since: s0.highestModseq })).uids).toEqual([3]);
     await a.call('close');
+  });
+});
+
+describe('maildir sessions racing procmail', () => {
+  it('every delivery gets one UID and a mod-sequence while two processes change flags and expunge', async () => {
+    const root = maildir(2);
+    const rc = join(work, `procmailrc${n}`);
+    const a = await session(root);
+    const b = await session(root);
+    await a.call('open', { claimRecent: true });
+    await b.call('open');
+    const deliveries = (async () => {
+      for (let i = 3; i <= 22; i++) {
+        const child = promisify(execFile)('procmail', ['-m', rc]);
+        child.child.stdin!.end(msg(i));
+        await child;
+      }
+    })();
+    const expunged = new Set<number>();
+    const work1 = async (s: RemoteSession, k: number) => {
+      let last = 0;
+      for (let step = 0; step < 12; step++) {
+        const v = await s.call<View>('refresh');
+        expect(v.highestModseq).toBeGreaterThanOrEqual(last);
+        last = v.highestModseq;
+        for (const m of v.messages) expect(m.modseq).toBeLessThanOrEqual(v.highestModseq);
+        const uids = v.messages.map((m) => m.uid);
+        if (uids.length === 0) continue;
+        const pick = uids[(step * 7 + k) % uids.length]!;
+        if (step % 4 === 3) {
+          const r = await s.call<{ uids: number[] }>('expunge', { uids: [pick] });
+          for (const u of r.uids) { expect(expunged.has(u)).toBe(false); expunged.add(u); }
+        } else {
+          await s.call('setFlags', { uids: [pick], mode: step % 2 ? 'add' : 'remove', flags: ['\\Flagged', `kw${k}`] });
+        }
+        await s.call('ack');
+      }
+    };
+    await Promise.all([deliveries, work1(a, 1), work1(b, 2)]);
+    const va = await a.call<View>('refresh');
+    const vb = await b.call<View>('refresh');
+    const fresh = await storeAt(root).open('INBOX', { readOnly: true });
+    const vf = fresh.state.messages.map((m) => ({ uid: m.uid, modseq: m.modseq, flags: [...m.flags].sort(), size: m.size }));
+    expect(va.messages).toEqual(vb.messages);
+    expect(vf).toEqual(va.messages);
+    expect(fresh.state.highestModseq).toBe(va.highestModseq);
+    // Each delivered message exactly once, unless expunged; nothing expunged comes back.
+    const bodies = await Promise.all(fresh.state.messages.map(async (m) => (await fresh.read(m.uid)).toString('latin1')));
+    const ids = bodies.map((t) => Number(/Subject: deferred (\d+)/.exec(t)![1]));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.length + expunged.size).toBe(22);
+    for (const u of expunged) expect(va.messages.some((m) => m.uid === u)).toBe(false);
+    expect((await fresh.expungedSince(0)).uids).toEqual([...expunged].sort((x, y) => x - y));
+    await fresh.close();
+    await a.call('close');
+    await b.call('close');
+    expect(files(root)).toHaveLength(ids.length);
+  });
+
+  it('watch() reports a procmail delivery and another process\'s flag change', async () => {
+    const root = maildir(1);
+    const box = await storeAt(root).open('INBOX');
+    const other = await session(root);
+    await other.call('open');
+    const changed = () => new Promise<void>((resolve) => { const stop = box.watch(() => { stop(); resolve(); }); });
+    let seen = changed();
+    execFileSync('procmail', ['-m', join(work, `procmailrc${n}`)], { input: msg(2) });
+    await seen;
+    const s1 = await box.refresh();
+    expect(s1.messages.map((m) => m.uid)).toEqual([1, 2]);
+    seen = changed();
+    await other.call('refresh');
+    await other.call('setFlags', { uids: [1], mode: 'add', flags: ['\\Answered'] });
+    await seen;
+    const s2 = await box.refresh();
+    expect([...s2.messages[0]!.flags]).toEqual(['\\Answered']);
+    expect(s2.highestModseq).toBeGreaterThan(s1.highestModseq);
+    await box.close();
+    await other.call('close');
   });
 });
 

@@ -135,6 +135,45 @@ describe('Dovecot 2.3 interoperability', () => {
     }
   });
 
+  it('Dovecot shows an expunged message we still keep (for an open session) as \\Deleted, and not after the purge', async () => {
+    const root = join(dir, users.ours, 'Maildir');
+    const store = storeAt(root);
+    await store.create('Kept');
+    for (let i = 1; i <= 3; i++) await store.append('Kept', Buffer.from(msg(i)), i === 3 ? ['\\Seen'] : []);
+    const reader = await store.open('Kept');
+    const writer = await store.open('Kept');
+    expect(await writer.expunge([2])).toEqual([2]);
+    writer.acknowledge(writer.state);
+    await writer.close();
+    chownMail(join(dir, users.ours), dovecot);
+    const c = await client(users.ours);
+    try {
+      const kept = await dovecotMailbox(c, 'Kept');
+      expect(kept.uidValidity).toBe(reader.state.uidValidity);
+      expect(kept.messages.map((m) => m.uid)).toEqual([1, 2, 3]);
+      expect(kept.messages[1]!.flags).toEqual(['\\Deleted']);
+      expect(kept.messages[1]!.body).toBe(msg(2));
+      expect(kept.messages[2]!.flags).toEqual(['\\Seen']);
+    } finally {
+      await c.logout();
+    }
+    // Dovecot may have moved new/ files to cur/ meanwhile: the purge finds them all the same.
+    expect((await reader.read(2)).toString('latin1')).toBe(msg(2));
+    await reader.close();
+    chownMail(join(dir, users.ours), dovecot);
+    const c2 = await client(users.ours);
+    try {
+      const after = await dovecotMailbox(c2, 'Kept');
+      const ours = await ourMailbox(storeAt(root), 'Kept');
+      expect(after.uidValidity).toBe(ours.state.uidValidity);
+      expect(after.messages.map((m) => m.uid)).toEqual([1, 3]);
+      expect(after.messages).toEqual(ours.messages);
+      expect(ours.state.highestModseq).toBeGreaterThan(1);
+    } finally {
+      await c2.logout();
+    }
+  });
+
   it('our store reads what Dovecot wrote: same UIDs, flags, keywords, folders and subscriptions', async () => {
     const root = join(dir, users.theirs, 'Maildir');
     const c = await client(users.theirs);

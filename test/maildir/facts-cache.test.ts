@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { FACTS_FILE, readFacts, readIndex, writeIndex, type MailboxIndex } from '../../src/store/maildir/facts-cache.js';
 import type { MailboxState } from '../../src/store/types.js';
 import { mdaDeliver, storeAt, tempDir } from './fixture.js';
@@ -99,6 +100,35 @@ describe('dmail-index', () => {
     const facts = await readFacts(root, st.uidValidity);
     expect([...facts.values()].map((f) => f.uid).sort()).toEqual([1, 3, 4]);
     expect(view(await reopen(root))).toEqual(view(st));
+  });
+
+  it('an index from before mod-sequences (DMAILIDX2) is ignored and rewritten with them', async () => {
+    const { root, first } = await numbered();
+    await forge(root);
+    const path = join(root, FACTS_FILE);
+    // The same file in the old format: no M header field, no modseq column, checksum to match.
+    const [head, ...rest] = readFileSync(path, 'utf8').split('\n');
+    const body = rest.slice(0, -2).map((l) => l.replace(/^(\d+) \d+ /, '$1 ')).map((l) => `${l}\n`).join('');
+    const sum = createHash('sha1').update(body).digest('hex');
+    writeFileSync(path, `${head!.replace('DMAILIDX3', 'DMAILIDX2').replace(/ M\d+/, '').replace(/H[0-9a-f]{40}/, `H${sum}`)}\n${body}END\n`);
+    expect(await readIndex(root)).toBeUndefined();
+    const again = await reopen(root);
+    expect(view(again)).toEqual(view(first)); // the forged dates were not believed
+    expect(readFileSync(path, 'utf8')).toMatch(/^DMAILIDX3 /);
+    expect((await readIndex(root))!.records.map((r) => r.modseq)).toEqual(again.messages.map((m) => m.modseq));
+  });
+
+  it('gives the same mod-sequences when it is lost (they come from the change log)', async () => {
+    const { root } = await numbered();
+    const box = await storeAt(root).open('INBOX');
+    await box.setFlags([2], 'add', ['\\Flagged']);
+    await box.close();
+    const withIndex = await reopen(root);
+    expect(withIndex.messages[1]!.modseq).toBeGreaterThan(withIndex.messages[0]!.modseq);
+    rmSync(join(root, FACTS_FILE));
+    const without = await reopen(root);
+    expect(without.messages.map((m) => m.modseq)).toEqual(withIndex.messages.map((m) => m.modseq));
+    expect(without.highestModseq).toBe(withIndex.highestModseq);
   });
 
   it('leaves no temporary file behind', async () => {

@@ -38,7 +38,7 @@ function seed(u: TempUser): Map<string, string> {
   return expected;
 }
 
-interface Outcome { base: Map<string, number>; appended: number; views: string[] }
+interface Outcome { base: Map<string, number>; appended: number; views: string[]; highest: number }
 
 /** Recover through a fresh store, then check the raw file parses into known, whole messages. */
 async function inspect(u: TempUser, expected: Map<string, string>): Promise<Outcome> {
@@ -48,8 +48,11 @@ async function inspect(u: TempUser, expected: Map<string, string>): Promise<Outc
   for (const m of box.state.messages) {
     const v = (await box.read(m.uid)).toString('latin1');
     expect(m.size).toBe(v.length);
+    expect(m.modseq).toBeGreaterThanOrEqual(1);
+    expect(m.modseq).toBeLessThanOrEqual(box.state.highestModseq);
     views.push(v);
   }
+  const highest = box.state.highestModseq;
   await box.close();
   // Fresh raw parse agrees with the store.
   const raw = readFileSync(u.paths.inbox);
@@ -74,7 +77,7 @@ async function inspect(u: TempUser, expected: Map<string, string>): Promise<Outc
     }
   }
   for (const n of base.values()) expect(n).toBe(1);
-  return { base, appended, views };
+  return { base, appended, views, highest };
 }
 
 function runWorker(u: TempUser, op: string, env: Record<string, string>, killAfterMs?: number): Promise<{ code: number | null; signal: string | null; stderr: string }> {
@@ -106,7 +109,10 @@ describe('kill -9 at every step of a rewrite', () => {
     // Deferred expunge: the change-log record decides it; the spool is rewritten only to mark the
     // message (\Deleted + X-UID, for unstamped messages) and, later, to remove it (purge). Every
     // journal step of either comes after the record: the message never comes back.
-    let points = op.startsWith('expunge') ? [...LOG_POINTS, ...POINTS, ...(variant.startsWith('purge') ? ['before-purge-record'] : [])] : POINTS;
+    // Flag changes and appends are logged before the spool is touched: a kill after the record leaves
+    // the old spool (an append record of a UID that never appeared, or a bumped modseq) and loses nothing.
+    let points = op.startsWith('expunge') ? [...LOG_POINTS, ...POINTS, ...(variant.startsWith('purge') ? ['before-purge-record'] : [])]
+      : op === 'append' ? [...LOG_POINTS, 'append-logged', ...POINTS] : [...LOG_POINTS, ...POINTS];
     // Removing the last message writes no new bytes: its journal has no data to be killed in.
     if (variant === 'purge-last') points = points.filter((p) => p !== 'journal-partial' && p !== 'mid-write');
     it(`${variant}: all or nothing at each step`, async () => {
@@ -209,11 +215,14 @@ describe('kill -9 at random moments during a stream of rewrites', () => {
       let seedRand = 12345;
       const rand = () => { seedRand = (seedRand * 1103515245 + 12345) & 0x7fffffff; return seedRand / 0x7fffffff; };
       let kills = 0;
+      let highest = 0;
       for (let i = 0; i < 60; i++) {
         const r = await runWorker(u, 'loop', { CRASH_LOOP: '1' }, Math.floor(rand() * 250));
         if (r.signal === 'SIGKILL') kills++;
         else expect.fail(`worker ended by itself: ${r.code} ${r.stderr}`);
         const out = await inspect(u, expected);
+        expect(out.highest, `HIGHESTMODSEQ went back after kill ${i}`).toBeGreaterThanOrEqual(highest);
+        highest = out.highest;
         // Between an expunge and its re-append one message may be missing; never more.
         expect(out.base.size, `after kill ${i}`).toBeGreaterThanOrEqual(N - 1);
         if (out.base.size === N - 1) {

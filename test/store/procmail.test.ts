@@ -10,6 +10,9 @@ import { ROOT } from '../helpers/site.js';
 import { tempUser } from './helpers.js';
 import { buildWorker } from './worker-build.js';
 import type { Mailbox, MailStore } from '../../src/store/types.js';
+import { openChangeLog, CHANGE_APPEND, CHANGE_EXPUNGE } from '../../src/store/changelog.js';
+import { parseSpool } from '../../src/store/mbox/parse.js';
+import { openSync, closeSync, fstatSync } from 'node:fs';
 
 const haveProcmail = spawnSync('procmail', ['-v']).status === 0;
 let workDir: string;
@@ -53,9 +56,22 @@ describe.skipIf(!haveProcmail)('procmail delivering while sessions read, flag an
       const session = async (store: MailStore, kind: 'imap' | 'pop') => {
         let box: Mailbox = await store.open('INBOX', { claimRecent: kind === 'imap' });
         let n = 0;
+        // Mod-sequences seen by this session: HIGHESTMODSEQ and each message's never go back.
+        let highest = box.state.highestModseq;
+        const modseqOf = new Map<number, number>();
         while (!done) {
           await box.refresh();
           const msgs = box.state.messages;
+          expect(box.state.highestModseq).toBeGreaterThanOrEqual(highest);
+          highest = box.state.highestModseq;
+          for (const m of msgs) {
+            expect(m.modseq).toBeLessThanOrEqual(highest);
+            expect(m.modseq).toBeGreaterThanOrEqual(modseqOf.get(m.uid) ?? 1);
+            modseqOf.set(m.uid, m.modseq);
+          }
+          // IMAP tells its client and acknowledges: expunged messages may then leave the spool while
+          // procmail delivers. POP3 never does (its listing holds until it closes).
+          if (kind === 'imap') box.acknowledge(box.state);
           if (msgs.length) {
             const m = msgs[(n * 13) % msgs.length]!;
             const body = await box.read(m.uid).catch(() => null);
@@ -101,6 +117,24 @@ describe.skipIf(!haveProcmail)('procmail delivering while sessions read, flag an
         expect((seen.get(id) ?? 0) + (expunged.get(id) ?? 0), id).toBe(1);
       }
       expect(expunged.size).toBeGreaterThan(0);
+      // Every change got its own mod-sequence, strictly increasing, and every message its append record.
+      const log = openChangeLog(join(u.paths.indexDir, 'INBOX.modlog'), box.state.uidValidity);
+      const all = log.since(0);
+      expect(all.complete || log.baseModseq() <= 1).toBe(true);
+      for (let i = 1; i < all.records.length; i++) expect(all.records[i]!.modseq).toBeGreaterThan(all.records[i - 1]!.modseq);
+      const appended = new Map<number, number>();
+      for (const r of all.records) if (r.kind === CHANGE_APPEND) for (const uid of r.uids) appended.set(uid, r.modseq);
+      for (const m of box.state.messages) {
+        expect(appended.get(m.uid), `UID ${m.uid} has no append record`).toBeDefined();
+        expect(m.modseq).toBeGreaterThanOrEqual(appended.get(m.uid)!);
+        expect(m.modseq).toBeLessThanOrEqual(box.state.highestModseq);
+      }
+      expect(all.records.filter((r) => r.kind === CHANGE_EXPUNGE).reduce((k, r) => k + r.uids.length, 0)).toBe([...expunged.values()].reduce((a, b) => a + b, 0));
+      await box.close();
+      // Every session is gone: nothing is pending, and the spool holds exactly what INBOX shows.
+      expect(log.pendingExpunges()).toEqual([]);
+      const fd = openSync(u.paths.inbox, 'r');
+      try { expect(parseSpool(fd, 0, fstatSync(fd).size)!.messages).toHaveLength(box.state.messages.length); } finally { closeSync(fd); }
     } finally { u.cleanup(); }
   });
 });

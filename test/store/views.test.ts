@@ -140,6 +140,25 @@ describe('view slots across processes', () => {
     expect((await scan(vdir)).min).toBeNull();
   });
 
+  it('slots opened in this process while its own scans are in flight stay locked', async () => {
+    const vdir = viewsDir();
+    const first = await openViewSlot(vdir, 100);
+    // Interleave: every open awaits fcntl, every scan awaits fcntl; none may test one of our own files.
+    const opened = await Promise.all(Array.from({ length: 16 }, async (_x, i) => {
+      const [slot] = await Promise.all([openViewSlot(vdir, 200 + i), minAcknowledged(vdir), minAcknowledged(vdir)]);
+      return slot;
+    }));
+    try {
+      const seen = await scan(vdir);
+      expect(seen.min).toBe(100);
+      expect(seen.files).toHaveLength(17);
+      first.close();
+      expect((await scan(vdir)).min).toBe(200);
+    } finally {
+      for (const x of opened) x.close();
+    }
+  });
+
   it('a file left half-made by a killed process (never renamed into place) is cleaned, never counted', async () => {
     const vdir = viewsDir();
     // Killed between creating its newborn file and locking it: DMAIL_STORE_KILLPOINT is not needed,

@@ -1,5 +1,5 @@
 // RFC 5161 ENABLE. CONDSTORE and QRESYNC (RFC 7162; QRESYNC implies CONDSTORE) are what we implement;
-// other names are ignored, as RFC 5161 says. ENABLED lists what this command newly enabled.
+// other names are ignored, as RFC 5161 says.
 import type { Command, ImapSession } from '../session.js';
 import { ok, type Result } from '../result.js';
 
@@ -11,16 +11,20 @@ export async function enable(s: ImapSession, c: Command): Promise<Result> {
     if (c.args.atEnd) break;
     c.args.sp();
   }
-  const now: string[] = [];
+  // Each requested extension we implement is listed once it is on, also when it already was (as
+  // Dovecot does: a client that asks twice still learns its state). QRESYNC implies CONDSTORE.
+  const on: string[] = [];
   for (const n of names) {
-    if (n === 'CONDSTORE' && !now.includes(n)) {
-      if (s.enableCondstore()) now.push(n);
-    } else if (n === 'QRESYNC' && !s.enabled.qresync) {
+    if (on.includes(n)) continue;
+    if (n === 'CONDSTORE') {
+      s.enableCondstore();
+      on.push(n);
+    } else if (n === 'QRESYNC') {
       s.enableCondstore();
       s.enabled.qresync = true;
-      now.push(n);
+      on.push(n);
     }
   }
-  s.untagged(`ENABLED${now.map((n) => ' ' + n).join('')}`);
+  s.untagged(`ENABLED${on.map((n) => ' ' + n).join('')}`);
   return ok('ENABLE completed');
 }

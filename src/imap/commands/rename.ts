@@ -1,3 +1,5 @@
+// RENAME. Also of the folder this session has selected (as Dovecot): its handle then fails to refresh
+// and the session ends with BYE; renaming INBOX leaves INBOX empty, seen as EXPUNGEs.
 import type { Command, ImapSession } from '../session.js';
 import { no, ok, type Result } from '../result.js';
 import { mailboxArg } from './helpers.js';
@@ -11,7 +13,7 @@ export async function rename(s: ImapSession, c: Command): Promise<Result> {
   a.end();
   if (to === 'INBOX') return no('[ALREADYEXISTS] INBOX already exists');
   if (from === to) return no('[ALREADYEXISTS] Mailbox already exists');
-  if (s.selected && s.selected.name === from && from !== 'INBOX') return no('[INUSE] Mailbox is selected in this session');
   await s.store.rename(from, to);
+  if (s.selected?.name === from && from !== 'INBOX') s.selected.removedHere = true;
   return ok('RENAME completed');
 }

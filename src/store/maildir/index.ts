@@ -20,6 +20,7 @@ import { MaildirMailbox } from './mailbox.js';
 import { INBOX, mailboxDir, nameOfEntry, validateName } from './names.js';
 import { readSubscriptions, updateSubscriptions } from './subscriptions.js';
 import { loadUidList, lockedUidList } from './uidlist-sync.js';
+import { UIDLIST, uidListValidity } from './uidlist.js';
 import { locate, scanMaildir } from './scan.js';
 import { headerUidl } from './measure.js';
 import { mapLimit } from './limit.js';
@@ -435,10 +436,12 @@ export class MaildirStore implements MailStore {
 
   /** Base names of a mailbox's messages that are expunged but whose files are kept (deferred removal). */
   private async expungedBases(dir: string): Promise<Set<string>> {
+    const uv = await uidListValidity(join(dir, UIDLIST));
+    if (uv === undefined) return new Set();
+    const pending = pendingUids(changeLogOf(dir, uv, this.env.log));
+    if (pending.size === 0) return new Set(); // the common case: no uidlist to parse
     const list = (await loadUidList(dir).catch(() => undefined))?.list;
-    if (!list) return new Set();
-    const pending = pendingUids(changeLogOf(dir, list.uidValidity, this.env.log));
-    return pending.size > 0 ? basesOf(list, pending) : new Set();
+    return list?.uidValidity === uv ? basesOf(list, pending) : new Set();
   }
 
   /** For `dmailctl convert`: append keeping a given UID, which must be above every UID in the list.
@@ -510,10 +513,11 @@ export class MaildirStore implements MailStore {
 }
 
 /** Like Dovecot, drop tmp/ files older than 36 hours: deliveries or appends that died half-way; and
- *  the temporary files of index updates killed half-way (dotlock.ts names), after an hour. */
+ *  the temporary files of index updates killed half-way (dotlock.ts names, a change-log compaction),
+ *  after an hour. */
 const TMP_MAX_AGE_MS = 36 * 3600 * 1000;
 const INDEX_TEMP_MAX_AGE_MS = 3600 * 1000;
-const INDEX_TEMP = /^(?:(?:dovecot-uidlist|dovecot-keywords|subscriptions)\.(?:lock\.tmp|lock\.stale|new)\.|dovecot-uidvalidity\.\d+\.tmp$)/;
+const INDEX_TEMP = /^(?:(?:dovecot-uidlist|dovecot-keywords|subscriptions)\.(?:lock\.tmp|lock\.stale|new)\.|dovecot-uidvalidity\.\d+\.tmp$|\.dmail-modlog\.[0-9a-f]+\.tmp$)/;
 
 async function removeOld(dir: string, names: string[], maxAge: number, log: Logger): Promise<void> {
   const now = Date.now();

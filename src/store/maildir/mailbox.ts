@@ -14,7 +14,7 @@ import type { ExpungedSince, Flag, Mailbox, MailboxState, MessageInfo, StoreMode
 import { StoreError } from '../types.js';
 import { CHANGE_APPEND, CHANGE_EXPUNGE, CHANGE_FLAGS, CHANGE_PURGE, type ChangeLog, type ChangeRecord } from '../changelog.js';
 import { killPoint } from '../killpoint.js';
-import { openViewSlot, type ViewSlot } from '../views.js';
+import { minAcknowledged, openViewSlot, type ViewSlot } from '../views.js';
 import { watchPaths } from '../watch.js';
 import { changeLogOf, MODLOG, pendingUids, purgeLocked, viewsDir, withDeletedFlag } from './changes.js';
 import { crlfSlice, toCrlf } from './crlf.js';
@@ -123,6 +123,10 @@ export class MaildirMailbox implements Mailbox {
   private acked = 0;
   /** An acknowledgement may have let expunged files go: the next refresh purges. */
   private purgeDue = false;
+  /** Mod-sequences of logged appends/flag changes whose message this handle has not listed yet (the
+   *  log is read before the listing): kept for the refresh that lists it. Bounded. */
+  private unlisted = new Map<number, number>();
+  private static readonly UNLISTED_MAX = 10_000;
   /** Identity of the mailbox directory when opened: another one under the name means deleted. */
   private dirIno: bigint | undefined;
 
@@ -316,7 +320,7 @@ export class MaildirMailbox implements Mailbox {
     const sameValidity = !firstLoad && this.current.uidValidity === list.uidValidity;
 
     // What the log says happened after `read.from`.
-    const bump = new Map<number, number>();
+    const bump = new Map<number, number>(sameValidity ? this.unlisted : []);
     const expungedAt = new Map<number, number>();
     const hidden = firstLoad || !read.complete || !sameValidity ? pendingUids(read.log) : new Set(this.hidden);
     if (firstLoad || !read.complete || !sameValidity) for (const p of read.log.pendingExpunges()) for (const u of p.uids) expungedAt.set(u, p.modseq);
@@ -343,7 +347,7 @@ export class MaildirMailbox implements Mailbox {
       const saved = old ? undefined : this.savedFacts?.get(base);
       const facts = saved?.uid === rec.uid ? saved : undefined;
       let modseq = known(rec.uid, old?.modseq ?? facts?.modseq);
-      const was = old ? old.info : facts ? parseName(facts.file).info : undefined;
+      const wasFile = old ? old.file : facts?.file;
       if (modseq === undefined) {
         modseq = bump.get(rec.uid);
         if (modseq === undefined) {
@@ -352,7 +356,8 @@ export class MaildirMailbox implements Mailbox {
           if (read.complete && rec.uid >= priorUidNext) unexplained.appends.push(rec.uid);
           modseq = Math.max(read.base, 1);
         }
-      } else if (!bump.has(rec.uid) && (old || facts) && infoKey(was) !== infoKey(parseName(se.file).info)) {
+      } else if (wasFile !== undefined && wasFile !== se.file && !bump.has(rec.uid)
+        && infoKey(parseName(wasFile).info) !== infoKey(parseName(se.file).info)) {
         unexplained.flags.push(rec.uid);
       }
       if (old && old.file === se.file && old.sub === se.sub) next.set(rec.uid, old.modseq === modseq ? old : { ...old, modseq });
@@ -395,6 +400,9 @@ export class MaildirMailbox implements Mailbox {
     this.entries = next;
     this.hidden = hidden;
     this.syncedTo = read.highest;
+    const lowest = list.records[0]?.uid ?? list.nextUid; // below it: gone for good
+    this.unlisted = new Map([...bump].filter(([uid]) => !next.has(uid) && !hidden.has(uid) && uid >= lowest));
+    if (this.unlisted.size > MaildirMailbox.UNLISTED_MAX) this.unlisted = new Map([...this.unlisted].sort((x, y) => y[0] - x[0]).slice(0, MaildirMailbox.UNLISTED_MAX));
     // Forget what belonged to expunged messages: a long session must not grow without bound.
     for (const b of this.recentBases) if (!scan.files.has(b)) this.recentBases.delete(b);
     for (const b of this.vsizeCache.keys()) if (!scan.files.has(b)) this.vsizeCache.delete(b);
@@ -693,7 +701,12 @@ export class MaildirMailbox implements Mailbox {
   /** Purge what acknowledgements and closed handles let go (a refresh after acknowledge, close()). */
   private async purgeNow(): Promise<void> {
     const uv = this.current.uidValidity;
-    if (!uv || changeLogOf(this.dir, uv, this.env.log).pendingExpunges().length === 0) return;
+    if (!uv) return;
+    const pending = changeLogOf(this.dir, uv, this.env.log).pendingExpunges();
+    if (pending.length === 0) return;
+    // Without the lock first: while some other handle still needs them, there is nothing to do.
+    const min = await minAcknowledged(viewsDir(this.dir), this.env.log).catch(() => Infinity);
+    if (!pending.some((p) => p.modseq <= min)) return;
     await lockedUidList(this.dir, this.env, async (list) => {
       const log = changeLogOf(this.dir, list.uidValidity, this.env.log);
       return purgeLocked(this.dir, list, log, this.env.log);

@@ -132,6 +132,25 @@ export async function readUidList(path: string): Promise<UidListFile> {
   }
 }
 
+/** UIDVALIDITY from the header line alone (a few hundred bytes read), or undefined. */
+export async function uidListValidity(path: string): Promise<number | undefined> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const b = Buffer.alloc(512);
+    const { bytesRead } = await fh.read(b, 0, b.length, 0);
+    const text = b.subarray(0, bytesRead).toString('latin1');
+    const nl = text.indexOf('\n');
+    return nl < 0 ? undefined : parseUidList(text.slice(0, nl + 1))?.uidValidity;
+  } finally {
+    await fh.close();
+  }
+}
+
 export async function uidListStamp(path: string): Promise<string> {
   try {
     const st = await fsp.stat(path, { bigint: true });

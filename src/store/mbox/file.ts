@@ -275,14 +275,14 @@ export class MboxFile {
       const log = this.changeLog(next.uidValidity);
       const before = log.highestModseq();
       const m = log.add(CHANGE_APPEND, fresh);
-      if (m !== before + 1 || fresh.some((u) => !next!.messages.some((x) => x.uid === u && x.modseq === m))) {
+      // build() gave them the predicted value (before + 1): only a foreign writer could make it differ.
+      if (m !== before + 1) {
         const set = new Set(fresh);
         for (const x of next.messages) if (set.has(x.uid)) x.modseq = m;
       }
       if (next.logSeen === before) next.logSeen = m;
     }
-    this.save(next);
-    return this.settle(next);
+    return this.settle(next, false);
   }
 
   /**
@@ -291,11 +291,14 @@ export class MboxFile {
    * the index was lost, the log wins: its pending expunges are hidden again (nothing resurrects) and
    * messages it names get its mod-sequences. A log behind the index (deleted) is raised, never lowered.
    */
-  private settle(d: IndexData): IndexData {
+  private settle(d: IndexData, saved = true): IndexData {
     const log = this.changeLog(d.uidValidity);
     this.logSig = this.logSignature();
     const h = log.highestModseq();
-    if (h === d.logSeen) return d;
+    if (h === d.logSeen) {
+      if (!saved) this.save(d);
+      return d;
+    }
     let maxSeen = d.logSeen;
     for (const m of d.messages) if (m.modseq > maxSeen) maxSeen = m.modseq;
     if (maxSeen > h) {
@@ -326,7 +329,8 @@ export class MboxFile {
     }
     for (const m of messages) if (!m.modseq) m.modseq = high;
     const next: IndexData = { ...d, messages, logSeen: high };
-    this.opts.log.warn({ path: this.path, index: d.logSeen, log: high }, 'mailbox index brought up to date from its change log');
+    // A new index (or a first change log) is expected; anything else means a writer died half way.
+    if (d.logSeen > 0) this.opts.log.warn({ path: this.path, index: d.logSeen, log: high }, 'mailbox index brought up to date from its change log');
     this.save(next);
     this.logSig = this.logSignature();
     return next;
