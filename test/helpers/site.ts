@@ -1,6 +1,6 @@
 // A throw-away DMail site for tests: a dmail.conf, a drop_path spool, a log dir, and users served by an
 // external auth module. Everything is real files; the servers are the real built binaries.
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,23 @@ export interface Site {
   addUser(name: string, user: TestUser): void;
   /** Replace dmail.conf's extra settings (appended after the base settings). */
   setConfig(extra: Record<string, string | number | boolean | string[]>): void;
+}
+
+/**
+ * Remove a test site. Server processes whose clients were just closed end at once, and may still be
+ * letting go of the mailbox (index, change log, purge) — even re-creating an index directory — while the
+ * tree is removed: try again until it stays gone (bounded, ~10 s).
+ */
+export function removeSite(dir: string): void {
+  for (let i = 0; ; i++) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+      return;
+    } catch (e) {
+      if (i >= 100 || (e as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
+  }
 }
 
 export function makeSite(extra: Record<string, string | number | boolean | string[]> = {}): Site {

@@ -1,7 +1,6 @@
 // A tiny IMAP test client over the real binary (inetd-style socket), tagging commands itself.
-import { rmSync } from 'node:fs';
 import { inetdConnect, type Client } from '../helpers/inetd.js';
-import { BIN, makeSite, simpleMessage, type Site } from '../helpers/site.js';
+import { BIN, makeSite, removeSite, simpleMessage, type Site } from '../helpers/site.js';
 import { setInbox, storeSettings } from '../maildir/site-store.js';
 
 export interface Imap {
@@ -58,5 +57,5 @@ export function siteWithMessages(count: number, extra: Extra = {}, info?: Record
     const msgs = Array.from({ length: count }, (_, i) => ({ text: simpleMessage(i + 1), date: new Date(Date.UTC(2024, 0, 2 + i, 3, 4, 5)) }));
     setInbox(site, 'bob', msgs);
   }
-  return { site, cleanup: () => rmSync(site.dir, { recursive: true, force: true }) };
+  return { site, cleanup: () => removeSite(site.dir) };
 }

@@ -1,8 +1,7 @@
 // A tiny POP3 client over the inetd harness: one real dpop process per connection.
-import { rmSync } from 'node:fs';
 import { afterEach } from 'vitest';
 import { inetdConnect, type Client } from '../helpers/inetd.js';
-import { BIN, makeSite, simpleMessage, type Site } from '../helpers/site.js';
+import { BIN, makeSite, removeSite, simpleMessage, type Site } from '../helpers/site.js';
 import { deliver, setInbox, storeSettings, TEST_STORE } from '../maildir/site-store.js';
 
 export interface PopClient extends Client {
@@ -78,7 +77,7 @@ export function popFixture() {
     cleanup,
     site(n: number, extra: Extra = {}): Site {
       const s = siteWithMail(n, extra);
-      cleanup.push(() => rmSync(s.dir, { recursive: true, force: true }));
+      cleanup.push(() => removeSite(s.dir));
       return s;
     },
     async connect(s: Site): Promise<PopClient> {
