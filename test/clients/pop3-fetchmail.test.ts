@@ -2,9 +2,9 @@
 // thanks to stable UIDLs), then fetch-and-delete, which must leave an empty INBOX.
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, simpleMessage, type Site } from '../helpers/site.js';
+import { BIN, simpleMessage, type Site, removeSite } from '../helpers/site.js';
 import { listen, type Listener } from '../helpers/listener.js';
 import { pop, siteWithMail, writeMail } from '../pop3/pop-client.js';
 
@@ -13,7 +13,7 @@ afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f(); 
 
 async function setup(n: number): Promise<{ site: Site; l: Listener }> {
   const site = siteWithMail(0);
-  cleanup.push(() => rmSync(site.dir, { recursive: true, force: true }));
+  cleanup.push(() => removeSite(site.dir));
   writeMail(site, 'bob', Array.from({ length: n }, (_, i) => simpleMessage(i + 1)));
   const l = await listen(BIN.dpop, ['-i', site.conf]);
   cleanup.push(() => l.close());

@@ -1,9 +1,8 @@
 // An IMAP session (bin/imapd, driven by imapflow) and POP3 sessions (bin/dpop) on the same user at the
 // same time: flags, appends, DELE and EXPUNGE interleave and no message is lost or duplicated.
 import { afterEach, describe, expect, it } from 'vitest';
-import { rmSync } from 'node:fs';
 import { ImapFlow } from 'imapflow';
-import { BIN, simpleMessage, type Site } from '../helpers/site.js';
+import { BIN, simpleMessage, type Site, removeSite } from '../helpers/site.js';
 import { listen } from '../helpers/listener.js';
 import { crlf, pop, siteWithMail, type PopClient } from '../pop3/pop-client.js';
 
@@ -44,7 +43,7 @@ async function imapView(imap: ImapFlow): Promise<{ subject: string; flags: strin
 describe('IMAP and POP3 on one user', () => {
   it('interleave without losing or duplicating mail', async () => {
     const site = siteWithMail(3);
-    cleanup.push(() => rmSync(site.dir, { recursive: true, force: true }));
+    cleanup.push(() => removeSite(site.dir));
     const imapd = await listen(BIN.imapd, ['-i', site.conf]);
     cleanup.push(() => imapd.close());
     const imap = new ImapFlow({ host: '127.0.0.1', port: imapd.port, secure: false, auth: { user: 'bob', pass: 'secret' }, logger: false, doSTARTTLS: false } as ConstructorParameters<typeof ImapFlow>[0]);

@@ -2,8 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { rmSync } from 'node:fs';
-import { simpleMessage, type Site } from '../helpers/site.js';
+import { simpleMessage, type Site, removeSite } from '../helpers/site.js';
 import { listen, type Listener } from '../helpers/listener.js';
 import { BIN } from '../helpers/site.js';
 import { siteWithMail, writeMail } from '../pop3/pop-client.js';
@@ -13,7 +12,7 @@ afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f(); 
 
 async function setup(): Promise<{ site: Site; l: Listener }> {
   const site = siteWithMail(0);
-  cleanup.push(() => rmSync(site.dir, { recursive: true, force: true }));
+  cleanup.push(() => removeSite(site.dir));
   writeMail(site, 'bob', [simpleMessage(1), 'Subject: dots\n\n.starts with a dot\n..two\n.\nend\n', simpleMessage(3)]);
   const l = await listen(BIN.dpop, ['-i', site.conf]);
   cleanup.push(() => l.close());

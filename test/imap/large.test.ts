@@ -2,10 +2,10 @@
 // The FETCH must not add a copy of the message to the server's peak memory (mbox), and on a maildir
 // site the whole FETCH process stays well below what holding the message once would need.
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeSite } from '../helpers/site.js';
+import { makeSite, removeSite } from '../helpers/site.js';
 import { setInbox, TEST_STORE } from '../maildir/site-store.js';
 import { connectImap, last, siteWithMessages, type TestSite } from './imap-client.js';
 
@@ -102,7 +102,7 @@ describe('large message', () => {
       expect(peak).toBeLessThan(80 + 0.5 * SIZE_MB);
       r.close();
     } finally {
-      rmSync(site.dir, { recursive: true, force: true });
+      removeSite(site.dir);
     }
   });
 });

@@ -3,9 +3,9 @@
 // session.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeSite, simpleMessage, type Site } from '../helpers/site.js';
+import { makeSite, simpleMessage, type Site, removeSite } from '../helpers/site.js';
 import { connectImap, last, type Imap } from '../imap/imap-client.js';
 import { pop } from '../pop3/pop-client.js';
 import { mdaDeliver } from './fixture.js';
@@ -34,7 +34,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   s?.close();
-  rmSync(site.dir, { recursive: true, force: true });
+  removeSite(site.dir);
 });
 
 describe('IMAP on maildir', () => {

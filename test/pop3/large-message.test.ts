@@ -1,10 +1,10 @@
 // A 200 MB message goes out streamed: the whole response arrives byte-exact (stuffed), and dpop's peak
 // memory stays far below the message size when the store streams from the file.
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { BIN, fromLineDate, makeSite, type Site } from '../helpers/site.js';
+import { BIN, fromLineDate, makeSite, type Site, removeSite } from '../helpers/site.js';
 import { listen, type Listener } from '../helpers/listener.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -48,7 +48,7 @@ interface Retrieved { rfcSize: number; stuffed: number; bodyBytes: number; dotLi
  *  earlier session has opened the mailbox already, so the store's first-open indexing is not counted. */
 async function retrieveBig(kind: Kind, warm = false): Promise<Retrieved> {
   const site = makeSite();
-  cleanup.push(() => rmSync(site.dir, { recursive: true, force: true }));
+  cleanup.push(() => removeSite(site.dir));
   if (kind === 'maildir') site.setConfig({ use_maildir: true, maildir_home: join(site.dir, 'maildirs') });
   site.addUser('bob', { pass: 'secret' });
   const { rfcSize, stuffed } = writeBigSpool(site, kind);

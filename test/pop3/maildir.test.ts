@@ -1,16 +1,16 @@
 // POP3 over the maildir store (use_maildir): the same UPDATE semantics, stable UIDLs and the maildrop
 // lock, which then lives in the maildir itself.
 import { describe, expect, it } from 'vitest';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeSite, simpleMessage, type Site } from '../helpers/site.js';
+import { makeSite, simpleMessage, type Site, removeSite } from '../helpers/site.js';
 import { popFixture, crlf } from './pop-client.js';
 
 const { cleanup, connect } = popFixture();
 
 function maildirSite(n: number): { site: Site; dir: string } {
   const site = makeSite();
-  cleanup.push(() => rmSync(site.dir, { recursive: true, force: true }));
+  cleanup.push(() => removeSite(site.dir));
   site.setConfig({ use_maildir: true, maildir_home: join(site.dir, 'maildirs') });
   site.addUser('bob', { pass: 'secret' });
   const dir = join(site.dir, 'maildirs', 'bob.mdir');
