@@ -68,6 +68,48 @@ describe('X-IMAPbase carries the last UID assigned', () => {
   });
 });
 
+/** What UW c-client checks when it reads a spool: every X-UID ascending and not above the last UID the
+ *  base header records (else it drops the UIDVALIDITY and renumbers every message). */
+function uwAccepts(text: string): { last: number; uids: number[]; ok: boolean } {
+  const last = Number(/^X-IMAP(?:base)?: \d+ (\d+)/m.exec(text)?.[1] ?? NaN);
+  const uids = [...text.matchAll(/^X-UID: (\d+)$/gm)].map((m) => Number(m[1]));
+  return { last, uids, ok: uids.every((u, i) => u <= last && (i === 0 || u > uids[i - 1]!)) };
+}
+
+describe('X-UIDs we write never pass the base header (UW c-client would renumber everything)', () => {
+  const spools: [string, string][] = [
+    ['UW\'s short X-IMAPbase', 'From a Tue Jan 05 16:41:58 1999\nX-IMAPbase: 1234567890 2\nSubject: one\nX-UID: 2\nStatus: RO\n\nbody one\n\n'],
+    ['UW\'s hidden X-IMAP message', UW_PSEUDO.replace('0000000009', '0000000002') + 'From a Tue Jan 05 16:41:58 1999\nSubject: one\nX-UID: 2\nStatus: RO\n\nbody one\n\n'],
+    ['our own padded header', ''],
+  ];
+  for (const [what, start] of spools) {
+    it(`after deliveries, flag changes and appends: ${what}`, async () => {
+      const u = mk();
+      if (start) writeFileSync(u.paths.inbox, start);
+      else { u.deliver('Subject: zero\n\nbody\n'); const b = await u.store().open('INBOX'); await b.setFlags([b.state.messages[0]!.uid], 'add', ['\\Seen']); await b.close(); }
+      const box = await u.store().open('INBOX');
+      for (let i = 0; i < 3; i++) {
+        u.deliver(`Subject: mda ${i}\n\nbody ${i}\n`); // no X-UID: gets one at the next rewrite
+        const st = await box.refresh();
+        await box.setFlags([st.messages[st.messages.length - 1]!.uid], 'add', ['\\Flagged']);
+        const check = uwAccepts(readFileSync(u.paths.inbox, 'latin1'));
+        expect(check, `after flag change ${i}`).toMatchObject({ ok: true });
+        await u.store().append('INBOX', Buffer.from(`Subject: app ${i}\r\n\r\nappended ${i}\r\n`));
+        expect(uwAccepts(readFileSync(u.paths.inbox, 'latin1')), `after append ${i}`).toMatchObject({ ok: true });
+      }
+      const final = uwAccepts(readFileSync(u.paths.inbox, 'latin1'));
+      expect(final.uids).toHaveLength(7);
+      expect(final.last).toBe(Math.max(...final.uids));
+      // Our own reading agrees with the spool alone.
+      await box.close();
+      unlinkSync(join(u.paths.indexDir, 'INBOX.idx'));
+      const again = await u.store().open('INBOX');
+      expect(again.state.messages.map((m) => m.uid)).toEqual(final.uids);
+      await again.close();
+    });
+  }
+});
+
 describe.skipIf(dovecotUnavailable() !== null)('with Dovecot 2.3 writing and reading the mbox', () => {
   it('reads what Dovecot wrote (expunged top UID not reused) and Dovecot reads what we wrote', async () => {
     const u = mk();

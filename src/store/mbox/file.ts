@@ -514,16 +514,21 @@ export class MboxFile {
    * Rewrite from message `start` on: new flags for some, some removed. Caller holds the write lock.
    * Returns the new view.
    */
-  rewrite(fd: number, data: IndexData, changes: Map<number, { flags: number; keywords: string[] }>, remove: Set<number>): IndexData {
+  rewrite(fd: number, data: IndexData, changes: Map<number, { flags: number; keywords: string[] }>, remove: Set<number>, forceBase = false): IndexData {
     if (fd < 0) return data;
     this.checkSpace();
-    const msgs = data.messages;
+    let msgs = data.messages;
     let start = msgs.findIndex((m) => changes.has(m.uid) || remove.has(m.uid));
-    if (start < 0) return data;
+    if (start < 0 && !(forceBase && msgs.length)) return data;
     // The mailbox's own UIDVALIDITY/UIDNEXT must be in the spool before UIDs could be lost: when the
     // spool lacks it, or when removing the highest UIDs would let a re-parse hand them out again.
-    const needBase = !data.fileBase || data.fileBase.uidValidity !== data.uidValidity ||
+    let needBase = forceBase || !data.fileBase || data.fileBase.uidValidity !== data.uidValidity ||
       (remove.size > 0 && data.fileBase.uidNext < data.uidNext);
+    // X-UIDs up to UIDNEXT-1 may be written below: the base header must not say less (UW c-client).
+    if (!needBase && msgs.slice(start).some((m) => !m.fileUid && m.uid >= data.fileBase!.uidNext)) {
+      const raised = this.raiseFileBase(fd, data, data.uidNext - 1);
+      if (raised) { data = raised; msgs = data.messages; } else needBase = true;
+    }
     if (needBase) start = 0;
     else if (remove.size === 0) {
       const patched = this.tryPatch(fd, data, changes);
@@ -557,6 +562,34 @@ export class MboxFile {
     const newEnd = replaceTail(fd, this.journalPath, x, parts());
     killPoint('before-index');
     return this.reindexFrom(fd, data, start, x, newEnd, withPseudo ? null : data.pseudo, needBase);
+  }
+
+  /**
+   * UW c-client takes an X-UID above the last UID that X-IMAPbase (or the hidden X-IMAP message) records
+   * for damage: it drops the UIDVALIDITY and gives every message a new UID. So before X-UIDs up to
+   * `lastUid` go into the spool, the base header is raised to say at least that much — in place, when
+   * the header keeps its length (our zero-padded form). Null when it cannot be done in place (the caller
+   * then rewrites the spool from the base message on); the data unchanged when nothing is needed.
+   */
+  private raiseFileBase(fd: number, data: IndexData, lastUid: number): IndexData | null {
+    const fb = data.fileBase;
+    if (!fb || fb.uidValidity !== data.uidValidity || fb.uidNext > lastUid) return data;
+    const at = data.pseudo ?? data.messages[0];
+    if (!at) return data;
+    const raw = preadExact(fd, at.offset, at.end - at.offset);
+    if (raw.toString('latin1', 0, 5) !== 'From ') throw new StoreError('SERVERBUG', 'mailbox changed under the index');
+    const layout = layoutOf(raw);
+    const st = statusOf(raw, layout);
+    const uidNext = Math.max(data.uidNext, lastUid + 1);
+    const base = { header: data.pseudo ? 'X-IMAP' as const : 'X-IMAPbase' as const, uidValidity: data.uidValidity, uidNext, keywords: data.keywords };
+    // Only the base changes: the message keeps the status headers the file has.
+    const out = restamp(raw, { flags: st.flags, keywords: st.keywords, uid: data.pseudo ? 0 : st.uid }, base, layout);
+    if (out.length !== raw.length) return null;
+    patchRanges(fd, this.journalPath, [{ x: at.offset, data: out }]);
+    killPoint('before-index');
+    const next: IndexData = { ...data, stamp: this.stampOf(fd), fileBase: { uidValidity: data.uidValidity, uidNext } };
+    this.save(next);
+    return next;
   }
 
   /**
@@ -620,6 +653,12 @@ export class MboxFile {
   /** Append messages at the end (caller holds a 'create' lock). Returns the UIDs given. */
   appendMessages(fd: number, data: IndexData, items: NewMessage[]): { data: IndexData; uids: number[] } {
     this.checkSpace();
+    if (data.messages.length && data.fileBase) {
+      // The new X-UIDs must not pass the base header's last UID (see raiseFileBase): in place, or once
+      // through a rewrite that leaves it in our fixed-width form, then in place.
+      const last = data.uidNext + items.length - 1;
+      data = this.raiseFileBase(fd, data, last) ?? this.raiseFileBase(fd, this.rewrite(fd, data, new Map(), new Set(), true), last) ?? data;
+    }
     const size = fstatSync(fd).size;
     const parts: Buffer[] = [];
     // The last message must end with a blank line before our `From `; fixing that changes it too.
