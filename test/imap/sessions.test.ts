@@ -210,6 +210,26 @@ describe('IDLE', () => {
   });
 });
 
+describe('IDLE, the edges', () => {
+  it('reports at once what changed since the last command, and waits for DONE with nothing selected', async () => {
+    const t = site(2);
+    const a = await session(t);
+    const b = await session(t);
+    await a.cmd('STORE 2 +FLAGS (\\Answered)'); // before B idles: no watch event can tell B of it
+    b.send('i1 IDLE\r\n');
+    expect(await b.c.line()).toBe('+ idling');
+    expect(last(await b.c.until('* 2 FETCH', 10_000))).toMatch(/^\* 2 FETCH \(UID 2 FLAGS \(\\Answered/);
+    b.send('DONE\r\n');
+    expect(last(await b.c.until('i1 '))).toMatch(/^i1 OK IDLE terminated/);
+    const n = await session(t, '');
+    n.send('i2 IDLE\r\n');
+    expect(await n.c.line()).toBe('+ idling');
+    n.send('DONE\r\n');
+    expect(await n.c.line()).toMatch(/^i2 OK IDLE terminated/);
+    expect(last(await n.cmd('NOOP'))).toMatch(/OK/);
+  });
+});
+
 describe('a folder deleted or renamed while selected elsewhere', () => {
   it('DELETE succeeds and the other session gets BYE and is disconnected', async () => {
     const t = site(1);
