@@ -193,7 +193,9 @@ export class MboxMailbox implements Mailbox {
         flags = bySys[bits];
         if (!flags) { flags = flagSet(m); bySys[bits] = flags; }
       }
-      messages.push(new MboxMessageInfo(m, flags, anyRecent && this.recent.has(m.uid)));
+      // A session that does not claim \Recent (EXAMINE) sees it on messages nobody has claimed yet.
+      const recent = this.claim ? anyRecent && this.recent.has(m.uid) : !(m.flags & FLAG_OLD);
+      messages.push(new MboxMessageInfo(m, flags, recent));
     }
     return { uidValidity: d.uidValidity, uidNext: d.uidNext, keywords: d.keywords, messages, highestModseq: d.logSeen };
   }
