@@ -454,10 +454,13 @@ export class MboxMailbox implements Mailbox {
     this.slot.close();
     this.file.releaseReads();
     try {
-      this.checkStillThere();
+      // Only the file this handle opened: a folder deleted or replaced meanwhile, or a drop file that
+      // is gone, has nothing of ours to purge (and locking its path would make a new empty index).
+      let ino = '';
+      try { ino = String(lstatSync(this.file.path, { bigint: true }).ino); } catch { /* gone */ }
       const log = this.file.changeLog(this.state.uidValidity);
-      if (log.pendingExpunges().length) await this.file.locked('write', () => undefined, true);
-    } catch { /* deleted, read-only or busy: the next writer purges */ }
+      if (ino && ino === this.ino && log.pendingExpunges().length) await this.file.locked('write', () => undefined, true);
+    } catch { /* read-only or busy: the next writer purges */ }
     this.onClose?.();
     this.onClose = null;
   }
