@@ -317,6 +317,19 @@ export class MaildirMailbox implements Mailbox {
         read = readLog(read.log, 0);
       }
     }
+    // HIGHESTMODSEQ never goes back: a log deleted or damaged by hand is raised to what we (or
+    // dmail-index) already knew before anyone logs below it.
+    const knew = firstLoad ? (this.savedIndex?.uidValidity === list.uidValidity ? this.savedIndex.modseq : 0)
+      : this.current.uidValidity === list.uidValidity ? this.syncedTo : 0;
+    if (read.log.highestModseq() < knew) {
+      const log = read.log;
+      await lockedUidList(this.dir, this.env, async (l) => {
+        if (l.uidValidity === log.uidValidity) log.raiseTo(knew);
+        return false;
+      });
+      this.env.log.warn({ dir: this.dir, modseq: knew }, 'maildir: change log went back (deleted or damaged); raised');
+      read = readLog(log, from());
+    }
     const sameValidity = !firstLoad && this.current.uidValidity === list.uidValidity;
 
     // What the log says happened after `read.from`.
@@ -676,6 +689,7 @@ export class MaildirMailbox implements Mailbox {
     await lockedUidList(this.dir, this.env, async (list) => {
       uidValidity = list.uidValidity;
       const log = changeLogOf(this.dir, list.uidValidity, this.env.log);
+      if (list.uidValidity === this.current.uidValidity && log.highestModseq() < this.syncedTo) log.raiseTo(this.syncedTo);
       const since = readLog(log, this.syncedTo);
       others = since.records.length > 0 || !since.complete || list.uidValidity !== this.current.uidValidity;
       result = await op(list, log, since);
