@@ -337,10 +337,11 @@ export class MaildirMailbox implements Mailbox {
     const expungedAt = new Map<number, number>();
     const hidden = firstLoad || !read.complete || !sameValidity ? pendingUids(read.log) : new Set(this.hidden);
     if (firstLoad || !read.complete || !sameValidity) for (const p of read.log.pendingExpunges()) for (const u of p.uids) expungedAt.set(u, p.modseq);
+    const purged = new Set<number>();
     for (const r of read.records) {
       if (r.kind === CHANGE_APPEND || r.kind === CHANGE_FLAGS) for (const u of r.uids) bump.set(u, r.modseq);
       else if (r.kind === CHANGE_EXPUNGE) for (const u of r.uids) { hidden.add(u); expungedAt.set(u, r.modseq); }
-      else if (r.kind === CHANGE_PURGE) for (const u of r.uids) hidden.delete(u);
+      else if (r.kind === CHANGE_PURGE) for (const u of r.uids) { hidden.delete(u); purged.add(u); }
     }
     const floor = read.complete ? 0 : read.base;
     const known = (uid: number, k: number | undefined) => (k === undefined ? undefined : Math.max(k, floor, bump.get(uid) ?? 0));
@@ -414,7 +415,7 @@ export class MaildirMailbox implements Mailbox {
     this.hidden = hidden;
     this.syncedTo = read.highest;
     const lowest = list.records[0]?.uid ?? list.nextUid; // below it: gone for good
-    this.unlisted = new Map([...bump].filter(([uid]) => !next.has(uid) && !hidden.has(uid) && uid >= lowest));
+    this.unlisted = new Map([...bump].filter(([uid]) => !next.has(uid) && !hidden.has(uid) && !purged.has(uid) && uid >= lowest));
     if (this.unlisted.size > MaildirMailbox.UNLISTED_MAX) this.unlisted = new Map([...this.unlisted].sort((x, y) => y[0] - x[0]).slice(0, MaildirMailbox.UNLISTED_MAX));
     // Forget what belonged to expunged messages: a long session must not grow without bound.
     for (const b of this.recentBases) if (!scan.files.has(b)) this.recentBases.delete(b);
