@@ -370,7 +370,7 @@ export class MaildirMailbox implements Mailbox {
           if (read.complete && rec.uid >= priorUidNext) unexplained.appends.push(rec.uid);
           modseq = Math.max(read.base, 1);
         }
-      } else if (wasFile !== undefined && wasFile !== se.file && !bump.has(rec.uid)
+      } else if (read.complete && wasFile !== undefined && wasFile !== se.file && !bump.has(rec.uid)
         && infoKey(parseName(wasFile).info) !== infoKey(parseName(se.file).info)) {
         unexplained.flags.push(rec.uid);
       }
