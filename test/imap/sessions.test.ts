@@ -90,6 +90,21 @@ describe('a message expunged by another session', () => {
     expect(st2[0]).toBe('* STATUS Keep (MESSAGES 2)');
   });
 
+  it('MOVE moves what still exists and says nothing about the rest', async () => {
+    const t = site(3);
+    const a = await session(t);
+    const b = await session(t);
+    expect(last(await b.cmd('CREATE Keep'))).toMatch(/OK/);
+    await a.cmd('STORE 2 +FLAGS.SILENT (\\Deleted)');
+    await a.cmd('EXPUNGE');
+    const mv = await b.cmd('MOVE 1:3 Keep');
+    expect(last(mv)).toMatch(/^t\d+ OK MOVE completed/);
+    expect(mv.find((l) => l.startsWith('* OK [COPYUID '))).toMatch(/^\* OK \[COPYUID \d+ 1,3 1:2\] Moved$/);
+    expect(mv.filter((l) => / EXPUNGE$/.test(l))).toEqual(['* 3 EXPUNGE', '* 2 EXPUNGE', '* 1 EXPUNGE']);
+    expect((await a.cmd('STATUS Keep (MESSAGES)'))[0]).toBe('* STATUS Keep (MESSAGES 2)');
+    expect((await a.cmd('STATUS INBOX (MESSAGES)'))[0]).toBe('* STATUS INBOX (MESSAGES 0)');
+  });
+
   it('POP3 can RETR what an IMAP session expunged during its listing', async () => {
     const t = site(3);
     const p = await pop(t.site);
