@@ -90,6 +90,21 @@ describe('a message expunged by another session', () => {
     expect(st2[0]).toBe('* STATUS Keep (MESSAGES 2)');
   });
 
+  it('MOVE moves what still exists and says nothing about the rest', async () => {
+    const t = site(3);
+    const a = await session(t);
+    const b = await session(t);
+    expect(last(await b.cmd('CREATE Keep'))).toMatch(/OK/);
+    await a.cmd('STORE 2 +FLAGS.SILENT (\\Deleted)');
+    await a.cmd('EXPUNGE');
+    const mv = await b.cmd('MOVE 1:3 Keep');
+    expect(last(mv)).toMatch(/^t\d+ OK MOVE completed/);
+    expect(mv.find((l) => l.startsWith('* OK [COPYUID '))).toMatch(/^\* OK \[COPYUID \d+ 1,3 1:2\] Moved$/);
+    expect(mv.filter((l) => / EXPUNGE$/.test(l))).toEqual(['* 3 EXPUNGE', '* 2 EXPUNGE', '* 1 EXPUNGE']);
+    expect((await a.cmd('STATUS Keep (MESSAGES)'))[0]).toBe('* STATUS Keep (MESSAGES 2)');
+    expect((await a.cmd('STATUS INBOX (MESSAGES)'))[0]).toBe('* STATUS INBOX (MESSAGES 0)');
+  });
+
   it('POP3 can RETR what an IMAP session expunged during its listing', async () => {
     const t = site(3);
     const p = await pop(t.site);
@@ -207,6 +222,26 @@ describe('IDLE', () => {
     }
     b.send('DONE\r\n');
     expect(last(await b.c.until('i1 '))).toMatch(/^i1 OK IDLE terminated/);
+  });
+});
+
+describe('IDLE, the edges', () => {
+  it('reports at once what changed since the last command, and waits for DONE with nothing selected', async () => {
+    const t = site(2);
+    const a = await session(t);
+    const b = await session(t);
+    await a.cmd('STORE 2 +FLAGS (\\Answered)'); // before B idles: no watch event can tell B of it
+    b.send('i1 IDLE\r\n');
+    expect(await b.c.line()).toBe('+ idling');
+    expect(last(await b.c.until('* 2 FETCH', 10_000))).toMatch(/^\* 2 FETCH \(UID 2 FLAGS \(\\Answered/);
+    b.send('DONE\r\n');
+    expect(last(await b.c.until('i1 '))).toMatch(/^i1 OK IDLE terminated/);
+    const n = await session(t, '');
+    n.send('i2 IDLE\r\n');
+    expect(await n.c.line()).toBe('+ idling');
+    n.send('DONE\r\n');
+    expect(await n.c.line()).toMatch(/^i2 OK IDLE terminated/);
+    expect(last(await n.cmd('NOOP'))).toMatch(/OK/);
   });
 });
 

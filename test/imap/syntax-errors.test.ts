@@ -53,6 +53,22 @@ const OK_CASES: [string, RegExp?][] = [
 ];
 
 const ERROR_CASES: [string, RegExp][] = [
+  // RFC 7162 syntax: refused before anything is enabled or changed.
+  ['SELECT INBOX (', /^t\d+ BAD/],
+  ['SELECT INBOX (CONDSTORE', /^t\d+ BAD/],
+  ['EXAMINE INBOX (QRESYNC (1 2))', /^t\d+ BAD/],
+  ['FETCH 1 FLAGS (CHANGEDSINCE 1', /^t\d+ BAD/],
+  ['FETCH 1 FLAGS (CHANGEDSINCE -1)', /^t\d+ BAD/],
+  ['FETCH 1 FLAGS (CHANGEDSINCE 1 CHANGEDSINCE 2)', /^t\d+ BAD/],
+  ['FETCH 1 FLAGS (VANISHED)', /^t\d+ BAD/],
+  ['FETCH 1 FLAGS (FOO 1)', /^t\d+ BAD/],
+  ['STORE 1 (UNCHANGEDSINCE) +FLAGS (\\Seen)', /^t\d+ BAD/],
+  ['STORE 1 (UNCHANGEDSINCE 1 UNCHANGEDSINCE 2) +FLAGS (\\Seen)', /^t\d+ BAD/],
+  ['STORE 1 +FLAGS \\Seen (UNCHANGEDSINCE 1)', /^t\d+ BAD/],
+  ['SEARCH MODSEQ', /^t\d+ BAD/],
+  ['SEARCH MODSEQ "/flags/\\\\seen" bogus 5', /^t\d+ BAD/],
+  ['SEARCH MODSEQ "/other/x" all 5', /^t\d+ BAD/],
+  ['STATUS INBOX (HIGHESTMODSEQ X)', /^t\d+ BAD/],
   ['CREATE', /^t\d+ BAD/],
   ['DELETE', /^t\d+ BAD/],
   ['RENAME Foo', /^t\d+ BAD/],

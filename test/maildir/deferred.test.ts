@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseUidList } from '../../src/store/maildir/uidlist.js';
+import { readIndex, writeIndex } from '../../src/store/maildir/facts-cache.js';
 import { openChangeLog, CHANGE_EXPUNGE } from '../../src/store/changelog.js';
 import { storeAt, tempDir } from './fixture.js';
 import { buildMaildirWorker, startSession, type RemoteSession, type View } from './worker.js';
@@ -251,6 +252,36 @@ describe('maildir sessions racing procmail', () => {
     await a.call('close');
     await b.call('close');
     expect(files(root)).toHaveLength(ids.length);
+  });
+
+  it('HIGHESTMODSEQ never goes back when dmail-modlog is deleted by hand', async () => {
+    const root = maildir(2);
+    const a = await storeAt(root).open('INBOX', { claimRecent: true });
+    await a.setFlags([1], 'add', ['\\Seen']);
+    await a.setFlags([2], 'add', ['\\Seen']);
+    const before = a.state.highestModseq;
+    // What a later session would find in dmail-index (written at some close, further along).
+    const index = (await readIndex(root))!;
+    index.modseq = before + 50;
+    expect(await writeIndex(root, index)).toBe(true);
+    rmSync(join(root, 'dmail-modlog'));
+    // The open session goes on from what it had...
+    const s1 = await a.setFlags([1], 'add', ['\\Flagged']);
+    expect(s1.highestModseq).toBeGreaterThan(before);
+    expect(s1.messages[0]!.modseq).toBe(s1.highestModseq);
+    // ...a new one from what dmail-index had.
+    const fresh = await storeAt(root).open('INBOX');
+    expect(fresh.state.highestModseq).toBeGreaterThanOrEqual(before + 50);
+    for (const m of fresh.state.messages) expect(m.modseq).toBeLessThanOrEqual(fresh.state.highestModseq);
+    execFileSync('procmail', ['-m', join(work, `procmailrc${n}`)], { input: msg(3) });
+    const s2 = await fresh.refresh();
+    expect(s2.messages.map((m) => m.uid)).toEqual([1, 2, 3]);
+    expect(s2.messages[2]!.modseq).toBeGreaterThan(before + 50);
+    const s3 = await a.refresh();
+    expect(s3.highestModseq).toBeGreaterThanOrEqual(s2.highestModseq);
+    expect(s3.messages[2]!.modseq).toBe(s2.messages[2]!.modseq);
+    await a.close();
+    await fresh.close();
   });
 
   it('watch() reports a procmail delivery and another process\'s flag change', async () => {

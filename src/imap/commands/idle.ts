@@ -11,17 +11,19 @@ const KEEPALIVE_MS = 120_000;
 
 export async function idle(s: ImapSession, c: Command): Promise<Result | null> {
   c.args.end();
+  let wake: (() => void) | null = null;
+  // Watching starts before the client hears "+ idling", and the first pass re-reads once: a change
+  // made between the last command's refresh and the watch's first look is not missed.
+  const sel = s.selected;
+  let changed = sel !== null;
+  const unwatch = sel?.mailbox.watch(() => {
+    changed = true;
+    wake?.();
+  });
   s.continuation('idling');
   let finished = false;
   const done = s.input.readLine(s.ctx.settings.max_line_length).finally(() => {
     finished = true;
-  });
-  let wake: (() => void) | null = null;
-  let changed = false;
-  const sel = s.selected;
-  const unwatch = sel?.mailbox.watch(() => {
-    changed = true;
-    wake?.();
   });
   let lastOutput = Date.now();
   try {
@@ -39,10 +41,10 @@ export async function idle(s: ImapSession, c: Command): Promise<Result | null> {
         wake = null;
       }
       if (finished) break;
-      if (changed && s.selected) {
+      if (changed) {
         changed = false;
         try {
-          await s.sendUpdates({ refresh: true, allowExpunge: true });
+          await s.sendUpdates({ refresh: true, allowExpunge: true }); // nothing when none is selected
         } catch (e) {
           s.log.warn({ err: String(e) }, 'IDLE refresh failed');
         }

@@ -317,6 +317,19 @@ export class MaildirMailbox implements Mailbox {
         read = readLog(read.log, 0);
       }
     }
+    // HIGHESTMODSEQ never goes back: a log deleted or damaged by hand is raised to what we (or
+    // dmail-index) already knew before anyone logs below it.
+    const knew = firstLoad ? (this.savedIndex?.uidValidity === list.uidValidity ? this.savedIndex.modseq : 0)
+      : this.current.uidValidity === list.uidValidity ? this.syncedTo : 0;
+    if (read.log.highestModseq() < knew) {
+      const log = read.log;
+      await lockedUidList(this.dir, this.env, async (l) => {
+        if (l.uidValidity === log.uidValidity) log.raiseTo(knew);
+        return false;
+      });
+      this.env.log.warn({ dir: this.dir, modseq: knew }, 'maildir: change log went back (deleted or damaged); raised');
+      read = readLog(log, from());
+    }
     const sameValidity = !firstLoad && this.current.uidValidity === list.uidValidity;
 
     // What the log says happened after `read.from`.
@@ -324,10 +337,11 @@ export class MaildirMailbox implements Mailbox {
     const expungedAt = new Map<number, number>();
     const hidden = firstLoad || !read.complete || !sameValidity ? pendingUids(read.log) : new Set(this.hidden);
     if (firstLoad || !read.complete || !sameValidity) for (const p of read.log.pendingExpunges()) for (const u of p.uids) expungedAt.set(u, p.modseq);
+    const purged = new Set<number>();
     for (const r of read.records) {
       if (r.kind === CHANGE_APPEND || r.kind === CHANGE_FLAGS) for (const u of r.uids) bump.set(u, r.modseq);
       else if (r.kind === CHANGE_EXPUNGE) for (const u of r.uids) { hidden.add(u); expungedAt.set(u, r.modseq); }
-      else if (r.kind === CHANGE_PURGE) for (const u of r.uids) hidden.delete(u);
+      else if (r.kind === CHANGE_PURGE) for (const u of r.uids) { hidden.delete(u); purged.add(u); }
     }
     const floor = read.complete ? 0 : read.base;
     const known = (uid: number, k: number | undefined) => (k === undefined ? undefined : Math.max(k, floor, bump.get(uid) ?? 0));
@@ -356,7 +370,7 @@ export class MaildirMailbox implements Mailbox {
           if (read.complete && rec.uid >= priorUidNext) unexplained.appends.push(rec.uid);
           modseq = Math.max(read.base, 1);
         }
-      } else if (wasFile !== undefined && wasFile !== se.file && !bump.has(rec.uid)
+      } else if (read.complete && wasFile !== undefined && wasFile !== se.file && !bump.has(rec.uid)
         && infoKey(parseName(wasFile).info) !== infoKey(parseName(se.file).info)) {
         unexplained.flags.push(rec.uid);
       }
@@ -401,7 +415,7 @@ export class MaildirMailbox implements Mailbox {
     this.hidden = hidden;
     this.syncedTo = read.highest;
     const lowest = list.records[0]?.uid ?? list.nextUid; // below it: gone for good
-    this.unlisted = new Map([...bump].filter(([uid]) => !next.has(uid) && !hidden.has(uid) && uid >= lowest));
+    this.unlisted = new Map([...bump].filter(([uid]) => !next.has(uid) && !hidden.has(uid) && !purged.has(uid) && uid >= lowest));
     if (this.unlisted.size > MaildirMailbox.UNLISTED_MAX) this.unlisted = new Map([...this.unlisted].sort((x, y) => y[0] - x[0]).slice(0, MaildirMailbox.UNLISTED_MAX));
     // Forget what belonged to expunged messages: a long session must not grow without bound.
     for (const b of this.recentBases) if (!scan.files.has(b)) this.recentBases.delete(b);
@@ -676,6 +690,7 @@ export class MaildirMailbox implements Mailbox {
     await lockedUidList(this.dir, this.env, async (list) => {
       uidValidity = list.uidValidity;
       const log = changeLogOf(this.dir, list.uidValidity, this.env.log);
+      if (list.uidValidity === this.current.uidValidity && log.highestModseq() < this.syncedTo) log.raiseTo(this.syncedTo);
       const since = readLog(log, this.syncedTo);
       others = since.records.length > 0 || !since.complete || list.uidValidity !== this.current.uidValidity;
       result = await op(list, log, since);
