@@ -402,7 +402,8 @@ export class MboxFile {
       const m: IndexedMessage = {
         offset: p.offset, end: p.end, size: p.size, date: p.date, uid,
         flags: p.flags | ((carried?.flags ?? 0) & FLAG_OLD), fileUid: p.fileUid === uid ? uid : 0, key: p.key, keywords: p.keywords,
-        modseq: carried?.modseq || newModseq, expunged: carried?.expunged ?? 0,
+        // (Never 0: a message no record carries and no caller named gets the view's mod-sequence.)
+        modseq: carried?.modseq || newModseq || Math.max(1, prev?.logSeen ?? 1), expunged: carried?.expunged ?? 0,
       };
       if (!carried) fresh?.push(uid);
       if (p.uidl) m.uidl = p.uidl;
