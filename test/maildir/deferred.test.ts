@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseUidList } from '../../src/store/maildir/uidlist.js';
 import { readIndex, writeIndex } from '../../src/store/maildir/facts-cache.js';
@@ -195,6 +195,42 @@ describe('maildir deferred removal between processes', () => {
     expect(s1.highestModseq).toBeGreaterThanOrEqual(one.modseq);
     expect((await a.call<{ uids: number[] }>('expungedSince', { since: s0.highestModseq })).uids).toEqual([3]);
     await a.call('close');
+  });
+
+  it('a foreign program renaming flags in a big cur/ while a session refreshes: nothing lost, doubled or renumbered', async () => {
+    const root = join(work, `m${++n}`);
+    for (const d of ['tmp', 'new', 'cur']) mkdirSync(join(root, d), { recursive: true });
+    for (let i = 1; i <= 1500; i++) writeFileSync(join(root, 'cur', `${1700000000 + i}.M${i}P9.host:2,S`), `Subject: r${i}\n\nx\n`);
+    const store = storeAt(root);
+    const box = await store.open('INBOX');
+    const want = box.state.messages.map((m) => m.uid);
+    // Like mutt or Dovecot: flag renames without our lock, as fast as it can, on a few messages.
+    const script = `
+      const fs = require('fs'); const dir = process.argv[1] + '/cur';
+      const names = fs.readdirSync(dir).filter((_, i) => i % 100 === 0);
+      for (let k = 0; k < 4000; k++) {
+        const i = k % names.length; const cur = names[i];
+        const next = cur.endsWith(':2,S') ? cur.replace(/:2,S$/, ':2,FS') : cur.replace(/:2,FS$/, ':2,S');
+        fs.renameSync(dir + '/' + cur, dir + '/' + next); names[i] = next;
+      }`;
+    const renamer = new Promise<number | null>((resolve) => {
+      const c = execFile(process.execPath, ['-e', script, root]);
+      c.on('exit', (code) => resolve(code));
+    });
+    let done = false;
+    void renamer.then(() => { done = true; });
+    let rounds = 0;
+    while (!done || rounds < 3) {
+      const st = await box.refresh();
+      expect(st.messages.map((m) => m.uid)).toEqual(want);
+      rounds++;
+    }
+    expect(await renamer).toBe(0);
+    const after = await storeAt(root).open('INBOX');
+    expect(after.state.messages.map((m) => m.uid)).toEqual(want);
+    expect(files(root)).toHaveLength(1500);
+    await after.close();
+    await box.close();
   });
 });
 

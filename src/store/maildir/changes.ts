@@ -21,7 +21,7 @@ import { CHANGE_PURGE, openChangeLog, type ChangeLog } from '../changelog.js';
 import { killPoint } from '../killpoint.js';
 import { minAcknowledged } from '../views.js';
 import { parseName } from './filename.js';
-import { scanMaildir, type ScanEntry } from './scan.js';
+import { locate, scanMaildir, type ScanEntry } from './scan.js';
 import type { UidList } from './uidlist.js';
 
 export const MODLOG = 'dmail-modlog';
@@ -76,7 +76,9 @@ export async function purgeLocked(dir: string, list: UidList, log: ChangeLog, lo
     for (let attempt = 0; attempt < 5 && !gone; attempt++) {
       if (!where) {
         scan ??= (await scanMaildir(dir)).files;
-        where = scan.get(r.base);
+        // Not in the listing: a second, separate look before believing it gone (a listing of a big
+        // directory can miss a file that a foreign program renames meanwhile).
+        where = scan.get(r.base) ?? (await locate(dir, r.base));
         if (!where) { gone = true; break; } // already gone (an earlier purge killed half-way, or by hand)
       }
       try {

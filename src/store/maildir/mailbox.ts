@@ -401,6 +401,9 @@ export class MaildirMailbox implements Mailbox {
       }
       next.set(todo[i]!.uid, entry);
     }
+    // Still unexplained after two looks under the lock: a listing that keeps missing a file a foreign
+    // program is renaming. Keep showing what we had rather than report an expunge nobody made.
+    if (lastTry) for (const uid of unexplained.expunges) { const e = this.entries.get(uid); if (e) next.set(uid, e); }
     // Messages of our last state that were expunged stay readable until we acknowledge.
     if (sameValidity) {
       for (const [uid, e] of this.entries) {
@@ -439,8 +442,7 @@ export class MaildirMailbox implements Mailbox {
    * Log, under the lock, the changes a refresh found on disk without a log record: files numbered by
    * someone who does not log (Dovecot), renamed flags (Dovecot, mutt, a writer killed before logging)
    * and vanished files. What was logged meanwhile by their writer is left alone; a vanished file is
-   * looked for again under the lock (our writers rename only under it), so a flag rename seen half-way
-   * is never taken for an expunge.
+   * looked for again under the lock (our writers rename only under it).
    */
   private async adopt(read: LogRead, found: { appends: number[]; flags: number[]; expunges: number[] }): Promise<void> {
     const bases = new Map([...this.entries.values()].map((e) => [e.uid, e.base]));
@@ -461,7 +463,13 @@ export class MaildirMailbox implements Mailbox {
       }
       if (appends.length > 0) log.add(CHANGE_APPEND, appends);
       if (flags.length > 0) log.add(CHANGE_FLAGS, flags);
-      if (expunges.length > 0) log.add(CHANGE_EXPUNGE, expunges);
+      if (expunges.length > 0) {
+        // Gone already: logged for VANISHED, and purged at once without touching any file. Were a
+        // listing ever to miss a file a foreign program was renaming, it then shows up again
+        // (under a new UID once its record goes) instead of being hidden and later unlinked.
+        log.add(CHANGE_EXPUNGE, expunges);
+        log.add(CHANGE_PURGE, expunges);
+      }
       return false;
     });
   }
