@@ -320,6 +320,19 @@ describe('maildir sessions racing procmail', () => {
     await fresh.close();
   });
 
+  it('refresh returns the very same state object while nothing changed, a new one after a change', async () => {
+    const root = maildir(2);
+    const box = await storeAt(root).open('INBOX', { claimRecent: true });
+    const s0 = box.state;
+    // The files are younger than the 2 s mtime rule, so this really lists the maildir again.
+    expect(await box.refresh()).toBe(s0);
+    execFileSync('procmail', ['-m', join(work, `procmailrc${n}`)], { input: msg(3) });
+    const s1 = await box.refresh();
+    expect(s1).not.toBe(s0);
+    expect(await box.refresh()).toBe(s1);
+    await box.close();
+  });
+
   it('watch() reports a procmail delivery and another process\'s flag change', async () => {
     const root = maildir(1);
     const box = await storeAt(root).open('INBOX');

@@ -600,23 +600,22 @@ export class MaildirMailbox implements Mailbox {
   }
 
   private publish(list: UidList): void {
-    const messages = [...this.entries.values()].sort((a, b) => a.uid - b.uid);
-    this.current = {
-      uidValidity: list.uidValidity,
-      uidNext: list.nextUid,
-      keywords: this.keywordTable.filter((k): k is string => k !== undefined),
-      messages,
-      highestModseq: this.syncedTo,
-    };
+    this.setState(list.uidValidity, list.nextUid);
   }
 
   private republish(): void {
-    this.current = {
-      ...this.current,
-      keywords: this.keywordTable.filter((k): k is string => k !== undefined),
-      messages: [...this.entries.values()].sort((a, b) => a.uid - b.uid),
-      highestModseq: this.syncedTo,
-    };
+    this.setState(this.current.uidValidity, this.current.uidNext);
+  }
+
+  /** A new state object only when something in it changed (callers compare states by identity). */
+  private setState(uidValidity: number, uidNext: number): void {
+    const messages = [...this.entries.values()].sort((a, b) => a.uid - b.uid);
+    const keywords = this.keywordTable.filter((k): k is string => k !== undefined);
+    const c = this.current;
+    if (c.uidValidity === uidValidity && c.uidNext === uidNext && c.highestModseq === this.syncedTo
+      && c.keywords.length === keywords.length && c.keywords.every((k, i) => k === keywords[i])
+      && c.messages.length === messages.length && c.messages.every((m, i) => m === messages[i])) return;
+    this.current = { uidValidity, uidNext, keywords, messages, highestModseq: this.syncedTo };
   }
 
   /** Current path of a message, following renames by other sessions; undefined when expunged. */
