@@ -256,3 +256,45 @@ describe('deferred removal between processes', () => {
     });
   });
 });
+
+describe('mbox index and change log agree', () => {
+  it('an index of the old format (version 1) is rebuilt, never misread', async () => {
+    const u = seeded(3);
+    try {
+      const box = await u.store().open('INBOX');
+      await box.setFlags([2], 'add', ['\\Flagged']);
+      const highest = box.state.highestModseq;
+      await box.close();
+      const idx = join(u.paths.indexDir, 'INBOX.idx');
+      const b = readFileSync(idx);
+      b.writeUInt32LE(1, 4);
+      writeFileSync(idx, b);
+      const again = await u.store().open('INBOX');
+      expect(again.state.messages.map((m) => m.uid)).toEqual([1, 2, 3]);
+      expect([...again.state.messages[1]!.flags]).toEqual(['\\Flagged']);
+      // Rebuilt: every message gets the log's highest; nothing goes back.
+      expect(again.state.highestModseq).toBe(highest);
+      for (const m of again.state.messages) expect(m.modseq).toBe(highest);
+      expect(readFileSync(idx).readUInt32LE(4)).toBe(2);
+      await again.close();
+    } finally { u.cleanup(); }
+  });
+
+  it('a deleted change log is raised to what the index knows: HIGHESTMODSEQ never goes back', async () => {
+    const u = seeded(2);
+    try {
+      const box = await u.store().open('INBOX');
+      for (let i = 0; i < 5; i++) await box.setFlags([1], i % 2 ? 'remove' : 'add', ['\\Seen']);
+      const highest = box.state.highestModseq;
+      expect(highest).toBeGreaterThanOrEqual(6);
+      await box.close();
+      unlinkSync(join(u.paths.indexDir, 'INBOX.modlog'));
+      const again = await u.store().open('INBOX');
+      expect(again.state.highestModseq).toBe(highest);
+      const st = await again.setFlags([2], 'add', ['\\Seen']);
+      expect(st.highestModseq).toBe(highest + 1);
+      expect((await u.store().status('INBOX')).highestModseq).toBe(highest + 1);
+      await again.close();
+    } finally { u.cleanup(); }
+  });
+});

@@ -183,6 +183,16 @@ export function storeSuite(label: string, make: () => Promise<SuiteFixture>, opt
       expect(st.messages).toBe(1);
     });
 
+    it('shows \\Recent to a session that does not claim it (EXAMINE), without taking it', async () => {
+      await fx.deliver(msg(1));
+      const ex = await open(fx.store, 'INBOX', { readOnly: true });
+      expect(ex.state.messages[0]!.recent).toBe(true);
+      expect((await fx.store.status('INBOX')).recent).toBe(1);
+      const a = await open(await fx.openSession(), 'INBOX', { claimRecent: true });
+      expect(a.state.messages[0]!.recent).toBe(true);
+      expect((await fx.store.status('INBOX')).recent).toBe(0);
+    });
+
     it('reports STATUS counts', async () => {
       for (let i = 1; i <= 3; i++) await fx.deliver(msg(i));
       const box = await open(fx.store);

@@ -136,7 +136,12 @@ export class MboxFile {
       try {
         const data = this.sync(lock.fd);
         const r = await fn(lock.fd, data);
-        if (purge && lock.fd >= 0 && this.cur) await this.purge(lock.fd, this.cur);
+        if (purge && lock.fd >= 0 && this.cur) {
+          // Housekeeping: the operation itself is done and durable, whatever happens here.
+          try { await this.purge(lock.fd, this.cur); } catch (e) {
+            this.opts.log.warn({ path: this.path, err: String(e) }, 'could not remove expunged messages yet');
+          }
+        }
         return r;
       } catch (e) {
         throw asStoreError(e);
@@ -274,15 +279,21 @@ export class MboxFile {
     if (fresh.length) {
       const log = this.changeLog(next.uidValidity);
       const before = log.highestModseq();
-      const m = log.add(CHANGE_APPEND, fresh);
-      if (m !== before + 1 || fresh.some((u) => !next!.messages.some((x) => x.uid === u && x.modseq === m))) {
+      let m: number;
+      try { m = log.add(CHANGE_APPEND, fresh); } catch (e) {
+        // A full or read-only index directory must not keep people from reading their mail: the new
+        // messages get the mailbox's current HIGHESTMODSEQ (never above it) and no record.
+        this.opts.log.warn({ path: this.path, err: String(e) }, 'cannot record new mail in the change log');
+        m = before;
+      }
+      // build() gave them the predicted value (before + 1): only a foreign writer could make it differ.
+      if (m !== before + 1) {
         const set = new Set(fresh);
         for (const x of next.messages) if (set.has(x.uid)) x.modseq = m;
       }
       if (next.logSeen === before) next.logSeen = m;
     }
-    this.save(next);
-    return this.settle(next);
+    return this.settle(next, false);
   }
 
   /**
@@ -291,15 +302,21 @@ export class MboxFile {
    * the index was lost, the log wins: its pending expunges are hidden again (nothing resurrects) and
    * messages it names get its mod-sequences. A log behind the index (deleted) is raised, never lowered.
    */
-  private settle(d: IndexData): IndexData {
+  private settle(d: IndexData, saved = true): IndexData {
     const log = this.changeLog(d.uidValidity);
     this.logSig = this.logSignature();
     const h = log.highestModseq();
-    if (h === d.logSeen) return d;
+    if (h === d.logSeen) {
+      if (!saved) this.save(d);
+      return d;
+    }
     let maxSeen = d.logSeen;
     for (const m of d.messages) if (m.modseq > maxSeen) maxSeen = m.modseq;
     if (maxSeen > h) {
-      log.raiseTo(maxSeen);
+      try { log.raiseTo(maxSeen); } catch (e) {
+        this.opts.log.warn({ path: this.path, err: String(e) }, 'cannot raise the change log');
+        return d;
+      }
       this.logSig = this.logSignature();
     }
     const high = log.highestModseq();
@@ -399,7 +416,8 @@ export class MboxFile {
       const m: IndexedMessage = {
         offset: p.offset, end: p.end, size: p.size, date: p.date, uid,
         flags: p.flags | ((carried?.flags ?? 0) & FLAG_OLD), fileUid: p.fileUid === uid ? uid : 0, key: p.key, keywords: p.keywords,
-        modseq: carried?.modseq || newModseq, expunged: carried?.expunged ?? 0,
+        // (Never 0: a message no record carries and no caller named gets the view's mod-sequence.)
+        modseq: carried?.modseq || newModseq || Math.max(1, prev?.logSeen ?? 1), expunged: carried?.expunged ?? 0,
       };
       if (!carried) fresh?.push(uid);
       if (p.uidl) m.uidl = p.uidl;

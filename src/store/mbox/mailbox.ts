@@ -193,7 +193,9 @@ export class MboxMailbox implements Mailbox {
         flags = bySys[bits];
         if (!flags) { flags = flagSet(m); bySys[bits] = flags; }
       }
-      messages.push(new MboxMessageInfo(m, flags, anyRecent && this.recent.has(m.uid)));
+      // A session that does not claim \Recent (EXAMINE) sees it on messages nobody has claimed yet.
+      const recent = this.claim ? anyRecent && this.recent.has(m.uid) : !(m.flags & FLAG_OLD);
+      messages.push(new MboxMessageInfo(m, flags, recent));
     }
     return { uidValidity: d.uidValidity, uidNext: d.uidNext, keywords: d.keywords, messages, highestModseq: d.logSeen };
   }
@@ -452,10 +454,13 @@ export class MboxMailbox implements Mailbox {
     this.slot.close();
     this.file.releaseReads();
     try {
-      this.checkStillThere();
+      // Only the file this handle opened: a folder deleted or replaced meanwhile, or a drop file that
+      // is gone, has nothing of ours to purge (and locking its path would make a new empty index).
+      let ino = '';
+      try { ino = String(lstatSync(this.file.path, { bigint: true }).ino); } catch { /* gone */ }
       const log = this.file.changeLog(this.state.uidValidity);
-      if (log.pendingExpunges().length) await this.file.locked('write', () => undefined, true);
-    } catch { /* deleted, read-only or busy: the next writer purges */ }
+      if (ino && ino === this.ino && log.pendingExpunges().length) await this.file.locked('write', () => undefined, true);
+    } catch { /* read-only or busy: the next writer purges */ }
     this.onClose?.();
     this.onClose = null;
   }
