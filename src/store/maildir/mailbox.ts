@@ -446,6 +446,7 @@ export class MaildirMailbox implements Mailbox {
    */
   private async adopt(read: LogRead, found: { appends: number[]; flags: number[]; expunges: number[] }): Promise<void> {
     const bases = new Map([...this.entries.values()].map((e) => [e.uid, e.base]));
+    // Only bookkeeping: when it cannot be done (full disk, lock timeout) the refresh goes on without it.
     await lockedUidList(this.dir, this.env, async (list) => {
       if (list.uidValidity !== read.log.uidValidity) return false;
       const log = read.log;
@@ -471,7 +472,7 @@ export class MaildirMailbox implements Mailbox {
         log.add(CHANGE_PURGE, expunges);
       }
       return false;
-    });
+    }).catch((err) => this.env.log.warn({ err: String(err), dir: this.dir }, 'maildir: cannot log changes found on disk'));
   }
 
   /** Our entries would make a snapshot that dmail-index does not have yet. */
@@ -594,7 +595,15 @@ export class MaildirMailbox implements Mailbox {
         added.push(rec.uid);
       }
       // Logged before the uidlist is written: a kill in between gives the same UIDs again (harmless).
-      if (added.length > 0) changeLogOf(this.dir, list.uidValidity, this.env.log).add(CHANGE_APPEND, added);
+      // A log we cannot write (full disk) must not keep anyone from reading new mail: the appends are
+      // then unlogged, and logged by whoever finds them once it can be written again.
+      if (added.length > 0) {
+        try {
+          changeLogOf(this.dir, list.uidValidity, this.env.log).add(CHANGE_APPEND, added);
+        } catch (err) {
+          this.env.log.warn({ err: String(err), dir: this.dir }, 'maildir: cannot log new messages');
+        }
+      }
       return added.length > 0;
     });
   }
@@ -703,7 +712,11 @@ export class MaildirMailbox implements Mailbox {
       result = await op(list, log, since);
       const hints = new Map([...this.ghosts.values()].map((g) => [g.entry.base, { sub: g.entry.sub, file: g.entry.file }]));
       const before = log.highestModseq();
-      const changed = await purgeLocked(this.dir, list, log, this.env.log, hints);
+      // A purge that fails (a file we may not unlink, a full disk) never fails the write that ran it.
+      const changed = await purgeLocked(this.dir, list, log, this.env.log, hints).catch((err) => {
+        this.env.log.warn({ err: String(err), dir: this.dir }, 'maildir: purge of expunged messages failed');
+        return false;
+      });
       if (!others) {
         // Only our own records since syncedTo: apply them (expunges/flags were applied by `op`).
         for (const r of log.since(before).records) if (r.kind === CHANGE_PURGE) for (const u of r.uids) this.hidden.delete(u);
