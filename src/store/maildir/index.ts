@@ -218,8 +218,11 @@ export class MaildirStore implements MailStore {
         // Logged before the uidlist is written: a kill in between gives the same UIDs again.
         const log = changeLogOf(dir, l.uidValidity, this.env.log);
         log.add(CHANGE_APPEND, uids);
-        // A writer purges what no live handle needs any more ("the next writer that finds none").
-        await purgeLocked(dir, l, log, this.env.log);
+        // A writer purges what no live handle needs any more ("the next writer that finds none"); a
+        // purge that fails never fails the append.
+        await purgeLocked(dir, l, log, this.env.log).catch((err) => {
+          this.env.log.warn({ err: String(err), dir }, 'maildir: purge of expunged messages failed');
+        });
         return true;
       });
       return { uidValidity: list.uidValidity, uids };
