@@ -83,12 +83,12 @@ describe('inetd socket on fd 0/1', () => {
     await c.line();
     c.close();
     expect(await c.exited()).toBe(0);
-    expect(logOf(s)).toMatch(/"reason":"(eof|error)"/);
+    expect(logOf(s)).toMatch(/"reason":"(eof|error|closed)"/);
   });
 });
 
 describe('a client that half-closes after pipelining', () => {
-  it('still gets the answers to slow commands, then the connection closes', async () => {
+  it('still gets the answers to slow commands; the protocol told of the end closes at once after them', async () => {
     const s = site();
     const c = await inetdConnect(process.execPath, [echo.file, '-i', s.conf]);
     await c.line();
@@ -96,6 +96,19 @@ describe('a client that half-closes after pipelining', () => {
     expect(await c.line()).toBe('ECHO after');
     expect(await c.line(5000)).toBe('OK slow 1500');
     expect(await c.exited()).toBe(0);
+    expect(logOf(s)).toContain('input ended, nothing pending');
+    expect(logOf(s)).toContain('"reason":"closed"');
+  });
+
+  it('a protocol with no onEnd handler: the connection closes after a silent grace period', async () => {
+    const s = site();
+    const c = await inetdConnect(process.execPath, [echo.file, '-i', s.conf], { ECHO_NO_ONEND: '1' });
+    await c.line();
+    c.socket.end('SLOW 1500\r\nafter\r\n');
+    expect(await c.line()).toBe('ECHO after');
+    expect(await c.line(5000)).toBe('OK slow 1500');
+    expect(await c.exited()).toBe(0);
+    expect(logOf(s)).not.toContain('input ended');
     expect(logOf(s)).toContain('"reason":"eof"');
   });
 });
