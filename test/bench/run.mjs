@@ -343,6 +343,7 @@ const SCENARIOS = [
         await ok(c, 'SELECT INBOX', ms, 'select');
         const idle = await c.startIdle(CMD_MS);
         const heard = idle.until(/^\* \d+ EXISTS/, 45_000).catch(() => { throw new Skip('no * EXISTS within 45 s'); });
+        heard.catch(() => {}); // awaited below; a failure before that must not be an unhandled rejection
         const delivered = await procmailDeliver(t.spoolOf(U.idle), t.rcDir, n);
         ms.latency = latency((await heard).at, delivered);
         await idle.done();
@@ -360,6 +361,7 @@ const SCENARIOS = [
         const idle = await c.startIdle(CMD_MS);
         // Dovecot checks an mbox only every mailbox_idle_check_interval (30 s) for index-only changes.
         const heard = idle.until(/^\* 1 FETCH /, 45_000).catch(() => { throw new Skip('no * FETCH within 45 s'); });
+        heard.catch(() => {}); // awaited below; a failure before that must not be an unhandled rejection
         const { client: other } = await openClient(t.imap.port, { timeoutMs: CMD_MS });
         try {
           await ok(other, `LOGIN ${U.idle} ${PASS(U.idle)}`, {});
