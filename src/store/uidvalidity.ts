@@ -13,7 +13,7 @@
 //
 // Synchronous on purpose: backends call it under their mailbox lock, inside synchronous index code.
 
-import { closeSync, constants, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync, mkdirSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync, mkdirSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { StoreError } from './types.js';
@@ -37,12 +37,19 @@ function counterFiles(dir: string, name: string): number[] {
   return out.sort((a, b) => a - b);
 }
 
+/** The hint: never through a symlink, only a small regular file; anything else counts as no hint. */
 function readHint(path: string): number {
+  let fd = -1;
   try {
-    const t = readFileSync(path, 'latin1').trim();
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    if (!fstatSync(fd).isFile()) return 0;
+    const b = Buffer.alloc(16);
+    const t = b.toString('latin1', 0, readSync(fd, b, 0, 16, 0)).trim();
     return /^[0-9a-fA-F]{1,8}$/.test(t) ? Number.parseInt(t, 16) : 0;
   } catch {
     return 0;
+  } finally {
+    if (fd >= 0) closeSync(fd);
   }
 }
 
