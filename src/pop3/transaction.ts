@@ -27,10 +27,8 @@ export interface TransactionSession {
   armIdleTimer(): void;
 }
 
-type Pop3Session = TransactionSession;
-
 /** Handles a TRANSACTION command; false if `keyword` is not one. */
-export async function transactionCommand(s: Pop3Session, keyword: string, rest: string): Promise<boolean> {
+export async function transactionCommand(s: TransactionSession, keyword: string, rest: string): Promise<boolean> {
   const drop = s.maildrop!;
   const args = rest.trim() === '' ? [] : rest.trim().split(/ +/);
   switch (keyword) {
@@ -82,13 +80,13 @@ export async function transactionCommand(s: Pop3Session, keyword: string, rest: 
   }
 }
 
-function reply(s: Pop3Session, text: string): true {
+function reply(s: TransactionSession, text: string): true {
   s.send(text);
   return true;
 }
 
 /** Parses a message number and checks it names a live message; answers -ERR itself otherwise. */
-function messageNumber(s: Pop3Session, drop: Maildrop, arg: string): number | undefined {
+function messageNumber(s: TransactionSession, drop: Maildrop, arg: string): number | undefined {
   if (!/^\d{1,15}$/.test(arg)) {
     s.send(err(`Invalid message number: ${arg.slice(0, 40)}`));
     return undefined;
@@ -105,7 +103,7 @@ function messageNumber(s: Pop3Session, drop: Maildrop, arg: string): number | un
   return n;
 }
 
-async function listing(s: Pop3Session, drop: Maildrop, keyword: 'LIST' | 'UIDL', args: string[]): Promise<true> {
+async function listing(s: TransactionSession, drop: Maildrop, keyword: 'LIST' | 'UIDL', args: string[]): Promise<true> {
   const entry = (n: number) => `${n} ${keyword === 'LIST' ? drop.message(n)!.size : drop.uidl(n)}`;
   if (args.length > 1) return reply(s, err(`Syntax: ${keyword} [msg]`));
   if (args.length === 1) {
@@ -129,7 +127,7 @@ async function listing(s: Pop3Session, drop: Maildrop, keyword: 'LIST' | 'UIDL',
   return true;
 }
 
-async function sendMessage(s: Pop3Session, drop: Maildrop, n: number, topLines?: number): Promise<void> {
+async function sendMessage(s: TransactionSession, drop: Maildrop, n: number, topLines?: number): Promise<void> {
   const msg = drop.message(n)!;
   const status = topLines === undefined ? ok(`${msg.size} octets`) : ok('top of message follows');
   let source;
