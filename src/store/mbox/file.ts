@@ -579,6 +579,14 @@ export class MboxFile {
     return this.reindexFrom(fd, data, start, x, newEnd, withPseudo ? null : data.pseudo, needBase);
   }
 
+  /** Status changes written only if every one keeps its message's length (nothing shifts): the new
+   *  view, or null (nothing written) when some message has no room or no X-UID yet. */
+  patchInPlace(fd: number, data: IndexData, changes: Map<number, { flags: number; keywords: string[] }>): IndexData | null {
+    if (fd < 0 || !changes.size) return null;
+    this.checkSpace();
+    return this.tryPatch(fd, data, changes);
+  }
+
   /**
    * UW c-client takes an X-UID above the last UID that X-IMAPbase (or the hidden X-IMAP message) records
    * for damage: it drops the UIDVALIDITY and gives every message a new UID. So before X-UIDs up to
