@@ -356,6 +356,39 @@ describe('maildir sessions racing procmail', () => {
   });
 });
 
+describe('maildir change log under kill -9', () => {
+  it.each(['modlog-before-write', 'modlog-written', 'modlog-synced'])('killed while logging an append (%s): the message is there once, numbered and logged', async (step) => {
+    const root = maildir(2);
+    await (await storeAt(root).open('INBOX')).close(); // numbered and logged: the append is the next record
+    const w = await session(root, { DMAIL_STORE_KILLPOINT: step });
+    expect((await w.call('append', { body: crlf(msg(3)) }).catch(() => ({ error: 'killed' }))).error).toBe('killed');
+    await w.exited;
+    const box = await storeAt(root).open('INBOX');
+    expect(box.state.messages.map((m) => m.uid)).toEqual([1, 2, 3]);
+    expect((await box.read(3)).toString('latin1')).toBe(crlf(msg(3)));
+    for (const m of box.state.messages) expect(m.modseq).toBeLessThanOrEqual(box.state.highestModseq);
+    expect(box.state.messages[2]!.modseq).toBeGreaterThan(box.state.messages[1]!.modseq);
+    await box.close();
+    expect((await storeAt(root).append('INBOX', Buffer.from(crlf(msg(4))))).uid).toBe(4);
+  });
+
+  it('killed between a flag rename and its record: the flags are kept, and an open session logs the change', async () => {
+    const root = maildir(2);
+    const watcher = await storeAt(root).open('INBOX');
+    const s0 = watcher.state;
+    const w = await session(root, { DMAIL_STORE_KILLPOINT: 'maildir-flags-renamed' });
+    await w.call('open');
+    expect((await w.call('setFlags', { uids: [2], mode: 'add', flags: ['\\Flagged'] }).catch(() => ({ error: 'killed' }))).error).toBe('killed');
+    await w.exited;
+    const s1 = await watcher.refresh();
+    const two = s1.messages.find((m) => m.uid === 2)!;
+    expect([...two.flags]).toEqual(['\\Flagged']);
+    expect(two.modseq).toBeGreaterThan(s0.highestModseq);
+    expect(s1.highestModseq).toBeGreaterThanOrEqual(two.modseq);
+    await watcher.close();
+  });
+});
+
 describe('maildir deferred removal under kill -9', () => {
   // Each step of expunge and purge, and of the change-log write under them. The worker expunges 2 and
   // 4, acknowledges and refreshes (which purges), then closes; it dies at the named step.
