@@ -250,8 +250,16 @@ class ChangeLogFile implements ChangeLog {
     return { records: v.records.filter((r) => r.modseq > modseq), complete: modseq >= v.base };
   }
 
+  private pendingMemo: { records: ChangeRecord[]; count: number; value: { modseq: number; uids: number[] }[] } | null = null;
+
   pendingExpunges(): { modseq: number; uids: number[] }[] {
-    return pendingOf(this.view().records);
+    // Asked after every write (deferred removal): recomputed only when the records changed.
+    const records = this.view().records;
+    const m = this.pendingMemo;
+    if (m && m.records === records && m.count === records.length) return m.value.map((p) => ({ modseq: p.modseq, uids: p.uids.slice() }));
+    const value = pendingOf(records);
+    this.pendingMemo = { records, count: records.length, value };
+    return value.map((p) => ({ modseq: p.modseq, uids: p.uids.slice() }));
   }
 
   /** Writer: a log for our uidValidity exists (created or started afresh). */
