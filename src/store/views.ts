@@ -97,9 +97,15 @@ function deadByPid(name: string): boolean {
  * Open a slot for a new handle in `dir` (created 0700 when missing), acknowledging `modseq`. Call it
  * under the mailbox lock that gives the handle its first state, so no purge can pass in between.
  */
+/** More slot files than this in a directory: the opener sweeps out dead ones (a mailbox that never
+ *  sees an expunge never scans its slots otherwise, and crashed sessions leave theirs). */
+const SWEEP_ABOVE = 64;
+
 export async function openViewSlot(dir: string, modseq: number, log?: Logger): Promise<ViewSlot> {
   try {
-    return await makeSlot(dir, modseq, log);
+    const slot = await makeSlot(dir, modseq, log);
+    try { if (readdirSync(dir).length > SWEEP_ABOVE) await minAcknowledged(dir, log); } catch { /* a hint */ }
+    return slot;
   } catch (e) {
     // No room or no permission in the index directory (a full disk must not stop people reading
     // their mail): a slot only this process knows. Other processes may then purge what this handle

@@ -159,6 +159,18 @@ describe('view slots across processes', () => {
     }
   });
 
+  it('an opener sweeps out dead slots once there are many (crashed sessions on a mailbox without expunges)', async () => {
+    const vdir = viewsDir();
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(vdir, { recursive: true });
+    // Files nobody holds a lock on: what SIGKILLed sessions leave.
+    for (let i = 0; i < 70; i++) writeFileSync(join(vdir, `otherhost.${1000 + i}.${'0'.repeat(15)}${i % 10}`), '00000000000000000001\n');
+    const s = await openViewSlot(vdir, 5);
+    try {
+      expect(readdirSync(vdir)).toEqual([basename(s.path)]);
+    } finally { s.close(); }
+  });
+
   it('a file left half-made by a killed process (never renamed into place) is cleaned, never counted', async () => {
     const vdir = viewsDir();
     // Killed between creating its newborn file and locking it: DMAIL_STORE_KILLPOINT is not needed,

@@ -136,7 +136,12 @@ export class MboxFile {
       try {
         const data = this.sync(lock.fd);
         const r = await fn(lock.fd, data);
-        if (purge && lock.fd >= 0 && this.cur) await this.purge(lock.fd, this.cur);
+        if (purge && lock.fd >= 0 && this.cur) {
+          // Housekeeping: the operation itself is done and durable, whatever happens here.
+          try { await this.purge(lock.fd, this.cur); } catch (e) {
+            this.opts.log.warn({ path: this.path, err: String(e) }, 'could not remove expunged messages yet');
+          }
+        }
         return r;
       } catch (e) {
         throw asStoreError(e);
@@ -274,7 +279,13 @@ export class MboxFile {
     if (fresh.length) {
       const log = this.changeLog(next.uidValidity);
       const before = log.highestModseq();
-      const m = log.add(CHANGE_APPEND, fresh);
+      let m: number;
+      try { m = log.add(CHANGE_APPEND, fresh); } catch (e) {
+        // A full or read-only index directory must not keep people from reading their mail: the new
+        // messages get the mailbox's current HIGHESTMODSEQ (never above it) and no record.
+        this.opts.log.warn({ path: this.path, err: String(e) }, 'cannot record new mail in the change log');
+        m = before;
+      }
       // build() gave them the predicted value (before + 1): only a foreign writer could make it differ.
       if (m !== before + 1) {
         const set = new Set(fresh);
@@ -302,7 +313,10 @@ export class MboxFile {
     let maxSeen = d.logSeen;
     for (const m of d.messages) if (m.modseq > maxSeen) maxSeen = m.modseq;
     if (maxSeen > h) {
-      log.raiseTo(maxSeen);
+      try { log.raiseTo(maxSeen); } catch (e) {
+        this.opts.log.warn({ path: this.path, err: String(e) }, 'cannot raise the change log');
+        return d;
+      }
       this.logSig = this.logSignature();
     }
     const high = log.highestModseq();
@@ -402,7 +416,8 @@ export class MboxFile {
       const m: IndexedMessage = {
         offset: p.offset, end: p.end, size: p.size, date: p.date, uid,
         flags: p.flags | ((carried?.flags ?? 0) & FLAG_OLD), fileUid: p.fileUid === uid ? uid : 0, key: p.key, keywords: p.keywords,
-        modseq: carried?.modseq || newModseq, expunged: carried?.expunged ?? 0,
+        // (Never 0: a message no record carries and no caller named gets the view's mod-sequence.)
+        modseq: carried?.modseq || newModseq || Math.max(1, prev?.logSeen ?? 1), expunged: carried?.expunged ?? 0,
       };
       if (!carried) fresh?.push(uid);
       if (p.uidl) m.uidl = p.uidl;
@@ -557,6 +572,14 @@ export class MboxFile {
     const newEnd = replaceTail(fd, this.journalPath, x, parts());
     killPoint('before-index');
     return this.reindexFrom(fd, data, start, x, newEnd, withPseudo ? null : data.pseudo, needBase);
+  }
+
+  /** Status changes written only if every one keeps its message's length (nothing shifts): the new
+   *  view, or null (nothing written) when some message has no room or no X-UID yet. */
+  patchInPlace(fd: number, data: IndexData, changes: Map<number, { flags: number; keywords: string[] }>): IndexData | null {
+    if (fd < 0 || !changes.size) return null;
+    this.checkSpace();
+    return this.tryPatch(fd, data, changes);
   }
 
   /**
