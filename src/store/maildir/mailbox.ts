@@ -133,12 +133,11 @@ export class MaildirMailbox implements Mailbox {
     readonly name: string,
     readonly dir: string,
     readonly readOnly: boolean,
-    options: MaildirMailboxOptions | boolean,
+    options: MaildirMailboxOptions,
     private readonly env: MaildirEnv,
   ) {
-    const o = typeof options === 'boolean' ? { claimRecent: options } : options;
-    this.claimRecent = o.claimRecent ?? false;
-    this.live = o.live ?? false;
+    this.claimRecent = options.claimRecent ?? false;
+    this.live = options.live ?? false;
   }
 
   get state(): MailboxState {
