@@ -298,3 +298,48 @@ describe('mbox index and change log agree', () => {
     } finally { u.cleanup(); }
   });
 });
+
+describe('what a program reading the spool sees meanwhile', () => {
+  it('an expunged, stamped message stays, marked deleted in place (X-Status: D), until the purge', async () => {
+    const u = seeded(3);
+    try {
+      const a = await u.store().open('INBOX');
+      const keep = await u.store().open('INBOX');
+      await a.setFlags([1, 2, 3], 'add', ['\\Seen']);
+      const before = spoolText(u);
+      await a.expunge([2]);
+      const during = spoolText(u);
+      expect(during.length).toBe(before.length);
+      const block = (t: string, i: number) => t.split(/\n(?=From )/).find((b) => b.includes(`Subject: msg ${i}`))!;
+      expect(block(during, 2)).toMatch(/^X-Status: *D/m);
+      expect(block(during, 1)).not.toMatch(/^X-Status: *D/m);
+      // Only the mark changed: everything else byte for byte.
+      expect(during.replace(/^X-Status:.*$/mg, '')).toBe(before.replace(/^X-Status:.*$/mg, ''));
+      await keep.close();
+      a.acknowledge(a.state);
+      await a.close();
+      expect(spoolText(u)).not.toContain('Subject: msg 2');
+    } finally { u.cleanup(); }
+  });
+
+  it('an expunge of stamped messages without room for the mark writes nothing to the spool (O(expunged))', async () => {
+    const u = tempUser();
+    try {
+      // Written by another program: X-UID and X-IMAPbase, no padding after the status letters.
+      const mbox = [1, 2, 3].map((i) => `From a@b Tue Jan 02 03:04:05 2024\n${i === 1 ? 'X-IMAPbase: 1700000000 0000000004\n' : ''}Subject: msg ${i}\nX-UID: ${i}\nStatus: RO\n\nbody ${i}\n\n`).join('');
+      writeFileSync(u.paths.inbox, mbox);
+      const a = await u.store().open('INBOX');
+      const keep = await u.store().open('INBOX');
+      expect(a.state.messages.map((m) => m.uid)).toEqual([1, 2, 3]);
+      await a.expunge([2]);
+      expect(spoolText(u)).toBe(mbox);
+      expect((await u.store().status('INBOX')).messages).toBe(2);
+      expect((await keep.read(2)).toString('latin1')).toBe('Subject: msg 2\r\n\r\nbody 2\r\n');
+      await keep.close();
+      a.acknowledge(a.state);
+      await a.close();
+      expect(spoolText(u)).not.toContain('Subject: msg 2');
+      expect(spoolText(u)).toContain('Subject: msg 3');
+    } finally { u.cleanup(); }
+  });
+});

@@ -574,6 +574,14 @@ export class MboxFile {
     return this.reindexFrom(fd, data, start, x, newEnd, withPseudo ? null : data.pseudo, needBase);
   }
 
+  /** Status changes written only if every one keeps its message's length (nothing shifts): the new
+   *  view, or null (nothing written) when some message has no room or no X-UID yet. */
+  patchInPlace(fd: number, data: IndexData, changes: Map<number, { flags: number; keywords: string[] }>): IndexData | null {
+    if (fd < 0 || !changes.size) return null;
+    this.checkSpace();
+    return this.tryPatch(fd, data, changes);
+  }
+
   /**
    * Flag changes that keep every changed message's length (the usual case once our padded status
    * headers are in place) are written in place: only those messages' bytes, nothing shifts.

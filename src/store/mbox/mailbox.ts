@@ -409,13 +409,20 @@ export class MboxMailbox implements Mailbox {
       if (remove.size) {
         const modseq = this.file.changeLog(d.uidValidity).add(CHANGE_EXPUNGE, [...remove]);
         const changes = new Map<number, { flags: number; keywords: string[] }>();
+        let unstamped = false;
         const messages = d.messages.map((m) => {
           if (!remove.has(m.uid)) return m;
+          if (!m.fileUid) unstamped = true;
           if (!(m.flags & FLAG_DELETED) || !m.fileUid) changes.set(m.uid, { flags: m.flags | FLAG_DELETED, keywords: m.keywords });
           return { ...m, expunged: modseq, flags: m.flags | FLAG_DELETED };
         });
         const next = { ...d, messages, logSeen: d.logSeen === modseq - 1 ? modseq : d.logSeen };
-        if (changes.size) data = this.file.rewrite(fd, next, changes, new Set());
+        // A message without X-UID in the spool gets it now (a rewrite from it on): a lost index must
+        // find it by UID in the log. A stamped one is marked \Deleted only where that fits in place,
+        // so EXPUNGE stays O(expunged); otherwise its mark waits for the next rewrite (the index has it).
+        const patched = unstamped ? null : this.file.patchInPlace(fd, next, changes);
+        if (patched) data = patched;
+        else if (unstamped) data = this.file.rewrite(fd, next, changes, new Set());
         else { this.file.save(next); data = next; }
       }
       removed = [...remove];
