@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseUidList } from '../../src/store/maildir/uidlist.js';
 import { readIndex, writeIndex } from '../../src/store/maildir/facts-cache.js';
@@ -196,6 +196,42 @@ describe('maildir deferred removal between processes', () => {
     expect((await a.call<{ uids: number[] }>('expungedSince', { since: s0.highestModseq })).uids).toEqual([3]);
     await a.call('close');
   });
+
+  it('a foreign program renaming flags in a big cur/ while a session refreshes: nothing lost, doubled or renumbered', async () => {
+    const root = join(work, `m${++n}`);
+    for (const d of ['tmp', 'new', 'cur']) mkdirSync(join(root, d), { recursive: true });
+    for (let i = 1; i <= 1500; i++) writeFileSync(join(root, 'cur', `${1700000000 + i}.M${i}P9.host:2,S`), `Subject: r${i}\n\nx\n`);
+    const store = storeAt(root);
+    const box = await store.open('INBOX');
+    const want = box.state.messages.map((m) => m.uid);
+    // Like mutt or Dovecot: flag renames without our lock, as fast as it can, on a few messages.
+    const script = `
+      const fs = require('fs'); const dir = process.argv[1] + '/cur';
+      const names = fs.readdirSync(dir).filter((_, i) => i % 100 === 0);
+      for (let k = 0; k < 4000; k++) {
+        const i = k % names.length; const cur = names[i];
+        const next = cur.endsWith(':2,S') ? cur.replace(/:2,S$/, ':2,FS') : cur.replace(/:2,FS$/, ':2,S');
+        fs.renameSync(dir + '/' + cur, dir + '/' + next); names[i] = next;
+      }`;
+    const renamer = new Promise<number | null>((resolve) => {
+      const c = execFile(process.execPath, ['-e', script, root]);
+      c.on('exit', (code) => resolve(code));
+    });
+    let done = false;
+    void renamer.then(() => { done = true; });
+    let rounds = 0;
+    while (!done || rounds < 3) {
+      const st = await box.refresh();
+      expect(st.messages.map((m) => m.uid)).toEqual(want);
+      rounds++;
+    }
+    expect(await renamer).toBe(0);
+    const after = await storeAt(root).open('INBOX');
+    expect(after.state.messages.map((m) => m.uid)).toEqual(want);
+    expect(files(root)).toHaveLength(1500);
+    await after.close();
+    await box.close();
+  });
 });
 
 describe('maildir sessions racing procmail', () => {
@@ -284,6 +320,19 @@ describe('maildir sessions racing procmail', () => {
     await fresh.close();
   });
 
+  it('refresh returns the very same state object while nothing changed, a new one after a change', async () => {
+    const root = maildir(2);
+    const box = await storeAt(root).open('INBOX', { claimRecent: true });
+    const s0 = box.state;
+    // The files are younger than the 2 s mtime rule, so this really lists the maildir again.
+    expect(await box.refresh()).toBe(s0);
+    execFileSync('procmail', ['-m', join(work, `procmailrc${n}`)], { input: msg(3) });
+    const s1 = await box.refresh();
+    expect(s1).not.toBe(s0);
+    expect(await box.refresh()).toBe(s1);
+    await box.close();
+  });
+
   it('watch() reports a procmail delivery and another process\'s flag change', async () => {
     const root = maildir(1);
     const box = await storeAt(root).open('INBOX');
@@ -304,6 +353,39 @@ describe('maildir sessions racing procmail', () => {
     expect(s2.highestModseq).toBeGreaterThan(s1.highestModseq);
     await box.close();
     await other.call('close');
+  });
+});
+
+describe('maildir change log under kill -9', () => {
+  it.each(['modlog-before-write', 'modlog-written', 'modlog-synced'])('killed while logging an append (%s): the message is there once, numbered and logged', async (step) => {
+    const root = maildir(2);
+    await (await storeAt(root).open('INBOX')).close(); // numbered and logged: the append is the next record
+    const w = await session(root, { DMAIL_STORE_KILLPOINT: step });
+    expect((await w.call('append', { body: crlf(msg(3)) }).catch(() => ({ error: 'killed' }))).error).toBe('killed');
+    await w.exited;
+    const box = await storeAt(root).open('INBOX');
+    expect(box.state.messages.map((m) => m.uid)).toEqual([1, 2, 3]);
+    expect((await box.read(3)).toString('latin1')).toBe(crlf(msg(3)));
+    for (const m of box.state.messages) expect(m.modseq).toBeLessThanOrEqual(box.state.highestModseq);
+    expect(box.state.messages[2]!.modseq).toBeGreaterThan(box.state.messages[1]!.modseq);
+    await box.close();
+    expect((await storeAt(root).append('INBOX', Buffer.from(crlf(msg(4))))).uid).toBe(4);
+  });
+
+  it('killed between a flag rename and its record: the flags are kept, and an open session logs the change', async () => {
+    const root = maildir(2);
+    const watcher = await storeAt(root).open('INBOX');
+    const s0 = watcher.state;
+    const w = await session(root, { DMAIL_STORE_KILLPOINT: 'maildir-flags-renamed' });
+    await w.call('open');
+    expect((await w.call('setFlags', { uids: [2], mode: 'add', flags: ['\\Flagged'] }).catch(() => ({ error: 'killed' }))).error).toBe('killed');
+    await w.exited;
+    const s1 = await watcher.refresh();
+    const two = s1.messages.find((m) => m.uid === 2)!;
+    expect([...two.flags]).toEqual(['\\Flagged']);
+    expect(two.modseq).toBeGreaterThan(s0.highestModseq);
+    expect(s1.highestModseq).toBeGreaterThanOrEqual(two.modseq);
+    await watcher.close();
   });
 });
 

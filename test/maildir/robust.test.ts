@@ -267,6 +267,16 @@ describe('maildir store on disk', () => {
     await store.create('Old');
     await expect(box.refresh()).rejects.toMatchObject({ code: 'NONEXISTENT' });
     expect((await store.status('Old')).messages).toBe(0);
+    // Renamed away: the same; the renamed folder keeps its UIDs and UIDVALIDITY.
+    await store.append('Old', Buffer.from(msg(2)));
+    const moved = await store.open('Old');
+    boxes.push(moved);
+    await storeAt(root).rename('Old', 'New');
+    await expect(moved.refresh()).rejects.toMatchObject({ code: 'NONEXISTENT' });
+    const renamed = await store.open('New');
+    boxes.push(renamed);
+    expect(renamed.state.uidValidity).toBe(moved.state.uidValidity);
+    expect(renamed.state.messages.map((m) => m.uid)).toEqual(moved.state.messages.map((m) => m.uid));
 
     const stale = join(root, 'tmp', 'dead.append');
     const young = join(root, 'tmp', 'in.progress');

@@ -21,7 +21,7 @@ import { CHANGE_PURGE, openChangeLog, type ChangeLog } from '../changelog.js';
 import { killPoint } from '../killpoint.js';
 import { minAcknowledged } from '../views.js';
 import { parseName } from './filename.js';
-import { scanMaildir, type ScanEntry } from './scan.js';
+import { locate, scanMaildir, type ScanEntry } from './scan.js';
 import type { UidList } from './uidlist.js';
 
 export const MODLOG = 'dmail-modlog';
@@ -70,25 +70,34 @@ export async function purgeLocked(dir: string, list: UidList, log: ChangeLog, lo
   let scan: Map<string, ScanEntry> | undefined;
   for (const r of records) {
     let where = hints?.get(r.base);
-    for (let attempt = 0; attempt < 2; attempt++) {
+    let gone = false;
+    // Other sessions rename only under the lock we hold, but a \Recent claim (new/ → cur/) or a
+    // foreign program may move the file while we look: look again a few times.
+    for (let attempt = 0; attempt < 5 && !gone; attempt++) {
       if (!where) {
         scan ??= (await scanMaildir(dir)).files;
-        where = scan.get(r.base);
-        if (!where) break; // already gone (an earlier purge killed half-way, or a foreign hand)
+        // Not in the listing: a second, separate look before believing it gone (a listing of a big
+        // directory can miss a file that a foreign program renames meanwhile).
+        where = scan.get(r.base) ?? (await locate(dir, r.base));
+        if (!where) { gone = true; break; } // already gone (an earlier purge killed half-way, or by hand)
       }
       try {
         await fsp.unlink(join(dir, where.sub, where.file));
-        break;
+        gone = true;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-        // Renamed since the hint or the scan (another session's flag change): look again once.
         where = undefined;
         scan = undefined;
-        if (attempt === 1) logger.warn({ dir, base: r.base }, 'maildir: expunged message not found to purge');
       }
+    }
+    if (!gone) {
+      // Its purge is not logged and its record stays (else it would come back under a new UID).
+      logger.warn({ dir, base: r.base }, 'maildir: expunged message kept moving; purged later');
+      due.delete(r.uid);
     }
     killPoint('maildir-purge-unlinked-one');
   }
+  if (due.size === 0) return leftover;
   killPoint('maildir-purge-unlinked');
   log.add(CHANGE_PURGE, [...due]);
   killPoint('maildir-purge-logged');

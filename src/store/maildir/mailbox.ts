@@ -21,7 +21,7 @@ import { crlfSlice, toCrlf } from './crlf.js';
 import { measureFile, measureSmallSync } from './measure.js';
 import { asStoreError, mapped } from './errors.js';
 import { FS_PARALLEL, mapLimit } from './limit.js';
-import { compareBases, fileName, flagsFromInfo, infoForFlags, parseName, renewBase, type ParsedName } from './filename.js';
+import { canonicalSystemFlag, compareBases, fileName, flagsFromInfo, infoForFlags, parseName, renewBase, type ParsedName } from './filename.js';
 import { ensureKeywords, KEYWORDS, letterFor, readKeywords, type KeywordTable } from './keywords.js';
 import { extValue, UIDLIST, type UidList } from './uidlist.js';
 import type { MaildirEnv } from './env.js';
@@ -49,7 +49,6 @@ interface Entry extends MessageInfo {
 /** What an unreadable file is shown as: never saved, so the next session looks at the file again. */
 const isPlaceholder = (e: Entry) => e.internalDate.getTime() === 0 && e.size === 0;
 
-const CANONICAL = new Map(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'].map((f) => [f.toLowerCase(), f]));
 
 /** What the change log said after a given point, as a refresh or a write applies it. */
 interface LogRead {
@@ -134,12 +133,11 @@ export class MaildirMailbox implements Mailbox {
     readonly name: string,
     readonly dir: string,
     readonly readOnly: boolean,
-    options: MaildirMailboxOptions | boolean,
+    options: MaildirMailboxOptions,
     private readonly env: MaildirEnv,
   ) {
-    const o = typeof options === 'boolean' ? { claimRecent: options } : options;
-    this.claimRecent = o.claimRecent ?? false;
-    this.live = o.live ?? false;
+    this.claimRecent = options.claimRecent ?? false;
+    this.live = options.live ?? false;
   }
 
   get state(): MailboxState {
@@ -401,6 +399,9 @@ export class MaildirMailbox implements Mailbox {
       }
       next.set(todo[i]!.uid, entry);
     }
+    // Still unexplained after two looks under the lock: a listing that keeps missing a file a foreign
+    // program is renaming. Keep showing what we had rather than report an expunge nobody made.
+    if (lastTry) for (const uid of unexplained.expunges) { const e = this.entries.get(uid); if (e) next.set(uid, e); }
     // Messages of our last state that were expunged stay readable until we acknowledge.
     if (sameValidity) {
       for (const [uid, e] of this.entries) {
@@ -439,11 +440,11 @@ export class MaildirMailbox implements Mailbox {
    * Log, under the lock, the changes a refresh found on disk without a log record: files numbered by
    * someone who does not log (Dovecot), renamed flags (Dovecot, mutt, a writer killed before logging)
    * and vanished files. What was logged meanwhile by their writer is left alone; a vanished file is
-   * looked for again under the lock (our writers rename only under it), so a flag rename seen half-way
-   * is never taken for an expunge.
+   * looked for again under the lock (our writers rename only under it).
    */
   private async adopt(read: LogRead, found: { appends: number[]; flags: number[]; expunges: number[] }): Promise<void> {
     const bases = new Map([...this.entries.values()].map((e) => [e.uid, e.base]));
+    // Only bookkeeping: when it cannot be done (full disk, lock timeout) the refresh goes on without it.
     await lockedUidList(this.dir, this.env, async (list) => {
       if (list.uidValidity !== read.log.uidValidity) return false;
       const log = read.log;
@@ -461,9 +462,15 @@ export class MaildirMailbox implements Mailbox {
       }
       if (appends.length > 0) log.add(CHANGE_APPEND, appends);
       if (flags.length > 0) log.add(CHANGE_FLAGS, flags);
-      if (expunges.length > 0) log.add(CHANGE_EXPUNGE, expunges);
+      if (expunges.length > 0) {
+        // Gone already: logged for VANISHED, and purged at once without touching any file. Were a
+        // listing ever to miss a file a foreign program was renaming, it then shows up again
+        // (under a new UID once its record goes) instead of being hidden and later unlinked.
+        log.add(CHANGE_EXPUNGE, expunges);
+        log.add(CHANGE_PURGE, expunges);
+      }
       return false;
-    });
+    }).catch((err) => this.env.log.warn({ err: String(err), dir: this.dir }, 'maildir: cannot log changes found on disk'));
   }
 
   /** Our entries would make a snapshot that dmail-index does not have yet. */
@@ -586,29 +593,36 @@ export class MaildirMailbox implements Mailbox {
         added.push(rec.uid);
       }
       // Logged before the uidlist is written: a kill in between gives the same UIDs again (harmless).
-      if (added.length > 0) changeLogOf(this.dir, list.uidValidity, this.env.log).add(CHANGE_APPEND, added);
+      // A log we cannot write (full disk) must not keep anyone from reading new mail: the appends are
+      // then unlogged, and logged by whoever finds them once it can be written again.
+      if (added.length > 0) {
+        try {
+          changeLogOf(this.dir, list.uidValidity, this.env.log).add(CHANGE_APPEND, added);
+        } catch (err) {
+          this.env.log.warn({ err: String(err), dir: this.dir }, 'maildir: cannot log new messages');
+        }
+      }
       return added.length > 0;
     });
   }
 
   private publish(list: UidList): void {
-    const messages = [...this.entries.values()].sort((a, b) => a.uid - b.uid);
-    this.current = {
-      uidValidity: list.uidValidity,
-      uidNext: list.nextUid,
-      keywords: this.keywordTable.filter((k): k is string => k !== undefined),
-      messages,
-      highestModseq: this.syncedTo,
-    };
+    this.setState(list.uidValidity, list.nextUid);
   }
 
   private republish(): void {
-    this.current = {
-      ...this.current,
-      keywords: this.keywordTable.filter((k): k is string => k !== undefined),
-      messages: [...this.entries.values()].sort((a, b) => a.uid - b.uid),
-      highestModseq: this.syncedTo,
-    };
+    this.setState(this.current.uidValidity, this.current.uidNext);
+  }
+
+  /** A new state object only when something in it changed (callers compare states by identity). */
+  private setState(uidValidity: number, uidNext: number): void {
+    const messages = [...this.entries.values()].sort((a, b) => a.uid - b.uid);
+    const keywords = this.keywordTable.filter((k): k is string => k !== undefined);
+    const c = this.current;
+    if (c.uidValidity === uidValidity && c.uidNext === uidNext && c.highestModseq === this.syncedTo
+      && c.keywords.length === keywords.length && c.keywords.every((k, i) => k === keywords[i])
+      && c.messages.length === messages.length && c.messages.every((m, i) => m === messages[i])) return;
+    this.current = { uidValidity, uidNext, keywords, messages, highestModseq: this.syncedTo };
   }
 
   /** Current path of a message, following renames by other sessions; undefined when expunged. */
@@ -696,7 +710,11 @@ export class MaildirMailbox implements Mailbox {
       result = await op(list, log, since);
       const hints = new Map([...this.ghosts.values()].map((g) => [g.entry.base, { sub: g.entry.sub, file: g.entry.file }]));
       const before = log.highestModseq();
-      const changed = await purgeLocked(this.dir, list, log, this.env.log, hints);
+      // A purge that fails (a file we may not unlink, a full disk) never fails the write that ran it.
+      const changed = await purgeLocked(this.dir, list, log, this.env.log, hints).catch((err) => {
+        this.env.log.warn({ err: String(err), dir: this.dir }, 'maildir: purge of expunged messages failed');
+        return false;
+      });
       if (!others) {
         // Only our own records since syncedTo: apply them (expunges/flags were applied by `op`).
         for (const r of log.since(before).records) if (r.kind === CHANGE_PURGE) for (const u of r.uids) this.hidden.delete(u);
@@ -735,12 +753,12 @@ export class MaildirMailbox implements Mailbox {
   private async setFlagsImpl(uids: readonly number[], mode: StoreMode, flags: readonly Flag[], unchangedSince?: number): Promise<MailboxState & { readonly modified?: readonly number[] }> {
     if (this.readOnly) throw new StoreError('CANNOT', 'Mailbox is read-only');
     this.exactAtStamp = false; // the files change after lastStamp
-    const wanted = flags.filter((f) => f.toLowerCase() !== '\\recent' && (!f.startsWith('\\') || CANONICAL.has(f.toLowerCase())));
+    const wanted = flags.filter((f) => !f.startsWith('\\') || canonicalSystemFlag(f) !== undefined);
     const keywords = wanted.filter((f) => !f.startsWith('\\'));
     this.keywordTable = mode === 'remove' ? await readKeywords(this.dir)
       : await ensureKeywords(this.dir, keywords, this.env.lock);
     const table = this.keywordTable;
-    const canonical = (f: string) => CANONICAL.get(f.toLowerCase())
+    const canonical = (f: string) => canonicalSystemFlag(f)
       ?? table.find((k) => k !== undefined && k.toLowerCase() === f.toLowerCase()) ?? f;
     const change = wanted.map(canonical);
     const known = (ch: string) => table[ch.charCodeAt(0) - 97] !== undefined;

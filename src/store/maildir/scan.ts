@@ -79,8 +79,21 @@ export async function scanMaildir(dir: string): Promise<Scan> {
   const unlistable = (base: string, raw: Buffer | undefined) => raw !== undefined || base === '' || /[\r\n]/.test(base);
   for (const { file, raw } of curNames) {
     const { base } = parseName(file);
-    if (files.has(base) || unlistable(base, raw)) duplicates.push({ sub: 'cur', file, ...(raw ? { raw } : {}) });
-    else files.set(base, { sub: 'cur', file });
+    const prev = files.get(base);
+    if (unlistable(base, raw)) {
+      duplicates.push({ sub: 'cur', file, ...(raw ? { raw } : {}) });
+    } else if (!prev) {
+      files.set(base, { sub: 'cur', file });
+    } else {
+      // The same base twice in cur/: a real duplicate only if both names exist at once. A flag
+      // rename (or the T of an expunge) that happened while we listed shows both names too: then
+      // the one that exists is the message (renaming the other as a duplicate would give the
+      // message a second UID, or bring an expunged one back).
+      const prevThere = await exists(join(dir, 'cur', prev.file));
+      const thisThere = await exists(join(dir, 'cur', file));
+      if (prevThere && thisThere && (await exists(join(dir, 'cur', prev.file)))) duplicates.push({ sub: 'cur', file });
+      else if (thisThere) files.set(base, { sub: 'cur', file });
+    }
   }
   for (const { file, raw } of newNames) {
     const { base } = parseName(file);
