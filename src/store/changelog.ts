@@ -84,7 +84,12 @@ interface Loaded {
   records: ChangeRecord[];
   /** End of the last good record. */
   validEnd: number;
+  /** The bytes just before validEnd: a file replaced by another at the same inode number (a second
+   *  compaction can reuse the first one's) is told apart by them. */
+  tail: Buffer;
 }
+
+const TAIL = 16;
 
 /** The UIDs a record can hold: valid, unique, ascending. */
 function normalUids(uids: readonly number[]): number[] {
@@ -201,16 +206,18 @@ class ChangeLogFile implements ChangeLog {
       const uidValidity = head.readUInt32LE(8);
       const base = head.readDoubleLE(12);
       const c = this.cur;
-      if (c && c.ino === st.ino && c.uidValidity === uidValidity && c.base === base && size >= c.validEnd) {
+      if (c && c.ino === st.ino && c.uidValidity === uidValidity && c.base === base && size >= c.validEnd &&
+          readAll(fd, c.validEnd - c.tail.length, c.validEnd).equals(c.tail)) {
         if (size > c.validEnd) {
           const prev = c.records.length ? c.records[c.records.length - 1]!.modseq : 0;
           c.validEnd = parseRecords(readAll(fd, c.validEnd, size), c.validEnd, prev, c.records);
+          c.tail = readAll(fd, Math.max(HEADER, c.validEnd - TAIL), c.validEnd);
         }
         return c;
       }
       const records: ChangeRecord[] = [];
       const validEnd = parseRecords(readAll(fd, HEADER, size), HEADER, 0, records);
-      this.cur = { ino: st.ino, uidValidity, base, records, validEnd };
+      this.cur = { ino: st.ino, uidValidity, base, records, validEnd, tail: readAll(fd, Math.max(HEADER, validEnd - TAIL), validEnd) };
       return this.cur;
     } finally { closeSync(fd); }
   }
@@ -243,8 +250,16 @@ class ChangeLogFile implements ChangeLog {
     return { records: v.records.filter((r) => r.modseq > modseq), complete: modseq >= v.base };
   }
 
+  private pendingMemo: { records: ChangeRecord[]; count: number; value: { modseq: number; uids: number[] }[] } | null = null;
+
   pendingExpunges(): { modseq: number; uids: number[] }[] {
-    return pendingOf(this.view().records);
+    // Asked after every write (deferred removal): recomputed only when the records changed.
+    const records = this.view().records;
+    const m = this.pendingMemo;
+    if (m && m.records === records && m.count === records.length) return m.value.map((p) => ({ modseq: p.modseq, uids: p.uids.slice() }));
+    const value = pendingOf(records);
+    this.pendingMemo = { records, count: records.length, value };
+    return value.map((p) => ({ modseq: p.modseq, uids: p.uids.slice() }));
   }
 
   /** Writer: a log for our uidValidity exists (created or started afresh). */
@@ -277,6 +292,7 @@ class ChangeLogFile implements ChangeLog {
     } finally { closeSync(fd); }
     l.records.push({ modseq, kind, uids: normalUids(uids) });
     l.validEnd += rec.length;
+    l.tail = Buffer.from(rec.subarray(Math.max(0, rec.length - TAIL)));
     if (l.records.length >= 2 * this.maxRecords) this.compact();
     return modseq;
   }

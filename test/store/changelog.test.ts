@@ -2,7 +2,7 @@
 // and kill -9 of a real child process while it appends and compacts.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, appendFileSync, statSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, appendFileSync, statSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/site.js';
@@ -67,6 +67,24 @@ describe('change log', () => {
     expect(openChangeLog(p, 5).since(4).records).toEqual([{ modseq: 5, kind: CHANGE_FLAGS, uids: [2] }]);
     // A reader that had seen the torn bytes reads on correctly.
     expect(reader.since(4).records.map((r) => r.modseq)).toEqual([5]);
+  });
+
+  it('a reader is not fooled by another log at the same inode number (same header, longer)', () => {
+    const p = fresh();
+    const q = fresh();
+    const a = openChangeLog(p, 3);
+    a.add(CHANGE_APPEND, [1]);
+    a.add(CHANGE_FLAGS, [1]);
+    const reader = openChangeLog(p, 3, undefined, { readOnly: true });
+    expect(reader.since(0).records.map((r) => r.uids[0])).toEqual([1, 1]);
+    // Another log, same UIDVALIDITY and base, written over the same file (as a reused inode would be).
+    const b = openChangeLog(q, 3);
+    b.add(CHANGE_APPEND, [7]);
+    b.add(CHANGE_FLAGS, [8]);
+    b.add(CHANGE_EXPUNGE, [9]);
+    writeFileSync(p, readFileSync(q));
+    expect(reader.since(0).records).toEqual(openChangeLog(q, 3).since(0).records);
+    expect(reader.pendingExpunges()).toEqual([{ modseq: 4, uids: [9] }]);
   });
 
   it('compaction keeps every expunge whose purge is not recorded, and raises the base', () => {

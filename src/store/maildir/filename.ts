@@ -40,6 +40,13 @@ const SYSTEM: ReadonlyArray<readonly [string, string]> = [
 ];
 const LETTER_OF = new Map(SYSTEM.map(([l, f]) => [f.toLowerCase(), l]));
 const FLAG_OF = new Map(SYSTEM.map(([l, f]) => [l, f]));
+const CANONICAL = new Map(SYSTEM.map(([, f]) => [f.toLowerCase(), f]));
+
+/** The stored spelling of a system flag given in any case ('\seen' → '\Seen'); undefined for
+ *  anything a maildir cannot store as a system flag (\Recent, unknown ones, keywords). */
+export function canonicalSystemFlag(flag: string): string | undefined {
+  return CANONICAL.get(flag.toLowerCase());
+}
 
 export const MAX_KEYWORDS = 26;
 

@@ -14,7 +14,7 @@ import {
 import { crlfSize, toLf } from './crlf.js';
 import { DOVECOT_UIDLIST_STALE } from './dotlock.js';
 import type { MaildirEnv } from './env.js';
-import { fileName, infoForFlags, newBaseName, parseName } from './filename.js';
+import { canonicalSystemFlag, fileName, infoForFlags, newBaseName, parseName } from './filename.js';
 import { ensureKeywords, KEYWORDS, letterFor, type KeywordTable } from './keywords.js';
 import { MaildirMailbox } from './mailbox.js';
 import { INBOX, mailboxDir, nameOfEntry, validateName } from './names.js';
@@ -28,7 +28,6 @@ import { mapped } from './errors.js';
 import { CHANGE_APPEND } from '../changelog.js';
 import { basesOf, changeLogOf, pendingUids, purgeLocked } from './changes.js';
 
-const SYSTEM_FLAGS = new Map(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'].map((f) => [f.toLowerCase(), f]));
 
 const isInbox = (name: string) => name.toUpperCase() === INBOX;
 
@@ -51,7 +50,7 @@ function storableFlags(flags: readonly Flag[] | ReadonlySet<Flag>): { system: st
   const keywords: string[] = [];
   for (const f of flags) {
     if (f.startsWith('\\')) {
-      const c = SYSTEM_FLAGS.get(f.toLowerCase());
+      const c = canonicalSystemFlag(f);
       if (c) system.push(c);
     } else {
       keywords.push(f);

@@ -21,7 +21,7 @@ import { crlfSlice, toCrlf } from './crlf.js';
 import { measureFile, measureSmallSync } from './measure.js';
 import { asStoreError, mapped } from './errors.js';
 import { FS_PARALLEL, mapLimit } from './limit.js';
-import { compareBases, fileName, flagsFromInfo, infoForFlags, parseName, renewBase, type ParsedName } from './filename.js';
+import { canonicalSystemFlag, compareBases, fileName, flagsFromInfo, infoForFlags, parseName, renewBase, type ParsedName } from './filename.js';
 import { ensureKeywords, KEYWORDS, letterFor, readKeywords, type KeywordTable } from './keywords.js';
 import { extValue, UIDLIST, type UidList } from './uidlist.js';
 import type { MaildirEnv } from './env.js';
@@ -49,7 +49,6 @@ interface Entry extends MessageInfo {
 /** What an unreadable file is shown as: never saved, so the next session looks at the file again. */
 const isPlaceholder = (e: Entry) => e.internalDate.getTime() === 0 && e.size === 0;
 
-const CANONICAL = new Map(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'].map((f) => [f.toLowerCase(), f]));
 
 /** What the change log said after a given point, as a refresh or a write applies it. */
 interface LogRead {
@@ -134,12 +133,11 @@ export class MaildirMailbox implements Mailbox {
     readonly name: string,
     readonly dir: string,
     readonly readOnly: boolean,
-    options: MaildirMailboxOptions | boolean,
+    options: MaildirMailboxOptions,
     private readonly env: MaildirEnv,
   ) {
-    const o = typeof options === 'boolean' ? { claimRecent: options } : options;
-    this.claimRecent = o.claimRecent ?? false;
-    this.live = o.live ?? false;
+    this.claimRecent = options.claimRecent ?? false;
+    this.live = options.live ?? false;
   }
 
   get state(): MailboxState {
@@ -755,12 +753,12 @@ export class MaildirMailbox implements Mailbox {
   private async setFlagsImpl(uids: readonly number[], mode: StoreMode, flags: readonly Flag[], unchangedSince?: number): Promise<MailboxState & { readonly modified?: readonly number[] }> {
     if (this.readOnly) throw new StoreError('CANNOT', 'Mailbox is read-only');
     this.exactAtStamp = false; // the files change after lastStamp
-    const wanted = flags.filter((f) => f.toLowerCase() !== '\\recent' && (!f.startsWith('\\') || CANONICAL.has(f.toLowerCase())));
+    const wanted = flags.filter((f) => !f.startsWith('\\') || canonicalSystemFlag(f) !== undefined);
     const keywords = wanted.filter((f) => !f.startsWith('\\'));
     this.keywordTable = mode === 'remove' ? await readKeywords(this.dir)
       : await ensureKeywords(this.dir, keywords, this.env.lock);
     const table = this.keywordTable;
-    const canonical = (f: string) => CANONICAL.get(f.toLowerCase())
+    const canonical = (f: string) => canonicalSystemFlag(f)
       ?? table.find((k) => k !== undefined && k.toLowerCase() === f.toLowerCase()) ?? f;
     const change = wanted.map(canonical);
     const known = (ch: string) => table[ch.charCodeAt(0) - 97] !== undefined;
