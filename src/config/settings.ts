@@ -97,6 +97,7 @@ export const SETTINGS = {
   pop_port: S('int', 'POP3 port (inetd decides the port; read only)', 110),
   imapd_timeout: S('int', 'idle seconds after login', 1800),
   imapd_login_timeout: S('int', 'NEW: idle seconds before login', 180),
+  login_lifetime: S('int', 'NEW: seconds a connection may stay unauthenticated, active or not (0: no limit)', 180),
   pop_timeout: S('int', 'NEW: POP3 idle seconds', 600),
   tls_cert: S('path', 'NEW: PEM certificate chain for STARTTLS/STLS and implicit TLS'),
   tls_key: S('path', 'NEW: PEM private key'),

@@ -25,6 +25,7 @@ export async function completeLogin(s: ImapSession, name: string, password: stri
   s.log = r.session.log;
   s.state = 'auth';
   s.conn.setIdleTimeout(s.ctx.settings.imapd_timeout, () => s.autologout());
+  s.conn.setDeadline(0, () => {}); // login_lifetime bounds only the unauthenticated part
   return ok(`[CAPABILITY ${capabilities(s)}] ${what} completed`);
 }
 

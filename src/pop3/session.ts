@@ -314,6 +314,7 @@ export class Pop3Session {
     const state = mailbox.state;
     this.maildrop = new Maildrop(state.uidValidity, state.messages);
     this.state = 'TRANSACTION';
+    this.conn.setDeadline(0, () => {}); // login_lifetime bounds only the AUTHORIZATION state
     const { count, octets } = this.maildrop.stat();
     this.log.info({ messages: count, octets }, 'pop3 login');
     const quota = session.quotaKb ? `, quota ${session.quotaKb} KB` : '';
