@@ -58,6 +58,7 @@ export const SETTINGS = {
   auth_nocache: S('bool', 'disable auth cache (read, not used)', false),
   imapd_become_user: S('bool', 'switch to the user\'s uid after login', true),
   allow_root_login: S('bool', 'NEW: allow a login that would run as root', false),
+  allow_root_group: S('bool', 'NEW: allow a non-root session to run in group 0 (auth module gid="0" or an account whose group is 0)', false),
   mail_user: S('string', 'NEW: system user to run as for external users without a uid'),
   imapd_strip_domain: S('string', 'remove this trailing text from login names'),
   host_domain: S('list', 'local domains; first is the main one', [], { multi: true }),
