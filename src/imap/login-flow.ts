@@ -19,6 +19,11 @@ export async function completeLogin(s: ImapSession, name: string, password: stri
   const r = await login(s.ctx, client, name, password);
   if (!r.ok) {
     if (r.temporary) return no(`[UNAVAILABLE] ${r.message || 'Authentication service unavailable, try again later'}`);
+    if (r.tell) {
+      // The name can never map to a mailbox (too long, say): say so, and still count the failure.
+      fail(s, what);
+      return no(`[CANNOT] ${r.message}`);
+    }
     return fail(s, what);
   }
   s.user = r.session;

@@ -32,7 +32,8 @@ export interface UserSession {
 
 export type LoginResult =
   | { ok: true; session: UserSession }
-  | { ok: false; temporary: boolean; message: string };
+  /** tell: `message` says why the name itself can never log in (IMAP answers it with [CANNOT]). */
+  | { ok: false; temporary: boolean; message: string; tell?: boolean };
 
 const FAILED = 'authentication failed';
 /** Set when an identity switch failed half way: this process must not serve another login. */
@@ -59,7 +60,8 @@ async function finish(ctx: ServerContext, client: ClientInfo, name: string, star
   const log = ctx.log;
   if (!outcome.ok) {
     log.info({ login: safeName(name), reason: outcome.reason, temporary: outcome.temporary, method: how }, 'login failed');
-    return failAfterDelay(ctx, started, outcome.temporary);
+    const answer = await failAfterDelay(ctx, started, outcome.temporary);
+    return outcome.tell ? { ok: false, temporary: false, message: outcome.reason, tell: true } : answer;
   }
   const user = outcome.user;
   const s = ctx.settings;
