@@ -24,7 +24,7 @@ describe('dmailctl config check', () => {
     writeFileSync(warn, 'no_such_setting 1\n');
     const w = run('config', 'check', '-i', warn);
     expect(w.status).toBe(0);
-    expect(w.stderr).toContain(`warning: ${warn}:1: unknown setting "no_such_setting" ignored`);
+    expect(w.stderr).toContain(`warning: unknown setting no_such_setting at ${warn}:1; line ignored`);
     const bad = join(dir, 'bad.conf');
     writeFileSync(bad, 'drop_path /x\nimapd_timeout forever\n');
     const b = run('config', 'check', '-i', bad);
