@@ -106,7 +106,7 @@ export function writeSessionRecord(dir: string | undefined, info: SessionInfo): 
   };
   try {
     const start = info.pid === process.pid ? startTime(process.pid) : undefined;
-    replaceFileSync(dir, name, JSON.stringify({ ...info, ...(start ? { start } : {}) }) + '\n', { mode: 0o644, sync: false });
+    replaceFileSync(dir, name, JSON.stringify({ ...info, ...(start ? { start } : {}) }) + '\n', { mode: 0o644, sync: false, owners: [effectiveUid()] });
     process.on('exit', remove);
   } catch {
     removed = true; // nothing written: nothing to remove

@@ -34,8 +34,16 @@ export function effectiveUid(): number {
 const PROC_FD = existsSync('/proc/self/fd');
 
 export interface DirTrust {
-  /** uids allowed to own the directory; default: this process's effective uid. */
+  /** uids allowed to own the directory. Default: this process's effective uid; for root, whoever owns
+   *  it (root working on a user's files, e.g. `dmailctl convert`: every write goes through the directory
+   *  descriptor with O_EXCL|O_NOFOLLOW and cannot leave that directory, so its owner cannot redirect it).
+   *  Callers that know whose directory it must be (root's own records) say so. */
   owners?: readonly number[];
+}
+
+function defaultOwners(): readonly number[] | undefined {
+  const uid = effectiveUid();
+  return uid === 0 ? undefined : [uid];
 }
 
 function describeMode(mode: number): string {
@@ -43,10 +51,10 @@ function describeMode(mode: number): string {
 }
 
 /** Check an open directory: a directory, owned by one of `owners`, not writable by group or others. */
-export function checkDirFd(fd: number, what: string, owners: readonly number[] = [effectiveUid()]): void {
+export function checkDirFd(fd: number, what: string, owners: readonly number[] | undefined = defaultOwners()): void {
   const st = fstatSync(fd);
   if (!st.isDirectory()) throw new UnsafePathError(`${what} is not a directory`);
-  if (!owners.includes(st.uid)) {
+  if (owners && !owners.includes(st.uid)) {
     throw new UnsafePathError(`${what} is owned by uid ${st.uid}, not by uid ${owners.join(' or ')}: not trusted`);
   }
   if (st.mode & 0o022) {
@@ -82,8 +90,9 @@ export function pathInDir(dirFd: number, dir: string, name: string): string {
 }
 
 /** A fresh temporary name for `name`: hidden, random, never reused. */
-export function tempName(name: string): string {
-  return `.${name.replace(/^\.+/, '').slice(0, 80)}.${randomBytes(8).toString('hex')}.tmp`;
+export function tempName(name: string, make?: (random: string) => string): string {
+  const rand = randomBytes(8).toString('hex');
+  return make ? make(rand) : `.${name.replace(/^\.+/, '').slice(0, 80)}.${rand}.tmp`;
 }
 
 export interface ReplaceOptions extends DirTrust {
@@ -91,13 +100,21 @@ export interface ReplaceOptions extends DirTrust {
   mode?: number;
   /** fsync the file and the directory (default true). */
   sync?: boolean;
+  /** fsync the directory after the rename (default: as `sync`). */
+  syncDir?: boolean;
   /** Set the file's atime/mtime (e.g. the time a record stands for). */
   mtime?: Date;
   /** Give the file to this owner (only meaningful when running as root). */
   chown?: { uid: number; gid: number };
   /** Create the directory (recursive mkdir with this mode) when it does not exist yet. */
   mkdirMode?: number;
+  /** Temporary name from 16 random hex digits (for formats whose clean-up knows a pattern);
+   *  default `.<name>.<random>.tmp`. */
+  tempName?: (random: string) => string;
 }
+
+/** The written file's identity, taken from its descriptor before the rename. */
+export interface Written { ino: bigint; size: bigint; mtimeNs: bigint }
 
 function writeAll(fd: number, data: Buffer): void {
   let done = 0;
@@ -109,11 +126,12 @@ function writeAll(fd: number, data: Buffer): void {
  * the checked directory, written, fsynced, renamed over `name` — all through one directory descriptor.
  * Throws UnsafePathError when the directory is not trusted; any other error leaves the old file.
  */
-export function replaceFileSync(dir: string, name: string, data: Buffer | string, opts: ReplaceOptions = {}): void {
+export function replaceFileSync(dir: string, name: string, data: Buffer | string, opts: ReplaceOptions = {}): Written {
   if (opts.mkdirMode !== undefined) mkdirSync(dir, { recursive: true, mode: opts.mkdirMode });
   const dfd = openTrustedDir(dir, opts);
   try {
-    const tmp = pathInDir(dfd, dir, tempName(name));
+    const tmp = pathInDir(dfd, dir, tempName(name, opts.tempName));
+    let written: Written;
     const fd = openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, opts.mode ?? 0o600);
     try {
       try {
@@ -121,6 +139,8 @@ export function replaceFileSync(dir: string, name: string, data: Buffer | string
         if (opts.chown) fchownSync(fd, opts.chown.uid, opts.chown.gid);
         if (opts.mtime) futimesSync(fd, opts.mtime, opts.mtime);
         if (opts.sync !== false) fsyncSync(fd);
+        const st = fstatSync(fd, { bigint: true });
+        written = { ino: st.ino, size: st.size, mtimeNs: st.mtimeNs };
       } finally {
         closeSync(fd);
       }
@@ -129,16 +149,17 @@ export function replaceFileSync(dir: string, name: string, data: Buffer | string
       try { unlinkSync(tmp); } catch { /* renamed or never there */ }
       throw e;
     }
-    if (opts.sync !== false) {
+    if (opts.syncDir ?? opts.sync !== false) {
       try { fsyncSync(dfd); } catch { /* some file systems refuse fsync on a directory */ }
     }
+    return written;
   } finally {
     closeSync(dfd);
   }
 }
 
 /** `replaceFileSync` for async callers (same checks; the I/O runs on the thread pool). */
-export async function replaceFile(dir: string, name: string, data: Buffer | string, opts: ReplaceOptions = {}): Promise<void> {
+export async function replaceFile(dir: string, name: string, data: Buffer | string, opts: ReplaceOptions = {}): Promise<Written> {
   if (opts.mkdirMode !== undefined) await fsp.mkdir(dir, { recursive: true, mode: opts.mkdirMode });
   let dh: fsp.FileHandle;
   try {
@@ -150,14 +171,17 @@ export async function replaceFile(dir: string, name: string, data: Buffer | stri
   }
   try {
     checkDirFd(dh.fd, dir, opts.owners);
-    const tmp = pathInDir(dh.fd, dir, tempName(name));
+    const tmp = pathInDir(dh.fd, dir, tempName(name, opts.tempName));
     const fh = await fsp.open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, opts.mode ?? 0o600);
+    let written: Written;
     try {
       try {
         await fh.writeFile(data);
         if (opts.chown) await fh.chown(opts.chown.uid, opts.chown.gid);
         if (opts.mtime) await fh.utimes(opts.mtime, opts.mtime);
         if (opts.sync !== false) await fh.sync();
+        const st = await fh.stat({ bigint: true });
+        written = { ino: st.ino, size: st.size, mtimeNs: st.mtimeNs };
       } finally {
         await fh.close();
       }
@@ -166,7 +190,8 @@ export async function replaceFile(dir: string, name: string, data: Buffer | stri
       await fsp.unlink(tmp).catch(() => undefined);
       throw e;
     }
-    if (opts.sync !== false) await dh.sync().catch(() => undefined);
+    if (opts.syncDir ?? opts.sync !== false) await dh.sync().catch(() => undefined);
+    return written;
   } finally {
     await dh.close();
   }

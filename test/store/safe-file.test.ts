@@ -56,12 +56,15 @@ describe.skipIf(!isRoot)('replaceFileSync as root in a directory of a real user'
   });
   afterAll(() => { removeUsers(); cleanupTempDirs(); });
 
-  it('root refuses to write into a directory the user owns unless told that owner is expected', () => {
+  it('root writes into a user\'s directory only through its descriptor, and only where it is expected', () => {
     const d = join(dir, 'users');
     mkdirSync(d, { mode: 0o755 });
     chownSync(d, u.uid, u.gid);
-    expect(() => replaceFileSync(d, 'rec', 'x')).toThrow(/owned by uid/);
+    expect(() => replaceFileSync(d, 'rec', 'x', { owners: [0] })).toThrow(/owned by uid/);
     expect(readdirSync(d)).toEqual([]);
+    chmodSync(d, 0o775);
+    expect(() => replaceFileSync(d, 'rec', 'x')).toThrow(/writable by group/);
+    chmodSync(d, 0o755);
     replaceFileSync(d, 'rec', 'x', { owners: [u.uid], chown: { uid: u.uid, gid: u.gid } });
     expect(statSync(join(d, 'rec')).uid).toBe(u.uid);
     expect(existsSync(join(d, 'rec'))).toBe(true);
