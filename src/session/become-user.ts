@@ -32,7 +32,11 @@ async function accountOfUid(uid: number): Promise<{ name: string; gid: number } 
 export async function planIdentity(settings: Settings, user: AuthUser): Promise<SwitchPlan> {
   const current = process.getuid?.() ?? 0;
   if (!settings.imapd_become_user) {
-    // The admin chose to keep the server's identity (DMail's imapd_become_user false).
+    // The admin chose to keep the server's identity (DMail's imapd_become_user false). As root, that is a
+    // session running as root: allowed only with allow_root_login (a configuration refusal: temporary).
+    if (current === 0 && !settings.allow_root_login) {
+      return { kind: 'refuse', why: 'imapd_become_user false would run this session as root (allow_root_login is off)', temporary: true };
+    }
     return { kind: 'stay', why: 'imapd_become_user false' };
   }
   let target: Identity | undefined;

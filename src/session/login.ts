@@ -10,8 +10,10 @@ import type { MailStore, UserPaths } from '../store/types.js';
 import type { ServerContext } from './context.js';
 import { authenticate, closeAuth, lookupUser } from '../auth/index.js';
 import { ipAllowed, nameAllowed, normaliseIp } from '../auth/wildcard.js';
-import { recordSession } from '../log/sessions.js';
+import { prepareSessionDir, writeSessionRecord } from '../log/sessions.js';
 import { openUserStore } from '../store/open.js';
+import { resolveUserPaths } from '../store/paths.js';
+import { prepareIndexDirAsRoot, rootSessionProblem } from '../store/trust.js';
 import { apopConfigured, apopDigestMatches, apopSecret } from './apop.js';
 import { planIdentity, switchTo } from './become-user.js';
 import { deliverBulletins } from './bulletins.js';
@@ -78,13 +80,36 @@ async function finish(ctx: ServerContext, client: ClientInfo, name: string, star
     return failAfterDelay(ctx, started, plan.temporary);
   }
 
+  // Root among users' files (issue 13): a session that stays root serves only paths no user can change;
+  // a switching one gets its shared index directory prepared by root first.
+  const euid = process.geteuid?.() ?? 0;
+  if (euid === 0 && (plan.kind === 'stay' || (plan.kind === 'switch' && s.index_path))) {
+    let why: string | undefined;
+    try {
+      const paths = await resolveUserPaths(s, user);
+      if (plan.kind === 'stay') {
+        log.warn({ login: safeName(name), why: plan.why }, 'this session runs as root (imapd_become_user false or a root account)');
+        why = rootSessionProblem(paths);
+      } else if (plan.kind === 'switch' && paths.kind === 'mbox') {
+        const problem = prepareIndexDirAsRoot(s.index_path!, paths.indexDir, plan.to, log);
+        if (problem) log.error({ problem }, 'cannot prepare the shared index directory');
+      }
+    } catch (e) {
+      why = (e as Error).message;
+    }
+    if (why) {
+      log.error({ login: safeName(name), why }, 'login refused: a session running as root must not use paths that users can change');
+      return failAfterDelay(ctx, started, true);
+    }
+  }
+
   if (s.forward_user && !recordForward(s.work_path, client.remoteAddress, user.user, ctx.program)) {
     log.error({ ip: client.remoteAddress }, 'could not write the forward_user record');
   }
-  const removeSession = recordSession(s.work_path, {
-    pid: process.pid, program: ctx.program, user: user.domain ? `${user.user}@${user.domain}` : user.user,
-    remoteAddress: normaliseIp(client.remoteAddress), since: new Date().toISOString(),
-  });
+  // The session record's directory is made (as root) for the uid the session will run as; the record is
+  // written after the switch, so the process can remove it at the end.
+  const sessionDir = prepareSessionDir(s.work_path, plan.kind === 'switch' ? plan.to : { uid: euid, gid: process.getegid?.() ?? 0 });
+  let removeSession = () => undefined as void;
   const closeAll = async () => { removeSession(); await closeAuth(); };
 
   if (plan.kind === 'switch') {
@@ -101,6 +126,11 @@ async function finish(ctx: ServerContext, client: ClientInfo, name: string, star
       return failAfterDelay(ctx, started, true);
     }
   }
+
+  removeSession = writeSessionRecord(sessionDir, {
+    pid: process.pid, program: ctx.program, user: user.domain ? `${user.user}@${user.domain}` : user.user,
+    remoteAddress: normaliseIp(client.remoteAddress), since: new Date().toISOString(),
+  });
 
   const userLog = log.child({ user: user.domain ? `${user.user}@${user.domain}` : user.user });
   let opened;

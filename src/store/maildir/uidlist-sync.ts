@@ -5,6 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { withDotlock } from './dotlock.js';
+import { replaceFile } from '../safe-file.js';
 import type { MaildirEnv } from './env.js';
 import { emptyUidList, formatRecord, formatUidList, readUidList, UIDLIST, uidListStamp, type UidList, type UidListFile } from './uidlist.js';
 
@@ -53,12 +54,13 @@ export async function nextUidValidity(root: string): Promise<number> {
     // first mailbox under this root
   }
   const value = Math.max(Math.floor(Date.now() / 1000), last + 1) >>> 0;
-  const tmp = `${file}.${process.pid}.tmp`;
   try {
-    await fsp.writeFile(tmp, (value + 1).toString(16).padStart(8, '0'));
-    await fsp.rename(tmp, file);
+    // The clean-up of crashed writers knows `dovecot-uidvalidity.<digits>.tmp`: keep that shape.
+    await replaceFile(root, UIDVALIDITY_FILE, (value + 1).toString(16).padStart(8, '0'), {
+      mode: 0o644, sync: false, tempName: (r) => `${UIDVALIDITY_FILE}.${BigInt('0x' + r)}.tmp`,
+    });
   } catch {
-    await fsp.unlink(tmp).catch(() => undefined);
+    // not recorded: the next mailbox takes max(now, last + 1) again
   }
   return value;
 }
