@@ -74,6 +74,8 @@ export const SETTINGS = {
   login_disabled: S('bool', 'NEW: refuse plaintext logins before TLS (LOGINDISABLED)', false),
   auth_fail_delay: S('float', 'NEW: seconds to wait before answering a failed login', 2),
   auth_max_failures: S('int', 'NEW: failed logins before disconnect', 3),
+  ip_failure_window: S('int', 'NEW: seconds failed logins from one client address are remembered across connections (0: no per-address delay)', 900),
+  ip_failure_delay_max: S('int', 'NEW: longest per-address delay in seconds before a login is checked', 30),
 
   // --- quota, bulletins, relaying ---
   user_quota: S('quota', 'false | true | default quota in kbytes', false),

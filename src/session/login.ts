@@ -19,6 +19,7 @@ import { planIdentity, switchTo } from './become-user.js';
 import { deliverBulletins } from './bulletins.js';
 import { recordForward } from './forward.js';
 import { quotaFor } from './quota.js';
+import { clearFailures, loginDelay, recordFailure } from './throttle.js';
 
 export interface UserSession {
   user: AuthUser;
@@ -62,6 +63,8 @@ async function finish(ctx: ServerContext, client: ClientInfo, name: string, star
   const log = ctx.log;
   if (!outcome.ok) {
     log.info({ login: safeName(name), reason: outcome.reason, temporary: outcome.temporary, method: how }, 'login failed');
+    // A temporary failure (module down) is not the client's doing; anything else counts for its address.
+    if (!outcome.temporary) recordFailure(ctx.settings, client.remoteAddress, log);
     const answer = await failAfterDelay(ctx, started, outcome.temporary);
     return outcome.tell ? { ok: false, temporary: false, message: outcome.reason, tell: true } : answer;
   }
@@ -77,8 +80,10 @@ async function finish(ctx: ServerContext, client: ClientInfo, name: string, star
   }
   if (plan.kind === 'refuse') {
     log.error({ login: safeName(name), why: plan.why }, 'login refused');
+    if (!plan.temporary) recordFailure(s, client.remoteAddress, log);
     return failAfterDelay(ctx, started, plan.temporary);
   }
+  clearFailures(s, client.remoteAddress);
 
   // Root among users' files (issue 13): a session that stays root serves only paths no user can change;
   // a switching one gets its shared index directory prepared by root first.
@@ -181,7 +186,17 @@ async function reverseName(ip: string): Promise<string | undefined> {
   return Promise.race([lookup, timeout]);
 }
 
+/** Recent failures from this client's address (any connection): wait before checking anything, the
+ *  same for every outcome, so that reconnecting does not reset the cost of guessing (throttle.ts). */
+async function throttle(ctx: ServerContext, client: ClientInfo): Promise<void> {
+  const { seconds, failures } = loginDelay(ctx.settings, client.remoteAddress);
+  if (seconds <= 0) return;
+  ctx.log.info({ seconds, failures, ip: normaliseIp(client.remoteAddress) }, 'login delayed: recent failures from this address');
+  await sleep(seconds * 1000);
+}
+
 export async function login(ctx: ServerContext, client: ClientInfo, name: string, password: string): Promise<LoginResult> {
+  await throttle(ctx, client);
   const started = Date.now();
   let outcome = await preCheck(ctx, client);
   if (!outcome) {
@@ -200,6 +215,7 @@ export function apopAvailable(ctx: ServerContext): boolean {
 }
 
 export async function loginApop(ctx: ServerContext, client: ClientInfo, name: string, timestamp: string, digestHex: string): Promise<LoginResult> {
+  await throttle(ctx, client);
   const started = Date.now();
   let outcome = await preCheck(ctx, client);
   if (!outcome) {
