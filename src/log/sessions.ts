@@ -75,8 +75,18 @@ export function prepareSessionDir(workPath: string, owner: { uid: number; gid: n
     if (tst.uid === effectiveUid() && (tst.mode & 0o7777) !== 0o755) fchmodSync(tfd, 0o755);
     else if (tst.mode & 0o022) return undefined; // root's, writable by others, and we cannot fix it
     const name = String(owner.uid);
-    try { mkdirSync(pathInDir(tfd, top, name), { mode: 0o755 }); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; }
-    sfd = openDirNoFollow(pathInDir(tfd, top, name));
+    const entry = pathInDir(tfd, top, name);
+    try { mkdirSync(entry, { mode: 0o755 }); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; }
+    try {
+      sfd = openDirNoFollow(entry);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ELOOP' && code !== 'ENOTDIR') throw e;
+      // Something planted while the directory was 1777 (older versions): remove it (unlink never follows).
+      unlinkSync(entry);
+      mkdirSync(entry, { mode: 0o755 });
+      sfd = openDirNoFollow(entry);
+    }
     const sst = fstatSync(sfd);
     if (sst.uid !== owner.uid) {
       if (!root || sst.uid !== 0) return undefined;

@@ -183,6 +183,9 @@ describe.skipIf(!isRoot)('running as root among users\' files (issue 13 holes)',
     const c = await open(cf);
     const pid = c.child.pid!;
     asUser(a, `for (const n of [a[2] + '.json.tmp', a[2] + '.json']) { try { fs.symlinkSync(a[1], path.join(a[0], n)); } catch {} }`, [sessions, victim, String(pid)]);
+    // ... and, while the directory is still 1777, the victim's per-uid directory as a link to one of theirs.
+    const lure = join(a.home, 'lure');
+    asUser(a, `fs.mkdirSync(a[1], {recursive: true}); try { fs.symlinkSync(a[1], a[0]); } catch {}`, [join(sessions, String(b.uid)), lure]);
     const login = await cmd(c, 'a', `LOGIN ${b.name} "victim pw"`);
     expect(login.at(-1)).toMatch(/^a OK/);
     expect(readFileSync(victim, 'utf8')).toBe('precious root file\n');
@@ -193,7 +196,9 @@ describe.skipIf(!isRoot)('running as root among users\' files (issue 13 holes)',
     expect(readFileSync(victim, 'utf8')).toBe('precious root file\n');
     expect(statSync(sessions).mode & 0o7777).toBe(0o755);
     // The session's own record is gone: the user could remove it after dropping root.
+    expect(lstatSync(join(sessions, String(b.uid))).isDirectory()).toBe(true);
     expect(statSync(join(sessions, String(b.uid))).uid).toBe(b.uid);
+    expect(readdirSync(lure)).toEqual([]);
     expect(readdirSync(join(sessions, String(b.uid)))).toEqual([]);
     // What the attacker planted before the directory was taken back was never written through.
     expect(filesUnder(sessions).filter((f) => lstatSync(f).uid === 0 && !lstatSync(f).isDirectory())).toEqual([]);
@@ -247,5 +252,40 @@ describe.skipIf(!isRoot)('running as root among users\' files (issue 13 holes)',
     expect(statSync(mine).uid).toBe(b.uid);
     expect(statSync(mine).mode & 0o022).toBe(0);
     expect(statSync(join(idx, h[0]!)).uid).toBe(0);
+
+    // The state an older version left: hash directories owned (0700 or 0777) by the user who came first,
+    // and the victim's index directory made by the attacker, with the forged journal in it.
+    const old = join(dir, 'index-old');
+    mkdirSync(old);
+    chmodSync(old, 0o1777);
+    const forgedNow = (() => {
+      const cur = readFileSync(drop);
+      const at2 = cur.indexOf('ordinary');
+      const s2 = Buffer.alloc(16);
+      s2.writeDoubleLE(at2, 0); s2.writeDoubleLE(forged.length, 8);
+      const d2 = Buffer.concat([s2, forged]);
+      const h2 = { ...head, oldSize: cur.length, newLen: d2.length, newHash: createHash('sha1').update(d2).digest('hex') };
+      const hb2 = Buffer.alloc(4096, 0x20);
+      hb2.write(JSON.stringify(h2));
+      return Buffer.concat([hb2, d2]);
+    })();
+    asUser(a, `const d = path.join(a[0], a[1], a[2], a[3]); fs.mkdirSync(d, {recursive: true, mode: 0o777});
+      for (const p of [path.join(a[0], a[1]), path.join(a[0], a[1], a[2]), d]) fs.chmodSync(p, 0o777);
+      fs.writeFileSync(path.join(d, 'INBOX.journal'), Buffer.from(a[4], 'base64'), {mode: 0o666});`,
+    [old, h[0]!, h[1]!, h, forgedNow.toString('base64')]);
+    c = await open(conf([`index_path ${old}`]));
+    expect((await cmd(c, 'a', `LOGIN ${b.name} "victim pw"`)).at(-1)).toMatch(/^a OK/);
+    expect((await cmd(c, 'b', 'SELECT INBOX')).at(-1)).toMatch(/^b OK/);
+    const body2 = await cmd(c, 'c', 'FETCH 1 (BODY.PEEK[TEXT])');
+    await bye(c);
+    expect(body2.join('\n')).toContain('ordinary mail');
+    expect(readFileSync(drop, 'latin1')).not.toContain('PWNED');
+    for (const p of [join(old, h[0]!), join(old, h[0]!, h[1]!)]) {
+      expect(statSync(p).uid, p).toBe(0);
+      expect(statSync(p).mode & 0o7777, p).toBe(0o755);
+    }
+    expect(statSync(join(old, h[0]!, h[1]!, h)).uid).toBe(b.uid);
+    expect(readdirSync(join(old, h[0]!, h[1]!)).some((n) => n.startsWith(`${h}.untrusted-`))).toBe(true);
+    expect(log()).toMatch(/moved aside/);
   });
 });
