@@ -32,6 +32,13 @@ export function riskWarnings(s: Settings): string[] {
     }
   }
   if (s.allow_root_login) out.push('allow_root_login true: sessions may run as root');
+  if (s.allow_root_group) out.push('allow_root_group true: a session may run in group 0 (an auth module\'s gid="0", or an account whose group is 0)');
+  if (s.login_lifetime <= 0) {
+    out.push('login_lifetime 0: an unauthenticated client that sends a byte now and then holds a process forever; DMail\'s limit is 180 seconds');
+  }
+  if (s.ip_failure_window <= 0) {
+    out.push('ip_failure_window 0: no per-address login delay; a client that reconnects after every auth_max_failures failures guesses passwords without slowing down');
+  }
   const me = process.geteuid?.() ?? 0;
   const idx = statOrUndefined(s.index_path);
   if (idx && s.index_path) {

@@ -35,7 +35,7 @@ describe('#include of a file that is not a config', () => {
     await c.exited();
     const check = spawnSync(BIN.dmailctl, ['config', 'check', '-i', s.conf, '--program', 'dpop'], { encoding: 'utf8', env: cleanEnv() });
     for (const out of [readFileSync(join(s.logs, 'imapd.log'), 'utf8'), check.stdout + check.stderr]) {
-      for (const secret of [HASH, 'Zx9SALT', 'YesCryptHash', 'root:', 'daemon:', 'SecretValueOfAnUnknownSetting', '19700']) {
+      for (const secret of [HASH, 'Zx9SALT', 'YesCryptHash', 'root:$6', 'daemon:*', 'SecretValueOfAnUnknownSetting', '19700']) {
         expect(out).not.toContain(secret);
       }
       expect(out).toContain(`a line that is not a setting at ${shadow}:1`);
@@ -57,5 +57,19 @@ describe('a setting line with 130,000 values', () => {
     expect(await c.exited()).toBe(0);
     const check = spawnSync(BIN.dmailctl, ['config', 'check', '-i', s.conf], { encoding: 'utf8', env: cleanEnv() });
     expect(check.status, check.stderr.slice(0, 500)).toBe(0);
+  });
+});
+
+describe('dmailctl config check and the settings of these weaknesses', () => {
+  it('warns when they are turned off or loosened', () => {
+    const s = makeSite({ allow_root_group: true, login_lifetime: 0, ip_failure_window: 0 });
+    sites.push(s);
+    const r = spawnSync(BIN.dmailctl, ['config', 'check', '-i', s.conf], { encoding: 'utf8', env: cleanEnv() });
+    expect(r.stderr).toMatch(/warning: allow_root_group true/);
+    expect(r.stderr).toMatch(/warning: login_lifetime 0/);
+    expect(r.stderr).toMatch(/warning: ip_failure_window 0/);
+    s.setConfig({});
+    const quiet = spawnSync(BIN.dmailctl, ['config', 'check', '-i', s.conf], { encoding: 'utf8', env: cleanEnv() });
+    expect(quiet.stderr).not.toMatch(/allow_root_group|login_lifetime|ip_failure_window/);
   });
 });
