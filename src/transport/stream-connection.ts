@@ -166,6 +166,8 @@ export class StreamConnection implements Connection {
     if (this.unfinished > 0) this.unfinished--;
     if (this.pausedByOutput && this.backlog() <= OUTPUT_LOW_WATER) {
       this.pausedByOutput = false;
+      // The client read its answers: it is not idle, even if it has nothing more to send yet.
+      this.touch();
       this.applyPause();
       for (const w of this.writableWaiters.splice(0)) w();
     }
