@@ -23,6 +23,7 @@ import { StoreError } from './types.js';
 export const NAME_MAX = 255;
 
 type NameSettings = Pick<Settings, 'invalid_chars' | 'lock_id'>;
+type PrefixSettings = NameSettings & Pick<Settings, 'vdomain_separator'>;
 
 export type DropNameResult = { ok: true; dropName: string } | { ok: false; reason: string };
 
@@ -104,4 +105,14 @@ export function checkDropName(dropName: string, settings: NameSettings): void {
     || looksInternal(dropName, settings) || Buffer.byteLength(dropName) > maxDropNameBytes(settings)) {
     throw new StoreError('NOPERM', `unsafe drop file name ${JSON.stringify(dropName.slice(0, 300))}`);
   }
+}
+
+/** drop_prefix: `cc_sales` is filed as `<drop_path>/cc/sales`. Both parts are checked as drop names. */
+export function splitDropPrefix(dropName: string, prefix: string, settings: PrefixSettings): { dir: string; name: string } {
+  const invalid = settings.invalid_chars ?? '/';
+  const lead = encode(prefix + (settings.vdomain_separator ?? '_'), invalid);
+  const name = dropName.startsWith(lead) ? dropName.slice(lead.length) : dropName;
+  checkDropName(name, settings);
+  checkDropName(prefix, settings);
+  return { dir: prefix, name };
 }

@@ -7,7 +7,7 @@ import type { AuthUser } from '../auth/types.js';
 import type { UserPaths } from './types.js';
 import { StoreError } from './types.js';
 import { hashScheme } from './hash-schemes.js';
-import { checkDropName } from './drop-name.js';
+import { checkDropName, splitDropPrefix } from './drop-name.js';
 
 export { HASH_SCHEMES, hashScheme } from './hash-schemes.js';
 export type { HashScheme } from './hash-schemes.js';
@@ -37,12 +37,9 @@ export function resolveMboxPaths(settings: MboxSettings, user: AuthUser): UserPa
     let base = user.dropDir ?? settings.drop_path ?? '/var/spool/mail';
     // drop_prefix: the vdomain prefix becomes a directory of the drop path instead of a name prefix.
     if (settings.drop_prefix && user.prefix && !user.dropDir) {
-      const sep = settings.vdomain_separator ?? '_';
-      const lead = user.prefix + sep;
-      if (dropName.startsWith(lead)) dropName = dropName.slice(lead.length);
-      checkDropName(dropName, settings);
-      checkDropName(user.prefix, settings);
-      base = join(base, user.prefix);
+      const split = splitDropPrefix(dropName, user.prefix, settings);
+      dropName = split.name;
+      base = join(base, split.dir);
     }
     inbox = join(base, ...hashDirs(dropName, settings.hash_spool ?? 0, settings), dropName);
   }

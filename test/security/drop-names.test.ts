@@ -9,6 +9,8 @@ import { inetdConnect } from '../helpers/inetd.js';
 import { BIN, makeSite, type Site } from '../helpers/site.js';
 import { dropNameFor, looksInternal, maxDropNameBytes } from '../../src/store/drop-name.js';
 import { defaultSettings } from '../../src/config/parse.js';
+import { resolveLoginName } from '../../src/auth/names.js';
+import { resolveMboxPaths } from '../../src/store/paths.js';
 
 const sites: Site[] = [];
 afterAll(() => { for (const s of sites) rmSync(s.dir, { recursive: true, force: true }); });
@@ -54,6 +56,14 @@ describe('the login name → drop file mapping', () => {
       expect(d).not.toContain('/');
     }
     expect(map('x.lock')).toBe('x%2Elock');
+  });
+
+  it('with drop_prefix, the part filed under the prefix directory is safe on its own', () => {
+    const conf = { ...defaultSettings(), vdomain: ['cc @c.com c.com'], drop_prefix: true, drop_path: '/sp' };
+    const r = resolveLoginName(conf, 'x.lock@c.com', '127.0.0.1');
+    expect(r.ok && r.name.dropName).toBe('cc_x%2Elock');
+    if (!r.ok) return;
+    expect(resolveMboxPaths(conf, { login: 'x', user: 'x.lock', dropName: r.name.dropName, prefix: 'cc', info: {} }).inbox).toBe('/sp/cc/x%2Elock');
   });
 
   it('refuses a name whose drop file (with its suffixes) cannot fit a file name', () => {
