@@ -173,6 +173,13 @@ describe.skipIf(!isRoot)('running as root among users\' files (issue 13 holes)',
     expect(r.at(-1)).toMatch(/^a NO/);
     await bye(c);
     expect(log()).toMatch(/imapd_become_user false/);
+    // Allowed, and with folders beside the drop file in a root spool: served, and logged as a root session.
+    const ok = await open(conf(['imapd_become_user false', 'allow_root_login true']));
+    expect((await cmd(ok, 'a', `LOGIN ${b.name} "victim pw"`)).at(-1)).toMatch(/^a OK/);
+    expect((await cmd(ok, 'b', 'CREATE Archive')).at(-1)).toMatch(/^b OK/);
+    await bye(ok);
+    expect(log()).toMatch(/this session runs as root/);
+    expect(lstatSync(join(spool, `${b.name}.mbx`)).uid).toBe(0);
   });
 
   it('hole 4: session records are written safely as root and removed at logout by the user', async () => {
