@@ -259,6 +259,9 @@ describe.skipIf(!isRoot)('running as root among users\' files (issue 13 holes)',
     expect(statSync(mine).uid).toBe(b.uid);
     expect(statSync(mine).mode & 0o022).toBe(0);
     expect(statSync(join(idx, h[0]!)).uid).toBe(0);
+    // Root working on the user's mail (dmailctl) still may.
+    const q = spawnSync(BIN.dmailctl, ['quota', b.name, '-i', cf], { encoding: 'utf8', env: cleanEnv() });
+    expect(q.status, q.stderr).toBe(0);
 
     // The state an older version left: hash directories owned (0700 or 0777) by the user who came first,
     // and the victim's index directory made by the attacker, with the forged journal in it.
