@@ -208,9 +208,15 @@ describe.skipIf(!isRoot)('running as root among users\' files (issue 13 holes)',
     const login = await cmd(c, 'a', `LOGIN ${b.name} "victim pw"`);
     expect(login.at(-1)).toMatch(/^a OK/);
     expect(readFileSync(victim, 'utf8')).toBe('precious root file\n');
+    // A user's own record directory (made at their last login) cannot vouch for other people's processes.
+    const aDir = join(sessions, String(a.uid));
+    mkdirSync(aDir, { recursive: true, mode: 0o755 });
+    chownSync(aDir, a.uid, a.gid);
+    asUser(a, `fs.writeFileSync(path.join(a[0], '1.json'), JSON.stringify({ pid: 1, program: 'imapd', user: 'root', remoteAddress: '1.2.3.4', since: 'x' }))`, [aDir]);
     const listed = spawnSync(BIN.dmailctl, ['sessions', '-i', cf, '--json'], { encoding: 'utf8', env: cleanEnv() });
     const live = listed.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { pid: number; user: string });
     expect(live).toContainEqual(expect.objectContaining({ pid, user: b.name }));
+    expect(live.map((x) => x.pid)).not.toContain(1);
     await bye(c);
     expect(readFileSync(victim, 'utf8')).toBe('precious root file\n');
     expect(statSync(sessions).mode & 0o7777).toBe(0o755);
