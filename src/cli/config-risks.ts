@@ -2,7 +2,7 @@
 // Checks the settings and, where a directory exists, its owner and mode. Each warning says what happens
 // and what to do; the trust model is in src/auth/README.md and src/store/README.md.
 
-import { statSync, type Stats } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
 import type { Settings } from '../config/settings.js';
 
 function statOrUndefined(path: string | undefined): Stats | undefined {
@@ -24,6 +24,12 @@ export function riskWarnings(s: Settings): string[] {
       out.push(`imapd_become_user false with imapd_mailbox_name ${s.imapd_mailbox_name}: folders live in the users' home `
         + 'directories, which users can write to; a root session refuses them (users could swap a directory for a symlink '
         + 'or plant links for its temporary files). Keep imapd_become_user true');
+    }
+    let hardlinks = '';
+    try { hardlinks = readFileSync('/proc/sys/fs/protected_hardlinks', 'latin1').trim(); } catch { /* not Linux */ }
+    if (hardlinks === '0') {
+      out.push('imapd_become_user false with fs.protected_hardlinks = 0: a user can hard-link a root file as their drop file, '
+        + 'which a root session then rewrites. Set fs.protected_hardlinks = 1 (sysctl)');
     }
     const spool = statOrUndefined(s.drop_path);
     if (spool && othersWrite(spool) && s.drop_path) {

@@ -88,12 +88,13 @@ async function finish(ctx: ServerContext, client: ClientInfo, name: string, star
   // Root among users' files (issue 13): a session that stays root serves only paths no user can change;
   // a switching one gets its shared index directory prepared by root first.
   const euid = process.geteuid?.() ?? 0;
-  if (euid === 0 && (plan.kind === 'stay' || (plan.kind === 'switch' && s.index_path))) {
+  const asRoot = euid === 0 && (plan.kind === 'stay' || (plan.kind === 'switch' && plan.to.uid === 0));
+  if (asRoot || (euid === 0 && plan.kind === 'switch' && s.index_path)) {
     let why: string | undefined;
     try {
       const paths = await resolveUserPaths(s, user);
-      if (plan.kind === 'stay') {
-        log.warn({ login: safeName(name), why: plan.why }, 'this session runs as root (imapd_become_user false or a root account)');
+      if (asRoot) {
+        log.warn({ login: safeName(name), why: plan.kind === 'stay' ? plan.why : 'root account' }, 'this session runs as root (imapd_become_user false or a root account)');
         why = rootSessionProblem(paths);
       } else if (plan.kind === 'switch' && paths.kind === 'mbox') {
         const problem = prepareIndexDirAsRoot(s.index_path!, paths.indexDir, plan.to, log);

@@ -227,8 +227,14 @@ export function prepareIndexDirAsRoot(indexPath: string, indexDir: string, owner
 export function checkIndexDir(settings: Pick<Settings, 'index_path'>, paths: UserPaths): void {
   if (!settings.index_path || paths.kind !== 'mbox') return;
   const uid = effectiveUid();
-  const why = unstablePathReason(paths.indexDir, { trusted: uid === 0 ? [0] : [0, uid], create: 0o700 });
+  // Root working on a user's mail (`dmailctl quota`; a root *session* was already held to root-owned
+  // paths at login) accepts the user's own directory at the end of a root-owned path.
+  let owner = uid;
+  if (uid === 0) {
+    try { owner = lstatSync(paths.indexDir).uid; } catch { /* created below, as root */ }
+  }
+  const why = unstablePathReason(paths.indexDir, { trusted: owner === 0 ? [0] : [0, owner], create: 0o700 });
   if (why) throw new StoreError('UNAVAILABLE', `index directory not trusted: ${why}`);
   const st = lstatSync(paths.indexDir);
-  if (st.uid !== uid) throw new StoreError('UNAVAILABLE', `index directory not trusted: ${paths.indexDir} is owned by uid ${st.uid}, not ${uid}`);
+  if (st.uid !== owner) throw new StoreError('UNAVAILABLE', `index directory not trusted: ${paths.indexDir} is owned by uid ${st.uid}, not ${owner}`);
 }

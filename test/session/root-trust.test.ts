@@ -124,7 +124,6 @@ describe.skipIf(!isRoot)('running as root among users\' files (issue 13 holes)',
         try { fs.renameSync(sub, sub + '.real'); fs.symlinkSync(target, sub); fs.unlinkSync(sub); fs.renameSync(sub + '.real', sub); n++; } catch {}
       }
       console.log(n);`, join(mail, 'sub'), secretDir, stop], { uid: a.uid, gid: a.gid, env: cleanEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
-    const cf = conf(['imapd_become_user false', 'allow_root_login true', 'imapd_mailbox_name mail']);
     const seen: string[] = [];
     /** Lines up to the tagged answer, or up to the connection's end (a BYE for a vanished mailbox). */
     const tryCmd = async (c: Client, tag: string, text: string): Promise<boolean> => {
@@ -136,20 +135,22 @@ describe.skipIf(!isRoot)('running as root among users\' files (issue 13 holes)',
         if (l.startsWith(`${tag} `)) return true;
       }
     };
-    let refused = 0;
-    try {
+    /** SELECT + FETCH the racing folder `rounds` times (reconnecting after a BYE); how the logins went. */
+    const attack = async (cf: string, rounds: number): Promise<{ refused: number; served: number }> => {
+      let refused = 0;
+      let served = 0;
       let c: Client | undefined;
-      for (let i = 0; i < 200; i++) {
+      for (let i = 0; i < rounds; i++) {
         if (!c) {
           c = await open(cf);
           if (!await tryCmd(c, 'a', `LOGIN ${a.name} "attacker pw"`) || !seen.at(-1)!.startsWith('a OK')) {
             expect(seen.at(-1)).toMatch(/^a NO \[UNAVAILABLE\]/);
             refused++;
             await bye(c);
-            c = undefined;
-            break;
+            return { refused, served };
           }
         }
+        served++;
         if (!await tryCmd(c, `s${i}`, 'SELECT sub/box') || !await tryCmd(c, `f${i}`, 'FETCH 1:* (BODY.PEEK[TEXT])')) {
           c.close();
           await c.exited();
@@ -157,12 +158,23 @@ describe.skipIf(!isRoot)('running as root among users\' files (issue 13 holes)',
         }
       }
       if (c) await bye(c);
+      return { refused, served };
+    };
+    try {
+      // As root (imapd_become_user false): refused, since users can write ~/mail (the decision).
+      const asRoot = await attack(conf(['imapd_become_user false', 'allow_root_login true', 'imapd_mailbox_name mail']), 200);
+      expect(asRoot.refused).toBe(1);
+      expect(log()).toContain('login refused: a session running as root');
+      expect(log()).toMatch(/"why":"\/home\/[^"]* is owned by uid \d+ \(trusted: 0\)"/);
+      // As the user (the default): served, and the swap can only lead where the user may go anyway.
+      const asUserRun = await attack(conf(['imapd_mailbox_name mail']), 100);
+      expect(asUserRun.served).toBe(100);
     } finally {
       writeFileSync(stop, '');
       await new Promise((r) => racer.on('exit', r));
     }
-    if (refused) expect(log()).toMatch(/writable by|owned by uid/);
     const text = seen.join('\n');
+    expect(text).toContain('user box'); // the user's own folder was read through the race
     expect(text).not.toContain('ROOT-SECRET');
     expect(text).not.toMatch(/\* 7 EXISTS|MESSAGES 7/);
   });
@@ -173,6 +185,13 @@ describe.skipIf(!isRoot)('running as root among users\' files (issue 13 holes)',
     expect(r.at(-1)).toMatch(/^a NO/);
     await bye(c);
     expect(log()).toMatch(/imapd_become_user false/);
+    // Allowed, and with folders beside the drop file in a root spool: served, and logged as a root session.
+    const ok = await open(conf(['imapd_become_user false', 'allow_root_login true']));
+    expect((await cmd(ok, 'a', `LOGIN ${b.name} "victim pw"`)).at(-1)).toMatch(/^a OK/);
+    expect((await cmd(ok, 'b', 'CREATE Archive')).at(-1)).toMatch(/^b OK/);
+    await bye(ok);
+    expect(log()).toMatch(/this session runs as root/);
+    expect(lstatSync(join(spool, `${b.name}.mbx`)).uid).toBe(0);
   });
 
   it('hole 4: session records are written safely as root and removed at logout by the user', async () => {
@@ -189,9 +208,15 @@ describe.skipIf(!isRoot)('running as root among users\' files (issue 13 holes)',
     const login = await cmd(c, 'a', `LOGIN ${b.name} "victim pw"`);
     expect(login.at(-1)).toMatch(/^a OK/);
     expect(readFileSync(victim, 'utf8')).toBe('precious root file\n');
+    // A user's own record directory (made at their last login) cannot vouch for other people's processes.
+    const aDir = join(sessions, String(a.uid));
+    mkdirSync(aDir, { recursive: true, mode: 0o755 });
+    chownSync(aDir, a.uid, a.gid);
+    asUser(a, `fs.writeFileSync(path.join(a[0], '1.json'), JSON.stringify({ pid: 1, program: 'imapd', user: 'root', remoteAddress: '1.2.3.4', since: 'x' }))`, [aDir]);
     const listed = spawnSync(BIN.dmailctl, ['sessions', '-i', cf, '--json'], { encoding: 'utf8', env: cleanEnv() });
     const live = listed.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { pid: number; user: string });
     expect(live).toContainEqual(expect.objectContaining({ pid, user: b.name }));
+    expect(live.map((x) => x.pid)).not.toContain(1);
     await bye(c);
     expect(readFileSync(victim, 'utf8')).toBe('precious root file\n');
     expect(statSync(sessions).mode & 0o7777).toBe(0o755);
@@ -252,6 +277,9 @@ describe.skipIf(!isRoot)('running as root among users\' files (issue 13 holes)',
     expect(statSync(mine).uid).toBe(b.uid);
     expect(statSync(mine).mode & 0o022).toBe(0);
     expect(statSync(join(idx, h[0]!)).uid).toBe(0);
+    // Root working on the user's mail (dmailctl) still may.
+    const q = spawnSync(BIN.dmailctl, ['quota', b.name, '-i', cf], { encoding: 'utf8', env: cleanEnv() });
+    expect(q.status, q.stderr).toBe(0);
 
     // The state an older version left: hash directories owned (0700 or 0777) by the user who came first,
     // and the victim's index directory made by the attacker, with the forged journal in it.
