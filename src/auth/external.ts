@@ -2,6 +2,11 @@
 // per connection, started on first need; one request line, one reply line (`+DATA` lines precede a
 // final `+OK` for search). Every request has authent_timeout; a module that is slow, dies, or prints
 // garbage is killed and reaped and the request is a temporary failure, never a hang.
+//
+// The module runs in a process group (and session) of its own, and "killing it" means SIGKILL to the whole
+// group: a module that started helpers (a shell script's `sleep`, a daemonised lookup) must not leave them
+// running as root orphans. The answer after a timeout does not wait for those helpers either: the child's
+// exit (not the close of its pipes, which a helper may hold) is what we wait for.
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Logger } from '../log/types.js';
@@ -40,6 +45,20 @@ export function parseReply(line: string, data: string[] = []): ModuleReply | und
   return undefined;
 }
 
+/** SIGKILL to the module's whole process group (its pid is the group id: it was started detached).
+ *  ESRCH (nothing left) is fine. Falls back to the child alone if the group cannot be signalled. */
+function killGroup(child: ChildProcessWithoutNullStreams): void {
+  const pid = child.pid;
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    if (child.exitCode === null && child.signalCode === null) {
+      try { child.kill('SIGKILL'); } catch { /* already gone */ }
+    }
+  }
+}
+
 export class ExternalModule {
   private child?: ChildProcessWithoutNullStreams;
   private exited?: Promise<void>;
@@ -66,8 +85,12 @@ export class ExternalModule {
     if (argv.length === 0) return undefined;
     // stderr goes nowhere: under inetd our own fd 2 may be the client socket, and a module's debug
     // output may contain passwords.
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'ignore'] }) as unknown as ChildProcessWithoutNullStreams;
-    this.exited = new Promise((r) => child.once('close', () => r()));
+    // detached: setsid(), so the module leads a new process group that we can end as a whole.
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'ignore'], detached: true }) as unknown as ChildProcessWithoutNullStreams;
+    this.exited = new Promise((r) => {
+      child.once('exit', () => r());
+      child.once('error', () => r());
+    });
     child.on('error', (e) => {
       this.log.error({ err: e.message, module: argv[0] }, 'auth module failed to start');
       if (this.child === child) this.child = undefined;
@@ -85,9 +108,9 @@ export class ExternalModule {
     child.stdout.on('data', (d: string) => { if (this.child === child) this.onData(d); });
     // If the server exits without close() (a failed login, then LOGOUT or a dropped client), a module
     // that ignores the end of its input must not outlive us.
-    const onExit = () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); };
+    const onExit = () => killGroup(child);
     process.once('exit', onExit);
-    child.once('close', () => process.removeListener('exit', onExit));
+    child.once('exit', () => process.removeListener('exit', onExit));
     this.child = child;
     this.buf = '';
     return child;
@@ -135,7 +158,7 @@ export class ExternalModule {
     const c = this.child;
     this.child = undefined;
     this.buf = '';
-    if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    if (c) killGroup(c);
   }
 
   private async requestNow(line: string, what: string): Promise<ModuleReply> {
@@ -155,7 +178,8 @@ export class ExternalModule {
     return reply;
   }
 
-  /** Wait (bounded) until a killed child has really exited, so no zombie or orphan outlives us. */
+  /** Wait (bounded) until a killed child has really exited, so no zombie outlives us. SIGKILL is
+   *  immediate; the bound only covers a process stuck in the kernel (uninterruptible I/O). */
   private async reap(): Promise<void> {
     if (!this.exited) return;
     await Promise.race([this.exited, new Promise((r) => setTimeout(r, 2000).unref())]);
@@ -172,7 +196,9 @@ export class ExternalModule {
       this.exited!.then(() => true),
       new Promise<boolean>((r) => setTimeout(() => r(false), 1000).unref()),
     ]);
-    if (!gone) { c.kill('SIGKILL'); await this.reap(); }
+    // Whatever the module left behind in its group goes too (the group outlives its leader's exit).
+    killGroup(c);
+    if (!gone) await this.reap();
   }
 
   get pid(): number | undefined { return this.child?.pid; }

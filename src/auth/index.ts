@@ -5,7 +5,7 @@ import { isAbsolute, join, normalize, relative } from 'node:path';
 import type { ServerContext } from '../session/context.js';
 import type { AuthOutcome, AuthUser, ClientInfo } from './types.js';
 import { ExternalModule, type ModuleReply } from './external.js';
-import { domainMap, resolveLoginName, type ResolvedName } from './names.js';
+import { domainMap, resolveLoginName, withCanonicalName, type ResolvedName } from './names.js';
 import { checkUnixPassword, findAccount } from './unix.js';
 import { nameAllowed, normaliseIp } from './wildcard.js';
 import type { PasswdEntry } from './passwd.js';
@@ -55,7 +55,10 @@ function fromPasswd(n: ResolvedName, e: PasswdEntry): AuthUser {
 
 /** Module replies give a drop path: absolute → used as is; `-`, empty, or the name we sent → the server
  *  computes it (drop_path + hash_spool + drop name); other relative paths → under the drop directory. */
-function fromModule(ctx: ServerContext, n: ResolvedName, r: Extract<ModuleReply, { kind: 'ok' }>): AuthOutcome {
+function fromModule(ctx: ServerContext, resolved: ResolvedName, r: Extract<ModuleReply, { kind: 'ok' }>): AuthOutcome {
+  const canonical = withCanonicalName(ctx.settings, resolved, r.name);
+  if (!canonical.ok) return { ok: false, temporary: false, reason: canonical.reason, ...(canonical.tell ? { tell: true } : {}) };
+  const n = canonical.name;
   const user = baseUser(n);
   user.info = r.info;
   const q = quotaFrom(r.info);
@@ -80,7 +83,7 @@ function fromModule(ctx: ServerContext, n: ResolvedName, r: Extract<ModuleReply,
 
 function resolveName(ctx: ServerContext, name: string, client?: ClientInfo): { ok: true; n: ResolvedName } | { ok: false; out: AuthOutcome } {
   const r = resolveLoginName(ctx.settings, name, client?.localAddress ?? '');
-  if (!r.ok) return { ok: false, out: failed(r.reason) };
+  if (!r.ok) return { ok: false, out: { ok: false, temporary: false, reason: r.reason, ...(r.tell ? { tell: true } : {}) } };
   const n = r.name;
   const names = [n.login, n.user, n.accountName, ...(n.domain ? [`${n.user}@${n.domain}`] : [])];
   if (!nameAllowed(ctx.settings.valid_users, names)) return { ok: false, out: failed('not in valid_users') };

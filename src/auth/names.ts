@@ -3,7 +3,7 @@
 // vdomain) → IP vdomain by the connection's local address → prefix + vdomain_separator → invalid_chars.
 
 import type { Settings } from '../config/settings.js';
-import { encodeDropName } from '../store/paths.js';
+import { dropNameFor } from '../store/drop-name.js';
 import { normaliseIp } from './wildcard.js';
 
 export interface VDomain {
@@ -29,7 +29,9 @@ export interface ResolvedName {
   accountName: string;
 }
 
-export type NameResult = { ok: true; name: ResolvedName } | { ok: false; reason: string };
+/** `tell`: the reason may be shown to the client (a name that can never map to a drop file, decided
+ *  from the name alone); otherwise the failure looks like any other failed login. */
+export type NameResult = { ok: true; name: ResolvedName } | { ok: false; reason: string; tell?: boolean };
 
 /** Parse `vdomain <prefix> <@suffix|IP> <domain> [path]` lines; malformed lines are skipped. */
 export function parseVdomains(lines: readonly string[]): VDomain[] {
@@ -101,13 +103,11 @@ export function resolveLoginName(settings: Settings, login: string, localAddress
 
   const sep = settings.vdomain_separator ?? '_';
   const accountName = vd ? `${vd.prefix}${sep}${user}` : user;
-  let dropName = encodeDropName(accountName, settings);
-  if (dropName === '.' || dropName === '..' || dropName.includes('/')) {
-    // invalid_chars was configured without '/': still never let a name be a path.
-    dropName = dropName.replace(/[/%.]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
-  }
   const alt = vd ? domainMap(settings.alt_drop_path).get(vd.domain) : undefined;
   const dropDir = vd?.path ?? alt;
+  const mapped = dropNameFor(accountName, settings, vd && settings.drop_prefix && !dropDir ? `${vd.prefix}${sep}` : undefined);
+  if (!mapped.ok) return { ok: false, reason: mapped.reason, tell: true };
+  const dropName = mapped.dropName;
   const moduleName = settings.authent_domain && vd ? `${user}@${vd.domain}` : accountName;
   return {
     ok: true,
@@ -117,4 +117,30 @@ export function resolveLoginName(settings: Settings, login: string, localAddress
       ...(dropDir ? { dropDir } : {}),
     },
   };
+}
+
+/**
+ * The same user as the auth module spells it. A module may match names case-insensitively (the bundled
+ * `dmailctl authd` does): `LOGIN DEMO demo` is then user `demo`, and the drop file must be demo's, not a
+ * new `DEMO`. A reply name that differs only in case from what we sent replaces our spelling; any other
+ * reply name (an alias) is not trusted to pick a drop file and the name stays as resolved.
+ */
+export function withCanonicalName(settings: Settings, n: ResolvedName, replyName: string): NameResult {
+  if (!replyName || replyName === n.moduleName || replyName.length !== n.moduleName.length
+    || replyName.toLowerCase() !== n.moduleName.toLowerCase()) return { ok: true, name: n };
+  let user: string;
+  let accountName: string;
+  if (n.moduleName === n.accountName) {
+    accountName = replyName;
+    user = replyName.slice(replyName.length - n.user.length);
+  } else {
+    // authent_domain: `user@domain` was sent; the user part is the start.
+    user = replyName.slice(0, n.user.length);
+    accountName = n.accountName.slice(0, n.accountName.length - n.user.length) + user;
+  }
+  const sep = settings.vdomain_separator ?? '_';
+  const lead = n.prefix && settings.drop_prefix && !n.dropDir ? `${n.prefix}${sep}` : undefined;
+  const mapped = dropNameFor(accountName, settings, lead);
+  if (!mapped.ok) return { ok: false, reason: mapped.reason, tell: true };
+  return { ok: true, name: { ...n, user, accountName, moduleName: replyName, dropName: mapped.dropName } };
 }

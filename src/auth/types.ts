@@ -28,7 +28,8 @@ export interface AuthUser {
 export type AuthOutcome =
   | { ok: true; user: AuthUser }
   /** temporary: module dead / timed out / PAM unavailable → NO [UNAVAILABLE] / -ERR [SYS/TEMP]. */
-  | { ok: false; temporary: boolean; reason: string };
+  /** tell: the reason may be shown to the client (a login name that can never map to a drop file). */
+  | { ok: false; temporary: boolean; reason: string; tell?: boolean };
 
 export interface ClientInfo {
   remoteAddress: string;

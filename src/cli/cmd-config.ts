@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config/parse.js';
 import { SETTINGS, type Program, type Settings } from '../config/settings.js';
+import { riskWarnings } from './config-risks.js';
 
 const PROGRAMS: Program[] = ['imapd', 'dpop', 'dmailctl'];
 
@@ -41,10 +42,12 @@ export function register(program: Command): void {
         process.stderr.write(`dmailctl: ${e instanceof ConfigError ? e.message : (e as Error).message}\n`);
         process.exit(1);
       }
-      for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
+      // Settings that parse but are risky (root among users' files): warnings, not errors.
+      const warnings = [...loaded.warnings, ...riskWarnings(loaded.settings)];
+      for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
       for (const e of loaded.errors) process.stderr.write(`error: ${e}\n`);
       if (opts.dump) process.stdout.write(dumpSettings(loaded.settings));
-      process.stderr.write(`${loaded.files.length} file(s) read as ${opts.program}: ${loaded.warnings.length} warning(s), ${loaded.errors.length} error(s)\n`);
+      process.stderr.write(`${loaded.files.length} file(s) read as ${opts.program}: ${warnings.length} warning(s), ${loaded.errors.length} error(s)\n`);
       process.exitCode = loaded.errors.length ? 1 : 0;
     });
 }

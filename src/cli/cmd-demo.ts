@@ -194,8 +194,10 @@ export function buildDemo(root: string, dir: string, reset: boolean): DemoSite {
     `work_path ${join(dir, 'work')}`,
     'log_level info',
     'host_domain localhost',
-    '# Run as the current user: no root, no setuid.',
-    'imapd_become_user false',
+    '# Demo users have no uid: sessions run as whoever started the servers (no setuid).',
+    ...(process.getuid?.() === 0
+      ? ['# Started as root, that is root: refused unless allowed (acceptable for a local demo only).', 'allow_root_login true']
+      : []),
     '# Users live in demo/users.db, served by the bundled external authentication module.',
     'authent_method external',
     `authent_process ${dmailctl} authd --db ${db}`,

@@ -14,7 +14,8 @@ export function register(program: Command): void {
     .action(async (name: string, opts: { config: string; localIp: string }) => {
       const { cliContext } = await import('../session/cli-context.js');
       const { lookupUser, closeAuth } = await import('../auth/index.js');
-      const { resolveUserPaths, encodeDropName } = await import('../store/paths.js');
+      const { resolveUserPaths } = await import('../store/paths.js');
+      const { dropNameFor } = await import('../store/drop-name.js');
       const ctx = cliContext(opts.config);
       try {
         const r = await lookupUser(ctx, name, { remoteAddress: '127.0.0.1', localAddress: opts.localIp, tls: false });
@@ -24,7 +25,9 @@ export function register(program: Command): void {
           // Still useful for a user the module does not know yet: compute from the name alone.
           process.stderr.write(`dmailctl: ${name}: ${r.reason}; computing the path from the name\n`);
           const n = ctx.settings.lowercase_username ? name.toLowerCase() : name;
-          user = { login: name, user: n, dropName: encodeDropName(n, ctx.settings), info: {} };
+          const mapped = dropNameFor(n, ctx.settings);
+          if (!mapped.ok) throw new Error(`${name}: ${mapped.reason}`);
+          user = { login: name, user: n, dropName: mapped.dropName, info: {} };
         }
         const p = await resolveUserPaths(ctx.settings, user);
         process.stdout.write(`inbox:   ${p.inbox}\nfolders: ${p.folders}\nindex:   ${p.indexDir}\nkind:    ${p.kind}\n`);

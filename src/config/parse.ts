@@ -92,6 +92,9 @@ function readText(st: State, file: string, text: string, chain: string[]): void 
   }
 }
 
+/** What a dmail.conf setting name looks like (letters, digits, underscores; not too long). */
+const SETTING_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+
 function firstSpace(s: string): number {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -103,7 +106,11 @@ function firstSpace(s: string): number {
 function setting(st: State, name: string, raw: string, where: string): void {
   const spec = settingSpec(name);
   if (!spec) {
-    st.warnings.push(`${where}: unknown setting "${name}" ignored`);
+    // Never the value, and the name only when it looks like one: an `#include /etc/shadow` (or any file
+    // that is not a config) must not copy its lines into a log that others may read.
+    st.warnings.push(SETTING_NAME.test(name)
+      ? `unknown setting ${name} at ${where}; line ignored`
+      : `a line that is not a setting at ${where} (contents not shown); line ignored`);
     return;
   }
   const parsed = parseValue(spec, raw);
@@ -116,7 +123,10 @@ function setting(st: State, name: string, raw: string, where: string): void {
       st.multiSeen.add(name);
       st.settings[name] = [];
     }
-    (st.settings[name] as string[]).push(...(parsed.value as string[]));
+    // One by one: push(...list) passes every value as an argument and a line of 130,000 values would
+    // overflow the stack.
+    const list = st.settings[name] as string[];
+    for (const v of parsed.value as string[]) list.push(v);
     return;
   }
   const before = st.setAt.get(name);

@@ -58,6 +58,7 @@ export const SETTINGS = {
   auth_nocache: S('bool', 'disable auth cache (read, not used)', false),
   imapd_become_user: S('bool', 'switch to the user\'s uid after login', true),
   allow_root_login: S('bool', 'NEW: allow a login that would run as root', false),
+  allow_root_group: S('bool', 'NEW: allow a non-root session to run in group 0 (auth module gid="0" or an account whose group is 0)', false),
   mail_user: S('string', 'NEW: system user to run as for external users without a uid'),
   imapd_strip_domain: S('string', 'remove this trailing text from login names'),
   host_domain: S('list', 'local domains; first is the main one', [], { multi: true }),
@@ -73,6 +74,8 @@ export const SETTINGS = {
   login_disabled: S('bool', 'NEW: refuse plaintext logins before TLS (LOGINDISABLED)', false),
   auth_fail_delay: S('float', 'NEW: seconds to wait before answering a failed login', 2),
   auth_max_failures: S('int', 'NEW: failed logins before disconnect', 3),
+  ip_failure_window: S('int', 'NEW: seconds failed logins from one client address are remembered across connections (0: no per-address delay)', 900),
+  ip_failure_delay_max: S('int', 'NEW: longest per-address delay in seconds before a login is checked', 30),
 
   // --- quota, bulletins, relaying ---
   user_quota: S('quota', 'false | true | default quota in kbytes', false),
@@ -97,6 +100,7 @@ export const SETTINGS = {
   pop_port: S('int', 'POP3 port (inetd decides the port; read only)', 110),
   imapd_timeout: S('int', 'idle seconds after login', 1800),
   imapd_login_timeout: S('int', 'NEW: idle seconds before login', 180),
+  login_lifetime: S('int', 'NEW: seconds a connection may stay unauthenticated, active or not (0: no limit)', 180),
   pop_timeout: S('int', 'NEW: POP3 idle seconds', 600),
   tls_cert: S('path', 'NEW: PEM certificate chain for STARTTLS/STLS and implicit TLS'),
   tls_key: S('path', 'NEW: PEM private key'),

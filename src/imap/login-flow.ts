@@ -19,12 +19,18 @@ export async function completeLogin(s: ImapSession, name: string, password: stri
   const r = await login(s.ctx, client, name, password);
   if (!r.ok) {
     if (r.temporary) return no(`[UNAVAILABLE] ${r.message || 'Authentication service unavailable, try again later'}`);
+    if (r.tell) {
+      // The name can never map to a mailbox (too long, say): say so, and still count the failure.
+      fail(s, what);
+      return no(`[CANNOT] ${r.message}`);
+    }
     return fail(s, what);
   }
   s.user = r.session;
   s.log = r.session.log;
   s.state = 'auth';
   s.conn.setIdleTimeout(s.ctx.settings.imapd_timeout, () => s.autologout());
+  s.conn.setDeadline(0, () => {}); // login_lifetime bounds only the unauthenticated part
   return ok(`[CAPABILITY ${capabilities(s)}] ${what} completed`);
 }
 

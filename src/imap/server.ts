@@ -25,11 +25,17 @@ export async function serveImap(conn: Connection, ctx: ServerContext): Promise<v
   // it sent, then the loop sees the end of input and the session finishes at once, letting go of its
   // folder (another session of the same user may be about to DELETE or RENAME it).
   conn.onEnd(() => input.end());
-  conn.onClose(() => {
+  conn.onClose((reason) => {
+    if (reason !== 'closed' && reason !== 'eof') s.log.info({ reason, state: s.state }, 'client connection ended');
     s.dead = true;
     input.end();
   });
   conn.setIdleTimeout(ctx.settings.imapd_login_timeout ?? 180, () => s.autologout());
+  // Not logged in yet: an absolute limit as well, however busy the client keeps us (trickled bytes).
+  conn.setDeadline(ctx.settings.login_lifetime, () => {
+    s.log.info({ seconds: ctx.settings.login_lifetime }, 'not logged in within login_lifetime');
+    s.autologout('Login time limit exceeded');
+  });
   s.untagged(`OK [CAPABILITY ${capabilities(s)}] ${ctx.hostname} IMAP4rev1 v${SERVER_VERSION} DMail-compatible server ready`);
   s.flush();
   try {
@@ -49,6 +55,10 @@ function limits(s: ImapSession): FramerLimits {
 
 async function commandLoop(s: ImapSession): Promise<void> {
   while (!s.dead && s.state !== 'logout') {
+    // A client that does not read its answers gets no more of them: wait until it reads (or the idle
+    // timeout, the lifetime or the output cap ends the connection).
+    await s.conn.writable();
+    if (s.dead) return;
     const frame = await readCommand(s.input, limits(s), {
       continuation: () => s.continuation('Ready for literal data'),
       checkAppend: async () => {

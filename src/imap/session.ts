@@ -112,8 +112,8 @@ export class ImapSession {
   }
 
   /** Idle timeout: DMail's autologout text, then the transport closes the connection. */
-  autologout(): void {
-    this.untagged('BYE Autologout; idle for too long');
+  autologout(text = 'Autologout; idle for too long'): void {
+    this.untagged(`BYE ${text}`);
     this.flush();
     this.dead = true;
   }

@@ -16,22 +16,36 @@ const REDACTED = '[redacted]';
 const MAX_REDACT_DEPTH = 4;
 
 /** Protocol command lines that carry a credential: IMAP `tag LOGIN user pass`, `tag AUTHENTICATE mech
- *  initial-response`; POP3 `PASS`, `APOP`, `AUTH mech initial-response`. Anchored at the start so that
- *  ordinary messages ("login failed for bob") stay readable. A last line of defence in case a raw command
- *  line reaches the log; protocol code should not log them in the first place. */
+ *  initial-response`; POP3 `PASS pass`, `APOP user digest`, `AUTH mech initial-response`. A last line of
+ *  defence in case a raw command line reaches the log; protocol code does not log them in the first
+ *  place. Precise, so that the server's own messages stay readable: "auth module timed out; killing it"
+ *  is not `AUTH <mech> <base64>` (one base64 token, length a multiple of 4, must end the line), and
+ *  "login failed for bob" has no tag before LOGIN (tagged lines are scrubbed whatever follows). */
 const CREDENTIAL_LINE = /^\S*\s*(LOGIN|PASS|APOP|AUTHENTICATE|AUTH)\s/i;
+const BASE64 = /^(?:=|(?:[A-Za-z0-9+/]{4})+|(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=))$/;
+/** SASL mechanism names are upper case (RFC 4422 §3.1); the usual ones are also recognised in lower case. */
+const KNOWN_MECHS = /^(PLAIN|LOGIN|XOAUTH2|OAUTHBEARER|EXTERNAL|ANONYMOUS|CRAM-MD5|DIGEST-MD5|GSSAPI|NTLM|SCRAM-[A-Z0-9-]+)$/i;
+const POP_AUTH = /^(AUTH\s+(\S+)\s+)(\S+)\s*$/i;
 const CREDENTIAL_PARTS: [RegExp, string][] = [
-  [/^(\S+\s+LOGIN\s+(?:"[^"\r\n]*"|\{\d+\+?\}|[^\s"]+)\s+)\S.*/i, '$1[redacted]'],
-  [/^(\S+\s+AUTHENTICATE\s+\S+\s+)\S.*/i, '$1[redacted]'],
-  [/^((?:PASS|AUTH\s+\S+|APOP\s+\S+)\s+)\S.*/i, '$1[redacted]'],
+  [/^([^\s(){%*"\\\]]+\s+LOGIN\s+(?:"(?:[^"\\\r\n]|\\.)*"|\{\d+\+?\}|[^\s"]+)\s+)\S.*/i, '$1[redacted]'],
+  [/^([^\s(){%*"\\\]]+\s+AUTHENTICATE\s+\S+\s+)\S.*/i, '$1[redacted]'],
+  [/^(APOP\s+\S+\s+)\S+\s*$/i, '$1[redacted]'],
+  [/^(PASS\s+)\S.*/i, '$1[redacted]'],
 ];
 
-/** `text` with the credential part of a LOGIN / PASS / APOP / AUTHENTICATE line replaced. */
+/** `text` with the credential part of a LOGIN / PASS / APOP / AUTHENTICATE / AUTH line replaced. */
 export function scrubText(text: string): string {
   if (!CREDENTIAL_LINE.test(text)) return text;
-  let out = text;
-  for (const [re, to] of CREDENTIAL_PARTS) out = out.replace(re, to);
-  return out;
+  const auth = POP_AUTH.exec(text);
+  if (auth) {
+    const mech = auth[2]!;
+    if ((/^[A-Z0-9_-]{1,20}$/.test(mech) || KNOWN_MECHS.test(mech)) && BASE64.test(auth[3]!)) return `${auth[1]}[redacted]`;
+  }
+  for (const [re, to] of CREDENTIAL_PARTS) {
+    const out = text.replace(re, to);
+    if (out !== text) return out;
+  }
+  return text;
 }
 
 /** A copy of `obj` without secret-named fields or credential-carrying command lines (the same object

@@ -1,9 +1,23 @@
-// Live-session records for `dmailctl sessions`: one small JSON file per logged-in process under
-// <work_path>/sessions/<pid>.json, written atomically and removed when the process exits. A process killed
-// with -9 leaves its file behind; readers skip (and clean up) records whose pid is gone.
+// Live-session records for `dmailctl sessions` (issue 13, hole 4). Layout:
+//
+//   <work_path>/sessions/            root's, 0755 (an older 1777 directory is taken back to 0755)
+//   <work_path>/sessions/<uid>/      one per uid a session runs as, owned by that uid, 0755
+//   <work_path>/sessions/<uid>/<pid>.json
+//
+// The login pipeline prepares `<uid>/` while it is still root (`prepareSessionDir`), switches to the user,
+// and only then writes the record (`writeSessionRecord`, through store/safe-file: random temporary name,
+// O_EXCL|O_NOFOLLOW, directory checked by its descriptor), so the process that wrote a record can remove
+// it at exit after dropping root. Nobody but root can add a directory, and a user can only write records
+// into their own: `dmailctl sessions` shows a record only when its pid is alive, runs as the directory's
+// uid and was started when the record says (no pid reuse); records of dead or reused pids are removed.
+// A process killed with -9 leaves its record behind until the next listing.
 
-import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync,
+  readFileSync, unlinkSync,
+} from 'node:fs';
 import { join } from 'node:path';
+import { effectiveUid, pathInDir, replaceFileSync } from '../store/safe-file.js';
 
 export interface SessionInfo {
   pid: number;
@@ -14,64 +28,157 @@ export interface SessionInfo {
   since: string;
 }
 
+const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
 const dirOf = (workPath: string) => join(workPath, 'sessions');
 
-/** Record this process's session; returns a function that removes the record (also run at exit). */
-export function recordSession(workPath: string, info: SessionInfo): () => void {
-  const dir = dirOf(workPath);
-  const file = join(dir, `${info.pid}.json`);
+/** The kernel's start time of a process (clock ticks since boot), or undefined when it is gone. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The effective uid of a live process, from /proc. */
+function processUid(pid: number): number | undefined {
+  try {
+    const m = /^Uid:\s+(\d+)\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return m ? Number(m[2]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function openDirNoFollow(path: string): number {
+  return openSync(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+}
+
+/**
+ * Make `<work_path>/sessions/<uid>/` for a session that will run as `owner` and return its path (undefined
+ * when that is not possible: sessions are informational, a login never fails for them). Run as root before
+ * the switch; a server that is not root can only prepare its own uid's directory in a sessions directory
+ * it owns.
+ */
+export function prepareSessionDir(workPath: string, owner: { uid: number; gid: number }): string | undefined {
+  const top = dirOf(workPath);
+  const root = effectiveUid() === 0;
+  let tfd = -1;
+  let sfd = -1;
+  try {
+    mkdirSync(top, { recursive: true, mode: 0o755 });
+    tfd = openDirNoFollow(top);
+    const tst = fstatSync(tfd);
+    if (tst.uid !== effectiveUid() && tst.uid !== 0) return undefined;
+    if (tst.uid === effectiveUid() && (tst.mode & 0o7777) !== 0o755) fchmodSync(tfd, 0o755);
+    else if (tst.mode & 0o022) return undefined; // root's, writable by others, and we cannot fix it
+    const name = String(owner.uid);
+    const entry = pathInDir(tfd, top, name);
+    try { mkdirSync(entry, { mode: 0o755 }); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; }
+    try {
+      sfd = openDirNoFollow(entry);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ELOOP' && code !== 'ENOTDIR') throw e;
+      // Something planted while the directory was 1777 (older versions): remove it (unlink never follows).
+      unlinkSync(entry);
+      mkdirSync(entry, { mode: 0o755 });
+      sfd = openDirNoFollow(entry);
+    }
+    const sst = fstatSync(sfd);
+    if (sst.uid !== owner.uid) {
+      if (!root || sst.uid !== 0) return undefined;
+      fchownSync(sfd, owner.uid, owner.gid);
+    }
+    if ((sst.mode & 0o7777) !== 0o755) fchmodSync(sfd, 0o755);
+    return join(top, name);
+  } catch {
+    return undefined;
+  } finally {
+    if (sfd >= 0) closeSync(sfd);
+    if (tfd >= 0) closeSync(tfd);
+  }
+}
+
+/** Write this process's record into `dir` (from prepareSessionDir, as the uid the session runs as);
+ *  returns a function that removes it (also run at exit). */
+export function writeSessionRecord(dir: string | undefined, info: SessionInfo): () => void {
+  if (!dir) return () => undefined;
+  const name = `${info.pid}.json`;
   let removed = false;
   const remove = () => {
     if (removed) return;
     removed = true;
     process.removeListener('exit', remove);
-    try { unlinkSync(file); } catch { /* already gone */ }
+    try { unlinkSync(join(dir, name)); } catch { /* already gone */ }
   };
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o1777 });
-    const tmp = `${file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(info) + '\n', { mode: 0o644 });
-    renameSync(tmp, file);
+    const start = info.pid === process.pid ? startTime(process.pid) : undefined;
+    replaceFileSync(dir, name, JSON.stringify({ ...info, ...(start ? { start } : {}) }) + '\n', { mode: 0o644, sync: false, owners: [effectiveUid()] });
     process.on('exit', remove);
   } catch {
-    removed = true; // nothing written: nothing to remove; sessions are informational only
+    removed = true; // nothing written: nothing to remove
   }
   return remove;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** Both steps at once, for a process that does not change its identity. */
+export function recordSession(workPath: string, info: SessionInfo): () => void {
+  const uid = effectiveUid();
+  return writeSessionRecord(prepareSessionDir(workPath, { uid, gid: process.getegid?.() ?? uid }), info);
 }
 
-/** Live sessions, oldest first. Records of dead processes are skipped and, where allowed, deleted. */
+/** Live sessions, oldest first. Records of dead (or reused) pids are skipped and, where allowed, deleted. */
 export function listSessions(workPath: string): SessionInfo[] {
-  const dir = dirOf(workPath);
+  const top = dirOf(workPath);
   let names: string[];
   try {
-    names = readdirSync(dir);
+    names = readdirSync(top);
   } catch {
     return [];
   }
   const out: SessionInfo[] = [];
-  for (const name of names) {
-    const m = /^(\d+)\.json$/.exec(name);
-    if (!m) continue;
-    const pid = Number(m[1]);
-    const file = join(dir, name);
-    if (!alive(pid)) {
-      try { unlinkSync(file); } catch { /* not ours to remove */ }
+  for (const sub of names) {
+    const path = join(top, sub);
+    if (/^\d+\.json$/.test(sub)) {
+      // An older version's record (written before the uid switch): drop it once its process is gone.
+      if (startTime(Number(sub.slice(0, -5))) === undefined) try { unlinkSync(path); } catch { /* not ours */ }
       continue;
     }
+    if (!/^\d+$/.test(sub)) continue;
+    const uid = Number(sub);
+    let files: string[];
     try {
-      const info = JSON.parse(readFileSync(file, 'utf8')) as SessionInfo;
-      if (info && typeof info === 'object') out.push({ ...info, pid });
+      const st = lstatSync(path);
+      if (!st.isDirectory() || st.uid !== uid) continue; // not made by prepareSessionDir: ignore
+      files = readdirSync(path);
     } catch {
-      // being rewritten or damaged: skip
+      continue;
+    }
+    for (const f of files) {
+      const m = /^(\d+)\.json$/.exec(f);
+      if (!m) continue;
+      const pid = Number(m[1]);
+      const file = join(path, f);
+      let info: SessionInfo & { start?: string };
+      try {
+        const fd = openSync(file, O_RDONLY | O_NOFOLLOW);
+        try { info = JSON.parse(readFileSync(fd, 'utf8')) as SessionInfo & { start?: string }; } finally { closeSync(fd); }
+        if (!info || typeof info !== 'object') continue;
+      } catch {
+        continue; // damaged or not a file: skip
+      }
+      const started = startTime(pid);
+      if (started === undefined || (info.start !== undefined && info.start !== started)) {
+        try { unlinkSync(file); } catch { /* not ours to remove */ }
+        continue;
+      }
+      if (processUid(pid) !== uid) continue; // a record in uid's directory for a process of someone else
+      const { start: _start, ...shown } = info;
+      void _start;
+      out.push({ ...shown, pid });
     }
   }
   return out.sort((a, b) => String(a.since).localeCompare(String(b.since)));

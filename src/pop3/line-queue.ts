@@ -1,7 +1,7 @@
 // Turns the client's byte stream into command lines that the session pulls one at a time, so pipelined
 // commands are answered in order and a SASL exchange can read its continuation lines inline.
 // Memory is bounded: a line longer than the limit is discarded as it arrives (only its length is kept),
-// and input is paused while too many complete lines wait to be processed.
+// and input is paused while too much unread input waits (lines are cut only when the session asks).
 
 export interface InputLine {
   /** The line without its CR LF (empty when tooLong). */
@@ -15,18 +15,22 @@ export interface InputLine {
 export interface FlowControl {
   pause(): void;
   resume(): void;
+  /** Resolves once the client reads its answers again (see Connection.writable). */
+  writable?(): Promise<void>;
 }
 
 const LF = 0x0a;
 const CR = 0x0d;
 
 export class LineQueue {
+  /** Input not yet cut into lines: lines are made only when the session asks for one, so what waits
+   *  is raw bytes (bounded by maxQueued and the paused socket), never one object per pipelined command. */
+  private raw: Buffer[] = [];
+  private rawBytes = 0;
   private partial: Buffer[] = [];
   private partialLength = 0;
   /** Bytes of the current over-long line seen so far, or -1 while the line is within the limit. */
   private discarding = -1;
-  private readonly ready: InputLine[] = [];
-  private readyBytes = 0;
   private paused = false;
   private ended = false;
   private waiter: ((line: InputLine | null) => void) | null = null;
@@ -34,58 +38,55 @@ export class LineQueue {
   constructor(
     private readonly maxLineLength: number,
     private readonly flow: FlowControl,
-    /** Queued bytes above which input is paused until the session catches up. */
-    private readonly maxQueued = 256 * 1024,
+    /** Unread input bytes above which input is paused until the session catches up. */
+    private readonly maxQueued = 64 * 1024,
   ) {}
 
   push(chunk: Buffer): void {
-    if (this.ended) return;
-    let start = 0;
-    while (start < chunk.length) {
-      const nl = chunk.indexOf(LF, start);
-      const end = nl < 0 ? chunk.length : nl;
-      this.take(chunk.subarray(start, end));
-      if (nl < 0) break;
-      this.finishLine();
-      start = nl + 1;
+    if (this.ended || chunk.length === 0) return;
+    this.raw.push(chunk);
+    this.rawBytes += chunk.length;
+    if (this.waiter) {
+      const line = this.cut();
+      if (line) {
+        const w = this.waiter;
+        this.waiter = null;
+        w(line);
+      }
     }
-    if (!this.paused && this.readyBytes > this.maxQueued) {
+    if (!this.paused && this.rawBytes > this.maxQueued) {
       this.paused = true;
       this.flow.pause();
     }
   }
 
-  /** The client went away: pending complete lines are still delivered, then null. */
+  /** The client went away: complete lines already received are still delivered, then null. */
   end(): void {
     this.ended = true;
-    this.partial = [];
-    this.partialLength = 0;
-    if (this.waiter && this.ready.length === 0) {
+    if (this.waiter) {
       const w = this.waiter;
       this.waiter = null;
-      w(null);
+      w(this.cut());
     }
   }
 
   /** Drop everything buffered (after STLS: plaintext sent before the handshake must not be obeyed). */
   clear(): void {
-    this.ready.length = 0;
-    this.readyBytes = 0;
+    this.raw = [];
+    this.rawBytes = 0;
     this.partial = [];
     this.partialLength = 0;
     this.discarding = -1;
     this.resumeIfPaused();
   }
 
-  /** Next line, or null once the connection has ended and nothing is left. */
-  next(): Promise<InputLine | null> {
-    const line = this.ready.shift();
-    if (line) {
-      this.readyBytes -= line.bytes.length + 2;
-      if (this.readyBytes <= this.maxQueued / 2) this.resumeIfPaused();
-      return Promise.resolve(line);
-    }
-    if (this.ended) return Promise.resolve(null);
+  /** Next line, or null once the connection has ended and nothing is left. While the client is not
+   *  reading our answers, the next line waits: pipelined commands must not pile up answers. */
+  async next(): Promise<InputLine | null> {
+    await this.flow.writable?.();
+    const line = this.cut();
+    if (this.rawBytes <= this.maxQueued / 2) this.resumeIfPaused();
+    if (line || this.ended) return line;
     return new Promise((resolve) => {
       this.waiter = resolve;
     });
@@ -96,6 +97,31 @@ export class LineQueue {
       this.paused = false;
       this.flow.resume();
     }
+  }
+
+  /** The next complete line from the raw input, or null if there is none yet (a partial line stays). */
+  private cut(): InputLine | null {
+    while (this.raw.length > 0) {
+      const c = this.raw[0]!;
+      const nl = c.indexOf(LF);
+      if (nl < 0) {
+        this.take(c);
+        this.raw.shift();
+        this.rawBytes -= c.length;
+        continue;
+      }
+      this.take(c.subarray(0, nl));
+      this.rawBytes -= nl + 1;
+      if (nl + 1 < c.length) this.raw[0] = c.subarray(nl + 1);
+      else this.raw.shift();
+      return this.finishLine();
+    }
+    if (this.ended) {
+      // An unterminated last line is not a command.
+      this.partial = [];
+      this.partialLength = 0;
+    }
+    return null;
   }
 
   private take(piece: Buffer): void {
@@ -111,12 +137,12 @@ export class LineQueue {
       this.partialLength = 0;
       return;
     }
-    // Copy: the chunk's memory may be reused by the transport.
+    // Copy: the line outlives the chunk it came in (which may be large).
     this.partial.push(Buffer.from(piece));
     this.partialLength += piece.length;
   }
 
-  private finishLine(): void {
+  private finishLine(): InputLine {
     let line: InputLine;
     if (this.discarding >= 0) {
       line = { bytes: Buffer.alloc(0), tooLong: true, length: this.discarding };
@@ -130,13 +156,6 @@ export class LineQueue {
     }
     this.partial = [];
     this.partialLength = 0;
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      w(line);
-      return;
-    }
-    this.ready.push(line);
-    this.readyBytes += line.bytes.length + 2;
+    return line;
   }
 }

@@ -10,6 +10,7 @@ import { Pop3Session } from './session.js';
 export async function servePop3(conn: Connection, ctx: ServerContext): Promise<void> {
   const maxLine = ctx.settings.max_line_length > 0 ? ctx.settings.max_line_length : 65536;
   const input = new LineQueue(maxLine, conn);
+  // (LineQueue.next() waits in conn.writable(): no next command while the client is not reading.)
   const timestamp = apopTimestamp(ctx.hostname);
   const session = new Pop3Session(conn, ctx, input, timestamp);
 
@@ -24,6 +25,11 @@ export async function servePop3(conn: Connection, ctx: ServerContext): Promise<v
     // still runs what the client sent before it: it asked for that explicitly.
     if (reason === 'error' || reason === 'overflow' || reason === 'timeout') input.clear();
     input.end();
+  });
+  // Not logged in yet: an absolute limit as well, however busy the client keeps us (trickled bytes).
+  conn.setDeadline(ctx.settings.login_lifetime, () => {
+    ctx.log.info({ seconds: ctx.settings.login_lifetime }, 'not logged in within login_lifetime');
+    conn.write('-ERR Login time limit exceeded\r\n');
   });
   conn.write(greeting(timestamp));
   await session.run();

@@ -105,15 +105,16 @@ export class Pop3Session implements TransactionSession {
       this.send(err('Command line too long'));
       return;
     }
-    if (line.length > RFC_LINE_LIMIT) this.log.debug({ length: line.length }, 'command line longer than RFC 2449 allows');
+    if (line.length > RFC_LINE_LIMIT) this.log.debug('command line longer than RFC 2449 allows'); // no length: it may be a PASS line
     const text = clientText(line.bytes);
     const space = text.indexOf(' ');
     const keyword = (space < 0 ? text : text.slice(0, space)).toUpperCase();
     const rest = space < 0 ? '' : text.slice(space + 1);
     // Arguments are logged only for commands that cannot carry a secret; a confused client may well send
     // its password as a line of its own.
+    // Not even the length of the rest: for PASS it is the password's length.
     this.log.debug(LOGGABLE_ARGS.has(keyword) ? { cmd: keyword, args: rest.slice(0, 100) }
-      : { cmd: KNOWN_COMMANDS.has(keyword) ? keyword : '(unknown)', argsLength: rest.length }, 'command');
+      : { cmd: KNOWN_COMMANDS.has(keyword) ? keyword : '(unknown)' }, 'command');
 
     if (keyword === '') {
       this.send(err('Empty command'));
@@ -314,6 +315,7 @@ export class Pop3Session implements TransactionSession {
     const state = mailbox.state;
     this.maildrop = new Maildrop(state.uidValidity, state.messages);
     this.state = 'TRANSACTION';
+    this.conn.setDeadline(0, () => {}); // login_lifetime bounds only the AUTHORIZATION state
     const { count, octets } = this.maildrop.stat();
     this.log.info({ messages: count, octets }, 'pop3 login');
     const quota = session.quotaKb ? `, quota ${session.quotaKb} KB` : '';

@@ -32,13 +32,24 @@ async function accountOfUid(uid: number): Promise<{ name: string; gid: number } 
 export async function planIdentity(settings: Settings, user: AuthUser): Promise<SwitchPlan> {
   const current = process.getuid?.() ?? 0;
   if (!settings.imapd_become_user) {
-    // The admin chose to keep the server's identity (DMail's imapd_become_user false).
+    // The admin chose to keep the server's identity (DMail's imapd_become_user false). As root, that is a
+    // session running as root: allowed only with allow_root_login (a configuration refusal: temporary).
+    if (current === 0 && !settings.allow_root_login) {
+      return { kind: 'refuse', why: 'imapd_become_user false would run this session as root (allow_root_login is off)', temporary: true };
+    }
     return { kind: 'stay', why: 'imapd_become_user false' };
   }
   let target: Identity | undefined;
   if (user.uid !== undefined && user.uid > 0) {
+    // The group: the module's gid="N" if it gave one, else the account's. A uid without an account and
+    // without a gid has no group we could know: guessing (gid = uid) would hand the session whichever
+    // group happens to have that number.
     const acct = await accountOfUid(user.uid);
-    target = { uid: user.uid, gid: user.gid ?? acct?.gid ?? user.uid, ...(acct ? { name: acct.name } : {}) };
+    const gid = user.gid ?? acct?.gid;
+    if (gid === undefined) {
+      return { kind: 'refuse', why: `uid ${user.uid} has no account and the auth module gave no gid="N"`, temporary: true };
+    }
+    target = { uid: user.uid, gid, ...(acct ? { name: acct.name } : {}) };
   } else if (user.uid === 0) {
     target = { uid: 0, gid: user.gid ?? 0, name: 'root' };
   } else if (settings.mail_user) {
@@ -53,6 +64,9 @@ export async function planIdentity(settings: Settings, user: AuthUser): Promise<
     return { kind: 'stay', why: 'no uid known' };
   }
   if (target.uid === 0 && !settings.allow_root_login) return { kind: 'refuse', why: 'login would run as root (allow_root_login is off)', temporary: false };
+  if (target.uid !== 0 && target.gid === 0 && !settings.allow_root_group) {
+    return { kind: 'refuse', why: `login would run in group 0 (gid of uid ${target.uid}; allow_root_group is off)`, temporary: true };
+  }
   if (current !== 0) {
     if (target.uid === current) return { kind: 'stay', why: 'already running as the user' };
     return { kind: 'refuse', why: `server runs as uid ${current}, not root, and cannot switch to uid ${target.uid}`, temporary: true };

@@ -24,8 +24,9 @@ export async function addBulletin(dir: string, text: string, headers?: string): 
   await mkdir(dir, { recursive: true, mode: 0o755 });
   const tmp = join(dir, `.new.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const tmpHdr = `${tmp}.hdr`;
-  await writeFile(tmp, text, { mode: 0o644 });
-  if (headers) await writeFile(tmpHdr, headers.endsWith('\n') ? headers : headers + '\n', { mode: 0o644 });
+  // Random names, created exclusively (never through something planted in the directory).
+  await writeFile(tmp, text, { mode: 0o644, flag: 'wx' });
+  if (headers) await writeFile(tmpHdr, headers.endsWith('\n') ? headers : headers + '\n', { mode: 0o644, flag: 'wx' });
   try {
     for (let attempt = 0; attempt < 100; attempt++) {
       const id = ((await listBulletins(dir)).at(-1)?.id ?? 0) + 1;

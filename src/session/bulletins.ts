@@ -4,14 +4,16 @@
 // <indexDir>/bulletins.seen (JSON), shared by IMAP and POP3. Delivery happens before the record is
 // updated, so a crash can at worst repeat a bulletin, never lose one.
 
-import { mkdir, readdir, readFile, rename, open } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants } from 'node:fs';
+import { mkdir, readdir, readFile, open } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { hostname } from 'node:os';
 import type { Settings } from '../config/settings.js';
 import type { AuthUser } from '../auth/types.js';
 import type { Logger } from '../log/types.js';
 import type { MailStore } from '../store/types.js';
 import { importNative } from '../auth/passwd.js';
+import { replaceFile } from '../store/safe-file.js';
 
 export interface Bulletin { id: number; txt: string; hdr?: string }
 
@@ -83,10 +85,7 @@ async function readSeen(file: string): Promise<Seen | undefined> {
 }
 
 async function writeSeen(file: string, seen: Seen): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try { await fh.writeFile(JSON.stringify(seen) + '\n'); await fh.sync(); } finally { await fh.close(); }
-  await rename(tmp, file);
+  await replaceFile(dirname(file), basename(file), JSON.stringify(seen) + '\n', { mode: 0o600 });
 }
 
 interface FlockModule { flock(fd: number, op: string, cb: (err?: Error) => void): void }
@@ -94,7 +93,7 @@ const LOCK_WAIT_MS = 5000;
 
 /** Serialise deliveries of one user's bulletins (IMAP and POP3 logging in at the same instant). */
 async function withUserLock<T>(dir: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
-  const fh = await open(join(dir, 'bulletins.lock'), 'a', 0o600);
+  const fh = await open(join(dir, 'bulletins.lock'), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   try {
     let fsExt: FlockModule | undefined;
     try {

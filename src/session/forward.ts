@@ -4,10 +4,11 @@
 // Each update is write-to-temp + rename, so readers never see a torn record. A record is live while
 // now - mtime < forward_window; `dmailctl forward list` prints live ones and removes expired ones.
 
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, utimesSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { normaliseIp } from '../auth/wildcard.js';
+import { replaceFileSync } from '../store/safe-file.js';
 
 export const forwardDir = (workPath: string) => join(workPath, 'forward');
 
@@ -19,13 +20,10 @@ export function recordForward(workPath: string, ipRaw: string, user: string, pro
   if (!isIP(ip)) return false;
   const dir = forwardDir(workPath);
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
-    const file = join(dir, ip);
-    const tmp = join(dir, `.${ip}.${process.pid}.tmp`);
     const safeUser = user.replace(/[\t\r\n]/g, '_');
-    writeFileSync(tmp, `${ip}\t${safeUser}\t${Math.floor(now.getTime() / 1000)}\t${program}\n`, { mode: 0o644 });
-    utimesSync(tmp, now, now);
-    renameSync(tmp, file);
+    // Written as root before the uid switch: random temporary name, O_EXCL|O_NOFOLLOW, in a directory
+    // checked to be ours and not writable by others (store/safe-file).
+    replaceFileSync(dir, ip, `${ip}\t${safeUser}\t${Math.floor(now.getTime() / 1000)}\t${program}\n`, { mkdirMode: 0o755, mode: 0o644, mtime: now, sync: false, owners: [process.geteuid?.() ?? 0] });
     return true;
   } catch {
     return false;

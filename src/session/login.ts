@@ -10,13 +10,16 @@ import type { MailStore, UserPaths } from '../store/types.js';
 import type { ServerContext } from './context.js';
 import { authenticate, closeAuth, lookupUser } from '../auth/index.js';
 import { ipAllowed, nameAllowed, normaliseIp } from '../auth/wildcard.js';
-import { recordSession } from '../log/sessions.js';
+import { prepareSessionDir, writeSessionRecord } from '../log/sessions.js';
 import { openUserStore } from '../store/open.js';
+import { resolveUserPaths } from '../store/paths.js';
+import { prepareIndexDirAsRoot, rootSessionProblem } from '../store/trust.js';
 import { apopConfigured, apopDigestMatches, apopSecret } from './apop.js';
 import { planIdentity, switchTo } from './become-user.js';
 import { deliverBulletins } from './bulletins.js';
 import { recordForward } from './forward.js';
 import { quotaFor } from './quota.js';
+import { clearFailures, loginDelay, recordFailure } from './throttle.js';
 
 export interface UserSession {
   user: AuthUser;
@@ -32,7 +35,8 @@ export interface UserSession {
 
 export type LoginResult =
   | { ok: true; session: UserSession }
-  | { ok: false; temporary: boolean; message: string };
+  /** tell: `message` says why the name itself can never log in (IMAP answers it with [CANNOT]). */
+  | { ok: false; temporary: boolean; message: string; tell?: boolean };
 
 const FAILED = 'authentication failed';
 /** Set when an identity switch failed half way: this process must not serve another login. */
@@ -59,7 +63,10 @@ async function finish(ctx: ServerContext, client: ClientInfo, name: string, star
   const log = ctx.log;
   if (!outcome.ok) {
     log.info({ login: safeName(name), reason: outcome.reason, temporary: outcome.temporary, method: how }, 'login failed');
-    return failAfterDelay(ctx, started, outcome.temporary);
+    // A temporary failure (module down) is not the client's doing; anything else counts for its address.
+    if (!outcome.temporary) recordFailure(ctx.settings, client.remoteAddress, log);
+    const answer = await failAfterDelay(ctx, started, outcome.temporary);
+    return outcome.tell ? { ok: false, temporary: false, message: outcome.reason, tell: true } : answer;
   }
   const user = outcome.user;
   const s = ctx.settings;
@@ -73,16 +80,42 @@ async function finish(ctx: ServerContext, client: ClientInfo, name: string, star
   }
   if (plan.kind === 'refuse') {
     log.error({ login: safeName(name), why: plan.why }, 'login refused');
+    if (!plan.temporary) recordFailure(s, client.remoteAddress, log);
     return failAfterDelay(ctx, started, plan.temporary);
+  }
+  clearFailures(s, client.remoteAddress);
+
+  // Root among users' files (issue 13): a session that stays root serves only paths no user can change;
+  // a switching one gets its shared index directory prepared by root first.
+  const euid = process.geteuid?.() ?? 0;
+  const asRoot = euid === 0 && (plan.kind === 'stay' || (plan.kind === 'switch' && plan.to.uid === 0));
+  if (asRoot || (euid === 0 && plan.kind === 'switch' && s.index_path)) {
+    let why: string | undefined;
+    try {
+      const paths = await resolveUserPaths(s, user);
+      if (asRoot) {
+        log.warn({ login: safeName(name), why: plan.kind === 'stay' ? plan.why : 'root account' }, 'this session runs as root (imapd_become_user false or a root account)');
+        why = rootSessionProblem(paths);
+      } else if (plan.kind === 'switch' && paths.kind === 'mbox') {
+        const problem = prepareIndexDirAsRoot(s.index_path!, paths.indexDir, plan.to, log);
+        if (problem) log.error({ problem }, 'cannot prepare the shared index directory');
+      }
+    } catch (e) {
+      why = (e as Error).message;
+    }
+    if (why) {
+      log.error({ login: safeName(name), why }, 'login refused: a session running as root must not use paths that users can change');
+      return failAfterDelay(ctx, started, true);
+    }
   }
 
   if (s.forward_user && !recordForward(s.work_path, client.remoteAddress, user.user, ctx.program)) {
     log.error({ ip: client.remoteAddress }, 'could not write the forward_user record');
   }
-  const removeSession = recordSession(s.work_path, {
-    pid: process.pid, program: ctx.program, user: user.domain ? `${user.user}@${user.domain}` : user.user,
-    remoteAddress: normaliseIp(client.remoteAddress), since: new Date().toISOString(),
-  });
+  // The session record's directory is made (as root) for the uid the session will run as; the record is
+  // written after the switch, so the process can remove it at the end.
+  const sessionDir = prepareSessionDir(s.work_path, plan.kind === 'switch' ? plan.to : { uid: euid, gid: process.getegid?.() ?? 0 });
+  let removeSession = () => undefined as void;
   const closeAll = async () => { removeSession(); await closeAuth(); };
 
   if (plan.kind === 'switch') {
@@ -99,6 +132,11 @@ async function finish(ctx: ServerContext, client: ClientInfo, name: string, star
       return failAfterDelay(ctx, started, true);
     }
   }
+
+  removeSession = writeSessionRecord(sessionDir, {
+    pid: process.pid, program: ctx.program, user: user.domain ? `${user.user}@${user.domain}` : user.user,
+    remoteAddress: normaliseIp(client.remoteAddress), since: new Date().toISOString(),
+  });
 
   const userLog = log.child({ user: user.domain ? `${user.user}@${user.domain}` : user.user });
   let opened;
@@ -149,7 +187,17 @@ async function reverseName(ip: string): Promise<string | undefined> {
   return Promise.race([lookup, timeout]);
 }
 
+/** Recent failures from this client's address (any connection): wait before checking anything, the
+ *  same for every outcome, so that reconnecting does not reset the cost of guessing (throttle.ts). */
+async function throttle(ctx: ServerContext, client: ClientInfo): Promise<void> {
+  const { seconds, failures } = loginDelay(ctx.settings, client.remoteAddress);
+  if (seconds <= 0) return;
+  ctx.log.info({ seconds, failures, ip: normaliseIp(client.remoteAddress) }, 'login delayed: recent failures from this address');
+  await sleep(seconds * 1000);
+}
+
 export async function login(ctx: ServerContext, client: ClientInfo, name: string, password: string): Promise<LoginResult> {
+  await throttle(ctx, client);
   const started = Date.now();
   let outcome = await preCheck(ctx, client);
   if (!outcome) {
@@ -168,6 +216,7 @@ export function apopAvailable(ctx: ServerContext): boolean {
 }
 
 export async function loginApop(ctx: ServerContext, client: ClientInfo, name: string, timestamp: string, digestHex: string): Promise<LoginResult> {
+  await throttle(ctx, client);
   const started = Date.now();
   let outcome = await preCheck(ctx, client);
   if (!outcome) {

@@ -105,7 +105,17 @@ function tryDotLock(lockPath: string, opts: LockOptions): 'ok' | 'busy' | 'nodir
   // the NFS-safe way. lock_id names the temp file so cluster nodes never collide.
   const tmp = `${lockPath.slice(0, -5)}.${hostname()}.${process.pid}${opts.lockId ? '.' + opts.lockId : ''}`;
   try {
-    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+    // Created exclusively, never opened if already there (the spool directory is often 1777: anybody
+    // could have put a file of their own, or a hard link, under this name): a leftover is removed first.
+    const excl = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+    let fd: number;
+    try {
+      fd = openSync(tmp, excl, 0o644);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      unlinkSync(tmp);
+      fd = openSync(tmp, excl, 0o644);
+    }
     try { writeSync(fd, ourLockContent()); } finally { closeSync(fd); }
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;

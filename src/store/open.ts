@@ -6,10 +6,12 @@ import type { Logger } from '../log/types.js';
 import type { MailStore, UserPaths } from './types.js';
 import { resolveUserPaths, loadMaildir } from './paths.js';
 import { MboxStore } from './mbox/store.js';
+import { checkIndexDir } from './trust.js';
 
 export async function openUserStore(settings: Settings, user: AuthUser, log: Logger): Promise<{ store: MailStore; paths: UserPaths }> {
   const paths = await resolveUserPaths(settings, user);
   log.debug({ inbox: paths.inbox, folders: paths.folders, index: paths.indexDir, kind: paths.kind }, 'mail store paths');
+  checkIndexDir(settings, paths);
   if (paths.kind === 'maildir') {
     const mod = await loadMaildir<{ createMaildirStore(p: UserPaths, s: Settings, l: Logger): MailStore | Promise<MailStore> }>('index');
     return { store: await mod.createMaildirStore(paths, settings, log), paths };

@@ -7,6 +7,7 @@ import type { AuthUser } from '../auth/types.js';
 import type { UserPaths } from './types.js';
 import { StoreError } from './types.js';
 import { hashScheme } from './hash-schemes.js';
+import { checkDropName, splitDropPrefix } from './drop-name.js';
 
 export { HASH_SCHEMES, hashScheme } from './hash-schemes.js';
 export type { HashScheme } from './hash-schemes.js';
@@ -19,29 +20,8 @@ export function hashDirs(dropName: string, level: number, settings: PathSettings
   return hashScheme(settings.hash_scheme).dirs(dropName, Math.min(level, 2), settings).map((d) => d.toLowerCase());
 }
 
-/** Decision 3: every byte of a character listed in invalid_chars (and control bytes) becomes %XX. */
-export function encodeDropName(name: string, settings: Pick<Settings, 'invalid_chars'>): string {
-  const invalid = settings.invalid_chars ?? '/';
-  let out = '';
-  for (const ch of name) {
-    const code = ch.codePointAt(0)!;
-    if (invalid.includes(ch) || code < 0x20 || code === 0x7f) {
-      for (const b of Buffer.from(ch, 'utf8')) out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
-    } else out += ch;
-  }
-  // A name of dots would walk out of the spool directory: encode them however invalid_chars is set.
-  if (/^\.+$/.test(out)) out = out.replace(/\./g, '%2E');
-  return out;
-}
-
-function checkDropName(dropName: string): void {
-  if (!dropName || dropName.includes('/') || dropName.includes('\0') || /^\.+$/.test(dropName)) {
-    throw new StoreError('NOPERM', `unsafe drop file name ${JSON.stringify(dropName)}`);
-  }
-}
-
 type MboxSettings = Pick<Settings, 'drop_path' | 'hash_spool' | 'hash_scheme' | 'imapd_enable_new_hashing'
-  | 'drop_prefix' | 'vdomain_separator' | 'imapd_mailbox_name' | 'index_path'>;
+  | 'drop_prefix' | 'vdomain_separator' | 'imapd_mailbox_name' | 'index_path' | 'invalid_chars' | 'lock_id'>;
 
 /** The mbox layout (always synchronous; no maildir involved). */
 export function resolveMboxPaths(settings: MboxSettings, user: AuthUser): UserPaths {
@@ -53,16 +33,13 @@ export function resolveMboxPaths(settings: MboxSettings, user: AuthUser): UserPa
     }
     inbox = user.dropPath;
   } else {
-    checkDropName(dropName);
+    checkDropName(dropName, settings);
     let base = user.dropDir ?? settings.drop_path ?? '/var/spool/mail';
     // drop_prefix: the vdomain prefix becomes a directory of the drop path instead of a name prefix.
     if (settings.drop_prefix && user.prefix && !user.dropDir) {
-      const sep = settings.vdomain_separator ?? '_';
-      const lead = user.prefix + sep;
-      if (dropName.startsWith(lead)) dropName = dropName.slice(lead.length);
-      checkDropName(dropName);
-      checkDropName(user.prefix);
-      base = join(base, user.prefix);
+      const split = splitDropPrefix(dropName, user.prefix, settings);
+      dropName = split.name;
+      base = join(base, split.dir);
     }
     inbox = join(base, ...hashDirs(dropName, settings.hash_spool ?? 0, settings), dropName);
   }
@@ -76,8 +53,9 @@ export function resolveMboxPaths(settings: MboxSettings, user: AuthUser): UserPa
   } else {
     folders = inbox + '.mbx';
   }
+  if (settings.index_path) checkDropName(user.dropName, settings);
   const indexDir = settings.index_path
-    ? join(settings.index_path, ...hashDirs(user.dropName, 2, settings), user.dropName.replace(/\//g, '%2F'))
+    ? join(settings.index_path, ...hashDirs(user.dropName, 2, settings), user.dropName)
     : join(folders, '.imapd-index');
   return { inbox, folders, indexDir, kind: 'mbox' };
 }

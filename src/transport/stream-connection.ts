@@ -12,6 +12,14 @@ import { makeSecureContext, type TlsSettings } from './tls.js';
  *  what was buffered, then calls end() at once). */
 export const EOF_GRACE_MS = 3000;
 
+/** Output backpressure. Above OUTPUT_HIGH_WATER bytes queued for a client that is not reading, input is
+ *  no longer read (and protocols wait in writable() before the next command); below OUTPUT_LOW_WATER
+ *  both go on. Every queued write also counts WRITE_OVERHEAD bytes for the bookkeeping Node keeps per
+ *  write (request object, callback): 200,000 tiny answers cost far more than their text. */
+export const OUTPUT_HIGH_WATER = 256 * 1024;
+export const OUTPUT_LOW_WATER = 64 * 1024;
+export const WRITE_OVERHEAD = 256;
+
 export type CloseReason = 'eof' | 'error' | 'timeout' | 'overflow' | 'closed';
 
 export interface StreamConnectionOptions {
@@ -46,6 +54,11 @@ export class StreamConnection implements Connection {
   private onIdle: (() => void) | undefined;
   private readonly maxOutput: number;
   private readonly tlsSettings: TlsSettings;
+  /** Input paused by the protocol (pause()) and by output backpressure; reading goes on only when neither. */
+  private pausedByProtocol = false;
+  private pausedByOutput = false;
+  private writableWaiters: (() => void)[] = [];
+  private deadlineTimer: NodeJS.Timeout | undefined;
   private readonly onInput = (chunk: Buffer | string) => {
     this.touch();
     const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
@@ -142,21 +155,52 @@ export class StreamConnection implements Connection {
     if (this.inputEnded && this.eofTimer) this.armEof();
     this.unfinished++;
     this.output.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data, this.onWritten);
-    if (this.output.writableLength > this.maxOutput) {
+    const queued = this.backlog();
+    if (queued > this.maxOutput) {
       this.close('overflow');
       return false;
     }
+    if (queued > OUTPUT_HIGH_WATER && !this.pausedByOutput) {
+      this.pausedByOutput = true;
+      this.applyPause();
+    }
     return true;
+  }
+
+  /** Bytes of output waiting for the client, with the per-write bookkeeping counted. */
+  backlog(): number {
+    return this.output.writableLength + this.unfinished * WRITE_OVERHEAD;
+  }
+
+  /** Resolves at once while output flows, else once the client has read enough of it (or on close).
+   *  Protocols await this before taking the next command, so a client that pipelines commands without
+   *  reading the answers makes us stop, not queue answers. */
+  writable(): Promise<void> {
+    if (this.closed || !this.pausedByOutput) return Promise.resolve();
+    return new Promise((resolve) => this.writableWaiters.push(resolve));
   }
 
   /** Writes handed to the output whose callback has not run yet. */
   private unfinished = 0;
   private drainWaiters: (() => void)[] = [];
   private readonly onWritten = () => {
-    if (--this.unfinished > 0) return;
-    this.unfinished = 0;
+    if (this.unfinished > 0) this.unfinished--;
+    if (this.pausedByOutput && this.backlog() <= OUTPUT_LOW_WATER) {
+      this.pausedByOutput = false;
+      // The client read its answers: it is not idle, even if it has nothing more to send yet.
+      this.touch();
+      this.applyPause();
+      for (const w of this.writableWaiters.splice(0)) w();
+    }
+    if (this.unfinished > 0) return;
     for (const w of this.drainWaiters.splice(0)) w();
   };
+
+  private applyPause(): void {
+    if (this.closed) return;
+    if (this.pausedByProtocol || this.pausedByOutput) this.input.pause();
+    else this.input.resume();
+  }
 
   /** Resolves once everything written so far has left (the output is done with those buffers), or on
    *  close. Tracked by write callbacks rather than the 'drain' event, which a writable emits only after a
@@ -206,6 +250,7 @@ export class StreamConnection implements Connection {
     this.output = secure;
     this.secure = true;
     this.attach();
+    this.applyPause();
   }
 
   setIdleTimeout(seconds: number, onTimeout: () => void): void {
@@ -226,11 +271,27 @@ export class StreamConnection implements Connection {
   }
 
   pause(): void {
-    this.input.pause();
+    this.pausedByProtocol = true;
+    this.applyPause();
   }
 
   resume(): void {
-    this.input.resume();
+    this.pausedByProtocol = false;
+    this.applyPause();
+  }
+
+  /** An absolute limit on the connection's life, whatever the client sends (pre-login lifetime).
+   *  0 removes it. When it passes, onExpire runs (a last word), then the connection is flushed and closed. */
+  setDeadline(seconds: number, onExpire: () => void): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    if (seconds > 0 && !this.closed) {
+      this.deadlineTimer = setTimeout(() => {
+        this.deadlineTimer = undefined;
+        try { onExpire(); } catch { /* the close below still happens */ }
+        void this.finish('timeout');
+      }, seconds * 1000);
+    }
   }
 
   end(): Promise<void> {
@@ -263,6 +324,8 @@ export class StreamConnection implements Connection {
     this.closed = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.eofTimer) clearTimeout(this.eofTimer);
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    for (const w of this.writableWaiters.splice(0)) w();
     this.detach();
     // Errors after close (EPIPE on a late write) must not become uncaught exceptions.
     for (const s of new Set<Readable | Writable>([this.input, this.output])) {

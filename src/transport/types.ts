@@ -23,12 +23,18 @@ export interface Connection {
    *  Returns false if the pending output exceeded max_output_buffer: the connection is
    *  then being dropped (a client that stops reading must not make us buffer without bound). */
   write(data: string | Buffer): boolean;
+  /** Resolves at once unless output is backed up (a client not reading its answers), else once it has
+   *  gone down again or the connection closed. While output is backed up, input is not read either.
+   *  Protocols await it before each command. */
+  writable(): Promise<void>;
   /** Resolves when pending output has drained to the socket (use when streaming large bodies). */
   drain(): Promise<void>;
   /** Upgrade to TLS in place (STARTTLS / STLS). Call after the tagged OK has been written. */
   startTls(): Promise<void>;
   /** Idle timeout in seconds; each input chunk restarts it. onTimeout runs before the close. */
   setIdleTimeout(seconds: number, onTimeout: () => void): void;
+  /** Absolute lifetime in seconds (0: none), whatever the client sends; onExpire runs before the close. */
+  setDeadline(seconds: number, onExpire: () => void): void;
   /** Pause / resume reading input (used while a long command is being executed). */
   pause(): void;
   resume(): void;

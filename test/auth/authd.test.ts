@@ -24,7 +24,7 @@ describe('dmailctl authd admin commands', () => {
     expect(file).toContain('# dmail authd v1');
     expect(file).toMatch(/^alice\t\$6\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{86}\t0\tquota="100" drop="\/srv\/mail\/alice"$/m);
     expect(file).not.toContain('pw one');
-    expect(ctl(db, 'lookup', 'ALICE').out).toBe('+OK ALICE /srv/mail/alice 0 quota="100"');
+    expect(ctl(db, 'lookup', 'ALICE').out).toBe('+OK alice /srv/mail/alice 0 quota="100"'); // the stored spelling
     expect(ctl(db, 'check', 'bob', 'a=b').out).toBe('+OK bob bob 1234');
     expect(ctl(db, 'check', 'bob', 'wrong')).toMatchObject({ code: 1 });
     expect(ctl(db, 'set', 'bob', '(NULL)', 'quota=7').out).toBe('+OK bob modified');

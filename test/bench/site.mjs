@@ -57,6 +57,7 @@ export function writeOurSite(dir, { users, authd, root }) {
     'authent_method external',
     `authent_process ${authLine}`,
     'imapd_become_user false',
+    'allow_root_login true',
     'auth_fail_delay 0',
     '',
   ].join('\n'));

@@ -1,7 +1,7 @@
 // `dmailctl config check` and `dmailctl sessions` through the real built binary.
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, ROOT } from '../helpers/site.js';
@@ -24,7 +24,7 @@ describe('dmailctl config check', () => {
     writeFileSync(warn, 'no_such_setting 1\n');
     const w = run('config', 'check', '-i', warn);
     expect(w.status).toBe(0);
-    expect(w.stderr).toContain(`warning: ${warn}:1: unknown setting "no_such_setting" ignored`);
+    expect(w.stderr).toContain(`warning: unknown setting no_such_setting at ${warn}:1; line ignored`);
     const bad = join(dir, 'bad.conf');
     writeFileSync(bad, 'drop_path /x\nimapd_timeout forever\n');
     const b = run('config', 'check', '-i', bad);
@@ -47,6 +47,25 @@ describe('dmailctl config check', () => {
     expect(asImapd.stderr).toContain('read as imapd');
   });
 
+  it('warns about risky combinations: root sessions, folders in home directories, shared directories others can write', () => {
+    const idx = join(dir, 'index-open');
+    const work = join(dir, 'work-open');
+    for (const d of [idx, work]) { mkdirSync(d); chmodSync(d, 0o777); }
+    const risky = join(dir, 'risky.conf');
+    writeFileSync(risky, `drop_path /spool\nimapd_become_user false\nimapd_mailbox_name mail\nindex_path ${idx}\nwork_path ${work}\n`);
+    const r = run('config', 'check', '-i', risky);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/warning: imapd_become_user false: .*runs as root/);
+    expect(r.stderr).toMatch(/warning: imapd_become_user false with imapd_mailbox_name mail/);
+    expect(r.stderr).toMatch(/warning: index_path .* writable by others without the sticky bit/);
+    expect(r.stderr).toMatch(/warning: work_path .* mode 0777/);
+    expect(r.stderr).toContain('4 warning(s), 0 error(s)');
+    chmodSync(idx, 0o755);
+    chmodSync(work, 0o755);
+    writeFileSync(risky, `drop_path /spool\nindex_path ${idx}\nwork_path ${work}\n`);
+    expect(run('config', 'check', '-i', risky).stderr).toContain('0 warning(s), 0 error(s)');
+  });
+
   it('a missing file: exit 1 with a clear message', () => {
     const r = run('config', 'check', '-i', join(dir, 'missing.conf'));
     expect(r.status).toBe(1);
@@ -63,8 +82,9 @@ describe('dmailctl sessions', () => {
     // A real process holding a session record, as imapd does after login.
     const holder = spawn(process.execPath, ['-e', `
       const fs = require('fs');
-      fs.mkdirSync(${JSON.stringify(join(work, 'sessions'))}, { recursive: true });
-      fs.writeFileSync(${JSON.stringify(join(work, 'sessions'))} + '/' + process.pid + '.json',
+      const d = ${JSON.stringify(join(work, 'sessions'))} + '/' + process.geteuid();
+      fs.mkdirSync(d, { recursive: true });
+      fs.writeFileSync(d + '/' + process.pid + '.json',
         JSON.stringify({ pid: process.pid, program: 'imapd', user: 'alice', remoteAddress: '192.0.2.4', since: '2024-05-06T07:08:09.000Z' }));
       console.log('ready'); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((r) => holder.stdout!.once('data', () => r()));
@@ -76,5 +96,6 @@ describe('dmailctl sessions', () => {
     holder.kill('SIGKILL'); // like kill -9: the record stays behind, and is skipped
     await new Promise((r) => holder.on('exit', r));
     expect(run('sessions', '-i', conf).stdout).toBe('no live sessions\n');
+    expect(existsSync(join(work, 'sessions', String(process.geteuid!()), `${holder.pid}.json`))).toBe(false);
   });
 });

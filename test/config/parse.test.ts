@@ -113,7 +113,7 @@ describe('line rules', () => {
   it('unknown settings are warnings; bad values are errors naming file:line, and the default stays', () => {
     const p = file('frobnicate 7\nimapd_timeout soon\nlog_level loud\nauthent_method kerberos\nmax_log_size -5\ndrop_path\nhash_spool 1\n');
     const r = loadConfig(p, 'imapd');
-    expect(r.warnings).toEqual([`${p}:1: unknown setting "frobnicate" ignored`]);
+    expect(r.warnings).toEqual([`unknown setting frobnicate at ${p}:1; line ignored`]);
     expect(r.errors).toHaveLength(5);
     expect(r.errors[0]).toBe(`${p}:2: bad value for imapd_timeout: "soon" is not a whole number; line ignored`);
     expect(r.errors[1]).toMatch(new RegExp(`^${p}:3: bad value for log_level`));

@@ -71,6 +71,8 @@ export function makeSite(extra: Record<string, string | number | boolean | strin
       `authent_method external`,
       `authent_process ${join(ROOT, 'test/helpers/static-authd.mjs')} ${usersFile}`,
       `imapd_become_user false`,
+      // Tests run as root: a session that stays root must be allowed explicitly (issue 13).
+      `allow_root_login true`,
       `auth_fail_delay 0`,
     ];
     for (const [k, v] of Object.entries(extras)) {

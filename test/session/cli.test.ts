@@ -23,7 +23,7 @@ function site(extra: string[] = []) {
   const conf = join(dir, 'dmail.conf');
   writeFileSync(conf, [
     `drop_path ${spool}`, `log_path ${join(dir, 'log')}`, `work_path ${join(dir, 'work')}`, `bulletin_path ${join(dir, 'bulletins')}`,
-    'authent_method external', `authent_process ${BIN.dmailctl} authd --db ${db}`, 'imapd_become_user false',
+    'authent_method external', `authent_process ${BIN.dmailctl} authd --db ${db}`, 'imapd_become_user false', 'allow_root_login true',
     'user_quota 5000', 'hash_spool 1', 'vdomain cc @computers.com computers.com', 'vdomain ip 127.0.0.2 ipdomain.test', ...extra,
   ].join('\n') + '\n');
   return { dir, spool, db, conf, work: join(dir, 'work') };

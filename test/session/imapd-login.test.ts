@@ -84,7 +84,7 @@ const authd = (db: string) => `authent_process ${BIN.dmailctl} authd --db ${db}`
 
 describe('imapd login with the shipped authd module', () => {
   it('LOGIN succeeds, wrong passwords fail, the third failure disconnects, and no password is logged', async () => {
-    const s = site(['authent_method external', 'imapd_become_user false']);
+    const s = site(['authent_method external', 'imapd_become_user false', 'allow_root_login true']);
     s.write([authd(s.db)]);
     s.set('bob', 'Imap-Secret-1');
     const c = await connectAt(BIN.imapd, ['-i', s.conf]);
@@ -110,7 +110,7 @@ describe('imapd login with the shipped authd module', () => {
 
   for (const mode of ['slow', 'crash', 'garbage', 'dead']) {
     it(`a ${mode} module gives NO [UNAVAILABLE] and leaves no child behind`, async () => {
-      const s = site(['authent_method external', 'imapd_become_user false']);
+      const s = site(['authent_method external', 'imapd_become_user false', 'allow_root_login true']);
       const pidFile = join(s.dir, 'module.pid');
       // Only the slow module should meet the timeout; the others get time to start even on a busy machine.
       s.write([`imapd_authent_process ${process.execPath} ${BAD} ${mode} ${pidFile}`, mode === 'slow' ? 'authent_timeout 3' : 'authent_timeout 8']);
@@ -128,7 +128,7 @@ describe('imapd login with the shipped authd module', () => {
   }
 
   it('IP vdomains: the same name is a different user on 127.0.0.2 than on 127.0.0.1', async () => {
-    const s = site(['authent_method external', 'imapd_become_user false', 'vdomain ip 127.0.0.2 ipdomain.test']);
+    const s = site(['authent_method external', 'imapd_become_user false', 'allow_root_login true', 'vdomain ip 127.0.0.2 ipdomain.test']);
     s.write([authd(s.db)]);
     s.set('sales', 'main-pw');
     s.set('ip_sales', 'vdom-pw');
@@ -157,7 +157,7 @@ describe('imapd login with the shipped authd module', () => {
   });
 
   it('suffix vdomains through imapd and dpop: sales@computers.com is cc_sales in the domain\'s directory', async () => {
-    const s = site(['authent_method external', 'imapd_become_user false']);
+    const s = site(['authent_method external', 'imapd_become_user false', 'allow_root_login true']);
     const vdir = join(s.dir, 'computers');
     mkdirSync(vdir);
     s.write([authd(s.db), `vdomain cc @computers.com computers.com ${vdir}`]);
@@ -219,7 +219,7 @@ describe.skipIf(!isRoot)('imapd and dpop with unix_user as root', () => {
 describe('dpop APOP', () => {
   it('APOP with a secrets file through the built dpop; a wrong digest fails', async () => {
     const { createHash } = await import('node:crypto');
-    const s = site(['authent_method external', 'imapd_become_user false', 'apop_enable true']);
+    const s = site(['authent_method external', 'imapd_become_user false', 'allow_root_login true', 'apop_enable true']);
     const secrets = join(s.dir, 'apop.secrets');
     writeFileSync(secrets, 'bob tanstaaf\n', { mode: 0o600 });
     s.write([authd(s.db), `apop_secrets ${secrets}`]);
@@ -240,7 +240,7 @@ describe('dpop APOP', () => {
 
 describe('module lifetime', () => {
   it('a module that ignores exit does not outlive an imapd whose login failed', async () => {
-    const s = site(['authent_method external', 'imapd_become_user false']);
+    const s = site(['authent_method external', 'imapd_become_user false', 'allow_root_login true']);
     const pidFile = join(s.dir, 'module.pid');
     s.write([`imapd_authent_process ${process.execPath} ${BAD} ignore-exit ${pidFile}`]);
     const c = await connectAt(BIN.imapd, ['-i', s.conf]);

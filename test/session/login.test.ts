@@ -35,7 +35,7 @@ function site(over: Partial<Settings> = {}) {
   const settings = settingsWith({
     drop_path: spool, log_path: logs, work_path: work, log_level: 'debug',
     authent_method: 'external', authent_process: `${BIN.dmailctl} authd --db ${db}`,
-    imapd_become_user: false, auth_fail_delay: 0, ...over,
+    imapd_become_user: false, allow_root_login: true, auth_fail_delay: 0, ...over,
   });
   const ctx: ServerContext = { program: 'imapd', settings, log: createLogger(settings, 'imapd', { remote: client.remoteAddress }), hostname: 'mail.test', configPath: '/dev/null' };
   const logText = () => (existsSync(join(logs, 'imapd.log')) ? readFileSync(join(logs, 'imapd.log'), 'utf8') : '');
@@ -127,10 +127,10 @@ describe('login()', () => {
     const r = await login(s.ctx, client, 'bob', 'pw');
     expect(r.ok).toBe(true);
     expect(readFileSync(join(s.work, 'forward', '192.0.2.10'), 'utf8')).toMatch(/^192\.0\.2\.10\tbob\t\d+\timapd\n$/);
-    expect(readdirSync(join(s.work, 'sessions'))).toContain(`${process.pid}.json`);
+    expect(readdirSync(join(s.work, 'sessions', String(process.geteuid!())))).toContain(`${process.pid}.json`);
     expect(readFileSync(join(s.spool, 'bob'), 'latin1')).toContain('Welcome to the new server');
     if (r.ok) await r.session.close();
-    expect(existsSync(join(s.work, 'sessions', `${process.pid}.json`))).toBe(false);
+    expect(existsSync(join(s.work, 'sessions', String(process.geteuid!()), `${process.pid}.json`))).toBe(false);
     const again = await login(s.ctx, client, 'bob', 'pw');
     if (again.ok) await again.session.close();
     expect(readFileSync(join(s.spool, 'bob'), 'latin1').match(/Welcome to the new server/g)).toHaveLength(1);

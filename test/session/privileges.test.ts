@@ -24,7 +24,9 @@ describe('identity policy', () => {
       expect(await planIdentity({ ...base, mail_user: 'nobody' }, u)).toMatchObject({ kind: 'switch', to: { name: 'nobody' } });
       expect(await planIdentity(base, { ...u, uid: 65534 })).toMatchObject({ kind: 'switch', to: { uid: 65534 } });
     }
-    expect((await planIdentity({ ...base, imapd_become_user: false }, { ...u, uid: 0 })).kind).toBe('stay');
+    // imapd_become_user false keeps the server's identity: as root that is a root session (issue 13).
+    expect((await planIdentity({ ...base, imapd_become_user: false }, { ...u, uid: 0 })).kind).toBe(isRoot ? 'refuse' : 'stay');
+    expect((await planIdentity({ ...base, imapd_become_user: false, allow_root_login: true }, { ...u, uid: 0 })).kind).toBe('stay');
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { resolveMboxPaths, hashDirs, encodeDropName, HASH_SCHEMES } from '../../src/store/paths.js';
+import { resolveMboxPaths, hashDirs, HASH_SCHEMES } from '../../src/store/paths.js';
+import { dropNameFor } from '../../src/store/drop-name.js';
 import { StoreError } from '../../src/store/types.js';
 import { defaultSettings } from './helpers.js';
 import type { AuthUser } from '../../src/auth/types.js';
@@ -59,11 +60,12 @@ describe('resolveMboxPaths', () => {
   });
 });
 
-describe('encodeDropName (Decision 3)', () => {
+describe('dropNameFor (Decision 3)', () => {
+  const enc = (n: string, over = {}) => { const r = dropNameFor(n, defaultSettings(over)); if (!r.ok) throw new Error(r.reason); return r.dropName; };
   it('encodes invalid_chars as %XX', () => {
-    expect(encodeDropName('a/b', defaultSettings())).toBe('a%2Fb');
-    expect(encodeDropName('a%b:c', defaultSettings({ invalid_chars: '%:' }))).toBe('a%25b%3Ac');
-    expect(encodeDropName('plain', defaultSettings())).toBe('plain');
-    expect(encodeDropName('..', defaultSettings())).toBe('%2E%2E');
+    expect(enc('a/b')).toBe('a%2Fb');
+    expect(enc('a%b:c', { invalid_chars: '%:' })).toBe('a%25b%3Ac');
+    expect(enc('plain')).toBe('plain');
+    expect(enc('..')).toBe('%2E%2E');
   });
 });

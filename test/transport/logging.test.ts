@@ -2,7 +2,7 @@
 // live-session records behind `dmailctl sessions`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultSettings } from '../../src/config/parse.js';
@@ -146,10 +146,17 @@ describe('sessions', () => {
     const dead = spawn(process.execPath, ['-e', '0']);
     const deadPid = dead.pid!;
     await new Promise((r) => dead.on('exit', r));
-    writeFileSync(join(work, 'sessions', `${deadPid}.json`), JSON.stringify({ pid: deadPid, program: 'dpop', user: 'ghost', remoteAddress: 'x', since: '2023' }));
+    const mine = join(work, 'sessions', String(process.geteuid!()));
+    writeFileSync(join(mine, `${deadPid}.json`), JSON.stringify({ pid: deadPid, program: 'dpop', user: 'ghost', remoteAddress: 'x', since: '2023' }));
+    // A record whose pid lives but belongs to a process started later (pid reuse) is stale too.
+    const reused = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    writeFileSync(join(mine, `${reused.pid}.json`), JSON.stringify({ pid: reused.pid, program: 'imapd', user: 'old', remoteAddress: 'x', since: '2023', start: '1' }));
     const list = listSessions(work);
+    reused.kill();
+    expect(existsSync(join(mine, `${reused.pid}.json`))).toBe(false);
     expect(list).toEqual([{ pid: process.pid, program: 'imapd', user: 'alice', remoteAddress: '192.0.2.5', since: '2024-01-01T00:00:00.000Z' }]);
-    expect(existsSync(join(work, 'sessions', `${deadPid}.json`))).toBe(false);
+    expect(existsSync(join(mine, `${deadPid}.json`))).toBe(false);
+    expect(statSync(join(work, 'sessions')).mode & 0o7777).toBe(0o755);
     remove();
     expect(listSessions(work)).toEqual([]);
   });
@@ -164,6 +171,6 @@ describe('sessions', () => {
     c.kill('SIGTERM');
     await new Promise((r) => c.on('exit', r));
     expect(listSessions(work)).toEqual([]);
-    expect(readdirSync(join(work, 'sessions'))).toEqual([]);
+    expect(readdirSync(join(work, 'sessions', String(process.geteuid!())))).toEqual([]);
   });
 });

@@ -9,12 +9,13 @@
 // fields are returned to the server verbatim; `drop="..."` is the drop-file path the module replies
 // with (absolute, or relative to drop_path); without it the module replies with the name itself and
 // the server computes the path from drop_path and hash_spool.
-// Writes take an exclusive flock on <db>.lock, write <db>.tmp.<pid>, fsync, rename: a crash or kill -9
+// Writes take an exclusive flock on <db>.lock, write a randomly named temporary file (store/safe-file), fsync, rename: a crash or kill -9
 // leaves either the old or the new file, and concurrent `set`s never lose each other's changes.
 
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
+import { open, readFile, stat } from 'node:fs/promises';
+import { dirname, basename } from 'node:path';
 import { parseInfo } from '../external.js';
+import { replaceFile } from '../../store/safe-file.js';
 import { importNative } from '../passwd.js';
 
 export interface DbUser {
@@ -92,20 +93,8 @@ export class UserDb {
       this.cache = undefined;
       const users = new Map(await this.load());
       const result = change(users);
-      const tmp = join(dirname(this.file), `.${basename(this.file)}.tmp.${process.pid}`);
-      const fh = await open(tmp, 'w', 0o600);
-      try {
-        await fh.writeFile(formatDb(users));
-        await fh.sync();
-      } catch (e) {
-        await fh.close();
-        await unlink(tmp).catch(() => undefined);
-        throw e;
-      }
-      await fh.close();
-      await rename(tmp, this.file);
-      const dir = await open(dirname(this.file), 'r');
-      try { await dir.sync(); } finally { await dir.close(); }
+      // Random temporary name, O_EXCL|O_NOFOLLOW, directory checked (ours, not writable by others), fsync, rename.
+      await replaceFile(dirname(this.file), basename(this.file), formatDb(users), { mode: 0o600, owners: [process.geteuid?.() ?? 0] });
       this.cache = undefined;
       return result;
     } finally {

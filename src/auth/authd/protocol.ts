@@ -23,11 +23,13 @@ export interface Reply { lines: string[]; exit?: boolean; ok: boolean }
 const ok = (line: string): Reply => ({ lines: [line], ok: true });
 const err = (line: string): Reply => ({ lines: [line], ok: false });
 
-function replyFor(u: DbUser, asked: string): string {
+function replyFor(u: DbUser): string {
   const { drop, ...info } = u.info;
   const infoText = formatInfo(info);
-  // Without a stored drop path we echo the name we were asked for: the server then computes the path.
-  return `+OK ${asked} ${drop ?? asked} ${u.uid}${infoText ? ' ' + infoText : ''}`;
+  // The name as stored (names match case-insensitively): the server then uses the user's own drop file
+  // for `LOGIN DEMO`, not a new `DEMO`. Without a stored drop path we echo that name: the server then
+  // computes the path.
+  return `+OK ${u.name} ${drop ?? u.name} ${u.uid}${infoText ? ' ' + infoText : ''}`;
 }
 
 /** Split a request into words, keeping `label="value with spaces"` together. */
@@ -69,12 +71,12 @@ export async function handleRequest(db: UserDb, cmd: string, args: string[]): Pr
         const u = validName(name) ? await db.get(name) : undefined;
         // Verify against a dummy hash for unknown users so both cases cost one crypt(3).
         const good = await verifyCrypt(pass, u?.hash ?? '$6$nosuchuser$aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa');
-        return u && good && pass !== '' ? ok(replyFor(u, name)) : err(`-ERR ${name.slice(0, 60)} password wrong or not a valid user`);
+        return u && good && pass !== '' ? ok(replyFor(u)) : err(`-ERR ${name.slice(0, 60)} password wrong or not a valid user`);
       }
       case 'lookup': {
         const name = args[0] ?? '';
         const u = validName(name) ? await db.get(name) : undefined;
-        return u ? ok(replyFor(u, name)) : err(`-ERR ${name.slice(0, 60)} not a valid user`);
+        return u ? ok(replyFor(u)) : err(`-ERR ${name.slice(0, 60)} not a valid user`);
       }
       case 'set': {
         const [name = '', pass = '', ...fields] = args;

@@ -7,7 +7,8 @@
 
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
+import { replaceFile } from '../safe-file.js';
 import type { Logger } from '../../log/types.js';
 import { StoreError, type Flag, type MailStore } from '../types.js';
 
@@ -82,10 +83,7 @@ async function loadProgress(path: string): Promise<Progress> {
 }
 
 async function saveProgress(path: string, p: Progress): Promise<void> {
-  await fsp.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  await fsp.writeFile(tmp, JSON.stringify(p));
-  await fsp.rename(tmp, path);
+  await replaceFile(dirname(path), basename(path), JSON.stringify(p), { mkdirMode: 0o700, sync: false });
 }
 
 const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex');

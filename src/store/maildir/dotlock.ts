@@ -10,7 +10,9 @@
 
 import { promises as fsp, constants } from 'node:fs';
 import { hostname } from 'node:os';
+import { basename, dirname } from 'node:path';
 import { StoreError } from '../types.js';
+import { replaceFile } from '../safe-file.js';
 
 export interface DotlockOptions {
   /** Seconds to wait for the lock before failing with UNAVAILABLE. */
@@ -82,23 +84,14 @@ export class Dotlock {
    *  Returns the new file's identity ("ino:size:mtimeNs"), taken while the lock was still held. */
   async replaceWith(content: string | Buffer): Promise<string> {
     if (this.released) throw new Error('dotlock already released');
-    const tmp = tempName(this.target, 'new');
     try {
-      const fh = await fsp.open(tmp, 'wx', 0o600);
-      let stamp: string;
-      try {
-        await fh.writeFile(content);
-        await fh.datasync();
-        const st = await fh.stat({ bigint: true });
-        stamp = `${st.ino}:${st.size}:${st.mtimeNs}`;
-      } finally {
-        await fh.close();
-      }
-      await fsp.rename(tmp, this.target);
-      return stamp;
-    } catch (e) {
-      await fsp.unlink(tmp).catch(() => undefined);
-      throw e;
+      // store/safe-file: random name (in the `<target>.new.` shape the clean-up knows), O_EXCL|O_NOFOLLOW,
+      // created and renamed through the checked directory's descriptor.
+      const base = basename(this.target);
+      const st = await replaceFile(dirname(this.target), base, content, {
+        syncDir: false, tempName: (r) => `${base}.new.${hostname()}.${process.pid}.${r}`,
+      });
+      return `${st.ino}:${st.size}:${st.mtimeNs}`;
     } finally {
       await this.release();
     }

@@ -21,6 +21,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
+import { replaceFile } from '../safe-file.js';
 
 export const FACTS_FILE = 'dmail-index';
 const MAGIC = 'DMAILIDX3';
@@ -145,16 +146,13 @@ export async function writeIndex(dir: string, index: MailboxIndex): Promise<bool
     }
     lines.push(`${r.uid} ${r.modseq} ${Math.trunc(r.date)} ${r.vsize} ${r.sub} ${r.uidl !== undefined ? `P${r.uidl}` : '-'} ${r.file}\n`);
   }
-  const path = join(dir, FACTS_FILE);
-  const tmp = `${path}.tmp.${process.pid}`;
   try {
     const body = lines.join('');
     const sum = createHash('sha1').update(body).digest('hex');
-    await fsp.writeFile(tmp, `${MAGIC} V${index.uidValidity} N${index.uidNext} M${index.modseq} C${lines.length} H${sum} S${stamp}\n${body}END\n`, { mode: 0o600 });
-    await fsp.rename(tmp, path);
+    // A cache (not fsynced); store/safe-file: random temporary name, O_EXCL|O_NOFOLLOW, checked directory.
+    await replaceFile(dir, FACTS_FILE, `${MAGIC} V${index.uidValidity} N${index.uidNext} M${index.modseq} C${lines.length} H${sum} S${stamp}\n${body}END\n`, { sync: false });
     return true;
   } catch {
-    await fsp.unlink(tmp).catch(() => undefined);
     return false;
   }
 }

@@ -7,6 +7,7 @@ import type { Settings } from '../../config/settings.js';
 import type { AuthUser } from '../../auth/types.js';
 import { StoreError, type UserPaths } from '../types.js';
 import { hashDirs } from '../paths.js';
+import { checkDropName } from '../drop-name.js';
 
 export const MAILDIR_SUFFIX = '.mdir';
 
@@ -24,9 +25,7 @@ export function maildirRoot(settings: Pick<Settings, 'maildir_home' | 'maildir_a
 
 export function resolveMaildirPaths(settings: Settings, user: AuthUser): UserPaths {
   const name = user.dropName;
-  if (!name || name.includes('/') || name.includes('\0') || /^\.+$/.test(name)) {
-    throw new StoreError('NOPERM', `unsafe maildir name ${JSON.stringify(name)}`);
-  }
+  checkDropName(name, settings);
   const root = maildirRoot(settings, user.domain);
   const dir = join(root, ...hashDirs(name, settings.hash_spool ?? 0, settings), name + (settings.maildir_suffix ? MAILDIR_SUFFIX : ''));
   return { inbox: dir, folders: dir, indexDir: dir, kind: 'maildir' };

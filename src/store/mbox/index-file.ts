@@ -8,8 +8,9 @@
 // Version 2 added the per-message modseq and deferred expunge (issue 11); a version-1 index is not
 // read (a full parse rebuilds it: modseqs then come from the change log's highest).
 
-import { readFileSync, writeFileSync, renameSync, mkdirSync, readSync, fsyncSync, openSync, closeSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, readSync, fsyncSync, openSync, closeSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { replaceFileSync } from '../safe-file.js';
 import { fnv1a } from './parse.js';
 
 export interface IndexedMessage {
@@ -174,14 +175,11 @@ export function readIndex(path: string): IndexData | null {
 
 /** Atomic replace. Returns false (and leaves the old index) when the index directory is not writable. */
 export function writeIndex(path: string, dir: string, d: IndexData): boolean {
-  const tmp = join(dir, `.tmp.${process.pid}.${Date.now()}`);
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeFileSync(tmp, encodeIndex(d), { mode: 0o600 });
-    renameSync(tmp, path);
+    // A cache: not fsynced (a lost index is rebuilt); safe-file: random temp name, checked directory.
+    replaceFileSync(dirname(path), basename(path), encodeIndex(d), { mkdirMode: 0o700, sync: false });
     return true;
   } catch {
-    try { unlinkSync(tmp); } catch { /* not created */ }
     return false;
   }
 }

@@ -15,7 +15,7 @@
 
 import {
   openSync, closeSync, readSync, writeSync, fsyncSync, fdatasyncSync, ftruncateSync, fstatSync,
-  renameSync, unlinkSync, existsSync, mkdirSync, constants,
+  renameSync, unlinkSync, existsSync, mkdirSync, lstatSync, constants,
 } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
@@ -82,11 +82,24 @@ function inoOf(fd: number): string {
   return String(fstatSync(fd, { bigint: true }).ino);
 }
 
+/** The journal's temporary file: a fixed name (a replay under the lock removes a leftover), so it is
+ *  created exclusively after removing whatever is there, never opened through a link someone placed. */
+function createJournalTmp(tmp: string): number {
+  const excl = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  try {
+    return openSync(tmp, excl, 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    unlinkSync(tmp);
+    return openSync(tmp, excl, 0o600);
+  }
+}
+
 /** Write a complete journal at `path` holding `parts` as the new tail starting at x. */
 function writeJournal(path: string, spoolFd: number, x: number, oldSize: number, parts: Iterable<Buffer>): JournalHead {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = path + '.tmp';
-  const jfd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+  const jfd = createJournalTmp(tmp);
   let head: JournalHead;
   try {
     const h = createHash('sha1');
@@ -203,7 +216,7 @@ export function patchRanges(spoolFd: number, journalPath: string, patches: reado
   const dataLen = body.reduce((n, b) => n + b.length, 0);
   mkdirSync(dirname(journalPath), { recursive: true, mode: 0o700 });
   const tmp = journalPath + '.tmp';
-  const jfd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+  const jfd = createJournalTmp(tmp);
   try {
     const h = createHash('sha1');
     let off = HEAD;
@@ -258,6 +271,45 @@ function applyPatch(spoolFd: number, journalPath: string, nsegs: number): void {
   killPoint('journal-removed');
 }
 
+function journalUntrusted(jfd: number, journalPath: string): string | undefined {
+  const st = fstatSync(jfd);
+  let uid = process.geteuid?.() ?? st.uid;
+  // Root working on a user's mailbox (dmailctl) trusts what the owner of the index directory wrote.
+  if (uid === 0) try { uid = lstatSync(dirname(journalPath)).uid; } catch { /* keep root */ }
+  if (!st.isFile()) return 'not a regular file';
+  if (st.uid !== uid) return `owned by uid ${st.uid}, not ${uid}`;
+  if (st.mode & 0o022) return 'writable by group or others';
+  if (st.nlink !== 1) return 'has other links';
+  return undefined;
+}
+
+const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+
+/** Why a journal's head points outside the journal (`jsize`) or the spool (`size`), or undefined. */
+function headOutOfBounds(head: JournalHead, jsize: number, size: number, jfd: number): string | undefined {
+  if (!isCount(head.x) || !isCount(head.oldSize) || !isCount(head.newLen)) return 'bad numbers in the head';
+  if (HEAD + head.newLen > jsize) return 'data longer than the journal';
+  if (head.kind === 'patch') {
+    const nsegs = head.nsegs;
+    if (!isCount(nsegs) || nsegs * 16 > head.newLen) return 'bad segment count';
+    if (head.oldSize > size) return undefined; // "mailbox shrank": discarded by the caller as before
+    const segs = Buffer.alloc(nsegs * 16);
+    if (preadFull(jfd, segs, HEAD) !== segs.length) return 'segments cut short';
+    let total = segs.length;
+    for (let i = 0; i < nsegs; i++) {
+      const x = segs.readDoubleLE(i * 16);
+      const len = segs.readDoubleLE(i * 16 + 8);
+      if (!isCount(x) || !isCount(len) || x + len > head.oldSize) return 'a patch outside the mailbox';
+      total += len;
+    }
+    if (total !== head.newLen) return 'segments do not add up to the data';
+    return undefined;
+  }
+  if (head.kind !== undefined && head.kind !== 'tail') return 'unknown kind';
+  if (head.x > head.oldSize || head.x > size) return 'rewrite starts past the end of the mailbox';
+  return undefined;
+}
+
 function readHead(jfd: number): { head: JournalHead; phase: number } | null {
   const hb = Buffer.alloc(HEAD);
   if (preadFull(jfd, hb, 0) !== HEAD) return null;
@@ -278,12 +330,24 @@ export function replayJournal(spoolFd: number, journalPath: string, log?: Logger
   }
   if (!existsSync(journalPath)) return false;
   const jfd = openSync(journalPath, constants.O_RDONLY | constants.O_NOFOLLOW);
-  let parsed: { head: JournalHead; phase: number } | null;
+  let parsed: { head: JournalHead; phase: number } | null = null;
   let dataOk = false;
+  let untrusted: string | undefined;
   try {
-    parsed = readHead(jfd);
-    if (parsed) dataOk = hashRange(jfd, HEAD, HEAD + parsed.head.newLen) === parsed.head.newHash;
+    // Only a journal this uid wrote is replayed (issue 13): ours, a plain file, one link, nobody else's
+    // write bit; and every offset in it must fall inside the journal and the spool it patches.
+    untrusted = journalUntrusted(jfd, journalPath);
+    if (!untrusted) {
+      parsed = readHead(jfd);
+      if (parsed) untrusted = headOutOfBounds(parsed.head, fstatSync(jfd).size, fstatSync(spoolFd).size, jfd);
+      if (parsed && !untrusted) dataOk = hashRange(jfd, HEAD, HEAD + parsed.head.newLen) === parsed.head.newHash;
+    }
   } finally { closeSync(jfd); }
+  if (untrusted) {
+    log?.error({ journal: journalPath, why: untrusted }, 'discarding a mailbox journal that is not trusted');
+    unlinkSync(journalPath);
+    return false;
+  }
   if (!parsed || !dataOk || parsed.head.ino !== inoOf(spoolFd)) {
     log?.error({ journal: journalPath }, 'discarding a mailbox journal that does not match the mailbox');
     unlinkSync(journalPath);

@@ -13,6 +13,7 @@ import type {
   MailStore, Mailbox, MailboxStatus, OpenOptions, AppendResult, CopyResult, FolderEntry, Flag, UserPaths,
 } from '../types.js';
 import { StoreError } from '../types.js';
+import { replaceFileSync, UnsafePathError } from '../safe-file.js';
 import { MboxFile, isRegularFile, type FileOptions, type NewMessage } from './file.js';
 import { MboxMailbox, encodeFlags } from './mailbox.js';
 import { FLAG_SEEN, FLAG_OLD, layoutOf, restamp, statusOf } from './format.js';
@@ -332,10 +333,12 @@ export class MboxStore implements MailStore {
   }
 
   private writeSubs(list: string[]): void {
-    mkdirSync(this.paths.folders, { recursive: true, mode: 0o700 });
-    const tmp = this.subsPath() + `.tmp.${process.pid}`;
-    writeFileSync(tmp, list.map((l) => l + '\n').join(''), { mode: 0o600 });
-    renameSync(tmp, this.subsPath());
+    try {
+      replaceFileSync(this.paths.folders, SUBSCRIPTIONS, list.map((l) => l + '\n').join(''), { mkdirMode: 0o700 });
+    } catch (e) {
+      if (e instanceof UnsafePathError) throw new StoreError('NOPERM', e.message);
+      throw e;
+    }
   }
 
   async subscribe(name: string): Promise<void> {
