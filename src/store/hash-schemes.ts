@@ -53,3 +53,11 @@ export const HASH_SCHEMES: ReadonlyMap<string, HashScheme> = new Map([chars, byt
 export function hashScheme(name: string | undefined): HashScheme {
   return HASH_SCHEMES.get((name ?? 'chars').toLowerCase()) ?? chars;
 }
+
+type PathSettings = Pick<Settings, 'hash_scheme' | 'imapd_enable_new_hashing'>;
+
+/** Hash directories for a drop-file name under the configured scheme (lower-case, Decision 2). */
+export function hashDirs(dropName: string, level: number, settings: PathSettings): string[] {
+  if (level <= 0) return [];
+  return hashScheme(settings.hash_scheme).dirs(dropName, Math.min(level, 2), settings).map((d) => d.toLowerCase());
+}

@@ -6,19 +6,12 @@ import type { Settings } from '../config/settings.js';
 import type { AuthUser } from '../auth/types.js';
 import type { UserPaths } from './types.js';
 import { StoreError } from './types.js';
-import { hashScheme } from './hash-schemes.js';
+import { hashDirs } from './hash-schemes.js';
 import { checkDropName, splitDropPrefix } from './drop-name.js';
 
-export { HASH_SCHEMES, hashScheme } from './hash-schemes.js';
+export { HASH_SCHEMES, hashScheme, hashDirs } from './hash-schemes.js';
 export type { HashScheme } from './hash-schemes.js';
 
-type PathSettings = Pick<Settings, 'hash_scheme' | 'imapd_enable_new_hashing'>;
-
-/** Hash directories for a drop-file name under the configured scheme (lower-case, Decision 2). */
-export function hashDirs(dropName: string, level: number, settings: PathSettings): string[] {
-  if (level <= 0) return [];
-  return hashScheme(settings.hash_scheme).dirs(dropName, Math.min(level, 2), settings).map((d) => d.toLowerCase());
-}
 
 type MboxSettings = Pick<Settings, 'drop_path' | 'hash_spool' | 'hash_scheme' | 'imapd_enable_new_hashing'
   | 'drop_prefix' | 'vdomain_separator' | 'imapd_mailbox_name' | 'index_path' | 'invalid_chars' | 'lock_id'>;

@@ -24,7 +24,7 @@ import { UIDLIST, uidListValidity } from './uidlist.js';
 import { locate, scanMaildir } from './scan.js';
 import { headerUidl } from './measure.js';
 import { mapLimit } from './limit.js';
-import { mapped } from './errors.js';
+import { mapped } from '../errors.js';
 import { CHANGE_APPEND } from '../changelog.js';
 import { basesOf, changeLogOf, pendingUids, purgeLocked } from './changes.js';
 

@@ -19,7 +19,7 @@ import { watchPaths } from '../watch.js';
 import { changeLogOf, MODLOG, pendingUids, purgeLocked, viewsDir, withDeletedFlag } from './changes.js';
 import { crlfSlice, toCrlf } from './crlf.js';
 import { measureFile, measureSmallSync } from './measure.js';
-import { asStoreError, mapped } from './errors.js';
+import { asStoreError, mapped } from '../errors.js';
 import { FS_PARALLEL, mapLimit } from './limit.js';
 import { canonicalSystemFlag, compareBases, fileName, flagsFromInfo, infoForFlags, parseName, renewBase, type ParsedName } from './filename.js';
 import { ensureKeywords, KEYWORDS, letterFor, readKeywords, type KeywordTable } from './keywords.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Settings } from '../../config/settings.js';
 import type { AuthUser } from '../../auth/types.js';
 import { StoreError, type UserPaths } from '../types.js';
-import { hashDirs } from '../paths.js';
+import { hashDirs } from '../hash-schemes.js';
 import { checkDropName } from '../drop-name.js';
 
 export const MAILDIR_SUFFIX = '.mdir';

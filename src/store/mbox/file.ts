@@ -7,6 +7,7 @@ import { fstatSync, statSync, readSync, existsSync, statfsSync, constants, openS
 import { dirname } from 'node:path';
 import type { Logger } from '../../log/types.js';
 import { StoreError } from '../types.js';
+import { asStoreError } from '../errors.js';
 import { lockSpool, type LockOptions, type SpoolLock } from '../lock.js';
 import { beginWrite, readHold, releaseReads, type ReadHold } from '../read-lock.js';
 import { parseSpool, type ParsedMessage } from './parse.js';
@@ -777,17 +778,6 @@ export class MboxFile {
     this.save(next);
     return next;
   }
-}
-
-/** System errors become StoreErrors the protocol layer can answer with (never a crash). */
-export function asStoreError(e: unknown): unknown {
-  if (e instanceof StoreError) return e;
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG') return new StoreError('OVERQUOTA', 'not enough disk space');
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new StoreError('NOPERM', 'permission denied');
-  if (code === 'ELOOP') return new StoreError('NOPERM', 'symbolic links are not followed');
-  if (code === 'ENOENT') return new StoreError('NONEXISTENT', 'mailbox vanished');
-  return e;
 }
 
 /** Does a path exist as a regular file without following a symlink? */
