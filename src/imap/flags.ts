@@ -1,17 +1,16 @@
 // System flags: the one list the protocol layer uses (FLAGS, PERMANENTFLAGS, STORE/APPEND arguments).
 import { ParseError } from './args.js';
 
-/** In the order FLAGS and PERMANENTFLAGS list them. */
-export const SYSTEM_FLAGS: readonly string[] = ['\\Answered', '\\Flagged', '\\Deleted', '\\Draft', '\\Seen'];
+import { SYSTEM_FLAGS, canonicalSystemFlag } from '../store/types.js';
 
-const CANONICAL = new Map(SYSTEM_FLAGS.map((f) => [f.toLowerCase(), f]));
+export { SYSTEM_FLAGS };
 
 /** System flags are case-insensitive on the wire; store them in their canonical spelling. */
 export function normaliseFlags(flags: readonly string[]): string[] {
   const out = new Set<string>();
   for (const f of flags) {
     if (f.startsWith('\\')) {
-      const sys = CANONICAL.get(f.toLowerCase());
+      const sys = canonicalSystemFlag(f);
       if (!sys) throw new ParseError(`Invalid system flag ${f}`);
       out.add(sys);
     } else {

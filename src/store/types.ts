@@ -8,6 +8,18 @@ import type { Readable } from 'node:stream';
  *  Anything else is a keyword. '\\Recent' is never stored: see MessageInfo.recent. */
 export type Flag = string;
 
+/** The IMAP system flags a store keeps, in the order FLAGS and PERMANENTFLAGS list them: the one list
+ *  (back ends map them to their own encodings: mbox status letters/bits, maildir info letters). */
+export const SYSTEM_FLAGS: readonly Flag[] = ['\\Answered', '\\Flagged', '\\Deleted', '\\Draft', '\\Seen'];
+
+const CANONICAL_SYSTEM_FLAG = new Map(SYSTEM_FLAGS.map((f) => [f.toLowerCase(), f]));
+
+/** The stored spelling of a system flag given in any case ('\\seen' → '\\Seen'); undefined for \\Recent,
+ *  unknown system flags and keywords. */
+export function canonicalSystemFlag(flag: string): Flag | undefined {
+  return CANONICAL_SYSTEM_FLAG.get(flag.toLowerCase());
+}
+
 export interface MessageInfo {
   readonly uid: number;
   /** Permanent flags and keywords. Treat as immutable: the store replaces the set on change. */

@@ -4,6 +4,7 @@
 // changes when flags change. Flag letters follow the Maildir spec; lower-case letters are keywords
 // whose names live in dovecot-keywords.
 
+import { canonicalSystemFlag } from '../types.js';
 import { hostname } from 'node:os';
 
 export interface ParsedName {
@@ -40,13 +41,10 @@ const SYSTEM: ReadonlyArray<readonly [string, string]> = [
 ];
 const LETTER_OF = new Map(SYSTEM.map(([l, f]) => [f.toLowerCase(), l]));
 const FLAG_OF = new Map(SYSTEM.map(([l, f]) => [l, f]));
-const CANONICAL = new Map(SYSTEM.map(([, f]) => [f.toLowerCase(), f]));
 
 /** The stored spelling of a system flag given in any case ('\seen' → '\Seen'); undefined for
  *  anything a maildir cannot store as a system flag (\Recent, unknown ones, keywords). */
-export function canonicalSystemFlag(flag: string): string | undefined {
-  return CANONICAL.get(flag.toLowerCase());
-}
+export { canonicalSystemFlag };
 
 export const MAX_KEYWORDS = 26;
 
