@@ -26,11 +26,12 @@ const HELP = `usage: node test/bench/run.mjs [options]   (npm run bench -- [opti
   --warmup N       warm-up runs per scenario (default 1)
   --only REGEX     run only scenarios whose id matches
   --no-reference   skip Dovecot even when installed
+  --stress-seconds N  run the stress-5x20s scenario for N seconds (a soak)
   --authd sh|node  external auth module for our servers: generated sh script (default) or
                    test/helpers/static-authd.mjs (adds a node start-up to every login)
   --help`;
 function parseArgs(argv) {
-  const o = { quick: false, runs: null, warmup: 1, only: null, reference: true, authd: 'sh' };
+  const o = { quick: false, runs: null, warmup: 1, only: null, reference: true, authd: 'sh', stressSeconds: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') o.quick = true;
@@ -38,6 +39,7 @@ function parseArgs(argv) {
     else if (a === '--warmup') o.warmup = Math.max(0, Number(argv[++i]));
     else if (a === '--only') o.only = new RegExp(argv[++i]);
     else if (a === '--no-reference') o.reference = false;
+    else if (a === '--stress-seconds') o.stressSeconds = Math.max(1, Number(argv[++i]));
     else if (a === '--authd') o.authd = argv[++i] === 'node' ? 'node' : 'sh';
     else if (a === '--help' || a === '-h') { console.log(HELP); process.exit(0); }
     else { console.error(`unknown option ${a}\n${HELP}`); process.exit(2); }
@@ -167,7 +169,8 @@ async function selectAndFetchFlags(c, ms, n) {
 }
 
 // ---------------------------------------------------------------- issue 11: sessions that meet
-const STRESS_MS = opt.quick ? 10_000 : 20_000;
+// --stress-seconds N: the same stress as a soak of minutes (issue 11: zero protocol errors for minutes).
+const STRESS_MS = opt.stressSeconds ? opt.stressSeconds * 1000 : opt.quick ? 10_000 : 20_000;
 const haveProcmail = () => spawnSync('procmail', ['-v']).status === 0;
 
 /** One procmail delivery (`:0:` dot-lock + fcntl, as a site's MDA does) into an mbox spool. */
