@@ -1,24 +1,11 @@
 // RFC 7162 CONDSTORE and QRESYNC against the real built imapd, the RFC's examples adapted to a small
 // mailbox; a second real imapd process makes the changes a client must resynchronise from.
-import { afterEach, describe, expect, it } from 'vitest';
-import { connectImap, last, siteWithMessages, type Imap, type TestSite } from './imap-client.js';
+import { describe, expect, it } from 'vitest';
+import { imapFixture, last, type TestSite } from './imap-client.js';
 
-const cleanup: (() => void)[] = [];
-afterEach(() => { for (const f of cleanup.splice(0).reverse()) f(); });
-
-function site(n: number): TestSite {
-  const t = siteWithMessages(n);
-  cleanup.push(() => t.cleanup());
-  return t;
-}
-
-async function session(t: TestSite, ...cmds: string[]): Promise<Imap> {
-  const c = await connectImap(t.site);
-  cleanup.push(() => c.close());
-  expect(last(await c.login())).toMatch(/OK/);
-  for (const x of cmds) expect(last(await c.cmd(x))).toMatch(/OK/);
-  return c;
-}
+const fx = imapFixture();
+const site = (n: number): TestSite => fx.site(n);
+const session = fx.session;
 
 const modseqOf = (lines: string[], re = /HIGHESTMODSEQ (\d+)/) => {
   for (const l of lines) {

@@ -1,7 +1,11 @@
 // A tiny IMAP test client over the real binary (inetd-style socket), tagging commands itself.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, expect } from 'vitest';
 import { inetdConnect, type Client } from '../helpers/inetd.js';
 import { BIN, makeSite, removeSite, simpleMessage, type Site } from '../helpers/site.js';
-import { setInbox, storeSettings } from '../maildir/site-store.js';
+import { setInbox, storeSettings, TEST_STORE, userMaildir } from '../maildir/site-store.js';
 
 export interface Imap {
   c: Client;
@@ -58,4 +62,44 @@ export function siteWithMessages(count: number, extra: Extra = {}, info?: Record
     setInbox(site, 'bob', msgs);
   }
   return { site, cleanup: () => removeSite(site.dir) };
+}
+
+/** Per-test sites and logged-in sessions for the multi-session suites, closed and removed (newest
+ *  first) after each test. Call once at the top of a test file. */
+export function imapFixture() {
+  const cleanup: (() => void)[] = [];
+  afterEach(() => { for (const f of cleanup.splice(0).reverse()) f(); });
+  return {
+    onCleanup(f: () => void): void { cleanup.push(f); },
+    site(count: number, extra: Extra = {}): TestSite {
+      const t = siteWithMessages(count, extra);
+      cleanup.push(() => t.cleanup());
+      return t;
+    },
+    /** A logged-in session; each command given must answer OK (e.g. 'SELECT INBOX'). */
+    async session(t: TestSite, ...cmds: string[]): Promise<Imap> {
+      const c = await connectImap(t.site);
+      cleanup.push(() => c.close());
+      expect(last(await c.login())).toMatch(/OK/);
+      for (const x of cmds) expect(last(await c.cmd(x))).toMatch(/OK/);
+      return c;
+    },
+  };
+}
+
+export const haveProcmail = spawnSync('procmail', ['-v']).status === 0;
+
+/** Deliver message `i` to bob through the real procmail with its own locking (mbox `:0:`, maildir `dir/`). */
+export function procmailDeliver(t: TestSite, i: number): Promise<void> {
+  const rc = join(t.site.dir, 'procmailrc');
+  const dest = TEST_STORE === 'mbox' ? `:0:\n${t.site.drop('bob')}\n` : `:0\n${userMaildir(t.site, 'bob')}/\n`;
+  if (TEST_STORE === 'maildir') for (const d of ['new', 'cur', 'tmp']) mkdirSync(join(userMaildir(t.site, 'bob'), d), { recursive: true });
+  writeFileSync(rc, `LOGFILE=/dev/null\nVERBOSE=off\nLOCKTIMEOUT=60\n${dest}`);
+  return new Promise((resolve, reject) => {
+    const p = spawn('procmail', ['-m', rc], { stdio: ['pipe', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`procmail exit ${code}: ${err}`))));
+    p.stdin.end(`From mda${i}@example.com Tue Jan  2 03:04:05 2024\n${simpleMessage(i)}`);
+  });
 }

@@ -2,14 +2,10 @@
 // doing legitimate work on the view it was given (FETCH, STORE, EXPUNGE, COPY, APPEND, SEARCH). Nothing
 // another session does may make a command fail: every tagged response is OK, every untagged number is
 // within what the client was told, and at the end all sessions agree with each other and with STATUS.
-import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { simpleMessage } from '../helpers/site.js';
-import { TEST_STORE, userMaildir } from '../maildir/site-store.js';
 import { pop } from '../pop3/pop-client.js';
-import { connectImap, last, siteWithMessages, type Imap, type TestSite } from './imap-client.js';
+import { connectImap, haveProcmail, last, procmailDeliver, siteWithMessages, type Imap, type TestSite } from './imap-client.js';
 
 const cleanup: (() => void)[] = [];
 afterEach(() => { for (const f of cleanup.splice(0).reverse()) f(); });
@@ -47,19 +43,6 @@ class Tracked {
     if (!/^t\d+ OK /.test(last(lines))) this.problems.push(`${this.name}: ${text.slice(0, 60)} -> ${last(lines)}`);
     return lines;
   }
-}
-
-const haveProcmail = spawnSync('procmail', ['-v']).status === 0;
-
-function procmail(t: TestSite, i: number): Promise<void> {
-  const rc = join(t.site.dir, 'procmailrc');
-  return new Promise((resolve, reject) => {
-    const p = spawn('procmail', ['-m', rc], { stdio: ['pipe', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
-    let err = '';
-    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`procmail exit ${code}: ${err}`))));
-    p.stdin.end(`From mda${i}@example.com Tue Jan  2 03:04:05 2024\n${simpleMessage(i)}`);
-  });
 }
 
 async function imapWorker(t: TestSite, k: number, ops: number): Promise<Tracked> {
@@ -132,13 +115,9 @@ describe('three imapd, a dpop and procmail on one mailbox', () => {
     cleanup.push(() => setup.close());
     await setup.login();
     expect(last(await setup.cmd('CREATE Archive'))).toMatch(/OK/);
-    if (haveProcmail) {
-      const dest = TEST_STORE === 'mbox' ? `:0:\n${t.site.drop('bob')}\n` : `:0\n${userMaildir(t.site, 'bob')}/\n`;
-      writeFileSync(join(t.site.dir, 'procmailrc'), `LOGFILE=/dev/null\nVERBOSE=off\nLOCKTIMEOUT=60\n${dest}`);
-    }
     const deliveries = (async () => {
       if (!haveProcmail) return;
-      for (let i = 0; i < 8; i++) await procmail(t, 200 + i);
+      for (let i = 0; i < 8; i++) await procmailDeliver(t, 200 + i);
     })();
     const [imaps, popProblems] = await Promise.all([
       Promise.all([1, 2, 3].map((k) => imapWorker(t, k, 40))),

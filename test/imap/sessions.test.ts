@@ -2,48 +2,16 @@
 // view it was given until it is told otherwise; keywords are announced before use; \Recent goes to
 // exactly one session; IDLE hears other sessions and the MDA; a folder deleted or renamed under a
 // session ends it with Dovecot's BYE.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { simpleMessage } from '../helpers/site.js';
-import { TEST_STORE, userMaildir } from '../maildir/site-store.js';
 import { pop } from '../pop3/pop-client.js';
-import { connectImap, last, siteWithMessages, type Imap, type TestSite } from './imap-client.js';
+import { haveProcmail, imapFixture, last, procmailDeliver, type Imap, type TestSite } from './imap-client.js';
 
-const cleanup: (() => void)[] = [];
-afterEach(() => { for (const f of cleanup.splice(0).reverse()) f(); });
-
-function site(n: number): TestSite {
-  const t = siteWithMessages(n);
-  cleanup.push(() => t.cleanup());
-  return t;
-}
-
-async function session(t: TestSite, select = 'SELECT INBOX'): Promise<Imap> {
-  const c = await connectImap(t.site);
-  cleanup.push(() => c.close());
-  expect(last(await c.login())).toMatch(/OK/);
-  if (select) expect(last(await c.cmd(select))).toMatch(/OK/);
-  return c;
-}
-
-const haveProcmail = spawnSync('procmail', ['-v']).status === 0;
-
-/** Deliver through the real procmail, with its own locking (mbox `:0:`, maildir destination `dir/`). */
-function procmail(t: TestSite, i: number): Promise<void> {
-  const rc = join(t.site.dir, 'procmailrc');
-  const dest = TEST_STORE === 'mbox' ? `:0:\n${t.site.drop('bob')}\n` : `:0\n${userMaildir(t.site, 'bob')}/\n`;
-  if (TEST_STORE === 'maildir') for (const d of ['new', 'cur', 'tmp']) mkdirSync(join(userMaildir(t.site, 'bob'), d), { recursive: true });
-  writeFileSync(rc, `LOGFILE=/dev/null\nVERBOSE=off\nLOCKTIMEOUT=60\n${dest}`);
-  return new Promise((resolve, reject) => {
-    const p = spawn('procmail', ['-m', rc], { stdio: ['pipe', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
-    let err = '';
-    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`procmail exit ${code}: ${err}`))));
-    p.stdin.end(`From mda${i}@example.com Tue Jan  2 03:04:05 2024\n${simpleMessage(i)}`);
-  });
-}
+const fx = imapFixture();
+const site = (n: number): TestSite => fx.site(n);
+/** A session with INBOX selected, or with the given command ('' for none). */
+const session = (t: TestSite, select = 'SELECT INBOX'): Promise<Imap> => (select ? fx.session(t, select) : fx.session(t));
+const procmail = procmailDeliver;
 
 const tagged = (lines: string[]) => last(lines);
 const untagged = (lines: string[]) => lines.slice(0, -1);
@@ -108,7 +76,7 @@ describe('a message expunged by another session', () => {
   it('POP3 can RETR what an IMAP session expunged during its listing', async () => {
     const t = site(3);
     const p = await pop(t.site);
-    cleanup.push(() => p.close());
+    fx.onCleanup(() => p.close());
     expect(await p.login()).toMatch(/^\+OK/);
     const a = await session(t);
     await a.cmd('STORE 1:2 +FLAGS.SILENT (\\Deleted)');
@@ -211,7 +179,7 @@ describe('IDLE', () => {
     expect(last(await b.c.until('* 1 EXPUNGE', 10_000))).toBe('* 1 EXPUNGE');
     // POP3 deletes the (now) first message at QUIT.
     const p = await pop(t.site);
-    cleanup.push(() => p.close());
+    fx.onCleanup(() => p.close());
     expect(await p.login()).toMatch(/^\+OK/);
     expect(await p.cmd('DELE 1')).toMatch(/^\+OK/);
     expect(await p.cmd('QUIT')).toMatch(/^\+OK/);

@@ -1,22 +1,11 @@
 // UIDVALIDITY never repeats for a name (issue 11 point 5), through real imapd processes racing: each
 // deletes and creates its folder again and again within the same seconds, and a RENAME lands on a
 // deleted name. All values distinct; per name increasing.
-import { afterEach, describe, expect, it } from 'vitest';
-import { connectImap, last, siteWithMessages, type Imap, type TestSite } from './imap-client.js';
+import { describe, expect, it } from 'vitest';
+import { imapFixture, last, type Imap, type TestSite } from './imap-client.js';
 
-const sites: TestSite[] = [];
-const conns: Imap[] = [];
-afterEach(() => {
-  for (const c of conns.splice(0)) c.close();
-  for (const t of sites.splice(0)) t.cleanup();
-});
-
-async function session(t: TestSite): Promise<Imap> {
-  const c = await connectImap(t.site);
-  conns.push(c);
-  expect(last(await c.login())).toMatch(/OK/);
-  return c;
-}
+const fx = imapFixture();
+const session = (t: TestSite): Promise<Imap> => fx.session(t);
 
 async function uidValidity(c: Imap, name: string): Promise<number> {
   const r = await c.cmd(`STATUS ${name} (UIDVALIDITY)`);
@@ -26,8 +15,7 @@ async function uidValidity(c: Imap, name: string): Promise<number> {
 
 describe('UIDVALIDITY through imapd', () => {
   it('racing sessions delete and re-create folders within a second: never a value twice', async () => {
-    const t = siteWithMessages(0);
-    sites.push(t);
+    const t = fx.site(0);
     const runs = await Promise.all(['W1', 'W2', 'W3'].map(async (name) => {
       const c = await session(t);
       const seen: number[] = [];
@@ -44,8 +32,7 @@ describe('UIDVALIDITY through imapd', () => {
   });
 
   it('RENAME over a deleted name: the name gets the moved folder\'s own, newer UIDVALIDITY', async () => {
-    const t = siteWithMessages(0);
-    sites.push(t);
+    const t = fx.site(0);
     const c = await session(t);
     expect(last(await c.cmd('CREATE Old'))).toMatch(/OK/);
     const old = await uidValidity(c, 'Old');

@@ -1,22 +1,11 @@
 // Through the built imapd (real sessions, inetd style): DELETE and RENAME of a folder SELECTed in
 // another session succeed (no [INUSE]); the other session is told with an untagged BYE, as Dovecot does,
 // and nothing is lost. Needs the store's refresh() NONEXISTENT and the IMAP BYE (issue 11).
-import { afterEach, describe, expect, it } from 'vitest';
-import { connectImap, last, siteWithMessages, type Imap, type TestSite } from '../imap/imap-client.js';
+import { describe, expect, it } from 'vitest';
+import { imapFixture, last, type Imap, type TestSite } from '../imap/imap-client.js';
 
-const sites: TestSite[] = [];
-const conns: Imap[] = [];
-afterEach(() => {
-  for (const c of conns.splice(0)) c.close();
-  for (const t of sites.splice(0)) t.cleanup();
-});
-
-async function session(t: TestSite): Promise<Imap> {
-  const c = await connectImap(t.site);
-  conns.push(c);
-  expect(last(await c.login())).toMatch(/OK/);
-  return c;
-}
+const fx = imapFixture();
+const session = (t: TestSite): Promise<Imap> => fx.session(t);
 
 /** The selected session's next command: an untagged BYE, then the connection ends. */
 async function toldGone(a: Imap): Promise<void> {
@@ -34,8 +23,7 @@ async function toldGone(a: Imap): Promise<void> {
 
 describe('IMAP: DELETE and RENAME of a folder selected in another session', () => {
   it('DELETE succeeds and the selecting session gets BYE', async () => {
-    const t = siteWithMessages(2);
-    sites.push(t);
+    const t = fx.site(2);
     const a = await session(t);
     const b = await session(t);
     expect(last(await b.cmd('CREATE Work'))).toMatch(/OK/);
@@ -48,8 +36,7 @@ describe('IMAP: DELETE and RENAME of a folder selected in another session', () =
   });
 
   it('RENAME succeeds, keeps UIDs and UIDVALIDITY, and the selecting session gets BYE', async () => {
-    const t = siteWithMessages(3);
-    sites.push(t);
+    const t = fx.site(3);
     const a = await session(t);
     const b = await session(t);
     expect(last(await b.cmd('CREATE Work'))).toMatch(/OK/);
