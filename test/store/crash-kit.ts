@@ -1,12 +1,14 @@
 // Shared by the kill -9 tests (crash.test.ts, crash-replay.test.ts): a spool of N known messages, a child
 // process doing real rewrites (test/store/fixtures/crash-worker.ts), and the check after each kill that
 // a fresh store and a raw parse show every message that should be there, byte for byte.
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { spawn } from 'node:child_process';
-import { readFileSync, openSync, closeSync, fstatSync } from 'node:fs';
+import { readFileSync, openSync, closeSync, fstatSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/site.js';
 import type { TempUser } from './helpers.js';
+import { buildWorker } from './worker-build.js';
 import { parseSpool } from '../../src/store/mbox/parse.js';
 import { clientView } from '../../src/store/mbox/format.js';
 
@@ -91,3 +93,16 @@ export const POINTS = ['journal-partial', 'journal-written', 'journal-committed'
 export const COMMITTED = new Set(POINTS.slice(POINTS.indexOf('journal-committed')));
 // Change-log steps: an expunge is decided once its record is written (a kill -9 leaves the page cache).
 export const LOG_POINTS = ['modlog-before-write', 'modlog-written', 'modlog-synced'];
+
+/** The crash worker, built once per test file into a temporary directory (removed afterwards); returns
+ *  runWorker bound to it. Call at the top of a test file. */
+export function crashWorker(): (u: TempUser, op: string, env: Record<string, string>, killAfterMs?: number) => ReturnType<typeof runWorker> {
+  let workDir = '';
+  let worker = '';
+  beforeAll(async () => {
+    workDir = mkdtempSync(join(tmpdir(), 'store-crash-'));
+    worker = await buildWorker('crash-worker', workDir);
+  });
+  afterAll(() => { rmSync(workDir, { recursive: true, force: true }); });
+  return (u, op, env, killAfterMs) => runWorker(worker, u, op, env, killAfterMs);
+}

@@ -1,24 +1,11 @@
 // Crash safety, continued (see crash.test.ts): mail an MDA appends after a crash, a second kill during the
 // replay itself, and kill -9 at random moments during a stream of rewrites (expunge, purge, re-append).
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync, readFileSync, appendFileSync, existsSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, it, expect } from 'vitest';
+import { readFileSync, appendFileSync, existsSync, unlinkSync } from 'node:fs';
 import { tempUser } from './helpers.js';
-import { buildWorker } from './worker-build.js';
-import { crlf, N, seed, inspect, runWorker as run } from './crash-kit.js';
-import type { TempUser } from './helpers.js';
+import { crlf, N, seed, inspect, crashWorker } from './crash-kit.js';
 
-let workDir: string;
-let worker: string;
-
-beforeAll(async () => {
-  workDir = mkdtempSync(join(tmpdir(), 'store-crash-'));
-  worker = await buildWorker('crash-worker', workDir);
-});
-afterAll(() => { rmSync(workDir, { recursive: true, force: true }); });
-
-const runWorker = (u: TempUser, op: string, env: Record<string, string>, killAfterMs?: number) => run(worker, u, op, env, killAfterMs);
+const runWorker = crashWorker();
 
 describe('mail an MDA appends after a crash survives the replay', () => {
   for (const point of ['journal-committed', 'extended', 'phase-writing', 'mid-write', 'written', 'truncated']) {

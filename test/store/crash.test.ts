@@ -2,25 +2,11 @@
 // named step of the change log and the journal; afterwards a fresh store (which replays the journal) and
 // a raw parse must show every message that was not being expunged, byte for byte, nothing half-written
 // and no expunged message back. Random moments and kills during recovery: crash-replay.test.ts.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, it, expect } from 'vitest';
 import { tempUser } from './helpers.js';
-import { buildWorker } from './worker-build.js';
-import { N, seed, inspect, runWorker as run, POINTS, COMMITTED, LOG_POINTS } from './crash-kit.js';
-import type { TempUser } from './helpers.js';
+import { N, seed, inspect, crashWorker, POINTS, COMMITTED, LOG_POINTS } from './crash-kit.js';
 
-let workDir: string;
-let worker: string;
-
-beforeAll(async () => {
-  workDir = mkdtempSync(join(tmpdir(), 'store-crash-'));
-  worker = await buildWorker('crash-worker', workDir);
-});
-afterAll(() => { rmSync(workDir, { recursive: true, force: true }); });
-
-const runWorker = (u: TempUser, op: string, env: Record<string, string>, killAfterMs?: number) => run(worker, u, op, env, killAfterMs);
+const runWorker = crashWorker();
 
 describe('kill -9 at every step of a rewrite', () => {
   for (const variant of ['expunge-first', 'expunge-middle', 'expunge-last', 'purge-first', 'purge-last', 'flags', 'flags-in-place', 'append']) {
