@@ -5,6 +5,8 @@ export default defineConfig({
   root: fileURLToPath(new URL('..', import.meta.url)),
   test: {
     testTimeout: 60_000,
+    // Builds dist/ once if it is missing or older than src/ (test files never rebuild it).
+    globalSetup: ['test/helpers/global-build.ts'],
     hookTimeout: 120_000,
     // Protocol tests spawn real processes and the machine has two cores: keep the pool modest.
     maxWorkers: 3,

@@ -1,10 +1,10 @@
 // `dmailctl convert` through the real built binary: mbox → maildir → mbox round trip on a test site,
 // with UIDs, UIDVALIDITY, flags and subscriptions compared against the original mbox store.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, ROOT, makeSite, mbox, simpleMessage, type Site } from '../helpers/site.js';
+import { BIN, makeSite, mbox, simpleMessage, type Site } from '../helpers/site.js';
 import { MboxStore } from '../../src/store/mbox/store.js';
 import { resolveMboxPaths } from '../../src/store/paths.js';
 import type { MailStore } from '../../src/store/types.js';
@@ -14,7 +14,6 @@ let site: Site;
 let maildirHome: string;
 
 beforeAll(() => {
-  execFileSync(process.execPath, [join(ROOT, 'src/build.mjs')], { cwd: ROOT });
   site = makeSite();
   maildirHome = join(site.dir, 'maildir');
   site.setConfig({ maildir_home: maildirHome, maildir_suffix: true });

@@ -1,13 +1,12 @@
 // dmailctl path / spool detect through the real built binary.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, ROOT, makeSite, type Site } from '../helpers/site.js';
+import { BIN, makeSite, type Site } from '../helpers/site.js';
 
 let site: Site;
 beforeAll(() => {
-  execFileSync(process.execPath, [join(ROOT, 'src/build.mjs')]);
   site = makeSite({ hash_spool: 1 });
   site.addUser('alice', { pass: 'pw' });
 });
