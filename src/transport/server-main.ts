@@ -23,7 +23,7 @@ export interface ServerArgs {
   tls: boolean;
 }
 
-const USAGE = (p: string) => `usage: ${p} [-i FILE | --config FILE] [--tls]\n` +
+export const USAGE = (p: string) => `usage: ${p} [-i FILE | --config FILE] [--tls]\n` +
   `  -i, --config FILE  dmail.conf to read (default ${DEFAULT_CONFIG})\n` +
   `  --tls              implicit TLS (the imaps/pop3s lines); needs tls_cert and tls_key\n`;
 
