@@ -61,7 +61,7 @@ try {
   dir(`${lib}/bin`);
   for (const p of Object.keys(PROGRAMS)) symlinkSync(`../dist/${p}-launch.cjs`, at(`${lib}/bin/${p}`));
   dir('usr/sbin');
-  for (const [p, name] of Object.entries(PROGRAMS)) symlinkSync(`${INSTALLED}/dist/${p}-launch.cjs`, at(`usr/sbin/${name}`));
+  for (const [p, name] of Object.entries(PROGRAMS)) symlinkSync(`../lib/dmail-imapd/dist/${p}-launch.cjs`, at(`usr/sbin/${name}`));
 
   // --- runtime node_modules: the external modules and their dependencies, without build leftovers ---
   const seen = new Set();
@@ -75,12 +75,20 @@ try {
     seen.add(name);
     cpSync(src, at(`${lib}/node_modules/${name}`), {
       recursive: true,
-      filter: (s) => !/\/(obj\.target|\.deps|test|tests|example\.js|\.github)(\/|$)|\.(o|mk|gypi?|cc|h|d)$|Makefile$|config\.gypi$/.test(relative(src, s) === '' ? '' : '/' + relative(src, s)),
+      // Only what runs: no build leftovers, tests, examples or the authors' dotfiles and CI files.
+      filter: (s) => !/\/(obj\.target|\.deps|test|tests|example\.js|run_tests\.js|wscript|appveyor\.yml|\.[^/]+)(\/|$)|\.(o|mk|gypi?|cc|h|d)$|Makefile$/.test(relative(src, s) === '' ? '' : '/' + relative(src, s)),
     });
     const deps = JSON.parse(readFileSync(join(src, 'package.json'), 'utf8')).dependencies ?? {};
     for (const d of Object.keys(deps)) addModule(d);
   };
   for (const m of RUNTIME_MODULES) addModule(m);
+  // Native addons are shared objects: not executable, and stripped of debugging symbols (Debian policy).
+  walk(at(`${lib}/node_modules`), (r, e) => {
+    if (!e.isFile() || !r.endsWith('.node')) return;
+    const f = at(`${lib}/node_modules/${r}`);
+    chmodSync(f, 0o644);
+    execFileSync('strip', ['--strip-unneeded', '--remove-section=.comment', '--remove-section=.note', f]);
+  });
 
   // --- launcher files, paths rewritten to the installed tree ---
   const localize = (t) => t.split(CHECKOUT).join(INSTALLED);
@@ -108,7 +116,7 @@ try {
   file(`${doc}/README.Debian`, readFileSync(join(here, 'README.Debian')));
   file(`${doc}/README.md.gz`, gz(readFileSync(join(root, 'README.md'))));
   const when = new Date(Number(execFileSync('git', ['-C', root, 'log', '-1', '--format=%ct'], { encoding: 'utf8' }).trim() || Date.now() / 1000) * 1000);
-  file(`${doc}/changelog.Debian.gz`, gz(`dmail-imapd (${version}) unstable; urgency=medium\n\n  * Package built from the project's checkout (npm run package).\n\n -- ${controlField('Maintainer')}  ${when.toUTCString().replace(/GMT$/, '+0000')}\n`));
+  file(`${doc}/changelog.gz`, // a native package: changelog.gz gz(`dmail-imapd (${version}) unstable; urgency=medium\n\n  * Package built from the project's checkout (npm run package).\n\n -- ${controlField('Maintainer')}  ${when.toUTCString().replace(/GMT$/, '+0000')}\n`));
   for (const page of readdirSync(join(root, 'dist', 'man'))) {
     const section = page.slice(page.lastIndexOf('.') + 1);
     file(`usr/share/man/man${section}/${page}.gz`, gz(readFileSync(join(root, 'dist', 'man', page))));

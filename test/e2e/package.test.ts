@@ -81,6 +81,12 @@ describe.skipIf(!canInstall)('the Debian package', () => {
     expect(execFileSync(`${'/usr/sbin/dmailctl'}`, ['config', 'check', '-i', site.conf], { encoding: 'utf8' })).not.toMatch(/error/i);
   });
 
+  it('is lintian clean', () => {
+    const r = spawnSync('lintian', ['--tag-display-limit', '0', deb], { encoding: 'utf8' });
+    expect(r.error, 'lintian is installed by .ci/run').toBeUndefined();
+    expect(r.stdout.split('\n').filter((l) => /^[EWI]: /.test(l))).toEqual([]);
+  }, 120_000);
+
   it('serves IMAP through the installed xinetd file', async () => {
     const text = forSite(readFileSync('/usr/share/dmail-imapd/xinetd.d/dmail-imap', 'utf8'));
     expect(text).toMatch(new RegExp(`server\\s*=\\s*${LIB}/bin/imapd`));
