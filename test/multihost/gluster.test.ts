@@ -3,8 +3,8 @@
 // server process, MDA and lock works through its own host's mount, so a lock, a change-log record or a
 // journal is seen by the other hosts only through the distributed filesystem, as on a real cluster.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inetdConnect, type Client } from '../helpers/inetd.js';
@@ -239,4 +239,27 @@ describe.skipIf(!haveGluster)('a host cut off from the shared storage', () => {
     expect(seen![1]!.flags).toContain('\\Seen');
     expect(await listing(2, 'dave')).toEqual(seen);
   }, 240_000);
+});
+
+describe.skipIf(!haveGluster)('dmailctl config check on a shared spool', () => {
+  const check = (file: string) => spawnSync(BIN.dmailctl, ['config', 'check', '-i', file, '--program', 'imapd'], { encoding: 'utf8' }).stderr;
+
+  it('is silent for a host set up as the README says, and names what is wrong otherwise', () => {
+    expect(check(conf(1))).not.toMatch(/shared file system/);
+    // The same volume mounted without the coherence options, and a config without lock_id, with use_flock.
+    const plain = join(rig.dir, 'plain');
+    mkdirSync(plain);
+    const [cmd, ...pre] = rig.onHost(1);
+    expect(spawnSync(cmd!, [...pre, 'mount', '-t', 'glusterfs', '127.0.0.2:/dmv', plain]).status).toBe(0);
+    try {
+      const bad = join(local, 'bad.conf');
+      writeFileSync(bad, readFileSync(conf(1), 'utf8').replace(/^lock_id .*$/m, 'use_flock true').split(rig.mount(1)).join(plain));
+      const said = check(bad);
+      expect(said).toMatch(/drop_path .* is on a shared file system \(fuse\.glusterfs .*\) but lock_id is not set/);
+      expect(said).toMatch(/with use_flock true: flock and fcntl locks on one file conflict/);
+      expect(said).toMatch(/mounted without attribute-timeout=0, entry-timeout=0, negative-timeout=0, direct-io-mode=enable/);
+    } finally {
+      spawnSync('umount', ['-l', plain]);
+    }
+  });
 });
