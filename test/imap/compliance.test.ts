@@ -65,7 +65,7 @@ describe('IMAP compliance scripts', () => {
     expect(scripts.length).toBeGreaterThanOrEqual(20);
   });
 
-  // Two runs of 25 scripts start ~90 server processes: generous time for a loaded CI machine.
+  // Two runs of 30 scripts start ~110 server processes: generous time for a loaded CI machine.
   it('pass on our imapd back-to-back and with pauses, each run on one shared account', { timeout: 480_000 }, async () => {
     // The two runs go side by side, each on its own account (bob, alice): within a run every script
     // shares that run's one account, and the wall time is not twice that of one run.
