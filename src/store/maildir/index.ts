@@ -19,6 +19,7 @@ import { ensureKeywords, KEYWORDS, letterFor, type KeywordTable } from './keywor
 import { MaildirMailbox } from './mailbox.js';
 import { INBOX, mailboxDir, nameOfEntry, validateName } from './names.js';
 import { readSubscriptions, updateSubscriptions } from './subscriptions.js';
+import { addRecent } from './recent.js';
 import { loadUidList, lockedUidList } from './uidlist-sync.js';
 import { UIDLIST, uidListValidity } from './uidlist.js';
 import { locate, scanMaildir } from './scan.js';
@@ -214,6 +215,7 @@ export class MaildirStore implements MailStore {
           uids.push(rec.uid);
         }
         if (files.length === 0) return false;
+        await addRecent(dir, files.filter((f) => f.info !== undefined).map((f) => f.base));
         // Logged before the uidlist is written: a kill in between gives the same UIDs again.
         const log = changeLogOf(dir, l.uidValidity, this.env.log);
         log.add(CHANGE_APPEND, uids);
