@@ -1,6 +1,7 @@
 // STATUS, and the STATUS responses of LIST-STATUS (RFC 5819: LIST ... RETURN (STATUS (...))), which are
 // the same items answered the same way.
 import type { Command, ImapSession } from '../session.js';
+import type { MailboxStatus } from '../../store/types.js';
 import type { Args } from '../args.js';
 import { ParseError } from '../args.js';
 import { mailboxString } from '../wire.js';
@@ -27,14 +28,13 @@ export function beforeStatus(s: ImapSession, items: readonly StatusItem[]): void
   if (items.includes('HIGHESTMODSEQ')) s.enableCondstore();
 }
 
-/** `* STATUS name (...)` for one mailbox (the store's errors propagate). */
-export async function sendStatus(s: ImapSession, name: string, items: readonly StatusItem[]): Promise<void> {
-  const st = await s.store.status(name);
+/** The untagged STATUS response (without `* `) for one mailbox's status. */
+export function statusResponse(name: string, st: MailboxStatus, items: readonly StatusItem[]): string {
   const values: Record<StatusItem, number> = {
     MESSAGES: st.messages, RECENT: st.recent, UIDNEXT: st.uidNext, UIDVALIDITY: st.uidValidity,
     UNSEEN: st.unseen, SIZE: st.size, HIGHESTMODSEQ: st.highestModseq,
   };
-  s.untagged(`STATUS ${mailboxString(name)} (${items.map((i) => `${i} ${values[i]}`).join(' ')})`);
+  return `STATUS ${mailboxString(name)} (${items.map((i) => `${i} ${values[i]}`).join(' ')})`;
 }
 
 export async function status(s: ImapSession, c: Command): Promise<Result> {
@@ -45,6 +45,6 @@ export async function status(s: ImapSession, c: Command): Promise<Result> {
   const items = parseStatusItems(a);
   a.end();
   beforeStatus(s, items);
-  await sendStatus(s, name, items);
+  s.untagged(statusResponse(name, await s.store.status(name), items));
   return ok('STATUS completed');
 }
