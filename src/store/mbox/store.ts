@@ -5,6 +5,7 @@ import {
   lstatSync, mkdirSync, readdirSync, rmdirSync, unlinkSync, renameSync, openSync, closeSync, writeFileSync,
   readFileSync, constants, statSync, fsyncSync, rmSync,
 } from 'node:fs';
+import type { Dirent } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Settings } from '../../config/settings.js';
@@ -196,29 +197,35 @@ export class MboxStore implements MailStore {
   async list(): Promise<FolderEntry[]> {
     const uses = this.readUses();
     const out: FolderEntry[] = [{ name: 'INBOX', noselect: false, noinferiors: true, hasChildren: false }];
-    const walk = (dir: string, prefix: string, depth: number) => {
-      if (depth > 20) return;
-      let names: string[];
-      try { names = readdirSync(dir); } catch { return; }
-      for (const n of names.sort()) {
-        if (n.startsWith('.') || n.endsWith('.lock')) continue;
+    const visible = (n: string) => !n.startsWith('.') && !n.endsWith('.lock');
+    // One readdir per directory, with the entry types it gives (an lstat only where the file system
+    // does not say); a directory's own listing also tells whether it has children.
+    const walk = (dir: string, prefix: string, depth: number, ents: Dirent[]) => {
+      for (const d of ents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+        const n = d.name;
+        if (!visible(n)) continue;
         if (!prefix && n.toUpperCase() === 'INBOX') continue;
         const p = join(dir, n);
-        let st;
-        try { st = lstatSync(p); } catch { continue; }
+        let isDir = d.isDirectory();
+        let isFile = d.isFile();
+        if (!isDir && !isFile && !d.isSymbolicLink()) {
+          try { const st = lstatSync(p); isDir = st.isDirectory(); isFile = st.isFile(); } catch { continue; }
+        }
         const name = prefix + n;
-        if (st.isDirectory()) {
-          let kids = false;
-          try { kids = readdirSync(p).some((k) => !k.startsWith('.') && !k.endsWith('.lock')); } catch { /* unreadable */ }
-          out.push({ name, noselect: true, noinferiors: false, hasChildren: kids });
-          walk(p, name + '/', depth + 1);
-        } else if (st.isFile()) {
+        if (isDir) {
+          let kids: Dirent[] = [];
+          try { kids = readdirSync(p, { withFileTypes: true }); } catch { /* unreadable */ }
+          out.push({ name, noselect: true, noinferiors: false, hasChildren: kids.some((k) => visible(k.name)) });
+          if (depth < 20) walk(p, name + '/', depth + 1, kids);
+        } else if (isFile) {
           const su = uses.get(name);
           out.push({ name, noselect: false, noinferiors: true, hasChildren: false, ...(su ? { specialUse: su } : {}) });
         }
       }
     };
-    walk(this.paths.folders, '', 0);
+    let top: Dirent[] = [];
+    try { top = readdirSync(this.paths.folders, { withFileTypes: true }); } catch { /* no folders yet */ }
+    walk(this.paths.folders, '', 0, top);
     return out;
   }
 
