@@ -177,13 +177,10 @@ export async function list(s: ImapSession, c: Command): Promise<Result> {
   if (lsub) return lsubReply(s, folders, matches);
 
   const subscribed = req.returnSubscribed ? new Set((await s.store.subscriptions()).map(canonicalInbox)) : new Set<string>();
-  const entryOf = (n: string): FolderEntry => {
-    const f = folders.get(n);
-    if (f) return f;
-    // A subscribed name no mailbox has (RFC 5258 §3.1: \NonExistent), with children or not.
-    const prefix = `${n}/`;
-    return { name: n, noselect: true, noinferiors: false, hasChildren: [...folders.keys()].some((k) => k.startsWith(prefix)), nonexistent: true };
-  };
+  // A subscribed name no mailbox has (RFC 5258 §3.1: \NonExistent) has no children either: every
+  // parent of a mailbox is in `folders` (allFolders adds the implicit ones).
+  const entryOf = (n: string): FolderEntry =>
+    folders.get(n) ?? { name: n, noselect: true, noinferiors: false, hasChildren: false, nonexistent: true };
   // Names with a subscribed descendant: their CHILDINFO (RFC 5258 §3.5), with RECURSIVEMATCH only.
   const subscribedBelow = new Set<string>();
   if (req.recursiveMatch) for (const n of subscribed) for (const p of ancestors(n)) subscribedBelow.add(p);
