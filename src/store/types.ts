@@ -20,6 +20,19 @@ export function canonicalSystemFlag(flag: string): Flag | undefined {
   return CANONICAL_SYSTEM_FLAG.get(flag.toLowerCase());
 }
 
+/** RFC 6154 special uses a mailbox can be given at CREATE (CREATE-SPECIAL-USE) and keep, in their
+ *  stored spelling. \\All and \\Flagged name virtual mailboxes (every message, every flagged one),
+ *  which no store here has, so they cannot be given. */
+export const SPECIAL_USES: readonly string[] = ['\\Archive', '\\Drafts', '\\Junk', '\\Sent', '\\Trash'];
+
+const CANONICAL_SPECIAL_USE = new Map(SPECIAL_USES.map((u) => [u.toLowerCase(), u]));
+
+/** The stored spelling of a special use given in any case ('\\drafts' → '\\Drafts'); undefined for
+ *  anything a store cannot keep. */
+export function canonicalSpecialUse(use: string): string | undefined {
+  return CANONICAL_SPECIAL_USE.get(use.toLowerCase());
+}
+
 export interface MessageInfo {
   readonly uid: number;
   /** Permanent flags and keywords. Treat as immutable: the store replaces the set on change. */
@@ -150,6 +163,17 @@ export interface FolderEntry {
   /** Holds messages, so cannot hold folders (UW: an mbox file): \NoInferiors. */
   noinferiors: boolean;
   hasChildren: boolean;
+  /** No mailbox of this name: listed only because folders exist below it (a Maildir++ "a.b" without
+   *  "a"). IMAP shows it as \\NonExistent (LIST-EXTENDED) or \\Noselect. Implies `noselect`. */
+  nonexistent?: boolean;
+  /** RFC 6154 special uses given to the mailbox at CREATE (SPECIAL_USES spellings), when any. */
+  specialUse?: readonly string[];
+}
+
+export interface CreateOptions {
+  /** RFC 6154 CREATE-SPECIAL-USE: uses from SPECIAL_USES (anything else: StoreError CANNOT, and
+   *  nothing is created). Kept with the mailbox: they follow it through RENAME and go with DELETE. */
+  specialUse?: readonly string[];
 }
 
 export interface AppendResult {
@@ -186,7 +210,9 @@ export interface MailStore {
   /** Copy messages from an open mailbox into another folder. */
   copy(from: Mailbox, uids: readonly number[], to: string): Promise<CopyResult>;
   list(): Promise<FolderEntry[]>;
-  create(name: string): Promise<void>;
+  /** A name ending in '/' asks for a mailbox that holds folders (mbox: a directory); it cannot be
+   *  given special uses. Uses left by an earlier mailbox of the name never carry over to a new one. */
+  create(name: string, options?: CreateOptions): Promise<void>;
   /** Never refused because the folder is selected in another session: those sessions' handles then
    *  fail refresh() with NONEXISTENT. UIDVALIDITY of a name is strictly increasing per user: a folder
    *  created again (also by RENAME over a deleted name) never gets a UIDVALIDITY it had before. */

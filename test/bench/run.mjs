@@ -13,6 +13,7 @@ import { dovecotMissing, dovecotVersion, ensureBenchUser, writeDovecotConfig } f
 import { writeOurSite, placeSpool, wipeOurIndex } from './site.mjs';
 import { summary, fmtNum, fmtSummary, table } from './stats.mjs';
 import { stress } from './stress.mjs';
+import { listScenarios, LIST_USERS } from './scenarios-list.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BENCH = join(ROOT, '.bench');
@@ -62,7 +63,7 @@ const U = {
   idle: 'idler',
 };
 const PASS = (u) => `pw-${u}`;
-const allUsers = [U.warm, U.cold, U.large, U.big, U.exp, ...U.conc, U.stress, U.idle];
+const allUsers = [U.warm, U.cold, U.large, U.big, U.exp, ...U.conc, U.stress, U.idle, ...LIST_USERS];
 
 // ---------------------------------------------------------------- sessions
 class Skip extends Error {}
@@ -383,6 +384,7 @@ const SCENARIOS = [
     },
     target: { text: '< 100 ms', abs: 100 },
   },
+  ...listScenarios({ imapSession, ok, Skip, light, plan, CMD_MS }),
 ];
 
 // ---------------------------------------------------------------- systems

@@ -9,7 +9,7 @@ import type { Logger } from '../../log/types.js';
 import {
   StoreError,
   type AppendResult, type CopyResult, type Flag, type FolderEntry, type Mailbox, type MailboxState, type MailboxStatus,
-  type MailStore, type OpenOptions, type UserPaths,
+  type MailStore, type OpenOptions, type UserPaths, type CreateOptions,
 } from '../types.js';
 import { crlfSize, toLf } from './crlf.js';
 import { DOVECOT_UIDLIST_STALE } from './dotlock.js';
@@ -28,6 +28,12 @@ import { mapLimit } from './limit.js';
 import { mapped } from '../errors.js';
 import { CHANGE_APPEND } from '../changelog.js';
 import { basesOf, changeLogOf, pendingUids, purgeLocked } from './changes.js';
+import { withDotlock } from './dotlock.js';
+import { afterCreate, afterDelete, afterRename, formatUses, normalUses, parseUses, type UseMap } from '../special-use.js';
+
+/** RFC 6154 special uses given at CREATE (special-use.ts), at the root beside `subscriptions`. Not a
+ *  Maildir++ folder name (no leading '.'), so neither we nor Dovecot list it. */
+const SPECIAL_USE = 'dmail-special-use';
 
 
 const isInbox = (name: string) => name.toUpperCase() === INBOX;
@@ -103,8 +109,8 @@ export class MaildirStore implements MailStore {
     return mapped(() => this.listImpl());
   }
 
-  create(name: string): Promise<void> {
-    return mapped(() => this.createImpl(name));
+  create(name: string, options: CreateOptions = {}): Promise<void> {
+    return mapped(() => this.createImpl(name, options));
   }
 
   delete(name: string): Promise<void> {
@@ -315,18 +321,66 @@ export class MaildirStore implements MailStore {
       }
     }
     const keys = [...all.keys()];
-    return keys.map((name) => ({
-      name,
-      noselect: all.get(name) ?? false,
-      noinferiors: false,
-      hasChildren: keys.some((k) => k.startsWith(`${name}/`)),
-    }));
+    const uses = await this.readUses();
+    return keys.map((name) => {
+      const su = all.get(name) ? undefined : uses.get(name);
+      return {
+        name,
+        noselect: all.get(name) ?? false,
+        noinferiors: false,
+        hasChildren: keys.some((k) => k.startsWith(`${name}/`)),
+        ...(all.get(name) ? { nonexistent: true } : {}),
+        ...(su ? { specialUse: su } : {}),
+      };
+    });
   }
 
-  private async createImpl(name: string): Promise<void> {
+  private async readUses(): Promise<UseMap> {
+    try {
+      return parseUses(await fsp.readFile(join(this.root, SPECIAL_USE), 'utf8'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+      throw e;
+    }
+  }
+
+  /** Read, change and replace the file under its dot-lock (as `subscriptions`); no lock is taken
+   *  when the change would change nothing. */
+  private async updateUses(change: (m: UseMap) => UseMap | null): Promise<void> {
+    if (!change(await this.readUses())) return;
+    await withDotlock(join(this.root, SPECIAL_USE), this.env.lock, async (dl) => {
+      const next = change(await this.readUses());
+      if (next) await dl.replaceWith(formatUses(next));
+    });
+  }
+
+  private async createImpl(name: string, options: CreateOptions = {}): Promise<void> {
     const clean = name.endsWith('/') ? name.slice(0, -1) : name;
     if (isInbox(clean)) throw new StoreError('ALREADYEXISTS', 'Mailbox already exists');
     validateName(clean);
+    const uses = normalUses(options.specialUse ?? []);
+    if (clean !== name && uses.length) throw new StoreError('CANNOT', 'a folder that holds folders cannot have a special use');
+    await this.createFolder(clean);
+    // Made first, then its uses recorded (special-use.ts): a CREATE that found the name taken has
+    // thrown above and records nothing. Uses that cannot be recorded undo the new, still empty folder.
+    try {
+      await this.updateUses((m) => afterCreate(m, clean, uses));
+    } catch (e) {
+      if (uses.length) await this.undoCreate(clean);
+      throw e;
+    }
+  }
+
+  private async undoCreate(name: string): Promise<void> {
+    const dir = mailboxDir(this.root, name);
+    for (const sub of ['cur', 'new']) {
+      const files = await fsp.readdir(join(dir, sub)).catch(() => [] as string[]);
+      if (files.length) return; // someone delivered meanwhile: it stays
+    }
+    await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  private async createFolder(clean: string): Promise<void> {
     const dir = mailboxDir(this.root, clean);
     await makeMaildir(this.root, false);
     try {
@@ -350,6 +404,7 @@ export class MaildirStore implements MailStore {
     const trash = join(this.root, `..dmail-deleted.${process.pid}.${Date.now()}`);
     await fsp.rename(dir, trash);
     await fsp.rm(trash, { recursive: true, force: true });
+    await this.updateUses((m) => afterDelete(m, name));
   }
 
   private async renameImpl(from: string, to: string): Promise<void> {
@@ -376,6 +431,7 @@ export class MaildirStore implements MailStore {
     }
     if (srcExists) await fsp.rename(src, dst);
     for (const c of children) await fsp.rename(join(this.root, c), join(this.root, dstEntry + c.slice(srcEntry.length)));
+    await this.updateUses((m) => afterRename(m, from, target));
   }
 
   /** RFC 3501: renaming INBOX moves its messages to the new folder and leaves INBOX empty. Each file
@@ -521,7 +577,7 @@ export class MaildirStore implements MailStore {
  *  after an hour. */
 const TMP_MAX_AGE_MS = 36 * 3600 * 1000;
 const INDEX_TEMP_MAX_AGE_MS = 3600 * 1000;
-const INDEX_TEMP = /^(?:(?:dovecot-uidlist|dovecot-keywords|subscriptions)\.(?:lock\.tmp|lock\.stale|new)\.|dovecot-uidvalidity\.\d+\.tmp$|\.dmail-modlog\.[0-9a-f]+\.tmp$)/;
+const INDEX_TEMP = /^(?:(?:dovecot-uidlist|dovecot-keywords|subscriptions|dmail-special-use)\.(?:lock\.tmp|lock\.stale|new)\.|dovecot-uidvalidity\.\d+\.tmp$|\.dmail-modlog\.[0-9a-f]+\.tmp$)/;
 
 async function removeOld(dir: string, names: string[], maxAge: number, log: Logger): Promise<void> {
   const now = Date.now();
