@@ -4,6 +4,9 @@
 // and relative to the selected one, and the two combined.
 import { describe, expect, it } from 'vitest';
 import { connectImap, imapFixture, last, type Imap } from './imap-client.js';
+import { inetdConnect } from '../helpers/inetd.js';
+import { BIN } from '../helpers/site.js';
+import { TEST_STORE } from '../maildir/site-store.js';
 
 const fx = imapFixture();
 
@@ -134,6 +137,33 @@ describe('MULTIAPPEND (RFC 3502)', () => {
     expect(last(await c.cmd('NOOP'))).toMatch(/OK/);
     expect(await status(c, 'INBOX')).toBe('0');
   });
+});
+
+describe('MULTIAPPEND when the server is killed (kill -9) during the append', () => {
+  // One step before the store's commit point and one after (every step: test/store/multiappend-crash).
+  const points = TEST_STORE === 'mbox' ? { before: 'append-logged', after: 'journal-committed' } : { before: 'multiappend-tmp', after: 'multiappend-moving' };
+  for (const [when, point] of Object.entries(points)) {
+    it(`killed ${when} the commit point (${point}): ${when === 'before' ? 'none' : 'all'} of the messages, then normal service`, async () => {
+      const t = fx.site(1);
+      const c = await fx.session(t, 'CREATE Box');
+      const victim = await inetdConnect(BIN.imapd, ['-i', t.site.conf], { DMAIL_STORE_KILLPOINT: point });
+      fx.onCleanup(() => victim.close());
+      await victim.line();
+      victim.send('a LOGIN bob secret\r\n');
+      expect((await victim.until('a '))[0]).toMatch(/OK/);
+      const m = (i: number) => lit(crlf(`Subject: killed ${i}\n\nbody ${i}\n`));
+      victim.send(`b APPEND Box ${m(1)} ${m(2)} ${m(3)}\r\n`);
+      // The server dies without answering.
+      await expect(victim.until('b ', 15_000)).rejects.toThrow(/closed/);
+      expect(await victim.exited()).not.toBe(0);
+      expect(await status(c, 'Box')).toBe(when === 'before' ? '0' : '3');
+      expect(last(await c.cmd(`APPEND Box ${m(4)} ${m(5)}`))).toMatch(/OK \[APPENDUID \d+ \d+:\d+\]/);
+      expect(await status(c, 'Box')).toBe(when === 'before' ? '2' : '5');
+      await c.cmd('SELECT Box');
+      const subjects = (await c.cmd('FETCH 1:* BODY.PEEK[HEADER.FIELDS (SUBJECT)]')).filter((l) => l.startsWith('Subject:'));
+      expect(subjects).toEqual((when === 'before' ? [4, 5] : [1, 2, 3, 4, 5]).map((i) => `Subject: killed ${i}`));
+    });
+  }
 });
 
 // RFC 4469 §5's draft: a multipart message whose header, first part and boundaries a client reuses.
