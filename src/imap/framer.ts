@@ -93,7 +93,9 @@ export async function readCommand(input: InputQueue, limits: FramerLimits, hooks
       refusal = isAppend
         ? `${tag} NO [TOOBIG] ${literalTotal ? 'Messages' : 'Message'} too large (limit ${limits.appendLimit} bytes)`
         : `${tag} BAD Literal too large`;
-    } else if (isAppend && hooks.checkAppend) {
+    } else if (isAppend && hooks.checkAppend && literals.length === 0) {
+      // Once per command: later literals of a MULTIAPPEND/CATENATE are checked with the whole set when
+      // the command runs (a quota lookup per literal would cost a folder walk each).
       const r = await hooks.checkAppend(size);
       if (r) refusal = `${tag} ${r}`;
     }
