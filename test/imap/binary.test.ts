@@ -156,6 +156,22 @@ describe('APPEND with literal8 (RFC 3516 §4.4)', () => {
     }
   });
 
+  it('binary parts the store would alter (bare LF, CR CR LF) are kept in base64: BINARY gives the same bytes', async () => {
+    t = siteWithMessages(0);
+    c = await connectImap(t.site);
+    await c.login();
+    const data = Buffer.from([0x0a, 0x00, 0x0d, 0x0d, 0x0a, 0x41, 0x0a, 0x0d, 0xff]);
+    const msg = Buffer.concat([
+      Buffer.from('From: a@example.com\r\nSubject: bare\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\nContent-Type: text/plain\r\n\r\nhi\r\n--z\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n'),
+      data, Buffer.from('\r\n--z--\r\n')]);
+    expect(last((await raw(c, Buffer.concat([Buffer.from(`APPEND INBOX ~{${msg.length}+}\r\n`), msg]))).lines)).toMatch(/OK/);
+    await c.cmd('SELECT INBOX');
+    const r = await raw(c, 'FETCH 1 (BINARY.PEEK[2] BINARY.SIZE[2] BODYSTRUCTURE)');
+    expect(r.literals[0]).toEqual({ binary: true, data });
+    expect(r.lines.join('\n')).toContain(`BINARY.SIZE[2] ${data.length}`);
+    expect(r.lines.join('\n')).toMatch(/"base64"/i);
+  });
+
   it('literal8 anywhere but APPEND is BAD, and the connection stays usable', async () => {
     t = siteWithMessages(1);
     c = await connectImap(t.site);

@@ -4,6 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { TransferDecoder, decodeBody, decodedInfo, transferKind, type TransferKind } from '../../src/mime/binary.js';
 import { decodeQuotedPrintable } from '../../src/mime/decode.js';
+import { storableBinary, storeRoundTrip } from '../../src/mime/binary-store.js';
+import { parseMessage } from '../../src/mime/parser.js';
 
 function rng(seed: number): () => number {
   let x = seed >>> 0;
@@ -61,5 +63,41 @@ describe('TransferDecoder', () => {
     expect(decodeBody(b, 'identity')).toBe(b);
     expect(decodedInfo(b, 'identity')).toEqual({ size: 3, hasNul: true });
     expect(decodedInfo(Buffer.from('=00'), 'quoted-printable')).toEqual({ size: 1, hasNul: true });
+  });
+});
+
+describe('storableBinary (APPEND of literal8 content)', () => {
+  const part2 = (raw: Buffer) => {
+    const p = parseMessage(raw).children[1]!;
+    return { enc: p.encoding, data: decodeBody(raw.subarray(p.bodyStart, p.bodyEnd), transferKind(p.encoding)!) };
+  };
+  const msg = (data: Buffer, tail = '\r\n--b--\r\n') => Buffer.concat([
+    Buffer.from('MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\ntext\nwith bare LF\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n'),
+    data, Buffer.from(tail)]);
+
+  it('keeps a message the store keeps intact as it is', () => {
+    const m = msg(Buffer.from([0, 1, 2, 0x0d, 0x0a, 0xff]));
+    expect(storableBinary(m)).toBe(m);
+  });
+
+  it('re-encodes binary parts holding bare LF, CR CR LF or random bytes in base64: the store round trip then loses nothing', () => {
+    const r = rng(3);
+    for (let k = 0; k < 50; k++) {
+      const data = Buffer.from(Array.from({ length: 1 + Math.floor(r() * 500) }, () => Math.floor(r() * 256)));
+      data[0] = 0x0a;
+      const m = msg(data);
+      const kept = storableBinary(m)!;
+      expect(kept).not.toBeNull();
+      const back = part2(storeRoundTrip(kept));
+      expect(back.enc).toBe('base64');
+      expect(back.data).toEqual(data);
+      // The text part is left alone.
+      expect(kept.toString('latin1')).toContain('text\nwith bare LF');
+    }
+    // A single-part binary message without a final line end.
+    const single = Buffer.from('MIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\n\r\nab\r\r\ncd\nno end');
+    const kept = storableBinary(single)!;
+    const p = parseMessage(storeRoundTrip(kept));
+    expect(decodeBody(storeRoundTrip(kept).subarray(p.bodyStart, p.bodyEnd), transferKind(p.encoding)!).toString('latin1')).toBe('ab\r\r\ncd\nno end');
   });
 });

@@ -10,6 +10,7 @@ import { normaliseFlags } from '../flags.js';
 import { formatSet } from '../sequence.js';
 import { parseMessageUrl } from '../imap-url.js';
 import { messageSectionOrNull } from '../message-data.js';
+import { storableBinary } from '../../mime/binary-store.js';
 import { StoreError, type AppendItem, type Mailbox } from '../../store/types.js';
 
 type CatPart = { text: Buffer } | { url: string };
@@ -19,12 +20,14 @@ interface Parsed {
   date?: Date;
   message?: Buffer;
   catenate?: CatPart[];
+  /** Some of the data came as literal8 (RFC 3516): binary content the store must not alter. */
+  binary?: boolean;
 }
 
 /** Message data: a literal, a literal8 or (lenient, as before) a quoted string. */
-function messageData(a: Args): Buffer {
-  if (a.peek() === '~' || a.peek() === '\0') return a.literalOrLiteral8().data;
-  return a.stringBytes();
+function messageData(a: Args): { data: Buffer; binary: boolean } {
+  if (a.peek() === '~' || a.peek() === '\0') return a.literalOrLiteral8();
+  return { data: a.stringBytes(), binary: false };
 }
 
 function parseOne(a: Args): Parsed {
@@ -47,17 +50,23 @@ function parseOne(a: Args): Parsed {
     if (word !== 'CATENATE') throw new ParseError(`Unknown APPEND data ${word}`);
     a.sp();
     const parts: CatPart[] = [];
+    let binary = false;
     a.list(() => {
       const kind = a.atom().toUpperCase();
       a.sp();
-      if (kind === 'TEXT') parts.push({ text: a.literalOrLiteral8().data });
+      if (kind === 'TEXT') {
+        const l = a.literalOrLiteral8();
+        binary ||= l.binary;
+        parts.push({ text: l.data });
+      }
       else if (kind === 'URL') parts.push({ url: a.astringBytes().toString('latin1') });
       else throw new ParseError(`Unknown CATENATE part ${kind}`);
     });
     if (!parts.length) throw new ParseError('Empty CATENATE list');
-    return { ...base, catenate: parts };
+    return { ...base, catenate: parts, binary };
   }
-  return { ...base, message: messageData(a) };
+  const m = messageData(a);
+  return { ...base, message: m.data, binary: m.binary };
 }
 
 class Refusal extends Error {
@@ -154,6 +163,11 @@ export async function append(s: ImapSession, c: Command): Promise<Result> {
         message = p.message!;
       }
       if (message.length === 0) return no("Can't save a zero byte message");
+      if (p.binary) {
+        const kept = storableBinary(message);
+        if (!kept) return no('[UNKNOWN-CTE] Binary content that cannot be stored without loss');
+        message = kept;
+      }
       items.push({ message, flags: normaliseFlags(p.flags), ...(p.date ? { date: p.date } : {}) });
     }
   } catch (e) {
