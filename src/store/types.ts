@@ -181,6 +181,22 @@ export interface AppendResult {
   uid: number;
 }
 
+/** One message for MailStore.appendMany. */
+export interface AppendItem {
+  /** The message, any line endings (stored in the store's own form, as append() does). */
+  readonly message: Buffer;
+  /** Permanent flags and keywords to store with it (\\Recent is never stored). Default none. */
+  readonly flags?: readonly Flag[];
+  /** INTERNALDATE. Default: now. */
+  readonly date?: Date;
+}
+
+export interface AppendManyResult {
+  uidValidity: number;
+  /** The UIDs given, in the order of the items (ascending). */
+  uids: number[];
+}
+
 export interface CopyResult {
   uidValidity: number;
   sourceUids: number[];
@@ -207,6 +223,16 @@ export interface MailStore {
   status(name: string): Promise<MailboxStatus>;
   /** Append a message (any line endings; stored in the store's own form). */
   append(name: string, message: Buffer, flags?: readonly Flag[], date?: Date): Promise<AppendResult>;
+  /**
+   * Append several messages to one mailbox as one unit (RFC 3502 MULTIAPPEND, CATENATE): all of them
+   * or none. Atomic under failure (an error leaves none of them: nothing written, or the partial
+   * write rolled back) and under kill -9 at any instant: a kill before the store's commit point leaves
+   * none, after it all (completed at the latest by the next open of or write to the mailbox). Other
+   * sessions see them with one mod-sequence and consecutive UIDs once committed. `items` must not be
+   * empty (StoreError CANNOT). append(name, m, f, d) is appendMany(name, [{message: m, flags: f,
+   * date: d}]) with a single UID. The caller checks quota for the whole set before calling.
+   */
+  appendMany(name: string, items: readonly AppendItem[]): Promise<AppendManyResult>;
   /** Copy messages from an open mailbox into another folder. */
   copy(from: Mailbox, uids: readonly number[], to: string): Promise<CopyResult>;
   list(): Promise<FolderEntry[]>;

@@ -14,6 +14,7 @@ import { writeOurSite, placeSpool, wipeOurIndex } from './site.mjs';
 import { summary, fmtNum, fmtSummary, table } from './stats.mjs';
 import { stress } from './stress.mjs';
 import { listScenarios, LIST_USERS } from './scenarios-list.mjs';
+import { appendScenarios } from './scenarios-append.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BENCH = join(ROOT, '.bench');
@@ -385,6 +386,7 @@ const SCENARIOS = [
     target: { text: '< 100 ms', abs: 100 },
   },
   ...listScenarios({ imapSession, ok, Skip, light, plan, CMD_MS }),
+  ...appendScenarios({ U, Skip, light, imapSession, ok }),
 ];
 
 // ---------------------------------------------------------------- systems

@@ -69,7 +69,7 @@ function failingAfter(store: MailStore, n: number): MailStore {
 function plain(store: MailStore): MailStore {
   return {
     open: (n, o) => store.open(n, o), status: (n) => store.status(n),
-    append: (n, m, f, d) => store.append(n, m, f, d), copy: (f, u, t) => store.copy(f, u, t),
+    append: (n, m, f, d) => store.append(n, m, f, d), appendMany: (n, items) => store.appendMany(n, items), copy: (f, u, t) => store.copy(f, u, t),
     list: () => store.list(), create: (n) => store.create(n), delete: (n) => store.delete(n),
     rename: (a, b) => store.rename(a, b), subscriptions: () => store.subscriptions(),
     subscribe: (n) => store.subscribe(n), unsubscribe: (n) => store.unsubscribe(n), usage: () => store.usage(),

@@ -3,12 +3,12 @@
 // site can move between this server and Dovecot in either direction.
 
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Settings } from '../../config/settings.js';
 import type { Logger } from '../../log/types.js';
 import {
   StoreError,
-  type AppendResult, type CopyResult, type Flag, type FolderEntry, type Mailbox, type MailboxState, type MailboxStatus,
+  type AppendItem, type AppendManyResult, type AppendResult, type CopyResult, type Flag, type FolderEntry, type Mailbox, type MailboxState, type MailboxStatus,
   type MailStore, type OpenOptions, type UserPaths, type CreateOptions,
 } from '../types.js';
 import { crlfSize, toLf } from './crlf.js';
@@ -34,6 +34,8 @@ import { afterCreate, afterDelete, afterRename, formatUses, normalUses, parseUse
 /** RFC 6154 special uses given at CREATE (special-use.ts), at the root beside `subscriptions`. Not a
  *  Maildir++ folder name (no leading '.'), so neither we nor Dovecot list it. */
 const SPECIAL_USE = 'dmail-special-use';
+import { clearIntent, hasIntent, writeIntent } from './deliver-intent.js';
+import { killPoint } from '../killpoint.js';
 
 
 const isInbox = (name: string) => name.toUpperCase() === INBOX;
@@ -101,6 +103,10 @@ export class MaildirStore implements MailStore {
     return mapped(() => this.appendImpl(name, message, flags, date));
   }
 
+  appendMany(name: string, items: readonly AppendItem[]): Promise<AppendManyResult> {
+    return mapped(() => this.appendManyImpl(name, items));
+  }
+
   copy(from: Mailbox, uids: readonly number[], to: string): Promise<CopyResult> {
     return mapped(() => this.copyImpl(from, uids, to));
   }
@@ -158,6 +164,9 @@ export class MaildirStore implements MailStore {
     // A folder half-created by a crash lacks some of cur/new/tmp: complete it instead of failing.
     if (!readOnly) {
       await makeMaildir(dir, !isInbox(name)).catch(() => undefined);
+      // A multi-message append a killed process committed to is completed (under the uidlist lock)
+      // before cleanTmp could take its files for abandoned ones.
+      if (await hasIntent(dir)) await lockedUidList(dir, this.env, async () => false);
       await cleanTmp(dir, this.env.log);
     }
     const box = new MaildirMailbox(isInbox(name) ? INBOX : name, dir, readOnly, { claimRecent: options.claimRecent ?? false, live: true }, this.env);
@@ -195,26 +204,53 @@ export class MaildirStore implements MailStore {
   }
 
   private async appendImpl(name: string, message: Buffer, flags: readonly Flag[] = [], date?: Date): Promise<AppendResult> {
+    const r = await this.appendManyImpl(name, [{ message, flags, date }]);
+    return { uidValidity: r.uidValidity, uid: r.uids[0]! };
+  }
+
+  /** Every file written and fsynced in tmp/ first (a failure removes them all); then deliver(), which
+   *  moves them all or none (deliver-intent.ts). */
+  private async appendManyImpl(name: string, items: readonly AppendItem[]): Promise<AppendManyResult> {
+    if (items.length === 0) throw new StoreError('CANNOT', 'Nothing to append');
     const dir = await this.existingDir(name);
-    const body = toLf(message);
-    const { keywords } = storableFlags(flags);
+    const keywords = [...new Set(items.flatMap((it) => storableFlags(it.flags ?? []).keywords))];
     const table = await ensureKeywords(dir, keywords, this.env.lock);
-    const info = infoFor(flags, table);
-    const base = newBaseName(body.length, crlfSize(body));
-    const tmp = join(dir, 'tmp', base);
-    await writeDurably(tmp, body, date);
-    return this.deliver(dir, [{ tmp, base, info, uidl: headerUidl(body) }]).then((uids) => ({ uidValidity: uids.uidValidity, uid: uids.uids[0] }));
+    const prepared: { tmp: string; base: string; info: string | undefined; uidl?: string }[] = [];
+    try {
+      for (const it of items) {
+        const body = toLf(it.message);
+        const base = newBaseName(body.length, crlfSize(body));
+        const tmp = join(dir, 'tmp', base);
+        await writeDurably(tmp, body, it.date);
+        const uidl = headerUidl(body);
+        prepared.push({ tmp, base, info: infoFor(it.flags ?? [], table), ...(uidl ? { uidl } : {}) });
+        if (prepared.length === 1 && items.length > 1) killPoint('multiappend-tmp');
+      }
+    } catch (e) {
+      for (const f of prepared) await fsp.unlink(f.tmp).catch(() => undefined);
+      throw e;
+    }
+    return this.deliver(dir, prepared);
   }
 
   /** Move prepared tmp/ files into the mailbox and give them UIDs, all under one uidlist lock so no
    *  other session can number them first. A file without flags goes to new/ (it is \Recent). */
   private async deliver(dir: string, files: { tmp: string; base: string; info: string | undefined; uidl?: string }[]): Promise<{ uidValidity: number; uids: number[] }> {
     const uids: number[] = [];
+    let committed = false;
     try {
       const list = await lockedUidList(dir, this.env, async (l) => {
-        for (const f of files) {
-          const dest = f.info === undefined ? join(dir, 'new', f.base) : join(dir, 'cur', fileName(f.base, f.info));
-          await fsp.rename(f.tmp, dest);
+        const dests = files.map((f) => (f.info === undefined ? `new/${f.base}` : `cur/${fileName(f.base, f.info)}`));
+        // Several files: commit to moving them all first (a kill in between is completed by the next
+        // writer, deliver-intent.ts). One rename alone is atomic.
+        if (files.length > 1) {
+          await writeIntent(dir, files.map((f, i) => ({ tmp: basename(f.tmp), dest: dests[i]! })));
+          committed = true;
+          killPoint('multiappend-committed');
+        }
+        for (const [i, f] of files.entries()) {
+          await fsp.rename(f.tmp, join(dir, dests[i]!));
+          if (i === 0 && files.length > 1) killPoint('multiappend-moving');
           const rec = { uid: l.nextUid++, base: f.base, ext: f.uidl ? [`P${f.uidl}`] : [] };
           l.records.push(rec);
           l.byBase.set(f.base, rec);
@@ -225,6 +261,10 @@ export class MaildirStore implements MailStore {
         // Logged before the uidlist is written: a kill in between gives the same UIDs again.
         const log = changeLogOf(dir, l.uidValidity, this.env.log);
         log.add(CHANGE_APPEND, uids);
+        if (committed) {
+          killPoint('multiappend-moved');
+          await clearIntent(dir);
+        }
         // A writer purges what no live handle needs any more ("the next writer that finds none"); a
         // purge that fails never fails the append.
         await purgeLocked(dir, l, log, this.env.log).catch((err) => {
@@ -234,7 +274,8 @@ export class MaildirStore implements MailStore {
       });
       return { uidValidity: list.uidValidity, uids };
     } catch (e) {
-      for (const f of files) await fsp.unlink(f.tmp).catch(() => undefined);
+      // Once committed, the moves are completed (by the next writer), never undone half-way.
+      if (!committed) for (const f of files) await fsp.unlink(f.tmp).catch(() => undefined);
       throw e;
     }
   }

@@ -26,6 +26,7 @@ import { ensureKeywords, KEYWORDS, letterFor, readKeywords, type KeywordTable } 
 import { extValue, UIDLIST, type UidList } from './uidlist.js';
 import type { MaildirEnv } from './env.js';
 import { lockedUidList, loadUidList } from './uidlist-sync.js';
+import { hasIntent } from './deliver-intent.js';
 import { scanMaildir, locate, type ScanEntry } from './scan.js';
 import { claimRecentBases, pendingRecent, RECENT_FILE } from './recent.js';
 import { factsOf, readIndex, writeIndex, type KnownFacts, type MailboxIndex } from './facts-cache.js';
@@ -261,6 +262,9 @@ export class MaildirMailbox implements Mailbox {
 
   /** Re-read the maildir. Returns false when a file moved under us and a re-scan is needed. */
   private async rebuild(lastTry: boolean): Promise<boolean> {
+    // A multi-message append killed half-way is completed before we list (deliver-intent.ts), so no
+    // reader ever numbers only part of it. A read-only place we cannot lock: the next writer will.
+    if (await hasIntent(this.dir)) await lockedUidList(this.dir, this.env, async () => false).catch(() => undefined);
     const firstLoad = !this.factsLoaded;
     // The log before the listing: a change logged before we read it was made before we list, so the
     // listing shows it. (The other way round a listing could show old flags under a new mod-sequence.)

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import type { Settings } from '../../config/settings.js';
 import type { Logger } from '../../log/types.js';
 import type {
-  MailStore, Mailbox, MailboxStatus, OpenOptions, AppendResult, CopyResult, FolderEntry, Flag, UserPaths, CreateOptions,
+  MailStore, Mailbox, MailboxStatus, OpenOptions, AppendItem, AppendManyResult, AppendResult, CopyResult, FolderEntry, Flag, UserPaths, CreateOptions,
 } from '../types.js';
 import { StoreError } from '../types.js';
 import { replaceFileSync, UnsafePathError } from '../safe-file.js';
@@ -168,6 +168,18 @@ export class MboxStore implements MailStore {
     // New to the mailbox, so \Recent for the first session that selects it (UW: no `Status: O` yet).
     const r = await this.appendItems(name, [{ raw: message, flags: enc.bits, keywords: enc.keywords, date }]);
     return { uidValidity: r.uidValidity, uid: r.uids[0]! };
+  }
+
+  /** One journalled tail write holds every message (journal.ts: the journal's commit is the commit
+   *  point; before it the spool is untouched, after it a replay finishes the write), logged as one
+   *  change, then one index save. */
+  async appendMany(name: string, items: readonly AppendItem[]): Promise<AppendManyResult> {
+    if (items.length === 0) throw new StoreError('CANNOT', 'Nothing to append');
+    const r = await this.appendItems(name, items.map((it) => {
+      const enc = encodeFlags(it.flags ?? []);
+      return { raw: it.message, flags: enc.bits, keywords: enc.keywords, date: it.date ?? new Date() };
+    }));
+    return { uidValidity: r.uidValidity, uids: r.uids };
   }
 
   async copy(from: Mailbox, uids: readonly number[], to: string): Promise<CopyResult> {
