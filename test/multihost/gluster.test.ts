@@ -8,14 +8,16 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inetdConnect, type Client } from '../helpers/inetd.js';
-import { BIN, mbox, ROOT, simpleMessage } from '../helpers/site.js';
+import { BIN, mbox, ROOT, simpleMessage, type Site } from '../helpers/site.js';
+import { setInbox } from '../maildir/site-store.js';
 import { haveGluster, startRig, type Rig } from './rig.js';
 
 let rig: Rig;
 let local: string;
 const HOSTS = 3;
-const USERS = ['bob', 'carol', 'dave'];
-const conf = (i: number) => join(local, `h${i}`, 'dmail.conf');
+const USERS = ['bob', 'carol', 'dave', 'erin'];
+type Kind = 'mbox' | 'maildir';
+const conf = (i: number, kind: Kind = 'mbox') => join(local, `h${i}`, kind === 'mbox' ? 'dmail.conf' : 'maildir.conf');
 const drop = (i: number, user: string) => join(rig.mount(i), 'spool', user);
 const open: Client[] = [];
 
@@ -29,13 +31,15 @@ beforeAll(() => {
     for (const sub of ['log', 'work']) mkdirSync(join(d, sub), { recursive: true });
     // Each host's auth module answers with the drop file on that host's own mount.
     writeFileSync(join(d, 'users.json'), JSON.stringify(Object.fromEntries(USERS.map((u) => [u, { pass: 'secret', drop: drop(i, u) }]))));
-    writeFileSync(conf(i), [
+    const lines = [
       `drop_path ${join(rig.mount(i), 'spool')}`,
       `log_path ${join(d, 'log')}`, `work_path ${join(d, 'work')}`, 'log_level info',
       'authent_method external', `authent_process ${join(ROOT, 'test/helpers/static-authd.mjs')} ${join(d, 'users.json')}`,
       'imapd_become_user false', 'allow_root_login true', 'auth_fail_delay 0',
       `lock_id host${i}`,
-    ].join('\n') + '\n');
+    ];
+    writeFileSync(conf(i), lines.join('\n') + '\n');
+    writeFileSync(conf(i, 'maildir'), [...lines, 'use_maildir true', `maildir_home ${join(rig.mount(i), 'maildir')}`, 'maildir_suffix true'].join('\n') + '\n');
   }
 }, 180_000);
 
@@ -46,16 +50,16 @@ afterAll(() => {
 }, 60_000);
 
 /** A server process of host i for one connection, as inetd would start it there. */
-async function connectOn(i: number, program: 'imapd' | 'dpop', env: Record<string, string> = {}): Promise<Client> {
+async function connectOn(i: number, program: 'imapd' | 'dpop', env: Record<string, string> = {}, kind: Kind = 'mbox'): Promise<Client> {
   const [cmd, ...pre] = rig.onHost(i);
-  const c = await inetdConnect(cmd!, [...pre, program === 'imapd' ? BIN.imapd : BIN.dpop, '-i', conf(i)], env);
+  const c = await inetdConnect(cmd!, [...pre, program === 'imapd' ? BIN.imapd : BIN.dpop, '-i', conf(i, kind)], env);
   open.push(c);
   return c;
 }
 
 /** An IMAP session on host i that records every tagged answer that is not OK. */
-async function imapOn(i: number, user: string, env: Record<string, string> = {}) {
-  const c = await connectOn(i, 'imapd', env);
+async function imapOn(i: number, user: string, env: Record<string, string> = {}, kind: Kind = 'mbox') {
+  const c = await connectOn(i, 'imapd', env, kind);
   expect(await c.line(30_000)).toMatch(/^\* OK/);
   let n = 0;
   let exists = 0;
@@ -76,8 +80,8 @@ async function imapOn(i: number, user: string, env: Record<string, string> = {})
 }
 
 /** (uid, subject, flags) of every message, as a fresh session on host i sees them. */
-async function listing(i: number, user: string): Promise<{ uid: number; subject: string; flags: string }[]> {
-  const s = await imapOn(i, user);
+async function listing(i: number, user: string, kind: Kind = 'mbox'): Promise<{ uid: number; subject: string; flags: string }[]> {
+  const s = await imapOn(i, user, {}, kind);
   await s.cmd('EXAMINE INBOX');
   const out = (await s.cmd('UID FETCH 1:* (UID FLAGS ENVELOPE)')).flatMap((l) => {
     const m = /^\* \d+ FETCH \(UID (\d+) FLAGS \(([^)]*)\) ENVELOPE \((?:"[^"]*"|NIL) "([^"]*)"/.exec(l);
@@ -88,9 +92,12 @@ async function listing(i: number, user: string): Promise<{ uid: number; subject:
   return out;
 }
 
-function procmailOn(i: number, user: string, k: number): Promise<void> {
-  const rc = join(local, `h${i}`, 'procmailrc');
-  writeFileSync(rc, `LOGFILE=/dev/null\nVERBOSE=off\nLOCKTIMEOUT=60\n:0:\n${drop(i, user)}\n`);
+/** Host i's view of the mailbox files: the drop file, or the maildir (maildir_suffix, no hashing). */
+const inboxOn = (i: number, user: string, kind: Kind) => (kind === 'mbox' ? drop(i, user) : join(rig.mount(i), 'maildir', `${user}.mdir`));
+
+function procmailOn(i: number, user: string, k: number, kind: Kind = 'mbox'): Promise<void> {
+  const rc = join(local, `h${i}`, `procmailrc-${kind}`);
+  writeFileSync(rc, `LOGFILE=/dev/null\nVERBOSE=off\nLOCKTIMEOUT=60\n${kind === 'mbox' ? ':0:' : ':0'}\n${inboxOn(i, user, kind)}${kind === 'mbox' ? '' : '/'}\n`);
   const [cmd, ...pre] = rig.onHost(i);
   return new Promise((resolve, reject) => {
     const p = spawn(cmd!, [...pre, 'procmail', '-m', rc], { stdio: ['pipe', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
@@ -104,14 +111,15 @@ function procmailOn(i: number, user: string, k: number): Promise<void> {
 const rng = (seed: number) => () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
 
 describe.skipIf(!haveGluster)('two hosts and an MDA host on one GlusterFS spool', () => {
-  it('IMAP on both hosts, POP3 and procmail at once: every message exactly once, one UID each, the same mailbox everywhere', async () => {
-    writeFileSync(drop(1, 'bob'), mbox(Array.from({ length: 10 }, (_, k) => ({ text: simpleMessage(k + 1) }))));
+  it.each(['mbox', 'maildir'] as const)('%s: IMAP on both hosts, POP3 and procmail at once: every message exactly once, one UID each, the same mailbox everywhere', async (kind) => {
+    const user = kind === 'mbox' ? 'bob' : 'erin';
+    setInbox({ dir: rig.mount(1), drop: (u: string) => drop(1, u) } as Site, user, Array.from({ length: 10 }, (_, k) => ({ text: simpleMessage(k + 1) })), kind);
     // The original ten get UIDs 1..10 at the first open; only they are ever deleted, so that every
     // delivered and appended message must be there at the end.
-    await listing(2, 'bob');
+    await listing(2, user, kind);
     const appended: string[] = [];
     const imapWork = async (host: number, seed: number) => {
-      const s = await imapOn(host, 'bob');
+      const s = await imapOn(host, user, {}, kind);
       await s.cmd('SELECT INBOX');
       const r = rng(seed);
       for (let op = 0; op < 20; op++) {
@@ -135,10 +143,10 @@ describe.skipIf(!haveGluster)('two hosts and an MDA host on one GlusterFS spool'
     const popWork = async () => {
       const problems: string[] = [];
       for (let round = 0; round < 3; round++) {
-        const p = await connectOn(2, 'dpop');
+        const p = await connectOn(2, 'dpop', {}, kind);
         const say = async (line: string) => { p.send(`${line}\r\n`); return p.line(60_000); };
         await p.line(30_000);
-        await say('USER bob');
+        await say(`USER ${user}`);
         const pass = await say('PASS secret');
         if (!pass.startsWith('+OK')) { problems.push(`pop: ${pass}`); continue; }
         const n = Number((await say('STAT')).split(' ')[1]);
@@ -159,12 +167,12 @@ describe.skipIf(!haveGluster)('two hosts and an MDA host on one GlusterFS spool'
       return problems;
     };
     const delivered = Array.from({ length: 24 }, (_, k) => 1000 + k);
-    const mda = async () => { for (const k of delivered) await procmailOn(3, 'bob', k); };
+    const mda = async () => { for (const k of delivered) await procmailOn(3, user, k, kind); };
     const [p1, p2, pp] = await Promise.all([imapWork(1, 11), imapWork(2, 22), popWork(), mda()]);
     expect([...p1, ...p2, ...pp]).toEqual([]);
 
-    const one = await listing(1, 'bob');
-    const two = await listing(2, 'bob');
+    const one = await listing(1, user, kind);
+    const two = await listing(2, user, kind);
     expect(two).toEqual(one);
     const uids = one.map((m) => m.uid);
     expect(uids).toEqual([...uids].sort((a, b) => a - b));
