@@ -26,6 +26,7 @@ import { search } from './search.js';
 import { fetch } from './fetch.js';
 import { store } from './store.js';
 import { copy } from './copy.js';
+import { compress } from './compress.js';
 
 export interface CommandSpec {
   states: readonly ImapState[];
@@ -47,6 +48,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   LOGOUT: { states: ANY, run: logout, refresh: false },
   ID: { states: ANY, run: id },
   STARTTLS: { states: NOTAUTH, run: starttls },
+  COMPRESS: { states: ANY, run: compress },
   LOGIN: { states: NOTAUTH, run: loginCommand },
   AUTHENTICATE: { states: NOTAUTH, run: authenticate },
   ENABLE: { states: AUTH, run: enable },
