@@ -41,6 +41,7 @@ export async function serveImap(conn: Connection, ctx: ServerContext): Promise<v
   try {
     await commandLoop(s);
   } finally {
+    s.notifier?.close();
     s.flush();
     s.log.info({ commands: s.commandCount, state: s.state }, 'session end');
     await s.closeSelected();
@@ -74,7 +75,9 @@ async function commandLoop(s: ImapSession): Promise<void> {
       s.flush();
       continue;
     }
+    await s.notifier?.pause(); // NOTIFY: no unsolicited output while a command runs
     await runOne(s, frame.text, frame.literals);
+    s.notifier?.resume();
     if (s.byeAfter) {
       s.untagged(`BYE ${s.byeAfter}`);
       s.flush();

@@ -197,6 +197,15 @@ export interface MailStore {
   subscriptions(): Promise<string[]>;
   subscribe(name: string): Promise<void>;
   unsubscribe(name: string): Promise<void>;
+  /** Call `onChange` soon after mailbox `name` may have changed by anyone's hand (append, flags,
+   *  expunge, its deletion or creation), without opening it: no handle, so no lock, no \Recent claim
+   *  and no claim on deferred expunges (IMAP NOTIFY watches many mailboxes this way). Same timing as
+   *  Mailbox.watch(); a hint only: the caller then asks status(). A name that does not exist (yet) or
+   *  is not valid is watched for nothing worse than its appearance. Returns the function that stops. */
+  watchMailbox(name: string, onChange: () => void): () => void;
+  /** Call `onChange` soon after the folder list or the subscriptions may have changed (CREATE, DELETE,
+   *  RENAME, SUBSCRIBE, UNSUBSCRIBE by any session or program). A hint: the caller re-lists. */
+  watchFolders(onChange: () => void): () => void;
   /** Bytes used by INBOX and all folders, for user_quota: what users see (expunged messages whose
    *  bytes are still kept for other sessions do not count). */
   usage(): Promise<number>;

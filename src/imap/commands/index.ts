@@ -27,6 +27,7 @@ import { fetch } from './fetch.js';
 import { store } from './store.js';
 import { copy } from './copy.js';
 import { compress } from './compress.js';
+import { notify } from './notify.js';
 
 export interface CommandSpec {
   states: readonly ImapState[];
@@ -68,6 +69,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   GETQUOTA: { states: AUTH, run: getquota },
   SETQUOTA: { states: AUTH, run: setquota },
   IDLE: { states: AUTH, run: idle },
+  NOTIFY: { states: AUTH, run: notify },
   CHECK: { states: SELECTED, run: noop },
   CLOSE: { states: SELECTED, run: close },
   UNSELECT: { states: SELECTED, run: close },

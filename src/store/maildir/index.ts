@@ -18,7 +18,8 @@ import { canonicalSystemFlag, fileName, infoForFlags, newBaseName, parseName } f
 import { ensureKeywords, KEYWORDS, letterFor, type KeywordTable } from './keywords.js';
 import { MaildirMailbox } from './mailbox.js';
 import { INBOX, mailboxDir, nameOfEntry, validateName } from './names.js';
-import { readSubscriptions, updateSubscriptions } from './subscriptions.js';
+import { readSubscriptions, SUBSCRIPTIONS, updateSubscriptions } from './subscriptions.js';
+import { watchPaths } from '../watch.js';
 import { loadUidList, lockedUidList } from './uidlist-sync.js';
 import { UIDLIST, uidListValidity } from './uidlist.js';
 import { locate, scanMaildir } from './scan.js';
@@ -26,7 +27,7 @@ import { headerUidl } from './measure.js';
 import { mapLimit } from './limit.js';
 import { mapped } from '../errors.js';
 import { CHANGE_APPEND } from '../changelog.js';
-import { basesOf, changeLogOf, pendingUids, purgeLocked } from './changes.js';
+import { basesOf, changeLogOf, MODLOG, pendingUids, purgeLocked } from './changes.js';
 
 
 const isInbox = (name: string) => name.toUpperCase() === INBOX;
@@ -128,6 +129,18 @@ export class MaildirStore implements MailStore {
 
   usage(): Promise<number> {
     return mapped(() => this.usageImpl());
+  }
+
+  watchMailbox(name: string, onChange: () => void): () => void {
+    let dir: string;
+    try { dir = mailboxDir(this.root, name); } catch { return () => {}; }
+    return watchPaths([dir, ...['new', 'cur', UIDLIST, MODLOG].map((p) => join(dir, p))], onChange);
+  }
+
+  watchFolders(onChange: () => void): () => void {
+    // Maildir++ folders are directories directly under the root (`.a.b`): the root and the
+    // subscriptions file say everything.
+    return watchPaths([this.root, join(this.root, SUBSCRIPTIONS)], onChange);
   }
 
   private get root(): string {

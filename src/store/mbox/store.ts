@@ -18,6 +18,7 @@ import { MboxFile, isRegularFile, type FileOptions, type NewMessage } from './fi
 import { MboxMailbox, encodeFlags } from './mailbox.js';
 import { FLAG_SEEN, FLAG_OLD, layoutOf, restamp, statusOf } from './format.js';
 import { fsyncDir, readIndexHead } from './index-file.js';
+import { watchPaths } from '../watch.js';
 
 const SUBSCRIPTIONS = '.mailboxlist';
 
@@ -320,6 +321,43 @@ export class MboxStore implements MailStore {
       try { renameSync(join(this.paths.indexDir, a + suffix), target); } catch { /* none */ }
     }
     try { unlinkSync(join(this.paths.indexDir, a + '.inuse')); } catch { /* none */ }
+  }
+
+  watchMailbox(name: string, onChange: () => void): () => void {
+    let f: MboxFile;
+    try { f = this.file(name); } catch { return () => {}; }
+    return watchPaths([f.path, f.modlogPath], onChange);
+  }
+
+  watchFolders(onChange: () => void): () => void {
+    // The folder directory, the subscriptions file and every directory below (a folder created in a
+    // subdirectory changes only that directory); the set is taken again after each change.
+    let stopped = false;
+    let stop = () => {};
+    const arm = () => {
+      stop();
+      if (stopped) return;
+      stop = watchPaths([this.paths.folders, this.subsPath(), this.paths.inbox, ...this.dirsUnder(this.paths.folders, 0)], () => {
+        arm();
+        onChange();
+      });
+    };
+    arm();
+    return () => { stopped = true; stop(); };
+  }
+
+  private dirsUnder(dir: string, depth: number): string[] {
+    if (depth > 20) return [];
+    let names: string[];
+    try { names = readdirSync(dir); } catch { return []; }
+    const out: string[] = [];
+    for (const n of names) {
+      if (n.startsWith('.')) continue;
+      const p = join(dir, n);
+      try { if (!lstatSync(p).isDirectory()) continue; } catch { continue; }
+      out.push(p, ...this.dirsUnder(p, depth + 1));
+    }
+    return out;
   }
 
   private subsPath(): string {
