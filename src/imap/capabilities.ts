@@ -9,6 +9,7 @@ export const SERVER_VERSION = '0.1.0';
 export const BASE_CAPABILITIES = [
   'IMAP4rev1', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UIDPLUS', 'MOVE', 'UNSELECT',
   'CHILDREN', 'SPECIAL-USE', 'QUOTA', 'ESEARCH', 'CONDSTORE', 'QRESYNC', 'COMPRESS=DEFLATE', 'NOTIFY',
+  'URLAUTH',
 ];
 
 export function loginDisabled(s: ImapSession): boolean {

@@ -74,6 +74,7 @@ function plain(store: MailStore): MailStore {
     rename: (a, b) => store.rename(a, b), subscriptions: () => store.subscriptions(),
     subscribe: (n) => store.subscribe(n), unsubscribe: (n) => store.unsubscribe(n), usage: () => store.usage(),
     watchMailbox: (n, f) => store.watchMailbox(n, f), watchFolders: (f) => store.watchFolders(f),
+    urlauthKey: (n, c) => store.urlauthKey(n, c), resetUrlauthKeys: (n) => store.resetUrlauthKeys(n),
   };
 }
 

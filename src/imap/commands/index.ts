@@ -28,6 +28,7 @@ import { store } from './store.js';
 import { copy } from './copy.js';
 import { compress } from './compress.js';
 import { notify } from './notify.js';
+import { genurlauth, resetkey, urlfetch } from './urlauth.js';
 
 export interface CommandSpec {
   states: readonly ImapState[];
@@ -70,6 +71,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
   SETQUOTA: { states: AUTH, run: setquota },
   IDLE: { states: AUTH, run: idle },
   NOTIFY: { states: AUTH, run: notify },
+  GENURLAUTH: { states: AUTH, run: genurlauth },
+  RESETKEY: { states: AUTH, run: resetkey },
+  URLFETCH: { states: AUTH, run: urlfetch },
   CHECK: { states: SELECTED, run: noop },
   CLOSE: { states: SELECTED, run: close },
   UNSELECT: { states: SELECTED, run: close },

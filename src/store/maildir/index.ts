@@ -20,6 +20,7 @@ import { MaildirMailbox } from './mailbox.js';
 import { INBOX, mailboxDir, nameOfEntry, validateName } from './names.js';
 import { readSubscriptions, SUBSCRIPTIONS, updateSubscriptions } from './subscriptions.js';
 import { watchPaths } from '../watch.js';
+import { resetUrlauthKeys, urlauthKey } from '../urlauth-keys.js';
 import { loadUidList, lockedUidList } from './uidlist-sync.js';
 import { UIDLIST, uidListValidity } from './uidlist.js';
 import { locate, scanMaildir } from './scan.js';
@@ -129,6 +130,14 @@ export class MaildirStore implements MailStore {
 
   usage(): Promise<number> {
     return mapped(() => this.usageImpl());
+  }
+
+  async urlauthKey(name: string, create: boolean): Promise<Buffer | null> {
+    return urlauthKey(this.paths.indexDir, name, create);
+  }
+
+  async resetUrlauthKeys(name?: string): Promise<void> {
+    resetUrlauthKeys(this.paths.indexDir, name);
   }
 
   watchMailbox(name: string, onChange: () => void): () => void {

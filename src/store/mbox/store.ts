@@ -19,6 +19,7 @@ import { MboxMailbox, encodeFlags } from './mailbox.js';
 import { FLAG_SEEN, FLAG_OLD, layoutOf, restamp, statusOf } from './format.js';
 import { fsyncDir, readIndexHead } from './index-file.js';
 import { watchPaths } from '../watch.js';
+import { resetUrlauthKeys, urlauthKey } from '../urlauth-keys.js';
 
 const SUBSCRIPTIONS = '.mailboxlist';
 
@@ -321,6 +322,14 @@ export class MboxStore implements MailStore {
       try { renameSync(join(this.paths.indexDir, a + suffix), target); } catch { /* none */ }
     }
     try { unlinkSync(join(this.paths.indexDir, a + '.inuse')); } catch { /* none */ }
+  }
+
+  async urlauthKey(name: string, create: boolean): Promise<Buffer | null> {
+    return urlauthKey(this.paths.indexDir, name, create);
+  }
+
+  async resetUrlauthKeys(name?: string): Promise<void> {
+    resetUrlauthKeys(this.paths.indexDir, name);
   }
 
   watchMailbox(name: string, onChange: () => void): () => void {
