@@ -2,7 +2,18 @@
 // listens; another session (and procmail) change the selected mailbox and other folders, create, delete
 // and subscribe. Every expectation waits for the pushed line itself (no timings).
 import { describe, expect, it } from 'vitest';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { haveProcmail, imapFixture, last, procmailDeliver, type Imap } from './imap-client.js';
+import { TEST_STORE, userMaildir } from '../maildir/site-store.js';
+import type { TestSite } from './imap-client.js';
+
+/** The stored bytes of folder `name` of bob (mbox file, or every maildir message file). */
+function folderBytes(t: TestSite, name: string): string {
+  if (TEST_STORE === 'mbox') return readFileSync(join(`${t.site.drop('bob')}.mbx`, name), 'latin1');
+  const dir = join(userMaildir(t.site, 'bob'), `.${name}`);
+  return ['cur', 'new'].flatMap((d) => (existsSync(join(dir, d)) ? readdirSync(join(dir, d)).map((f) => readFileSync(join(dir, d, f), 'latin1')) : [])).join('');
+}
 
 const fx = imapFixture();
 const MSG = 'Subject: hi\r\n\r\nhello\r\n';
@@ -57,9 +68,13 @@ describe('NOTIFY (RFC 5465)', () => {
     expect(last(await other.cmd('SELECT Work'))).toMatch(/OK/);
     expect(last(await other.cmd('STORE 1 +FLAGS (\\Seen)'))).toMatch(/OK/);
     expect((await pushed(s, /^\* STATUS Work /)).line).toMatch(/\(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 0\)$/);
-    // An expunge (MessageExpunge).
+    // An expunge (MessageExpunge). The listening session opened no handle on Work, so nothing holds
+    // the expunged message back: its bytes leave the storage at once (deferred removal has no claim).
+    expect(folderBytes(t, 'Work')).toContain('hello');
     expect(last(await other.cmd('STORE 1 +FLAGS (\\Deleted)'))).toMatch(/OK/);
     expect(last(await other.cmd('EXPUNGE'))).toMatch(/OK/);
+    expect(last(await other.cmd('UNSELECT'))).toMatch(/OK/);
+    expect(folderBytes(t, 'Work')).not.toContain('hello');
     expect((await pushed(s, /^\* STATUS Work \(MESSAGES 0 /)).line).toMatch(/UIDNEXT 2 /);
     // The listening session still works normally, and NOTIFY NONE stops it all.
     expect(last(await s.cmd('NOTIFY NONE'))).toMatch(/OK/);

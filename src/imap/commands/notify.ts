@@ -330,7 +330,12 @@ class Notifier implements SessionNotifier {
       if (!sel || !f || !this.handlesSelected) return;
       const lastUid = sel.view.length ? sel.view[sel.view.length - 1]!.uid : 0;
       await s.sendUpdates({ refresh: true, allowExpunge: f.kind === 'selected' });
-      if (s.dead || this.closed || s.selected !== sel) return;
+      if (s.dead) {
+        // The mailbox was deleted or renamed away (BYE sent): end the wait for the next command.
+        s.input.end();
+        return;
+      }
+      if (this.closed || s.selected !== sel) return;
       if (f.fetchAtts && f.events.has('MessageNew')) {
         const fresh = sel.view.filter((v) => v.uid > lastUid).map((v) => v.uid);
         if (fresh.length) {
