@@ -19,7 +19,7 @@ import { ensureKeywords, KEYWORDS, letterFor, type KeywordTable } from './keywor
 import { MaildirMailbox } from './mailbox.js';
 import { INBOX, mailboxDir, nameOfEntry, validateName } from './names.js';
 import { readSubscriptions, SUBSCRIPTIONS, updateSubscriptions } from './subscriptions.js';
-import { watchPaths } from '../watch.js';
+import { watchPaths, WATCH_MAILBOX_POLL_MS } from '../watch.js';
 import { resetUrlauthKeys, urlauthKey } from '../urlauth-keys.js';
 import { loadUidList, lockedUidList } from './uidlist-sync.js';
 import { UIDLIST, uidListValidity } from './uidlist.js';
@@ -143,7 +143,7 @@ export class MaildirStore implements MailStore {
   watchMailbox(name: string, onChange: () => void): () => void {
     let dir: string;
     try { dir = mailboxDir(this.root, name); } catch { return () => {}; }
-    return watchPaths([dir, ...['new', 'cur', UIDLIST, MODLOG].map((p) => join(dir, p))], onChange);
+    return watchPaths([dir, ...['new', 'cur', UIDLIST, MODLOG].map((p) => join(dir, p))], onChange, WATCH_MAILBOX_POLL_MS);
   }
 
   watchFolders(onChange: () => void): () => void {

@@ -18,7 +18,7 @@ import { MboxFile, isRegularFile, type FileOptions, type NewMessage } from './fi
 import { MboxMailbox, encodeFlags } from './mailbox.js';
 import { FLAG_SEEN, FLAG_OLD, layoutOf, restamp, statusOf } from './format.js';
 import { fsyncDir, readIndexHead } from './index-file.js';
-import { watchPaths } from '../watch.js';
+import { watchPaths, WATCH_MAILBOX_POLL_MS } from '../watch.js';
 import { resetUrlauthKeys, urlauthKey } from '../urlauth-keys.js';
 
 const SUBSCRIPTIONS = '.mailboxlist';
@@ -335,7 +335,7 @@ export class MboxStore implements MailStore {
   watchMailbox(name: string, onChange: () => void): () => void {
     let f: MboxFile;
     try { f = this.file(name); } catch { return () => {}; }
-    return watchPaths([f.path, f.modlogPath], onChange);
+    return watchPaths([f.path, f.modlogPath], onChange, WATCH_MAILBOX_POLL_MS);
   }
 
   watchFolders(onChange: () => void): () => void {
