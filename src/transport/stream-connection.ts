@@ -211,6 +211,11 @@ export class StreamConnection implements Connection {
     } else {
       this.output.write(buf, this.onWritten);
     }
+    return this.checkBacklog();
+  }
+
+  /** Drop the client past max_output_buffer, stop reading past the high-water mark; false once dropped. */
+  private checkBacklog(): boolean {
     const queued = this.backlog();
     if (queued > this.maxOutput) {
       this.close('overflow');
@@ -263,6 +268,8 @@ export class StreamConnection implements Connection {
       if (this.closed) return;
       this.unfinished++;
       this.output.write(chunk, this.onWritten);
+      // The compressor works after write() returned: the cap is checked again as its output queues.
+      this.checkBacklog();
     });
     deflater.on('error', this.onError);
     inflater.on('data', (chunk: Buffer) => {

@@ -213,7 +213,9 @@ describe('COMPRESS=DEFLATE (RFC 4978)', () => {
 
   it('a client that stops reading compressed FETCH answers does not make the server buffer them', async () => {
     // 24 messages of 200 KB of base64 noise (it compresses to about 3/4): each FETCH 1:* is ~4.8 MB.
-    const t = fx.site(0, { imapd_timeout: 3 });
+    // FETCH waits for the client every megabyte (backpressure through the compressor): the session
+    // just waits, holding little, until the idle timeout drops it.
+    const t = fx.site(0, { imapd_timeout: 2 });
     const body = (i: number) => `From: n${i}@example.com\nSubject: noise ${i}\n\n${randomBytes(150_000).toString('base64').replace(/.{76}/g, '$&\n')}\n`;
     setInbox(t.site, 'bob', Array.from({ length: 24 }, (_, i) => ({ text: body(i) })));
     const s = await connectImap(t.site);
@@ -233,7 +235,7 @@ describe('COMPRESS=DEFLATE (RFC 4978)', () => {
     const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
     expect(peak, `peak RSS ${peak.toFixed(1)} MB; log ${text.slice(-1500)}`).toBeGreaterThan(0);
     expect(peak, `peak RSS ${peak.toFixed(1)} MB`).toBeLessThan(120);
-    expect(text).toMatch(/"reason":"(timeout|overflow)"/);
+    expect(text).toMatch(/"reason":"timeout"/);
     s.close();
   }, 30_000);
 
