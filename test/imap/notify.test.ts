@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { haveProcmail, imapFixture, last, procmailDeliver, type Imap } from './imap-client.js';
+import { connectImap, haveProcmail, imapFixture, last, procmailDeliver, type Imap } from './imap-client.js';
 import { TEST_STORE, userMaildir } from '../maildir/site-store.js';
 import type { TestSite } from './imap-client.js';
 
@@ -48,7 +48,7 @@ describe('NOTIFY (RFC 5465)', () => {
     expect(last(await s.cmd('NOTIFY SET (personal NONE)'))).toMatch(/^t\d+ OK/);
     expect(last(await s.cmd('NOTIFY NONE'))).toMatch(/^t\d+ OK/);
     // Not before login.
-    const p = await (async () => { const { connectImap } = await import('./imap-client.js'); return connectImap(t.site); })();
+    const p = await connectImap(t.site);
     fx.onCleanup(() => p.close());
     expect(last(await p.cmd('NOTIFY NONE'))).toMatch(/^t\d+ BAD/);
   });
