@@ -140,8 +140,16 @@ describe('NOTIFY (RFC 5465)', () => {
     expect((await pushed(s, /^\* LIST .*Fresh/)).line).toBe('* LIST () "/" Fresh');
     expect(last(await other.cmd(`APPEND Fresh {${MSG.length}+}\r\n${MSG}`))).toMatch(/OK/);
     expect((await pushed(s, /^\* STATUS Fresh /)).line).toMatch(/^\* STATUS Fresh \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 1\)$/);
+    // A rename: one LIST with OLDNAME when the listener recognises it (same UIDVALIDITY), else (it
+    // learnt of the deletion before the creation) the deletion and the creation.
+    expect(last(await other.cmd('RENAME Fresh Renamed'))).toMatch(/OK/);
+    const ren = (await pushed(s, /^\* LIST /)).line;
+    if (ren !== '* LIST () "/" Renamed ("OLDNAME" (Fresh))') {
+      expect(ren).toBe('* LIST (\\NonExistent) "/" Fresh');
+      expect((await pushed(s, /^\* LIST /)).line).toBe('* LIST () "/" Renamed');
+    }
     s.send('DONE\r\n');
-    expect(await s.c.line()).toBe('i1 OK IDLE terminated');
+    expect((await pushed(s, /^i1 /)).line).toBe('i1 OK IDLE terminated');
   });
 
   it('subtree and inboxes filters; a mailbox outside every filter says nothing; procmail into INBOX gives STATUS', async () => {

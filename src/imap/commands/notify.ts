@@ -281,11 +281,27 @@ class Notifier implements SessionNotifier {
       const oldSubs = this.subs;
       await this.loadFolders();
       const lines: string[] = [];
-      for (const name of oldFolders) {
-        if (!this.folders.has(name) && this.eventsFor(name).has('MailboxName')) lines.push(`LIST (\\NonExistent) "/" ${mailboxString(name)}`);
+      const gone = [...oldFolders].filter((n) => !this.folders.has(n));
+      const made = [...this.folders].filter((n) => !oldFolders.has(n));
+      // A rename is a name gone and a name made with the same UIDVALIDITY (a renamed
+      // folder keeps its UIDVALIDITY, and none is ever given twice): LIST with OLDNAME (RFC 5465 §5.4).
+      const renamedFrom = new Map<string, string>();
+      for (const name of made) {
+        const st = gone.length ? await this.statusOf(name) : null;
+        const from = st && gone.find((g) => {
+          const k = this.watched.get(g)?.status;
+          return k && k.uidValidity === st.uidValidity && ![...renamedFrom.values()].includes(g);
+        });
+        if (from) renamedFrom.set(name, from);
       }
-      for (const name of this.folders) {
-        if (!oldFolders.has(name) && this.eventsFor(name).has('MailboxName')) lines.push(`LIST () "/" ${mailboxString(name)}`);
+      for (const name of gone) {
+        if ([...renamedFrom.values()].includes(name)) continue;
+        if (this.eventsFor(name).has('MailboxName')) lines.push(`LIST (\\NonExistent) "/" ${mailboxString(name)}`);
+      }
+      for (const name of made) {
+        if (!this.eventsFor(name).has('MailboxName')) continue;
+        const from = renamedFrom.get(name);
+        lines.push(`LIST () "/" ${mailboxString(name)}${from ? ` ("OLDNAME" (${mailboxString(from)}))` : ''}`);
       }
       for (const name of this.subs) {
         if (!oldSubs.has(name) && this.eventsFor(name, true).has('SubscriptionChange')) lines.push(`LIST (\\Subscribed) "/" ${mailboxString(name)}`);
@@ -308,9 +324,10 @@ class Notifier implements SessionNotifier {
         const k = this.watched.get(name);
         if (!k || this.isSelectedName(name)) continue;
         const st = await this.statusOf(name);
+        // Gone (deleted, or renamed away: the folder pass may still need its last state to see that).
+        if (!st) continue;
         const before = k.status;
         k.status = st;
-        if (!st) continue;
         const events = this.eventsFor(name);
         const messagesChanged = !before || before.messages !== st.messages || before.uidNext !== st.uidNext || before.uidValidity !== st.uidValidity;
         const flagsChanged = !!before && (before.unseen !== st.unseen || before.highestModseq !== st.highestModseq);
