@@ -13,6 +13,8 @@ export const BASE_CAPABILITIES = [
   'LIST-EXTENDED', 'LIST-STATUS', 'CREATE-SPECIAL-USE',
   // Messages in and out (issue 14): RFC 3516, RFC 3502, RFC 4469.
   'BINARY', 'MULTIAPPEND', 'CATENATE',
+  // Transport, notifications, URL authorization (issue 14): RFC 4978, RFC 5465, RFC 4467.
+  'COMPRESS=DEFLATE', 'NOTIFY', 'URLAUTH',
 ];
 
 export function loginDisabled(s: ImapSession): boolean {

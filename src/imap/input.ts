@@ -44,6 +44,11 @@ export class InputQueue {
     this.size = 0;
   }
 
+  /** Take everything buffered (input that follows COMPRESS, to be inflated). */
+  takeAll(): Buffer {
+    return this.size === 0 ? Buffer.alloc(0) : this.take(this.size);
+  }
+
   end(): void {
     this.ended = true;
     this.wake();

@@ -41,6 +41,7 @@ export async function serveImap(conn: Connection, ctx: ServerContext): Promise<v
   try {
     await commandLoop(s);
   } finally {
+    s.notifier?.close();
     s.flush();
     s.log.info({ commands: s.commandCount, state: s.state }, 'session end');
     await s.closeSelected();
@@ -60,7 +61,12 @@ async function commandLoop(s: ImapSession): Promise<void> {
     await s.conn.writable();
     if (s.dead) return;
     const frame = await readCommand(s.input, limits(s), {
-      continuation: () => s.continuation('Ready for literal data'),
+      continuation: () => {
+        // NOTIFY may be in the middle of a response (a literal): the "+" waits until it is whole.
+        const n = s.notifier;
+        if (!n?.writing) return s.continuation('Ready for literal data');
+        void n.pause().then(() => { s.continuation('Ready for literal data'); n.resume(); });
+      },
       checkAppend: async () => {
         // Decided before the literal is read: an unauthenticated client must not make us buffer
         // append_limit bytes, and a user at quota need not upload a message we will refuse.
@@ -69,12 +75,15 @@ async function commandLoop(s: ImapSession): Promise<void> {
       },
     });
     if (!frame) return;
+    await s.notifier?.pause(); // NOTIFY: no unsolicited output while a command runs
     if (frame.kind === 'error') {
       s.line(frame.response);
       s.flush();
+      s.notifier?.resume();
       continue;
     }
     await runOne(s, frame.text, frame.literals);
+    s.notifier?.resume();
     if (s.byeAfter) {
       s.untagged(`BYE ${s.byeAfter}`);
       s.flush();

@@ -23,6 +23,19 @@ export interface Command {
   args: Args;
 }
 
+/** RFC 5465 NOTIFY while set (commands/notify.ts). Unsolicited output goes out only between commands
+ *  and during IDLE: the command loop pauses it before running a command and resumes it after. */
+export interface SessionNotifier {
+  /** Stop sending; resolves once output in progress is complete. */
+  pause(): Promise<void>;
+  resume(): void;
+  /** Pushes the selected mailbox's updates itself (IDLE then leaves them to it). */
+  readonly handlesSelected: boolean;
+  /** An update is being written. */
+  readonly writing: boolean;
+  close(): void;
+}
+
 export class ImapSession {
   state: ImapState = 'notauth';
   user: LoggedInUser | null = null;
@@ -37,6 +50,8 @@ export class ImapSession {
   /** Extensions the client enabled, explicitly (ENABLE) or implicitly (RFC 7162 §3.1: the first
    *  CONDSTORE-enabling command). Shared with the selected-mailbox tracker. */
   readonly enabled: TrackerMode = { condstore: false, qresync: false };
+  /** NOTIFY SET state; null without NOTIFY or after NOTIFY NONE. */
+  notifier: SessionNotifier | null = null;
 
   constructor(
     readonly conn: Connection,

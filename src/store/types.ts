@@ -249,6 +249,22 @@ export interface MailStore {
   subscriptions(): Promise<string[]>;
   subscribe(name: string): Promise<void>;
   unsubscribe(name: string): Promise<void>;
+  /** Call `onChange` soon after mailbox `name` may have changed by anyone's hand (append, flags,
+   *  expunge, its deletion or creation), without opening it: no handle, so no lock, no \Recent claim
+   *  and no claim on deferred expunges (IMAP NOTIFY watches many mailboxes this way). Same timing as
+   *  Mailbox.watch(); a hint only: the caller then asks status(). A name that does not exist (yet) or
+   *  is not valid is watched for nothing worse than its appearance. Returns the function that stops. */
+  watchMailbox(name: string, onChange: () => void): () => void;
+  /** Call `onChange` soon after the folder list or the subscriptions may have changed (CREATE, DELETE,
+   *  RENAME, SUBSCRIBE, UNSUBSCRIBE by any session or program). A hint: the caller re-lists. */
+  watchFolders(onChange: () => void): () => void;
+  /** URLAUTH (RFC 4467): the secret access key of mailbox `name` (32 random bytes), created on first use
+   *  when `create` is set, else null when there is none. Kept in the user's index directory, readable by
+   *  the user alone (src/store/urlauth-keys.ts); NOPERM when that file or directory is not trustworthy. */
+  urlauthKey(name: string, create: boolean): Promise<Buffer | null>;
+  /** RESETKEY: a new access key for `name`, or for every mailbox when undefined: URLs issued before
+   *  stop working. */
+  resetUrlauthKeys(name?: string): Promise<void>;
   /** Bytes used by INBOX and all folders, for user_quota: what users see (expunged messages whose
    *  bytes are still kept for other sessions do not count). */
   usage(): Promise<number>;

@@ -8,6 +8,10 @@ import { watch as fsWatch, statSync, type FSWatcher } from 'node:fs';
 
 const DEBOUNCE_MS = 20;
 
+/** The poll of MailStore.watchMailbox(): a session may watch hundreds of mailboxes at once (NOTIFY), so
+ *  their stat poll runs less often; fs.watch still reports local changes at once. */
+export const WATCH_MAILBOX_POLL_MS = 2000;
+
 function signature(path: string): string {
   try {
     const st = statSync(path, { bigint: true });

@@ -1,7 +1,16 @@
 // The one Connection implementation: bytes in from a readable stream, bytes out to a writable one (the
-// same socket under inetd, or stdin/stdout pipes), with TLS upgrade, idle timeout and an output cap.
+// same socket under inetd, or stdin/stdout pipes), with TLS upgrade, DEFLATE compression (IMAP COMPRESS,
+// RFC 4978), idle timeout and an output cap.
+//
+// Compression sits above TLS: what the protocol writes goes through a raw deflater (a sync flush after
+// each burst of writes, so every response reaches the client whole) and then to the socket or the TLS
+// layer; what arrives is inflated before the protocol sees it. The protections hold through it: the
+// output cap and backpressure count the bytes waiting in the deflater as well as those waiting for the
+// socket, and the inflater is paused with the input, so a small compressed input (a "zip bomb") can
+// only ever produce what the protocol asks for — its line and literal limits see the inflated bytes.
 
 import { Duplex, type Readable, type Writable } from 'node:stream';
+import { constants as zc, createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw } from 'node:zlib';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Connection } from './types.js';
@@ -62,8 +71,28 @@ export class StreamConnection implements Connection {
   private readonly onInput = (chunk: Buffer | string) => {
     this.touch();
     const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
-    for (const h of this.dataHandlers) h(buf);
+    const inf = this.inflater;
+    if (inf) {
+      if (inf.writableEnded || inf.destroyed) return; // the client ended its compressed stream: nothing follows
+      if (!inf.write(buf) && !this.inflateBusy) {
+        // The inflater holds enough compressed input: read no more until it has worked through it
+        // (it stops working while its output is not taken, i.e. while the protocol is paused).
+        this.inflateBusy = true;
+        inf.once('drain', () => { this.inflateBusy = false; this.applyPause(); });
+        this.applyPause();
+      }
+      return;
+    }
+    this.deliver(buf);
   };
+  private deliver(buf: Buffer): void {
+    for (const h of this.dataHandlers) h(buf);
+  }
+  /** DEFLATE layers (COMPRESS), once started. */
+  private deflater: DeflateRaw | undefined;
+  private inflater: InflateRaw | undefined;
+  private inflateBusy = false;
+  private flushQueued = false;
   // The client may half-close after pipelining commands (`printf ... | imapd`, `nc -q`), or close without
   // LOGOUT/QUIT. Either way no more input comes: the protocol's onEnd handlers are told, answer what was
   // already buffered (a login may still wait for the auth module) and then end() — at once, so a process
@@ -73,6 +102,27 @@ export class StreamConnection implements Connection {
   private inputEnded = false;
   private eofTimer: NodeJS.Timeout | undefined;
   private readonly onInputEnd = () => {
+    const inf = this.inflater;
+    if (inf && !inf.writableEnded && !inf.destroyed && !this.closed) {
+      // Everything the client sent must be inflated and handed on before the protocol hears of the end.
+      // (The client need not finish its deflate stream: closing is enough, as for an uncompressed one.)
+      inf.flush(zc.Z_SYNC_FLUSH, () => this.afterInflated(() => this.inputFinished()));
+      return;
+    }
+    this.inputFinished();
+  };
+  /** Run `f` once the inflater's output has all been delivered (at once when none waits). */
+  private afterInflated(f: () => void): void {
+    const inf = this.inflater;
+    if (!inf || inf.readableLength === 0) return f();
+    const check = () => {
+      if (inf.readableLength > 0) return;
+      inf.removeListener('data', check);
+      queueMicrotask(f);
+    };
+    inf.on('data', check);
+  }
+  private readonly inputFinished = () => {
     if (this.inputEnded || this.closed) return;
     this.inputEnded = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
@@ -154,7 +204,18 @@ export class StreamConnection implements Connection {
     if (this.closed || this.finishing) return false; // after end(): nothing more may follow the goodbye
     if (this.inputEnded && this.eofTimer) this.armEof();
     this.unfinished++;
-    this.output.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data, this.onWritten);
+    const buf = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
+    if (this.deflater) {
+      this.deflater.write(buf, this.onWritten);
+      this.queueFlush();
+    } else {
+      this.output.write(buf, this.onWritten);
+    }
+    return this.checkBacklog();
+  }
+
+  /** Drop the client past max_output_buffer, stop reading past the high-water mark; false once dropped. */
+  private checkBacklog(): boolean {
     const queued = this.backlog();
     if (queued > this.maxOutput) {
       this.close('overflow');
@@ -167,9 +228,61 @@ export class StreamConnection implements Connection {
     return true;
   }
 
-  /** Bytes of output waiting for the client, with the per-write bookkeeping counted. */
+  /** Bytes of output waiting for the client, with the per-write bookkeeping counted (and, once
+   *  compressing, what waits in the deflater, before or after compression). */
   backlog(): number {
-    return this.output.writableLength + this.unfinished * WRITE_OVERHEAD;
+    const d = this.deflater;
+    const inDeflater = d ? d.writableLength + d.readableLength : 0;
+    return this.output.writableLength + inDeflater + this.unfinished * WRITE_OVERHEAD;
+  }
+
+  /** One Z_SYNC_FLUSH after each burst of writes (what one turn of the event loop wrote): the client
+   *  then holds every response whole, and a FETCH streamed in many writes is not flushed per write.
+   *  The flush counts as an unfinished write until done, so drain() and end() wait for it. */
+  private queueFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    this.unfinished++;
+    setImmediate(() => {
+      this.flushQueued = false;
+      const d = this.deflater;
+      if (!d || d.destroyed || d.writableEnded || this.closed) return this.onWritten();
+      d.flush(zc.Z_SYNC_FLUSH, this.onWritten);
+    });
+  }
+
+  /** Whether COMPRESS is active. */
+  get compressed(): boolean {
+    return this.deflater !== undefined;
+  }
+
+  /** Start DEFLATE (RFC 1951, raw) both ways, at once: call right after the tagged OK of COMPRESS was
+   *  written. `pending` is input that already arrived after the command (a client that did not wait
+   *  for the OK): it is compressed, and is inflated first. */
+  startCompression(pending?: Buffer): void {
+    if (this.deflater) throw new Error('compression is already active');
+    if (this.closed) return;
+    const deflater = createDeflateRaw({ level: 6 });
+    const inflater = createInflateRaw();
+    deflater.on('data', (chunk: Buffer) => {
+      if (this.closed) return;
+      this.unfinished++;
+      this.output.write(chunk, this.onWritten);
+      // The compressor works after write() returned: the cap is checked again as its output queues.
+      this.checkBacklog();
+    });
+    deflater.on('error', this.onError);
+    inflater.on('data', (chunk: Buffer) => {
+      if (!this.closed) this.deliver(chunk);
+    });
+    // Bad compressed input (or a dictionary the RFC does not allow) ends the connection.
+    inflater.on('error', this.onError);
+    // A client that finished its deflate stream can send nothing more.
+    inflater.on('end', () => this.inputFinished());
+    this.deflater = deflater;
+    this.inflater = inflater;
+    this.applyPause();
+    if (pending && pending.length > 0) this.onInput(pending);
   }
 
   /** Resolves at once while output flows, else once the client has read enough of it (or on close).
@@ -198,7 +311,12 @@ export class StreamConnection implements Connection {
 
   private applyPause(): void {
     if (this.closed) return;
-    if (this.pausedByProtocol || this.pausedByOutput) this.input.pause();
+    const stop = this.pausedByProtocol || this.pausedByOutput;
+    if (this.inflater) {
+      if (stop) this.inflater.pause();
+      else this.inflater.resume();
+    }
+    if (stop || this.inflateBusy) this.input.pause();
     else this.input.resume();
   }
 
@@ -222,6 +340,8 @@ export class StreamConnection implements Connection {
 
   async startTls(): Promise<void> {
     if (this.secure) throw new Error('TLS is already active');
+    // RFC 4978 §3: TLS goes below compression, so it must come first.
+    if (this.deflater) throw new Error('compression is active: TLS must be negotiated before COMPRESS');
     if (!this.tlsAvailable) throw new Error('no TLS certificate configured (tls_cert, tls_key)');
     const context = await makeSecureContext(this.tlsSettings);
     await this.drain(); // the tagged OK must leave in plaintext before the handshake starts
@@ -311,8 +431,18 @@ export class StreamConnection implements Connection {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleMs = 0;
     const out = this.output;
+    const deadline = Date.now() + 5000; // a client that does not read gets no grace beyond this
+    const d = this.deflater;
+    if (d && !d.destroyed && !d.writableEnded && !out.destroyed) await new Promise<void>((resolve) => {
+      // Finish the deflate stream: its last bytes are written to the output before it ends.
+      const t = setTimeout(resolve, 5000);
+      t.unref?.();
+      d.once('end', () => { clearTimeout(t); resolve(); });
+      d.once('error', () => { clearTimeout(t); resolve(); });
+      d.end();
+    });
     if (!out.destroyed && !out.writableFinished) await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, 5000); // a client that does not read gets no grace beyond this
+      const t = setTimeout(resolve, Math.max(0, deadline - Date.now()));
       t.unref?.();
       out.end(() => { clearTimeout(t); resolve(); });
     });
@@ -331,6 +461,12 @@ export class StreamConnection implements Connection {
     for (const s of new Set<Readable | Writable>([this.input, this.output])) {
       s.on('error', () => {});
       s.destroy();
+    }
+    for (const z of [this.deflater, this.inflater]) {
+      if (!z) continue;
+      z.removeAllListeners('data');
+      z.on('error', () => {});
+      z.destroy();
     }
     for (const h of this.closeHandlers.splice(0)) {
       try { h(reason); } catch { /* one handler must not stop the others */ }

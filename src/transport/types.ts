@@ -29,8 +29,17 @@ export interface Connection {
   writable(): Promise<void>;
   /** Resolves when pending output has drained to the socket (use when streaming large bodies). */
   drain(): Promise<void>;
-  /** Upgrade to TLS in place (STARTTLS / STLS). Call after the tagged OK has been written. */
+  /** Upgrade to TLS in place (STARTTLS / STLS). Call after the tagged OK has been written. Refused
+   *  (rejects) once compression is active: TLS must lie below it (RFC 4978 §3). */
   startTls(): Promise<void>;
+  /** True once DEFLATE compression is active (IMAP COMPRESS). */
+  readonly compressed: boolean;
+  /** Compress output and inflate input from now on (raw DEFLATE, RFC 1951; IMAP COMPRESS=DEFLATE,
+   *  RFC 4978). Call synchronously right after writing the tagged OK, which still goes out plain.
+   *  `pending`: input that already arrived after the command (it is compressed, and inflated first).
+   *  The output cap, backpressure and input pausing keep working on the compressed connection; the
+   *  inflated input is delivered only as fast as the protocol takes it. Throws if already active. */
+  startCompression(pending?: Buffer): void;
   /** Idle timeout in seconds; each input chunk restarts it. onTimeout runs before the close. */
   setIdleTimeout(seconds: number, onTimeout: () => void): void;
   /** Absolute lifetime in seconds (0: none), whatever the client sends; onExpire runs before the close. */

@@ -66,6 +66,10 @@ userdb {
 mail_location = mbox:${dir}/home/%u/mail:INBOX=${spoolDir}/%u:INDEX=${dir}/index/%u
 mbox_write_locks = fcntl dotlock
 pop3_uidl_format = %08Xu%08Xv
+# COMPRESS=DEFLATE (RFC 4978) for the compress-* rows, at Dovecot's default level 6 (as ours).
+protocol imap {
+  mail_plugins = $mail_plugins imap_zlib
+}
 service imap-login {
   inet_listener imap {
     address = 127.0.0.1

@@ -16,6 +16,7 @@ import { stress } from './stress.mjs';
 import { multihostBench } from './multihost.mjs';
 import { listScenarios, LIST_USERS } from './scenarios-list.mjs';
 import { appendScenarios } from './scenarios-append.mjs';
+import { modernScenarios } from './scenarios-modern.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BENCH = join(ROOT, '.bench');
@@ -388,6 +389,7 @@ const SCENARIOS = [
   },
   ...listScenarios({ imapSession, ok, Skip, light, plan, CMD_MS }),
   ...appendScenarios({ U, Skip, light, imapSession, ok }),
+  ...modernScenarios({ plan, U, PASS, account, Skip, heavy, cmdMs: CMD_MS }),
 ];
 
 // ---------------------------------------------------------------- systems

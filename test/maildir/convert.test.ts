@@ -73,6 +73,8 @@ function plain(store: MailStore): MailStore {
     list: () => store.list(), create: (n) => store.create(n), delete: (n) => store.delete(n),
     rename: (a, b) => store.rename(a, b), subscriptions: () => store.subscriptions(),
     subscribe: (n) => store.subscribe(n), unsubscribe: (n) => store.unsubscribe(n), usage: () => store.usage(),
+    watchMailbox: (n, f) => store.watchMailbox(n, f), watchFolders: (f) => store.watchFolders(f),
+    urlauthKey: (n, c) => store.urlauthKey(n, c), resetUrlauthKeys: (n) => store.resetUrlauthKeys(n),
   };
 }
 

@@ -8,6 +8,7 @@ import { Duplex } from 'node:stream';
 import { connect, createServer, type Socket } from 'node:net';
 import { existsSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { constants as zc, createDeflateRaw, createInflateRaw } from 'node:zlib';
 import { inetdConnect, cleanEnv } from '../helpers/inetd.js';
 import { makeSite, type Site } from '../helpers/site.js';
 import { makeTestCert, type TestCert } from '../helpers/tls-cert.js';
@@ -213,6 +214,31 @@ describe('limits', () => {
     await c.line();
     c.socket.pause(); // stop reading: the kernel buffers fill, then ours
     c.send('BIG 200000000\r\n');
+    expect(await c.exited()).toBe(0);
+    expect(logOf(s)).toContain('"reason":"overflow"');
+    c.close();
+  });
+
+  it('with COMPRESS the cap counts what waits in the compressor: a non-reader of a huge answer is dropped', async () => {
+    const s = site({ max_output_buffer: 1_000_000 });
+    const c = await inetdConnect(process.execPath, [echo.file, '-i', s.conf]);
+    await c.line();
+    c.send('COMPRESS\r\n');
+    expect(await c.line()).toBe('OK compress');
+    const z = createDeflateRaw();
+    z.on('data', (d: Buffer) => c.send(d));
+    const inf = createInflateRaw();
+    let echoed = '';
+    c.socket.on('data', (d: Buffer) => inf.write(d));
+    inf.on('data', (d: Buffer) => { echoed += d.toString('latin1'); });
+    z.write('hello\r\n');
+    z.flush(zc.Z_SYNC_FLUSH);
+    while (!echoed.includes('\r\n')) await new Promise((r) => setTimeout(r, 10));
+    expect(echoed).toBe('ECHO hello\r\n');
+    c.socket.pause(); // stop reading
+    // 200 MB of 'x' compresses to a few hundred KB: only counting the compressor's input catches it.
+    z.write('BIG 200000000\r\n');
+    z.flush(zc.Z_SYNC_FLUSH);
     expect(await c.exited()).toBe(0);
     expect(logOf(s)).toContain('"reason":"overflow"');
     c.close();

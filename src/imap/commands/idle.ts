@@ -14,13 +14,15 @@ export async function idle(s: ImapSession, c: Command): Promise<Result | null> {
   let wake: (() => void) | null = null;
   // Watching starts before the client hears "+ idling", and the first pass re-reads once: a change
   // made between the last command's refresh and the watch's first look is not missed.
-  const sel = s.selected;
+  // With NOTIFY (RFC 5465) pushing the selected mailbox, IDLE leaves that to it and lets it speak.
+  const sel = s.notifier?.handlesSelected ? null : s.selected;
   let changed = sel !== null;
   const unwatch = sel?.mailbox.watch(() => {
     changed = true;
     wake?.();
   });
   s.continuation('idling');
+  s.notifier?.resume();
   let finished = false;
   const done = s.input.readLine(s.ctx.settings.max_line_length).finally(() => {
     finished = true;
@@ -50,7 +52,7 @@ export async function idle(s: ImapSession, c: Command): Promise<Result | null> {
         }
       }
       if (s.hasPending()) lastOutput = Date.now();
-      else if (Date.now() - lastOutput >= KEEPALIVE_MS) {
+      else if (Date.now() - lastOutput >= KEEPALIVE_MS && !s.notifier?.writing) {
         s.untagged('OK Still here');
         lastOutput = Date.now();
       }
@@ -58,6 +60,7 @@ export async function idle(s: ImapSession, c: Command): Promise<Result | null> {
     }
   } finally {
     unwatch?.();
+    await s.notifier?.pause();
   }
   if (s.dead) return null; // e.g. the mailbox was deleted: BYE already sent
   const got = await done;

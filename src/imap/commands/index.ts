@@ -26,6 +26,9 @@ import { search } from './search.js';
 import { fetch } from './fetch.js';
 import { store } from './store.js';
 import { copy } from './copy.js';
+import { compress } from './compress.js';
+import { notify } from './notify.js';
+import { genurlauth, resetkey, urlfetch } from './urlauth.js';
 
 export interface CommandSpec {
   states: readonly ImapState[];
@@ -47,6 +50,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   LOGOUT: { states: ANY, run: logout, refresh: false },
   ID: { states: ANY, run: id },
   STARTTLS: { states: NOTAUTH, run: starttls },
+  COMPRESS: { states: ANY, run: compress },
   LOGIN: { states: NOTAUTH, run: loginCommand },
   AUTHENTICATE: { states: NOTAUTH, run: authenticate },
   ENABLE: { states: AUTH, run: enable },
@@ -66,6 +70,10 @@ export const COMMANDS: Record<string, CommandSpec> = {
   GETQUOTA: { states: AUTH, run: getquota },
   SETQUOTA: { states: AUTH, run: setquota },
   IDLE: { states: AUTH, run: idle },
+  NOTIFY: { states: AUTH, run: notify },
+  GENURLAUTH: { states: AUTH, run: genurlauth },
+  RESETKEY: { states: AUTH, run: resetkey },
+  URLFETCH: { states: AUTH, run: urlfetch },
   CHECK: { states: SELECTED, run: noop },
   CLOSE: { states: SELECTED, run: close },
   UNSELECT: { states: SELECTED, run: close },

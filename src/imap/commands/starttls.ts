@@ -6,6 +6,8 @@ export async function starttls(s: ImapSession, c: Command): Promise<Result | nul
   c.args.end();
   if (s.conn.secure) return bad('TLS is already active');
   if (!s.conn.tlsAvailable) return no('STARTTLS not available');
+  // RFC 4978 §3: TLS lies below compression, so it cannot start once COMPRESS is active.
+  if (s.conn.compressed) return bad('STARTTLS is not allowed after COMPRESS');
   // Anything the client pipelined after STARTTLS is plaintext injection (CVE-2011-0411 class): drop it.
   if (s.input.buffered > 0) return bad('STARTTLS must be the last command in the pipeline');
   s.tagged(c.tag, 'OK', 'Begin TLS negotiation now'); // tagged() flushes

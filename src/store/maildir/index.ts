@@ -18,8 +18,10 @@ import { canonicalSystemFlag, fileName, infoForFlags, newBaseName, parseName } f
 import { ensureKeywords, KEYWORDS, letterFor, type KeywordTable } from './keywords.js';
 import { MaildirMailbox } from './mailbox.js';
 import { INBOX, mailboxDir, nameOfEntry, validateName } from './names.js';
-import { readSubscriptions, updateSubscriptions } from './subscriptions.js';
+import { readSubscriptions, SUBSCRIPTIONS, updateSubscriptions } from './subscriptions.js';
 import { addRecent } from './recent.js';
+import { watchPaths, WATCH_MAILBOX_POLL_MS } from '../watch.js';
+import { resetUrlauthKeys, urlauthKey } from '../urlauth-keys.js';
 import { loadUidList, lockedUidList } from './uidlist-sync.js';
 import { UIDLIST, uidListValidity } from './uidlist.js';
 import { locate, scanMaildir } from './scan.js';
@@ -27,7 +29,7 @@ import { headerUidl } from './measure.js';
 import { mapLimit } from './limit.js';
 import { mapped } from '../errors.js';
 import { CHANGE_APPEND } from '../changelog.js';
-import { basesOf, changeLogOf, pendingUids, purgeLocked } from './changes.js';
+import { basesOf, changeLogOf, MODLOG, pendingUids, purgeLocked } from './changes.js';
 import { withDotlock } from './dotlock.js';
 import { afterCreate, afterDelete, afterRename, formatUses, normalUses, parseUses, type UseMap } from '../special-use.js';
 
@@ -141,6 +143,26 @@ export class MaildirStore implements MailStore {
 
   usage(): Promise<number> {
     return mapped(() => this.usageImpl());
+  }
+
+  async urlauthKey(name: string, create: boolean): Promise<Buffer | null> {
+    return urlauthKey(this.paths.indexDir, name, create);
+  }
+
+  async resetUrlauthKeys(name?: string): Promise<void> {
+    resetUrlauthKeys(this.paths.indexDir, name);
+  }
+
+  watchMailbox(name: string, onChange: () => void): () => void {
+    let dir: string;
+    try { dir = mailboxDir(this.root, name); } catch { return () => {}; }
+    return watchPaths([dir, ...['new', 'cur', UIDLIST, MODLOG].map((p) => join(dir, p))], onChange, WATCH_MAILBOX_POLL_MS);
+  }
+
+  watchFolders(onChange: () => void): () => void {
+    // Maildir++ folders are directories directly under the root (`.a.b`): the root and the
+    // subscriptions file say everything.
+    return watchPaths([this.root, join(this.root, SUBSCRIPTIONS)], onChange);
   }
 
   private get root(): string {

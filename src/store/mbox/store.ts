@@ -20,6 +20,8 @@ import { MboxMailbox, encodeFlags } from './mailbox.js';
 import { FLAG_SEEN, FLAG_OLD, layoutOf, restamp, statusOf } from './format.js';
 import { fsyncDir, readIndexHead } from './index-file.js';
 import { afterCreate, afterDelete, afterRename, formatUses, normalUses, parseUses, type UseMap } from '../special-use.js';
+import { watchPaths, WATCH_MAILBOX_POLL_MS } from '../watch.js';
+import { resetUrlauthKeys, urlauthKey } from '../urlauth-keys.js';
 
 const SUBSCRIPTIONS = '.mailboxlist';
 /** RFC 6154 special uses given at CREATE (special-use.ts), beside the subscriptions; never listed. */
@@ -387,6 +389,51 @@ export class MboxStore implements MailStore {
       if (e instanceof UnsafePathError) throw new StoreError('NOPERM', e.message);
       throw e;
     }
+  }
+
+  async urlauthKey(name: string, create: boolean): Promise<Buffer | null> {
+    return urlauthKey(this.paths.indexDir, name, create);
+  }
+
+  async resetUrlauthKeys(name?: string): Promise<void> {
+    resetUrlauthKeys(this.paths.indexDir, name);
+  }
+
+  watchMailbox(name: string, onChange: () => void): () => void {
+    let f: MboxFile;
+    try { f = this.file(name); } catch { return () => {}; }
+    return watchPaths([f.path, f.modlogPath], onChange, WATCH_MAILBOX_POLL_MS);
+  }
+
+  watchFolders(onChange: () => void): () => void {
+    // The folder directory, the subscriptions file and every directory below (a folder created in a
+    // subdirectory changes only that directory); the set is taken again after each change.
+    let stopped = false;
+    let stop = () => {};
+    const arm = () => {
+      stop();
+      if (stopped) return;
+      stop = watchPaths([this.paths.folders, this.subsPath(), this.paths.inbox, ...this.dirsUnder(this.paths.folders, 0)], () => {
+        arm();
+        onChange();
+      });
+    };
+    arm();
+    return () => { stopped = true; stop(); };
+  }
+
+  private dirsUnder(dir: string, depth: number): string[] {
+    if (depth > 20) return [];
+    let names: string[];
+    try { names = readdirSync(dir); } catch { return []; }
+    const out: string[] = [];
+    for (const n of names) {
+      if (n.startsWith('.')) continue;
+      const p = join(dir, n);
+      try { if (!lstatSync(p).isDirectory()) continue; } catch { continue; }
+      out.push(p, ...this.dirsUnder(p, depth + 1));
+    }
+    return out;
   }
 
   private subsPath(): string {
