@@ -10,7 +10,8 @@
 import { promises as fsp, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { ExpungedSince, Flag, Mailbox, MailboxState, MessageInfo, StoreMode } from '../types.js';
+import type { ExpungedSince, FactsRequest, Flag, Mailbox, MailboxState, MessageFacts, MessageInfo, StoreMode } from '../types.js';
+import { factsFromBytes, type FactsSource } from '../facts.js';
 import { StoreError } from '../types.js';
 import { CHANGE_APPEND, CHANGE_EXPUNGE, CHANGE_FLAGS, CHANGE_PURGE, type ChangeLog, type ChangeRecord } from '../changelog.js';
 import { killPoint } from '../killpoint.js';
@@ -640,6 +641,29 @@ export class MaildirMailbox implements Mailbox {
     const e = this.entries.get(uid) ?? this.ghosts.get(uid)?.entry;
     if (!e) throw new StoreError('NONEXISTENT', `No message with UID ${uid}`);
     return e;
+  }
+
+  /** Parsed facts (store/facts.ts); a message's identity is its file's base name and size. */
+  facts(uids: readonly number[], want: FactsRequest): AsyncIterable<MessageFacts> {
+    return factsFromBytes(this.factsSource(), uids, want);
+  }
+
+  private factsSource(): FactsSource {
+    const ident = (e: Entry) => `${e.base}/${e.size}`;
+    return {
+      uidValidity: this.current.uidValidity,
+      identity: (uid) => {
+        const e = this.entries.get(uid) ?? this.ghosts.get(uid)?.entry;
+        return e && !isPlaceholder(e) ? ident(e) : undefined;
+      },
+      load: async (uid) => {
+        const e = this.entry(uid);
+        const bytes = await this.read(uid);
+        // The base name is the file (maildir files never change); a size that does not agree with the
+        // bytes (a placeholder for a file that could not be measured) is not an identity.
+        return { bytes, identity: !isPlaceholder(e) && bytes.length === e.size ? ident(e) : undefined };
+      },
+    };
   }
 
   async read(uid: number): Promise<Buffer> {

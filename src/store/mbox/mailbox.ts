@@ -2,7 +2,8 @@
 
 import { Readable } from 'node:stream';
 import { lstatSync } from 'node:fs';
-import type { Mailbox, MailboxState, MessageInfo, Flag, StoreMode, ExpungedSince } from '../types.js';
+import type { Mailbox, MailboxState, MessageInfo, Flag, StoreMode, ExpungedSince, FactsRequest, MessageFacts } from '../types.js';
+import { factsFromBytes, type FactsSource } from '../facts.js';
 import { StoreError } from '../types.js';
 import type { MboxFile } from './file.js';
 import type { IndexData, IndexedMessage } from './index-file.js';
@@ -253,6 +254,29 @@ export class MboxMailbox implements Mailbox {
       if (!m || fd < 0) throw new StoreError('NONEXISTENT', `message UID ${uid} no longer exists`);
       return this.file.readMessage(fd, m);
     });
+  }
+
+  /** Parsed facts (store/facts.ts); a message's identity is its RFC822.SIZE and recognition hash. */
+  facts(uids: readonly number[], want: FactsRequest): AsyncIterable<MessageFacts> {
+    this.live();
+    return factsFromBytes(this.factsSource(), uids, want);
+  }
+
+  private factsSource(): FactsSource {
+    const ident = (m: IndexedMessage) => `${m.size}.${m.key}`;
+    return {
+      uidValidity: this.state.uidValidity,
+      identity: (uid) => {
+        const d = this.file.cur;
+        const m = d ? this.readable(d, uid) : undefined;
+        return m ? ident(m) : undefined;
+      },
+      load: (uid) => this.file.readLocked((fd, d) => {
+        const m = this.readable(d, uid);
+        if (!m || fd < 0) throw new StoreError('NONEXISTENT', `message UID ${uid} no longer exists`);
+        return { bytes: this.file.readMessage(fd, m), identity: d.uidValidity === this.state.uidValidity ? ident(m) : undefined };
+      }),
+    };
   }
 
   stream(uid: number, start = 0, end?: number): Readable {
