@@ -11,13 +11,15 @@ import { fieldValue } from '../mime/header.js';
 import { loadCharsets } from '../mime/charset.js';
 import type { Address } from '../mime/address.js';
 import type { MimePart } from '../mime/types.js';
-import type { FactsRequest, MessageFacts, SortAddress, SortKeys, ThreadingKeys } from './types.js';
+import type { FactsRequest, MailboxState, MessageFacts, SortAddress, SortKeys, ThreadingKeys } from './types.js';
+import { MAX_NAMES, type CachedFacts, type FactsFile, type ParsedFacts, type RawField } from './facts-file.js';
 import { StoreError } from './types.js';
 
 /** What a backend gives the shared facts code: the bytes of a message and what identifies them. */
 export interface FactsSource {
-  /** The mailbox's UIDVALIDITY (cached facts of another UIDVALIDITY are never used). */
-  readonly uidValidity: number;
+  /** The handle's current state: its UIDVALIDITY (cached facts of another are never used) and which
+   *  UIDs are current (the cache drops the others when it compacts). */
+  readonly state: MailboxState;
   /**
    * A short string that changes whenever the bytes `read(uid)` returns could have changed under the
    * same UID (mbox: RFC822.SIZE and the hash of the message's first bytes; maildir: the file's base name
@@ -28,25 +30,6 @@ export interface FactsSource {
   /** The CRLF message, as Mailbox.read() (rejects with StoreError('NONEXISTENT') once it is gone), with
    *  the identity of exactly these bytes (taken where they were read, e.g. under the same lock). */
   load(uid: number): Promise<{ bytes: Buffer; identity: string | undefined }>;
-}
-
-/** The cacheable part of a message's facts: everything but header fields comes from one parse. */
-export interface ParsedFacts {
-  envelope: string;
-  body: string;
-  bodyStructure: string;
-  sortKeys: SortKeys;
-  threading: ThreadingKeys;
-}
-
-/** One top-level header field, kept whole (for HEADER.FIELDS) with where its value starts. */
-export interface RawField {
-  /** Lower-cased name. */
-  name: string;
-  /** The field's bytes as a wire string (latin1), folded lines and final line end included. */
-  line: string;
-  /** Offset of the first byte after the colon in `line`. */
-  valueAt: number;
 }
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
@@ -272,15 +255,58 @@ export function wantsParsed(want: FactsRequest): boolean {
   return !!(want.envelope || want.body || want.bodyStructure || want.sortKeys || want.threading);
 }
 
-/** Facts straight from the bytes, nothing cached: what a backend without a cache directory answers. */
-export async function* factsFromBytes(source: FactsSource, uids: readonly number[], want: FactsRequest): AsyncGenerator<MessageFacts> {
+/** The facts a request asks for, from a cached record (only the columns asked for are parsed). */
+function answerCached(uid: number, want: FactsRequest, rec: CachedFacts, names: ReturnType<typeof requestedNames>): MessageFacts {
+  const f: { -readonly [K in keyof MessageFacts]: MessageFacts[K] } = { uid, exists: true };
+  if (want.envelope) f.envelope = rec.envelope();
+  if (want.body) f.body = rec.body();
+  if (want.bodyStructure) f.bodyStructure = rec.bodyStructure();
+  if (want.sortKeys) f.sortKeys = rec.sortKeys();
+  if (want.threading) f.threading = rec.threading();
+  if (want.headerFields || want.headerValues) {
+    const fields = rec.fields();
+    if (want.headerFields) f.headerFields = headerFieldsOf(fields, names.fields);
+    if (want.headerValues) f.headerValues = headerValuesOf(fields, names.values);
+  }
+  return f;
+}
+
+/**
+ * Mailbox.facts() for a backend: from `cache` where it holds a record for the message's current bytes
+ * and the requested header names, else parsed from the bytes (and then cached, with the header names
+ * asked for now and before, up to MAX_NAMES). `cache` null: nothing is cached (no index directory).
+ */
+export async function* mailboxFacts(cache: FactsFile | null, source: FactsSource, uids: readonly number[], want: FactsRequest): AsyncGenerator<MessageFacts> {
   await loadCharsets();
   const names = requestedNames(want);
-  const all = new Set([...names.fields, ...names.values]);
+  const asked = [...new Set([...names.fields, ...names.values])];
+  const parsedWanted = wantsParsed(want);
+  let resynced = false;
   for (const uid of uids) {
-    let raw: Buffer;
+    let covered: string[] = [];
+    const id = cache ? source.identity(uid) : undefined;
+    if (cache && id !== undefined) {
+      let rec = cache.lookup(uid, id, source.state.uidValidity, false);
+      if (!rec && !resynced) {
+        // Someone else may have cached it since we looked: once per call, look again.
+        resynced = true;
+        rec = cache.lookup(uid, id, source.state.uidValidity, true);
+      }
+      if (rec) {
+        try {
+          covered = asked.length ? rec.names() : [];
+          if (asked.every((n) => covered.includes(n))) {
+            yield answerCached(uid, want, rec, names);
+            continue;
+          }
+        } catch {
+          covered = []; // a damaged column: parse afresh
+        }
+      }
+    }
+    let loaded: { bytes: Buffer; identity: string | undefined };
     try {
-      raw = (await source.load(uid)).bytes;
+      loaded = await source.load(uid);
     } catch (e) {
       if (e instanceof StoreError && e.code === 'NONEXISTENT') {
         yield { uid, exists: false };
@@ -288,7 +314,24 @@ export async function* factsFromBytes(source: FactsSource, uids: readonly number
       }
       throw e;
     }
+    const raw = loaded.bytes;
     const root = parseMessage(raw);
-    yield answer(uid, want, wantsParsed(want) ? parsedFacts(root, raw) : null, rawFields(root, raw, all), names);
+    // The names the new record covers (always including those asked for now); null: not cached. A
+    // client asking for ever new names must not grow records without bound: past MAX_NAMES only the
+    // names asked for now are kept.
+    let cacheNames: string[] | null = null;
+    if (cache && loaded.identity !== undefined) {
+      const union = [...new Set([...covered, ...asked])];
+      cacheNames = union.length <= MAX_NAMES ? union : asked.length <= MAX_NAMES ? asked : null;
+    }
+    const fields = rawFields(root, raw, new Set(cacheNames ?? asked));
+    const parsed = cacheNames || parsedWanted ? parsedFacts(root, raw) : null;
+    if (cacheNames) cache!.add(uid, loaded.identity!, parsed!, cacheNames, fields, source.state);
+    yield answer(uid, want, parsed, fields, names);
   }
+}
+
+/** Facts straight from the bytes, nothing cached. */
+export function factsFromBytes(source: FactsSource, uids: readonly number[], want: FactsRequest): AsyncGenerator<MessageFacts> {
+  return mailboxFacts(null, source, uids, want);
 }

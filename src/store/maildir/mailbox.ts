@@ -11,7 +11,8 @@ import { promises as fsp, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ExpungedSince, FactsRequest, Flag, Mailbox, MailboxState, MessageFacts, MessageInfo, StoreMode } from '../types.js';
-import { factsFromBytes, type FactsSource } from '../facts.js';
+import { mailboxFacts, type FactsSource } from '../facts.js';
+import { FactsFile } from '../facts-file.js';
 import { StoreError } from '../types.js';
 import { CHANGE_APPEND, CHANGE_EXPUNGE, CHANGE_FLAGS, CHANGE_PURGE, type ChangeLog, type ChangeRecord } from '../changelog.js';
 import { killPoint } from '../killpoint.js';
@@ -31,6 +32,9 @@ import { scanMaildir, locate, type ScanEntry } from './scan.js';
 import { factsOf, readIndex, writeIndex, type KnownFacts, type MailboxIndex } from './facts-cache.js';
 
 type Sub = 'new' | 'cur';
+
+/** The facts cache (store/facts-file.ts) in the folder, beside dmail-index. */
+export const FACTS_CACHE = 'dmail-facts';
 
 async function dirExists(path: string): Promise<boolean> {
   try {
@@ -129,6 +133,8 @@ export class MaildirMailbox implements Mailbox {
   private static readonly UNLISTED_MAX = 10_000;
   /** Identity of the mailbox directory when opened: another one under the name means deleted. */
   private dirIno: bigint | undefined;
+  /** Opened at the first facts() call. */
+  private factsFile: FactsFile | null = null;
 
   constructor(
     readonly name: string,
@@ -645,13 +651,15 @@ export class MaildirMailbox implements Mailbox {
 
   /** Parsed facts (store/facts.ts); a message's identity is its file's base name and size. */
   facts(uids: readonly number[], want: FactsRequest): AsyncIterable<MessageFacts> {
-    return factsFromBytes(this.factsSource(), uids, want);
+    this.factsFile ??= new FactsFile({ dir: this.dir, name: FACTS_CACHE, writable: !this.readOnly, log: this.env.log });
+    return mailboxFacts(this.factsFile, this.factsSource(), uids, want);
   }
 
   private factsSource(): FactsSource {
     const ident = (e: Entry) => `${e.base}/${e.size}`;
+    const self = this;
     return {
-      uidValidity: this.current.uidValidity,
+      get state() { return self.current; },
       identity: (uid) => {
         const e = this.entries.get(uid) ?? this.ghosts.get(uid)?.entry;
         return e && !isPlaceholder(e) ? ident(e) : undefined;
@@ -929,6 +937,7 @@ export class MaildirMailbox implements Mailbox {
     // Not a refresh here: it could claim \Recent for mail that arrives while we log out.
     if (this.unsavedFacts > 0 || this.snapshotIsNews()) await this.saveFacts().catch(() => undefined);
     this.closed = true;
+    this.factsFile?.close();
     this.ghosts.clear();
     if (this.slot) {
       this.slot.close();

@@ -2,8 +2,10 @@
 
 import { Readable } from 'node:stream';
 import { lstatSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Mailbox, MailboxState, MessageInfo, Flag, StoreMode, ExpungedSince, FactsRequest, MessageFacts } from '../types.js';
-import { factsFromBytes, type FactsSource } from '../facts.js';
+import { mailboxFacts, type FactsSource } from '../facts.js';
+import { FactsFile } from '../facts-file.js';
 import { StoreError } from '../types.js';
 import type { MboxFile } from './file.js';
 import type { IndexData, IndexedMessage } from './index-file.js';
@@ -137,6 +139,8 @@ export class MboxMailbox implements Mailbox {
   /** The spool's inode when opened ('' if it did not exist): another one means the folder was
    *  deleted or renamed away (and maybe created again). */
   private readonly ino: string;
+  /** The facts cache (`<key>.facts` beside the index), opened at the first facts() call. */
+  private factsFile: FactsFile | null = null;
 
   constructor(
     readonly name: string,
@@ -259,13 +263,15 @@ export class MboxMailbox implements Mailbox {
   /** Parsed facts (store/facts.ts); a message's identity is its RFC822.SIZE and recognition hash. */
   facts(uids: readonly number[], want: FactsRequest): AsyncIterable<MessageFacts> {
     this.live();
-    return factsFromBytes(this.factsSource(), uids, want);
+    this.factsFile ??= new FactsFile({ dir: this.file.indexDir, name: basename(this.file.factsPath), writable: !this.readOnly });
+    return mailboxFacts(this.factsFile, this.factsSource(), uids, want);
   }
 
   private factsSource(): FactsSource {
     const ident = (m: IndexedMessage) => `${m.size}.${m.key}`;
+    const self = this;
     return {
-      uidValidity: this.state.uidValidity,
+      get state() { return self.state; },
       identity: (uid) => {
         const d = this.file.cur;
         const m = d ? this.readable(d, uid) : undefined;
@@ -483,6 +489,7 @@ export class MboxMailbox implements Mailbox {
     for (const w of [...this.watchers]) w();
     // Our claim on expunged messages ends first, so the purge below may take them.
     this.slot.close();
+    this.factsFile?.close();
     this.file.releaseReads();
     try {
       // Only the file this handle opened: a folder deleted or replaced meanwhile, or a drop file that
