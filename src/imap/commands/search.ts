@@ -1,11 +1,13 @@
 // SEARCH / UID SEARCH with CHARSET and ESEARCH RETURN (RFC 4731). Text keys match case-insensitively on
-// MIME-decoded headers (RFC 2047) and decoded bodies; the message is only read when a key needs it.
-import { StoreError, type MessageInfo } from '../../store/types.js';
+// MIME-decoded headers (RFC 2047) and decoded bodies; header keys and SENT* use the store's facts
+// (Mailbox.facts, cached per mailbox), the message is only read when BODY or TEXT needs it.
+import { StoreError, type MessageFacts, type MessageInfo } from '../../store/types.js';
 import type { SeqRange } from '../sequence.js';
 import type { Command, ImapSession } from '../session.js';
 import { formatSet, rangeTest } from '../sequence.js';
-import { needsContent, parseSearch, usesModseq, type SearchKey } from '../search-keys.js';
+import { factsNeeded, needsContent, parseSearch, usesModseq, type SearchKey } from '../search-keys.js';
 import { decodeCriteria, loadSearchable, type Searchable, UnknownCharset } from '../message-data.js';
+import { foldText } from '../../mime/search.js';
 import { no, ok, type Result } from '../result.js';
 import { requireSelected } from './helpers.js';
 
@@ -16,6 +18,8 @@ interface Ctx {
   maxUid: number;
   strings: Map<Buffer, string>;
   content: () => Promise<Searchable>;
+  /** The store's facts of the message (header values, sent date): no message read when cached. */
+  facts: () => Promise<MessageFacts>;
   /** Membership tests of the set keys, built once per SEARCH. */
   test: (k: SearchKey & { ranges: SeqRange[] }, star: number) => (n: number) => boolean;
 }
@@ -60,12 +64,12 @@ async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
         const t = c.info.internalDate.getTime();
         return compareDay(Math.floor(t / DAY) * DAY, k.cmp, k.day);
       }
-      const day = (await c.content()).sentDay();
+      const day = (await c.facts()).sortKeys!.sentDay;
       return day !== null && compareDay(day, k.cmp, k.day);
     }
     case 'header': {
       const needle = c.strings.get(k.value)!;
-      const values = (await c.content()).header(k.name);
+      const values = (await c.facts()).headerValues!.get(k.name.toLowerCase())!.map(foldText);
       // RFC 3501: HEADER with an empty string matches every message that has the field.
       return values.some((v) => needle === '' || v.includes(needle));
     }
@@ -95,6 +99,15 @@ function cheapFirst(k: SearchKey): SearchKey {
   }
 }
 
+/** The one message's facts; NONEXISTENT (as read() would) when its bytes are gone. */
+async function firstFacts(it: AsyncIterable<MessageFacts>): Promise<MessageFacts> {
+  for await (const f of it) {
+    if (!f.exists) throw new StoreError('NONEXISTENT', `message UID ${f.uid} no longer exists`);
+    return f;
+  }
+  throw new StoreError('NONEXISTENT', 'no facts');
+}
+
 export async function search(s: ImapSession, c: Command): Promise<Result> {
   const sel = requireSelected(s);
   const req = parseSearch(c.args);
@@ -112,6 +125,7 @@ export async function search(s: ImapSession, c: Command): Promise<Result> {
   const hits: number[] = [];
   const live = sel.view.map((e, i) => ({ e, i })).filter(({ e }) => !e.gone);
   const maxUid = sel.view.length ? sel.view[sel.view.length - 1]!.uid : 0;
+  const want = factsNeeded(req.key);
   const tests = new Map<SearchKey, (n: number) => boolean>();
   const test = (k: SearchKey & { ranges: SeqRange[] }, star: number) => {
     let f = tests.get(k);
@@ -122,9 +136,11 @@ export async function search(s: ImapSession, c: Command): Promise<Result> {
     if (s.dead) break;
     const info = sel.current(i);
     let loaded: Promise<Searchable> | null = null;
+    let facts: Promise<MessageFacts> | null = null;
     const ctx: Ctx = {
       info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test,
       content: () => (loaded ??= sel.mailbox.read(e.uid).then(loadSearchable)),
+      facts: () => (facts ??= firstFacts(sel.mailbox.facts([e.uid], want!))),
     };
     try {
       if (await matches(key, ctx)) {
