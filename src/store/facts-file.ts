@@ -252,7 +252,7 @@ export class FactsFile {
     if (crc32(line.subarray(9)) !== crc) return undefined;
     const cols = columns(line);
     if (cols.length !== 9) return undefined;
-    const raw = Buffer.from(line); // the window is reused
+    const raw = line; // a window buffer is never reused: the view stays valid
     const col = (k: number): unknown => JSON.parse(raw.toString('utf8', cols[k]!, k + 1 < cols.length ? cols[k + 1]! - 1 : raw.length));
     try {
       const rec: CachedFacts = {

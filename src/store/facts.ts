@@ -4,7 +4,7 @@
 // SORT over the same messages parses nothing. Backends give only bytes and a per-message identity
 // (FactsSource); everything about parsing and caching is here, one place for both mbox and maildir.
 import { parseMessage } from '../mime/parser.js';
-import { envelope, envelopeData } from '../mime/envelope.js';
+import { envelopeData, envelopeInnerOf } from '../mime/envelope.js';
 import { bodyStructure } from '../mime/bodystructure.js';
 import { decodeHeaderValue } from '../mime/decode.js';
 import { fieldValue } from '../mime/header.js';
@@ -182,7 +182,7 @@ export function parsedFacts(root: MimePart, raw: Buffer): ParsedFacts {
     references: allValues(root, raw, 'references').flatMap(messageIds),
   };
   return {
-    envelope: envelope(root, raw),
+    envelope: `(${envelopeInnerOf(env)})`,
     body: bodyStructure(root, raw, false),
     bodyStructure: bodyStructure(root, raw, true),
     sortKeys,
