@@ -356,7 +356,7 @@ describe.each(['mbox', 'maildir'] as const)('%s: facts cache in the index direct
     return { where: root, store: () => storeAt(root), cache: () => join(root, 'dmail-facts') };
   }
 
-  it('is written by the session that parsed (never by EXAMINE), and survives kill -9 mid-append', async () => {
+  it('is written by the session that parsed (never by EXAMINE), and survives kill -9 mid-create and mid-append', async () => {
     const fx = await setup(40);
     const box = await fx.store().open('INBOX', { readOnly: true });
     const uids = box.state.messages.map((m) => m.uid);
@@ -364,6 +364,9 @@ describe.each(['mbox', 'maildir'] as const)('%s: facts cache in the index direct
     const truth = await all(box, uids, want);
     await box.close();
     expect(existsSync(fx.cache())).toBe(false); // EXAMINE writes nothing
+    // Killed while creating the file (compaction path): nothing half-made takes its place.
+    expect((await run(fx.where, kind, 'half', { DMAIL_STORE_KILLPOINT: 'facts-compact-before' })).signal).toBe('SIGKILL');
+    expect(existsSync(fx.cache())).toBe(false);
     expect((await run(fx.where, kind, 'half', {})).code).toBe(0);
     const before = readFileSync(fx.cache());
     // Killed while appending the second half: half a batch on disk.
