@@ -263,6 +263,29 @@ describe('facts cache file', () => {
     expect(readFileSync(path, 'latin1').startsWith('DMFACTS1 V8\n')).toBe(true);
   });
 
+  it('stays right when two handles write and compact the same file at once', async () => {
+    dir = tempDir();
+    const msgs = many(120);
+    const uids = [...msgs.keys()];
+    const want: FactsRequest = { envelope: true, headerFields: ['subject'] };
+    const a = new FactsFile({ dir, name: 'x.facts', writable: true });
+    const b = new FactsFile({ dir, name: 'x.facts', writable: true, maxBytes: 30_000 });
+    // Interleaved: a takes the odd UIDs, b the even ones and, past its small cap, compacts under a.
+    const ia = mailboxFacts(a, memorySource(msgs), uids.filter((u) => u % 2), want)[Symbol.asyncIterator]();
+    const ib = mailboxFacts(b, memorySource(msgs), uids.filter((u) => u % 2 === 0), want)[Symbol.asyncIterator]();
+    for (let k = 0; k < 60; k++) {
+      await ia.next();
+      await ib.next();
+      if (k % 7 === 0) { a.flush(); b.flush(); }
+    }
+    a.close();
+    b.close();
+    const s = memorySource(msgs);
+    const got = await collect(mailboxFacts(new FactsFile({ dir, name: 'x.facts', writable: false }), s, uids, want));
+    expect(got).toEqual(await collect(factsFromBytes(memorySource(msgs), uids, want)));
+    expect(s.loads).toBeLessThan(uids.length); // some of it survived the races
+  });
+
   it('is not written by a read-only handle, nor trusted when someone else owns it', async () => {
     dir = tempDir();
     const msgs = many(5);
