@@ -99,8 +99,29 @@ function cheapFirst(k: SearchKey): SearchKey {
   }
 }
 
+const BATCH = 256;
+
+/** Whether evaluating the key reaches a key that needs the store's facts for every message: then
+ *  fetching them ahead in batches parses nothing a lazy evaluation would not. */
+function alwaysNeedsFacts(k: SearchKey): boolean {
+  switch (k.op) {
+    case 'header':
+      return true;
+    case 'date':
+      return k.field === 'sent';
+    case 'and':
+      return k.keys.length > 0 && alwaysNeedsFacts(k.keys[0]!); // the first key is evaluated for all
+    case 'or':
+      return alwaysNeedsFacts(k.a);
+    case 'not':
+      return alwaysNeedsFacts(k.key);
+    default:
+      return false;
+  }
+}
+
 /** The one message's facts; NONEXISTENT (as read() would) when its bytes are gone. */
-async function firstFacts(it: AsyncIterable<MessageFacts>): Promise<MessageFacts> {
+async function firstFacts(it: AsyncIterable<MessageFacts> | Iterable<MessageFacts>): Promise<MessageFacts> {
   for await (const f of it) {
     if (!f.exists) throw new StoreError('NONEXISTENT', `message UID ${f.uid} no longer exists`);
     return f;
@@ -132,15 +153,24 @@ export async function search(s: ImapSession, c: Command): Promise<Result> {
     if (!f) tests.set(k, (f = rangeTest(k.ranges, star)));
     return f;
   };
-  for (const { e, i } of live) {
+  // When every message needs facts (FROM x, SUBJECT y ...), ask the store for them in batches: one
+  // facts() call per BATCH messages instead of one per message, and nothing parsed that is not needed.
+  const batched = want !== null && alwaysNeedsFacts(key);
+  const ahead = new Map<number, MessageFacts>();
+  for (const [n, { e, i }] of live.entries()) {
     if (s.dead) break;
     const info = sel.current(i);
     let loaded: Promise<Searchable> | null = null;
     let facts: Promise<MessageFacts> | null = null;
+    if (batched && !ahead.has(e.uid)) {
+      ahead.clear();
+      for await (const f of sel.mailbox.facts(live.slice(n, n + BATCH).map((x) => x.e.uid), want)) ahead.set(f.uid, f);
+    }
+    const mine = ahead.get(e.uid);
     const ctx: Ctx = {
       info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test,
       content: () => (loaded ??= sel.mailbox.read(e.uid).then(loadSearchable)),
-      facts: () => (facts ??= firstFacts(sel.mailbox.facts([e.uid], want!))),
+      facts: () => (facts ??= mine ? firstFacts([mine]) : firstFacts(sel.mailbox.facts([e.uid], want!))),
     };
     try {
       if (await matches(key, ctx)) {
