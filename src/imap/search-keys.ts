@@ -3,6 +3,7 @@
 import { type Args, ParseError } from './args.js';
 import { parseSequenceSet, type SeqRange } from './sequence.js';
 import { parseDate } from './wire.js';
+import type { FactsRequest } from '../store/types.js';
 
 export type DateField = 'internal' | 'sent';
 export type DateCmp = 'before' | 'on' | 'since';
@@ -205,4 +206,21 @@ export function needsContent(k: SearchKey): boolean {
     default:
       return false;
   }
+}
+
+/** What the store's facts (Mailbox.facts) must give to evaluate the key: the decoded values of the
+ *  header fields HEADER/FROM/TO/CC/BCC/SUBJECT name, and the sent date for SENT*. Null: nothing. */
+export function factsNeeded(k: SearchKey): FactsRequest | null {
+  const names = new Set<string>();
+  let sent = false;
+  const walk = (x: SearchKey): void => {
+    if (x.op === 'and') x.keys.forEach(walk);
+    else if (x.op === 'or') { walk(x.a); walk(x.b); }
+    else if (x.op === 'not') walk(x.key);
+    else if (x.op === 'header') names.add(x.name.toLowerCase());
+    else if (x.op === 'date' && x.field === 'sent') sent = true;
+  };
+  walk(k);
+  if (!names.size && !sent) return null;
+  return { ...(names.size ? { headerValues: [...names] } : {}), ...(sent ? { sortKeys: true } : {}) };
 }

@@ -1,11 +1,13 @@
 // SEARCH / UID SEARCH with CHARSET and ESEARCH RETURN (RFC 4731). Text keys match case-insensitively on
-// MIME-decoded headers (RFC 2047) and decoded bodies; the message is only read when a key needs it.
-import { StoreError, type MessageInfo } from '../../store/types.js';
+// MIME-decoded headers (RFC 2047) and decoded bodies; header keys and SENT* use the store's facts
+// (Mailbox.facts, cached per mailbox), the message is only read when BODY or TEXT needs it.
+import { StoreError, type MessageFacts, type MessageInfo } from '../../store/types.js';
 import type { SeqRange } from '../sequence.js';
 import type { Command, ImapSession } from '../session.js';
 import { formatSet, rangeTest } from '../sequence.js';
-import { needsContent, parseSearch, usesModseq, type SearchKey } from '../search-keys.js';
+import { factsNeeded, needsContent, parseSearch, usesModseq, type SearchKey } from '../search-keys.js';
 import { decodeCriteria, loadSearchable, type Searchable, UnknownCharset } from '../message-data.js';
+import { foldText } from '../../mime/search.js';
 import { no, ok, type Result } from '../result.js';
 import { requireSelected } from './helpers.js';
 
@@ -16,6 +18,8 @@ interface Ctx {
   maxUid: number;
   strings: Map<Buffer, string>;
   content: () => Promise<Searchable>;
+  /** The store's facts of the message (header values, sent date): no message read when cached. */
+  facts: () => Promise<MessageFacts>;
   /** Membership tests of the set keys, built once per SEARCH. */
   test: (k: SearchKey & { ranges: SeqRange[] }, star: number) => (n: number) => boolean;
 }
@@ -60,12 +64,12 @@ async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
         const t = c.info.internalDate.getTime();
         return compareDay(Math.floor(t / DAY) * DAY, k.cmp, k.day);
       }
-      const day = (await c.content()).sentDay();
+      const day = (await c.facts()).sortKeys!.sentDay;
       return day !== null && compareDay(day, k.cmp, k.day);
     }
     case 'header': {
       const needle = c.strings.get(k.value)!;
-      const values = (await c.content()).header(k.name);
+      const values = (await c.facts()).headerValues!.get(k.name.toLowerCase())!.map(foldText);
       // RFC 3501: HEADER with an empty string matches every message that has the field.
       return values.some((v) => needle === '' || v.includes(needle));
     }
@@ -95,6 +99,36 @@ function cheapFirst(k: SearchKey): SearchKey {
   }
 }
 
+const BATCH = 256;
+
+/** Whether evaluating the key reaches a key that needs the store's facts for every message: then
+ *  fetching them ahead in batches parses nothing a lazy evaluation would not. */
+function alwaysNeedsFacts(k: SearchKey): boolean {
+  switch (k.op) {
+    case 'header':
+      return true;
+    case 'date':
+      return k.field === 'sent';
+    case 'and':
+      return k.keys.length > 0 && alwaysNeedsFacts(k.keys[0]!); // the first key is evaluated for all
+    case 'or':
+      return alwaysNeedsFacts(k.a);
+    case 'not':
+      return alwaysNeedsFacts(k.key);
+    default:
+      return false;
+  }
+}
+
+/** The one message's facts; NONEXISTENT (as read() would) when its bytes are gone. */
+async function firstFacts(it: AsyncIterable<MessageFacts> | Iterable<MessageFacts>): Promise<MessageFacts> {
+  for await (const f of it) {
+    if (!f.exists) throw new StoreError('NONEXISTENT', `message UID ${f.uid} no longer exists`);
+    return f;
+  }
+  throw new StoreError('NONEXISTENT', 'no facts');
+}
+
 export async function search(s: ImapSession, c: Command): Promise<Result> {
   const sel = requireSelected(s);
   const req = parseSearch(c.args);
@@ -112,19 +146,31 @@ export async function search(s: ImapSession, c: Command): Promise<Result> {
   const hits: number[] = [];
   const live = sel.view.map((e, i) => ({ e, i })).filter(({ e }) => !e.gone);
   const maxUid = sel.view.length ? sel.view[sel.view.length - 1]!.uid : 0;
+  const want = factsNeeded(req.key);
   const tests = new Map<SearchKey, (n: number) => boolean>();
   const test = (k: SearchKey & { ranges: SeqRange[] }, star: number) => {
     let f = tests.get(k);
     if (!f) tests.set(k, (f = rangeTest(k.ranges, star)));
     return f;
   };
-  for (const { e, i } of live) {
+  // When every message needs facts (FROM x, SUBJECT y ...), ask the store for them in batches: one
+  // facts() call per BATCH messages instead of one per message, and nothing parsed that is not needed.
+  const batched = want !== null && alwaysNeedsFacts(key);
+  const ahead = new Map<number, MessageFacts>();
+  for (const [n, { e, i }] of live.entries()) {
     if (s.dead) break;
     const info = sel.current(i);
     let loaded: Promise<Searchable> | null = null;
+    let facts: Promise<MessageFacts> | null = null;
+    if (batched && !ahead.has(e.uid)) {
+      ahead.clear();
+      for await (const f of sel.mailbox.facts(live.slice(n, n + BATCH).map((x) => x.e.uid), want)) ahead.set(f.uid, f);
+    }
+    const mine = ahead.get(e.uid);
     const ctx: Ctx = {
       info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test,
       content: () => (loaded ??= sel.mailbox.read(e.uid).then(loadSearchable)),
+      facts: () => (facts ??= mine ? firstFacts([mine]) : firstFacts(sel.mailbox.facts([e.uid], want!))),
     };
     try {
       if (await matches(key, ctx)) {
