@@ -25,7 +25,9 @@ export type SearchKey =
   | { op: 'text'; value: Buffer }
   /** RFC 7162 MODSEQ [entry-name entry-type] n: mod-sequence >= n (per-flag entries are not kept
    *  separately, so the message's own mod-sequence stands for each). */
-  | { op: 'modseq'; n: number };
+  | { op: 'modseq'; n: number }
+  /** RFC 5032 WITHIN: OLDER n (INTERNALDATE at least n seconds ago) / YOUNGER n (less than n). */
+  | { op: 'age'; older: boolean; seconds: number };
 
 const FLAG_KEYS: Record<string, [string, boolean]> = {
   ANSWERED: ['\\Answered', true], DELETED: ['\\Deleted', true], DRAFT: ['\\Draft', true],
@@ -119,6 +121,13 @@ function parseKey(a: Args, depth: number, count: { n: number } = { n: 0 }): Sear
       }
       return { op: 'modseq', n: a.modseq(true) };
     }
+    case 'OLDER':
+    case 'YOUNGER': {
+      a.sp();
+      const seconds = a.number();
+      if (seconds === 0) throw new ParseError(`${word} needs a positive interval`);
+      return { op: 'age', older: word === 'OLDER', seconds };
+    }
     case 'NOT':
       a.sp();
       return { op: 'not', key: parseKey(a, depth + 1, count) };
@@ -133,33 +142,66 @@ function parseKey(a: Args, depth: number, count: { n: number } = { n: 0 }): Sear
   }
 }
 
+export type ReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT';
+
+/** RFC 9394 PARTIAL: a range of positions in the result, counted from the end when negative. */
+export interface PartialRange {
+  /** As the client wrote it, for the response. */
+  text: string;
+  /** 1-based positions, lo <= hi; negative: from the end (-1 = last). */
+  lo: number;
+  hi: number;
+}
+
+/** ESEARCH RETURN options (RFC 4731, RFC 5267 for SORT, RFC 9394 PARTIAL). */
+export interface Returns {
+  options: Set<ReturnOption>;
+  partial?: PartialRange;
+}
+
+function partialRange(a: Args): PartialRange {
+  const text = a.word();
+  const m = /^(-?)(\d+):(-?)(\d+)$/.exec(text);
+  if (!m || m[1] !== m[3]) throw new ParseError('Invalid PARTIAL range');
+  const x = Number(m[2]);
+  const y = Number(m[4]);
+  if (x < 1 || y < 1 || x > 0xffffffff || y > 0xffffffff) throw new ParseError('Invalid PARTIAL range');
+  const sign = m[1] ? -1 : 1;
+  return { text, lo: sign * Math.min(x, y), hi: sign * Math.max(x, y) };
+}
+
+/** `RETURN (...)` if it comes next (after the command name's space), else undefined. */
+export function parseReturns(a: Args): Returns | undefined {
+  if (!/^RETURN /i.test(a.text.slice(a.pos, a.pos + 7))) return undefined;
+  a.pos += 7;
+  const r: Returns = { options: new Set() };
+  a.list(() => {
+    const o = a.atom().toUpperCase();
+    if (o === 'PARTIAL') {
+      if (r.partial) throw new ParseError('PARTIAL given twice');
+      a.sp();
+      r.partial = partialRange(a);
+      return;
+    }
+    if (o !== 'MIN' && o !== 'MAX' && o !== 'ALL' && o !== 'COUNT') throw new ParseError(`Unknown RETURN option ${o}`);
+    r.options.add(o);
+  });
+  // RFC 9394 §3.1: ALL and PARTIAL cannot be combined.
+  if (r.partial && r.options.has('ALL')) throw new ParseError('RETURN ALL and PARTIAL are mutually exclusive');
+  if (!r.options.size && !r.partial) r.options.add('ALL');
+  a.sp();
+  return r;
+}
+
 export interface SearchRequest {
   charset?: string;
   /** ESEARCH RETURN options, or undefined for a plain SEARCH response. */
-  returns?: Set<'MIN' | 'MAX' | 'ALL' | 'COUNT'>;
+  returns?: Returns;
   key: SearchKey;
 }
 
-export function parseSearch(a: Args): SearchRequest {
-  const req: SearchRequest = { key: { op: 'all' } };
-  a.sp();
-  if (/^RETURN /i.test(a.text.slice(a.pos, a.pos + 7))) {
-    a.pos += 7;
-    const r = new Set<'MIN' | 'MAX' | 'ALL' | 'COUNT'>();
-    a.list(() => {
-      const o = a.atom().toUpperCase();
-      if (o !== 'MIN' && o !== 'MAX' && o !== 'ALL' && o !== 'COUNT') throw new ParseError(`Unknown RETURN option ${o}`);
-      r.add(o);
-    });
-    if (!r.size) r.add('ALL');
-    req.returns = r;
-    a.sp();
-  }
-  if (/^CHARSET /i.test(a.text.slice(a.pos, a.pos + 8))) {
-    a.pos += 8;
-    req.charset = a.astringBytes().toString('latin1');
-    a.sp();
-  }
+/** search-criteria up to the end of the command: one key, or the AND of several. */
+export function parseCriteria(a: Args): SearchKey {
   const keys: SearchKey[] = [];
   const count = { n: 0 };
   for (;;) {
@@ -167,7 +209,19 @@ export function parseSearch(a: Args): SearchRequest {
     if (a.atEnd) break;
     a.sp();
   }
-  req.key = keys.length === 1 ? keys[0]! : { op: 'and', keys };
+  return keys.length === 1 ? keys[0]! : { op: 'and', keys };
+}
+
+export function parseSearch(a: Args): SearchRequest {
+  const req: SearchRequest = { key: { op: 'all' } };
+  a.sp();
+  req.returns = parseReturns(a);
+  if (/^CHARSET /i.test(a.text.slice(a.pos, a.pos + 8))) {
+    a.pos += 8;
+    req.charset = a.astringBytes().toString('latin1');
+    a.sp();
+  }
+  req.key = parseCriteria(a);
   return req;
 }
 

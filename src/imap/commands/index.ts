@@ -23,6 +23,8 @@ import { idle } from './idle.js';
 import { close } from './close.js';
 import { expunge } from './expunge.js';
 import { search } from './search.js';
+import { sort } from './sort.js';
+import { thread } from './thread.js';
 import { fetch } from './fetch.js';
 import { store } from './store.js';
 import { copy } from './copy.js';
@@ -73,6 +75,10 @@ export const COMMANDS: Record<string, CommandSpec> = {
   'UID EXPUNGE': { states: SELECTED, run: expunge },
   SEARCH: { states: SELECTED, run: search, noExpunge: true },
   'UID SEARCH': { states: SELECTED, run: search },
+  SORT: { states: SELECTED, run: sort, noExpunge: true },
+  'UID SORT': { states: SELECTED, run: sort },
+  THREAD: { states: SELECTED, run: thread, noExpunge: true },
+  'UID THREAD': { states: SELECTED, run: thread },
   FETCH: { states: SELECTED, run: fetch, noExpunge: true },
   'UID FETCH': { states: SELECTED, run: fetch },
   STORE: { states: SELECTED, run: store, noExpunge: true },

@@ -3,8 +3,8 @@
 import { StoreError, type MessageInfo } from '../../store/types.js';
 import type { SeqRange } from '../sequence.js';
 import type { Command, ImapSession } from '../session.js';
-import { formatSet, rangeTest } from '../sequence.js';
-import { needsContent, parseSearch, usesModseq, type SearchKey } from '../search-keys.js';
+import { rangeTest } from '../sequence.js';
+import { needsContent, parseSearch, usesModseq, type Returns, type SearchKey } from '../search-keys.js';
 import { decodeCriteria, loadSearchable, type Searchable, UnknownCharset } from '../message-data.js';
 import { no, ok, type Result } from '../result.js';
 import { requireSelected } from './helpers.js';
@@ -15,6 +15,8 @@ interface Ctx {
   maxSeq: number;
   maxUid: number;
   strings: Map<Buffer, string>;
+  /** The time the command started (WITHIN keys compare against one instant). */
+  now: number;
   content: () => Promise<Searchable>;
   /** Membership tests of the set keys, built once per SEARCH. */
   test: (k: SearchKey & { ranges: SeqRange[] }, star: number) => (n: number) => boolean;
@@ -75,6 +77,11 @@ async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
       return (await c.content()).text().includes(c.strings.get(k.value)!);
     case 'modseq':
       return c.info.modseq >= k.n;
+    case 'age': {
+      const limit = c.now - k.seconds * 1000;
+      const t = c.info.internalDate.getTime();
+      return k.older ? t <= limit : t > limit;
+    }
   }
 }
 
@@ -95,22 +102,33 @@ function cheapFirst(k: SearchKey): SearchKey {
   }
 }
 
-export async function search(s: ImapSession, c: Command): Promise<Result> {
+/** One message a search found: its 0-based index in the session's view and its current info. */
+export interface Hit {
+  index: number;
+  info: MessageInfo;
+}
+
+export class BadCharset extends Error {}
+
+/**
+ * The messages of the selected mailbox that match `key` (strings in `charset`), in sequence order.
+ * Shared by SEARCH, SORT and THREAD. Throws BadCharset for an unknown charset. Enables CONDSTORE
+ * when the key uses MODSEQ (RFC 7162 §3.1) and then reports the highest mod-sequence found.
+ */
+export async function searchMessages(s: ImapSession, key0: SearchKey, charset: string | undefined): Promise<{ hits: Hit[]; withModseq: boolean; maxModseq: number }> {
   const sel = requireSelected(s);
-  const req = parseSearch(c.args);
   let strings: Map<Buffer, string>;
   try {
-    strings = await decodeCriteria(req.key, req.charset);
+    strings = await decodeCriteria(key0, charset);
   } catch (e) {
-    if (e instanceof UnknownCharset) return no('[BADCHARSET (UTF-8 US-ASCII)] Unknown charset');
+    if (e instanceof UnknownCharset) throw new BadCharset(String(charset));
     throw e;
   }
-  const key = cheapFirst(req.key);
-  const withModseq = usesModseq(req.key);
+  const key = cheapFirst(key0);
+  const withModseq = usesModseq(key0);
   if (withModseq) s.enableCondstore(); // RFC 7162 §3.1
   let maxModseq = 0;
-  const hits: number[] = [];
-  const live = sel.view.map((e, i) => ({ e, i })).filter(({ e }) => !e.gone);
+  const hits: Hit[] = [];
   const maxUid = sel.view.length ? sel.view[sel.view.length - 1]!.uid : 0;
   const tests = new Map<SearchKey, (n: number) => boolean>();
   const test = (k: SearchKey & { ranges: SeqRange[] }, star: number) => {
@@ -118,17 +136,20 @@ export async function search(s: ImapSession, c: Command): Promise<Result> {
     if (!f) tests.set(k, (f = rangeTest(k.ranges, star)));
     return f;
   };
-  for (const { e, i } of live) {
+  const now = Date.now();
+  for (let i = 0; i < sel.view.length; i++) {
+    const e = sel.view[i]!;
+    if (e.gone) continue;
     if (s.dead) break;
     const info = sel.current(i);
     let loaded: Promise<Searchable> | null = null;
     const ctx: Ctx = {
-      info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test,
+      info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test, now,
       content: () => (loaded ??= sel.mailbox.read(e.uid).then(loadSearchable)),
     };
     try {
       if (await matches(key, ctx)) {
-        hits.push(c.uid ? e.uid : i + 1);
+        hits.push({ index: i, info });
         if (info.modseq > maxModseq) maxModseq = info.modseq;
       }
     } catch (err) {
@@ -136,20 +157,67 @@ export async function search(s: ImapSession, c: Command): Promise<Result> {
       throw err;
     }
   }
+  return { hits, withModseq, maxModseq };
+}
+
+/** A list of numbers in the order given as a sequence-set: ascending runs of consecutive numbers
+ *  become ranges, nothing is reordered (RFC 5267: ESORT's ALL is in sort order). */
+export function orderedSet(nums: readonly number[]): string {
+  const parts: string[] = [];
+  let i = 0;
+  while (i < nums.length) {
+    let j = i;
+    while (j + 1 < nums.length && nums[j + 1] === nums[j]! + 1) j++;
+    parts.push(i === j ? `${nums[i]}` : `${nums[i]}:${nums[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
+/** The ESEARCH response (RFC 4731; RFC 5267 for SORT, whose `nums` are in sort order; RFC 9394
+ *  PARTIAL). `modseq` is the highest mod-sequence when the criteria used MODSEQ. */
+export function esearchLine(tag: string, uid: boolean, returns: Returns, nums: readonly number[], modseq: number | null): string {
+  let line = `ESEARCH (TAG "${tag.replace(/["\\]/g, '')}")${uid ? ' UID' : ''}`;
+  const o = returns.options;
+  if (nums.length) {
+    if (o.has('MIN')) line += ` MIN ${nums[0]}`;
+    if (o.has('MAX')) line += ` MAX ${nums[nums.length - 1]}`;
+    if (o.has('ALL')) line += ` ALL ${orderedSet(nums)}`;
+  }
+  if (o.has('COUNT')) line += ` COUNT ${nums.length}`;
+  if (returns.partial) {
+    const p = returns.partial;
+    const n = nums.length;
+    // Positions are 1-based; negative ones count from the end.
+    const from = p.lo > 0 ? p.lo - 1 : Math.max(0, n + p.lo);
+    const to = p.lo > 0 ? Math.min(n, p.hi) : n + p.hi + 1;
+    const slice = from < to ? nums.slice(from, to) : [];
+    line += ` PARTIAL (${p.text} ${slice.length ? orderedSet(slice) : 'NIL'})`;
+  }
+  // RFC 7162 §3.1.5 / RFC 4731: MODSEQ with the result when the criteria used it.
+  if (modseq !== null && nums.length) line += ` MODSEQ ${modseq}`;
+  return line;
+}
+
+export const BADCHARSET = '[BADCHARSET (UTF-8 US-ASCII)] Unknown charset';
+
+export async function search(s: ImapSession, c: Command): Promise<Result> {
+  requireSelected(s);
+  const req = parseSearch(c.args);
+  let r: Awaited<ReturnType<typeof searchMessages>>;
+  try {
+    r = await searchMessages(s, req.key, req.charset);
+  } catch (e) {
+    if (e instanceof BadCharset) return no(BADCHARSET);
+    throw e;
+  }
+  const sel = requireSelected(s);
+  const nums = r.hits.map((h) => (c.uid ? sel.view[h.index]!.uid : h.index + 1));
   if (!req.returns) {
-    const mod = withModseq && hits.length ? ` (MODSEQ ${maxModseq})` : '';
-    s.untagged(`SEARCH${hits.map((h) => ' ' + h).join('')}${mod}`);
+    const mod = r.withModseq && nums.length ? ` (MODSEQ ${r.maxModseq})` : '';
+    s.untagged(`SEARCH${nums.map((h) => ' ' + h).join('')}${mod}`);
   } else {
-    let line = `ESEARCH (TAG "${c.tag.replace(/["\\]/g, '')}")${c.uid ? ' UID' : ''}`;
-    if (hits.length) {
-      if (req.returns.has('MIN')) line += ` MIN ${hits[0]}`;
-      if (req.returns.has('MAX')) line += ` MAX ${hits[hits.length - 1]}`;
-      if (req.returns.has('ALL')) line += ` ALL ${formatSet(hits)}`;
-    }
-    if (req.returns.has('COUNT')) line += ` COUNT ${hits.length}`;
-    // RFC 7162 §3.1.5 / RFC 4731: MODSEQ with the result when the criteria used it.
-    if (withModseq && hits.length) line += ` MODSEQ ${maxModseq}`;
-    s.untagged(line);
+    s.untagged(esearchLine(c.tag, c.uid, req.returns, nums, r.withModseq ? r.maxModseq : null));
   }
   return ok(`${c.uid ? 'UID ' : ''}SEARCH completed`);
 }
