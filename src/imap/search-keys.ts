@@ -148,7 +148,7 @@ export type ReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT';
 export interface PartialRange {
   /** As the client wrote it, for the response. */
   text: string;
-  /** 1-based positions, lo <= hi; negative: from the end (-1 = last). */
+  /** 1-based positions, lo <= hi; both negative: from the end (-1 = last, so -3:-1 = the last three). */
   lo: number;
   hi: number;
 }
@@ -166,8 +166,8 @@ function partialRange(a: Args): PartialRange {
   const x = Number(m[2]);
   const y = Number(m[4]);
   if (x < 1 || y < 1 || x > 0xffffffff || y > 0xffffffff) throw new ParseError('Invalid PARTIAL range');
-  const sign = m[1] ? -1 : 1;
-  return { text, lo: sign * Math.min(x, y), hi: sign * Math.max(x, y) };
+  if (m[1]) return { text, lo: -Math.max(x, y), hi: -Math.min(x, y) };
+  return { text, lo: Math.min(x, y), hi: Math.max(x, y) };
 }
 
 /** `RETURN (...)` if it comes next (after the command name's space), else undefined. */
