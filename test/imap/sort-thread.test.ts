@@ -151,3 +151,33 @@ describe('WITHIN (RFC 5032)', () => {
     expect(last(await c.cmd('SEARCH OLDER x'))).toMatch(/^t\d+ BAD/);
   });
 });
+
+describe('SEARCH FROM/TO/CC/BCC on addresses with comments', () => {
+  it('matches the address without its comments, as Dovecot does', async () => {
+    const s = siteWithMessages(0);
+    try {
+      setInbox(s.site, 'bob', [
+        { text: 'From: Some One <user (comment)@ (comment) domain.org>\nTo: "List" <list(the list)@lists.example>\nCc: x@y.org\nBcc: <hidden (c)@ secret.org>\nSubject: a\n\nbody\n' },
+        { text: 'From: other@domain.org\nTo: list@lists.example.net\nSubject: b\n\nbody\n' },
+      ]);
+      const k = await connectImap(s.site);
+      try {
+        expect(last(await k.login())).toMatch(/OK/);
+        expect(last(await k.cmd('SELECT INBOX'))).toMatch(/OK/);
+        const search = async (q: string) => (await k.cmd(`SEARCH ${q}`)).find((l) => l.startsWith('* SEARCH'));
+        expect(await search('FROM user@domain.org')).toBe('* SEARCH 1');
+        expect(await search('FROM "Some One <user@domain"')).toBe('* SEARCH 1');
+        expect(await search('FROM comment')).toBe('* SEARCH 1'); // the raw text still matches too
+        expect(await search('TO list@lists.example')).toBe('* SEARCH 1 2');
+        expect(await search('TO <list@lists.example>')).toBe('* SEARCH 1');
+        expect(await search('BCC hidden@secret.org')).toBe('* SEARCH 1');
+        expect(await search('CC x@y.org')).toBe('* SEARCH 1');
+        expect(await search('FROM nobody@domain.org')).toBe('* SEARCH');
+      } finally {
+        k.close();
+      }
+    } finally {
+      s.cleanup();
+    }
+  });
+});

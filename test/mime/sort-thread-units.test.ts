@@ -162,3 +162,15 @@ describe('THREAD=ORDEREDSUBJECT', () => {
     expect(formatThreads(threadOrderedSubject(msgs))).toBe('(2 (3)(5))(4 1)(6)');
   });
 });
+
+describe('address search text (SEARCH FROM/TO/CC/BCC)', () => {
+  it('normalises comments, folding and encoded names away', async () => {
+    const { addressSearchText } = await import('../../src/mime/address.js');
+    const { decodeHeaderValue } = await import('../../src/mime/decode.js');
+    const d = (w: string) => decodeHeaderValue(w);
+    expect(addressSearchText('<user (comment)@ (comment) domain.org>', d)).toBe('<user@domain.org>');
+    expect(addressSearchText('"Joe Q." (x) <joe (c) @\r\n example.com>, plain@x.org', d)).toBe('Joe Q. <joe@example.com>, <plain@x.org>');
+    expect(addressSearchText('=?UTF-8?Q?=C3=89mile?= <e@x>', d)).toBe('Émile <e@x>');
+    expect(addressSearchText('team: a@x, b@y;', d)).toBe('team:, <a@x>, <b@y>');
+  });
+});
