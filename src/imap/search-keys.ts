@@ -27,7 +27,9 @@ export type SearchKey =
    *  separately, so the message's own mod-sequence stands for each). */
   | { op: 'modseq'; n: number }
   /** RFC 5032 WITHIN: OLDER n (INTERNALDATE at least n seconds ago) / YOUNGER n (less than n). */
-  | { op: 'age'; older: boolean; seconds: number };
+  | { op: 'age'; older: boolean; seconds: number }
+  /** SEARCHRES (RFC 5182) "$" (or "UID $"): the messages the last SAVE kept. */
+  | { op: 'saved' };
 
 const FLAG_KEYS: Record<string, [string, boolean]> = {
   ANSWERED: ['\\Answered', true], DELETED: ['\\Deleted', true], DRAFT: ['\\Draft', true],
@@ -63,7 +65,11 @@ function parseKey(a: Args, depth: number, count: { n: number } = { n: 0 }): Sear
     return keys.length === 1 ? keys[0]! : { op: 'and', keys };
   }
   const c = a.peek();
-  if ((c >= '0' && c <= '9') || c === '*' || c === '$') return { op: 'seq', ranges: parseSequenceSet(a.sequenceSet()) };
+  if (c === '$') {
+    a.expect('$');
+    return { op: 'saved' };
+  }
+  if ((c >= '0' && c <= '9') || c === '*') return { op: 'seq', ranges: parseSequenceSet(a.sequenceSet()) };
   const word = a.atom().toUpperCase();
   const flag = FLAG_KEYS[word];
   if (flag) return { op: 'flag', flag: flag[0], set: flag[1] };
@@ -108,6 +114,7 @@ function parseKey(a: Args, depth: number, count: { n: number } = { n: 0 }): Sear
       return { op: 'text', value: a.astringBytes() };
     case 'UID':
       a.sp();
+      if (a.eat('$')) return { op: 'saved' };
       return { op: 'uid', ranges: parseSequenceSet(a.sequenceSet()) };
     case 'MODSEQ': {
       a.sp();
@@ -142,7 +149,7 @@ function parseKey(a: Args, depth: number, count: { n: number } = { n: 0 }): Sear
   }
 }
 
-export type ReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT';
+export type ReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
 
 /** RFC 9394 PARTIAL: a range of positions in the result, counted from the end when negative. */
 export interface PartialRange {
@@ -183,7 +190,7 @@ export function parseReturns(a: Args): Returns | undefined {
       r.partial = partialRange(a);
       return;
     }
-    if (o !== 'MIN' && o !== 'MAX' && o !== 'ALL' && o !== 'COUNT') throw new ParseError(`Unknown RETURN option ${o}`);
+    if (o !== 'MIN' && o !== 'MAX' && o !== 'ALL' && o !== 'COUNT' && o !== 'SAVE') throw new ParseError(`Unknown RETURN option ${o}`);
     r.options.add(o);
   });
   // RFC 9394 §3.1: ALL and PARTIAL cannot be combined.

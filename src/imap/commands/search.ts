@@ -4,7 +4,8 @@ import { StoreError, type MessageInfo } from '../../store/types.js';
 import type { SeqRange } from '../sequence.js';
 import type { Command, ImapSession } from '../session.js';
 import { rangeTest } from '../sequence.js';
-import { needsContent, parseSearch, usesModseq, type Returns, type SearchKey } from '../search-keys.js';
+import { needsContent, parseSearch, usesModseq, type PartialRange, type Returns, type SearchKey } from '../search-keys.js';
+import { saveResult, savedUids } from '../search-result.js';
 import { decodeCriteria, loadSearchable, type Searchable, UnknownCharset } from '../message-data.js';
 import { no, ok, type Result } from '../result.js';
 import { requireSelected } from './helpers.js';
@@ -17,6 +18,8 @@ interface Ctx {
   strings: Map<Buffer, string>;
   /** The time the command started (WITHIN keys compare against one instant). */
   now: number;
+  /** SEARCHRES "$". */
+  saved: ReadonlySet<number>;
   content: () => Promise<Searchable>;
   /** Membership tests of the set keys, built once per SEARCH. */
   test: (k: SearchKey & { ranges: SeqRange[] }, star: number) => (n: number) => boolean;
@@ -77,6 +80,8 @@ async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
       return (await c.content()).text().includes(c.strings.get(k.value)!);
     case 'modseq':
       return c.info.modseq >= k.n;
+    case 'saved':
+      return c.saved.has(c.info.uid);
     case 'age': {
       const limit = c.now - k.seconds * 1000;
       const t = c.info.internalDate.getTime();
@@ -137,6 +142,7 @@ export async function searchMessages(s: ImapSession, key0: SearchKey, charset: s
     return f;
   };
   const now = Date.now();
+  const saved = savedUids(sel);
   for (let i = 0; i < sel.view.length; i++) {
     const e = sel.view[i]!;
     if (e.gone) continue;
@@ -144,7 +150,7 @@ export async function searchMessages(s: ImapSession, key0: SearchKey, charset: s
     const info = sel.current(i);
     let loaded: Promise<Searchable> | null = null;
     const ctx: Ctx = {
-      info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test, now,
+      info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test, now, saved,
       content: () => (loaded ??= sel.mailbox.read(e.uid).then(loadSearchable)),
     };
     try {
@@ -174,6 +180,45 @@ export function orderedSet(nums: readonly number[]): string {
   return parts.join(',');
 }
 
+/** The part of a result RETURN (SAVE) keeps (RFC 5182 §2.4; RFC 9394 for PARTIAL): only MIN and/or
+ *  MAX when given without ALL and COUNT, only the PARTIAL range when given without them, else all. */
+function savedPart(returns: Returns, uids: readonly number[]): number[] {
+  const o = returns.options;
+  if (o.has('ALL') || o.has('COUNT') || uids.length === 0) return [...uids];
+  if (o.has('MIN') || o.has('MAX')) {
+    const out: number[] = [];
+    if (o.has('MIN')) out.push(uids[0]!);
+    if (o.has('MAX')) out.push(uids[uids.length - 1]!);
+    return out;
+  }
+  if (returns.partial) return partialSlice(returns.partial, uids);
+  return [...uids];
+}
+
+function partialSlice<T>(p: PartialRange, items: readonly T[]): T[] {
+  const n = items.length;
+  // Positions are 1-based; negative ones count from the end.
+  const from = p.lo > 0 ? p.lo - 1 : Math.max(0, n + p.lo);
+  const to = p.lo > 0 ? Math.min(n, p.hi) : n + p.hi + 1;
+  return from < to ? items.slice(from, to) : [];
+}
+
+/**
+ * Answers a search with RETURN options: saves "$" when asked (SEARCHRES) and sends the ESEARCH line
+ * unless SAVE was the only option (RFC 5182 §2.4). `nums` are what the client sees (sequence numbers
+ * or UIDs) and `uids` the same messages' UIDs, both in result order.
+ */
+export function answerReturns(s: ImapSession, c: Command, returns: Returns, nums: readonly number[], uids: readonly number[], modseq: number | null): void {
+  if (returns.options.has('SAVE')) saveResult(requireSelected(s), savedPart(returns, uids));
+  if (returns.options.size === 1 && returns.options.has('SAVE') && !returns.partial) return;
+  s.untagged(esearchLine(c.tag, c.uid, returns, nums, modseq));
+}
+
+/** A search with RETURN (SAVE) that fails with NO leaves "$" empty (RFC 5182 §2.1). */
+export function failedReturns(s: ImapSession, returns: Returns | undefined): void {
+  if (returns?.options.has('SAVE')) saveResult(requireSelected(s), []);
+}
+
 /** The ESEARCH response (RFC 4731; RFC 5267 for SORT, whose `nums` are in sort order; RFC 9394
  *  PARTIAL). `modseq` is the highest mod-sequence when the criteria used MODSEQ. */
 export function esearchLine(tag: string, uid: boolean, returns: Returns, nums: readonly number[], modseq: number | null): string {
@@ -186,13 +231,8 @@ export function esearchLine(tag: string, uid: boolean, returns: Returns, nums: r
   }
   if (o.has('COUNT')) line += ` COUNT ${nums.length}`;
   if (returns.partial) {
-    const p = returns.partial;
-    const n = nums.length;
-    // Positions are 1-based; negative ones count from the end.
-    const from = p.lo > 0 ? p.lo - 1 : Math.max(0, n + p.lo);
-    const to = p.lo > 0 ? Math.min(n, p.hi) : n + p.hi + 1;
-    const slice = from < to ? nums.slice(from, to) : [];
-    line += ` PARTIAL (${p.text} ${slice.length ? orderedSet(slice) : 'NIL'})`;
+    const slice = partialSlice(returns.partial, nums);
+    line += ` PARTIAL (${returns.partial.text} ${slice.length ? orderedSet(slice) : 'NIL'})`;
   }
   // RFC 7162 §3.1.5 / RFC 4731: MODSEQ with the result when the criteria used it.
   if (modseq !== null && nums.length) line += ` MODSEQ ${modseq}`;
@@ -208,16 +248,19 @@ export async function search(s: ImapSession, c: Command): Promise<Result> {
   try {
     r = await searchMessages(s, req.key, req.charset);
   } catch (e) {
-    if (e instanceof BadCharset) return no(BADCHARSET);
+    if (e instanceof BadCharset) {
+      failedReturns(s, req.returns);
+      return no(BADCHARSET);
+    }
     throw e;
   }
-  const sel = requireSelected(s);
-  const nums = r.hits.map((h) => (c.uid ? sel.view[h.index]!.uid : h.index + 1));
+  const uids = r.hits.map((h) => h.info.uid);
+  const nums = c.uid ? uids : r.hits.map((h) => h.index + 1);
   if (!req.returns) {
     const mod = r.withModseq && nums.length ? ` (MODSEQ ${r.maxModseq})` : '';
     s.untagged(`SEARCH${nums.map((h) => ' ' + h).join('')}${mod}`);
   } else {
-    s.untagged(esearchLine(c.tag, c.uid, req.returns, nums, r.withModseq ? r.maxModseq : null));
+    answerReturns(s, c, req.returns, nums, uids, r.withModseq ? r.maxModseq : null);
   }
   return ok(`${c.uid ? 'UID ' : ''}SEARCH completed`);
 }

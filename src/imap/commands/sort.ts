@@ -7,7 +7,7 @@ import { needsFacts, parseSortCriteria, sortItems, type SortItem } from '../sort
 import { messageFacts } from '../sort-keys.js';
 import { no, ok, type Result } from '../result.js';
 import { requireSelected } from './helpers.js';
-import { BadCharset, BADCHARSET, esearchLine, searchMessages } from './search.js';
+import { answerReturns, BadCharset, BADCHARSET, failedReturns, searchMessages } from './search.js';
 
 export async function sort(s: ImapSession, c: Command): Promise<Result> {
   const sel = requireSelected(s);
@@ -24,7 +24,10 @@ export async function sort(s: ImapSession, c: Command): Promise<Result> {
   try {
     r = await searchMessages(s, key, charset);
   } catch (e) {
-    if (e instanceof BadCharset) return no(BADCHARSET);
+    if (e instanceof BadCharset) {
+      failedReturns(s, returns);
+      return no(BADCHARSET);
+    }
     throw e;
   }
   const facts = needsFacts(criteria) ? await messageFacts(sel.mailbox, r.hits.map((h) => h.info)) : null;
@@ -41,7 +44,7 @@ export async function sort(s: ImapSession, c: Command): Promise<Result> {
     const mod = modseq !== null && nums.length ? ` (MODSEQ ${modseq})` : '';
     s.untagged(`SORT${nums.map((n) => ' ' + n).join('')}${mod}`);
   } else {
-    s.untagged(esearchLine(c.tag, c.uid, returns, nums, modseq));
+    answerReturns(s, c, returns, nums, items.map((it) => it.info.uid), modseq);
   }
   return ok(`${c.uid ? 'UID ' : ''}SORT completed`);
 }
