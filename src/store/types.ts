@@ -61,6 +61,102 @@ export interface ExpungedSince {
   readonly complete: boolean;
 }
 
+/**
+ * What `Mailbox.facts()` is asked to produce for each message. Every member is optional; ask only for
+ * what the command needs (a fact not asked for may still be present, callers must not rely on it).
+ */
+export interface FactsRequest {
+  /** `MessageFacts.envelope`: the IMAP ENVELOPE. */
+  readonly envelope?: boolean;
+  /** `MessageFacts.body`: the non-extensible BODY form of the body structure. */
+  readonly body?: boolean;
+  /** `MessageFacts.bodyStructure`: the extensible BODYSTRUCTURE form. */
+  readonly bodyStructure?: boolean;
+  /** `MessageFacts.sortKeys` (RFC 5256 SORT keys and SEARCH SENT*). */
+  readonly sortKeys?: boolean;
+  /** `MessageFacts.threading` (RFC 5256 THREAD REFERENCES: Message-ID, In-Reply-To, References). */
+  readonly threading?: boolean;
+  /** `MessageFacts.headerFields`: BODY[HEADER.FIELDS (names)] of the message's own (top-level) header.
+   *  Field names as the client wrote them; matched case-insensitively. Must not be empty. */
+  readonly headerFields?: readonly string[];
+  /** `MessageFacts.headerValues`: the RFC 2047-decoded values of these top-level header fields (SEARCH
+   *  HEADER / FROM / TO / CC / BCC / SUBJECT). Names matched case-insensitively. */
+  readonly headerValues?: readonly string[];
+}
+
+/** One address as SORT looks at it (RFC 5256 §3, RFC 5957 SORT=DISPLAY). */
+export interface SortAddress {
+  /** Display name (phrase), RFC 2047-decoded to Unicode; null when the address has none. */
+  readonly name: string | null;
+  /** Local part (addr-mailbox) as written (comments and quoting removed, as in ENVELOPE); null if none. */
+  readonly mailbox: string | null;
+  /** Domain (addr-host) as written; null if none. */
+  readonly domain: string | null;
+}
+
+/** SORT keys of one message (RFC 5256 §3) and the sent date SEARCH SENT* compares. */
+export interface SortKeys {
+  /** The first `Date:` field's value as written (wire string: one char per byte), null without one. */
+  readonly dateHeader: string | null;
+  /** That date as UTC milliseconds since the epoch (its zone applied; RFC 5322 and obsolete forms,
+   *  two-digit years as RFC 5322 §4.3 says). null when missing or unparsable: RFC 5256 SORT DATE then
+   *  uses INTERNALDATE (MessageInfo.internalDate), which the caller has. */
+  readonly sentDate: number | null;
+  /** The calendar day of that date in the sender's own zone, as UTC midnight milliseconds: what RFC 3501
+   *  SENTBEFORE / SENTON / SENTSINCE compare (time and zone disregarded). Found more leniently than
+   *  `sentDate` (a date without a time still has a day); null when there is none. */
+  readonly sentDay: number | null;
+  /** The first `Subject:` field's value, unfolded and RFC 2047-decoded to Unicode (not yet reduced to the
+   *  RFC 5256 §2.1 base subject: that is the caller's, one place for SORT SUBJECT and THREAD); null
+   *  without a Subject field. */
+  readonly subject: string | null;
+  /** First address of the (merged, as in ENVELOPE) From / To / Cc lists; null when the list has no
+   *  address (a group's start and end markers are skipped). */
+  readonly from: SortAddress | null;
+  readonly to: SortAddress | null;
+  readonly cc: SortAddress | null;
+  // RFC 5256 SIZE is MessageInfo.size and ARRIVAL is MessageInfo.internalDate: not repeated here.
+}
+
+/** The threading material of one message (RFC 5256 §2.2 REFERENCES). Message IDs are given without
+ *  their angle brackets and with comments and whitespace removed, case kept (e.g. `abc@example.com`). */
+export interface ThreadingKeys {
+  /** The first valid message ID of `Message-ID:`; null when there is none. */
+  readonly messageId: string | null;
+  /** The valid message IDs of `In-Reply-To:`, in order (empty when none). */
+  readonly inReplyTo: readonly string[];
+  /** The valid message IDs of `References:` (all such fields, in order; empty when none). */
+  readonly references: readonly string[];
+}
+
+/**
+ * Parsed facts of one message, as `Mailbox.facts()` yields them. Only what the request asked for is
+ * certain to be set. The IMAP strings ("wire strings") are what Dovecot 2.3 sends, byte for byte, with
+ * one JS char per byte (latin1): send them with Buffer.from(s, 'latin1').
+ */
+export interface MessageFacts {
+  readonly uid: number;
+  /** False when the message's bytes are gone (the same case in which `read()` rejects with
+   *  StoreError('NONEXISTENT')): no other member is set then. */
+  readonly exists: boolean;
+  /** ENVELOPE, parenthesised: `(date subject from sender reply-to to cc bcc in-reply-to message-id)`. */
+  readonly envelope?: string;
+  /** BODY (non-extensible body structure), parenthesised. */
+  readonly body?: string;
+  /** BODYSTRUCTURE (extensible: with MD5, disposition, language, location), parenthesised. */
+  readonly bodyStructure?: string;
+  readonly sortKeys?: SortKeys;
+  readonly threading?: ThreadingKeys;
+  /** Exactly the bytes of BODY[HEADER.FIELDS (requested names)]: the matching fields of the top-level
+   *  header, whole (folded lines and line ends included), in header order, followed by an empty line
+   *  (CRLF). */
+  readonly headerFields?: Buffer;
+  /** Decoded values (RFC 2047; folding removed, leading and trailing whitespace trimmed) of the requested
+   *  fields, keyed by the lower-cased field name, every occurrence in header order; an empty array for
+   *  a requested field the header lacks. */
+  readonly headerValues?: ReadonlyMap<string, readonly string[]>;
+}
+
 export interface OpenOptions {
   readOnly?: boolean;
   /** Claim \Recent for this session (SELECT does, EXAMINE and STATUS do not). */
@@ -106,6 +202,21 @@ export interface Mailbox {
    * one buffer of garbage per piece. Not for consumers that collect chunks.
    */
   streamTransient(uid: number, start?: number, end?: number): Readable;
+  /**
+   * Parsed facts of messages, for FETCH ENVELOPE / BODY / BODYSTRUCTURE / BODY[HEADER.FIELDS (...)], the
+   * header-based SEARCH keys, SORT and THREAD: one MessageFacts per UID, in the order given (duplicates
+   * answered again). Each is what parsing the bytes `read(uid)` returns would give, never anything
+   * older: a message whose bytes changed under the same UID (another file, another size) is parsed
+   * afresh. Same lifetime rule as read(): a UID this handle may no longer read, or whose bytes a foreign
+   * program removed, yields `{ uid, exists: false }` instead of rejecting; other errors reject.
+   *
+   * A backend may answer from a per-mailbox cache of the facts clients ask for again and again; the
+   * shared default (`src/store/facts.ts`: `FactsSource` gives it the bytes and a per-message identity)
+   * keeps one in the index directory. Lazy: consume it in step with the output (FETCH writes each
+   * message before the next is parsed), so memory stays bounded for `1:*` on a big mailbox. A
+   * read-only handle (EXAMINE) answers the same facts but never writes a cache.
+   */
+  facts(uids: readonly number[], want: FactsRequest): AsyncIterable<MessageFacts>;
   /** Change flags of the given UIDs; returns the new state. UIDs that are unknown or already expunged
    *  (by anyone) are ignored: a silent no-op, as RFC 2180 §4.2.1 lets a server do. Changed messages get
    *  a new mod-sequence. With `unchangedSince` (RFC 7162 UNCHANGEDSINCE), messages whose mod-sequence

@@ -24,6 +24,7 @@ function fakeMailbox(messages: MessageInfo[], keywords: string[] = []): Fake {
     read: async () => Buffer.alloc(0),
     stream: () => { throw new Error('unused'); },
     streamTransient: () => { throw new Error('unused'); },
+    facts: () => { throw new Error('unused'); },
     setFlags: async () => state,
     expunge: async () => [],
     acknowledge: (st: MailboxState) => { acks.push(st); },

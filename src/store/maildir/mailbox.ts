@@ -10,7 +10,9 @@
 import { promises as fsp, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { ExpungedSince, Flag, Mailbox, MailboxState, MessageInfo, StoreMode } from '../types.js';
+import type { ExpungedSince, FactsRequest, Flag, Mailbox, MailboxState, MessageFacts, MessageInfo, StoreMode } from '../types.js';
+import { mailboxFacts, type FactsSource } from '../facts.js';
+import { FactsFile } from '../facts-file.js';
 import { StoreError } from '../types.js';
 import { CHANGE_APPEND, CHANGE_EXPUNGE, CHANGE_FLAGS, CHANGE_PURGE, type ChangeLog, type ChangeRecord } from '../changelog.js';
 import { killPoint } from '../killpoint.js';
@@ -30,6 +32,9 @@ import { scanMaildir, locate, type ScanEntry } from './scan.js';
 import { factsOf, readIndex, writeIndex, type KnownFacts, type MailboxIndex } from './facts-cache.js';
 
 type Sub = 'new' | 'cur';
+
+/** The facts cache (store/facts-file.ts) in the folder, beside dmail-index. */
+export const FACTS_CACHE = 'dmail-facts';
 
 async function dirExists(path: string): Promise<boolean> {
   try {
@@ -128,6 +133,8 @@ export class MaildirMailbox implements Mailbox {
   private static readonly UNLISTED_MAX = 10_000;
   /** Identity of the mailbox directory when opened: another one under the name means deleted. */
   private dirIno: bigint | undefined;
+  /** Opened at the first facts() call. */
+  private factsFile: FactsFile | null = null;
 
   constructor(
     readonly name: string,
@@ -642,6 +649,31 @@ export class MaildirMailbox implements Mailbox {
     return e;
   }
 
+  /** Parsed facts (store/facts.ts); a message's identity is its file's base name and size. */
+  facts(uids: readonly number[], want: FactsRequest): AsyncIterable<MessageFacts> {
+    this.factsFile ??= new FactsFile({ dir: this.dir, name: FACTS_CACHE, writable: !this.readOnly, log: this.env.log });
+    return mailboxFacts(this.factsFile, this.factsSource(), uids, want);
+  }
+
+  private factsSource(): FactsSource {
+    const ident = (e: Entry) => `${e.base}/${e.size}`;
+    const self = this;
+    return {
+      get state() { return self.current; },
+      identity: (uid) => {
+        const e = this.entries.get(uid) ?? this.ghosts.get(uid)?.entry;
+        return e && !isPlaceholder(e) ? ident(e) : undefined;
+      },
+      load: async (uid) => {
+        const e = this.entry(uid);
+        const bytes = await this.read(uid);
+        // The base name is the file (maildir files never change); a size that does not agree with the
+        // bytes (a placeholder for a file that could not be measured) is not an identity.
+        return { bytes, identity: !isPlaceholder(e) && bytes.length === e.size ? ident(e) : undefined };
+      },
+    };
+  }
+
   async read(uid: number): Promise<Buffer> {
     const e = this.entry(uid);
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -905,6 +937,7 @@ export class MaildirMailbox implements Mailbox {
     // Not a refresh here: it could claim \Recent for mail that arrives while we log out.
     if (this.unsavedFacts > 0 || this.snapshotIsNews()) await this.saveFacts().catch(() => undefined);
     this.closed = true;
+    this.factsFile?.close();
     this.ghosts.clear();
     if (this.slot) {
       this.slot.close();

@@ -64,6 +64,8 @@ export class MboxFile {
   /** The mailbox's change log (`<key>.modlog` beside the index) and live-handle slots (`<key>.views/`). */
   readonly modlogPath: string;
   readonly viewsDir: string;
+  /** The facts cache (store/facts-file.ts). */
+  readonly factsPath: string;
   private log: ChangeLog | null = null;
 
   constructor(
@@ -76,6 +78,7 @@ export class MboxFile {
     const stem = indexPath.endsWith('.idx') ? indexPath.slice(0, -4) : indexPath;
     this.modlogPath = stem + '.modlog';
     this.viewsDir = stem + '.views';
+    this.factsPath = stem + '.facts';
   }
 
   /** The change log for a UIDVALIDITY (one reader/writer object per mailbox and process). */

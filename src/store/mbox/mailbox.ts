@@ -2,7 +2,10 @@
 
 import { Readable } from 'node:stream';
 import { lstatSync } from 'node:fs';
-import type { Mailbox, MailboxState, MessageInfo, Flag, StoreMode, ExpungedSince } from '../types.js';
+import { basename } from 'node:path';
+import type { Mailbox, MailboxState, MessageInfo, Flag, StoreMode, ExpungedSince, FactsRequest, MessageFacts } from '../types.js';
+import { mailboxFacts, type FactsSource } from '../facts.js';
+import { FactsFile } from '../facts-file.js';
 import { StoreError } from '../types.js';
 import type { MboxFile } from './file.js';
 import type { IndexData, IndexedMessage } from './index-file.js';
@@ -136,6 +139,8 @@ export class MboxMailbox implements Mailbox {
   /** The spool's inode when opened ('' if it did not exist): another one means the folder was
    *  deleted or renamed away (and maybe created again). */
   private readonly ino: string;
+  /** The facts cache (`<key>.facts` beside the index), opened at the first facts() call. */
+  private factsFile: FactsFile | null = null;
 
   constructor(
     readonly name: string,
@@ -253,6 +258,31 @@ export class MboxMailbox implements Mailbox {
       if (!m || fd < 0) throw new StoreError('NONEXISTENT', `message UID ${uid} no longer exists`);
       return this.file.readMessage(fd, m);
     });
+  }
+
+  /** Parsed facts (store/facts.ts); a message's identity is its RFC822.SIZE and recognition hash. */
+  facts(uids: readonly number[], want: FactsRequest): AsyncIterable<MessageFacts> {
+    this.live();
+    this.factsFile ??= new FactsFile({ dir: this.file.indexDir, name: basename(this.file.factsPath), writable: !this.readOnly });
+    return mailboxFacts(this.factsFile, this.factsSource(), uids, want);
+  }
+
+  private factsSource(): FactsSource {
+    const ident = (m: IndexedMessage) => `${m.size}.${m.key}`;
+    const self = this;
+    return {
+      get state() { return self.state; },
+      identity: (uid) => {
+        const d = this.file.cur;
+        const m = d ? this.readable(d, uid) : undefined;
+        return m ? ident(m) : undefined;
+      },
+      load: (uid) => this.file.readLocked((fd, d) => {
+        const m = this.readable(d, uid);
+        if (!m || fd < 0) throw new StoreError('NONEXISTENT', `message UID ${uid} no longer exists`);
+        return { bytes: this.file.readMessage(fd, m), identity: d.uidValidity === this.state.uidValidity ? ident(m) : undefined };
+      }),
+    };
   }
 
   stream(uid: number, start = 0, end?: number): Readable {
@@ -459,6 +489,7 @@ export class MboxMailbox implements Mailbox {
     for (const w of [...this.watchers]) w();
     // Our claim on expunged messages ends first, so the purge below may take them.
     this.slot.close();
+    this.factsFile?.close();
     this.file.releaseReads();
     try {
       // Only the file this handle opened: a folder deleted or replaced meanwhile, or a drop file that

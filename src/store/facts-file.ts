@@ -1,0 +1,422 @@
+// The per-mailbox facts cache (mbox: `<index dir>/<key>.facts`; maildir: `dmail-facts` in the folder):
+// what store/facts.ts parsed out of each message, so that later FETCH ENVELOPE / BODYSTRUCTURE /
+// HEADER.FIELDS, header SEARCH keys, SORT and THREAD read a few hundred bytes instead of the message.
+//
+// Text, append-only, one record per line:
+//   header   `DMFACTS1 V<uidvalidity>\n`
+//   record   `<crc32 of the rest, 8 hex> <uid>\t<identity>\t<envelope>\t<body>\t<bodystructure>\t<sort keys>
+//             \t<threading>\t<covered header names>\t<header fields>\n`
+// Every column after the uid is JSON (a string, object or array), so neither a TAB nor a line break occurs
+// inside one. A later record for a UID replaces an earlier one. A record is believed only when its CRC
+// holds, the file's UIDVALIDITY is the mailbox's and its identity is the message's as the backend knows
+// it now (mbox: RFC822.SIZE + recognition hash; maildir: base name + size): a message rewritten under the
+// same UID is parsed afresh. Anything else (a line torn by kill -9, two appends mixed, flipped bits, a
+// file of another version) is skipped: it costs a parse, never a wrong answer.
+//
+// Written only by a handle that may write (never EXAMINE), only into a trusted directory (safe-file.ts)
+// and only to a file owned by this uid: the file is created by an atomic replace (header alone, or the
+// compacted records), appended to with O_APPEND|O_NOFOLLOW after checking the descriptor (a plain file,
+// ours, one link, no group/other write). Read only under the same checks, so facts planted by anyone
+// else are never served. Not fsynced: it is a cache.
+//
+// Bounded: a record above MAX_RECORD is not kept; the file is compacted (live records of current UIDs
+// only: expunged messages and replaced records go) by an atomic replace when it is more than half dead,
+// and no more is appended once even the compacted file would pass its cap (1 MB + 8 KB per message, at
+// most 256 MB). Cheap to open: nothing happens at SELECT; the first facts() call indexes the file (one
+// sequential read, no JSON parsed) and keeps only uid → position in memory; records are read through
+// a read-ahead window and only the columns asked for are parsed.
+import { closeSync, constants, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { crc32 } from 'node:zlib';
+import type { Logger } from '../log/types.js';
+import { killPoint } from './killpoint.js';
+import { effectiveUid, replaceFileSync } from './safe-file.js';
+import type { MailboxState, SortKeys, ThreadingKeys } from './types.js';
+
+/** The cacheable part of a message's facts: everything but header fields comes from one parse. */
+export interface ParsedFacts {
+  envelope: string;
+  body: string;
+  bodyStructure: string;
+  sortKeys: SortKeys;
+  threading: ThreadingKeys;
+}
+
+/** One top-level header field, kept whole (for HEADER.FIELDS) with where its value starts. */
+export interface RawField {
+  /** Lower-cased name. */
+  name: string;
+  /** The field's bytes as a wire string (latin1), folded lines and final line end included. */
+  line: string;
+  /** Offset of the first byte after the colon in `line`. */
+  valueAt: number;
+}
+
+const MAGIC = 'DMFACTS1';
+/** Records larger than this (a giant MIME tree) are not cached. */
+export const MAX_RECORD = 64 * 1024;
+/** Header names one record keeps fields for. */
+export const MAX_NAMES = 48;
+const WINDOW = 1024 * 1024;
+const FLUSH_RECORDS = 256;
+const FLUSH_BYTES = 512 * 1024;
+const FLUSH_DELAY_MS = 100;
+const { O_RDONLY, O_WRONLY, O_APPEND, O_NOFOLLOW } = constants;
+
+/** A cached record as found: what it holds, parsed only on demand. */
+export interface CachedFacts {
+  parsed(): ParsedFacts;
+  envelope(): string;
+  body(): string;
+  bodyStructure(): string;
+  sortKeys(): SortKeys;
+  threading(): ThreadingKeys;
+  /** Lower-cased names whose fields the record holds (all of them, in header order). */
+  names(): string[];
+  fields(): RawField[];
+}
+
+interface Pos {
+  off: number;
+  len: number;
+  /** The identity column as written (JSON text). */
+  ident: string;
+}
+
+export interface FactsFileOptions {
+  /** Directory the file lives in (checked as safe-file.ts does before any write). */
+  dir: string;
+  /** File name in it. */
+  name: string;
+  /** False for a read-only handle: the cache is read, never written. */
+  writable: boolean;
+  log?: Logger;
+  /** Test hook: cap of the file in bytes (default: 1 MB + 8 KB per message, at most 256 MB). */
+  maxBytes?: number;
+}
+
+function columns(line: Buffer): number[] {
+  // Start offsets of each column after "crc ": uid, identity, envelope, body, bs, sort, thread, names, fields.
+  const starts = [9];
+  for (let i = line.indexOf(0x09, 9); i >= 0 && starts.length < 9; i = line.indexOf(0x09, i + 1)) starts.push(i + 1);
+  return starts;
+}
+
+function asString(v: unknown): string {
+  if (typeof v !== 'string') throw new Error('bad column');
+  return v;
+}
+
+export class FactsFile {
+  readonly path: string;
+  private fd = -1;
+  private ino = -1;
+  /** Bytes of the file indexed so far (always at a line start). */
+  private indexed = 0;
+  /** The file's UIDVALIDITY; 0 when it has no valid header (yet). */
+  private uidValidity = 0;
+  private map = new Map<number, Pos>();
+  private window: { off: number; buf: Buffer } | null = null;
+  private pending: { uid: number; line: Buffer }[] = [];
+  private pendingBytes = 0;
+  private timer: NodeJS.Timeout | null = null;
+  /** Set once writing failed for a reason that will not go away (untrusted directory or file). */
+  private noWrite = false;
+  private state: MailboxState | null = null;
+  private closed = false;
+  /** A compaction had to leave records out (the cap): this handle adds no more. */
+  private full = false;
+
+  constructor(private readonly opts: FactsFileOptions) {
+    this.path = `${opts.dir}/${opts.name}`;
+  }
+
+  // ---- reading ----
+
+  /** Is the open file still the one at the path, and has it grown? Re-index what is new. */
+  private sync(): void {
+    let st: { ino: number; size: number };
+    try {
+      st = statSync(this.path);
+    } catch {
+      this.reset();
+      return;
+    }
+    if (st.ino !== this.ino || st.size < this.indexed) {
+      this.reset();
+      let fd: number;
+      try {
+        fd = openSync(this.path, O_RDONLY | O_NOFOLLOW);
+      } catch {
+        return;
+      }
+      const f = fstatSync(fd);
+      // Only a plain file of ours (or, for root, of the directory's owner) that nobody else may write.
+      const uid = effectiveUid();
+      let ownerOk = f.uid === uid;
+      if (!ownerOk && uid === 0) {
+        try { ownerOk = f.uid === statSync(this.opts.dir).uid; } catch { ownerOk = false; }
+      }
+      if (!f.isFile() || !ownerOk || f.nlink !== 1 || (f.mode & 0o022) !== 0) {
+        closeSync(fd);
+        this.opts.log?.warn({ path: this.path }, 'facts cache not trusted (owner, mode or links): ignored');
+        this.noWrite = true;
+        return;
+      }
+      this.fd = fd;
+      this.ino = f.ino;
+    }
+    if (this.fd < 0) return;
+    const size = fstatSync(this.fd).size;
+    if (size > this.indexed) this.indexFrom(size);
+  }
+
+  private reset(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+    this.ino = -1;
+    this.indexed = 0;
+    this.uidValidity = 0;
+    this.map.clear();
+    this.window = null;
+  }
+
+  /** Index complete lines from `indexed` up to `size`. */
+  private indexFrom(size: number): void {
+    const chunk = Buffer.allocUnsafe(Math.min(WINDOW, Math.max(size - this.indexed, 1)));
+    let pos = this.indexed;
+    let carry: Buffer = Buffer.alloc(0);
+    let carryAt = pos;
+    while (pos < size) {
+      const n = readSync(this.fd, chunk, 0, Math.min(chunk.length, size - pos), pos);
+      if (n <= 0) break;
+      pos += n;
+      const data = carry.length ? Buffer.concat([carry, chunk.subarray(0, n)]) : chunk.subarray(0, n);
+      let start = 0;
+      for (let nl = data.indexOf(0x0a); nl >= 0; nl = data.indexOf(0x0a, start)) {
+        this.indexLine(data, start, nl, carryAt + start);
+        start = nl + 1;
+      }
+      carryAt += start;
+      carry = Buffer.from(data.subarray(start));
+      if (carry.length > MAX_RECORD * 2) {
+        // A line this long is garbage: skip it up to its end.
+        carryAt += carry.length;
+        carry = Buffer.alloc(0);
+      }
+    }
+    this.indexed = carryAt;
+  }
+
+  private indexLine(data: Buffer, s: number, e: number, fileOff: number): void {
+    if (fileOff === 0) {
+      const m = /^DMFACTS1 V(\d+)$/.exec(data.toString('latin1', s, Math.min(e, s + 40)));
+      this.uidValidity = m ? Number(m[1]) : 0;
+      return;
+    }
+    if (!this.uidValidity || e - s < 12 || data[s + 8] !== 0x20) return;
+    const t1 = data.indexOf(0x09, s + 9);
+    if (t1 < 0 || t1 > e) return;
+    const t2 = data.indexOf(0x09, t1 + 1);
+    if (t2 < 0 || t2 > e) return;
+    let uid = 0;
+    for (let i = s + 9; i < t1; i++) {
+      const c = data[i]! - 0x30;
+      if (c < 0 || c > 9) return;
+      uid = uid * 10 + c;
+    }
+    if (uid < 1 || uid > 0xffffffff) return;
+    this.map.set(uid, { off: fileOff, len: e - s, ident: data.toString('utf8', t1 + 1, t2) });
+  }
+
+  private readAt(off: number, len: number): Buffer | undefined {
+    const w = this.window;
+    if (w && off >= w.off && off + len <= w.off + w.buf.length) return w.buf.subarray(off - w.off, off - w.off + len);
+    const buf = Buffer.allocUnsafe(Math.max(len, WINDOW));
+    const n = readSync(this.fd, buf, 0, buf.length, off);
+    if (n < len) return undefined;
+    this.window = { off, buf: buf.subarray(0, n) };
+    return buf.subarray(0, len);
+  }
+
+  /** The cached record of `uid` if it is one for these bytes (identity) under this UIDVALIDITY. */
+  lookup(uid: number, identity: string, uidValidity: number, resync: boolean): CachedFacts | undefined {
+    if (this.closed) return undefined;
+    if (resync || this.ino < 0) this.sync();
+    if (this.fd < 0 || this.uidValidity !== uidValidity) return undefined;
+    const p = this.map.get(uid);
+    if (!p || p.ident !== JSON.stringify(identity)) return undefined;
+    const line = this.readAt(p.off, p.len);
+    if (!line) return undefined;
+    const crc = parseInt(line.toString('latin1', 0, 8), 16);
+    if (crc32(line.subarray(9)) !== crc) return undefined;
+    const cols = columns(line);
+    if (cols.length !== 9) return undefined;
+    const raw = Buffer.from(line); // the window is reused
+    const col = (k: number): unknown => JSON.parse(raw.toString('utf8', cols[k]!, k + 1 < cols.length ? cols[k + 1]! - 1 : raw.length));
+    try {
+      const rec: CachedFacts = {
+        envelope: () => asString(col(2)),
+        body: () => asString(col(3)),
+        bodyStructure: () => asString(col(4)),
+        sortKeys: () => col(5) as SortKeys,
+        threading: () => col(6) as ThreadingKeys,
+        names: () => col(7) as string[],
+        fields: () => (col(8) as [string, string, number][]).map(([name, line, valueAt]) => ({ name, line, valueAt })),
+        parsed: () => ({ envelope: rec.envelope(), body: rec.body(), bodyStructure: rec.bodyStructure(), sortKeys: rec.sortKeys(), threading: rec.threading() }),
+      };
+      return rec;
+    } catch {
+      return undefined;
+    }
+  }
+
+  // ---- writing ----
+
+  /** Queue a record for `uid` (written soon, in a batch). `state` is the handle's current state (which
+   *  UIDs are live, for compaction; UIDVALIDITY of the record). */
+  add(uid: number, identity: string, parsed: ParsedFacts, names: readonly string[], fields: readonly RawField[], state: MailboxState): void {
+    if (!this.opts.writable || this.noWrite || this.closed || this.full) return;
+    if (this.state && this.state.uidValidity !== state.uidValidity) this.pending = [];
+    this.state = state;
+    const body = [
+      String(uid),
+      JSON.stringify(identity),
+      JSON.stringify(parsed.envelope),
+      JSON.stringify(parsed.body),
+      JSON.stringify(parsed.bodyStructure),
+      JSON.stringify(parsed.sortKeys),
+      JSON.stringify(parsed.threading),
+      JSON.stringify(names),
+      JSON.stringify(fields.map((f) => [f.name, f.line, f.valueAt])),
+    ].join('\t');
+    const b = Buffer.from(body, 'utf8');
+    if (b.length + 10 > MAX_RECORD) return;
+    const line = Buffer.allocUnsafe(b.length + 10);
+    line.write(crc32(b).toString(16).padStart(8, '0'), 0, 'latin1');
+    line[8] = 0x20;
+    b.copy(line, 9);
+    line[line.length - 1] = 0x0a;
+    this.pending.push({ uid, line });
+    this.pendingBytes += line.length;
+    if (this.pending.length >= FLUSH_RECORDS || this.pendingBytes >= FLUSH_BYTES) this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => { this.timer = null; this.flush(); }, FLUSH_DELAY_MS);
+      this.timer.unref();
+    }
+  }
+
+  private cap(state: MailboxState): number {
+    return this.opts.maxBytes ?? Math.min(256 * 1024 * 1024, 1024 * 1024 + 8192 * state.messages.length);
+  }
+
+  /** Write what is queued: appended, or (new file, other UIDVALIDITY, half dead, over the cap) as a
+   *  compacted file by atomic replace. Failure only costs speed. */
+  flush(): void {
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    const batch = this.pending;
+    const state = this.state;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (!batch.length || !state || this.noWrite) return;
+    try {
+      this.sync();
+      if (this.noWrite) return;
+      const size = this.fd >= 0 ? fstatSync(this.fd).size : 0;
+      const batchBytes = batch.reduce((n, r) => n + r.line.length, 0);
+      const live = this.liveBytes(state, batch);
+      const cap = this.cap(state);
+      if (this.fd < 0 || this.uidValidity !== state.uidValidity || (size > 64 * 1024 && live * 2 < size) || size + batchBytes > cap) {
+        this.compact(state, batch, cap);
+      } else {
+        this.append(batch);
+      }
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'UNSAFE_PATH' || code === 'EACCES' || code === 'EPERM' || code === 'EROFS') this.noWrite = true;
+      this.opts.log?.debug({ err: String(e), path: this.path }, 'facts cache not written');
+    }
+  }
+
+  /** Bytes of the records a compaction would keep (current UIDs, latest record each, plus the batch). */
+  private liveBytes(state: MailboxState, batch: readonly { uid: number; line: Buffer }[]): number {
+    const fresh = new Set(batch.map((r) => r.uid));
+    let n = 0;
+    for (const [uid, p] of this.map) if (!fresh.has(uid) && this.isLive(state, uid)) n += p.len + 1;
+    for (const r of batch) n += r.line.length;
+    return n;
+  }
+
+  private liveSet: { state: MailboxState; uids: Set<number> } | null = null;
+
+  /** A UID compaction keeps: current in the state, or above what the state knows (someone else's). */
+  private isLive(state: MailboxState, uid: number): boolean {
+    if (uid >= state.uidNext) return true;
+    if (this.liveSet?.state !== state) this.liveSet = { state, uids: new Set(state.messages.map((m) => m.uid)) };
+    return this.liveSet.uids.has(uid);
+  }
+
+  private append(batch: readonly { uid: number; line: Buffer }[]): void {
+    const fd = openSync(this.path, O_WRONLY | O_APPEND | O_NOFOLLOW);
+    try {
+      const f = fstatSync(fd);
+      // The file we indexed and checked (a compaction elsewhere may have replaced it: then the next
+      // flush sees the new one).
+      if (f.ino !== this.ino || !f.isFile() || f.nlink !== 1 || f.uid !== fstatSync(this.fd).uid) return;
+      // A line torn by a kill ends the file: start on a line of our own (the torn one stays skipped).
+      const torn = f.size > this.indexed;
+      const data = Buffer.concat([...(torn ? [Buffer.from('\n')] : []), ...batch.map((r) => r.line)]);
+      if (process.env.DMAIL_STORE_KILLPOINT?.includes('facts-append-torn')) {
+        let half = data.length >> 1;
+        if (data[half - 1] === 0x0a) half--;
+        writeSync(fd, data, 0, half);
+        killPoint('facts-append-torn');
+      }
+      let done = 0;
+      while (done < data.length) done += writeSync(fd, data, done, data.length - done);
+      killPoint('facts-appended');
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private compact(state: MailboxState, batch: readonly { uid: number; line: Buffer }[], cap: number): void {
+    const parts: Buffer[] = [Buffer.from(`${MAGIC} V${state.uidValidity}\n`, 'latin1')];
+    let total = parts[0]!.length;
+    const fresh = new Map(batch.map((r) => [r.uid, r.line]));
+    if (this.fd >= 0 && this.uidValidity === state.uidValidity) {
+      const keep = [...this.map].filter(([uid]) => !fresh.has(uid) && this.isLive(state, uid)).sort((a, b) => a[1].off - b[1].off);
+      for (const [, p] of keep) {
+        const line = this.readAt(p.off, p.len);
+        if (!line) continue;
+        if (total + p.len + 1 > cap) { this.full = true; break; }
+        const crc = parseInt(line.toString('latin1', 0, 8), 16);
+        if (crc32(line.subarray(9)) !== crc) continue;
+        parts.push(Buffer.from(line), Buffer.from('\n'));
+        total += p.len + 1;
+      }
+    }
+    for (const line of fresh.values()) {
+      if (total + line.length > cap) { this.full = true; break; }
+      parts.push(line);
+      total += line.length;
+    }
+    killPoint('facts-compact-before');
+    replaceFileSync(this.opts.dir, basename(this.path), Buffer.concat(parts), { sync: false });
+    killPoint('facts-compacted');
+    this.reset();
+  }
+
+  /** Write what is queued and let go of the file. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.reset();
+  }
+}
+
+/** Where a mailbox's facts cache lives, for backends: beside its other index files. */
+export function factsFileOptions(path: string, writable: boolean, log?: Logger): FactsFileOptions {
+  return { dir: dirname(path), name: basename(path), writable, log };
+}

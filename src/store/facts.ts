@@ -1,0 +1,337 @@
+// The shared default behind Mailbox.facts() (types.ts): parsed facts of messages — ENVELOPE, BODY,
+// BODYSTRUCTURE, SORT and THREAD keys, header fields — computed from the bytes a backend supplies, and
+// kept in a per-mailbox cache in the index directory (facts-cache.ts) so that a later FETCH, SEARCH or
+// SORT over the same messages parses nothing. Backends give only bytes and a per-message identity
+// (FactsSource); everything about parsing and caching is here, one place for both mbox and maildir.
+import { parseMessage } from '../mime/parser.js';
+import { envelope, envelopeData } from '../mime/envelope.js';
+import { bodyStructure } from '../mime/bodystructure.js';
+import { decodeHeaderValue } from '../mime/decode.js';
+import { fieldValue } from '../mime/header.js';
+import { loadCharsets } from '../mime/charset.js';
+import type { Address } from '../mime/address.js';
+import type { MimePart } from '../mime/types.js';
+import type { FactsRequest, MailboxState, MessageFacts, SortAddress, SortKeys, ThreadingKeys } from './types.js';
+import { MAX_NAMES, type CachedFacts, type FactsFile, type ParsedFacts, type RawField } from './facts-file.js';
+import { StoreError } from './types.js';
+
+/** What a backend gives the shared facts code: the bytes of a message and what identifies them. */
+export interface FactsSource {
+  /** The handle's current state: its UIDVALIDITY (cached facts of another are never used) and which
+   *  UIDs are current (the cache drops the others when it compacts). */
+  readonly state: MailboxState;
+  /**
+   * A short string that changes whenever the bytes `read(uid)` returns could have changed under the
+   * same UID (mbox: RFC822.SIZE and the hash of the message's first bytes; maildir: the file's base name
+   * and size); undefined when the handle no longer knows the UID (then nothing is cached for it).
+   * Cheap: called once per message per request.
+   */
+  identity(uid: number): string | undefined;
+  /** The CRLF message, as Mailbox.read() (rejects with StoreError('NONEXISTENT') once it is gone), with
+   *  the identity of exactly these bytes (taken where they were read, e.g. under the same lock). */
+  load(uid: number): Promise<{ bytes: Buffer; identity: string | undefined }>;
+}
+
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+
+/** RFC 3501 SENT* keys compare the Date header's date, disregarding time and timezone: the calendar
+ *  day written (UTC midnight ms), or null. */
+export function sentDayOf(date: string): number | null {
+  const m = /(\d{1,2})\s+([A-Za-z]{3})[a-z]*\.?\s+(\d{2,4})/.exec(date);
+  if (!m) return null;
+  const mon = MONTHS.indexOf(m[2]!.toLowerCase());
+  if (mon < 0) return null;
+  let y = Number(m[3]);
+  if (y < 50) y += 2000;
+  else if (y < 1000) y += 1900;
+  return Date.UTC(y, mon, Number(m[1]));
+}
+
+const ZONES: Record<string, number> = {
+  ut: 0, gmt: 0, z: 0, est: -300, edt: -240, cst: -360, cdt: -300, mst: -420, mdt: -360, pst: -480, pdt: -420,
+};
+
+/** RFC 5322 date-time (with the obsolete forms: comments, two-digit years, named zones, optional
+ *  seconds) as UTC ms; null when it is not one. */
+export function parseSentDate(value: string): number | null {
+  const s = value.replace(/\([^()]*\)/g, ' ').replace(/\s+/g, ' ').trim();
+  const m = /^(?:[A-Za-z]{3},? ?)?(\d{1,2}) ([A-Za-z]{3})[a-z]*\.? (\d{2,4}) (\d{1,2}) ?: ?(\d{2})(?: ?: ?(\d{2}))?(?: ([+-]\d{4}|[A-Za-z]{1,5}))?/.exec(s);
+  if (!m) return null;
+  const mon = MONTHS.indexOf(m[2]!.toLowerCase());
+  if (mon < 0) return null;
+  let y = Number(m[3]);
+  if (m[3]!.length < 4) y += y < 50 ? 2000 : 1900;
+  const d = Number(m[1]);
+  const h = Number(m[4]);
+  const mi = Number(m[5]);
+  const se = m[6] ? Number(m[6]) : 0;
+  if (d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return null;
+  let off = 0;
+  const z = m[7];
+  if (z && /^[+-]\d{4}$/.test(z)) {
+    const n = Number(z.slice(1, 3)) * 60 + Number(z.slice(3));
+    off = z[0] === '-' ? -n : n;
+  } else if (z) {
+    off = ZONES[z.toLowerCase()] ?? 0;
+  }
+  const t = Date.UTC(y, mon, d, h, mi, se) - off * 60_000;
+  return Number.isFinite(t) ? t : null;
+}
+
+/**
+ * The message IDs in a Message-ID / In-Reply-To / References value, in order: what is between `<` and
+ * `>` with comments, whitespace and quoting marks of the local part's quoted strings kept as written
+ * except for whitespace and comments outside quotes, which are dropped. An ID must have a non-empty
+ * local part, an `@` and a non-empty domain; anything else between brackets is skipped.
+ */
+export function messageIds(value: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  const n = value.length;
+  while (i < n) {
+    const c = value[i]!;
+    if (c === '(') {
+      // A comment (nested) outside an ID.
+      let depth = 0;
+      for (; i < n; i++) {
+        const d = value[i];
+        if (d === '\\') { i++; continue; }
+        if (d === '(') depth++;
+        else if (d === ')' && --depth === 0) { i++; break; }
+      }
+      continue;
+    }
+    if (c !== '<') { i++; continue; }
+    let id = '';
+    let j = i + 1;
+    let ok = false;
+    let inQuote = false;
+    for (; j < n; j++) {
+      const d = value[j]!;
+      if (inQuote) {
+        id += d;
+        if (d === '\\' && j + 1 < n) id += value[++j];
+        else if (d === '"') inQuote = false;
+        continue;
+      }
+      if (d === '>') { ok = true; break; }
+      if (d === '<') break;
+      if (d === '"') { inQuote = true; id += d; continue; }
+      if (d === '(') {
+        let depth = 0;
+        for (; j < n; j++) {
+          const e = value[j];
+          if (e === '\\') { j++; continue; }
+          if (e === '(') depth++;
+          else if (e === ')' && --depth === 0) break;
+        }
+        continue;
+      }
+      if (d === ' ' || d === '\t' || d === '\r' || d === '\n') continue;
+      id += d;
+    }
+    if (ok) {
+      const at = id.lastIndexOf('@');
+      if (at > 0 && at < id.length - 1) out.push(id);
+      i = j + 1;
+    } else {
+      i = j > i + 1 ? j : i + 1;
+    }
+  }
+  return out;
+}
+
+function firstAddress(list: Address[] | null): SortAddress | null {
+  for (const a of list ?? []) {
+    if (a.domain === null) continue; // group start / end
+    return { name: a.name === null ? null : decodeHeaderValue(a.name), mailbox: a.mailbox, domain: a.domain };
+  }
+  return null;
+}
+
+function firstValue(root: MimePart, raw: Buffer, name: string): string | null {
+  for (const f of root.fields) if (f.hasColon && f.name.toLowerCase() === name) return fieldValue(raw, f);
+  return null;
+}
+
+function allValues(root: MimePart, raw: Buffer, name: string): string[] {
+  const out: string[] = [];
+  for (const f of root.fields) if (f.hasColon && f.name.toLowerCase() === name) out.push(fieldValue(raw, f));
+  return out;
+}
+
+/** ENVELOPE, BODY, BODYSTRUCTURE, sort and threading keys of a parsed message. Await loadCharsets()
+ *  first (decoded subjects and names). */
+export function parsedFacts(root: MimePart, raw: Buffer): ParsedFacts {
+  const env = envelopeData(root, raw);
+  const dateHeader = firstValue(root, raw, 'date');
+  const subject = firstValue(root, raw, 'subject');
+  const sortKeys: SortKeys = {
+    dateHeader,
+    sentDate: dateHeader === null ? null : parseSentDate(dateHeader),
+    sentDay: dateHeader === null ? null : sentDayOf(dateHeader),
+    subject: subject === null ? null : decodeHeaderValue(subject).trim(),
+    from: firstAddress(env.from),
+    to: firstAddress(env.to),
+    cc: firstAddress(env.cc),
+  };
+  const mid = firstValue(root, raw, 'message-id');
+  const threading: ThreadingKeys = {
+    messageId: mid === null ? null : (messageIds(mid)[0] ?? null),
+    inReplyTo: allValues(root, raw, 'in-reply-to').flatMap(messageIds),
+    references: allValues(root, raw, 'references').flatMap(messageIds),
+  };
+  return {
+    envelope: envelope(root, raw),
+    body: bodyStructure(root, raw, false),
+    bodyStructure: bodyStructure(root, raw, true),
+    sortKeys,
+    threading,
+  };
+}
+
+/** The top-level header fields with these (lower-cased) names, whole, in header order. */
+export function rawFields(root: MimePart, raw: Buffer, names: ReadonlySet<string>): RawField[] {
+  const out: RawField[] = [];
+  for (const f of root.fields) {
+    if (!f.hasColon) continue;
+    const name = f.name.toLowerCase();
+    if (names.has(name)) out.push({ name, line: raw.toString('latin1', f.start, f.end), valueAt: f.valueStart - f.start });
+  }
+  return out;
+}
+
+const CRLF = '\r\n';
+
+/** BODY[HEADER.FIELDS (names)] of the top-level header from its fields: the matching fields in
+ *  order, then CRLF (Dovecot adds the empty line for the top-level header even when it had none). */
+export function headerFieldsOf(fields: readonly RawField[], names: ReadonlySet<string>): Buffer {
+  let text = '';
+  for (const f of fields) if (names.has(f.name)) text += f.line;
+  return Buffer.from(text + CRLF, 'latin1');
+}
+
+/** A field's value without the line end and surrounding blanks, RFC 2047-decoded (as SEARCH sees it). */
+function decodedValue(f: RawField): string {
+  let s = f.valueAt;
+  let e = f.line.length;
+  while (e > s && (f.line.charCodeAt(e - 1) === 0x0a || f.line.charCodeAt(e - 1) === 0x0d)) e--;
+  while (s < e && (f.line.charCodeAt(s) === 0x20 || f.line.charCodeAt(s) === 0x09)) s++;
+  return decodeHeaderValue(f.line.slice(s, e));
+}
+
+/** Decoded values of the requested fields (lower-cased names), all occurrences in header order. */
+export function headerValuesOf(fields: readonly RawField[], names: readonly string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const n of names) out.set(n, []);
+  for (const f of fields) out.get(f.name)?.push(decodedValue(f));
+  return out;
+}
+
+/** Lower-cased, de-duplicated field names of a request (HEADER.FIELDS and headerValues together). */
+export function requestedNames(want: FactsRequest): { fields: Set<string>; values: string[] } {
+  const fields = new Set((want.headerFields ?? []).map((n) => n.toLowerCase()));
+  const values = [...new Set((want.headerValues ?? []).map((n) => n.toLowerCase()))];
+  return { fields, values };
+}
+
+/** The facts the request asks for, assembled from parsed facts and header fields. */
+export function answer(uid: number, want: FactsRequest, parsed: ParsedFacts | null, fields: readonly RawField[], names: ReturnType<typeof requestedNames>): MessageFacts {
+  const f: { -readonly [K in keyof MessageFacts]: MessageFacts[K] } = { uid, exists: true };
+  if (parsed) {
+    if (want.envelope) f.envelope = parsed.envelope;
+    if (want.body) f.body = parsed.body;
+    if (want.bodyStructure) f.bodyStructure = parsed.bodyStructure;
+    if (want.sortKeys) f.sortKeys = parsed.sortKeys;
+    if (want.threading) f.threading = parsed.threading;
+  }
+  if (want.headerFields) f.headerFields = headerFieldsOf(fields, names.fields);
+  if (want.headerValues) f.headerValues = headerValuesOf(fields, names.values);
+  return f;
+}
+
+/** Whether the request needs the one-parse facts (anything but header fields). */
+export function wantsParsed(want: FactsRequest): boolean {
+  return !!(want.envelope || want.body || want.bodyStructure || want.sortKeys || want.threading);
+}
+
+/** The facts a request asks for, from a cached record (only the columns asked for are parsed). */
+function answerCached(uid: number, want: FactsRequest, rec: CachedFacts, names: ReturnType<typeof requestedNames>): MessageFacts {
+  const f: { -readonly [K in keyof MessageFacts]: MessageFacts[K] } = { uid, exists: true };
+  if (want.envelope) f.envelope = rec.envelope();
+  if (want.body) f.body = rec.body();
+  if (want.bodyStructure) f.bodyStructure = rec.bodyStructure();
+  if (want.sortKeys) f.sortKeys = rec.sortKeys();
+  if (want.threading) f.threading = rec.threading();
+  if (want.headerFields || want.headerValues) {
+    const fields = rec.fields();
+    if (want.headerFields) f.headerFields = headerFieldsOf(fields, names.fields);
+    if (want.headerValues) f.headerValues = headerValuesOf(fields, names.values);
+  }
+  return f;
+}
+
+/**
+ * Mailbox.facts() for a backend: from `cache` where it holds a record for the message's current bytes
+ * and the requested header names, else parsed from the bytes (and then cached, with the header names
+ * asked for now and before, up to MAX_NAMES). `cache` null: nothing is cached (no index directory).
+ */
+export async function* mailboxFacts(cache: FactsFile | null, source: FactsSource, uids: readonly number[], want: FactsRequest): AsyncGenerator<MessageFacts> {
+  await loadCharsets();
+  const names = requestedNames(want);
+  const asked = [...new Set([...names.fields, ...names.values])];
+  const parsedWanted = wantsParsed(want);
+  let resynced = false;
+  for (const uid of uids) {
+    let covered: string[] = [];
+    const id = cache ? source.identity(uid) : undefined;
+    if (cache && id !== undefined) {
+      let rec = cache.lookup(uid, id, source.state.uidValidity, false);
+      if (!rec && !resynced) {
+        // Someone else may have cached it since we looked: once per call, look again.
+        resynced = true;
+        rec = cache.lookup(uid, id, source.state.uidValidity, true);
+      }
+      if (rec) {
+        try {
+          covered = asked.length ? rec.names() : [];
+          if (asked.every((n) => covered.includes(n))) {
+            yield answerCached(uid, want, rec, names);
+            continue;
+          }
+        } catch {
+          covered = []; // a damaged column: parse afresh
+        }
+      }
+    }
+    let loaded: { bytes: Buffer; identity: string | undefined };
+    try {
+      loaded = await source.load(uid);
+    } catch (e) {
+      if (e instanceof StoreError && e.code === 'NONEXISTENT') {
+        yield { uid, exists: false };
+        continue;
+      }
+      throw e;
+    }
+    const raw = loaded.bytes;
+    const root = parseMessage(raw);
+    // The names the new record covers (always including those asked for now); null: not cached. A
+    // client asking for ever new names must not grow records without bound: past MAX_NAMES only the
+    // names asked for now are kept.
+    let cacheNames: string[] | null = null;
+    if (cache && loaded.identity !== undefined) {
+      const union = [...new Set([...covered, ...asked])];
+      cacheNames = union.length <= MAX_NAMES ? union : asked.length <= MAX_NAMES ? asked : null;
+    }
+    const fields = rawFields(root, raw, new Set(cacheNames ?? asked));
+    const parsed = cacheNames || parsedWanted ? parsedFacts(root, raw) : null;
+    if (cacheNames) cache!.add(uid, loaded.identity!, parsed!, cacheNames, fields, source.state);
+    yield answer(uid, want, parsed, fields, names);
+  }
+}
+
+/** Facts straight from the bytes, nothing cached. */
+export function factsFromBytes(source: FactsSource, uids: readonly number[], want: FactsRequest): AsyncGenerator<MessageFacts> {
+  return mailboxFacts(null, source, uids, want);
+}
