@@ -2,7 +2,7 @@
 // compare by i;unicode-casemap keys (sort-keys.ts); exact ties go by sequence number.
 import { type Args, ParseError } from './args.js';
 import type { MessageInfo } from '../store/types.js';
-import type { MessageFacts } from './sort-keys.js';
+import type { SortFacts } from './sort-keys.js';
 import { compareCodepoints } from '../mime/collation.js';
 
 export type SortKeyName = 'ARRIVAL' | 'CC' | 'DATE' | 'FROM' | 'SIZE' | 'SUBJECT' | 'TO' | 'DISPLAYFROM' | 'DISPLAYTO';
@@ -41,11 +41,11 @@ export interface SortItem {
   /** Sequence number: the final tie-break. */
   seq: number;
   info: MessageInfo;
-  facts: MessageFacts | null;
+  facts: SortFacts | null;
 }
 
 /** RFC 5256: the sent date, or INTERNALDATE when the Date: header is missing or unparsable. */
-export function sentDate(info: MessageInfo, facts: MessageFacts | null): number {
+export function sentDate(info: MessageInfo, facts: SortFacts | null): number {
   return facts?.sentDate ?? info.internalDate.getTime();
 }
 

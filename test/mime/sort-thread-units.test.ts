@@ -1,12 +1,10 @@
 // Units of SORT/THREAD's building blocks: RFC 5256 §2.1 base subjects, RFC 5051 i;unicode-casemap,
-// Date: parsing, msg-id parsing, and both threading algorithms on hand-checked RFC 5256 §2.2 cases.
+// the facts derived from the store's keys, and both threading algorithms on hand-checked RFC 5256 §2.2 cases.
 import { describe, expect, it } from 'vitest';
 import { baseSubject } from '../../src/mime/base-subject.js';
 import { compareCodepoints, unicodeCasemap } from '../../src/mime/collation.js';
-import { parseMessageDate } from '../../src/mime/message-date.js';
-import { messageIds } from '../../src/mime/message-id.js';
 import { formatThreads, threadOrderedSubject, threadReferences, type ThreadMessage } from '../../src/imap/thread.js';
-import { factsOf } from '../../src/imap/sort-keys.js';
+import { deriveFacts } from '../../src/imap/sort-keys.js';
 
 describe('base subject (RFC 5256 §2.1)', () => {
   const cases: [string, string, boolean][] = [
@@ -62,30 +60,17 @@ describe('i;unicode-casemap (RFC 5051)', () => {
   });
 });
 
-describe('Date: header', () => {
-  it('parses RFC 5322 and obsolete forms', () => {
-    expect(parseMessageDate('Tue, 02 Jan 2024 03:04:05 +0000')).toBe(Date.UTC(2024, 0, 2, 3, 4, 5));
-    expect(parseMessageDate('2 Jan 2024 05:04:05 +0200')).toBe(Date.UTC(2024, 0, 2, 3, 4, 5));
-    expect(parseMessageDate('Tue, 2 Jan 24 03:04 GMT')).toBe(Date.UTC(2024, 0, 2, 3, 4, 0));
-    expect(parseMessageDate('Mon, 1 Jan 99 22:04:05 EST')).toBe(Date.UTC(1999, 0, 2, 3, 4, 5));
-    expect(parseMessageDate('Tue, 02 Jan 2024 03:04:05 +0000 (UTC)')).toBe(Date.UTC(2024, 0, 2, 3, 4, 5));
-    expect(parseMessageDate('yesterday')).toBeNull();
-    expect(parseMessageDate('32 Jan 2024 00:00:00 +0000')).toBeNull();
+describe('SORT/THREAD facts from the store keys', () => {
+  const sk = { dateHeader: null, sentDate: 5, sentDay: null, subject: 'Re: [list] Hi', from: { name: null, mailbox: 'Ann', domain: 'x.org' }, to: { name: 'Émile', mailbox: 'e', domain: 'x' }, cc: null };
+  it('References win over In-Reply-To, whose first ID stands in when References is empty', () => {
+    expect(deriveFacts(sk, { messageId: 'm@x', inReplyTo: ['p@x', 'q@x'], references: ['r1@x', 'r2@x'] })).toMatchObject({ messageId: 'm@x', references: ['r1@x', 'r2@x'] });
+    expect(deriveFacts(sk, { messageId: null, inReplyTo: ['p@x', 'q@x'], references: [] }).references).toEqual(['p@x']);
   });
-});
-
-describe('msg-id', () => {
-  it('finds every valid msg-id', () => {
-    expect(messageIds('<a@b> (comment <x@y>) <c@d>')).toEqual(['a@b', 'c@d']);
-    expect(messageIds('<a @ b>')).toEqual(['a@b']);
-    expect(messageIds('<nodomain> <junk <e@f>')).toEqual(['e@f']);
-    expect(messageIds('<a@b> <c@d>', 1)).toEqual(['a@b']);
-  });
-  it('References wins over In-Reply-To', () => {
-    const f = factsOf(Buffer.from('Message-ID: <m@x>\r\nIn-Reply-To: <p@x>\r\nReferences: <r1@x>\r\n <r2@x>\r\nSubject: Re: [list] Hi\r\n\r\nbody'));
-    expect(f).toMatchObject({ messageId: 'm@x', references: ['r1@x', 'r2@x'], subjectKey: 'HI', replyOrForward: true });
-    const g = factsOf(Buffer.from('In-Reply-To: Your message <p@x> of today\r\n\r\n'));
-    expect(g).toMatchObject({ messageId: null, references: ['p@x'], subjectKey: '' });
+  it('derives base subject and collation keys (RFC 5256 §3, RFC 5957)', () => {
+    expect(deriveFacts(sk, { messageId: null, inReplyTo: [], references: [] })).toMatchObject({
+      sentDate: 5, subjectKey: 'HI', replyOrForward: true, fromKey: 'ANN', toKey: 'E', ccKey: '',
+      displayFromKey: 'ANN@X.ORG', displayToKey: 'E\u0301MILE',
+    });
   });
 });
 
