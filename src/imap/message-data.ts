@@ -10,8 +10,6 @@ import { getSection } from '../mime/section.js';
 import { fieldValue, findFields } from '../mime/header.js';
 import { bodyText, decodeSearchString, foldText, headerValues, searchText } from '../mime/search.js';
 import { charsetKnown, loadCharsets } from '../mime/charset.js';
-import { addressSearchText } from '../mime/address.js';
-import { decodeHeaderValue } from '../mime/decode.js';
 
 /** One parse per message buffer, however many FETCH items ask for its structure. */
 const parsed = new WeakMap<Buffer, MimePart>();
@@ -83,8 +81,6 @@ export interface Searchable {
   sentDay(): number | null;
 }
 
-const ADDRESS_FIELDS = new Set(['from', 'to', 'cc', 'bcc', 'sender', 'reply-to']);
-
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
 /** RFC 3501 SENT* keys compare the Date header's date, disregarding time and timezone. */
@@ -106,14 +102,7 @@ export async function loadSearchable(raw: Buffer): Promise<Searchable> {
   let bodyCache: string | null = null;
   let textCache: string | null = null;
   return {
-    header: (name) => {
-      const values = headerValues(raw, root, name).map(foldText);
-      // Address fields also match in their normalised form (comments and folding gone).
-      if (ADDRESS_FIELDS.has(name.toLowerCase())) {
-        for (const f of findFields(root.fields, name)) values.push(foldText(addressSearchText(fieldValue(raw, f), decodeHeaderValue)));
-      }
-      return values;
-    },
+    header: (name) => headerValues(raw, root, name).map(foldText),
     text: () => (textCache ??= foldText(searchText(raw, root))),
     body: () => (bodyCache ??= foldText(bodyText(raw, root))),
     sentDay: () => {

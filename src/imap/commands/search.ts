@@ -1,6 +1,13 @@
 // SEARCH / UID SEARCH with CHARSET and ESEARCH RETURN (RFC 4731). Text keys match case-insensitively on
-// MIME-decoded headers (RFC 2047) and decoded bodies; the message is only read when a key needs it.
-import { StoreError, type MessageInfo } from '../../store/types.js';
+// MIME-decoded headers (RFC 2047) and decoded bodies. Header keys are answered from the store's message
+// facts (Mailbox.facts(), cached per mailbox); the message is only read when BODY or TEXT needs it.
+import { StoreError, type FactsRequest, type Mailbox, type MessageFacts, type MessageInfo } from '../../store/types.js';
+import type { HeaderField } from '../../mime/types.js';
+import { parseMessage } from '../../mime/parser.js';
+import { fieldValue, findFields } from '../../mime/header.js';
+import { addressSearchText } from '../../mime/address.js';
+import { decodeHeaderValue } from '../../mime/decode.js';
+import { foldText } from '../../mime/search.js';
 import type { SeqRange } from '../sequence.js';
 import type { Command, ImapSession } from '../session.js';
 import { rangeTest } from '../sequence.js';
@@ -21,6 +28,8 @@ interface Ctx {
   /** SEARCHRES "$". */
   saved: ReadonlySet<number>;
   content: () => Promise<Searchable>;
+  /** Header-based keys, from the store's facts (its cache) rather than the message bytes. */
+  headers: () => Promise<HeaderFacts>;
   /** Membership tests of the set keys, built once per SEARCH. */
   test: (k: SearchKey & { ranges: SeqRange[] }, star: number) => (n: number) => boolean;
 }
@@ -65,12 +74,12 @@ async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
         const t = c.info.internalDate.getTime();
         return compareDay(Math.floor(t / DAY) * DAY, k.cmp, k.day);
       }
-      const day = (await c.content()).sentDay();
+      const day = (await c.headers()).sentDay;
       return day !== null && compareDay(day, k.cmp, k.day);
     }
     case 'header': {
       const needle = c.strings.get(k.value)!;
-      const values = (await c.content()).header(k.name);
+      const values = (await c.headers()).header(k.name);
       // RFC 3501: HEADER with an empty string matches every message that has the field.
       return values.some((v) => needle === '' || v.includes(needle));
     }
@@ -88,6 +97,56 @@ async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
       return k.older ? t <= limit : t > limit;
     }
   }
+}
+
+/** What the header keys (FROM, TO, CC, BCC, SUBJECT, HEADER, SENT*) look at. */
+interface HeaderFacts {
+  /** Folded, RFC 2047-decoded values of a field, all occurrences; for address fields also each
+   *  occurrence in normalised form (comments and folding gone, see addressSearchText). */
+  header(name: string): string[];
+  /** The Date header's calendar day (UTC midnight ms, in the sender's own zone), or null. */
+  sentDay: number | null;
+}
+
+const ADDRESS_FIELDS = new Set(['from', 'to', 'cc', 'bcc', 'sender', 'reply-to']);
+
+/** Field names and facts the header keys of a search need from Mailbox.facts(). */
+function headerRequest(key: SearchKey): FactsRequest | null {
+  const names = new Set<string>();
+  let dates = false;
+  const walk = (k: SearchKey): void => {
+    if (k.op === 'and') k.keys.forEach(walk);
+    else if (k.op === 'or') {
+      walk(k.a);
+      walk(k.b);
+    } else if (k.op === 'not') walk(k.key);
+    else if (k.op === 'header') names.add(k.name.toLowerCase());
+    else if (k.op === 'date' && k.field === 'sent') dates = true;
+  };
+  walk(key);
+  if (!names.size && !dates) return null;
+  const addresses = [...names].filter((n) => ADDRESS_FIELDS.has(n));
+  return {
+    ...(names.size ? { headerValues: [...names] } : {}),
+    ...(addresses.length ? { headerFields: addresses } : {}),
+    ...(dates ? { sortKeys: true } : {}),
+  };
+}
+
+function headerFacts(f: MessageFacts): HeaderFacts {
+  let raw: { buf: Buffer; fields: HeaderField[] } | null = null;
+  return {
+    sentDay: f.sortKeys?.sentDay ?? null,
+    header(name) {
+      const lower = name.toLowerCase();
+      const values = (f.headerValues?.get(lower) ?? []).map(foldText);
+      if (ADDRESS_FIELDS.has(lower) && f.headerFields) {
+        if (!raw) raw = { buf: f.headerFields, fields: parseMessage(f.headerFields).fields };
+        for (const x of findFields(raw.fields, name)) values.push(foldText(addressSearchText(fieldValue(raw.buf, x), decodeHeaderValue)));
+      }
+      return values;
+    },
+  };
 }
 
 /** Within each AND, keys that need no message text go first, so "UNSEEN BODY x" reads only the
@@ -143,15 +202,18 @@ export async function searchMessages(s: ImapSession, key0: SearchKey, charset: s
   };
   const now = Date.now();
   const saved = savedUids(sel);
+  const want = headerRequest(key0);
   for (let i = 0; i < sel.view.length; i++) {
     const e = sel.view[i]!;
     if (e.gone) continue;
     if (s.dead) break;
     const info = sel.current(i);
     let loaded: Promise<Searchable> | null = null;
+    let facts: Promise<HeaderFacts> | null = null;
     const ctx: Ctx = {
       info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test, now, saved,
       content: () => (loaded ??= sel.mailbox.read(e.uid).then(loadSearchable)),
+      headers: () => (facts ??= factsOf(sel.mailbox, e.uid, want ?? {})),
     };
     try {
       if (await matches(key, ctx)) {
@@ -164,6 +226,14 @@ export async function searchMessages(s: ImapSession, key0: SearchKey, charset: s
     }
   }
   return { hits, withModseq, maxModseq };
+}
+
+async function factsOf(mailbox: Mailbox, uid: number, want: FactsRequest): Promise<HeaderFacts> {
+  for await (const f of mailbox.facts([uid], want)) {
+    if (!f.exists) break;
+    return headerFacts(f);
+  }
+  throw new StoreError('NONEXISTENT', `message UID ${uid} no longer exists`);
 }
 
 /** A list of numbers in the order given as a sequence-set: ascending runs of consecutive numbers
