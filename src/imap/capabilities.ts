@@ -10,7 +10,7 @@ export const BASE_CAPABILITIES = [
   'IMAP4rev1', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UIDPLUS', 'MOVE', 'UNSELECT',
   'CHILDREN', 'SPECIAL-USE', 'QUOTA', 'ESEARCH', 'CONDSTORE', 'QRESYNC',
   // Searching and sorting (src/imap/commands/search.ts, sort.ts, thread.ts).
-  'SORT', 'SORT=DISPLAY', 'ESORT', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES', 'WITHIN', 'PARTIAL', 'SEARCHRES',
+  'SORT', 'SORT=DISPLAY', 'ESORT', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES', 'WITHIN', 'PARTIAL', 'SEARCHRES', 'CONTEXT=SEARCH',
 ];
 
 export function loginDisabled(s: ImapSession): boolean {

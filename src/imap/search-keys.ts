@@ -149,7 +149,7 @@ function parseKey(a: Args, depth: number, count: { n: number } = { n: 0 }): Sear
   }
 }
 
-export type ReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
+export type ReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE' | 'UPDATE';
 
 /** RFC 9394 PARTIAL: a range of positions in the result, counted from the end when negative. */
 export interface PartialRange {
@@ -190,11 +190,16 @@ export function parseReturns(a: Args): Returns | undefined {
       r.partial = partialRange(a);
       return;
     }
-    if (o !== 'MIN' && o !== 'MAX' && o !== 'ALL' && o !== 'COUNT' && o !== 'SAVE') throw new ParseError(`Unknown RETURN option ${o}`);
+    if (o !== 'MIN' && o !== 'MAX' && o !== 'ALL' && o !== 'COUNT' && o !== 'SAVE' && o !== 'UPDATE') throw new ParseError(`Unknown RETURN option ${o}`);
     r.options.add(o);
   });
   // RFC 9394 §3.1: ALL and PARTIAL cannot be combined.
   if (r.partial && r.options.has('ALL')) throw new ParseError('RETURN ALL and PARTIAL are mutually exclusive');
+  if (r.options.has('UPDATE')) {
+    // RFC 5267 §4: a context follows the whole result; paging it or saving it is another matter.
+    if (r.partial || r.options.has('SAVE')) throw new ParseError('RETURN UPDATE cannot be combined with PARTIAL or SAVE');
+    if (!['MIN', 'MAX', 'ALL', 'COUNT'].some((x) => r.options.has(x as ReturnOption))) r.options.add('ALL');
+  }
   if (!r.options.size && !r.partial) r.options.add('ALL');
   a.sp();
   return r;

@@ -13,6 +13,7 @@ import type { Command, ImapSession } from '../session.js';
 import { rangeTest } from '../sequence.js';
 import { needsContent, parseSearch, usesModseq, type PartialRange, type Returns, type SearchKey } from '../search-keys.js';
 import { saveResult, savedUids } from '../search-result.js';
+import { addContext, canAddContext, liveContexts, tagString } from '../search-context.js';
 import { decodeCriteria, loadSearchable, type Searchable, UnknownCharset } from '../message-data.js';
 import { no, ok, type Result } from '../result.js';
 import { requireSelected } from './helpers.js';
@@ -312,8 +313,10 @@ export function esearchLine(tag: string, uid: boolean, returns: Returns, nums: r
 export const BADCHARSET = '[BADCHARSET (UTF-8 US-ASCII)] Unknown charset';
 
 export async function search(s: ImapSession, c: Command): Promise<Result> {
-  requireSelected(s);
+  const sel = requireSelected(s);
   const req = parseSearch(c.args);
+  const update = req.returns?.options.has('UPDATE') === true;
+  if (update && !canAddContext(sel)) return no(`[NOUPDATE ${tagString(c.tag)}] Too many search contexts`);
   let r: Awaited<ReturnType<typeof searchMessages>>;
   try {
     r = await searchMessages(s, req.key, req.charset);
@@ -331,6 +334,52 @@ export async function search(s: ImapSession, c: Command): Promise<Result> {
     s.untagged(`SEARCH${nums.map((h) => ' ' + h).join('')}${mod}`);
   } else {
     answerReturns(s, c, req.returns, nums, uids, r.withModseq ? r.maxModseq : null);
+    if (update) addContext(sel, c, req.key, req.charset, req.returns, uids, nums);
   }
   return ok(`${c.uid ? 'UID ' : ''}SEARCH completed`);
+}
+
+/**
+ * After the session's other updates (EXISTS, FETCH, EXPUNGE/VANISHED) went out: re-evaluate every
+ * context whose mailbox changed and send what changed. Messages expunged meanwhile are not reported
+ * (the client has them from EXPUNGE/VANISHED, or will, and drops them from its results then).
+ */
+export async function sendContextUpdates(s: ImapSession): Promise<void> {
+  const sel = s.selected;
+  const list = sel ? liveContexts(sel) : [];
+  if (!sel || !list.length) return;
+  const state = sel.mailbox.state;
+  for (const ctx of [...list]) {
+    if (ctx.state === state || s.dead) continue;
+    ctx.state = state;
+    let hits;
+    try {
+      hits = (await searchMessages(s, ctx.key, ctx.charset)).hits;
+    } catch {
+      continue; // e.g. a charset that went away: keep the old result
+    }
+    const now = new Set(hits.map((h) => h.info.uid));
+    const current = new Set(state.messages.map((m) => m.uid));
+    const added = hits.filter((h) => !ctx.uids.has(h.info.uid));
+    const seqOf = new Map(sel.view.map((e, i) => [e.uid, i + 1]));
+    const removed = [...ctx.uids].filter((u) => !now.has(u) && current.has(u) && seqOf.has(u)).sort((a, b) => a - b);
+    ctx.uids = now;
+    const num = (uid: number): number => (ctx.uid ? uid : seqOf.get(uid)!);
+    const nums = hits.map((h) => num(h.info.uid));
+    let line = '';
+    const o = ctx.returns.options;
+    if (o.has('ALL')) {
+      if (removed.length) line += ` REMOVEFROM (0 ${orderedSet(removed.map(num).sort((a, b) => a - b))})`;
+      if (added.length) line += ` ADDTO (0 ${orderedSet(added.map((h) => num(h.info.uid)))})`;
+    }
+    const min = nums.length ? nums[0]! : null;
+    const max = nums.length ? nums[nums.length - 1]! : null;
+    if (o.has('MIN') && min !== ctx.min && min !== null) line += ` MIN ${min}`;
+    if (o.has('MAX') && max !== ctx.max && max !== null) line += ` MAX ${max}`;
+    if (o.has('COUNT') && nums.length !== ctx.count) line += ` COUNT ${nums.length}`;
+    ctx.min = min;
+    ctx.max = max;
+    ctx.count = nums.length;
+    if (line) s.untagged(`ESEARCH (TAG ${tagString(ctx.tag)})${ctx.uid ? ' UID' : ''}${line}`);
+  }
 }

@@ -14,6 +14,7 @@ export async function sort(s: ImapSession, c: Command): Promise<Result> {
   const a = c.args;
   a.sp();
   const returns = parseReturns(a);
+  if (returns?.options.has('UPDATE')) throw new ParseError('RETURN UPDATE is not supported for SORT (CONTEXT=SORT)');
   const criteria = parseSortCriteria(a);
   a.sp();
   const charset = a.astringBytes().toString('latin1');
