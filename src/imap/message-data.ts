@@ -7,8 +7,7 @@ import { parseMessage } from '../mime/parser.js';
 import { envelope } from '../mime/envelope.js';
 import { bodyStructure } from '../mime/bodystructure.js';
 import { getSection } from '../mime/section.js';
-import { fieldValue, findFields } from '../mime/header.js';
-import { bodyText, decodeSearchString, foldText, headerValues, searchText } from '../mime/search.js';
+import { bodyText, decodeSearchString, foldText, searchText } from '../mime/search.js';
 import { charsetKnown, loadCharsets } from '../mime/charset.js';
 
 /** One parse per message buffer, however many FETCH items ask for its structure. */
@@ -71,28 +70,11 @@ export async function decodeCriteria(key: SearchKey, charset: string | undefined
 }
 
 export interface Searchable {
-  /** Folded, RFC 2047-decoded values of a header field, all occurrences. */
-  header(name: string): string[];
   /** Decoded text of the text parts (transfer encoding and charset undone), folded: SEARCH BODY. */
   body(): string;
-  /** Header, encapsulated headers and body text, decoded and folded: SEARCH TEXT. */
+  /** Header, encapsulated headers and body text, decoded and folded: SEARCH TEXT. (Header keys and
+   *  SENT* are answered from the store's message facts: commands/search.ts.) */
   text(): string;
-  /** The Date header's calendar day (UTC midnight ms, in the sender's own zone), or null. */
-  sentDay(): number | null;
-}
-
-const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
-
-/** RFC 3501 SENT* keys compare the Date header's date, disregarding time and timezone. */
-export function sentDayOf(date: string): number | null {
-  const m = /(\d{1,2})\s+([A-Za-z]{3})[a-z]*\.?\s+(\d{2,4})/.exec(date);
-  if (!m) return null;
-  const mon = MONTHS.indexOf(m[2]!.toLowerCase());
-  if (mon < 0) return null;
-  let y = Number(m[3]);
-  if (y < 50) y += 2000;
-  else if (y < 1000) y += 1900;
-  return Date.UTC(y, mon, Number(m[1]));
 }
 
 export async function loadSearchable(raw: Buffer): Promise<Searchable> {
@@ -102,12 +84,7 @@ export async function loadSearchable(raw: Buffer): Promise<Searchable> {
   let bodyCache: string | null = null;
   let textCache: string | null = null;
   return {
-    header: (name) => headerValues(raw, root, name).map(foldText),
     text: () => (textCache ??= foldText(searchText(raw, root))),
     body: () => (bodyCache ??= foldText(bodyText(raw, root))),
-    sentDay: () => {
-      const f = findFields(root.fields, 'Date')[0];
-      return f ? sentDayOf(fieldValue(raw, f)) : null;
-    },
   };
 }
