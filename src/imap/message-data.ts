@@ -1,11 +1,10 @@
-// The bridge from IMAP to the MIME module (src/mime/): ENVELOPE, BODYSTRUCTURE, sections and the
-// decoded text SEARCH matches on. Everything here works on the whole CRLF-normalised message.
+// The bridge from IMAP to the MIME module (src/mime/): sections and the decoded text SEARCH BODY/TEXT
+// match on (ENVELOPE, BODYSTRUCTURE, header fields and sent dates are the store's facts: Mailbox.facts).
+// Everything here works on the whole CRLF-normalised message.
 import type { SearchKey } from './search-keys.js';
 import type { SectionSpec } from './fetch-items.js';
 import type { MimePart } from '../mime/types.js';
 import { parseMessage } from '../mime/parser.js';
-import { envelope } from '../mime/envelope.js';
-import { bodyStructure } from '../mime/bodystructure.js';
 import { getSection } from '../mime/section.js';
 import { bodyText, decodeSearchString, foldText, searchText } from '../mime/search.js';
 import { charsetKnown, loadCharsets } from '../mime/charset.js';
@@ -16,14 +15,6 @@ function structure(raw: Buffer): MimePart {
   let root = parsed.get(raw);
   if (!root) parsed.set(raw, (root = parseMessage(raw)));
   return root;
-}
-
-export async function messageEnvelope(raw: Buffer): Promise<string> {
-  return envelope(structure(raw), raw);
-}
-
-export async function messageBodyStructure(raw: Buffer, extended: boolean): Promise<string> {
-  return bodyStructure(structure(raw), raw, extended);
 }
 
 /** A section's bytes; a part that does not exist is empty (Dovecot answers "" too). */
@@ -69,6 +60,7 @@ export async function decodeCriteria(key: SearchKey, charset: string | undefined
   return out;
 }
 
+/** What SEARCH reads a message for (header keys and SENT* are the store's facts: Mailbox.facts). */
 export interface Searchable {
   /** Decoded text of the text parts (transfer encoding and charset undone), folded: SEARCH BODY. */
   body(): string;

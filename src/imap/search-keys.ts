@@ -3,6 +3,7 @@
 import { type Args, ParseError } from './args.js';
 import { parseSequenceSet, type SeqRange } from './sequence.js';
 import { parseDate } from './wire.js';
+import type { FactsRequest } from '../store/types.js';
 
 export type DateField = 'internal' | 'sent';
 export type DateCmp = 'before' | 'on' | 'since';
@@ -272,3 +273,30 @@ export function needsContent(k: SearchKey): boolean {
       return false;
   }
 }
+
+/** What the store's facts (Mailbox.facts) must give to evaluate the key: the decoded values of the
+ *  header fields HEADER/FROM/TO/CC/BCC/SUBJECT name (address fields also raw), and the sent date for
+ *  SENT*. Null: nothing. */
+export function factsNeeded(k: SearchKey): FactsRequest | null {
+  const names = new Set<string>();
+  let sent = false;
+  const walk = (x: SearchKey): void => {
+    if (x.op === 'and') x.keys.forEach(walk);
+    else if (x.op === 'or') { walk(x.a); walk(x.b); }
+    else if (x.op === 'not') walk(x.key);
+    else if (x.op === 'header') names.add(x.name.toLowerCase());
+    else if (x.op === 'date' && x.field === 'sent') sent = true;
+  };
+  walk(k);
+  if (!names.size && !sent) return null;
+  // Address fields are also matched in normalised form, made from their raw fields.
+  const addresses = [...names].filter((n) => ADDRESS_SEARCH_FIELDS.has(n));
+  return {
+    ...(names.size ? { headerValues: [...names] } : {}),
+    ...(addresses.length ? { headerFields: addresses } : {}),
+    ...(sent ? { sortKeys: true } : {}),
+  };
+}
+
+/** Header fields SEARCH also matches as addresses (comments and folding removed). */
+export const ADDRESS_SEARCH_FIELDS: ReadonlySet<string> = new Set(['from', 'to', 'cc', 'bcc', 'sender', 'reply-to']);

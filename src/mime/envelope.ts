@@ -62,7 +62,11 @@ export const NIL_ENVELOPE = 'NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL';
 
 /** The ENVELOPE contents (without the outer parentheses) as a wire string. */
 export function envelopeInner(part: MimePart, raw: Buffer): string {
-  const e = envelopeData(part, raw);
+  return envelopeInnerOf(envelopeData(part, raw));
+}
+
+/** envelopeInner from fields already extracted (one address parse for ENVELOPE and sort keys). */
+export function envelopeInnerOf(e: EnvelopeData): string {
   return [
     nstringNoLfWire(e.date),
     e.subject === null ? 'NIL' : humanStringWire(e.subject),

@@ -71,8 +71,16 @@ export function searchText(raw: Buffer, root: MimePart): string {
  * Dovecot, which needs the exact whitespace: "hello world" finds "hello   world".
  */
 export function foldText(s: string): string {
-  return s.normalize('NFKD').toLowerCase().replace(/\s+/g, ' ');
+  // Same result as s.normalize('NFKD').toLowerCase().replace(/\s+/g, ' '), several times faster on a
+  // message's text (SEARCH TEXT folds every message): ASCII needs no decomposition, and a run of
+  // whitespace that already is one space is left alone instead of replaced by itself.
+  const t = ASCII.test(s) ? s.toLowerCase() : s.normalize('NFKD').toLowerCase();
+  return t.replace(WHITESPACE_TO_FOLD, ' ');
 }
+
+const ASCII = /^[\x00-\x7f]*$/;
+/** A whitespace run that is not exactly one U+0020: a space followed by more, or any other blank first. */
+const WHITESPACE_TO_FOLD = / \s+|[^\S ]\s*/g;
 
 /** IMAP SEARCH substring match: case-insensitive, Unicode-aware, whitespace-normalising. */
 export function matchText(haystack: string, needle: string): boolean {

@@ -124,6 +124,8 @@ export class FactsFile {
   private noWrite = false;
   private state: MailboxState | null = null;
   private closed = false;
+  /** The file was looked for at least once (a missing file is looked for again only on a miss). */
+  private looked = false;
   /** A compaction had to leave records out (the cap): this handle adds no more. */
   private full = false;
 
@@ -159,7 +161,7 @@ export class FactsFile {
       }
       if (!f.isFile() || !ownerOk || f.nlink !== 1 || (f.mode & 0o022) !== 0) {
         closeSync(fd);
-        this.opts.log?.warn({ path: this.path }, 'facts cache not trusted (owner, mode or links): ignored');
+        if (!this.noWrite) this.opts.log?.warn({ path: this.path }, 'facts cache not trusted (owner, mode or links): ignored');
         this.noWrite = true;
         return;
       }
@@ -242,7 +244,10 @@ export class FactsFile {
   /** The cached record of `uid` if it is one for these bytes (identity) under this UIDVALIDITY. */
   lookup(uid: number, identity: string, uidValidity: number, resync: boolean): CachedFacts | undefined {
     if (this.closed) return undefined;
-    if (resync || this.ino < 0) this.sync();
+    if (resync || !this.looked) {
+      this.looked = true;
+      this.sync();
+    }
     if (this.fd < 0 || this.uidValidity !== uidValidity) return undefined;
     const p = this.map.get(uid);
     if (!p || p.ident !== JSON.stringify(identity)) return undefined;
@@ -252,7 +257,7 @@ export class FactsFile {
     if (crc32(line.subarray(9)) !== crc) return undefined;
     const cols = columns(line);
     if (cols.length !== 9) return undefined;
-    const raw = Buffer.from(line); // the window is reused
+    const raw = line; // a window buffer is never reused: the view stays valid
     const col = (k: number): unknown => JSON.parse(raw.toString('utf8', cols[k]!, k + 1 < cols.length ? cols[k + 1]! - 1 : raw.length));
     try {
       const rec: CachedFacts = {

@@ -1,10 +1,10 @@
 // The shared default behind Mailbox.facts() (types.ts): parsed facts of messages — ENVELOPE, BODY,
 // BODYSTRUCTURE, SORT and THREAD keys, header fields — computed from the bytes a backend supplies, and
-// kept in a per-mailbox cache in the index directory (facts-cache.ts) so that a later FETCH, SEARCH or
+// kept in a per-mailbox cache in the index directory (facts-file.ts) so that a later FETCH, SEARCH or
 // SORT over the same messages parses nothing. Backends give only bytes and a per-message identity
 // (FactsSource); everything about parsing and caching is here, one place for both mbox and maildir.
 import { parseMessage } from '../mime/parser.js';
-import { envelope, envelopeData } from '../mime/envelope.js';
+import { envelopeData, envelopeInnerOf } from '../mime/envelope.js';
 import { bodyStructure } from '../mime/bodystructure.js';
 import { decodeHeaderValue } from '../mime/decode.js';
 import { fieldValue } from '../mime/header.js';
@@ -80,9 +80,9 @@ export function parseSentDate(value: string): number | null {
 
 /**
  * The message IDs in a Message-ID / In-Reply-To / References value, in order: what is between `<` and
- * `>` with comments, whitespace and quoting marks of the local part's quoted strings kept as written
- * except for whitespace and comments outside quotes, which are dropped. An ID must have a non-empty
- * local part, an `@` and a non-empty domain; anything else between brackets is skipped.
+ * `>`, with whitespace and comments dropped except inside quoted strings (kept as written, quotes
+ * included). An ID must have a non-empty local part, an `@` and a non-empty domain; anything else
+ * between brackets, and everything outside them, is skipped.
  */
 export function messageIds(value: string): string[] {
   const out: string[] = [];
@@ -182,7 +182,7 @@ export function parsedFacts(root: MimePart, raw: Buffer): ParsedFacts {
     references: allValues(root, raw, 'references').flatMap(messageIds),
   };
   return {
-    envelope: envelope(root, raw),
+    envelope: `(${envelopeInnerOf(env)})`,
     body: bodyStructure(root, raw, false),
     bodyStructure: bodyStructure(root, raw, true),
     sortKeys,

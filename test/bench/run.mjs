@@ -14,6 +14,7 @@ import { writeOurSite, placeSpool, wipeOurIndex } from './site.mjs';
 import { summary, fmtNum, fmtSummary, table } from './stats.mjs';
 import { stress } from './stress.mjs';
 import { searchScenarios } from './scenarios-search.mjs';
+import { cacheScenarios } from './scenarios-cache.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BENCH = join(ROOT, '.bench');
@@ -385,6 +386,7 @@ const SCENARIOS = [
     target: { text: '< 100 ms', abs: 100 },
   },
   ...searchScenarios({ imapSession, Skip, U, plan, heavy, CMD_MS }),
+  ...cacheScenarios({ imapSession, Skip, U, plan, heavy, CMD_MS }),
 ];
 
 // ---------------------------------------------------------------- systems

@@ -1,5 +1,6 @@
 // FETCH / UID FETCH. Whole-message bodies are streamed from the store (a 50 MB BODY[] is never held
-// twice); anything that needs MIME structure reads the message once per FETCH response.
+// twice); ENVELOPE, BODY, BODYSTRUCTURE and HEADER.FIELDS are the store's facts (fetch-facts.ts); other
+// sections read the message once per FETCH response.
 import type { Readable } from 'node:stream';
 import { StoreError, type MessageInfo } from '../../store/types.js';
 import type { Command, ImapSession } from '../session.js';
@@ -9,7 +10,8 @@ import { ParseError } from '../args.js';
 import { parseSequenceSet } from '../sequence.js';
 import { vanishedSince } from '../qresync.js';
 import { flagList, imapDateTime } from '../wire.js';
-import { messageBodyStructure, messageEnvelope, messageSection } from '../message-data.js';
+import { messageSection } from '../message-data.js';
+import { FetchFacts, fieldsKey, fromFacts, type FetchedFacts } from '../fetch-facts.js';
 import { no, ok, type Result } from '../result.js';
 import { requireSelected, resolveSet } from './helpers.js';
 
@@ -51,6 +53,8 @@ export async function fetch(s: ImapSession, c: Command): Promise<Result> {
     const unseen = idx.filter((i) => sel.exists(i) && !sel.current(i).flags.has('\\Seen')).map((i) => sel.view[i]!.uid);
     if (unseen.length) await sel.mailbox.setFlags(unseen, 'add', ['\\Seen']);
   }
+  // ENVELOPE, BODY, BODYSTRUCTURE and HEADER.FIELDS come from the store's facts (cached per mailbox).
+  const facts = FetchFacts.for(sel.mailbox, idx.map((i) => sel.view[i]!.uid), items);
   for (const i of idx) {
     if (s.dead) break;
     // A message another session expunged that this client was not told of yet answers with what the
@@ -59,7 +63,8 @@ export async function fetch(s: ImapSession, c: Command): Promise<Result> {
     const told = sel.view[i]!.info;
     const implicitFlags = setsSeen && !told.flags.has('\\Seen') && info.flags.has('\\Seen');
     const wantFlags = items.some((x) => x.type === 'FLAGS') || implicitFlags;
-    const parts = await renderMessage(sel, info, items, wantFlags, implicitFlags && s.enabled.condstore).catch((err: unknown) => {
+    const got = facts ? await facts.next(info.uid) : null;
+    const parts = got && !got.facts.exists ? null : await renderMessage(sel, info, items, wantFlags, implicitFlags && s.enabled.condstore, got).catch((err: unknown) => {
       // Removed by a program outside the store's rules (the store itself keeps the bytes).
       if (err instanceof StoreError && err.code === 'NONEXISTENT') return null;
       throw err;
@@ -76,6 +81,7 @@ export async function fetch(s: ImapSession, c: Command): Promise<Result> {
     await writeParts(s, `* ${i + 1} FETCH (`, parts);
     await s.drainIfBusy();
   }
+  await facts?.close();
   // Only when the bytes are really gone (a foreign program removed the file): by UID the message is
   // simply absent (RFC 3501 §6.4.8); by sequence number the client hears why it got nothing.
   if (missing && !c.uid) return no('[EXPUNGEISSUED] Some of the requested messages no longer exist');
@@ -84,10 +90,8 @@ export async function fetch(s: ImapSession, c: Command): Promise<Result> {
 
 /** `implicitModseq`: FLAGS are sent because the FETCH set \\Seen, and CONDSTORE is on: RFC 7162 §3.1
  *  wants UID and MODSEQ with every such untagged FETCH. */
-async function renderMessage(sel: Selected, info: MessageInfo, items: FetchItem[], wantFlags: boolean, implicitModseq: boolean): Promise<Part[]> {
-  const needsRaw = items.some(
-    (i) => i.type === 'ENVELOPE' || i.type === 'BODY' || i.type === 'BODYSTRUCTURE' || (i.type === 'SECTION' && (i.section.path.length > 0 || i.section.kind)),
-  );
+async function renderMessage(sel: Selected, info: MessageInfo, items: FetchItem[], wantFlags: boolean, implicitModseq: boolean, got: FetchedFacts | null): Promise<Part[]> {
+  const needsRaw = items.some((i) => i.type === 'SECTION' && !fromFacts(i) && (i.section.path.length > 0 || i.section.kind));
   const raw = needsRaw ? await sel.mailbox.read(info.uid) : null;
   const out: Part[] = [];
   const sep = () => {
@@ -114,13 +118,13 @@ async function renderMessage(sel: Selected, info: MessageInfo, items: FetchItem[
         out.push(`MODSEQ (${info.modseq})`);
         break;
       case 'ENVELOPE':
-        out.push(`ENVELOPE ${await messageEnvelope(raw!)}`);
+        out.push(`ENVELOPE ${got!.facts.envelope!}`);
         break;
       case 'BODY':
-        out.push(`BODY ${await messageBodyStructure(raw!, false)}`);
+        out.push(`BODY ${got!.facts.body!}`);
         break;
       case 'BODYSTRUCTURE':
-        out.push(`BODYSTRUCTURE ${await messageBodyStructure(raw!, true)}`);
+        out.push(`BODYSTRUCTURE ${got!.facts.bodyStructure!}`);
         break;
       case 'SECTION': {
         const whole = item.section.path.length === 0 && !item.section.kind;
@@ -136,7 +140,7 @@ async function renderMessage(sel: Selected, info: MessageInfo, items: FetchItem[
           }
           break;
         }
-        let data = whole ? raw! : await messageSection(raw!, item.section);
+        let data = fromFacts(item) ? got!.headerFields.get(fieldsKey(item.section.fields))! : whole ? raw! : await messageSection(raw!, item.section);
         if (item.partial) {
           const start = Math.min(item.partial.start, data.length);
           data = data.subarray(start, Math.min(data.length, start + item.partial.length));

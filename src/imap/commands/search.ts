@@ -11,7 +11,7 @@ import { foldText } from '../../mime/search.js';
 import type { SeqRange } from '../sequence.js';
 import type { Command, ImapSession } from '../session.js';
 import { rangeTest } from '../sequence.js';
-import { needsContent, parseSearch, usesModseq, type PartialRange, type Returns, type SearchKey } from '../search-keys.js';
+import { ADDRESS_SEARCH_FIELDS, factsNeeded, needsContent, parseSearch, usesModseq, type PartialRange, type Returns, type SearchKey } from '../search-keys.js';
 import { saveResult, savedUids } from '../search-result.js';
 import { addContext, canAddContext, liveContexts, tagString } from '../search-context.js';
 import { decodeCriteria, loadSearchable, type Searchable, UnknownCharset } from '../message-data.js';
@@ -109,30 +109,9 @@ interface HeaderFacts {
   sentDay: number | null;
 }
 
-const ADDRESS_FIELDS = new Set(['from', 'to', 'cc', 'bcc', 'sender', 'reply-to']);
-
-/** Field names and facts the header keys of a search need from Mailbox.facts(). */
-function headerRequest(key: SearchKey): FactsRequest | null {
-  const names = new Set<string>();
-  let dates = false;
-  const walk = (k: SearchKey): void => {
-    if (k.op === 'and') k.keys.forEach(walk);
-    else if (k.op === 'or') {
-      walk(k.a);
-      walk(k.b);
-    } else if (k.op === 'not') walk(k.key);
-    else if (k.op === 'header') names.add(k.name.toLowerCase());
-    else if (k.op === 'date' && k.field === 'sent') dates = true;
-  };
-  walk(key);
-  if (!names.size && !dates) return null;
-  const addresses = [...names].filter((n) => ADDRESS_FIELDS.has(n));
-  return {
-    ...(names.size ? { headerValues: [...names] } : {}),
-    ...(addresses.length ? { headerFields: addresses } : {}),
-    ...(dates ? { sortKeys: true } : {}),
-  };
-}
+/** Address fields: SEARCH matches them also in normalised form (search-keys.ts factsNeeded asks the
+ *  store for their raw fields too). */
+const ADDRESS_FIELDS: ReadonlySet<string> = ADDRESS_SEARCH_FIELDS;
 
 function headerFacts(f: MessageFacts): HeaderFacts {
   let raw: { buf: Buffer; fields: HeaderField[] } | null = null;
@@ -165,6 +144,33 @@ function cheapFirst(k: SearchKey): SearchKey {
     default:
       return k;
   }
+}
+
+const BATCH = 256;
+
+/** Whether evaluating the key reaches a key that needs the store's facts for every message: then
+ *  fetching them ahead in batches parses nothing a lazy evaluation would not. */
+function alwaysNeedsFacts(k: SearchKey): boolean {
+  switch (k.op) {
+    case 'header':
+      return true;
+    case 'date':
+      return k.field === 'sent';
+    case 'and':
+      return k.keys.length > 0 && alwaysNeedsFacts(k.keys[0]!); // the first key is evaluated for all
+    case 'or':
+      return alwaysNeedsFacts(k.a);
+    case 'not':
+      return alwaysNeedsFacts(k.key);
+    default:
+      return false;
+  }
+}
+
+/** The one message's facts; NONEXISTENT (as read() would) when its bytes are gone. */
+function checkedFacts(f: MessageFacts | undefined, uid: number): HeaderFacts {
+  if (!f || !f.exists) throw new StoreError('NONEXISTENT', `message UID ${uid} no longer exists`);
+  return headerFacts(f);
 }
 
 /** One message a search found: its 0-based index in the session's view and its current info. */
@@ -203,7 +209,11 @@ export async function searchMessages(s: ImapSession, key0: SearchKey, charset: s
   };
   const now = Date.now();
   const saved = savedUids(sel);
-  const want = headerRequest(key0);
+  const want = factsNeeded(key0);
+  // When every message needs facts (FROM x, SUBJECT y ...), ask the store for them in batches: one
+  // facts() call per BATCH messages instead of one per message, and nothing parsed that is not needed.
+  const batched = want !== null && alwaysNeedsFacts(key);
+  const ahead = new Map<number, MessageFacts>();
   for (let i = 0; i < sel.view.length; i++) {
     const e = sel.view[i]!;
     if (e.gone) continue;
@@ -211,10 +221,17 @@ export async function searchMessages(s: ImapSession, key0: SearchKey, charset: s
     const info = sel.current(i);
     let loaded: Promise<Searchable> | null = null;
     let facts: Promise<HeaderFacts> | null = null;
+    if (batched && !ahead.has(e.uid)) {
+      ahead.clear();
+      const uids: number[] = [];
+      for (let j = i; j < sel.view.length && uids.length < BATCH; j++) if (!sel.view[j]!.gone) uids.push(sel.view[j]!.uid);
+      for await (const f of sel.mailbox.facts(uids, want!)) ahead.set(f.uid, f);
+    }
+    const mine = batched ? ahead.get(e.uid) : undefined;
     const ctx: Ctx = {
       info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test, now, saved,
       content: () => (loaded ??= sel.mailbox.read(e.uid).then(loadSearchable)),
-      headers: () => (facts ??= factsOf(sel.mailbox, e.uid, want ?? {})),
+      headers: () => (facts ??= mine ? Promise.resolve().then(() => checkedFacts(mine, e.uid)) : factsOf(sel.mailbox, e.uid, want ?? {})),
     };
     try {
       if (await matches(key, ctx)) {
