@@ -15,6 +15,8 @@ export const BASE_CAPABILITIES = [
   'BINARY', 'MULTIAPPEND', 'CATENATE',
   // Transport, notifications, URL authorization (issue 14): RFC 4978, RFC 5465, RFC 4467.
   'COMPRESS=DEFLATE', 'NOTIFY', 'URLAUTH',
+  // Searching and sorting (issue 14): RFC 5256, RFC 5957, RFC 5267, RFC 5032, RFC 9394, RFC 5182.
+  'SORT', 'SORT=DISPLAY', 'ESORT', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES', 'WITHIN', 'PARTIAL', 'SEARCHRES', 'CONTEXT=SEARCH',
 ];
 
 export function loginDisabled(s: ImapSession): boolean {

@@ -77,7 +77,8 @@ export async function decodeCriteria(key: SearchKey, charset: string | undefined
 export interface Searchable {
   /** Decoded text of the text parts (transfer encoding and charset undone), folded: SEARCH BODY. */
   body(): string;
-  /** Header, encapsulated headers and body text, decoded and folded: SEARCH TEXT. */
+  /** Header, encapsulated headers and body text, decoded and folded: SEARCH TEXT. (Header keys and
+   *  SENT* are answered from the store's message facts: commands/search.ts.) */
   text(): string;
 }
 

@@ -26,7 +26,11 @@ export type SearchKey =
   | { op: 'text'; value: Buffer }
   /** RFC 7162 MODSEQ [entry-name entry-type] n: mod-sequence >= n (per-flag entries are not kept
    *  separately, so the message's own mod-sequence stands for each). */
-  | { op: 'modseq'; n: number };
+  | { op: 'modseq'; n: number }
+  /** RFC 5032 WITHIN: OLDER n (INTERNALDATE at least n seconds ago) / YOUNGER n (less than n). */
+  | { op: 'age'; older: boolean; seconds: number }
+  /** SEARCHRES (RFC 5182) "$" (or "UID $"): the messages the last SAVE kept. */
+  | { op: 'saved' };
 
 const FLAG_KEYS: Record<string, [string, boolean]> = {
   ANSWERED: ['\\Answered', true], DELETED: ['\\Deleted', true], DRAFT: ['\\Draft', true],
@@ -62,7 +66,11 @@ function parseKey(a: Args, depth: number, count: { n: number } = { n: 0 }): Sear
     return keys.length === 1 ? keys[0]! : { op: 'and', keys };
   }
   const c = a.peek();
-  if ((c >= '0' && c <= '9') || c === '*' || c === '$') return { op: 'seq', ranges: parseSequenceSet(a.sequenceSet()) };
+  if (c === '$') {
+    a.expect('$');
+    return { op: 'saved' };
+  }
+  if ((c >= '0' && c <= '9') || c === '*') return { op: 'seq', ranges: parseSequenceSet(a.sequenceSet()) };
   const word = a.atom().toUpperCase();
   const flag = FLAG_KEYS[word];
   if (flag) return { op: 'flag', flag: flag[0], set: flag[1] };
@@ -107,6 +115,7 @@ function parseKey(a: Args, depth: number, count: { n: number } = { n: 0 }): Sear
       return { op: 'text', value: a.astringBytes() };
     case 'UID':
       a.sp();
+      if (a.eat('$')) return { op: 'saved' };
       return { op: 'uid', ranges: parseSequenceSet(a.sequenceSet()) };
     case 'MODSEQ': {
       a.sp();
@@ -119,6 +128,13 @@ function parseKey(a: Args, depth: number, count: { n: number } = { n: 0 }): Sear
         a.sp();
       }
       return { op: 'modseq', n: a.modseq(true) };
+    }
+    case 'OLDER':
+    case 'YOUNGER': {
+      a.sp();
+      const seconds = a.number();
+      if (seconds === 0) throw new ParseError(`${word} needs a positive interval`);
+      return { op: 'age', older: word === 'OLDER', seconds };
     }
     case 'NOT':
       a.sp();
@@ -134,33 +150,71 @@ function parseKey(a: Args, depth: number, count: { n: number } = { n: 0 }): Sear
   }
 }
 
+export type ReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE' | 'UPDATE';
+
+/** RFC 9394 PARTIAL: a range of positions in the result, counted from the end when negative. */
+export interface PartialRange {
+  /** As the client wrote it, for the response. */
+  text: string;
+  /** 1-based positions, lo <= hi; both negative: from the end (-1 = last, so -3:-1 = the last three). */
+  lo: number;
+  hi: number;
+}
+
+/** ESEARCH RETURN options (RFC 4731, RFC 5267 for SORT, RFC 9394 PARTIAL). */
+export interface Returns {
+  options: Set<ReturnOption>;
+  partial?: PartialRange;
+}
+
+function partialRange(a: Args): PartialRange {
+  const text = a.word();
+  const m = /^(-?)(\d+):(-?)(\d+)$/.exec(text);
+  if (!m || m[1] !== m[3]) throw new ParseError('Invalid PARTIAL range');
+  const x = Number(m[2]);
+  const y = Number(m[4]);
+  if (x < 1 || y < 1 || x > 0xffffffff || y > 0xffffffff) throw new ParseError('Invalid PARTIAL range');
+  if (m[1]) return { text, lo: -Math.max(x, y), hi: -Math.min(x, y) };
+  return { text, lo: Math.min(x, y), hi: Math.max(x, y) };
+}
+
+/** `RETURN (...)` if it comes next (after the command name's space), else undefined. */
+export function parseReturns(a: Args): Returns | undefined {
+  if (!/^RETURN /i.test(a.text.slice(a.pos, a.pos + 7))) return undefined;
+  a.pos += 7;
+  const r: Returns = { options: new Set() };
+  a.list(() => {
+    const o = a.atom().toUpperCase();
+    if (o === 'PARTIAL') {
+      if (r.partial) throw new ParseError('PARTIAL given twice');
+      a.sp();
+      r.partial = partialRange(a);
+      return;
+    }
+    if (o !== 'MIN' && o !== 'MAX' && o !== 'ALL' && o !== 'COUNT' && o !== 'SAVE' && o !== 'UPDATE') throw new ParseError(`Unknown RETURN option ${o}`);
+    r.options.add(o);
+  });
+  // RFC 9394 §3.1: ALL and PARTIAL cannot be combined.
+  if (r.partial && r.options.has('ALL')) throw new ParseError('RETURN ALL and PARTIAL are mutually exclusive');
+  if (r.options.has('UPDATE')) {
+    // RFC 5267 §4: a context follows the whole result; paging it or saving it is another matter.
+    if (r.partial || r.options.has('SAVE')) throw new ParseError('RETURN UPDATE cannot be combined with PARTIAL or SAVE');
+    if (!['MIN', 'MAX', 'ALL', 'COUNT'].some((x) => r.options.has(x as ReturnOption))) r.options.add('ALL');
+  }
+  if (!r.options.size && !r.partial) r.options.add('ALL');
+  a.sp();
+  return r;
+}
+
 export interface SearchRequest {
   charset?: string;
   /** ESEARCH RETURN options, or undefined for a plain SEARCH response. */
-  returns?: Set<'MIN' | 'MAX' | 'ALL' | 'COUNT'>;
+  returns?: Returns;
   key: SearchKey;
 }
 
-export function parseSearch(a: Args): SearchRequest {
-  const req: SearchRequest = { key: { op: 'all' } };
-  a.sp();
-  if (/^RETURN /i.test(a.text.slice(a.pos, a.pos + 7))) {
-    a.pos += 7;
-    const r = new Set<'MIN' | 'MAX' | 'ALL' | 'COUNT'>();
-    a.list(() => {
-      const o = a.atom().toUpperCase();
-      if (o !== 'MIN' && o !== 'MAX' && o !== 'ALL' && o !== 'COUNT') throw new ParseError(`Unknown RETURN option ${o}`);
-      r.add(o);
-    });
-    if (!r.size) r.add('ALL');
-    req.returns = r;
-    a.sp();
-  }
-  if (/^CHARSET /i.test(a.text.slice(a.pos, a.pos + 8))) {
-    a.pos += 8;
-    req.charset = a.astringBytes().toString('latin1');
-    a.sp();
-  }
+/** search-criteria up to the end of the command: one key, or the AND of several. */
+export function parseCriteria(a: Args): SearchKey {
   const keys: SearchKey[] = [];
   const count = { n: 0 };
   for (;;) {
@@ -168,7 +222,19 @@ export function parseSearch(a: Args): SearchRequest {
     if (a.atEnd) break;
     a.sp();
   }
-  req.key = keys.length === 1 ? keys[0]! : { op: 'and', keys };
+  return keys.length === 1 ? keys[0]! : { op: 'and', keys };
+}
+
+export function parseSearch(a: Args): SearchRequest {
+  const req: SearchRequest = { key: { op: 'all' } };
+  a.sp();
+  req.returns = parseReturns(a);
+  if (/^CHARSET /i.test(a.text.slice(a.pos, a.pos + 8))) {
+    a.pos += 8;
+    req.charset = a.astringBytes().toString('latin1');
+    a.sp();
+  }
+  req.key = parseCriteria(a);
   return req;
 }
 
@@ -209,7 +275,8 @@ export function needsContent(k: SearchKey): boolean {
 }
 
 /** What the store's facts (Mailbox.facts) must give to evaluate the key: the decoded values of the
- *  header fields HEADER/FROM/TO/CC/BCC/SUBJECT name, and the sent date for SENT*. Null: nothing. */
+ *  header fields HEADER/FROM/TO/CC/BCC/SUBJECT name (address fields also raw), and the sent date for
+ *  SENT*. Null: nothing. */
 export function factsNeeded(k: SearchKey): FactsRequest | null {
   const names = new Set<string>();
   let sent = false;
@@ -222,5 +289,14 @@ export function factsNeeded(k: SearchKey): FactsRequest | null {
   };
   walk(k);
   if (!names.size && !sent) return null;
-  return { ...(names.size ? { headerValues: [...names] } : {}), ...(sent ? { sortKeys: true } : {}) };
+  // Address fields are also matched in normalised form, made from their raw fields.
+  const addresses = [...names].filter((n) => ADDRESS_SEARCH_FIELDS.has(n));
+  return {
+    ...(names.size ? { headerValues: [...names] } : {}),
+    ...(addresses.length ? { headerFields: addresses } : {}),
+    ...(sent ? { sortKeys: true } : {}),
+  };
 }
+
+/** Header fields SEARCH also matches as addresses (comments and folding removed). */
+export const ADDRESS_SEARCH_FIELDS: ReadonlySet<string> = new Set(['from', 'to', 'cc', 'bcc', 'sender', 'reply-to']);

@@ -9,6 +9,7 @@ import type { UserSession } from '../session/login.js';
 import type { InputQueue } from './input.js';
 import type { Args } from './args.js';
 import type { Selected, TrackerMode } from './selected.js';
+import { sendContextUpdates } from './commands/search.js';
 
 export type ImapState = 'notauth' | 'auth' | 'selected' | 'logout';
 
@@ -167,6 +168,7 @@ export class ImapSession {
       return;
     }
     for (const l of sel.updates(opts.allowExpunge)) this.line(l);
+    await sendContextUpdates(this); // CONTEXT=SEARCH: how live search results changed
     if (sel.inStep) sel.acknowledge();
     else if (sel.modseqSent) {
       // RFC 7162 §3.2: MODSEQs may have been sent while an expunge is still held back: give the

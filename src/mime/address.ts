@@ -210,3 +210,28 @@ export function parseAddressList(value: string): Address[] | null {
   }
   return ctx.out.length > 0 ? ctx.out : null;
 }
+
+/**
+ * An address header as SEARCH FROM/TO/CC/BCC sees it besides its text: every address rewritten in
+ * plain form, `Display Name <local@domain>`, comments and folding gone (as Dovecot's address parser
+ * normalises it), so `<user (comment)@ (comment) domain.org>` is found by `user@domain.org`.
+ * `decode` turns a display name (wire string, maybe RFC 2047) into text. Fillers for missing parts
+ * are left out; a group shows as its name and a colon.
+ */
+export function addressSearchText(value: string, decode: (wire: string) => string): string {
+  const list = parseAddressList(value);
+  if (!list) return '';
+  const out: string[] = [];
+  for (const a of list) {
+    if (a.domain === null) {
+      if (a.mailbox !== null) out.push(`${decode(a.mailbox)}:`);
+      continue;
+    }
+    const mailbox = a.mailbox === 'MISSING_MAILBOX' || a.mailbox === null ? '' : a.mailbox;
+    const domain = a.domain === 'MISSING_DOMAIN' ? '' : a.domain;
+    const spec = domain ? `${mailbox}@${domain}` : mailbox;
+    const name = a.name === null ? '' : decode(a.name);
+    out.push(name ? `${name} <${spec}>` : `<${spec}>`);
+  }
+  return out.join(', ');
+}

@@ -17,6 +17,7 @@ import { multihostBench } from './multihost.mjs';
 import { listScenarios, LIST_USERS } from './scenarios-list.mjs';
 import { appendScenarios } from './scenarios-append.mjs';
 import { modernScenarios } from './scenarios-modern.mjs';
+import { searchScenarios } from './scenarios-search.mjs';
 import { cacheScenarios } from './scenarios-cache.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -391,6 +392,7 @@ const SCENARIOS = [
   ...listScenarios({ imapSession, ok, Skip, light, plan, CMD_MS }),
   ...appendScenarios({ U, Skip, light, imapSession, ok }),
   ...modernScenarios({ plan, U, PASS, account, Skip, heavy, cmdMs: CMD_MS }),
+  ...searchScenarios({ imapSession, Skip, U, plan, heavy, CMD_MS }),
   ...cacheScenarios({ imapSession, Skip, U, plan, heavy, CMD_MS }),
 ];
 

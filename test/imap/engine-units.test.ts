@@ -199,7 +199,7 @@ describe('FETCH and SEARCH grammar', () => {
   it('parses nested search keys, CHARSET and RETURN', () => {
     const r = parseSearch(new Args(' RETURN (MIN COUNT) CHARSET UTF-8 OR (FROM "x" SINCE 1-Feb-2024) NOT 1:3 UNSEEN', []));
     expect(r.charset).toBe('UTF-8');
-    expect([...r.returns!]).toEqual(['MIN', 'COUNT']);
+    expect([...r.returns!.options]).toEqual(['MIN', 'COUNT']);
     expect(r.key).toMatchObject({ op: 'and', keys: [{ op: 'or', a: { op: 'and' }, b: { op: 'not', key: { op: 'seq' } } }, { op: 'flag', flag: '\\Seen', set: false }] });
     expect(() => parseSearch(new Args(' FROM', []))).toThrow(ParseError);
     expect(() => parseSearch(new Args(' BEFORE 31-Foo-2024', []))).toThrow(ParseError);

@@ -93,7 +93,7 @@ const ERROR_CASES: [string, RegExp][] = [
   ['SEARCH (', /^t\d+ BAD/],
   ['SEARCH OR SEEN', /^t\d+ BAD/],
   ['SEARCH LARGER x', /^t\d+ BAD/],
-  ['SEARCH $', /^t\d+ BAD/],
+  ['SEARCH $:3', /^t\d+ BAD/],
   ['UID EXPUNGE', /^t\d+ BAD/],
   ['UID EXPUNGE x', /^t\d+ BAD/],
   ['APPEND "My Folder" (\\Bogus) {1+}\r\nx', /^t\d+ BAD/],

@@ -4,6 +4,7 @@ import { canonicalName, type NameOptions } from '../mailbox-name.js';
 import type { ImapSession } from '../session.js';
 import type { Selected } from '../selected.js';
 import { parseSequenceSet, resolveSeq, resolveUid } from '../sequence.js';
+import { savedIndexes } from '../search-result.js';
 
 export function mailboxArg(a: Args, opts: NameOptions = {}): string {
   return canonicalName(a.astringBytes(), opts);
@@ -16,6 +17,7 @@ export function requireSelected(s: ImapSession): Selected {
 
 /** View indexes (0-based) addressed by a sequence set, by UID or by sequence number. */
 export function resolveSet(sel: Selected, set: string, byUid: boolean): number[] {
+  if (set === '$') return savedIndexes(sel); // SEARCHRES (RFC 5182): the saved result, by UID or not
   const ranges = parseSequenceSet(set);
   if (byUid) return resolveUid(ranges, sel.uids);
   return resolveSeq(ranges, sel.view.length).map((n) => n - 1);

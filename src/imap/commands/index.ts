@@ -23,6 +23,9 @@ import { idle } from './idle.js';
 import { close } from './close.js';
 import { expunge } from './expunge.js';
 import { search } from './search.js';
+import { sort } from './sort.js';
+import { thread } from './thread.js';
+import { cancelupdate } from './cancelupdate.js';
 import { fetch } from './fetch.js';
 import { store } from './store.js';
 import { copy } from './copy.js';
@@ -81,6 +84,11 @@ export const COMMANDS: Record<string, CommandSpec> = {
   'UID EXPUNGE': { states: SELECTED, run: expunge },
   SEARCH: { states: SELECTED, run: search, noExpunge: true },
   'UID SEARCH': { states: SELECTED, run: search },
+  SORT: { states: SELECTED, run: sort, noExpunge: true },
+  'UID SORT': { states: SELECTED, run: sort },
+  THREAD: { states: SELECTED, run: thread, noExpunge: true },
+  'UID THREAD': { states: SELECTED, run: thread },
+  CANCELUPDATE: { states: SELECTED, run: cancelupdate },
   FETCH: { states: SELECTED, run: fetch, noExpunge: true },
   'UID FETCH': { states: SELECTED, run: fetch },
   STORE: { states: SELECTED, run: store, noExpunge: true },

@@ -1,13 +1,20 @@
 // SEARCH / UID SEARCH with CHARSET and ESEARCH RETURN (RFC 4731). Text keys match case-insensitively on
-// MIME-decoded headers (RFC 2047) and decoded bodies; header keys and SENT* use the store's facts
-// (Mailbox.facts, cached per mailbox), the message is only read when BODY or TEXT needs it.
-import { StoreError, type MessageFacts, type MessageInfo } from '../../store/types.js';
+// MIME-decoded headers (RFC 2047) and decoded bodies. Header keys are answered from the store's message
+// facts (Mailbox.facts(), cached per mailbox); the message is only read when BODY or TEXT needs it.
+import { StoreError, type FactsRequest, type Mailbox, type MessageFacts, type MessageInfo } from '../../store/types.js';
+import type { HeaderField } from '../../mime/types.js';
+import { parseMessage } from '../../mime/parser.js';
+import { fieldValue, findFields } from '../../mime/header.js';
+import { addressSearchText } from '../../mime/address.js';
+import { decodeHeaderValue } from '../../mime/decode.js';
+import { foldText } from '../../mime/search.js';
 import type { SeqRange } from '../sequence.js';
 import type { Command, ImapSession } from '../session.js';
-import { formatSet, rangeTest } from '../sequence.js';
-import { factsNeeded, needsContent, parseSearch, usesModseq, type SearchKey } from '../search-keys.js';
+import { rangeTest } from '../sequence.js';
+import { ADDRESS_SEARCH_FIELDS, factsNeeded, needsContent, parseSearch, usesModseq, type PartialRange, type Returns, type SearchKey } from '../search-keys.js';
+import { saveResult, savedUids } from '../search-result.js';
+import { addContext, canAddContext, liveContexts, tagString } from '../search-context.js';
 import { decodeCriteria, loadSearchable, type Searchable, UnknownCharset } from '../message-data.js';
-import { foldText } from '../../mime/search.js';
 import { no, ok, type Result } from '../result.js';
 import { requireSelected } from './helpers.js';
 
@@ -17,9 +24,13 @@ interface Ctx {
   maxSeq: number;
   maxUid: number;
   strings: Map<Buffer, string>;
+  /** The time the command started (WITHIN keys compare against one instant). */
+  now: number;
+  /** SEARCHRES "$". */
+  saved: ReadonlySet<number>;
   content: () => Promise<Searchable>;
-  /** The store's facts of the message (header values, sent date): no message read when cached. */
-  facts: () => Promise<MessageFacts>;
+  /** Header-based keys, from the store's facts (its cache) rather than the message bytes. */
+  headers: () => Promise<HeaderFacts>;
   /** Membership tests of the set keys, built once per SEARCH. */
   test: (k: SearchKey & { ranges: SeqRange[] }, star: number) => (n: number) => boolean;
 }
@@ -64,12 +75,12 @@ async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
         const t = c.info.internalDate.getTime();
         return compareDay(Math.floor(t / DAY) * DAY, k.cmp, k.day);
       }
-      const day = (await c.facts()).sortKeys!.sentDay;
+      const day = (await c.headers()).sentDay;
       return day !== null && compareDay(day, k.cmp, k.day);
     }
     case 'header': {
       const needle = c.strings.get(k.value)!;
-      const values = (await c.facts()).headerValues!.get(k.name.toLowerCase())!.map(foldText);
+      const values = (await c.headers()).header(k.name);
       // RFC 3501: HEADER with an empty string matches every message that has the field.
       return values.some((v) => needle === '' || v.includes(needle));
     }
@@ -79,7 +90,43 @@ async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
       return (await c.content()).text().includes(c.strings.get(k.value)!);
     case 'modseq':
       return c.info.modseq >= k.n;
+    case 'saved':
+      return c.saved.has(c.info.uid);
+    case 'age': {
+      const limit = c.now - k.seconds * 1000;
+      const t = c.info.internalDate.getTime();
+      return k.older ? t <= limit : t > limit;
+    }
   }
+}
+
+/** What the header keys (FROM, TO, CC, BCC, SUBJECT, HEADER, SENT*) look at. */
+interface HeaderFacts {
+  /** Folded, RFC 2047-decoded values of a field, all occurrences; for address fields also each
+   *  occurrence in normalised form (comments and folding gone, see addressSearchText). */
+  header(name: string): string[];
+  /** The Date header's calendar day (UTC midnight ms, in the sender's own zone), or null. */
+  sentDay: number | null;
+}
+
+/** Address fields: SEARCH matches them also in normalised form (search-keys.ts factsNeeded asks the
+ *  store for their raw fields too). */
+const ADDRESS_FIELDS: ReadonlySet<string> = ADDRESS_SEARCH_FIELDS;
+
+function headerFacts(f: MessageFacts): HeaderFacts {
+  let raw: { buf: Buffer; fields: HeaderField[] } | null = null;
+  return {
+    sentDay: f.sortKeys?.sentDay ?? null,
+    header(name) {
+      const lower = name.toLowerCase();
+      const values = (f.headerValues?.get(lower) ?? []).map(foldText);
+      if (ADDRESS_FIELDS.has(lower) && f.headerFields) {
+        if (!raw) raw = { buf: f.headerFields, fields: parseMessage(f.headerFields).fields };
+        for (const x of findFields(raw.fields, name)) values.push(foldText(addressSearchText(fieldValue(raw.buf, x), decodeHeaderValue)));
+      }
+      return values;
+    },
+  };
 }
 
 /** Within each AND, keys that need no message text go first, so "UNSEEN BODY x" reads only the
@@ -121,60 +168,74 @@ function alwaysNeedsFacts(k: SearchKey): boolean {
 }
 
 /** The one message's facts; NONEXISTENT (as read() would) when its bytes are gone. */
-async function firstFacts(it: AsyncIterable<MessageFacts> | Iterable<MessageFacts>): Promise<MessageFacts> {
-  for await (const f of it) {
-    if (!f.exists) throw new StoreError('NONEXISTENT', `message UID ${f.uid} no longer exists`);
-    return f;
-  }
-  throw new StoreError('NONEXISTENT', 'no facts');
+function checkedFacts(f: MessageFacts | undefined, uid: number): HeaderFacts {
+  if (!f || !f.exists) throw new StoreError('NONEXISTENT', `message UID ${uid} no longer exists`);
+  return headerFacts(f);
 }
 
-export async function search(s: ImapSession, c: Command): Promise<Result> {
+/** One message a search found: its 0-based index in the session's view and its current info. */
+export interface Hit {
+  index: number;
+  info: MessageInfo;
+}
+
+export class BadCharset extends Error {}
+
+/**
+ * The messages of the selected mailbox that match `key` (strings in `charset`), in sequence order.
+ * Shared by SEARCH, SORT and THREAD. Throws BadCharset for an unknown charset. Enables CONDSTORE
+ * when the key uses MODSEQ (RFC 7162 §3.1) and then reports the highest mod-sequence found.
+ */
+export async function searchMessages(s: ImapSession, key0: SearchKey, charset: string | undefined): Promise<{ hits: Hit[]; withModseq: boolean; maxModseq: number }> {
   const sel = requireSelected(s);
-  const req = parseSearch(c.args);
   let strings: Map<Buffer, string>;
   try {
-    strings = await decodeCriteria(req.key, req.charset);
+    strings = await decodeCriteria(key0, charset);
   } catch (e) {
-    if (e instanceof UnknownCharset) return no('[BADCHARSET (UTF-8 US-ASCII)] Unknown charset');
+    if (e instanceof UnknownCharset) throw new BadCharset(String(charset));
     throw e;
   }
-  const key = cheapFirst(req.key);
-  const withModseq = usesModseq(req.key);
+  const key = cheapFirst(key0);
+  const withModseq = usesModseq(key0);
   if (withModseq) s.enableCondstore(); // RFC 7162 §3.1
   let maxModseq = 0;
-  const hits: number[] = [];
-  const live = sel.view.map((e, i) => ({ e, i })).filter(({ e }) => !e.gone);
+  const hits: Hit[] = [];
   const maxUid = sel.view.length ? sel.view[sel.view.length - 1]!.uid : 0;
-  const want = factsNeeded(req.key);
   const tests = new Map<SearchKey, (n: number) => boolean>();
   const test = (k: SearchKey & { ranges: SeqRange[] }, star: number) => {
     let f = tests.get(k);
     if (!f) tests.set(k, (f = rangeTest(k.ranges, star)));
     return f;
   };
+  const now = Date.now();
+  const saved = savedUids(sel);
+  const want = factsNeeded(key0);
   // When every message needs facts (FROM x, SUBJECT y ...), ask the store for them in batches: one
   // facts() call per BATCH messages instead of one per message, and nothing parsed that is not needed.
   const batched = want !== null && alwaysNeedsFacts(key);
   const ahead = new Map<number, MessageFacts>();
-  for (const [n, { e, i }] of live.entries()) {
+  for (let i = 0; i < sel.view.length; i++) {
+    const e = sel.view[i]!;
+    if (e.gone) continue;
     if (s.dead) break;
     const info = sel.current(i);
     let loaded: Promise<Searchable> | null = null;
-    let facts: Promise<MessageFacts> | null = null;
+    let facts: Promise<HeaderFacts> | null = null;
     if (batched && !ahead.has(e.uid)) {
       ahead.clear();
-      for await (const f of sel.mailbox.facts(live.slice(n, n + BATCH).map((x) => x.e.uid), want)) ahead.set(f.uid, f);
+      const uids: number[] = [];
+      for (let j = i; j < sel.view.length && uids.length < BATCH; j++) if (!sel.view[j]!.gone) uids.push(sel.view[j]!.uid);
+      for await (const f of sel.mailbox.facts(uids, want!)) ahead.set(f.uid, f);
     }
-    const mine = ahead.get(e.uid);
+    const mine = batched ? ahead.get(e.uid) : undefined;
     const ctx: Ctx = {
-      info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test,
+      info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test, now, saved,
       content: () => (loaded ??= sel.mailbox.read(e.uid).then(loadSearchable)),
-      facts: () => (facts ??= mine ? firstFacts([mine]) : firstFacts(sel.mailbox.facts([e.uid], want!))),
+      headers: () => (facts ??= mine ? Promise.resolve().then(() => checkedFacts(mine, e.uid)) : factsOf(sel.mailbox, e.uid, want ?? {})),
     };
     try {
       if (await matches(key, ctx)) {
-        hits.push(c.uid ? e.uid : i + 1);
+        hits.push({ index: i, info });
         if (info.modseq > maxModseq) maxModseq = info.modseq;
       }
     } catch (err) {
@@ -182,20 +243,160 @@ export async function search(s: ImapSession, c: Command): Promise<Result> {
       throw err;
     }
   }
-  if (!req.returns) {
-    const mod = withModseq && hits.length ? ` (MODSEQ ${maxModseq})` : '';
-    s.untagged(`SEARCH${hits.map((h) => ' ' + h).join('')}${mod}`);
-  } else {
-    let line = `ESEARCH (TAG "${c.tag.replace(/["\\]/g, '')}")${c.uid ? ' UID' : ''}`;
-    if (hits.length) {
-      if (req.returns.has('MIN')) line += ` MIN ${hits[0]}`;
-      if (req.returns.has('MAX')) line += ` MAX ${hits[hits.length - 1]}`;
-      if (req.returns.has('ALL')) line += ` ALL ${formatSet(hits)}`;
+  return { hits, withModseq, maxModseq };
+}
+
+async function factsOf(mailbox: Mailbox, uid: number, want: FactsRequest): Promise<HeaderFacts> {
+  for await (const f of mailbox.facts([uid], want)) {
+    if (!f.exists) break;
+    return headerFacts(f);
+  }
+  throw new StoreError('NONEXISTENT', `message UID ${uid} no longer exists`);
+}
+
+/** A list of numbers in the order given as a sequence-set: ascending runs of consecutive numbers
+ *  become ranges, nothing is reordered (RFC 5267: ESORT's ALL is in sort order). */
+export function orderedSet(nums: readonly number[]): string {
+  const parts: string[] = [];
+  let i = 0;
+  while (i < nums.length) {
+    let j = i;
+    while (j + 1 < nums.length && nums[j + 1] === nums[j]! + 1) j++;
+    parts.push(i === j ? `${nums[i]}` : `${nums[i]}:${nums[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
+/** The part of a result RETURN (SAVE) keeps (RFC 5182 §2.4; RFC 9394 for PARTIAL): only MIN and/or
+ *  MAX when given without ALL and COUNT, only the PARTIAL range when given without them, else all. */
+function savedPart(returns: Returns, uids: readonly number[]): number[] {
+  const o = returns.options;
+  if (o.has('ALL') || o.has('COUNT') || uids.length === 0) return [...uids];
+  if (o.has('MIN') || o.has('MAX')) {
+    const out: number[] = [];
+    if (o.has('MIN')) out.push(uids[0]!);
+    if (o.has('MAX')) out.push(uids[uids.length - 1]!);
+    return out;
+  }
+  if (returns.partial) return partialSlice(returns.partial, uids);
+  return [...uids];
+}
+
+function partialSlice<T>(p: PartialRange, items: readonly T[]): T[] {
+  const n = items.length;
+  // Positions are 1-based; negative ones count from the end.
+  const from = p.lo > 0 ? p.lo - 1 : Math.max(0, n + p.lo);
+  const to = p.lo > 0 ? Math.min(n, p.hi) : n + p.hi + 1;
+  return from < to ? items.slice(from, to) : [];
+}
+
+/**
+ * Answers a search with RETURN options: saves "$" when asked (SEARCHRES) and sends the ESEARCH line
+ * unless SAVE was the only option (RFC 5182 §2.4). `nums` are what the client sees (sequence numbers
+ * or UIDs) and `uids` the same messages' UIDs, both in result order.
+ */
+export function answerReturns(s: ImapSession, c: Command, returns: Returns, nums: readonly number[], uids: readonly number[], modseq: number | null): void {
+  if (returns.options.has('SAVE')) saveResult(requireSelected(s), savedPart(returns, uids));
+  if (returns.options.size === 1 && returns.options.has('SAVE') && !returns.partial) return;
+  s.untagged(esearchLine(c.tag, c.uid, returns, nums, modseq));
+}
+
+/** A search with RETURN (SAVE) that fails with NO leaves "$" empty (RFC 5182 §2.1). */
+export function failedReturns(s: ImapSession, returns: Returns | undefined): void {
+  if (returns?.options.has('SAVE')) saveResult(requireSelected(s), []);
+}
+
+/** The ESEARCH response (RFC 4731; RFC 5267 for SORT, whose `nums` are in sort order; RFC 9394
+ *  PARTIAL). `modseq` is the highest mod-sequence when the criteria used MODSEQ. */
+export function esearchLine(tag: string, uid: boolean, returns: Returns, nums: readonly number[], modseq: number | null): string {
+  let line = `ESEARCH (TAG "${tag.replace(/["\\]/g, '')}")${uid ? ' UID' : ''}`;
+  const o = returns.options;
+  if (nums.length) {
+    if (o.has('MIN')) line += ` MIN ${nums[0]}`;
+    if (o.has('MAX')) line += ` MAX ${nums[nums.length - 1]}`;
+    if (o.has('ALL')) line += ` ALL ${orderedSet(nums)}`;
+  }
+  if (o.has('COUNT')) line += ` COUNT ${nums.length}`;
+  if (returns.partial) {
+    const slice = partialSlice(returns.partial, nums);
+    line += ` PARTIAL (${returns.partial.text} ${slice.length ? orderedSet(slice) : 'NIL'})`;
+  }
+  // RFC 7162 §3.1.5 / RFC 4731: MODSEQ with the result when the criteria used it.
+  if (modseq !== null && nums.length) line += ` MODSEQ ${modseq}`;
+  return line;
+}
+
+export const BADCHARSET = '[BADCHARSET (UTF-8 US-ASCII)] Unknown charset';
+
+export async function search(s: ImapSession, c: Command): Promise<Result> {
+  const sel = requireSelected(s);
+  const req = parseSearch(c.args);
+  const update = req.returns?.options.has('UPDATE') === true;
+  if (update && !canAddContext(sel)) return no(`[NOUPDATE ${tagString(c.tag)}] Too many search contexts`);
+  let r: Awaited<ReturnType<typeof searchMessages>>;
+  try {
+    r = await searchMessages(s, req.key, req.charset);
+  } catch (e) {
+    if (e instanceof BadCharset) {
+      failedReturns(s, req.returns);
+      return no(BADCHARSET);
     }
-    if (req.returns.has('COUNT')) line += ` COUNT ${hits.length}`;
-    // RFC 7162 §3.1.5 / RFC 4731: MODSEQ with the result when the criteria used it.
-    if (withModseq && hits.length) line += ` MODSEQ ${maxModseq}`;
-    s.untagged(line);
+    throw e;
+  }
+  const uids = r.hits.map((h) => h.info.uid);
+  const nums = c.uid ? uids : r.hits.map((h) => h.index + 1);
+  if (!req.returns) {
+    const mod = r.withModseq && nums.length ? ` (MODSEQ ${r.maxModseq})` : '';
+    s.untagged(`SEARCH${nums.map((h) => ' ' + h).join('')}${mod}`);
+  } else {
+    answerReturns(s, c, req.returns, nums, uids, r.withModseq ? r.maxModseq : null);
+    if (update) addContext(sel, c, req.key, req.charset, req.returns, uids, nums);
   }
   return ok(`${c.uid ? 'UID ' : ''}SEARCH completed`);
+}
+
+/**
+ * After the session's other updates (EXISTS, FETCH, EXPUNGE/VANISHED) went out: re-evaluate every
+ * context whose mailbox changed and send what changed. Messages expunged meanwhile are not reported
+ * (the client has them from EXPUNGE/VANISHED, or will, and drops them from its results then).
+ */
+export async function sendContextUpdates(s: ImapSession): Promise<void> {
+  const sel = s.selected;
+  const list = sel ? liveContexts(sel) : [];
+  if (!sel || !list.length) return;
+  const state = sel.mailbox.state;
+  for (const ctx of [...list]) {
+    if (ctx.state === state || s.dead) continue;
+    ctx.state = state;
+    let hits;
+    try {
+      hits = (await searchMessages(s, ctx.key, ctx.charset)).hits;
+    } catch {
+      continue; // e.g. a charset that went away: keep the old result
+    }
+    const now = new Set(hits.map((h) => h.info.uid));
+    const current = new Set(state.messages.map((m) => m.uid));
+    const added = hits.filter((h) => !ctx.uids.has(h.info.uid));
+    const seqOf = new Map(sel.view.map((e, i) => [e.uid, i + 1]));
+    const removed = [...ctx.uids].filter((u) => !now.has(u) && current.has(u) && seqOf.has(u)).sort((a, b) => a - b);
+    ctx.uids = now;
+    const num = (uid: number): number => (ctx.uid ? uid : seqOf.get(uid)!);
+    const nums = hits.map((h) => num(h.info.uid));
+    let line = '';
+    const o = ctx.returns.options;
+    if (o.has('ALL')) {
+      if (removed.length) line += ` REMOVEFROM (0 ${orderedSet(removed.map(num).sort((a, b) => a - b))})`;
+      if (added.length) line += ` ADDTO (0 ${orderedSet(added.map((h) => num(h.info.uid)))})`;
+    }
+    const min = nums.length ? nums[0]! : null;
+    const max = nums.length ? nums[nums.length - 1]! : null;
+    if (o.has('MIN') && min !== ctx.min && min !== null) line += ` MIN ${min}`;
+    if (o.has('MAX') && max !== ctx.max && max !== null) line += ` MAX ${max}`;
+    if (o.has('COUNT') && nums.length !== ctx.count) line += ` COUNT ${nums.length}`;
+    ctx.min = min;
+    ctx.max = max;
+    ctx.count = nums.length;
+    if (line) s.untagged(`ESEARCH (TAG ${tagString(ctx.tag)})${ctx.uid ? ' UID' : ''}${line}`);
+  }
 }

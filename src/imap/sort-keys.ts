@@ -1,0 +1,87 @@
+// What SORT and THREAD need to know about a message, in one place: the sent date, the base subject,
+// the first From/To/Cc address as collation keys, and the threading IDs. The raw facts come from the
+// store (Mailbox.facts(): sort and threading keys, answered from its per-mailbox cache); what the
+// RFCs derive from them (base subject, i;unicode-casemap keys, the References/In-Reply-To rule) is
+// worked out here, once per message and session.
+import type { Mailbox, MessageInfo, SortAddress, SortKeys, ThreadingKeys } from '../store/types.js';
+import { decodeHeaderValue } from '../mime/decode.js';
+import { baseSubject } from '../mime/base-subject.js';
+import { unicodeCasemap } from '../mime/collation.js';
+
+export interface SortFacts {
+  /** Date: header as UTC ms; null when missing or unparsable (callers fall back to INTERNALDATE). */
+  sentDate: number | null;
+  /** Collation key (i;unicode-casemap) of the base subject; '' for none. */
+  subjectKey: string;
+  /** The subject was a reply or forward (RFC 5256 §2.1). */
+  replyOrForward: boolean;
+  /** Collation keys of the first address's addr-mailbox (SORT FROM/TO/CC). */
+  fromKey: string;
+  toKey: string;
+  ccKey: string;
+  /** Collation keys of the first address's display name, else its addr-spec (RFC 5957). */
+  displayFromKey: string;
+  displayToKey: string;
+  /** First valid msg-id of Message-ID, or null. */
+  messageId: string | null;
+  /** References' msg-ids, or In-Reply-To's first one when References has none (RFC 5256 §2.2). */
+  references: readonly string[];
+}
+
+/** Largest number of References a message contributes (a hostile header stays bounded). */
+const MAX_REFERENCES = 1000;
+
+/** ENVELOPE's fillers for a missing part are not part of the address. */
+const real = (s: string | null, missing: string): string => (s === null || s === missing ? '' : s);
+
+/** addr-mailbox as text: the wire string may carry raw 8-bit (UTF-8) bytes. */
+const text = (wire: string): string => (/[^\x00-\x7f]/.test(wire) ? decodeHeaderValue(wire) : wire);
+
+function mailboxKey(a: SortAddress | null): string {
+  return a ? unicodeCasemap(text(real(a.mailbox, 'MISSING_MAILBOX'))) : '';
+}
+
+/** RFC 5957: the display name (decoded), else the addr-spec. */
+function displayKey(a: SortAddress | null): string {
+  if (!a) return '';
+  const name = a.name?.trim() ?? '';
+  if (name) return unicodeCasemap(name);
+  const mbox = real(a.mailbox, 'MISSING_MAILBOX');
+  const dom = real(a.domain, 'MISSING_DOMAIN');
+  return unicodeCasemap(text(dom ? `${mbox}@${dom}` : mbox));
+}
+
+/** The SORT/THREAD facts derived from the store's sort and threading keys. */
+export function deriveFacts(sk: SortKeys, th: ThreadingKeys): SortFacts {
+  const subject = sk.subject === null ? { base: '', replyOrForward: false } : baseSubject(sk.subject);
+  const references = th.references.length ? th.references.slice(0, MAX_REFERENCES) : th.inReplyTo.slice(0, 1);
+  return {
+    sentDate: sk.sentDate,
+    subjectKey: unicodeCasemap(subject.base),
+    replyOrForward: subject.replyOrForward,
+    fromKey: mailboxKey(sk.from),
+    toKey: mailboxKey(sk.to),
+    ccKey: mailboxKey(sk.cc),
+    displayFromKey: displayKey(sk.from),
+    displayToKey: displayKey(sk.to),
+    messageId: th.messageId,
+    references,
+  };
+}
+
+/** Facts already worked out, per mailbox handle and UID (a message's bytes never change under a UID
+ *  while the handle is open). */
+const known = new WeakMap<Mailbox, Map<number, SortFacts>>();
+
+/** The facts of the given messages, in the same order; null for a message whose bytes are gone. */
+export async function messageFacts(mailbox: Mailbox, infos: readonly MessageInfo[]): Promise<(SortFacts | null)[]> {
+  let map = known.get(mailbox);
+  if (!map) known.set(mailbox, (map = new Map()));
+  const missing = infos.map((i) => i.uid).filter((u) => !map!.has(u));
+  if (missing.length) {
+    for await (const f of mailbox.facts(missing, { sortKeys: true, threading: true })) {
+      if (f.exists && f.sortKeys && f.threading) map.set(f.uid, deriveFacts(f.sortKeys, f.threading));
+    }
+  }
+  return infos.map((i) => map!.get(i.uid) ?? null);
+}

@@ -1,0 +1,62 @@
+// Python's imaplib SORT and THREAD (its sort()/thread() methods, and UID forms through uid()) against
+// bin/imapd over real TCP: an independent client parsing our answers.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { BIN } from '../helpers/site.js';
+import { listen, type Listener } from '../helpers/listener.js';
+import { siteWithMessages, type TestSite } from '../imap/imap-client.js';
+import { setInbox } from '../maildir/site-store.js';
+
+let t: TestSite;
+let l: Listener;
+beforeAll(async () => {
+  t = siteWithMessages(0);
+  const m = (subject: string, date: string, id: string, refs = '') =>
+    ({ text: `From: a@x.org\nSubject: ${subject}\nDate: ${date}\nMessage-ID: <${id}>\n${refs ? `References: ${refs}\n` : ''}\nbody\n` });
+  setInbox(t.site, 'bob', [
+    m('Plan', 'Mon, 01 Jan 2024 10:00:00 +0000', 'p1@x'),
+    m('Other', 'Tue, 02 Jan 2024 10:00:00 +0000', 'o1@x'),
+    m('Re: Plan', 'Wed, 03 Jan 2024 10:00:00 +0000', 'p2@x', '<p1@x>'),
+    m('Re: Plan', 'Sun, 31 Dec 2023 10:00:00 +0000', 'p3@x', '<p1@x> <p2@x>'),
+  ]);
+  l = await listen(BIN.imapd, ['-i', t.site.conf]);
+});
+afterAll(async () => {
+  await l.close();
+  t.cleanup();
+});
+
+const SCRIPT = String.raw`
+import imaplib, json, sys
+M = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]), timeout=30)
+out = {'caps': sorted(M.capabilities)}
+M.login('bob', 'secret')
+M.select('INBOX')
+out['sort_date'] = M.sort('(DATE)', 'UTF-8', 'ALL')[1][0].decode()
+out['sort_rev_subject'] = M.sort('(REVERSE SUBJECT DATE)', 'UTF-8', 'ALL')[1][0].decode()
+out['uid_sort'] = M.uid('SORT', '(DATE)', 'UTF-8', 'SUBJECT', 'plan')[1][0].decode()
+out['thread_refs'] = M.thread('REFERENCES', 'UTF-8', 'ALL')[1][0].decode()
+out['thread_subject'] = M.thread('ORDEREDSUBJECT', 'UTF-8', 'ALL')[1][0].decode()
+out['uid_thread'] = M.uid('THREAD', 'REFERENCES', 'UTF-8', 'ALL')[1][0].decode()
+typ, data = M._simple_command('SORT', 'RETURN', '(COUNT MIN)', '(DATE)', 'UTF-8', 'ALL')
+out['esort'] = [typ, M._untagged_response(typ, data, 'ESEARCH')[1][0].decode()]
+M.logout()
+print(json.dumps(out))
+`;
+
+describe('python3 imaplib SORT/THREAD', () => {
+  it('sorts and threads through imaplib', async () => {
+    const { stdout } = await promisify(execFile)('python3', ['-c', SCRIPT, String(l.port)], { encoding: 'utf8', timeout: 50_000 });
+    const out = JSON.parse(stdout);
+    expect(out.caps).toEqual(expect.arrayContaining(['SORT', 'THREAD=REFERENCES', 'THREAD=ORDEREDSUBJECT', 'ESORT']));
+    expect(out.sort_date).toBe('4 1 2 3');
+    expect(out.sort_rev_subject).toBe('4 1 3 2');
+    expect(out.uid_sort).toMatch(/^\d+ \d+ \d+$/);
+    // 4 names 1 and 3 as its ancestors: 1 → 3 → 4; 2 alone.
+    expect(out.thread_refs).toBe('(1 3 4)(2)');
+    expect(out.thread_subject).toBe('(4 (1)(3))(2)');
+    expect(out.uid_thread).toMatch(/^\(\d+ \d+ \d+\)\(\d+\)$/);
+    expect(out.esort).toEqual(['OK', expect.stringMatching(/^\(TAG "\w+"\) COUNT 4 MIN 4$|^\(TAG "\w+"\) MIN 4 COUNT 4$/)]);
+  });
+});
