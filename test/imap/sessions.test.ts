@@ -117,6 +117,30 @@ describe('keywords set by another session', () => {
   });
 });
 
+describe('flags changed by another session the view has not heard of yet', () => {
+  it('a STORE -FLAGS from the stale view removes the flag another session set (and +FLAGS keeps theirs)', async () => {
+    const t = site(2);
+    const a = await session(t);
+    const b = await session(t);
+    expect(tagged(await a.cmd('STORE 1 +FLAGS (\\Seen $Theirs)'))).toMatch(/OK/);
+    // b has not been told: its view of message 1 has no flags. Its STORE still works on the message as
+    // it is now, and answers with the flags the message really has afterwards.
+    const minus = await b.cmd('STORE 1 -FLAGS (\\Seen)');
+    expect(tagged(minus)).toMatch(/OK/);
+    const seen = minus.filter((l) => l.startsWith('* 1 FETCH'));
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.at(-1)).not.toContain('\\Seen');
+    expect(seen.at(-1)).toContain('$Theirs');
+    const plus = await b.cmd('STORE 2 +FLAGS (\\Flagged)');
+    expect(tagged(plus)).toMatch(/OK/);
+    const c = await session(t, 'EXAMINE INBOX');
+    const f = await c.cmd('FETCH 1:2 (FLAGS)');
+    expect(f.find((l) => l.startsWith('* 1 FETCH'))).not.toContain('\\Seen');
+    expect(f.find((l) => l.startsWith('* 1 FETCH'))).toContain('$Theirs');
+    expect(f.find((l) => l.startsWith('* 2 FETCH'))).toContain('\\Flagged');
+  });
+});
+
 describe('\\Recent', () => {
   it('goes to exactly one of several sessions selecting at once; EXAMINE and STATUS do not take it', async () => {
     const t = site(0);

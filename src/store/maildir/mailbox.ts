@@ -824,8 +824,9 @@ export class MaildirMailbox implements Mailbox {
         const modseq = Math.max(e.modseq, theirs.get(uid) ?? 0, floor);
         if (unchangedSince !== undefined && modseq > unchangedSince) { modified.push(uid); continue; }
         for (let attempt = 0; attempt < 3 && e; attempt++) {
-          // Start from what is on disk now: another session may have changed flags meanwhile.
-          const cur: ScanEntry | undefined = attempt === 0 ? { sub: e.sub, file: e.file } : await locate(this.dir, e.base);
+          // Start from what is on disk now: another session may have changed flags meanwhile (then our
+          // name is stale: look the file up; a foreign rename shows as ENOENT below).
+          const cur: ScanEntry | undefined = attempt === 0 && !theirs.has(uid) ? { sub: e.sub, file: e.file } : await locate(this.dir, e.base);
           if (!cur) break; // gone by a foreign hand: the next refresh logs and shows it
           const info = parseName(cur.file).info;
           const next = new Set(mode === 'replace' ? [] : flagsFromInfo(info, table));
@@ -838,6 +839,10 @@ export class MaildirMailbox implements Mailbox {
           try {
             if (cur.sub !== 'cur' || cur.file !== newFile) {
               await fsp.rename(join(this.dir, cur.sub, cur.file), join(this.dir, 'cur', newFile));
+            } else if (attempt === 0) {
+              // Nothing to rename by our name for it: make sure that name is still the file's (a
+              // program that does not log, e.g. mutt or Dovecot, may have renamed it).
+              await fsp.access(join(this.dir, cur.sub, cur.file));
             }
             const updated: Entry = { ...e, sub: 'cur', file: newFile, info: newInfo, flags: flagsFromInfo(newInfo, table) };
             // Unchanged flags (also against our state) keep their mod-sequence.
