@@ -49,6 +49,13 @@ export class InputQueue {
     this.wake();
   }
 
+  /** Everything buffered and not consumed, removed from the queue (a login handed over elsewhere). */
+  takeAll(): Buffer {
+    const all = Buffer.concat(this.chunks, this.size);
+    this.clear();
+    return all;
+  }
+
   get closed(): boolean {
     return this.ended;
   }

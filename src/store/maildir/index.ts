@@ -26,6 +26,7 @@ import { headerUidl } from './measure.js';
 import { mapLimit } from './limit.js';
 import { mapped } from '../errors.js';
 import { CHANGE_APPEND } from '../changelog.js';
+import type { MailboxBus } from '../bus.js';
 import { basesOf, changeLogOf, pendingUids, purgeLocked } from './changes.js';
 
 
@@ -72,12 +73,14 @@ export class MaildirStore implements MailStore {
   private readonly env: MaildirEnv;
   private readonly statusViews = new Map<string, MaildirMailbox>();
 
-  constructor(readonly paths: UserPaths, settings: Settings, log: Logger) {
+  constructor(readonly paths: UserPaths, settings: Settings, log: Logger, bus?: MailboxBus) {
     this.env = {
       root: paths.inbox,
       settings,
       log,
       lock: { timeoutSeconds: settings.lock_timeout ?? 30, staleSeconds: DOVECOT_UIDLIST_STALE },
+      changeLogs: new Map(),
+      ...(bus ? { bus } : {}),
     };
   }
 
@@ -215,7 +218,7 @@ export class MaildirStore implements MailStore {
         }
         if (files.length === 0) return false;
         // Logged before the uidlist is written: a kill in between gives the same UIDs again.
-        const log = changeLogOf(dir, l.uidValidity, this.env.log);
+        const log = changeLogOf(dir, l.uidValidity, this.env);
         log.add(CHANGE_APPEND, uids);
         // A writer purges what no live handle needs any more ("the next writer that finds none"); a
         // purge that fails never fails the append.
@@ -440,7 +443,7 @@ export class MaildirStore implements MailStore {
   private async expungedBases(dir: string): Promise<Set<string>> {
     const uv = await uidListValidity(join(dir, UIDLIST));
     if (uv === undefined) return new Set();
-    const pending = pendingUids(changeLogOf(dir, uv, this.env.log));
+    const pending = pendingUids(changeLogOf(dir, uv, this.env));
     if (pending.size === 0) return new Set(); // the common case: no uidlist to parse
     const list = (await loadUidList(dir).catch(() => undefined))?.list;
     return list?.uidValidity === uv ? basesOf(list, pending) : new Set();
@@ -486,7 +489,7 @@ export class MaildirStore implements MailStore {
           l.nextUid = Math.max(l.nextUid, p.uid + 1);
         }
         // Before the files appear (below): a session never lists one without its logged append.
-        changeLogOf(dir, l.uidValidity, this.env.log).add(CHANGE_APPEND, prepared.map((p) => p.uid));
+        changeLogOf(dir, l.uidValidity, this.env).add(CHANGE_APPEND, prepared.map((p) => p.uid));
         return true;
       });
       for (const p of prepared) await fsp.rename(p.tmp, join(dir, 'cur', fileName(p.base, p.info ?? '')));
@@ -559,7 +562,7 @@ async function writeDurably(path: string, body: Buffer, date?: Date): Promise<vo
   if (date && !Number.isNaN(date.getTime())) await fsp.utimes(path, date, date);
 }
 
-export function createMaildirStore(paths: UserPaths, settings: Settings, log: Logger): MailStore {
-  return new MaildirStore(paths, settings, log);
+export function createMaildirStore(paths: UserPaths, settings: Settings, log: Logger, bus?: MailboxBus): MailStore {
+  return new MaildirStore(paths, settings, log, bus);
 }
 

@@ -17,12 +17,15 @@ import { nextUidValidity, MBOX_UIDVALIDITY } from '../uidvalidity.js';
 import { restamp, storedForm, clientView, statusOf, layoutOf, FLAG_OLD, FLAG_DELETED, LF } from './format.js';
 import { openChangeLog, CHANGE_APPEND, CHANGE_EXPUNGE, CHANGE_PURGE, type ChangeLog } from '../changelog.js';
 import { minAcknowledged } from '../views.js';
+import type { MailboxBus } from '../bus.js';
 
 export interface FileOptions {
   lock: LockOptions;
   log: Logger;
   /** dmail.conf min_space: free megabytes below which writes are refused. */
   minSpaceMb: number;
+  /** In-process change notification among this process's sessions (store/bus.ts). */
+  bus?: MailboxBus;
 }
 
 export interface NewMessage {
@@ -78,9 +81,15 @@ export class MboxFile {
     this.viewsDir = stem + '.views';
   }
 
+  get bus(): MailboxBus | undefined { return this.opts.bus; }
+
   /** The change log for a UIDVALIDITY (one reader/writer object per mailbox and process). */
   changeLog(uidValidity: number): ChangeLog {
-    if (!this.log || this.log.uidValidity !== uidValidity) this.log = openChangeLog(this.modlogPath, uidValidity, this.opts.log);
+    if (!this.log || this.log.uidValidity !== uidValidity) {
+      const bus = this.opts.bus;
+      const key = this.modlogPath;
+      this.log = openChangeLog(this.modlogPath, uidValidity, this.opts.log, bus ? { onAdd: () => bus.publish(key) } : {});
+    }
     return this.log;
   }
 

@@ -18,6 +18,7 @@ import { MboxFile, isRegularFile, type FileOptions, type NewMessage } from './fi
 import { MboxMailbox, encodeFlags } from './mailbox.js';
 import { FLAG_SEEN, FLAG_OLD, layoutOf, restamp, statusOf } from './format.js';
 import { fsyncDir, readIndexHead } from './index-file.js';
+import type { MailboxBus } from '../bus.js';
 
 const SUBSCRIPTIONS = '.mailboxlist';
 
@@ -54,8 +55,9 @@ const DROPPED_WITH_FOLDER = ['.idx', '.journal', '.views', '.inuse'];
 export class MboxStore implements MailStore {
   private readonly fileOpts: FileOptions;
 
-  constructor(readonly paths: UserPaths, private readonly settings: Settings, private readonly log: Logger) {
+  constructor(readonly paths: UserPaths, private readonly settings: Settings, private readonly log: Logger, bus?: MailboxBus) {
     this.fileOpts = {
+      ...(bus ? { bus } : {}),
       lock: { timeoutSec: settings.lock_timeout ?? 30, staleSec: settings.lock_stale ?? 300, lockId: settings.lock_id, flock: settings.use_flock ?? false, log },
       log,
       minSpaceMb: settings.min_space ?? 0,
