@@ -53,6 +53,8 @@ async function handOver(s: ImapSession, stop: LoginStop): Promise<void> {
   stop.input = s.input.takeAll();
   s.dead = true;
   s.handedOff = true;
+  // Answers to commands before the login must reach the socket before the descriptor changes hands.
+  await s.conn.drain();
   await s.serve.stopAtLogin!(stop);
 }
 

@@ -298,6 +298,8 @@ export class Pop3Session implements TransactionSession {
       const input = this.input.takeAll();
       this.handedOff = true;
       this.state = 'CLOSED';
+      // Earlier answers (USER's +OK) must reach the socket before the descriptor changes hands.
+      await this.conn.drain();
       await this.serve.stopAtLogin!({ grant: result.grant, loginName: name, input, enabled: [] });
       return;
     }
