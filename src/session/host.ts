@@ -133,7 +133,33 @@ export async function serveConnection(host: SessionHost, conn: Connection, ctx: 
  *  sends the tagged OK / +OK of the login itself, reads the carried input, then serves. */
 export async function resumeConnection(host: SessionHost, conn: Connection, ctx: ServerContext, handoff: Handoff): Promise<void> {
   const resume = loginStopOf(host.program, handoff);
-  await run(host, conn, ctx, { resume });
+  // TLS was negotiated before the handover: the connection here is its cleartext side, but for the
+  // session it is secure (no STARTTLS offered, plaintext rules as over TLS).
+  await run(host, handoff.secure === true && !conn.secure ? securedView(conn) : conn, ctx, { resume });
+}
+
+/** `conn` as a session over TLS sees it (the TLS layer lives in another process). */
+function securedView(conn: Connection): Connection {
+  return {
+    get remoteAddress() { return conn.remoteAddress; },
+    get remotePort() { return conn.remotePort; },
+    get localAddress() { return conn.localAddress; },
+    get localPort() { return conn.localPort; },
+    secure: true,
+    tlsAvailable: false,
+    onData: (h) => conn.onData(h),
+    onClose: (h) => conn.onClose(h),
+    onEnd: (h) => conn.onEnd(h),
+    write: (d) => conn.write(d),
+    writable: () => conn.writable(),
+    drain: () => conn.drain(),
+    startTls: () => Promise.reject(new Error('TLS is already active')),
+    setIdleTimeout: (s, f) => conn.setIdleTimeout(s, f),
+    setDeadline: (s, f) => conn.setDeadline(s, f),
+    pause: () => conn.pause(),
+    resume: () => conn.resume(),
+    end: () => conn.end(),
+  };
 }
 
 function handoffOf(program: HostProgram, conn: Connection, s: LoginStop): Handoff {

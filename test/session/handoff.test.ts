@@ -9,6 +9,7 @@ import { listSessions } from '../../src/log/sessions.js';
 import { imapOver, last, siteWithMessages } from '../imap/imap-client.js';
 import { siteWithMail } from '../pop3/pop-client.js';
 import { removeSite } from '../helpers/site.js';
+import { makeTestCert } from '../helpers/tls-cert.js';
 
 const startHost = hostFixture();
 
@@ -59,6 +60,24 @@ describe('stopAtLogin + resumeConnection across two processes', () => {
       c.close();
     } finally {
       t.cleanup();
+    }
+  });
+
+  it('IMAP: a login made over TLS is served as secure after the handover (no STARTTLS offered)', async () => {
+    const cert = makeTestCert();
+    const t = siteWithMessages(1, { tls_cert: cert.cert, tls_key: cert.key });
+    try {
+      const h = await startHost('prelogin', 'imapd', t.site.conf, { HANDOFF_SECURE: '1' });
+      const c = await imapOver(await h.connect());
+      expect(c.greeting).toContain('STARTTLS');
+      const ok = last(await c.login());
+      expect(ok).toMatch(/^t\d+ OK \[CAPABILITY /);
+      expect(ok).not.toContain('STARTTLS');
+      expect(last(await c.cmd('STARTTLS'))).toMatch(/^t\d+ BAD/);
+      c.close();
+    } finally {
+      t.cleanup();
+      cert.cleanup();
     }
   });
 
