@@ -82,10 +82,10 @@ describe('one process serving several IMAP sessions on one mailbox', () => {
     const setup = await fx.session(t, 'CREATE Archive');
     const deliveries = (async () => {
       if (!haveProcmail) return;
-      for (let i = 0; i < 6; i++) await procmailDeliver(t, 300 + i);
+      for (let i = 0; i < 4; i++) await procmailDeliver(t, 300 + i);
     })();
-    const inProcess = [1, 2, 3].map(async (k) => work(await imapOver(await host.connect()), k, 25));
-    const inetd = (async () => work(await connectImap(t.site), 9, 25))();
+    const inProcess = [1, 2, 3].map(async (k) => work(await imapOver(await host.connect()), k, 15));
+    const inetd = (async () => work(await connectImap(t.site), 9, 15))();
     const sessions = await Promise.all([...inProcess, inetd]);
     await deliveries;
     const views: string[] = [];
