@@ -37,7 +37,11 @@ export interface HostOptions {
   log: Logger;
   /** Default { kind: 'switch-per-login' } (inetd mode: the session becomes the user after login). */
   identity?: IdentityMode;
+  /** The protocol server (default: IMAP for imapd, POP3 for dpop; tests plug in their own). */
+  serve?: ProtocolServe;
 }
+
+export type ProtocolServe = (conn: Connection, ctx: ServerContext, opts: ServeOptions) => Promise<void>;
 
 /** A login handed from the process that authenticated it to the process that serves the user. Plain
  *  JSON (it crosses processes beside the connection's descriptor). */
@@ -65,7 +69,7 @@ class Host implements SessionHost {
   private live = 0;
   private readonly idle: (() => void)[] = [];
 
-  constructor(readonly program: HostProgram, readonly log: Logger, readonly identity: IdentityMode) {
+  constructor(readonly program: HostProgram, readonly log: Logger, readonly identity: IdentityMode, readonly serve?: ProtocolServe) {
     this.services = new ProcessServices(identity);
   }
 
@@ -95,7 +99,7 @@ class Host implements SessionHost {
 }
 
 export function createSessionHost(opts: HostOptions): SessionHost {
-  return new Host(opts.program, opts.log, opts.identity ?? { kind: 'switch-per-login' });
+  return new Host(opts.program, opts.log, opts.identity ?? { kind: 'switch-per-login' }, opts.serve);
 }
 
 function hostOf(h: SessionHost): Host {
@@ -103,14 +107,14 @@ function hostOf(h: SessionHost): Host {
   return h;
 }
 
-async function protocolOf(program: HostProgram): Promise<(conn: Connection, ctx: ServerContext, opts: ServeOptions) => Promise<void>> {
+async function protocolOf(program: HostProgram): Promise<ProtocolServe> {
   if (program === 'imapd') return (await import('../imap/server.js')).serveImap;
   return (await import('../pop3/server.js')).servePop3;
 }
 
 async function run(host: SessionHost, conn: Connection, ctx: ServerContext, opts: ServeOptions): Promise<void> {
   const h = hostOf(host);
-  const serve = await protocolOf(h.program);
+  const serve = h.serve ?? await protocolOf(h.program);
   h.begin();
   try {
     await serve(conn, { ...ctx, host: h.services }, opts);

@@ -147,9 +147,9 @@ export async function runServer(program: ServerProgram, argv: string[], loadServ
   };
   // One host for this process's one session (session/host.ts): it owns the auth module child and the
   // session switches to the user after login, as DMail's imapd did.
-  await loadServe(); // the protocol module, loaded here as before (the host finds it loaded)
+  const serve = await loadServe();
   const { createSessionHost, serveConnection } = await import('../session/host.js');
-  const host = createSessionHost({ program, log });
+  const host = createSessionHost({ program, log, serve });
   await serveConnection(host, conn, ctx);
   await conn.end();
   await host.close();
