@@ -4,16 +4,15 @@
 import { isAbsolute, join, normalize, relative } from 'node:path';
 import type { ServerContext } from '../session/context.js';
 import type { AuthOutcome, AuthUser, ClientInfo } from './types.js';
-import { ExternalModule, type ModuleReply } from './external.js';
+import type { ExternalModule, ModuleReply } from './external.js';
 import { domainMap, resolveLoginName, withCanonicalName, type ResolvedName } from './names.js';
 import { checkUnixPassword, findAccount } from './unix.js';
 import { nameAllowed, normaliseIp } from './wildcard.js';
 import type { PasswdEntry } from './passwd.js';
+import { servicesOf } from '../session/services.js';
 
 const failed = (reason: string): AuthOutcome => ({ ok: false, temporary: false, reason });
 const unavailable = (reason: string): AuthOutcome => ({ ok: false, temporary: true, reason });
-
-let moduleChild: ExternalModule | undefined;
 
 /** The external module command for this program: imapd_authent_process wins for imapd. */
 export function moduleCommand(ctx: ServerContext): string | undefined {
@@ -24,15 +23,13 @@ export function moduleCommand(ctx: ServerContext): string | undefined {
 function externalModule(ctx: ServerContext): ExternalModule | undefined {
   const cmd = moduleCommand(ctx);
   if (!cmd) return undefined;
-  moduleChild ??= new ExternalModule(cmd, ctx.settings.authent_timeout, ctx.log);
-  return moduleChild;
+  // One child per process serving sessions (session/services.ts), shared by its sessions.
+  return servicesOf(ctx).authModule(cmd, ctx.settings.authent_timeout, ctx.log);
 }
 
-/** Send `exit` to the external module (if one was started) and reap it. Call at session end. */
-export async function closeAuth(): Promise<void> {
-  const m = moduleChild;
-  moduleChild = undefined;
-  await m?.close();
+/** Send `exit` to the external module of `ctx`'s process (if one was started) and reap it. */
+export async function closeAuth(ctx: ServerContext): Promise<void> {
+  await servicesOf(ctx).closeAuth();
 }
 
 function quotaFrom(info: Record<string, string>): number | undefined {

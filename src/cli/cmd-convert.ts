@@ -113,7 +113,7 @@ export function register(program: Command): void {
         ctx.log.error({ err: String(e) }, 'convert failed');
         process.exitCode = 1;
       } finally {
-        await closeAuth();
+        await closeAuth(ctx);
       }
     });
 }

@@ -35,7 +35,7 @@ export function register(program: Command): void {
         process.stderr.write(`dmailctl: ${(e as Error).message}\n`);
         process.exitCode = 1;
       } finally {
-        await closeAuth();
+        await closeAuth(ctx);
       }
     });
 }

@@ -18,7 +18,7 @@ export function register(program: Command): void {
       const { openUserStore } = await import('../store/open.js');
       const ctx = cliContext(opts.config);
       const r = await lookupUser(ctx, name, { remoteAddress: '127.0.0.1', localAddress: opts.localIp, tls: false });
-      await closeAuth();
+      await closeAuth(ctx);
       if (!r.ok) {
         process.stderr.write(`dmailctl: ${name}: ${r.temporary ? 'lookup unavailable' : 'no such user'} (${r.reason})\n`);
         process.exitCode = r.temporary ? 75 : 1;

@@ -44,7 +44,7 @@ export function register(program: Command): void {
         if (Object.keys(u.info).length) rows.push(['info', formatInfo(u.info)]);
         process.stdout.write(rows.map(([k, v]) => `${(k + ':').padEnd(11)} ${v}\n`).join(''));
       } finally {
-        await closeAuth();
+        await closeAuth(ctx);
       }
     });
 }

@@ -44,7 +44,8 @@ export class InputQueue {
     this.size = 0;
   }
 
-  /** Take everything buffered (input that follows COMPRESS, to be inflated). */
+  /** Take everything buffered and not consumed (input that follows COMPRESS, to be inflated; or a login
+   *  handed over to another process). */
   takeAll(): Buffer {
     return this.size === 0 ? Buffer.alloc(0) : this.take(this.size);
   }

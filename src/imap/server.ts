@@ -12,14 +12,19 @@ import { NameError } from './mailbox-name.js';
 import { bad, no, type Result } from './result.js';
 import { COMMANDS, type CommandSpec } from './commands/index.js';
 import { overQuota } from './commands/helpers.js';
+import { resumeLogin } from './login-flow.js';
+import type { ServeOptions } from '../session/handoff.js';
 
-export async function serveImap(conn: Connection, ctx: ServerContext): Promise<void> {
+export async function serveImap(conn: Connection, ctx: ServerContext, opts: ServeOptions = {}): Promise<void> {
   const input = new InputQueue({
     pause: () => conn.pause(),
     resume: () => conn.resume(),
     highWater: Math.max(1 << 20, ctx.settings.max_line_length * 2),
   });
-  const s = new ImapSession(conn, ctx, input);
+  const s = new ImapSession(conn, ctx, input, opts);
+  const resume = opts.resume;
+  // A login made elsewhere: what the client pipelined after it comes before anything read from now on.
+  if (resume) input.push(resume.input);
   conn.onData((chunk) => input.push(chunk));
   // The client sent its last byte (closed without LOGOUT, or half-closed after pipelining): answer what
   // it sent, then the loop sees the end of input and the session finishes at once, letting go of its
@@ -36,14 +41,16 @@ export async function serveImap(conn: Connection, ctx: ServerContext): Promise<v
     s.log.info({ seconds: ctx.settings.login_lifetime }, 'not logged in within login_lifetime');
     s.autologout('Login time limit exceeded');
   });
-  s.untagged(`OK [CAPABILITY ${capabilities(s)}] ${ctx.hostname} IMAP4rev1 v${SERVER_VERSION} DMail-compatible server ready`);
-  s.flush();
+  if (!resume) {
+    s.untagged(`OK [CAPABILITY ${capabilities(s)}] ${ctx.hostname} IMAP4rev1 v${SERVER_VERSION} DMail-compatible server ready`);
+    s.flush();
+  }
   try {
-    await commandLoop(s);
+    if (!resume || await resumeLogin(s, resume)) await commandLoop(s);
   } finally {
     s.notifier?.close();
     s.flush();
-    s.log.info({ commands: s.commandCount, state: s.state }, 'session end');
+    s.log.info({ commands: s.commandCount, state: s.state, ...(s.handedOff ? { handedOff: true } : {}) }, 'session end');
     await s.closeSelected();
     await s.user?.close().catch((e: unknown) => s.log.warn({ err: String(e) }, 'session close failed'));
   }

@@ -1,5 +1,5 @@
 // Per-connection IMAP state shared by the command handlers: the protocol state, the logged-in user, the
-// selected mailbox, and the output helpers. One object per process (one process per connection).
+// selected mailbox, and the output helpers. One object per connection (a process may serve many).
 
 import type { ServerContext } from '../session/context.js';
 import type { Connection } from '../transport/types.js';
@@ -10,6 +10,7 @@ import type { InputQueue } from './input.js';
 import type { Args } from './args.js';
 import type { Selected, TrackerMode } from './selected.js';
 import { sendContextUpdates } from './commands/search.js';
+import type { ServeOptions } from '../session/handoff.js';
 
 export type ImapState = 'notauth' | 'auth' | 'selected' | 'logout';
 
@@ -47,6 +48,8 @@ export class ImapSession {
   dead = false;
   /** Set when the connection must end after the current tagged response (e.g. too many failures). */
   byeAfter: string | null = null;
+  /** The login was handed over (ServeOptions.stopAtLogin): the connection is no longer ours. */
+  handedOff = false;
   log: Logger;
   /** Extensions the client enabled, explicitly (ENABLE) or implicitly (RFC 7162 §3.1: the first
    *  CONDSTORE-enabling command). Shared with the selected-mailbox tracker. */
@@ -58,6 +61,7 @@ export class ImapSession {
     readonly conn: Connection,
     readonly ctx: ServerContext,
     readonly input: InputQueue,
+    readonly serve: ServeOptions = {},
   ) {
     this.log = ctx.log;
   }

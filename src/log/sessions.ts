@@ -102,22 +102,32 @@ export function prepareSessionDir(workPath: string, owner: { uid: number; gid: n
   }
 }
 
-/** Write this process's record into `dir` (from prepareSessionDir, as the uid the session runs as);
- *  returns a function that removes it (also run at exit). */
-export function writeSessionRecord(dir: string | undefined, info: SessionInfo): () => void {
+/** Records this process must remove when it exits (one 'exit' listener for all of its sessions: a
+ *  process serving many sessions must not add a listener per session). Process state by nature. */
+const removeAtExit = new Set<() => void>();
+function onProcessExit(): void {
+  for (const r of [...removeAtExit]) r();
+}
+
+/** Write a session's record into `dir` (from prepareSessionDir, as the uid the session runs as);
+ *  returns a function that removes it (also run at exit). `seq` tells apart the sessions of one
+ *  process (0, the only one in inetd mode, is named `<pid>.json`; others `<pid>-<seq>.json`). */
+export function writeSessionRecord(dir: string | undefined, info: SessionInfo, seq = 0): () => void {
   if (!dir) return () => undefined;
-  const name = `${info.pid}.json`;
+  const name = seq > 0 ? `${info.pid}-${seq}.json` : `${info.pid}.json`;
   let removed = false;
   const remove = () => {
     if (removed) return;
     removed = true;
-    process.removeListener('exit', remove);
+    removeAtExit.delete(remove);
+    if (removeAtExit.size === 0) process.removeListener('exit', onProcessExit);
     try { unlinkSync(join(dir, name)); } catch { /* already gone */ }
   };
   try {
     const start = info.pid === process.pid ? startTime(process.pid) : undefined;
     replaceFileSync(dir, name, JSON.stringify({ ...info, ...(start ? { start } : {}) }) + '\n', { mode: 0o644, sync: false, owners: [effectiveUid()] });
-    process.on('exit', remove);
+    if (removeAtExit.size === 0) process.on('exit', onProcessExit);
+    removeAtExit.add(remove);
   } catch {
     removed = true; // nothing written: nothing to remove
   }
@@ -158,7 +168,7 @@ export function listSessions(workPath: string): SessionInfo[] {
       continue;
     }
     for (const f of files) {
-      const m = /^(\d+)\.json$/.exec(f);
+      const m = /^(\d+)(?:-\d+)?\.json$/.exec(f);
       if (!m) continue;
       const pid = Number(m[1]);
       const file = join(path, f);

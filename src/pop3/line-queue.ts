@@ -70,6 +70,15 @@ export class LineQueue {
     }
   }
 
+  /** Everything received and not yet cut into a line, removed from the queue (a login handed over
+   *  elsewhere). A line being discarded for its length is not carried. */
+  takeAll(): Buffer {
+    const head = this.discarding >= 0 ? [] : this.partial;
+    const all = Buffer.concat([...head, ...this.raw]);
+    this.clear();
+    return all;
+  }
+
   /** Drop everything buffered (after STLS: plaintext sent before the handshake must not be obeyed). */
   clear(): void {
     this.raw = [];

@@ -7,7 +7,8 @@ import type { Connection } from '../transport/types.js';
 import type { ClientInfo } from '../auth/types.js';
 import type { Logger } from '../log/types.js';
 import type { Mailbox } from '../store/types.js';
-import type { LoginResult, UserSession } from '../session/login.js';
+import type { GrantResult, UserSession } from '../session/login.js';
+import type { LoginStop, ServeOptions } from '../session/handoff.js';
 import type { InputLine, LineQueue } from './line-queue.js';
 import { Maildrop } from './maildrop.js';
 import { lockMaildrop, type MaildropLock } from './maildrop-lock.js';
@@ -32,12 +33,15 @@ export class Pop3Session implements TransactionSession {
   private lock: MaildropLock | undefined;
   /** Login name as the client typed it (for replies). */
   loginName = '';
+  /** The login was handed over (ServeOptions.stopAtLogin): the connection is no longer ours. */
+  handedOff = false;
 
   constructor(
     readonly conn: Connection,
     readonly ctx: ServerContext,
     readonly input: LineQueue,
     readonly timestamp: string,
+    readonly serve: ServeOptions = {},
   ) {
     this.log = ctx.log;
   }
@@ -50,6 +54,7 @@ export class Pop3Session implements TransactionSession {
   /** Runs commands until QUIT or the client goes away. Never throws. */
   async run(): Promise<void> {
     try {
+      if (this.serve.resume) await this.resumeLogin(this.serve.resume);
       for (;;) {
         if (this.state === 'CLOSED') return;
         const line = await this.nextLine();
@@ -182,7 +187,7 @@ export class Pop3Session implements TransactionSession {
     if (name === undefined) return void this.send(err('No user name given; send USER first'));
     // The whole rest of the line: passwords may contain spaces (RFC 1939 §7 note).
     const { login } = await import('../session/login.js');
-    await this.finishLogin(name, await login(this.ctx, this.clientInfo(), name, rest));
+    await this.finishLogin(name, await login(this.ctx, this.clientInfo(), name, rest, this.loginOptions()));
   }
 
   private async apopCommand(rest: string): Promise<void> {
@@ -191,7 +196,7 @@ export class Pop3Session implements TransactionSession {
     const m = /^(\S+) ([0-9a-fA-F]{32})$/.exec(rest.trim());
     if (!m) return void this.send(err('Syntax: APOP name digest'));
     this.pendingUser = undefined;
-    await this.finishLogin(m[1]!, await loginApop(this.ctx, this.clientInfo(), m[1]!, this.timestamp, m[2]!.toLowerCase()));
+    await this.finishLogin(m[1]!, await loginApop(this.ctx, this.clientInfo(), m[1]!, this.timestamp, m[2]!.toLowerCase(), this.loginOptions()));
   }
 
   /** RFC 5034. A bare AUTH lists the mechanisms (old Outlook asks that way). */
@@ -229,7 +234,7 @@ export class Pop3Session implements TransactionSession {
     }
     if (!creds.name) return void this.send(err('[AUTH] empty user name'));
     const { login } = await import('../session/login.js');
-    await this.finishLogin(creds.name, await login(this.ctx, this.clientInfo(), creds.name, creds.password));
+    await this.finishLogin(creds.name, await login(this.ctx, this.clientInfo(), creds.name, creds.password, this.loginOptions()));
   }
 
   /** Sends a SASL challenge and reads the answer; null when the client cancelled ('*') or left. */
@@ -282,13 +287,43 @@ export class Pop3Session implements TransactionSession {
     return false;
   }
 
-  private async finishLogin(name: string, result: LoginResult): Promise<void> {
+  private loginOptions(): { grantOnly: boolean } {
+    return { grantOnly: this.serve.stopAtLogin !== undefined };
+  }
+
+  private async finishLogin(name: string, result: GrantResult): Promise<void> {
+    if (result.ok === 'granted') {
+      // Served elsewhere: input stops, what the client pipelined goes along, nothing is answered here.
+      this.conn.pause();
+      const input = this.input.takeAll();
+      this.handedOff = true;
+      this.state = 'CLOSED';
+      // Earlier answers (USER's +OK) must reach the socket before the descriptor changes hands.
+      await this.conn.drain();
+      await this.serve.stopAtLogin!({ grant: result.grant, loginName: name, input, enabled: [] });
+      return;
+    }
     if (!result.ok) {
       if (await this.countFailure()) return;
       this.send(err(`${result.temporary ? '[SYS/TEMP]' : '[AUTH]'} ${result.message}`));
       return;
     }
-    const session = result.session;
+    await this.enterTransaction(name, result.session);
+  }
+
+  /** A login made elsewhere: open it and answer it (the +OK of PASS/APOP/AUTH). */
+  private async resumeLogin(stop: LoginStop): Promise<void> {
+    const { openSession } = await import('../session/login.js');
+    const r = await openSession(this.ctx, this.clientInfo(), stop.grant);
+    if (!r.ok) {
+      this.send(err(`[SYS/TEMP] ${r.message}`));
+      this.state = 'CLOSED';
+      return;
+    }
+    await this.enterTransaction(stop.loginName, r.session);
+  }
+
+  private async enterTransaction(name: string, session: UserSession): Promise<void> {
     this.user = session;
     this.loginName = name;
     this.log = session.log;

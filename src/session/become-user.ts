@@ -28,9 +28,9 @@ async function accountOfUid(uid: number): Promise<{ name: string; gid: number } 
   return e ? { name: e.name, gid: e.gid } : undefined;
 }
 
-/** Decide who the session runs as. Pure policy; switchTo() does the work. */
-export async function planIdentity(settings: Settings, user: AuthUser): Promise<SwitchPlan> {
-  const current = process.getuid?.() ?? 0;
+/** Decide who the session runs as. Pure policy; switchTo() does the work. `current`: the uid of the
+ *  process that will serve the session (this one, unless a pre-login process plans for a worker). */
+export async function planIdentity(settings: Settings, user: AuthUser, current = process.getuid?.() ?? 0): Promise<SwitchPlan> {
   if (!settings.imapd_become_user) {
     // The admin chose to keep the server's identity (DMail's imapd_become_user false). As root, that is a
     // session running as root: allowed only with allow_root_login (a configuration refusal: temporary).

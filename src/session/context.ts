@@ -2,6 +2,7 @@
 
 import type { Program, Settings } from '../config/settings.js';
 import type { Logger } from '../log/types.js';
+import type { HostServices } from './services.js';
 
 export interface ServerContext {
   program: Program;
@@ -11,4 +12,7 @@ export interface ServerContext {
   hostname: string;
   /** Path of the dmail.conf in use (for messages and child processes). */
   configPath: string;
+  /** The process serving this session (session/host.ts): auth module child, identity, mailbox bus.
+   *  Absent (dmailctl, unit tests): a private set is made for this context object (services.ts). */
+  host?: HostServices;
 }

@@ -8,14 +8,15 @@ import type { AuthOutcome, AuthUser, ClientInfo } from '../auth/types.js';
 import type { Logger } from '../log/types.js';
 import type { MailStore, UserPaths } from '../store/types.js';
 import type { ServerContext } from './context.js';
-import { authenticate, closeAuth, lookupUser } from '../auth/index.js';
+import { authenticate, lookupUser } from '../auth/index.js';
 import { ipAllowed, nameAllowed, normaliseIp } from '../auth/wildcard.js';
 import { prepareSessionDir, writeSessionRecord } from '../log/sessions.js';
 import { openUserStore } from '../store/open.js';
 import { resolveUserPaths } from '../store/paths.js';
 import { prepareIndexDirAsRoot, rootSessionProblem } from '../store/trust.js';
 import { apopConfigured, apopDigestMatches, apopSecret } from './apop.js';
-import { planIdentity, switchTo } from './become-user.js';
+import { planIdentity, switchTo, type Identity } from './become-user.js';
+import { servicesOf } from './services.js';
 import { deliverBulletins } from './bulletins.js';
 import { recordForward } from './forward.js';
 import { quotaFor } from './quota.js';
@@ -29,18 +30,37 @@ export interface UserSession {
   quotaKb?: number;
   /** The connection's logger with the user bound. */
   log: Logger;
-  /** End of session: removes the session record and sends `exit` to the auth module. Idempotent. */
+  /** End of session: removes the session record (and, in a process that switches to the user, sends
+   *  `exit` to the auth module). Idempotent. */
   close(): Promise<void>;
 }
 
-export type LoginResult =
-  | { ok: true; session: UserSession }
-  /** tell: `message` says why the name itself can never log in (IMAP answers it with [CANNOT]). */
-  | { ok: false; temporary: boolean; message: string; tell?: boolean };
+/** What a successful authentication grants, decided before any of the user's files is touched. Plain
+ *  JSON: a pre-login process hands it over (session/host.ts Handoff) to the process that serves the
+ *  user, which opens the session with openSession(). */
+export interface LoginGrant {
+  user: AuthUser;
+  /** How the client authenticated ('password', 'apop'), for the log. */
+  method: string;
+  /** The identity the session must run as; null: the identity of the process serving it. */
+  runAs: Identity | null;
+}
+
+/** tell: `message` says why the name itself can never log in (IMAP answers it with [CANNOT]). */
+export type LoginFailure = { ok: false; temporary: boolean; message: string; tell?: boolean };
+
+export type LoginResult = { ok: true; session: UserSession } | LoginFailure;
+
+/** With { grantOnly: true }: authenticated, nothing opened (the session continues elsewhere). */
+export type GrantResult = { ok: 'granted'; grant: LoginGrant } | LoginResult;
+
+export interface LoginOptions {
+  /** Stop after authentication and authorisation: return the grant, open nothing (no mail file, no
+   *  session record, no identity switch). */
+  grantOnly?: boolean;
+}
 
 const FAILED = 'authentication failed';
-/** Set when an identity switch failed half way: this process must not serve another login. */
-let poisoned = false;
 const UNAVAILABLE = 'authentication temporarily unavailable';
 
 /** Logged form of what the client typed as a name: bounded and printable. */
@@ -53,13 +73,22 @@ function sleep(ms: number): Promise<void> {
 /** Answer a failure no earlier than `started + auth_fail_delay`: every cause (unknown user, wrong
  *  password, refused IP, module error) then takes the same time whenever the check itself is faster
  *  than the delay, and a PAM stack's own delay overlaps ours instead of adding to it. */
-async function failAfterDelay(ctx: ServerContext, started: number, temporary: boolean): Promise<LoginResult> {
+async function failAfterDelay(ctx: ServerContext, started: number, temporary: boolean): Promise<LoginFailure> {
   const delayMs = Math.max(0, (ctx.settings.auth_fail_delay ?? 0) * 1000);
   await sleep(started + delayMs - Date.now());
   return { ok: false, temporary, message: temporary ? UNAVAILABLE : FAILED };
 }
 
-async function finish(ctx: ServerContext, client: ClientInfo, name: string, started: number, outcome: AuthOutcome, how: string): Promise<LoginResult> {
+/** The uid identity planning starts from: the process's own, or, in a pre-login process, the uid of
+ *  the process that will serve the user. */
+function planningUid(ctx: ServerContext): number {
+  const id = servicesOf(ctx).identity;
+  return id.kind === 'plan-only' ? id.asUid : process.getuid?.() ?? 0;
+}
+
+/** Authorisation after the credentials were checked: failures answered (with the delay), the identity
+ *  planned, the per-address record cleared, root-only preparation done, POP-before-SMTP recorded. */
+async function authorize(ctx: ServerContext, client: ClientInfo, name: string, started: number, outcome: AuthOutcome, how: string): Promise<LoginFailure | { ok: 'granted'; grant: LoginGrant }> {
   const log = ctx.log;
   if (!outcome.ok) {
     log.info({ login: safeName(name), reason: outcome.reason, temporary: outcome.temporary, method: how }, 'login failed');
@@ -70,10 +99,11 @@ async function finish(ctx: ServerContext, client: ClientInfo, name: string, star
   }
   const user = outcome.user;
   const s = ctx.settings;
-  if (poisoned) return failAfterDelay(ctx, started, true);
+  const services = servicesOf(ctx);
+  if (services.poisoned) return failAfterDelay(ctx, started, true);
   let plan;
   try {
-    plan = await planIdentity(s, user);
+    plan = await planIdentity(s, user, planningUid(ctx));
   } catch (e) {
     log.error({ login: safeName(name), err: (e as Error).message }, 'cannot decide the identity to run as');
     return failAfterDelay(ctx, started, true);
@@ -86,10 +116,11 @@ async function finish(ctx: ServerContext, client: ClientInfo, name: string, star
   clearFailures(s, client.remoteAddress);
 
   // Root among users' files (issue 13): a session that stays root serves only paths no user can change;
-  // a switching one gets its shared index directory prepared by root first.
+  // a switching one gets its shared index directory prepared by root first. A pre-login process opens
+  // no paths: the process that serves the user checks (openSession) and its master prepares.
   const euid = process.geteuid?.() ?? 0;
   const asRoot = euid === 0 && (plan.kind === 'stay' || (plan.kind === 'switch' && plan.to.uid === 0));
-  if (asRoot || (euid === 0 && plan.kind === 'switch' && s.index_path)) {
+  if (services.identity.kind !== 'plan-only' && (asRoot || (euid === 0 && plan.kind === 'switch' && s.index_path))) {
     let why: string | undefined;
     try {
       const paths = await resolveUserPaths(s, user);
@@ -112,40 +143,84 @@ async function finish(ctx: ServerContext, client: ClientInfo, name: string, star
   if (s.forward_user && !recordForward(s.work_path, client.remoteAddress, user.user, ctx.program)) {
     log.error({ ip: client.remoteAddress }, 'could not write the forward_user record');
   }
+  return { ok: 'granted', grant: { user, method: how, runAs: plan.kind === 'switch' ? plan.to : null } };
+}
+
+/**
+ * Open the session a grant allows, in the process that serves the user: identity (switch to the user
+ * when this process does that per login; check it when it already runs as one uid), session record,
+ * mail store, bulletins, quota. A failure here is temporary (the credentials were good).
+ */
+export async function openSession(ctx: ServerContext, client: ClientInfo, grant: LoginGrant): Promise<LoginResult> {
+  const log = ctx.log;
+  const s = ctx.settings;
+  const services = servicesOf(ctx);
+  const { user, runAs } = grant;
+  const unavailable = { ok: false as const, temporary: true, message: UNAVAILABLE };
+  if (services.poisoned) return unavailable;
+  const identity = services.identity;
+  if (identity.kind === 'plan-only') {
+    log.error('a pre-login process cannot open a session');
+    return unavailable;
+  }
+  const euid = process.geteuid?.() ?? 0;
+  if (identity.kind === 'fixed') {
+    // A worker runs as one uid: a grant for another identity is not for this process.
+    const want = runAs ? runAs.uid : euid;
+    if (want !== identity.uid || euid !== identity.uid) {
+      log.error({ want, worker: identity.uid, euid }, 'login handed to a process of another uid; refused');
+      return unavailable;
+    }
+    if (euid === 0 && !s.allow_root_login) {
+      log.error('a worker running as root serves no session unless allow_root_login is set');
+      return unavailable;
+    }
+    if (euid === 0) {
+      let why: string | undefined;
+      try { why = rootSessionProblem(await resolveUserPaths(s, user)); } catch (e) { why = (e as Error).message; }
+      if (why) {
+        log.error({ why }, 'login refused: a session running as root must not use paths that users can change');
+        return unavailable;
+      }
+    }
+  }
+  const switching = identity.kind === 'switch-per-login' && runAs !== null;
   // The session record's directory is made (as root) for the uid the session will run as; the record is
   // written after the switch, so the process can remove it at the end.
-  const sessionDir = prepareSessionDir(s.work_path, plan.kind === 'switch' ? plan.to : { uid: euid, gid: process.getegid?.() ?? 0 });
+  const sessionDir = prepareSessionDir(s.work_path, switching ? runAs! : { uid: euid, gid: process.getegid?.() ?? 0 });
   let removeSession = () => undefined as void;
-  const closeAll = async () => { removeSession(); await closeAuth(); };
+  // In a process that switches per login, the session is the process's only one: its end is the auth
+  // module's end too (as DMail's one process per connection). Elsewhere the host closes it.
+  const closeAll = async () => { removeSession(); if (identity.kind === 'switch-per-login') await services.closeAuth(); };
 
-  if (plan.kind === 'switch') {
+  if (switching) {
     // The module child runs with our current (root) identity: finish it now, while we may still
     // signal it, rather than leave the user's process unable to kill a module that ignores `exit`.
-    await closeAuth();
+    await services.closeAuth();
     try {
-      await switchTo(plan.to, log);
+      await switchTo(runAs!, log);
     } catch (e) {
-      poisoned = true;
+      services.poisoned = true;
       log.error({ err: (e as Error).message }, 'could not switch to the user identity; refusing the login');
       await closeAll();
       // The process may be half switched; the protocol layer must not go on with it.
-      return failAfterDelay(ctx, started, true);
+      return unavailable;
     }
   }
 
   removeSession = writeSessionRecord(sessionDir, {
     pid: process.pid, program: ctx.program, user: user.domain ? `${user.user}@${user.domain}` : user.user,
     remoteAddress: normaliseIp(client.remoteAddress), since: new Date().toISOString(),
-  });
+  }, services.nextSessionSeq());
 
   const userLog = log.child({ user: user.domain ? `${user.user}@${user.domain}` : user.user });
   let opened;
   try {
-    opened = await openUserStore(s, user, userLog);
+    opened = await openUserStore(s, user, userLog, services.bus);
   } catch (e) {
     userLog.error({ err: (e as Error).message }, 'cannot open the mail store');
     await closeAll();
-    return { ok: false, temporary: true, message: UNAVAILABLE };
+    return unavailable;
   }
   const { store, paths } = opened;
   try {
@@ -154,7 +229,7 @@ async function finish(ctx: ServerContext, client: ClientInfo, name: string, star
     userLog.error({ err: (e as Error).message }, 'bulletin delivery failed');
   }
   const quotaKb = quotaFor(s, user);
-  userLog.info({ method: how, inbox: paths.inbox, uid: process.getuid?.(), quotaKb }, 'login');
+  userLog.info({ method: grant.method, inbox: paths.inbox, uid: process.getuid?.(), quotaKb }, 'login');
   let closed = false;
   const session: UserSession = {
     user, store, paths, log: userLog,
@@ -166,6 +241,15 @@ async function finish(ctx: ServerContext, client: ClientInfo, name: string, star
     },
   };
   return { ok: true, session };
+}
+
+async function finish(ctx: ServerContext, client: ClientInfo, name: string, started: number, outcome: AuthOutcome, how: string, opts: LoginOptions): Promise<GrantResult> {
+  const r = await authorize(ctx, client, name, started, outcome, how);
+  if (r.ok !== 'granted' || opts.grantOnly) return r;
+  const opened = await openSession(ctx, client, r.grant);
+  // A half-done identity switch: the same answer and the same minimum time as any temporary failure.
+  if (!opened.ok && servicesOf(ctx).poisoned) return failAfterDelay(ctx, started, true);
+  return opened;
 }
 
 async function preCheck(ctx: ServerContext, client: ClientInfo): Promise<AuthOutcome | undefined> {
@@ -196,7 +280,9 @@ async function throttle(ctx: ServerContext, client: ClientInfo): Promise<void> {
   await sleep(seconds * 1000);
 }
 
-export async function login(ctx: ServerContext, client: ClientInfo, name: string, password: string): Promise<LoginResult> {
+export function login(ctx: ServerContext, client: ClientInfo, name: string, password: string, opts?: { grantOnly?: false }): Promise<LoginResult>;
+export function login(ctx: ServerContext, client: ClientInfo, name: string, password: string, opts: LoginOptions): Promise<GrantResult>;
+export async function login(ctx: ServerContext, client: ClientInfo, name: string, password: string, opts: LoginOptions = {}): Promise<GrantResult> {
   await throttle(ctx, client);
   const started = Date.now();
   let outcome = await preCheck(ctx, client);
@@ -208,14 +294,16 @@ export async function login(ctx: ServerContext, client: ClientInfo, name: string
       outcome = { ok: false, temporary: true, reason: 'internal error' };
     }
   }
-  return finish(ctx, client, name, started, outcome, 'password');
+  return finish(ctx, client, name, started, outcome, 'password', opts);
 }
 
 export function apopAvailable(ctx: ServerContext): boolean {
   return apopConfigured(ctx.settings);
 }
 
-export async function loginApop(ctx: ServerContext, client: ClientInfo, name: string, timestamp: string, digestHex: string): Promise<LoginResult> {
+export function loginApop(ctx: ServerContext, client: ClientInfo, name: string, timestamp: string, digestHex: string, opts?: { grantOnly?: false }): Promise<LoginResult>;
+export function loginApop(ctx: ServerContext, client: ClientInfo, name: string, timestamp: string, digestHex: string, opts: LoginOptions): Promise<GrantResult>;
+export async function loginApop(ctx: ServerContext, client: ClientInfo, name: string, timestamp: string, digestHex: string, opts: LoginOptions = {}): Promise<GrantResult> {
   await throttle(ctx, client);
   const started = Date.now();
   let outcome = await preCheck(ctx, client);
@@ -237,5 +325,5 @@ export async function loginApop(ctx: ServerContext, client: ClientInfo, name: st
       outcome = { ok: false, temporary: true, reason: 'internal error' };
     }
   }
-  return finish(ctx, client, name, started, outcome, 'apop');
+  return finish(ctx, client, name, started, outcome, 'apop', opts);
 }

@@ -68,6 +68,8 @@ export interface ChangeLogOptions {
   readOnly?: boolean;
   /** Records compaction keeps (default 4096); add() compacts once there are twice as many. */
   maxRecords?: number;
+  /** Called after each record is durable (the in-process mailbox bus, store/bus.ts). */
+  onAdd?: () => void;
 }
 
 const MAGIC = 0x474c4d44; // "DMLG" little-endian
@@ -184,10 +186,12 @@ class ChangeLogFile implements ChangeLog {
   private cur: Loaded | null = null;
   private readonly readOnly: boolean;
   private readonly maxRecords: number;
+  private readonly onAdd: (() => void) | undefined;
 
   constructor(readonly path: string, readonly uidValidity: number, private readonly log: Logger | undefined, opts: ChangeLogOptions) {
     this.readOnly = opts.readOnly ?? false;
     this.maxRecords = Math.max(1, opts.maxRecords ?? DEFAULT_MAX);
+    this.onAdd = opts.onAdd;
   }
 
   /** Bring the in-memory copy up to date with the file (reads only what was appended since). Null: no
@@ -293,6 +297,7 @@ class ChangeLogFile implements ChangeLog {
     l.records.push({ modseq, kind, uids: normalUids(uids) });
     l.validEnd += rec.length;
     l.tail = Buffer.from(rec.subarray(Math.max(0, rec.length - TAIL)));
+    this.onAdd?.();
     if (l.records.length >= 2 * this.maxRecords) this.compact();
     return modseq;
   }

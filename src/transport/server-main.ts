@@ -145,9 +145,14 @@ export async function runServer(program: ServerProgram, argv: string[], loadServ
     hostname: settings.dpop_host ?? hostname(),
     configPath: resolve(args.config),
   };
+  // One host for this process's one session (session/host.ts): it owns the auth module child and the
+  // session switches to the user after login, as DMail's imapd did.
   const serve = await loadServe();
-  await serve(conn, ctx);
+  const { createSessionHost, serveConnection } = await import('../session/host.js');
+  const host = createSessionHost({ program, log, serve });
+  await serveConnection(host, conn, ctx);
   await conn.end();
+  await host.close();
   process.exit(0);
 }
 

@@ -418,6 +418,34 @@ export class StreamConnection implements Connection {
     return this.finish('closed');
   }
 
+  /** Stop for good without closing (the stream is handed to another process): timers off, listeners
+   *  off, and the bytes the stream had already read but not delivered are returned. */
+  takeUnread(): Buffer {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.eofTimer) clearTimeout(this.eofTimer);
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.idleMs = 0;
+    this.detach();
+    this.input.pause();
+    const parts: Buffer[] = [];
+    for (let c = this.input.read() as Buffer | string | null; c !== null; c = this.input.read() as Buffer | string | null) {
+      parts.push(typeof c === 'string' ? Buffer.from(c, 'latin1') : c);
+    }
+    // A socket would go on reading into its buffer (read() above, or a scheduled read-ahead, restarts
+    // it): stop the kernel reads and tell the stream a read is in progress so none is started again.
+    // Bytes left in the kernel stay there for the process the descriptor goes to.
+    const handle = (this.input as unknown as { _handle?: { readStop?(): number; reading?: boolean } })._handle;
+    try { handle?.readStop?.(); if (handle) handle.reading = false; } catch { /* not a socket */ }
+    const state = (this.input as unknown as { _readableState?: { reading: boolean } })._readableState;
+    if (state) state.reading = true;
+    // From now on this object must not touch the stream: a later end() or close is a no-op.
+    this.closed = true;
+    this.closeHandlers.length = 0;
+    this.endHandlers.length = 0;
+    this.dataHandlers.length = 0;
+    return Buffer.concat(parts);
+  }
+
   /** Send what is pending, then close with `reason`. */
   private finishing: Promise<void> | undefined;
 

@@ -49,4 +49,8 @@ export interface Connection {
   resume(): void;
   /** Flush pending output, then close. */
   end(): Promise<void>;
+  /** Stop reading for good and return the bytes already received but not yet delivered to onData (a
+   *  connection handed over to another process after login). Optional: absent where nothing can be
+   *  buffered below the protocol. */
+  takeUnread?(): Buffer;
 }

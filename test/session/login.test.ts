@@ -16,7 +16,8 @@ import { BIN } from '../helpers/site.js';
 import { cleanEnv } from '../helpers/inetd.js';
 import { cleanupTempDirs, settingsWith, tempDir } from '../auth/helpers.js';
 
-afterEach(async () => { await closeAuth(); });
+const contexts: ServerContext[] = [];
+afterEach(async () => { for (const c of contexts.splice(0)) await closeAuth(c); });
 afterAll(cleanupTempDirs);
 
 const client: ClientInfo = { remoteAddress: '192.0.2.10', localAddress: '127.0.0.1', tls: false };
@@ -39,6 +40,7 @@ function site(over: Partial<Settings> = {}) {
   });
   const ctx: ServerContext = { program: 'imapd', settings, log: createLogger(settings, 'imapd', { remote: client.remoteAddress }), hostname: 'mail.test', configPath: '/dev/null' };
   const logText = () => (existsSync(join(logs, 'imapd.log')) ? readFileSync(join(logs, 'imapd.log'), 'utf8') : '');
+  contexts.push(ctx);
   return { dir, spool, work, db, set, ctx, logText };
 }
 
@@ -110,7 +112,7 @@ describe('login()', () => {
     s.set('cc_sales', 'pw1');
     const r = await login(s.ctx, client, 'sales@computers.com', 'pw1');
     expect(r.ok && r.session.paths.inbox).toBe(join(vdir, 'cc_sales'));
-    await closeAuth();
+    await closeAuth(s.ctx);
     s.ctx.settings.authent_domain = true;
     s.set('sales@computers.com', 'pw2');
     const r2 = await login(s.ctx, client, 'sales@computers.com', 'pw2');

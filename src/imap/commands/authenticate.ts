@@ -22,7 +22,7 @@ async function challenge(s: ImapSession, text: string): Promise<Buffer> {
   return decode64(line);
 }
 
-export async function authenticate(s: ImapSession, c: Command): Promise<Result> {
+export async function authenticate(s: ImapSession, c: Command): Promise<Result | null> {
   const a = c.args;
   a.sp();
   const mech = a.atom().toUpperCase();
@@ -45,12 +45,12 @@ export async function authenticate(s: ImapSession, c: Command): Promise<Result> 
       if (parts.length !== 3) return bad('Invalid PLAIN response');
       const [authz, user, pass] = parts as [string, string, string];
       if (authz && authz !== user) return no('[AUTHORIZATIONFAILED] Proxy authentication not supported');
-      return completeLogin(s, user, pass, 'AUTHENTICATE');
+      return completeLogin(s, user, pass, 'AUTHENTICATE', c.tag);
     }
     if (mech === 'LOGIN') {
       const user = initial ?? (await challenge(s, Buffer.from('Username:').toString('base64')));
       const pass = await challenge(s, Buffer.from('Password:').toString('base64'));
-      return completeLogin(s, user.toString('utf8'), pass.toString('utf8'), 'AUTHENTICATE');
+      return completeLogin(s, user.toString('utf8'), pass.toString('utf8'), 'AUTHENTICATE', c.tag);
     }
   } catch (e) {
     if (e instanceof Cancelled) return bad(e.message);

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../log/types.js';
 import { CHANGE_PURGE, openChangeLog, type ChangeLog } from '../changelog.js';
 import { killPoint } from '../killpoint.js';
+import type { MailboxBus } from '../bus.js';
 import { minAcknowledged } from '../views.js';
 import { parseName } from './filename.js';
 import { locate, scanMaildir, type ScanEntry } from './scan.js';
@@ -27,16 +28,21 @@ import type { UidList } from './uidlist.js';
 export const MODLOG = 'dmail-modlog';
 export const VIEWS = 'dmail-views';
 
-/** One change log per mailbox and UIDVALIDITY in this process (it reads only what was appended since
- *  its last look). Bounded like the uidlist cache. */
-const logs = new Map<string, ChangeLog>();
+/** One change log per mailbox and UIDVALIDITY in this store (it reads only what was appended since its
+ *  last look), kept in the store's env (not per process: a log carries its session's logger and bus).
+ *  Bounded like the uidlist cache. */
 const LOGS_MAX = 16;
 
-export function changeLogOf(dir: string, uidValidity: number, log?: Logger): ChangeLog {
+export function changeLogOf(dir: string, uidValidity: number, env: { changeLogs: Map<string, ChangeLog>; log?: Logger; bus?: MailboxBus }): ChangeLog {
+  const logs = env.changeLogs;
   const key = `${dir}\0${uidValidity}`;
   let l = logs.get(key);
   if (l) logs.delete(key);
-  else l = openChangeLog(join(dir, MODLOG), uidValidity, log);
+  else {
+    const path = join(dir, MODLOG);
+    const bus = env.bus;
+    l = openChangeLog(path, uidValidity, env.log, bus ? { onAdd: () => bus.publish(path) } : {});
+  }
   logs.set(key, l);
   while (logs.size > LOGS_MAX) logs.delete(logs.keys().next().value!);
   return l;

@@ -38,6 +38,7 @@ import { afterCreate, afterDelete, afterRename, formatUses, normalUses, parseUse
 const SPECIAL_USE = 'dmail-special-use';
 import { clearIntent, hasIntent, writeIntent } from './deliver-intent.js';
 import { killPoint } from '../killpoint.js';
+import type { MailboxBus } from '../bus.js';
 
 
 const isInbox = (name: string) => name.toUpperCase() === INBOX;
@@ -83,12 +84,14 @@ export class MaildirStore implements MailStore {
   private readonly env: MaildirEnv;
   private readonly statusViews = new Map<string, MaildirMailbox>();
 
-  constructor(readonly paths: UserPaths, settings: Settings, log: Logger) {
+  constructor(readonly paths: UserPaths, settings: Settings, log: Logger, bus?: MailboxBus) {
     this.env = {
       root: paths.inbox,
       settings,
       log,
       lock: { timeoutSeconds: settings.lock_timeout ?? 30, staleSeconds: DOVECOT_UIDLIST_STALE },
+      changeLogs: new Map(),
+      ...(bus ? { bus } : {}),
     };
   }
 
@@ -281,7 +284,7 @@ export class MaildirStore implements MailStore {
         if (files.length === 0) return false;
         await addRecent(dir, files.filter((f) => f.info !== undefined).map((f) => f.base));
         // Logged before the uidlist is written: a kill in between gives the same UIDs again.
-        const log = changeLogOf(dir, l.uidValidity, this.env.log);
+        const log = changeLogOf(dir, l.uidValidity, this.env);
         log.add(CHANGE_APPEND, uids);
         if (committed) {
           killPoint('multiappend-moved');
@@ -561,7 +564,7 @@ export class MaildirStore implements MailStore {
   private async expungedBases(dir: string): Promise<Set<string>> {
     const uv = await uidListValidity(join(dir, UIDLIST));
     if (uv === undefined) return new Set();
-    const pending = pendingUids(changeLogOf(dir, uv, this.env.log));
+    const pending = pendingUids(changeLogOf(dir, uv, this.env));
     if (pending.size === 0) return new Set(); // the common case: no uidlist to parse
     const list = (await loadUidList(dir).catch(() => undefined))?.list;
     return list?.uidValidity === uv ? basesOf(list, pending) : new Set();
@@ -607,7 +610,7 @@ export class MaildirStore implements MailStore {
           l.nextUid = Math.max(l.nextUid, p.uid + 1);
         }
         // Before the files appear (below): a session never lists one without its logged append.
-        changeLogOf(dir, l.uidValidity, this.env.log).add(CHANGE_APPEND, prepared.map((p) => p.uid));
+        changeLogOf(dir, l.uidValidity, this.env).add(CHANGE_APPEND, prepared.map((p) => p.uid));
         return true;
       });
       for (const p of prepared) await fsp.rename(p.tmp, join(dir, 'cur', fileName(p.base, p.info ?? '')));
@@ -680,7 +683,7 @@ async function writeDurably(path: string, body: Buffer, date?: Date): Promise<vo
   if (date && !Number.isNaN(date.getTime())) await fsp.utimes(path, date, date);
 }
 
-export function createMaildirStore(paths: UserPaths, settings: Settings, log: Logger): MailStore {
-  return new MaildirStore(paths, settings, log);
+export function createMaildirStore(paths: UserPaths, settings: Settings, log: Logger, bus?: MailboxBus): MailStore {
+  return new MaildirStore(paths, settings, log, bus);
 }
 

@@ -217,7 +217,7 @@ export class MaildirMailbox implements Mailbox {
     // So must \Recent messages delivered to cur/ (recent.ts), for every view.
     if (await fsp.lstat(join(this.dir, RECENT_FILE)).then(() => true, () => false)) return false;
     // The stamp covers dmail-modlog, so the log is as the writer read it; check anyway (cheap).
-    const log = changeLogOf(this.dir, index.uidValidity, this.env.log);
+    const log = changeLogOf(this.dir, index.uidValidity, this.env);
     if (log.highestModseq() !== index.modseq) return false;
     this.keywordTable = await readKeywords(this.dir);
     const next = new Map<number, Entry>();
@@ -278,7 +278,7 @@ export class MaildirMailbox implements Mailbox {
     const indexUsable = firstLoad && this.savedIndex !== undefined;
     const uv0 = this.current.uidValidity || this.savedIndex?.uidValidity || (await loadUidList(this.dir)).list?.uidValidity;
     const from = () => (firstLoad ? (indexUsable ? this.savedIndex!.modseq : 0) : this.syncedTo);
-    let read = uv0 ? readLog(changeLogOf(this.dir, uv0, this.env.log), from()) : undefined;
+    let read = uv0 ? readLog(changeLogOf(this.dir, uv0, this.env), from()) : undefined;
 
     let scan = await scanMaildir(this.dir);
     let rescan = false;
@@ -325,7 +325,7 @@ export class MaildirMailbox implements Mailbox {
       if (read && read.log.uidValidity !== list.uidValidity && !firstLoad) {
         this.env.log.warn({ dir: this.dir }, 'maildir: UIDVALIDITY changed under an open session');
       }
-      read = readLog(changeLogOf(this.dir, list.uidValidity, this.env.log), read?.log.uidValidity === list.uidValidity ? from() : 0);
+      read = readLog(changeLogOf(this.dir, list.uidValidity, this.env), read?.log.uidValidity === list.uidValidity ? from() : 0);
     }
     if (firstLoad) {
       this.savedFacts = factsOf(this.savedIndex, list.uidValidity);
@@ -615,7 +615,7 @@ export class MaildirMailbox implements Mailbox {
       // then unlogged, and logged by whoever finds them once it can be written again.
       if (added.length > 0) {
         try {
-          changeLogOf(this.dir, list.uidValidity, this.env.log).add(CHANGE_APPEND, added);
+          changeLogOf(this.dir, list.uidValidity, this.env).add(CHANGE_APPEND, added);
         } catch (err) {
           this.env.log.warn({ err: String(err), dir: this.dir }, 'maildir: cannot log new messages');
         }
@@ -746,7 +746,7 @@ export class MaildirMailbox implements Mailbox {
     let uidValidity = 0;
     await lockedUidList(this.dir, this.env, async (list) => {
       uidValidity = list.uidValidity;
-      const log = changeLogOf(this.dir, list.uidValidity, this.env.log);
+      const log = changeLogOf(this.dir, list.uidValidity, this.env);
       if (list.uidValidity === this.current.uidValidity && log.highestModseq() < this.syncedTo) log.raiseTo(this.syncedTo);
       const since = readLog(log, this.syncedTo);
       others = since.records.length > 0 || !since.complete || list.uidValidity !== this.current.uidValidity;
@@ -778,13 +778,13 @@ export class MaildirMailbox implements Mailbox {
   private async purgeNow(): Promise<void> {
     const uv = this.current.uidValidity;
     if (!uv) return;
-    const pending = changeLogOf(this.dir, uv, this.env.log).pendingExpunges();
+    const pending = changeLogOf(this.dir, uv, this.env).pendingExpunges();
     if (pending.length === 0) return;
     // Without the lock first: while some other handle still needs them, there is nothing to do.
     const min = await minAcknowledged(viewsDir(this.dir), this.env.log).catch(() => Infinity);
     if (!pending.some((p) => p.modseq <= min)) return;
     await lockedUidList(this.dir, this.env, async (list) => {
-      const log = changeLogOf(this.dir, list.uidValidity, this.env.log);
+      const log = changeLogOf(this.dir, list.uidValidity, this.env);
       return purgeLocked(this.dir, list, log, this.env.log);
     }).catch((err) => this.env.log.warn({ err: String(err), dir: this.dir }, 'maildir: purge of expunged messages failed'));
   }
@@ -926,7 +926,7 @@ export class MaildirMailbox implements Mailbox {
     return mapped(async () => {
       const uv = this.current.uidValidity;
       if (!uv || since >= this.syncedTo) return { uids: [], complete: true };
-      const r = changeLogOf(this.dir, uv, this.env.log).since(since);
+      const r = changeLogOf(this.dir, uv, this.env).since(since);
       const out = new Set<number>();
       for (const rec of r.records) {
         if (rec.modseq > this.syncedTo) break;
@@ -937,7 +937,10 @@ export class MaildirMailbox implements Mailbox {
   }
 
   watch(onChange: () => void): () => void {
-    return watchPaths(['new', 'cur', UIDLIST, MODLOG].map((p) => join(this.dir, p)), onChange);
+    const stop = watchPaths(['new', 'cur', UIDLIST, MODLOG].map((p) => join(this.dir, p)), onChange);
+    // Sessions of this process: at once, through the bus (their change-log appends publish it).
+    const unsub = this.env.bus?.subscribe(join(this.dir, MODLOG), onChange);
+    return () => { stop(); unsub?.(); };
   }
 
   /** The on-disk location and parsed name of a message, for copy. */

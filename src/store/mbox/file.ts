@@ -10,19 +10,22 @@ import { StoreError } from '../types.js';
 import { asStoreError } from '../errors.js';
 import { lockSpool, type LockOptions, type SpoolLock } from '../lock.js';
 import { beginWrite, readHold, releaseReads, type ReadHold } from '../read-lock.js';
-import { parseSpool, type ParsedMessage } from './parse.js';
+import { parseSpool, parseSpoolYielding, type ParsedMessage } from './parse.js';
 import { readIndex, writeIndex, stampTail, sameStamp, type IndexData, type IndexedMessage, type SpoolStamp } from './index-file.js';
 import { replaceTail, replayJournal, patchRanges, killPoint } from './journal.js';
 import { nextUidValidity, MBOX_UIDVALIDITY } from '../uidvalidity.js';
 import { restamp, storedForm, clientView, statusOf, layoutOf, FLAG_OLD, FLAG_DELETED, LF } from './format.js';
 import { openChangeLog, CHANGE_APPEND, CHANGE_EXPUNGE, CHANGE_PURGE, type ChangeLog } from '../changelog.js';
 import { minAcknowledged } from '../views.js';
+import type { MailboxBus } from '../bus.js';
 
 export interface FileOptions {
   lock: LockOptions;
   log: Logger;
   /** dmail.conf min_space: free megabytes below which writes are refused. */
   minSpaceMb: number;
+  /** In-process change notification among this process's sessions (store/bus.ts). */
+  bus?: MailboxBus;
 }
 
 export interface NewMessage {
@@ -81,9 +84,15 @@ export class MboxFile {
     this.factsPath = stem + '.facts';
   }
 
+  get bus(): MailboxBus | undefined { return this.opts.bus; }
+
   /** The change log for a UIDVALIDITY (one reader/writer object per mailbox and process). */
   changeLog(uidValidity: number): ChangeLog {
-    if (!this.log || this.log.uidValidity !== uidValidity) this.log = openChangeLog(this.modlogPath, uidValidity, this.opts.log);
+    if (!this.log || this.log.uidValidity !== uidValidity) {
+      const bus = this.opts.bus;
+      const key = this.modlogPath;
+      this.log = openChangeLog(this.modlogPath, uidValidity, this.opts.log, bus ? { onAdd: () => bus.publish(key) } : {});
+    }
     return this.log;
   }
 
@@ -138,7 +147,7 @@ export class MboxFile {
         throw asStoreError(e);
       }
       try {
-        const data = this.sync(lock.fd);
+        const data = await this.sync(lock.fd);
         const r = await fn(lock.fd, data);
         if (purge && lock.fd >= 0 && this.cur) {
           // Housekeeping: the operation itself is done and durable, whatever happens here.
@@ -212,8 +221,9 @@ export class MboxFile {
     return { size, ino: String(st.ino), mtime: String(st.mtimeNs), tail: stampTail(fd, size) };
   }
 
-  /** Bring `cur` up to date with the spool (caller holds the lock). */
-  sync(fd: number): IndexData {
+  /** Bring `cur` up to date with the spool (caller holds the lock). Parsing yields to the event loop
+   *  now and then (parseSpoolYielding): the lock keeps the file still meanwhile. */
+  async sync(fd: number): Promise<IndexData> {
     if (fd < 0) {
       // No file: an empty mailbox. Keep a UIDVALIDITY in the index so it survives until mail arrives.
       const disk = readIndex(this.indexPath);
@@ -251,13 +261,13 @@ export class MboxFile {
         stampTail(fd, base.stamp.size) === base.stamp.tail) {
       // Only grew (an MDA appended): parse from the last known message on.
       const last = base.messages[base.messages.length - 1]!;
-      const parsed = parseSpool(fd, last.offset, stamp.size);
+      const parsed = await parseSpoolYielding(fd, last.offset, stamp.size);
       if (parsed && parsed.messages.length && parsed.messages[0]!.offset === last.offset) {
         next = this.build(base.messages.slice(0, -1), parsed.messages, base, stamp, base.preambleEnd, base.pseudo, base.fileBase, [], true, predicted(base.uidValidity), fresh);
       }
     }
     if (!next) {
-      const parsed = parseSpool(fd, 0, stamp.size)!;
+      const parsed = (await parseSpoolYielding(fd, 0, stamp.size))!;
       let msgs = parsed.messages;
       let pseudo: IndexData['pseudo'] = null;
       let fileBase: IndexData['fileBase'] = null;

@@ -478,7 +478,9 @@ export class MboxMailbox implements Mailbox {
   watch(onChange: () => void): () => void {
     this.live();
     const stop = watchPaths([this.file.path, this.file.modlogPath], onChange);
-    const done = () => { stop(); this.watchers.delete(done); };
+    // Sessions of this process: at once, through the bus (their change-log appends publish it).
+    const unsub = this.file.bus?.subscribe(this.file.modlogPath, onChange);
+    const done = () => { stop(); unsub?.(); this.watchers.delete(done); };
     this.watchers.add(done);
     return done;
   }

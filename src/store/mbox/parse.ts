@@ -79,6 +79,33 @@ function boundaryAt(win: Buffer, p: number, first: boolean): boolean {
  * (returns null if it is not: the caller's index is wrong and it must parse the whole file).
  */
 export function parseSpool(fd: number, from: number, to: number): ParseResult | null {
+  const steps = parseSteps(fd, from, to);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * parseSpool that lets the event loop turn at least every `sliceMs` of work (between chunks), so the
+ * other sessions of a process serving many (issue 12) are not held for a whole 100,000-message spool.
+ * The caller holds the spool lock throughout, so nothing changes the file between the slices.
+ */
+export async function parseSpoolYielding(fd: number, from: number, to: number, sliceMs = 20): Promise<ParseResult | null> {
+  const steps = parseSteps(fd, from, to);
+  let since = Date.now();
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (Date.now() - since >= sliceMs) {
+      await new Promise((res) => setImmediate(res));
+      since = Date.now();
+    }
+  }
+}
+
+/** The parse, one chunk per step (the generator yields before each read of more bytes). */
+function* parseSteps(fd: number, from: number, to: number): Generator<void, ParseResult | null, void> {
   const messages: ParsedMessage[] = [];
   // One window buffer, reused: what is kept of it moves to the front before each read, so indexing
   // makes no garbage per chunk (a 200 MB message would otherwise leave GC hundreds of MB behind).
@@ -149,6 +176,7 @@ export function parseSpool(fd: number, from: number, to: number): ParseResult | 
       winStart += trim;
       scanFrom -= trim;
     }
+    yield;
     readMore();
   }
   if (meter) {

@@ -22,6 +22,7 @@ import { fsyncDir, readIndexHead } from './index-file.js';
 import { afterCreate, afterDelete, afterRename, formatUses, normalUses, parseUses, type UseMap } from '../special-use.js';
 import { watchPaths, WATCH_MAILBOX_POLL_MS } from '../watch.js';
 import { resetUrlauthKeys, urlauthKey } from '../urlauth-keys.js';
+import type { MailboxBus } from '../bus.js';
 
 const SUBSCRIPTIONS = '.mailboxlist';
 /** RFC 6154 special uses given at CREATE (special-use.ts), beside the subscriptions; never listed. */
@@ -60,8 +61,9 @@ const DROPPED_WITH_FOLDER = ['.idx', '.journal', '.views', '.inuse', '.facts'];
 export class MboxStore implements MailStore {
   private readonly fileOpts: FileOptions;
 
-  constructor(readonly paths: UserPaths, private readonly settings: Settings, private readonly log: Logger) {
+  constructor(readonly paths: UserPaths, private readonly settings: Settings, private readonly log: Logger, bus?: MailboxBus) {
     this.fileOpts = {
+      ...(bus ? { bus } : {}),
       lock: { timeoutSec: settings.lock_timeout ?? 30, staleSec: settings.lock_stale ?? 300, lockId: settings.lock_id, flock: settings.use_flock ?? false, log },
       log,
       minSpaceMb: settings.min_space ?? 0,
