@@ -116,7 +116,8 @@ try {
   file(`${doc}/README.Debian`, readFileSync(join(here, 'README.Debian')));
   file(`${doc}/README.md.gz`, gz(readFileSync(join(root, 'README.md'))));
   const when = new Date(Number(execFileSync('git', ['-C', root, 'log', '-1', '--format=%ct'], { encoding: 'utf8' }).trim() || Date.now() / 1000) * 1000);
-  file(`${doc}/changelog.gz`, // a native package: changelog.gz gz(`dmail-imapd (${version}) unstable; urgency=medium\n\n  * Package built from the project's checkout (npm run package).\n\n -- ${controlField('Maintainer')}  ${when.toUTCString().replace(/GMT$/, '+0000')}\n`));
+  // A native package (no Debian revision): changelog.gz, not changelog.Debian.gz.
+  file(`${doc}/changelog.gz`, gz(`dmail-imapd (${version}) unstable; urgency=medium\n\n  * Package built from the project's checkout (npm run package).\n\n -- ${controlField('Maintainer')}  ${when.toUTCString().replace(/GMT$/, '+0000')}\n`));
   for (const page of readdirSync(join(root, 'dist', 'man'))) {
     const section = page.slice(page.lastIndexOf('.') + 1);
     file(`usr/share/man/man${section}/${page}.gz`, gz(readFileSync(join(root, 'dist', 'man', page))));
