@@ -167,6 +167,12 @@ export class StreamConnection implements Connection {
     return true;
   }
 
+  /** The stream below the protocol: the socket, or the TLS socket once TLS is active. Resident mode
+   *  takes it after a login was handed over (takeUnread) to pass the socket on or relay TLS. */
+  stream(): Duplex {
+    return this.input as unknown as Duplex;
+  }
+
   /** Bytes of output waiting for the client, with the per-write bookkeeping counted. */
   backlog(): number {
     return this.output.writableLength + this.unfinished * WRITE_OVERHEAD;

@@ -13,6 +13,7 @@ import { dovecotMissing, dovecotVersion, ensureBenchUser, writeDovecotConfig } f
 import { writeOurSite, placeSpool, wipeOurIndex } from './site.mjs';
 import { summary, fmtNum, fmtSummary, table } from './stats.mjs';
 import { stress } from './stress.mjs';
+import { SCENARIOS as RESIDENT_SCENARIOS } from './scenarios-resident.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BENCH = join(ROOT, '.bench');
@@ -383,6 +384,7 @@ const SCENARIOS = [
     },
     target: { text: '< 100 ms', abs: 100 },
   },
+  ...RESIDENT_SCENARIOS,
 ];
 
 // ---------------------------------------------------------------- systems
