@@ -174,15 +174,20 @@ export async function runMaster(o: MasterOptions): Promise<void> {
         if (!c.worker) { dropConn(c); lost++; }
       }
       if (!p.stopping || lost) mlog.warn({ prelogin: child.pid, code, signal, connections: lost }, 'pre-login process exited');
-      if (!shuttingDown) keepPrelogins();
+      // One that died before it was ready is restarted after a pause, not in a tight loop.
+      if (!shuttingDown) setTimeout(keepPrelogins, p.ready ? 0 : 1000).unref();
     });
   };
 
+  let starting = 0;
   const keepPrelogins = () => {
     if (shuttingDown) return;
     const want = Math.max(1, config.current().resident_prelogin_processes);
     const active = prelogins.filter((p) => !p.stopping);
-    for (let i = active.length; i < want; i++) void startPrelogin(config.current());
+    for (let i = active.length + starting; i < want; i++) {
+      starting++;
+      void startPrelogin(config.current()).finally(() => { starting--; });
+    }
     for (const p of active.slice(want)) stopPrelogin(p);
   };
 
