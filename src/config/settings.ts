@@ -111,7 +111,7 @@ export const SETTINGS = {
   append_limit: S('int', 'NEW: largest APPEND literal in bytes', 64 * 1024 * 1024),
 
   // --- resident mode (imapd/dpop started with a listening socket: --daemon, systemd Accept=no) ---
-  resident_prelogin_processes: S('int', 'NEW: resident mode: unprivileged pre-login processes kept running', 2),
+  resident_prelogin_processes: S('int', 'NEW: resident mode: unprivileged pre-login processes kept running', 1),
   resident_prelogin_user: S('string', 'NEW: resident mode: account the pre-login processes run as (its uid and gid, no other groups)', 'nobody'),
   resident_max_connections: S('int', 'NEW: resident mode: connections served at once (0: no limit)', 1000),
   resident_max_connections_per_ip: S('int', 'NEW: resident mode: connections at once from one client address (0: no limit)', 50),

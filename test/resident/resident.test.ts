@@ -236,6 +236,20 @@ describe('--daemon: limits, configuration per login, real clients', () => {
     expect(await c1.line()).toMatch(/^\+OK/);
   });
 
+  it('dmailctl serve --resident starts one resident master per port', async () => {
+    const l = await launch((port) => spawn(BIN.dmailctl, ['serve', '-i', site.conf, '--resident', '--imap-port', String(port), '--pop-port', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(),
+    }), /serving imap 127\.0\.0\.1:\d+ \(resident mode\)/);
+    running.push(l);
+    const c = await imapLogin(l.port, 'carol', 'pw2');
+    expect((await cmd(c, 's', 'SELECT INBOX')).join('\n')).toContain('* 1 EXISTS');
+    // The session is served by a worker of the master, not by a process per connection.
+    const master = childrenOf(l.proc.pid!).find((p) => p.role === 'other');
+    expect(master).toBeDefined();
+    expect(childrenOf(master!.pid).filter((p) => p.role === 'worker')).toHaveLength(1);
+    c.close();
+  });
+
   it('Python imaplib (plain, and implicit TLS kept in the pre-login process) and poplib work on it', async () => {
     const imap = await daemon(BIN.imapd, site.conf);
     const imaps = await daemon(BIN.imapd, site.conf, ['--tls']);
