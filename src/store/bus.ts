@@ -38,8 +38,8 @@ export class MailboxBus {
     });
   }
 
-  /** Subscribed keys (for tests and `sessions` figures). */
-  get size(): number {
-    return this.subs.size;
+  /** Keys with subscribers (tests, diagnostics). */
+  keys(): string[] {
+    return [...this.subs.keys()];
   }
 }

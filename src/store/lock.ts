@@ -2,6 +2,13 @@
 // link() from `<file>.<host>.<pid>.<lock_id>` when lock_id is set, the NFS-safe way), broken when older
 // than lock_stale, then an fcntl lock on the file itself — the order procmail uses, so neither side can
 // deadlock the other. Waits are bounded by lock_timeout and end in StoreError('UNAVAILABLE').
+//
+// Several sessions of one process (resident mode) must also exclude each other, and fcntl cannot do it:
+// its locks belong to the process (a second F_SETLK of the same process succeeds at once, and closing
+// either descriptor drops both). So a lock is first taken in-process (one holder per spool path at a
+// time, FIFO), then dot-lock + fcntl on the process's behalf; the descriptor carrying the fcntl lock is
+// closed by its holder only, before the next in-process holder gets its turn. The table is per process
+// on purpose: it stands for the kernel's per-process lock state, whatever host or session asks.
 
 import { openSync, closeSync, writeSync, unlinkSync, linkSync, statSync, lstatSync, readFileSync, constants } from 'node:fs';
 import { hostname } from 'node:os';
@@ -67,6 +74,44 @@ async function retryBusy(attempt: () => Promise<void>, busy: readonly string[], 
   }
 }
 const warnedDirs = new Set<string>();
+
+/** Per spool path: the end of the queue of in-process holders (see top). */
+const inProcess = new Map<string, Promise<void>>();
+
+/** Wait for this process's earlier holders of `path` (bounded by `deadline`); returns the release. */
+async function takeInProcess(path: string, deadline: number): Promise<() => void> {
+  const prev = inProcess.get(path);
+  let release!: () => void;
+  const mine = new Promise<void>((r) => { release = r; });
+  const tail = prev ? prev.then(() => mine) : mine;
+  inProcess.set(path, tail);
+  let done = false;
+  const free = () => {
+    if (done) return;
+    done = true;
+    release();
+    if (inProcess.get(path) === tail) inProcess.delete(path);
+  };
+  if (prev) {
+    let timer: NodeJS.Timeout | undefined;
+    const waited = await Promise.race([
+      prev.then(() => true),
+      new Promise<boolean>((r) => { timer = setTimeout(() => r(false), Math.max(0, deadline - Date.now())); }),
+    ]);
+    clearTimeout(timer);
+    if (!waited) {
+      // Our place in the queue passes straight on to whoever comes after us.
+      free();
+      throw new StoreError('UNAVAILABLE', 'mailbox is locked by another session');
+    }
+  }
+  return free;
+}
+
+/** Sessions of this process holding or waiting for `path` (tests, diagnostics). */
+export function inProcessLocked(path: string): boolean {
+  return inProcess.has(path);
+}
 
 /** A held lock on one mailbox file. `fd` is open on the file (O_NOFOLLOW), or -1 if it does not exist. */
 export interface SpoolLock {
@@ -171,6 +216,23 @@ function breakIfStale(lockPath: string, opts: LockOptions): void {
 /** Lock `path` and open it. Throws StoreError('UNAVAILABLE') when the wait exceeds timeoutSec. */
 export async function lockSpool(path: string, opts: LockOptions, how: AcquireOptions): Promise<SpoolLock> {
   const deadline = Date.now() + opts.timeoutSec * 1000;
+  const freeInProcess = await takeInProcess(path, deadline);
+  try {
+    const held = await lockSpoolNow(path, opts, how, deadline);
+    return {
+      fd: held.fd,
+      release() {
+        held.release();
+        freeInProcess();
+      },
+    };
+  } catch (e) {
+    freeInProcess();
+    throw e;
+  }
+}
+
+async function lockSpoolNow(path: string, opts: LockOptions, how: AcquireOptions, deadline: number): Promise<SpoolLock> {
   const lockPath = `${path}.lock`;
   let dotLocked = false;
   let delay = 5;

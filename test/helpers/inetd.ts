@@ -41,6 +41,16 @@ export async function inetdConnect(bin: string, args: string[], env: Record<stri
   return wrap(socket, child, () => err, exit);
 }
 
+/** A client on a TCP port served by `owner` (a process serving many connections: its exit is `exited`). */
+export async function tcpConnect(port: number, owner: ChildProcess, stderr: () => string): Promise<Client> {
+  const socket = connect(port, '127.0.0.1');
+  await new Promise<void>((res, rej) => { socket.once('connect', res); socket.once('error', rej); });
+  const exit = owner.exitCode !== null || owner.signalCode !== null
+    ? Promise.resolve(owner.exitCode)
+    : new Promise<number | null>((r) => owner.once('exit', (code) => r(code)));
+  return wrap(socket, owner, stderr, exit);
+}
+
 function wrap(socket: Socket, child: ChildProcess, stderr: () => string, exit: Promise<number | null>): Client {
   let buf = Buffer.alloc(0);
   let closed = false;

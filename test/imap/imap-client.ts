@@ -21,7 +21,11 @@ export interface Imap {
 }
 
 export async function connectImap(site: Site): Promise<Imap> {
-  const c = await inetdConnect(BIN.imapd, ['-i', site.conf]);
+  return imapOver(await inetdConnect(BIN.imapd, ['-i', site.conf]));
+}
+
+/** The same client over any connection (a process serving many: test/helpers/host.ts). */
+export async function imapOver(c: Client): Promise<Imap> {
   const greeting = await c.line(15_000);
   let n = 0;
   const imap: Imap = {
