@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config/parse.js';
 import { SETTINGS, type Program, type Settings } from '../config/settings.js';
 import { riskWarnings } from './config-risks.js';
+import { sharedStorageWarnings } from './shared-storage.js';
 
 const PROGRAMS: Program[] = ['imapd', 'dpop', 'dmailctl'];
 
@@ -42,8 +43,9 @@ export function register(program: Command): void {
         process.stderr.write(`dmailctl: ${e instanceof ConfigError ? e.message : (e as Error).message}\n`);
         process.exit(1);
       }
-      // Settings that parse but are risky (root among users' files): warnings, not errors.
-      const warnings = [...loaded.warnings, ...riskWarnings(loaded.settings)];
+      // Settings that parse but are risky (root among users' files; several hosts on a shared file system):
+      // warnings, not errors.
+      const warnings = [...loaded.warnings, ...riskWarnings(loaded.settings), ...sharedStorageWarnings(loaded.settings)];
       for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
       for (const e of loaded.errors) process.stderr.write(`error: ${e}\n`);
       if (opts.dump) process.stdout.write(dumpSettings(loaded.settings));

@@ -25,5 +25,6 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'sessions', description: 'list live IMAP/POP3 sessions', load: () => import('./cmd-sessions.js') },
   { name: 'convert', description: 'move one user\'s mail between mbox and maildir (flags, UIDs, subscriptions kept)', load: () => import('./cmd-convert.js') },
   { name: 'path', description: "print a user's INBOX, folder directory and index directory", load: () => import('./cmd-path.js') },
+  { name: 'man', description: 'print the manual pages (generated from the programs\' help and dmail.conf.example)', load: () => import('./cmd-man.js') },
   { name: 'spool', description: 'inspect a drop-file spool (spool detect DIR: which hash_spool scheme it follows)', load: () => import('./cmd-spool.js') },
 ];

@@ -4,7 +4,7 @@
 
 export type Program = 'imapd' | 'dpop' | 'dmailctl';
 
-type Kind = 'string' | 'int' | 'bool' | 'path' | 'list' | 'quota' | 'float' | 'loglevel' | 'authmethod';
+type Kind = 'string' | 'int' | 'bool' | 'path' | 'list' | 'quota' | 'float' | 'loglevel' | 'authmethod' | 'logto' | 'facility';
 
 interface Spec {
   kind: Kind;
@@ -90,6 +90,8 @@ export const SETTINGS = {
   work_path: S('path', 'work directory (forward records, sessions)', '/var/lib/dmail'),
   log_path: S('path', 'log directory (default work_path)'),
   log_level: S('loglevel', 'error | info | debug', 'info'),
+  log_to: S('logto', 'NEW: file | syslog | both (file falls back to syslog when it cannot be opened)', 'file'),
+  syslog_facility: S('facility', 'NEW: syslog facility: mail, daemon, user, local0 .. local7', 'mail'),
   max_log_size: S('int', 'bytes before a log file is rotated', 10_000_000),
   rotated_logs: S('int', 'rotated log files kept (.1 .. .N)', 5),
   max_loglen: S('int', 'longest logged line', 1000),
@@ -148,6 +150,7 @@ type ValueOf<K extends Kind> =
   K extends 'quota' ? false | number :  // false = off; number = default kbytes (true → 0 = no default limit)
   K extends 'loglevel' ? 'error' | 'info' | 'debug' :
   K extends 'authmethod' ? 'unix_user' | 'external' | 'nt_user' :
+  K extends 'logto' ? 'file' | 'syslog' | 'both' :
   string;
 
 type Defaulted<N extends SettingName> = undefined extends (typeof SETTINGS)[N]['def'] ? undefined : never;

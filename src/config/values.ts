@@ -2,6 +2,7 @@
 // Kept apart from the file reader so the rules for each kind live in one place (Decisions §12).
 
 import type { SettingSpec } from './settings.js';
+import { SYSLOG_FACILITIES } from '../log/syslog.js';
 
 export type ParsedValue = string | number | boolean | string[];
 export type ValueResult = { ok: true; value: ParsedValue } | { ok: false; error: string };
@@ -21,6 +22,13 @@ const FLOAT = /^\+?(\d{1,15}(\.\d{0,9})?|\.\d{1,9})$/;
 
 const LOG_LEVELS = ['error', 'info', 'debug'] as const;
 const AUTH_METHODS = ['unix_user', 'external', 'nt_user'] as const;
+const LOG_TO = ['file', 'syslog', 'both'] as const;
+
+/** A word from a fixed list, case-insensitively. */
+function oneOf(text: string, words: readonly string[]): ValueResult {
+  const lower = text.toLowerCase();
+  return words.includes(lower) ? { ok: true, value: lower } : { ok: false, error: `"${text}" is not one of ${words.join(', ')}` };
+}
 
 /** Parse one value. For list kinds the result is the items this line contributes. */
 export function parseValue(spec: SettingSpec, raw: string): ValueResult {
@@ -45,18 +53,10 @@ export function parseValue(spec: SettingSpec, raw: string): ValueResult {
       if (lower === 'true' || lower === 'yes' || lower === 'on') return { ok: true, value: 0 };
       return INT.test(text) ? { ok: true, value: Number(text) } : { ok: false, error: `"${text}" is not true, false or a number of kbytes` };
     }
-    case 'loglevel': {
-      const lower = text.toLowerCase();
-      return (LOG_LEVELS as readonly string[]).includes(lower)
-        ? { ok: true, value: lower }
-        : { ok: false, error: `"${text}" is not one of ${LOG_LEVELS.join(', ')}` };
-    }
-    case 'authmethod': {
-      const lower = text.toLowerCase();
-      return (AUTH_METHODS as readonly string[]).includes(lower)
-        ? { ok: true, value: lower }
-        : { ok: false, error: `"${text}" is not one of ${AUTH_METHODS.join(', ')}` };
-    }
+    case 'loglevel': return oneOf(text, LOG_LEVELS);
+    case 'authmethod': return oneOf(text, AUTH_METHODS);
+    case 'logto': return oneOf(text, LOG_TO);
+    case 'facility': return oneOf(text, SYSLOG_FACILITIES);
     case 'list': {
       if (!spec.comma) return { ok: true, value: [text] };
       const items = text.split(',').map((s) => s.trim()).filter((s) => s !== '');

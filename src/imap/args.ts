@@ -117,6 +117,18 @@ export class Args {
     return lit;
   }
 
+  /** True when a literal8 (`~{n}`, RFC 3516) comes next. */
+  atLiteral8(): boolean {
+    return this.text.startsWith('~\0', this.pos);
+  }
+
+  /** APPEND's message data: a literal, or a literal8 (which may carry NUL bytes). */
+  literalOrLiteral8(): { data: Buffer; binary: boolean } {
+    if (this.eat('~')) return { data: this.literal(), binary: true };
+    if (this.peek() === '\0') return { data: this.literal(), binary: false };
+    throw new ParseError(this.atEnd ? 'Missing arguments' : 'Expected a literal');
+  }
+
   /** A string (quoted or literal) as bytes. */
   stringBytes(): Buffer {
     const c = this.peek();

@@ -9,6 +9,10 @@ export const SERVER_VERSION = '0.1.0';
 export const BASE_CAPABILITIES = [
   'IMAP4rev1', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UIDPLUS', 'MOVE', 'UNSELECT',
   'CHILDREN', 'SPECIAL-USE', 'QUOTA', 'ESEARCH', 'CONDSTORE', 'QRESYNC',
+  // Mailbox listing (issue 14): RFC 5258, RFC 5819, RFC 6154 §3.
+  'LIST-EXTENDED', 'LIST-STATUS', 'CREATE-SPECIAL-USE',
+  // Messages in and out (issue 14): RFC 3516, RFC 3502, RFC 4469.
+  'BINARY', 'MULTIAPPEND', 'CATENATE',
 ];
 
 export function loginDisabled(s: ImapSession): boolean {

@@ -19,7 +19,18 @@ export type FetchItem =
       section: SectionSpec;
       peek: boolean;
       partial?: { start: number; length: number };
-    };
+    }
+  | {
+      /** RFC 3516 BINARY[part]<partial> / BINARY.PEEK: the part with its transfer encoding removed. */
+      type: 'BINARY';
+      /** Name echoed in the response, e.g. `BINARY[1.2]` or `BINARY[1]<0>`. */
+      label: string;
+      /** Part numbers, [] for the whole message. */
+      path: number[];
+      peek: boolean;
+      partial?: { start: number; length: number };
+    }
+  | { /** RFC 3516 BINARY.SIZE[part]: the decoded size. */ type: 'BINARY.SIZE'; label: string; path: number[] };
 
 const SIMPLE = ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'UID', 'ENVELOPE', 'BODY', 'BODYSTRUCTURE', 'MODSEQ'] as const;
 
@@ -32,7 +43,7 @@ const MACROS: Record<string, string[]> = {
 const isNameChar = (c: number) =>
   (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2e;
 
-function parseSection(a: Args): { section: SectionSpec; text: string } {
+export function parseSection(a: Args): { section: SectionSpec; text: string } {
   a.expect('[');
   const start = a.pos;
   while (!a.atEnd && isNameChar(a.text.charCodeAt(a.pos))) a.pos++;
@@ -65,6 +76,28 @@ function parseSection(a: Args): { section: SectionSpec; text: string } {
   return { section: { path, kind, fields }, text };
 }
 
+/** RFC 3516 section-binary: `[` [section-part] `]`, only part numbers. */
+function parseBinarySection(a: Args): { path: number[]; text: string } {
+  a.expect('[');
+  const start = a.pos;
+  while (!a.atEnd && isNameChar(a.text.charCodeAt(a.pos))) a.pos++;
+  const text = a.text.slice(start, a.pos);
+  a.expect(']');
+  if (text === '') return { path: [], text };
+  if (!/^[1-9]\d{0,8}(\.[1-9]\d{0,8})*$/.test(text)) throw new ParseError('Invalid BINARY section: only part numbers are allowed');
+  return { path: text.split('.').map(Number), text };
+}
+
+function parsePartial(a: Args): { start: number; length: number } | undefined {
+  if (!a.eat('<')) return undefined;
+  const s = a.number();
+  a.expect('.');
+  const n = a.number();
+  a.expect('>');
+  if (n === 0) throw new ParseError('Partial length must be non-zero');
+  return { start: s, length: n };
+}
+
 function parseItem(a: Args, items: FetchItem[]): void {
   const start = a.pos;
   while (!a.atEnd && isNameChar(a.text.charCodeAt(a.pos))) a.pos++;
@@ -88,18 +121,21 @@ function parseItem(a: Args, items: FetchItem[]): void {
   }
   if (name === 'BODY' || name === 'BODY.PEEK') {
     const { section, text } = parseSection(a);
-    let partial: { start: number; length: number } | undefined;
-    let label = `BODY[${text}]`;
-    if (a.eat('<')) {
-      const s = a.number();
-      a.expect('.');
-      const n = a.number();
-      a.expect('>');
-      if (n === 0) throw new ParseError('Partial length must be non-zero');
-      partial = { start: s, length: n };
-      label += `<${s}>`;
-    }
+    const partial = parsePartial(a);
+    const label = `BODY[${text}]${partial ? `<${partial.start}>` : ''}`;
     items.push({ type: 'SECTION', label, section, peek: name === 'BODY.PEEK', partial });
+    return;
+  }
+  if (name === 'BINARY' || name === 'BINARY.PEEK') {
+    const { path, text } = parseBinarySection(a);
+    const partial = parsePartial(a);
+    const label = `BINARY[${text}]${partial ? `<${partial.start}>` : ''}`;
+    items.push({ type: 'BINARY', label, path, peek: name === 'BINARY.PEEK', partial });
+    return;
+  }
+  if (name === 'BINARY.SIZE') {
+    const { path, text } = parseBinarySection(a);
+    items.push({ type: 'BINARY.SIZE', label: `BINARY.SIZE[${text}]`, path });
     return;
   }
   throw new ParseError(`Unknown FETCH attribute ${name}`);

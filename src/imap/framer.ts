@@ -1,6 +1,8 @@
 // Splits the input into whole IMAP commands: a command line plus any literals `{n}` / `{n+}` it carries.
 // The command text comes back with each literal replaced by a NUL placeholder (NUL cannot appear in a
-// legal command) and the literal bytes in order beside it, so the tokenizer sees one flat string.
+// legal command) and the literal bytes in order beside it, so the tokenizer sees one flat string. A
+// literal8 `~{n}` (RFC 3516, APPEND only) keeps its `~` before the placeholder: `~\0` can only come
+// from here, never from the client, so the tokenizer knows which literals may carry NUL bytes.
 // Limits are enforced here, before anything is buffered: an over-long line, a literal over its limit.
 
 import type { InputQueue } from './input.js';
@@ -36,7 +38,7 @@ export interface FramerHooks {
   checkAppend?(size: number): Promise<string | null>;
 }
 
-const LITERAL_AT_END = /\{(\d{1,20})(\+?)\}$/;
+const LITERAL_AT_END = /(~?)\{(\d{1,20})(\+?)\}$/;
 const TAG_RE = /^([\x21-\x7e]+?)(?: |$)/;
 
 export function recoverTag(text: string): string {
@@ -74,20 +76,26 @@ export async function readCommand(input: InputQueue, limits: FramerLimits, hooks
       text += seg;
       return { kind: 'command', text, literals };
     }
-    text += seg.slice(0, m.index) + '\0';
-    const size = Number(m[1]);
-    const nonSync = m[2] === '+';
+    const binary = m[1] === '~';
+    text += seg.slice(0, m.index) + (binary ? '~\0' : '\0');
+    const size = Number(m[2]);
+    const nonSync = m[3] === '+';
     const tag = recoverTag(text);
     const name = commandName(text);
     const isAppend = name === 'APPEND';
-    const limit = isAppend ? limits.appendLimit : limits.otherLiteralLimit - literalTotal;
+    // Each literal of an APPEND is at most append_limit; all of them together (MULTIAPPEND, CATENATE)
+    // too, since the command is held in memory until it runs.
+    const limit = (isAppend ? limits.appendLimit : limits.otherLiteralLimit) - literalTotal;
     let refusal: string | null = null;
     if (tag === '*') refusal = '* BAD Missing command tag';
+    else if (binary && !isAppend) refusal = `${tag} BAD literal8 is only allowed in APPEND`;
     else if (!Number.isSafeInteger(size) || size > limit) {
       refusal = isAppend
-        ? `${tag} NO [TOOBIG] Message too large (limit ${limits.appendLimit} bytes)`
+        ? `${tag} NO [TOOBIG] ${literalTotal ? 'Messages' : 'Message'} too large (limit ${limits.appendLimit} bytes)`
         : `${tag} BAD Literal too large`;
-    } else if (isAppend && hooks.checkAppend) {
+    } else if (isAppend && hooks.checkAppend && literals.length === 0) {
+      // Once per command: later literals of a MULTIAPPEND/CATENATE are checked with the whole set when
+      // the command runs (a quota lookup per literal would cost a folder walk each).
       const r = await hooks.checkAppend(size);
       if (r) refusal = `${tag} ${r}`;
     }
@@ -114,6 +122,6 @@ async function skipRestOfCommand(input: InputQueue, firstLiteral: number, maxLin
     if (!got || got.tooLong) return;
     const m = LITERAL_AT_END.exec(got.line.toString('latin1'));
     // Only another non-synchronising literal follows without our say-so.
-    if (m && m[2] === '+' && Number.isSafeInteger(Number(m[1]))) pending = Number(m[1]);
+    if (m && m[3] === '+' && Number.isSafeInteger(Number(m[2]))) pending = Number(m[2]);
   }
 }

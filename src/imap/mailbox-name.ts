@@ -1,6 +1,8 @@
 // Turning a client's mailbox argument into the store's wire name: modified UTF-7 (raw UTF-8 from lax
 // clients is re-encoded), INBOX in any case folded to "INBOX", and hostile names refused before they
-// get near a path (.. components, leading '/', '~', NUL, empty components).
+// get near a path (.. components, leading '/', '~', NUL, empty components). The one place for the
+// protocol's rules on names: a name being made (CREATE, RENAME's target) may not hold the LIST
+// wildcards either.
 
 import { decodeMutf7, encodeMutf7 } from './mutf7.js';
 
@@ -8,9 +10,20 @@ export class NameError extends Error {}
 
 const MAX_NAME = 1000;
 
-/** allowTrailingDelimiter: accept "a/b/" (RENAME target: dropped). keepTrailingDelimiter: CREATE keeps
- *  it, as RFC 3501 means "will hold folders" and a UW-style store then makes a directory. */
-export function canonicalName(raw: Buffer, opts: { allowTrailingDelimiter?: boolean; keepTrailingDelimiter?: boolean } = {}): string {
+export interface NameOptions {
+  /** Accept "a/b/" (RENAME target: dropped). */
+  allowTrailingDelimiter?: boolean;
+  /** CREATE keeps it, as RFC 3501 means "will hold folders" and a UW-style store then makes a directory. */
+  keepTrailingDelimiter?: boolean;
+  /** A name being made (CREATE, RENAME's target): '*' and '%' are refused, since LIST could not name
+   *  such a mailbox without also matching others (existing ones made elsewhere stay usable). */
+  newName?: boolean;
+}
+
+/** The LIST wildcards (RFC 3501 §6.3.8). */
+const WILDCARDS = /[*%]/;
+
+export function canonicalName(raw: Buffer, opts: NameOptions = {}): string {
   let name: string;
   if (raw.some((b) => b >= 0x80)) {
     const utf8 = raw.toString('utf8');
@@ -31,6 +44,7 @@ export function canonicalName(raw: Buffer, opts: { allowTrailingDelimiter?: bool
   if (name === '') throw new NameError('Empty mailbox name');
   if (name.length > MAX_NAME) throw new NameError('Mailbox name too long');
   if (name.startsWith('/') || name.startsWith('~') || name.includes('\0')) throw new NameError('Invalid mailbox name');
+  if (opts.newName && WILDCARDS.test(name)) throw new NameError("Mailbox names cannot contain '*' or '%' (LIST wildcards)");
   const parts = name.split('/');
   if (parts.some((p) => p === '' || p === '.' || p === '..')) throw new NameError('Invalid mailbox name');
   if (parts[0]!.toUpperCase() === 'INBOX') parts[0] = 'INBOX';

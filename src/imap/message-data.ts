@@ -6,7 +6,7 @@ import type { MimePart } from '../mime/types.js';
 import { parseMessage } from '../mime/parser.js';
 import { envelope } from '../mime/envelope.js';
 import { bodyStructure } from '../mime/bodystructure.js';
-import { getSection } from '../mime/section.js';
+import { getSection, resolvePart } from '../mime/section.js';
 import { fieldValue, findFields } from '../mime/header.js';
 import { bodyText, decodeSearchString, foldText, headerValues, searchText } from '../mime/search.js';
 import { charsetKnown, loadCharsets } from '../mime/charset.js';
@@ -30,6 +30,19 @@ export async function messageBodyStructure(raw: Buffer, extended: boolean): Prom
 /** A section's bytes; a part that does not exist is empty (Dovecot answers "" too). */
 export async function messageSection(raw: Buffer, spec: SectionSpec): Promise<Buffer> {
   return getSection(raw, structure(raw), spec) ?? Buffer.alloc(0);
+}
+
+/** A section's bytes, or null when the part does not exist (CATENATE answers [BADURL] for that). */
+export function messageSectionOrNull(raw: Buffer, spec: SectionSpec): Buffer | null {
+  return getSection(raw, structure(raw), spec);
+}
+
+/** The body bytes and Content-Transfer-Encoding of the part a BINARY section path names (the whole
+ *  message, as is, for []); null when there is no such part. */
+export function messageBinaryPart(raw: Buffer, path: readonly number[]): { body: Buffer; encoding: string | null } | null {
+  if (path.length === 0) return { body: raw, encoding: null };
+  const part = resolvePart(structure(raw), path);
+  return part ? { body: raw.subarray(part.bodyStart, part.bodyEnd), encoding: part.encoding } : null;
 }
 
 export class UnknownCharset extends Error {}

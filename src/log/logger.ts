@@ -1,6 +1,6 @@
-// The logger every module receives: pino writing synchronously to <log_path or work_path>/<program>.log.
-// Never stdout (that is the client socket). If the file cannot be opened the administrator is told once on
-// stderr and the server carries on without a log.
+// The logger every module receives: pino writing synchronously to <log_path or work_path>/<program>.log,
+// to syslog, or both (`log_to`). Never stdout (that is the client socket). A log file that cannot be
+// opened falls back to syslog (src/log/syslog.ts).
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import type { Program, Settings } from '../config/settings.js';
 import type { Logger } from './types.js';
 import { RotatingFile } from './rotating-file.js';
 import { adminMessage } from './stderr.js';
+import { SyslogDestination } from './syslog.js';
 
 /** Field names whose values are never written, at any nesting depth we look at. */
 const SECRET_KEYS = /^(pass|passwd|password|secret|pw|credentials?)$/i;
@@ -82,15 +83,41 @@ interface Destination { write(s: string): void }
 
 const nowhere: Destination = { write() { /* log file unavailable */ } };
 
+/** Both destinations at once (`log_to both`). */
+const tee = (a: Destination, b: Destination): Destination => ({ write(s) { a.write(s); b.write(s); } });
+
+/**
+ * Where the log goes (`log_to`): the rotating file, syslog, or both. A file that cannot be opened falls
+ * back to syslog (under inetd, stderr is the client's socket: without the fallback nobody would hear of
+ * it), and the reason is the first line syslog gets. Only when neither works does the server run without
+ * a log, and says so on stderr where that is not the client.
+ */
 export function openDestination(settings: Settings, program: Program): Destination {
-  const path = logFilePath(settings, program);
-  try {
-    try { mkdirSync(join(path, '..'), { recursive: true }); } catch { /* open reports it */ }
-    return new RotatingFile(path, { maxSize: settings.max_log_size, keep: settings.rotated_logs });
-  } catch (e) {
-    adminMessage(`${program}: cannot open log file ${path} (${(e as NodeJS.ErrnoException).code ?? e}); serving without a log`);
-    return nowhere;
+  const to = settings.log_to ?? 'file';
+  let file: Destination | undefined;
+  let fileProblem: string | undefined;
+  if (to !== 'syslog') {
+    const path = logFilePath(settings, program);
+    try {
+      try { mkdirSync(join(path, '..'), { recursive: true }); } catch { /* open reports it */ }
+      file = new RotatingFile(path, { maxSize: settings.max_log_size, keep: settings.rotated_logs });
+    } catch (e) {
+      fileProblem = `cannot open log file ${path} (${(e as NodeJS.ErrnoException).code ?? e})`;
+    }
   }
+  let sys: Destination | undefined;
+  if (to !== 'file' || fileProblem) {
+    try {
+      sys = new SyslogDestination(program, settings.syslog_facility ?? 'mail');
+    } catch (e) {
+      adminMessage(`${program}: cannot log to syslog (${(e as Error).message})`);
+    }
+  }
+  if (fileProblem) {
+    if (sys) sys.write(JSON.stringify({ level: 40, msg: `${fileProblem}; logging to syslog instead` }));
+    else adminMessage(`${program}: ${fileProblem}; serving without a log`);
+  }
+  return file && sys ? tee(file, sys) : file ?? sys ?? nowhere;
 }
 
 /**

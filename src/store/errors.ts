@@ -25,6 +25,15 @@ export function asStoreError(e: unknown): unknown {
     case 'ENFILE':
     case 'EIO':
     case 'ESTALE':
+    // A network file system cut off from its server (GlusterFS: ENOTCONN, then EBADFD on descriptors
+    // opened before; NFS: ETIMEDOUT): the operation fails; it is never retried on a reopened file, which
+    // would write without the lock the server has meanwhile dropped.
+    case 'ENOTCONN':
+    case 'EBADFD':
+    case 'EBADF':
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+    case 'ECONNABORTED':
       return new StoreError('UNAVAILABLE', `temporary storage failure (${code})`);
     default:
       return e;

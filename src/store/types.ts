@@ -20,6 +20,19 @@ export function canonicalSystemFlag(flag: string): Flag | undefined {
   return CANONICAL_SYSTEM_FLAG.get(flag.toLowerCase());
 }
 
+/** RFC 6154 special uses a mailbox can be given at CREATE (CREATE-SPECIAL-USE) and keep, in their
+ *  stored spelling. \\All and \\Flagged name virtual mailboxes (every message, every flagged one),
+ *  which no store here has, so they cannot be given. */
+export const SPECIAL_USES: readonly string[] = ['\\Archive', '\\Drafts', '\\Junk', '\\Sent', '\\Trash'];
+
+const CANONICAL_SPECIAL_USE = new Map(SPECIAL_USES.map((u) => [u.toLowerCase(), u]));
+
+/** The stored spelling of a special use given in any case ('\\drafts' → '\\Drafts'); undefined for
+ *  anything a store cannot keep. */
+export function canonicalSpecialUse(use: string): string | undefined {
+  return CANONICAL_SPECIAL_USE.get(use.toLowerCase());
+}
+
 export interface MessageInfo {
   readonly uid: number;
   /** Permanent flags and keywords. Treat as immutable: the store replaces the set on change. */
@@ -150,11 +163,38 @@ export interface FolderEntry {
   /** Holds messages, so cannot hold folders (UW: an mbox file): \NoInferiors. */
   noinferiors: boolean;
   hasChildren: boolean;
+  /** No mailbox of this name: listed only because folders exist below it (a Maildir++ "a.b" without
+   *  "a"). IMAP shows it as \\NonExistent (LIST-EXTENDED) or \\Noselect. Implies `noselect`. */
+  nonexistent?: boolean;
+  /** RFC 6154 special uses given to the mailbox at CREATE (SPECIAL_USES spellings), when any. */
+  specialUse?: readonly string[];
+}
+
+export interface CreateOptions {
+  /** RFC 6154 CREATE-SPECIAL-USE: uses from SPECIAL_USES (anything else: StoreError CANNOT, and
+   *  nothing is created). Kept with the mailbox: they follow it through RENAME and go with DELETE. */
+  specialUse?: readonly string[];
 }
 
 export interface AppendResult {
   uidValidity: number;
   uid: number;
+}
+
+/** One message for MailStore.appendMany. */
+export interface AppendItem {
+  /** The message, any line endings (stored in the store's own form, as append() does). */
+  readonly message: Buffer;
+  /** Permanent flags and keywords to store with it (\\Recent is never stored). Default none. */
+  readonly flags?: readonly Flag[];
+  /** INTERNALDATE. Default: now. */
+  readonly date?: Date;
+}
+
+export interface AppendManyResult {
+  uidValidity: number;
+  /** The UIDs given, in the order of the items (ascending). */
+  uids: number[];
 }
 
 export interface CopyResult {
@@ -183,10 +223,22 @@ export interface MailStore {
   status(name: string): Promise<MailboxStatus>;
   /** Append a message (any line endings; stored in the store's own form). */
   append(name: string, message: Buffer, flags?: readonly Flag[], date?: Date): Promise<AppendResult>;
+  /**
+   * Append several messages to one mailbox as one unit (RFC 3502 MULTIAPPEND, CATENATE): all of them
+   * or none. Atomic under failure (an error leaves none of them: nothing written, or the partial
+   * write rolled back) and under kill -9 at any instant: a kill before the store's commit point leaves
+   * none, after it all (completed at the latest by the next open of or write to the mailbox). Other
+   * sessions see them with one mod-sequence and consecutive UIDs once committed. `items` must not be
+   * empty (StoreError CANNOT). append(name, m, f, d) is appendMany(name, [{message: m, flags: f,
+   * date: d}]) with a single UID. The caller checks quota for the whole set before calling.
+   */
+  appendMany(name: string, items: readonly AppendItem[]): Promise<AppendManyResult>;
   /** Copy messages from an open mailbox into another folder. */
   copy(from: Mailbox, uids: readonly number[], to: string): Promise<CopyResult>;
   list(): Promise<FolderEntry[]>;
-  create(name: string): Promise<void>;
+  /** A name ending in '/' asks for a mailbox that holds folders (mbox: a directory); it cannot be
+   *  given special uses. Uses left by an earlier mailbox of the name never carry over to a new one. */
+  create(name: string, options?: CreateOptions): Promise<void>;
   /** Never refused because the folder is selected in another session: those sessions' handles then
    *  fail refresh() with NONEXISTENT. UIDVALIDITY of a name is strictly increasing per user: a folder
    *  created again (also by RENAME over a deleted name) never gets a UIDVALIDITY it had before. */

@@ -26,7 +26,7 @@ export interface ServerArgs {
   listen: { host: string; port: number }[];
 }
 
-const USAGE = (p: string) => `usage: ${p} [-i FILE | --config FILE] [--tls] [--daemon [--listen ADDR:PORT]...]\n` +
+export const USAGE = (p: string) => `usage: ${p} [-i FILE | --config FILE] [--tls] [--daemon [--listen ADDR:PORT]...]\n` +
   `  -i, --config FILE  dmail.conf to read (default ${DEFAULT_CONFIG})\n` +
   `  --tls              implicit TLS (the imaps/pop3s lines); needs tls_cert and tls_key\n` +
   `  --daemon           resident mode: listen and serve many connections (stays in the foreground)\n` +

@@ -2,14 +2,13 @@
 // product's PAM service file, and cleanup (userdel -r) that runs even when a test failed.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 export const isRoot = process.getuid?.() === 0;
 
-/** The PAM service we document for sites (pam_service dmail): nodelay so our own delay is the only one. */
-export const PAM_SERVICE_TEXT = `# PAM service for the DMail-compatible imapd and dpop (dmail.conf: pam_service dmail)
-auth     required   pam_unix.so nodelay
-account  required   pam_unix.so
-`;
+/** The PAM service the Debian package installs as /etc/pam.d/dmail (pam_service dmail): nodelay so our
+ *  own delay is the only one. One file for both, so the package test's install meets the same text. */
+export const PAM_SERVICE_TEXT = readFileSync(fileURLToPath(new URL('../../packaging/debian/pam', import.meta.url)), 'utf8');
 
 export function installPamService(name = 'dmail'): void {
   const file = `/etc/pam.d/${name}`;

@@ -14,6 +14,9 @@ import { writeOurSite, placeSpool, wipeOurIndex } from './site.mjs';
 import { summary, fmtNum, fmtSummary, table } from './stats.mjs';
 import { stress } from './stress.mjs';
 import { SCENARIOS as RESIDENT_SCENARIOS } from './scenarios-resident.mjs';
+import { multihostBench } from './multihost.mjs';
+import { listScenarios, LIST_USERS } from './scenarios-list.mjs';
+import { appendScenarios } from './scenarios-append.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BENCH = join(ROOT, '.bench');
@@ -63,7 +66,7 @@ const U = {
   idle: 'idler',
 };
 const PASS = (u) => `pw-${u}`;
-const allUsers = [U.warm, U.cold, U.large, U.big, U.exp, ...U.conc, U.stress, U.idle];
+const allUsers = [U.warm, U.cold, U.large, U.big, U.exp, ...U.conc, U.stress, U.idle, ...LIST_USERS];
 
 // ---------------------------------------------------------------- sessions
 class Skip extends Error {}
@@ -385,6 +388,8 @@ const SCENARIOS = [
     target: { text: '< 100 ms', abs: 100 },
   },
   ...RESIDENT_SCENARIOS,
+  ...listScenarios({ imapSession, ok, Skip, light, plan, CMD_MS }),
+  ...appendScenarios({ U, Skip, light, imapSession, ok }),
 ];
 
 // ---------------------------------------------------------------- systems
@@ -594,6 +599,16 @@ async function main() {
   const derived = derivedRows(results);
   const referenceLabel = systems.dovecot?.label ?? 'reference missing';
   report(results, derived, { referenceLabel });
+  // Issue 16: the spool on a shared GlusterFS volume against local disk (its own rig, after the rest).
+  let multihost = null;
+  if (!opt.only || opt.only.test('multihost')) {
+    try {
+      multihost = await multihostBench({ ROOT, BIN: { imapd: join(ROOT, 'bin/imapd') }, quick: opt.quick, say, logDir: BENCH });
+      if (multihost.skipped) say(`\nSeveral hosts (issue 16): skipped: ${multihost.skipped}`);
+    } catch (e) {
+      say(`\nSeveral hosts (issue 16): failed: ${e.message}`);
+    }
+  }
   const load1 = loadavg();
   say(`\nload average at the end: ${load1.map((x) => x.toFixed(2)).join(' ')}${load1[0] > cpus().length ? '  (the machine was busy: absolute figures are inflated, compare ratios)' : ''}`);
   const out = join(BENCH, `results-${started.toISOString().replace(/[:.]/g, '-')}.json`);
@@ -601,7 +616,7 @@ async function main() {
     started: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000, options: { ...opt, only: opt.only?.source ?? null },
     commit: gitHead(), node: process.version, cpus: cpus().length, loadavg: { start: load0, end: load1 }, reference: referenceLabel, notes,
     corpora: Object.fromEntries(Object.entries(corpora).map(([k, c]) => [k, { messages: c.n, bytes: c.size }])),
-    results: results.map((r) => ({ ...r, judged: judge(r) })), derived,
+    results: results.map((r) => ({ ...r, judged: judge(r) })), derived, multihost,
   }, null, 1));
   say(`\nresults: ${out}  (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)`);
 }

@@ -1,12 +1,12 @@
 // The launcher files shipped in inetd/ really work: each xinetd service file and each systemd unit pair
-// and each inetd.conf line is run for real (paths rewritten to this checkout and a test site, port moved
+// and each inetd.conf line is run for real (under systemd-socket-activate and the real OpenBSD inetd) (paths rewritten to this checkout and a test site, port moved
 // to a random loopback one) and answers an IMAP or POP3 round trip.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeSite, mbox, ROOT, simpleMessage, type Site } from '../helpers/site.js';
 import { makeTestCert, type TestCert } from '../helpers/tls-cert.js';
-import { socketActivate, xinetdWith, type Launched } from './launchers.js';
+import { openbsdInetd, socketActivate, xinetdWith, type Launched } from './launchers.js';
 import { imapRoundTrip, popRoundTrip } from './roundtrip.js';
 
 const INSTALL = '/usr/local/dmail-imapd';
@@ -118,6 +118,17 @@ describe('inetd/inetd.conf', () => {
     await roundTrip(name.startsWith('imap') ? 'imap' : 'pop3', l.port, name.endsWith('s'));
     await l.stop();
   });
+
+  // The lines as they are, under the real OpenBSD inetd (Debian's openbsd-inetd), with and without tcpd:
+  // only the service field becomes a private loopback port and the paths this checkout and test site.
+  it.each(['imap', 'pop3', 'imaps', 'pop3s'].flatMap((name) => [[name, false], [name, true]] as const))(
+    'the %s line (tcpd: %s) serves a round trip under the real OpenBSD inetd', async (name, tcpd) => {
+      const line = lines.find((l) => l.startsWith(`${name} `) && l.includes('tcpd') === tcpd)!;
+      const l = await openbsdInetd((port) => [localize(line).replace(/^\S+/, `127.0.0.1:${port}`)]);
+      running.push(l);
+      await roundTrip(name.startsWith('imap') ? 'imap' : 'pop3', l.port, name.endsWith('s'));
+      await l.stop();
+    });
 
   it.each(['imap', 'pop3', 'imaps', 'pop3s'])('the tcpd %s line names the same program and arguments', (name) => {
     const plain = lines.find((l) => l.startsWith(`${name} `) && !l.includes('tcpd'))!.split(/\s+/);

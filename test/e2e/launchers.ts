@@ -1,5 +1,5 @@
 // Real launchers for end-to-end tests: systemd-socket-activate (inetd style, Accept=yes with fd 3, and
-// Accept=no), a private xinetd instance, and `dmailctl serve`, each on a random loopback port with retry on
+// Accept=no), a private xinetd instance, the real OpenBSD inetd, and `dmailctl serve`, each on a random loopback port with retry on
 // EADDRINUSE. Plus a small line client over TCP (optionally TLS).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cleanEnv } from '../helpers/inetd.js';
+import { ROOT } from '../helpers/site.js';
 
 export const randomPort = () => 20000 + Math.floor(Math.random() * 20000);
 
@@ -119,6 +120,22 @@ export async function xinetdWith(serviceFor: (port: number) => string): Promise<
     dir,
     stop: async () => { await l.stop(); rmSync(dir, { recursive: true, force: true }); },
   };
+}
+
+/** Where .ci/run unpacks Debian's openbsd-inetd (it conflicts with xinetd as a package, so it is not
+ *  installed: `apt-get download openbsd-inetd && dpkg-deb -x` into .cache/openbsd-inetd). */
+export const OPENBSD_INETD = process.env.DMAIL_TEST_OPENBSD_INETD ?? join(ROOT, '.cache/openbsd-inetd/usr/sbin/inetd');
+
+/** The real OpenBSD inetd in debug mode (-d: stays in the foreground) on a private inetd.conf whose lines
+ *  `linesFor(port)` gives, bound to loopback ("127.0.0.1:PORT" service fields). */
+export async function openbsdInetd(linesFor: (port: number) => string[]): Promise<Launched & { dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'dmail-inetd-'));
+  const l = await launch((port) => {
+    const conf = join(dir, `inetd-${port}.conf`);
+    writeFileSync(conf, linesFor(port).join('\n') + '\n');
+    return spawn(OPENBSD_INETD, ['-d', conf], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
+  });
+  return { ...l, dir, stop: async () => { await l.stop(); rmSync(dir, { recursive: true, force: true }); } };
 }
 
 export interface LineClient {

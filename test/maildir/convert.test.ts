@@ -31,7 +31,7 @@ async function populate(root: string): Promise<MailStore> {
   const box = await s.open('INBOX');
   await box.expunge([2]);
   await box.close();
-  await s.create('Sent');
+  await s.create('Sent', { specialUse: ['\\Sent'] });
   await s.create('Archive/2024');
   await s.append('Archive/2024', Buffer.from(msg(10)), ['\\Flagged', '\\Answered']);
   await s.subscribe('Sent');
@@ -69,7 +69,7 @@ function failingAfter(store: MailStore, n: number): MailStore {
 function plain(store: MailStore): MailStore {
   return {
     open: (n, o) => store.open(n, o), status: (n) => store.status(n),
-    append: (n, m, f, d) => store.append(n, m, f, d), copy: (f, u, t) => store.copy(f, u, t),
+    append: (n, m, f, d) => store.append(n, m, f, d), appendMany: (n, items) => store.appendMany(n, items), copy: (f, u, t) => store.copy(f, u, t),
     list: () => store.list(), create: (n) => store.create(n), delete: (n) => store.delete(n),
     rename: (a, b) => store.rename(a, b), subscriptions: () => store.subscriptions(),
     subscribe: (n) => store.subscribe(n), unsubscribe: (n) => store.unsubscribe(n), usage: () => store.usage(),
@@ -90,6 +90,7 @@ describe('convertStores', () => {
     expect(seen[seen.length - 1]).toBe(5);
     expect(await snapshot(storeAt(dstRoot))).toEqual(before);
     expect((await storeAt(dstRoot).subscriptions()).sort()).toEqual(['Archive/2024', 'Sent']);
+    expect((await storeAt(dstRoot).list()).filter((f) => f.specialUse).map((f) => [f.name, f.specialUse])).toEqual([['Sent', ['\\Sent']]]);
     const after = await snapshot(src);
     expect(Object.keys(after)).toEqual(['INBOX']);
     expect(after.INBOX!.msgs).toHaveLength(0);

@@ -12,6 +12,7 @@ import { flagList, imapDateTime } from '../wire.js';
 import { messageBodyStructure, messageEnvelope, messageSection } from '../message-data.js';
 import { no, ok, type Result } from '../result.js';
 import { requireSelected, resolveSet } from './helpers.js';
+import { binaryPieces, binarySize, UnknownCte } from '../fetch-binary.js';
 
 type Part = string | Buffer | { stream: () => Readable; length: number };
 
@@ -45,8 +46,9 @@ export async function fetch(s: ImapSession, c: Command): Promise<Result> {
     idx = idx.filter((i) => sel.exists(i));
   }
   if (changedSince !== undefined) idx = idx.filter((i) => sel.current(i).modseq > changedSince);
-  const setsSeen = !sel.readOnly && items.some((i) => i.type === 'SECTION' && !i.peek);
+  const setsSeen = !sel.readOnly && items.some((i) => (i.type === 'SECTION' || i.type === 'BINARY') && !i.peek);
   let missing = false;
+  let unknownCte: string | null = null;
   if (setsSeen) {
     const unseen = idx.filter((i) => sel.exists(i) && !sel.current(i).flags.has('\\Seen')).map((i) => sel.view[i]!.uid);
     if (unseen.length) await sel.mailbox.setFlags(unseen, 'add', ['\\Seen']);
@@ -62,8 +64,14 @@ export async function fetch(s: ImapSession, c: Command): Promise<Result> {
     const parts = await renderMessage(sel, info, items, wantFlags, implicitFlags && s.enabled.condstore).catch((err: unknown) => {
       // Removed by a program outside the store's rules (the store itself keeps the bytes).
       if (err instanceof StoreError && err.code === 'NONEXISTENT') return null;
+      // RFC 3516: a transfer encoding we cannot remove fails the command (the other messages answer).
+      if (err instanceof UnknownCte) {
+        unknownCte = err.encoding;
+        return 'skip' as const;
+      }
       throw err;
     });
+    if (parts === 'skip') continue;
     if (!parts) {
       missing = true;
       continue;
@@ -78,6 +86,7 @@ export async function fetch(s: ImapSession, c: Command): Promise<Result> {
   }
   // Only when the bytes are really gone (a foreign program removed the file): by UID the message is
   // simply absent (RFC 3501 §6.4.8); by sequence number the client hears why it got nothing.
+  if (unknownCte !== null) return no(`[UNKNOWN-CTE] Can't decode the Content-Transfer-Encoding ${JSON.stringify(unknownCte)}`);
   if (missing && !c.uid) return no('[EXPUNGEISSUED] Some of the requested messages no longer exist');
   return ok(`${c.uid ? 'UID ' : ''}FETCH completed`);
 }
@@ -86,7 +95,8 @@ export async function fetch(s: ImapSession, c: Command): Promise<Result> {
  *  wants UID and MODSEQ with every such untagged FETCH. */
 async function renderMessage(sel: Selected, info: MessageInfo, items: FetchItem[], wantFlags: boolean, implicitModseq: boolean): Promise<Part[]> {
   const needsRaw = items.some(
-    (i) => i.type === 'ENVELOPE' || i.type === 'BODY' || i.type === 'BODYSTRUCTURE' || (i.type === 'SECTION' && (i.section.path.length > 0 || i.section.kind)),
+    (i) => i.type === 'ENVELOPE' || i.type === 'BODY' || i.type === 'BODYSTRUCTURE' || (i.type === 'SECTION' && (i.section.path.length > 0 || i.section.kind))
+      || i.type === 'BINARY' || i.type === 'BINARY.SIZE',
   );
   const raw = needsRaw ? await sel.mailbox.read(info.uid) : null;
   const out: Part[] = [];
@@ -144,6 +154,12 @@ async function renderMessage(sel: Selected, info: MessageInfo, items: FetchItem[
         out.push(`${item.label} {${data.length}}\r\n`, data);
         break;
       }
+      case 'BINARY':
+        out.push(...binaryPieces(raw!, item.path, item.label, item.partial));
+        break;
+      case 'BINARY.SIZE':
+        out.push(binarySize(raw!, item.path, item.label));
+        break;
     }
   }
   if (wantFlags && !flagsDone) {

@@ -1,11 +1,11 @@
 // Argument helpers shared by the mailbox commands.
 import type { Args } from '../args.js';
-import { canonicalName } from '../mailbox-name.js';
+import { canonicalName, type NameOptions } from '../mailbox-name.js';
 import type { ImapSession } from '../session.js';
 import type { Selected } from '../selected.js';
 import { parseSequenceSet, resolveSeq, resolveUid } from '../sequence.js';
 
-export function mailboxArg(a: Args, opts: { allowTrailingDelimiter?: boolean; keepTrailingDelimiter?: boolean } = {}): string {
+export function mailboxArg(a: Args, opts: NameOptions = {}): string {
   return canonicalName(a.astringBytes(), opts);
 }
 

@@ -1,11 +1,15 @@
 // LIST and LSUB with '%' and '*' (RFC 3501 §6.3.8-9), CHILDREN (RFC 3348) and SPECIAL-USE (RFC 6154)
-// attributes. Parents that exist only implicitly (a/b exists, a does not) are listed as \Noselect.
-import type { FolderEntry } from '../../store/types.js';
+// attributes, LIST-EXTENDED (RFC 5258: selection options SUBSCRIBED, REMOTE, RECURSIVEMATCH,
+// SPECIAL-USE; return options SUBSCRIBED, CHILDREN, SPECIAL-USE; several patterns; CHILDINFO) and
+// LIST-STATUS (RFC 5819: RETURN (STATUS (...))). Parents that exist only implicitly (a/b exists, a does
+// not) are listed as \NonExistent in the extended syntax, \Noselect in the basic one.
+import { StoreError, type FolderEntry } from '../../store/types.js';
 import type { Command, ImapSession } from '../session.js';
 import { canonicalPattern, specialUse } from '../mailbox-name.js';
 import { mailboxString } from '../wire.js';
 import { bad, ok, type Result } from '../result.js';
-import { ParseError } from '../args.js';
+import { ParseError, type Args } from '../args.js';
+import { beforeStatus, parseStatusItems, statusResponse, type StatusItem } from './status.js';
 
 /** LIST wildcard match ('*' anything, '%' anything but '/') as an NFA walk: O(name x pattern), with
  *  no regular-expression backtracking for a hostile pattern like "*%*%*%...x" to blow up on. */
@@ -40,6 +44,8 @@ export function wildcardMatch(pattern: string, name: string): boolean {
 }
 
 const MAX_PATTERN = 1024;
+const MAX_PATTERNS = 100;
+const STATUS_WINDOW = 32;
 
 /** Every folder plus INBOX plus implicit parents, by name. */
 async function allFolders(s: ImapSession): Promise<Map<string, FolderEntry>> {
@@ -47,113 +53,193 @@ async function allFolders(s: ImapSession): Promise<Map<string, FolderEntry>> {
   for (const f of await s.store.list()) map.set(f.name, f);
   if (!map.has('INBOX')) map.set('INBOX', { name: 'INBOX', noselect: false, noinferiors: true, hasChildren: false });
   for (const name of [...map.keys()]) {
-    const parts = name.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const parent = parts.slice(0, i).join('/');
+    for (const parent of ancestors(name)) {
       const p = map.get(parent);
-      if (!p) map.set(parent, { name: parent, noselect: true, noinferiors: false, hasChildren: true });
+      if (!p) map.set(parent, { name: parent, noselect: true, noinferiors: false, hasChildren: true, nonexistent: true });
       else if (!p.hasChildren) map.set(parent, { ...p, hasChildren: true });
     }
   }
   return map;
 }
 
-function attributes(f: FolderEntry): string[] {
+/** "a/b/c" → "a", "a/b". */
+function ancestors(name: string): string[] {
+  const parts = name.split('/');
+  const out: string[] = [];
+  for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join('/'));
+  return out;
+}
+
+const canonicalInbox = (n: string) => (n.toUpperCase() === 'INBOX' ? 'INBOX' : n);
+
+/** RFC 6154 attributes: the ones the mailbox was given at CREATE, else those its name suggests. */
+function uses(f: FolderEntry): readonly string[] {
+  if (f.nonexistent || f.noselect) return [];
+  if (f.specialUse?.length) return f.specialUse;
+  const su = specialUse(f.name);
+  return su ? [su] : [];
+}
+
+function attributes(f: FolderEntry, extended: boolean): string[] {
   const attrs: string[] = [];
-  if (f.noselect) attrs.push('\\Noselect');
+  if (f.nonexistent && extended) attrs.push('\\NonExistent');
+  else if (f.noselect || f.nonexistent) attrs.push('\\Noselect');
   if (f.noinferiors) attrs.push('\\NoInferiors');
   // CHILDREN (RFC 3348) on every entry, even where \NoInferiors already implies it: clients that
   // only look for \HasNoChildren then need not know the implication.
   attrs.push(f.hasChildren ? '\\HasChildren' : '\\HasNoChildren');
-  const su = specialUse(f.name);
-  if (su) attrs.push(su);
+  attrs.push(...uses(f));
   return attrs;
 }
 
-interface ListOptions {
+interface ListRequest {
+  /** RFC 5258 syntax used: selection options, a pattern list or RETURN. */
+  extended: boolean;
+  ref: string;
+  patterns: Buffer[];
   selectSubscribed: boolean;
   selectSpecialUse: boolean;
+  recursiveMatch: boolean;
   returnSubscribed: boolean;
+  status: StatusItem[] | null;
 }
 
-/** RFC 5258 syntax (selection options, several patterns, RETURN) is accepted although LIST-EXTENDED is
- *  not advertised: a client that sends it anyway gets a sensible answer instead of BAD. */
-function parseList(a: Command['args'], lsub: boolean): { ref: string; patterns: Buffer[]; opts: ListOptions } {
-  const opts: ListOptions = { selectSubscribed: false, selectSpecialUse: false, returnSubscribed: false };
+/** RFC 5258 §6 (with RFC 5819 and RFC 6154): unknown options are BAD, as is RECURSIVEMATCH without a
+ *  base option (SUBSCRIBED): REMOTE and SPECIAL-USE are independent options. */
+function parseList(a: Args, lsub: boolean): ListRequest {
+  const r: ListRequest = {
+    extended: false, ref: '', patterns: [], selectSubscribed: false, selectSpecialUse: false, recursiveMatch: false,
+    returnSubscribed: false, status: null,
+  };
   a.sp();
   if (!lsub && a.peek() === '(') {
+    r.extended = true;
     a.list(() => {
       const o = a.atom().toUpperCase();
-      if (o === 'SUBSCRIBED') opts.selectSubscribed = true;
-      else if (o === 'SPECIAL-USE') opts.selectSpecialUse = true;
+      if (o === 'SUBSCRIBED') r.selectSubscribed = true;
+      else if (o === 'SPECIAL-USE') r.selectSpecialUse = true;
+      else if (o === 'RECURSIVEMATCH') r.recursiveMatch = true;
+      else if (o !== 'REMOTE') throw new ParseError(`Unknown LIST selection option ${o.slice(0, 40)}`);
     });
+    if (r.recursiveMatch && !r.selectSubscribed) throw new ParseError('RECURSIVEMATCH must be used together with SUBSCRIBED');
     a.sp();
   }
-  const ref = canonicalPattern(a.listMailbox());
+  r.ref = canonicalPattern(a.listMailbox());
   a.sp();
-  const patterns: Buffer[] = [];
-  if (!lsub && a.peek() === '(') a.list(() => patterns.push(a.listMailbox()));
-  else patterns.push(a.listMailbox());
+  if (!lsub && a.peek() === '(') {
+    r.extended = true;
+    a.list(() => {
+      if (r.patterns.length >= MAX_PATTERNS) throw new ParseError('Too many patterns');
+      r.patterns.push(a.listMailbox());
+    });
+    if (!r.patterns.length) throw new ParseError('Empty pattern list');
+  } else {
+    r.patterns.push(a.listMailbox());
+  }
   if (!lsub && !a.atEnd) {
+    r.extended = true;
     a.sp();
     if (a.atom().toUpperCase() !== 'RETURN') throw new ParseError('Expected RETURN');
     a.sp();
     a.list(() => {
       const o = a.atom().toUpperCase();
-      if (o === 'SUBSCRIBED') opts.returnSubscribed = true;
+      if (o === 'SUBSCRIBED') r.returnSubscribed = true;
       else if (o === 'STATUS') {
+        if (r.status) throw new ParseError('STATUS given twice');
         a.sp();
-        a.list(() => a.atom());
+        r.status = parseStatusItems(a);
+      } else if (o !== 'CHILDREN' && o !== 'SPECIAL-USE') {
+        // CHILDREN and SPECIAL-USE attributes are on every LIST response anyway.
+        throw new ParseError(`Unknown LIST return option ${o.slice(0, 40)}`);
       }
     });
   }
   a.end();
-  return { ref, patterns, opts };
+  // SUBSCRIBED as a selection option implies it as a return option (RFC 5258 §3.1).
+  if (r.selectSubscribed) r.returnSubscribed = true;
+  return r;
 }
 
 export async function list(s: ImapSession, c: Command): Promise<Result> {
   const lsub = c.name === 'LSUB';
-  const { ref, patterns, opts } = parseList(c.args, lsub);
-  if (patterns.length === 1 && patterns[0]!.length === 0) {
+  const req = parseList(c.args, lsub);
+  const patterns = req.patterns.filter((p) => p.length > 0);
+  if (!patterns.length) {
+    // The hierarchy delimiter and root (RFC 3501 §6.3.8); LSUB "" "" answers nothing.
     if (!lsub) s.untagged('LIST (\\Noselect) "/" ""');
     return ok(`${c.name} completed`);
   }
-  const fulls = patterns.map((p) => canonicalPattern(Buffer.concat([Buffer.from(ref, 'latin1'), p])));
+  const fulls = patterns.map((p) => canonicalPattern(Buffer.concat([Buffer.from(req.ref, 'latin1'), p])));
   if (fulls.some((f) => f.length > MAX_PATTERN)) return bad('Pattern too long');
   const matches = (n: string) => fulls.some((f) => wildcardMatch(f, n));
+  if (req.status) beforeStatus(s, req.status);
   const folders = await allFolders(s);
-  if (!lsub) {
-    const wantSubs = opts.selectSubscribed || opts.returnSubscribed;
-    const subscribed = wantSubs ? new Set((await s.store.subscriptions()).map((n) => (n.toUpperCase() === 'INBOX' ? 'INBOX' : n))) : new Set<string>();
-    const names = [...folders.keys()]
-      .filter(matches)
-      .filter((n) => !opts.selectSubscribed || subscribed.has(n))
-      .filter((n) => !opts.selectSpecialUse || specialUse(n) !== undefined)
-      .sort(byName);
-    for (const n of names) {
-      const attrs = attributes(folders.get(n)!);
-      if (wantSubs && subscribed.has(n)) attrs.push('\\Subscribed');
-      s.untagged(`LIST (${attrs.join(' ')}) "/" ${mailboxString(n)}`);
-    }
-    return ok('LIST completed');
+  if (lsub) return lsubReply(s, folders, matches);
+
+  const subscribed = req.returnSubscribed ? new Set((await s.store.subscriptions()).map(canonicalInbox)) : new Set<string>();
+  // A subscribed name no mailbox has (RFC 5258 §3.1: \NonExistent) has no children either: every
+  // parent of a mailbox is in `folders` (allFolders adds the implicit ones).
+  const entryOf = (n: string): FolderEntry =>
+    folders.get(n) ?? { name: n, noselect: true, noinferiors: false, hasChildren: false, nonexistent: true };
+  // Names with a subscribed descendant: their CHILDINFO (RFC 5258 §3.5), with RECURSIVEMATCH only.
+  const subscribedBelow = new Set<string>();
+  if (req.recursiveMatch) for (const n of subscribed) for (const p of ancestors(n)) subscribedBelow.add(p);
+
+  let names: string[];
+  if (req.selectSubscribed) {
+    names = [...new Set([...subscribed, ...subscribedBelow])];
+  } else {
+    names = [...folders.keys()];
   }
-  const subs = new Set((await s.store.subscriptions()).map((n) => (n.toUpperCase() === 'INBOX' ? 'INBOX' : n)));
-  const out = new Map<string, string[]>();
-  for (const n of subs) {
-    if (matches(n)) {
-      const f = folders.get(n);
-      out.set(n, f ? attributes(f).filter((x) => x !== '\\HasChildren' && x !== '\\HasNoChildren') : []);
-      continue;
-    }
-    // '%' stops at '/': an unsubscribed parent of a subscribed child is shown as \Noselect.
-    const parts = n.split('/');
-    for (let i = parts.length - 1; i >= 1; i--) {
-      const parent = parts.slice(0, i).join('/');
-      if (matches(parent) && !subs.has(parent)) out.set(parent, ['\\Noselect']);
-    }
+  names = names.filter(matches);
+  if (req.selectSpecialUse) names = names.filter((n) => uses(entryOf(n)).length > 0);
+  names.sort(byName);
+
+  // STATUS for selectable mailboxes that meet the selection criteria, not for a parent listed only
+  // for its CHILDINFO (RFC 5819 §2).
+  const wantsStatus = (f: FolderEntry) => req.status !== null && !f.noselect && !f.nonexistent && (!req.selectSubscribed || subscribed.has(f.name));
+  // The store is asked for a window of mailboxes at once (each status waits on the file system and a
+  // lock, mostly in the thread pool), then the window is answered in order: bounded memory, and 200
+  // folders cost a few round trips instead of 200.
+  for (let at = 0; at < names.length; at += STATUS_WINDOW) {
+    const window = names.slice(at, at + STATUS_WINDOW).map((n) => entryOf(n));
+    const statuses = await Promise.all(window.map((f) => (wantsStatus(f) ? s.store.status(f.name).catch((e: unknown) => {
+      // Gone or unreadable since it was listed: its STATUS is left out (RFC 5819 §2 allows it).
+      if (!(e instanceof StoreError)) throw e;
+      s.log.info({ mailbox: f.name, err: e.message }, 'LIST-STATUS: no STATUS for a listed mailbox');
+      return null;
+    }) : null)));
+    window.forEach((f, i) => {
+      const attrs = attributes(f, req.extended);
+      if (subscribed.has(f.name)) attrs.push('\\Subscribed');
+      const childInfo = subscribedBelow.has(f.name) ? ' ("CHILDINFO" ("SUBSCRIBED"))' : '';
+      s.untagged(`LIST (${attrs.join(' ')}) "/" ${mailboxString(f.name)}${childInfo}`);
+      const st = statuses[i];
+      if (st) s.untagged(statusResponse(f.name, st, req.status!));
+    });
+    await s.drainIfBusy();
   }
-  for (const n of [...out.keys()].sort(byName)) s.untagged(`LSUB (${out.get(n)!.join(' ')}) "/" ${mailboxString(n)}`);
-  return ok('LSUB completed');
+  return ok('LIST completed');
+}
+
+function lsubReply(s: ImapSession, folders: Map<string, FolderEntry>, matches: (n: string) => boolean): Promise<Result> {
+  return s.store.subscriptions().then((all) => {
+    const subs = new Set(all.map(canonicalInbox));
+    const out = new Map<string, string[]>();
+    for (const n of subs) {
+      if (matches(n)) {
+        const f = folders.get(n);
+        out.set(n, f ? attributes(f, false).filter((x) => x !== '\\HasChildren' && x !== '\\HasNoChildren') : []);
+        continue;
+      }
+      // '%' stops at '/': an unsubscribed parent of a subscribed child is shown as \Noselect.
+      for (const parent of ancestors(n).reverse()) {
+        if (matches(parent) && !subs.has(parent)) out.set(parent, ['\\Noselect']);
+      }
+    }
+    for (const n of [...out.keys()].sort(byName)) s.untagged(`LSUB (${out.get(n)!.join(' ')}) "/" ${mailboxString(n)}`);
+    return ok('LSUB completed');
+  });
 }
 
 function byName(a: string, b: string): number {

@@ -9,7 +9,7 @@ export async function rename(s: ImapSession, c: Command): Promise<Result> {
   a.sp();
   const from = mailboxArg(a);
   a.sp();
-  const to = mailboxArg(a, { allowTrailingDelimiter: true });
+  const to = mailboxArg(a, { allowTrailingDelimiter: true, newName: true });
   a.end();
   if (to === 'INBOX') return no('[ALREADYEXISTS] INBOX already exists');
   if (from === to) return no('[ALREADYEXISTS] Mailbox already exists');

@@ -1,31 +1,50 @@
+// STATUS, and the STATUS responses of LIST-STATUS (RFC 5819: LIST ... RETURN (STATUS (...))), which are
+// the same items answered the same way.
 import type { Command, ImapSession } from '../session.js';
+import type { MailboxStatus } from '../../store/types.js';
+import type { Args } from '../args.js';
 import { ParseError } from '../args.js';
 import { mailboxString } from '../wire.js';
 import { ok, type Result } from '../result.js';
 import { mailboxArg } from './helpers.js';
 
 const ITEMS = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'SIZE', 'HIGHESTMODSEQ'] as const;
-type Item = (typeof ITEMS)[number];
+export type StatusItem = (typeof ITEMS)[number];
+
+/** A parenthesised, non-empty list of STATUS items. */
+export function parseStatusItems(a: Args): StatusItem[] {
+  const items: StatusItem[] = [];
+  a.list(() => {
+    const it = a.atom().toUpperCase();
+    if (!(ITEMS as readonly string[]).includes(it)) throw new ParseError(`Unknown STATUS item ${it.slice(0, 40)}`);
+    if (!items.includes(it as StatusItem)) items.push(it as StatusItem);
+  });
+  if (!items.length) throw new ParseError('Empty STATUS item list');
+  return items;
+}
+
+/** Before answering: HIGHESTMODSEQ is a CONDSTORE-enabling request (RFC 7162 §3.1). */
+export function beforeStatus(s: ImapSession, items: readonly StatusItem[]): void {
+  if (items.includes('HIGHESTMODSEQ')) s.enableCondstore();
+}
+
+/** The untagged STATUS response (without `* `) for one mailbox's status. */
+export function statusResponse(name: string, st: MailboxStatus, items: readonly StatusItem[]): string {
+  const values: Record<StatusItem, number> = {
+    MESSAGES: st.messages, RECENT: st.recent, UIDNEXT: st.uidNext, UIDVALIDITY: st.uidValidity,
+    UNSEEN: st.unseen, SIZE: st.size, HIGHESTMODSEQ: st.highestModseq,
+  };
+  return `STATUS ${mailboxString(name)} (${items.map((i) => `${i} ${values[i]}`).join(' ')})`;
+}
 
 export async function status(s: ImapSession, c: Command): Promise<Result> {
   const a = c.args;
   a.sp();
   const name = mailboxArg(a);
   a.sp();
-  const items: Item[] = [];
-  a.list(() => {
-    const it = a.atom().toUpperCase();
-    if (!(ITEMS as readonly string[]).includes(it)) throw new ParseError(`Unknown STATUS item ${it}`);
-    items.push(it as Item);
-  });
+  const items = parseStatusItems(a);
   a.end();
-  if (!items.length) throw new ParseError('Empty STATUS item list');
-  if (items.includes('HIGHESTMODSEQ')) s.enableCondstore(); // RFC 7162 §3.1
-  const st = await s.store.status(name);
-  const values: Record<Item, number> = {
-    MESSAGES: st.messages, RECENT: st.recent, UIDNEXT: st.uidNext, UIDVALIDITY: st.uidValidity,
-    UNSEEN: st.unseen, SIZE: st.size, HIGHESTMODSEQ: st.highestModseq,
-  };
-  s.untagged(`STATUS ${mailboxString(name)} (${items.map((i) => `${i} ${values[i]}`).join(' ')})`);
+  beforeStatus(s, items);
+  s.untagged(statusResponse(name, await s.store.status(name), items));
   return ok('STATUS completed');
 }

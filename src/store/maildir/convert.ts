@@ -100,6 +100,8 @@ async function selectableFolders(store: MailStore): Promise<string[]> {
 export async function convertStores(src: MailStore, dst: MailStore, opts: ConvertOptions): Promise<ConvertReport> {
   const progress = await loadProgress(opts.progressFile);
   const folders = await selectableFolders(src);
+  // RFC 6154 special uses given at CREATE go along (special-use.ts).
+  const uses = new Map((await src.list()).filter((f) => f.specialUse?.length).map((f) => [f.name, f.specialUse!]));
   // Count first so the progress bar has a total.
   const snapshots = new Map<string, number[]>();
   let total = 0;
@@ -116,7 +118,8 @@ export async function convertStores(src: MailStore, dst: MailStore, opts: Conver
     const srcBox = await src.open(name, { readOnly: true });
     const state = srcBox.state;
     if (name !== 'INBOX') {
-      await dst.create(name).catch((e: unknown) => {
+      const specialUse = uses.get(name);
+      await dst.create(name, specialUse ? { specialUse } : {}).catch((e: unknown) => {
         if (!(e instanceof StoreError && e.code === 'ALREADYEXISTS')) throw e;
       });
     }

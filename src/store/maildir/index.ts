@@ -3,13 +3,13 @@
 // site can move between this server and Dovecot in either direction.
 
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Settings } from '../../config/settings.js';
 import type { Logger } from '../../log/types.js';
 import {
   StoreError,
-  type AppendResult, type CopyResult, type Flag, type FolderEntry, type Mailbox, type MailboxState, type MailboxStatus,
-  type MailStore, type OpenOptions, type UserPaths,
+  type AppendItem, type AppendManyResult, type AppendResult, type CopyResult, type Flag, type FolderEntry, type Mailbox, type MailboxState, type MailboxStatus,
+  type MailStore, type OpenOptions, type UserPaths, type CreateOptions,
 } from '../types.js';
 import { crlfSize, toLf } from './crlf.js';
 import { DOVECOT_UIDLIST_STALE } from './dotlock.js';
@@ -19,6 +19,7 @@ import { ensureKeywords, KEYWORDS, letterFor, type KeywordTable } from './keywor
 import { MaildirMailbox } from './mailbox.js';
 import { INBOX, mailboxDir, nameOfEntry, validateName } from './names.js';
 import { readSubscriptions, updateSubscriptions } from './subscriptions.js';
+import { addRecent } from './recent.js';
 import { loadUidList, lockedUidList } from './uidlist-sync.js';
 import { UIDLIST, uidListValidity } from './uidlist.js';
 import { locate, scanMaildir } from './scan.js';
@@ -28,6 +29,14 @@ import { mapped } from '../errors.js';
 import { CHANGE_APPEND } from '../changelog.js';
 import type { MailboxBus } from '../bus.js';
 import { basesOf, changeLogOf, pendingUids, purgeLocked } from './changes.js';
+import { withDotlock } from './dotlock.js';
+import { afterCreate, afterDelete, afterRename, formatUses, normalUses, parseUses, type UseMap } from '../special-use.js';
+
+/** RFC 6154 special uses given at CREATE (special-use.ts), at the root beside `subscriptions`. Not a
+ *  Maildir++ folder name (no leading '.'), so neither we nor Dovecot list it. */
+const SPECIAL_USE = 'dmail-special-use';
+import { clearIntent, hasIntent, writeIntent } from './deliver-intent.js';
+import { killPoint } from '../killpoint.js';
 
 
 const isInbox = (name: string) => name.toUpperCase() === INBOX;
@@ -97,6 +106,10 @@ export class MaildirStore implements MailStore {
     return mapped(() => this.appendImpl(name, message, flags, date));
   }
 
+  appendMany(name: string, items: readonly AppendItem[]): Promise<AppendManyResult> {
+    return mapped(() => this.appendManyImpl(name, items));
+  }
+
   copy(from: Mailbox, uids: readonly number[], to: string): Promise<CopyResult> {
     return mapped(() => this.copyImpl(from, uids, to));
   }
@@ -105,8 +118,8 @@ export class MaildirStore implements MailStore {
     return mapped(() => this.listImpl());
   }
 
-  create(name: string): Promise<void> {
-    return mapped(() => this.createImpl(name));
+  create(name: string, options: CreateOptions = {}): Promise<void> {
+    return mapped(() => this.createImpl(name, options));
   }
 
   delete(name: string): Promise<void> {
@@ -154,6 +167,9 @@ export class MaildirStore implements MailStore {
     // A folder half-created by a crash lacks some of cur/new/tmp: complete it instead of failing.
     if (!readOnly) {
       await makeMaildir(dir, !isInbox(name)).catch(() => undefined);
+      // A multi-message append a killed process committed to is completed (under the uidlist lock)
+      // before cleanTmp could take its files for abandoned ones.
+      if (await hasIntent(dir)) await lockedUidList(dir, this.env, async () => false);
       await cleanTmp(dir, this.env.log);
     }
     const box = new MaildirMailbox(isInbox(name) ? INBOX : name, dir, readOnly, { claimRecent: options.claimRecent ?? false, live: true }, this.env);
@@ -191,35 +207,67 @@ export class MaildirStore implements MailStore {
   }
 
   private async appendImpl(name: string, message: Buffer, flags: readonly Flag[] = [], date?: Date): Promise<AppendResult> {
+    const r = await this.appendManyImpl(name, [{ message, flags, date }]);
+    return { uidValidity: r.uidValidity, uid: r.uids[0]! };
+  }
+
+  /** Every file written and fsynced in tmp/ first (a failure removes them all); then deliver(), which
+   *  moves them all or none (deliver-intent.ts). */
+  private async appendManyImpl(name: string, items: readonly AppendItem[]): Promise<AppendManyResult> {
+    if (items.length === 0) throw new StoreError('CANNOT', 'Nothing to append');
     const dir = await this.existingDir(name);
-    const body = toLf(message);
-    const { keywords } = storableFlags(flags);
+    const keywords = [...new Set(items.flatMap((it) => storableFlags(it.flags ?? []).keywords))];
     const table = await ensureKeywords(dir, keywords, this.env.lock);
-    const info = infoFor(flags, table);
-    const base = newBaseName(body.length, crlfSize(body));
-    const tmp = join(dir, 'tmp', base);
-    await writeDurably(tmp, body, date);
-    return this.deliver(dir, [{ tmp, base, info, uidl: headerUidl(body) }]).then((uids) => ({ uidValidity: uids.uidValidity, uid: uids.uids[0] }));
+    const prepared: { tmp: string; base: string; info: string | undefined; uidl?: string }[] = [];
+    try {
+      for (const it of items) {
+        const body = toLf(it.message);
+        const base = newBaseName(body.length, crlfSize(body));
+        const tmp = join(dir, 'tmp', base);
+        await writeDurably(tmp, body, it.date);
+        const uidl = headerUidl(body);
+        prepared.push({ tmp, base, info: infoFor(it.flags ?? [], table), ...(uidl ? { uidl } : {}) });
+        if (prepared.length === 1 && items.length > 1) killPoint('multiappend-tmp');
+      }
+    } catch (e) {
+      for (const f of prepared) await fsp.unlink(f.tmp).catch(() => undefined);
+      throw e;
+    }
+    return this.deliver(dir, prepared);
   }
 
   /** Move prepared tmp/ files into the mailbox and give them UIDs, all under one uidlist lock so no
    *  other session can number them first. A file without flags goes to new/ (it is \Recent). */
   private async deliver(dir: string, files: { tmp: string; base: string; info: string | undefined; uidl?: string }[]): Promise<{ uidValidity: number; uids: number[] }> {
     const uids: number[] = [];
+    let committed = false;
     try {
       const list = await lockedUidList(dir, this.env, async (l) => {
-        for (const f of files) {
-          const dest = f.info === undefined ? join(dir, 'new', f.base) : join(dir, 'cur', fileName(f.base, f.info));
-          await fsp.rename(f.tmp, dest);
+        const dests = files.map((f) => (f.info === undefined ? `new/${f.base}` : `cur/${fileName(f.base, f.info)}`));
+        // Several files: commit to moving them all first (a kill in between is completed by the next
+        // writer, deliver-intent.ts). One rename alone is atomic.
+        if (files.length > 1) {
+          await writeIntent(dir, files.map((f, i) => ({ tmp: basename(f.tmp), dest: dests[i]! })));
+          committed = true;
+          killPoint('multiappend-committed');
+        }
+        for (const [i, f] of files.entries()) {
+          await fsp.rename(f.tmp, join(dir, dests[i]!));
+          if (i === 0 && files.length > 1) killPoint('multiappend-moving');
           const rec = { uid: l.nextUid++, base: f.base, ext: f.uidl ? [`P${f.uidl}`] : [] };
           l.records.push(rec);
           l.byBase.set(f.base, rec);
           uids.push(rec.uid);
         }
         if (files.length === 0) return false;
+        await addRecent(dir, files.filter((f) => f.info !== undefined).map((f) => f.base));
         // Logged before the uidlist is written: a kill in between gives the same UIDs again.
         const log = changeLogOf(dir, l.uidValidity, this.env);
         log.add(CHANGE_APPEND, uids);
+        if (committed) {
+          killPoint('multiappend-moved');
+          await clearIntent(dir);
+        }
         // A writer purges what no live handle needs any more ("the next writer that finds none"); a
         // purge that fails never fails the append.
         await purgeLocked(dir, l, log, this.env.log).catch((err) => {
@@ -229,7 +277,8 @@ export class MaildirStore implements MailStore {
       });
       return { uidValidity: list.uidValidity, uids };
     } catch (e) {
-      for (const f of files) await fsp.unlink(f.tmp).catch(() => undefined);
+      // Once committed, the moves are completed (by the next writer), never undone half-way.
+      if (!committed) for (const f of files) await fsp.unlink(f.tmp).catch(() => undefined);
       throw e;
     }
   }
@@ -316,18 +365,66 @@ export class MaildirStore implements MailStore {
       }
     }
     const keys = [...all.keys()];
-    return keys.map((name) => ({
-      name,
-      noselect: all.get(name) ?? false,
-      noinferiors: false,
-      hasChildren: keys.some((k) => k.startsWith(`${name}/`)),
-    }));
+    const uses = await this.readUses();
+    return keys.map((name) => {
+      const su = all.get(name) ? undefined : uses.get(name);
+      return {
+        name,
+        noselect: all.get(name) ?? false,
+        noinferiors: false,
+        hasChildren: keys.some((k) => k.startsWith(`${name}/`)),
+        ...(all.get(name) ? { nonexistent: true } : {}),
+        ...(su ? { specialUse: su } : {}),
+      };
+    });
   }
 
-  private async createImpl(name: string): Promise<void> {
+  private async readUses(): Promise<UseMap> {
+    try {
+      return parseUses(await fsp.readFile(join(this.root, SPECIAL_USE), 'utf8'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+      throw e;
+    }
+  }
+
+  /** Read, change and replace the file under its dot-lock (as `subscriptions`); no lock is taken
+   *  when the change would change nothing. */
+  private async updateUses(change: (m: UseMap) => UseMap | null): Promise<void> {
+    if (!change(await this.readUses())) return;
+    await withDotlock(join(this.root, SPECIAL_USE), this.env.lock, async (dl) => {
+      const next = change(await this.readUses());
+      if (next) await dl.replaceWith(formatUses(next));
+    });
+  }
+
+  private async createImpl(name: string, options: CreateOptions = {}): Promise<void> {
     const clean = name.endsWith('/') ? name.slice(0, -1) : name;
     if (isInbox(clean)) throw new StoreError('ALREADYEXISTS', 'Mailbox already exists');
     validateName(clean);
+    const uses = normalUses(options.specialUse ?? []);
+    if (clean !== name && uses.length) throw new StoreError('CANNOT', 'a folder that holds folders cannot have a special use');
+    await this.createFolder(clean);
+    // Made first, then its uses recorded (special-use.ts): a CREATE that found the name taken has
+    // thrown above and records nothing. Uses that cannot be recorded undo the new, still empty folder.
+    try {
+      await this.updateUses((m) => afterCreate(m, clean, uses));
+    } catch (e) {
+      if (uses.length) await this.undoCreate(clean);
+      throw e;
+    }
+  }
+
+  private async undoCreate(name: string): Promise<void> {
+    const dir = mailboxDir(this.root, name);
+    for (const sub of ['cur', 'new']) {
+      const files = await fsp.readdir(join(dir, sub)).catch(() => [] as string[]);
+      if (files.length) return; // someone delivered meanwhile: it stays
+    }
+    await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  private async createFolder(clean: string): Promise<void> {
     const dir = mailboxDir(this.root, clean);
     await makeMaildir(this.root, false);
     try {
@@ -351,6 +448,7 @@ export class MaildirStore implements MailStore {
     const trash = join(this.root, `..dmail-deleted.${process.pid}.${Date.now()}`);
     await fsp.rename(dir, trash);
     await fsp.rm(trash, { recursive: true, force: true });
+    await this.updateUses((m) => afterDelete(m, name));
   }
 
   private async renameImpl(from: string, to: string): Promise<void> {
@@ -377,6 +475,7 @@ export class MaildirStore implements MailStore {
     }
     if (srcExists) await fsp.rename(src, dst);
     for (const c of children) await fsp.rename(join(this.root, c), join(this.root, dstEntry + c.slice(srcEntry.length)));
+    await this.updateUses((m) => afterRename(m, from, target));
   }
 
   /** RFC 3501: renaming INBOX moves its messages to the new folder and leaves INBOX empty. Each file
@@ -522,7 +621,7 @@ export class MaildirStore implements MailStore {
  *  after an hour. */
 const TMP_MAX_AGE_MS = 36 * 3600 * 1000;
 const INDEX_TEMP_MAX_AGE_MS = 3600 * 1000;
-const INDEX_TEMP = /^(?:(?:dovecot-uidlist|dovecot-keywords|subscriptions)\.(?:lock\.tmp|lock\.stale|new)\.|dovecot-uidvalidity\.\d+\.tmp$|\.dmail-modlog\.[0-9a-f]+\.tmp$)/;
+const INDEX_TEMP = /^(?:(?:dovecot-uidlist|dovecot-keywords|subscriptions|dmail-special-use)\.(?:lock\.tmp|lock\.stale|new)\.|dovecot-uidvalidity\.\d+\.tmp$|\.dmail-modlog\.[0-9a-f]+\.tmp$)/;
 
 async function removeOld(dir: string, names: string[], maxAge: number, log: Logger): Promise<void> {
   const now = Date.now();

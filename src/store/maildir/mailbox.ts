@@ -26,7 +26,9 @@ import { ensureKeywords, KEYWORDS, letterFor, readKeywords, type KeywordTable } 
 import { extValue, UIDLIST, type UidList } from './uidlist.js';
 import type { MaildirEnv } from './env.js';
 import { lockedUidList, loadUidList } from './uidlist-sync.js';
+import { hasIntent } from './deliver-intent.js';
 import { scanMaildir, locate, type ScanEntry } from './scan.js';
+import { claimRecentBases, pendingRecent, RECENT_FILE } from './recent.js';
 import { factsOf, readIndex, writeIndex, type KnownFacts, type MailboxIndex } from './facts-cache.js';
 
 type Sub = 'new' | 'cur';
@@ -86,6 +88,8 @@ export class MaildirMailbox implements Mailbox {
   private keywordTable: KeywordTable = [];
   /** Base names this session moved out of new/: its \Recent messages. */
   private readonly recentBases = new Set<string>();
+  /** For a view that does not claim \Recent: bases delivered to cur/ that nobody has claimed yet. */
+  private pendingRecent = new Set<string>();
   /** vsize of files whose name carries no W=, computed once. */
   private readonly vsizeCache = new Map<string, number>();
   /** mtimes learnt while numbering new files, so they are not stat'ed twice. */
@@ -203,6 +207,8 @@ export class MaildirMailbox implements Mailbox {
     if (!index || index.stamp === '' || index.stamp !== stamp) return false;
     // Messages in new/ must move to cur/ and become \Recent: that is the full path's work.
     if (!this.readOnly && this.claimRecent && index.records.some((r) => r.sub === 'new')) return false;
+    // So must \Recent messages delivered to cur/ (recent.ts), for every view.
+    if (await fsp.lstat(join(this.dir, RECENT_FILE)).then(() => true, () => false)) return false;
     // The stamp covers dmail-modlog, so the log is as the writer read it; check anyway (cheap).
     const log = changeLogOf(this.dir, index.uidValidity, this.env);
     if (log.highestModseq() !== index.modseq) return false;
@@ -237,7 +243,7 @@ export class MaildirMailbox implements Mailbox {
   private async stamp(): Promise<string | undefined> {
     const now = BigInt(Date.now()) * 1_000_000n;
     let fresh = false;
-    const [self, ...parts] = await Promise.all(['.', 'new', 'cur', UIDLIST, KEYWORDS, MODLOG].map(async (p) => {
+    const [self, ...parts] = await Promise.all(['.', 'new', 'cur', UIDLIST, KEYWORDS, MODLOG, RECENT_FILE].map(async (p) => {
       try {
         const st = await fsp.stat(join(this.dir, p), { bigint: true });
         if (p === '.') return String(st.ino);
@@ -256,6 +262,9 @@ export class MaildirMailbox implements Mailbox {
 
   /** Re-read the maildir. Returns false when a file moved under us and a re-scan is needed. */
   private async rebuild(lastTry: boolean): Promise<boolean> {
+    // A multi-message append killed half-way is completed before we list (deliver-intent.ts), so no
+    // reader ever numbers only part of it. A read-only place we cannot lock: the next writer will.
+    if (await hasIntent(this.dir)) await lockedUidList(this.dir, this.env, async () => false).catch(() => undefined);
     const firstLoad = !this.factsLoaded;
     // The log before the listing: a change logged before we read it was made before we list, so the
     // listing shows it. (The other way round a listing could show old flags under a new mod-sequence.)
@@ -291,9 +300,11 @@ export class MaildirMailbox implements Mailbox {
           }
         }
         if (fresh.length > 0) rescan = true;
+        for (const b of await claimRecentBases(this.dir, this.env)) this.recentBases.add(b);
       }
     }
     if (rescan) scan = await scanMaildir(this.dir);
+    if (!this.claimRecent) this.pendingRecent = await pendingRecent(this.dir);
 
     let list = (await loadUidList(this.dir)).list;
     if (!list && !(await dirExists(this.dir))) {
@@ -510,7 +521,7 @@ export class MaildirMailbox implements Mailbox {
   }
 
   private entryOf(uid: number, base: string, se: ScanEntry, p: ParsedName, size: number, date: Date, uidl: string | undefined, modseq: number): Entry {
-    const recent = this.claimRecent ? this.recentBases.has(base) : se.sub === 'new';
+    const recent = this.claimRecent ? this.recentBases.has(base) : se.sub === 'new' || this.pendingRecent.has(base);
     return {
       uid, base, sub: se.sub, file: se.file, info: p.info, size, internalDate: date, recent, modseq,
       flags: flagsFromInfo(p.info, this.keywordTable),

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { withDotlock } from './dotlock.js';
 import { DOVECOT_UIDVALIDITY, nextUidValidity as sharedNextUidValidity } from '../uidvalidity.js';
 import type { MaildirEnv } from './env.js';
+import { finishDelivery } from './deliver-intent.js';
 import { emptyUidList, formatRecord, formatUidList, readUidList, UIDLIST, uidListStamp, type UidList, type UidListFile } from './uidlist.js';
 
 export const UIDVALIDITY_FILE = DOVECOT_UIDVALIDITY;
@@ -58,6 +59,8 @@ export async function nextUidValidity(root: string): Promise<number> {
 export async function lockedUidList(dir: string, env: MaildirEnv, change: (list: UidList) => Promise<boolean>): Promise<UidList> {
   const path = join(dir, UIDLIST);
   return withDotlock(path, env.lock, async (lock) => {
+    // A multi-message delivery a killed process committed to is completed before anything else.
+    await finishDelivery(dir, env.log);
     const read = await readCached(path);
     let list = read.list;
     let created = false;

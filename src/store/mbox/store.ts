@@ -5,12 +5,13 @@ import {
   lstatSync, mkdirSync, readdirSync, rmdirSync, unlinkSync, renameSync, openSync, closeSync, writeFileSync,
   readFileSync, constants, statSync, fsyncSync, rmSync,
 } from 'node:fs';
+import type { Dirent } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Settings } from '../../config/settings.js';
 import type { Logger } from '../../log/types.js';
 import type {
-  MailStore, Mailbox, MailboxStatus, OpenOptions, AppendResult, CopyResult, FolderEntry, Flag, UserPaths,
+  MailStore, Mailbox, MailboxStatus, OpenOptions, AppendItem, AppendManyResult, AppendResult, CopyResult, FolderEntry, Flag, UserPaths, CreateOptions,
 } from '../types.js';
 import { StoreError } from '../types.js';
 import { replaceFileSync, UnsafePathError } from '../safe-file.js';
@@ -19,8 +20,11 @@ import { MboxMailbox, encodeFlags } from './mailbox.js';
 import { FLAG_SEEN, FLAG_OLD, layoutOf, restamp, statusOf } from './format.js';
 import { fsyncDir, readIndexHead } from './index-file.js';
 import type { MailboxBus } from '../bus.js';
+import { afterCreate, afterDelete, afterRename, formatUses, normalUses, parseUses, type UseMap } from '../special-use.js';
 
 const SUBSCRIPTIONS = '.mailboxlist';
+/** RFC 6154 special uses given at CREATE (special-use.ts), beside the subscriptions; never listed. */
+const SPECIAL_USE = '.specialuse';
 
 /** Validate a folder name and return its path components. Refuses anything that could leave the area. */
 export function folderComponents(name: string): string[] {
@@ -168,6 +172,18 @@ export class MboxStore implements MailStore {
     return { uidValidity: r.uidValidity, uid: r.uids[0]! };
   }
 
+  /** One journalled tail write holds every message (journal.ts: the journal's commit is the commit
+   *  point; before it the spool is untouched, after it a replay finishes the write), logged as one
+   *  change, then one index save. */
+  async appendMany(name: string, items: readonly AppendItem[]): Promise<AppendManyResult> {
+    if (items.length === 0) throw new StoreError('CANNOT', 'Nothing to append');
+    const r = await this.appendItems(name, items.map((it) => {
+      const enc = encodeFlags(it.flags ?? []);
+      return { raw: it.message, flags: enc.bits, keywords: enc.keywords, date: it.date ?? new Date() };
+    }));
+    return { uidValidity: r.uidValidity, uids: r.uids };
+  }
+
   async copy(from: Mailbox, uids: readonly number[], to: string): Promise<CopyResult> {
     this.requireFolder(to);
     const want = new Set(uids);
@@ -193,35 +209,66 @@ export class MboxStore implements MailStore {
   }
 
   async list(): Promise<FolderEntry[]> {
+    const uses = this.readUses();
     const out: FolderEntry[] = [{ name: 'INBOX', noselect: false, noinferiors: true, hasChildren: false }];
-    const walk = (dir: string, prefix: string, depth: number) => {
-      if (depth > 20) return;
-      let names: string[];
-      try { names = readdirSync(dir); } catch { return; }
-      for (const n of names.sort()) {
-        if (n.startsWith('.') || n.endsWith('.lock')) continue;
+    const visible = (n: string) => !n.startsWith('.') && !n.endsWith('.lock');
+    // One readdir per directory, with the entry types it gives (an lstat only where the file system
+    // does not say); a directory's own listing also tells whether it has children.
+    const walk = (dir: string, prefix: string, depth: number, ents: Dirent[]) => {
+      for (const d of ents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+        const n = d.name;
+        if (!visible(n)) continue;
         if (!prefix && n.toUpperCase() === 'INBOX') continue;
         const p = join(dir, n);
-        let st;
-        try { st = lstatSync(p); } catch { continue; }
+        let isDir = d.isDirectory();
+        let isFile = d.isFile();
+        if (!isDir && !isFile && !d.isSymbolicLink()) {
+          try { const st = lstatSync(p); isDir = st.isDirectory(); isFile = st.isFile(); } catch { continue; }
+        }
         const name = prefix + n;
-        if (st.isDirectory()) {
-          let kids = false;
-          try { kids = readdirSync(p).some((k) => !k.startsWith('.') && !k.endsWith('.lock')); } catch { /* unreadable */ }
-          out.push({ name, noselect: true, noinferiors: false, hasChildren: kids });
-          walk(p, name + '/', depth + 1);
-        } else if (st.isFile()) {
-          out.push({ name, noselect: false, noinferiors: true, hasChildren: false });
+        if (isDir) {
+          let kids: Dirent[] = [];
+          try { kids = readdirSync(p, { withFileTypes: true }); } catch { /* unreadable */ }
+          out.push({ name, noselect: true, noinferiors: false, hasChildren: kids.some((k) => visible(k.name)) });
+          if (depth < 20) walk(p, name + '/', depth + 1, kids);
+        } else if (isFile) {
+          const su = uses.get(name);
+          out.push({ name, noselect: false, noinferiors: true, hasChildren: false, ...(su ? { specialUse: su } : {}) });
         }
       }
     };
-    walk(this.paths.folders, '', 0);
+    let top: Dirent[] = [];
+    try { top = readdirSync(this.paths.folders, { withFileTypes: true }); } catch { /* no folders yet */ }
+    walk(this.paths.folders, '', 0, top);
     return out;
   }
 
-  async create(name: string): Promise<void> {
+  async create(name: string, options: CreateOptions = {}): Promise<void> {
     if (name.toUpperCase() === 'INBOX') throw new StoreError('ALREADYEXISTS', 'INBOX always exists');
     const asDir = name.endsWith('/');
+    const uses = normalUses(options.specialUse ?? []);
+    if (asDir && uses.length) throw new StoreError('CANNOT', 'a folder that holds folders cannot have a special use');
+    this.createFolder(name, asDir);
+    // Made first, then its uses recorded (special-use.ts): a CREATE that found the name taken has
+    // thrown above and records nothing. Uses that cannot be recorded undo the new, still empty folder.
+    const bare = name.replace(/\/+$/, '');
+    try {
+      this.updateUses((m) => afterCreate(m, bare, uses));
+    } catch (e) {
+      if (uses.length) this.undoCreate(bare, asDir);
+      throw e;
+    }
+  }
+
+  private undoCreate(name: string, asDir: boolean): void {
+    const path = this.pathOf(name);
+    try {
+      if (asDir) rmdirSync(path);
+      else if (lstatSync(path).size === 0) unlinkSync(path);
+    } catch { /* someone else's by now */ }
+  }
+
+  private createFolder(name: string, asDir: boolean): void {
     const path = this.pathOf(name);
     const parts = folderComponents(name);
     // Every parent must be (or become) a directory: a folder holding messages cannot hold folders.
@@ -264,6 +311,7 @@ export class MboxStore implements MailStore {
     // way through a write; the other sessions' handles then find it gone (refresh: NONEXISTENT).
     await f.locked('write', () => { unlinkSync(f.path); });
     this.dropIndex(name);
+    this.updateUses((m) => afterDelete(m, name));
   }
 
   async rename(from: string, to: string): Promise<void> {
@@ -310,6 +358,7 @@ export class MboxStore implements MailStore {
       renameSync(src.path, dest);
       for (const n of moved) this.moveIndex(n, newName(n));
     }
+    this.updateUses((m) => afterRename(m, base, to.replace(/\/+$/, '')));
   }
 
   /** A renamed folder's index files follow it (its inode, so its index stamp, is unchanged). */
@@ -322,6 +371,24 @@ export class MboxStore implements MailStore {
       try { renameSync(join(this.paths.indexDir, a + suffix), target); } catch { /* none */ }
     }
     try { unlinkSync(join(this.paths.indexDir, a + '.inuse')); } catch { /* none */ }
+  }
+
+  private readUses(): UseMap {
+    try {
+      return parseUses(readFileSync(join(this.paths.folders, SPECIAL_USE), 'utf8'));
+    } catch { return new Map(); }
+  }
+
+  /** Read, change, replace atomically (as `.mailboxlist`); nothing written when nothing changes. */
+  private updateUses(change: (m: UseMap) => UseMap | null): void {
+    const next = change(this.readUses());
+    if (!next) return;
+    try {
+      replaceFileSync(this.paths.folders, SPECIAL_USE, formatUses(next), { mkdirMode: 0o700 });
+    } catch (e) {
+      if (e instanceof UnsafePathError) throw new StoreError('NOPERM', e.message);
+      throw e;
+    }
   }
 
   private subsPath(): string {
