@@ -1,8 +1,9 @@
 // dmailctl serve: a tiny inetd for trying the server without touching the system's inetd. It listens on
 // loopback ports and starts bin/imapd or bin/dpop per connection with the accepted socket as the child's
-// stdin/stdout, exactly the code path inetd, xinetd and systemd Accept=yes use.
+// stdin/stdout, exactly the code path inetd, xinetd and systemd Accept=yes use. With --resident it
+// starts instead one resident-mode master per port (`imapd --daemon --listen HOST:PORT`, src/resident/).
 
-import { spawn } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -27,6 +28,8 @@ export interface ServeOptions {
   popPort: number;
   imapsPort?: number;
   pop3sPort?: number;
+  /** Resident mode: one long-running master per port instead of a process per connection. */
+  resident?: boolean;
 }
 
 interface Listener {
@@ -66,6 +69,7 @@ export async function startServing(o: ServeOptions, onEvent: (msg: string) => vo
   const ports: Record<string, number> = {};
   // A clean environment, as inetd gives: NODE_OPTIONS or NODE_EXTRA_CA_CERTS would slow every start.
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: process.env.LANG ?? 'C' };
+  if (o.resident) return startResident(root, config, o.host, wanted, env, onEvent);
   try {
     for (const l of wanted) {
       const bin = join(root, 'bin', l.program);
@@ -93,6 +97,39 @@ export async function startServing(o: ServeOptions, onEvent: (msg: string) => vo
   };
 }
 
+/** One resident master per listener; each reports its port over the IPC channel once it listens. */
+async function startResident(root: string, config: string, host: string, wanted: Listener[], env: NodeJS.ProcessEnv,
+  onEvent: (msg: string) => void): Promise<Serving> {
+  const masters: ChildProcess[] = [];
+  const ports: Record<string, number> = {};
+  const stopAll = () => Promise.all(masters.map((m) => new Promise<void>((r) => {
+    if (m.exitCode !== null || m.signalCode !== null) return r();
+    m.once('exit', () => r());
+    m.kill('SIGTERM');
+  }))).then(() => {});
+  try {
+    for (const l of wanted) {
+      const bin = join(root, 'bin', l.program);
+      const m = fork(bin, ['-i', config, '--daemon', '--listen', `${host.includes(':') ? `[${host}]` : host}:${l.port}`, ...(l.tls ? ['--tls'] : [])], {
+        env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [],
+      });
+      masters.push(m);
+      ports[l.name] = await new Promise<number>((res, rej) => {
+        m.once('exit', (code) => rej(new Error(`${l.program} --daemon exited (status ${code}) before listening on port ${l.port}`)));
+        m.on('message', (msg: { t?: string; addresses?: { port: number }[] }) => {
+          if (msg.t === 'listening') res(msg.addresses?.[0]?.port ?? l.port);
+        });
+      });
+      m.removeAllListeners('exit');
+      m.on('exit', (code, signal) => onEvent(`${l.name}: resident ${l.program} exited (${signal ?? code})`));
+    }
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+  return { ports, close: stopAll };
+}
+
 const port = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`bad port "${v}"`);
@@ -109,7 +146,8 @@ export function register(program: Command): void {
     .option('--pop-port <n>', 'POP3 port (0: off)', port, 1110)
     .option('--imaps-port <n>', 'IMAP over TLS port (0: off; needs tls_cert/tls_key)', port, 0)
     .option('--pop3s-port <n>', 'POP3 over TLS port (0: off)', port, 0)
-    .action(async (opts: { config: string; host: string; imapPort: number; popPort: number; imapsPort: number; pop3sPort: number }) => {
+    .option('--resident', 'resident mode: one long-running server per port (see README, "Which mode")')
+    .action(async (opts: { config: string; host: string; imapPort: number; popPort: number; imapsPort: number; pop3sPort: number; resident?: boolean }) => {
       await serveForever(opts);
     });
 }
@@ -125,7 +163,7 @@ export async function serveForever(opts: ServeOptions): Promise<void> {
     process.exit(1);
   }
   const list = Object.entries(serving.ports).map(([n, p]) => `${n} ${opts.host}:${p}`).join(', ');
-  process.stdout.write(`serving ${list} with ${resolve(opts.config)}; Ctrl-C stops\n`);
+  process.stdout.write(`serving ${list}${opts.resident ? ' (resident mode)' : ''} with ${resolve(opts.config)}; Ctrl-C stops\n`);
   const stop = () => { void serving.close().then(() => process.exit(0)); };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

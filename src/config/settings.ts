@@ -112,6 +112,16 @@ export const SETTINGS = {
   max_line_length: S('int', 'NEW: longest command line in bytes', 65536),
   append_limit: S('int', 'NEW: largest APPEND literal in bytes', 64 * 1024 * 1024),
 
+  // --- resident mode (imapd/dpop started with a listening socket: --daemon, systemd Accept=no) ---
+  resident_prelogin_processes: S('int', 'NEW: resident mode: unprivileged pre-login processes kept running', 1),
+  resident_prelogin_user: S('string', 'NEW: resident mode: account the pre-login processes run as (its uid and gid, no other groups)', 'nobody'),
+  resident_max_connections: S('int', 'NEW: resident mode: connections served at once (0: no limit)', 1000),
+  resident_max_connections_per_ip: S('int', 'NEW: resident mode: connections at once from one client address (0: no limit)', 50),
+  resident_max_connections_per_user: S('int', 'NEW: resident mode: logged-in connections at once of one user (0: no limit)', 20),
+  resident_worker_sessions: S('int', 'NEW: resident mode: sessions one worker process serves at once', 200),
+  resident_workers_per_uid: S('int', 'NEW: resident mode: worker processes at most for one uid (a shared mail uid of virtual users)', 4),
+  resident_worker_idle: S('int', 'NEW: resident mode: seconds a worker without sessions stays before it exits', 60),
+
   // --- includes ---
   imapd_include_level: S('int', 'levels of #include that imapd follows', 0),
 

@@ -24,7 +24,8 @@ export function loginDisabled(s: ImapSession): boolean {
 }
 
 export function capabilities(s: ImapSession): string {
-  const caps = [...BASE_CAPABILITIES];
+  // COMPRESS only where compression can start (not in a resident pre-login process: after login).
+  const caps = s.conn.compressionAvailable === false ? BASE_CAPABILITIES.filter((c) => c !== 'COMPRESS=DEFLATE') : [...BASE_CAPABILITIES];
   if (s.state === 'notauth') {
     if (s.conn.tlsAvailable && !s.conn.secure) caps.push('STARTTLS');
     if (loginDisabled(s)) caps.push('LOGINDISABLED');

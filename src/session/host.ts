@@ -152,6 +152,7 @@ function securedView(conn: Connection): Connection {
     secure: true,
     tlsAvailable: false,
     get compressed() { return conn.compressed; },
+    get compressionAvailable() { return conn.compressionAvailable; },
     startCompression: (pending) => conn.startCompression(pending),
     onData: (h) => conn.onData(h),
     onClose: (h) => conn.onClose(h),

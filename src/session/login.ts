@@ -283,6 +283,8 @@ async function throttle(ctx: ServerContext, client: ClientInfo): Promise<void> {
 export function login(ctx: ServerContext, client: ClientInfo, name: string, password: string, opts?: { grantOnly?: false }): Promise<LoginResult>;
 export function login(ctx: ServerContext, client: ClientInfo, name: string, password: string, opts: LoginOptions): Promise<GrantResult>;
 export async function login(ctx: ServerContext, client: ClientInfo, name: string, password: string, opts: LoginOptions = {}): Promise<GrantResult> {
+  const remote = servicesOf(ctx).remoteLogin;
+  if (remote && opts.grantOnly) return remote(client, { kind: 'password', name, password });
   await throttle(ctx, client);
   const started = Date.now();
   let outcome = await preCheck(ctx, client);
@@ -304,6 +306,8 @@ export function apopAvailable(ctx: ServerContext): boolean {
 export function loginApop(ctx: ServerContext, client: ClientInfo, name: string, timestamp: string, digestHex: string, opts?: { grantOnly?: false }): Promise<LoginResult>;
 export function loginApop(ctx: ServerContext, client: ClientInfo, name: string, timestamp: string, digestHex: string, opts: LoginOptions): Promise<GrantResult>;
 export async function loginApop(ctx: ServerContext, client: ClientInfo, name: string, timestamp: string, digestHex: string, opts: LoginOptions = {}): Promise<GrantResult> {
+  const remote = servicesOf(ctx).remoteLogin;
+  if (remote && opts.grantOnly) return remote(client, { kind: 'apop', name, timestamp, digest: digestHex });
   await throttle(ctx, client);
   const started = Date.now();
   let outcome = await preCheck(ctx, client);

@@ -4,6 +4,8 @@
 // globals, so one process can serve many sessions (resident mode) as well as one (inetd mode).
 
 import type { Logger } from '../log/types.js';
+import type { ClientInfo } from '../auth/types.js';
+import type { GrantResult } from './login.js';
 import { ExternalModule } from '../auth/external.js';
 import { MailboxBus } from '../store/bus.js';
 
@@ -32,10 +34,22 @@ export interface HostServices {
   readonly bus: MailboxBus;
   /** 0 for the first session of the process, then 1, 2, ... (names its session record). */
   nextSessionSeq(): number;
+  /** Set in a process that must not check credentials itself (a resident-mode pre-login process runs
+   *  unprivileged: no /etc/shadow, PAM, throttle or forward records): a login that asks only for a
+   *  grant is checked by this function instead (src/resident: the master's auth service). */
+  remoteLogin?: RemoteLogin;
 }
+
+/** What a remote login check is asked. */
+export type LoginRequest =
+  | { kind: 'password'; name: string; password: string }
+  | { kind: 'apop'; name: string; timestamp: string; digest: string };
+
+export type RemoteLogin = (client: ClientInfo, request: LoginRequest) => Promise<GrantResult>;
 
 export class ProcessServices implements HostServices {
   poisoned = false;
+  remoteLogin?: RemoteLogin;
   readonly bus = new MailboxBus();
   private module: { key: string; m: ExternalModule } | undefined;
   private seq = 0;

@@ -1,10 +1,8 @@
 // systemd socket activation without inetd style (sd_listen_fds(3)): LISTEN_PID is us, LISTEN_FDS >= 1, and
-// fd 3 is either a listening socket (Accept=no: we accept and start one child per connection, each exactly
-// as inetd would start it, the connection as its fd 0/1) or, with Accept=yes, the connection itself.
+// fd 3 is either a listening socket (Accept=no: the resident mode, src/resident/, serves every connection)
+// or, with Accept=yes, the connection itself.
 
-import { spawn } from 'node:child_process';
 import { fstatSync, readFileSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
 
 export const SD_LISTEN_FDS_START = 3;
 
@@ -56,27 +54,17 @@ function readTable(path: string): string[] {
 }
 
 /**
- * Accept=no: accept on fd 3 forever and run `argv` (this same program) once per connection with the socket
- * as its stdin/stdout. LISTEN_* are removed from the child's environment so it behaves as under inetd.
+ * Accept=no: every listening socket systemd passed (fd 3 on), for the resident mode. A socket whose
+ * FileDescriptorName= is imaps, pop3s or tls speaks implicit TLS.
  */
-export function serveListeningFd(fd: number, argv: string[], onError: (msg: string) => void): Promise<never> {
-  const env = { ...process.env };
-  delete env.LISTEN_FDS;
-  delete env.LISTEN_PID;
-  delete env.LISTEN_FDNAMES;
-  const server = createServer({ pauseOnConnect: true });
-  server.on('connection', (sock: Socket) => {
-    try {
-      const child = spawn(process.execPath, argv, { stdio: [sock, sock, 'inherit'], env });
-      child.on('error', (e) => onError(`cannot start connection process: ${e.message}`));
-      child.unref();
-    } catch (e) {
-      onError(`cannot start connection process: ${(e as Error).message}`);
-    } finally {
-      sock.destroy(); // the child holds its own descriptor
-    }
-  });
-  server.on('error', (e) => onError(`listening socket: ${e.message}`));
-  server.listen({ fd });
-  return new Promise<never>(() => {});
+export function listeningFds(env: NodeJS.ProcessEnv = process.env): { fd: number; tls: boolean; name: string }[] {
+  const names = env.LISTEN_FDNAMES?.split(':') ?? [];
+  const out: { fd: number; tls: boolean; name: string }[] = [];
+  for (let i = 0; i < systemdListenFds(env); i++) {
+    const fd = SD_LISTEN_FDS_START + i;
+    if (!isListeningSocket(fd, env)) continue;
+    const name = names[i] ?? `fd${fd}`;
+    out.push({ fd, tls: /^(imaps|pop3s|tls)$/i.test(name), name });
+  }
+  return out;
 }

@@ -21,15 +21,29 @@ export const DEFAULT_CONFIG = '/etc/dmail.conf';
 export interface ServerArgs {
   config: string;
   tls: boolean;
+  /** --daemon: resident mode on the --listen addresses (default: all addresses, the standard port). */
+  daemon: boolean;
+  listen: { host: string; port: number }[];
 }
 
-export const USAGE = (p: string) => `usage: ${p} [-i FILE | --config FILE] [--tls]\n` +
+export const USAGE = (p: string) => `usage: ${p} [-i FILE | --config FILE] [--tls] [--daemon [--listen ADDR:PORT]...]\n` +
   `  -i, --config FILE  dmail.conf to read (default ${DEFAULT_CONFIG})\n` +
-  `  --tls              implicit TLS (the imaps/pop3s lines); needs tls_cert and tls_key\n`;
+  `  --tls              implicit TLS (the imaps/pop3s lines); needs tls_cert and tls_key\n` +
+  `  --daemon           resident mode: listen and serve many connections (stays in the foreground)\n` +
+  `  --listen ADDR:PORT where --daemon listens (repeatable; default 0.0.0.0 on the standard port)\n`;
+
+/** ADDR:PORT, [v6]:PORT or PORT. */
+export function parseListen(v: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([^\]]+)\]:|([^:]*):)?(\d{1,5})$/.exec(v);
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
 
 /** Parse imapd/dpop arguments by hand: commander would cost start-up time on every connection. */
 export function parseServerArgs(argv: string[]): ServerArgs | { error: string } | { help: true } {
-  const out: ServerArgs = { config: DEFAULT_CONFIG, tls: false };
+  const out: ServerArgs = { config: DEFAULT_CONFIG, tls: false, daemon: false, listen: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-i' || a === '--config' || a === '-c') {
@@ -42,6 +56,14 @@ export function parseServerArgs(argv: string[]): ServerArgs | { error: string } 
       out.config = a.slice(2);
     } else if (a === '--tls') {
       out.tls = true;
+    } else if (a === '--daemon') {
+      out.daemon = true;
+    } else if (a === '--listen' || a.startsWith('--listen=')) {
+      const v = a === '--listen' ? argv[++i] : a.slice(9);
+      if (v === undefined) return { error: `${a} needs ADDR:PORT` };
+      const l = parseListen(v);
+      if (!l) return { error: `--listen ${v}: not ADDR:PORT` };
+      out.listen.push(l);
     } else if (a === '-h' || a === '--help') {
       return { help: true };
     } else {
@@ -70,6 +92,13 @@ function goodbye(program: ServerProgram): void {
 }
 
 export async function runServer(program: ServerProgram, argv: string[], loadServe: () => Promise<ServeFn>): Promise<void> {
+  // A process the resident-mode master forked (pre-login or worker): it talks to the master only.
+  const role = process.env.DMAIL_RESIDENT_ROLE;
+  if (role && process.send) {
+    delete process.env.DMAIL_RESIDENT_ROLE;
+    const { runRole } = await import('../resident/roles.js');
+    return runRole(role, program);
+  }
   const args = parseServerArgs(argv);
   if ('help' in args) {
     adminMessage(USAGE(program));
@@ -78,6 +107,16 @@ export async function runServer(program: ServerProgram, argv: string[], loadServ
   if ('error' in args) {
     adminMessage(`${program}: ${args.error}\n${USAGE(program)}`);
     process.exit(2);
+  }
+  if (args.listen.length && !args.daemon) {
+    adminMessage(`${program}: --listen needs --daemon\n${USAGE(program)}`);
+    process.exit(2);
+  }
+  if (args.daemon) {
+    const port = program === 'imapd' ? (args.tls ? 993 : 143) : (args.tls ? 995 : 110);
+    const listen = (args.listen.length ? args.listen : [{ host: '0.0.0.0', port }])
+      .map((l) => ({ ...l, tls: args.tls, name: `${l.host}:${l.port}` }));
+    return runResident(program, args, listen);
   }
   let config: LoadedConfig;
   try {
@@ -104,16 +143,12 @@ export async function runServer(program: ServerProgram, argv: string[], loadServ
   process.on('uncaughtException', (e) => fatal('uncaught exception', e));
   process.on('unhandledRejection', (e) => fatal('unhandled rejection', e));
 
-  const { systemdListenFds, isListeningSocket, serveListeningFd, SD_LISTEN_FDS_START } = await import('./listen-fds.js');
+  const { systemdListenFds, isListeningSocket, listeningFds, SD_LISTEN_FDS_START } = await import('./listen-fds.js');
   let conn: Connection;
   if (systemdListenFds() > 0) {
     if (isListeningSocket(SD_LISTEN_FDS_START)) {
-      log = createLogger(settings, program, { protocol, mode: 'listener' });
-      logConfigProblems(log, config);
-      log.info({ config: args.config }, 'listening on systemd socket (Accept=no), one process per connection');
-      const self = process.argv[1];
-      await serveListeningFd(SD_LISTEN_FDS_START, [self, ...argv], (m) => log?.error(m));
-      return;
+      // Accept=no: the resident mode on every listening socket systemd passed.
+      return runResident(program, args, listeningFds().map((l) => ({ ...l, tls: l.tls || args.tls })));
     }
     const { connectionFromSocketFd } = await import('./stdio.js');
     conn = connectionFromSocketFd(SD_LISTEN_FDS_START, connOptions);
@@ -154,6 +189,22 @@ export async function runServer(program: ServerProgram, argv: string[], loadServ
   await conn.end();
   await host.close();
   process.exit(0);
+}
+
+/** The resident mode (src/resident/): a master on these listening sockets. */
+async function runResident(program: ServerProgram, args: ServerArgs, listen: import('../resident/master.js').ListenSpec[]): Promise<void> {
+  const { runMaster } = await import('../resident/master.js');
+  try {
+    await runMaster({
+      program, configPath: args.config, listen, script: process.argv[1]!,
+      // Started by `dmailctl serve --resident` (an IPC channel): tell it where we listen.
+      onListening: (addresses) => { if (process.send) process.send({ t: 'listening', addresses }); },
+    });
+  } catch (e) {
+    const msg = e instanceof ConfigError ? e.message : (e as Error).message;
+    adminMessage(`${program}: resident mode: ${msg}`);
+    process.exit(1);
+  }
 }
 
 function logConfigProblems(log: Logger, config: LoadedConfig): void {

@@ -42,6 +42,8 @@ export interface StreamConnectionOptions {
   /** Drop the client when this many bytes of output are waiting to be sent. */
   maxOutput: number;
   tls: TlsSettings;
+  /** false: refuse startCompression (see Connection.compressionAvailable). Default true. */
+  compression?: boolean;
 }
 
 export class StreamConnection implements Connection {
@@ -100,6 +102,7 @@ export class StreamConnection implements Connection {
   // has been silent for EOF_GRACE_MS, then flushes and closes. A client that closed completely makes
   // writes fail, which closes at once.
   private inputEnded = false;
+  private readonly compressionAllowed: boolean;
   private eofTimer: NodeJS.Timeout | undefined;
   private readonly onInputEnd = () => {
     const inf = this.inflater;
@@ -141,6 +144,7 @@ export class StreamConnection implements Connection {
 
   constructor(o: StreamConnectionOptions) {
     this.input = o.input;
+    this.compressionAllowed = o.compression !== false;
     this.output = o.output;
     this.remoteAddress = o.remoteAddress;
     this.remotePort = o.remotePort;
@@ -228,6 +232,12 @@ export class StreamConnection implements Connection {
     return true;
   }
 
+  /** The stream below the protocol: the socket, or the TLS socket once TLS is active. Resident mode
+   *  takes it after a login was handed over (takeUnread) to pass the socket on or relay TLS. */
+  stream(): Duplex {
+    return this.input as unknown as Duplex;
+  }
+
   /** Bytes of output waiting for the client, with the per-write bookkeeping counted (and, once
    *  compressing, what waits in the deflater, before or after compression). */
   backlog(): number {
@@ -256,11 +266,16 @@ export class StreamConnection implements Connection {
     return this.deflater !== undefined;
   }
 
+  get compressionAvailable(): boolean {
+    return this.compressionAllowed;
+  }
+
   /** Start DEFLATE (RFC 1951, raw) both ways, at once: call right after the tagged OK of COMPRESS was
    *  written. `pending` is input that already arrived after the command (a client that did not wait
    *  for the OK): it is compressed, and is inflated first. */
   startCompression(pending?: Buffer): void {
     if (this.deflater) throw new Error('compression is already active');
+    if (!this.compressionAllowed) throw new Error('compression is not available on this connection');
     if (this.closed) return;
     const deflater = createDeflateRaw({ level: 6 });
     const inflater = createInflateRaw();

@@ -10,6 +10,9 @@ export interface TlsSettings {
   key?: string;
   ciphers?: string;
   minVersion?: string;
+  /** The PEM contents themselves, read by a more privileged process (the resident master reads them
+   *  for its unprivileged pre-login processes, which may not be able to read tls_key). */
+  pem?: { cert: string; key: string };
 }
 
 export function tlsSettingsOf(s: Settings): TlsSettings {
@@ -24,8 +27,8 @@ export async function makeSecureContext(t: TlsSettings): Promise<SecureContext> 
   const tls = await import('node:tls');
   const minVersion = VERSIONS.find((v) => v.toLowerCase() === (t.minVersion ?? 'TLSv1.2').toLowerCase()) ?? 'TLSv1.2';
   return tls.createSecureContext({
-    cert: readFileSync(t.cert),
-    key: readFileSync(t.key),
+    cert: t.pem?.cert ?? readFileSync(t.cert),
+    key: t.pem?.key ?? readFileSync(t.key),
     ciphers: t.ciphers,
     minVersion,
   });

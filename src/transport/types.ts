@@ -34,6 +34,10 @@ export interface Connection {
   startTls(): Promise<void>;
   /** True once DEFLATE compression is active (IMAP COMPRESS). */
   readonly compressed: boolean;
+  /** False when compression may not start on this connection: a resident-mode pre-login process hands the
+   *  bare socket to another process after login, where a deflate stream begun here could not go on. The
+   *  protocol then offers COMPRESS only after login (undefined: available). */
+  readonly compressionAvailable?: boolean;
   /** Compress output and inflate input from now on (raw DEFLATE, RFC 1951; IMAP COMPRESS=DEFLATE,
    *  RFC 4978). Call synchronously right after writing the tagged OK, which still goes out plain.
    *  `pending`: input that already arrived after the command (it is compressed, and inflated first).

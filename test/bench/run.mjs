@@ -13,6 +13,7 @@ import { dovecotMissing, dovecotVersion, ensureBenchUser, writeDovecotConfig } f
 import { writeOurSite, placeSpool, wipeOurIndex } from './site.mjs';
 import { summary, fmtNum, fmtSummary, table } from './stats.mjs';
 import { stress } from './stress.mjs';
+import { SCENARIOS as RESIDENT_SCENARIOS } from './scenarios-resident.mjs';
 import { multihostBench } from './multihost.mjs';
 import { listScenarios, LIST_USERS } from './scenarios-list.mjs';
 import { appendScenarios } from './scenarios-append.mjs';
@@ -389,6 +390,7 @@ const SCENARIOS = [
     },
     target: { text: '< 100 ms', abs: 100 },
   },
+  ...RESIDENT_SCENARIOS,
   ...listScenarios({ imapSession, ok, Skip, light, plan, CMD_MS }),
   ...appendScenarios({ U, Skip, light, imapSession, ok }),
   ...modernScenarios({ plan, U, PASS, account, Skip, heavy, cmdMs: CMD_MS }),

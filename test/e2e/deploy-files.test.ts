@@ -77,19 +77,21 @@ describe.each(SERVICES)('inetd/systemd/$unit.socket + $unit@.service', (svc) => 
 });
 
 describe.each([
-  { unit: 'imapd', kind: 'imap', port: 143 },
-  { unit: 'dpop', kind: 'pop3', port: 110 },
-] as const)('inetd/systemd/$unit-listener.socket + .service (Accept=no)', (svc) => {
-  it('one listener process accepts and runs a child per connection', async () => {
-    const socket = read(`systemd/${svc.unit}-listener.socket`);
+  { unit: 'imapd', kind: 'imap', port: 143, tls: false },
+  { unit: 'dpop', kind: 'pop3', port: 110, tls: false },
+  { unit: 'imaps', kind: 'imap', port: 993, tls: true },
+  { unit: 'pop3s', kind: 'pop3', port: 995, tls: true },
+] as const)('inetd/systemd/resident/$unit.socket + .service (Accept=no, resident mode)', (svc) => {
+  it('one master accepts and serves every connection', async () => {
+    const socket = read(`systemd/resident/${svc.unit}.socket`);
     expect(unitValue(socket, 'ListenStream')).toBe(String(svc.port));
     expect(unitValue(socket, 'Accept')).toBe('no');
-    const service = localize(read(`systemd/${svc.unit}-listener.service`));
+    const service = localize(read(`systemd/resident/${svc.unit}.service`));
     expect(service).not.toMatch(/^StandardInput=/m);
     const l = await socketActivate('listen', unitValue(service, 'ExecStart').split(/\s+/));
     running.push(l);
-    await roundTrip(svc.kind, l.port, false);
-    await roundTrip(svc.kind, l.port, false); // sequential: a second POP3 login on one maildrop is IN-USE
+    await roundTrip(svc.kind, l.port, svc.tls);
+    await roundTrip(svc.kind, l.port, svc.tls); // sequential: a second POP3 login on one maildrop is IN-USE
     await l.stop();
   });
 });

@@ -14,6 +14,7 @@ export async function compress(s: ImapSession, c: Command): Promise<Result | nul
   // second COMPRESS); an unknown mechanism is an invalid argument.
   if (s.conn.compressed) return no('[COMPRESSIONACTIVE] DEFLATE compression is already active');
   if (mechanism !== 'DEFLATE') return bad(`Unknown compression mechanism ${mechanism.slice(0, 40)}`);
+  if (s.conn.compressionAvailable === false) return no('[CANNOT] COMPRESS is available after login');
   s.tagged(c.tag, 'OK', 'DEFLATE active'); // tagged() flushes: the OK is written plain
   if (s.dead) return null;
   // A client that did not wait for the OK already sent compressed bytes: they are inflated first.
