@@ -115,7 +115,8 @@ export function rangeTest(ranges: readonly SeqRange[], star: number): (n: number
   return (n) => contains(m, n);
 }
 
-/** Compact a sorted list of numbers into sequence-set text: [1,2,3,5] → "1:3,5". */
+/** Numbers as sequence-set text, in the order given: ascending runs of consecutive numbers become
+ *  ranges ([1,2,3,5] → "1:3,5"), nothing is reordered (ESORT's ALL is in sort order, RFC 5267). */
 export function formatSet(nums: readonly number[]): string {
   const parts: string[] = [];
   let i = 0;

@@ -5,43 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { simpleMessage } from '../helpers/site.js';
 import { hostFixture } from '../helpers/host.js';
 import { TEST_STORE } from '../maildir/site-store.js';
-import { connectImap, haveProcmail, imapFixture, imapOver, last, procmailDeliver, type Imap, type TestSite } from './imap-client.js';
+import { connectImap, haveProcmail, imapFixture, imapOver, last, procmailDeliver, rng, Tracked, type Imap, type TestSite } from './imap-client.js';
 
 const fx = imapFixture();
 const startHost = hostFixture();
-
-function rng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
-
-/** Keeps the message count it was told and checks every response against it (as race.test.ts). */
-class Tracked {
-  exists = 0;
-  problems: string[] = [];
-  constructor(readonly c: Imap, readonly name: string) {}
-  async cmd(text: string): Promise<string[]> {
-    const lines = await this.c.cmd(text);
-    for (const l of lines.slice(0, -1)) {
-      let m: RegExpExecArray | null;
-      if ((m = /^\* (\d+) EXISTS$/.exec(l))) this.exists = Number(m[1]);
-      else if ((m = /^\* (\d+) EXPUNGE$/.exec(l))) {
-        if (Number(m[1]) > this.exists) this.problems.push(`${this.name}: ${l} with ${this.exists} messages`);
-        this.exists--;
-      } else if ((m = /^\* (\d+) FETCH /.exec(l)) && Number(m[1]) > this.exists) {
-        this.problems.push(`${this.name}: ${l.slice(0, 80)} with ${this.exists} messages`);
-      }
-    }
-    if (!/^t\d+ OK /.test(last(lines))) this.problems.push(`${this.name}: ${text.slice(0, 60)} -> ${last(lines)}`);
-    return lines;
-  }
-}
 
 async function work(c: Imap, k: number, ops: number): Promise<Tracked> {
   fx.onCleanup(() => c.close());

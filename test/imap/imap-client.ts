@@ -107,3 +107,38 @@ export function procmailDeliver(t: TestSite, i: number): Promise<void> {
     p.stdin.end(`From mda${i}@example.com Tue Jan  2 03:04:05 2024\n${simpleMessage(i)}`);
   });
 }
+
+/** Small deterministic PRNG (mulberry32): the same run every time, different per session. */
+export function rng(seed: number): (n: number) => number {
+  let a = seed >>> 0;
+  return (n) => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+  };
+}
+
+/** An IMAP session that keeps the message count it was told, and checks every response against it. */
+export class Tracked {
+  exists = 0;
+  problems: string[] = [];
+  constructor(readonly c: Imap, readonly name: string) {}
+
+  async cmd(text: string): Promise<string[]> {
+    const lines = await this.c.cmd(text);
+    for (const l of lines.slice(0, -1)) {
+      let m: RegExpExecArray | null;
+      if ((m = /^\* (\d+) EXISTS$/.exec(l))) this.exists = Number(m[1]);
+      else if ((m = /^\* (\d+) EXPUNGE$/.exec(l))) {
+        if (Number(m[1]) > this.exists) this.problems.push(`${this.name}: ${l} with ${this.exists} messages`);
+        this.exists--;
+      } else if ((m = /^\* (\d+) FETCH /.exec(l)) && Number(m[1]) > this.exists) {
+        this.problems.push(`${this.name}: ${l.slice(0, 80)} with ${this.exists} messages`);
+      }
+    }
+    if (!/^t\d+ OK /.test(last(lines))) this.problems.push(`${this.name}: ${text.slice(0, 60)} -> ${last(lines)}`);
+    return lines;
+  }
+}

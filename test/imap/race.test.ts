@@ -5,45 +5,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { simpleMessage } from '../helpers/site.js';
 import { pop } from '../pop3/pop-client.js';
-import { connectImap, haveProcmail, last, procmailDeliver, siteWithMessages, type Imap, type TestSite } from './imap-client.js';
+import { connectImap, haveProcmail, last, procmailDeliver, rng, siteWithMessages, Tracked, type TestSite } from './imap-client.js';
 
 const cleanup: (() => void)[] = [];
 afterEach(() => { for (const f of cleanup.splice(0).reverse()) f(); });
-
-/** Small deterministic PRNG (mulberry32): the same run every time, different per session. */
-function rng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
-
-/** An IMAP session that keeps the message count it was told, and checks every response against it. */
-class Tracked {
-  exists = 0;
-  problems: string[] = [];
-  constructor(readonly c: Imap, readonly name: string) {}
-
-  async cmd(text: string): Promise<string[]> {
-    const lines = await this.c.cmd(text);
-    for (const l of lines.slice(0, -1)) {
-      let m: RegExpExecArray | null;
-      if ((m = /^\* (\d+) EXISTS$/.exec(l))) this.exists = Number(m[1]);
-      else if ((m = /^\* (\d+) EXPUNGE$/.exec(l))) {
-        if (Number(m[1]) > this.exists) this.problems.push(`${this.name}: ${l} with ${this.exists} messages`);
-        this.exists--;
-      } else if ((m = /^\* (\d+) FETCH /.exec(l)) && Number(m[1]) > this.exists) {
-        this.problems.push(`${this.name}: ${l.slice(0, 80)} with ${this.exists} messages`);
-      }
-    }
-    if (!/^t\d+ OK /.test(last(lines))) this.problems.push(`${this.name}: ${text.slice(0, 60)} -> ${last(lines)}`);
-    return lines;
-  }
-}
 
 async function imapWorker(t: TestSite, k: number, ops: number): Promise<Tracked> {
   const c = await connectImap(t.site);

@@ -10,8 +10,9 @@ import { decodeHeaderValue } from '../../mime/decode.js';
 import { foldText } from '../../mime/search.js';
 import type { SeqRange } from '../sequence.js';
 import type { Command, ImapSession } from '../session.js';
-import { rangeTest } from '../sequence.js';
-import { ADDRESS_SEARCH_FIELDS, factsNeeded, needsContent, parseSearch, usesModseq, type PartialRange, type Returns, type SearchKey } from '../search-keys.js';
+import { formatSet, rangeTest } from '../sequence.js';
+import { ParseError } from '../args.js';
+import { ADDRESS_SEARCH_FIELDS, factsNeeded, needsContent, parseCriteria, parseSearch, usesModseq, type PartialRange, type Returns, type SearchKey } from '../search-keys.js';
 import { saveResult, savedUids } from '../search-result.js';
 import { addContext, canAddContext, liveContexts, tagString } from '../search-context.js';
 import { decodeCriteria, loadSearchable, type Searchable, UnknownCharset } from '../message-data.js';
@@ -181,6 +182,21 @@ export interface Hit {
 
 export class BadCharset extends Error {}
 
+/** `charset SP search-criteria` as SORT and THREAD take them (RFC 5256), searched; null when the charset
+ *  is unknown (the caller answers NO [BADCHARSET]). */
+export async function charsetAndSearch(s: ImapSession, a: Command['args']): Promise<Awaited<ReturnType<typeof searchMessages>> | null> {
+  const charset = a.astringBytes().toString('latin1');
+  if (a.atEnd) throw new ParseError('Missing search criteria');
+  a.sp();
+  const key = parseCriteria(a);
+  try {
+    return await searchMessages(s, key, charset);
+  } catch (e) {
+    if (e instanceof BadCharset) return null;
+    throw e;
+  }
+}
+
 /**
  * The messages of the selected mailbox that match `key` (strings in `charset`), in sequence order.
  * Shared by SEARCH, SORT and THREAD. Throws BadCharset for an unknown charset. Enables CONDSTORE
@@ -254,20 +270,6 @@ async function factsOf(mailbox: Mailbox, uid: number, want: FactsRequest): Promi
   throw new StoreError('NONEXISTENT', `message UID ${uid} no longer exists`);
 }
 
-/** A list of numbers in the order given as a sequence-set: ascending runs of consecutive numbers
- *  become ranges, nothing is reordered (RFC 5267: ESORT's ALL is in sort order). */
-export function orderedSet(nums: readonly number[]): string {
-  const parts: string[] = [];
-  let i = 0;
-  while (i < nums.length) {
-    let j = i;
-    while (j + 1 < nums.length && nums[j + 1] === nums[j]! + 1) j++;
-    parts.push(i === j ? `${nums[i]}` : `${nums[i]}:${nums[j]}`);
-    i = j + 1;
-  }
-  return parts.join(',');
-}
-
 /** The part of a result RETURN (SAVE) keeps (RFC 5182 §2.4; RFC 9394 for PARTIAL): only MIN and/or
  *  MAX when given without ALL and COUNT, only the PARTIAL range when given without them, else all. */
 function savedPart(returns: Returns, uids: readonly number[]): number[] {
@@ -315,12 +317,12 @@ export function esearchLine(tag: string, uid: boolean, returns: Returns, nums: r
   if (nums.length) {
     if (o.has('MIN')) line += ` MIN ${nums[0]}`;
     if (o.has('MAX')) line += ` MAX ${nums[nums.length - 1]}`;
-    if (o.has('ALL')) line += ` ALL ${orderedSet(nums)}`;
+    if (o.has('ALL')) line += ` ALL ${formatSet(nums)}`;
   }
   if (o.has('COUNT')) line += ` COUNT ${nums.length}`;
   if (returns.partial) {
     const slice = partialSlice(returns.partial, nums);
-    line += ` PARTIAL (${returns.partial.text} ${slice.length ? orderedSet(slice) : 'NIL'})`;
+    line += ` PARTIAL (${returns.partial.text} ${slice.length ? formatSet(slice) : 'NIL'})`;
   }
   // RFC 7162 §3.1.5 / RFC 4731: MODSEQ with the result when the criteria used it.
   if (modseq !== null && nums.length) line += ` MODSEQ ${modseq}`;
@@ -386,8 +388,8 @@ export async function sendContextUpdates(s: ImapSession): Promise<void> {
     let line = '';
     const o = ctx.returns.options;
     if (o.has('ALL')) {
-      if (removed.length) line += ` REMOVEFROM (0 ${orderedSet(removed.map(num).sort((a, b) => a - b))})`;
-      if (added.length) line += ` ADDTO (0 ${orderedSet(added.map((h) => num(h.info.uid)))})`;
+      if (removed.length) line += ` REMOVEFROM (0 ${formatSet(removed.map(num).sort((a, b) => a - b))})`;
+      if (added.length) line += ` ADDTO (0 ${formatSet(added.map((h) => num(h.info.uid)))})`;
     }
     const min = nums.length ? nums[0]! : null;
     const max = nums.length ? nums[nums.length - 1]! : null;

@@ -2,12 +2,12 @@
 // 5267 §3, RFC 9394 PARTIAL): the messages SEARCH finds, ordered by sort-keys' facts.
 import type { Command, ImapSession } from '../session.js';
 import { ParseError } from '../args.js';
-import { parseCriteria, parseReturns } from '../search-keys.js';
+import { parseReturns } from '../search-keys.js';
 import { needsFacts, parseSortCriteria, sortItems, type SortItem } from '../sort.js';
 import { messageFacts } from '../sort-keys.js';
 import { no, ok, type Result } from '../result.js';
 import { requireSelected } from './helpers.js';
-import { answerReturns, BadCharset, BADCHARSET, failedReturns, searchMessages } from './search.js';
+import { answerReturns, BADCHARSET, charsetAndSearch, failedReturns } from './search.js';
 
 export async function sort(s: ImapSession, c: Command): Promise<Result> {
   const sel = requireSelected(s);
@@ -17,19 +17,10 @@ export async function sort(s: ImapSession, c: Command): Promise<Result> {
   if (returns?.options.has('UPDATE')) throw new ParseError('RETURN UPDATE is not supported for SORT (CONTEXT=SORT)');
   const criteria = parseSortCriteria(a);
   a.sp();
-  const charset = a.astringBytes().toString('latin1');
-  if (a.atEnd) throw new ParseError('Missing search criteria');
-  a.sp();
-  const key = parseCriteria(a);
-  let r: Awaited<ReturnType<typeof searchMessages>>;
-  try {
-    r = await searchMessages(s, key, charset);
-  } catch (e) {
-    if (e instanceof BadCharset) {
-      failedReturns(s, returns);
-      return no(BADCHARSET);
-    }
-    throw e;
+  const r = await charsetAndSearch(s, a);
+  if (!r) {
+    failedReturns(s, returns);
+    return no(BADCHARSET);
   }
   const facts = needsFacts(criteria) ? await messageFacts(sel.mailbox, r.hits.map((h) => h.info)) : null;
   const items: SortItem[] = [];

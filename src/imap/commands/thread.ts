@@ -2,13 +2,12 @@
 // finds.
 import type { Command, ImapSession } from '../session.js';
 import { ParseError } from '../args.js';
-import { parseCriteria } from '../search-keys.js';
 import { messageFacts } from '../sort-keys.js';
 import { sentDate } from '../sort.js';
 import { formatThreads, threadOrderedSubject, threadReferences, type ThreadMessage } from '../thread.js';
 import { no, ok, type Result } from '../result.js';
 import { requireSelected } from './helpers.js';
-import { BadCharset, BADCHARSET, searchMessages } from './search.js';
+import { BADCHARSET, charsetAndSearch } from './search.js';
 
 export const THREAD_ALGORITHMS = ['ORDEREDSUBJECT', 'REFERENCES'] as const;
 
@@ -19,17 +18,8 @@ export async function thread(s: ImapSession, c: Command): Promise<Result> {
   const algorithm = a.atom().toUpperCase();
   if (!(THREAD_ALGORITHMS as readonly string[]).includes(algorithm)) throw new ParseError(`Unknown thread algorithm ${algorithm}`);
   a.sp();
-  const charset = a.astringBytes().toString('latin1');
-  if (a.atEnd) throw new ParseError('Missing search criteria');
-  a.sp();
-  const key = parseCriteria(a);
-  let r: Awaited<ReturnType<typeof searchMessages>>;
-  try {
-    r = await searchMessages(s, key, charset);
-  } catch (e) {
-    if (e instanceof BadCharset) return no(BADCHARSET);
-    throw e;
-  }
+  const r = await charsetAndSearch(s, a);
+  if (!r) return no(BADCHARSET);
   const facts = await messageFacts(sel.mailbox, r.hits.map((h) => h.info));
   const msgs: ThreadMessage[] = [];
   r.hits.forEach((h, i) => {
