@@ -22,6 +22,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'quota', description: "print a user's mail usage and quota", load: () => import('./cmd-quota.js') },
   { name: 'serve', description: 'serve IMAP and POP3 on loopback ports, one process per connection', load: () => import('./cmd-serve.js') },
   { name: 'demo', description: 'build a demo site under ./demo and serve it (npm start)', load: () => import('./cmd-demo.js') },
+  { name: 'who', description: 'live sessions: user, protocol, client, mailbox, since, idle (like doveadm who)', load: () => import('./cmd-who.js') },
   { name: 'sessions', description: 'list live IMAP/POP3 sessions', load: () => import('./cmd-sessions.js') },
   { name: 'convert', description: 'move one user\'s mail between mbox and maildir (flags, UIDs, subscriptions kept)', load: () => import('./cmd-convert.js') },
   { name: 'path', description: "print a user's INBOX, folder directory and index directory", load: () => import('./cmd-path.js') },

@@ -90,6 +90,7 @@ async function commandLoop(s: ImapSession): Promise<void> {
       continue;
     }
     await runOne(s, frame.text, frame.literals);
+    s.user?.activity(s.selected?.name ?? null); // for dmailctl who
     s.notifier?.resume();
     if (s.byeAfter) {
       s.untagged(`BYE ${s.byeAfter}`);

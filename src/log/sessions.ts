@@ -26,7 +26,23 @@ export interface SessionInfo {
   remoteAddress: string;
   /** ISO time of login. */
   since: string;
+  /** The mailbox the session works on (IMAP: the selected one; POP3: INBOX); absent when none. */
+  mailbox?: string;
+  /** ISO time of the client's last command, to within ACTIVITY_GRAIN_MS (absent: none since login). */
+  active?: string;
 }
+
+/** A session's record as its writer holds it: update what it does, remove it at the end. */
+export interface SessionRecord {
+  /** The client sent a command; `mailbox` is what the session works on now (null: none). The file is
+   *  rewritten only when the mailbox changed or the last write is ACTIVITY_GRAIN_MS old, so a busy
+   *  session costs a write a minute at most. */
+  activity(mailbox: string | null): void;
+  remove(): void;
+}
+
+/** How stale the `active` time of a record may be (dmailctl who shows idle times in minutes). */
+export const ACTIVITY_GRAIN_MS = 30_000;
 
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
 const dirOf = (workPath: string) => join(workPath, 'sessions');
@@ -109,13 +125,26 @@ function onProcessExit(): void {
   for (const r of [...removeAtExit]) r();
 }
 
-/** Write a session's record into `dir` (from prepareSessionDir, as the uid the session runs as);
- *  returns a function that removes it (also run at exit). `seq` tells apart the sessions of one
- *  process (0, the only one in inetd mode, is named `<pid>.json`; others `<pid>-<seq>.json`). */
-export function writeSessionRecord(dir: string | undefined, info: SessionInfo, seq = 0): () => void {
-  if (!dir) return () => undefined;
+/** Write a session's record into `dir` (from prepareSessionDir, as the uid the session runs as); the
+ *  returned handle updates it and removes it (also done at exit). `seq` tells apart the sessions of one
+ *  process (0, the only one in inetd mode, is named `<pid>.json`; others `<pid>-<seq>.json`). Every write
+ *  replaces the file atomically (store/safe-file: random temporary name, O_EXCL|O_NOFOLLOW, rename). */
+export function writeSessionRecord(dir: string | undefined, info: SessionInfo, seq = 0): SessionRecord {
+  if (!dir) return { activity: () => undefined, remove: () => undefined };
   const name = seq > 0 ? `${info.pid}-${seq}.json` : `${info.pid}.json`;
+  const start = info.pid === process.pid ? startTime(process.pid) : undefined;
+  let current: SessionInfo = { ...info };
   let removed = false;
+  let lastWrite = 0;
+  const write = (): boolean => {
+    try {
+      replaceFileSync(dir, name, JSON.stringify({ ...current, ...(start ? { start } : {}) }) + '\n', { mode: 0o644, sync: false, owners: [effectiveUid()] });
+      lastWrite = Date.now();
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const remove = () => {
     if (removed) return;
     removed = true;
@@ -123,19 +152,25 @@ export function writeSessionRecord(dir: string | undefined, info: SessionInfo, s
     if (removeAtExit.size === 0) process.removeListener('exit', onProcessExit);
     try { unlinkSync(join(dir, name)); } catch { /* already gone */ }
   };
-  try {
-    const start = info.pid === process.pid ? startTime(process.pid) : undefined;
-    replaceFileSync(dir, name, JSON.stringify({ ...info, ...(start ? { start } : {}) }) + '\n', { mode: 0o644, sync: false, owners: [effectiveUid()] });
-    if (removeAtExit.size === 0) process.on('exit', onProcessExit);
-    removeAtExit.add(remove);
-  } catch {
-    removed = true; // nothing written: nothing to remove
-  }
-  return remove;
+  if (!write()) return { activity: () => undefined, remove: () => undefined }; // nothing written: nothing to keep
+  if (removeAtExit.size === 0) process.on('exit', onProcessExit);
+  removeAtExit.add(remove);
+  return {
+    activity(mailbox) {
+      if (removed) return;
+      const now = Date.now();
+      const moved = (mailbox ?? undefined) !== current.mailbox;
+      current = { ...current, active: new Date(now).toISOString() };
+      if (mailbox === null) delete current.mailbox;
+      else current.mailbox = mailbox;
+      if (moved || now - lastWrite >= ACTIVITY_GRAIN_MS) write();
+    },
+    remove,
+  };
 }
 
 /** Both steps at once, for a process that does not change its identity. */
-export function recordSession(workPath: string, info: SessionInfo): () => void {
+export function recordSession(workPath: string, info: SessionInfo): SessionRecord {
   const uid = effectiveUid();
   return writeSessionRecord(prepareSessionDir(workPath, { uid, gid: process.getegid?.() ?? uid }), info);
 }

@@ -111,6 +111,7 @@ export class Pop3Session implements TransactionSession {
       return;
     }
     if (line.length > RFC_LINE_LIMIT) this.log.debug('command line longer than RFC 2449 allows'); // no length: it may be a PASS line
+    this.user?.activity('INBOX'); // for dmailctl who (a POP3 session works on the maildrop)
     const text = clientText(line.bytes);
     const space = text.indexOf(' ');
     const keyword = (space < 0 ? text : text.slice(0, space)).toUpperCase();
@@ -325,6 +326,7 @@ export class Pop3Session implements TransactionSession {
 
   private async enterTransaction(name: string, session: UserSession): Promise<void> {
     this.user = session;
+    session.activity('INBOX');
     this.loginName = name;
     this.log = session.log;
 

@@ -10,7 +10,7 @@ import type { MailStore, UserPaths } from '../store/types.js';
 import type { ServerContext } from './context.js';
 import { authenticate, lookupUser } from '../auth/index.js';
 import { ipAllowed, nameAllowed, normaliseIp } from '../auth/wildcard.js';
-import { prepareSessionDir, writeSessionRecord } from '../log/sessions.js';
+import { prepareSessionDir, writeSessionRecord, type SessionRecord } from '../log/sessions.js';
 import { openUserStore } from '../store/open.js';
 import { resolveUserPaths } from '../store/paths.js';
 import { prepareIndexDirAsRoot, rootSessionProblem } from '../store/trust.js';
@@ -30,6 +30,9 @@ export interface UserSession {
   quotaKb?: number;
   /** The connection's logger with the user bound. */
   log: Logger;
+  /** The client sent a command; `mailbox` is what the session works on now (null: none). For
+   *  `dmailctl who`; cheap (the record is rewritten only when the mailbox changes, or now and then). */
+  activity(mailbox: string | null): void;
   /** End of session: removes the session record (and, in a process that switches to the user, sends
    *  `exit` to the auth module). Idempotent. */
   close(): Promise<void>;
@@ -188,10 +191,10 @@ export async function openSession(ctx: ServerContext, client: ClientInfo, grant:
   // The session record's directory is made (as root) for the uid the session will run as; the record is
   // written after the switch, so the process can remove it at the end.
   const sessionDir = prepareSessionDir(s.work_path, switching ? runAs! : { uid: euid, gid: process.getegid?.() ?? 0 });
-  let removeSession = () => undefined as void;
+  let record: SessionRecord | undefined;
   // In a process that switches per login, the session is the process's only one: its end is the auth
   // module's end too (as DMail's one process per connection). Elsewhere the host closes it.
-  const closeAll = async () => { removeSession(); if (identity.kind === 'switch-per-login') await services.closeAuth(); };
+  const closeAll = async () => { record?.remove(); if (identity.kind === 'switch-per-login') await services.closeAuth(); };
 
   if (switching) {
     // The module child runs with our current (root) identity: finish it now, while we may still
@@ -208,7 +211,7 @@ export async function openSession(ctx: ServerContext, client: ClientInfo, grant:
     }
   }
 
-  removeSession = writeSessionRecord(sessionDir, {
+  record = writeSessionRecord(sessionDir, {
     pid: process.pid, program: ctx.program, user: user.domain ? `${user.user}@${user.domain}` : user.user,
     remoteAddress: normaliseIp(client.remoteAddress), since: new Date().toISOString(),
   }, services.nextSessionSeq());
@@ -233,6 +236,7 @@ export async function openSession(ctx: ServerContext, client: ClientInfo, grant:
   let closed = false;
   const session: UserSession = {
     user, store, paths, log: userLog,
+    activity: (mailbox) => record?.activity(mailbox),
     ...(quotaKb !== undefined ? { quotaKb } : {}),
     async close() {
       if (closed) return;

@@ -141,7 +141,7 @@ describe('rotation with many processes at once', () => {
 describe('sessions', () => {
   it('records, lists and removes a session; dead pids are skipped and cleaned', async () => {
     const work = join(dir, 'sess');
-    const remove = recordSession(work, { pid: process.pid, program: 'imapd', user: 'alice', remoteAddress: '192.0.2.5', since: '2024-01-01T00:00:00.000Z' });
+    const record = recordSession(work, { pid: process.pid, program: 'imapd', user: 'alice', remoteAddress: '192.0.2.5', since: '2024-01-01T00:00:00.000Z' });
     // A record left behind by a process killed with -9: a pid that no longer exists.
     const dead = spawn(process.execPath, ['-e', '0']);
     const deadPid = dead.pid!;
@@ -157,7 +157,7 @@ describe('sessions', () => {
     expect(list).toEqual([{ pid: process.pid, program: 'imapd', user: 'alice', remoteAddress: '192.0.2.5', since: '2024-01-01T00:00:00.000Z' }]);
     expect(existsSync(join(mine, `${deadPid}.json`))).toBe(false);
     expect(statSync(join(work, 'sessions')).mode & 0o7777).toBe(0o755);
-    remove();
+    record.remove();
     expect(listSessions(work)).toEqual([]);
   });
 
