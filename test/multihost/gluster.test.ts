@@ -7,7 +7,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inetdConnect, type Client } from '../helpers/inetd.js';
+import { cleanEnv, inetdConnect, tcpConnect, type Client } from '../helpers/inetd.js';
+import { launch, type Launched } from '../e2e/launchers.js';
 import { BIN, mbox, ROOT, simpleMessage, type Site } from '../helpers/site.js';
 import { setInbox } from '../maildir/site-store.js';
 import { haveGluster, startRig, type Rig } from './rig.js';
@@ -15,7 +16,7 @@ import { haveGluster, startRig, type Rig } from './rig.js';
 let rig: Rig;
 let local: string;
 const HOSTS = 3;
-const USERS = ['bob', 'carol', 'dave', 'erin'];
+const USERS = ['bob', 'carol', 'dave', 'erin', 'frank'];
 type Kind = 'mbox' | 'maildir';
 const conf = (i: number, kind: Kind = 'mbox') => join(local, `h${i}`, kind === 'mbox' ? 'dmail.conf' : 'maildir.conf');
 const drop = (i: number, user: string) => join(rig.mount(i), 'spool', user);
@@ -49,8 +50,30 @@ afterAll(() => {
   if (local) rmSync(local, { recursive: true, force: true });
 }, 60_000);
 
-/** A server process of host i for one connection, as inetd would start it there. */
+/** Resident-mode masters serving a host's connections, by `host/program/kind` (issue 12's mode on the
+ *  shared spool). The master runs in the test's network namespace: what makes it host i is that it works on
+ *  host i's mount, whose FUSE client lives in that host's namespace. */
+const resident = new Map<string, Launched>();
+async function startResident(i: number, program: 'imapd' | 'dpop', kind: Kind): Promise<void> {
+  const l = await launch((port) => spawn(program === 'imapd' ? BIN.imapd : BIN.dpop, ['-i', conf(i, kind), '--daemon', '--listen', `127.0.0.1:${port}`], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(),
+  }));
+  resident.set(`${i}/${program}/${kind}`, l);
+}
+async function stopResident(): Promise<void> {
+  for (const l of resident.values()) await l.stop();
+  resident.clear();
+}
+
+/** A connection to host i: to its resident master when one runs, else a server process for this one
+ *  connection, as inetd would start it there. */
 async function connectOn(i: number, program: 'imapd' | 'dpop', env: Record<string, string> = {}, kind: Kind = 'mbox'): Promise<Client> {
+  const r = resident.get(`${i}/${program}/${kind}`);
+  if (r) {
+    const c = await tcpConnect(r.port, r.proc, r.output);
+    open.push(c);
+    return c;
+  }
   const [cmd, ...pre] = rig.onHost(i);
   const c = await inetdConnect(cmd!, [...pre, program === 'imapd' ? BIN.imapd : BIN.dpop, '-i', conf(i, kind)], env);
   open.push(c);
@@ -111,77 +134,88 @@ function procmailOn(i: number, user: string, k: number, kind: Kind = 'mbox'): Pr
 const rng = (seed: number) => () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
 
 describe.skipIf(!haveGluster)('two hosts and an MDA host on one GlusterFS spool', () => {
-  it.each(['mbox', 'maildir'] as const)('%s: IMAP on both hosts, POP3 and procmail at once: every message exactly once, one UID each, the same mailbox everywhere', async (kind) => {
-    const user = kind === 'mbox' ? 'bob' : 'erin';
-    setInbox({ dir: rig.mount(1), drop: (u: string) => drop(1, u) } as Site, user, Array.from({ length: 10 }, (_, k) => ({ text: simpleMessage(k + 1) })), kind);
-    // The original ten get UIDs 1..10 at the first open; only they are ever deleted, so that every
-    // delivered and appended message must be there at the end.
-    await listing(2, user, kind);
-    const appended: string[] = [];
-    const imapWork = async (host: number, seed: number) => {
-      const s = await imapOn(host, user, {}, kind);
-      await s.cmd('SELECT INBOX');
-      const r = rng(seed);
-      for (let op = 0; op < 20; op++) {
-        const x = Math.floor(r() * 6);
-        const n = s.exists();
-        const a = 1 + Math.floor(r() * Math.max(n, 1));
-        if (x === 0 || n === 0) {
-          const k = 500 + host * 100 + op;
-          const text = simpleMessage(k);
-          const ans = await s.cmd(`APPEND INBOX (\\Seen) {${text.length}+}\r\n${text}`);
-          if (/^t\d+ OK/.test(ans.at(-1)!)) appended.push(`Test message ${k}`);
-        } else if (x === 1) await s.cmd(`STORE ${a}:${Math.min(n, a + 3)} +FLAGS (\\Flagged $Host${host})`);
-        else if (x === 2) await s.cmd(`UID STORE ${1 + Math.floor(r() * 10)} +FLAGS.SILENT (\\Deleted)`);
-        else if (x === 3) await s.cmd('EXPUNGE');
-        else if (x === 4) await s.cmd(`FETCH ${a}:${Math.min(n, a + 2)} (FLAGS BODY.PEEK[])`);
-        else await s.cmd('NOOP');
-      }
-      await s.cmd('LOGOUT');
-      return s.problems;
-    };
-    const popWork = async () => {
-      const problems: string[] = [];
-      for (let round = 0; round < 3; round++) {
-        const p = await connectOn(2, 'dpop', {}, kind);
-        const say = async (line: string) => { p.send(`${line}\r\n`); return p.line(60_000); };
-        await p.line(30_000);
-        await say(`USER ${user}`);
-        const pass = await say('PASS secret');
-        if (!pass.startsWith('+OK')) { problems.push(`pop: ${pass}`); continue; }
-        const n = Number((await say('STAT')).split(' ')[1]);
-        for (let m = 1; m <= n; m++) {
-          p.send(`TOP ${m} 0\r\n`);
-          const lines = await p.until('.', 60_000);
-          if (!lines[0]!.startsWith('+OK')) problems.push(`pop TOP: ${lines[0]}`);
-          const subj = lines.find((l) => l.startsWith('Subject: '));
-          if (subj && /^Subject: Test message ([1-9]|10)$/.test(subj) && m % 2 === round % 2) {
-            const d = await say(`DELE ${m}`);
-            if (!d.startsWith('+OK')) problems.push(`pop DELE: ${d}`);
-          }
+  it.each([['mbox', 'inetd'], ['maildir', 'inetd'], ['mbox', 'resident']] as const)('%s, host 1 %s: IMAP on both hosts, POP3 and procmail at once: every message exactly once, one UID each, the same mailbox everywhere', async (kind, mode) => {
+    const user = mode === 'resident' ? 'frank' : kind === 'mbox' ? 'bob' : 'erin';
+    if (mode === 'resident') await startResident(1, 'imapd', kind);
+    try {
+      setInbox({ dir: rig.mount(1), drop: (u: string) => drop(1, u) } as Site, user, Array.from({ length: 10 }, (_, k) => ({ text: simpleMessage(k + 1) })), kind);
+      // The original ten get UIDs 1..10 at the first open; only they are ever deleted, so that every
+      // delivered and appended message must be there at the end.
+      await listing(2, user, kind);
+      const appended: string[] = [];
+      const imapWork = async (host: number, seed: number) => {
+        const s = await imapOn(host, user, {}, kind);
+        await s.cmd('SELECT INBOX');
+        const r = rng(seed);
+        for (let op = 0; op < 20; op++) {
+          const x = Math.floor(r() * 6);
+          const n = s.exists();
+          const a = 1 + Math.floor(r() * Math.max(n, 1));
+          if (x === 0 || n === 0) {
+            const k = 500 + host * 100 + op;
+            const text = simpleMessage(k);
+            const ans = await s.cmd(`APPEND INBOX (\\Seen) {${text.length}+}\r\n${text}`);
+            if (/^t\d+ OK/.test(ans.at(-1)!)) appended.push(`Test message ${k}`);
+          } else if (x === 1) await s.cmd(`STORE ${a}:${Math.min(n, a + 3)} +FLAGS (\\Flagged $Host${host})`);
+          else if (x === 2) await s.cmd(`UID STORE ${1 + Math.floor(r() * 10)} +FLAGS.SILENT (\\Deleted)`);
+          else if (x === 3) await s.cmd('EXPUNGE');
+          else if (x === 4) await s.cmd(`FETCH ${a}:${Math.min(n, a + 2)} (FLAGS BODY.PEEK[])`);
+          else await s.cmd('NOOP');
         }
-        const q = await say('QUIT');
-        if (!q.startsWith('+OK')) problems.push(`pop QUIT: ${q}`);
-        await p.exited();
-      }
-      return problems;
-    };
-    const delivered = Array.from({ length: 24 }, (_, k) => 1000 + k);
-    const mda = async () => { for (const k of delivered) await procmailOn(3, user, k, kind); };
-    const [p1, p2, pp] = await Promise.all([imapWork(1, 11), imapWork(2, 22), popWork(), mda()]);
-    expect([...p1, ...p2, ...pp]).toEqual([]);
+        await s.cmd('LOGOUT');
+        return s.problems;
+      };
+      const popWork = async () => {
+        const problems: string[] = [];
+        for (let round = 0; round < 3; round++) {
+          const p = await connectOn(2, 'dpop', {}, kind);
+          const say = async (line: string) => { p.send(`${line}\r\n`); return p.line(60_000); };
+          await p.line(30_000);
+          await say(`USER ${user}`);
+          const pass = await say('PASS secret');
+          if (!pass.startsWith('+OK')) { problems.push(`pop: ${pass}`); continue; }
+          const n = Number((await say('STAT')).split(' ')[1]);
+          for (let m = 1; m <= n; m++) {
+            p.send(`TOP ${m} 0\r\n`);
+            const lines = await p.until('.', 60_000);
+            if (!lines[0]!.startsWith('+OK')) problems.push(`pop TOP: ${lines[0]}`);
+            const subj = lines.find((l) => l.startsWith('Subject: '));
+            if (subj && /^Subject: Test message ([1-9]|10)$/.test(subj) && m % 2 === round % 2) {
+              const d = await say(`DELE ${m}`);
+              if (!d.startsWith('+OK')) problems.push(`pop DELE: ${d}`);
+            }
+          }
+          const q = await say('QUIT');
+          if (!q.startsWith('+OK')) problems.push(`pop QUIT: ${q}`);
+          await p.exited();
+        }
+        return problems;
+      };
+      const delivered = Array.from({ length: 24 }, (_, k) => 1000 + k);
+      const mda = async () => { for (const k of delivered) await procmailOn(3, user, k, kind); };
+      const [p1, p2, pp] = await Promise.all([imapWork(1, 11), imapWork(2, 22), popWork(), mda()]);
+      expect([...p1, ...p2, ...pp]).toEqual([]);
 
-    const one = await listing(1, user, kind);
-    const two = await listing(2, user, kind);
-    expect(two).toEqual(one);
-    const uids = one.map((m) => m.uid);
-    expect(uids).toEqual([...uids].sort((a, b) => a - b));
-    expect(new Set(uids).size).toBe(uids.length);
-    const subjects = one.map((m) => m.subject);
-    expect(new Set(subjects).size).toBe(subjects.length);
-    for (const k of delivered) expect(subjects).toContain(`Test message ${k}`);
-    for (const s of appended) expect(subjects).toContain(s);
-    expect(subjects.every((s) => /^Test message (\d+)$/.test(s))).toBe(true);
+      const one = await listing(1, user, kind);
+      const two = await listing(2, user, kind);
+      expect(two).toEqual(one);
+      const uids = one.map((m) => m.uid);
+      expect(uids).toEqual([...uids].sort((a, b) => a - b));
+      expect(new Set(uids).size).toBe(uids.length);
+      const subjects = one.map((m) => m.subject);
+      expect(new Set(subjects).size).toBe(subjects.length);
+      for (const k of delivered) expect(subjects).toContain(`Test message ${k}`);
+      for (const s of appended) expect(subjects).toContain(s);
+      expect(subjects.every((s) => /^Test message (\d+)$/.test(s))).toBe(true);
+      if (mode === 'resident') {
+        // Host 1's sessions were served by its resident master's worker, not by per-connection processes.
+        const hostLog = readFileSync(join(local, 'h1', 'log', 'imapd.log'), 'utf8');
+        expect(hostLog).toContain('resident mode: listening');
+        expect(hostLog).toContain('worker ready');
+      }
+    } finally {
+      await stopResident();
+    }
   }, 300_000);
 
   it('kill -9 of imapd on host 1 in the middle of a spool rewrite: host 2 finishes it, nothing lost or resurrected', async () => {
