@@ -117,3 +117,16 @@ function row(title, per) {
   const shared = summary(per.shared ?? []);
   return { title, local, shared, ratio: local && shared ? shared.median / local.median : null };
 }
+
+/** `--multihost-soak SECONDS`: the several-hosts test workload (test/multihost/gluster.test.ts: IMAP on two
+ *  hosts, POP3, procmail from a third) round after round for that long, checked at the end. */
+export function multihostSoak({ ROOT, seconds, say }) {
+  say(`\nSeveral hosts (issue 16): soak of ${seconds} s (vitest, test/multihost/gluster.test.ts -t soak)`);
+  const r = spawnSync(join(ROOT, 'node_modules/.bin/vitest'), ['run', '--config', 'test/vitest.config.ts', 'test/multihost/gluster.test.ts', '-t', 'soak'], {
+    cwd: ROOT, encoding: 'utf8', env: { ...process.env, DMAIL_MULTIHOST_SOAK: String(seconds) }, timeout: (seconds + 900) * 1000,
+  });
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  const line = /multihost soak: .*/.exec(out)?.[0];
+  say(r.status === 0 && line ? line : `soak FAILED (exit ${r.status}):\n${out.split('\n').filter((l) => /✓|×|Error|expected|FAIL/.test(l)).slice(0, 20).join('\n')}`);
+  return { ok: r.status === 0, line: line ?? null };
+}

@@ -14,7 +14,7 @@ import { writeOurSite, placeSpool, wipeOurIndex } from './site.mjs';
 import { summary, fmtNum, fmtSummary, table } from './stats.mjs';
 import { stress } from './stress.mjs';
 import { SCENARIOS as RESIDENT_SCENARIOS } from './scenarios-resident.mjs';
-import { multihostBench } from './multihost.mjs';
+import { multihostBench, multihostSoak } from './multihost.mjs';
 import { listScenarios, LIST_USERS } from './scenarios-list.mjs';
 import { appendScenarios } from './scenarios-append.mjs';
 import { modernScenarios } from './scenarios-modern.mjs';
@@ -34,11 +34,12 @@ const HELP = `usage: node test/bench/run.mjs [options]   (npm run bench -- [opti
   --only REGEX     run only scenarios whose id matches
   --no-reference   skip Dovecot even when installed
   --stress-seconds N  run the stress-5x20s scenario for N seconds (a soak)
+  --multihost-soak N  run the several-hosts GlusterFS workload for N seconds (issue 16 soak)
   --authd sh|node  external auth module for our servers: generated sh script (default) or
                    test/helpers/static-authd.mjs (adds a node start-up to every login)
   --help`;
 function parseArgs(argv) {
-  const o = { quick: false, runs: null, warmup: 1, only: null, reference: true, authd: 'sh', stressSeconds: null };
+  const o = { quick: false, runs: null, warmup: 1, only: null, reference: true, authd: 'sh', stressSeconds: null, multihostSoak: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') o.quick = true;
@@ -47,6 +48,7 @@ function parseArgs(argv) {
     else if (a === '--only') o.only = new RegExp(argv[++i]);
     else if (a === '--no-reference') o.reference = false;
     else if (a === '--stress-seconds') o.stressSeconds = Math.max(1, Number(argv[++i]));
+    else if (a === '--multihost-soak') o.multihostSoak = Math.max(1, Number(argv[++i]));
     else if (a === '--authd') o.authd = argv[++i] === 'node' ? 'node' : 'sh';
     else if (a === '--help' || a === '-h') { console.log(HELP); process.exit(0); }
     else { console.error(`unknown option ${a}\n${HELP}`); process.exit(2); }
@@ -614,6 +616,7 @@ async function main() {
     } catch (e) {
       say(`\nSeveral hosts (issue 16): failed: ${e.message}`);
     }
+    if (opt.multihostSoak && !multihost?.skipped) multihost = { ...multihost, soak: multihostSoak({ ROOT, seconds: opt.multihostSoak, say }) };
   }
   const load1 = loadavg();
   say(`\nload average at the end: ${load1.map((x) => x.toFixed(2)).join(' ')}${load1[0] > cpus().length ? '  (the machine was busy: absolute figures are inflated, compare ratios)' : ''}`);

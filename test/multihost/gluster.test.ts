@@ -16,7 +16,7 @@ import { haveGluster, startRig, type Rig } from './rig.js';
 let rig: Rig;
 let local: string;
 const HOSTS = 3;
-const USERS = ['bob', 'carol', 'dave', 'erin', 'frank'];
+const USERS = ['bob', 'carol', 'dave', 'erin', 'frank', 'gina'];
 type Kind = 'mbox' | 'maildir';
 const conf = (i: number, kind: Kind = 'mbox') => join(local, `h${i}`, kind === 'mbox' ? 'dmail.conf' : 'maildir.conf');
 const drop = (i: number, user: string) => join(rig.mount(i), 'spool', user);
@@ -133,80 +133,94 @@ function procmailOn(i: number, user: string, k: number, kind: Kind = 'mbox'): Pr
 
 const rng = (seed: number) => () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
 
+/** The several-hosts workload on one user's mailbox: per round, IMAP sessions on hosts 1 and 2
+ *  (APPEND/STORE/EXPUNGE/FETCH), POP3 rounds on host 2 and procmail deliveries from host 3, all at once;
+ *  then both hosts must show the same mailbox with every delivered and appended message exactly once and
+ *  one UID each. Only the original ten messages (UIDs 1..10) are ever deleted. Rounds go on until
+ *  `seconds` have passed (at least one). Returns the rounds run. */
+async function twoHosts(kind: Kind, user: string, seconds = 0): Promise<number> {
+  setInbox({ dir: rig.mount(1), drop: (u: string) => drop(1, u) } as Site, user, Array.from({ length: 10 }, (_, k) => ({ text: simpleMessage(k + 1) })), kind);
+  await listing(2, user, kind); // the original ten get UIDs 1..10 at the first open
+  const appended: string[] = [];
+  const delivered: number[] = [];
+  const imapWork = async (host: number, seed: number, round: number) => {
+    const s = await imapOn(host, user, {}, kind);
+    await s.cmd('SELECT INBOX');
+    const r = rng(seed);
+    for (let op = 0; op < 20; op++) {
+      const x = Math.floor(r() * 6);
+      const n = s.exists();
+      const a = 1 + Math.floor(r() * Math.max(n, 1));
+      if (x === 0 || n === 0) {
+        const k = 500 + round * 1000 + host * 100 + op;
+        const text = simpleMessage(k);
+        const ans = await s.cmd(`APPEND INBOX (\\Seen) {${text.length}+}\r\n${text}`);
+        if (/^t\d+ OK/.test(ans.at(-1)!)) appended.push(`Test message ${k}`);
+      } else if (x === 1) await s.cmd(`STORE ${a}:${Math.min(n, a + 3)} +FLAGS (\\Flagged $Host${host})`);
+      else if (x === 2) await s.cmd(`UID STORE ${1 + Math.floor(r() * 10)} +FLAGS.SILENT (\\Deleted)`);
+      else if (x === 3) await s.cmd('EXPUNGE');
+      else if (x === 4) await s.cmd(`FETCH ${a}:${Math.min(n, a + 2)} (FLAGS BODY.PEEK[])`);
+      else await s.cmd('NOOP');
+    }
+    await s.cmd('LOGOUT');
+    return s.problems;
+  };
+  const popWork = async () => {
+    const problems: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      const p = await connectOn(2, 'dpop', {}, kind);
+      const say = async (line: string) => { p.send(`${line}\r\n`); return p.line(60_000); };
+      await p.line(30_000);
+      await say(`USER ${user}`);
+      const pass = await say('PASS secret');
+      if (!pass.startsWith('+OK')) { problems.push(`pop: ${pass}`); continue; }
+      const n = Number((await say('STAT')).split(' ')[1]);
+      for (let m = 1; m <= n; m++) {
+        p.send(`TOP ${m} 0\r\n`);
+        const lines = await p.until('.', 60_000);
+        if (!lines[0]!.startsWith('+OK')) problems.push(`pop TOP: ${lines[0]}`);
+        const subj = lines.find((l) => l.startsWith('Subject: '));
+        if (subj && /^Subject: Test message ([1-9]|10)$/.test(subj) && m % 2 === round % 2) {
+          const d = await say(`DELE ${m}`);
+          if (!d.startsWith('+OK')) problems.push(`pop DELE: ${d}`);
+        }
+      }
+      const q = await say('QUIT');
+      if (!q.startsWith('+OK')) problems.push(`pop QUIT: ${q}`);
+      await p.exited();
+    }
+    return problems;
+  };
+  const until = Date.now() + seconds * 1000;
+  let round = 0;
+  do {
+    const batch = Array.from({ length: 24 }, (_, j) => 100000 + round * 100 + j);
+    const mda = async () => { for (const k of batch) { await procmailOn(3, user, k, kind); delivered.push(k); } };
+    const [p1, p2, pp] = await Promise.all([imapWork(1, 11 + round * 7, round), imapWork(2, 22 + round * 7, round), popWork(), mda()]);
+    expect([...p1, ...p2, ...pp]).toEqual([]);
+    round++;
+  } while (Date.now() < until);
+
+  const one = await listing(1, user, kind);
+  const two = await listing(2, user, kind);
+  expect(two).toEqual(one);
+  const uids = one.map((m) => m.uid);
+  expect(uids).toEqual([...uids].sort((a, b) => a - b));
+  expect(new Set(uids).size).toBe(uids.length);
+  const subjects = one.map((m) => m.subject);
+  expect(new Set(subjects).size).toBe(subjects.length);
+  for (const k of delivered) expect(subjects).toContain(`Test message ${k}`);
+  for (const s of appended) expect(subjects).toContain(s);
+  expect(subjects.every((s) => /^Test message (\d+)$/.test(s))).toBe(true);
+  return round;
+}
+
 describe.skipIf(!haveGluster)('two hosts and an MDA host on one GlusterFS spool', () => {
   it.each([['mbox', 'inetd'], ['maildir', 'inetd'], ['mbox', 'resident']] as const)('%s, host 1 %s: IMAP on both hosts, POP3 and procmail at once: every message exactly once, one UID each, the same mailbox everywhere', async (kind, mode) => {
     const user = mode === 'resident' ? 'frank' : kind === 'mbox' ? 'bob' : 'erin';
     if (mode === 'resident') await startResident(1, 'imapd', kind);
     try {
-      setInbox({ dir: rig.mount(1), drop: (u: string) => drop(1, u) } as Site, user, Array.from({ length: 10 }, (_, k) => ({ text: simpleMessage(k + 1) })), kind);
-      // The original ten get UIDs 1..10 at the first open; only they are ever deleted, so that every
-      // delivered and appended message must be there at the end.
-      await listing(2, user, kind);
-      const appended: string[] = [];
-      const imapWork = async (host: number, seed: number) => {
-        const s = await imapOn(host, user, {}, kind);
-        await s.cmd('SELECT INBOX');
-        const r = rng(seed);
-        for (let op = 0; op < 20; op++) {
-          const x = Math.floor(r() * 6);
-          const n = s.exists();
-          const a = 1 + Math.floor(r() * Math.max(n, 1));
-          if (x === 0 || n === 0) {
-            const k = 500 + host * 100 + op;
-            const text = simpleMessage(k);
-            const ans = await s.cmd(`APPEND INBOX (\\Seen) {${text.length}+}\r\n${text}`);
-            if (/^t\d+ OK/.test(ans.at(-1)!)) appended.push(`Test message ${k}`);
-          } else if (x === 1) await s.cmd(`STORE ${a}:${Math.min(n, a + 3)} +FLAGS (\\Flagged $Host${host})`);
-          else if (x === 2) await s.cmd(`UID STORE ${1 + Math.floor(r() * 10)} +FLAGS.SILENT (\\Deleted)`);
-          else if (x === 3) await s.cmd('EXPUNGE');
-          else if (x === 4) await s.cmd(`FETCH ${a}:${Math.min(n, a + 2)} (FLAGS BODY.PEEK[])`);
-          else await s.cmd('NOOP');
-        }
-        await s.cmd('LOGOUT');
-        return s.problems;
-      };
-      const popWork = async () => {
-        const problems: string[] = [];
-        for (let round = 0; round < 3; round++) {
-          const p = await connectOn(2, 'dpop', {}, kind);
-          const say = async (line: string) => { p.send(`${line}\r\n`); return p.line(60_000); };
-          await p.line(30_000);
-          await say(`USER ${user}`);
-          const pass = await say('PASS secret');
-          if (!pass.startsWith('+OK')) { problems.push(`pop: ${pass}`); continue; }
-          const n = Number((await say('STAT')).split(' ')[1]);
-          for (let m = 1; m <= n; m++) {
-            p.send(`TOP ${m} 0\r\n`);
-            const lines = await p.until('.', 60_000);
-            if (!lines[0]!.startsWith('+OK')) problems.push(`pop TOP: ${lines[0]}`);
-            const subj = lines.find((l) => l.startsWith('Subject: '));
-            if (subj && /^Subject: Test message ([1-9]|10)$/.test(subj) && m % 2 === round % 2) {
-              const d = await say(`DELE ${m}`);
-              if (!d.startsWith('+OK')) problems.push(`pop DELE: ${d}`);
-            }
-          }
-          const q = await say('QUIT');
-          if (!q.startsWith('+OK')) problems.push(`pop QUIT: ${q}`);
-          await p.exited();
-        }
-        return problems;
-      };
-      const delivered = Array.from({ length: 24 }, (_, k) => 1000 + k);
-      const mda = async () => { for (const k of delivered) await procmailOn(3, user, k, kind); };
-      const [p1, p2, pp] = await Promise.all([imapWork(1, 11), imapWork(2, 22), popWork(), mda()]);
-      expect([...p1, ...p2, ...pp]).toEqual([]);
-
-      const one = await listing(1, user, kind);
-      const two = await listing(2, user, kind);
-      expect(two).toEqual(one);
-      const uids = one.map((m) => m.uid);
-      expect(uids).toEqual([...uids].sort((a, b) => a - b));
-      expect(new Set(uids).size).toBe(uids.length);
-      const subjects = one.map((m) => m.subject);
-      expect(new Set(subjects).size).toBe(subjects.length);
-      for (const k of delivered) expect(subjects).toContain(`Test message ${k}`);
-      for (const s of appended) expect(subjects).toContain(s);
-      expect(subjects.every((s) => /^Test message (\d+)$/.test(s))).toBe(true);
+      await twoHosts(kind, user);
       if (mode === 'resident') {
         // Host 1's sessions were served by its resident master's worker, not by per-connection processes.
         const hostLog = readFileSync(join(local, 'h1', 'log', 'imapd.log'), 'utf8');
@@ -217,6 +231,14 @@ describe.skipIf(!haveGluster)('two hosts and an MDA host on one GlusterFS spool'
       await stopResident();
     }
   }, 300_000);
+
+  // The same workload as a soak of minutes: `npm run bench -- --multihost-soak SECONDS` runs it (skipped
+  // in the test suite, which keeps its bounded version above).
+  const SOAK = Number(process.env.DMAIL_MULTIHOST_SOAK ?? 0);
+  it.skipIf(!SOAK)('soak: the workload above, round after round, for DMAIL_MULTIHOST_SOAK seconds', async () => {
+    const rounds = await twoHosts('mbox', 'gina', SOAK);
+    console.log(`multihost soak: ${rounds} rounds in ${SOAK} s, every message exactly once, both hosts agree`);
+  }, (SOAK + 600) * 1000);
 
   it('kill -9 of imapd on host 1 in the middle of a spool rewrite: host 2 finishes it, nothing lost or resurrected', async () => {
     writeFileSync(drop(1, 'carol'), mbox(Array.from({ length: 30 }, (_, k) => ({ text: simpleMessage(k + 1) }))));
