@@ -1,8 +1,8 @@
-// dmailctl sessions: who is connected right now, from <work_path>/sessions (written at login).
+// dmailctl sessions: who is connected right now, from <work_path>/sessions (written at login). The shorter,
+// older listing; `dmailctl who` adds protocol, mailbox and idle time.
 
 import type { Command } from 'commander';
-import { ConfigError, loadConfig } from '../config/parse.js';
-import { listSessions } from '../log/sessions.js';
+import { liveSessions, printColumns } from './live-sessions.js';
 
 export function register(program: Command): void {
   program
@@ -11,14 +11,7 @@ export function register(program: Command): void {
     .option('-i, --config <file>', 'dmail.conf (for work_path)', '/etc/dmail.conf')
     .option('--json', 'one JSON object per line')
     .action((opts: { config: string; json?: boolean }) => {
-      let workPath: string;
-      try {
-        workPath = loadConfig(opts.config, 'dmailctl').settings.work_path;
-      } catch (e) {
-        process.stderr.write(`dmailctl: ${e instanceof ConfigError ? e.message : (e as Error).message}\n`);
-        process.exit(1);
-      }
-      const sessions = listSessions(workPath);
+      const sessions = liveSessions(opts.config);
       if (opts.json) {
         for (const s of sessions) process.stdout.write(JSON.stringify(s) + '\n');
         return;
@@ -27,8 +20,6 @@ export function register(program: Command): void {
         process.stdout.write('no live sessions\n');
         return;
       }
-      const rows = [['PID', 'PROGRAM', 'USER', 'CLIENT', 'SINCE'], ...sessions.map((s) => [String(s.pid), s.program, s.user, s.remoteAddress, s.since])];
-      const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-      for (const r of rows) process.stdout.write(r.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd() + '\n');
+      printColumns([['PID', 'PROGRAM', 'USER', 'CLIENT', 'SINCE'], ...sessions.map((s) => [String(s.pid), s.program, s.user, s.remoteAddress, s.since])]);
     });
 }

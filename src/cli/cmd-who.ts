@@ -4,8 +4,8 @@
 // ACTIVITY_GRAIN_MS of activity, checked against /proc so a dead or reused pid is never shown.
 
 import type { Command } from 'commander';
-import { ConfigError, loadConfig } from '../config/parse.js';
-import { ACTIVITY_GRAIN_MS, listSessions, type SessionInfo } from '../log/sessions.js';
+import { ACTIVITY_GRAIN_MS, type SessionInfo } from '../log/sessions.js';
+import { liveSessions, printColumns } from './live-sessions.js';
 
 const PROTOCOL: Record<string, string> = { imapd: 'imap', dpop: 'pop3' };
 
@@ -49,14 +49,7 @@ export function register(program: Command): void {
     .option('--json', 'one JSON object per line')
     .option('-u, --user <name>', 'only this user\'s sessions')
     .action((opts: { config: string; json?: boolean; user?: string }) => {
-      let workPath: string;
-      try {
-        workPath = loadConfig(opts.config, 'dmailctl').settings.work_path;
-      } catch (e) {
-        process.stderr.write(`dmailctl: ${e instanceof ConfigError ? e.message : (e as Error).message}\n`);
-        process.exit(1);
-      }
-      const rows = whoRows(listSessions(workPath)).filter((r) => !opts.user || r.user === opts.user);
+      const rows = whoRows(liveSessions(opts.config)).filter((r) => !opts.user || r.user === opts.user);
       if (opts.json) {
         for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
         return;
@@ -65,10 +58,8 @@ export function register(program: Command): void {
         process.stdout.write('no live sessions\n');
         return;
       }
-      const table = [['USER', 'PROTO', 'CLIENT', 'MAILBOX', 'SINCE', 'IDLE', 'PID'],
-        ...rows.map((r) => [r.user, r.protocol, r.client, r.mailbox ?? '-', r.since.replace(/\.\d+Z$/, 'Z'), duration(r.idleSeconds), String(r.pid)])];
-      const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-      for (const row of table) process.stdout.write(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
+      printColumns([['USER', 'PROTO', 'CLIENT', 'MAILBOX', 'SINCE', 'IDLE', 'PID'],
+        ...rows.map((r) => [r.user, r.protocol, r.client, r.mailbox ?? '-', r.since.replace(/\.\d+Z$/, 'Z'), duration(r.idleSeconds), String(r.pid)])]);
       process.stdout.write(`${rows.length} session(s); idle times to within ${ACTIVITY_GRAIN_MS / 1000} s\n`);
     });
 }

@@ -169,6 +169,11 @@ describe.skipIf(!isRoot)('running as root among users\' files (issue 13 holes)',
       // As the user (the default): served, and the swap can only lead where the user may go anyway.
       const asUserRun = await attack(conf(['imapd_mailbox_name mail']), 100);
       expect(asUserRun.served).toBe(100);
+      // On a loaded machine the racer may have held the symlink every time: more rounds, until the user's
+      // own folder was read through the race at least once (bounded).
+      for (let more = 0; more < 4 && !seen.some((l) => l.includes('user box')); more++) {
+        expect((await attack(conf(['imapd_mailbox_name mail']), 50)).served).toBe(50);
+      }
     } finally {
       writeFileSync(stop, '');
       await new Promise((r) => racer.on('exit', r));
