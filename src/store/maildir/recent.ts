@@ -16,6 +16,9 @@ export async function addRecent(dir: string, bases: readonly string[]): Promise<
   if (bases.length === 0) return;
   const fh = await fsp.open(join(dir, RECENT_FILE), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   try {
+    // Only a plain file of our own with one link is appended to (a planted hard link or device is not).
+    const st = await fh.stat();
+    if (!st.isFile() || st.nlink !== 1 || st.uid !== (process.geteuid?.() ?? st.uid)) return; // \Recent is advisory: skip
     await fh.write(bases.map((b) => `${b}\n`).join(''));
   } finally {
     await fh.close();
