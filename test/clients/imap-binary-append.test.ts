@@ -6,20 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ImapFlow } from 'imapflow';
-import { BIN } from '../helpers/site.js';
-import { listen, type Listener } from '../helpers/listener.js';
-import { siteWithMessages, type TestSite } from '../imap/imap-client.js';
+import type { Listener } from '../helpers/listener.js';
+import { imapdOverTcp, type TestSite } from '../imap/imap-client.js';
 
 let t: TestSite;
 let l: Listener;
-beforeAll(async () => {
-  t = siteWithMessages(1);
-  l = await listen(BIN.imapd, ['-i', t.site.conf]);
-});
-afterAll(async () => {
-  await l.close();
-  t.cleanup();
-});
+imapdOverTcp(1, (site, listener) => { t = site; l = listener; });
 
 const PAYLOAD = Buffer.from([0x00, 0x10, 0x20, 0xff, 0x00, 0x0d, 0x0a, 0x00, 0x7f]);
 

@@ -4,19 +4,12 @@ import { appendFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImapFlow } from 'imapflow';
 import { BIN, mbox, simpleMessage } from '../helpers/site.js';
-import { listen, type Listener } from '../helpers/listener.js';
-import { siteWithMessages, type TestSite } from '../imap/imap-client.js';
+import type { Listener } from '../helpers/listener.js';
+import { imapdOverTcp, type TestSite } from '../imap/imap-client.js';
 
 let t: TestSite;
 let l: Listener;
-beforeAll(async () => {
-  t = siteWithMessages(3);
-  l = await listen(BIN.imapd, ['-i', t.site.conf]);
-});
-afterAll(async () => {
-  await l.close();
-  t.cleanup();
-});
+imapdOverTcp(3, (site, listener) => { t = site; l = listener; });
 
 function client(extra: Partial<ConstructorParameters<typeof ImapFlow>[0]> = {}): ImapFlow {
   return new ImapFlow({ host: '127.0.0.1', port: l.port, secure: false, auth: { user: 'bob', pass: 'secret' }, logger: false, ...extra });

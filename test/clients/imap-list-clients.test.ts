@@ -6,20 +6,12 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImapFlow } from 'imapflow';
-import { BIN } from '../helpers/site.js';
-import { listen, type Listener } from '../helpers/listener.js';
-import { siteWithMessages, type TestSite } from '../imap/imap-client.js';
+import type { Listener } from '../helpers/listener.js';
+import { imapdOverTcp, type TestSite } from '../imap/imap-client.js';
 
 let t: TestSite;
 let l: Listener;
-beforeAll(async () => {
-  t = siteWithMessages(3);
-  l = await listen(BIN.imapd, ['-i', t.site.conf]);
-});
-afterAll(async () => {
-  await l.close();
-  t.cleanup();
-});
+imapdOverTcp(3, (site, listener) => { t = site; l = listener; });
 
 describe('imapflow list()', () => {
   it('gets special uses, subscriptions and STATUS in one LIST-EXTENDED command, without falling back', async () => {

@@ -4,20 +4,12 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN } from '../helpers/site.js';
-import { listen, type Listener } from '../helpers/listener.js';
-import { connectImap, siteWithMessages, type TestSite } from '../imap/imap-client.js';
+import type { Listener } from '../helpers/listener.js';
+import { connectImap, imapdOverTcp, type TestSite } from '../imap/imap-client.js';
 
 let t: TestSite;
 let l: Listener;
-beforeAll(async () => {
-  t = siteWithMessages(3);
-  l = await listen(BIN.imapd, ['-i', t.site.conf]);
-});
-afterAll(async () => {
-  await l.close();
-  t.cleanup();
-});
+imapdOverTcp(3, (site, listener) => { t = site; l = listener; });
 
 /** Asynchronous on purpose: the listener that starts imapd runs in this process's event loop. */
 function run(cmd: string, args: string[]): Promise<number | null> {

@@ -3,20 +3,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { BIN } from '../helpers/site.js';
-import { listen, type Listener } from '../helpers/listener.js';
-import { siteWithMessages, type TestSite } from '../imap/imap-client.js';
+import type { Listener } from '../helpers/listener.js';
+import { imapdOverTcp, type TestSite } from '../imap/imap-client.js';
 
 let t: TestSite;
 let l: Listener;
-beforeAll(async () => {
-  t = siteWithMessages(4);
-  l = await listen(BIN.imapd, ['-i', t.site.conf]);
-});
-afterAll(async () => {
-  await l.close();
-  t.cleanup();
-});
+imapdOverTcp(4, (site, listener) => { t = site; l = listener; });
 
 const SCRIPT = String.raw`
 import imaplib, json, sys, time

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { simpleMessage } from '../helpers/site.js';
 import { hostFixture } from '../helpers/host.js';
 import { TEST_STORE } from '../maildir/site-store.js';
-import { connectImap, haveProcmail, imapFixture, imapOver, last, procmailDeliver, rng, Tracked, type Imap, type TestSite } from './imap-client.js';
+import { connectImap, haveProcmail, imapFixture, imapOver, last, procmailDeliver, rng, Tracked, type Imap, type TestSite, expectViewsAgree } from './imap-client.js';
 
 const fx = imapFixture();
 const startHost = hostFixture();
@@ -55,18 +55,7 @@ describe('one process serving several IMAP sessions on one mailbox', () => {
     const inetd = (async () => work(await connectImap(t.site), 9, 15))();
     const sessions = await Promise.all([...inProcess, inetd]);
     await deliveries;
-    const views: string[] = [];
-    for (const s of sessions) {
-      await s.cmd('NOOP');
-      const u = await s.cmd('UID FETCH 1:* (UID)');
-      const uids = u.filter((l) => /^\* \d+ FETCH /.test(l)).map((l) => /UID (\d+)/.exec(l)![1]);
-      expect(uids.length).toBe(s.exists);
-      views.push(uids.join(','));
-    }
-    expect(new Set(views).size).toBe(1);
-    const st = await setup.cmd('STATUS INBOX (MESSAGES)');
-    expect(st[0]).toBe(`* STATUS INBOX (MESSAGES ${sessions[0]!.exists})`);
-    expect(sessions.flatMap((s) => s.problems)).toEqual([]);
+    await expectViewsAgree(sessions, setup);
     // Still one live process serving them all.
     expect(host.child.exitCode).toBeNull();
     expect(host.stderr()).toBe('');

@@ -2,8 +2,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { inetdConnect, type Client } from '../helpers/inetd.js';
+import { listen, type Listener } from '../helpers/listener.js';
 import { BIN, makeSite, removeSite, simpleMessage, type Site } from '../helpers/site.js';
 import { setInbox, storeSettings, TEST_STORE, userMaildir } from '../maildir/site-store.js';
 
@@ -141,4 +142,37 @@ export class Tracked {
     if (!/^t\d+ OK /.test(last(lines))) this.problems.push(`${this.name}: ${text.slice(0, 60)} -> ${last(lines)}`);
     return lines;
   }
+}
+
+/** The racing suites' end check: after a NOOP every session's view (its UIDs) is the same, as long as the
+ *  count it was told, and agrees with STATUS on `setup`; no session (nor `otherProblems`) saw an error. */
+export async function expectViewsAgree(sessions: Tracked[], setup: Imap, otherProblems: string[] = []): Promise<void> {
+  const views: string[] = [];
+  for (const s of sessions) {
+    await s.cmd('NOOP');
+    const u = await s.cmd('UID FETCH 1:* (UID)');
+    const uids = u.filter((l) => /^\* \d+ FETCH /.test(l)).map((l) => /UID (\d+)/.exec(l)![1]);
+    expect(uids.length).toBe(s.exists);
+    views.push(uids.join(','));
+  }
+  expect(new Set(views).size).toBe(1);
+  const st = await setup.cmd('STATUS INBOX (MESSAGES)');
+  expect(st[0]).toBe(`* STATUS INBOX (MESSAGES ${sessions[0]!.exists})`);
+  expect([...sessions.flatMap((s) => s.problems), ...otherProblems]).toEqual([]);
+}
+
+/** For the real-client suites: a site with `count` messages for bob and bin/imapd behind a TCP listener
+ *  (a process per connection), made before the file's tests and removed after; `ready` receives them. */
+export function imapdOverTcp(count: number, ready: (t: TestSite, l: Listener) => void): void {
+  let t: TestSite | undefined;
+  let l: Listener | undefined;
+  beforeAll(async () => {
+    t = siteWithMessages(count);
+    l = await listen(BIN.imapd, ['-i', t.site.conf]);
+    ready(t, l);
+  });
+  afterAll(async () => {
+    await l?.close();
+    t?.cleanup();
+  });
 }

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { simpleMessage } from '../helpers/site.js';
 import { pop } from '../pop3/pop-client.js';
-import { connectImap, haveProcmail, last, procmailDeliver, rng, siteWithMessages, Tracked, type TestSite } from './imap-client.js';
+import { connectImap, haveProcmail, last, procmailDeliver, rng, siteWithMessages, Tracked, type TestSite, expectViewsAgree } from './imap-client.js';
 
 const cleanup: (() => void)[] = [];
 afterEach(() => { for (const f of cleanup.splice(0).reverse()) f(); });
@@ -90,17 +90,6 @@ describe('three imapd, a dpop and procmail on one mailbox', () => {
       deliveries,
     ]);
     // Everyone catches up; then all views agree with each other and with STATUS.
-    const views: string[] = [];
-    for (const s of imaps) {
-      await s.cmd('NOOP');
-      const u = await s.cmd('UID FETCH 1:* (UID)');
-      const uids = u.filter((l) => /^\* \d+ FETCH /.test(l)).map((l) => /UID (\d+)/.exec(l)![1]);
-      expect(uids.length).toBe(s.exists);
-      views.push(uids.join(','));
-    }
-    expect(new Set(views).size).toBe(1);
-    const st = await setup.cmd('STATUS INBOX (MESSAGES)');
-    expect(st[0]).toBe(`* STATUS INBOX (MESSAGES ${imaps[0]!.exists})`);
-    expect([...imaps.flatMap((s) => s.problems), ...popProblems]).toEqual([]);
+    await expectViewsAgree(imaps, setup, popProblems);
   });
 });
