@@ -53,7 +53,9 @@ export class ImapSession {
   log: Logger;
   /** Extensions the client enabled, explicitly (ENABLE) or implicitly (RFC 7162 §3.1: the first
    *  CONDSTORE-enabling command). Shared with the selected-mailbox tracker. */
-  readonly enabled: TrackerMode = { condstore: false, qresync: false };
+  readonly enabled: TrackerMode = { condstore: false, qresync: false, imap4rev2: false };
+  /** RFC 6855 ENABLE UTF8=ACCEPT: UTF-8 mailbox names and APPEND's UTF8 data item (src/imap/rev2.ts). */
+  utf8Accept = false;
   /** NOTIFY SET state; null without NOTIFY or after NOTIFY NONE. */
   notifier: SessionNotifier | null = null;
 

@@ -9,7 +9,7 @@ import { parseFetchItems, parseFetchModifiers, type FetchItem, type FetchModifie
 import { ParseError } from '../args.js';
 import { parseSequenceSet } from '../sequence.js';
 import { vanishedSince } from '../qresync.js';
-import { flagList, imapDateTime } from '../wire.js';
+import { imapDateTime } from '../wire.js';
 import { messageSection } from '../message-data.js';
 import { FetchFacts, fieldsKey, fromFacts, type FetchedFacts } from '../fetch-facts.js';
 import { no, ok, type Result } from '../result.js';
@@ -117,7 +117,7 @@ async function renderMessage(sel: Selected, info: MessageInfo, items: FetchItem[
         out.push(`UID ${info.uid}`);
         break;
       case 'FLAGS':
-        out.push(`FLAGS ${flagList(info.flags, info.recent)}`);
+        out.push(`FLAGS ${sel.flagsOf(info)}`);
         flagsDone = true;
         break;
       case 'INTERNALDATE':
@@ -170,7 +170,7 @@ async function renderMessage(sel: Selected, info: MessageInfo, items: FetchItem[
   }
   if (wantFlags && !flagsDone) {
     sep();
-    out.push(`FLAGS ${flagList(info.flags, info.recent)}`);
+    out.push(`FLAGS ${sel.flagsOf(info)}`);
   }
   if (implicitModseq) {
     if (!items.some((i) => i.type === 'UID')) out.push(` UID ${info.uid}`);

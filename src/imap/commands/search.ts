@@ -334,6 +334,8 @@ export const BADCHARSET = '[BADCHARSET (UTF-8 US-ASCII)] Unknown charset';
 export async function search(s: ImapSession, c: Command): Promise<Result> {
   const sel = requireSelected(s);
   const req = parseSearch(c.args);
+  // IMAP4rev2 (RFC 9051 §6.4.4): SEARCH is always answered with ESEARCH, ALL when no RETURN was given.
+  if (!req.returns && s.enabled.imap4rev2) req.returns = { options: new Set(['ALL']) };
   const update = req.returns?.options.has('UPDATE') === true;
   if (update && !canAddContext(sel)) return no(`[NOUPDATE ${tagString(c.tag)}] Too many search contexts`);
   let r: Awaited<ReturnType<typeof searchMessages>>;
