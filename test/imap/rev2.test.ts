@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { imapFixture, last, type Imap } from './imap-client.js';
 import { listen } from '../helpers/listener.js';
 import { BIN } from '../helpers/site.js';
+import { ImapFlow } from 'imapflow';
 
 const fx = imapFixture();
 
@@ -157,6 +158,30 @@ describe('IMAP4rev2 (RFC 9051)', () => {
   });
 });
 
+describe('IMAP4rev2 response codes (RFC 9051 §7.1)', () => {
+  it('ALREADYEXISTS, NONEXISTENT, TRYCREATE, CANNOT, and the rest of the base commands', async () => {
+    const t = fx.site(2);
+    const s = await fx.session(t, 'ENABLE IMAP4rev2', 'CREATE "Ünï"');
+    expect(last(await s.cmd('CREATE "Ünï"'))).toMatch(/^t\d+ NO \[ALREADYEXISTS\]/);
+    expect(last(await s.cmd('SELECT "Nöpe"'))).toMatch(/^t\d+ NO \[NONEXISTENT\]/);
+    expect(last(await s.cmd('STATUS "Nöpe" (MESSAGES)'))).toMatch(/^t\d+ NO \[NONEXISTENT\]/);
+    expect(last(await s.cmd('DELETE INBOX'))).toMatch(/^t\d+ NO \[CANNOT\]/);
+    expect(last(await s.cmd('SELECT INBOX'))).toMatch(/OK/);
+    expect(last(await s.cmd('COPY 1 "Nöpe"'))).toMatch(/^t\d+ NO \[TRYCREATE\]/);
+    // UNSELECT, MOVE, UID EXPUNGE, NAMESPACE and IDLE are base IMAP4rev2 commands.
+    const moved = await s.cmd('MOVE 1 "Ünï"');
+    expect(last(moved)).toMatch(/^t\d+ OK/);
+    expect(moved.join('\n')).toMatch(/\[COPYUID \d+ \d+ \d+\]/);
+    expect(moved).toContain('* 1 EXPUNGE');
+    expect((await s.cmd('NAMESPACE'))[0]).toBe('* NAMESPACE (("" "/")) NIL NIL');
+    expect(last(await s.cmd('STORE 1 +FLAGS.SILENT (\\Deleted)'))).toMatch(/OK/);
+    const uid = /UID (\d+)/.exec((await s.cmd('FETCH 1 UID'))[0]!)![1];
+    expect(await s.cmd(`UID EXPUNGE ${uid}`)).toContain('* 1 EXPUNGE');
+    expect(last(await s.cmd('UNSELECT'))).toMatch(/OK/);
+    expect((await cmd8(s, 'STATUS "Ünï" (MESSAGES DELETED)'))[0]).toBe('* STATUS "Ünï" (MESSAGES 1 DELETED 0)');
+  });
+});
+
 describe('UTF8=ACCEPT (RFC 6855)', () => {
   const msg = Buffer.from('From: Jörg <jörg@example.org>\r\nSubject: Grüße 中文\r\n\r\nHallo Jörg\r\n', 'utf8');
 
@@ -233,5 +258,50 @@ m.logout()
     // The same mailbox for an IMAP4rev1 session, in modified UTF-7.
     const v1 = await fx.session(t);
     expect((await v1.cmd('LIST "" "%"')).some((l) => l.endsWith(' "/" &BB8EQAQ4BDIENQRC-'))).toBe(true);
+  });
+});
+
+describe('imapflow in IMAP4rev2 and UTF8=ACCEPT mode', () => {
+  it('enables both on its own; folders with UTF-8 names, APPEND with UTF-8 headers, ESEARCH, flags without \\Recent', async () => {
+    const t = fx.site(3);
+    const l = await listen(BIN.imapd, ['-i', t.site.conf]);
+    fx.onCleanup(() => { void l.close(); });
+    const c = new ImapFlow({ host: '127.0.0.1', port: l.port, secure: false, auth: { user: 'bob', pass: 'secret' }, logger: false });
+    await c.connect();
+    try {
+      expect([...c.enabled]).toEqual(expect.arrayContaining(['IMAP4REV2', 'UTF8=ACCEPT']));
+      await c.mailboxCreate(['Ärger', '日本語']);
+      const paths = (await c.list()).map((m) => m.path).sort();
+      expect(paths).toEqual(['INBOX', 'Ärger', 'Ärger/日本語'].sort());
+      const msg = 'From: Jörg <joerg@example.org>\r\nSubject: Grüße\r\n\r\nHallo\r\n';
+      const appended = await c.append('Ärger/日本語', msg, ['\\Flagged']);
+      expect(appended && appended.uid).toBe(1);
+      expect((await c.status('Ärger/日本語', { messages: true })).messages).toBe(1);
+      const lock = await c.getMailboxLock('INBOX');
+      try {
+        await c.messageFlagsAdd('2:3', ['\\Flagged']);
+        expect(await c.search({ flagged: true })).toEqual([2, 3]);
+        expect(await c.search({ flagged: true }, { uid: true })).toEqual([2, 3]);
+        const flags: string[][] = [];
+        for await (const m of c.fetch('1:*', { flags: true })) flags.push([...(m.flags ?? [])]);
+        expect(flags.flat()).not.toContain('\\Recent');
+      } finally {
+        lock.release();
+      }
+      const lock2 = await c.getMailboxLock('Ärger/日本語');
+      try {
+        const m = await c.fetchOne('1', { envelope: true, source: true });
+        expect(m && m.envelope!.subject).toBe('Grüße');
+        expect(m && m.source!.toString('utf8')).toContain('From: Jörg <joerg@example.org>');
+      } finally {
+        lock2.release();
+      }
+    } finally {
+      await c.logout();
+    }
+    // The same folders for an IMAP4rev1 session.
+    const v1 = await fx.session(t);
+    const names = (await v1.cmd('LIST "" "*"')).filter((x) => x.startsWith('* LIST ')).map((x) => x.replace(/^\* LIST \([^)]*\) "\/" /, ''));
+    expect(names.sort()).toEqual(['&AMQ-rger', '&AMQ-rger/&ZeVnLIqe-', 'INBOX'].sort());
   });
 });
