@@ -210,6 +210,9 @@ describe('UTF8=ACCEPT (RFC 6855)', () => {
     expect(full).toContain(`X-Part: one\r\n${msg.toString('utf8')}`);
     // UTF8=ACCEPT alone keeps IMAP4rev1's other answers.
     expect(untagged(await s.cmd('SEARCH ALL'), 'SEARCH')).toEqual(['* SEARCH 1 2']);
+    // Search strings are UTF-8 without CHARSET; a CHARSET is BAD now (RFC 6855 §3, erratum 4029).
+    expect(untagged(await s.cmd('SEARCH SUBJECT "grüße"'), 'SEARCH')).toEqual(['* SEARCH 1 2']);
+    expect(last(await s.cmd('SEARCH CHARSET UTF-8 SUBJECT x'))).toMatch(/^t\d+ BAD .*UTF8=ACCEPT/);
   });
 
   it('names are UTF-8 after ENABLE UTF8=ACCEPT, and Python imaplib switches to UTF-8 with enable()', async () => {
@@ -292,6 +295,7 @@ describe('imapflow in IMAP4rev2 and UTF8=ACCEPT mode', () => {
       try {
         const m = await c.fetchOne('1', { envelope: true, source: true });
         expect(m && m.envelope!.subject).toBe('Grüße');
+        expect(await c.search({ subject: 'grüße' })).toEqual([1]);
         expect(m && m.source!.toString('utf8')).toContain('From: Jörg <joerg@example.org>');
       } finally {
         lock2.release();

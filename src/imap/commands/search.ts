@@ -16,7 +16,7 @@ import { ADDRESS_SEARCH_FIELDS, factsNeeded, needsContent, parseCriteria, parseS
 import { saveResult, savedUids } from '../search-result.js';
 import { addContext, canAddContext, liveContexts, tagString } from '../search-context.js';
 import { decodeCriteria, loadSearchable, type Searchable, UnknownCharset } from '../message-data.js';
-import { no, ok, type Result } from '../result.js';
+import { bad, no, ok, type Result } from '../result.js';
 import { requireSelected } from './helpers.js';
 
 interface Ctx {
@@ -336,6 +336,8 @@ export async function search(s: ImapSession, c: Command): Promise<Result> {
   const req = parseSearch(c.args);
   // IMAP4rev2 (RFC 9051 §6.4.4): SEARCH is always answered with ESEARCH, ALL when no RETURN was given.
   if (!req.returns && s.enabled.imap4rev2) req.returns = { options: new Set(['ALL']) };
+  // RFC 6855 §3 (erratum 4029): after ENABLE UTF8=ACCEPT the strings are UTF-8, a CHARSET conflicts.
+  if (req.charset !== undefined && s.utf8Accept) return bad('SEARCH CHARSET is not allowed after ENABLE UTF8=ACCEPT');
   const update = req.returns?.options.has('UPDATE') === true;
   if (update && !canAddContext(sel)) return no(`[NOUPDATE ${tagString(c.tag)}] Too many search contexts`);
   let r: Awaited<ReturnType<typeof searchMessages>>;
