@@ -10,8 +10,10 @@ import { imapFixture, last, type Imap } from './imap-client.js';
 import { listen } from '../helpers/listener.js';
 import { BIN } from '../helpers/site.js';
 import { ImapFlow } from 'imapflow';
+import { TEST_STORE } from '../maildir/site-store.js';
 
 const fx = imapFixture();
+const MBOX = TEST_STORE === 'mbox';
 
 /** Response lines as the UTF-8 text they carry (the test client reads bytes as latin1). */
 const utf8 = (lines: string[]) => lines.map((l) => Buffer.from(l, 'latin1').toString('utf8'));
@@ -155,6 +157,18 @@ describe('IMAP4rev2 (RFC 9051)', () => {
     v2.send(Buffer.concat([Buffer.from('bad1 CREATE "'), Buffer.from([0xc3, 0x28]), Buffer.from('"\r\n')]));
     expect(last(await v2.c.until('bad1 '))).toMatch(/^bad1 NO .*UTF-8/);
     expect(last(await v2.cmd('CREATE {3+}\r\na\tb'))).toMatch(/^t\d+ NO/);
+  });
+
+  it('LIST: a parent that exists only through its children is \\NonExistent in the base syntax (RFC 9051 §7.3.1)', async () => {
+    const t = fx.site(0);
+    const v2 = await fx.session(t, 'ENABLE IMAP4rev2', 'CREATE "Über/Kind"');
+    const v1 = await fx.session(t);
+    const parent = (lines: string[]) => lines.filter((l) => /^\* LIST .* "?(Über|&ANw-ber)"?$/.test(l));
+    // An mbox parent is a real directory (\Noselect); a Maildir++ one exists only through its child.
+    const attrs2 = MBOX ? '\\Noselect \\HasChildren' : '\\NonExistent \\HasChildren';
+    expect(parent(await cmd8(v2, 'LIST "" "*"'))).toEqual([`* LIST (${attrs2}) "/" "Über"`]);
+    expect(parent(await v1.cmd('LIST "" "*"'))).toEqual(['* LIST (\\Noselect \\HasChildren) "/" &ANw-ber']);
+    expect((await cmd8(v2, 'LIST "" "Über/%"')).filter((l) => l.startsWith('* LIST'))).toEqual([expect.stringMatching(/^\* LIST \([^)]*\\HasNoChildren[^)]*\) "\/" "Über\/Kind"$/)]);
   });
 });
 
