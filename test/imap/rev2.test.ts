@@ -172,6 +172,35 @@ describe('IMAP4rev2 (RFC 9051)', () => {
   });
 });
 
+describe('IMAP4rev2 with NOTIFY and IDLE', () => {
+  it('pushes STATUS and LIST with UTF-8 names, EXISTS without RECENT', async () => {
+    const t = fx.site(1);
+    const other = await fx.session(t, 'CREATE "&AMQ-rger"');
+    const s = await fx.session(t, 'ENABLE IMAP4rev2', 'SELECT INBOX');
+    expect(last(await s.cmd('NOTIFY SET (selected (MessageNew MessageExpunge)) (personal (MessageNew MessageExpunge MailboxName))'))).toMatch(/OK/);
+    const pushed = async (re: RegExp): Promise<string[]> => {
+      const seen: string[] = [];
+      for (;;) {
+        const l = Buffer.from(await s.c.line(10_000), 'latin1').toString('utf8');
+        seen.push(l);
+        if (re.test(l)) return seen;
+      }
+    };
+    s.send('i1 IDLE\r\n');
+    expect(await s.c.line()).toMatch(/^\+ /);
+    expect(last(await other.cmd('APPEND "&AMQ-rger" {18+}\r\nSubject: x\r\n\r\nbody'))).toMatch(/OK/);
+    expect(last(await pushed(/^\* STATUS /))).toMatch(/^\* STATUS "Ärger" \(MESSAGES 1 UIDNEXT \d+ UIDVALIDITY \d+ UNSEEN 1\)$/);
+    expect(last(await other.cmd('CREATE "&ZeVnLIqe-"'))).toMatch(/OK/);
+    expect(last(await pushed(/^\* LIST /))).toBe('* LIST () "/" "日本語"');
+    expect(last(await other.cmd('APPEND INBOX {18+}\r\nSubject: y\r\n\r\nbody'))).toMatch(/OK/);
+    const exists = await pushed(/^\* 2 EXISTS$/);
+    s.send('DONE\r\n');
+    const rest = await pushed(/^i1 /);
+    expect([...exists, ...rest].filter((l) => / RECENT$/.test(l))).toEqual([]);
+    expect(last(rest)).toBe('i1 OK IDLE terminated');
+  });
+});
+
 describe('IMAP4rev2 response codes (RFC 9051 §7.1)', () => {
   it('ALREADYEXISTS, NONEXISTENT, TRYCREATE, CANNOT, and the rest of the base commands', async () => {
     const t = fx.site(2);
