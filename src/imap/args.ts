@@ -20,8 +20,8 @@ const isUtf8AstringChar = (c: number) => isAstringChar(c) || (c >= 0x80 && c <= 
 export class Args {
   pos = 0;
   private literalIndex = 0;
-  /** Mailbox names in this command are UTF-8, not modified UTF-7, and astrings may hold 8-bit bytes (the session enabled IMAP4rev2 or
-   *  UTF8=ACCEPT: src/imap/rev2.ts). Set by the command loop. */
+  /** Mailbox names in this command are UTF-8, not modified UTF-7, and astrings may hold 8-bit bytes
+   *  (the session enabled IMAP4rev2 or UTF8=ACCEPT: src/imap/rev2.ts). Set by the command loop. */
   utf8Names = false;
 
   constructor(

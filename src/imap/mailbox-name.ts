@@ -71,7 +71,7 @@ export function canonicalName(raw: Buffer, opts: NameOptions = {}): string {
 
 /** Same folding for a LIST/LSUB pattern or reference (wildcards allowed, no validation of components). */
 export function canonicalPattern(raw: Buffer): string {
-  let s = raw.some((b) => b >= 0x80) ? encodeMutf7(raw.toString('utf8')) : raw.toString('latin1');
+  const s = raw.some((b) => b >= 0x80) ? encodeMutf7(raw.toString('utf8')) : raw.toString('latin1');
   return foldInbox(s);
 }
 

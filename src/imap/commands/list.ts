@@ -233,7 +233,12 @@ export async function list(s: ImapSession, c: Command): Promise<Result> {
 /** The LIST response SELECT and EXAMINE send under IMAP4rev2 (RFC 9051 §6.3.2), with the mailbox's
  *  attributes as LIST gives them. */
 export async function listLineOf(s: ImapSession, name: string): Promise<string> {
-  const f = (await allFolders(s)).get(name) ?? { name, noselect: false, noinferiors: false, hasChildren: false };
+  // The mailbox is open already: a listing that fails now costs its attributes, not the SELECT.
+  const folders = await allFolders(s).catch((e: unknown) => {
+    if (!(e instanceof StoreError)) throw e;
+    return new Map<string, FolderEntry>();
+  });
+  const f = folders.get(name) ?? { name, noselect: false, noinferiors: false, hasChildren: false };
   return `LIST (${attributes(f, true).join(' ')}) "/" ${mailboxOut(s, name)}`;
 }
 
