@@ -16,7 +16,7 @@ export const BASE_CAPABILITIES = [
   // Transport, notifications, URL authorization (issue 14): RFC 4978, RFC 5465, RFC 4467.
   'COMPRESS=DEFLATE', 'NOTIFY', 'URLAUTH',
   // Searching and sorting (issue 14): RFC 5256, RFC 5957, RFC 5267, RFC 5032, RFC 9394, RFC 5182.
-  'SORT', 'SORT=DISPLAY', 'ESORT', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES', 'WITHIN', 'PARTIAL', 'SEARCHRES', 'CONTEXT=SEARCH',
+  'SORT', 'SORT=DISPLAY', 'ESORT', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES', 'WITHIN', 'PARTIAL', 'SEARCHRES', 'CONTEXT=SEARCH', 'CONTEXT=SORT',
 ];
 
 export function loginDisabled(s: ImapSession): boolean {

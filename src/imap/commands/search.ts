@@ -14,7 +14,7 @@ import { formatSet, rangeTest } from '../sequence.js';
 import { ParseError } from '../args.js';
 import { ADDRESS_SEARCH_FIELDS, factsNeeded, needsContent, parseCriteria, parseSearch, usesModseq, type PartialRange, type Returns, type SearchKey } from '../search-keys.js';
 import { saveResult, savedUids } from '../search-result.js';
-import { addContext, canAddContext, liveContexts, tagString } from '../search-context.js';
+import { addContext, canAddContext, hasContext, noUpdate } from '../search-context.js';
 import { decodeCriteria, loadSearchable, type Searchable, UnknownCharset } from '../message-data.js';
 import { no, ok, type Result } from '../result.js';
 import { requireSelected } from './helpers.js';
@@ -334,8 +334,14 @@ export const BADCHARSET = '[BADCHARSET (UTF-8 US-ASCII)] Unknown charset';
 export async function search(s: ImapSession, c: Command): Promise<Result> {
   const sel = requireSelected(s);
   const req = parseSearch(c.args);
-  const update = req.returns?.options.has('UPDATE') === true;
-  if (update && !canAddContext(sel)) return no(`[NOUPDATE ${tagString(c.tag)}] Too many search contexts`);
+  let update = req.returns?.options.has('UPDATE') === true;
+  // RFC 5267 §4.3: UPDATE under the tag of a live context is BAD; §4.3.1: over the limit, an untagged
+  // NO [NOUPDATE] and the search goes on without a context.
+  if (update && hasContext(sel, c.tag)) throw new ParseError(`Tag ${c.tag.slice(0, 40)} already names a search context`);
+  if (update && !canAddContext(sel)) {
+    s.untagged(noUpdate(c.tag));
+    update = false;
+  }
   let r: Awaited<ReturnType<typeof searchMessages>>;
   try {
     r = await searchMessages(s, req.key, req.charset);
@@ -353,52 +359,7 @@ export async function search(s: ImapSession, c: Command): Promise<Result> {
     s.untagged(`SEARCH${nums.map((h) => ' ' + h).join('')}${mod}`);
   } else {
     answerReturns(s, c, req.returns, nums, uids, r.withModseq ? r.maxModseq : null);
-    if (update) addContext(sel, c, req.key, req.charset, req.returns, uids, nums);
+    if (update) addContext(sel, c, req.key, req.charset, uids);
   }
   return ok(`${c.uid ? 'UID ' : ''}SEARCH completed`);
-}
-
-/**
- * After the session's other updates (EXISTS, FETCH, EXPUNGE/VANISHED) went out: re-evaluate every
- * context whose mailbox changed and send what changed. Messages expunged meanwhile are not reported
- * (the client has them from EXPUNGE/VANISHED, or will, and drops them from its results then).
- */
-export async function sendContextUpdates(s: ImapSession): Promise<void> {
-  const sel = s.selected;
-  const list = sel ? liveContexts(sel) : [];
-  if (!sel || !list.length) return;
-  const state = sel.mailbox.state;
-  for (const ctx of [...list]) {
-    if (ctx.state === state || s.dead) continue;
-    ctx.state = state;
-    let hits;
-    try {
-      hits = (await searchMessages(s, ctx.key, ctx.charset)).hits;
-    } catch {
-      continue; // e.g. a charset that went away: keep the old result
-    }
-    const now = new Set(hits.map((h) => h.info.uid));
-    const current = new Set(state.messages.map((m) => m.uid));
-    const added = hits.filter((h) => !ctx.uids.has(h.info.uid));
-    const seqOf = new Map(sel.view.map((e, i) => [e.uid, i + 1]));
-    const removed = [...ctx.uids].filter((u) => !now.has(u) && current.has(u) && seqOf.has(u)).sort((a, b) => a - b);
-    ctx.uids = now;
-    const num = (uid: number): number => (ctx.uid ? uid : seqOf.get(uid)!);
-    const nums = hits.map((h) => num(h.info.uid));
-    let line = '';
-    const o = ctx.returns.options;
-    if (o.has('ALL')) {
-      if (removed.length) line += ` REMOVEFROM (0 ${formatSet(removed.map(num).sort((a, b) => a - b))})`;
-      if (added.length) line += ` ADDTO (0 ${formatSet(added.map((h) => num(h.info.uid)))})`;
-    }
-    const min = nums.length ? nums[0]! : null;
-    const max = nums.length ? nums[nums.length - 1]! : null;
-    if (o.has('MIN') && min !== ctx.min && min !== null) line += ` MIN ${min}`;
-    if (o.has('MAX') && max !== ctx.max && max !== null) line += ` MAX ${max}`;
-    if (o.has('COUNT') && nums.length !== ctx.count) line += ` COUNT ${nums.length}`;
-    ctx.min = min;
-    ctx.max = max;
-    ctx.count = nums.length;
-    if (line) s.untagged(`ESEARCH (TAG ${tagString(ctx.tag)})${ctx.uid ? ' UID' : ''}${line}`);
-  }
 }
