@@ -167,7 +167,8 @@ export interface Returns {
   partial?: PartialRange;
 }
 
-function partialRange(a: Args): PartialRange {
+/** `partial-range` (RFC 9394 §4): for RETURN (PARTIAL ...) and the UID FETCH modifier. */
+export function partialRange(a: Args): PartialRange {
   const text = a.word();
   const m = /^(-?)(\d+):(-?)(\d+)$/.exec(text);
   if (!m || m[1] !== m[3]) throw new ParseError('Invalid PARTIAL range');

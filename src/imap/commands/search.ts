@@ -270,22 +270,20 @@ async function factsOf(mailbox: Mailbox, uid: number, want: FactsRequest): Promi
   throw new StoreError('NONEXISTENT', `message UID ${uid} no longer exists`);
 }
 
-/** The part of a result RETURN (SAVE) keeps (RFC 5182 §2.4; RFC 9394 for PARTIAL): only MIN and/or
- *  MAX when given without ALL and COUNT, only the PARTIAL range when given without them, else all. */
+/** The part of a result RETURN (SAVE) keeps (RFC 5182 §2.4; RFC 9394 §3.2 Table 1 for PARTIAL): all
+ *  with ALL or COUNT; else the PARTIAL range (if given) plus the MIN and/or MAX message (if given). */
 function savedPart(returns: Returns, uids: readonly number[]): number[] {
   const o = returns.options;
   if (o.has('ALL') || o.has('COUNT') || uids.length === 0) return [...uids];
-  if (o.has('MIN') || o.has('MAX')) {
-    const out: number[] = [];
-    if (o.has('MIN')) out.push(uids[0]!);
-    if (o.has('MAX')) out.push(uids[uids.length - 1]!);
-    return out;
-  }
-  if (returns.partial) return partialSlice(returns.partial, uids);
-  return [...uids];
+  if (!o.has('MIN') && !o.has('MAX')) return returns.partial ? partialSlice(returns.partial, uids) : [...uids];
+  const out = returns.partial ? partialSlice(returns.partial, uids) : [];
+  if (o.has('MIN')) out.push(uids[0]!);
+  if (o.has('MAX')) out.push(uids[uids.length - 1]!);
+  return out;
 }
 
-function partialSlice<T>(p: PartialRange, items: readonly T[]): T[] {
+/** The items at the PARTIAL range's positions (RFC 9394 §3.1), in their order. */
+export function partialSlice<T>(p: PartialRange, items: readonly T[]): T[] {
   const n = items.length;
   // Positions are 1-based; negative ones count from the end.
   const from = p.lo > 0 ? p.lo - 1 : Math.max(0, n + p.lo);
