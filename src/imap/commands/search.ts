@@ -182,13 +182,18 @@ export interface Hit {
 
 export class BadCharset extends Error {}
 
-/** `charset SP search-criteria` as SORT and THREAD take them (RFC 5256), searched; null when the charset
- *  is unknown (the caller answers NO [BADCHARSET]). */
-export async function charsetAndSearch(s: ImapSession, a: Command['args']): Promise<Awaited<ReturnType<typeof searchMessages>> | null> {
+/** `charset SP search-criteria` as SORT and THREAD take them (RFC 5256). */
+export function parseCharsetCriteria(a: Command['args']): { charset: string; key: SearchKey } {
   const charset = a.astringBytes().toString('latin1');
   if (a.atEnd) throw new ParseError('Missing search criteria');
   a.sp();
-  const key = parseCriteria(a);
+  return { charset, key: parseCriteria(a) };
+}
+
+/** `charset SP search-criteria`, searched; null when the charset is unknown (the caller answers NO
+ *  [BADCHARSET]). */
+export async function charsetAndSearch(s: ImapSession, a: Command['args']): Promise<Awaited<ReturnType<typeof searchMessages>> | null> {
+  const { charset, key } = parseCharsetCriteria(a);
   try {
     return await searchMessages(s, key, charset);
   } catch (e) {

@@ -4,13 +4,13 @@
 // sort-keys' facts.
 import type { Command, ImapSession } from '../session.js';
 import { ParseError } from '../args.js';
-import { parseCriteria, parseReturns } from '../search-keys.js';
+import { parseReturns } from '../search-keys.js';
 import { needsFacts, parseSortCriteria, sortItems, type SortItem } from '../sort.js';
 import { messageFacts } from '../sort-keys.js';
 import { no, ok, type Result } from '../result.js';
 import { requireSelected } from './helpers.js';
 import { addContext, canAddContext, hasContext, noUpdate } from '../search-context.js';
-import { answerReturns, BadCharset, BADCHARSET, failedReturns, searchMessages } from './search.js';
+import { answerReturns, BadCharset, BADCHARSET, failedReturns, parseCharsetCriteria, searchMessages } from './search.js';
 
 export async function sort(s: ImapSession, c: Command): Promise<Result> {
   const sel = requireSelected(s);
@@ -19,10 +19,7 @@ export async function sort(s: ImapSession, c: Command): Promise<Result> {
   const returns = parseReturns(a);
   const criteria = parseSortCriteria(a);
   a.sp();
-  const charset = a.astringBytes().toString('latin1');
-  if (a.atEnd) throw new ParseError('Missing search criteria');
-  a.sp();
-  const key = parseCriteria(a);
+  const { charset, key } = parseCharsetCriteria(a);
   let update = returns?.options.has('UPDATE') === true;
   // RFC 5267 §4.3: UPDATE under the tag of a live context is BAD; §4.3.1: over the limit, an untagged
   // NO [NOUPDATE] and the sort goes on without a context.
