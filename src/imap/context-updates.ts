@@ -7,7 +7,7 @@
 import type { ImapSession } from './session.js';
 import type { Selected } from './selected.js';
 import { searchMessages } from './commands/search.js';
-import { liveContexts, removeFrom, replaceResult, type Context } from './search-context.js';
+import { liveContexts, remember, remembered, removeFrom, replaceResult, type Context } from './search-context.js';
 import { needsFacts, sortItems, type SortCriterion, type SortItem } from './sort.js';
 import { messageFacts } from './sort-keys.js';
 
@@ -38,7 +38,7 @@ export function contextExpunges(sel: Selected, allowExpunge: boolean): string[] 
 async function currentResult(s: ImapSession, sel: Selected, ctx: Context): Promise<number[] | null> {
   let hits;
   try {
-    hits = (await searchMessages(s, ctx.key, ctx.charset)).hits;
+    hits = (await searchMessages(s, ctx.key, ctx.charset, ctx.memo ? (info) => remembered(ctx, info) : undefined)).hits;
   } catch {
     return null; // e.g. a charset that went away: keep the old result
   }
@@ -91,6 +91,7 @@ export async function sendContextUpdates(s: ImapSession): Promise<void> {
       ctx.uids = new Set(known);
     }
     const line = replaceResult(ctx, next, (uid) => (ctx.uid ? uid : seqOf.get(uid)!));
+    remember(ctx, sel);
     if (line) s.untagged(line);
   }
 }

@@ -27,6 +27,10 @@ export interface Context {
   uids: Set<number>;
   /** The store state the result was last computed for. */
   state: MailboxState;
+  /** For criteria whose answer for a message changes only with the message (no sequence numbers,
+   *  "$", \Recent or time): UID → mod-sequence * 2 + 1 if it matched then (+ 0 if not), so an
+   *  update re-evaluates only the messages that changed or came. null: evaluate all every time. */
+  memo: Map<number, number> | null;
 }
 
 const contexts = new WeakMap<Selected, Context[]>();
@@ -47,12 +51,54 @@ export function hasContext(sel: Selected, tag: string): boolean {
 /** The untagged NO that refuses an UPDATE; the command itself goes on and completes OK. */
 export const noUpdate = (tag: string): string => `NO [NOUPDATE ${tagString(tag)}] Too many search contexts, will not notify`;
 
+/** Whether a message's match can change only when the message does (its mod-sequence moves). */
+export function stableKey(k: SearchKey): boolean {
+  switch (k.op) {
+    case 'and':
+      return k.keys.every(stableKey);
+    case 'or':
+      return stableKey(k.a) && stableKey(k.b);
+    case 'not':
+      return stableKey(k.key);
+    case 'seq': // numbers shift with expunges
+    case 'uid': // "*" moves with new mail
+    case 'saved': // "$" changes with other commands
+    case 'age': // time passes
+    case 'recent':
+    case 'new':
+    case 'old':
+      return false;
+    default:
+      return true;
+  }
+}
+
+/** Record what the criteria answered for the messages of the view now. */
+export function remember(ctx: Context, sel: Selected): void {
+  const memo = ctx.memo;
+  if (!memo) return;
+  memo.clear();
+  for (let i = 0; i < sel.view.length; i++) {
+    if (sel.view[i]!.gone) continue;
+    const info = sel.current(i);
+    memo.set(info.uid, info.modseq * 2 + (ctx.uids.has(info.uid) ? 1 : 0));
+  }
+}
+
+/** What the criteria answered for this message when last evaluated, if it has not changed since. */
+export function remembered(ctx: Context, info: { uid: number; modseq: number }): boolean | undefined {
+  const m = ctx.memo?.get(info.uid);
+  return m !== undefined && Math.floor(m / 2) === info.modseq ? m % 2 === 1 : undefined;
+}
+
 /** Keep a SEARCH or SORT RETURN (UPDATE) alive with the result just sent: `uids` in result order
  *  (ascending for SEARCH, sort order for SORT, whose `criteria` are given). */
 export function addContext(sel: Selected, c: { tag: string; uid: boolean }, key: SearchKey, charset: string | undefined, uids: readonly number[], criteria: readonly SortCriterion[] | null = null): void {
   let list = contexts.get(sel);
   if (!list) contexts.set(sel, (list = []));
-  list.push({ tag: c.tag, uid: c.uid, key, charset, criteria, order: [...uids], uids: new Set(uids), state: sel.mailbox.state });
+  const ctx: Context = { tag: c.tag, uid: c.uid, key, charset, criteria, order: [...uids], uids: new Set(uids), state: sel.mailbox.state, memo: stableKey(key) ? new Map() : null };
+  remember(ctx, sel);
+  list.push(ctx);
 }
 
 /** The live contexts of a selected mailbox (mutable: the updater refreshes them in place). */

@@ -99,7 +99,7 @@ function follower(a: Imap) {
 
 const stub = (criteria: boolean, order: number[]): Context => ({
   tag: 'C01', uid: true, key: { op: 'all' }, charset: undefined, criteria: criteria ? [{ key: 'SUBJECT', reverse: false }] : null,
-  order, uids: new Set(order), state: {} as MailboxState,
+  order, uids: new Set(order), state: {} as MailboxState, memo: null,
 });
 
 describe('CONTEXT=SORT update positions (RFC 5267 §4.3.3, §4.3.4)', () => {

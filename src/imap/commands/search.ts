@@ -206,8 +206,9 @@ export async function charsetAndSearch(s: ImapSession, a: Command['args']): Prom
  * The messages of the selected mailbox that match `key` (strings in `charset`), in sequence order.
  * Shared by SEARCH, SORT and THREAD. Throws BadCharset for an unknown charset. Enables CONDSTORE
  * when the key uses MODSEQ (RFC 7162 §3.1) and then reports the highest mod-sequence found.
+ * `known` (live contexts) answers for messages whose result it already knows; the others are evaluated.
  */
-export async function searchMessages(s: ImapSession, key0: SearchKey, charset: string | undefined): Promise<{ hits: Hit[]; withModseq: boolean; maxModseq: number }> {
+export async function searchMessages(s: ImapSession, key0: SearchKey, charset: string | undefined, known?: (info: MessageInfo) => boolean | undefined): Promise<{ hits: Hit[]; withModseq: boolean; maxModseq: number }> {
   const sel = requireSelected(s);
   let strings: Map<Buffer, string>;
   try {
@@ -240,12 +241,20 @@ export async function searchMessages(s: ImapSession, key0: SearchKey, charset: s
     if (e.gone) continue;
     if (s.dead) break;
     const info = sel.current(i);
+    const was = known?.(info);
+    if (was !== undefined) {
+      if (was) {
+        hits.push({ index: i, info });
+        if (info.modseq > maxModseq) maxModseq = info.modseq;
+      }
+      continue;
+    }
     let loaded: Promise<Searchable> | null = null;
     let facts: Promise<HeaderFacts> | null = null;
     if (batched && !ahead.has(e.uid)) {
       ahead.clear();
       const uids: number[] = [];
-      for (let j = i; j < sel.view.length && uids.length < BATCH; j++) if (!sel.view[j]!.gone) uids.push(sel.view[j]!.uid);
+      for (let j = i; j < sel.view.length && uids.length < BATCH; j++) if (!sel.view[j]!.gone && known?.(sel.current(j)) === undefined) uids.push(sel.view[j]!.uid);
       for await (const f of sel.mailbox.facts(uids, want!)) ahead.set(f.uid, f);
     }
     const mine = batched ? ahead.get(e.uid) : undefined;
