@@ -9,7 +9,7 @@ import type { UserSession } from '../session/login.js';
 import type { InputQueue } from './input.js';
 import type { Args } from './args.js';
 import type { Selected, TrackerMode } from './selected.js';
-import { sendContextUpdates } from './commands/search.js';
+import { contextExpunges, sendContextUpdates } from './context-updates.js';
 import type { ServeOptions } from '../session/handoff.js';
 
 export type ImapState = 'notauth' | 'auth' | 'selected' | 'logout';
@@ -173,8 +173,9 @@ export class ImapSession {
       this.dead = true;
       return;
     }
+    for (const l of contextExpunges(sel, opts.allowExpunge)) this.line(l); // RFC 5267: REMOVEFROM before EXPUNGE
     for (const l of sel.updates(opts.allowExpunge)) this.line(l);
-    await sendContextUpdates(this); // CONTEXT=SEARCH: how live search results changed
+    await sendContextUpdates(this); // CONTEXT=SEARCH/SORT: how live results changed
     if (sel.inStep) sel.acknowledge();
     else if (sel.modseqSent) {
       // RFC 7162 §3.2: MODSEQs may have been sent while an expunge is still held back: give the

@@ -14,7 +14,7 @@ import { formatSet, rangeTest } from '../sequence.js';
 import { ParseError } from '../args.js';
 import { ADDRESS_SEARCH_FIELDS, factsNeeded, needsContent, parseCriteria, parseSearch, usesModseq, type PartialRange, type Returns, type SearchKey } from '../search-keys.js';
 import { saveResult, savedUids } from '../search-result.js';
-import { addContext, canAddContext, liveContexts, tagString } from '../search-context.js';
+import { addContext, canAddContext, hasContext, noUpdate } from '../search-context.js';
 import { decodeCriteria, loadSearchable, type Searchable, UnknownCharset } from '../message-data.js';
 import { bad, no, ok, type Result } from '../result.js';
 import { requireSelected } from './helpers.js';
@@ -182,13 +182,18 @@ export interface Hit {
 
 export class BadCharset extends Error {}
 
-/** `charset SP search-criteria` as SORT and THREAD take them (RFC 5256), searched; null when the charset
- *  is unknown (the caller answers NO [BADCHARSET]). */
-export async function charsetAndSearch(s: ImapSession, a: Command['args']): Promise<Awaited<ReturnType<typeof searchMessages>> | null> {
+/** `charset SP search-criteria` as SORT and THREAD take them (RFC 5256). */
+export function parseCharsetCriteria(a: Command['args']): { charset: string; key: SearchKey } {
   const charset = a.astringBytes().toString('latin1');
   if (a.atEnd) throw new ParseError('Missing search criteria');
   a.sp();
-  const key = parseCriteria(a);
+  return { charset, key: parseCriteria(a) };
+}
+
+/** `charset SP search-criteria`, searched; null when the charset is unknown (the caller answers NO
+ *  [BADCHARSET]). */
+export async function charsetAndSearch(s: ImapSession, a: Command['args']): Promise<Awaited<ReturnType<typeof searchMessages>> | null> {
+  const { charset, key } = parseCharsetCriteria(a);
   try {
     return await searchMessages(s, key, charset);
   } catch (e) {
@@ -201,8 +206,9 @@ export async function charsetAndSearch(s: ImapSession, a: Command['args']): Prom
  * The messages of the selected mailbox that match `key` (strings in `charset`), in sequence order.
  * Shared by SEARCH, SORT and THREAD. Throws BadCharset for an unknown charset. Enables CONDSTORE
  * when the key uses MODSEQ (RFC 7162 §3.1) and then reports the highest mod-sequence found.
+ * `known` (live contexts) answers for messages whose result it already knows; the others are evaluated.
  */
-export async function searchMessages(s: ImapSession, key0: SearchKey, charset: string | undefined): Promise<{ hits: Hit[]; withModseq: boolean; maxModseq: number }> {
+export async function searchMessages(s: ImapSession, key0: SearchKey, charset: string | undefined, known?: (info: MessageInfo) => boolean | undefined): Promise<{ hits: Hit[]; withModseq: boolean; maxModseq: number }> {
   const sel = requireSelected(s);
   let strings: Map<Buffer, string>;
   try {
@@ -235,12 +241,20 @@ export async function searchMessages(s: ImapSession, key0: SearchKey, charset: s
     if (e.gone) continue;
     if (s.dead) break;
     const info = sel.current(i);
+    const was = known?.(info);
+    if (was !== undefined) {
+      if (was) {
+        hits.push({ index: i, info });
+        if (info.modseq > maxModseq) maxModseq = info.modseq;
+      }
+      continue;
+    }
     let loaded: Promise<Searchable> | null = null;
     let facts: Promise<HeaderFacts> | null = null;
     if (batched && !ahead.has(e.uid)) {
       ahead.clear();
       const uids: number[] = [];
-      for (let j = i; j < sel.view.length && uids.length < BATCH; j++) if (!sel.view[j]!.gone) uids.push(sel.view[j]!.uid);
+      for (let j = i; j < sel.view.length && uids.length < BATCH; j++) if (!sel.view[j]!.gone && known?.(sel.current(j)) === undefined) uids.push(sel.view[j]!.uid);
       for await (const f of sel.mailbox.facts(uids, want!)) ahead.set(f.uid, f);
     }
     const mine = batched ? ahead.get(e.uid) : undefined;
@@ -270,22 +284,20 @@ async function factsOf(mailbox: Mailbox, uid: number, want: FactsRequest): Promi
   throw new StoreError('NONEXISTENT', `message UID ${uid} no longer exists`);
 }
 
-/** The part of a result RETURN (SAVE) keeps (RFC 5182 §2.4; RFC 9394 for PARTIAL): only MIN and/or
- *  MAX when given without ALL and COUNT, only the PARTIAL range when given without them, else all. */
+/** The part of a result RETURN (SAVE) keeps (RFC 5182 §2.4; RFC 9394 §3.2 Table 1 for PARTIAL): all
+ *  with ALL or COUNT; else the PARTIAL range (if given) plus the MIN and/or MAX message (if given). */
 function savedPart(returns: Returns, uids: readonly number[]): number[] {
   const o = returns.options;
   if (o.has('ALL') || o.has('COUNT') || uids.length === 0) return [...uids];
-  if (o.has('MIN') || o.has('MAX')) {
-    const out: number[] = [];
-    if (o.has('MIN')) out.push(uids[0]!);
-    if (o.has('MAX')) out.push(uids[uids.length - 1]!);
-    return out;
-  }
-  if (returns.partial) return partialSlice(returns.partial, uids);
-  return [...uids];
+  if (!o.has('MIN') && !o.has('MAX')) return returns.partial ? partialSlice(returns.partial, uids) : [...uids];
+  const out = returns.partial ? partialSlice(returns.partial, uids) : [];
+  if (o.has('MIN')) out.push(uids[0]!);
+  if (o.has('MAX')) out.push(uids[uids.length - 1]!);
+  return out;
 }
 
-function partialSlice<T>(p: PartialRange, items: readonly T[]): T[] {
+/** The items at the PARTIAL range's positions (RFC 9394 §3.1), in their order. */
+export function partialSlice<T>(p: PartialRange, items: readonly T[]): T[] {
   const n = items.length;
   // Positions are 1-based; negative ones count from the end.
   const from = p.lo > 0 ? p.lo - 1 : Math.max(0, n + p.lo);
@@ -338,8 +350,14 @@ export async function search(s: ImapSession, c: Command): Promise<Result> {
   if (!req.returns && s.enabled.imap4rev2) req.returns = { options: new Set(['ALL']) };
   // RFC 6855 §3 (erratum 4029): after ENABLE UTF8=ACCEPT the strings are UTF-8, a CHARSET conflicts.
   if (req.charset !== undefined && s.utf8Accept) return bad('SEARCH CHARSET is not allowed after ENABLE UTF8=ACCEPT');
-  const update = req.returns?.options.has('UPDATE') === true;
-  if (update && !canAddContext(sel)) return no(`[NOUPDATE ${tagString(c.tag)}] Too many search contexts`);
+  let update = req.returns?.options.has('UPDATE') === true;
+  // RFC 5267 §4.3: UPDATE under the tag of a live context is BAD; §4.3.1: over the limit, an untagged
+  // NO [NOUPDATE] and the search goes on without a context.
+  if (update && hasContext(sel, c.tag)) throw new ParseError(`Tag ${c.tag.slice(0, 40)} already names a search context`);
+  if (update && !canAddContext(sel)) {
+    s.untagged(noUpdate(c.tag));
+    update = false;
+  }
   let r: Awaited<ReturnType<typeof searchMessages>>;
   try {
     r = await searchMessages(s, req.key, req.charset);
@@ -357,52 +375,7 @@ export async function search(s: ImapSession, c: Command): Promise<Result> {
     s.untagged(`SEARCH${nums.map((h) => ' ' + h).join('')}${mod}`);
   } else {
     answerReturns(s, c, req.returns, nums, uids, r.withModseq ? r.maxModseq : null);
-    if (update) addContext(sel, c, req.key, req.charset, req.returns, uids, nums);
+    if (update) addContext(sel, c, req.key, req.charset, uids);
   }
   return ok(`${c.uid ? 'UID ' : ''}SEARCH completed`);
-}
-
-/**
- * After the session's other updates (EXISTS, FETCH, EXPUNGE/VANISHED) went out: re-evaluate every
- * context whose mailbox changed and send what changed. Messages expunged meanwhile are not reported
- * (the client has them from EXPUNGE/VANISHED, or will, and drops them from its results then).
- */
-export async function sendContextUpdates(s: ImapSession): Promise<void> {
-  const sel = s.selected;
-  const list = sel ? liveContexts(sel) : [];
-  if (!sel || !list.length) return;
-  const state = sel.mailbox.state;
-  for (const ctx of [...list]) {
-    if (ctx.state === state || s.dead) continue;
-    ctx.state = state;
-    let hits;
-    try {
-      hits = (await searchMessages(s, ctx.key, ctx.charset)).hits;
-    } catch {
-      continue; // e.g. a charset that went away: keep the old result
-    }
-    const now = new Set(hits.map((h) => h.info.uid));
-    const current = new Set(state.messages.map((m) => m.uid));
-    const added = hits.filter((h) => !ctx.uids.has(h.info.uid));
-    const seqOf = new Map(sel.view.map((e, i) => [e.uid, i + 1]));
-    const removed = [...ctx.uids].filter((u) => !now.has(u) && current.has(u) && seqOf.has(u)).sort((a, b) => a - b);
-    ctx.uids = now;
-    const num = (uid: number): number => (ctx.uid ? uid : seqOf.get(uid)!);
-    const nums = hits.map((h) => num(h.info.uid));
-    let line = '';
-    const o = ctx.returns.options;
-    if (o.has('ALL')) {
-      if (removed.length) line += ` REMOVEFROM (0 ${formatSet(removed.map(num).sort((a, b) => a - b))})`;
-      if (added.length) line += ` ADDTO (0 ${formatSet(added.map((h) => num(h.info.uid)))})`;
-    }
-    const min = nums.length ? nums[0]! : null;
-    const max = nums.length ? nums[nums.length - 1]! : null;
-    if (o.has('MIN') && min !== ctx.min && min !== null) line += ` MIN ${min}`;
-    if (o.has('MAX') && max !== ctx.max && max !== null) line += ` MAX ${max}`;
-    if (o.has('COUNT') && nums.length !== ctx.count) line += ` COUNT ${nums.length}`;
-    ctx.min = min;
-    ctx.max = max;
-    ctx.count = nums.length;
-    if (line) s.untagged(`ESEARCH (TAG ${tagString(ctx.tag)})${ctx.uid ? ' UID' : ''}${line}`);
-  }
 }
