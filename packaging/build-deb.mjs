@@ -17,7 +17,6 @@ import {
   statSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -32,8 +31,6 @@ const PROGRAMS = { imapd: 'dmail-imapd', dpop: 'dmail-dpop', dmailctl: 'dmailctl
 // compile-time header library).
 const RUNTIME_MODULES = ['posix', 'fs-ext', 'authenticate-pam', 'iconv-lite'];
 const BUILD_ONLY = new Set(['nan']);
-const SNAPSHOTTED = ['imapd', 'dpop'];
-const { startScript } = createRequire(import.meta.url)('../src/snapshot.cjs');
 
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const version = pkg.version;
@@ -59,17 +56,12 @@ try {
       chmodSync(at(`${lib}/dist/${f}`), 0o755);
     }
   }
-  // imapd and dpop start from a V8 start-up snapshot, which depends on the node binary: postinst builds it
-  // (dist/snapshot.cjs); the start scripts are written for the installed tree.
-  copyFileSync(join(root, 'dist', 'snapshot.cjs'), at(`${lib}/dist/snapshot.cjs`));
-  for (const p of SNAPSHOTTED) file(`${lib}/dist/${p}-start.cjs`, startScript(p, INSTALLED + '/dist'), 0o755);
   copyFileSync(join(root, 'dmail.conf.example'), at(`${lib}/dmail.conf.example`)); // dmailctl man reads it
   file(`${lib}/package.json`, JSON.stringify({ name: pkg.name, version, private: true, type: 'module' }, null, 2) + '\n');
   dir(`${lib}/bin`);
-  const entry = (p) => (SNAPSHOTTED.includes(p) ? `${p}-start.cjs` : `${p}-launch.cjs`);
-  for (const p of Object.keys(PROGRAMS)) symlinkSync(`../dist/${entry(p)}`, at(`${lib}/bin/${p}`));
+  for (const p of Object.keys(PROGRAMS)) symlinkSync(`../dist/${p}-launch.cjs`, at(`${lib}/bin/${p}`));
   dir('usr/sbin');
-  for (const [p, name] of Object.entries(PROGRAMS)) symlinkSync(`../lib/dmail-imapd/dist/${entry(p)}`, at(`usr/sbin/${name}`));
+  for (const [p, name] of Object.entries(PROGRAMS)) symlinkSync(`../lib/dmail-imapd/dist/${p}-launch.cjs`, at(`usr/sbin/${name}`));
 
   // --- runtime node_modules: the external modules and their dependencies, without build leftovers ---
   const seen = new Set();
@@ -138,7 +130,6 @@ try {
     .replace('@VERSION@', version).replace('@ARCH@', arch).replace('@SIZE@', String(sizeKb)));
   file('DEBIAN/conffiles', '/etc/pam.d/dmail\n');
   for (const s of ['postinst', 'prerm', 'postrm']) file(`DEBIAN/${s}`, readFileSync(join(here, s)), 0o755);
-  file('DEBIAN/triggers', readFileSync(join(here, 'triggers'))); // postinst rebuilds the start-up snapshots
   file('DEBIAN/md5sums', md5sums(stage));
 
   const out = join(root, 'dist', 'pkg');

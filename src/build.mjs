@@ -3,30 +3,18 @@
 // stay external and are loaded lazily by the code that needs them. Entries build independently so one
 // broken entry does not stop the others from being usable; the exit code still reports any failure.
 //
-// bin/dmailctl is a symlink to dist/dmailctl-launch.cjs (src/launcher.cjs), which runs dist/dmailctl.cjs
-// through a V8 code cache. Measured here: a symlink starts like `node dist/x.cjs` while an ESM shim
-// importing the bundle costs ~25-50 ms more, and the code cache saves ~10 ms of CPU per start.
-// bin/imapd and bin/dpop, the per-connection servers, are symlinks to dist/<name>-start.cjs (a POSIX sh
-// script that is also CommonJS, from src/snapshot.cjs) that runs the bundle from a V8 start-up snapshot, dist/<name>.blob, built
-// last (dist/snapshot.cjs): its modules are then evaluated once here rather than in every process; when the
-// blob is missing or stale the start script falls back to dist/<name>-launch.cjs.
+// bin/<name> are symlinks to dist/<name>-launch.cjs (src/launcher.cjs), which runs dist/<name>.cjs through
+// a V8 code cache. Measured here: a symlink starts like `node dist/x.cjs` while an ESM shim importing the
+// bundle costs ~25-50 ms more, and the code cache saves ~10 ms of CPU per start.
 import { build } from 'esbuild';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const entries = ['imapd', 'dpop', 'dmailctl'];
 const launcher = readFileSync(join(root, 'src/launcher.cjs'), 'utf8');
-const snapshotTool = readFileSync(join(root, 'src/snapshot.cjs'), 'utf8');
-const { startScript } = createRequire(import.meta.url)('./snapshot.cjs');
-const snapshotted = ['imapd', 'dpop'];
-const dist = join(root, 'dist');
-
-// Until their blobs are rebuilt below, the start scripts must not use the old ones.
-for (const e of snapshotted) rmSync(join(dist, `${e}.blob.stamp`), { force: true });
 
 const results = await Promise.allSettled(entries.map((e) => build({
   absWorkingDir: root,
@@ -44,10 +32,9 @@ const results = await Promise.allSettled(entries.map((e) => build({
   external: ['posix', 'fs-ext', 'authenticate-pam', 'iconv-lite'],
   // import() of externals becomes require(): plain CommonJS that the launcher's vm.Script can run.
   supported: { 'dynamic-import': false },
-  // Source is ESM and may use import.meta.url; give the CJS bundle an equivalent, computed when used
-  // (in a start-up snapshot __filename becomes the installed bundle's only after deserialization).
-  define: { 'import.meta.url': '__dmail_meta.url' },
-  banner: { js: "#!/usr/bin/env node\nvar __dmail_meta={get url(){return require('url').pathToFileURL(__filename).href}};" },
+  // Source is ESM and may use import.meta.url; give the CJS bundle an equivalent.
+  define: { 'import.meta.url': '__import_meta_url' },
+  banner: { js: "#!/usr/bin/env node\nconst __import_meta_url=require('url').pathToFileURL(__filename).href;" },
   logLevel: 'error',
 })));
 const failed = entries.filter((_, i) => results[i].status === 'rejected');
@@ -58,13 +45,7 @@ for (const e of entries) {
   const launch = join(root, 'dist', `${e}-launch.cjs`);
   writeFileSync(launch, `#!/usr/bin/env node\n${launcher}`);
   chmodSync(launch, 0o755);
-  if (snapshotted.includes(e)) {
-    const start = join(dist, `${e}-start.cjs`);
-    writeFileSync(start, startScript(e, dist));
-    chmodSync(start, 0o755);
-  }
 }
-writeFileSync(join(dist, 'snapshot.cjs'), snapshotTool);
 if (failed.length) {
   console.error(`build failed for: ${failed.join(', ')}`);
   process.exit(1);
@@ -74,12 +55,3 @@ if (failed.length) {
 // (src/cli/man.ts), so they cannot drift from either.
 rmSync(join(root, 'dist', 'man'), { recursive: true, force: true });
 execFileSync(process.execPath, [join(root, 'dist', 'dmailctl.cjs'), 'man', '--out', join(root, 'dist', 'man')], { stdio: 'inherit' });
-
-// The start-up snapshots (dist/<name>.blob + .stamp). A failure is reported but does not fail the build:
-// bin/<name> then runs the plain bundle.
-const snap = snapshotted.filter((e) => !failed.includes(e));
-try {
-  execFileSync(process.execPath, [join(dist, 'snapshot.cjs'), ...snap], { stdio: 'inherit' });
-} catch {
-  console.error('warning: no start-up snapshot for some programs (see above); they run without one');
-}

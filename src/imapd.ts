@@ -1,9 +1,7 @@
 // Entry point of bin/imapd: one IMAP session per process, started by inetd, xinetd or systemd.
-import { prepareServer, runServer } from './transport/server-main.js';
-import { startMain } from './startup.js';
+import { runServer } from './transport/server-main.js';
 
-const loadServe = async () => {
+void runServer('imapd', process.argv.slice(2), async () => {
   const { serveImap } = await import('./imap/server.js');
   return serveImap;
-};
-startMain(() => runServer('imapd', process.argv.slice(2), loadServe), () => prepareServer(loadServe));
+});

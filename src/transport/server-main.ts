@@ -191,15 +191,6 @@ export async function runServer(program: ServerProgram, argv: string[], loadServ
   process.exit(0);
 }
 
-/** Evaluate, without running anything, every module the per-connection path above loads: called only
- *  while building the start-up snapshot (src/startup.ts), so that a new process finds them ready. */
-export async function prepareServer(loadServe: () => Promise<ServeFn>): Promise<void> {
-  await Promise.all([
-    import('../log/logger.js'), import('./tls.js'), import('./listen-fds.js'), import('./stdio.js'),
-    import('../session/host.js'), loadServe(),
-  ]);
-}
-
 /** The resident mode (src/resident/): a master on these listening sockets. */
 async function runResident(program: ServerProgram, args: ServerArgs, listen: import('../resident/master.js').ListenSpec[]): Promise<void> {
   const { runMaster } = await import('../resident/master.js');

@@ -19,8 +19,7 @@ function newest(dir: string): number {
 }
 
 export default function setup(): void {
-  const bundles = ['imapd', 'dpop', 'dmailctl'].flatMap((n) => [`dist/${n}.cjs`, `dist/${n}-launch.cjs`])
-    .concat(['dist/imapd-start.cjs', 'dist/dpop-start.cjs', 'dist/snapshot.cjs']).map((f) => join(ROOT, f));
+  const bundles = ['imapd', 'dpop', 'dmailctl'].flatMap((n) => [`dist/${n}.cjs`, `dist/${n}-launch.cjs`]).map((f) => join(ROOT, f));
   const built = bundles.every(existsSync) ? Math.min(...bundles.map((f) => statSync(f).mtimeMs)) : 0;
   if (built >= Math.max(newest(join(ROOT, 'src')), statSync(join(ROOT, 'package.json')).mtimeMs)) return;
   execFileSync(process.execPath, [join(ROOT, 'src/build.mjs')], { cwd: ROOT, stdio: 'inherit' });
