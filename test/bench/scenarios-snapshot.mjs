@@ -7,8 +7,9 @@
 // and left out (see the history of this file's branch, h3/snapshot): on Node 20 it saved ~20 M instructions
 // (3.5%) per process but read and materialised a 6 MB blob (+2000 page faults), a net CPU loss.
 
-/** Derived rows: get(id, who) is a finished row's summary for one system ({ value, cpu, rss, wall }). */
-export function snapshotDerived(get) {
+/** Derived rows: get(id, who) is a finished row's summary for one system ({ value, cpu, rss, wall });
+ *  medium: the label of the session's corpus (10k, or 2k with --quick). */
+export function snapshotDerived(get, medium) {
   const rows = [];
   const ratio = (title, unit, a, b, target, max) => {
     const r = a && b ? a.median / b.median : null;
@@ -16,7 +17,7 @@ export function snapshotDerived(get) {
   };
   ratio('per-connection greeting vs floor (issue 12)', 'ms', get('greeting-imap', 'ours')?.value, get('greeting-imap', 'floor')?.value, '<= 1.2x floor', 1.2);
   ratio('per-connection greeting CPU vs floor', 'ms', get('greeting-imap', 'ours')?.cpu, get('greeting-imap', 'floor')?.cpu, 'info', null);
-  ratio('per-connection warm 10k session vs Dovecot (issue 12)', 'ms', get('session-warm-10k', 'ours')?.value, get('session-warm-10k', 'dovecot')?.value, '<= 3x dovecot', 3);
-  ratio('per-connection warm 10k session CPU vs Dovecot', 'ms', get('session-warm-10k', 'ours')?.cpu, get('session-warm-10k', 'dovecot')?.cpu, 'info', null);
+  ratio(`per-connection warm ${medium} session vs Dovecot (issue 12)`, 'ms', get('session-warm-10k', 'ours')?.value, get('session-warm-10k', 'dovecot')?.value, '<= 3x dovecot', 3);
+  ratio(`per-connection warm ${medium} session CPU vs Dovecot`, 'ms', get('session-warm-10k', 'ours')?.cpu, get('session-warm-10k', 'dovecot')?.cpu, 'info', null);
   return rows;
 }
