@@ -303,9 +303,10 @@ export class KeysFile {
     return s.decoded;
   }
 
-  /** Whether a record for `uid` with this identity is known (no decoding). */
-  has(uid: number, identity: string): boolean {
-    return this.map.get(uid)?.identity === identity;
+  /** The UIDs with a whole record in the file as it is now, for this UIDVALIDITY (checks, tests). */
+  known(uidValidity: number): number[] {
+    try { this.sync(); } catch { this.reset(); }
+    return this.fd >= 0 && this.uidValidity === uidValidity ? [...this.map.keys()].sort((a, b) => a - b) : [];
   }
 
   /** Queue a record (written soon, in a batch). */
