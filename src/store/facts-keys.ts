@@ -161,6 +161,20 @@ interface Slot {
   decoded?: KeysRecord;
 }
 
+interface Shared {
+  fd: number;
+  ino: number;
+  /** Bytes of the file taken in so far (a record start, or the start of bytes not yet understood). */
+  indexed: number;
+  uidValidity: number;
+  map: Map<number, Slot>;
+  /** Open handles using it; forgotten with the last. */
+  refs: number;
+}
+
+/** The files' contents known to this process, by path (a cache: every use checks the file first). */
+const shared = new Map<string, Shared>();
+
 export interface KeysFileOptions {
   dir: string;
   name: string;
@@ -184,12 +198,10 @@ export function trustedCacheFd(fd: number, dir: string): boolean {
 
 export class KeysFile {
   readonly path: string;
-  private fd = -1;
-  private ino = -1;
-  /** Bytes of the file taken in so far (a record start, or the start of bytes not yet understood). */
-  private indexed = 0;
-  private uidValidity = 0;
-  private map = new Map<number, Slot>();
+  /** What is known of the file, shared by every handle of this process on the same path. */
+  private readonly sh: Shared;
+  /** This handle checked the shared descriptor's file (owner, mode, links) itself. */
+  private verified = false;
   private pending: { uid: number; rec: Buffer }[] = [];
   private timer: NodeJS.Timeout | null = null;
   private noWrite = false;
@@ -200,15 +212,20 @@ export class KeysFile {
 
   constructor(private readonly opts: KeysFileOptions) {
     this.path = `${opts.dir}/${opts.name}`;
+    let sh = shared.get(this.path);
+    if (!sh) shared.set(this.path, (sh = { fd: -1, ino: -1, indexed: 0, uidValidity: 0, map: new Map(), refs: 0 }));
+    sh.refs++;
+    this.sh = sh;
   }
 
   private reset(): void {
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
-    this.ino = -1;
-    this.indexed = 0;
-    this.uidValidity = 0;
-    this.map.clear();
+    const sh = this.sh;
+    if (sh.fd >= 0) closeSync(sh.fd);
+    sh.fd = -1;
+    sh.ino = -1;
+    sh.indexed = 0;
+    sh.uidValidity = 0;
+    sh.map = new Map();
   }
 
   /** Is the open file still the one at the path, and has it grown? Take in what is new. */
@@ -220,7 +237,10 @@ export class KeysFile {
       this.reset();
       return;
     }
-    if (st.ino !== this.ino || st.size < this.indexed) {
+    // Another handle of this process may have opened and checked it: each handle checks it once more.
+    if (!this.verified && this.sh.fd >= 0 && st.ino === this.sh.ino && !trustedCacheFd(this.sh.fd, this.opts.dir)) this.reset();
+    this.verified = true;
+    if (st.ino !== this.sh.ino || st.size < this.sh.indexed) {
       this.reset();
       let fd: number;
       try {
@@ -234,31 +254,31 @@ export class KeysFile {
         this.noWrite = true;
         return;
       }
-      this.fd = fd;
-      this.ino = fstatSync(fd).ino;
+      this.sh.fd = fd;
+      this.sh.ino = fstatSync(fd).ino;
     }
-    if (this.fd < 0) return;
-    const size = fstatSync(this.fd).size;
-    if (size > this.indexed) this.takeIn(size);
+    if (this.sh.fd < 0) return;
+    const size = fstatSync(this.sh.fd).size;
+    if (size > this.sh.indexed) this.takeIn(size);
   }
 
   /** Read [indexed, size) in one piece and index its whole records. */
   private takeIn(size: number): void {
-    const from = this.indexed;
+    const from = this.sh.indexed;
     const buf = Buffer.allocUnsafe(size - from);
     let got = 0;
     while (got < buf.length) {
-      const n = readSync(this.fd, buf, got, buf.length - got, from + got);
+      const n = readSync(this.sh.fd, buf, got, buf.length - got, from + got);
       if (n <= 0) break;
       got += n;
     }
     let p = 0;
     if (from === 0) {
-      if (got < HEAD_LEN || !buf.subarray(0, 8).equals(HEAD)) { this.indexed = 0; this.uidValidity = 0; return; }
-      this.uidValidity = buf.readUInt32LE(8);
+      if (got < HEAD_LEN || !buf.subarray(0, 8).equals(HEAD)) { this.sh.indexed = 0; this.sh.uidValidity = 0; return; }
+      this.sh.uidValidity = buf.readUInt32LE(8);
       p = HEAD_LEN;
     }
-    if (!this.uidValidity) return;
+    if (!this.sh.uidValidity) return;
     let stop = got; // where the bytes not yet understood start
     while (p + 12 <= got) {
       if (buf.readUInt32LE(p) !== MAGIC) {
@@ -276,11 +296,11 @@ export class KeysFile {
         const uid = payload.readUInt32LE(0);
         const r = new Reader(buf, p + 16, p + 12 + len);
         const identity = r.str();
-        this.map.set(uid, { buf, keys: r.p, end: p + 12 + len, size: 12 + len, at: p, identity });
+        this.sh.map.set(uid, { buf, keys: r.p, end: p + 12 + len, size: 12 + len, at: p, identity });
       } catch { /* malformed: skipped */ }
       p += 12 + len;
     }
-    this.indexed = from + Math.min(p, stop);
+    this.sh.indexed = from + Math.min(p, stop);
   }
 
   /** The keys cached for `uid` if they are for these bytes (identity) under this UIDVALIDITY. */
@@ -290,8 +310,8 @@ export class KeysFile {
       this.looked = true;
       try { this.sync(); } catch { this.reset(); }
     }
-    if (this.fd < 0 || this.uidValidity !== uidValidity) return undefined;
-    const s = this.map.get(uid);
+    if (this.sh.fd < 0 || this.sh.uidValidity !== uidValidity) return undefined;
+    const s = this.sh.map.get(uid);
     if (!s || s.identity !== identity) return undefined;
     if (!s.decoded) {
       try {
@@ -306,7 +326,7 @@ export class KeysFile {
   /** The UIDs with a whole record in the file as it is now, for this UIDVALIDITY (checks, tests). */
   known(uidValidity: number): number[] {
     try { this.sync(); } catch { this.reset(); }
-    return this.fd >= 0 && this.uidValidity === uidValidity ? [...this.map.keys()].sort((a, b) => a - b) : [];
+    return this.sh.fd >= 0 && this.sh.uidValidity === uidValidity ? [...this.sh.map.keys()].sort((a, b) => a - b) : [];
   }
 
   /** Queue a record (written soon, in a batch). */
@@ -351,13 +371,13 @@ export class KeysFile {
     try {
       this.sync();
       if (this.noWrite) return;
-      const size = this.fd >= 0 ? fstatSync(this.fd).size : 0;
+      const size = this.sh.fd >= 0 ? fstatSync(this.sh.fd).size : 0;
       const batchBytes = batch.reduce((n, r) => n + r.rec.length, 0);
       const fresh = new Set(batch.map((r) => r.uid));
       let live = batchBytes + HEAD_LEN;
-      for (const [uid, s] of this.map) if (!fresh.has(uid) && this.isLive(state, uid)) live += s.size;
+      for (const [uid, s] of this.sh.map) if (!fresh.has(uid) && this.isLive(state, uid)) live += s.size;
       const cap = this.cap(state);
-      if (this.fd < 0 || this.uidValidity !== state.uidValidity || (size > 64 * 1024 && live * 2 < size) || size + batchBytes > cap) {
+      if (this.sh.fd < 0 || this.sh.uidValidity !== state.uidValidity || (size > 64 * 1024 && live * 2 < size) || size + batchBytes > cap) {
         this.compact(state, batch, cap);
       } else {
         this.append(batch);
@@ -374,7 +394,7 @@ export class KeysFile {
     try {
       const f = fstatSync(fd);
       // The file we read and checked (a compaction elsewhere may have replaced it: the next flush sees it).
-      if (f.ino !== this.ino || !trustedCacheFd(fd, this.opts.dir)) return;
+      if (f.ino !== this.sh.ino || !trustedCacheFd(fd, this.opts.dir)) return;
       const data = Buffer.concat(batch.map((r) => r.rec));
       if (process.env.DMAIL_STORE_KILLPOINT?.includes('facts-keys-append-torn')) {
         writeSync(fd, data, 0, (data.length >> 1) + 1);
@@ -395,8 +415,8 @@ export class KeysFile {
     const parts: Buffer[] = [head];
     let total = HEAD_LEN;
     const fresh = new Map(batch.map((r) => [r.uid, r.rec]));
-    if (this.fd >= 0 && this.uidValidity === state.uidValidity) {
-      for (const [uid, s] of this.map) {
+    if (this.sh.fd >= 0 && this.sh.uidValidity === state.uidValidity) {
+      for (const [uid, s] of this.sh.map) {
         if (fresh.has(uid) || !this.isLive(state, uid)) continue;
         if (total + s.size > cap) { this.full = true; break; }
         parts.push(s.buf.subarray(s.at, s.at + s.size));
@@ -418,6 +438,9 @@ export class KeysFile {
     if (this.closed) return;
     this.flush();
     this.closed = true;
-    this.reset();
+    if (--this.sh.refs === 0) {
+      this.reset();
+      shared.delete(this.path);
+    }
   }
 }

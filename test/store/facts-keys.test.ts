@@ -139,7 +139,8 @@ describe('facts keys file', () => {
     expect(a.loads).toBe(0); // from the text records
     expect(first).toEqual(await collect(factsFromBytes(memorySource(msgs), uids, KEYS)));
     expect(new KeysFile({ dir, name: 'x.facts.sk', writable: false }).known(7)).toEqual(uids);
-    // Writable by others: ignored (and the text file too, so every message is parsed).
+    // Writable by others: ignored (and the text file too, so every message is parsed), even though a
+    // handle of this process that still has it open (the KeysFile above, never closed) read it before.
     chmodSync(join(dir, 'x.facts.sk'), 0o666);
     chmodSync(join(dir, 'x.facts'), 0o666);
     const b = memorySource(msgs);
