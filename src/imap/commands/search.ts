@@ -19,7 +19,7 @@ import { decodeCriteria, loadSearchable, type Searchable, UnknownCharset } from 
 import { no, ok, type Result } from '../result.js';
 import { requireSelected } from './helpers.js';
 
-interface Ctx {
+export interface Ctx {
   info: MessageInfo;
   seq: number;
   maxSeq: number;
@@ -44,7 +44,7 @@ function compareDay(day: number, cmp: 'before' | 'on' | 'since', target: number)
   return day >= target;
 }
 
-async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
+export async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
   switch (k.op) {
     case 'all':
       return true;
@@ -107,7 +107,7 @@ async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
  * it depends on a key that needs the store's facts or the message text: only those messages go through
  * the second pass (`matches`).
  */
-function cheapMatch(k: SearchKey, c: Ctx): boolean | null {
+export function cheapMatch(k: SearchKey, c: Ctx): boolean | null {
   switch (k.op) {
     case 'and': {
       let r: boolean | null = true;
@@ -169,7 +169,7 @@ function cheapMatch(k: SearchKey, c: Ctx): boolean | null {
 }
 
 /** What the header keys (FROM, TO, CC, BCC, SUBJECT, HEADER, SENT*) look at. */
-interface HeaderFacts {
+export interface HeaderFacts {
   /** Folded, RFC 2047-decoded values of a field, all occurrences; for address fields also each
    *  occurrence in normalised form (comments and folding gone, see addressSearchText). */
   header(name: string): string[];
