@@ -49,8 +49,12 @@ export interface KeysRecord {
 /** A lone surrogate does not survive UTF-8: such a record is not cached (it is parsed each time). */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+/** Scratch space records are encoded in (then copied out at their exact size): one buffer per process
+ *  instead of one allocation per record. Grows to the largest record, at most MAX_KEYS_RECORD-ish. */
+let scratch = Buffer.allocUnsafe(4096);
+
 class Writer {
-  private buf = Buffer.allocUnsafe(1024);
+  private buf = scratch;
   n = 0;
   ok = true;
   private room(k: number): void {
@@ -58,6 +62,7 @@ class Writer {
     const b = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.n + k));
     this.buf.copy(b, 0, 0, this.n);
     this.buf = b;
+    if (b.length <= 2 * MAX_KEYS_RECORD) scratch = b;
   }
   u8(v: number): void { this.room(1); this.buf[this.n++] = v; }
   u32(v: number): void { this.room(4); this.buf.writeUInt32LE(v, this.n); this.n += 4; }
@@ -79,6 +84,7 @@ class Writer {
     this.nstr(a.domain);
   }
   list(l: readonly string[]): void { this.u32(l.length); for (const s of l) this.str(s); }
+  /** The encoded bytes, valid until the next record is encoded. */
   done(): Buffer { return this.buf.subarray(0, this.n); }
 }
 
@@ -113,7 +119,8 @@ class Reader {
   }
 }
 
-/** The payload of a record (uid, identity, keys); null when it cannot be stored faithfully. */
+/** The payload of a record (uid, identity, keys); null when it cannot be stored faithfully. The bytes
+ *  are valid until the next call (scratch space): copy them. */
 export function encodeKeys(uid: number, identity: string, sk: SortKeys, th: ThreadingKeys): Buffer | null {
   const w = new Writer();
   w.u32(uid);
