@@ -19,7 +19,7 @@ import { decodeCriteria, loadSearchable, type Searchable, UnknownCharset } from 
 import { bad, no, ok, type Result } from '../result.js';
 import { requireSelected } from './helpers.js';
 
-interface Ctx {
+export interface Ctx {
   info: MessageInfo;
   seq: number;
   maxSeq: number;
@@ -44,7 +44,7 @@ function compareDay(day: number, cmp: 'before' | 'on' | 'since', target: number)
   return day >= target;
 }
 
-async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
+export async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
   switch (k.op) {
     case 'all':
       return true;
@@ -101,8 +101,75 @@ async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
   }
 }
 
+/**
+ * The first of SEARCH's two passes: the key evaluated on what the session has at hand (flags, UID,
+ * sequence number, size, dates, modseq), synchronously. true / false when that decides it, null when
+ * it depends on a key that needs the store's facts or the message text: only those messages go through
+ * the second pass (`matches`).
+ */
+export function cheapMatch(k: SearchKey, c: Ctx): boolean | null {
+  switch (k.op) {
+    case 'and': {
+      let r: boolean | null = true;
+      for (const x of k.keys) {
+        const v = cheapMatch(x, c);
+        if (v === false) return false;
+        if (v === null) r = null;
+      }
+      return r;
+    }
+    case 'or': {
+      const a = cheapMatch(k.a, c);
+      if (a === true) return true;
+      const b = cheapMatch(k.b, c);
+      if (b === true) return true;
+      return a === false && b === false ? false : null;
+    }
+    case 'not': {
+      const v = cheapMatch(k.key, c);
+      return v === null ? null : !v;
+    }
+    case 'header':
+    case 'body':
+    case 'text':
+      return null;
+    case 'date':
+      if (k.field === 'sent') return null;
+      return compareDay(Math.floor(c.info.internalDate.getTime() / DAY) * DAY, k.cmp, k.day);
+    case 'all':
+      return true;
+    case 'flag': {
+      const want = k.flag.toLowerCase();
+      let has = false;
+      for (const f of c.info.flags) if (f.toLowerCase() === want) { has = true; break; }
+      return has === k.set;
+    }
+    case 'new':
+      return c.info.recent && !c.info.flags.has('\\Seen');
+    case 'old':
+      return !c.info.recent;
+    case 'recent':
+      return c.info.recent;
+    case 'seq':
+      return c.test(k, c.maxSeq)(c.seq);
+    case 'uid':
+      return c.test(k, c.maxUid)(c.info.uid);
+    case 'size':
+      return k.larger ? c.info.size > k.n : c.info.size < k.n;
+    case 'modseq':
+      return c.info.modseq >= k.n;
+    case 'saved':
+      return c.saved.has(c.info.uid);
+    case 'age': {
+      const limit = c.now - k.seconds * 1000;
+      const t = c.info.internalDate.getTime();
+      return k.older ? t <= limit : t > limit;
+    }
+  }
+}
+
 /** What the header keys (FROM, TO, CC, BCC, SUBJECT, HEADER, SENT*) look at. */
-interface HeaderFacts {
+export interface HeaderFacts {
   /** Folded, RFC 2047-decoded values of a field, all occurrences; for address fields also each
    *  occurrence in normalised form (comments and folding gone, see addressSearchText). */
   header(name: string): string[];
@@ -232,29 +299,36 @@ export async function searchMessages(s: ImapSession, key0: SearchKey, charset: s
   const now = Date.now();
   const saved = savedUids(sel);
   const want = factsNeeded(key0);
-  // When every message needs facts (FROM x, SUBJECT y ...), ask the store for them in batches: one
-  // facts() call per BATCH messages instead of one per message, and nothing parsed that is not needed.
-  const batched = want !== null && alwaysNeedsFacts(key);
-  const ahead = new Map<number, MessageFacts>();
+  const noContent = (): Promise<never> => Promise.reject(new Error('cheap pass reads no message'));
+  // Pass 1: what flags, UIDs, sizes and dates decide, synchronously; `open` keeps the indexes of the
+  // messages whose answer needs facts or text (in order), for pass 2.
+  const decided: (boolean | null)[] = new Array(sel.view.length).fill(false);
+  const infos: MessageInfo[] = new Array(sel.view.length);
+  const open: number[] = [];
   for (let i = 0; i < sel.view.length; i++) {
     const e = sel.view[i]!;
     if (e.gone) continue;
-    if (s.dead) break;
-    const info = sel.current(i);
+    const info = (infos[i] = sel.current(i));
     const was = known?.(info);
-    if (was !== undefined) {
-      if (was) {
-        hits.push({ index: i, info });
-        if (info.modseq > maxModseq) maxModseq = info.modseq;
-      }
-      continue;
-    }
+    const v = was !== undefined ? was : cheapMatch(key, { info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test, now, saved, content: noContent, headers: noContent });
+    decided[i] = v;
+    if (v === null) open.push(i);
+  }
+  // Pass 2, only for the open ones. When every such message needs facts (FROM x, SUBJECT y ...), ask
+  // the store for them in batches: one facts() call per BATCH messages instead of one per message.
+  const batched = want !== null && alwaysNeedsFacts(key);
+  const ahead = new Map<number, MessageFacts>();
+  for (let k = 0; k < open.length; k++) {
+    const i = open[k]!;
+    const e = sel.view[i]!;
+    if (s.dead) break;
+    const info = infos[i]!;
     let loaded: Promise<Searchable> | null = null;
     let facts: Promise<HeaderFacts> | null = null;
     if (batched && !ahead.has(e.uid)) {
       ahead.clear();
       const uids: number[] = [];
-      for (let j = i; j < sel.view.length && uids.length < BATCH; j++) if (!sel.view[j]!.gone && known?.(sel.current(j)) === undefined) uids.push(sel.view[j]!.uid);
+      for (let j = k; j < open.length && uids.length < BATCH; j++) uids.push(sel.view[open[j]!]!.uid);
       for await (const f of sel.mailbox.facts(uids, want!)) ahead.set(f.uid, f);
     }
     const mine = batched ? ahead.get(e.uid) : undefined;
@@ -264,14 +338,18 @@ export async function searchMessages(s: ImapSession, key0: SearchKey, charset: s
       headers: () => (facts ??= mine ? Promise.resolve().then(() => checkedFacts(mine, e.uid)) : factsOf(sel.mailbox, e.uid, want ?? {})),
     };
     try {
-      if (await matches(key, ctx)) {
-        hits.push({ index: i, info });
-        if (info.modseq > maxModseq) maxModseq = info.modseq;
-      }
+      decided[i] = await matches(key, ctx);
     } catch (err) {
-      if (err instanceof StoreError && err.code === 'NONEXISTENT') continue; // expunged meanwhile
+      if (err instanceof StoreError && err.code === 'NONEXISTENT') { decided[i] = false; continue; } // expunged meanwhile
       throw err;
     }
+  }
+  if (s.dead) return { hits, withModseq, maxModseq };
+  for (let i = 0; i < decided.length; i++) {
+    if (decided[i] !== true) continue;
+    const info = infos[i]!;
+    hits.push({ index: i, info });
+    if (info.modseq > maxModseq) maxModseq = info.modseq;
   }
   return { hits, withModseq, maxModseq };
 }

@@ -52,11 +52,11 @@ function fileKey(name: string): string {
 
 /** A mailbox's files in the index directory, by suffix after its key: the index, the redo journal,
  *  the change log, the live-handle slots and the facts cache. They follow the folder through RENAME. */
-const MOVED_WITH_FOLDER = ['.idx', '.journal', '.modlog', '.views', '.facts'];
+const MOVED_WITH_FOLDER = ['.idx', '.journal', '.modlog', '.views', '.facts', '.facts.sk'];
 /** Dropped with the folder at DELETE. The change log stays: a folder created again under the name
  *  continues its HIGHESTMODSEQ (changelog.ts restarts it above the old one for the new UIDVALIDITY).
  *  `.inuse` is the lock file of earlier versions (DELETE/RENAME were refused for a folder in use). */
-const DROPPED_WITH_FOLDER = ['.idx', '.journal', '.views', '.inuse', '.facts'];
+const DROPPED_WITH_FOLDER = ['.idx', '.journal', '.views', '.inuse', '.facts', '.facts.sk'];
 
 export class MboxStore implements MailStore {
   private readonly fileOpts: FileOptions;
