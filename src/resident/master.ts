@@ -26,6 +26,7 @@ import { closeHandle, handleOf, socketFromHandle } from './handles.js';
 import { writeForwarded } from './ipc-log.js';
 import { ROLE_ENV, sendTo, type FromPrelogin, type FromWorker, type Role, type ToPrelogin, type ToWorker } from './ipc.js';
 import { ConnectionCounts, refusalText, type Refusal } from './limits.js';
+import { IdleTrimmer } from './trim.js';
 
 export interface ListenSpec {
   /** An inherited listening socket (systemd LISTEN_FDS)… */
@@ -129,6 +130,7 @@ export async function runMaster(o: MasterOptions): Promise<void> {
   let nextId = 1;
   let shuttingDown = false;
   const auth = new AuthService(program);
+  const trim = new IdleTrimmer();
 
   const ctxFor = (settings: Settings, l: Logger): ServerContext => ({
     program, settings, log: l, hostname: settings.dpop_host ?? hostname(), configPath,
@@ -393,6 +395,7 @@ export async function runMaster(o: MasterOptions): Promise<void> {
   // ---- listening ----
   const waitingSocks: [ListenSpec, Socket][] = [];
   const onConnection = (spec: ListenSpec) => (sock: Socket) => {
+    trim.activity();
     const settings = config.current();
     const ip = plainAddress(sock.remoteAddress) ?? UNKNOWN_ADDRESS;
     sock.on('error', () => sock.destroy());
@@ -445,6 +448,7 @@ export async function runMaster(o: MasterOptions): Promise<void> {
   }
 
   keepPrelogins();
+  trim.activity(); // what starting up allocated
   mlog.info({ config: configPath, listen: addresses, prelogin: config.current().resident_prelogin_processes, root: isRoot }, 'resident mode: listening');
   if (!isRoot) mlog.warn('resident mode not started as root: pre-login processes and workers run as this uid');
 

@@ -22,6 +22,7 @@ import { IpcLogger } from './ipc-log.js';
 import { sendTo, type AuthRequest, type ClientMsgInfo, type ConnMsg, type FromPrelogin, type ToPrelogin } from './ipc.js';
 import { handleOf, socketFromHandle } from './handles.js';
 import { PairMaker } from './pair.js';
+import { IdleTrimmer } from './trim.js';
 
 /** Asks the master's auth service; one outstanding request per login command. */
 export class AuthClient {
@@ -60,6 +61,7 @@ export async function runPrelogin(program: 'imapd' | 'dpop'): Promise<void> {
   host.services.remoteLogin = (client, request) => auth.ask(program, { ...client }, request) as Promise<GrantResult>;
   let live = 0;
   let stopping = false;
+  const trim = new IdleTrimmer();
   const maybeExit = () => {
     if (stopping && live === 0) { pairs.close(); void host.close().finally(() => process.exit(0)); }
   };
@@ -67,9 +69,10 @@ export async function runPrelogin(program: 'imapd' | 'dpop'): Promise<void> {
   process.on('message', (m: ToPrelogin, handle: unknown) => {
     if (m.t === 'conn') {
       live++;
+      trim.activity();
       void serveOne(program, m, handle, host, pairs, log)
         .catch((e: unknown) => log.error({ err: (e as Error).message }, 'pre-login connection failed'))
-        .finally(() => { live--; void sendTo(process, { t: 'released', id: m.id } satisfies FromPrelogin); maybeExit(); });
+        .finally(() => { live--; trim.activity(); void sendTo(process, { t: 'released', id: m.id } satisfies FromPrelogin); maybeExit(); });
     } else if (m.t === 'auth-reply') {
       auth.reply(m.req, m.result);
     } else if (m.t === 'stop') {
@@ -79,6 +82,7 @@ export async function runPrelogin(program: 'imapd' | 'dpop'): Promise<void> {
   });
   // The master is gone: finish what we serve, take nothing new.
   process.on('disconnect', () => { stopping = true; maybeExit(); });
+  trim.activity(); // what starting up allocated
   await sendTo(process, { t: 'ready' } satisfies FromPrelogin);
 }
 
