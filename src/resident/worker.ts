@@ -22,6 +22,8 @@ export async function runWorker(program: 'imapd' | 'dpop'): Promise<void> {
   let live = 0;
   const queued: [Extract<ToWorker, { t: 'session' }>, unknown][] = [];
   const trim = new IdleTrimmer();
+  // Shown by ps: a spare (forked ahead of need, no uid yet) until the master binds it.
+  process.title = `${program} worker (spare)`;
   const maybeExit = () => {
     if (!exiting || live > 0) return;
     void (host?.close() ?? Promise.resolve()).finally(() => process.exit(0));
@@ -67,6 +69,7 @@ export async function runWorker(program: 'imapd' | 'dpop'): Promise<void> {
           return;
         }
         log = r.log;
+        process.title = `${program} worker`;
         // This process runs as one uid for good: a grant for another identity is refused by openSession.
         host = createSessionHost({ program, log, identity: { kind: 'fixed', uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 } });
         trim.activity(); // what starting up allocated
