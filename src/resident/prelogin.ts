@@ -89,6 +89,8 @@ export async function runPrelogin(program: 'imapd' | 'dpop'): Promise<void> {
 async function serveOne(program: 'imapd' | 'dpop', m: ConnMsg, handle: unknown, host: SessionHost,
   pairs: PairMaker, baseLog: IpcLogger): Promise<void> {
   const sock = socketFromHandle(handle);
+  // Short answers go out at once (no Nagle wait behind an unacknowledged segment).
+  sock.setNoDelay(true);
   const settings: Settings = m.settings;
   const conn = new StreamConnection({
     input: sock, output: sock,

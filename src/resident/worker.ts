@@ -37,6 +37,7 @@ export async function runWorker(program: 'imapd' | 'dpop'): Promise<void> {
     const h = m.handoff;
     const settings = m.settings;
     const sock = socketFromHandle(handle);
+    sock.setNoDelay(true); // a TCP client socket (no-op on the Unix pair of a TLS relay)
     const conn = new StreamConnection({
       input: sock, output: sock,
       remoteAddress: h.remote.address, remotePort: h.remote.port,
