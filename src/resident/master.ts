@@ -24,7 +24,7 @@ import { plainAddress, UNKNOWN_ADDRESS } from '../transport/stdio.js';
 import { AuthService, type Identity } from './auth-service.js';
 import { closeHandle, handleOf, socketFromHandle } from './handles.js';
 import { writeForwarded } from './ipc-log.js';
-import { ROLE_ENV, sendTo, type FromPrelogin, type FromWorker, type Role, type ToPrelogin, type ToWorker } from './ipc.js';
+import { ROLE_ENV, sendTo, type Pem, type FromPrelogin, type FromWorker, type Role, type ToPrelogin, type ToWorker } from './ipc.js';
 import { ConnectionCounts, refusalText, type Refusal } from './limits.js';
 import { IdleTrimmer } from './trim.js';
 
@@ -48,7 +48,11 @@ export interface MasterOptions {
   onListening?: (addresses: { name: string; port: number }[]) => void;
 }
 
-interface Prelogin { child: ChildProcess; ready: boolean; load: number; stopping: boolean; uid: number; user: string }
+interface Prelogin {
+  child: ChildProcess; ready: boolean; load: number; stopping: boolean; uid: number; user: string;
+  /** What this process was last sent (ConnMsg sends settings and PEM only when they changed). */
+  sent?: { settings: Settings; pem: Pem | null };
+}
 
 interface Worker {
   child: ChildProcess;
@@ -459,11 +463,14 @@ export async function runMaster(o: MasterOptions): Promise<void> {
     byTuple.set(tuple, c);
     counts.addConnection(ip);
     p.load++;
-    const pem = tlsPem(settings);
-    const m: ToPrelogin = { t: 'conn', id, settings, configPath, tls: spec.tls, ...(pem ? { pem } : {}) };
+    const pem = tlsPem(settings) ?? null;
+    const m: ToPrelogin = { t: 'conn', id, configPath, tls: spec.tls };
+    if (p.sent?.settings !== settings) m.settings = settings;
+    if (p.sent?.pem !== pem) m.pem = pem;
+    p.sent = { settings, pem };
     void sendTo(p.child, m, handleOf(sock)).then((ok) => {
       sock.destroy(); // ours only: the pre-login process holds its own descriptor
-      if (!ok) { p.load = Math.max(0, p.load - 1); c.preloginHolds = false; dropConn(c); }
+      if (!ok) { p.load = Math.max(0, p.load - 1); p.sent = undefined; c.preloginHolds = false; dropConn(c); }
     });
   };
 

@@ -19,8 +19,8 @@ import { StreamConnection } from '../transport/stream-connection.js';
 import { plainAddress, UNKNOWN_ADDRESS } from '../transport/stdio.js';
 import { tlsSettingsOf } from '../transport/tls.js';
 import { IpcLogger } from './ipc-log.js';
-import { sendTo, type AuthRequest, type ClientMsgInfo, type ConnMsg, type FromPrelogin, type ToPrelogin } from './ipc.js';
-import { handleOf, socketFromHandle } from './handles.js';
+import { sendTo, type AuthRequest, type ClientMsgInfo, type FromPrelogin, type Pem, type ToPrelogin } from './ipc.js';
+import { closeHandle, handleOf, socketFromHandle } from './handles.js';
 import { PairMaker } from './pair.js';
 import { IdleTrimmer } from './trim.js';
 
@@ -66,11 +66,22 @@ export async function runPrelogin(program: 'imapd' | 'dpop'): Promise<void> {
     if (stopping && live === 0) { pairs.close(); void host.close().finally(() => process.exit(0)); }
   };
 
+  // The master sends settings and PEM only when they changed: the last ones received are in force.
+  let settings: Settings | undefined;
+  let pem: Pem | undefined;
   process.on('message', (m: ToPrelogin, handle: unknown) => {
     if (m.t === 'conn') {
+      if (m.settings) settings = m.settings;
+      if (m.pem !== undefined) pem = m.pem ?? undefined;
+      if (!settings) {
+        log.error('connection without settings from the master');
+        closeHandle(handle);
+        void sendTo(process, { t: 'released', id: m.id } satisfies FromPrelogin);
+        return;
+      }
       live++;
       trim.activity();
-      void serveOne(program, m, handle, host, pairs, log)
+      void serveOne(program, { id: m.id, tls: m.tls, configPath: m.configPath, settings, pem }, handle, host, pairs, log)
         .catch((e: unknown) => log.error({ err: (e as Error).message }, 'pre-login connection failed'))
         .finally(() => { live--; trim.activity(); void sendTo(process, { t: 'released', id: m.id } satisfies FromPrelogin); maybeExit(); });
     } else if (m.t === 'auth-reply') {
@@ -86,7 +97,9 @@ export async function runPrelogin(program: 'imapd' | 'dpop'): Promise<void> {
   await sendTo(process, { t: 'ready' } satisfies FromPrelogin);
 }
 
-async function serveOne(program: 'imapd' | 'dpop', m: ConnMsg, handle: unknown, host: SessionHost,
+interface OneConn { id: number; tls: boolean; configPath: string; settings: Settings; pem?: Pem }
+
+async function serveOne(program: 'imapd' | 'dpop', m: OneConn, handle: unknown, host: SessionHost,
   pairs: PairMaker, baseLog: IpcLogger): Promise<void> {
   const sock = socketFromHandle(handle);
   // Short answers go out at once (no Nagle wait behind an unacknowledged segment).

@@ -283,6 +283,18 @@ describe('--daemon: limits, configuration per login, real clients', () => {
     site.setConfig(base());
   });
 
+  it('the pre-login process keeps the settings it was last sent and gets new ones when dmail.conf changed', async () => {
+    const l = await daemon(BIN.imapd, site.conf);
+    running.push(l);
+    const greeting = async () => { const c = await lineClient(l.port); const g = await c.line(); c.send('z LOGOUT\r\n'); await c.closed(); return g; };
+    expect(await greeting()).not.toContain('pre-login.example');
+    site.setConfig({ ...base(), dpop_host: 'pre-login.example' });
+    // Sent with the next connection (the master re-reads a changed file), then kept for the ones after.
+    for (let i = 0; i < 3; i++) expect(await greeting()).toMatch(/^\* OK \[CAPABILITY [^\]]*\] pre-login\.example IMAP4rev1 /);
+    site.setConfig(base());
+    expect(await greeting()).not.toContain('pre-login.example');
+  });
+
   it('POP3 limits answer -ERR [SYS/TEMP]', async () => {
     const l = await daemon(BIN.dpop, site.conf);
     running.push(l);
