@@ -56,16 +56,47 @@ function residentConf(siteConf, dir) {
   return conf;
 }
 
-async function startResident(name, siteConf, dir) {
+async function startResident(name, siteConf, dir, extra = []) {
   const port = await freePort();
   const errFd = openSync(join(BENCH, 'work', `${name}.log`), 'a');
-  const child = spawn(join(ROOT, 'bin/imapd'), ['-c', residentConf(siteConf, dir), '--daemon', '--listen', `127.0.0.1:${port}`], {
+  let conf = residentConf(siteConf, dir);
+  if (extra.length) {
+    const c = join(dir, `${name}.conf`);
+    writeFileSync(c, readFileSync(conf, 'utf8') + extra.join('\n') + '\n');
+    conf = c;
+  }
+  const child = spawn(join(ROOT, 'bin/imapd'), ['-c', conf, '--daemon', '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', 'ignore', errFd], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' },
   });
   closeSync(errFd);
   started.push(child);
   await waitForPort(port);
-  return { port, pid: child.pid };
+  return { port, pid: child.pid, child };
+}
+
+/** A fresh master's first login (connect -> LOGIN answered), once its processes are up: with a spare
+ *  worker (the default) the login binds it; without, it forks the worker. */
+async function firstLogin(t, spares) {
+  if (!t.site) throw new Skip('ours not built');
+  const r = await startResident(`ours-resident-first-${spares}`, t.site.conf, t.site.dir, [`resident_spare_workers ${spares}`]);
+  try {
+    // Up: a pre-login process and, when asked for, the spare (its title says so).
+    for (let i = 0; i < 200; i++) {
+      const kids = tree(r.pid).slice(1).map((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'latin1'); } catch { return ''; } });
+      if (kids.length >= 1 + spares && (spares === 0 || kids.some((k) => k.includes('(spare)')))) break;
+      await sleep(50);
+    }
+    await sleep(300);
+    const t0 = now();
+    const { client } = await openClient(r.port, { timeoutMs: 60_000 });
+    try {
+      await ok(client, `LOGIN ${WARM} ${PASS(WARM)}`);
+      return now() - t0;
+    } finally { client.close(); }
+  } finally {
+    r.child.kill('SIGTERM');
+    await new Promise((res) => { if (r.child.exitCode !== null) res(); else r.child.once('exit', res); });
+  }
 }
 
 /** The server a row talks to: ours → the resident master on the bench site (started once). */
@@ -196,6 +227,24 @@ export const SCENARIOS = [
       return { value: wall, wallMs: wall };
     },
     target: { text: '<= 1.0x dovecot', vs: 'dovecot', max: 1.0 },
+  },
+  {
+    id: 'resident-first-login', title: 'resident: a fresh master\'s first LOGIN (connect -> OK; spare worker, default)', unit: 'ms', lower: true, runs: quick ? 3 : 5, warmup: 0,
+    who: ['ours', 'dovecot'],
+    once: async (t) => {
+      if (t.kind === 'dovecot') {
+        const s = await server(t);
+        const t0 = now();
+        const { client } = await openClient(s.port, { timeoutMs: 60_000 });
+        try { await ok(client, `LOGIN ${WARM} ${PASS(WARM)}`); } finally { client.close(); }
+        const ms = now() - t0;
+        return { value: ms, wallMs: ms };
+      }
+      const withSpare = await firstLogin(t, 1);
+      const noSpare = await firstLogin(t, 0);
+      console.log(`    ours: first LOGIN ${withSpare.toFixed(1)} ms with the spare worker, ${noSpare.toFixed(1)} ms with resident_spare_workers 0`);
+      return { value: withSpare, wallMs: withSpare + noSpare, extra: { noSpareMs: noSpare } };
+    },
   },
   {
     id: 'resident-idle50-pss', title: 'resident: 50 idle sessions (LOGIN, SELECT, IDLE; 5 users): summed PSS', unit: 'MB', lower: true, runs: quick ? 1 : 3,
