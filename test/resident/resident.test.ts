@@ -18,7 +18,9 @@ import { createUser, installPamService, isRoot, removeUsers, type SysUser } from
 
 const run = promisify(execFile);
 
-/** spare: a worker forked ahead of need and not yet bound to a uid (its title says so, src/resident/worker.ts). */
+/** spare: a worker forked ahead of need and not yet bound to a uid. A bound worker's title is exactly
+ *  "imapd worker" (set before it reports ready, src/resident/worker.ts); a spare's says "(spare)", or is
+ *  still the command line while it loads. */
 interface Proc { pid: number; role: string; uid: number[]; gid: number[]; groups: number[]; spare: boolean }
 
 /** The processes the master forked, with their identity as the kernel reports it. */
@@ -38,7 +40,7 @@ function childrenOf(ppid: number): Proc[] {
     if (Number(field('PPid')) !== ppid) continue;
     const role = /(?:^|\0)DMAIL_RESIDENT_ROLE=([a-z]+)/.exec(environ)?.[1] ?? 'other';
     const nums = (s: string) => s.split(/\s+/).filter(Boolean).map(Number);
-    out.push({ pid: Number(d), role, uid: nums(field('Uid')), gid: nums(field('Gid')), groups: nums(field('Groups')), spare: role === 'worker' && cmdline.includes('(spare)') });
+    out.push({ pid: Number(d), role, uid: nums(field('Uid')), gid: nums(field('Gid')), groups: nums(field('Groups')), spare: role === 'worker' && !/^(imapd|dpop) worker\0/.test(`${cmdline}\0`) });
   }
   return out;
 }
