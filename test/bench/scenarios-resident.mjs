@@ -69,6 +69,8 @@ async function startResident(name, siteConf, dir, extra = []) {
     stdio: ['ignore', 'ignore', errFd], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' },
   });
   closeSync(errFd);
+  // Not a reason for the bench to stay up: at its exit the handler above stops every master.
+  child.unref();
   started.push(child);
   await waitForPort(port);
   return { port, pid: child.pid, child };
