@@ -231,7 +231,7 @@ export const SCENARIOS = [
     target: { text: '<= 1.0x dovecot', vs: 'dovecot', max: 1.0 },
   },
   {
-    id: 'resident-first-login', title: 'resident: a fresh master\'s first LOGIN (connect -> OK; spare worker, default)', unit: 'ms', lower: true, runs: quick ? 3 : 5, warmup: 0,
+    id: 'resident-first-login', title: 'resident: a fresh master\'s first LOGIN (connect -> OK; with resident_spare_workers 1)', unit: 'ms', lower: true, runs: quick ? 3 : 5, warmup: 0,
     who: ['ours', 'dovecot'],
     once: async (t) => {
       if (t.kind === 'dovecot') {

@@ -108,7 +108,7 @@ describe.skipIf(!isRoot)('per-uid workers under systemd-socket-activate (Accept=
     conf = join(dir, 'dmail.conf');
     writeFileSync(conf, [
       `drop_path ${spool}`, `log_path ${join(dir, 'log')}`, `work_path ${join(dir, 'work')}`, 'log_level debug',
-      'authent_method unix_user', 'pam_service dmail', 'auth_fail_delay 0', 'resident_worker_idle 600',
+      'authent_method unix_user', 'pam_service dmail', 'auth_fail_delay 0', 'resident_worker_idle 600', 'resident_spare_workers 1',
     ].join('\n') + '\n');
     l = await socketActivate('listen', [BIN.imapd, '-i', conf]);
     running.push(l);
