@@ -112,7 +112,7 @@ describe('STATUS from the index (mbox)', () => {
       p.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`procmail exit ${c}: ${err}`))));
       p.stdin.end(`From mda${i}@example.com Tue Jan  2 03:04:05 2024\nSubject: d${i}\nMessage-ID: <d${i}@x>\n\nbody ${i}\n`);
     });
-    const N = 12;
+    const N = 6;
     // Four deliveries at a time, from other processes, while this one asks STATUS again and again.
     let next = 1;
     const deliveries = Promise.all([0, 1, 2, 3].map(async () => { for (let i = next++; i <= N; i = next++) await procmail(i); }));
