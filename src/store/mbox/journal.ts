@@ -202,6 +202,7 @@ function apply(spoolFd: number, path: string, head: JournalHead, cur: number): v
 function applyAppend(spoolFd: number, path: string, head: JournalHead, cur: number): void {
   const newEnd = head.x + head.newLen;
   const jfd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  let jOpen = true;
   try {
     try {
       if (cur < newEnd) ftruncateSync(spoolFd, newEnd);
@@ -224,12 +225,13 @@ function applyAppend(spoolFd: number, path: string, head: JournalHead, cur: numb
       ftruncateSync(spoolFd, head.oldSize);
       fsyncSync(spoolFd);
       closeSync(jfd);
+      jOpen = false;
       unlinkSync(path);
       throw new StoreError('OVERQUOTA', 'not enough disk space to append to the mailbox');
     }
     killPoint('truncated');
   } finally {
-    try { closeSync(jfd); } catch { /* closed above */ }
+    if (jOpen) closeSync(jfd);
   }
   if (existsSync(path)) unlinkSync(path);
   killPoint('journal-removed');
