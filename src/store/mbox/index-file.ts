@@ -12,6 +12,7 @@ import { readFileSync, readSync, fsyncSync, openSync, closeSync } from 'node:fs'
 import { basename, dirname } from 'node:path';
 import { replaceFileSync } from '../safe-file.js';
 import { fnv1a } from './parse.js';
+import { FLAG_OLD, FLAG_SEEN } from './format.js';
 
 export interface IndexedMessage {
   offset: number;
@@ -90,8 +91,10 @@ export function encodeIndex(d: IndexData): Buffer {
   const count = d.messages.length;
   const extra: [number, string[], string | null][] = [];
   d.messages.forEach((m, i) => { if (m.keywords.length || m.uidl) extra.push([i, m.keywords, m.uidl ?? null]); });
+  // The STATUS summary goes first, then the stamp: readIndexSummary() takes both from the head's first
+  // bytes without parsing the rest (keyword and UIDL lists can make the head long).
   const head = Buffer.from(JSON.stringify({
-    stamp: d.stamp, uidValidity: d.uidValidity, uidNext: d.uidNext, keywords: d.keywords,
+    q: summaryOf(d), stamp: d.stamp, uidValidity: d.uidValidity, uidNext: d.uidNext, keywords: d.keywords,
     fileBase: d.fileBase, pseudo: d.pseudo, preambleEnd: d.preambleEnd, logSeen: d.logSeen,
     hiddenBytes: hiddenBytes(d.messages), extra,
   }), 'utf8');
@@ -146,6 +149,59 @@ export function decodeIndex(buf: Buffer): IndexData | null {
     fileBase: head.fileBase ?? null, pseudo: head.pseudo ?? null, preambleEnd: head.preambleEnd ?? 0, messages,
     logSeen: head.logSeen ?? 0,
   };
+}
+
+/** [messages, unseen, recent, size, uidNext, uidValidity, logSeen]: what STATUS answers, over the
+ *  current messages (expunged ones kept for other sessions are not counted). */
+function summaryOf(d: IndexData): number[] {
+  let messages = 0;
+  let unseen = 0;
+  let recent = 0;
+  let size = 0;
+  for (const m of d.messages) {
+    if (m.expunged) continue;
+    messages++;
+    if (!(m.flags & FLAG_SEEN)) unseen++;
+    if (!(m.flags & FLAG_OLD)) recent++;
+    size += m.size;
+  }
+  return [messages, unseen, recent, size, d.uidNext, d.uidValidity, d.logSeen];
+}
+
+/** What STATUS needs, as the index recorded it with the spool stamp it is valid for. */
+export interface IndexSummary {
+  stamp: SpoolStamp;
+  messages: number;
+  unseen: number;
+  recent: number;
+  size: number;
+  uidNext: number;
+  uidValidity: number;
+  /** The change log's HIGHESTMODSEQ the index agrees with. */
+  logSeen: number;
+}
+
+const SUMMARY_PREFIX = /^\{"q":(\[[0-9,]*\]),"stamp":(\{[^{}]*\})[,}]/;
+const SUMMARY_READ = 1024;
+
+/** The STATUS summary of an index from its first bytes: one open, one read, one close. Null when the
+ *  index is missing, damaged, of another version or written before summaries were kept. */
+export function readIndexSummary(path: string): IndexSummary | null {
+  let fd = -1;
+  try {
+    fd = openSync(path, 'r');
+    const b = Buffer.alloc(SUMMARY_READ);
+    const n = readSync(fd, b, 0, SUMMARY_READ, 0);
+    if (n < 16 || b.readUInt32LE(0) !== MAGIC || b.readUInt32LE(4) !== VERSION) return null;
+    const m = SUMMARY_PREFIX.exec(b.toString('utf8', 16, Math.min(n, 16 + b.readUInt32LE(8))));
+    if (!m) return null;
+    const q = JSON.parse(m[1]!) as number[];
+    const stamp = JSON.parse(m[2]!) as SpoolStamp;
+    if (q.length !== 7 || !q.every((x) => Number.isSafeInteger(x) && x >= 0)) return null;
+    if (typeof stamp.size !== 'number' || typeof stamp.ino !== 'string' || typeof stamp.mtime !== 'string' || typeof stamp.tail !== 'number') return null;
+    const [messages, unseen, recent, size, uidNext, uidValidity, logSeen] = q as [number, number, number, number, number, number, number];
+    return { stamp, messages, unseen, recent, size, uidNext, uidValidity, logSeen };
+  } catch { return null; } finally { if (fd >= 0) closeSync(fd); }
 }
 
 function hiddenBytes(messages: readonly IndexedMessage[]): number {

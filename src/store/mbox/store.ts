@@ -19,6 +19,7 @@ import { MboxFile, isRegularFile, type FileOptions, type NewMessage } from './fi
 import { MboxMailbox, encodeFlags } from './mailbox.js';
 import { FLAG_SEEN, FLAG_OLD, FLAG_DELETED, layoutOf, restamp, statusOf } from './format.js';
 import { fsyncDir, readIndexHead } from './index-file.js';
+import { quickStatus } from './quick-status.js';
 import { afterCreate, afterDelete, afterRename, formatUses, normalUses, parseUses, type UseMap } from '../special-use.js';
 import { watchPaths, WATCH_MAILBOX_POLL_MS } from '../watch.js';
 import { resetUrlauthKeys, urlauthKey } from '../urlauth-keys.js';
@@ -139,6 +140,9 @@ export class MboxStore implements MailStore {
 
   async status(name: string): Promise<MailboxStatus> {
     const f = this.requireFolder(name);
+    // Unlocked from the index when it is valid for the spool as it is (quick-status.ts), else locked.
+    const quick = quickStatus(f);
+    if (quick) return quick;
     return f.readLocked((_fd, d) => {
       let unseen = 0;
       let recent = 0;
