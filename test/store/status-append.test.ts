@@ -5,7 +5,7 @@
 import { describe, it, expect, afterEach, beforeAll, afterAll } from 'vitest';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
-import { FLAG_OLD, FLAG_SEEN } from '../../src/store/mbox/format.js';
+import { FLAG_DELETED, FLAG_OLD, FLAG_SEEN } from '../../src/store/mbox/format.js';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +32,7 @@ async function truth(s: MboxStore, name: string): Promise<MailboxStatus> {
   return f.locked('read', (_fd, d) => {
     const ms = d.messages.filter((m) => !m.expunged);
     return {
-      messages: ms.length, recent: ms.filter((m) => !(m.flags & FLAG_OLD)).length, unseen: ms.filter((m) => !(m.flags & FLAG_SEEN)).length,
+      messages: ms.length, recent: ms.filter((m) => !(m.flags & FLAG_OLD)).length, unseen: ms.filter((m) => !(m.flags & FLAG_SEEN)).length, deleted: ms.filter((m) => m.flags & FLAG_DELETED).length,
       uidNext: d.uidNext, uidValidity: d.uidValidity, size: ms.reduce((a, m) => a + m.size, 0),
       highestModseq: Math.max(d.logSeen, f.changeLog(d.uidValidity).highestModseq()),
     };

@@ -12,7 +12,7 @@ import { readFileSync, readSync, fsyncSync, openSync, closeSync } from 'node:fs'
 import { basename, dirname } from 'node:path';
 import { replaceFileSync } from '../safe-file.js';
 import { fnv1a } from './parse.js';
-import { FLAG_OLD, FLAG_SEEN } from './format.js';
+import { FLAG_DELETED, FLAG_OLD, FLAG_SEEN } from './format.js';
 
 export interface IndexedMessage {
   offset: number;
@@ -151,21 +151,25 @@ export function decodeIndex(buf: Buffer): IndexData | null {
   };
 }
 
-/** [messages, unseen, recent, size, uidNext, uidValidity, logSeen]: what STATUS answers, over the
- *  current messages (expunged ones kept for other sessions are not counted). */
-function summaryOf(d: IndexData): number[] {
-  let messages = 0;
-  let unseen = 0;
-  let recent = 0;
-  let size = 0;
-  for (const m of d.messages) {
+/** What STATUS counts, over the current messages (expunged ones kept for other sessions, deferred
+ *  removal, are not the user's any more). The one place for it: the locked path and the summary. */
+export function statusCounts(messages: readonly IndexedMessage[]): { messages: number; unseen: number; recent: number; deleted: number; size: number } {
+  const c = { messages: 0, unseen: 0, recent: 0, deleted: 0, size: 0 };
+  for (const m of messages) {
     if (m.expunged) continue;
-    messages++;
-    if (!(m.flags & FLAG_SEEN)) unseen++;
-    if (!(m.flags & FLAG_OLD)) recent++;
-    size += m.size;
+    c.messages++;
+    if (!(m.flags & FLAG_SEEN)) c.unseen++;
+    if (!(m.flags & FLAG_OLD)) c.recent++;
+    if (m.flags & FLAG_DELETED) c.deleted++;
+    c.size += m.size;
   }
-  return [messages, unseen, recent, size, d.uidNext, d.uidValidity, d.logSeen];
+  return c;
+}
+
+/** [messages, unseen, recent, size, uidNext, uidValidity, logSeen, deleted]: what STATUS answers. */
+function summaryOf(d: IndexData): number[] {
+  const c = statusCounts(d.messages);
+  return [c.messages, c.unseen, c.recent, c.size, d.uidNext, d.uidValidity, d.logSeen, c.deleted];
 }
 
 /** What STATUS needs, as the index recorded it with the spool stamp it is valid for. */
@@ -174,6 +178,7 @@ export interface IndexSummary {
   messages: number;
   unseen: number;
   recent: number;
+  deleted: number;
   size: number;
   uidNext: number;
   uidValidity: number;
@@ -197,10 +202,11 @@ export function readIndexSummary(path: string): IndexSummary | null {
     if (!m) return null;
     const q = JSON.parse(m[1]!) as number[];
     const stamp = JSON.parse(m[2]!) as SpoolStamp;
-    if (q.length !== 7 || !q.every((x) => Number.isSafeInteger(x) && x >= 0)) return null;
+    // Eight numbers (an index written before STATUS DELETED had seven: the locked path then).
+    if (q.length !== 8 || !q.every((x) => Number.isSafeInteger(x) && x >= 0)) return null;
     if (typeof stamp.size !== 'number' || typeof stamp.ino !== 'string' || typeof stamp.mtime !== 'string' || typeof stamp.tail !== 'number') return null;
-    const [messages, unseen, recent, size, uidNext, uidValidity, logSeen] = q as [number, number, number, number, number, number, number];
-    return { stamp, messages, unseen, recent, size, uidNext, uidValidity, logSeen };
+    const [messages, unseen, recent, size, uidNext, uidValidity, logSeen, deleted] = q as [number, number, number, number, number, number, number, number];
+    return { stamp, messages, unseen, recent, deleted, size, uidNext, uidValidity, logSeen };
   } catch { return null; } finally { if (fd >= 0) closeSync(fd); }
 }
 

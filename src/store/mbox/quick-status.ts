@@ -37,7 +37,7 @@ export function quickStatus(f: MboxFile): MailboxStatus | null {
   const high = openChangeLog(f.modlogPath, q.uidValidity, undefined, { readOnly: true }).highestModseq();
   if (high !== q.logSeen) return null;
   return {
-    messages: q.messages, recent: q.recent, unseen: q.unseen, uidNext: q.uidNext, uidValidity: q.uidValidity,
+    messages: q.messages, recent: q.recent, unseen: q.unseen, deleted: q.deleted, uidNext: q.uidNext, uidValidity: q.uidValidity,
     size: q.size, highestModseq: high,
   };
 }

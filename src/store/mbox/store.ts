@@ -17,8 +17,8 @@ import { StoreError } from '../types.js';
 import { replaceFileSync, UnsafePathError } from '../safe-file.js';
 import { MboxFile, isRegularFile, type FileOptions, type NewMessage } from './file.js';
 import { MboxMailbox, encodeFlags } from './mailbox.js';
-import { FLAG_SEEN, FLAG_OLD, FLAG_DELETED, layoutOf, restamp, statusOf } from './format.js';
-import { fsyncDir, readIndexHead } from './index-file.js';
+import { layoutOf, restamp, statusOf } from './format.js';
+import { fsyncDir, readIndexHead, statusCounts } from './index-file.js';
 import { quickStatus } from './quick-status.js';
 import { afterCreate, afterDelete, afterRename, formatUses, normalUses, parseUses, type UseMap } from '../special-use.js';
 import { watchPaths, WATCH_MAILBOX_POLL_MS } from '../watch.js';
@@ -144,22 +144,8 @@ export class MboxStore implements MailStore {
     const quick = quickStatus(f);
     if (quick) return quick;
     return f.readLocked((_fd, d) => {
-      let unseen = 0;
-      let recent = 0;
-      let deleted = 0;
-      let size = 0;
-      let messages = 0;
-      for (const m of d.messages) {
-        // Expunged messages kept for other sessions (deferred removal) are not the user's any more.
-        if (m.expunged) continue;
-        messages++;
-        if (!(m.flags & FLAG_SEEN)) unseen++;
-        if (!(m.flags & FLAG_OLD)) recent++;
-        if (m.flags & FLAG_DELETED) deleted++;
-        size += m.size;
-      }
       const highestModseq = Math.max(d.logSeen, f.changeLog(d.uidValidity).highestModseq());
-      return { messages, recent, unseen, deleted, uidNext: d.uidNext, uidValidity: d.uidValidity, size, highestModseq };
+      return { ...statusCounts(d.messages), uidNext: d.uidNext, uidValidity: d.uidValidity, highestModseq };
     });
   }
 
