@@ -67,9 +67,10 @@ export async function runPrelogin(program: 'imapd' | 'dpop'): Promise<void> {
   process.on('message', (m: ToPrelogin, handle: unknown) => {
     if (m.t === 'conn') {
       live++;
+      let failed = false;
       void serveOne(program, m, handle, host, pairs, log)
-        .catch((e: unknown) => log.error({ err: (e as Error).message }, 'pre-login connection failed'))
-        .finally(() => { live--; void sendTo(process, { t: 'released', id: m.id } satisfies FromPrelogin); maybeExit(); });
+        .catch((e: unknown) => { failed = true; log.error({ err: (e as Error).message }, 'pre-login connection failed'); })
+        .finally(() => { live--; void sendTo(process, { t: 'released', id: m.id, ...(failed ? { failed } : {}) } satisfies FromPrelogin); maybeExit(); });
     } else if (m.t === 'auth-reply') {
       auth.reply(m.req, m.result);
     } else if (m.t === 'stop') {
