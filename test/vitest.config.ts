@@ -42,6 +42,7 @@ export default defineConfig({
             'test/imap/host.test.ts',
           ],
           env: { DMAIL_TEST_MODE: 'resident' },
+          setupFiles: ['test/helpers/resident-setup.ts'],
         },
       },
     ],

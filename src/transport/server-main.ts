@@ -195,6 +195,9 @@ export async function runServer(program: ServerProgram, argv: string[], loadServ
 /** The resident mode (src/resident/): a master on these listening sockets. */
 async function runResident(program: ServerProgram, args: ServerArgs, listen: import('../resident/master.js').ListenSpec[]): Promise<void> {
   const { runMaster } = await import('../resident/master.js');
+  // Started with an IPC channel (`dmailctl serve --resident`, the test suites): stop when that parent is
+  // gone, whatever killed it, rather than serve on as an orphan.
+  if (process.send) process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
   try {
     await runMaster({
       program, configPath: args.config, listen, script: process.argv[1]!,

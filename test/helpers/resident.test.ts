@@ -4,7 +4,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { residentClient } from './inetd.js';
-import { gone, residentMasters } from './resident.js';
+import { gone, residentMaster, residentMasters } from './resident.js';
+import { cleanEnv } from './inetd.js';
 import { BIN, makeSite, mbox, removeSite, simpleMessage, type Site } from './site.js';
 
 const sites: Site[] = [];
@@ -65,5 +66,27 @@ describe('resident test mode fixture', () => {
     sites.splice(sites.indexOf(s), 1);
     expect(pids.filter((p) => !gone(p))).toEqual([]);
     expect(residentMasters().filter((m) => m.conf === s.conf)).toEqual([]);
+  });
+
+  it('a master still starting when its site is removed is stopped too', async () => {
+    const s = site();
+    const starting = residentMaster(BIN.imapd, ['-i', s.conf], cleanEnv());
+    const failed = starting.then(() => 'listening', (e: Error) => e.message);
+    removeSite(s.dir);
+    sites.splice(sites.indexOf(s), 1);
+    expect(await failed).toMatch(/exited .* before listening/);
+    expect(residentMasters().filter((m) => m.conf === s.conf)).toEqual([]);
+  });
+
+  it('a master started with an IPC channel stops when the channel closes (its parent is gone)', async () => {
+    const s = site();
+    const m = await residentMaster(BIN.imapd, ['-i', s.conf], cleanEnv());
+    let kids: number[] = [];
+    for (let i = 0; i < 1000 && kids.length === 0; i++) { await new Promise((r) => setTimeout(r, 10)); kids = children(m.proc.pid!); }
+    expect(kids.length).toBeGreaterThan(0); // its pre-login process
+    m.proc.disconnect();
+    expect(await m.exit).toBe(0);
+    for (let i = 0; i < 500 && kids.some((p) => !gone(p)); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(kids.filter((p) => !gone(p))).toEqual([]);
   });
 });

@@ -31,6 +31,8 @@ export interface Master {
 
 const masters = new Map<string, Master>();
 const starting = new Map<string, Promise<Master>>();
+/** Every master process started and not yet stopped, listening or not yet (a test may end meanwhile). */
+const spawned = new Map<ChildProcess, string>();
 
 /** The masters running now (for tests of this fixture). */
 export function residentMasters(): Master[] {
@@ -64,11 +66,13 @@ export function residentMaster(bin: string, args: string[], env: NodeJS.ProcessE
   if (pending) return pending;
   const program = bin.endsWith('dpop') ? 'dpop' : 'imapd';
   const p = new Promise<Master>((res, rej) => {
-    const proc = spawn(bin, [...args, '--daemon', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    // The IPC channel only ties the master's life to this process (it stops when the channel closes).
+    const proc = spawn(bin, [...args, '--daemon', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env });
+    spawned.set(proc, conf);
     let err = '';
     let out = '';
     proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-    const exit = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    const exit = new Promise<number | null>((r) => proc.once('exit', (code) => { spawned.delete(proc); r(code); }));
     void exit.then((code) => rej(new Error(`${program} --daemon exited (${code ?? proc.signalCode}) before listening: ${err.slice(0, 800)}`)));
     proc.once('error', (e) => rej(e));
     proc.stdout!.on('data', (d: Buffer) => {
@@ -151,12 +155,13 @@ const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(
 
 /** Stop a master the way an administrator does (SIGTERM) and wait (synchronously, bounded) until it and
  *  every process it started are gone; SIGKILL what is left after 10 s. */
-function stopSync(m: Master): void {
-  masters.delete(m.key);
-  const pid = m.proc.pid;
-  if (pid === undefined || m.proc.exitCode !== null || m.proc.signalCode !== null) return;
+function stopSync(proc: ChildProcess): void {
+  for (const [k, m] of masters) if (m.proc === proc) masters.delete(k);
+  spawned.delete(proc);
+  const pid = proc.pid;
+  if (pid === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
   const all = [pid, ...childrenOf(pid)];
-  m.proc.kill('SIGTERM');
+  proc.kill('SIGTERM');
   for (const [limit, then] of [[10_000, 'SIGKILL'], [5_000, '']] as const) {
     const deadline = Date.now() + limit;
     while (all.some((p) => !gone(p)) && Date.now() < deadline) sleep(5);
@@ -168,16 +173,21 @@ function stopSync(m: Master): void {
 /** Stop the masters serving sites under `dir` (removeSite calls this before removing the tree). */
 export function stopResidentMasters(dir: string): void {
   const root = resolve(dir) + '/';
-  for (const m of [...masters.values()]) if (m.conf.startsWith(root)) stopSync(m);
+  for (const [proc, conf] of [...spawned]) if (conf.startsWith(root)) stopSync(proc);
+}
+
+/** Stop every master (the resident project's setup file, after each test file). */
+export function stopAllResidentMasters(): void {
+  for (const proc of [...spawned.keys()]) stopSync(proc);
 }
 
 /** Stop the masters of one dmail.conf (listen().close()). */
 export function stopMastersOf(conf: string): void {
   const c = resolve(conf);
-  for (const m of [...masters.values()]) if (m.conf === c) stopSync(m);
+  for (const [proc, f] of [...spawned]) if (f === c) stopSync(proc);
 }
 
-process.on('exit', () => { for (const m of masters.values()) try { m.proc.kill('SIGTERM'); } catch { /* gone */ } });
+process.on('exit', () => { for (const proc of spawned.keys()) try { proc.kill('SIGTERM'); } catch { /* gone */ } });
 
 /** The inode of the server's end of a loopback TCP connection (server port, client port). */
 function serverSocketInode(serverPort: number, clientPort: number): string | undefined {
