@@ -17,7 +17,7 @@ import { StoreError } from '../types.js';
 import { replaceFileSync, UnsafePathError } from '../safe-file.js';
 import { MboxFile, isRegularFile, type FileOptions, type NewMessage } from './file.js';
 import { MboxMailbox, encodeFlags } from './mailbox.js';
-import { FLAG_SEEN, FLAG_OLD, layoutOf, restamp, statusOf } from './format.js';
+import { FLAG_SEEN, FLAG_OLD, FLAG_DELETED, layoutOf, restamp, statusOf } from './format.js';
 import { fsyncDir, readIndexHead } from './index-file.js';
 import { afterCreate, afterDelete, afterRename, formatUses, normalUses, parseUses, type UseMap } from '../special-use.js';
 import { watchPaths, WATCH_MAILBOX_POLL_MS } from '../watch.js';
@@ -52,11 +52,11 @@ function fileKey(name: string): string {
 
 /** A mailbox's files in the index directory, by suffix after its key: the index, the redo journal,
  *  the change log, the live-handle slots and the facts cache. They follow the folder through RENAME. */
-const MOVED_WITH_FOLDER = ['.idx', '.journal', '.modlog', '.views', '.facts'];
+const MOVED_WITH_FOLDER = ['.idx', '.journal', '.modlog', '.views', '.facts', '.facts.sk'];
 /** Dropped with the folder at DELETE. The change log stays: a folder created again under the name
  *  continues its HIGHESTMODSEQ (changelog.ts restarts it above the old one for the new UIDVALIDITY).
  *  `.inuse` is the lock file of earlier versions (DELETE/RENAME were refused for a folder in use). */
-const DROPPED_WITH_FOLDER = ['.idx', '.journal', '.views', '.inuse', '.facts'];
+const DROPPED_WITH_FOLDER = ['.idx', '.journal', '.views', '.inuse', '.facts', '.facts.sk'];
 
 export class MboxStore implements MailStore {
   private readonly fileOpts: FileOptions;
@@ -142,6 +142,7 @@ export class MboxStore implements MailStore {
     return f.readLocked((_fd, d) => {
       let unseen = 0;
       let recent = 0;
+      let deleted = 0;
       let size = 0;
       let messages = 0;
       for (const m of d.messages) {
@@ -150,10 +151,11 @@ export class MboxStore implements MailStore {
         messages++;
         if (!(m.flags & FLAG_SEEN)) unseen++;
         if (!(m.flags & FLAG_OLD)) recent++;
+        if (m.flags & FLAG_DELETED) deleted++;
         size += m.size;
       }
       const highestModseq = Math.max(d.logSeen, f.changeLog(d.uidValidity).highestModseq());
-      return { messages, recent, unseen, uidNext: d.uidNext, uidValidity: d.uidValidity, size, highestModseq };
+      return { messages, recent, unseen, deleted, uidNext: d.uidNext, uidValidity: d.uidValidity, size, highestModseq };
     });
   }
 
