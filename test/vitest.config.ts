@@ -38,6 +38,7 @@ export default defineConfig({
           exclude: [
             // Pure unit tests: no server at all.
             'test/imap/engine-units.test.ts', 'test/pop3/units.test.ts', 'test/pop3/message-writer.test.ts', 'test/pop3/maildrop-lock.test.ts',
+            'test/imap/selected-tracker.test.ts', 'test/imap/search-two-pass.test.ts',
             // Runs its own in-process host (test/helpers/host.ts), not a site's server: the same in every mode.
             'test/imap/host.test.ts',
           ],
