@@ -27,6 +27,25 @@ export default defineConfig({
           env: { DMAIL_TEST_STORE: 'maildir' },
         },
       },
+      // Issue 12: the same protocol suites with every site served by the resident mode (one
+      // `--daemon --listen 127.0.0.1:0` master per site and program, started at the site's first connection,
+      // stopped when the site is removed; test/helpers/resident.ts reads DMAIL_TEST_MODE). Mail on mbox.
+      {
+        extends: true,
+        test: {
+          name: 'resident',
+          include: ['test/imap/**/*.test.ts', 'test/pop3/**/*.test.ts'],
+          exclude: [
+            // Pure unit tests: no server at all.
+            'test/imap/engine-units.test.ts', 'test/pop3/units.test.ts', 'test/pop3/message-writer.test.ts', 'test/pop3/maildrop-lock.test.ts',
+            'test/imap/selected-tracker.test.ts', 'test/imap/search-two-pass.test.ts',
+            // Runs its own in-process host (test/helpers/host.ts), not a site's server: the same in every mode.
+            'test/imap/host.test.ts',
+          ],
+          env: { DMAIL_TEST_MODE: 'resident' },
+          setupFiles: ['test/helpers/resident-setup.ts'],
+        },
+      },
     ],
   },
 });

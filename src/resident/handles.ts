@@ -13,7 +13,8 @@ export function handleOf(sock: Socket): RawHandle | undefined {
 
 /** A net.Socket owning a received handle; it starts reading (unless `paused`). */
 export function socketFromHandle(handle: unknown, paused = false): Socket {
-  const s = new Socket({ handle, readable: true, writable: true } as unknown as ConstructorParameters<typeof Socket>[0]);
+  // allowHalfOpen: a client that half-closes still gets every answer to what it sent (as inetd mode does).
+  const s = new Socket({ handle, readable: true, writable: true, allowHalfOpen: true } as unknown as ConstructorParameters<typeof Socket>[0]);
   if (paused) {
     s.pause();
     const h = handleOf(s);

@@ -51,7 +51,7 @@ export type FromPrelogin =
   /** Sent with the connection's handle (the client socket, or for TLS the cleartext end of a pair). */
   | { t: 'handoff'; id: number; handoff: Handoff }
   /** The pre-login process holds nothing of this connection any more (closed, or its TLS proxy ended). */
-  | { t: 'released'; id: number };
+  | { t: 'released'; id: number; failed?: boolean };
 
 export type ToWorker =
   | { t: 'become'; identity: { uid: number; gid: number; name?: string } | null; settings: Settings; configPath: string }
@@ -61,7 +61,8 @@ export type ToWorker =
 export type FromWorker =
   | { t: 'ready'; uid: number; gid: number }
   | { t: 'failed'; why: string }
-  | { t: 'closed'; id: number };
+  /** The session ended (failed: it ended by an error, as a per-connection process's exit status 1 would say). */
+  | { t: 'closed'; id: number; failed?: boolean };
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 

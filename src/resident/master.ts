@@ -71,6 +71,10 @@ interface Conn {
   ip: string;
   /** remote address:port / local address:port, how an auth request names its connection. */
   tuple: string;
+  /** The client's port (with ip: how the "connection ended" log line names it). */
+  port: number;
+  /** Why it ended, when not by a normal close: the session failed, or the process serving it died. */
+  end?: 'session failed' | 'worker died' | 'pre-login process died';
   prelogin: Prelogin;
   /** Set by the auth service when a login succeeded: who, and as whom the session must run. */
   authed?: { user: string; auth: LoginGrant; identity: Identity | null; key: string };
@@ -177,6 +181,7 @@ export async function runMaster(o: MasterOptions): Promise<void> {
       for (const c of conns.values()) {
         if (c.prelogin !== p || !c.preloginHolds) continue;
         c.preloginHolds = false;
+        c.end ??= 'pre-login process died';
         if (!c.worker) { dropConn(c); lost++; }
       }
       if (!p.stopping || lost) mlog.warn({ prelogin: child.pid, code, signal, connections: lost }, 'pre-login process exited');
@@ -260,7 +265,10 @@ export async function runMaster(o: MasterOptions): Promise<void> {
         readyResolve(false);
       } else if (m.t === 'closed') {
         const c = conns.get(m.id);
-        if (c && c.worker === w) sessionEnded(c);
+        if (c && c.worker === w) {
+          if (m.failed) c.end ??= 'session failed';
+          sessionEnded(c);
+        }
       }
     });
     child.on('error', (e) => mlog.error({ err: e.message }, 'worker process error'));
@@ -269,7 +277,7 @@ export async function runMaster(o: MasterOptions): Promise<void> {
       readyResolve(false);
       removeWorker(w);
       let lost = 0;
-      for (const c of conns.values()) if (c.worker === w) { sessionEnded(c); lost++; }
+      for (const c of conns.values()) if (c.worker === w) { c.end ??= 'worker died'; sessionEnded(c); lost++; }
       if (lost || (code !== 0 && code !== null) || signal) {
         mlog.warn({ worker: child.pid, code, signal, sessions: lost, uid: identity?.uid }, 'worker exited; its sessions ended');
       }
@@ -333,6 +341,8 @@ export async function runMaster(o: MasterOptions): Promise<void> {
 
   const dropConn = (c: Conn) => {
     if (!conns.delete(c.id)) return;
+    // Every process let go of it (the session's cleanup is done): what inetd mode's process exit tells.
+    mlog.debug({ remote: c.ip, port: c.port, ended: c.end ?? 'closed' }, 'connection ended');
     if (byTuple.get(c.tuple) === c) byTuple.delete(c.tuple);
     counts.removeConnection(c.ip);
     if (c.user) counts.removeUser(c.user);
@@ -353,6 +363,7 @@ export async function runMaster(o: MasterOptions): Promise<void> {
         const c = conns.get(m.id);
         if (c && c.prelogin === p) {
           c.preloginHolds = false;
+          if (m.failed) c.end ??= 'session failed';
           if (!c.worker) dropConn(c);
         }
         break;
@@ -458,7 +469,7 @@ export async function runMaster(o: MasterOptions): Promise<void> {
     }
     const id = nextId++;
     const tuple = tupleOf(ip, sock.remotePort, plainAddress(sock.localAddress) ?? UNKNOWN_ADDRESS, sock.localPort);
-    const c: Conn = { id, ip, tuple, prelogin: p, preloginHolds: true };
+    const c: Conn = { id, ip, tuple, port: sock.remotePort ?? 0, prelogin: p, preloginHolds: true };
     conns.set(id, c);
     byTuple.set(tuple, c);
     counts.addConnection(ip);
@@ -508,9 +519,11 @@ export async function runMaster(o: MasterOptions): Promise<void> {
     shuttingDown = true;
     mlog.info('stopping: no new connections');
     for (const s of servers) s.close();
-    for (const p of prelogins) p.child.kill('SIGTERM');
-    for (const list of workers.values()) for (const w of list) w.child.kill('SIGTERM');
-    for (const c of spares.splice(0)) c.kill('SIGTERM');
+    const children = [...prelogins.map((p) => p.child), ...[...workers.values()].flat().map((w) => w.child), ...spares.splice(0)];
+    for (const c of children) c.kill('SIGTERM');
+    // Gone as soon as every child is (at most half a second): a test suite or a restart waits for us.
+    const gone = children.map((c) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r))));
+    void Promise.all([...gone, auth.close().catch(() => undefined)]).then(() => process.exit(0));
     setTimeout(() => process.exit(0), 500).unref();
   };
   process.on('SIGTERM', shutdown);

@@ -81,9 +81,10 @@ export async function runPrelogin(program: 'imapd' | 'dpop'): Promise<void> {
       }
       live++;
       trim.activity();
+      let failed = false;
       void serveOne(program, { id: m.id, tls: m.tls, configPath: m.configPath, settings, pem }, handle, host, pairs, log)
-        .catch((e: unknown) => log.error({ err: (e as Error).message }, 'pre-login connection failed'))
-        .finally(() => { live--; trim.activity(); void sendTo(process, { t: 'released', id: m.id } satisfies FromPrelogin); maybeExit(); });
+        .catch((e: unknown) => { failed = true; log.error({ err: (e as Error).message }, 'pre-login connection failed'); })
+        .finally(() => { live--; trim.activity(); void sendTo(process, { t: 'released', id: m.id, ...(failed ? { failed } : {}) } satisfies FromPrelogin); maybeExit(); });
     } else if (m.t === 'auth-reply') {
       auth.reply(m.req, m.result);
     } else if (m.t === 'stop') {

@@ -50,14 +50,15 @@ export async function runWorker(program: 'imapd' | 'dpop'): Promise<void> {
       program, settings, hostname: settings.dpop_host ?? hostname(), configPath: m.configPath,
       log: log.child({ remote: h.remote.address, local: h.local.address }),
     };
+    let failed = false;
     void resumeConnection(host, conn, ctx, h)
-      .catch((e: unknown) => ctx.log.error({ err: { message: (e as Error)?.message, stack: (e as Error)?.stack } }, 'session failed'))
+      .catch((e: unknown) => { failed = true; ctx.log.error({ err: { message: (e as Error)?.message, stack: (e as Error)?.stack } }, 'session failed'); })
       .then(() => conn.end())
       .catch(() => undefined)
       .finally(() => {
         live--;
         trim.activity();
-        void sendTo(process, { t: 'closed', id: m.id } satisfies FromWorker);
+        void sendTo(process, { t: 'closed', id: m.id, ...(failed ? { failed } : {}) } satisfies FromWorker);
         maybeExit();
       });
   };

@@ -304,6 +304,9 @@ export async function login(ctx: ServerContext, client: ClientInfo, name: string
 }
 
 export function apopAvailable(ctx: ServerContext): boolean {
+  // A resident-mode pre-login process (remoteLogin) runs unprivileged and may not read apop_secrets: the
+  // master's check (loginApop, as root) decides; here only whether the settings ask for APOP.
+  if (servicesOf(ctx).remoteLogin) return !!(ctx.settings.apop_enable && ctx.settings.apop_secrets);
   return apopConfigured(ctx.settings);
 }
 

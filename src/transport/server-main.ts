@@ -30,14 +30,15 @@ export const USAGE = (p: string) => `usage: ${p} [-i FILE | --config FILE] [--tl
   `  -i, --config FILE  dmail.conf to read (default ${DEFAULT_CONFIG})\n` +
   `  --tls              implicit TLS (the imaps/pop3s lines); needs tls_cert and tls_key\n` +
   `  --daemon           resident mode: listen and serve many connections (stays in the foreground)\n` +
-  `  --listen ADDR:PORT where --daemon listens (repeatable; default 0.0.0.0 on the standard port)\n`;
+  `  --listen ADDR:PORT where --daemon listens (repeatable; default 0.0.0.0 on the standard port); port 0\n` +
+  `                     takes a free port and prints "<program> listening on ADDR:PORT" on stdout\n`;
 
-/** ADDR:PORT, [v6]:PORT or PORT. */
+/** ADDR:PORT, [v6]:PORT or PORT. Port 0: any free port, which the daemon prints once it listens. */
 export function parseListen(v: string): { host: string; port: number } | undefined {
   const m = /^(?:\[([^\]]+)\]:|([^:]*):)?(\d{1,5})$/.exec(v);
   if (!m) return undefined;
   const port = Number(m[3]);
-  if (port < 1 || port > 65535) return undefined;
+  if (port > 65535) return undefined;
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
@@ -194,11 +195,20 @@ export async function runServer(program: ServerProgram, argv: string[], loadServ
 /** The resident mode (src/resident/): a master on these listening sockets. */
 async function runResident(program: ServerProgram, args: ServerArgs, listen: import('../resident/master.js').ListenSpec[]): Promise<void> {
   const { runMaster } = await import('../resident/master.js');
+  // Started with an IPC channel (`dmailctl serve --resident`, the test suites): stop when that parent is
+  // gone, whatever killed it, rather than serve on as an orphan.
+  if (process.send) process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
   try {
     await runMaster({
       program, configPath: args.config, listen, script: process.argv[1]!,
       // Started by `dmailctl serve --resident` (an IPC channel): tell it where we listen.
-      onListening: (addresses) => { if (process.send) process.send({ t: 'listening', addresses }); },
+      onListening: (addresses) => {
+        if (process.send) process.send({ t: 'listening', addresses });
+        // --listen ADDR:0 asked for any free port: say which (tests and scripts read this line).
+        listen.forEach((l, i) => {
+          if (l.fd === undefined && l.port === 0) process.stdout.write(`${program} listening on ${l.host?.includes(':') ? `[${l.host}]` : l.host}:${addresses[i]?.port ?? 0}\n`);
+        });
+      },
     });
   } catch (e) {
     const msg = e instanceof ConfigError ? e.message : (e as Error).message;

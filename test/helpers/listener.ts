@@ -1,8 +1,10 @@
 // inetd in miniature for real client programs (imaplib, imapflow, mbsync, fetchmail, mpop, poplib): a TCP port on 127.0.0.1 that
-// starts one built server process per connection with the accepted socket as its fd 0 and fd 1.
+// starts one built server process per connection with the accepted socket as its fd 0 and fd 1 (in the
+// resident test mode, test/helpers/resident.ts: the site's resident master listens instead).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { cleanEnv } from './inetd.js';
+import { RESIDENT, residentMaster, stopMastersOf } from './resident.js';
 
 export interface Listener {
   port: number;
@@ -13,6 +15,11 @@ export interface Listener {
 }
 
 export async function listen(bin: string, args: string[]): Promise<Listener> {
+  if (RESIDENT) {
+    // Resident test mode: the site's master is the listener; close() stops it (and waits).
+    const m = await residentMaster(bin, args, cleanEnv());
+    return { port: m.port, stderr: m.stderr, close: async () => stopMastersOf(m.conf) };
+  }
   const children = new Set<ChildProcess>();
   const exits: Promise<unknown>[] = [];
   let err = '';

@@ -4,6 +4,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, rmSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stopResidentMasters } from './resident.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 export const BIN = {
@@ -34,11 +35,12 @@ export interface Site {
 }
 
 /**
- * Remove a test site. Server processes whose clients were just closed end at once, and may still be
+ * Remove a test site (stopping its resident-mode masters, if any, and waiting for them). Server processes whose clients were just closed end at once, and may still be
  * letting go of the mailbox (index, change log, purge) — even re-creating an index directory — while the
  * tree is removed: try again until it stays gone (bounded, ~10 s).
  */
 export function removeSite(dir: string): void {
+  stopResidentMasters(dir); // resident test mode: the site's masters (and their processes) first
   for (let i = 0; ; i++) {
     try {
       rmSync(dir, { recursive: true, force: true });

@@ -2,9 +2,10 @@
 // The FETCH must not add a copy of the message to the server's peak memory (mbox), and on a maildir
 // site the whole FETCH process stays well below what holding the message once would need.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RESIDENT } from '../helpers/resident.js';
 import { makeSite, removeSite } from '../helpers/site.js';
 import { setInbox, TEST_STORE } from '../maildir/site-store.js';
 import { connectImap, last, siteWithMessages, type TestSite } from './imap-client.js';
@@ -41,7 +42,7 @@ describe('large message', () => {
     await s.cmd('SELECT INBOX');
     const size = Number(/RFC822\.SIZE (\d+)/.exec((await s.cmd('FETCH 1 RFC822.SIZE'))[0]!)![1]);
     expect(size).toBe(expectedSize);
-    const before = peakRssMb(s.c.child.pid!);
+    const before = peakRssMb(s.c.serverPid());
     s.send('b1 FETCH 1 BODY.PEEK[]\r\n');
     expect(await s.c.line()).toBe(`* 1 FETCH (BODY[] {${size}}`);
     const hash = createHash('sha256');
@@ -62,7 +63,7 @@ describe('large message', () => {
     expect(await s.c.line()).toBe(`* 1 FETCH (BODY[]<${at}> {65536}`);
     expect((await s.c.bytes(65536)).equals(expectedAt(at, 65536))).toBe(true);
     expect(last(await s.c.until('p1 '))).toMatch(/^p1 OK/);
-    const after = peakRssMb(s.c.child.pid!);
+    const after = peakRssMb(s.c.serverPid());
     console.log(`${TEST_STORE}: imapd peak RSS ${before.toFixed(1)} MB before, ${after.toFixed(1)} MB after streaming ${SIZE_MB} MB`);
     // "Never buffered twice": the mbox store reads big messages in 1 MB pieces, so sending one may cost
     // some garbage (GC runs late under load) but never two copies of it.
@@ -85,6 +86,9 @@ describe('large message', () => {
       w.close();
       const r = await connectImap(site);
       await r.login();
+      // The peak from here on (a resident-mode worker also served the APPEND above): reset VmHWM.
+      writeFileSync(`/proc/${r.c.serverPid()}/clear_refs`, '5');
+      const base = peakRssMb(r.c.serverPid());
       await r.cmd('EXAMINE INBOX');
       r.send('f1 FETCH 1 BODY.PEEK[]\r\n');
       expect(await r.c.line()).toBe(`* 1 FETCH (BODY[] {${big.length}}`);
@@ -97,9 +101,12 @@ describe('large message', () => {
       }
       expect(hash.digest('hex')).toBe(createHash('sha256').update(big).digest('hex'));
       expect(last(await r.c.until('f1 '))).toMatch(/^f1 OK/);
-      const peak = peakRssMb(r.c.child.pid!);
-      console.log(`maildir: imapd peak RSS after streaming ${SIZE_MB} MB: ${peak.toFixed(1)} MB`);
-      expect(peak).toBeLessThan(80 + 0.5 * SIZE_MB);
+      const peak = peakRssMb(r.c.serverPid());
+      console.log(`maildir: imapd peak RSS after streaming ${SIZE_MB} MB: ${peak.toFixed(1)} MB (${base.toFixed(1)} MB before)`);
+      // A fresh per-connection process: its whole peak. A resident worker that just received the 30 MB
+      // APPEND keeps that garbage until it collects: what the FETCH added on top of it.
+      if (RESIDENT) expect(peak - base).toBeLessThan(0.5 * SIZE_MB);
+      else expect(peak).toBeLessThan(80 + 0.5 * SIZE_MB);
       r.close();
     } finally {
       removeSite(site.dir);

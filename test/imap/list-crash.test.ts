@@ -39,7 +39,7 @@ describe('special uses under kill -9', () => {
       s.send(cmds.map((c, i) => `k${i} ${c}\r\n`).join(''));
       let answered = 0;
       while (answered < killAfter) if (/^k\d+ /.test(await s.c.line(20_000))) answered++;
-      s.c.child.kill('SIGKILL');
+      s.c.kill('SIGKILL');
       await s.c.exited();
       s.close();
 

@@ -82,7 +82,7 @@ describe('kill -9 during UPDATE', () => {
       for (let i = 1; i <= 30; i += 2) expect(await c.line()).toMatch(/^\+OK/);
       c.send('QUIT\r\n');
       await new Promise((r) => setTimeout(r, round * 5));
-      c.child.kill('SIGKILL');
+      c.kill('SIGKILL');
       await c.exited();
 
       const d = await connect(s);

@@ -60,7 +60,7 @@ describe('UPDATE state', () => {
     const c = await connect(s);
     await c.login();
     await c.cmd('DELE 1');
-    c.child.kill('SIGKILL');
+    c.kill('SIGKILL');
     await c.exited();
     expect(await subjects(s)).toEqual(all(2));
   });

@@ -41,7 +41,8 @@ describe('resident limits', () => {
     expect(parseListen('127.0.0.1:1143')).toEqual({ host: '127.0.0.1', port: 1143 });
     expect(parseListen('[::1]:993')).toEqual({ host: '::1', port: 993 });
     expect(parseListen('143')).toEqual({ host: '0.0.0.0', port: 143 });
-    expect(parseListen('host:0')).toBeUndefined();
+    expect(parseListen('host:0')).toEqual({ host: 'host', port: 0 }); // any free port (printed by the daemon)
+    expect(parseListen('host:65536')).toBeUndefined();
     expect(parseListen('a:b')).toBeUndefined();
   });
 });
