@@ -55,10 +55,11 @@ function encode(name: string, invalid: string): string {
   return out;
 }
 
-/** The dot-lock temporary name suffix this host uses: `.<host>.<pid>[.<lock_id>]` (store/lock.ts). */
+/** The bytes the dot-lock temporary name adds to a drop name: a leading dot and `.<host>.<pid>[.<lock_id>]`
+ *  (store/lock.ts linkTempName). */
 function lockTempSuffixBytes(settings: NameSettings): number {
   const pidMax = 7; // pid_max is at most 4194304
-  return 1 + Buffer.byteLength(hostname()) + 1 + pidMax + (settings.lock_id ? 1 + Buffer.byteLength(settings.lock_id) : 0);
+  return 1 + 1 + Buffer.byteLength(hostname()) + 1 + pidMax + (settings.lock_id ? 1 + Buffer.byteLength(settings.lock_id) : 0);
 }
 
 /** Longest drop-file name (bytes) that leaves room for every suffix the server adds. */

@@ -12,8 +12,9 @@
 
 import { openSync, closeSync, writeSync, unlinkSync, linkSync, statSync, lstatSync, readFileSync, constants } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { StoreError } from './types.js';
+import { killPoint } from './killpoint.js';
 import type { Logger } from '../log/types.js';
 
 export interface LockOptions {
@@ -126,6 +127,12 @@ export interface AcquireOptions {
   create?: boolean;
 }
 
+/** The temp file a dot-lock is link()ed from: beside the lock, hidden (a leading dot) so that a folder
+ *  listing racing a lock never shows it as a mailbox; host, pid and lock_id make it ours alone. */
+function linkTempName(lockPath: string, host: string, pid: string | number, opts: LockOptions): string {
+  return join(dirname(lockPath), `.${basename(lockPath.slice(0, -5))}.${host}.${pid}${opts.lockId ? '.' + opts.lockId : ''}`);
+}
+
 function ourLockContent(): string {
   return `${process.pid} ${hostname()}\n`;
 }
@@ -139,6 +146,8 @@ function lockOwnerDead(path: string, opts: LockOptions): boolean {
       if ((e as NodeJS.ErrnoException).code !== 'ESRCH') return false;
     }
     // Its link() temp file may be left too.
+    try { unlinkSync(linkTempName(path, host, pid, opts)); } catch { /* none */ }
+    // (and one of the visible name an earlier version used)
     try { unlinkSync(`${path.slice(0, -5)}.${host}.${pid}${opts.lockId ? '.' + opts.lockId : ''}`); } catch { /* none */ }
     return true;
   } catch { return false; }
@@ -148,7 +157,7 @@ function tryDotLock(lockPath: string, opts: LockOptions): 'ok' | 'busy' | 'nodir
   // The lock appears by link() of a temp file that already holds our pid and host: it is never seen
   // empty (so a lock left by a killed process of ours can be recognised and broken at once), and it is
   // the NFS-safe way. lock_id names the temp file so cluster nodes never collide.
-  const tmp = `${lockPath.slice(0, -5)}.${hostname()}.${process.pid}${opts.lockId ? '.' + opts.lockId : ''}`;
+  const tmp = linkTempName(lockPath, hostname(), process.pid, opts);
   try {
     // Created exclusively, never opened if already there (the spool directory is often 1777: anybody
     // could have put a file of their own, or a hard link, under this name): a leftover is removed first.
@@ -162,6 +171,7 @@ function tryDotLock(lockPath: string, opts: LockOptions): 'ok' | 'busy' | 'nodir
       fd = openSync(tmp, excl, 0o644);
     }
     try { writeSync(fd, ourLockContent()); } finally { closeSync(fd); }
+    killPoint('dotlock-temp');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     try { unlinkSync(tmp); } catch { /* not created */ }
