@@ -391,7 +391,7 @@ export class MboxMailbox implements Mailbox {
     const want = encodeFlags(flags);
     const set = new Set(uids);
     const modified: number[] = [];
-    await this.file.locked('write', (fd, d) => {
+    await this.file.locked('write', async (fd, d) => {
       const changes = new Map<number, { flags: number; keywords: string[] }>();
       for (const m of d.messages) {
         // Unknown or expunged (by anyone): a silent no-op (RFC 2180 4.2.1).
@@ -413,7 +413,7 @@ export class MboxMailbox implements Mailbox {
         const kwAll = new Set(d.keywords);
         for (const c of changes.values()) for (const k of c.keywords) kwAll.add(k);
         const messages = d.messages.map((m) => (changes.has(m.uid) ? { ...m, modseq } : m));
-        data = this.file.rewrite(fd, { ...d, keywords: [...kwAll], messages, logSeen: d.logSeen === modseq - 1 ? modseq : d.logSeen }, changes, new Set());
+        data = await this.file.rewrite(fd, { ...d, keywords: [...kwAll], messages, logSeen: d.logSeen === modseq - 1 ? modseq : d.logSeen }, changes, new Set());
       }
       this.state = this.snapshot(data);
     }, true);
@@ -429,7 +429,7 @@ export class MboxMailbox implements Mailbox {
     this.writable();
     const only = uids ? new Set(uids) : null;
     let removed: number[] = [];
-    await this.file.locked('write', (fd, d) => {
+    await this.file.locked('write', async (fd, d) => {
       const remove = new Set<number>();
       for (const m of d.messages) {
         if (m.expunged) continue;
@@ -450,9 +450,9 @@ export class MboxMailbox implements Mailbox {
         // A message without X-UID in the spool gets it now (a rewrite from it on): a lost index must
         // find it by UID in the log. A stamped one is marked \Deleted only where that fits in place,
         // so EXPUNGE stays O(expunged); otherwise its mark waits for the next rewrite (the index has it).
-        const patched = unstamped ? null : this.file.patchInPlace(fd, next, changes);
+        const patched = unstamped ? null : await this.file.patchInPlace(fd, next, changes);
         if (patched) data = patched;
-        else if (unstamped) data = this.file.rewrite(fd, next, changes, new Set());
+        else if (unstamped) data = await this.file.rewrite(fd, next, changes, new Set());
         else { this.file.save(next); data = next; }
       }
       removed = [...remove];
