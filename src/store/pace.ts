@@ -76,14 +76,19 @@ export async function runPaced<T>(g: Steps<T>, sliceMs = SLICE_MS): Promise<T> {
   }
 }
 
-/** For loops written with await: `if (p.due()) await p.pause();` */
+/** For loops written with await: `if (p.due()) await p.pause();`. Several loops running side by side
+ *  (mapLimit's workers) may share one Pacer: they pause for the same turn and share the next slice. */
 export class Pacer {
   private since = Date.now();
+  private waiting: Promise<void> | null = null;
   constructor(private readonly sliceMs = SLICE_MS) {}
   due(): boolean { return Date.now() - this.since >= this.sliceMs; }
-  async pause(): Promise<void> {
-    await turn();
-    this.since = Date.now();
+  pause(): Promise<void> {
+    this.waiting ??= turn().then(() => {
+      this.since = Date.now();
+      this.waiting = null;
+    });
+    return this.waiting;
   }
 }
 

@@ -20,6 +20,7 @@ import { appendScenarios } from './scenarios-append.mjs';
 import { modernScenarios } from './scenarios-modern.mjs';
 import { searchScenarios } from './scenarios-search.mjs';
 import { cacheScenarios } from './scenarios-cache.mjs';
+import { stallScenarios } from './scenarios-stall.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BENCH = join(ROOT, '.bench');
@@ -398,6 +399,7 @@ const SCENARIOS = [
   ...modernScenarios({ plan, U, PASS, account, Skip, heavy, cmdMs: CMD_MS }),
   ...searchScenarios({ imapSession, Skip, U, plan, heavy, CMD_MS }),
   ...cacheScenarios({ imapSession, Skip, U, plan, heavy, CMD_MS }),
+  ...stallScenarios({ U, PASS, Skip, plan, heavy }),
 ];
 
 // ---------------------------------------------------------------- systems
