@@ -469,6 +469,10 @@ export class MboxFile {
     runSteps(this.saveSteps(d));
   }
 
+  savePaced(d: IndexData): Promise<void> {
+    return runPaced(this.saveSteps(d));
+  }
+
   private *saveSteps(d: IndexData): Steps<void> {
     this.cur = d;
     if (!(yield* writeIndexSteps(this.indexPath, this.indexDir, d))) {
