@@ -38,6 +38,8 @@ export function stallScenarios({ U, PASS, Skip, plan, heavy }) {
       stdio: ['ignore', 'ignore', errFd], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' },
     });
     closeSync(errFd);
+    // Not kept alive by it: the bench ends, and its exit handler stops the daemon.
+    child.unref();
     started.push(child);
     await waitForPort(port);
     return port;
