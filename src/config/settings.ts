@@ -121,6 +121,8 @@ export const SETTINGS = {
   resident_worker_sessions: S('int', 'NEW: resident mode: sessions one worker process serves at once', 200),
   resident_workers_per_uid: S('int', 'NEW: resident mode: worker processes at most for one uid (a shared mail uid of virtual users)', 4),
   resident_worker_idle: S('int', 'NEW: resident mode: seconds a worker without sessions stays before it exits', 60),
+  resident_spare_workers: S('int', 'NEW: resident mode: workers forked ahead of need (as root, no uid yet), bound to a uid at the first login of a new uid', 0),
+  resident_max_workers: S('int', 'NEW: resident mode: worker processes at most, all uids together, spares not counted (0: no limit)', 500),
 
   // --- includes ---
   imapd_include_level: S('int', 'levels of #include that imapd follows', 0),

@@ -13,10 +13,16 @@ const isCtl = (c: number) => c < 0x20 || c === 0x7f;
 const isAtomChar = (c: number) => !isCtl(c) && c < 0x80 && !ATOM_SPECIAL.has(c);
 // ASTRING-CHAR adds resp-specials (']').
 const isAstringChar = (c: number) => isAtomChar(c) || c === 0x5d;
+// A UTF-8 session also takes 8-bit bytes in an unquoted astring (a mailbox name as Python's imaplib
+// sends it: unquoted); a name is then checked to be UTF-8 (mailbox-name.ts).
+const isUtf8AstringChar = (c: number) => isAstringChar(c) || (c >= 0x80 && c <= 0xff);
 
 export class Args {
   pos = 0;
   private literalIndex = 0;
+  /** Mailbox names in this command are UTF-8, not modified UTF-7, and astrings may hold 8-bit bytes
+   *  (the session enabled IMAP4rev2 or UTF8=ACCEPT: src/imap/rev2.ts). Set by the command loop. */
+  utf8Names = false;
 
   constructor(
     readonly text: string,
@@ -140,7 +146,7 @@ export class Args {
   astringBytes(): Buffer {
     const c = this.peek();
     if (c === '"' || c === '\0') return this.stringBytes();
-    const a = this.run(isAstringChar);
+    const a = this.run(this.utf8Names ? isUtf8AstringChar : isAstringChar);
     if (!a) throw new ParseError(this.atEnd ? 'Missing arguments' : 'Expected a string');
     return Buffer.from(a, 'latin1');
   }
@@ -154,7 +160,7 @@ export class Args {
   listMailbox(): Buffer {
     const c = this.peek();
     if (c === '"' || c === '\0') return this.stringBytes();
-    const a = this.run((ch) => isAstringChar(ch) || ch === 0x25 || ch === 0x2a);
+    const a = this.run((ch) => isAstringChar(ch) || ch === 0x25 || ch === 0x2a || (this.utf8Names && ch >= 0x80));
     if (!a) throw new ParseError('Missing arguments');
     return Buffer.from(a, 'latin1');
   }

@@ -1,5 +1,6 @@
 // Parsing FETCH attributes (RFC 3501 §6.4.5), including macros and BODY[section]<partial>.
 import { type Args, ParseError } from './args.js';
+import { partialRange, type PartialRange } from './search-keys.js';
 
 export type SectionKind = 'HEADER' | 'HEADER.FIELDS' | 'HEADER.FIELDS.NOT' | 'MIME' | 'TEXT';
 
@@ -159,10 +160,11 @@ export function parseFetchItems(a: Args): FetchItem[] {
   return items;
 }
 
-/** RFC 7162 FETCH modifiers: `(CHANGEDSINCE n [VANISHED])`. */
+/** FETCH modifiers: RFC 7162 `(CHANGEDSINCE n [VANISHED])`, RFC 9394 `PARTIAL range`. */
 export interface FetchModifiers {
   changedSince?: number;
   vanished?: boolean;
+  partial?: PartialRange;
 }
 
 export function parseFetchModifiers(a: Args): FetchModifiers {
@@ -175,6 +177,10 @@ export function parseFetchModifiers(a: Args): FetchModifiers {
       mods.changedSince = a.modseq(true);
     } else if (name === 'VANISHED') {
       mods.vanished = true;
+    } else if (name === 'PARTIAL') {
+      if (mods.partial) throw new ParseError('PARTIAL given twice');
+      a.sp();
+      mods.partial = partialRange(a);
     } else {
       throw new ParseError(`Unknown FETCH modifier ${name}`);
     }

@@ -8,6 +8,17 @@ import { decodeMutf7, encodeMutf7 } from './mutf7.js';
 
 export class NameError extends Error {}
 
+const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Strict UTF-8 decoding (null for malformed bytes, overlongs, surrogates). */
+export function decodeUtf8(b: Buffer): string | null {
+  try {
+    return fatalUtf8.decode(b);
+  } catch {
+    return null;
+  }
+}
+
 const MAX_NAME = 1000;
 
 export interface NameOptions {
@@ -18,6 +29,8 @@ export interface NameOptions {
   /** A name being made (CREATE, RENAME's target): '*' and '%' are refused, since LIST could not name
    *  such a mailbox without also matching others (existing ones made elsewhere stay usable). */
   newName?: boolean;
+  /** The name is UTF-8, as IMAP4rev2 and UTF8=ACCEPT sessions send it ('&' is then itself). */
+  utf8?: boolean;
 }
 
 /** The LIST wildcards (RFC 3501 §6.3.8). */
@@ -25,7 +38,12 @@ const WILDCARDS = /[*%]/;
 
 export function canonicalName(raw: Buffer, opts: NameOptions = {}): string {
   let name: string;
-  if (raw.some((b) => b >= 0x80)) {
+  if (opts.utf8) {
+    const text = decodeUtf8(raw);
+    if (text === null) throw new NameError('Mailbox name is not valid UTF-8');
+    if (/[\x00-\x1f\x7f]/.test(text)) throw new NameError('Invalid mailbox name');
+    name = encodeMutf7(text);
+  } else if (raw.some((b) => b >= 0x80)) {
     const utf8 = raw.toString('utf8');
     if (utf8.includes('\ufffd')) throw new NameError('Mailbox name is not valid UTF-8 or modified UTF-7');
     name = encodeMutf7(utf8);
@@ -53,7 +71,20 @@ export function canonicalName(raw: Buffer, opts: NameOptions = {}): string {
 
 /** Same folding for a LIST/LSUB pattern or reference (wildcards allowed, no validation of components). */
 export function canonicalPattern(raw: Buffer): string {
-  let s = raw.some((b) => b >= 0x80) ? encodeMutf7(raw.toString('utf8')) : raw.toString('latin1');
+  const s = raw.some((b) => b >= 0x80) ? encodeMutf7(raw.toString('utf8')) : raw.toString('latin1');
+  return foldInbox(s);
+}
+
+/** A LIST pattern of a UTF-8 session, as Unicode text, to match against store names decoded
+ *  (rev2.unicodeName): a modified UTF-7 pattern could not match a prefix of an encoded run. */
+export function unicodePattern(raw: Buffer): string {
+  const text = decodeUtf8(raw);
+  if (text === null) throw new NameError('Mailbox pattern is not valid UTF-8');
+  return foldInbox(text);
+}
+
+function foldInbox(pattern: string): string {
+  let s = pattern;
   if (/^inbox(?=$|\/)/i.test(s)) s = 'INBOX' + s.slice(5);
   return s;
 }

@@ -167,7 +167,8 @@ export interface Returns {
   partial?: PartialRange;
 }
 
-function partialRange(a: Args): PartialRange {
+/** `partial-range` (RFC 9394 §4): for RETURN (PARTIAL ...) and the UID FETCH modifier. */
+export function partialRange(a: Args): PartialRange {
   const text = a.word();
   const m = /^(-?)(\d+):(-?)(\d+)$/.exec(text);
   if (!m || m[1] !== m[3]) throw new ParseError('Invalid PARTIAL range');
@@ -191,15 +192,16 @@ export function parseReturns(a: Args): Returns | undefined {
       r.partial = partialRange(a);
       return;
     }
+    if (o === 'CONTEXT') return; // RFC 5267 §4.2: a hint that the criteria will be used again; nothing to do
     if (o !== 'MIN' && o !== 'MAX' && o !== 'ALL' && o !== 'COUNT' && o !== 'SAVE' && o !== 'UPDATE') throw new ParseError(`Unknown RETURN option ${o}`);
     r.options.add(o);
   });
   // RFC 9394 §3.1: ALL and PARTIAL cannot be combined.
   if (r.partial && r.options.has('ALL')) throw new ParseError('RETURN ALL and PARTIAL are mutually exclusive');
   if (r.options.has('UPDATE')) {
-    // RFC 5267 §4: a context follows the whole result; paging it or saving it is another matter.
-    if (r.partial || r.options.has('SAVE')) throw new ParseError('RETURN UPDATE cannot be combined with PARTIAL or SAVE');
-    if (!['MIN', 'MAX', 'ALL', 'COUNT'].some((x) => r.options.has(x as ReturnOption))) r.options.add('ALL');
+    // RFC 5267 §4.3: a context follows the whole result (also with PARTIAL, §4.4); "$" is another matter.
+    if (r.options.has('SAVE')) throw new ParseError('RETURN UPDATE cannot be combined with SAVE');
+    if (!r.partial && !['MIN', 'MAX', 'ALL', 'COUNT'].some((x) => r.options.has(x as ReturnOption))) r.options.add('ALL');
   }
   if (!r.options.size && !r.partial) r.options.add('ALL');
   a.sp();

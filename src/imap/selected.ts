@@ -28,6 +28,8 @@ export interface ViewEntry {
 export interface TrackerMode {
   condstore: boolean;
   qresync: boolean;
+  /** RFC 9051 (ENABLE IMAP4rev2): no \Recent flag in FETCH FLAGS and no RECENT response. */
+  imap4rev2?: boolean;
 }
 
 function sameFlags(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
@@ -152,11 +154,17 @@ export class Selected {
     return added ? this.flagLines() : [];
   }
 
+  /** A message's FLAGS as this session shows them: with \Recent, except under IMAP4rev2 (RFC 9051
+   *  has no \Recent flag). */
+  flagsOf(info: MessageInfo): string {
+    return flagList(info.flags, info.recent && !this.mode.imap4rev2);
+  }
+
   /** An untagged FETCH of flags for view index i (UID always; MODSEQ once CONDSTORE is enabled). */
   flagsFetch(i: number, info: MessageInfo): string {
     if (this.mode.condstore) this.modseqSent = true;
     const modseq = this.mode.condstore ? ` MODSEQ (${info.modseq})` : '';
-    return `* ${i + 1} FETCH (UID ${info.uid} FLAGS ${flagList(info.flags, info.recent)}${modseq})`;
+    return `* ${i + 1} FETCH (UID ${info.uid} FLAGS ${this.flagsOf(info)}${modseq})`;
   }
 
   /** Whether the client must hear of a change from `told` to `now`. */
@@ -249,7 +257,7 @@ export class Selected {
     }
     const recent = countRecent(msgs);
     if (added > 0) lines.push(`* ${this.view.length} EXISTS`);
-    if (added > 0 || recent !== this.recentSent) {
+    if ((added > 0 || recent !== this.recentSent) && !this.mode.imap4rev2) {
       lines.push(`* ${recent} RECENT`);
       this.recentSent = recent;
     }

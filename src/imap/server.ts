@@ -11,6 +11,7 @@ import { capabilities, SERVER_VERSION } from './capabilities.js';
 import { NameError } from './mailbox-name.js';
 import { bad, no, type Result } from './result.js';
 import { COMMANDS, type CommandSpec } from './commands/index.js';
+import { utf8Names } from './rev2.js';
 import { overQuota } from './commands/helpers.js';
 import { resumeLogin } from './login-flow.js';
 import type { ServeOptions } from '../session/handoff.js';
@@ -123,6 +124,7 @@ const STATE_TEXT: Record<ImapState, string> = {
 
 async function runOne(s: ImapSession, text: string, literals: Buffer[]): Promise<void> {
   const a = new Args(text, literals);
+  a.utf8Names = utf8Names(s);
   if (text.trim() === '') return; // empty lines are ignored, as Dovecot does
   let head: { tag: string; name: string; uid: boolean };
   try {

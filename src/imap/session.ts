@@ -9,7 +9,7 @@ import type { UserSession } from '../session/login.js';
 import type { InputQueue } from './input.js';
 import type { Args } from './args.js';
 import type { Selected, TrackerMode } from './selected.js';
-import { sendContextUpdates } from './commands/search.js';
+import { contextExpunges, sendContextUpdates } from './context-updates.js';
 import type { ServeOptions } from '../session/handoff.js';
 
 export type ImapState = 'notauth' | 'auth' | 'selected' | 'logout';
@@ -53,7 +53,9 @@ export class ImapSession {
   log: Logger;
   /** Extensions the client enabled, explicitly (ENABLE) or implicitly (RFC 7162 §3.1: the first
    *  CONDSTORE-enabling command). Shared with the selected-mailbox tracker. */
-  readonly enabled: TrackerMode = { condstore: false, qresync: false };
+  readonly enabled: TrackerMode = { condstore: false, qresync: false, imap4rev2: false };
+  /** RFC 6855 ENABLE UTF8=ACCEPT: UTF-8 mailbox names and APPEND's UTF8 data item (src/imap/rev2.ts). */
+  utf8Accept = false;
   /** NOTIFY SET state; null without NOTIFY or after NOTIFY NONE. */
   notifier: SessionNotifier | null = null;
 
@@ -171,8 +173,9 @@ export class ImapSession {
       this.dead = true;
       return;
     }
+    for (const l of contextExpunges(sel, opts.allowExpunge)) this.line(l); // RFC 5267: REMOVEFROM before EXPUNGE
     for (const l of sel.updates(opts.allowExpunge)) this.line(l);
-    await sendContextUpdates(this); // CONTEXT=SEARCH: how live search results changed
+    await sendContextUpdates(this); // CONTEXT=SEARCH/SORT: how live results changed
     if (sel.inStep) sel.acknowledge();
     else if (sel.modseqSent) {
       // RFC 7162 §3.2: MODSEQs may have been sent while an expunge is still held back: give the

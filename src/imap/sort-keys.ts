@@ -51,22 +51,40 @@ function displayKey(a: SortAddress | null): string {
   return unicodeCasemap(text(dom ? `${mbox}@${dom}` : mbox));
 }
 
-/** The SORT/THREAD facts derived from the store's sort and threading keys. */
+/** The SORT/THREAD facts derived from the store's sort and threading keys. Each key is worked out at
+ *  its first use only (SORT (DATE) over 100k messages folds no subject), then kept. */
+class Derived implements SortFacts {
+  private subject?: { key: string; replyOrForward: boolean };
+  private keys: (string | undefined)[] = [];
+  readonly sentDate: number | null;
+  readonly messageId: string | null;
+  readonly references: readonly string[];
+
+  constructor(private readonly sk: SortKeys, th: ThreadingKeys) {
+    this.sentDate = sk.sentDate;
+    this.messageId = th.messageId;
+    this.references = th.references.length ? th.references.slice(0, MAX_REFERENCES) : th.inReplyTo.slice(0, 1);
+  }
+
+  private base(): { key: string; replyOrForward: boolean } {
+    if (!this.subject) {
+      const b = this.sk.subject === null ? { base: '', replyOrForward: false } : baseSubject(this.sk.subject);
+      this.subject = { key: unicodeCasemap(b.base), replyOrForward: b.replyOrForward };
+    }
+    return this.subject;
+  }
+
+  get subjectKey(): string { return this.base().key; }
+  get replyOrForward(): boolean { return this.base().replyOrForward; }
+  get fromKey(): string { return (this.keys[0] ??= mailboxKey(this.sk.from)); }
+  get toKey(): string { return (this.keys[1] ??= mailboxKey(this.sk.to)); }
+  get ccKey(): string { return (this.keys[2] ??= mailboxKey(this.sk.cc)); }
+  get displayFromKey(): string { return (this.keys[3] ??= displayKey(this.sk.from)); }
+  get displayToKey(): string { return (this.keys[4] ??= displayKey(this.sk.to)); }
+}
+
 export function deriveFacts(sk: SortKeys, th: ThreadingKeys): SortFacts {
-  const subject = sk.subject === null ? { base: '', replyOrForward: false } : baseSubject(sk.subject);
-  const references = th.references.length ? th.references.slice(0, MAX_REFERENCES) : th.inReplyTo.slice(0, 1);
-  return {
-    sentDate: sk.sentDate,
-    subjectKey: unicodeCasemap(subject.base),
-    replyOrForward: subject.replyOrForward,
-    fromKey: mailboxKey(sk.from),
-    toKey: mailboxKey(sk.to),
-    ccKey: mailboxKey(sk.cc),
-    displayFromKey: displayKey(sk.from),
-    displayToKey: displayKey(sk.to),
-    messageId: th.messageId,
-    references,
-  };
+  return new Derived(sk, th);
 }
 
 /** Facts already worked out, per mailbox handle and UID (a message's bytes never change under a UID

@@ -49,36 +49,49 @@ export function sentDate(info: MessageInfo, facts: SortFacts | null): number {
   return facts?.sentDate ?? info.internalDate.getTime();
 }
 
-function compareOne(key: SortKeyName, a: SortItem, b: SortItem): number {
+/** A message's key for one criterion: a number (ARRIVAL, SIZE, DATE) or a collation key string. */
+function keyOf(key: SortKeyName, it: SortItem): number | string {
   switch (key) {
     case 'ARRIVAL':
-      return a.info.internalDate.getTime() - b.info.internalDate.getTime();
+      return it.info.internalDate.getTime();
     case 'SIZE':
-      return a.info.size - b.info.size;
+      return it.info.size;
     case 'DATE':
-      return sentDate(a.info, a.facts) - sentDate(b.info, b.facts);
+      return sentDate(it.info, it.facts);
     case 'SUBJECT':
-      return compareCodepoints(a.facts?.subjectKey ?? '', b.facts?.subjectKey ?? '');
+      return it.facts?.subjectKey ?? '';
     case 'FROM':
-      return compareCodepoints(a.facts?.fromKey ?? '', b.facts?.fromKey ?? '');
+      return it.facts?.fromKey ?? '';
     case 'TO':
-      return compareCodepoints(a.facts?.toKey ?? '', b.facts?.toKey ?? '');
+      return it.facts?.toKey ?? '';
     case 'CC':
-      return compareCodepoints(a.facts?.ccKey ?? '', b.facts?.ccKey ?? '');
+      return it.facts?.ccKey ?? '';
     case 'DISPLAYFROM':
-      return compareCodepoints(a.facts?.displayFromKey ?? '', b.facts?.displayFromKey ?? '');
+      return it.facts?.displayFromKey ?? '';
     case 'DISPLAYTO':
-      return compareCodepoints(a.facts?.displayToKey ?? '', b.facts?.displayToKey ?? '');
+      return it.facts?.displayToKey ?? '';
   }
 }
 
-/** Sorts in place by the criteria, then by sequence number. */
+/** Sorts in place by the criteria, then by sequence number. Each message's keys are worked out once,
+ *  before sorting (a column per criterion), so comparisons only compare numbers and strings. */
 export function sortItems(items: SortItem[], criteria: readonly SortCriterion[]): SortItem[] {
-  return items.sort((a, b) => {
-    for (const c of criteria) {
-      const d = compareOne(c.key, a, b);
-      if (d !== 0) return c.reverse ? -d : d;
-    }
-    return a.seq - b.seq;
+  const cols = criteria.map((c) => {
+    const numeric = c.key === 'ARRIVAL' || c.key === 'SIZE' || c.key === 'DATE';
+    return { reverse: c.reverse, numeric, values: items.map((it) => keyOf(c.key, it)) };
   });
+  const order = items.map((_, i) => i);
+  order.sort((a, b) => {
+    for (const col of cols) {
+      const x = col.values[a]!;
+      const y = col.values[b]!;
+      if (x === y) continue;
+      const d = col.numeric ? (x as number) - (y as number) : compareCodepoints(x as string, y as string);
+      if (d !== 0) return col.reverse ? -d : d;
+    }
+    return items[a]!.seq - items[b]!.seq;
+  });
+  const sorted = order.map((i) => items[i]!);
+  for (let i = 0; i < sorted.length; i++) items[i] = sorted[i]!;
+  return items;
 }

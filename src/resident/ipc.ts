@@ -17,12 +17,19 @@ export const ROLE_ENV = 'DMAIL_RESIDENT_ROLE';
 export interface Address { address: string; port: number }
 
 /** What a pre-login process needs to serve one connection: the settings the master read for it (the
- *  pre-login process itself may not be able to read dmail.conf) and whether TLS starts at once. */
+ *  pre-login process itself may not be able to read dmail.conf) and whether TLS starts at once. The
+ *  settings and PEM travel only when they changed since the last `conn` to this process (the channel
+ *  keeps order): a connection then costs a message of ~100 bytes, not the whole configuration and key. */
 export interface ConnMsg {
-  t: 'conn'; id: number; settings: Settings; configPath: string; tls: boolean;
-  /** tls_cert and tls_key read by the master (the pre-login process may not read the key file). */
-  pem?: { cert: string; key: string };
+  t: 'conn'; id: number; configPath: string; tls: boolean;
+  /** Absent: the settings of the previous `conn`. */
+  settings?: Settings;
+  /** tls_cert and tls_key read by the master (the pre-login process may not read the key file).
+   *  Absent: as for the previous `conn`; null: none. */
+  pem?: Pem | null;
 }
+
+export interface Pem { cert: string; key: string }
 
 /** A login check the pre-login process asks of the master's auth service. */
 export type AuthRequest = LoginRequest;

@@ -44,11 +44,12 @@ function dec(m: Map<string, number>, k: string): void {
   else m.delete(k);
 }
 
-const TEXT: Record<Limit | 'worker' | 'unavailable', string> = {
+const TEXT: Record<Limit | 'worker' | 'workers' | 'unavailable', string> = {
   total: 'Too many connections to this server, try again later',
   'per-ip': 'Too many connections from your address, try again later',
   'per-user': 'Too many connections for this user, try again later',
   worker: 'Too many sessions for this account, try again later',
+  workers: 'Too many user processes on this server, try again later',
   unavailable: 'Server temporarily unavailable, try again later',
 };
 

@@ -24,8 +24,9 @@ import { plainAddress, UNKNOWN_ADDRESS } from '../transport/stdio.js';
 import { AuthService, type Identity } from './auth-service.js';
 import { closeHandle, handleOf, socketFromHandle } from './handles.js';
 import { writeForwarded } from './ipc-log.js';
-import { ROLE_ENV, sendTo, type FromPrelogin, type FromWorker, type Role, type ToPrelogin, type ToWorker } from './ipc.js';
+import { ROLE_ENV, sendTo, type Pem, type FromPrelogin, type FromWorker, type Role, type ToPrelogin, type ToWorker } from './ipc.js';
 import { ConnectionCounts, refusalText, type Refusal } from './limits.js';
+import { IdleTrimmer } from './trim.js';
 
 export interface ListenSpec {
   /** An inherited listening socket (systemd LISTEN_FDS)… */
@@ -47,7 +48,11 @@ export interface MasterOptions {
   onListening?: (addresses: { name: string; port: number }[]) => void;
 }
 
-interface Prelogin { child: ChildProcess; ready: boolean; load: number; stopping: boolean; uid: number; user: string }
+interface Prelogin {
+  child: ChildProcess; ready: boolean; load: number; stopping: boolean; uid: number; user: string;
+  /** What this process was last sent (ConnMsg sends settings and PEM only when they changed). */
+  sent?: { settings: Settings; pem: Pem | null };
+}
 
 interface Worker {
   child: ChildProcess;
@@ -129,6 +134,7 @@ export async function runMaster(o: MasterOptions): Promise<void> {
   let nextId = 1;
   let shuttingDown = false;
   const auth = new AuthService(program);
+  const trim = new IdleTrimmer();
 
   const ctxFor = (settings: Settings, l: Logger): ServerContext => ({
     program, settings, log: l, hostname: settings.dpop_host ?? hostname(), configPath,
@@ -205,8 +211,39 @@ export async function runMaster(o: MasterOptions): Promise<void> {
   // ---- workers ----
   const workers = new Map<string, Worker[]>();
 
+  // Spare workers (resident_spare_workers): forked ahead of need, as root, holding no uid; the first login
+  // of a uid without a worker takes one (startWorker sends it `become`) and a fresh one is forked. While it
+  // waits a spare has loaded the code and nothing else: no log file, no user file, no uid.
+  const spares: ChildProcess[] = [];
+  const boundWorkers = () => { let n = 0; for (const l of workers.values()) n += l.length; return n; };
+  const keepSpares = () => {
+    if (shuttingDown) return;
+    const s = config.current();
+    let want = Math.max(0, s.resident_spare_workers);
+    // A spare that could never be bound is not kept.
+    if (s.resident_max_workers > 0) want = Math.min(want, Math.max(0, s.resident_max_workers - boundWorkers()));
+    while (spares.length < want) {
+      const child = forkRole('worker');
+      const born = Date.now();
+      spares.push(child);
+      child.on('error', (e) => mlog.error({ err: e.message }, 'spare worker error'));
+      child.on('exit', (code, signal) => {
+        const i = spares.indexOf(child);
+        if (i < 0) return; // bound: its Worker's own handler reports it
+        spares.splice(i, 1);
+        if (shuttingDown) return;
+        mlog.warn({ worker: child.pid, code, signal }, 'spare worker exited');
+        // One that died at once is replaced after a pause, not in a tight loop.
+        setTimeout(keepSpares, Date.now() - born < 1000 ? 1000 : 0).unref();
+      });
+    }
+    while (spares.length > want) void sendTo(spares.pop()!, { t: 'exit' } satisfies ToWorker);
+  };
+
   const startWorker = (key: string, identity: Identity | null, settings: Settings): Worker => {
-    const child = forkRole('worker');
+    const spare = spares.shift();
+    const child = spare ?? forkRole('worker');
+    if (spare) setImmediate(keepSpares);
     let readyResolve!: (ok: boolean) => void;
     const w: Worker = { child, key, identity, sessions: 0, users: new Map(), gone: false, ready: new Promise((r) => (readyResolve = r)) };
     const list = workers.get(key) ?? [];
@@ -216,7 +253,7 @@ export async function runMaster(o: MasterOptions): Promise<void> {
     child.on('message', (m: FromWorker) => {
       if (m.t === 'ready') {
         clearTimeout(startTimer);
-        mlog.info({ worker: child.pid, uid: m.uid, gid: m.gid }, 'worker started');
+        mlog.info({ worker: child.pid, uid: m.uid, gid: m.gid, spare: spare !== undefined }, 'worker started');
         readyResolve(true);
       } else if (m.t === 'failed') {
         mlog.error({ worker: child.pid, why: m.why }, 'worker could not start');
@@ -236,6 +273,7 @@ export async function runMaster(o: MasterOptions): Promise<void> {
       if (lost || (code !== 0 && code !== null) || signal) {
         mlog.warn({ worker: child.pid, code, signal, sessions: lost, uid: identity?.uid }, 'worker exited; its sessions ended');
       }
+      keepSpares(); // room under resident_max_workers again
     });
     const m: ToWorker = { t: 'become', identity, settings, configPath };
     void sendTo(child, m);
@@ -253,16 +291,18 @@ export async function runMaster(o: MasterOptions): Promise<void> {
   };
 
   /** The worker for a login of `user` as `key`: the one already serving this user, else one with room,
-   *  else a new one while the uid has fewer than resident_workers_per_uid. */
-  const pickWorker = (key: string, identity: Identity | null, user: string, settings: Settings): Worker | undefined => {
+   *  else a new one (a spare if there is one) while the uid has fewer than resident_workers_per_uid and
+   *  all uids together fewer than resident_max_workers; else which limit refuses it. */
+  const pickWorker = (key: string, identity: Identity | null, user: string, settings: Settings): Worker | 'worker' | 'workers' => {
     const list = workers.get(key) ?? [];
     const cap = Math.max(1, settings.resident_worker_sessions);
     const room = list.filter((w) => !w.gone && w.sessions < cap);
     const same = room.find((w) => w.users.has(user));
     if (same) return same;
     if (room.length) return room.reduce((a, b) => (b.sessions < a.sessions ? b : a));
-    if (list.length < Math.max(1, settings.resident_workers_per_uid)) return startWorker(key, identity, settings);
-    return undefined;
+    if (list.length >= Math.max(1, settings.resident_workers_per_uid)) return 'worker';
+    if (settings.resident_max_workers > 0 && boundWorkers() >= settings.resident_max_workers) return 'workers';
+    return startWorker(key, identity, settings);
   };
 
   const sessionEnded = (c: Conn) => {
@@ -355,7 +395,8 @@ export async function runMaster(o: MasterOptions): Promise<void> {
     const over = counts.refuseLogin(settings, user);
     if (over) return refuse(over, { limit: settings.resident_max_connections_per_user });
     const w = pickWorker(key, identity, user, settings);
-    if (!w) return refuse('worker', { limit: settings.resident_worker_sessions, workers: settings.resident_workers_per_uid });
+    if (w === 'worker') return refuse('worker', { limit: settings.resident_worker_sessions, workers: settings.resident_workers_per_uid });
+    if (w === 'workers') return refuse('workers', { limit: settings.resident_max_workers });
     // Counted now, before the worker is ready, so that concurrent logins see it.
     w.sessions++;
     w.users.set(user, (w.users.get(user) ?? 0) + 1);
@@ -393,6 +434,7 @@ export async function runMaster(o: MasterOptions): Promise<void> {
   // ---- listening ----
   const waitingSocks: [ListenSpec, Socket][] = [];
   const onConnection = (spec: ListenSpec) => (sock: Socket) => {
+    trim.activity();
     const settings = config.current();
     const ip = plainAddress(sock.remoteAddress) ?? UNKNOWN_ADDRESS;
     sock.on('error', () => sock.destroy());
@@ -421,11 +463,14 @@ export async function runMaster(o: MasterOptions): Promise<void> {
     byTuple.set(tuple, c);
     counts.addConnection(ip);
     p.load++;
-    const pem = tlsPem(settings);
-    const m: ToPrelogin = { t: 'conn', id, settings, configPath, tls: spec.tls, ...(pem ? { pem } : {}) };
+    const pem = tlsPem(settings) ?? null;
+    const m: ToPrelogin = { t: 'conn', id, configPath, tls: spec.tls };
+    if (p.sent?.settings !== settings) m.settings = settings;
+    if (p.sent?.pem !== pem) m.pem = pem;
+    p.sent = { settings, pem };
     void sendTo(p.child, m, handleOf(sock)).then((ok) => {
       sock.destroy(); // ours only: the pre-login process holds its own descriptor
-      if (!ok) { p.load = Math.max(0, p.load - 1); c.preloginHolds = false; dropConn(c); }
+      if (!ok) { p.load = Math.max(0, p.load - 1); p.sent = undefined; c.preloginHolds = false; dropConn(c); }
     });
   };
 
@@ -445,6 +490,8 @@ export async function runMaster(o: MasterOptions): Promise<void> {
   }
 
   keepPrelogins();
+  keepSpares();
+  trim.activity(); // what starting up allocated
   mlog.info({ config: configPath, listen: addresses, prelogin: config.current().resident_prelogin_processes, root: isRoot }, 'resident mode: listening');
   if (!isRoot) mlog.warn('resident mode not started as root: pre-login processes and workers run as this uid');
 
@@ -454,6 +501,7 @@ export async function runMaster(o: MasterOptions): Promise<void> {
     // New pre-login processes pick up a changed user; the old ones finish their connections.
     for (const p of prelogins.filter((x) => !x.stopping)) stopPrelogin(p);
     keepPrelogins();
+    keepSpares();
   });
   const shutdown = () => {
     if (shuttingDown) return;
@@ -462,6 +510,7 @@ export async function runMaster(o: MasterOptions): Promise<void> {
     for (const s of servers) s.close();
     for (const p of prelogins) p.child.kill('SIGTERM');
     for (const list of workers.values()) for (const w of list) w.child.kill('SIGTERM');
+    for (const c of spares.splice(0)) c.kill('SIGTERM');
     setTimeout(() => process.exit(0), 500).unref();
   };
   process.on('SIGTERM', shutdown);

@@ -19,9 +19,10 @@ import { StreamConnection } from '../transport/stream-connection.js';
 import { plainAddress, UNKNOWN_ADDRESS } from '../transport/stdio.js';
 import { tlsSettingsOf } from '../transport/tls.js';
 import { IpcLogger } from './ipc-log.js';
-import { sendTo, type AuthRequest, type ClientMsgInfo, type ConnMsg, type FromPrelogin, type ToPrelogin } from './ipc.js';
-import { handleOf, socketFromHandle } from './handles.js';
+import { sendTo, type AuthRequest, type ClientMsgInfo, type FromPrelogin, type Pem, type ToPrelogin } from './ipc.js';
+import { closeHandle, handleOf, socketFromHandle } from './handles.js';
 import { PairMaker } from './pair.js';
+import { IdleTrimmer } from './trim.js';
 
 /** Asks the master's auth service; one outstanding request per login command. */
 export class AuthClient {
@@ -60,16 +61,29 @@ export async function runPrelogin(program: 'imapd' | 'dpop'): Promise<void> {
   host.services.remoteLogin = (client, request) => auth.ask(program, { ...client }, request) as Promise<GrantResult>;
   let live = 0;
   let stopping = false;
+  const trim = new IdleTrimmer();
   const maybeExit = () => {
     if (stopping && live === 0) { pairs.close(); void host.close().finally(() => process.exit(0)); }
   };
 
+  // The master sends settings and PEM only when they changed: the last ones received are in force.
+  let settings: Settings | undefined;
+  let pem: Pem | undefined;
   process.on('message', (m: ToPrelogin, handle: unknown) => {
     if (m.t === 'conn') {
+      if (m.settings) settings = m.settings;
+      if (m.pem !== undefined) pem = m.pem ?? undefined;
+      if (!settings) {
+        log.error('connection without settings from the master');
+        closeHandle(handle);
+        void sendTo(process, { t: 'released', id: m.id } satisfies FromPrelogin);
+        return;
+      }
       live++;
-      void serveOne(program, m, handle, host, pairs, log)
+      trim.activity();
+      void serveOne(program, { id: m.id, tls: m.tls, configPath: m.configPath, settings, pem }, handle, host, pairs, log)
         .catch((e: unknown) => log.error({ err: (e as Error).message }, 'pre-login connection failed'))
-        .finally(() => { live--; void sendTo(process, { t: 'released', id: m.id } satisfies FromPrelogin); maybeExit(); });
+        .finally(() => { live--; trim.activity(); void sendTo(process, { t: 'released', id: m.id } satisfies FromPrelogin); maybeExit(); });
     } else if (m.t === 'auth-reply') {
       auth.reply(m.req, m.result);
     } else if (m.t === 'stop') {
@@ -79,12 +93,17 @@ export async function runPrelogin(program: 'imapd' | 'dpop'): Promise<void> {
   });
   // The master is gone: finish what we serve, take nothing new.
   process.on('disconnect', () => { stopping = true; maybeExit(); });
+  trim.activity(); // what starting up allocated
   await sendTo(process, { t: 'ready' } satisfies FromPrelogin);
 }
 
-async function serveOne(program: 'imapd' | 'dpop', m: ConnMsg, handle: unknown, host: SessionHost,
+interface OneConn { id: number; tls: boolean; configPath: string; settings: Settings; pem?: Pem }
+
+async function serveOne(program: 'imapd' | 'dpop', m: OneConn, handle: unknown, host: SessionHost,
   pairs: PairMaker, baseLog: IpcLogger): Promise<void> {
   const sock = socketFromHandle(handle);
+  // Short answers go out at once (no Nagle wait behind an unacknowledged segment).
+  sock.setNoDelay(true);
   const settings: Settings = m.settings;
   const conn = new StreamConnection({
     input: sock, output: sock,

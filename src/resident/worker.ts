@@ -13,6 +13,7 @@ import { StreamConnection } from '../transport/stream-connection.js';
 import { tlsSettingsOf } from '../transport/tls.js';
 import { closeHandle, socketFromHandle } from './handles.js';
 import { sendTo, type FromWorker, type ToWorker } from './ipc.js';
+import { IdleTrimmer } from './trim.js';
 
 export async function runWorker(program: 'imapd' | 'dpop'): Promise<void> {
   let host: SessionHost | undefined;
@@ -20,6 +21,9 @@ export async function runWorker(program: 'imapd' | 'dpop'): Promise<void> {
   let exiting = false;
   let live = 0;
   const queued: [Extract<ToWorker, { t: 'session' }>, unknown][] = [];
+  const trim = new IdleTrimmer();
+  // Shown by ps: a spare (forked ahead of need, no uid yet) until the master binds it.
+  process.title = `${program} worker (spare)`;
   const maybeExit = () => {
     if (!exiting || live > 0) return;
     void (host?.close() ?? Promise.resolve()).finally(() => process.exit(0));
@@ -29,9 +33,11 @@ export async function runWorker(program: 'imapd' | 'dpop'): Promise<void> {
     if (!host || !log) { queued.push([m, handle]); return; }
     if (exiting) { closeHandle(handle); return; }
     live++;
+    trim.activity();
     const h = m.handoff;
     const settings = m.settings;
     const sock = socketFromHandle(handle);
+    sock.setNoDelay(true); // a TCP client socket (no-op on the Unix pair of a TLS relay)
     const conn = new StreamConnection({
       input: sock, output: sock,
       remoteAddress: h.remote.address, remotePort: h.remote.port,
@@ -50,6 +56,7 @@ export async function runWorker(program: 'imapd' | 'dpop'): Promise<void> {
       .catch(() => undefined)
       .finally(() => {
         live--;
+        trim.activity();
         void sendTo(process, { t: 'closed', id: m.id } satisfies FromWorker);
         maybeExit();
       });
@@ -63,8 +70,10 @@ export async function runWorker(program: 'imapd' | 'dpop'): Promise<void> {
           return;
         }
         log = r.log;
+        process.title = `${program} worker`;
         // This process runs as one uid for good: a grant for another identity is refused by openSession.
         host = createSessionHost({ program, log, identity: { kind: 'fixed', uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 } });
+        trim.activity(); // what starting up allocated
         void sendTo(process, { t: 'ready', uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1 } satisfies FromWorker);
         for (const [qm, qh] of queued.splice(0)) serve(qm, qh);
       });

@@ -30,7 +30,8 @@ import { basename, dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from '../log/types.js';
 import { killPoint } from './killpoint.js';
-import { effectiveUid, replaceFileSync } from './safe-file.js';
+import { replaceFileSync } from './safe-file.js';
+import { KeysFile, trustedCacheFd } from './facts-keys.js';
 import type { MailboxState, SortKeys, ThreadingKeys } from './types.js';
 
 /** The cacheable part of a message's facts: everything but header fields comes from one parse. */
@@ -129,8 +130,13 @@ export class FactsFile {
   /** A compaction had to leave records out (the cap): this handle adds no more. */
   private full = false;
 
+  /** The sort/thread family (facts-keys.ts), `<name>.sk` beside this file: what SORT, THREAD and
+   *  SENT* read without touching the larger records here. */
+  readonly keys: KeysFile;
+
   constructor(private readonly opts: FactsFileOptions) {
     this.path = `${opts.dir}/${opts.name}`;
+    this.keys = new KeysFile({ dir: opts.dir, name: keysFileName(opts.name), writable: opts.writable, log: opts.log });
   }
 
   // ---- reading ----
@@ -152,21 +158,15 @@ export class FactsFile {
       } catch {
         return;
       }
-      const f = fstatSync(fd);
       // Only a plain file of ours (or, for root, of the directory's owner) that nobody else may write.
-      const uid = effectiveUid();
-      let ownerOk = f.uid === uid;
-      if (!ownerOk && uid === 0) {
-        try { ownerOk = f.uid === statSync(this.opts.dir).uid; } catch { ownerOk = false; }
-      }
-      if (!f.isFile() || !ownerOk || f.nlink !== 1 || (f.mode & 0o022) !== 0) {
+      if (!trustedCacheFd(fd, this.opts.dir)) {
         closeSync(fd);
         if (!this.noWrite) this.opts.log?.warn({ path: this.path }, 'facts cache not trusted (owner, mode or links): ignored');
         this.noWrite = true;
         return;
       }
       this.fd = fd;
-      this.ino = f.ino;
+      this.ino = fstatSync(fd).ino;
     }
     if (this.fd < 0) return;
     const size = fstatSync(this.fd).size;
@@ -183,31 +183,40 @@ export class FactsFile {
     this.window = null;
   }
 
-  /** Index complete lines from `indexed` up to `size`. */
+  /** Index complete lines from `indexed` up to `size`. A partial line at the end of a chunk is moved to
+   *  the front of the buffer and the next read goes after it (no copy of whole chunks). */
   private indexFrom(size: number): void {
-    const chunk = Buffer.allocUnsafe(Math.min(WINDOW, Math.max(size - this.indexed, 1)));
+    let buf = Buffer.allocUnsafe(Math.min(WINDOW, Math.max(size - this.indexed, 1)));
     let pos = this.indexed;
-    let carry: Buffer = Buffer.alloc(0);
-    let carryAt = pos;
+    let have = 0; // bytes of a partial line at the front of buf
+    let haveAt = pos; // its file offset
     while (pos < size) {
-      const n = readSync(this.fd, chunk, 0, Math.min(chunk.length, size - pos), pos);
+      if (have === buf.length) {
+        if (have > MAX_RECORD * 2) {
+          // A line this long is garbage: skip it up to its end.
+          haveAt += have;
+          have = 0;
+        } else {
+          const bigger = Buffer.allocUnsafe(buf.length * 2);
+          buf.copy(bigger, 0, 0, have);
+          buf = bigger;
+        }
+      }
+      const n = readSync(this.fd, buf, have, Math.min(buf.length - have, size - pos), pos);
       if (n <= 0) break;
       pos += n;
-      const data = carry.length ? Buffer.concat([carry, chunk.subarray(0, n)]) : chunk.subarray(0, n);
+      const end = have + n;
+      const data = buf.subarray(0, end);
       let start = 0;
-      for (let nl = data.indexOf(0x0a); nl >= 0; nl = data.indexOf(0x0a, start)) {
-        this.indexLine(data, start, nl, carryAt + start);
+      for (let nl = data.indexOf(0x0a, have); nl >= 0; nl = data.indexOf(0x0a, nl + 1)) {
+        this.indexLine(data, start, nl, haveAt + start);
         start = nl + 1;
       }
-      carryAt += start;
-      carry = Buffer.from(data.subarray(start));
-      if (carry.length > MAX_RECORD * 2) {
-        // A line this long is garbage: skip it up to its end.
-        carryAt += carry.length;
-        carry = Buffer.alloc(0);
-      }
+      haveAt += start;
+      have = end - start;
+      if (start > 0 && have > 0) buf.copy(buf, 0, start, end);
     }
-    this.indexed = carryAt;
+    this.indexed = haveAt;
   }
 
   private indexLine(data: Buffer, s: number, e: number, fileOff: number): void {
@@ -281,6 +290,7 @@ export class FactsFile {
   /** Queue a record for `uid` (written soon, in a batch). `state` is the handle's current state (which
    *  UIDs are live, for compaction; UIDVALIDITY of the record). */
   add(uid: number, identity: string, parsed: ParsedFacts, names: readonly string[], fields: readonly RawField[], state: MailboxState): void {
+    this.keys.add(uid, identity, parsed.sortKeys, parsed.threading, state);
     if (!this.opts.writable || this.noWrite || this.closed || this.full) return;
     if (this.state && this.state.uidValidity !== state.uidValidity) this.pending = [];
     this.state = state;
@@ -318,6 +328,7 @@ export class FactsFile {
   /** Write what is queued: appended, or (new file, other UIDVALIDITY, half dead, over the cap) as a
    *  compacted file by atomic replace. Failure only costs speed. */
   flush(): void {
+    this.keys.flush();
     if (this.timer) { clearTimeout(this.timer); this.timer = null; }
     const batch = this.pending;
     const state = this.state;
@@ -416,9 +427,15 @@ export class FactsFile {
   close(): void {
     if (this.closed) return;
     this.flush();
+    this.keys.close();
     this.closed = true;
     this.reset();
   }
+}
+
+/** The keys file of a facts file (backends move and drop it with the facts file). */
+export function keysFileName(factsName: string): string {
+  return `${factsName}.sk`;
 }
 
 /** Where a mailbox's facts cache lives, for backends: beside its other index files. */

@@ -281,10 +281,27 @@ export async function* mailboxFacts(cache: FactsFile | null, source: FactsSource
   const names = requestedNames(want);
   const asked = [...new Set([...names.fields, ...names.values])];
   const parsedWanted = wantsParsed(want);
+  // SORT, THREAD, SENT*: only the keys family, from its own small file when it has them.
+  const keysOnly = parsedWanted && !want.envelope && !want.body && !want.bodyStructure && !want.headerFields && !want.headerValues;
   let resynced = false;
+  let keysResynced = false;
   for (const uid of uids) {
     let covered: string[] = [];
     const id = cache ? source.identity(uid) : undefined;
+    if (cache && id !== undefined && keysOnly) {
+      let k = cache.keys.lookup(uid, id, source.state.uidValidity, false);
+      if (!k && !keysResynced) {
+        keysResynced = true;
+        k = cache.keys.lookup(uid, id, source.state.uidValidity, true);
+      }
+      if (k) {
+        const f: { -readonly [K in keyof MessageFacts]: MessageFacts[K] } = { uid, exists: true };
+        if (want.sortKeys) f.sortKeys = k.sortKeys;
+        if (want.threading) f.threading = k.threading;
+        yield f;
+        continue;
+      }
+    }
     if (cache && id !== undefined) {
       let rec = cache.lookup(uid, id, source.state.uidValidity, false);
       if (!rec && !resynced) {
@@ -296,6 +313,8 @@ export async function* mailboxFacts(cache: FactsFile | null, source: FactsSource
         try {
           covered = asked.length ? rec.names() : [];
           if (asked.every((n) => covered.includes(n))) {
+            // A record of a file written before the keys family existed: copy its keys over.
+            if (keysOnly) cache.keys.add(uid, id, rec.sortKeys(), rec.threading(), source.state);
             yield answerCached(uid, want, rec, names);
             continue;
           }

@@ -258,6 +258,8 @@ export interface MailboxStatus {
   messages: number;
   recent: number;
   unseen: number;
+  /** Messages with the \Deleted flag (RFC 9051 STATUS DELETED). */
+  deleted: number;
   uidNext: number;
   uidValidity: number;
   /** Total RFC822 size of the messages (for STATUS SIZE and quota); expunged messages not counted. */

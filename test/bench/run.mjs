@@ -20,6 +20,8 @@ import { appendScenarios } from './scenarios-append.mjs';
 import { modernScenarios } from './scenarios-modern.mjs';
 import { searchScenarios } from './scenarios-search.mjs';
 import { cacheScenarios } from './scenarios-cache.mjs';
+import { contextScenarios } from './scenarios-context.mjs';
+import { snapshotDerived } from './scenarios-snapshot.mjs';
 import { stallScenarios } from './scenarios-stall.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -399,6 +401,7 @@ const SCENARIOS = [
   ...modernScenarios({ plan, U, PASS, account, Skip, heavy, cmdMs: CMD_MS }),
   ...searchScenarios({ imapSession, Skip, U, plan, heavy, CMD_MS }),
   ...cacheScenarios({ imapSession, Skip, U, plan, heavy, CMD_MS }),
+  ...contextScenarios({ imapSession, openClient, ok, PASS, Skip, U, plan, light, CMD_MS }),
   ...stallScenarios({ U, PASS, Skip, plan, heavy }),
 ];
 
@@ -547,6 +550,7 @@ function derivedRows(results) {
   }
   const s100 = get('select-warm-100k', 'ours')?.value, s10 = get('session-warm-10k', 'ours')?.runs;
   const sel10 = s10 ? summary(s10.map((x) => x.extra?.selectMs)) : null;
+  rows.push(...snapshotDerived(get, plan.medium.label));
   rows.push({ title: `warm SELECT ${plan.large.label} vs ${plan.medium.label} (flatness)`, unit: 'ms', ours: s100, base: sel10, ratio: s100 && sel10 ? s100.median / sel10.median : null, target: 'info (10x messages)', met: null });
   return rows;
 }

@@ -56,16 +56,49 @@ function residentConf(siteConf, dir) {
   return conf;
 }
 
-async function startResident(name, siteConf, dir) {
+async function startResident(name, siteConf, dir, extra = []) {
   const port = await freePort();
   const errFd = openSync(join(BENCH, 'work', `${name}.log`), 'a');
-  const child = spawn(join(ROOT, 'bin/imapd'), ['-c', residentConf(siteConf, dir), '--daemon', '--listen', `127.0.0.1:${port}`], {
+  let conf = residentConf(siteConf, dir);
+  if (extra.length) {
+    const c = join(dir, `${name}.conf`);
+    writeFileSync(c, readFileSync(conf, 'utf8') + extra.join('\n') + '\n');
+    conf = c;
+  }
+  const child = spawn(join(ROOT, 'bin/imapd'), ['-c', conf, '--daemon', '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', 'ignore', errFd], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' },
   });
   closeSync(errFd);
+  // Not a reason for the bench to stay up: at its exit the handler above stops every master.
+  child.unref();
   started.push(child);
   await waitForPort(port);
-  return { port, pid: child.pid };
+  return { port, pid: child.pid, child };
+}
+
+/** A fresh master's first login (connect -> LOGIN answered), once its processes are up: with a spare
+ *  worker (the default) the login binds it; without, it forks the worker. */
+async function firstLogin(t, spares) {
+  if (!t.site) throw new Skip('ours not built');
+  const r = await startResident(`ours-resident-first-${spares}`, t.site.conf, t.site.dir, [`resident_spare_workers ${spares}`]);
+  try {
+    // Up: a pre-login process and, when asked for, the spare (its title says so).
+    for (let i = 0; i < 200; i++) {
+      const kids = tree(r.pid).slice(1).map((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'latin1'); } catch { return ''; } });
+      if (kids.length >= 1 + spares && (spares === 0 || kids.some((k) => k.includes('(spare)')))) break;
+      await sleep(50);
+    }
+    await sleep(300);
+    const t0 = now();
+    const { client } = await openClient(r.port, { timeoutMs: 60_000 });
+    try {
+      await ok(client, `LOGIN ${WARM} ${PASS(WARM)}`);
+      return now() - t0;
+    } finally { client.close(); }
+  } finally {
+    r.child.kill('SIGTERM');
+    await new Promise((res) => { if (r.child.exitCode !== null) res(); else r.child.once('exit', res); });
+  }
 }
 
 /** The server a row talks to: ours → the resident master on the bench site (started once). */
@@ -149,11 +182,16 @@ async function closeAll(clients) {
   await sleep(500); // let the servers notice before the next run
 }
 
+const IDLE_SETTLE_MS = 7000;
+
 async function idleRow(t, users, n, what) {
   const s = users === MANY ? await manyServer(t) : await server(t);
   const before = treePssMB(s.pid);
   const { clients, setupMs } = await idleSessions(s.port, users, n);
-  await sleep(300);
+  // Sampled once the sessions have idled a while, as a server with idle clients spends its time (both
+  // servers alike): ours gives the young-generation garbage of the set-up burst back after ~6 s of quiet
+  // (src/resident/trim.ts); right after the burst it still holds it.
+  await sleep(what === 'pss' ? IDLE_SETTLE_MS : 300);
   const pss = treePssMB(s.pid);
   await closeAll(clients);
   return { value: what === 'pss' ? pss : setupMs, wallMs: setupMs, extra: { pssMB: pss, pssBeforeMB: before, setupMs, perSessionMB: (pss - before) / n } };
@@ -191,6 +229,24 @@ export const SCENARIOS = [
       return { value: wall, wallMs: wall };
     },
     target: { text: '<= 1.0x dovecot', vs: 'dovecot', max: 1.0 },
+  },
+  {
+    id: 'resident-first-login', title: 'resident: a fresh master\'s first LOGIN (connect -> OK; with resident_spare_workers 1)', unit: 'ms', lower: true, runs: quick ? 3 : 5, warmup: 0,
+    who: ['ours', 'dovecot'],
+    once: async (t) => {
+      if (t.kind === 'dovecot') {
+        const s = await server(t);
+        const t0 = now();
+        const { client } = await openClient(s.port, { timeoutMs: 60_000 });
+        try { await ok(client, `LOGIN ${WARM} ${PASS(WARM)}`); } finally { client.close(); }
+        const ms = now() - t0;
+        return { value: ms, wallMs: ms };
+      }
+      const withSpare = await firstLogin(t, 1);
+      const noSpare = await firstLogin(t, 0);
+      console.log(`    ours: first LOGIN ${withSpare.toFixed(1)} ms with the spare worker, ${noSpare.toFixed(1)} ms with resident_spare_workers 0`);
+      return { value: withSpare, wallMs: withSpare + noSpare, extra: { noSpareMs: noSpare } };
+    },
   },
   {
     id: 'resident-idle50-pss', title: 'resident: 50 idle sessions (LOGIN, SELECT, IDLE; 5 users): summed PSS', unit: 'MB', lower: true, runs: quick ? 1 : 3,

@@ -99,7 +99,7 @@ export function procmailDeliver(t: TestSite, i: number): Promise<void> {
   const rc = join(t.site.dir, 'procmailrc');
   const dest = TEST_STORE === 'mbox' ? `:0:\n${t.site.drop('bob')}\n` : `:0\n${userMaildir(t.site, 'bob')}/\n`;
   if (TEST_STORE === 'maildir') for (const d of ['new', 'cur', 'tmp']) mkdirSync(join(userMaildir(t.site, 'bob'), d), { recursive: true });
-  writeFileSync(rc, `LOGFILE=/dev/null\nVERBOSE=off\nLOCKTIMEOUT=60\n${dest}`);
+  writeFileSync(rc, `LOGFILE=/dev/null\nVERBOSE=off\nLOCKTIMEOUT=60\nLOCKSLEEP=1\n${dest}`);
   return new Promise((resolve, reject) => {
     const p = spawn('procmail', ['-m', rc], { stdio: ['pipe', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
     let err = '';

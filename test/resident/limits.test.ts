@@ -32,6 +32,9 @@ describe('resident limits', () => {
     expect(refusalText('imapd', 'per-user', 'a1')).toBe('* BYE [UNAVAILABLE] Too many connections for this user, try again later\r\n'
       + 'a1 NO [UNAVAILABLE] Too many connections for this user, try again later\r\n');
     expect(refusalText('dpop', 'total')).toBe('-ERR [SYS/TEMP] Too many connections to this server, try again later\r\n');
+    expect(refusalText('imapd', 'workers', 'a2')).toBe('* BYE [UNAVAILABLE] Too many user processes on this server, try again later\r\n'
+      + 'a2 NO [UNAVAILABLE] Too many user processes on this server, try again later\r\n');
+    expect(refusalText('dpop', 'workers')).toBe('-ERR [SYS/TEMP] Too many user processes on this server, try again later\r\n');
   });
 
   it('--listen takes ADDR:PORT, [v6]:PORT or PORT', () => {

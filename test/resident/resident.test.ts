@@ -5,7 +5,7 @@
 // was acknowledged; limits are answered cleanly and logged; dmail.conf changes apply to the next login;
 // real clients (Python imaplib over plain and implicit TLS, poplib) work on it.
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +18,10 @@ import { createUser, installPamService, isRoot, removeUsers, type SysUser } from
 
 const run = promisify(execFile);
 
-interface Proc { pid: number; role: string; uid: number[]; gid: number[]; groups: number[] }
+/** spare: a worker forked ahead of need and not yet bound to a uid. A bound worker's title is exactly
+ *  "imapd worker" (set before it reports ready, src/resident/worker.ts); a spare's says "(spare)", or is
+ *  still the command line while it loads. */
+interface Proc { pid: number; role: string; uid: number[]; gid: number[]; groups: number[]; spare: boolean }
 
 /** The processes the master forked, with their identity as the kernel reports it. */
 function childrenOf(ppid: number): Proc[] {
@@ -27,17 +30,38 @@ function childrenOf(ppid: number): Proc[] {
     if (!/^\d+$/.test(d)) continue;
     let status: string;
     let environ: string;
+    let cmdline: string;
     try {
       status = readFileSync(`/proc/${d}/status`, 'utf8');
       environ = readFileSync(`/proc/${d}/environ`, 'latin1');
+      cmdline = readFileSync(`/proc/${d}/cmdline`, 'latin1');
     } catch { continue; }
     const field = (k: string) => (new RegExp(`^${k}:[ \\t]*(.*)$`, 'm').exec(status)?.[1] ?? '').trim();
     if (Number(field('PPid')) !== ppid) continue;
     const role = /(?:^|\0)DMAIL_RESIDENT_ROLE=([a-z]+)/.exec(environ)?.[1] ?? 'other';
     const nums = (s: string) => s.split(/\s+/).filter(Boolean).map(Number);
-    out.push({ pid: Number(d), role, uid: nums(field('Uid')), gid: nums(field('Gid')), groups: nums(field('Groups')) });
+    out.push({ pid: Number(d), role, uid: nums(field('Uid')), gid: nums(field('Gid')), groups: nums(field('Groups')), spare: role === 'worker' && !/^(imapd|dpop) worker\0/.test(`${cmdline}\0`) });
   }
   return out;
+}
+
+/** What a process holds open (the targets of /proc/PID/fd). */
+function openFiles(pid: number): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try { out.push(readlinkSync(`/proc/${pid}/fd/${fd}`)); } catch { /* closed meanwhile */ }
+  }
+  return out;
+}
+
+/** Polls f until it returns something (processes start and exit on their own time; no timing asserted). */
+async function until<T>(f: () => T | undefined, tries = 200): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const v = f();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('condition not reached');
 }
 
 async function imapLogin(port: number, user: string, pass: string, tls = false): Promise<LineClient> {
@@ -65,6 +89,7 @@ afterAll(async () => { for (const l of running) await l.stop(); });
 describe.skipIf(!isRoot)('per-uid workers under systemd-socket-activate (Accept=no), real system users', () => {
   let a: SysUser;
   let b: SysUser;
+  let c: SysUser;
   let dir: string;
   let conf: string;
   let l: Launched;
@@ -73,6 +98,7 @@ describe.skipIf(!isRoot)('per-uid workers under systemd-socket-activate (Accept=
     installPamService();
     a = createUser('dmra', 'alpha pass', 'YESCRYPT');
     b = createUser('dmrb', 'bravo-pass', 'SHA512');
+    c = createUser('dmrc', 'charlie-pass', 'SHA512');
     dir = tempDir('dmail-resident-');
     chmodSync(dir, 0o755);
     const spool = join(dir, 'spool');
@@ -82,7 +108,7 @@ describe.skipIf(!isRoot)('per-uid workers under systemd-socket-activate (Accept=
     conf = join(dir, 'dmail.conf');
     writeFileSync(conf, [
       `drop_path ${spool}`, `log_path ${join(dir, 'log')}`, `work_path ${join(dir, 'work')}`, 'log_level debug',
-      'authent_method unix_user', 'pam_service dmail', 'auth_fail_delay 0', 'resident_worker_idle 600',
+      'authent_method unix_user', 'pam_service dmail', 'auth_fail_delay 0', 'resident_worker_idle 600', 'resident_spare_workers 1',
     ].join('\n') + '\n');
     l = await socketActivate('listen', [BIN.imapd, '-i', conf]);
     running.push(l);
@@ -96,7 +122,7 @@ describe.skipIf(!isRoot)('per-uid workers under systemd-socket-activate (Accept=
     for (const c of [a1, a2, b1]) expect((await cmd(c, 's', 'SELECT INBOX')).pop()).toMatch(/^s OK/);
     const kids = childrenOf(l.proc.pid!);
     const pre = kids.filter((k) => k.role === 'prelogin');
-    const workers = kids.filter((k) => k.role === 'worker');
+    const workers = kids.filter((k) => k.role === 'worker' && !k.spare);
     expect(pre.length).toBeGreaterThan(0);
     for (const p of pre) {
       expect(p.uid).toEqual([65534, 65534, 65534, 65534]);
@@ -155,6 +181,49 @@ describe.skipIf(!isRoot)('per-uid workers under systemd-socket-activate (Accept=
     expect(after.map((w) => w.pid)).not.toContain(aWorker.pid);
     a2.close();
     b1.close();
+  });
+
+  it('a spare worker waits as root, opening no user file, and is bound at the first login of a new uid; a fresh spare replaces it', async () => {
+    const spare = await until(() => childrenOf(l.proc.pid!).find((k) => k.spare));
+    // Unbound: root only (its uid is the master's), and nothing of a user open.
+    expect(spare.uid).toEqual([0, 0, 0, 0]);
+    expect(spare.gid).toEqual([0, 0, 0, 0]);
+    const open = openFiles(spare.pid);
+    expect(open.filter((f) => f.startsWith(dir) || f.startsWith(c.home) || f.startsWith('/var/mail'))).toEqual([]);
+    expect(childrenOf(l.proc.pid!).some((k) => k.role === 'worker' && k.uid[0] === c.uid)).toBe(false);
+    // c's first login takes it: same process, now c's uid only.
+    const c1 = await imapLogin(l.port, c.name, 'charlie-pass');
+    expect((await cmd(c1, 's', 'SELECT INBOX')).pop()).toMatch(/^s OK/);
+    const bound = childrenOf(l.proc.pid!).find((k) => k.pid === spare.pid)!;
+    expect(bound.spare).toBe(false);
+    expect(bound.uid).toEqual([c.uid, c.uid, c.uid, c.uid]);
+    expect(bound.gid).toEqual([c.gid, c.gid, c.gid, c.gid]);
+    // …and a fresh spare, another process, waits as root.
+    const next = await until(() => childrenOf(l.proc.pid!).find((k) => k.spare && k.pid !== spare.pid));
+    expect(next.uid).toEqual([0, 0, 0, 0]);
+    expect(readFileSync(join(dir, 'log', 'imapd.log'), 'utf8')).toMatch(new RegExp(`"worker":${spare.pid},"uid":${c.uid},"gid":${c.gid},"spare":true.*worker started`));
+    c1.close();
+  });
+
+  it('resident_max_workers caps the workers of all uids: a login needing one more is answered cleanly', async () => {
+    const capped = join(dir, 'capped.conf');
+    writeFileSync(capped, readFileSync(conf, 'utf8') + 'resident_max_workers 1\n');
+    const m = await daemon(BIN.imapd, capped);
+    running.push(m);
+    const a1 = await imapLogin(m.port, a.name, 'alpha pass');
+    const b1 = await lineClient(m.port);
+    expect(await b1.line()).toMatch(/^\* OK /);
+    b1.send(`x LOGIN ${b.name} "bravo-pass"\r\n`);
+    expect(await b1.line()).toBe('* BYE [UNAVAILABLE] Too many user processes on this server, try again later');
+    expect(await b1.line()).toBe('x NO [UNAVAILABLE] Too many user processes on this server, try again later');
+    await b1.closed();
+    // a's own next session still goes to its worker; no spare is kept that could never be bound.
+    const a2 = await imapLogin(m.port, a.name, 'alpha pass');
+    expect((await cmd(a2, 's', 'SELECT INBOX')).pop()).toMatch(/^s OK/);
+    const kids = await until(() => { const k = childrenOf(m.proc.pid!); return k.some((x) => x.spare) ? undefined : k; });
+    expect(kids.filter((k) => k.role === 'worker').map((k) => k.uid[0])).toEqual([a.uid]);
+    expect(readFileSync(join(dir, 'log', 'imapd.log'), 'utf8')).toMatch(/"reason":"workers".*login refused by a resident-mode limit/);
+    for (const x of [a1, a2]) x.close();
   });
 });
 
@@ -216,6 +285,18 @@ describe('--daemon: limits, configuration per login, real clients', () => {
     site.setConfig(base());
   });
 
+  it('the pre-login process keeps the settings it was last sent and gets new ones when dmail.conf changed', async () => {
+    const l = await daemon(BIN.imapd, site.conf);
+    running.push(l);
+    const greeting = async () => { const c = await lineClient(l.port); const g = await c.line(); c.send('z LOGOUT\r\n'); await c.closed(); return g; };
+    expect(await greeting()).not.toContain('pre-login.example');
+    site.setConfig({ ...base(), dpop_host: 'pre-login.example' });
+    // Sent with the next connection (the master re-reads a changed file), then kept for the ones after.
+    for (let i = 0; i < 3; i++) expect(await greeting()).toMatch(/^\* OK \[CAPABILITY [^\]]*\] pre-login\.example IMAP4rev1 /);
+    site.setConfig(base());
+    expect(await greeting()).not.toContain('pre-login.example');
+  });
+
   it('POP3 limits answer -ERR [SYS/TEMP]', async () => {
     const l = await daemon(BIN.dpop, site.conf);
     running.push(l);
@@ -246,7 +327,7 @@ describe('--daemon: limits, configuration per login, real clients', () => {
     // The session is served by a worker of the master, not by a process per connection.
     const master = childrenOf(l.proc.pid!).find((p) => p.role === 'other');
     expect(master).toBeDefined();
-    expect(childrenOf(master!.pid).filter((p) => p.role === 'worker')).toHaveLength(1);
+    expect(childrenOf(master!.pid).filter((p) => p.role === 'worker' && !p.spare)).toHaveLength(1);
     c.close();
   });
 

@@ -418,12 +418,16 @@ describe.each(['mbox', 'maildir'] as const)('%s: facts cache in the index direct
     await box.close();
     const cacheOf = (name: string) => kind === 'mbox' ? fx.cache().replace('INBOX.facts', `F.${name}.facts`) : join(fx.where, `.${name}`, 'dmail-facts');
     expect(existsSync(cacheOf('Old'))).toBe(true);
+    expect(existsSync(cacheOf('Old') + '.sk')).toBe(true); // the keys family (facts-keys.ts)
     await store.rename('Old', 'New');
     expect(existsSync(cacheOf('New'))).toBe(true);
+    expect(existsSync(cacheOf('New') + '.sk')).toBe(true);
+    expect(existsSync(cacheOf('Old') + '.sk')).toBe(false);
     const moved = await store.open('New');
     expect(await all(moved, moved.state.messages.map((m) => m.uid), { envelope: true })).toEqual(truth);
     await moved.close();
     await store.delete('New');
     expect(existsSync(cacheOf('New'))).toBe(false);
+    expect(existsSync(cacheOf('New') + '.sk')).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 // APPEND (RFC 3501 §6.3.11) with UIDPLUS APPENDUID and the user_quota check, MULTIAPPEND (RFC 3502:
 // several messages, stored all or none through MailStore.appendMany), literal8 message data (RFC 3516
-// BINARY) and CATENATE (RFC 4469: a message built from text literals and URLs of the user's own mail).
+// BINARY) and CATENATE (RFC 4469: a message built from text literals and URLs of the user's own mail),
+// and RFC 6855's UTF8 data item (`UTF8 (~{n}...)`, also as a CATENATE part) after ENABLE UTF8=ACCEPT.
 import type { Command, ImapSession } from '../session.js';
 import { type Args, ParseError } from '../args.js';
 import { parseDateTime } from '../wire.js';
@@ -30,7 +31,18 @@ function messageData(a: Args): { data: Buffer; binary: boolean } {
   return { data: a.stringBytes(), binary: false };
 }
 
-function parseOne(a: Args): Parsed {
+/** RFC 6855 §4 utf8-literal after "UTF8 ": `(~{n}...)`, a message whose header fields may be UTF-8.
+ *  Only once the session enabled UTF8=ACCEPT. */
+function utf8Literal(a: Args, utf8Accept: boolean): Buffer {
+  if (!utf8Accept) throw new ParseError('UTF8 data needs ENABLE UTF8=ACCEPT first');
+  a.expect('(');
+  if (!a.atLiteral8()) throw new ParseError('UTF8 data must be a literal8');
+  const data = a.literalOrLiteral8().data;
+  a.expect(')');
+  return data;
+}
+
+function parseOne(a: Args, utf8Accept: boolean): Parsed {
   const flags: string[] = [];
   let date: Date | undefined;
   if (a.peek() === '(') {
@@ -47,6 +59,10 @@ function parseOne(a: Args): Parsed {
   const base = { flags: flags.filter((f) => f.toLowerCase() !== '\\recent'), ...(date ? { date } : {}) };
   if (/[A-Za-z]/.test(a.peek())) {
     const word = a.atom().toUpperCase();
+    if (word === 'UTF8') {
+      a.sp();
+      return { ...base, message: utf8Literal(a, utf8Accept), binary: true };
+    }
     if (word !== 'CATENATE') throw new ParseError(`Unknown APPEND data ${word}`);
     a.sp();
     const parts: CatPart[] = [];
@@ -59,7 +75,10 @@ function parseOne(a: Args): Parsed {
         binary ||= l.binary;
         parts.push({ text: l.data });
       }
-      else if (kind === 'URL') parts.push({ url: a.astringBytes().toString('latin1') });
+      else if (kind === 'UTF8') {
+        parts.push({ text: utf8Literal(a, utf8Accept) });
+        binary = true;
+      } else if (kind === 'URL') parts.push({ url: a.astringBytes().toString('latin1') });
       else throw new ParseError(`Unknown CATENATE part ${kind}`);
     });
     if (!parts.length) throw new ParseError('Empty CATENATE list');
@@ -140,7 +159,7 @@ export async function append(s: ImapSession, c: Command): Promise<Result> {
   const parsed: Parsed[] = [];
   do {
     a.sp();
-    parsed.push(parseOne(a));
+    parsed.push(parseOne(a, s.utf8Accept));
   } while (!a.atEnd);
   a.end();
   const limit = s.ctx.settings.append_limit;

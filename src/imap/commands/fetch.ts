@@ -9,12 +9,13 @@ import { parseFetchItems, parseFetchModifiers, type FetchItem, type FetchModifie
 import { ParseError } from '../args.js';
 import { parseSequenceSet } from '../sequence.js';
 import { vanishedSince } from '../qresync.js';
-import { flagList, imapDateTime } from '../wire.js';
+import { imapDateTime } from '../wire.js';
 import { messageSection } from '../message-data.js';
 import { FetchFacts, fieldsKey, fromFacts, type FetchedFacts } from '../fetch-facts.js';
 import { no, ok, type Result } from '../result.js';
 import { requireSelected, resolveSet } from './helpers.js';
 import { binaryPieces, binarySize, UnknownCte } from '../fetch-binary.js';
+import { partialSlice } from './search.js';
 
 type Part = string | Buffer | { stream: () => Readable; length: number };
 
@@ -34,6 +35,8 @@ export async function fetch(s: ImapSession, c: Command): Promise<Result> {
   // RFC 7162 §3.2.6: VANISHED only in UID FETCH, once QRESYNC is enabled.
   if (mods.vanished && !c.uid) throw new ParseError('VANISHED is only allowed in UID FETCH');
   if (mods.vanished && !s.enabled.qresync) throw new ParseError('VANISHED needs ENABLE QRESYNC');
+  // RFC 9394 §3.3: PARTIAL pages UID FETCH only.
+  if (mods.partial && !c.uid) throw new ParseError('PARTIAL is only allowed in UID FETCH');
   let idx = resolveSet(sel, set, c.uid);
   if (c.uid && !items.some((i) => i.type === 'UID')) items.unshift({ type: 'UID' });
   const changedSince = mods.changedSince;
@@ -48,6 +51,8 @@ export async function fetch(s: ImapSession, c: Command): Promise<Result> {
     idx = idx.filter((i) => sel.exists(i));
   }
   if (changedSince !== undefined) idx = idx.filter((i) => sel.current(i).modseq > changedSince);
+  // RFC 9394 §3.3: only the messages at those positions of what the command would answer (in UID order).
+  if (mods.partial) idx = partialSlice(mods.partial, idx);
   const setsSeen = !sel.readOnly && items.some((i) => (i.type === 'SECTION' || i.type === 'BINARY') && !i.peek);
   let missing = false;
   let unknownCte: string | null = null;
@@ -117,7 +122,7 @@ async function renderMessage(sel: Selected, info: MessageInfo, items: FetchItem[
         out.push(`UID ${info.uid}`);
         break;
       case 'FLAGS':
-        out.push(`FLAGS ${flagList(info.flags, info.recent)}`);
+        out.push(`FLAGS ${sel.flagsOf(info)}`);
         flagsDone = true;
         break;
       case 'INTERNALDATE':
@@ -170,7 +175,7 @@ async function renderMessage(sel: Selected, info: MessageInfo, items: FetchItem[
   }
   if (wantFlags && !flagsDone) {
     sep();
-    out.push(`FLAGS ${flagList(info.flags, info.recent)}`);
+    out.push(`FLAGS ${sel.flagsOf(info)}`);
   }
   if (implicitModseq) {
     if (!items.some((i) => i.type === 'UID')) out.push(` UID ${info.uid}`);

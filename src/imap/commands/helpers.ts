@@ -7,7 +7,7 @@ import { parseSequenceSet, resolveSeq, resolveUid } from '../sequence.js';
 import { savedIndexes } from '../search-result.js';
 
 export function mailboxArg(a: Args, opts: NameOptions = {}): string {
-  return canonicalName(a.astringBytes(), opts);
+  return canonicalName(a.astringBytes(), { ...opts, utf8: a.utf8Names });
 }
 
 export function requireSelected(s: ImapSession): Selected {

@@ -5,8 +5,8 @@
 // not) are listed as \NonExistent in the extended syntax, \Noselect in the basic one.
 import { StoreError, type FolderEntry } from '../../store/types.js';
 import type { Command, ImapSession } from '../session.js';
-import { canonicalPattern, specialUse } from '../mailbox-name.js';
-import { mailboxString } from '../wire.js';
+import { canonicalPattern, specialUse, unicodePattern } from '../mailbox-name.js';
+import { mailboxOut, unicodeName, utf8Names } from '../rev2.js';
 import { bad, ok, type Result } from '../result.js';
 import { ParseError, type Args } from '../args.js';
 import { beforeStatus, parseStatusItems, statusResponse, type StatusItem } from './status.js';
@@ -22,7 +22,9 @@ export function wildcardMatch(pattern: string, name: string): boolean {
   };
   states[0] = 1;
   close(states);
-  for (const ch of name) {
+  // By UTF-16 code unit, as the pattern is indexed: a UTF-8 session's names may hold surrogate pairs.
+  for (let k = 0; k < name.length; k++) {
+    const ch = name[k];
     const next = new Uint8Array(m + 1);
     let any = false;
     for (let i = 0; i < m; i++) {
@@ -95,7 +97,8 @@ function attributes(f: FolderEntry, extended: boolean): string[] {
 interface ListRequest {
   /** RFC 5258 syntax used: selection options, a pattern list or RETURN. */
   extended: boolean;
-  ref: string;
+  /** The reference as sent. */
+  ref: Buffer;
   patterns: Buffer[];
   selectSubscribed: boolean;
   selectSpecialUse: boolean;
@@ -108,7 +111,7 @@ interface ListRequest {
  *  base option (SUBSCRIBED): REMOTE and SPECIAL-USE are independent options. */
 function parseList(a: Args, lsub: boolean): ListRequest {
   const r: ListRequest = {
-    extended: false, ref: '', patterns: [], selectSubscribed: false, selectSpecialUse: false, recursiveMatch: false,
+    extended: false, ref: Buffer.alloc(0), patterns: [], selectSubscribed: false, selectSpecialUse: false, recursiveMatch: false,
     returnSubscribed: false, status: null,
   };
   a.sp();
@@ -124,7 +127,7 @@ function parseList(a: Args, lsub: boolean): ListRequest {
     if (r.recursiveMatch && !r.selectSubscribed) throw new ParseError('RECURSIVEMATCH must be used together with SUBSCRIBED');
     a.sp();
   }
-  r.ref = canonicalPattern(a.listMailbox());
+  r.ref = a.listMailbox();
   a.sp();
   if (!lsub && a.peek() === '(') {
     r.extended = true;
@@ -169,9 +172,13 @@ export async function list(s: ImapSession, c: Command): Promise<Result> {
     if (!lsub) s.untagged('LIST (\\Noselect) "/" ""');
     return ok(`${c.name} completed`);
   }
-  const fulls = patterns.map((p) => canonicalPattern(Buffer.concat([Buffer.from(req.ref, 'latin1'), p])));
+  // A UTF-8 session's patterns match the names as Unicode (RFC 9051 §5.1, RFC 6855 §3); otherwise
+  // the modified UTF-7 forms are matched.
+  const utf8 = utf8Names(s);
+  const ref = utf8 ? req.ref : Buffer.from(canonicalPattern(req.ref), 'latin1');
+  const fulls = patterns.map((p) => (utf8 ? unicodePattern : canonicalPattern)(Buffer.concat([ref, p])));
   if (fulls.some((f) => f.length > MAX_PATTERN)) return bad('Pattern too long');
-  const matches = (n: string) => fulls.some((f) => wildcardMatch(f, n));
+  const matches = utf8 ? (n: string) => fulls.some((f) => wildcardMatch(f, unicodeName(n))) : (n: string) => fulls.some((f) => wildcardMatch(f, n));
   if (req.status) beforeStatus(s, req.status);
   const folders = await allFolders(s);
   if (lsub) return lsubReply(s, folders, matches);
@@ -210,16 +217,29 @@ export async function list(s: ImapSession, c: Command): Promise<Result> {
       return null;
     }) : null)));
     window.forEach((f, i) => {
-      const attrs = attributes(f, req.extended);
+      // IMAP4rev2 has LIST-EXTENDED's attributes in its base syntax (RFC 9051 §7.3.1: \NonExistent).
+      const attrs = attributes(f, req.extended || s.enabled.imap4rev2 === true);
       if (subscribed.has(f.name)) attrs.push('\\Subscribed');
       const childInfo = subscribedBelow.has(f.name) ? ' ("CHILDINFO" ("SUBSCRIBED"))' : '';
-      s.untagged(`LIST (${attrs.join(' ')}) "/" ${mailboxString(f.name)}${childInfo}`);
+      s.untagged(`LIST (${attrs.join(' ')}) "/" ${mailboxOut(s, f.name)}${childInfo}`);
       const st = statuses[i];
-      if (st) s.untagged(statusResponse(f.name, st, req.status!));
+      if (st) s.untagged(statusResponse(s, f.name, st, req.status!));
     });
     await s.drainIfBusy();
   }
   return ok('LIST completed');
+}
+
+/** The LIST response SELECT and EXAMINE send under IMAP4rev2 (RFC 9051 §6.3.2), with the mailbox's
+ *  attributes as LIST gives them. */
+export async function listLineOf(s: ImapSession, name: string): Promise<string> {
+  // The mailbox is open already: a listing that fails now costs its attributes, not the SELECT.
+  const folders = await allFolders(s).catch((e: unknown) => {
+    if (!(e instanceof StoreError)) throw e;
+    return new Map<string, FolderEntry>();
+  });
+  const f = folders.get(name) ?? { name, noselect: false, noinferiors: false, hasChildren: false };
+  return `LIST (${attributes(f, true).join(' ')}) "/" ${mailboxOut(s, name)}`;
 }
 
 function lsubReply(s: ImapSession, folders: Map<string, FolderEntry>, matches: (n: string) => boolean): Promise<Result> {
@@ -237,7 +257,7 @@ function lsubReply(s: ImapSession, folders: Map<string, FolderEntry>, matches: (
         if (matches(parent) && !subs.has(parent)) out.set(parent, ['\\Noselect']);
       }
     }
-    for (const n of [...out.keys()].sort(byName)) s.untagged(`LSUB (${out.get(n)!.join(' ')}) "/" ${mailboxString(n)}`);
+    for (const n of [...out.keys()].sort(byName)) s.untagged(`LSUB (${out.get(n)!.join(' ')}) "/" ${mailboxOut(s, n)}`);
     return ok('LSUB completed');
   });
 }

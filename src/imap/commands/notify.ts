@@ -12,7 +12,7 @@
 import type { Command, ImapSession, SessionNotifier } from '../session.js';
 import { Args, ParseError } from '../args.js';
 import { parseFetchItems } from '../fetch-items.js';
-import { mailboxString } from '../wire.js';
+import { mailboxOut } from '../rev2.js';
 import { no, ok, type Result } from '../result.js';
 import { StoreError, type MailboxStatus } from '../../store/types.js';
 import { mailboxArg } from './helpers.js';
@@ -209,7 +209,7 @@ class Notifier implements SessionNotifier {
 
   private statusLine(name: string, st: MailboxStatus): string {
     const modseq = this.s.enabled.condstore ? ` HIGHESTMODSEQ ${st.highestModseq}` : '';
-    return `STATUS ${mailboxString(name)} (MESSAGES ${st.messages} UIDNEXT ${st.uidNext} UIDVALIDITY ${st.uidValidity} UNSEEN ${st.unseen}${modseq})`;
+    return `STATUS ${mailboxOut(this.s, name)} (MESSAGES ${st.messages} UIDNEXT ${st.uidNext} UIDVALIDITY ${st.uidValidity} UNSEEN ${st.unseen}${modseq})`;
   }
 
   /** Watch what the filters name; with STATUS, tell the current state of each (RFC 5465 §3). */
@@ -296,18 +296,18 @@ class Notifier implements SessionNotifier {
       }
       for (const name of gone) {
         if ([...renamedFrom.values()].includes(name)) continue;
-        if (this.eventsFor(name).has('MailboxName')) lines.push(`LIST (\\NonExistent) "/" ${mailboxString(name)}`);
+        if (this.eventsFor(name).has('MailboxName')) lines.push(`LIST (\\NonExistent) "/" ${mailboxOut(this.s, name)}`);
       }
       for (const name of made) {
         if (!this.eventsFor(name).has('MailboxName')) continue;
         const from = renamedFrom.get(name);
-        lines.push(`LIST () "/" ${mailboxString(name)}${from ? ` ("OLDNAME" (${mailboxString(from)}))` : ''}`);
+        lines.push(`LIST () "/" ${mailboxOut(this.s, name)}${from ? ` ("OLDNAME" (${mailboxOut(this.s, from)}))` : ''}`);
       }
       for (const name of this.subs) {
-        if (!oldSubs.has(name) && this.eventsFor(name, true).has('SubscriptionChange')) lines.push(`LIST (\\Subscribed) "/" ${mailboxString(name)}`);
+        if (!oldSubs.has(name) && this.eventsFor(name, true).has('SubscriptionChange')) lines.push(`LIST (\\Subscribed) "/" ${mailboxOut(this.s, name)}`);
       }
       for (const name of oldSubs) {
-        if (!this.subs.has(name) && this.eventsFor(name, true).has('SubscriptionChange')) lines.push(`LIST () "/" ${mailboxString(name)}`);
+        if (!this.subs.has(name) && this.eventsFor(name, true).has('SubscriptionChange')) lines.push(`LIST () "/" ${mailboxOut(this.s, name)}`);
       }
       const wanted = this.wantedNames();
       if (wanted.size <= MAX_WATCHED) await this.syncWatched(wanted);

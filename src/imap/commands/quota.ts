@@ -1,6 +1,6 @@
 // RFC 2087 QUOTA: one root "" holding STORAGE in kbytes (usage of INBOX plus all folders, Decisions 8).
 import type { Command, ImapSession } from '../session.js';
-import { mailboxString } from '../wire.js';
+import { mailboxOut } from '../rev2.js';
 import { no, ok, type Result } from '../result.js';
 import { mailboxArg, quotaKb } from './helpers.js';
 
@@ -16,9 +16,9 @@ export async function getquotaroot(s: ImapSession, c: Command): Promise<Result> 
   await s.store.status(name); // NONEXISTENT for a mailbox that does not exist
   const q = quotaKb(s);
   if (q === undefined) {
-    s.untagged(`QUOTAROOT ${mailboxString(name)}`);
+    s.untagged(`QUOTAROOT ${mailboxOut(s, name)}`);
   } else {
-    s.untagged(`QUOTAROOT ${mailboxString(name)} ""`);
+    s.untagged(`QUOTAROOT ${mailboxOut(s, name)} ""`);
     s.untagged(await quotaLine(s, q));
   }
   return ok('GETQUOTAROOT completed');

@@ -14,12 +14,12 @@ import { formatSet, rangeTest } from '../sequence.js';
 import { ParseError } from '../args.js';
 import { ADDRESS_SEARCH_FIELDS, factsNeeded, needsContent, parseCriteria, parseSearch, usesModseq, type PartialRange, type Returns, type SearchKey } from '../search-keys.js';
 import { saveResult, savedUids } from '../search-result.js';
-import { addContext, canAddContext, liveContexts, tagString } from '../search-context.js';
+import { addContext, canAddContext, hasContext, noUpdate } from '../search-context.js';
 import { decodeCriteria, loadSearchable, type Searchable, UnknownCharset } from '../message-data.js';
-import { no, ok, type Result } from '../result.js';
+import { bad, no, ok, type Result } from '../result.js';
 import { requireSelected } from './helpers.js';
 
-interface Ctx {
+export interface Ctx {
   info: MessageInfo;
   seq: number;
   maxSeq: number;
@@ -44,7 +44,7 @@ function compareDay(day: number, cmp: 'before' | 'on' | 'since', target: number)
   return day >= target;
 }
 
-async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
+export async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
   switch (k.op) {
     case 'all':
       return true;
@@ -101,8 +101,75 @@ async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
   }
 }
 
+/**
+ * The first of SEARCH's two passes: the key evaluated on what the session has at hand (flags, UID,
+ * sequence number, size, dates, modseq), synchronously. true / false when that decides it, null when
+ * it depends on a key that needs the store's facts or the message text: only those messages go through
+ * the second pass (`matches`).
+ */
+export function cheapMatch(k: SearchKey, c: Ctx): boolean | null {
+  switch (k.op) {
+    case 'and': {
+      let r: boolean | null = true;
+      for (const x of k.keys) {
+        const v = cheapMatch(x, c);
+        if (v === false) return false;
+        if (v === null) r = null;
+      }
+      return r;
+    }
+    case 'or': {
+      const a = cheapMatch(k.a, c);
+      if (a === true) return true;
+      const b = cheapMatch(k.b, c);
+      if (b === true) return true;
+      return a === false && b === false ? false : null;
+    }
+    case 'not': {
+      const v = cheapMatch(k.key, c);
+      return v === null ? null : !v;
+    }
+    case 'header':
+    case 'body':
+    case 'text':
+      return null;
+    case 'date':
+      if (k.field === 'sent') return null;
+      return compareDay(Math.floor(c.info.internalDate.getTime() / DAY) * DAY, k.cmp, k.day);
+    case 'all':
+      return true;
+    case 'flag': {
+      const want = k.flag.toLowerCase();
+      let has = false;
+      for (const f of c.info.flags) if (f.toLowerCase() === want) { has = true; break; }
+      return has === k.set;
+    }
+    case 'new':
+      return c.info.recent && !c.info.flags.has('\\Seen');
+    case 'old':
+      return !c.info.recent;
+    case 'recent':
+      return c.info.recent;
+    case 'seq':
+      return c.test(k, c.maxSeq)(c.seq);
+    case 'uid':
+      return c.test(k, c.maxUid)(c.info.uid);
+    case 'size':
+      return k.larger ? c.info.size > k.n : c.info.size < k.n;
+    case 'modseq':
+      return c.info.modseq >= k.n;
+    case 'saved':
+      return c.saved.has(c.info.uid);
+    case 'age': {
+      const limit = c.now - k.seconds * 1000;
+      const t = c.info.internalDate.getTime();
+      return k.older ? t <= limit : t > limit;
+    }
+  }
+}
+
 /** What the header keys (FROM, TO, CC, BCC, SUBJECT, HEADER, SENT*) look at. */
-interface HeaderFacts {
+export interface HeaderFacts {
   /** Folded, RFC 2047-decoded values of a field, all occurrences; for address fields also each
    *  occurrence in normalised form (comments and folding gone, see addressSearchText). */
   header(name: string): string[];
@@ -182,13 +249,18 @@ export interface Hit {
 
 export class BadCharset extends Error {}
 
-/** `charset SP search-criteria` as SORT and THREAD take them (RFC 5256), searched; null when the charset
- *  is unknown (the caller answers NO [BADCHARSET]). */
-export async function charsetAndSearch(s: ImapSession, a: Command['args']): Promise<Awaited<ReturnType<typeof searchMessages>> | null> {
+/** `charset SP search-criteria` as SORT and THREAD take them (RFC 5256). */
+export function parseCharsetCriteria(a: Command['args']): { charset: string; key: SearchKey } {
   const charset = a.astringBytes().toString('latin1');
   if (a.atEnd) throw new ParseError('Missing search criteria');
   a.sp();
-  const key = parseCriteria(a);
+  return { charset, key: parseCriteria(a) };
+}
+
+/** `charset SP search-criteria`, searched; null when the charset is unknown (the caller answers NO
+ *  [BADCHARSET]). */
+export async function charsetAndSearch(s: ImapSession, a: Command['args']): Promise<Awaited<ReturnType<typeof searchMessages>> | null> {
+  const { charset, key } = parseCharsetCriteria(a);
   try {
     return await searchMessages(s, key, charset);
   } catch (e) {
@@ -201,8 +273,9 @@ export async function charsetAndSearch(s: ImapSession, a: Command['args']): Prom
  * The messages of the selected mailbox that match `key` (strings in `charset`), in sequence order.
  * Shared by SEARCH, SORT and THREAD. Throws BadCharset for an unknown charset. Enables CONDSTORE
  * when the key uses MODSEQ (RFC 7162 §3.1) and then reports the highest mod-sequence found.
+ * `known` (live contexts) answers for messages whose result it already knows; the others are evaluated.
  */
-export async function searchMessages(s: ImapSession, key0: SearchKey, charset: string | undefined): Promise<{ hits: Hit[]; withModseq: boolean; maxModseq: number }> {
+export async function searchMessages(s: ImapSession, key0: SearchKey, charset: string | undefined, known?: (info: MessageInfo) => boolean | undefined): Promise<{ hits: Hit[]; withModseq: boolean; maxModseq: number }> {
   const sel = requireSelected(s);
   let strings: Map<Buffer, string>;
   try {
@@ -226,21 +299,36 @@ export async function searchMessages(s: ImapSession, key0: SearchKey, charset: s
   const now = Date.now();
   const saved = savedUids(sel);
   const want = factsNeeded(key0);
-  // When every message needs facts (FROM x, SUBJECT y ...), ask the store for them in batches: one
-  // facts() call per BATCH messages instead of one per message, and nothing parsed that is not needed.
-  const batched = want !== null && alwaysNeedsFacts(key);
-  const ahead = new Map<number, MessageFacts>();
+  const noContent = (): Promise<never> => Promise.reject(new Error('cheap pass reads no message'));
+  // Pass 1: what flags, UIDs, sizes and dates decide, synchronously; `open` keeps the indexes of the
+  // messages whose answer needs facts or text (in order), for pass 2.
+  const decided: (boolean | null)[] = new Array(sel.view.length).fill(false);
+  const infos: MessageInfo[] = new Array(sel.view.length);
+  const open: number[] = [];
   for (let i = 0; i < sel.view.length; i++) {
     const e = sel.view[i]!;
     if (e.gone) continue;
+    const info = (infos[i] = sel.current(i));
+    const was = known?.(info);
+    const v = was !== undefined ? was : cheapMatch(key, { info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test, now, saved, content: noContent, headers: noContent });
+    decided[i] = v;
+    if (v === null) open.push(i);
+  }
+  // Pass 2, only for the open ones. When every such message needs facts (FROM x, SUBJECT y ...), ask
+  // the store for them in batches: one facts() call per BATCH messages instead of one per message.
+  const batched = want !== null && alwaysNeedsFacts(key);
+  const ahead = new Map<number, MessageFacts>();
+  for (let k = 0; k < open.length; k++) {
+    const i = open[k]!;
+    const e = sel.view[i]!;
     if (s.dead) break;
-    const info = sel.current(i);
+    const info = infos[i]!;
     let loaded: Promise<Searchable> | null = null;
     let facts: Promise<HeaderFacts> | null = null;
     if (batched && !ahead.has(e.uid)) {
       ahead.clear();
       const uids: number[] = [];
-      for (let j = i; j < sel.view.length && uids.length < BATCH; j++) if (!sel.view[j]!.gone) uids.push(sel.view[j]!.uid);
+      for (let j = k; j < open.length && uids.length < BATCH; j++) uids.push(sel.view[open[j]!]!.uid);
       for await (const f of sel.mailbox.facts(uids, want!)) ahead.set(f.uid, f);
     }
     const mine = batched ? ahead.get(e.uid) : undefined;
@@ -250,14 +338,18 @@ export async function searchMessages(s: ImapSession, key0: SearchKey, charset: s
       headers: () => (facts ??= mine ? Promise.resolve().then(() => checkedFacts(mine, e.uid)) : factsOf(sel.mailbox, e.uid, want ?? {})),
     };
     try {
-      if (await matches(key, ctx)) {
-        hits.push({ index: i, info });
-        if (info.modseq > maxModseq) maxModseq = info.modseq;
-      }
+      decided[i] = await matches(key, ctx);
     } catch (err) {
-      if (err instanceof StoreError && err.code === 'NONEXISTENT') continue; // expunged meanwhile
+      if (err instanceof StoreError && err.code === 'NONEXISTENT') { decided[i] = false; continue; } // expunged meanwhile
       throw err;
     }
+  }
+  if (s.dead) return { hits, withModseq, maxModseq };
+  for (let i = 0; i < decided.length; i++) {
+    if (decided[i] !== true) continue;
+    const info = infos[i]!;
+    hits.push({ index: i, info });
+    if (info.modseq > maxModseq) maxModseq = info.modseq;
   }
   return { hits, withModseq, maxModseq };
 }
@@ -270,22 +362,20 @@ async function factsOf(mailbox: Mailbox, uid: number, want: FactsRequest): Promi
   throw new StoreError('NONEXISTENT', `message UID ${uid} no longer exists`);
 }
 
-/** The part of a result RETURN (SAVE) keeps (RFC 5182 §2.4; RFC 9394 for PARTIAL): only MIN and/or
- *  MAX when given without ALL and COUNT, only the PARTIAL range when given without them, else all. */
+/** The part of a result RETURN (SAVE) keeps (RFC 5182 §2.4; RFC 9394 §3.2 Table 1 for PARTIAL): all
+ *  with ALL or COUNT; else the PARTIAL range (if given) plus the MIN and/or MAX message (if given). */
 function savedPart(returns: Returns, uids: readonly number[]): number[] {
   const o = returns.options;
   if (o.has('ALL') || o.has('COUNT') || uids.length === 0) return [...uids];
-  if (o.has('MIN') || o.has('MAX')) {
-    const out: number[] = [];
-    if (o.has('MIN')) out.push(uids[0]!);
-    if (o.has('MAX')) out.push(uids[uids.length - 1]!);
-    return out;
-  }
-  if (returns.partial) return partialSlice(returns.partial, uids);
-  return [...uids];
+  if (!o.has('MIN') && !o.has('MAX')) return returns.partial ? partialSlice(returns.partial, uids) : [...uids];
+  const out = returns.partial ? partialSlice(returns.partial, uids) : [];
+  if (o.has('MIN')) out.push(uids[0]!);
+  if (o.has('MAX')) out.push(uids[uids.length - 1]!);
+  return out;
 }
 
-function partialSlice<T>(p: PartialRange, items: readonly T[]): T[] {
+/** The items at the PARTIAL range's positions (RFC 9394 §3.1), in their order. */
+export function partialSlice<T>(p: PartialRange, items: readonly T[]): T[] {
   const n = items.length;
   // Positions are 1-based; negative ones count from the end.
   const from = p.lo > 0 ? p.lo - 1 : Math.max(0, n + p.lo);
@@ -334,8 +424,18 @@ export const BADCHARSET = '[BADCHARSET (UTF-8 US-ASCII)] Unknown charset';
 export async function search(s: ImapSession, c: Command): Promise<Result> {
   const sel = requireSelected(s);
   const req = parseSearch(c.args);
-  const update = req.returns?.options.has('UPDATE') === true;
-  if (update && !canAddContext(sel)) return no(`[NOUPDATE ${tagString(c.tag)}] Too many search contexts`);
+  // IMAP4rev2 (RFC 9051 §6.4.4): SEARCH is always answered with ESEARCH, ALL when no RETURN was given.
+  if (!req.returns && s.enabled.imap4rev2) req.returns = { options: new Set(['ALL']) };
+  // RFC 6855 §3 (erratum 4029): after ENABLE UTF8=ACCEPT the strings are UTF-8, a CHARSET conflicts.
+  if (req.charset !== undefined && s.utf8Accept) return bad('SEARCH CHARSET is not allowed after ENABLE UTF8=ACCEPT');
+  let update = req.returns?.options.has('UPDATE') === true;
+  // RFC 5267 §4.3: UPDATE under the tag of a live context is BAD; §4.3.1: over the limit, an untagged
+  // NO [NOUPDATE] and the search goes on without a context.
+  if (update && hasContext(sel, c.tag)) throw new ParseError(`Tag ${c.tag.slice(0, 40)} already names a search context`);
+  if (update && !canAddContext(sel)) {
+    s.untagged(noUpdate(c.tag));
+    update = false;
+  }
   let r: Awaited<ReturnType<typeof searchMessages>>;
   try {
     r = await searchMessages(s, req.key, req.charset);
@@ -353,52 +453,7 @@ export async function search(s: ImapSession, c: Command): Promise<Result> {
     s.untagged(`SEARCH${nums.map((h) => ' ' + h).join('')}${mod}`);
   } else {
     answerReturns(s, c, req.returns, nums, uids, r.withModseq ? r.maxModseq : null);
-    if (update) addContext(sel, c, req.key, req.charset, req.returns, uids, nums);
+    if (update) addContext(sel, c, req.key, req.charset, uids);
   }
   return ok(`${c.uid ? 'UID ' : ''}SEARCH completed`);
-}
-
-/**
- * After the session's other updates (EXISTS, FETCH, EXPUNGE/VANISHED) went out: re-evaluate every
- * context whose mailbox changed and send what changed. Messages expunged meanwhile are not reported
- * (the client has them from EXPUNGE/VANISHED, or will, and drops them from its results then).
- */
-export async function sendContextUpdates(s: ImapSession): Promise<void> {
-  const sel = s.selected;
-  const list = sel ? liveContexts(sel) : [];
-  if (!sel || !list.length) return;
-  const state = sel.mailbox.state;
-  for (const ctx of [...list]) {
-    if (ctx.state === state || s.dead) continue;
-    ctx.state = state;
-    let hits;
-    try {
-      hits = (await searchMessages(s, ctx.key, ctx.charset)).hits;
-    } catch {
-      continue; // e.g. a charset that went away: keep the old result
-    }
-    const now = new Set(hits.map((h) => h.info.uid));
-    const current = new Set(state.messages.map((m) => m.uid));
-    const added = hits.filter((h) => !ctx.uids.has(h.info.uid));
-    const seqOf = new Map(sel.view.map((e, i) => [e.uid, i + 1]));
-    const removed = [...ctx.uids].filter((u) => !now.has(u) && current.has(u) && seqOf.has(u)).sort((a, b) => a - b);
-    ctx.uids = now;
-    const num = (uid: number): number => (ctx.uid ? uid : seqOf.get(uid)!);
-    const nums = hits.map((h) => num(h.info.uid));
-    let line = '';
-    const o = ctx.returns.options;
-    if (o.has('ALL')) {
-      if (removed.length) line += ` REMOVEFROM (0 ${formatSet(removed.map(num).sort((a, b) => a - b))})`;
-      if (added.length) line += ` ADDTO (0 ${formatSet(added.map((h) => num(h.info.uid)))})`;
-    }
-    const min = nums.length ? nums[0]! : null;
-    const max = nums.length ? nums[nums.length - 1]! : null;
-    if (o.has('MIN') && min !== ctx.min && min !== null) line += ` MIN ${min}`;
-    if (o.has('MAX') && max !== ctx.max && max !== null) line += ` MAX ${max}`;
-    if (o.has('COUNT') && nums.length !== ctx.count) line += ` COUNT ${nums.length}`;
-    ctx.min = min;
-    ctx.max = max;
-    ctx.count = nums.length;
-    if (line) s.untagged(`ESEARCH (TAG ${tagString(ctx.tag)})${ctx.uid ? ' UID' : ''}${line}`);
-  }
 }

@@ -1,5 +1,6 @@
 // SELECT and EXAMINE, with the response UW/DMail gives (reference §6.1), and RFC 7162's parameters:
 // (CONDSTORE) and, once QRESYNC is enabled, (QRESYNC (uidvalidity modseq [known-uids [seq-match]])).
+// Under IMAP4rev2 (RFC 9051 §6.3.2) the response has no RECENT and no UNSEEN code, and a LIST.
 import type { Command, ImapSession } from '../session.js';
 import { highestModseqCode } from '../session.js';
 import { Selected } from '../selected.js';
@@ -8,6 +9,7 @@ import { parseSequenceSet, rangeTest, type SeqRange } from '../sequence.js';
 import { matchedFloor, vanishedSince } from '../qresync.js';
 import { ok, type Result } from '../result.js';
 import { mailboxArg } from './helpers.js';
+import { listLineOf } from './list.js';
 
 interface QresyncParam {
   uidValidity: number;
@@ -67,22 +69,30 @@ export async function select(s: ImapSession, c: Command): Promise<Result> {
   // [CLOSED] marks where the old mailbox's responses end.
   const had = s.selected !== null;
   await s.closeSelected();
-  if (had && (s.enabled.condstore || s.enabled.qresync)) s.untagged('OK [CLOSED] Previous mailbox closed.');
+  if (had && (s.enabled.condstore || s.enabled.qresync || s.enabled.imap4rev2)) s.untagged('OK [CLOSED] Previous mailbox closed.');
   if (condstore) s.enableCondstore();
   const mb = await s.store.open(name, { readOnly: examine, claimRecent: !examine });
   const sel = new Selected(mb, examine || mb.readOnly, name, s.enabled);
   s.selected = sel;
   s.state = 'selected';
   const st = mb.state;
+  // IMAP4rev2 (RFC 9051 §6.3.2): no RECENT and no UNSEEN code, but a LIST response for the mailbox.
+  const rev2 = s.enabled.imap4rev2 === true;
   s.untagged(`${st.messages.length} EXISTS`);
-  let recent = 0;
-  for (const m of st.messages) if (m.recent) recent++;
-  s.untagged(`${recent} RECENT`);
+  if (!rev2) {
+    let recent = 0;
+    for (const m of st.messages) if (m.recent) recent++;
+    s.untagged(`${recent} RECENT`);
+  }
   s.untagged(`OK [UIDVALIDITY ${st.uidValidity}] UID validity status`);
   s.untagged(`OK [UIDNEXT ${st.uidNext}] Predicted next UID`);
   for (const l of sel.flagLines()) s.line(l);
-  const unseen = st.messages.findIndex((m) => !m.flags.has('\\Seen'));
-  if (unseen >= 0) s.untagged(`OK [UNSEEN ${unseen + 1}] ${unseen + 1} is first unseen message in ${name}`);
+  if (rev2) {
+    s.untagged(await listLineOf(s, name));
+  } else {
+    const unseen = st.messages.findIndex((m) => !m.flags.has('\\Seen'));
+    if (unseen >= 0) s.untagged(`OK [UNSEEN ${unseen + 1}] ${unseen + 1} is first unseen message in ${name}`);
+  }
   if (s.enabled.condstore) s.untagged(highestModseqCode(st.highestModseq, 'Highest'));
   const q = qresync as QresyncParam | null;
   if (q && q.uidValidity === st.uidValidity) await resync(s, sel, q);

@@ -1,5 +1,7 @@
-// SORT / UID SORT (RFC 5256 §3) with SORT=DISPLAY keys (RFC 5957) and ESORT's RETURN options (RFC
-// 5267 §3, RFC 9394 PARTIAL): the messages SEARCH finds, ordered by sort-keys' facts.
+// SORT / UID SORT (RFC 5256 §3) with SORT=DISPLAY keys (RFC 5957), ESORT's RETURN options (RFC
+// 5267 §3, RFC 9394 PARTIAL) and CONTEXT=SORT's UPDATE (RFC 5267 §4.3: search-context.ts keeps the
+// sorted result, context-updates.ts follows the mailbox): the messages SEARCH finds, ordered by
+// sort-keys' facts.
 import type { Command, ImapSession } from '../session.js';
 import { ParseError } from '../args.js';
 import { parseReturns } from '../search-keys.js';
@@ -7,18 +9,30 @@ import { needsFacts, parseSortCriteria, sortItems, type SortItem } from '../sort
 import { messageFacts } from '../sort-keys.js';
 import { no, ok, type Result } from '../result.js';
 import { requireSelected } from './helpers.js';
-import { answerReturns, BADCHARSET, charsetAndSearch, failedReturns } from './search.js';
+import { addContext, canAddContext, hasContext, noUpdate } from '../search-context.js';
+import { answerReturns, BadCharset, BADCHARSET, failedReturns, parseCharsetCriteria, searchMessages } from './search.js';
 
 export async function sort(s: ImapSession, c: Command): Promise<Result> {
   const sel = requireSelected(s);
   const a = c.args;
   a.sp();
   const returns = parseReturns(a);
-  if (returns?.options.has('UPDATE')) throw new ParseError('RETURN UPDATE is not supported for SORT (CONTEXT=SORT)');
   const criteria = parseSortCriteria(a);
   a.sp();
-  const r = await charsetAndSearch(s, a);
-  if (!r) {
+  const { charset, key } = parseCharsetCriteria(a);
+  let update = returns?.options.has('UPDATE') === true;
+  // RFC 5267 §4.3: UPDATE under the tag of a live context is BAD; §4.3.1: over the limit, an untagged
+  // NO [NOUPDATE] and the sort goes on without a context.
+  if (update && hasContext(sel, c.tag)) throw new ParseError(`Tag ${c.tag.slice(0, 40)} already names a search context`);
+  if (update && !canAddContext(sel)) {
+    s.untagged(noUpdate(c.tag));
+    update = false;
+  }
+  let r: Awaited<ReturnType<typeof searchMessages>>;
+  try {
+    r = await searchMessages(s, key, charset);
+  } catch (e) {
+    if (!(e instanceof BadCharset)) throw e;
     failedReturns(s, returns);
     return no(BADCHARSET);
   }
@@ -36,7 +50,9 @@ export async function sort(s: ImapSession, c: Command): Promise<Result> {
     const mod = modseq !== null && nums.length ? ` (MODSEQ ${modseq})` : '';
     s.untagged(`SORT${nums.map((n) => ' ' + n).join('')}${mod}`);
   } else {
-    answerReturns(s, c, returns, nums, items.map((it) => it.info.uid), modseq);
+    const uids = items.map((it) => it.info.uid);
+    answerReturns(s, c, returns, nums, uids, modseq);
+    if (update) addContext(sel, c, key, charset, uids, criteria);
   }
   return ok(`${c.uid ? 'UID ' : ''}SORT completed`);
 }

@@ -1,14 +1,14 @@
 // STATUS, and the STATUS responses of LIST-STATUS (RFC 5819: LIST ... RETURN (STATUS (...))), which are
-// the same items answered the same way.
+// the same items answered the same way. SIZE (RFC 8438, STATUS=SIZE) and DELETED (RFC 9051) too.
 import type { Command, ImapSession } from '../session.js';
 import type { MailboxStatus } from '../../store/types.js';
 import type { Args } from '../args.js';
 import { ParseError } from '../args.js';
-import { mailboxString } from '../wire.js';
+import { mailboxOut } from '../rev2.js';
 import { ok, type Result } from '../result.js';
 import { mailboxArg } from './helpers.js';
 
-const ITEMS = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'SIZE', 'HIGHESTMODSEQ'] as const;
+const ITEMS = ['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'HIGHESTMODSEQ'] as const;
 export type StatusItem = (typeof ITEMS)[number];
 
 /** A parenthesised, non-empty list of STATUS items. */
@@ -29,12 +29,12 @@ export function beforeStatus(s: ImapSession, items: readonly StatusItem[]): void
 }
 
 /** The untagged STATUS response (without `* `) for one mailbox's status. */
-export function statusResponse(name: string, st: MailboxStatus, items: readonly StatusItem[]): string {
+export function statusResponse(s: ImapSession, name: string, st: MailboxStatus, items: readonly StatusItem[]): string {
   const values: Record<StatusItem, number> = {
     MESSAGES: st.messages, RECENT: st.recent, UIDNEXT: st.uidNext, UIDVALIDITY: st.uidValidity,
-    UNSEEN: st.unseen, SIZE: st.size, HIGHESTMODSEQ: st.highestModseq,
+    UNSEEN: st.unseen, DELETED: st.deleted, SIZE: st.size, HIGHESTMODSEQ: st.highestModseq,
   };
-  return `STATUS ${mailboxString(name)} (${items.map((i) => `${i} ${values[i]}`).join(' ')})`;
+  return `STATUS ${mailboxOut(s, name)} (${items.map((i) => `${i} ${values[i]}`).join(' ')})`;
 }
 
 export async function status(s: ImapSession, c: Command): Promise<Result> {
@@ -45,6 +45,6 @@ export async function status(s: ImapSession, c: Command): Promise<Result> {
   const items = parseStatusItems(a);
   a.end();
   beforeStatus(s, items);
-  s.untagged(statusResponse(name, await s.store.status(name), items));
+  s.untagged(statusResponse(s, name, await s.store.status(name), items));
   return ok('STATUS completed');
 }

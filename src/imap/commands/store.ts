@@ -5,7 +5,6 @@ import type { StoreMode } from '../../store/types.js';
 import type { Command, ImapSession } from '../session.js';
 import { ParseError } from '../args.js';
 import { formatSet } from '../sequence.js';
-import { flagList } from '../wire.js';
 import { no, ok, type Result } from '../result.js';
 import { requireSelected, resolveSet } from './helpers.js';
 import { normaliseFlags } from '../flags.js';
@@ -78,7 +77,7 @@ export async function store(s: ImapSession, c: Command): Promise<Result> {
       // Under CONDSTORE every untagged FETCH carries UID and MODSEQ (RFC 7162 §3.1); otherwise the
       // plain RFC 3501 form, with UID for UID STORE.
       if (s.enabled.condstore) s.line(sel.flagsFetch(i, info));
-      else s.untagged(`${i + 1} FETCH (FLAGS ${flagList(info.flags, info.recent)}${c.uid ? ` UID ${e.uid}` : ''})`);
+      else s.untagged(`${i + 1} FETCH (FLAGS ${sel.flagsOf(info)}${c.uid ? ` UID ${e.uid}` : ''})`);
     } else if (s.enabled.condstore && info.modseq !== before.modseq) {
       // RFC 7162 §3.1.3: even .SILENT reports the new mod-sequence of a changed message.
       sel.modseqSent = true;

@@ -220,12 +220,14 @@ export class MaildirStore implements MailStore {
     let size = 0;
     let recent = 0;
     let unseen = 0;
+    let deleted = 0;
     for (const m of s.messages) {
       size += m.size;
       if (m.recent) recent++;
       if (!m.flags.has('\\Seen')) unseen++;
+      if (m.flags.has('\\Deleted')) deleted++;
     }
-    return { messages: s.messages.length, recent, unseen, uidNext: s.uidNext, uidValidity: s.uidValidity, size, highestModseq: s.highestModseq };
+    return { messages: s.messages.length, recent, unseen, deleted, uidNext: s.uidNext, uidValidity: s.uidValidity, size, highestModseq: s.highestModseq };
   }
 
   private async appendImpl(name: string, message: Buffer, flags: readonly Flag[] = [], date?: Date): Promise<AppendResult> {

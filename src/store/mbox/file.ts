@@ -3,7 +3,7 @@
 // index, acts, writes the index and unlocks — so all sessions and processes agree on UIDs before any of
 // them hands one to a client.
 
-import { fstatSync, statSync, readSync, existsSync, statfsSync, constants, openSync, closeSync } from 'node:fs';
+import { fstatSync, statSync, readSync, writeSync, existsSync, statfsSync, constants, openSync, closeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../../log/types.js';
 import { StoreError } from '../types.js';
@@ -673,6 +673,41 @@ export class MboxFile {
   }
 
   /**
+   * raiseFileBase for an append, without a journal of its own (issue 14: three fsyncs per APPEND): when
+   * the raised header differs from the spool's in a few bytes within one disk sector (the digits of
+   * its last UID, in our zero-padded form), those bytes are overwritten in place. Such a write is done
+   * whole or not at all (a kill cannot split it, a sector is written whole), and both versions are
+   * valid: a kill after it leaves a base that says more than the UIDs given, which only makes the next
+   * UIDs skip (never reuse). It is made durable by the append's own fsync of the spool, which follows.
+   * Null when it cannot be done so (the caller takes the journalled raiseFileBase); the data unchanged
+   * when nothing is needed.
+   */
+  private raiseBaseForAppend(fd: number, data: IndexData, lastUid: number): IndexData | null {
+    const fb = data.fileBase;
+    if (!fb || fb.uidValidity !== data.uidValidity || fb.uidNext > lastUid) return data;
+    const at = data.pseudo ?? data.messages[0];
+    if (!at) return data;
+    const raw = preadExact(fd, at.offset, at.end - at.offset);
+    if (raw.toString('latin1', 0, 5) !== 'From ') throw new StoreError('SERVERBUG', 'mailbox changed under the index');
+    const layout = layoutOf(raw);
+    const st = statusOf(raw, layout);
+    const uidNext = Math.max(data.uidNext, lastUid + 1);
+    const base = { header: data.pseudo ? 'X-IMAP' as const : 'X-IMAPbase' as const, uidValidity: data.uidValidity, uidNext, keywords: data.keywords };
+    const out = restamp(raw, { flags: st.flags, keywords: st.keywords, uid: data.pseudo ? 0 : st.uid }, base, layout);
+    if (out.length !== raw.length) return null;
+    let a = 0;
+    while (a < raw.length && raw[a] === out[a]) a++;
+    if (a === raw.length) return { ...data, fileBase: { uidValidity: data.uidValidity, uidNext } };
+    let b = raw.length;
+    while (b > a && raw[b - 1] === out[b - 1]) b--;
+    const pos = at.offset + a;
+    if (b - a > 32 || Math.floor(pos / 512) !== Math.floor((pos + (b - a) - 1) / 512)) return null;
+    if (writeSync(fd, out, a, b - a, pos) !== b - a) throw new StoreError('SERVERBUG', 'short write of the mailbox base header');
+    killPoint('base-raised');
+    return { ...data, fileBase: { uidValidity: data.uidValidity, uidNext } };
+  }
+
+  /**
    * Flag changes that keep every changed message's length (the usual case once our padded status
    * headers are in place) are written in place: only those messages' bytes, nothing shifts.
    */
@@ -743,7 +778,8 @@ export class MboxFile {
       // The new X-UIDs must not pass the base header's last UID (see raiseFileBase): in place, or once
       // through a rewrite that leaves it in our fixed-width form, then in place.
       const last = data.uidNext + items.length - 1;
-      data = this.raiseFileBase(fd, data, last) ?? this.raiseFileBase(fd, this.rewriteNow(fd, data, new Map(), new Set(), true), last) ?? data;
+      data = this.raiseBaseForAppend(fd, data, last) ?? this.raiseFileBase(fd, data, last) ??
+        this.raiseFileBase(fd, this.rewriteNow(fd, data, new Map(), new Set(), true), last) ?? data;
     }
     const size = fstatSync(fd).size;
     const parts: Buffer[] = [];

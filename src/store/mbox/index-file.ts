@@ -12,6 +12,7 @@ import { readFileSync, readSync, fsyncSync, openSync, closeSync } from 'node:fs'
 import { basename, dirname } from 'node:path';
 import { replaceFileSync } from '../safe-file.js';
 import { fnv1a } from './parse.js';
+import { FLAG_DELETED, FLAG_OLD, FLAG_SEEN } from './format.js';
 import { runSteps, type Steps } from '../pace.js';
 
 export interface IndexedMessage {
@@ -100,8 +101,10 @@ export function* encodeIndexSteps(d: IndexData): Steps<Buffer> {
     if (m.keywords.length || m.uidl) extra.push([i, m.keywords, m.uidl ?? null]);
     if ((i & 16383) === 16383) yield;
   }
+  // The STATUS summary goes first, then the stamp: readIndexSummary() takes both from the head's first
+  // bytes without parsing the rest (keyword and UIDL lists can make the head long).
   const head = Buffer.from(JSON.stringify({
-    stamp: d.stamp, uidValidity: d.uidValidity, uidNext: d.uidNext, keywords: d.keywords,
+    q: summaryOf(d), stamp: d.stamp, uidValidity: d.uidValidity, uidNext: d.uidNext, keywords: d.keywords,
     fileBase: d.fileBase, pseudo: d.pseudo, preambleEnd: d.preambleEnd, logSeen: d.logSeen,
     hiddenBytes: hiddenBytes(d.messages), extra,
   }), 'utf8');
@@ -157,6 +160,65 @@ export function decodeIndex(buf: Buffer): IndexData | null {
     fileBase: head.fileBase ?? null, pseudo: head.pseudo ?? null, preambleEnd: head.preambleEnd ?? 0, messages,
     logSeen: head.logSeen ?? 0,
   };
+}
+
+/** What STATUS counts, over the current messages (expunged ones kept for other sessions, deferred
+ *  removal, are not the user's any more). The one place for it: the locked path and the summary. */
+export function statusCounts(messages: readonly IndexedMessage[]): { messages: number; unseen: number; recent: number; deleted: number; size: number } {
+  const c = { messages: 0, unseen: 0, recent: 0, deleted: 0, size: 0 };
+  for (const m of messages) {
+    if (m.expunged) continue;
+    c.messages++;
+    if (!(m.flags & FLAG_SEEN)) c.unseen++;
+    if (!(m.flags & FLAG_OLD)) c.recent++;
+    if (m.flags & FLAG_DELETED) c.deleted++;
+    c.size += m.size;
+  }
+  return c;
+}
+
+/** [messages, unseen, recent, size, uidNext, uidValidity, logSeen, deleted]: what STATUS answers. */
+function summaryOf(d: IndexData): number[] {
+  const c = statusCounts(d.messages);
+  return [c.messages, c.unseen, c.recent, c.size, d.uidNext, d.uidValidity, d.logSeen, c.deleted];
+}
+
+/** What STATUS needs, as the index recorded it with the spool stamp it is valid for. */
+export interface IndexSummary {
+  stamp: SpoolStamp;
+  messages: number;
+  unseen: number;
+  recent: number;
+  deleted: number;
+  size: number;
+  uidNext: number;
+  uidValidity: number;
+  /** The change log's HIGHESTMODSEQ the index agrees with. */
+  logSeen: number;
+}
+
+const SUMMARY_PREFIX = /^\{"q":(\[[0-9,]*\]),"stamp":(\{[^{}]*\})[,}]/;
+const SUMMARY_READ = 1024;
+
+/** The STATUS summary of an index from its first bytes: one open, one read, one close. Null when the
+ *  index is missing, damaged, of another version or written before summaries were kept. */
+export function readIndexSummary(path: string): IndexSummary | null {
+  let fd = -1;
+  try {
+    fd = openSync(path, 'r');
+    const b = Buffer.alloc(SUMMARY_READ);
+    const n = readSync(fd, b, 0, SUMMARY_READ, 0);
+    if (n < 16 || b.readUInt32LE(0) !== MAGIC || b.readUInt32LE(4) !== VERSION) return null;
+    const m = SUMMARY_PREFIX.exec(b.toString('utf8', 16, Math.min(n, 16 + b.readUInt32LE(8))));
+    if (!m) return null;
+    const q = JSON.parse(m[1]!) as number[];
+    const stamp = JSON.parse(m[2]!) as SpoolStamp;
+    // Eight numbers (an index written before STATUS DELETED had seven: the locked path then).
+    if (q.length !== 8 || !q.every((x) => Number.isSafeInteger(x) && x >= 0)) return null;
+    if (typeof stamp.size !== 'number' || typeof stamp.ino !== 'string' || typeof stamp.mtime !== 'string' || typeof stamp.tail !== 'number') return null;
+    const [messages, unseen, recent, size, uidNext, uidValidity, logSeen, deleted] = q as [number, number, number, number, number, number, number, number];
+    return { stamp, messages, unseen, recent, deleted, size, uidNext, uidValidity, logSeen };
+  } catch { return null; } finally { if (fd >= 0) closeSync(fd); }
 }
 
 function hiddenBytes(messages: readonly IndexedMessage[]): number {

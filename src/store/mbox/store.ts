@@ -17,8 +17,9 @@ import { StoreError } from '../types.js';
 import { replaceFileSync, UnsafePathError } from '../safe-file.js';
 import { MboxFile, isRegularFile, type FileOptions, type NewMessage } from './file.js';
 import { MboxMailbox, encodeFlags } from './mailbox.js';
-import { FLAG_SEEN, FLAG_OLD, layoutOf, restamp, statusOf } from './format.js';
-import { fsyncDir, readIndexHead } from './index-file.js';
+import { layoutOf, restamp, statusOf } from './format.js';
+import { fsyncDir, readIndexHead, statusCounts } from './index-file.js';
+import { quickStatus } from './quick-status.js';
 import { afterCreate, afterDelete, afterRename, formatUses, normalUses, parseUses, type UseMap } from '../special-use.js';
 import { watchPaths, WATCH_MAILBOX_POLL_MS } from '../watch.js';
 import { resetUrlauthKeys, urlauthKey } from '../urlauth-keys.js';
@@ -52,11 +53,11 @@ function fileKey(name: string): string {
 
 /** A mailbox's files in the index directory, by suffix after its key: the index, the redo journal,
  *  the change log, the live-handle slots and the facts cache. They follow the folder through RENAME. */
-const MOVED_WITH_FOLDER = ['.idx', '.journal', '.modlog', '.views', '.facts'];
+const MOVED_WITH_FOLDER = ['.idx', '.journal', '.modlog', '.views', '.facts', '.facts.sk'];
 /** Dropped with the folder at DELETE. The change log stays: a folder created again under the name
  *  continues its HIGHESTMODSEQ (changelog.ts restarts it above the old one for the new UIDVALIDITY).
  *  `.inuse` is the lock file of earlier versions (DELETE/RENAME were refused for a folder in use). */
-const DROPPED_WITH_FOLDER = ['.idx', '.journal', '.views', '.inuse', '.facts'];
+const DROPPED_WITH_FOLDER = ['.idx', '.journal', '.views', '.inuse', '.facts', '.facts.sk'];
 
 export class MboxStore implements MailStore {
   private readonly fileOpts: FileOptions;
@@ -139,21 +140,12 @@ export class MboxStore implements MailStore {
 
   async status(name: string): Promise<MailboxStatus> {
     const f = this.requireFolder(name);
+    // Unlocked from the index when it is valid for the spool as it is (quick-status.ts), else locked.
+    const quick = quickStatus(f);
+    if (quick) return quick;
     return f.readLocked((_fd, d) => {
-      let unseen = 0;
-      let recent = 0;
-      let size = 0;
-      let messages = 0;
-      for (const m of d.messages) {
-        // Expunged messages kept for other sessions (deferred removal) are not the user's any more.
-        if (m.expunged) continue;
-        messages++;
-        if (!(m.flags & FLAG_SEEN)) unseen++;
-        if (!(m.flags & FLAG_OLD)) recent++;
-        size += m.size;
-      }
       const highestModseq = Math.max(d.logSeen, f.changeLog(d.uidValidity).highestModseq());
-      return { messages, recent, unseen, uidNext: d.uidNext, uidValidity: d.uidValidity, size, highestModseq };
+      return { ...statusCounts(d.messages), uidNext: d.uidNext, uidValidity: d.uidValidity, highestModseq };
     });
   }
 

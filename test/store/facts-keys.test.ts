@@ -1,0 +1,241 @@
+// The sort/thread keys family of the facts cache (store/facts-keys.ts, `<facts>.sk`): SORT, THREAD and
+// SENT* answered from it equal what parsing the bytes gives (MIME corpus), without loading a message; a
+// damaged, torn or foreign record costs a parse, never a wrong answer (CRC, identity, UIDVALIDITY,
+// resync on the record magic after garbage); a cache written before the keys file existed fills it; the
+// file is trusted only when ours; and a kill -9 mid-append on both backends leaves answers right.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StoreError, type FactsRequest, type Mailbox, type MailboxState, type MessageFacts } from '../../src/store/types.js';
+import { factsFromBytes, mailboxFacts } from '../../src/store/facts.js';
+import { FactsFile } from '../../src/store/facts-file.js';
+import { KeysFile } from '../../src/store/facts-keys.js';
+import { ROOT } from '../helpers/site.js';
+import { storeAt, tempDir } from '../maildir/fixture.js';
+import { tempUser } from './helpers.js';
+import { buildWorker } from './worker-build.js';
+
+const crlf = (s: string) => s.replace(/\r?\n/g, '\r\n');
+const KEYS: FactsRequest = { sortKeys: true, threading: true };
+
+function memorySource(msgs: Map<number, { bytes: Buffer; identity: string }>, uidValidity = 7) {
+  const state = (): MailboxState => ({
+    uidValidity, uidNext: Math.max(0, ...msgs.keys()) + 1, keywords: [], highestModseq: 1,
+    messages: [...msgs.keys()].map((uid) => ({ uid, flags: new Set<string>(), size: msgs.get(uid)!.bytes.length, internalDate: new Date(0), recent: false, modseq: 1 })),
+  });
+  const src = {
+    loads: 0,
+    get state() { return state(); },
+    identity: (uid: number) => msgs.get(uid)?.identity,
+    load: async (uid: number) => {
+      src.loads++;
+      const m = msgs.get(uid);
+      if (!m) throw new StoreError('NONEXISTENT', 'gone');
+      return { bytes: m.bytes, identity: m.identity };
+    },
+  };
+  return src;
+}
+
+async function collect(it: AsyncIterable<MessageFacts>): Promise<MessageFacts[]> {
+  const out: MessageFacts[] = [];
+  for await (const f of it) out.push(f);
+  return out;
+}
+
+const many = (n: number) => new Map(Array.from({ length: n }, (_, i) => [i + 1, {
+  bytes: Buffer.from(crlf(`From: "U ${i}" <u${i}@example.com>\nTo: t${i}@x.org\nSubject: Re: message ${i}\nDate: ${1 + (i % 28)} Jan 2024 10:00:00 +0100\nMessage-ID: <${i}@x>\nReferences: <${i - 1}@x> <${i - 2}@x>\n\nbody ${i}\n`)),
+  identity: `id${i}`,
+}]));
+
+describe('facts keys file', () => {
+  let dir = '';
+  afterEach(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+
+  it('answers SORT/THREAD keys byte for byte as the bytes do (MIME corpus), loading nothing', async () => {
+    dir = tempDir();
+    const corpus = '/work/shared/corpus/messages';
+    const files = existsSync(corpus) ? readdirSync(corpus).sort().filter((f) => statSync(join(corpus, f)).size < 200_000) : [];
+    const msgs = new Map(files.map((f, i) => [i + 1, { bytes: Buffer.from(readFileSync(join(corpus, f), 'latin1').replace(/\r?\n/g, '\r\n'), 'latin1'), identity: f }]));
+    msgs.set(msgs.size + 1, { bytes: Buffer.from('Subject: \x00\xff\t\u00e9 "q" \\\r\nFrom: =?utf-8?q?=E2=82=AC?= <a@b>\r\nDate: nonsense\r\nReferences: <a@b> junk <c@d>\r\n\r\n', 'latin1'), identity: 'odd chars' });
+    msgs.set(msgs.size + 1, { bytes: Buffer.from('\r\n', 'latin1'), identity: 'empty header' });
+    const uids = [...msgs.keys()];
+    const fresh = await collect(factsFromBytes(memorySource(msgs), uids, KEYS));
+    const f1 = new FactsFile({ dir, name: 'x.facts', writable: true });
+    await collect(mailboxFacts(f1, memorySource(msgs), uids, { envelope: true }));
+    f1.close();
+    expect(existsSync(join(dir, 'x.facts.sk'))).toBe(true);
+    const s = memorySource(msgs);
+    const got = await collect(mailboxFacts(new FactsFile({ dir, name: 'x.facts', writable: false }), s, uids, KEYS));
+    expect(s.loads).toBe(0);
+    expect(got).toEqual(fresh);
+    // Each half alone, too (sortKeys for SENT*, threading alone).
+    const s2 = memorySource(msgs);
+    expect(await collect(mailboxFacts(new FactsFile({ dir, name: 'x.facts', writable: false }), s2, uids, { sortKeys: true }))).toEqual(
+      await collect(factsFromBytes(memorySource(msgs), uids, { sortKeys: true })));
+    expect(s2.loads).toBe(0);
+  });
+
+  it('never answers with keys of other bytes, a damaged or torn record, or another UIDVALIDITY', async () => {
+    dir = tempDir();
+    const msgs = many(30);
+    const uids = [...msgs.keys()];
+    const f1 = new FactsFile({ dir, name: 'x.facts', writable: true });
+    await collect(mailboxFacts(f1, memorySource(msgs), uids, KEYS));
+    f1.close();
+    const path = join(dir, 'x.facts.sk');
+    // Message 3 rewritten under its UID; a byte flipped in the record of UID 5; the last record torn.
+    msgs.set(3, { bytes: Buffer.from('Subject: rewritten\r\nDate: 2 Feb 2020 00:00:00 +0000\r\n\r\nnew\r\n'), identity: 'other' });
+    let data = readFileSync(path);
+    const at = data.indexOf('message 4');
+    expect(at).toBeGreaterThan(0);
+    data[at] = 'M'.charCodeAt(0);
+    data = data.subarray(0, data.length - 7);
+    writeFileSync(path, data);
+    const s = memorySource(msgs);
+    const got = await collect(mailboxFacts(new FactsFile({ dir, name: 'x.facts.none', writable: false }), s, uids, KEYS));
+    expect(s.loads).toBe(30); // another facts file: nothing cached there
+    const r = memorySource(msgs);
+    const cached = await collect(mailboxFacts(new FactsFile({ dir, name: 'x.facts', writable: false }), r, uids, KEYS));
+    expect(cached).toEqual(got);
+    expect(cached[2]!.sortKeys!.subject).toBe('rewritten');
+    // 5 (checksum) and 30 (torn) are gone from the keys file; the text file still answers them.
+    expect(r.loads).toBe(1); // 3 (identity)
+    const known = new KeysFile({ dir, name: 'x.facts.sk', writable: false }).known(7);
+    expect(known).toEqual(uids.filter((u) => u !== 5 && u !== 30));
+    // Garbage, then records appended by another handle: found again past the garbage.
+    appendFileSync(path, Buffer.from('garbage\x00\x01\x02 without any framing at all'));
+    const w = new FactsFile({ dir, name: 'x.facts', writable: true });
+    await collect(mailboxFacts(w, memorySource(msgs), uids, KEYS)); // appends 3, 5 and 30 after the garbage
+    w.close();
+    const k = memorySource(msgs);
+    expect(await collect(mailboxFacts(new FactsFile({ dir, name: 'x.facts', writable: false }), k, uids, KEYS))).toEqual(got);
+    expect(k.loads).toBe(0);
+    expect(new KeysFile({ dir, name: 'x.facts.sk', writable: false }).known(7)).toEqual(uids);
+    // Another UIDVALIDITY: nothing believed, the file started afresh for it.
+    const v = memorySource(msgs, 9);
+    const f2 = new FactsFile({ dir, name: 'x.facts', writable: true });
+    await collect(mailboxFacts(f2, v, [1, 2], KEYS));
+    f2.close();
+    expect(v.loads).toBe(2);
+    expect(new KeysFile({ dir, name: 'x.facts.sk', writable: false }).known(9)).toEqual([1, 2]);
+    expect(new KeysFile({ dir, name: 'x.facts.sk', writable: false }).known(7)).toEqual([]);
+  });
+
+  it('is filled from a facts file written before it existed, and trusted only when ours', async () => {
+    dir = tempDir();
+    const msgs = many(12);
+    const uids = [...msgs.keys()];
+    const f1 = new FactsFile({ dir, name: 'x.facts', writable: true });
+    await collect(mailboxFacts(f1, memorySource(msgs), uids, { envelope: true }));
+    f1.close();
+    rmSync(join(dir, 'x.facts.sk'));
+    const a = memorySource(msgs);
+    const f2 = new FactsFile({ dir, name: 'x.facts', writable: true });
+    const first = await collect(mailboxFacts(f2, a, uids, KEYS));
+    f2.close();
+    expect(a.loads).toBe(0); // from the text records
+    expect(first).toEqual(await collect(factsFromBytes(memorySource(msgs), uids, KEYS)));
+    expect(new KeysFile({ dir, name: 'x.facts.sk', writable: false }).known(7)).toEqual(uids);
+    // Writable by others: ignored (and the text file too, so every message is parsed), even though a
+    // handle of this process that still has it open (the KeysFile above, never closed) read it before.
+    chmodSync(join(dir, 'x.facts.sk'), 0o666);
+    chmodSync(join(dir, 'x.facts'), 0o666);
+    const b = memorySource(msgs);
+    expect(await collect(mailboxFacts(new FactsFile({ dir, name: 'x.facts', writable: true }), b, uids, KEYS))).toEqual(first);
+    expect(b.loads).toBe(12);
+    expect(statSync(join(dir, 'x.facts.sk')).mode & 0o777).toBe(0o666);
+  });
+
+  it('stays under its cap and drops expunged messages when it compacts', async () => {
+    dir = tempDir();
+    const msgs = many(300);
+    const f = new FactsFile({ dir, name: 'x.facts', writable: true });
+    await collect(mailboxFacts(f, memorySource(msgs), [...msgs.keys()], KEYS));
+    f.close();
+    const full = statSync(join(dir, 'x.facts.sk')).size;
+    for (let uid = 1; uid <= 150; uid++) msgs.delete(uid);
+    for (const round of [1, 2, 3, 4]) {
+      for (const [uid, m] of msgs) msgs.set(uid, { ...m, identity: `r${round}-${uid}` });
+      const h = new FactsFile({ dir, name: 'x.facts', writable: true });
+      await collect(mailboxFacts(h, memorySource(msgs), [...msgs.keys()], KEYS));
+      h.close();
+    }
+    const known = new KeysFile({ dir, name: 'x.facts.sk', writable: false }).known(7);
+    expect(known.every((u) => u > 150)).toBe(true);
+    expect(statSync(join(dir, 'x.facts.sk')).size).toBeLessThan(2 * full);
+    const capped = new KeysFile({ dir, name: 'y.sk', writable: true, maxBytes: 4000 });
+    const src = memorySource(msgs);
+    for (const [uid] of msgs) capped.add(uid, `c${uid}`, { dateHeader: null, sentDate: uid, sentDay: null, subject: 's', from: null, to: null, cc: null }, { messageId: null, inReplyTo: [], references: [] }, src.state);
+    capped.close();
+    expect(statSync(join(dir, 'y.sk')).size).toBeLessThanOrEqual(4000);
+  });
+});
+
+describe.each(['mbox', 'maildir'] as const)('%s: keys file survives kill -9 mid-append', (kind) => {
+  let cleanup = () => {};
+  afterEach(() => cleanup());
+  let workDir = '';
+  let worker = '';
+  beforeAll(async () => {
+    workDir = mkdtempSync(join(tmpdir(), 'store-facts-keys-'));
+    worker = await buildWorker('facts-worker', workDir);
+  });
+  afterAll(() => rmSync(workDir, { recursive: true, force: true }));
+  const run = (where: string, part: string, env: Record<string, string>) => new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+    const child = spawn(process.execPath, [worker, kind, where, part], {
+      env: { PATH: process.env.PATH ?? '', NODE_PATH: join(ROOT, 'node_modules'), ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.on('exit', (code, signal) => resolve({ code, signal }));
+  });
+  const all = async (box: Mailbox, want: FactsRequest) => {
+    const out: MessageFacts[] = [];
+    for await (const f of box.facts(box.state.messages.map((m) => m.uid), want)) out.push(f);
+    return out;
+  };
+
+  it('answers right after a torn append, and later appends past the torn record are used', async () => {
+    let where: string;
+    let store: () => ReturnType<typeof storeAt>;
+    let keysPath: string;
+    const n = 40;
+    const msgs = many(n);
+    if (kind === 'mbox') {
+      const u = tempUser();
+      cleanup = () => u.cleanup();
+      for (const m of msgs.values()) u.deliver(m.bytes.toString('latin1'));
+      where = u.spool;
+      store = () => u.store();
+      keysPath = join(u.paths.indexDir, 'INBOX.facts.sk');
+    } else {
+      const root = tempDir();
+      cleanup = () => rmSync(root, { recursive: true, force: true });
+      const s = storeAt(root);
+      for (const m of msgs.values()) await s.append('INBOX', m.bytes);
+      where = root;
+      store = () => storeAt(root);
+      keysPath = join(root, 'dmail-facts.sk');
+    }
+    const ro = await store().open('INBOX', { readOnly: true });
+    const truth = await all(ro, KEYS);
+    const uidValidity = ro.state.uidValidity;
+    await ro.close();
+    expect((await run(where, 'half', {})).code).toBe(0);
+    const before = statSync(keysPath).size;
+    expect((await run(where, 'all', { DMAIL_STORE_KILLPOINT: 'facts-keys-append-torn' })).signal).toBe('SIGKILL');
+    expect(statSync(keysPath).size).toBeGreaterThan(before);
+    const known = new KeysFile({ dir: join(keysPath, '..'), name: keysPath.split('/').pop()!, writable: false }).known(uidValidity);
+    expect(known.length).toBeGreaterThanOrEqual(n >> 1);
+    expect(known.length).toBeLessThan(n);
+    const again = await store().open('INBOX');
+    expect(await all(again, KEYS)).toEqual(truth);
+    await again.close(); // appended the missing ones after the torn record
+    const after = new KeysFile({ dir: join(keysPath, '..'), name: keysPath.split('/').pop()!, writable: false }).known(uidValidity);
+    expect(after).toEqual(truth.map((f) => f.uid));
+    const third = await store().open('INBOX', { readOnly: true });
+    expect(await all(third, KEYS)).toEqual(truth);
+    await third.close();
+  });
+});
