@@ -22,6 +22,7 @@ import { searchScenarios } from './scenarios-search.mjs';
 import { cacheScenarios } from './scenarios-cache.mjs';
 import { contextScenarios } from './scenarios-context.mjs';
 import { snapshotDerived } from './scenarios-snapshot.mjs';
+import { stallScenarios } from './scenarios-stall.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BENCH = join(ROOT, '.bench');
@@ -401,6 +402,7 @@ const SCENARIOS = [
   ...searchScenarios({ imapSession, Skip, U, plan, heavy, CMD_MS }),
   ...cacheScenarios({ imapSession, Skip, U, plan, heavy, CMD_MS }),
   ...contextScenarios({ imapSession, openClient, ok, PASS, Skip, U, plan, light, CMD_MS }),
+  ...stallScenarios({ U, PASS, Skip, plan, heavy }),
 ];
 
 // ---------------------------------------------------------------- systems

@@ -119,14 +119,23 @@ export function fileName(base: string, info: string | undefined): string {
 /** Delivery order of new files: digit runs compare as numbers, so "secs.M<usec>" and "pid_9" < "pid_10"
  *  sort chronologically (Dovecot's maildir_filename_sort_cmp compares time fields numerically too). */
 export function compareBases(a: string, b: string): number {
-  const ta = a.match(/\d+|\D+/g) ?? [];
-  const tb = b.match(/\d+|\D+/g) ?? [];
+  return compareBaseTokens(baseTokens(a), baseTokens(b));
+}
+
+/** A base name split for compareBaseTokens (sorting many: split each once, not per comparison). */
+export function baseTokens(base: string): string[] {
+  return base.match(/\d+|\D+/g) ?? [];
+}
+
+const isDigit = (s: string) => { const c = s.charCodeAt(0); return c >= 48 && c <= 57; };
+
+export function compareBaseTokens(ta: string[], tb: string[]): number {
   for (let i = 0; i < Math.min(ta.length, tb.length); i++) {
-    const x = ta[i];
-    const y = tb[i];
+    const x = ta[i]!;
+    const y = tb[i]!;
     if (x === y) continue;
-    const nx = /^\d/.test(x);
-    const ny = /^\d/.test(y);
+    const nx = isDigit(x);
+    const ny = isDigit(y);
     if (nx && ny) {
       const d = x.replace(/^0+/, '').length - y.replace(/^0+/, '').length;
       if (d !== 0) return d;

@@ -23,7 +23,8 @@ import { crlfSlice, toCrlf } from './crlf.js';
 import { measureFile, measureSmallSync } from './measure.js';
 import { asStoreError, mapped } from '../errors.js';
 import { FS_PARALLEL, mapLimit } from './limit.js';
-import { canonicalSystemFlag, compareBases, fileName, flagsFromInfo, infoForFlags, parseName, renewBase, type ParsedName } from './filename.js';
+import { Pacer } from '../pace.js';
+import { baseTokens, canonicalSystemFlag, compareBaseTokens, fileName, flagsFromInfo, infoForFlags, parseName, renewBase, type ParsedName } from './filename.js';
 import { ensureKeywords, KEYWORDS, letterFor, readKeywords, type KeywordTable } from './keywords.js';
 import { extValue, UIDLIST, type UidList } from './uidlist.js';
 import type { MaildirEnv } from './env.js';
@@ -296,8 +297,10 @@ export class MaildirMailbox implements Mailbox {
       if (this.claimRecent) {
         const fresh = [...scan.files.values()].filter((e) => e.sub === 'new');
         // Synchronous: renames within one directory serialise in the kernel anyway, and through the
-        // thread pool 10 000 of them took twice as long (this process serves a single client).
+        // thread pool 10 000 of them took twice as long. Paced, for the other sessions of the process.
+        const pace = new Pacer();
         for (const e of fresh) {
+          if (pace.due()) await pace.pause();
           const p = parseName(e.file);
           try {
             renameSync(join(this.dir, 'new', e.file), join(this.dir, 'cur', fileName(p.base, p.info ?? '')));
@@ -369,7 +372,9 @@ export class MaildirMailbox implements Mailbox {
     const unexplained = { appends: [] as number[], flags: [] as number[], expunges: [] as number[] };
     const priorUidNext = firstLoad ? ((this.savedFacts?.size ?? 0) > 0 ? this.savedIndex!.uidNext : Infinity) : sameValidity ? this.current.uidNext : Infinity;
     let hiddenListed = 0;
+    const pace = new Pacer();
     for (const [base, se] of scan.files) {
+      if (pace.due()) await pace.pause();
       const rec = list.byBase.get(base);
       if (!rec) continue; // appeared after we locked: next refresh
       if (hidden.has(rec.uid)) { hiddenListed++; continue; } // expunged; kept for sessions that still see it
@@ -405,7 +410,12 @@ export class MaildirMailbox implements Mailbox {
     }
     // Most entries need no file access (known from the last refresh, dmail-index or numbering): only
     // the rest go through the bounded asynchronous path, which costs far more per message.
-    const made: (Entry | undefined)[] = todo.map((t) => this.quickEntry(t.uid, t.base, t.se, t.old, t.w, t.p, t.modseq));
+    const made: (Entry | undefined)[] = new Array(todo.length);
+    for (let i = 0; i < todo.length; i++) {
+      const t = todo[i]!;
+      made[i] = this.quickEntry(t.uid, t.base, t.se, t.old, t.w, t.p, t.modseq);
+      if (pace.due()) await pace.pause();
+    }
     const slow = todo.flatMap((_, i) => (made[i] === undefined ? [i] : []));
     const slowMade = await mapLimit(slow, FS_PARALLEL, (i) => { const t = todo[i]!; return this.makeEntry(t.uid, t.base, t.se, t.old, t.w, t.p, t.modseq); });
     slow.forEach((i, k) => { made[i] = slowMade[k]; });
@@ -571,7 +581,8 @@ export class MaildirMailbox implements Mailbox {
    *  before taking the uidlist lock, so a big first delivery batch does not hold up other sessions'
    *  appends. */
   private async assignUids(files: ReadonlyMap<string, ScanEntry>, known: UidList | undefined): Promise<UidList> {
-    const fresh = [...files.entries()].filter(([b]) => !known?.byBase.has(b)).sort(([a], [b]) => compareBases(a, b));
+    const fresh = [...files.entries()].filter(([b]) => !known?.byBase.has(b)).map((e) => ({ e, t: baseTokens(e[0]) }))
+      .sort((x, y) => compareBaseTokens(x.t, y.t)).map((x) => x.e);
     const facts = await mapLimit(fresh, FS_PARALLEL, async ([base, se]) => {
       const p = parseName(se.file);
       const ext: string[] = [];

@@ -5,6 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { parseName } from './filename.js';
+import { Pacer } from '../pace.js';
 
 export interface ScanEntry {
   sub: 'new' | 'cur';
@@ -77,7 +78,9 @@ export async function scanMaildir(dir: string): Promise<Scan> {
   const files = new Map<string, ScanEntry>();
   const duplicates: ScanEntry[] = [];
   const unlistable = (base: string, raw: Buffer | undefined) => raw !== undefined || base === '' || /[\r\n]/.test(base);
+  const pace = new Pacer();
   for (const { file, raw } of curNames) {
+    if (pace.due()) await pace.pause();
     const { base } = parseName(file);
     const prev = files.get(base);
     if (unlistable(base, raw)) {
@@ -96,6 +99,7 @@ export async function scanMaildir(dir: string): Promise<Scan> {
     }
   }
   for (const { file, raw } of newNames) {
+    if (pace.due()) await pace.pause();
     const { base } = parseName(file);
     if (unlistable(base, raw)) {
       duplicates.push({ sub: 'new', file, ...(raw ? { raw } : {}) });

@@ -10,9 +10,10 @@ import { StoreError } from '../types.js';
 import { asStoreError } from '../errors.js';
 import { lockSpool, type LockOptions, type SpoolLock } from '../lock.js';
 import { beginWrite, readHold, releaseReads, type ReadHold } from '../read-lock.js';
-import { parseSpool, parseSpoolYielding, type ParsedMessage } from './parse.js';
-import { readIndex, writeIndex, stampTail, sameStamp, type IndexData, type IndexedMessage, type SpoolStamp } from './index-file.js';
-import { replaceTail, replayJournal, patchRanges, killPoint } from './journal.js';
+import { parseSpool, parseSpoolYielding, parseSteps, type ParsedMessage } from './parse.js';
+import { readIndex, writeIndexSteps, stampTail, sameStamp, type IndexData, type IndexedMessage, type SpoolStamp } from './index-file.js';
+import { replaceTail, replaceTailSteps, replayJournalSteps, patchRanges, patchRangesSteps, killPoint } from './journal.js';
+import { runPaced, runSteps, type Steps } from '../pace.js';
 import { nextUidValidity, MBOX_UIDVALIDITY } from '../uidvalidity.js';
 import { restamp, storedForm, clientView, statusOf, layoutOf, FLAG_OLD, FLAG_DELETED, LF } from './format.js';
 import { openChangeLog, CHANGE_APPEND, CHANGE_EXPUNGE, CHANGE_PURGE, type ChangeLog } from '../changelog.js';
@@ -44,6 +45,24 @@ function preadExact(fd: number, pos: number, len: number): Buffer {
     got += r;
   }
   return got === len ? b : b.subarray(0, got);
+}
+
+/** Bytes read at once when going through messages in file order. */
+const WINDOW = 256 * 1024;
+
+/** Reads messages in ascending file order through a window: one read per WINDOW bytes, not one per
+ *  message. Each window is a new buffer, so the pieces handed out stay valid. */
+class SpanReader {
+  private buf: Buffer = Buffer.alloc(0);
+  private at = 0;
+  constructor(private readonly fd: number) {}
+  get(pos: number, len: number): Buffer {
+    if (pos >= this.at && pos + len <= this.at + this.buf.length) return this.buf.subarray(pos - this.at, pos - this.at + len);
+    if (len >= WINDOW) return preadExact(this.fd, pos, len);
+    this.buf = preadExact(this.fd, pos, WINDOW);
+    this.at = pos;
+    return this.buf.subarray(0, Math.min(len, this.buf.length));
+  }
 }
 
 function emptyIndex(uidValidity: number): IndexData {
@@ -234,7 +253,7 @@ export class MboxFile {
       return this.settle(fresh);
     }
     try {
-      replayJournal(fd, this.journalPath, this.opts.log);
+      await runPaced(replayJournalSteps(fd, this.journalPath, this.opts.log));
     } catch (e) {
       if (e instanceof StoreError) throw e;
       this.opts.log.error({ err: String(e), path: this.path }, 'mailbox journal replay failed');
@@ -263,7 +282,7 @@ export class MboxFile {
       const last = base.messages[base.messages.length - 1]!;
       const parsed = await parseSpoolYielding(fd, last.offset, stamp.size);
       if (parsed && parsed.messages.length && parsed.messages[0]!.offset === last.offset) {
-        next = this.build(base.messages.slice(0, -1), parsed.messages, base, stamp, base.preambleEnd, base.pseudo, base.fileBase, [], true, predicted(base.uidValidity), fresh);
+        next = await runPaced(this.buildSteps(base.messages.slice(0, -1), parsed.messages, base, stamp, base.preambleEnd, base.pseudo, base.fileBase, [], true, predicted(base.uidValidity), fresh));
       }
     }
     if (!next) {
@@ -281,8 +300,8 @@ export class MboxFile {
       const kw = (parsed.messages[0]?.base?.keywords) ?? [];
       const uv = fileBase?.uidValidity || base?.uidValidity || 0;
       const known = base && base.uidValidity === uv;
-      next = this.build([], msgs, base, stamp, parsed.preambleEnd, pseudo, fileBase, kw, false,
-        uv ? (known ? predicted(uv) : predicted(uv) - 1) : 0, known ? fresh : undefined);
+      next = await runPaced(this.buildSteps([], msgs, base, stamp, parsed.preambleEnd, pseudo, fileBase, kw, false,
+        uv ? (known ? predicted(uv) : predicted(uv) - 1) : 0, known ? fresh : undefined));
       if (!uv || !known) {
         // A new UIDVALIDITY was made up, or no index knew this one: everything gets the log's highest.
         const h = this.changeLog(next.uidValidity).highestModseq();
@@ -365,7 +384,11 @@ export class MboxFile {
   }
 
   /** Assign UIDs: X-UID from the spool when it is ascending, else the one the index recorded, else new. */
-  private build(
+  private build(...a: Parameters<MboxFile['buildSteps']>): IndexData {
+    return runSteps(this.buildSteps(...a));
+  }
+
+  private *buildSteps(
     keep: IndexedMessage[], parsed: ParsedMessage[], prev: IndexData | null, stamp: SpoolStamp,
     preambleEnd: number, pseudo: IndexData['pseudo'], fileBase: IndexData['fileBase'], fileKeywords: string[] = [],
     /** The file only grew: a message at a known offset is the same message even if its end changed. */
@@ -374,7 +397,7 @@ export class MboxFile {
     newModseq = 0,
     /** Collects the UIDs of those messages. */
     fresh?: number[],
-  ): IndexData {
+  ): Steps<IndexData> {
     let uidValidity = fileBase?.uidValidity ?? prev?.uidValidity ?? newUidValidity(this.indexDir);
     const samePrev = prev && prev.uidValidity === uidValidity ? prev : null;
     if (!uidValidity) uidValidity = newUidValidity(this.indexDir);
@@ -392,6 +415,7 @@ export class MboxFile {
       while (lo < hi) { const mid = (lo + hi) >> 1; if (pm[mid]!.uid <= keptUid) lo = mid + 1; else hi = mid; }
       for (let i = lo; i < pm.length; i++) {
         const m = pm[i]!;
+        if ((i & 1023) === 0) yield;
         byUid.set(m.uid, m);
         if (sameOffsets) byOffset.set(m.offset, m);
         if (!m.fileUid) {
@@ -405,6 +429,7 @@ export class MboxFile {
     let lastUid = out.length ? out[out.length - 1]!.uid : 0;
     if (out.length) uidNext = Math.max(uidNext, lastUid + 1);
     for (const p of parsed) {
+      if ((out.length & 1023) === 0) yield;
       if (p.pseudo && p.offset === pseudo?.offset) continue;
       let uid = 0;
       let carried: IndexedMessage | undefined;
@@ -441,8 +466,16 @@ export class MboxFile {
   }
 
   save(d: IndexData): void {
+    runSteps(this.saveSteps(d));
+  }
+
+  savePaced(d: IndexData): Promise<void> {
+    return runPaced(this.saveSteps(d));
+  }
+
+  private *saveSteps(d: IndexData): Steps<void> {
     this.cur = d;
-    if (!writeIndex(this.indexPath, this.indexDir, d)) {
+    if (!(yield* writeIndexSteps(this.indexPath, this.indexDir, d))) {
       this.opts.log.warn({ index: this.indexPath }, 'cannot write mailbox index');
     }
     this.idxSeen = this.indexSignature();
@@ -476,7 +509,7 @@ export class MboxFile {
     const before = log.highestModseq();
     if (remove.size) {
       // The index written with the rewrite already counts the purge record that follows it.
-      data = this.rewrite(fd, { ...d, logSeen: d.logSeen === before ? before + 1 : d.logSeen }, new Map(), remove);
+      data = await this.rewrite(fd, { ...d, logSeen: d.logSeen === before ? before + 1 : d.logSeen }, new Map(), remove);
       killPoint('before-purge-record');
     }
     log.add(CHANGE_PURGE, [...remove, ...gone]);
@@ -541,9 +574,20 @@ export class MboxFile {
 
   /**
    * Rewrite from message `start` on: new flags for some, some removed. Caller holds the write lock.
-   * Returns the new view.
+   * Returns the new view. The work goes in slices with the event loop turning between them (a first
+   * STORE stamping a 100,000-message spool must not freeze the process's other sessions); the lock
+   * keeps everyone else off this mailbox meanwhile.
    */
-  rewrite(fd: number, data: IndexData, changes: Map<number, { flags: number; keywords: string[] }>, remove: Set<number>, forceBase = false): IndexData {
+  rewrite(fd: number, data: IndexData, changes: Map<number, { flags: number; keywords: string[] }>, remove: Set<number>, forceBase = false): Promise<IndexData> {
+    return runPaced(this.rewriteSteps(fd, data, changes, remove, forceBase));
+  }
+
+  /** The same, all at once (a caller that must stay synchronous). */
+  rewriteNow(fd: number, data: IndexData, changes: Map<number, { flags: number; keywords: string[] }>, remove: Set<number>, forceBase = false): IndexData {
+    return runSteps(this.rewriteSteps(fd, data, changes, remove, forceBase));
+  }
+
+  private *rewriteSteps(fd: number, data: IndexData, changes: Map<number, { flags: number; keywords: string[] }>, remove: Set<number>, forceBase: boolean): Steps<IndexData> {
     if (fd < 0) return data;
     this.checkSpace();
     let msgs = data.messages;
@@ -560,13 +604,13 @@ export class MboxFile {
     }
     if (needBase) start = 0;
     else if (remove.size === 0) {
-      const patched = this.tryPatch(fd, data, changes);
+      const patched = yield* this.tryPatch(fd, data, changes);
       if (patched) return patched;
     }
     const withPseudo = needBase && data.pseudo !== null;
     const x = withPseudo ? data.pseudo!.offset : msgs[start]!.offset;
     const base = { uidValidity: data.uidValidity, uidNext: data.uidNext, keywords: data.keywords };
-    const self = this;
+    const reader = new SpanReader(fd);
     function* parts(): Generator<Buffer> {
       if (withPseudo) {
         const raw = preadExact(fd, data.pseudo!.offset, data.pseudo!.end - data.pseudo!.offset);
@@ -578,7 +622,7 @@ export class MboxFile {
       for (let i = start; i < msgs.length; i++) {
         const m = msgs[i]!;
         if (remove.has(m.uid)) continue;
-        const raw = preadExact(fd, m.offset, m.end - m.offset);
+        const raw = reader.get(m.offset, m.end - m.offset);
         if (raw.toString('latin1', 0, 5) !== 'From ') throw new StoreError('SERVERBUG', 'mailbox changed under the index');
         const ch = changes.get(m.uid);
         const st = { flags: ch ? ch.flags : m.flags, keywords: ch ? ch.keywords : m.keywords, uid: m.uid };
@@ -586,19 +630,18 @@ export class MboxFile {
         first = false;
         yield restamp(raw, st, b);
       }
-      void self;
     }
-    const newEnd = replaceTail(fd, this.journalPath, x, parts());
+    const newEnd = yield* replaceTailSteps(fd, this.journalPath, x, parts());
     killPoint('before-index');
-    return this.reindexFrom(fd, data, start, x, newEnd, withPseudo ? null : data.pseudo, needBase);
+    return yield* this.reindexFrom(fd, data, start, x, newEnd, withPseudo ? null : data.pseudo, needBase);
   }
 
   /** Status changes written only if every one keeps its message's length (nothing shifts): the new
-   *  view, or null (nothing written) when some message has no room or no X-UID yet. */
-  patchInPlace(fd: number, data: IndexData, changes: Map<number, { flags: number; keywords: string[] }>): IndexData | null {
-    if (fd < 0 || !changes.size) return null;
+   *  view, or null (nothing written) when some message has no room or no X-UID yet. In slices, as rewrite(). */
+  patchInPlace(fd: number, data: IndexData, changes: Map<number, { flags: number; keywords: string[] }>): Promise<IndexData | null> {
+    if (fd < 0 || !changes.size) return Promise.resolve(null);
     this.checkSpace();
-    return this.tryPatch(fd, data, changes);
+    return runPaced(this.tryPatch(fd, data, changes));
   }
 
   /**
@@ -668,17 +711,19 @@ export class MboxFile {
    * Flag changes that keep every changed message's length (the usual case once our padded status
    * headers are in place) are written in place: only those messages' bytes, nothing shifts.
    */
-  private tryPatch(fd: number, data: IndexData, changes: Map<number, { flags: number; keywords: string[] }>): IndexData | null {
+  private *tryPatch(fd: number, data: IndexData, changes: Map<number, { flags: number; keywords: string[] }>): Steps<IndexData | null> {
     const patches: { x: number; data: Buffer }[] = [];
     const msgs = data.messages;
     const base = { uidValidity: data.uidValidity, uidNext: data.uidNext, keywords: data.keywords };
     let baseWritten = false;
+    const reader = new SpanReader(fd);
     for (let i = 0; i < msgs.length; i++) {
       const m = msgs[i]!;
       const ch = changes.get(m.uid);
       if (!ch) continue;
       if (!m.fileUid) return null;
-      const raw = preadExact(fd, m.offset, m.end - m.offset);
+      yield;
+      const raw = reader.get(m.offset, m.end - m.offset);
       if (raw.toString('latin1', 0, 5) !== 'From ') throw new StoreError('SERVERBUG', 'mailbox changed under the index');
       const b = i === 0 && !data.pseudo ? { header: 'X-IMAPbase' as const, ...base } : null;
       const out = restamp(raw, { flags: ch.flags, keywords: ch.keywords, uid: m.uid }, b);
@@ -686,25 +731,29 @@ export class MboxFile {
       if (b) baseWritten = true;
       patches.push({ x: m.offset, data: out });
     }
-    patchRanges(fd, this.journalPath, patches);
+    yield* patchRangesSteps(fd, this.journalPath, patches);
     killPoint('before-index');
+    const messages: IndexedMessage[] = new Array(msgs.length);
+    for (let i = 0; i < msgs.length; i++) {
+      const m = msgs[i]!;
+      const ch = changes.get(m.uid);
+      messages[i] = ch ? { ...m, flags: ch.flags, keywords: ch.keywords } : m;
+      if ((i & 4095) === 4095) yield;
+    }
     const next: IndexData = {
       ...data,
       stamp: this.stampOf(fd),
       fileBase: baseWritten ? { uidValidity: data.uidValidity, uidNext: data.uidNext } : data.fileBase,
-      messages: msgs.map((m) => {
-        const ch = changes.get(m.uid);
-        return ch ? { ...m, flags: ch.flags, keywords: ch.keywords } : m;
-      }),
+      messages,
     };
-    this.save(next);
+    yield* this.saveSteps(next);
     return next;
   }
 
   /** After our own write of [x, newEnd): parse just that part and record it. */
-  private reindexFrom(fd: number, data: IndexData, start: number, x: number, newEnd: number, pseudo: IndexData['pseudo'], baseWritten: boolean): IndexData {
+  private *reindexFrom(fd: number, data: IndexData, start: number, x: number, newEnd: number, pseudo: IndexData['pseudo'], baseWritten: boolean): Steps<IndexData> {
     const stamp = this.stampOf(fd);
-    const parsed = newEnd > x ? parseSpool(fd, x, newEnd) : { preambleEnd: x, messages: [] };
+    const parsed = newEnd > x ? yield* parseSteps(fd, x, newEnd) : { preambleEnd: x, messages: [] };
     if (!parsed) throw new StoreError('SERVERBUG', 'rewritten mailbox does not parse');
     let msgs = parsed.messages;
     let ps = pseudo;
@@ -716,9 +765,9 @@ export class MboxFile {
     if (baseWritten) fileBase = { uidValidity: data.uidValidity, uidNext: data.uidNext };
     if (start === 0 && !data.pseudo && msgs.length === 0) fileBase = null;
     // Keep FLAG_OLD claims and keyword list; UIDs are all in the spool now for the rewritten part.
-    const next = this.build(data.messages.slice(0, start), msgs, data, stamp, data.preambleEnd, ps, fileBase);
+    const next = yield* this.buildSteps(data.messages.slice(0, start), msgs, data, stamp, data.preambleEnd, ps, fileBase);
     next.uidNext = Math.max(next.uidNext, data.uidNext);
-    this.save(next);
+    yield* this.saveSteps(next);
     return next;
   }
 
@@ -730,7 +779,7 @@ export class MboxFile {
       // through a rewrite that leaves it in our fixed-width form, then in place.
       const last = data.uidNext + items.length - 1;
       data = this.raiseBaseForAppend(fd, data, last) ?? this.raiseFileBase(fd, data, last) ??
-        this.raiseFileBase(fd, this.rewrite(fd, data, new Map(), new Set(), true), last) ?? data;
+        this.raiseFileBase(fd, this.rewriteNow(fd, data, new Map(), new Set(), true), last) ?? data;
     }
     const size = fstatSync(fd).size;
     const parts: Buffer[] = [];

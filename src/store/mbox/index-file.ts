@@ -13,6 +13,7 @@ import { basename, dirname } from 'node:path';
 import { replaceFileSync } from '../safe-file.js';
 import { fnv1a } from './parse.js';
 import { FLAG_DELETED, FLAG_OLD, FLAG_SEEN } from './format.js';
+import { runSteps, type Steps } from '../pace.js';
 
 export interface IndexedMessage {
   offset: number;
@@ -88,9 +89,18 @@ export function sameStamp(a: SpoolStamp, b: SpoolStamp): boolean {
 }
 
 export function encodeIndex(d: IndexData): Buffer {
+  return runSteps(encodeIndexSteps(d));
+}
+
+/** encodeIndex in steps (store/pace.ts): an index of 100,000 messages is a few MB. */
+export function* encodeIndexSteps(d: IndexData): Steps<Buffer> {
   const count = d.messages.length;
   const extra: [number, string[], string | null][] = [];
-  d.messages.forEach((m, i) => { if (m.keywords.length || m.uidl) extra.push([i, m.keywords, m.uidl ?? null]); });
+  for (let i = 0; i < count; i++) {
+    const m = d.messages[i]!;
+    if (m.keywords.length || m.uidl) extra.push([i, m.keywords, m.uidl ?? null]);
+    if ((i & 16383) === 16383) yield;
+  }
   // The STATUS summary goes first, then the stamp: readIndexSummary() takes both from the head's first
   // bytes without parsing the rest (keyword and UIDL lists can make the head long).
   const head = Buffer.from(JSON.stringify({
@@ -112,6 +122,7 @@ export function encodeIndex(d: IndexData): Buffer {
     const o = i * F64;
     f[o] = m.offset; f[o + 1] = m.end; f[o + 2] = m.size; f[o + 3] = m.date; f[o + 4] = m.modseq; f[o + 5] = m.expunged;
     u[i * 4] = m.uid; u[i * 4 + 1] = m.flags; u[i * 4 + 2] = m.fileUid; u[i * 4 + 3] = m.key;
+    if ((i & 16383) === 16383) yield;
   }
   return out;
 }
@@ -237,9 +248,14 @@ export function readIndex(path: string): IndexData | null {
 
 /** Atomic replace. Returns false (and leaves the old index) when the index directory is not writable. */
 export function writeIndex(path: string, dir: string, d: IndexData): boolean {
+  return runSteps(writeIndexSteps(path, dir, d));
+}
+
+export function* writeIndexSteps(path: string, _dir: string, d: IndexData): Steps<boolean> {
   try {
+    const bytes = yield* encodeIndexSteps(d);
     // A cache: not fsynced (a lost index is rebuilt); safe-file: random temp name, checked directory.
-    replaceFileSync(dirname(path), basename(path), encodeIndex(d), { mkdirMode: 0o700, sync: false });
+    replaceFileSync(dirname(path), basename(path), bytes, { mkdirMode: 0o700, sync: false });
     return true;
   } catch {
     return false;

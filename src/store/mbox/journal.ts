@@ -14,7 +14,7 @@
 // after the crash begin; those are carried into a new journal and kept.
 
 import {
-  openSync, closeSync, readSync, writeSync, fsyncSync, fdatasyncSync, ftruncateSync, fstatSync,
+  openSync, closeSync, readSync, writeSync, ftruncateSync, fstatSync,
   renameSync, unlinkSync, existsSync, mkdirSync, lstatSync, constants,
 } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -23,10 +23,15 @@ import { StoreError } from '../types.js';
 import type { Logger } from '../../log/types.js';
 import { fsyncDir } from './index-file.js';
 import { killPoint } from '../killpoint.js';
+import { runSteps, fsyncStep, fdatasyncStep, type Steps } from '../pace.js';
 
 const HEAD = 4096;
 const PHASE_AT = HEAD - 1;
 const COPY = 1024 * 1024;
+// Every long loop here is a step generator (store/pace.ts): the caller runs it at once (runSteps) or
+// with the event loop turning between slices (runPaced). Named steps inside the sliced phases, for the
+// kill -9 tests: 'journal-slice' (a chunk of the journal written, more may follow) and 'copy-slice' (a
+// chunk of the journal copied into the spool, more follows).
 
 interface JournalHead {
   v: 1;
@@ -66,14 +71,15 @@ function pwriteFull(fd: number, buf: Buffer, pos: number): void {
   while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, pos + done);
 }
 
-function hashRange(fd: number, s: number, e: number): string {
+function* hashRange(fd: number, s: number, e: number): Steps<string> {
   const h = createHash('sha1');
-  const b = Buffer.allocUnsafe(COPY);
+  const b = Buffer.allocUnsafe(Math.min(COPY, Math.max(1, e - s)));
   for (let p = s; p < e;) {
-    const n = preadFull(fd, b.subarray(0, Math.min(COPY, e - p)), p);
+    const n = preadFull(fd, b.subarray(0, Math.min(b.length, e - p)), p);
     if (n <= 0) break;
     h.update(b.subarray(0, n));
     p += n;
+    yield;
   }
   return h.digest('hex');
 }
@@ -95,34 +101,66 @@ function createJournalTmp(tmp: string): number {
   }
 }
 
+/** Writes pieces to a file from `at` on in chunks of about COPY bytes (one write each, not one per piece). */
+class ChunkWriter {
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+  written = 0;
+  constructor(private readonly fd: number, private readonly at: number) {}
+  /** Queue `b`; true when a chunk was written. */
+  add(b: Buffer): boolean {
+    this.pending.push(b);
+    this.pendingLen += b.length;
+    if (this.pendingLen < COPY) return false;
+    this.flush();
+    return true;
+  }
+  flush(): void {
+    if (!this.pendingLen) return;
+    const b = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingLen);
+    pwriteFull(this.fd, b, this.at + this.written);
+    this.written += this.pendingLen;
+    this.pending = [];
+    this.pendingLen = 0;
+  }
+}
+
 /** Write a complete journal at `path` holding `parts` as the new tail starting at x. */
-function writeJournal(path: string, spoolFd: number, x: number, oldSize: number, parts: Iterable<Buffer>): JournalHead {
+function* writeJournal(path: string, spoolFd: number, x: number, oldSize: number, parts: Iterable<Buffer>): Steps<JournalHead> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = path + '.tmp';
   const jfd = createJournalTmp(tmp);
   let head: JournalHead;
   try {
     const h = createHash('sha1');
+    const out = new ChunkWriter(jfd, HEAD);
     let len = 0;
     let first = true;
     for (const b of parts) {
-      if (!b.length) continue;
-      pwriteFull(jfd, b, HEAD + len);
-      h.update(b);
-      len += b.length;
-      if (first) { first = false; killPoint('journal-partial'); }
+      if (b.length) {
+        h.update(b);
+        len += b.length;
+        if (out.add(b)) {
+          if (first) { first = false; killPoint('journal-partial'); }
+          yield 'journal-slice';
+          continue;
+        }
+      }
+      yield;
     }
+    out.flush();
+    if (first && len) killPoint('journal-partial');
     const newEnd = x + len;
     head = {
       v: 1, ino: inoOf(spoolFd), x, oldSize, newLen: len,
-      oldTailHash: newEnd < oldSize ? hashRange(spoolFd, newEnd, oldSize) : '',
+      oldTailHash: newEnd < oldSize ? yield* hashRange(spoolFd, newEnd, oldSize) : '',
       newHash: h.digest('hex'),
     };
     const hb = Buffer.alloc(HEAD, 0x20);
     hb.write(JSON.stringify(head), 0, 'utf8');
     hb[PHASE_AT] = 0x45; // 'E': extending (nothing of ours in the spool yet)
     pwriteFull(jfd, hb, 0);
-    fsyncSync(jfd);
+    yield fsyncStep(jfd);
   } catch (e) {
     closeSync(jfd);
     try { unlinkSync(tmp); } catch { /* ignore */ }
@@ -138,10 +176,10 @@ function writeJournal(path: string, spoolFd: number, x: number, oldSize: number,
 }
 
 /** Carry out a committed journal whose bytes end at `cur` in the spool (cur = size before our change). */
-function apply(spoolFd: number, path: string, head: JournalHead, cur: number): void {
+function* apply(spoolFd: number, path: string, head: JournalHead, cur: number): Steps<void> {
   const newEnd = head.x + head.newLen;
   if (head.x === head.oldSize && cur >= head.oldSize && cur <= newEnd && head.newLen > 0) {
-    applyAppend(spoolFd, path, head, cur);
+    yield* applyAppend(spoolFd, path, head, cur);
     return;
   }
   const jfd = openSync(path, constants.O_RDWR | constants.O_NOFOLLOW);
@@ -150,13 +188,16 @@ function apply(spoolFd: number, path: string, head: JournalHead, cur: number): v
     if (newEnd > cur) {
       const zeros = Buffer.alloc(Math.min(COPY, newEnd - cur));
       try {
-        for (let p = cur; p < newEnd; p += zeros.length) pwriteFull(spoolFd, zeros.subarray(0, Math.min(zeros.length, newEnd - p)), p);
-        fsyncSync(spoolFd);
+        for (let p = cur; p < newEnd; p += zeros.length) {
+          pwriteFull(spoolFd, zeros.subarray(0, Math.min(zeros.length, newEnd - p)), p);
+          yield;
+        }
+        yield fsyncStep(spoolFd);
       } catch (e) {
         if (!isNoSpace(e)) throw e;
         // Nothing of the old mailbox was overwritten yet: cut the zeros off and give up cleanly.
         ftruncateSync(spoolFd, cur);
-        fsyncSync(spoolFd);
+        yield fsyncStep(spoolFd);
         closeSync(jfd);
         jOpen = false;
         unlinkSync(path);
@@ -167,7 +208,7 @@ function apply(spoolFd: number, path: string, head: JournalHead, cur: number): v
     // The phase only tells a replay where our bytes end when the file grew; a shrink needs no marker.
     if (newEnd > cur) {
       pwriteFull(jfd, Buffer.from('W'), PHASE_AT);
-      fdatasyncSync(jfd);
+      yield fdatasyncStep(jfd);
     }
     killPoint('phase-writing');
     const b = Buffer.allocUnsafe(Math.min(COPY, Math.max(1, head.newLen)));
@@ -178,12 +219,13 @@ function apply(spoolFd: number, path: string, head: JournalHead, cur: number): v
       pwriteFull(spoolFd, b.subarray(0, n), head.x + off);
       off += n;
       if (first) { first = false; killPoint('mid-write'); }
+      yield off < head.newLen ? 'copy-slice' : undefined;
     }
     killPoint('written');
     // Truncating before the data is durable is safe: a replay rewrites [x, newEnd) from the journal and
     // recognises a truncated file (the old bytes past newEnd no longer match their hash).
     if (fstatSync(spoolFd).size > newEnd) ftruncateSync(spoolFd, newEnd);
-    fsyncSync(spoolFd);
+    yield fsyncStep(spoolFd);
     killPoint('truncated');
   } finally {
     if (jOpen) closeSync(jfd);
@@ -199,7 +241,7 @@ function apply(spoolFd: number, path: string, head: JournalHead, cur: number): v
  * needed, because a replay tells our extended file from an MDA's bytes at the old end by content
  * (pureAppendExtended). A full disk fails cleanly: the spool is cut back to its old end.
  */
-function applyAppend(spoolFd: number, path: string, head: JournalHead, cur: number): void {
+function* applyAppend(spoolFd: number, path: string, head: JournalHead, cur: number): Steps<void> {
   const newEnd = head.x + head.newLen;
   const jfd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   let jOpen = true;
@@ -216,14 +258,15 @@ function applyAppend(spoolFd: number, path: string, head: JournalHead, cur: numb
         pwriteFull(spoolFd, b.subarray(0, n), head.x + off);
         off += n;
         if (first) { first = false; killPoint('mid-write'); }
+        yield off < head.newLen ? 'copy-slice' : undefined;
       }
       killPoint('written');
-      fsyncSync(spoolFd);
+      yield fsyncStep(spoolFd);
     } catch (e) {
       if (!isNoSpace(e)) throw e;
       // Nothing of the old mailbox was touched: cut our bytes off and give up cleanly.
       ftruncateSync(spoolFd, head.oldSize);
-      fsyncSync(spoolFd);
+      yield fsyncStep(spoolFd);
       closeSync(jfd);
       jOpen = false;
       unlinkSync(path);
@@ -262,13 +305,17 @@ function pureAppendExtended(spoolFd: number, journalPath: string, head: JournalH
 
 /**
  * Replace the spool's bytes from `x` on with `parts`. Caller holds the spool lock with fd open read-write.
- * Returns the new file size.
+ * Returns the new file size. (Steps: see store/pace.ts; `parts` may be a generator doing work per piece.)
  */
-export function replaceTail(spoolFd: number, journalPath: string, x: number, parts: Iterable<Buffer>): number {
+export function* replaceTailSteps(spoolFd: number, journalPath: string, x: number, parts: Iterable<Buffer>): Steps<number> {
   const oldSize = fstatSync(spoolFd).size;
-  const head = writeJournal(journalPath, spoolFd, x, oldSize, parts);
-  apply(spoolFd, journalPath, head, oldSize);
+  const head = yield* writeJournal(journalPath, spoolFd, x, oldSize, parts);
+  yield* apply(spoolFd, journalPath, head, oldSize);
   return x + head.newLen;
+}
+
+export function replaceTail(spoolFd: number, journalPath: string, x: number, parts: Iterable<Buffer>): number {
+  return runSteps(replaceTailSteps(spoolFd, journalPath, x, parts));
 }
 
 /**
@@ -276,6 +323,10 @@ export function replaceTail(spoolFd: number, journalPath: string, x: number, par
  * status headers). The file's size never changes, so mail an MDA appends is never in the way.
  */
 export function patchRanges(spoolFd: number, journalPath: string, patches: readonly { x: number; data: Buffer }[]): void {
+  runSteps(patchRangesSteps(spoolFd, journalPath, patches));
+}
+
+export function* patchRangesSteps(spoolFd: number, journalPath: string, patches: readonly { x: number; data: Buffer }[]): Steps<void> {
   if (!patches.length) return;
   const size = fstatSync(spoolFd).size;
   const segs = Buffer.alloc(patches.length * 16);
@@ -291,18 +342,22 @@ export function patchRanges(spoolFd: number, journalPath: string, patches: reado
   const jfd = createJournalTmp(tmp);
   try {
     const h = createHash('sha1');
-    let off = HEAD;
+    const out = new ChunkWriter(jfd, HEAD);
+    let first = true;
     for (const b of body) {
-      pwriteFull(jfd, b, off);
       h.update(b);
-      off += b.length;
-      if (off - b.length === HEAD) killPoint('journal-partial');
+      if (out.add(b)) {
+        if (first) { first = false; killPoint('journal-partial'); }
+        yield 'journal-slice';
+      } else yield;
     }
+    out.flush();
+    if (first) killPoint('journal-partial');
     const head: JournalHead = { v: 1, kind: 'patch', nsegs: patches.length, ino: inoOf(spoolFd), x: 0, oldSize: size, newLen: dataLen, oldTailHash: '', newHash: h.digest('hex') };
     const hb = Buffer.alloc(HEAD, 0x20);
     hb.write(JSON.stringify(head), 0, 'utf8');
     pwriteFull(jfd, hb, 0);
-    fsyncSync(jfd);
+    yield fsyncStep(jfd);
   } catch (e) {
     closeSync(jfd);
     try { unlinkSync(tmp); } catch { /* ignore */ }
@@ -314,10 +369,10 @@ export function patchRanges(spoolFd: number, journalPath: string, patches: reado
   renameSync(tmp, journalPath);
   fsyncDir(dirname(journalPath));
   killPoint('journal-committed');
-  applyPatch(spoolFd, journalPath, patches.length);
+  yield* applyPatch(spoolFd, journalPath, patches.length);
 }
 
-function applyPatch(spoolFd: number, journalPath: string, nsegs: number): void {
+function* applyPatch(spoolFd: number, journalPath: string, nsegs: number): Steps<void> {
   const jfd = openSync(journalPath, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const segs = Buffer.alloc(nsegs * 16);
@@ -326,6 +381,7 @@ function applyPatch(spoolFd: number, journalPath: string, nsegs: number): void {
     killPoint('extended');
     killPoint('phase-writing');
     let off = HEAD + segs.length;
+    let sinceNamed = 0;
     for (let i = 0; i < nsegs; i++) {
       const x = segs.readDoubleLE(i * 16);
       const len = segs.readDoubleLE(i * 16 + 8);
@@ -334,8 +390,10 @@ function applyPatch(spoolFd: number, journalPath: string, nsegs: number): void {
       pwriteFull(spoolFd, b, x);
       off += len;
       if (i === 0) killPoint('mid-write');
+      sinceNamed += len;
+      if (sinceNamed >= COPY && i + 1 < nsegs) { sinceNamed = 0; yield 'copy-slice'; } else yield;
     }
-    fsyncSync(spoolFd);
+    yield fsyncStep(spoolFd);
     killPoint('written');
     killPoint('truncated');
   } finally { closeSync(jfd); }
@@ -396,6 +454,10 @@ function readHead(jfd: number): { head: JournalHead; phase: number } | null {
  * Finish an interrupted rewrite. Caller holds the spool lock. Returns true if the spool was changed.
  */
 export function replayJournal(spoolFd: number, journalPath: string, log?: Logger): boolean {
+  return runSteps(replayJournalSteps(spoolFd, journalPath, log));
+}
+
+export function* replayJournalSteps(spoolFd: number, journalPath: string, log?: Logger): Steps<boolean> {
   if (existsSync(journalPath + '.tmp')) {
     // Never renamed into place: the spool was never touched.
     try { unlinkSync(journalPath + '.tmp'); } catch { /* ignore */ }
@@ -412,7 +474,7 @@ export function replayJournal(spoolFd: number, journalPath: string, log?: Logger
     if (!untrusted) {
       parsed = readHead(jfd);
       if (parsed) untrusted = headOutOfBounds(parsed.head, fstatSync(jfd).size, fstatSync(spoolFd).size, jfd);
-      if (parsed && !untrusted) dataOk = hashRange(jfd, HEAD, HEAD + parsed.head.newLen) === parsed.head.newHash;
+      if (parsed && !untrusted) dataOk = (yield* hashRange(jfd, HEAD, HEAD + parsed.head.newLen)) === parsed.head.newHash;
     }
   } finally { closeSync(jfd); }
   if (untrusted) {
@@ -435,7 +497,7 @@ export function replayJournal(spoolFd: number, journalPath: string, log?: Logger
     }
     log?.warn({ journal: journalPath }, 'replaying an interrupted flag change');
     const nsegs = head.nsegs ?? 0;
-    applyPatch(spoolFd, journalPath, nsegs);
+    yield* applyPatch(spoolFd, journalPath, nsegs);
     return true;
   }
   const newEnd = head.x + head.newLen;
@@ -452,7 +514,7 @@ export function replayJournal(spoolFd: number, journalPath: string, log?: Logger
       cur = head.oldSize + zeros;
     }
   } else if (newEnd < head.oldSize) {
-    cur = size >= head.oldSize && hashRange(spoolFd, newEnd, head.oldSize) === head.oldTailHash ? head.oldSize : Math.min(newEnd, size);
+    cur = size >= head.oldSize && (yield* hashRange(spoolFd, newEnd, head.oldSize)) === head.oldTailHash ? head.oldSize : Math.min(newEnd, size);
   } else cur = Math.min(head.oldSize, size);
   log?.warn({ journal: journalPath, appended: size - cur }, 'replaying an interrupted mailbox rewrite');
   if (size > cur) {
@@ -467,10 +529,10 @@ export function replayJournal(spoolFd: number, journalPath: string, log?: Logger
     const data = Buffer.alloc(head.newLen);
     try { preadFull(jr, data, HEAD); } finally { closeSync(jr); }
     const sep = data.length && !data.subarray(-2).equals(Buffer.from('\n\n')) ? [Buffer.from('\n')] : [];
-    const next = writeJournal(journalPath, spoolFd, head.x, size, [data, ...sep, appended]);
-    apply(spoolFd, journalPath, next, size);
+    const next = yield* writeJournal(journalPath, spoolFd, head.x, size, [data, ...sep, appended]);
+    yield* apply(spoolFd, journalPath, next, size);
   } else {
-    apply(spoolFd, journalPath, head, cur);
+    yield* apply(spoolFd, journalPath, head, cur);
   }
   return true;
 }

@@ -1,5 +1,6 @@
 // A selected mbox mailbox: the session's snapshot plus locked operations on the MboxFile.
 
+import { Pacer } from '../pace.js';
 import { Readable } from 'node:stream';
 import { lstatSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -391,9 +392,12 @@ export class MboxMailbox implements Mailbox {
     const want = encodeFlags(flags);
     const set = new Set(uids);
     const modified: number[] = [];
-    await this.file.locked('write', (fd, d) => {
+    await this.file.locked('write', async (fd, d) => {
       const changes = new Map<number, { flags: number; keywords: string[] }>();
+      // STORE 1:* of 100,000 messages: paced (store/pace.ts) like the rewrite below; we hold the lock.
+      const pace = new Pacer();
       for (const m of d.messages) {
+        if (pace.due()) await pace.pause();
         // Unknown or expunged (by anyone): a silent no-op (RFC 2180 4.2.1).
         if (!set.has(m.uid) || m.expunged) continue;
         if (unchangedSince !== undefined && m.modseq > unchangedSince) { modified.push(m.uid); continue; }
@@ -412,8 +416,12 @@ export class MboxMailbox implements Mailbox {
         const modseq = this.file.changeLog(d.uidValidity).add(CHANGE_FLAGS, [...changes.keys()]);
         const kwAll = new Set(d.keywords);
         for (const c of changes.values()) for (const k of c.keywords) kwAll.add(k);
-        const messages = d.messages.map((m) => (changes.has(m.uid) ? { ...m, modseq } : m));
-        data = this.file.rewrite(fd, { ...d, keywords: [...kwAll], messages, logSeen: d.logSeen === modseq - 1 ? modseq : d.logSeen }, changes, new Set());
+        const messages: IndexedMessage[] = [];
+        for (const m of d.messages) {
+          messages.push(changes.has(m.uid) ? { ...m, modseq } : m);
+          if (pace.due()) await pace.pause();
+        }
+        data = await this.file.rewrite(fd, { ...d, keywords: [...kwAll], messages, logSeen: d.logSeen === modseq - 1 ? modseq : d.logSeen }, changes, new Set());
       }
       this.state = this.snapshot(data);
     }, true);
@@ -429,7 +437,7 @@ export class MboxMailbox implements Mailbox {
     this.writable();
     const only = uids ? new Set(uids) : null;
     let removed: number[] = [];
-    await this.file.locked('write', (fd, d) => {
+    await this.file.locked('write', async (fd, d) => {
       const remove = new Set<number>();
       for (const m of d.messages) {
         if (m.expunged) continue;
@@ -440,20 +448,23 @@ export class MboxMailbox implements Mailbox {
         const modseq = this.file.changeLog(d.uidValidity).add(CHANGE_EXPUNGE, [...remove]);
         const changes = new Map<number, { flags: number; keywords: string[] }>();
         let unstamped = false;
-        const messages = d.messages.map((m) => {
-          if (!remove.has(m.uid)) return m;
+        const pace = new Pacer();
+        const messages: IndexedMessage[] = [];
+        for (const m of d.messages) {
+          if (pace.due()) await pace.pause();
+          if (!remove.has(m.uid)) { messages.push(m); continue; }
           if (!m.fileUid) unstamped = true;
           if (!(m.flags & FLAG_DELETED) || !m.fileUid) changes.set(m.uid, { flags: m.flags | FLAG_DELETED, keywords: m.keywords });
-          return { ...m, expunged: modseq, flags: m.flags | FLAG_DELETED };
-        });
+          messages.push({ ...m, expunged: modseq, flags: m.flags | FLAG_DELETED });
+        }
         const next = { ...d, messages, logSeen: d.logSeen === modseq - 1 ? modseq : d.logSeen };
         // A message without X-UID in the spool gets it now (a rewrite from it on): a lost index must
         // find it by UID in the log. A stamped one is marked \Deleted only where that fits in place,
         // so EXPUNGE stays O(expunged); otherwise its mark waits for the next rewrite (the index has it).
-        const patched = unstamped ? null : this.file.patchInPlace(fd, next, changes);
+        const patched = unstamped ? null : await this.file.patchInPlace(fd, next, changes);
         if (patched) data = patched;
-        else if (unstamped) data = this.file.rewrite(fd, next, changes, new Set());
-        else { this.file.save(next); data = next; }
+        else if (unstamped) data = await this.file.rewrite(fd, next, changes, new Set());
+        else { await this.file.savePaced(next); data = next; }
       }
       removed = [...remove];
       for (const u of removed) this.recent.delete(u);

@@ -4,6 +4,7 @@
 import { readSync } from 'node:fs';
 import { LF, parseFromLine } from './format.js';
 import { MessageMeter } from './meter.js';
+import { runPaced, runSteps, SLICE_MS, type Steps } from '../pace.js';
 
 export interface ParsedMessage {
   offset: number;
@@ -79,11 +80,7 @@ function boundaryAt(win: Buffer, p: number, first: boolean): boolean {
  * (returns null if it is not: the caller's index is wrong and it must parse the whole file).
  */
 export function parseSpool(fd: number, from: number, to: number): ParseResult | null {
-  const steps = parseSteps(fd, from, to);
-  for (;;) {
-    const r = steps.next();
-    if (r.done) return r.value;
-  }
+  return runSteps(parseSteps(fd, from, to));
 }
 
 /**
@@ -91,21 +88,12 @@ export function parseSpool(fd: number, from: number, to: number): ParseResult | 
  * other sessions of a process serving many (issue 12) are not held for a whole 100,000-message spool.
  * The caller holds the spool lock throughout, so nothing changes the file between the slices.
  */
-export async function parseSpoolYielding(fd: number, from: number, to: number, sliceMs = 20): Promise<ParseResult | null> {
-  const steps = parseSteps(fd, from, to);
-  let since = Date.now();
-  for (;;) {
-    const r = steps.next();
-    if (r.done) return r.value;
-    if (Date.now() - since >= sliceMs) {
-      await new Promise((res) => setImmediate(res));
-      since = Date.now();
-    }
-  }
+export async function parseSpoolYielding(fd: number, from: number, to: number, sliceMs = SLICE_MS): Promise<ParseResult | null> {
+  return runPaced(parseSteps(fd, from, to), sliceMs);
 }
 
 /** The parse, one chunk per step (the generator yields before each read of more bytes). */
-function* parseSteps(fd: number, from: number, to: number): Generator<void, ParseResult | null, void> {
+export function* parseSteps(fd: number, from: number, to: number): Steps<ParseResult | null> {
   const messages: ParsedMessage[] = [];
   // One window buffer, reused: what is kept of it moves to the front before each read, so indexing
   // makes no garbage per chunk (a 200 MB message would otherwise leave GC hundreds of MB behind).
@@ -160,6 +148,8 @@ function* parseSteps(fd: number, from: number, to: number): Generator<void, Pars
         meter = new MessageMeter();
         curStart = at;
         fed = at;
+        // A window holds thousands of small messages: a step per few hundred keeps slices short.
+        if ((messages.length & 255) === 0) yield;
       }
       continue;
     }
