@@ -14,8 +14,12 @@ import { beforeStatus, parseStatusItems, statusResponse, type StatusItem } from 
 /** LIST wildcard match ('*' anything, '%' anything but '/') as an NFA walk: O(name x pattern), with
  *  no regular-expression backtracking for a hostile pattern like "*%*%*%...x" to blow up on. */
 export function wildcardMatch(pattern: string, name: string): boolean {
+  // The patterns clients send most ("*", or a name without wildcards) need no walk.
+  if (pattern === '*') return true;
+  if (!pattern.includes('*') && !pattern.includes('%')) return pattern === name;
   const m = pattern.length;
   let states = new Uint8Array(m + 1);
+  let spare = new Uint8Array(m + 1);
   const close = (st: Uint8Array) => {
     // A wildcard may match nothing: being before it means being after it too.
     for (let i = 0; i < m; i++) if (st[i] && (pattern[i] === '*' || pattern[i] === '%')) st[i + 1] = 1;
@@ -25,7 +29,8 @@ export function wildcardMatch(pattern: string, name: string): boolean {
   // By UTF-16 code unit, as the pattern is indexed: a UTF-8 session's names may hold surrogate pairs.
   for (let k = 0; k < name.length; k++) {
     const ch = name[k];
-    const next = new Uint8Array(m + 1);
+    const next = spare;
+    next.fill(0);
     let any = false;
     for (let i = 0; i < m; i++) {
       if (!states[i]) continue;
@@ -40,6 +45,7 @@ export function wildcardMatch(pattern: string, name: string): boolean {
     }
     if (!any) return false;
     close(next);
+    spare = states;
     states = next;
   }
   return states[m] === 1;
