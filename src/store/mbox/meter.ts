@@ -81,7 +81,9 @@ export class MessageMeter {
   }
 
   private addToLine(buf: Buffer, s: number, e: number): void {
-    if (this.headLen < LINE_HEAD) {
+    // The line's head is read only in the From line and the header (a body line's phase stays 'body'
+    // until it ends): body lines are not copied.
+    if (this.phase !== 'body' && this.headLen < LINE_HEAD) {
       const n = Math.min(e - s, LINE_HEAD - this.headLen);
       buf.copy(this.head, this.headLen, s, s + n);
       this.headLen += n;
@@ -136,7 +138,7 @@ export class MessageMeter {
     this.q = 0;
     this.b1 = -1;
     this.b2 = -1;
-    this.lineText = [];
+    if (this.lineText.length) this.lineText = [];
     this.lineTextLen = 0;
   }
 
