@@ -202,14 +202,17 @@ class ChangeLogFile implements ChangeLog {
     try {
       const st = fstatSync(fd, { bigint: true });
       const size = Number(st.size);
-      const head = readAll(fd, 0, HEADER);
+      const c = this.cur;
+      // No copy in memory yet (a reader's first look, as STATUS takes for each folder of LIST-STATUS):
+      // the whole file in one read rather than three (head, records, tail).
+      const all = c ? null : readAll(fd, 0, size);
+      const head = all ? all.subarray(0, HEADER) : readAll(fd, 0, HEADER);
       if (head.length < HEADER || head.readUInt32LE(0) !== MAGIC || head.readUInt32LE(4) !== VERSION) {
         this.cur = null;
         return null;
       }
       const uidValidity = head.readUInt32LE(8);
       const base = head.readDoubleLE(12);
-      const c = this.cur;
       if (c && c.ino === st.ino && c.uidValidity === uidValidity && c.base === base && size >= c.validEnd &&
           readAll(fd, c.validEnd - c.tail.length, c.validEnd).equals(c.tail)) {
         if (size > c.validEnd) {
@@ -220,8 +223,9 @@ class ChangeLogFile implements ChangeLog {
         return c;
       }
       const records: ChangeRecord[] = [];
-      const validEnd = parseRecords(readAll(fd, HEADER, size), HEADER, 0, records);
-      this.cur = { ino: st.ino, uidValidity, base, records, validEnd, tail: readAll(fd, Math.max(HEADER, validEnd - TAIL), validEnd) };
+      const validEnd = parseRecords(all ? all.subarray(HEADER) : readAll(fd, HEADER, size), HEADER, 0, records);
+      const tail = all ? Buffer.from(all.subarray(Math.max(HEADER, validEnd - TAIL), validEnd)) : readAll(fd, Math.max(HEADER, validEnd - TAIL), validEnd);
+      this.cur = { ino: st.ino, uidValidity, base, records, validEnd, tail };
       return this.cur;
     } finally { closeSync(fd); }
   }
