@@ -121,9 +121,13 @@ async function fetchSimple(s: ImapSession, sel: Selected, idx: readonly number[]
   const announced = new Set<ReadonlySet<string>>();
   let text = '';
   let sent = false;
+  // The view usually lines up with the store's messages: no search by UID then.
+  const msgs = sel.mailbox.state.messages;
   for (const i of idx) {
     if (s.dead) break;
-    const info = sel.current(i);
+    const e = sel.view[i]!;
+    const m = msgs[i];
+    const info = !e.gone && m !== undefined && m.uid === e.uid ? m : sel.current(i);
     let line = `* ${i + 1} FETCH (`;
     for (let k = 0; k < items.length; k++) {
       if (k) line += ' ';
