@@ -64,6 +64,8 @@ export class Selected {
   /** Keywords the client was told of in an untagged FLAGS. */
   private readonly keywords = new Set<string>();
   readonly uidValidity: number;
+  /** Messages with \\Recent in the state the mailbox was selected with (SELECT's RECENT). */
+  readonly recentAtOpen: number;
 
   constructor(
     readonly mailbox: Mailbox,
@@ -73,25 +75,28 @@ export class Selected {
   ) {
     const st = mailbox.state;
     const msgs = st.messages;
+    for (const k of st.keywords) this.keywords.add(k);
+    // One pass (it runs cold in each new process): the view, the \Recent count, and the keywords in use
+    // but missing from the mailbox's list (another program set them). Stores often share one flag set
+    // between neighbours, so a set equal by identity to the previous one is skipped.
     const view: ViewEntry[] = new Array(msgs.length);
+    let recent = 0;
+    let prev: ReadonlySet<string> | null = null;
     for (let i = 0; i < msgs.length; i++) {
       const m = msgs[i]!;
       view[i] = { uid: m.uid, info: m, gone: false };
+      if (m.recent) recent++;
+      const f = m.flags;
+      if (f === prev || f.size === 0) continue;
+      prev = f;
+      for (const k of f) if (k.charCodeAt(0) !== 0x5c) this.keywords.add(k);
     }
     this.view = view;
-    this.recentSent = countRecent(msgs);
+    this.recentSent = recent;
+    this.recentAtOpen = recent;
     this.uidValidity = st.uidValidity;
     this.synced = st;
     this.inStepModseq = st.highestModseq;
-    for (const k of st.keywords) this.keywords.add(k);
-    // Keywords in use but missing from the mailbox's list (another program set them). Stores often
-    // share one flag set between neighbours, so a set equal by identity to the previous one is skipped.
-    let prev: ReadonlySet<string> | null = null;
-    for (const m of msgs) {
-      if (m.flags === prev || m.flags.size === 0) continue;
-      prev = m.flags;
-      for (const f of m.flags) if (f.charCodeAt(0) !== 0x5c) this.keywords.add(f);
-    }
   }
 
   /** Current store info of a UID (undefined once it is expunged). The store keeps messages in

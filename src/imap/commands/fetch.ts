@@ -60,6 +60,12 @@ export async function fetch(s: ImapSession, c: Command): Promise<Result> {
     const unseen = idx.filter((i) => sel.exists(i) && !sel.current(i).flags.has('\\Seen')).map((i) => sel.view[i]!.uid);
     if (unseen.length) await sel.mailbox.setFlags(unseen, 'add', ['\\Seen']);
   }
+  // Only metadata (the common FETCH 1:* (FLAGS) of a client opening a mailbox): answered without a
+  // promise, a parts array or a buffer per message.
+  if (!setsSeen && items.every((i) => SIMPLE.has(i.type))) {
+    await fetchSimple(s, sel, idx, items);
+    return ok(`${c.uid ? 'UID ' : ''}FETCH completed`);
+  }
   // ENVELOPE, BODY, BODYSTRUCTURE and HEADER.FIELDS come from the store's facts (cached per mailbox).
   const facts = FetchFacts.for(sel.mailbox, idx.map((i) => sel.view[i]!.uid), items);
   for (const i of idx) {
@@ -100,6 +106,70 @@ export async function fetch(s: ImapSession, c: Command): Promise<Result> {
   if (unknownCte !== null) return no(`[UNKNOWN-CTE] Can't decode the Content-Transfer-Encoding ${JSON.stringify(unknownCte)}`);
   if (missing && !c.uid) return no('[EXPUNGEISSUED] Some of the requested messages no longer exist');
   return ok(`${c.uid ? 'UID ' : ''}FETCH completed`);
+}
+
+/** Items answered from MessageInfo alone. */
+const SIMPLE: ReadonlySet<FetchItem['type']> = new Set(['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ']);
+
+/** FETCH of SIMPLE items only, nothing set implicitly: the same bytes renderMessage and writeParts
+ *  produce, built as one string per batch of messages. Flag sets are shared between messages by the
+ *  store (immutable by contract), so each set's text and its keyword announcement are done once. */
+async function fetchSimple(s: ImapSession, sel: Selected, idx: readonly number[], items: readonly FetchItem[]): Promise<void> {
+  const wantFlags = items.some((x) => x.type === 'FLAGS');
+  const flagText = new Map<ReadonlySet<string>, string>();
+  const recentText = new Map<ReadonlySet<string>, string>();
+  const announced = new Set<ReadonlySet<string>>();
+  let text = '';
+  let sent = false;
+  // The view usually lines up with the store's messages: no search by UID then.
+  const msgs = sel.mailbox.state.messages;
+  for (const i of idx) {
+    if (s.dead) break;
+    const e = sel.view[i]!;
+    const m = msgs[i];
+    const info = !e.gone && m !== undefined && m.uid === e.uid ? m : sel.current(i);
+    let line = `* ${i + 1} FETCH (`;
+    for (let k = 0; k < items.length; k++) {
+      if (k) line += ' ';
+      switch (items[k]!.type) {
+        case 'UID':
+          line += `UID ${info.uid}`;
+          break;
+        case 'FLAGS': {
+          const cache = info.recent ? recentText : flagText;
+          let f = cache.get(info.flags);
+          if (f === undefined) { f = sel.flagsOf(info); cache.set(info.flags, f); }
+          line += `FLAGS ${f}`;
+          break;
+        }
+        case 'INTERNALDATE':
+          line += `INTERNALDATE ${imapDateTime(info.internalDate)}`;
+          break;
+        case 'RFC822.SIZE':
+          line += `RFC822.SIZE ${info.size}`;
+          break;
+        case 'MODSEQ':
+          line += `MODSEQ (${info.modseq})`;
+          break;
+      }
+    }
+    if (wantFlags) {
+      if (!announced.has(info.flags)) {
+        announced.add(info.flags);
+        for (const l of sel.announce(info.flags)) text += l + '\r\n';
+      }
+      sel.told(i, info);
+    }
+    text += line + ')\r\n';
+    sent = true;
+    if (text.length >= 32 * 1024) {
+      s.write(text);
+      text = '';
+      await s.drainIfBusy();
+    }
+  }
+  if (text) s.write(text);
+  if (sent && s.enabled.condstore && items.some((x) => x.type === 'MODSEQ')) sel.modseqSent = true;
 }
 
 /** `implicitModseq`: FLAGS are sent because the FETCH set \\Seen, and CONDSTORE is on: RFC 7162 §3.1

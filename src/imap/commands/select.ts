@@ -79,11 +79,7 @@ export async function select(s: ImapSession, c: Command): Promise<Result> {
   // IMAP4rev2 (RFC 9051 §6.3.2): no RECENT and no UNSEEN code, but a LIST response for the mailbox.
   const rev2 = s.enabled.imap4rev2 === true;
   s.untagged(`${st.messages.length} EXISTS`);
-  if (!rev2) {
-    let recent = 0;
-    for (const m of st.messages) if (m.recent) recent++;
-    s.untagged(`${recent} RECENT`);
-  }
+  if (!rev2) s.untagged(`${sel.recentAtOpen} RECENT`);
   s.untagged(`OK [UIDVALIDITY ${st.uidValidity}] UID validity status`);
   s.untagged(`OK [UIDNEXT ${st.uidNext}] Predicted next UID`);
   for (const l of sel.flagLines()) s.line(l);

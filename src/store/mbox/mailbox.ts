@@ -112,9 +112,10 @@ function findByUid(msgs: readonly IndexedMessage[], uid: number): IndexedMessage
  *  numbers, and the Date is made only when asked for (100k Dates cost an open). */
 class MboxMessageInfo implements MessageInfo {
   private date?: Date;
-  constructor(private readonly m: IndexedMessage, readonly flags: ReadonlySet<Flag>, readonly recent: boolean) {}
-  get uid(): number {
-    return this.m.uid;
+  /** A field, not a getter: binary searches by UID read it often, and a record's UID never changes. */
+  readonly uid: number;
+  constructor(private readonly m: IndexedMessage, readonly flags: ReadonlySet<Flag>, readonly recent: boolean) {
+    this.uid = m.uid;
   }
   get size(): number {
     return this.m.size;
