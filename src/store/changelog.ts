@@ -93,14 +93,22 @@ interface Loaded {
 
 const TAIL = 16;
 
-/** The UIDs a record can hold: valid, unique, ascending. */
+const validUid = (u: number): boolean => Number.isInteger(u) && u > 0 && u <= 0xffffffff;
+
+/** The UIDs a record can hold: valid, unique, ascending. The usual input (a STORE or EXPUNGE over the
+ *  store's UID-ordered messages) already is: one pass and a copy, no Set or sort of 100k numbers. */
 function normalUids(uids: readonly number[]): number[] {
-  return [...new Set(uids)].filter((u) => Number.isInteger(u) && u > 0 && u <= 0xffffffff).sort((a, b) => a - b);
+  let ok = true;
+  for (let i = 0; i < uids.length; i++) {
+    const u = uids[i]!;
+    if (!validUid(u) || (i > 0 && u <= uids[i - 1]!)) { ok = false; break; }
+  }
+  if (ok) return uids.slice();
+  return [...new Set(uids)].filter(validUid).sort((a, b) => a - b);
 }
 
-/** Ascending unique UIDs as [lo, hi] ranges. */
-function toRanges(uids: readonly number[]): number[] {
-  const s = normalUids(uids);
+/** Ascending unique UIDs (normalUids' output) as [lo, hi] ranges. */
+function toRanges(s: readonly number[]): number[] {
   const out: number[] = [];
   for (let i = 0; i < s.length;) {
     const lo = s[i]!;
@@ -112,6 +120,7 @@ function toRanges(uids: readonly number[]): number[] {
   return out;
 }
 
+/** `uids`: ascending, unique, valid (normalUids' output, or a record's). */
 function encodeRecord(modseq: number, kind: ChangeKind, uids: readonly number[]): Buffer {
   const ranges = toRanges(uids);
   const count = ranges.length / 2;
@@ -287,7 +296,8 @@ class ChangeLogFile implements ChangeLog {
   add(kind: ChangeKind, uids: readonly number[]): number {
     const l = this.writable();
     const modseq = ChangeLogFile.highestOf(l) + 1;
-    const rec = encodeRecord(modseq, kind, uids);
+    const norm = normalUids(uids);
+    const rec = encodeRecord(modseq, kind, norm);
     const fd = openSync(this.path, constants.O_RDWR | constants.O_NOFOLLOW);
     try {
       // A torn record from a killed writer goes first, so ours follows the last good one.
@@ -298,7 +308,7 @@ class ChangeLogFile implements ChangeLog {
       fdatasyncSync(fd);
       killPoint('modlog-synced');
     } finally { closeSync(fd); }
-    l.records.push({ modseq, kind, uids: normalUids(uids) });
+    l.records.push({ modseq, kind, uids: norm });
     l.validEnd += rec.length;
     l.tail = Buffer.from(rec.subarray(Math.max(0, rec.length - TAIL)));
     this.onAdd?.();

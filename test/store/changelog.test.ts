@@ -45,6 +45,21 @@ describe('change log', () => {
     expect(other.since(5).records.map((r) => r.modseq)).toEqual([6]);
   });
 
+  it('records ascending UIDs as given and anything else cleaned (invalid dropped, sorted, unique)', () => {
+    const p = fresh();
+    const log = openChangeLog(p, 5);
+    const many = Array.from({ length: 20_000 }, (_x, i) => i + 1).filter((u) => u % 1000 !== 7);
+    log.add(CHANGE_FLAGS, many);
+    log.add(CHANGE_FLAGS, [0, 4, 9, 9, 2.5, -1, 2 ** 32, 3]);
+    log.add(CHANGE_FLAGS, [1, 2, 2, 3]);
+    const reader = openChangeLog(p, 5, undefined, { readOnly: true });
+    for (const l of [log, reader]) {
+      const r = l.since(1).records.map((x) => x.uids);
+      expect(r[0]).toEqual(many);
+      expect(r.slice(1)).toEqual([[3, 4, 9], [1, 2, 3]]);
+    }
+  });
+
   it('ignores a torn record at the end, and the next writer cuts it off', () => {
     const p = fresh();
     const log = openChangeLog(p, 5);

@@ -13,7 +13,7 @@ import { beginWrite, readHold, releaseReads, type ReadHold } from '../read-lock.
 import { parseSpool, parseSpoolYielding, parseSteps, type ParsedMessage } from './parse.js';
 import { readIndex, writeIndexSteps, stampTail, sameStamp, type IndexData, type IndexedMessage, type SpoolStamp } from './index-file.js';
 import { replaceTail, replaceTailSteps, replayJournalSteps, patchRanges, patchRangesSteps, killPoint } from './journal.js';
-import { runPaced, runSteps, type Steps } from '../pace.js';
+import { Pacer, runPaced, runSteps, type Steps } from '../pace.js';
 import { nextUidValidity, MBOX_UIDVALIDITY } from '../uidvalidity.js';
 import { restamp, storedForm, clientView, statusOf, layoutOf, FLAG_OLD, FLAG_DELETED, LF } from './format.js';
 import { openChangeLog, CHANGE_APPEND, CHANGE_EXPUNGE, CHANGE_PURGE, type ChangeLog } from '../changelog.js';
@@ -492,18 +492,27 @@ export class MboxFile {
   async purge(fd: number, d: IndexData): Promise<IndexData> {
     if (fd < 0) return d;
     const log = this.changeLog(d.uidValidity);
+    // Runs after every write: over 100k messages its loops are paced (store/pace.ts), and the index's
+    // messages ascend by UID, so a pending UID is looked up by bisection instead of a Set of them all.
+    const pace = new Pacer();
+    const msgs = d.messages;
     let hidden = 0;
-    for (const m of d.messages) if (m.expunged) hidden++;
+    for (let i = 0; i < msgs.length; i++) {
+      if ((i & 4095) === 4095 && pace.due()) await pace.pause();
+      if (msgs[i]!.expunged) hidden++;
+    }
     const pending = log.pendingExpunges();
     if (!hidden && !pending.length) return d;
-    const inIndex = new Set<number>();
-    for (const m of d.messages) inIndex.add(m.uid);
-    const gone = pending.flatMap((p) => p.uids.filter((u) => !inIndex.has(u)));
+    const gone = pending.flatMap((p) => p.uids.filter((u) => !hasUid(msgs, u)));
     let data = d;
     const remove = new Set<number>();
     if (hidden) {
       const min = await minAcknowledged(this.viewsDir, this.opts.log);
-      for (const m of d.messages) if (m.expunged && m.expunged <= min) remove.add(m.uid);
+      for (let i = 0; i < msgs.length; i++) {
+        if ((i & 4095) === 4095 && pace.due()) await pace.pause();
+        const m = msgs[i]!;
+        if (m.expunged && m.expunged <= min) remove.add(m.uid);
+      }
     }
     if (!remove.size && !gone.length) return d;
     const before = log.highestModseq();
@@ -885,4 +894,17 @@ export function isRegularFile(path: string): boolean {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     return fstatSync(fd).isFile();
   } catch { return false; } finally { if (fd >= 0) closeSync(fd); }
+}
+
+/** Whether `uid` is among `msgs` (ascending by UID, as every index keeps them). */
+function hasUid(msgs: readonly { readonly uid: number }[], uid: number): boolean {
+  let lo = 0;
+  let hi = msgs.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const u = msgs[mid]!.uid;
+    if (u === uid) return true;
+    if (u < uid) lo = mid + 1; else hi = mid - 1;
+  }
+  return false;
 }

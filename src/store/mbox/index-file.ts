@@ -99,7 +99,7 @@ export function* encodeIndexSteps(d: IndexData): Steps<Buffer> {
   for (let i = 0; i < count; i++) {
     const m = d.messages[i]!;
     if (m.keywords.length || m.uidl) extra.push([i, m.keywords, m.uidl ?? null]);
-    if ((i & 16383) === 16383) yield;
+    if ((i & 4095) === 4095) yield;
   }
   // The STATUS summary goes first, then the stamp: readIndexSummary() takes both from the head's first
   // bytes without parsing the rest (keyword and UIDL lists can make the head long).
@@ -108,6 +108,7 @@ export function* encodeIndexSteps(d: IndexData): Steps<Buffer> {
     fileBase: d.fileBase, pseudo: d.pseudo, preambleEnd: d.preambleEnd, logSeen: d.logSeen,
     hiddenBytes: hiddenBytes(d.messages), extra,
   }), 'utf8');
+  yield; // two passes over the messages above
   const headLen = (head.length + 7) & ~7;
   const out = Buffer.alloc(16 + headLen + count * F64 * 8 + count * 16);
   out.writeUInt32LE(MAGIC, 0);
@@ -122,7 +123,7 @@ export function* encodeIndexSteps(d: IndexData): Steps<Buffer> {
     const o = i * F64;
     f[o] = m.offset; f[o + 1] = m.end; f[o + 2] = m.size; f[o + 3] = m.date; f[o + 4] = m.modseq; f[o + 5] = m.expunged;
     u[i * 4] = m.uid; u[i * 4 + 1] = m.flags; u[i * 4 + 2] = m.fileUid; u[i * 4 + 3] = m.key;
-    if ((i & 16383) === 16383) yield;
+    if ((i & 4095) === 4095) yield;
   }
   return out;
 }

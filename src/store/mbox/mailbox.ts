@@ -1,6 +1,6 @@
 // A selected mbox mailbox: the session's snapshot plus locked operations on the MboxFile.
 
-import { Pacer } from '../pace.js';
+import { Pacer, runPaced, runSteps, type Steps } from '../pace.js';
 import { Readable } from 'node:stream';
 import { lstatSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -179,6 +179,16 @@ export class MboxMailbox implements Mailbox {
   }
 
   private snapshot(d: IndexData): MailboxState {
+    return runSteps(this.snapshotSteps(d));
+  }
+
+  /** snapshot() in slices (store/pace.ts), for callers that may let the event loop turn: 100k
+   *  MessageInfos take tens of ms, more with the GC they bring. */
+  private snapshotPaced(d: IndexData): Promise<MailboxState> {
+    return runPaced(this.snapshotSteps(d));
+  }
+
+  private *snapshotSteps(d: IndexData): Steps<MailboxState> {
     // Flag sets are immutable by contract, so messages with the same flags share one (100k messages
     // usually have a handful of distinct flag combinations).
     const sets = new Map<string, ReadonlySet<Flag>>();
@@ -188,6 +198,7 @@ export class MboxMailbox implements Mailbox {
     const src = d.messages;
     const messages: MessageInfo[] = [];
     for (let i = 0; i < src.length; i++) {
+      if ((i & 2047) === 2047) yield;
       const m = src[i]!;
       if (m.expunged) continue;
       const bits = m.flags & ~FLAG_OLD;
@@ -232,7 +243,7 @@ export class MboxMailbox implements Mailbox {
     this.live();
     this.checkStillThere();
     if (!force && this.file.probablyCurrent()) return this.state;
-    await this.file.locked('read', (_fd, d) => {
+    await this.file.locked('read', async (_fd, d) => {
       this.checkStillThere(d);
       let data = d;
       if (this.claim && d.messages.some((m) => !(m.flags & FLAG_OLD) && !m.expunged)) {
@@ -240,7 +251,7 @@ export class MboxMailbox implements Mailbox {
         for (const u of r.claimed) this.recent.add(u);
         data = r.data;
       }
-      this.state = this.snapshot(data);
+      this.state = await this.snapshotPaced(data);
     });
     return this.state;
   }
@@ -424,7 +435,7 @@ export class MboxMailbox implements Mailbox {
         }
         data = await this.file.rewrite(fd, { ...d, keywords: [...kwAll], messages, logSeen: d.logSeen === modseq - 1 ? modseq : d.logSeen }, changes, new Set());
       }
-      this.state = this.snapshot(data);
+      this.state = await this.snapshotPaced(data);
     }, true);
     return modified.length ? { ...this.state, modified } : this.state;
   }
@@ -469,7 +480,7 @@ export class MboxMailbox implements Mailbox {
       }
       removed = [...remove];
       for (const u of removed) this.recent.delete(u);
-      this.state = this.snapshot(data);
+      this.state = await this.snapshotPaced(data);
     }, true);
     return removed;
   }
