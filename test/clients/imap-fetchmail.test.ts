@@ -1,12 +1,12 @@
 // Debian's fetchmail and getmail6 speaking IMAP to bin/imapd: keep-on-server twice (the second run
 // finds nothing new, by \Seen), then fetch-and-delete, which must leave an empty INBOX.
-import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN } from '../helpers/site.js';
 import { listen, type Listener } from '../helpers/listener.js';
 import { connectImap, siteWithMessages, type TestSite } from '../imap/imap-client.js';
+import { mboxSubjects, runClient } from './run-client.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f(); });
@@ -19,19 +19,8 @@ async function setup(n: number): Promise<{ t: TestSite; l: Listener }> {
   return { t, l };
 }
 
-/** Asynchronous on purpose: the listener that starts imapd runs in this process's event loop. */
-function run(cmd: string, args: string[], home: string): Promise<{ status: number | null; log: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C' } });
-    let log = '';
-    child.stdout.on('data', (d) => (log += d));
-    child.stderr.on('data', (d) => (log += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 50_000);
-    child.on('close', (status) => { clearTimeout(timer); resolve({ status, log }); });
-  });
-}
-
-const subjects = (file: string) => (existsSync(file) ? [...readFileSync(file, 'latin1').matchAll(/^Subject: (.*)$/gm)].map((m) => m[1]!) : []);
+const run = runClient;
+const subjects = mboxSubjects;
 
 async function inboxCount(t: TestSite): Promise<number> {
   const s = await connectImap(t.site);

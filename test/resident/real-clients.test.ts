@@ -3,7 +3,7 @@
 // the per-connection tests in test/clients/, here through the master, the pre-login process and the
 // user's worker. (Python imaplib/poplib: resident.test.ts.)
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImapFlow } from 'imapflow';
@@ -12,20 +12,10 @@ import { cleanEnv } from '../helpers/inetd.js';
 import { launch, lineClient, type Launched } from '../e2e/launchers.js';
 import { cleanupTempDirs, tempDir } from '../auth/helpers.js';
 import { createUser, installPamService, isRoot, removeUsers, type SysUser } from '../auth/system-users.js';
+import { mboxSubjects, runClient } from '../clients/run-client.js';
 
-/** Asynchronous on purpose (the clients must not block this process's event loop). */
-function run(cmd: string, args: string[], home: string): Promise<{ status: number | null; log: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C' } });
-    let log = '';
-    child.stdout.on('data', (d) => (log += d));
-    child.stderr.on('data', (d) => (log += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 50_000);
-    child.on('close', (status) => { clearTimeout(timer); resolve({ status, log }); });
-  });
-}
-
-const subjects = (file: string) => (existsSync(file) ? [...readFileSync(file, 'latin1').matchAll(/^Subject: (.*)$/gm)].map((m) => m[1]!) : []);
+const run = runClient;
+const subjects = mboxSubjects;
 
 describe.skipIf(!isRoot)('real clients on the resident mode (--daemon, PAM users, per-uid workers)', () => {
   let dir: string;

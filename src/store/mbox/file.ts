@@ -661,6 +661,22 @@ export class MboxFile {
    * then rewrites the spool from the base message on); the data unchanged when nothing is needed.
    */
   private raiseFileBase(fd: number, data: IndexData, lastUid: number): IndexData | null {
+    const r = this.raisedBase(fd, data, lastUid);
+    if (r === null || !('out' in r)) return r;
+    const { at, out, uidNext } = r;
+    patchRanges(fd, this.journalPath, [{ x: at.offset, data: out }]);
+    killPoint('before-index');
+    const next: IndexData = { ...data, stamp: this.stampOf(fd), fileBase: { uidValidity: data.uidValidity, uidNext } };
+    this.save(next);
+    return next;
+  }
+
+  /**
+   * The first message (or pseudo message) restamped with the base header raised past `lastUid`, for
+   * raiseFileBase and raiseBaseForAppend: the data unchanged when the file's base already covers it or
+   * there is no message; null when the restamped message would change length (not in place).
+   */
+  private raisedBase(fd: number, data: IndexData, lastUid: number): IndexData | { at: { offset: number }; raw: Buffer; out: Buffer; uidNext: number } | null {
     const fb = data.fileBase;
     if (!fb || fb.uidValidity !== data.uidValidity || fb.uidNext > lastUid) return data;
     const at = data.pseudo ?? data.messages[0];
@@ -674,11 +690,7 @@ export class MboxFile {
     // Only the base changes: the message keeps the status headers the file has.
     const out = restamp(raw, { flags: st.flags, keywords: st.keywords, uid: data.pseudo ? 0 : st.uid }, base, layout);
     if (out.length !== raw.length) return null;
-    patchRanges(fd, this.journalPath, [{ x: at.offset, data: out }]);
-    killPoint('before-index');
-    const next: IndexData = { ...data, stamp: this.stampOf(fd), fileBase: { uidValidity: data.uidValidity, uidNext } };
-    this.save(next);
-    return next;
+    return { at, raw, out, uidNext };
   }
 
   /**
@@ -692,18 +704,9 @@ export class MboxFile {
    * when nothing is needed.
    */
   private raiseBaseForAppend(fd: number, data: IndexData, lastUid: number): IndexData | null {
-    const fb = data.fileBase;
-    if (!fb || fb.uidValidity !== data.uidValidity || fb.uidNext > lastUid) return data;
-    const at = data.pseudo ?? data.messages[0];
-    if (!at) return data;
-    const raw = preadExact(fd, at.offset, at.end - at.offset);
-    if (raw.toString('latin1', 0, 5) !== 'From ') throw new StoreError('SERVERBUG', 'mailbox changed under the index');
-    const layout = layoutOf(raw);
-    const st = statusOf(raw, layout);
-    const uidNext = Math.max(data.uidNext, lastUid + 1);
-    const base = { header: data.pseudo ? 'X-IMAP' as const : 'X-IMAPbase' as const, uidValidity: data.uidValidity, uidNext, keywords: data.keywords };
-    const out = restamp(raw, { flags: st.flags, keywords: st.keywords, uid: data.pseudo ? 0 : st.uid }, base, layout);
-    if (out.length !== raw.length) return null;
+    const r = this.raisedBase(fd, data, lastUid);
+    if (r === null || !('out' in r)) return r;
+    const { at, raw, out, uidNext } = r;
     let a = 0;
     while (a < raw.length && raw[a] === out[a]) a++;
     if (a === raw.length) return { ...data, fileBase: { uidValidity: data.uidValidity, uidNext } };
