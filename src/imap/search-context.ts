@@ -6,7 +6,8 @@
 // them and works out the ADDTO/REMOVEFROM pairs; context-updates.ts evaluates them against the store.
 import type { MailboxState } from '../store/types.js';
 import type { Selected } from './selected.js';
-import type { SearchKey } from './search-keys.js';
+import type { Returns, SearchKey } from './search-keys.js';
+import { ParseError } from './args.js';
 import type { SortCriterion } from './sort.js';
 import { formatSet } from './sequence.js';
 
@@ -50,6 +51,19 @@ export function hasContext(sel: Selected, tag: string): boolean {
 
 /** The untagged NO that refuses an UPDATE; the command itself goes on and completes OK. */
 export const noUpdate = (tag: string): string => `NO [NOUPDATE ${tagString(tag)}] Too many search contexts, will not notify`;
+
+/** Whether a SEARCH/SORT with these RETURN options gets a live context (RETURN (UPDATE ...)), for both
+ *  commands: RFC 5267 §4.3, UPDATE under the tag of a live context is BAD (thrown); §4.3.1, over the
+ *  limit an untagged NO [NOUPDATE] (sent through `untagged`) and the command goes on without one. */
+export function contextRequested(sel: Selected, tag: string, returns: Returns | undefined, untagged: (line: string) => void): boolean {
+  if (returns?.options.has('UPDATE') !== true) return false;
+  if (hasContext(sel, tag)) throw new ParseError(`Tag ${tag.slice(0, 40)} already names a search context`);
+  if (!canAddContext(sel)) {
+    untagged(noUpdate(tag));
+    return false;
+  }
+  return true;
+}
 
 /** Whether a message's match can change only when the message does (its mod-sequence moves). */
 export function stableKey(k: SearchKey): boolean {

@@ -14,7 +14,7 @@ import { formatSet, rangeTest } from '../sequence.js';
 import { ParseError } from '../args.js';
 import { ADDRESS_SEARCH_FIELDS, factsNeeded, needsContent, parseCriteria, parseSearch, usesModseq, type PartialRange, type Returns, type SearchKey } from '../search-keys.js';
 import { saveResult, savedUids } from '../search-result.js';
-import { addContext, canAddContext, hasContext, noUpdate } from '../search-context.js';
+import { addContext, contextRequested } from '../search-context.js';
 import { decodeCriteria, loadSearchable, type Searchable, UnknownCharset } from '../message-data.js';
 import { bad, no, ok, type Result } from '../result.js';
 import { requireSelected } from './helpers.js';
@@ -403,14 +403,7 @@ export async function search(s: ImapSession, c: Command): Promise<Result> {
   if (!req.returns && s.enabled.imap4rev2) req.returns = { options: new Set(['ALL']) };
   // RFC 6855 §3 (erratum 4029): after ENABLE UTF8=ACCEPT the strings are UTF-8, a CHARSET conflicts.
   if (req.charset !== undefined && s.utf8Accept) return bad('SEARCH CHARSET is not allowed after ENABLE UTF8=ACCEPT');
-  let update = req.returns?.options.has('UPDATE') === true;
-  // RFC 5267 §4.3: UPDATE under the tag of a live context is BAD; §4.3.1: over the limit, an untagged
-  // NO [NOUPDATE] and the search goes on without a context.
-  if (update && hasContext(sel, c.tag)) throw new ParseError(`Tag ${c.tag.slice(0, 40)} already names a search context`);
-  if (update && !canAddContext(sel)) {
-    s.untagged(noUpdate(c.tag));
-    update = false;
-  }
+  const update = contextRequested(sel, c.tag, req.returns, (l) => s.untagged(l));
   let r: Awaited<ReturnType<typeof searchMessages>>;
   try {
     r = await searchMessages(s, req.key, req.charset);

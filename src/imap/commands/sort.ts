@@ -3,13 +3,12 @@
 // sorted result, context-updates.ts follows the mailbox): the messages SEARCH finds, ordered by
 // sort-keys' facts.
 import type { Command, ImapSession } from '../session.js';
-import { ParseError } from '../args.js';
 import { parseReturns } from '../search-keys.js';
 import { needsFacts, parseSortCriteria, sortItems, type SortItem } from '../sort.js';
 import { messageFacts } from '../sort-keys.js';
 import { no, ok, type Result } from '../result.js';
 import { requireSelected } from './helpers.js';
-import { addContext, canAddContext, hasContext, noUpdate } from '../search-context.js';
+import { addContext, contextRequested } from '../search-context.js';
 import { answerReturns, BadCharset, BADCHARSET, failedReturns, parseCharsetCriteria, searchMessages } from './search.js';
 
 export async function sort(s: ImapSession, c: Command): Promise<Result> {
@@ -20,14 +19,7 @@ export async function sort(s: ImapSession, c: Command): Promise<Result> {
   const criteria = parseSortCriteria(a);
   a.sp();
   const { charset, key } = parseCharsetCriteria(a);
-  let update = returns?.options.has('UPDATE') === true;
-  // RFC 5267 §4.3: UPDATE under the tag of a live context is BAD; §4.3.1: over the limit, an untagged
-  // NO [NOUPDATE] and the sort goes on without a context.
-  if (update && hasContext(sel, c.tag)) throw new ParseError(`Tag ${c.tag.slice(0, 40)} already names a search context`);
-  if (update && !canAddContext(sel)) {
-    s.untagged(noUpdate(c.tag));
-    update = false;
-  }
+  const update = contextRequested(sel, c.tag, returns, (l) => s.untagged(l));
   let r: Awaited<ReturnType<typeof searchMessages>>;
   try {
     r = await searchMessages(s, key, charset);
