@@ -2,9 +2,9 @@
 // and each inetd.conf line is run for real (under systemd-socket-activate and the real OpenBSD inetd) (paths rewritten to this checkout and a test site, port moved
 // to a random loopback one) and answers an IMAP or POP3 round trip.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeSite, mbox, ROOT, simpleMessage, type Site } from '../helpers/site.js';
+import { makeSite, mbox, ROOT, simpleMessage, type Site, removeSite } from '../helpers/site.js';
 import { makeTestCert, type TestCert } from '../helpers/tls-cert.js';
 import { openbsdInetd, socketActivate, xinetdWith, type Launched } from './launchers.js';
 import { imapRoundTrip, popRoundTrip } from './roundtrip.js';
@@ -23,7 +23,7 @@ beforeAll(() => {
 afterAll(async () => {
   for (const l of running) await l.stop();
   cert?.cleanup();
-  if (site) rmSync(site.dir, { recursive: true, force: true });
+  if (site) removeSite(site.dir);
 });
 
 const localize = (text: string) => text.split(INSTALL).join(ROOT).split('/etc/dmail.conf').join(site.conf);

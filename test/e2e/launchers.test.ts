@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, makeSite, mbox, simpleMessage, type Site } from '../helpers/site.js';
+import { BIN, makeSite, mbox, simpleMessage, type Site, removeSite } from '../helpers/site.js';
 import { cleanEnv } from '../helpers/inetd.js';
 import { makeTestCert, type TestCert } from '../helpers/tls-cert.js';
 import { launch, socketActivate, xinetd, type Launched } from './launchers.js';
@@ -27,7 +27,7 @@ beforeAll(() => {
 afterAll(async () => {
   for (const l of running) await l.stop();
   cert?.cleanup();
-  if (site) rmSync(site.dir, { recursive: true, force: true });
+  if (site) removeSite(site.dir);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 

@@ -12,7 +12,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeSite, mbox, ROOT, simpleMessage, type Site } from '../helpers/site.js';
+import { makeSite, mbox, ROOT, simpleMessage, type Site, removeSite } from '../helpers/site.js';
 import { openbsdInetd, socketActivate, xinetdWith, type Launched } from './launchers.js';
 import { imapRoundTrip, popRoundTrip } from './roundtrip.js';
 
@@ -56,7 +56,7 @@ afterAll(async () => {
   if (!canInstall) return;
   purge();
   if (!confExisted) rmSync('/etc/dmail.conf', { force: true });
-  if (site) rmSync(site.dir, { recursive: true, force: true });
+  if (site) removeSite(site.dir);
   if (work) rmSync(work, { recursive: true, force: true });
 });
 

@@ -2,6 +2,7 @@
 // limits and error answers. Each test starts its own process, as inetd would.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectImap, last, siteWithMessages, type TestSite } from './imap-client.js';
+import { removeSite } from '../helpers/site.js';
 
 let t: TestSite;
 beforeAll(() => {
@@ -170,7 +171,7 @@ describe('syntax and limits', () => {
     expect(await s.c.line(5000)).toBe('* BYE Autologout; idle for too long');
     expect(await s.c.exited()).toBe(0);
     const { rmSync } = await import('node:fs');
-    rmSync(site.dir, { recursive: true, force: true });
+    removeSite(site.dir);
   });
 });
 
@@ -184,7 +185,7 @@ describe('after login', () => {
     expect(await s.c.line(5000)).toBe('* BYE Autologout; idle for too long');
     expect(await s.c.exited()).toBe(0);
     const { rmSync } = await import('node:fs');
-    rmSync(site.dir, { recursive: true, force: true });
+    removeSite(site.dir);
   });
 
   it('delivers a bulletin into INBOX at login (Decisions 7)', async () => {
@@ -208,7 +209,7 @@ describe('after login', () => {
     await again.login();
     expect((await again.cmd('SELECT INBOX'))[0]).toBe('* 1 EXISTS'); // not delivered twice
     again.close();
-    rmSync(site.dir, { recursive: true, force: true });
+    removeSite(site.dir);
   });
 });
 

@@ -2,9 +2,9 @@
 // with UIDs, UIDVALIDITY, flags and subscriptions compared against the original mbox store.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, makeSite, mbox, simpleMessage, type Site } from '../helpers/site.js';
+import { BIN, makeSite, mbox, simpleMessage, type Site, removeSite } from '../helpers/site.js';
 import { MboxStore } from '../../src/store/mbox/store.js';
 import { resolveMboxPaths } from '../../src/store/paths.js';
 import type { MailStore } from '../../src/store/types.js';
@@ -20,7 +20,7 @@ beforeAll(() => {
   site.addUser('bob', { pass: 'secret' });
 });
 
-afterAll(() => rmSync(site.dir, { recursive: true, force: true }));
+afterAll(() => removeSite(site.dir));
 
 function mboxStore(): MailStore {
   const settings = testSettings({ drop_path: site.spool, use_maildir: false });

@@ -1,12 +1,11 @@
 // The store switch for protocol tests works with both stores against the real imapd.
 import { afterAll, describe, expect, it } from 'vitest';
-import { rmSync } from 'node:fs';
-import { makeSite, simpleMessage, type Site } from '../helpers/site.js';
+import { makeSite, simpleMessage, type Site, removeSite } from '../helpers/site.js';
 import { connectImap, last } from '../imap/imap-client.js';
 import { deliver, setInbox, storeSettings, type StoreKind } from './site-store.js';
 
 const sites: Site[] = [];
-afterAll(() => { for (const s of sites) rmSync(s.dir, { recursive: true, force: true }); });
+afterAll(() => { for (const s of sites) removeSite(s.dir); });
 
 describe.each<StoreKind>(['mbox', 'maildir'])('site-store helper on %s', (kind) => {
   it('puts mail in place and delivers more while a session is open', async () => {

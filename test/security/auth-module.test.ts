@@ -4,15 +4,15 @@
 // - a module answering gid="0", or a uid without an account and no gid: refused, not a session in group 0
 //   or in whatever group has that number; a uid with an account runs in the account's group.
 import { afterAll, describe, expect, it } from 'vitest';
-import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { inetdConnect } from '../helpers/inetd.js';
-import { BIN, makeSite, type Site } from '../helpers/site.js';
+import { BIN, makeSite, type Site, removeSite } from '../helpers/site.js';
 
 const isRoot = process.getuid?.() === 0;
 const sites: Site[] = [];
-afterAll(() => { for (const s of sites) rmSync(s.dir, { recursive: true, force: true }); });
+afterAll(() => { for (const s of sites) removeSite(s.dir); });
 
 /** Alive and not a zombie. */
 function running(pid: number): boolean {

@@ -5,13 +5,13 @@
 // - a line listing 130,000 values must not overflow the stack (the server still starts).
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanEnv, inetdConnect } from '../helpers/inetd.js';
-import { BIN, makeSite, type Site } from '../helpers/site.js';
+import { BIN, makeSite, type Site, removeSite } from '../helpers/site.js';
 
 const sites: Site[] = [];
-afterAll(() => { for (const s of sites) rmSync(s.dir, { recursive: true, force: true }); });
+afterAll(() => { for (const s of sites) removeSite(s.dir); });
 
 const HASH = '$6$Zx9SALTsalt$Qk3v8mP0hAshEDpassw0rdHashThatMustNeverBeLoggedAnywhereXYZ0123456789abcdefghij';
 const SHADOW = [

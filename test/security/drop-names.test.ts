@@ -3,17 +3,17 @@
 // instead of logging in and failing with [SERVERBUG]. Unit properties of the one mapping module, then the
 // attacks against the real built imapd and dpop.
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { inetdConnect } from '../helpers/inetd.js';
-import { BIN, makeSite, type Site } from '../helpers/site.js';
+import { BIN, makeSite, type Site, removeSite } from '../helpers/site.js';
 import { dropNameFor, looksInternal, maxDropNameBytes } from '../../src/store/drop-name.js';
 import { defaultSettings } from '../../src/config/parse.js';
 import { resolveLoginName } from '../../src/auth/names.js';
 import { resolveMboxPaths } from '../../src/store/paths.js';
 
 const sites: Site[] = [];
-afterAll(() => { for (const s of sites) rmSync(s.dir, { recursive: true, force: true }); });
+afterAll(() => { for (const s of sites) removeSite(s.dir); });
 
 /** %XX back to bytes, everything else as its UTF-8. */
 function decode(s: string): string {

@@ -2,14 +2,14 @@
 // ("auth module timed out; killing it") stay readable, and POP3 debug logs record neither a password
 // nor its length. Unit checks of the scrubber, then the real built dpop and imapd at log_level debug.
 import { afterAll, describe, expect, it } from 'vitest';
-import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inetdConnect } from '../helpers/inetd.js';
-import { BIN, makeSite, type Site } from '../helpers/site.js';
+import { BIN, makeSite, type Site, removeSite } from '../helpers/site.js';
 import { scrubText } from '../../src/log/logger.js';
 
 const sites: Site[] = [];
-afterAll(() => { for (const s of sites) rmSync(s.dir, { recursive: true, force: true }); });
+afterAll(() => { for (const s of sites) removeSite(s.dir); });
 
 describe('scrubText', () => {
   it('hides credentials of real command lines', () => {

@@ -2,13 +2,13 @@
 // the idle timer, so before login it could hold a process forever. login_lifetime (DMail: 3 minutes,
 // fixed) ends an unauthenticated connection however active it is; after login it no longer applies.
 import { afterAll, describe, expect, it } from 'vitest';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inetdConnect, type Client } from '../helpers/inetd.js';
-import { BIN, makeSite, type Site } from '../helpers/site.js';
+import { BIN, makeSite, type Site, removeSite } from '../helpers/site.js';
 
 const sites: Site[] = [];
-afterAll(() => { for (const s of sites) rmSync(s.dir, { recursive: true, force: true }); });
+afterAll(() => { for (const s of sites) removeSite(s.dir); });
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

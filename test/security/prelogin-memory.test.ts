@@ -9,10 +9,10 @@ import { createServer, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cleanEnv } from '../helpers/inetd.js';
-import { BIN, makeSite, type Site } from '../helpers/site.js';
+import { BIN, makeSite, type Site, removeSite } from '../helpers/site.js';
 
 const sites: Site[] = [];
-afterAll(() => { for (const s of sites) rmSync(s.dir, { recursive: true, force: true }); });
+afterAll(() => { for (const s of sites) removeSite(s.dir); });
 
 interface Flooded { peak: number; accepted: number }
 

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { inetdConnect } from '../helpers/inetd.js';
-import { BIN, makeSite, type Site } from '../helpers/site.js';
+import { BIN, makeSite, type Site, removeSite } from '../helpers/site.js';
 import { loginDelay, recordFailure, throttleDir, throttleKey } from '../../src/session/throttle.js';
 import { defaultSettings } from '../../src/config/parse.js';
 import { mkdtempSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 const sites: Site[] = [];
 const dirs: string[] = [];
 afterAll(() => {
-  for (const s of sites) rmSync(s.dir, { recursive: true, force: true });
+  for (const s of sites) removeSite(s.dir);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 

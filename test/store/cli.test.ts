@@ -1,16 +1,16 @@
 // dmailctl path / spool detect through the real built binary.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, makeSite, type Site } from '../helpers/site.js';
+import { BIN, makeSite, type Site, removeSite } from '../helpers/site.js';
 
 let site: Site;
 beforeAll(() => {
   site = makeSite({ hash_spool: 1 });
   site.addUser('alice', { pass: 'pw' });
 });
-afterAll(() => { rmSync(site.dir, { recursive: true, force: true }); });
+afterAll(() => { removeSite(site.dir); });
 
 const run = (...args: string[]) => spawnSync(BIN.dmailctl, args, { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
 

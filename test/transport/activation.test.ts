@@ -3,9 +3,9 @@
 // private xinetd. A listening fd 3 (Accept=no) starts the resident mode, which serves imapd and dpop only:
 // test/resident/ runs it under systemd-socket-activate without --accept.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeSite, type Site } from '../helpers/site.js';
+import { makeSite, type Site, removeSite } from '../helpers/site.js';
 import { buildEcho } from './echo-build.js';
 import { lineClient, socketActivate, xinetd, type Launched } from '../e2e/launchers.js';
 
@@ -20,7 +20,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const l of launched) await l.stop();
   echo?.cleanup();
-  if (site) rmSync(site.dir, { recursive: true, force: true });
+  if (site) removeSite(site.dir);
 });
 
 async function roundTrip(port: number, text: string) {

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inetdConnect } from '../helpers/inetd.js';
-import { BIN, makeSite, mbox, simpleMessage, type Site } from '../helpers/site.js';
+import { BIN, makeSite, mbox, simpleMessage, type Site, removeSite } from '../helpers/site.js';
 
 const isRoot = process.getuid?.() === 0 && spawnSync('unshare', ['--mount', 'true']).status === 0;
 
@@ -45,7 +45,7 @@ beforeAll(async () => {
 });
 afterAll(() => {
   listener?.kill();
-  for (const s of sites) rmSync(s.dir, { recursive: true, force: true });
+  for (const s of sites) removeSite(s.dir);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -6,11 +6,11 @@ import { spawn } from 'node:child_process';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { Duplex } from 'node:stream';
 import { connect, createServer, type Socket } from 'node:net';
-import { existsSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants as zc, createDeflateRaw, createInflateRaw } from 'node:zlib';
 import { inetdConnect, cleanEnv } from '../helpers/inetd.js';
-import { makeSite, type Site } from '../helpers/site.js';
+import { makeSite, type Site, removeSite } from '../helpers/site.js';
 import { makeTestCert, type TestCert } from '../helpers/tls-cert.js';
 import { buildEcho } from './echo-build.js';
 
@@ -25,7 +25,7 @@ beforeAll(async () => {
 afterAll(() => {
   echo?.cleanup();
   cert?.cleanup();
-  for (const s of sites) rmSync(s.dir, { recursive: true, force: true });
+  for (const s of sites) removeSite(s.dir);
 });
 
 function site(extra: Record<string, string | number | boolean> = {}): Site {
