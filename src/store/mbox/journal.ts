@@ -211,16 +211,7 @@ function* apply(spoolFd: number, path: string, head: JournalHead, cur: number): 
       yield fdatasyncStep(jfd);
     }
     killPoint('phase-writing');
-    const b = Buffer.allocUnsafe(Math.min(COPY, Math.max(1, head.newLen)));
-    let first = true;
-    for (let off = 0; off < head.newLen;) {
-      const n = preadFull(jfd, b.subarray(0, Math.min(b.length, head.newLen - off)), HEAD + off);
-      if (n <= 0) throw new StoreError('SERVERBUG', 'journal shorter than its header says');
-      pwriteFull(spoolFd, b.subarray(0, n), head.x + off);
-      off += n;
-      if (first) { first = false; killPoint('mid-write'); }
-      yield off < head.newLen ? 'copy-slice' : undefined;
-    }
+    yield* copyJournalData(jfd, spoolFd, head);
     killPoint('written');
     // Truncating before the data is durable is safe: a replay rewrites [x, newEnd) from the journal and
     // recognises a truncated file (the old bytes past newEnd no longer match their hash).
@@ -232,6 +223,21 @@ function* apply(spoolFd: number, path: string, head: JournalHead, cur: number): 
   }
   if (existsSync(path)) unlinkSync(path);
   killPoint('journal-removed');
+}
+
+/** The journal's new bytes into the spool at head.x, in COPY-sized slices (kill point mid-write after the
+ *  first, a paced turn after each): shared by the rewrite and the pure-append replay. */
+function* copyJournalData(jfd: number, spoolFd: number, head: JournalHead): Steps<void> {
+  const b = Buffer.allocUnsafe(Math.min(COPY, Math.max(1, head.newLen)));
+  let first = true;
+  for (let off = 0; off < head.newLen;) {
+    const n = preadFull(jfd, b.subarray(0, Math.min(b.length, head.newLen - off)), HEAD + off);
+    if (n <= 0) throw new StoreError('SERVERBUG', 'journal shorter than its header says');
+    pwriteFull(spoolFd, b.subarray(0, n), head.x + off);
+    off += n;
+    if (first) { first = false; killPoint('mid-write'); }
+    yield off < head.newLen ? 'copy-slice' : undefined;
+  }
 }
 
 /**
@@ -250,16 +256,7 @@ function* applyAppend(spoolFd: number, path: string, head: JournalHead, cur: num
       if (cur < newEnd) ftruncateSync(spoolFd, newEnd);
       killPoint('extended');
       killPoint('phase-writing');
-      const b = Buffer.allocUnsafe(Math.min(COPY, head.newLen));
-      let first = true;
-      for (let off = 0; off < head.newLen;) {
-        const n = preadFull(jfd, b.subarray(0, Math.min(b.length, head.newLen - off)), HEAD + off);
-        if (n <= 0) throw new StoreError('SERVERBUG', 'journal shorter than its header says');
-        pwriteFull(spoolFd, b.subarray(0, n), head.x + off);
-        off += n;
-        if (first) { first = false; killPoint('mid-write'); }
-        yield off < head.newLen ? 'copy-slice' : undefined;
-      }
+      yield* copyJournalData(jfd, spoolFd, head);
       killPoint('written');
       yield fsyncStep(spoolFd);
     } catch (e) {
