@@ -48,6 +48,10 @@ $imap->Uid(0);
 $imap->compress or die "compress: $@\n";
 my $h = $imap->fetch_hash('FLAGS', 'RFC822.SIZE');
 $out{fetched} = scalar(keys %$h);
+# A FETCH modifier (RFC 7162 CHANGEDSINCE: only what changed since mod-sequence 1, i.e. message 2) passed through the library's fetch(); it returns the raw lines.
+$imap->store(2, '+FLAGS (\\Flagged)') or die "store: $@\n";
+my $lines = $imap->fetch('1:*', '(FLAGS)', '(CHANGEDSINCE 1)') or die "fetch: $@\n";
+$out{changedsince} = [ grep { /^\* \d+ FETCH/ } @$lines ];
 $out{thread_after_compress} = $imap->thread('REFERENCES', 'UTF-8', 'ALL');
 $imap->logout;
 print encode_json(\%out), "\n";
@@ -65,6 +69,8 @@ describe('Mail::IMAPClient sort/thread/compress', () => {
     expect(JSON.stringify(out.thread_refs)).toBe('[["1","3","4"],["2"]]');
     expect(JSON.stringify(out.thread_subject)).toBe('[["4",["1"],["3"]],["2"]]');
     expect(out.fetched).toBe(4);
+    expect(out.changedsince).toHaveLength(1);
+    expect(out.changedsince[0]).toMatch(/^\* 2 FETCH \(.*\\Flagged.*MODSEQ \(([2-9]|\d\d+)\)|^\* 2 FETCH \(.*MODSEQ \(([2-9]|\d\d+)\).*\\Flagged/);
     expect(out.thread_after_compress).toEqual(out.thread_refs);
   });
 });
