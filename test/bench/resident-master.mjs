@@ -43,13 +43,16 @@ function procInfo(pid) {
  * @param {string} o.siteConf    the site's dmail.conf (every setting of it is kept)
  * @param {string} o.dir         where the conf file goes (the site's directory)
  * @param {'imapd'|'dpop'} [o.program]
- * @param {string[]} [o.extra]   dmail.conf lines after BENCH_LIMITS (a later line wins)
+ * @param {string[]} [o.extra]   dmail.conf lines of the caller (one naming a setting of BENCH_LIMITS replaces it)
  * @returns {Promise<{ name, program, port, pid, child, kind: 'resident', conf, workers, sample, treeCpuMs,
  *   reaped, mark, collect, stop }>}
  */
 export async function startResidentMaster({ name, siteConf, dir, program = 'imapd', extra = [] }) {
   const conf = join(dir, `${name}.conf`);
-  writeFileSync(conf, `${readFileSync(siteConf, 'utf8')}${[...BENCH_LIMITS, ...extra].join('\n')}\n`);
+  // A setting in extra replaces the bench's line (a repeated setting would be warned about).
+  const own = new Set(extra.map((l) => l.trim().split(/\s+/)[0]));
+  const lines = [...BENCH_LIMITS.filter((l) => !own.has(l.split(' ')[0])), ...extra];
+  writeFileSync(conf, `${readFileSync(siteConf, 'utf8')}${lines.join('\n')}\n`);
   const errFd = openSync(join(BENCH, 'work', `${name}.log`), 'a');
   const child = spawn(join(ROOT, 'bin', program), ['-c', conf, '--daemon', '--listen', '127.0.0.1:0'], {
     stdio: ['ignore', 'pipe', errFd, 'ipc'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' },
