@@ -452,7 +452,18 @@ async function startSystems(log) {
       const program = proto === 'pop' ? 'dpop' : 'imapd';
       if (!existsSync(join(ROOT, 'bin', program)) || !existsSync(join(ROOT, 'dist', `${program}.cjs`))) return Promise.reject(new Error('server not built'));
       masters[proto] ??= startResidentMaster({ name: `ours-resident-${program}`, siteConf: site.conf, dir: site.dir, program })
-        .then((h) => { res[proto] = h; log(`ours-resident: ${program} --daemon (pid ${h.pid}) listening on 127.0.0.1:${h.port}`); return h; });
+        .then(async (h) => {
+          // One login and out, so the worker is up before the first row's runs (as it is in service).
+          const { client } = await openClient(h.port, { timeoutMs: CMD_MS });
+          try {
+            if (proto === 'pop') { client.mode = 'pop3'; await client.pop(`USER ${U.warm}`); await client.pop(`PASS ${PASS(U.warm)}`); await client.pop('QUIT'); }
+            else { await client.imap(`LOGIN ${U.warm} ${PASS(U.warm)}`); await client.imap('LOGOUT'); }
+            await client.closed();
+          } finally { client.close(); }
+          res[proto] = h;
+          log(`ours-resident: ${program} --daemon (pid ${h.pid}) listening on 127.0.0.1:${h.port}, worker ${h.workers().map((w) => w.pid).join(',') || 'none'}`);
+          return h;
+        });
       return masters[proto];
     };
     systems['ours-resident'] = res;
