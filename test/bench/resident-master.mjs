@@ -8,7 +8,7 @@
 // The handle also gives what the harness's accounting needs: the CPU of the master's whole process tree
 // (master, pre-login processes, workers, auth module children) and the worker processes (pid, VmRSS).
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { childrenOf, treeCpuMs } from './servers.mjs';
@@ -39,21 +39,24 @@ function procInfo(pid) {
 /**
  * Start a resident master.
  * @param {object} o
- * @param {string} o.name        names its conf file (<dir>/<name>.conf) and stderr log (.bench/work/<name>.log)
+ * @param {string} o.name        names its conf file (<dir>/<name>.conf) and stderr log (<logDir>/<name>.log)
  * @param {string} o.siteConf    the site's dmail.conf (every setting of it is kept)
  * @param {string} o.dir         where the conf file goes (the site's directory)
  * @param {'imapd'|'dpop'} [o.program]
+ * @param {string} [o.logDir]    default .bench/work
  * @param {string[]} [o.extra]   dmail.conf lines of the caller (one naming a setting of BENCH_LIMITS replaces it)
  * @returns {Promise<{ name, program, port, pid, child, kind: 'resident', conf, workers, sample, treeCpuMs,
  *   reaped, mark, collect, stop }>}
  */
-export async function startResidentMaster({ name, siteConf, dir, program = 'imapd', extra = [] }) {
+export async function startResidentMaster({ name, siteConf, dir, program = 'imapd', extra = [], logDir = join(BENCH, 'work') }) {
   const conf = join(dir, `${name}.conf`);
   // A setting in extra replaces the bench's line (a repeated setting would be warned about).
   const own = new Set(extra.map((l) => l.trim().split(/\s+/)[0]));
   const lines = [...BENCH_LIMITS.filter((l) => !own.has(l.split(' ')[0])), ...extra];
   writeFileSync(conf, `${readFileSync(siteConf, 'utf8')}${lines.join('\n')}\n`);
-  const errFd = openSync(join(BENCH, 'work', `${name}.log`), 'a');
+  mkdirSync(logDir, { recursive: true });
+  const errLog = join(logDir, `${name}.log`);
+  const errFd = openSync(errLog, 'a');
   const child = spawn(join(ROOT, 'bin', program), ['-c', conf, '--daemon', '--listen', '127.0.0.1:0'], {
     stdio: ['ignore', 'pipe', errFd, 'ipc'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' },
   });
@@ -63,8 +66,8 @@ export async function startResidentMaster({ name, siteConf, dir, program = 'imap
   child.once('exit', () => { exited = true; started.delete(child); });
   const port = await new Promise((res, rej) => {
     let out = '';
-    const timer = setTimeout(() => rej(new Error(`${name}: ${program} --daemon did not listen within 30 s; see .bench/work/${name}.log`)), 30_000);
-    child.once('exit', (code, sig) => { clearTimeout(timer); rej(new Error(`${name}: ${program} --daemon exited (${code ?? sig}) before listening; see .bench/work/${name}.log`)); });
+    const timer = setTimeout(() => rej(new Error(`${name}: ${program} --daemon did not listen within 30 s; see ${errLog}`)), 30_000);
+    child.once('exit', (code, sig) => { clearTimeout(timer); rej(new Error(`${name}: ${program} --daemon exited (${code ?? sig}) before listening; see ${errLog}`)); });
     child.stdout.on('data', (d) => {
       out += d.toString();
       const m = new RegExp(`^${program} listening on 127\\.0\\.0\\.1:(\\d+)$`, 'm').exec(out);

@@ -623,7 +623,7 @@ function report(results, derived, meta) {
       const jo = judge(res, 'ours');
       const r = res.systems['ours-resident'];
       const tg = SCENARIOS.find((s) => s.id === res.id)?.target;
-      return [res.title, res.unit, cell(r, res.unit), cell(res.systems.ours, res.unit), cell(res.systems.dovecot, res.unit),
+      return [res.title, res.unit, cell(r), cell(res.systems.ours), cell(res.systems.dovecot),
         ratio(jr), ratio(jo), tg ? res.target : `info: vs ${meta.referenceLabel}`, jr.met === null ? '-' : jr.met ? 'yes' : 'NO',
         r && !r.error ? `${fmtNum(r.cpu?.median)} / ${fmtNum(r.rss?.median)}` : '-'];
     });
