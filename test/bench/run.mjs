@@ -37,13 +37,14 @@ const HELP = `usage: node test/bench/run.mjs [options]   (npm run bench -- [opti
   --warmup N       warm-up runs per scenario (default 1)
   --only REGEX     run only scenarios whose id matches
   --no-reference   skip Dovecot even when installed
+  --no-resident    skip the system ours-resident (resident masters)
   --stress-seconds N  run the stress-5x20s scenario for N seconds (a soak)
   --multihost-soak N  run the several-hosts GlusterFS workload for N seconds (issue 16 soak)
   --authd sh|node  external auth module for our servers: generated sh script (default) or
                    test/helpers/static-authd.mjs (adds a node start-up to every login)
   --help`;
 function parseArgs(argv) {
-  const o = { quick: false, runs: null, warmup: 1, only: null, reference: true, authd: 'sh', stressSeconds: null, multihostSoak: null };
+  const o = { quick: false, runs: null, warmup: 1, only: null, reference: true, resident: true, authd: 'sh', stressSeconds: null, multihostSoak: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') o.quick = true;
@@ -51,6 +52,7 @@ function parseArgs(argv) {
     else if (a === '--warmup') o.warmup = Math.max(0, Number(argv[++i]));
     else if (a === '--only') o.only = new RegExp(argv[++i]);
     else if (a === '--no-reference') o.reference = false;
+    else if (a === '--no-resident') o.resident = false;
     else if (a === '--stress-seconds') o.stressSeconds = Math.max(1, Number(argv[++i]));
     else if (a === '--multihost-soak') o.multihostSoak = Math.max(1, Number(argv[++i]));
     else if (a === '--authd') o.authd = argv[++i] === 'node' ? 'node' : 'sh';
@@ -466,7 +468,7 @@ async function startSystems(log) {
         });
       return masters[proto];
     };
-    systems['ours-resident'] = res;
+    if (opt.resident) systems['ours-resident'] = res;
     // The same server without the bin/ wrapper: node runs the bundle directly (start-up comparison).
     systems['ours-direct'] = {
       kind: 'ours', label: 'ours (node dist/imapd.cjs)', site,
@@ -513,6 +515,7 @@ async function runScenario(sc, systems) {
   const proto = /^(greeting-)?pop3-/.test(sc.id) ? 'pop' : 'imap';
   for (const who of sc.who) {
     const t = systems[who];
+    if (who === 'ours-resident' && !opt.resident) continue; // --no-resident: not a column at all
     const r = { runs: [], error: null };
     res.systems[who] = r;
     if (!t) { r.error = 'not running'; continue; }
@@ -538,7 +541,7 @@ async function runScenario(sc, systems) {
       }
     }
   }
-  for (const who of sc.who) {
+  for (const who of Object.keys(res.systems)) {
     const r = res.systems[who];
     r.value = summary(r.runs.map((x) => x.value));
     r.wall = summary(r.runs.map((x) => x.wallMs));
