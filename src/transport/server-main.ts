@@ -169,6 +169,12 @@ export async function runServer(program: ServerProgram, argv: string[], loadServ
     try {
       await conn.startTls();
     } catch (e) {
+      // A client that left before the handshake (a port probe, a health check) is no server failure.
+      const { HandshakeEnded } = await import('./stream-connection.js');
+      if (e instanceof HandshakeEnded) {
+        log.info({ err: e.message }, 'implicit TLS: the client left before the handshake');
+        process.exit(0);
+      }
       log.error({ err: (e as Error).message }, 'implicit TLS failed');
       process.exit(1);
     }
