@@ -378,7 +378,10 @@ export class StreamConnection implements Connection {
     // probe, a health check, a client that gave up) only makes the TLS socket emit 'end', never
     // 'close': that end must fail the handshake too, or the process waits for the idle timeout.
     await new Promise<void>((resolve, reject) => {
-      const closed = () => fail(new HandshakeEnded());
+      // (Unless we are the ones ending it: the idle timeout of a client that never sent its hello.)
+      const closed = () => fail(this.finishReason
+        ? new Error(`connection ${this.finishReason === 'timeout' ? 'timed out' : 'closed'} during the TLS handshake`)
+        : new HandshakeEnded());
       const off = () => {
         secure.removeListener('secure', ok);
         secure.removeListener('error', fail);
@@ -481,7 +484,11 @@ export class StreamConnection implements Connection {
   /** Send what is pending, then close with `reason`. */
   private finishing: Promise<void> | undefined;
 
+  /** Why finish() was called first (the connection is being closed from our side). */
+  private finishReason: CloseReason | undefined;
+
   private finish(reason: CloseReason): Promise<void> {
+    this.finishReason ??= reason;
     this.finishing ??= this.flushThenClose(reason);
     return this.finishing;
   }

@@ -199,6 +199,28 @@ describe('TLS', () => {
     c.close();
   });
 
+  // A port probe or health check: connect, then close without a ClientHello (or with half of one). The
+  // TLS socket is half-open like the raw one, so it only ends; the process must not wait for the timeout.
+  it.each([['no ClientHello', ''], ['half a ClientHello', '\x16\x03\x01\x02\x00\x01']])(
+    '--tls: a client that leaves before the handshake (%s) ends the process at once, exit 0', async (_, bytes) => {
+      const s = site({ tls_cert: cert.cert, tls_key: cert.key });
+      const c = await inetdConnect(process.execPath, [echo.file, '-i', s.conf, '--tls']);
+      if (bytes) c.send(Buffer.from(bytes, 'latin1'));
+      c.socket.end();
+      expect(await c.exited()).toBe(0);
+      expect(logOf(s)).toContain('the client left before the handshake');
+    });
+
+  it('STARTTLS: a client that leaves before the handshake ends the process at once', async () => {
+    const s = site({ tls_cert: cert.cert, tls_key: cert.key });
+    const c = await inetdConnect(process.execPath, [echo.file, '-i', s.conf]);
+    expect(await c.line()).toContain('tls=true');
+    c.send('STARTTLS\r\n');
+    expect(await c.line()).toBe('OK begin TLS');
+    c.socket.end();
+    expect(await c.exited()).toBe(0);
+  });
+
   it('--tls without a certificate fails with a logged reason and no protocol garbage', async () => {
     const s = site();
     const c = await inetdConnect(process.execPath, [echo.file, '-i', s.conf, '--tls']);
