@@ -133,8 +133,10 @@ export class StreamConnection implements Connection {
   private readonly inputFinished = () => {
     if (this.inputEnded || this.closed) return;
     this.inputEnded = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleMs = 0;
+    // The idle timeout stays: a client that half-closed and stopped reading (in the middle of a big FETCH
+    // or RETR, say) makes no progress either way, and nothing else would ever end the session — the
+    // protocol waits in writable() for output that never leaves. Output the client reads counts as
+    // activity (see onWritten), so answers to a half-closed client that reads them are not cut short.
     if (this.endHandlers.length === 0) {
       this.armEof();
       return;
