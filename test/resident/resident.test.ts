@@ -8,6 +8,7 @@ import { execFile, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, makeSite, mbox, removeSite, simpleMessage, type Site } from '../helpers/site.js';
 import { cleanEnv } from '../helpers/inetd.js';
@@ -283,6 +284,28 @@ describe('--daemon: limits, configuration per login, real clients', () => {
     expect(log).toMatch(/"reason":"per-ip".*connection refused by a resident-mode limit/);
     expect(log).not.toContain('secret');
     site.setConfig(base());
+  });
+
+  it('implicit TLS: connections that leave before the handshake give their place back at once (per-address limit)', async () => {
+    // A port probe or health check on 993/995: connect, close, no ClientHello. Until the pre-login process
+    // lets go of such a connection the master counts it, so a few would lock the address out.
+    const l = await daemon(BIN.imapd, site.conf, ['--tls']); // (its start-up probe was one of them)
+    running.push(l);
+    for (let i = 0; i < 3; i++) {
+      const s = connect(l.port, '127.0.0.1');
+      await new Promise<void>((res, rej) => { s.once('connect', res); s.once('error', rej); });
+      s.end();
+    }
+    let greeted = '';
+    for (let i = 0; i < 100 && !greeted; i++) {
+      try {
+        const c = await lineClient(l.port, true);
+        greeted = await c.line().catch(() => '');
+        c.close();
+      } catch { /* refused while the others still count: the master closes without a handshake */ }
+      if (!greeted) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(greeted).toMatch(/^\* OK /);
   });
 
   it('the pre-login process keeps the settings it was last sent and gets new ones when dmail.conf changed', async () => {
