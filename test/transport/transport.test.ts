@@ -330,6 +330,29 @@ describe('start-up failures', () => {
     client.destroy();
   });
 
+  it('under inetd with stderr on the client socket, Node\'s own warnings go to the log, never to the client', async () => {
+    const s = site();
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const accepted = new Promise<Socket>((r) => server.once('connection', r));
+    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
+    const sock = await accepted;
+    server.close();
+    // Classic inetd and xinetd: the connection on fds 0, 1 and 2.
+    const child = spawn(process.execPath, [echo.file, '-i', s.conf], { stdio: [sock, sock, sock], env: cleanEnv() });
+    sock.destroy();
+    let all = '';
+    client.on('data', (d: Buffer) => (all += d.toString('latin1')));
+    const closed = new Promise((r) => client.on('close', r));
+    client.write('WARN\r\n');
+    while (!all.includes('OK warned\r\n')) await new Promise((r) => setTimeout(r, 20));
+    client.write('QUIT\r\n');
+    expect(await new Promise((r) => child.on('exit', r))).toBe(0);
+    await closed;
+    expect(all).toMatch(/^\* OK echo[^\n]*\r\nOK warned\r\nBYE\r\n$/);
+    expect(logOf(s)).toContain('echo test warning');
+  });
+
   it('a log that cannot be opened: told once on stderr, still serving', async () => {
     const s = site();
     const notADir = join(s.dir, 'file');
