@@ -261,17 +261,20 @@ export async function expectNoServersLeft(dir: string, ms = 10_000): Promise<voi
   throw new Error(`server processes outlived their clients by ${ms} ms:\n  ${what.join('\n  ')}`);
 }
 
+/** The processes holding the server end of the TCP connection from local `clientPort` to `serverPort`. */
+export function holdersOf(serverPort: number, clientPort: number): number[] {
+  const r = spawnSync('ss', ['-Htanp', `( sport = :${serverPort} and dport = :${clientPort} )`], { encoding: 'utf8' });
+  return [...(r.stdout ?? '').matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
+}
+
 /** The server process holding the server end of the TCP connection from local `clientPort` to
  *  `serverPort` (xinetd, inetd and systemd-socket-activate start it just after accepting: polled). */
 export async function serverPidOf(serverPort: number, clientPort: number, ms = 10_000): Promise<number> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const r = spawnSync('ss', ['-Htanp', `( sport = :${serverPort} and dport = :${clientPort} )`], { encoding: 'utf8' });
-    for (const m of (r.stdout ?? '').matchAll(/pid=(\d+)/g)) {
-      const pid = Number(m[1]);
-      if (isServer(argvOf(pid))) return pid;
-    }
-    if (Date.now() > deadline) throw new Error(`no server process for the connection from port ${clientPort}: ${r.stdout}${r.stderr}`);
+    const pid = holdersOf(serverPort, clientPort).find((p) => isServer(argvOf(p)));
+    if (pid !== undefined) return pid;
+    if (Date.now() > deadline) throw new Error(`no server process for the connection from port ${clientPort}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
