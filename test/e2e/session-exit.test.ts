@@ -1,15 +1,17 @@
 // A per-connection server ends when its client goes, under the real xinetd (which puts the socket on fd 0,
 // 1 and 2): after LOGOUT/QUIT, when the client drops without a word (before, during or after the TLS
 // handshake, implicit or STARTTLS/STLS), and when the idle timeout ends a client that stays connected.
+// Then a client dropping before the TLS handshake under the other per-connection launchers (systemd in
+// inetd style and with fd 3, the real OpenBSD inetd when .ci/run unpacked it).
 // Each case finds the server process holding the connection and requires it to be gone within a generous
 // bound (10 s; a bound, not a timing: a lingering process stays for the whole idle timeout, minutes).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { BIN, makeSite, mbox, removeSite, simpleMessage, type Site } from '../helpers/site.js';
 import { makeTestCert, type TestCert } from '../helpers/tls-cert.js';
-import { expectNoServersLeft, gone, serverPidOf, xinetd, type Launched } from './launchers.js';
+import { expectNoServersLeft, gone, OPENBSD_INETD, openbsdInetd, serverPidOf, socketActivate, xinetd, type Launched } from './launchers.js';
 
 let cert: TestCert;
 let site: Site;
@@ -215,5 +217,27 @@ describe.each(['imap', 'pop3'] as const)('%s under xinetd: the server process en
     } finally {
       for (const s of socks) s.destroy();
     }
+  });
+});
+
+// The other per-connection launchers: the same code ends the same sessions (fd 2 is the client under the
+// OpenBSD inetd as under xinetd; systemd passes the socket on fd 0/1, or on fd 3 without inetd style).
+const OTHERS = [
+  { name: 'systemd-socket-activate --inetd', start: (cmd: string[]) => socketActivate('inetd', cmd) },
+  { name: 'systemd-socket-activate --accept (fd 3)', start: (cmd: string[]) => socketActivate('accept', cmd) },
+  ...(existsSync(OPENBSD_INETD) ? [{
+    name: 'OpenBSD inetd',
+    start: (cmd: string[]) => openbsdInetd((port) => [`127.0.0.1:${port} stream tcp nowait root ${cmd[0]} ${cmd[0].split('/').pop()} ${cmd.slice(1).join(' ')}`]),
+  }] : []),
+];
+
+describe.each(OTHERS)('$name: implicit TLS', ({ start }) => {
+  it.each(['imap', 'pop3'] as const)('%s: a client that drops before the handshake', async (kind) => {
+    // (LOGOUT/QUIT round trips under these launchers: deploy-files.test.ts, with the same leftover check.)
+    const l = await start([kind === 'imap' ? BIN.imapd : BIN.dpop, '-i', site.conf, '--tls']);
+    running.push(l);
+    const pid = await withServer(l, false, async (sock) => { sock.end(); });
+    expect(await gone(pid)).toBe(true);
+    await l.stop();
   });
 });
