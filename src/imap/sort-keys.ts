@@ -56,14 +56,20 @@ function displayKey(a: SortAddress | null): string {
 class Derived implements SortFacts {
   private subject?: { key: string; replyOrForward: boolean };
   private keys: (string | undefined)[] = [];
+  private refs?: readonly string[];
   readonly sentDate: number | null;
-  readonly messageId: string | null;
-  readonly references: readonly string[];
 
-  constructor(private readonly sk: SortKeys, th: ThreadingKeys) {
+  constructor(private readonly sk: SortKeys, private readonly th: ThreadingKeys) {
     this.sentDate = sk.sentDate;
-    this.messageId = th.messageId;
-    this.references = th.references.length ? th.references.slice(0, MAX_REFERENCES) : th.inReplyTo.slice(0, 1);
+  }
+
+  get messageId(): string | null { return this.th.messageId; }
+  get references(): readonly string[] {
+    if (!this.refs) {
+      const r = this.th.references;
+      this.refs = r.length ? (r.length > MAX_REFERENCES ? r.slice(0, MAX_REFERENCES) : r) : this.th.inReplyTo.slice(0, 1);
+    }
+    return this.refs;
   }
 
   private base(): { key: string; replyOrForward: boolean } {
@@ -91,15 +97,26 @@ export function deriveFacts(sk: SortKeys, th: ThreadingKeys): SortFacts {
  *  while the handle is open). */
 const known = new WeakMap<Mailbox, Map<number, SortFacts>>();
 
+/** Facts worked out from a store's keys object: a store that hands out the same object again for the
+ *  same bytes (facts-keys.ts does, to every handle of a process) gets them without deriving again —
+ *  the next session of a resident worker folds no subject twice. Pure derivations of immutable input. */
+const derivedOf = new WeakMap<SortKeys, SortFacts>();
+
 /** The facts of the given messages, in the same order; null for a message whose bytes are gone. */
 export async function messageFacts(mailbox: Mailbox, infos: readonly MessageInfo[]): Promise<(SortFacts | null)[]> {
   let map = known.get(mailbox);
   if (!map) known.set(mailbox, (map = new Map()));
-  const missing = infos.map((i) => i.uid).filter((u) => !map!.has(u));
+  const missing: number[] = [];
+  for (const i of infos) if (!map.has(i.uid)) missing.push(i.uid);
   if (missing.length) {
-    for await (const f of mailbox.facts(missing, { sortKeys: true, threading: true })) {
-      if (f.exists && f.sortKeys && f.threading) map.set(f.uid, deriveFacts(f.sortKeys, f.threading));
+    for (const f of await mailbox.factsAll(missing, { sortKeys: true, threading: true })) {
+      if (!f.exists || !f.sortKeys || !f.threading) continue;
+      let d = derivedOf.get(f.sortKeys);
+      if (!d) derivedOf.set(f.sortKeys, (d = deriveFacts(f.sortKeys, f.threading)));
+      map.set(f.uid, d);
     }
   }
-  return infos.map((i) => map!.get(i.uid) ?? null);
+  const out = new Array<SortFacts | null>(infos.length);
+  for (let i = 0; i < infos.length; i++) out[i] = map.get(infos[i]!.uid) ?? null;
+  return out;
 }
