@@ -93,30 +93,39 @@ export function deriveFacts(sk: SortKeys, th: ThreadingKeys): SortFacts {
   return new Derived(sk, th);
 }
 
-/** Facts already worked out, per mailbox handle and UID (a message's bytes never change under a UID
- *  while the handle is open). */
-const known = new WeakMap<Mailbox, Map<number, SortFacts>>();
-
 /** Facts worked out from a store's keys object: a store that hands out the same object again for the
  *  same bytes (facts-keys.ts does, to every handle of a process) gets them without deriving again —
  *  the next session of a resident worker folds no subject twice. Pure derivations of immutable input. */
 const derivedOf = new WeakMap<SortKeys, SortFacts>();
 
+/** Facts already worked out, per mailbox handle, indexed by UID (a message's bytes never change under a
+ *  UID while the handle is open; a message whose bytes went keeps its facts for the live contexts that
+ *  still hold it). An array, not a Map: filling it for 100k UIDs costs no hashing. */
+const known = new WeakMap<Mailbox, (SortFacts | undefined)[]>();
+
 /** The facts of the given messages, in the same order; null for a message whose bytes are gone. */
 export async function messageFacts(mailbox: Mailbox, infos: readonly MessageInfo[]): Promise<(SortFacts | null)[]> {
-  let map = known.get(mailbox);
-  if (!map) known.set(mailbox, (map = new Map()));
+  let seen = known.get(mailbox);
+  if (!seen) known.set(mailbox, (seen = []));
+  const out = new Array<SortFacts | null>(infos.length);
   const missing: number[] = [];
-  for (const i of infos) if (!map.has(i.uid)) missing.push(i.uid);
+  const at: number[] = [];
+  for (let i = 0; i < infos.length; i++) {
+    const uid = infos[i]!.uid;
+    const d = seen[uid];
+    if (d) out[i] = d;
+    else { missing.push(uid); at.push(i); }
+  }
   if (missing.length) {
-    for (const f of await mailbox.factsAll(missing, { sortKeys: true, threading: true })) {
-      if (!f.exists || !f.sortKeys || !f.threading) continue;
+    const got = await mailbox.factsAll(missing, { sortKeys: true, threading: true });
+    for (let j = 0; j < got.length; j++) {
+      const f = got[j]!;
+      if (!f.exists || !f.sortKeys || !f.threading) { out[at[j]!] = null; continue; }
       let d = derivedOf.get(f.sortKeys);
       if (!d) derivedOf.set(f.sortKeys, (d = deriveFacts(f.sortKeys, f.threading)));
-      map.set(f.uid, d);
+      seen[f.uid] = d;
+      out[at[j]!] = d;
     }
   }
-  const out = new Array<SortFacts | null>(infos.length);
-  for (let i = 0; i < infos.length; i++) out[i] = map.get(infos[i]!.uid) ?? null;
   return out;
 }

@@ -27,7 +27,7 @@ import { crc32 } from 'node:zlib';
 import type { Logger } from '../log/types.js';
 import { killPoint } from './killpoint.js';
 import { effectiveUid, replaceFileSync } from './safe-file.js';
-import type { MailboxState, SortAddress, SortKeys, ThreadingKeys } from './types.js';
+import type { MailboxState, MessageFacts, SortAddress, SortKeys, ThreadingKeys } from './types.js';
 
 const HEAD = Buffer.from('DMFKEYS1', 'latin1');
 const HEAD_LEN = 16;
@@ -179,13 +179,16 @@ function wellFormed(b: Buffer, p: number, end: number): boolean {
  * A record's keys, decoded as they are asked for: the two dates (SORT DATE, SEARCH SENT*) straight
  * from their fixed place, every string only when something reads one (then the whole record, once).
  * SORT (DATE) or a SENT* search over 100k messages thus makes no string at all. One object per record
- * and process (kept in its Slot): callers may key their own derived values on it (sort-keys.ts).
+ * and process (kept in its Slot): callers may key their own derived values on it (sort-keys.ts). It is
+ * a whole MessageFacts answer too ({ uid, exists, sortKeys, threading }), so that factsAll() answers
+ * 100k messages without making an object per message.
  */
-class LazyKeys implements KeysRecord, SortKeys, ThreadingKeys {
+export class LazyKeys implements KeysRecord, SortKeys, ThreadingKeys, MessageFacts {
   private all?: KeysRecord;
+  readonly exists = true;
   readonly sentDate: number | null;
   readonly sentDay: number | null;
-  constructor(private readonly b: Buffer, private readonly p: number, private readonly end: number) {
+  constructor(readonly uid: number, private readonly b: Buffer, private readonly p: number, private readonly end: number) {
     const d = b.readDoubleLE(p);
     const day = b.readDoubleLE(p + 8);
     this.sentDate = Number.isNaN(d) ? null : d;
@@ -389,7 +392,7 @@ export class KeysFile {
   }
 
   /** The keys cached for `uid` if they are for these bytes (identity) under this UIDVALIDITY. */
-  lookup(uid: number, identity: string, uidValidity: number, resync: boolean): KeysRecord | undefined {
+  lookup(uid: number, identity: string, uidValidity: number, resync: boolean): LazyKeys | undefined {
     if (this.closed) return undefined;
     if (resync || !this.looked) {
       this.looked = true;
@@ -398,7 +401,7 @@ export class KeysFile {
     if (this.sh.fd < 0 || this.sh.uidValidity !== uidValidity) return undefined;
     const s = this.sh.map.get(uid);
     if (!s || s.identity !== identity) return undefined;
-    return (s.decoded ??= new LazyKeys(s.buf, s.keys, s.end));
+    return (s.decoded ??= new LazyKeys(uid, s.buf, s.keys, s.end));
   }
 
   /** The UIDs with a whole record in the file as it is now, for this UIDVALIDITY (checks, tests). */

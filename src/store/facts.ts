@@ -369,9 +369,7 @@ export async function mailboxFactsAll(cache: FactsFile | null, source: FactsSour
       const k = id === undefined ? undefined : cache.keys.lookup(uid, id, uv, resync);
       resync = false;
       if (k) {
-        out[i] = want.threading
-          ? want.sortKeys ? { uid, exists: true, sortKeys: k.sortKeys, threading: k.threading } : { uid, exists: true, threading: k.threading }
-          : { uid, exists: true, sortKeys: k.sortKeys };
+        out[i] = k; // the record is a MessageFacts with both keys (one more than asked for is allowed)
       } else {
         rest.push(uid);
         restAt.push(i);

@@ -5,6 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { formatThreads, threadOrderedSubject, threadReferences, type ThreadMessage } from '../../src/imap/thread.js';
 import * as old from './fixtures/thread-reference.js';
+import { sortOrder, type SortCriterion, type SortKeyName } from '../../src/imap/sort.js';
+import type { SortFacts } from '../../src/imap/sort-keys.js';
+import type { MessageInfo } from '../../src/store/types.js';
+import { compareCodepoints } from '../../src/mime/collation.js';
 
 /** mulberry32: the same mailboxes on every run. */
 function prng(seed: number): () => number {
@@ -41,6 +45,57 @@ function mailbox(seed: number, size: number): ThreadMessage[] {
   if (rnd() < 0.3) msgs.reverse();
   return msgs;
 }
+
+describe('SORT order (columns, presorted input recognised) agrees with a plain comparator sort', () => {
+  it('random criteria, keys with many ties, reverse, presorted and not', () => {
+    const names: SortKeyName[] = ['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAYFROM', 'DISPLAYTO'];
+    for (let seed = 1; seed <= 400; seed++) {
+      const rnd = prng(seed);
+      const pick = (k: number) => Math.floor(rnd() * k);
+      const n = pick(60);
+      const ordered = rnd() < 0.3;
+      const infos: MessageInfo[] = [];
+      const facts: (SortFacts | null)[] = [];
+      const seqs: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const t = ordered ? i * 10 : pick(5) * 1000;
+        infos.push({ uid: 10 + i, flags: new Set(), size: pick(4), internalDate: new Date(t), recent: false, modseq: 1 });
+        const s = () => ['', 'a', 'b', 'B', 'é'][pick(5)]!;
+        facts.push(rnd() < 0.1 ? null : {
+          sentDate: rnd() < 0.2 ? null : ordered ? t : pick(4), subjectKey: s(), replyOrForward: false, fromKey: s(), toKey: s(), ccKey: s(),
+          displayFromKey: s(), displayToKey: s(), messageId: null, references: [],
+        });
+        seqs.push(i + 1);
+      }
+      const criteria: SortCriterion[] = Array.from({ length: 1 + pick(3) }, () => ({ key: names[pick(names.length)]!, reverse: rnd() < 0.4 }));
+      const key = (c: SortCriterion, i: number): number | string => {
+        const f = facts[i];
+        switch (c.key) {
+          case 'ARRIVAL': return infos[i]!.internalDate.getTime();
+          case 'SIZE': return infos[i]!.size;
+          case 'DATE': return f?.sentDate ?? infos[i]!.internalDate.getTime();
+          case 'SUBJECT': return f?.subjectKey ?? '';
+          case 'FROM': return f?.fromKey ?? '';
+          case 'TO': return f?.toKey ?? '';
+          case 'CC': return f?.ccKey ?? '';
+          case 'DISPLAYFROM': return f?.displayFromKey ?? '';
+          case 'DISPLAYTO': return f?.displayToKey ?? '';
+        }
+      };
+      const want = infos.map((_, i) => i).sort((a, b) => {
+        for (const c of criteria) {
+          const x = key(c, a);
+          const y = key(c, b);
+          if (x === y) continue;
+          const d = typeof x === 'number' ? x - (y as number) : compareCodepoints(x, y as string);
+          if (d !== 0) return c.reverse ? -d : d;
+        }
+        return seqs[a]! - seqs[b]!;
+      });
+      expect(sortOrder(infos, seqs, facts, criteria)).toEqual(want);
+    }
+  });
+});
 
 describe('THREAD implementations agree on random mailboxes', () => {
   it('REFERENCES', () => {

@@ -45,8 +45,11 @@ function plain(f: MessageFacts): MessageFacts {
   const addr = (a: SortAddress | null) => a && { name: a.name, mailbox: a.mailbox, domain: a.domain };
   const sk = f.sortKeys;
   const th = f.threading;
+  const rest = Object.fromEntries((['envelope', 'body', 'bodyStructure', 'headerFields', 'headerValues'] as const).filter((k) => f[k] !== undefined).map((k) => [k, f[k]]));
   return {
-    ...f,
+    uid: f.uid,
+    exists: f.exists,
+    ...rest,
     ...(sk ? { sortKeys: { dateHeader: sk.dateHeader, sentDate: sk.sentDate, sentDay: sk.sentDay, subject: sk.subject, from: addr(sk.from), to: addr(sk.to), cc: addr(sk.cc) } } : {}),
     ...(th ? { threading: { messageId: th.messageId, inReplyTo: [...th.inReplyTo], references: [...th.references] } } : {}),
   };
