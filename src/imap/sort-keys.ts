@@ -107,14 +107,15 @@ const known = new WeakMap<Mailbox, (SortFacts | undefined)[]>();
 export async function messageFacts(mailbox: Mailbox, infos: readonly MessageInfo[]): Promise<(SortFacts | null)[]> {
   let seen = known.get(mailbox);
   if (!seen) known.set(mailbox, (seen = []));
-  const out = new Array<SortFacts | null>(infos.length);
+  const n = infos.length;
+  const out: (SortFacts | null)[] = [];
   const missing: number[] = [];
   const at: number[] = [];
-  for (let i = 0; i < infos.length; i++) {
+  for (let i = 0; i < n; i++) {
     const uid = infos[i]!.uid;
     const d = seen[uid];
-    if (d) out[i] = d;
-    else { missing.push(uid); at.push(i); }
+    out.push(d ?? null);
+    if (!d) { missing.push(uid); at.push(i); }
   }
   if (missing.length) {
     const got = await mailbox.factsAll(missing, { sortKeys: true, threading: true });

@@ -145,9 +145,10 @@ export function threadReferences(input: readonly ThreadMessage[]): ThreadTree {
   // (1) Message IDs: the first (lowest sequence number) message with an ID owns it; a message with
   // none, or with a duplicate, gets a unique one (is simply not findable).
   const byId = new Map<string, number>();
-  for (let i = 0; i < n; i++) {
+  for (let i = n - 1; i >= 0; i--) {
+    // Backwards, so that the lowest sequence number's set is the last: one Map operation per message.
     const id = msgs[i]!.messageId;
-    if (id !== null && !byId.has(id)) byId.set(id, i);
+    if (id !== null) byId.set(id, i);
   }
   for (let cur = 0; cur < n; cur++) {
     // (1A) Link the references together, each the parent of the next, without changing a link that
@@ -228,23 +229,27 @@ export function threadReferences(input: readonly ThreadMessage[]): ThreadTree {
     const l = lead(x);
     return l === NONE ? '' : msgs[l]!.subjectKey;
   };
-  const subjects = roots.map(subjectOf);
-  const table = new Map<string, number>();
+  // The table: one entry per base subject, found once per thread (`entry[i]`, shared by the threads
+  // of a subject), so the merge pass below looks nothing up and skips subjects with one thread.
+  const table = new Map<string, { t: number; count: number }>();
+  const entry: ({ t: number; count: number } | null)[] = [];
   for (let i = 0; i < roots.length; i++) {
-    const subj = subjects[i]!;
-    if (subj === '') continue;
     const x = roots[i]!;
-    const t = table.get(subj);
-    if (t === undefined) table.set(subj, x);
-    else if (isMsg(t) && (!isMsg(x) || (msgs[t]!.replyOrForward && !msgs[x]!.replyOrForward))) table.set(subj, x);
+    const subj = subjectOf(x);
+    if (subj === '') { entry.push(null); continue; }
+    let e = table.get(subj);
+    if (e === undefined) table.set(subj, (e = { t: x, count: 0 }));
+    else if (isMsg(e.t) && (!isMsg(x) || (msgs[e.t]!.replyOrForward && !msgs[x]!.replyOrForward))) e.t = x;
+    e.count++;
+    entry.push(e);
   }
   const removed = new Set<number>();
   const replaced = new Map<number, number>();
   for (let i = 0; i < roots.length; i++) {
-    const subj = subjects[i]!;
-    if (subj === '') continue;
+    const e = entry[i];
+    if (!e || e.count === 1) continue;
     const x = roots[i]!;
-    const t = table.get(subj)!;
+    const t = e.t;
     if (t === x) continue;
     if (!isMsg(t) && !isMsg(x)) {
       for (const c of f.children(x)) { f.parent[c] = NONE; f.link(t, c); }
@@ -258,7 +263,7 @@ export function threadReferences(input: readonly ThreadMessage[]): ThreadTree {
       replaced.set(t, d);
       f.link(d, t);
       f.link(d, x);
-      table.set(subj, d);
+      e.t = d;
     }
     removed.add(x);
   }
@@ -275,7 +280,7 @@ export function threadReferences(input: readonly ThreadMessage[]): ThreadTree {
   }
   // (6) Sort every set of siblings by sent date, deepest first; a dummy by its first child.
   pre.length = 0;
-  stack.push(...roots);
+  for (const r of roots) stack.push(r); // not push(...roots): too many arguments for a big mailbox
   while (stack.length) {
     const x = stack.pop()!;
     pre.push(x);
@@ -283,8 +288,8 @@ export function threadReferences(input: readonly ThreadMessage[]): ThreadTree {
   }
   for (let i = pre.length - 1; i >= 0; i--) sortChildren(pre[i]!);
   roots.sort(compareNodes);
-  const shown = new Array<number>(f.size).fill(NONE);
-  for (let i = 0; i < n; i++) shown[i] = msgs[i]!.n;
+  const shown: number[] = [];
+  for (let i = 0; i < f.size; i++) shown.push(i < n ? msgs[i]!.n : NONE);
   return { shown, firstChild: f.first, nextSibling: f.next, roots };
 }
 

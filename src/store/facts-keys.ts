@@ -220,13 +220,29 @@ interface Slot {
   decoded?: LazyKeys;
 }
 
+/** The records by UID: an array indexed by UID (SORT over 100k messages looks each up: no hashing, and
+ *  neighbours in memory), with the UIDs in first-insertion order for walking it (it may be sparse). */
+class SlotTable {
+  private readonly byUid: (Slot | undefined)[] = [];
+  private readonly uids: number[] = [];
+  get(uid: number): Slot | undefined { return this.byUid[uid]; }
+  set(uid: number, s: Slot): void {
+    if (this.byUid[uid] === undefined) this.uids.push(uid);
+    this.byUid[uid] = s;
+  }
+  keys(): number[] { return [...this.uids]; }
+  *[Symbol.iterator](): IterableIterator<[number, Slot]> {
+    for (const uid of this.uids) yield [uid, this.byUid[uid]!];
+  }
+}
+
 interface Shared {
   fd: number;
   ino: number;
   /** Bytes of the file taken in so far (a record start, or the start of bytes not yet understood). */
   indexed: number;
   uidValidity: number;
-  map: Map<number, Slot>;
+  map: SlotTable;
   /** Open handles using it; forgotten with the last. */
   refs: number;
 }
@@ -245,7 +261,7 @@ const IDLE_BYTES = 96 * 1024 * 1024;
 function forget(path: string, sh: Shared): void {
   if (sh.fd >= 0) closeSync(sh.fd);
   sh.fd = -1;
-  sh.map = new Map();
+  sh.map = new SlotTable();
   idle.delete(path);
   shared.delete(path);
 }
@@ -300,7 +316,7 @@ export class KeysFile {
   constructor(private readonly opts: KeysFileOptions) {
     this.path = `${opts.dir}/${opts.name}`;
     let sh = shared.get(this.path);
-    if (!sh) shared.set(this.path, (sh = { fd: -1, ino: -1, indexed: 0, uidValidity: 0, map: new Map(), refs: 0 }));
+    if (!sh) shared.set(this.path, (sh = { fd: -1, ino: -1, indexed: 0, uidValidity: 0, map: new SlotTable(), refs: 0 }));
     idle.delete(this.path);
     sh.refs++;
     this.sh = sh;
@@ -313,7 +329,7 @@ export class KeysFile {
     sh.ino = -1;
     sh.indexed = 0;
     sh.uidValidity = 0;
-    sh.map = new Map();
+    sh.map = new SlotTable();
   }
 
   /** Is the open file still the one at the path, and has it grown? Take in what is new. */
@@ -407,7 +423,7 @@ export class KeysFile {
   /** The UIDs with a whole record in the file as it is now, for this UIDVALIDITY (checks, tests). */
   known(uidValidity: number): number[] {
     try { this.sync(); } catch { this.reset(); }
-    return this.sh.fd >= 0 && this.sh.uidValidity === uidValidity ? [...this.sh.map.keys()].sort((a, b) => a - b) : [];
+    return this.sh.fd >= 0 && this.sh.uidValidity === uidValidity ? this.sh.map.keys().sort((a, b) => a - b) : [];
   }
 
   /** Queue a record (written soon, in a batch). */

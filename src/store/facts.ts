@@ -350,16 +350,20 @@ export async function* mailboxFacts(cache: FactsFile | null, source: FactsSource
   }
 }
 
+/** A place in factsAll()'s answer not filled yet. */
+const MISSING: MessageFacts = { uid: 0, exists: false };
+
 /**
  * Mailbox.factsAll() for a backend: as mailboxFacts(), in an array. A request for the sort/thread keys
  * only is answered from the keys file (facts-keys.ts) in one synchronous pass; what it lacks (and every
  * other request) goes through mailboxFacts().
  */
 export async function mailboxFactsAll(cache: FactsFile | null, source: FactsSource, uids: readonly number[], want: FactsRequest): Promise<MessageFacts[]> {
-  const out = new Array<MessageFacts>(uids.length);
+  const out: MessageFacts[] = []; // grown by push: V8 makes `new Array(n)` above 100,000 a dictionary
+  for (let i = 0; i < uids.length; i++) out.push(MISSING);
   const keysOnly = (want.sortKeys || want.threading) && !want.envelope && !want.body && !want.bodyStructure && !want.headerFields && !want.headerValues;
-  const rest: number[] = [];
-  const restAt: number[] = [];
+  let rest: number[] = [];
+  let restAt: number[] = [];
   if (cache && keysOnly) {
     const uv = source.state.uidValidity;
     let resync = true; // the file as it is now: someone may have added records since this handle looked
@@ -376,7 +380,8 @@ export async function mailboxFactsAll(cache: FactsFile | null, source: FactsSour
       }
     }
   } else {
-    for (let i = 0; i < uids.length; i++) { rest.push(uids[i]!); restAt.push(i); }
+    rest = [...uids];
+    restAt = uids.map((_, i) => i);
   }
   if (rest.length) {
     let j = 0;

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatThreads, threadOrderedSubject, threadReferences, type ThreadMessage } from '../../src/imap/thread.js';
 import * as old from './fixtures/thread-reference.js';
-import { sortOrder, type SortCriterion, type SortKeyName } from '../../src/imap/sort.js';
+import { numberLine, sortOrder, type SortCriterion, type SortKeyName } from '../../src/imap/sort.js';
 import type { SortFacts } from '../../src/imap/sort-keys.js';
 import type { MessageInfo } from '../../src/store/types.js';
 import { compareCodepoints } from '../../src/mime/collation.js';
@@ -94,6 +94,14 @@ describe('SORT order (columns, presorted input recognised) agrees with a plain c
       });
       expect(sortOrder(infos, seqs, facts, criteria)).toEqual(want);
     }
+  });
+});
+
+describe('numberLine (the SORT answer, written digit by digit)', () => {
+  it('equals the numbers joined as text', () => {
+    const nums = [0, 5, 9, 10, 99, 100, 999, 1000, 99999, 100000, 999999, 1000000, 12345678, 4294967295];
+    expect(numberLine('* SORT', nums, ' (MODSEQ 7)\r\n').toString('latin1')).toBe(`* SORT ${nums.join(' ')} (MODSEQ 7)\r\n`);
+    expect(numberLine('* SORT', [], '\r\n').toString('latin1')).toBe('* SORT\r\n');
   });
 });
 

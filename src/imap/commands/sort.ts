@@ -4,7 +4,7 @@
 // sort-keys' facts.
 import type { Command, ImapSession } from '../session.js';
 import { parseReturns } from '../search-keys.js';
-import { needsFacts, parseSortCriteria, sortOrder } from '../sort.js';
+import { needsFacts, numberLine, parseSortCriteria, sortOrder } from '../sort.js';
 import { messageFacts, type SortFacts } from '../sort-keys.js';
 import type { MessageInfo } from '../../store/types.js';
 import { no, ok, type Result } from '../result.js';
@@ -31,24 +31,25 @@ export async function sort(s: ImapSession, c: Command): Promise<Result> {
   }
   const facts = needsFacts(criteria) ? await messageFacts(sel.mailbox, r.hits.map((h) => h.info)) : null;
   // The messages still there (facts null: gone from the store meanwhile), as columns.
+  const m = r.hits.length;
   const infos: MessageInfo[] = [];
-  const seqs: number[] = [];
+  const seqs = new Uint32Array(m);
   const kept: (SortFacts | null)[] | null = facts ? [] : null;
-  for (let i = 0; i < r.hits.length; i++) {
+  for (let i = 0; i < m; i++) {
     const f = facts ? facts[i]! : null;
     if (facts && !f) continue;
     const h = r.hits[i]!;
+    seqs[infos.length] = h.index + 1;
     infos.push(h.info);
-    seqs.push(h.index + 1);
     kept?.push(f);
   }
-  const order = sortOrder(infos, seqs, kept, criteria);
-  const nums = new Array<number>(order.length);
-  for (let i = 0; i < order.length; i++) nums[i] = c.uid ? infos[order[i]!]!.uid : seqs[order[i]!]!;
+  const order = sortOrder(infos, seqs.subarray(0, infos.length), kept, criteria);
+  const nums: number[] = [];
+  for (let i = 0; i < order.length; i++) nums.push(c.uid ? infos[order[i]!]!.uid : seqs[order[i]!]!);
   const modseq = r.withModseq ? r.maxModseq : null;
   if (!returns) {
     const mod = modseq !== null && nums.length ? ` (MODSEQ ${modseq})` : '';
-    s.untagged(`SORT${nums.length ? ' ' + nums.join(' ') : ''}${mod}`);
+    s.write(numberLine('* SORT', nums, `${mod}\r\n`));
   } else {
     const uids = order.map((i) => infos[i]!.uid);
     answerReturns(s, c, returns, nums, uids, modseq);
