@@ -56,14 +56,20 @@ function displayKey(a: SortAddress | null): string {
 class Derived implements SortFacts {
   private subject?: { key: string; replyOrForward: boolean };
   private keys: (string | undefined)[] = [];
+  private refs?: readonly string[];
   readonly sentDate: number | null;
-  readonly messageId: string | null;
-  readonly references: readonly string[];
 
-  constructor(private readonly sk: SortKeys, th: ThreadingKeys) {
+  constructor(private readonly sk: SortKeys, private readonly th: ThreadingKeys) {
     this.sentDate = sk.sentDate;
-    this.messageId = th.messageId;
-    this.references = th.references.length ? th.references.slice(0, MAX_REFERENCES) : th.inReplyTo.slice(0, 1);
+  }
+
+  get messageId(): string | null { return this.th.messageId; }
+  get references(): readonly string[] {
+    if (!this.refs) {
+      const r = this.th.references;
+      this.refs = r.length ? (r.length > MAX_REFERENCES ? r.slice(0, MAX_REFERENCES) : r) : this.th.inReplyTo.slice(0, 1);
+    }
+    return this.refs;
   }
 
   private base(): { key: string; replyOrForward: boolean } {
@@ -87,19 +93,40 @@ export function deriveFacts(sk: SortKeys, th: ThreadingKeys): SortFacts {
   return new Derived(sk, th);
 }
 
-/** Facts already worked out, per mailbox handle and UID (a message's bytes never change under a UID
- *  while the handle is open). */
-const known = new WeakMap<Mailbox, Map<number, SortFacts>>();
+/** Facts worked out from a store's keys object: a store that hands out the same object again for the
+ *  same bytes (facts-keys.ts does, to every handle of a process) gets them without deriving again —
+ *  the next session of a resident worker folds no subject twice. Pure derivations of immutable input. */
+const derivedOf = new WeakMap<SortKeys, SortFacts>();
+
+/** Facts already worked out, per mailbox handle, indexed by UID (a message's bytes never change under a
+ *  UID while the handle is open; a message whose bytes went keeps its facts for the live contexts that
+ *  still hold it). An array, not a Map: filling it for 100k UIDs costs no hashing. */
+const known = new WeakMap<Mailbox, (SortFacts | undefined)[]>();
 
 /** The facts of the given messages, in the same order; null for a message whose bytes are gone. */
 export async function messageFacts(mailbox: Mailbox, infos: readonly MessageInfo[]): Promise<(SortFacts | null)[]> {
-  let map = known.get(mailbox);
-  if (!map) known.set(mailbox, (map = new Map()));
-  const missing = infos.map((i) => i.uid).filter((u) => !map!.has(u));
+  let seen = known.get(mailbox);
+  if (!seen) known.set(mailbox, (seen = []));
+  const n = infos.length;
+  const out: (SortFacts | null)[] = [];
+  const missing: number[] = [];
+  const at: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const uid = infos[i]!.uid;
+    const d = seen[uid];
+    out.push(d ?? null);
+    if (!d) { missing.push(uid); at.push(i); }
+  }
   if (missing.length) {
-    for await (const f of mailbox.facts(missing, { sortKeys: true, threading: true })) {
-      if (f.exists && f.sortKeys && f.threading) map.set(f.uid, deriveFacts(f.sortKeys, f.threading));
+    const got = await mailbox.factsAll(missing, { sortKeys: true, threading: true });
+    for (let j = 0; j < got.length; j++) {
+      const f = got[j]!;
+      if (!f.exists || !f.sortKeys || !f.threading) { out[at[j]!] = null; continue; }
+      let d = derivedOf.get(f.sortKeys);
+      if (!d) derivedOf.set(f.sortKeys, (d = deriveFacts(f.sortKeys, f.threading)));
+      seen[f.uid] = d;
+      out[at[j]!] = d;
     }
   }
-  return infos.map((i) => map!.get(i.uid) ?? null);
+  return out;
 }

@@ -50,48 +50,105 @@ export function sentDate(info: MessageInfo, facts: SortFacts | null): number {
 }
 
 /** A message's key for one criterion: a number (ARRIVAL, SIZE, DATE) or a collation key string. */
-function keyOf(key: SortKeyName, it: SortItem): number | string {
+function keyOf(key: SortKeyName, info: MessageInfo, facts: SortFacts | null): number | string {
   switch (key) {
     case 'ARRIVAL':
-      return it.info.internalDate.getTime();
+      return info.internalDate.getTime();
     case 'SIZE':
-      return it.info.size;
+      return info.size;
     case 'DATE':
-      return sentDate(it.info, it.facts);
+      return facts?.sentDate ?? info.internalDate.getTime();
     case 'SUBJECT':
-      return it.facts?.subjectKey ?? '';
+      return facts?.subjectKey ?? '';
     case 'FROM':
-      return it.facts?.fromKey ?? '';
+      return facts?.fromKey ?? '';
     case 'TO':
-      return it.facts?.toKey ?? '';
+      return facts?.toKey ?? '';
     case 'CC':
-      return it.facts?.ccKey ?? '';
+      return facts?.ccKey ?? '';
     case 'DISPLAYFROM':
-      return it.facts?.displayFromKey ?? '';
+      return facts?.displayFromKey ?? '';
     case 'DISPLAYTO':
-      return it.facts?.displayToKey ?? '';
+      return facts?.displayToKey ?? '';
   }
 }
 
-/** Sorts in place by the criteria, then by sequence number. Each message's keys are worked out once,
- *  before sorting (a column per criterion), so comparisons only compare numbers and strings. */
-export function sortItems(items: SortItem[], criteria: readonly SortCriterion[]): SortItem[] {
+/**
+ * The order the criteria put messages in, then their sequence numbers: positions into `infos` (with
+ * `seqs[i]` and `facts[i]` of the same message; facts null when no criterion needs them). Each key is
+ * worked out once, before sorting (a column per criterion: numbers in a Float64Array), so comparisons
+ * only compare numbers and strings; input already in order (DATE or ARRIVAL of mail delivered in turn)
+ * is recognised in one pass and not sorted.
+ */
+export function sortOrder(infos: readonly MessageInfo[], seqs: ArrayLike<number>, facts: readonly (SortFacts | null)[] | null, criteria: readonly SortCriterion[]): number[] {
+  const n = infos.length;
   const cols = criteria.map((c) => {
     const numeric = c.key === 'ARRIVAL' || c.key === 'SIZE' || c.key === 'DATE';
-    return { reverse: c.reverse, numeric, values: items.map((it) => keyOf(c.key, it)) };
-  });
-  const order = items.map((_, i) => i);
-  order.sort((a, b) => {
-    for (const col of cols) {
-      const x = col.values[a]!;
-      const y = col.values[b]!;
-      if (x === y) continue;
-      const d = col.numeric ? (x as number) - (y as number) : compareCodepoints(x as string, y as string);
-      if (d !== 0) return col.reverse ? -d : d;
+    const sign = c.reverse ? -1 : 1;
+    if (numeric) {
+      const v = new Float64Array(n);
+      for (let i = 0; i < n; i++) v[i] = keyOf(c.key, infos[i]!, facts ? facts[i]! : null) as number;
+      return { sign, num: v, str: null };
     }
-    return items[a]!.seq - items[b]!.seq;
+    const v: string[] = [];
+    for (let i = 0; i < n; i++) v.push(keyOf(c.key, infos[i]!, facts ? facts[i]! : null) as string);
+    return { sign, num: null, str: v };
   });
+  const one = cols.length === 1 ? cols[0]! : null;
+  const cmp = one?.num
+    ? ((v: Float64Array, sign: number) => (a: number, b: number): number => (v[a]! - v[b]!) * sign || seqs[a]! - seqs[b]!)(one.num, one.sign)
+    : (a: number, b: number): number => {
+      for (const col of cols) {
+        let d: number;
+        if (col.num) d = col.num[a]! - col.num[b]!;
+        else {
+          const x = col.str![a]!;
+          const y = col.str![b]!;
+          d = x === y ? 0 : compareCodepoints(x, y);
+        }
+        if (d !== 0) return d * col.sign;
+      }
+      return seqs[a]! - seqs[b]!;
+    };
+  // Arrays grow by push here and in the SORT/THREAD paths: V8 makes `new Array(n)` of more than
+  // 100,000 elements a slow dictionary array.
+  const order: number[] = [];
+  for (let i = 0; i < n; i++) order.push(i);
+  let sorted = true;
+  for (let i = 1; i < n && sorted; i++) if (cmp(i - 1, i) > 0) sorted = false;
+  if (!sorted) order.sort(cmp);
+  return order;
+}
+
+/** Sorts in place by the criteria, then by sequence number. */
+export function sortItems(items: SortItem[], criteria: readonly SortCriterion[]): SortItem[] {
+  const order = sortOrder(items.map((it) => it.info), items.map((it) => it.seq), items.map((it) => it.facts), criteria);
   const sorted = order.map((i) => items[i]!);
   for (let i = 0; i < sorted.length; i++) items[i] = sorted[i]!;
   return items;
+}
+
+/** `<head> n1 n2 ...<tail>` as ASCII bytes, the numbers (non-negative integers) written digit by digit
+ *  into one buffer: a SORT answer of 100k numbers makes no string per number. */
+export function numberLine(head: string, nums: ArrayLike<number>, tail: string): Buffer {
+  let size = head.length + tail.length;
+  for (let i = 0; i < nums.length; i++) {
+    const v = nums[i]!;
+    size += v < 10 ? 2 : v < 100 ? 3 : v < 1000 ? 4 : v < 10000 ? 5 : v < 100000 ? 6 : v < 1000000 ? 7 : String(v).length + 1;
+  }
+  const b = Buffer.allocUnsafe(size);
+  let p = b.write(head, 0, 'latin1');
+  for (let i = 0; i < nums.length; i++) {
+    let v = nums[i]!;
+    b[p++] = 0x20;
+    let digits = 1;
+    for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
+    p += digits;
+    for (let q = p - 1; digits-- > 0; q--) {
+      b[q] = 0x30 + (v % 10);
+      v = Math.floor(v / 10);
+    }
+  }
+  p += b.write(tail, p, 'latin1');
+  return b.subarray(0, p);
 }

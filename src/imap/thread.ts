@@ -1,239 +1,328 @@
 // THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256 §2.2), as pure functions over message facts,
 // and the thread-list response syntax. Nothing here recurses on the depth of a thread: a chain of
 // 100k replies is an ordinary input.
+//
+// The tree is kept in flat integer arrays (a node is a number; messages are 0..n-1 in sequence order,
+// dummies follow), children as doubly linked lists: no object per node, unlinking is O(1), and the
+// only strings looked at are the Message-IDs (one Map lookup each) and, in step 5, the base subjects
+// of the top-level threads. test/mime/thread-differential.test.ts checks it against the plain object
+// version it replaced on random mailboxes.
 import { compareCodepoints } from '../mime/collation.js';
 
 export interface ThreadMessage {
   /** What the response shows: sequence number, or UID for UID THREAD. */
-  n: number;
+  readonly n: number;
   /** Sequence number (tie-break for equal dates). */
-  seq: number;
+  readonly seq: number;
   /** Sent date (Date: header, or INTERNALDATE when it has none), UTC ms. */
-  date: number;
-  /** i;unicode-casemap key of the base subject. */
-  subjectKey: string;
-  replyOrForward: boolean;
-  messageId: string | null;
-  references: readonly string[];
+  readonly date: number;
+  /** i;unicode-casemap key of the base subject (REFERENCES reads it only for top-level threads). */
+  readonly subjectKey: string;
+  readonly replyOrForward: boolean;
+  readonly messageId: string | null;
+  readonly references: readonly string[];
 }
 
-interface Node {
-  msg: ThreadMessage | null;
-  parent: Node | null;
-  children: Node[];
+/** A thread forest: node `x` shows `shown[x]` (a dummy: -1); its children are firstChild[x], then
+ *  nextSibling of each; the top level is `roots`, in order. */
+export interface ThreadTree {
+  readonly shown: readonly number[];
+  readonly firstChild: readonly number[];
+  readonly nextSibling: readonly number[];
+  readonly roots: readonly number[];
 }
 
-const byDate = (a: ThreadMessage, b: ThreadMessage): number => a.date - b.date || a.seq - b.seq;
+const NONE = -1;
+
+/** Children lists in flat arrays. */
+class Forest {
+  readonly parent: number[] = [];
+  readonly first: number[] = [];
+  readonly last: number[] = [];
+  readonly next: number[] = [];
+  readonly prev: number[] = [];
+  size = 0;
+
+  add(): number {
+    const x = this.size++;
+    this.parent.push(NONE);
+    this.first.push(NONE);
+    this.last.push(NONE);
+    this.next.push(NONE);
+    this.prev.push(NONE);
+    return x;
+  }
+
+  /** Append `c` (which has no parent) to `p`'s children. */
+  link(p: number, c: number): void {
+    this.parent[c] = p;
+    const l = this.last[p]!;
+    this.prev[c] = l;
+    this.next[c] = NONE;
+    if (l === NONE) this.first[p] = c;
+    else this.next[l] = c;
+    this.last[p] = c;
+  }
+
+  unlink(c: number): void {
+    const p = this.parent[c]!;
+    if (p === NONE) return;
+    const a = this.prev[c]!;
+    const b = this.next[c]!;
+    if (a === NONE) this.first[p] = b;
+    else this.next[a] = b;
+    if (b === NONE) this.last[p] = a;
+    else this.prev[b] = a;
+    this.parent[c] = NONE;
+    this.prev[c] = NONE;
+    this.next[c] = NONE;
+  }
+
+  /** Would making `p` the parent of `c` close a loop (is `c` an ancestor of `p`, or `p` itself)? */
+  wouldLoop(p: number, c: number): boolean {
+    // A node without children is nobody's ancestor: the common case costs no walk up a long chain.
+    if (this.first[c] === NONE) return p === c;
+    for (let x = p; x !== NONE; x = this.parent[x]!) if (x === c) return true;
+    return false;
+  }
+
+  children(p: number): number[] {
+    const out: number[] = [];
+    for (let c = this.first[p]!; c !== NONE; c = this.next[c]!) out.push(c);
+    return out;
+  }
+
+  /** Make `list` (nodes whose parent is `p`, or loose ones) the children of `p`, in that order. */
+  setChildren(p: number, list: readonly number[]): void {
+    let l = NONE;
+    for (const c of list) {
+      this.parent[c] = p;
+      this.prev[c] = l;
+      if (l === NONE) this.first[p] = c;
+      else this.next[l] = c;
+      l = c;
+    }
+    if (l === NONE) this.first[p] = NONE;
+    else this.next[l] = NONE;
+    this.last[p] = l;
+  }
+}
+
+/** Orders messages (by index into `msgs`) by sent date, then sequence number. */
+function byDateOf(msgs: readonly ThreadMessage[]): (a: number, b: number) => number {
+  return (a, b) => {
+    const x = msgs[a]!;
+    const y = msgs[b]!;
+    return x.date - y.date || x.seq - y.seq;
+  };
+}
 
 /** ORDEREDSUBJECT: messages grouped by base subject, each group's first message (by sent date) the
  *  parent of the rest; groups ordered by their first message's sent date. */
-export function threadOrderedSubject(msgs: readonly ThreadMessage[]): Node[] {
-  const sorted = [...msgs].sort((a, b) => compareCodepoints(a.subjectKey, b.subjectKey) || byDate(a, b));
-  const roots: Node[] = [];
-  let head: Node | null = null;
-  for (const m of sorted) {
-    if (head && head.msg!.subjectKey === m.subjectKey) {
-      head.children.push({ msg: m, parent: head, children: [] });
-    } else {
-      head = { msg: m, parent: null, children: [] };
-      roots.push(head);
-    }
+export function threadOrderedSubject(msgs: readonly ThreadMessage[]): ThreadTree {
+  const byDate = byDateOf(msgs);
+  const order = msgs.map((_, i) => i);
+  order.sort((a, b) => compareCodepoints(msgs[a]!.subjectKey, msgs[b]!.subjectKey) || byDate(a, b));
+  const f = new Forest();
+  for (let i = 0; i < msgs.length; i++) f.add();
+  const roots: number[] = [];
+  let head = NONE;
+  for (const m of order) {
+    if (head !== NONE && msgs[head]!.subjectKey === msgs[m]!.subjectKey) f.link(head, m);
+    else roots.push((head = m));
   }
-  return roots.sort((a, b) => byDate(a.msg!, b.msg!));
-}
-
-function unlink(n: Node): void {
-  const p = n.parent;
-  if (!p) return;
-  const i = p.children.indexOf(n);
-  if (i >= 0) p.children.splice(i, 1);
-  n.parent = null;
-}
-
-/** Would making `parent` the parent of `child` close a loop (is `child` an ancestor of `parent`, or
- *  the same node)? */
-function wouldLoop(parent: Node, child: Node): boolean {
-  // A node without children is nobody's ancestor: the common case costs no walk up a long chain.
-  if (child.children.length === 0) return parent === child;
-  for (let p: Node | null = parent; p; p = p.parent) if (p === child) return true;
-  return false;
-}
-
-function link(parent: Node, child: Node): void {
-  child.parent = parent;
-  parent.children.push(child);
-}
-
-/** Every node under `roots`, children before their parents. */
-function postOrder(roots: readonly Node[]): Node[] {
-  const out: Node[] = [];
-  const stack: Node[] = [...roots];
-  while (stack.length) {
-    const n = stack.pop()!;
-    out.push(n);
-    for (const c of n.children) stack.push(c);
-  }
-  return out.reverse();
-}
-
-/** The message a node is dated and titled by: itself, or a dummy's first child's. */
-function lead(n: Node): ThreadMessage | null {
-  return n.msg ?? (n.children[0] ? lead0(n.children[0]) : null);
-}
-function lead0(n: Node): ThreadMessage | null {
-  // Dummies exist only at the top level once pruned, so a child is a message; guard anyway.
-  for (let x: Node | undefined = n; x; x = x.children[0]) if (x.msg) return x.msg;
-  return null;
-}
-
-function compareNodes(a: Node, b: Node): number {
-  const x = lead(a);
-  const y = lead(b);
-  if (!x || !y) return x ? 1 : y ? -1 : 0;
-  return byDate(x, y);
+  roots.sort(byDate);
+  return { shown: msgs.map((m) => m.n), firstChild: f.first, nextSibling: f.next, roots };
 }
 
 /** REFERENCES (RFC 5256 §2.2), steps 1 to 6. */
-export function threadReferences(msgs: readonly ThreadMessage[]): Node[] {
-  const ordered = [...msgs].sort((a, b) => a.seq - b.seq);
-  const byId = new Map<string, Node>();
-  const all: Node[] = [];
-  const own: Node[] = [];
+export function threadReferences(input: readonly ThreadMessage[]): ThreadTree {
+  const msgs = [...input].sort((a, b) => a.seq - b.seq);
+  const n = msgs.length;
+  const f = new Forest();
+  for (let i = 0; i < n; i++) f.add();
+  const byDate = byDateOf(msgs);
   // (1) Message IDs: the first (lowest sequence number) message with an ID owns it; a message with
   // none, or with a duplicate, gets a unique one (is simply not findable).
-  for (const m of ordered) {
-    const n: Node = { msg: m, parent: null, children: [] };
-    own.push(n);
-    all.push(n);
-    if (m.messageId !== null && !byId.has(m.messageId)) byId.set(m.messageId, n);
+  const byId = new Map<string, number>();
+  for (let i = n - 1; i >= 0; i--) {
+    // Backwards, so that the lowest sequence number's set is the last: one Map operation per message.
+    const id = msgs[i]!.messageId;
+    if (id !== null) byId.set(id, i);
   }
-  const container = (id: string): Node => {
-    let n = byId.get(id);
-    if (!n) {
-      n = { msg: null, parent: null, children: [] }; // dummy
-      byId.set(id, n);
-      all.push(n);
-    }
-    return n;
-  };
-  for (const cur of own) {
+  for (let cur = 0; cur < n; cur++) {
     // (1A) Link the references together, each the parent of the next, without changing a link that
     // exists and without closing a loop.
-    let prev: Node | null = null;
-    for (const id of cur.msg!.references) {
-      const n = container(id);
-      if (prev && n !== prev && n.parent === null && !wouldLoop(prev, n)) link(prev, n);
-      prev = n;
+    let prev = NONE;
+    for (const id of msgs[cur]!.references) {
+      let x = byId.get(id);
+      if (x === undefined) byId.set(id, (x = f.add())); // a dummy
+      if (prev !== NONE && x !== prev && f.parent[x] === NONE && !f.wouldLoop(prev, x)) f.link(prev, x);
+      prev = x;
     }
     // (1B) The last reference (or none) is the message's parent: an existing link is replaced.
-    unlink(cur);
-    if (prev && prev !== cur && !wouldLoop(prev, cur)) link(prev, cur);
+    f.unlink(cur);
+    if (prev !== NONE && prev !== cur && !f.wouldLoop(prev, cur)) f.link(prev, cur);
   }
+  const isMsg = (x: number): boolean => x < n;
   // (2) The root set.
-  let roots = all.filter((n) => n.parent === null);
-  // (3) Prune dummies: childless ones go; others give their children to their parent's level, at
-  // the top level only when there is just one.
-  const prune = (list: Node[], parent: Node | null): Node[] => {
-    const out: Node[] = [];
-    for (const n of list) {
-      if (n.msg) {
-        out.push(n);
-      } else if (n.children.length === 0) {
-        continue;
-      } else if (parent !== null || n.children.length === 1) {
-        for (const c of n.children) {
-          c.parent = parent;
-          out.push(c);
-        }
-      } else {
-        out.push(n);
-      }
+  let roots: number[] = [];
+  for (let x = 0; x < f.size; x++) if (f.parent[x] === NONE) roots.push(x);
+  // (3) Prune dummies: childless ones go; others give their children to their parent's level, at the
+  // top level only when there is just one. Children before their parents (a reversed pre-order).
+  const pre: number[] = [];
+  const stack = [...roots];
+  while (stack.length) {
+    const x = stack.pop()!;
+    pre.push(x);
+    for (let c = f.first[x]!; c !== NONE; c = f.next[c]!) stack.push(c);
+  }
+  for (let i = pre.length - 1; i >= 0; i--) {
+    const p = pre[i]!;
+    let dummyChild = false;
+    for (let c = f.first[p]!; c !== NONE; c = f.next[c]!) if (!isMsg(c)) { dummyChild = true; break; }
+    if (!dummyChild) continue;
+    const out: number[] = [];
+    for (const c of f.children(p)) {
+      if (isMsg(c)) out.push(c);
+      else for (let g = f.first[c]!; g !== NONE; g = f.next[g]!) out.push(g); // childless: nothing
     }
-    return out;
+    f.setChildren(p, out);
+  }
+  {
+    const out: number[] = [];
+    for (const r of roots) {
+      if (isMsg(r)) out.push(r);
+      else if (f.first[r] === NONE) continue;
+      else if (f.next[f.first[r]!] === NONE) {
+        const c = f.first[r]!;
+        f.parent[c] = NONE;
+        f.prev[c] = NONE;
+        f.first[r] = f.last[r] = NONE;
+        out.push(c);
+      } else out.push(r);
+    }
+    roots = out;
+  }
+  // The message a node is dated and titled by: itself, or a dummy's first child's (down the first
+  // children: a dummy may hold a dummy after step 5).
+  const lead = (x: number): number => {
+    while (x !== NONE && !isMsg(x)) x = f.first[x]!;
+    return x;
   };
-  for (const n of postOrder(roots)) n.children = prune(n.children, n);
-  roots = prune(roots, null);
+  const compareNodes = (a: number, b: number): number => {
+    const x = lead(a);
+    const y = lead(b);
+    if (x === NONE || y === NONE) return x !== NONE ? 1 : y !== NONE ? -1 : 0;
+    return byDate(x, y);
+  };
+  const sortChildren = (p: number): void => {
+    const c = f.first[p]!;
+    if (c === NONE || f.next[c] === NONE) return;
+    f.setChildren(p, f.children(p).sort(compareNodes));
+  };
   // (4) Sort the top level by sent date (a dummy by its earliest child).
-  for (const n of roots) if (!n.msg) n.children.sort(compareNodes);
+  for (const r of roots) if (!isMsg(r)) sortChildren(r);
   roots.sort(compareNodes);
   // (5) Gather the top level by base subject.
-  const subjectOf = (n: Node): string => lead(n)?.subjectKey ?? '';
-  const table = new Map<string, Node>();
-  for (const n of roots) {
-    const subj = subjectOf(n);
-    if (subj === '') continue;
-    const t = table.get(subj);
-    if (!t) table.set(subj, n);
-    else if (t.msg && (!n.msg || (t.msg.replyOrForward && !n.msg.replyOrForward))) table.set(subj, n);
+  const subjectOf = (x: number): string => {
+    const l = lead(x);
+    return l === NONE ? '' : msgs[l]!.subjectKey;
+  };
+  // The table: one entry per base subject, found once per thread (`entry[i]`, shared by the threads
+  // of a subject), so the merge pass below looks nothing up and skips subjects with one thread.
+  const table = new Map<string, { t: number; count: number }>();
+  const entry: ({ t: number; count: number } | null)[] = [];
+  for (let i = 0; i < roots.length; i++) {
+    const x = roots[i]!;
+    const subj = subjectOf(x);
+    if (subj === '') { entry.push(null); continue; }
+    let e = table.get(subj);
+    if (e === undefined) table.set(subj, (e = { t: x, count: 0 }));
+    else if (isMsg(e.t) && (!isMsg(x) || (msgs[e.t]!.replyOrForward && !msgs[x]!.replyOrForward))) e.t = x;
+    e.count++;
+    entry.push(e);
   }
-  const removed = new Set<Node>();
-  const replaced = new Map<Node, Node>();
-  for (const n of [...roots]) {
-    const subj = subjectOf(n);
-    if (subj === '') continue;
-    const t = table.get(subj)!;
-    if (t === n) continue;
-    if (!t.msg && !n.msg) {
-      for (const c of n.children) link(t, c);
-      n.children = [];
-    } else if (!t.msg) {
-      link(t, n);
-    } else if (n.msg && n.msg.replyOrForward && !t.msg.replyOrForward) {
-      link(t, n);
+  const removed = new Set<number>();
+  const replaced = new Map<number, number>();
+  for (let i = 0; i < roots.length; i++) {
+    const e = entry[i];
+    if (!e || e.count === 1) continue;
+    const x = roots[i]!;
+    const t = e.t;
+    if (t === x) continue;
+    if (!isMsg(t) && !isMsg(x)) {
+      for (const c of f.children(x)) { f.parent[c] = NONE; f.link(t, c); }
+      f.first[x] = f.last[x] = NONE;
+    } else if (!isMsg(t)) {
+      f.link(t, x);
+    } else if (isMsg(x) && msgs[x]!.replyOrForward && !msgs[t]!.replyOrForward) {
+      f.link(t, x);
     } else {
-      const d: Node = { msg: null, parent: null, children: [] };
+      const d = f.add();
       replaced.set(t, d);
-      link(d, t);
-      link(d, n);
-      table.set(subj, d);
+      f.link(d, t);
+      f.link(d, x);
+      e.t = d;
     }
-    removed.add(n);
+    removed.add(x);
   }
-  roots = roots.filter((n) => !removed.has(n)).map((n) => {
-    // A table entry may have been wrapped more than once.
-    let r = n;
-    while (replaced.has(r)) r = replaced.get(r)!;
-    return r;
-  });
-  roots = [...new Set(roots)];
+  if (removed.size || replaced.size) {
+    const seen = new Set<number>();
+    const out: number[] = [];
+    for (let r of roots) {
+      if (removed.has(r)) continue;
+      // A table entry may have been wrapped more than once.
+      for (let w = replaced.get(r); w !== undefined; w = replaced.get(r)) r = w;
+      if (!seen.has(r)) { seen.add(r); out.push(r); }
+    }
+    roots = out;
+  }
   // (6) Sort every set of siblings by sent date, deepest first; a dummy by its first child.
-  for (const n of postOrder(roots)) n.children.sort(compareNodes);
+  pre.length = 0;
+  for (const r of roots) stack.push(r); // not push(...roots): too many arguments for a big mailbox
+  while (stack.length) {
+    const x = stack.pop()!;
+    pre.push(x);
+    for (let c = f.first[x]!; c !== NONE; c = f.next[c]!) stack.push(c);
+  }
+  for (let i = pre.length - 1; i >= 0; i--) sortChildren(pre[i]!);
   roots.sort(compareNodes);
-  return roots;
+  const shown: number[] = [];
+  for (let i = 0; i < f.size; i++) shown.push(i < n ? msgs[i]!.n : NONE);
+  return { shown, firstChild: f.first, nextSibling: f.next, roots };
 }
+
+// Work items of formatThreads' stack besides nodes (which are >= 0).
+const OPEN = -2;
+const CLOSE = -3;
 
 /** The THREAD response's thread-list: "(1 2 (3)(4 5))(6)". */
-export function formatThreads(roots: readonly Node[]): string {
-  const out: string[] = [];
-  // Work items: a string to emit, or a node whose members (n and its descendants) to emit.
-  type Item = string | Node;
-  const stack: Item[] = [];
-  const members = (n: Node): void => {
-    // Pushed in reverse, popped in order.
-    const items: Item[] = [];
-    if (n.msg) {
-      items.push(String(n.msg.n));
-      if (n.children.length === 1) items.push(' ', n.children[0]!);
-      else if (n.children.length > 1) {
-        items.push(' ');
-        for (const c of n.children) items.push('(', c, ')');
-      }
-    } else {
-      for (const c of n.children) items.push('(', c, ')');
-    }
-    for (let i = items.length - 1; i >= 0; i--) stack.push(items[i]!);
-  };
-  for (const r of roots) {
-    out.push('(');
-    stack.push(')');
-    members(r);
+export function formatThreads(tree: ThreadTree): string {
+  const { shown, firstChild, nextSibling } = tree;
+  let out = '';
+  const stack: number[] = [];
+  const rev: number[] = [];
+  for (const r of tree.roots) {
+    out += '(';
+    stack.push(CLOSE, r);
     while (stack.length) {
       const x = stack.pop()!;
-      if (typeof x === 'string') out.push(x);
-      else members(x);
+      if (x === OPEN) { out += '('; continue; }
+      if (x === CLOSE) { out += ')'; continue; }
+      // A node's members: its number, then its one child's, or each child's in parentheses.
+      const c = firstChild[x]!;
+      const s = shown[x]!;
+      if (s !== NONE) {
+        out += s;
+        if (c === NONE) continue;
+        out += ' ';
+        if (nextSibling[c] === NONE) { stack.push(c); continue; }
+      }
+      rev.length = 0;
+      for (let k = c; k !== NONE; k = nextSibling[k]!) rev.push(k);
+      for (let k = rev.length - 1; k >= 0; k--) stack.push(CLOSE, rev[k]!, OPEN);
     }
   }
-  return out.join('');
+  return out;
 }
-
-export type ThreadNode = Node;

@@ -27,7 +27,7 @@ import { crc32 } from 'node:zlib';
 import type { Logger } from '../log/types.js';
 import { killPoint } from './killpoint.js';
 import { effectiveUid, replaceFileSync } from './safe-file.js';
-import type { MailboxState, SortAddress, SortKeys, ThreadingKeys } from './types.js';
+import type { MailboxState, MessageFacts, SortAddress, SortKeys, ThreadingKeys } from './types.js';
 
 const HEAD = Buffer.from('DMFKEYS1', 'latin1');
 const HEAD_LEN = 16;
@@ -155,6 +155,58 @@ function decodeKeys(b: Buffer, p: number, end: number): KeysRecord {
   return { sortKeys: { dateHeader, sentDate, sentDay, subject, from, to, cc }, threading: { messageId, inReplyTo, references } };
 }
 
+/** Whether the keys of a payload (at `p`, up to `end`) are well formed, without making a string: a
+ *  record indexed once passed this, so its lazy decoding (LazyKeys) cannot fail later. */
+function wellFormed(b: Buffer, p: number, end: number): boolean {
+  const u32 = (): number => { if (p + 4 > end) throw new Error('short'); const v = b.readUInt32LE(p); p += 4; return v; };
+  const skip = (k: number): void => { if (p + k > end) throw new Error('short'); p += k; };
+  const nstr = (): void => { const len = u32(); if (len !== NULL) skip(len); };
+  const addr = (): void => { skip(1); if (b[p - 1] !== 0) { nstr(); nstr(); nstr(); } };
+  const list = (): void => { const n = u32(); if (n > (end - p) / 4) throw new Error('bad list'); for (let i = 0; i < n; i++) skip(u32()); };
+  try {
+    skip(16);
+    nstr(); nstr();
+    addr(); addr(); addr();
+    nstr();
+    list(); list();
+    return p === end;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A record's keys, decoded as they are asked for: the two dates (SORT DATE, SEARCH SENT*) straight
+ * from their fixed place, every string only when something reads one (then the whole record, once).
+ * SORT (DATE) or a SENT* search over 100k messages thus makes no string at all. One object per record
+ * and process (kept in its Slot): callers may key their own derived values on it (sort-keys.ts). It is
+ * a whole MessageFacts answer too ({ uid, exists, sortKeys, threading }), so that factsAll() answers
+ * 100k messages without making an object per message.
+ */
+export class LazyKeys implements KeysRecord, SortKeys, ThreadingKeys, MessageFacts {
+  private all?: KeysRecord;
+  readonly exists = true;
+  readonly sentDate: number | null;
+  readonly sentDay: number | null;
+  constructor(readonly uid: number, private readonly b: Buffer, private readonly p: number, private readonly end: number) {
+    const d = b.readDoubleLE(p);
+    const day = b.readDoubleLE(p + 8);
+    this.sentDate = Number.isNaN(d) ? null : d;
+    this.sentDay = Number.isNaN(day) ? null : day;
+  }
+  private get full(): KeysRecord { return (this.all ??= decodeKeys(this.b, this.p, this.end)); }
+  get sortKeys(): SortKeys { return this; }
+  get threading(): ThreadingKeys { return this; }
+  get dateHeader(): string | null { return this.full.sortKeys.dateHeader; }
+  get subject(): string | null { return this.full.sortKeys.subject; }
+  get from(): SortAddress | null { return this.full.sortKeys.from; }
+  get to(): SortAddress | null { return this.full.sortKeys.to; }
+  get cc(): SortAddress | null { return this.full.sortKeys.cc; }
+  get messageId(): string | null { return this.full.threading.messageId; }
+  get inReplyTo(): readonly string[] { return this.full.threading.inReplyTo; }
+  get references(): readonly string[] { return this.full.threading.references; }
+}
+
 interface Slot {
   buf: Buffer;
   /** Where the keys start (after uid and identity) and the payload ends. */
@@ -165,7 +217,23 @@ interface Slot {
   /** Where the whole record (framing included) lies in `buf`. */
   at: number;
   identity: string;
-  decoded?: KeysRecord;
+  decoded?: LazyKeys;
+}
+
+/** The records by UID: an array indexed by UID (SORT over 100k messages looks each up: no hashing, and
+ *  neighbours in memory), with the UIDs in first-insertion order for walking it (it may be sparse). */
+class SlotTable {
+  private readonly byUid: (Slot | undefined)[] = [];
+  private readonly uids: number[] = [];
+  get(uid: number): Slot | undefined { return this.byUid[uid]; }
+  set(uid: number, s: Slot): void {
+    if (this.byUid[uid] === undefined) this.uids.push(uid);
+    this.byUid[uid] = s;
+  }
+  keys(): number[] { return [...this.uids]; }
+  *[Symbol.iterator](): IterableIterator<[number, Slot]> {
+    for (const uid of this.uids) yield [uid, this.byUid[uid]!];
+  }
 }
 
 interface Shared {
@@ -174,13 +242,41 @@ interface Shared {
   /** Bytes of the file taken in so far (a record start, or the start of bytes not yet understood). */
   indexed: number;
   uidValidity: number;
-  map: Map<number, Slot>;
+  map: SlotTable;
   /** Open handles using it; forgotten with the last. */
   refs: number;
 }
 
 /** The files' contents known to this process, by path (a cache: every use checks the file first). */
 const shared = new Map<string, Shared>();
+
+/** Files no handle uses any more, kept (oldest first) so that the next session of a long-lived process
+ *  (a resident worker) re-reads only what was appended since: a later handle still stats the path and
+ *  checks the descriptor's owner, mode and links before believing a byte, and a replaced file (another
+ *  inode) or a shorter one is read afresh. Bounded by count and by the bytes held. */
+const idle = new Map<string, Shared>();
+const IDLE_FILES = 8;
+const IDLE_BYTES = 96 * 1024 * 1024;
+
+function forget(path: string, sh: Shared): void {
+  if (sh.fd >= 0) closeSync(sh.fd);
+  sh.fd = -1;
+  sh.map = new SlotTable();
+  idle.delete(path);
+  shared.delete(path);
+}
+
+function park(path: string, sh: Shared): void {
+  if (sh.fd < 0 || sh.indexed > IDLE_BYTES) { forget(path, sh); return; }
+  idle.set(path, sh);
+  let bytes = 0;
+  for (const x of idle.values()) bytes += x.indexed;
+  for (const [p, x] of idle) {
+    if (idle.size <= IDLE_FILES && bytes <= IDLE_BYTES) break;
+    bytes -= x.indexed;
+    forget(p, x);
+  }
+}
 
 export interface KeysFileOptions {
   dir: string;
@@ -220,7 +316,8 @@ export class KeysFile {
   constructor(private readonly opts: KeysFileOptions) {
     this.path = `${opts.dir}/${opts.name}`;
     let sh = shared.get(this.path);
-    if (!sh) shared.set(this.path, (sh = { fd: -1, ino: -1, indexed: 0, uidValidity: 0, map: new Map(), refs: 0 }));
+    if (!sh) shared.set(this.path, (sh = { fd: -1, ino: -1, indexed: 0, uidValidity: 0, map: new SlotTable(), refs: 0 }));
+    idle.delete(this.path);
     sh.refs++;
     this.sh = sh;
   }
@@ -232,7 +329,7 @@ export class KeysFile {
     sh.ino = -1;
     sh.indexed = 0;
     sh.uidValidity = 0;
-    sh.map = new Map();
+    sh.map = new SlotTable();
   }
 
   /** Is the open file still the one at the path, and has it grown? Take in what is new. */
@@ -303,7 +400,7 @@ export class KeysFile {
         const uid = payload.readUInt32LE(0);
         const r = new Reader(buf, p + 16, p + 12 + len);
         const identity = r.str();
-        this.sh.map.set(uid, { buf, keys: r.p, end: p + 12 + len, size: 12 + len, at: p, identity });
+        if (wellFormed(buf, r.p, p + 12 + len)) this.sh.map.set(uid, { buf, keys: r.p, end: p + 12 + len, size: 12 + len, at: p, identity });
       } catch { /* malformed: skipped */ }
       p += 12 + len;
     }
@@ -311,7 +408,7 @@ export class KeysFile {
   }
 
   /** The keys cached for `uid` if they are for these bytes (identity) under this UIDVALIDITY. */
-  lookup(uid: number, identity: string, uidValidity: number, resync: boolean): KeysRecord | undefined {
+  lookup(uid: number, identity: string, uidValidity: number, resync: boolean): LazyKeys | undefined {
     if (this.closed) return undefined;
     if (resync || !this.looked) {
       this.looked = true;
@@ -320,20 +417,13 @@ export class KeysFile {
     if (this.sh.fd < 0 || this.sh.uidValidity !== uidValidity) return undefined;
     const s = this.sh.map.get(uid);
     if (!s || s.identity !== identity) return undefined;
-    if (!s.decoded) {
-      try {
-        s.decoded = decodeKeys(s.buf, s.keys, s.end);
-      } catch {
-        return undefined;
-      }
-    }
-    return s.decoded;
+    return (s.decoded ??= new LazyKeys(uid, s.buf, s.keys, s.end));
   }
 
   /** The UIDs with a whole record in the file as it is now, for this UIDVALIDITY (checks, tests). */
   known(uidValidity: number): number[] {
     try { this.sync(); } catch { this.reset(); }
-    return this.sh.fd >= 0 && this.sh.uidValidity === uidValidity ? [...this.sh.map.keys()].sort((a, b) => a - b) : [];
+    return this.sh.fd >= 0 && this.sh.uidValidity === uidValidity ? this.sh.map.keys().sort((a, b) => a - b) : [];
   }
 
   /** Queue a record (written soon, in a batch). */
@@ -445,9 +535,6 @@ export class KeysFile {
     if (this.closed) return;
     this.flush();
     this.closed = true;
-    if (--this.sh.refs === 0) {
-      this.reset();
-      shared.delete(this.path);
-    }
+    if (--this.sh.refs === 0) park(this.path, this.sh);
   }
 }

@@ -350,6 +350,46 @@ export async function* mailboxFacts(cache: FactsFile | null, source: FactsSource
   }
 }
 
+/** A place in factsAll()'s answer not filled yet. */
+const MISSING: MessageFacts = { uid: 0, exists: false };
+
+/**
+ * Mailbox.factsAll() for a backend: as mailboxFacts(), in an array. A request for the sort/thread keys
+ * only is answered from the keys file (facts-keys.ts) in one synchronous pass; what it lacks (and every
+ * other request) goes through mailboxFacts().
+ */
+export async function mailboxFactsAll(cache: FactsFile | null, source: FactsSource, uids: readonly number[], want: FactsRequest): Promise<MessageFacts[]> {
+  const out: MessageFacts[] = []; // grown by push: V8 makes `new Array(n)` above 100,000 a dictionary
+  for (let i = 0; i < uids.length; i++) out.push(MISSING);
+  const keysOnly = (want.sortKeys || want.threading) && !want.envelope && !want.body && !want.bodyStructure && !want.headerFields && !want.headerValues;
+  let rest: number[] = [];
+  let restAt: number[] = [];
+  if (cache && keysOnly) {
+    const uv = source.state.uidValidity;
+    let resync = true; // the file as it is now: someone may have added records since this handle looked
+    for (let i = 0; i < uids.length; i++) {
+      const uid = uids[i]!;
+      const id = source.identity(uid);
+      const k = id === undefined ? undefined : cache.keys.lookup(uid, id, uv, resync);
+      resync = false;
+      if (k) {
+        out[i] = k; // the record is a MessageFacts with both keys (one more than asked for is allowed)
+      } else {
+        rest.push(uid);
+        restAt.push(i);
+      }
+    }
+  } else {
+    rest = [...uids];
+    restAt = uids.map((_, i) => i);
+  }
+  if (rest.length) {
+    let j = 0;
+    for await (const f of mailboxFacts(cache, source, rest, want)) out[restAt[j++]!] = f;
+  }
+  return out;
+}
+
 /** Facts straight from the bytes, nothing cached. */
 export function factsFromBytes(source: FactsSource, uids: readonly number[], want: FactsRequest): AsyncGenerator<MessageFacts> {
   return mailboxFacts(null, source, uids, want);

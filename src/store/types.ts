@@ -230,6 +230,13 @@ export interface Mailbox {
    * read-only handle (EXAMINE) answers the same facts but never writes a cache.
    */
   facts(uids: readonly number[], want: FactsRequest): AsyncIterable<MessageFacts>;
+  /**
+   * facts() answered all at once: the same MessageFacts, in an array in the order given. For commands
+   * that need every answer before they can say anything (SORT, THREAD): the store may answer what its
+   * cache holds in one synchronous pass, without a promise per message, and read or parse only the
+   * rest. Memory grows with the number of UIDs: not for FETCH.
+   */
+  factsAll(uids: readonly number[], want: FactsRequest): Promise<MessageFacts[]>;
   /** Change flags of the given UIDs; returns the new state. UIDs that are unknown or already expunged
    *  (by anyone) are ignored: a silent no-op, as RFC 2180 §4.2.1 lets a server do. Changed messages get
    *  a new mod-sequence. With `unchangedSince` (RFC 7162 UNCHANGEDSINCE), messages whose mod-sequence

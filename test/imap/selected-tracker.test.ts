@@ -25,6 +25,7 @@ function fakeMailbox(messages: MessageInfo[], keywords: string[] = []): Fake {
     stream: () => { throw new Error('unused'); },
     streamTransient: () => { throw new Error('unused'); },
     facts: () => { throw new Error('unused'); },
+    factsAll: () => { throw new Error('unused'); },
     setFlags: async () => state,
     expunge: async () => [],
     acknowledge: (st: MailboxState) => { acks.push(st); },

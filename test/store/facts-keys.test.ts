@@ -5,11 +5,11 @@
 // file is trusted only when ours; and a kill -9 mid-append on both backends leaves answers right.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StoreError, type FactsRequest, type Mailbox, type MailboxState, type MessageFacts } from '../../src/store/types.js';
-import { factsFromBytes, mailboxFacts } from '../../src/store/facts.js';
+import { StoreError, type FactsRequest, type Mailbox, type MailboxState, type MessageFacts, type SortAddress } from '../../src/store/types.js';
+import { factsFromBytes, mailboxFacts, mailboxFactsAll } from '../../src/store/facts.js';
 import { FactsFile } from '../../src/store/facts-file.js';
 import { KeysFile } from '../../src/store/facts-keys.js';
 import { ROOT } from '../helpers/site.js';
@@ -39,9 +39,25 @@ function memorySource(msgs: Map<number, { bytes: Buffer; identity: string }>, ui
   return src;
 }
 
+/** The facts as plain data: the contract's members read one by one (the store may answer with objects
+ *  that decode a member when it is read: facts-keys.ts LazyKeys), so toEqual compares what callers see. */
+function plain(f: MessageFacts): MessageFacts {
+  const addr = (a: SortAddress | null) => a && { name: a.name, mailbox: a.mailbox, domain: a.domain };
+  const sk = f.sortKeys;
+  const th = f.threading;
+  const rest = Object.fromEntries((['envelope', 'body', 'bodyStructure', 'headerFields', 'headerValues'] as const).filter((k) => f[k] !== undefined).map((k) => [k, f[k]]));
+  return {
+    uid: f.uid,
+    exists: f.exists,
+    ...rest,
+    ...(sk ? { sortKeys: { dateHeader: sk.dateHeader, sentDate: sk.sentDate, sentDay: sk.sentDay, subject: sk.subject, from: addr(sk.from), to: addr(sk.to), cc: addr(sk.cc) } } : {}),
+    ...(th ? { threading: { messageId: th.messageId, inReplyTo: [...th.inReplyTo], references: [...th.references] } } : {}),
+  };
+}
+
 async function collect(it: AsyncIterable<MessageFacts>): Promise<MessageFacts[]> {
   const out: MessageFacts[] = [];
-  for await (const f of it) out.push(f);
+  for await (const f of it) out.push(plain(f));
   return out;
 }
 
@@ -71,6 +87,12 @@ describe('facts keys file', () => {
     const got = await collect(mailboxFacts(new FactsFile({ dir, name: 'x.facts', writable: false }), s, uids, KEYS));
     expect(s.loads).toBe(0);
     expect(got).toEqual(fresh);
+    // All at once: the same answers, from the keys file too; a UID it lacks is parsed, in its place.
+    const sa = memorySource(msgs);
+    const withGone = [...uids.slice(0, 3), 999, ...uids.slice(3)];
+    const all = await mailboxFactsAll(new FactsFile({ dir, name: 'x.facts', writable: false }), sa, withGone, KEYS);
+    expect(sa.loads).toBe(1);
+    expect(all.map(plain)).toEqual([...fresh.slice(0, 3), { uid: 999, exists: false }, ...fresh.slice(3)]);
     // Each half alone, too (sortKeys for SENT*, threading alone).
     const s2 = memorySource(msgs);
     expect(await collect(mailboxFacts(new FactsFile({ dir, name: 'x.facts', writable: false }), s2, uids, { sortKeys: true }))).toEqual(
@@ -149,6 +171,42 @@ describe('facts keys file', () => {
     expect(statSync(join(dir, 'x.facts.sk')).mode & 0o777).toBe(0o666);
   });
 
+  it('is kept in memory after its last handle closed, yet re-checked by the next: appends, replacement, trust', async () => {
+    dir = tempDir();
+    const msgs = many(20);
+    const uids = [...msgs.keys()];
+    const keysPath = join(dir, 'x.facts.sk');
+    const fill = async (list: number[]) => { const w = new FactsFile({ dir, name: 'x.facts', writable: true }); await collect(mailboxFacts(w, memorySource(msgs), list, KEYS)); w.close(); };
+    await fill(uids.slice(0, 10));
+    const reader = () => new KeysFile({ dir, name: 'x.facts.sk', writable: false });
+    const r1 = reader();
+    expect(r1.known(7)).toEqual(uids.slice(0, 10));
+    const same = r1.lookup(1, 'id0', 7, false);
+    r1.close(); // the last handle: what it read stays for the next handle of this process
+    // Another process appends (the same inode grows): the next handle takes in only the new records.
+    await fill(uids.slice(10));
+    const r2 = reader();
+    expect(r2.known(7)).toEqual(uids);
+    expect(r2.lookup(1, 'id0', 7, false)).toBe(same); // the same object: derived values keyed on it stay valid
+    r2.close();
+    // Replaced by a compaction elsewhere (another inode, other contents): read afresh.
+    const other = many(3);
+    const w = new FactsFile({ dir, name: 'y.facts', writable: true });
+    await collect(mailboxFacts(w, memorySource(other, 7), [...other.keys()], KEYS));
+    w.close();
+    writeFileSync(keysPath + '.new', readFileSync(join(dir, 'y.facts.sk')), { mode: 0o600 });
+    renameSync(keysPath + '.new', keysPath);
+    const r3 = reader();
+    expect(r3.known(7)).toEqual([1, 2, 3]);
+    r3.close();
+    // Made writable by others while nobody held it open: not believed by the next handle.
+    chmodSync(keysPath, 0o666);
+    const r4 = reader();
+    expect(r4.lookup(1, 'id0', 7, false)).toBeUndefined();
+    expect(r4.known(7)).toEqual([]);
+    r4.close();
+  });
+
   it('stays under its cap and drops expunged messages when it compacts', async () => {
     dir = tempDir();
     const msgs = many(300);
@@ -192,7 +250,10 @@ describe.each(['mbox', 'maildir'] as const)('%s: keys file survives kill -9 mid-
   });
   const all = async (box: Mailbox, want: FactsRequest) => {
     const out: MessageFacts[] = [];
-    for await (const f of box.facts(box.state.messages.map((m) => m.uid), want)) out.push(f);
+    const uids = box.state.messages.map((m) => m.uid);
+    for await (const f of box.facts(uids, want)) out.push(plain(f));
+    // The all-at-once form answers the same.
+    expect((await box.factsAll(uids, want)).map(plain)).toEqual(out);
     return out;
   };
 

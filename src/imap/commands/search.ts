@@ -285,7 +285,7 @@ export async function searchMessages(s: ImapSession, key0: SearchKey, charset: s
     if (e.gone) continue;
     const info = (infos[i] = sel.current(i));
     const was = known?.(info);
-    const v = was !== undefined ? was : cheapMatch(key, { info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test, now, saved, content: noContent, headers: noContent });
+    const v = was !== undefined ? was : key.op === 'all' ? true : cheapMatch(key, { info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test, now, saved, content: noContent, headers: noContent });
     decided[i] = v;
     if (v === null) open.push(i);
   }

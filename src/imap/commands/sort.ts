@@ -4,8 +4,9 @@
 // sort-keys' facts.
 import type { Command, ImapSession } from '../session.js';
 import { parseReturns } from '../search-keys.js';
-import { needsFacts, parseSortCriteria, sortItems, type SortItem } from '../sort.js';
-import { messageFacts } from '../sort-keys.js';
+import { needsFacts, numberLine, parseSortCriteria, sortOrder } from '../sort.js';
+import { messageFacts, type SortFacts } from '../sort-keys.js';
+import type { MessageInfo } from '../../store/types.js';
 import { no, ok, type Result } from '../result.js';
 import { requireSelected } from './helpers.js';
 import { addContext, contextRequested } from '../search-context.js';
@@ -29,20 +30,28 @@ export async function sort(s: ImapSession, c: Command): Promise<Result> {
     return no(BADCHARSET);
   }
   const facts = needsFacts(criteria) ? await messageFacts(sel.mailbox, r.hits.map((h) => h.info)) : null;
-  const items: SortItem[] = [];
-  r.hits.forEach((h, i) => {
+  // The messages still there (facts null: gone from the store meanwhile), as columns.
+  const m = r.hits.length;
+  const infos: MessageInfo[] = [];
+  const seqs = new Uint32Array(m);
+  const kept: (SortFacts | null)[] | null = facts ? [] : null;
+  for (let i = 0; i < m; i++) {
     const f = facts ? facts[i]! : null;
-    if (facts && !f) return; // gone from the store meanwhile
-    items.push({ seq: h.index + 1, info: h.info, facts: f });
-  });
-  sortItems(items, criteria);
-  const nums = items.map((it) => (c.uid ? it.info.uid : it.seq));
+    if (facts && !f) continue;
+    const h = r.hits[i]!;
+    seqs[infos.length] = h.index + 1;
+    infos.push(h.info);
+    kept?.push(f);
+  }
+  const order = sortOrder(infos, seqs.subarray(0, infos.length), kept, criteria);
+  const nums: number[] = [];
+  for (let i = 0; i < order.length; i++) nums.push(c.uid ? infos[order[i]!]!.uid : seqs[order[i]!]!);
   const modseq = r.withModseq ? r.maxModseq : null;
   if (!returns) {
     const mod = modseq !== null && nums.length ? ` (MODSEQ ${modseq})` : '';
-    s.untagged(`SORT${nums.map((n) => ' ' + n).join('')}${mod}`);
+    s.write(numberLine('* SORT', nums, `${mod}\r\n`));
   } else {
-    const uids = items.map((it) => it.info.uid);
+    const uids = order.map((i) => infos[i]!.uid);
     answerReturns(s, c, returns, nums, uids, modseq);
     if (update) addContext(sel, c, key, charset, uids, criteria);
   }

@@ -11,7 +11,7 @@ import { promises as fsp, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ExpungedSince, FactsRequest, Flag, Mailbox, MailboxState, MessageFacts, MessageInfo, StoreMode } from '../types.js';
-import { mailboxFacts, type FactsSource } from '../facts.js';
+import { mailboxFacts, mailboxFactsAll, type FactsSource } from '../facts.js';
 import { FactsFile } from '../facts-file.js';
 import { StoreError } from '../types.js';
 import { CHANGE_APPEND, CHANGE_EXPUNGE, CHANGE_FLAGS, CHANGE_PURGE, type ChangeLog, type ChangeRecord } from '../changelog.js';
@@ -675,6 +675,11 @@ export class MaildirMailbox implements Mailbox {
   facts(uids: readonly number[], want: FactsRequest): AsyncIterable<MessageFacts> {
     this.factsFile ??= new FactsFile({ dir: this.dir, name: FACTS_CACHE, writable: !this.readOnly, log: this.env.log });
     return mailboxFacts(this.factsFile, this.factsSource(), uids, want);
+  }
+
+  factsAll(uids: readonly number[], want: FactsRequest): Promise<MessageFacts[]> {
+    this.factsFile ??= new FactsFile({ dir: this.dir, name: FACTS_CACHE, writable: !this.readOnly, log: this.env.log });
+    return mailboxFactsAll(this.factsFile, this.factsSource(), uids, want);
   }
 
   private factsSource(): FactsSource {

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { lstatSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Mailbox, MailboxState, MessageInfo, Flag, StoreMode, ExpungedSince, FactsRequest, MessageFacts } from '../types.js';
-import { mailboxFacts, type FactsSource } from '../facts.js';
+import { mailboxFacts, mailboxFactsAll, type FactsSource } from '../facts.js';
 import { FactsFile } from '../facts-file.js';
 import { StoreError } from '../types.js';
 import type { MboxFile } from './file.js';
@@ -278,6 +278,12 @@ export class MboxMailbox implements Mailbox {
     this.live();
     this.factsFile ??= new FactsFile({ dir: this.file.indexDir, name: basename(this.file.factsPath), writable: !this.readOnly });
     return mailboxFacts(this.factsFile, this.factsSource(), uids, want);
+  }
+
+  factsAll(uids: readonly number[], want: FactsRequest): Promise<MessageFacts[]> {
+    this.live();
+    this.factsFile ??= new FactsFile({ dir: this.file.indexDir, name: basename(this.file.factsPath), writable: !this.readOnly });
+    return mailboxFactsAll(this.factsFile, this.factsSource(), uids, want);
   }
 
   private factsSource(): FactsSource {
