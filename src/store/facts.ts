@@ -9,7 +9,8 @@ import { bodyStructure } from '../mime/bodystructure.js';
 import { decodeHeaderValue } from '../mime/decode.js';
 import { fieldValue } from '../mime/header.js';
 import { loadCharsets } from '../mime/charset.js';
-import type { Address } from '../mime/address.js';
+import { ADDRESS_SEARCH_FIELDS, addressSearchText, type Address } from '../mime/address.js';
+import { foldText } from '../mime/search.js';
 import type { MimePart } from '../mime/types.js';
 import type { FactsRequest, MailboxState, MessageFacts, SortAddress, SortKeys, ThreadingKeys } from './types.js';
 import { MAX_NAMES, type CachedFacts, type FactsFile, type ParsedFacts, type RawField } from './facts-file.js';
@@ -228,11 +229,38 @@ export function headerValuesOf(fields: readonly RawField[], names: readonly stri
   return out;
 }
 
-/** Lower-cased, de-duplicated field names of a request (HEADER.FIELDS and headerValues together). */
-export function requestedNames(want: FactsRequest): { fields: Set<string>; values: string[] } {
+/** A field's value as the address parser takes it: without the line end, and without the blanks
+ *  after the colon unless they are all the first line holds (then one of them goes: Dovecot's rule, as
+ *  mime/header.ts fieldValue). */
+function addressValue(f: RawField): string {
+  const l = f.line;
+  let s = f.valueAt;
+  let e = l.length;
+  if (e > s && l.charCodeAt(e - 1) === 0x0a) e--;
+  if (e > s && l.charCodeAt(e - 1) === 0x0d) e--;
+  let p = s;
+  while (p < e && (l.charCodeAt(p) === 0x20 || l.charCodeAt(p) === 0x09)) p++;
+  if (p < e && l.charCodeAt(p) !== 0x0d && l.charCodeAt(p) !== 0x0a) s = p;
+  else if (s < e && (l.charCodeAt(s) === 0x20 || l.charCodeAt(s) === 0x09)) s++;
+  return l.slice(s, e);
+}
+
+/** MessageFacts.searchValues of one field (lower-cased name) from the header's fields. */
+export function fieldSearchValues(fields: readonly RawField[], name: string): string[] {
+  const out: string[] = [];
+  for (const f of fields) if (f.name === name) out.push(foldText(decodedValue(f)));
+  if (ADDRESS_SEARCH_FIELDS.has(name)) {
+    for (const f of fields) if (f.name === name) out.push(foldText(addressSearchText(addressValue(f), decodeHeaderValue)));
+  }
+  return out;
+}
+
+/** Lower-cased, de-duplicated field names of a request (HEADER.FIELDS, headerValues, searchValues). */
+export function requestedNames(want: FactsRequest): { fields: Set<string>; values: string[]; search: string[] } {
   const fields = new Set((want.headerFields ?? []).map((n) => n.toLowerCase()));
   const values = [...new Set((want.headerValues ?? []).map((n) => n.toLowerCase()))];
-  return { fields, values };
+  const search = [...new Set((want.searchValues ?? []).map((n) => n.toLowerCase()))];
+  return { fields, values, search };
 }
 
 /** The facts the request asks for, assembled from parsed facts and header fields. */
@@ -247,6 +275,7 @@ export function answer(uid: number, want: FactsRequest, parsed: ParsedFacts | nu
   }
   if (want.headerFields) f.headerFields = headerFieldsOf(fields, names.fields);
   if (want.headerValues) f.headerValues = headerValuesOf(fields, names.values);
+  if (want.searchValues) f.searchValues = new Map(names.search.map((n) => [n, fieldSearchValues(fields, n)]));
   return f;
 }
 
@@ -268,6 +297,13 @@ function answerCached(uid: number, want: FactsRequest, rec: CachedFacts, names: 
     if (want.headerFields) f.headerFields = headerFieldsOf(fields, names.fields);
     if (want.headerValues) f.headerValues = headerValuesOf(fields, names.values);
   }
+  if (want.searchValues) {
+    // Kept with the record (in this process): a header SEARCH then decodes and folds nothing.
+    let fields: RawField[] | null = null;
+    const m = new Map<string, readonly string[]>();
+    for (const n of names.search) m.set(n, rec.searchValues(n, () => fieldSearchValues((fields ??= rec.fields()), n)));
+    f.searchValues = m;
+  }
   return f;
 }
 
@@ -279,10 +315,10 @@ function answerCached(uid: number, want: FactsRequest, rec: CachedFacts, names: 
 export async function* mailboxFacts(cache: FactsFile | null, source: FactsSource, uids: readonly number[], want: FactsRequest): AsyncGenerator<MessageFacts> {
   await loadCharsets();
   const names = requestedNames(want);
-  const asked = [...new Set([...names.fields, ...names.values])];
+  const asked = [...new Set([...names.fields, ...names.values, ...names.search])];
   const parsedWanted = wantsParsed(want);
   // SORT, THREAD, SENT*: only the keys family, from its own small file when it has them.
-  const keysOnly = parsedWanted && !want.envelope && !want.body && !want.bodyStructure && !want.headerFields && !want.headerValues;
+  const keysOnly = parsedWanted && !want.envelope && !want.body && !want.bodyStructure && !want.headerFields && !want.headerValues && !want.searchValues;
   let resynced = false;
   let keysResynced = false;
   for (const uid of uids) {
