@@ -60,7 +60,11 @@ function randomCtx(r: () => number): Ctx {
     seq: 1 + Math.floor(r() * 20), maxSeq: 20, maxUid: 20,
     strings: new Map([[needle, r() < 0.5 ? 'x' : '']]),
     now: 5 * DAY, saved: new Set(r() < 0.5 ? [3, 4, 5] : []),
-    content: async () => ({ body: () => (hit ? 'axb' : 'abc'), text: () => (r() < 0.5 ? 'x' : 'y') }),
+    content: async () => {
+      const text = () => (r() < 0.5 ? 'x' : 'y');
+      const body = () => (hit ? 'axb' : 'abc');
+      return { body, text, bodyWords: body, textWords: text };
+    },
     headers: async () => ({ header: () => (hit ? ['x'] : ['y']), sentDay }),
     test: (k, star) => {
       let f = tests.get(k);

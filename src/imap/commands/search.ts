@@ -52,10 +52,17 @@ export async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
       return sentMatch(k, await c.headers());
     case 'header':
       return headerMatch(k, await c.headers(), c.strings);
-    case 'body':
-      return (await c.content()).body().includes(c.strings.get(k.value)!);
-    case 'text':
-      return (await c.content()).text().includes(c.strings.get(k.value)!);
+    case 'body': {
+      // A needle without a space is found as well without folding whitespace (mime/search.ts caseFold).
+      const needle = c.strings.get(k.value)!;
+      const m = await c.content();
+      return (needle.includes(' ') ? m.body() : m.bodyWords()).includes(needle);
+    }
+    case 'text': {
+      const needle = c.strings.get(k.value)!;
+      const m = await c.content();
+      return (needle.includes(' ') ? m.text() : m.textWords()).includes(needle);
+    }
   }
   // Every other key is decided by what the session has at hand (flags, numbers, dates): the first
   // pass's rule, one place for it.
