@@ -3,9 +3,11 @@
 // HEADER.FIELDS, header SEARCH keys, SORT and THREAD read a few hundred bytes instead of the message.
 //
 // Text, append-only, one record per line:
-//   header   `DMFACTS1 V<uidvalidity>\n`
+//   header   `DMFACTS2 V<uidvalidity>\n`
 //   record   `<crc32 of the rest, 8 hex> <uid>\t<identity>\t<envelope>\t<body>\t<bodystructure>\t<sort keys>
-//             \t<threading>\t<covered header names>\t<header fields>\n`
+//             \t<threading>\t<covered header names>\t<header fields>\t<search strings>\n`
+// (search strings: MessageFacts.searchValues of each covered name, in the order of the names). Version 1
+// files (no search strings) have another header: they are not believed, and rewritten at the next write.
 // Every column after the uid is JSON (a string, object or array), so neither a TAB nor a line break occurs
 // inside one. A later record for a UID replaces an earlier one. A record is believed only when its CRC
 // holds, the file's UIDVALIDITY is the mailbox's and its identity is the message's as the backend knows
@@ -53,7 +55,9 @@ export interface RawField {
   valueAt: number;
 }
 
-const MAGIC = 'DMFACTS1';
+const MAGIC = 'DMFACTS2';
+/** Columns of a record (uid and identity included). */
+const COLUMNS = 10;
 /** Records larger than this (a giant MIME tree) are not cached. */
 export const MAX_RECORD = 64 * 1024;
 /** Header names one record keeps fields for. */
@@ -83,8 +87,8 @@ export interface CachedFacts {
 interface Pos {
   off: number;
   len: number;
-  /** The identity column as written (JSON text). */
-  ident: string;
+  /** The identity column as written (JSON text), once the record was checked. */
+  ident?: string;
   /** Its CRC was found to hold (checked once: the bytes at an offset of the same file do not change). */
   checked: boolean;
   /** Columns decoded before, kept while the process-wide budget allows (`memo`). */
@@ -197,7 +201,7 @@ class Record implements CachedFacts {
       const line = this.sh.fd >= 0 ? readAt(this.sh, this.p.off, this.p.len) : undefined;
       if (!line) throw new Error('record gone');
       const cols = columns(line);
-      if (cols.length !== 9) throw new Error('bad record');
+      if (cols.length !== COLUMNS) throw new Error('bad record');
       this.line = line;
       this.cols = cols;
     }
@@ -230,7 +234,9 @@ class Record implements CachedFacts {
   searchValues(name: string, make: () => readonly string[]): readonly string[] {
     const hit = this.p.search?.get(name);
     if (hit) return hit;
-    const v = make();
+    const k = this.names().indexOf(name);
+    const stored = k >= 0 ? (this.col(9) as unknown[])[k] : undefined;
+    const v = Array.isArray(stored) && stored.every((x) => typeof x === 'string') ? (stored as string[]) : make();
     let n = name.length;
     for (const s of v) n += s.length;
     if (memoChars + n <= MEMO_BUDGET) {
@@ -265,9 +271,10 @@ export interface FactsFileOptions {
 }
 
 function columns(line: Buffer): number[] {
-  // Start offsets of each column after "crc ": uid, identity, envelope, body, bs, sort, thread, names, fields.
+  // Start offsets of each column after "crc ": uid, identity, envelope, body, bs, sort, thread, names,
+  // fields, search strings.
   const starts = [9];
-  for (let i = line.indexOf(0x09, 9); i >= 0 && starts.length < 9; i = line.indexOf(0x09, i + 1)) starts.push(i + 1);
+  for (let i = line.indexOf(0x09, 9); i >= 0 && starts.length < COLUMNS; i = line.indexOf(0x09, i + 1)) starts.push(i + 1);
   return starts;
 }
 
@@ -384,15 +391,13 @@ export class FactsFile {
   private indexLine(data: Buffer, s: number, e: number, fileOff: number): void {
     const sh = this.sh;
     if (fileOff === 0) {
-      const m = /^DMFACTS1 V(\d+)$/.exec(data.toString('latin1', s, Math.min(e, s + 40)));
+      const m = /^DMFACTS2 V(\d+)$/.exec(data.toString('latin1', s, Math.min(e, s + 40)));
       sh.uidValidity = m ? Number(m[1]) : 0;
       return;
     }
     if (!sh.uidValidity || e - s < 12 || data[s + 8] !== 0x20) return;
     const t1 = data.indexOf(0x09, s + 9);
     if (t1 < 0 || t1 > e) return;
-    const t2 = data.indexOf(0x09, t1 + 1);
-    if (t2 < 0 || t2 > e) return;
     let uid = 0;
     for (let i = s + 9; i < t1; i++) {
       const c = data[i]! - 0x30;
@@ -402,7 +407,7 @@ export class FactsFile {
     if (uid < 1 || uid > 0xffffffff) return;
     const old = sh.map.get(uid);
     if (old) this.forget(old);
-    sh.map.set(uid, { off: fileOff, len: e - s, ident: data.toString('utf8', t1 + 1, t2), checked: false });
+    sh.map.set(uid, { off: fileOff, len: e - s, checked: false });
   }
 
   /** A record replaced by a later one: its decoded columns no longer count. */
@@ -424,22 +429,26 @@ export class FactsFile {
     }
     if (sh.fd < 0 || sh.uidValidity !== uidValidity) return undefined;
     const p = sh.map.get(uid);
-    if (!p || p.ident !== JSON.stringify(identity)) return undefined;
-    if (p.checked) return new Record(sh, p, null);
+    if (!p) return undefined;
+    if (p.checked) return p.ident === JSON.stringify(identity) ? new Record(sh, p, null) : undefined;
+    // First use in this process: the whole record checked once (the identity read only now, so that
+    // indexing the file makes no string per record).
     const line = readAt(sh, p.off, p.len);
     if (!line) return undefined;
     const crc = parseInt(line.toString('latin1', 0, 8), 16);
     if (crc32(line.subarray(9)) !== crc) return undefined;
-    if (columns(line).length !== 9) return undefined;
+    const cols = columns(line);
+    if (cols.length !== COLUMNS) return undefined;
+    p.ident = line.toString('utf8', cols[1]!, cols[2]! - 1);
     p.checked = true;
-    return new Record(sh, p, line);
+    return p.ident === JSON.stringify(identity) ? new Record(sh, p, line) : undefined;
   }
 
   // ---- writing ----
 
   /** Queue a record for `uid` (written soon, in a batch). `state` is the handle's current state (which
    *  UIDs are live, for compaction; UIDVALIDITY of the record). */
-  add(uid: number, identity: string, parsed: ParsedFacts, names: readonly string[], fields: readonly RawField[], state: MailboxState): void {
+  add(uid: number, identity: string, parsed: ParsedFacts, names: readonly string[], fields: readonly RawField[], search: readonly (readonly string[] | null)[], state: MailboxState): void {
     this.keys.add(uid, identity, parsed.sortKeys, parsed.threading, state);
     if (!this.opts.writable || this.noWrite || this.closed || this.full) return;
     if (this.state && this.state.uidValidity !== state.uidValidity) this.pending = [];
@@ -454,6 +463,7 @@ export class FactsFile {
       JSON.stringify(parsed.threading),
       JSON.stringify(names),
       JSON.stringify(fields.map((f) => [f.name, f.line, f.valueAt])),
+      JSON.stringify(search),
     ].join('\t');
     const b = Buffer.from(body, 'utf8');
     if (b.length + 10 > MAX_RECORD) return;

@@ -245,6 +245,10 @@ function addressValue(f: RawField): string {
   return l.slice(s, e);
 }
 
+/** Fields whose SEARCH strings a record keeps even when they were not asked for as such: what FROM, TO,
+ *  CC, BCC and SUBJECT look at. */
+const SEARCHED: ReadonlySet<string> = new Set([...ADDRESS_SEARCH_FIELDS, 'subject']);
+
 /** MessageFacts.searchValues of one field (lower-cased name) from the header's fields. */
 export function fieldSearchValues(fields: readonly RawField[], name: string): string[] {
   const out: string[] = [];
@@ -381,7 +385,11 @@ export async function* mailboxFacts(cache: FactsFile | null, source: FactsSource
     }
     const fields = rawFields(root, raw, new Set(cacheNames ?? asked));
     const parsed = cacheNames || parsedWanted ? parsedFacts(root, raw) : null;
-    if (cacheNames) cache!.add(uid, loaded.identity!, parsed!, cacheNames, fields, source.state);
+    if (cacheNames) {
+      // SEARCH strings of the fields header keys look at, kept with the record (null: made when asked).
+      const search = cacheNames.map((n) => (SEARCHED.has(n) || names.search.includes(n) ? fieldSearchValues(fields, n) : null));
+      cache!.add(uid, loaded.identity!, parsed!, cacheNames, fields, search, source.state);
+    }
     yield answer(uid, want, parsed, fields, names);
   }
 }

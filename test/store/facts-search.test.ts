@@ -209,6 +209,31 @@ describe('the process-wide copy of a facts file', () => {
     expect(s3.loads).toBe(1);
   });
 
+  it('never believes a version 1 file (no search strings), and rewrites it', async () => {
+    dir = tempDir();
+    const msgs = many(3);
+    const uids = [...msgs.keys()];
+    // A well-formed version 1 record for UID 1 with a wrong envelope: it must not be served.
+    const body = ['1', '"id0"', '"(\\"WRONG\\")"', '"(x)"', '"(x)"', 'null', 'null', '["from"]', '[]'].join('\t');
+    const crc = (await import('node:zlib')).crc32(Buffer.from(body)).toString(16).padStart(8, '0');
+    const path = join(dir, 'x.facts');
+    writeFileSync(path, `DMFACTS1 V9\n${crc} ${body}\n`, { mode: 0o600 });
+    const s = memorySource(msgs);
+    const f = new FactsFile({ dir, name: 'x.facts', writable: true });
+    const got = await collect(mailboxFacts(f, s, uids, { envelope: true, searchValues: ['from'] }));
+    f.close();
+    expect(s.loads).toBe(3);
+    expect(got).toEqual(await collect(factsFromBytes(memorySource(msgs), uids, { envelope: true, searchValues: ['from'] })));
+    expect(got[0]!.envelope).not.toContain('WRONG');
+    expect(readFileSync(path, 'latin1').startsWith('DMFACTS2 V9\n')).toBe(true);
+    // The rewritten file answers the next handle, search strings included.
+    const s2 = memorySource(msgs);
+    const g = new FactsFile({ dir, name: 'x.facts', writable: false });
+    expect(await collect(mailboxFacts(g, s2, uids, { envelope: true, searchValues: ['from'] }))).toEqual(got);
+    g.close();
+    expect(s2.loads).toBe(0);
+  });
+
   it('keeps what no handle has open only within its bounds', async () => {
     dir = tempDir();
     const msgs = many(30);
