@@ -87,8 +87,8 @@ export interface CachedFacts {
 interface Pos {
   off: number;
   len: number;
-  /** The identity column as written (JSON text), once the record was checked. */
-  ident?: string;
+  /** The identity the record is for, once the record was checked (null: not a string). */
+  ident?: string | null;
   /** Its CRC was found to hold (checked once: the bytes at an offset of the same file do not change). */
   checked: boolean;
   /** Columns decoded before, kept while the process-wide budget allows (`memo`). */
@@ -430,7 +430,7 @@ export class FactsFile {
     if (sh.fd < 0 || sh.uidValidity !== uidValidity) return undefined;
     const p = sh.map.get(uid);
     if (!p) return undefined;
-    if (p.checked) return p.ident === JSON.stringify(identity) ? new Record(sh, p, null) : undefined;
+    if (p.checked) return p.ident === identity ? new Record(sh, p, null) : undefined;
     // First use in this process: the whole record checked once (the identity read only now, so that
     // indexing the file makes no string per record).
     const line = readAt(sh, p.off, p.len);
@@ -439,9 +439,11 @@ export class FactsFile {
     if (crc32(line.subarray(9)) !== crc) return undefined;
     const cols = columns(line);
     if (cols.length !== COLUMNS) return undefined;
-    p.ident = line.toString('utf8', cols[1]!, cols[2]! - 1);
+    let ident: unknown = null;
+    try { ident = JSON.parse(line.toString('utf8', cols[1]!, cols[2]! - 1)); } catch { /* not JSON: matches nothing */ }
+    p.ident = typeof ident === 'string' ? ident : null;
     p.checked = true;
-    return p.ident === JSON.stringify(identity) ? new Record(sh, p, line) : undefined;
+    return p.ident === identity ? new Record(sh, p, line) : undefined;
   }
 
   // ---- writing ----

@@ -311,6 +311,11 @@ function answerCached(uid: number, want: FactsRequest, rec: CachedFacts, names: 
   return f;
 }
 
+function coversAll(covered: readonly string[], asked: readonly string[]): boolean {
+  for (const n of asked) if (!covered.includes(n)) return false;
+  return true;
+}
+
 /**
  * Mailbox.facts() for a backend: from `cache` where it holds a record for the message's current bytes
  * and the requested header names, else parsed from the bytes (and then cached, with the header names
@@ -352,7 +357,7 @@ export async function* mailboxFacts(cache: FactsFile | null, source: FactsSource
       if (rec) {
         try {
           covered = asked.length ? rec.names() : [];
-          if (asked.every((n) => covered.includes(n))) {
+          if (coversAll(covered, asked)) {
             // A record of a file written before the keys family existed: copy its keys over.
             if (keysOnly) cache.keys.add(uid, id, rec.sortKeys(), rec.threading(), source.state);
             yield answerCached(uid, want, rec, names);

@@ -278,12 +278,16 @@ export async function searchMessages(s: ImapSession, key0: SearchKey, charset: s
   const decided: (boolean | null)[] = new Array(sel.view.length).fill(false);
   const infos: MessageInfo[] = new Array(sel.view.length);
   const open: number[] = [];
+  // One context for the synchronous evaluations, its message fields set per message (no object each).
+  const quick: Ctx = { info: undefined as unknown as MessageInfo, seq: 0, maxSeq: sel.view.length, maxUid, strings, test, now, saved, content: noContent, headers: noContent };
   for (let i = 0; i < sel.view.length; i++) {
     const e = sel.view[i]!;
     if (e.gone) continue;
     const info = (infos[i] = sel.current(i));
     const was = known?.(info);
-    const v = was !== undefined ? was : cheapMatch(key, { info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test, now, saved, content: noContent, headers: noContent });
+    quick.info = info;
+    quick.seq = i + 1;
+    const v = was !== undefined ? was : cheapMatch(key, quick);
     decided[i] = v;
     if (v === null) open.push(i);
   }
@@ -305,15 +309,21 @@ export async function searchMessages(s: ImapSession, key0: SearchKey, charset: s
       for await (const f of sel.mailbox.facts(uids, want!)) ahead.set(f.uid, f);
     }
     const mine = batched ? ahead.get(e.uid) : undefined;
-    const ctx: Ctx = {
-      info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test, now, saved,
-      content: () => (loaded ??= sel.mailbox.read(e.uid).then(loadSearchable)),
-      headers: () => (facts ??= mine ? Promise.resolve().then(() => checkedFacts(mine, e.uid)) : factsOf(sel.mailbox, e.uid, want ?? {})),
-    };
     try {
-      // Facts fetched ahead decide the header keys at once; only BODY/TEXT still need the await.
-      const v = mine ? cheapMatch(key, ctx, checkedFacts(mine, e.uid)) : null;
-      decided[i] = v ?? (await matches(key, ctx));
+      // Facts fetched ahead decide the header keys at once (on a context without the two loaders:
+      // no closures per message); only BODY/TEXT still need the await.
+      if (mine) {
+        quick.info = info;
+        quick.seq = i + 1;
+        const v = cheapMatch(key, quick, checkedFacts(mine, e.uid));
+        if (v !== null) { decided[i] = v; continue; }
+      }
+      const ctx: Ctx = {
+        info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test, now, saved,
+        content: () => (loaded ??= sel.mailbox.read(e.uid).then(loadSearchable)),
+        headers: () => (facts ??= mine ? Promise.resolve().then(() => checkedFacts(mine, e.uid)) : factsOf(sel.mailbox, e.uid, want ?? {})),
+      };
+      decided[i] = await matches(key, ctx);
     } catch (err) {
       if (err instanceof StoreError && err.code === 'NONEXISTENT') { decided[i] = false; continue; } // expunged meanwhile
       throw err;
