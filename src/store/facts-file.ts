@@ -27,6 +27,12 @@
 // most 256 MB). Cheap to open: nothing happens at SELECT; the first facts() call indexes the file (one
 // sequential read, no JSON parsed) and keeps only uid → position in memory; records are read through
 // a read-ahead window and only the columns asked for are parsed.
+//
+// One copy per process (`Shared`): the index, each record's CRC verdict and the hot decoded columns
+// (ENVELOPE, BODY, BODYSTRUCTURE, names, search strings) are shared by the handles on one path and kept
+// after the last closes, so a resident worker's next session reads nothing again. Checked on every use
+// against the file (inode, size, mtime) and by each handle's own trust check; bounded (MEMO_BUDGET chars
+// of decoded columns in all, IDLE_FILES / IDLE_RECORDS for files no handle has open).
 import { closeSync, constants, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
