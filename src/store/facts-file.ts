@@ -80,6 +80,8 @@ export interface CachedFacts {
   /** The SEARCH strings of one field (`make` computes them from the record's fields), kept with the
    *  record in this process while the budget allows. */
   searchValues(name: string, make: () => readonly string[]): readonly string[];
+  /** searchValues of several fields as one map; `key` names the list (the same key, the same map). */
+  searchMap(key: string, names: readonly string[], make: (name: string) => readonly string[]): ReadonlyMap<string, readonly string[]>;
   envelope(): string;
   body(): string;
   bodyStructure(): string;
@@ -103,6 +105,8 @@ interface Pos {
   bodyStructure?: string;
   search?: Map<string, readonly string[]>;
   names?: string[];
+  /** The searchValues map of the last request (its names joined by newlines), answered again as is. */
+  searchMap?: { key: string; map: ReadonlyMap<string, readonly string[]> };
 }
 
 /**
@@ -235,6 +239,16 @@ class Record implements CachedFacts {
   fields(): RawField[] { return (this.col(8) as [string, string, number][]).map(([name, line, valueAt]) => ({ name, line, valueAt })); }
   parsed(): ParsedFacts {
     return { envelope: this.envelope(), body: this.body(), bodyStructure: this.bodyStructure(), sortKeys: this.sortKeys(), threading: this.threading() };
+  }
+
+  searchMap(key: string, names: readonly string[], make: (name: string) => readonly string[]): ReadonlyMap<string, readonly string[]> {
+    const last = this.p.searchMap;
+    if (last && last.key === key) return last.map;
+    const map = new Map<string, readonly string[]>();
+    for (const n of names) map.set(n, this.searchValues(n, () => make(n)));
+    // Kept only when every value was (within the budget): the map holds no string of its own.
+    if (names.every((n) => this.p.search?.has(n))) this.p.searchMap = { key, map };
+    return map;
   }
 
   searchValues(name: string, make: () => readonly string[]): readonly string[] {

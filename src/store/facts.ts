@@ -260,11 +260,11 @@ export function fieldSearchValues(fields: readonly RawField[], name: string): st
 }
 
 /** Lower-cased, de-duplicated field names of a request (HEADER.FIELDS, headerValues, searchValues). */
-export function requestedNames(want: FactsRequest): { fields: Set<string>; values: string[]; search: string[] } {
+export function requestedNames(want: FactsRequest): { fields: Set<string>; values: string[]; search: string[]; searchKey: string } {
   const fields = new Set((want.headerFields ?? []).map((n) => n.toLowerCase()));
   const values = [...new Set((want.headerValues ?? []).map((n) => n.toLowerCase()))];
   const search = [...new Set((want.searchValues ?? []).map((n) => n.toLowerCase()))];
-  return { fields, values, search };
+  return { fields, values, search, searchKey: search.join('\n') };
 }
 
 /** The facts the request asks for, assembled from parsed facts and header fields. */
@@ -304,9 +304,7 @@ function answerCached(uid: number, want: FactsRequest, rec: CachedFacts, names: 
   if (want.searchValues) {
     // Kept with the record (in this process): a header SEARCH then decodes and folds nothing.
     let fields: RawField[] | null = null;
-    const m = new Map<string, readonly string[]>();
-    for (const n of names.search) m.set(n, rec.searchValues(n, () => fieldSearchValues((fields ??= rec.fields()), n)));
-    f.searchValues = m;
+    f.searchValues = rec.searchMap(names.searchKey, names.search, (n) => fieldSearchValues((fields ??= rec.fields()), n));
   }
   return f;
 }

@@ -158,16 +158,19 @@ export interface HeaderFacts {
    *  occurrence; for address fields also each occurrence in normalised form). */
   header(name: string): readonly string[];
   /** The Date header's calendar day (UTC midnight ms, in the sender's own zone), or null. */
-  sentDay: number | null;
+  readonly sentDay: number | null;
 }
 
 const NONE: readonly string[] = [];
 
+class FactsHeaders implements HeaderFacts {
+  constructor(private readonly f: MessageFacts) {}
+  get sentDay(): number | null { return this.f.sortKeys?.sentDay ?? null; }
+  header(name: string): readonly string[] { return this.f.searchValues?.get(name.toLowerCase()) ?? NONE; }
+}
+
 function headerFacts(f: MessageFacts): HeaderFacts {
-  return {
-    sentDay: f.sortKeys?.sentDay ?? null,
-    header: (name) => f.searchValues?.get(name.toLowerCase()) ?? NONE,
-  };
+  return new FactsHeaders(f);
 }
 
 /** Within each AND, keys that need no message text go first, so "UNSEEN BODY x" reads only the
