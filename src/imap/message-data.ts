@@ -6,7 +6,7 @@ import type { SectionSpec } from './fetch-items.js';
 import type { MimePart } from '../mime/types.js';
 import { parseMessage } from '../mime/parser.js';
 import { getSection, resolvePart } from '../mime/section.js';
-import { bodyText, decodeSearchString, foldText, searchText } from '../mime/search.js';
+import { bodyText, caseFold, decodeSearchString, foldText, foldWhitespace, searchText } from '../mime/search.js';
 import { charsetKnown, loadCharsets } from '../mime/charset.js';
 
 /** One parse per message buffer, however many FETCH items ask for its structure. */
@@ -80,6 +80,9 @@ export interface Searchable {
   /** Header, encapsulated headers and body text, decoded and folded: SEARCH TEXT. (Header keys and
    *  SENT* are answered from the store's message facts: commands/search.ts.) */
   text(): string;
+  /** The same without the whitespace step (caseFold): enough for a folded needle without a space. */
+  bodyWords(): string;
+  textWords(): string;
 }
 
 export async function loadSearchable(raw: Buffer): Promise<Searchable> {
@@ -88,8 +91,12 @@ export async function loadSearchable(raw: Buffer): Promise<Searchable> {
   const root: MimePart = structure(raw);
   let bodyCache: string | null = null;
   let textCache: string | null = null;
+  let bodyWords: string | null = null;
+  let textWords: string | null = null;
   return {
-    text: () => (textCache ??= foldText(searchText(raw, root))),
-    body: () => (bodyCache ??= foldText(bodyText(raw, root))),
+    text: () => (textCache ??= textWords !== null ? foldWhitespace(textWords) : foldText(searchText(raw, root))),
+    body: () => (bodyCache ??= bodyWords !== null ? foldWhitespace(bodyWords) : foldText(bodyText(raw, root))),
+    textWords: () => (textWords ??= caseFold(searchText(raw, root))),
+    bodyWords: () => (bodyWords ??= caseFold(bodyText(raw, root))),
   };
 }

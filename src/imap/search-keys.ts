@@ -276,9 +276,8 @@ export function needsContent(k: SearchKey): boolean {
   }
 }
 
-/** What the store's facts (Mailbox.facts) must give to evaluate the key: the decoded values of the
- *  header fields HEADER/FROM/TO/CC/BCC/SUBJECT name (address fields also raw), and the sent date for
- *  SENT*. Null: nothing. */
+/** What the store's facts (Mailbox.facts) must give to evaluate the key: the SEARCH strings of the
+ *  header fields HEADER/FROM/TO/CC/BCC/SUBJECT name, and the sent date for SENT*. Null: nothing. */
 export function factsNeeded(k: SearchKey): FactsRequest | null {
   const names = new Set<string>();
   let sent = false;
@@ -291,14 +290,8 @@ export function factsNeeded(k: SearchKey): FactsRequest | null {
   };
   walk(k);
   if (!names.size && !sent) return null;
-  // Address fields are also matched in normalised form, made from their raw fields.
-  const addresses = [...names].filter((n) => ADDRESS_SEARCH_FIELDS.has(n));
   return {
-    ...(names.size ? { headerValues: [...names] } : {}),
-    ...(addresses.length ? { headerFields: addresses } : {}),
+    ...(names.size ? { searchValues: [...names] } : {}),
     ...(sent ? { sortKeys: true } : {}),
   };
 }
-
-/** Header fields SEARCH also matches as addresses (comments and folding removed). */
-export const ADDRESS_SEARCH_FIELDS: ReadonlySet<string> = new Set(['from', 'to', 'cc', 'bcc', 'sender', 'reply-to']);

@@ -211,6 +211,9 @@ export function parseAddressList(value: string): Address[] | null {
   return ctx.out.length > 0 ? ctx.out : null;
 }
 
+/** Header fields SEARCH also matches in normalised address form (addressSearchText). */
+export const ADDRESS_SEARCH_FIELDS: ReadonlySet<string> = new Set(['from', 'to', 'cc', 'bcc', 'sender', 'reply-to']);
+
 /**
  * An address header as SEARCH FROM/TO/CC/BCC sees it besides its text: every address rewritten in
  * plain form, `Display Name <local@domain>`, comments and folding gone (as Dovecot's address parser

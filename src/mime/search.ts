@@ -74,8 +74,22 @@ export function foldText(s: string): string {
   // Same result as s.normalize('NFKD').toLowerCase().replace(/\s+/g, ' '), several times faster on a
   // message's text (SEARCH TEXT folds every message): ASCII needs no decomposition, and a run of
   // whitespace that already is one space is left alone instead of replaced by itself.
-  const t = ASCII.test(s) ? s.toLowerCase() : s.normalize('NFKD').toLowerCase();
-  return t.replace(WHITESPACE_TO_FOLD, ' ');
+  return foldWhitespace(caseFold(s));
+}
+
+/** The whitespace step of foldText: every whitespace run as one space (foldText = this ∘ caseFold). */
+export function foldWhitespace(s: string): string {
+  return s.replace(WHITESPACE_TO_FOLD, ' ');
+}
+
+/**
+ * foldText without the whitespace step: compatibility decomposition and lower case only. A folded
+ * needle without a space is found in foldText(s) exactly when it is found in caseFold(s) (folding
+ * whitespace changes nothing but whitespace runs, and such a needle lies within one run of
+ * non-whitespace), so SEARCH BODY/TEXT for a single word skips the costliest step.
+ */
+export function caseFold(s: string): string {
+  return ASCII.test(s) ? s.toLowerCase() : s.normalize('NFKD').toLowerCase();
 }
 
 const ASCII = /^[\x00-\x7f]*$/;

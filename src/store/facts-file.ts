@@ -3,9 +3,11 @@
 // HEADER.FIELDS, header SEARCH keys, SORT and THREAD read a few hundred bytes instead of the message.
 //
 // Text, append-only, one record per line:
-//   header   `DMFACTS1 V<uidvalidity>\n`
+//   header   `DMFACTS2 V<uidvalidity>\n`
 //   record   `<crc32 of the rest, 8 hex> <uid>\t<identity>\t<envelope>\t<body>\t<bodystructure>\t<sort keys>
-//             \t<threading>\t<covered header names>\t<header fields>\n`
+//             \t<threading>\t<covered header names>\t<header fields>\t<search strings>\n`
+// (search strings: MessageFacts.searchValues of each covered name, in the order of the names). Version 1
+// files (no search strings) have another header: they are not believed, and rewritten at the next write.
 // Every column after the uid is JSON (a string, object or array), so neither a TAB nor a line break occurs
 // inside one. A later record for a UID replaces an earlier one. A record is believed only when its CRC
 // holds, the file's UIDVALIDITY is the mailbox's and its identity is the message's as the backend knows
@@ -25,6 +27,12 @@
 // most 256 MB). Cheap to open: nothing happens at SELECT; the first facts() call indexes the file (one
 // sequential read, no JSON parsed) and keeps only uid → position in memory; records are read through
 // a read-ahead window and only the columns asked for are parsed.
+//
+// One copy per process (`Shared`): the index, each record's CRC verdict and the hot decoded columns
+// (ENVELOPE, BODY, BODYSTRUCTURE, names, search strings) are shared by the handles on one path and kept
+// after the last closes, so a resident worker's next session reads nothing again. Checked on every use
+// against the file (inode, size, mtime) and by each handle's own trust check; bounded (MEMO_BUDGET chars
+// of decoded columns in all, IDLE_FILES / IDLE_RECORDS for files no handle has open).
 import { closeSync, constants, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -53,7 +61,9 @@ export interface RawField {
   valueAt: number;
 }
 
-const MAGIC = 'DMFACTS1';
+const MAGIC = 'DMFACTS2';
+/** Columns of a record (uid and identity included). */
+const COLUMNS = 10;
 /** Records larger than this (a giant MIME tree) are not cached. */
 export const MAX_RECORD = 64 * 1024;
 /** Header names one record keeps fields for. */
@@ -67,6 +77,11 @@ const { O_RDONLY, O_WRONLY, O_APPEND, O_NOFOLLOW } = constants;
 /** A cached record as found: what it holds, parsed only on demand. */
 export interface CachedFacts {
   parsed(): ParsedFacts;
+  /** The SEARCH strings of one field (`make` computes them from the record's fields), kept with the
+   *  record in this process while the budget allows. */
+  searchValues(name: string, make: () => readonly string[]): readonly string[];
+  /** searchValues of several fields as one map; `key` names the list (the same key, the same map). */
+  searchMap(key: string, names: readonly string[], make: (name: string) => readonly string[]): ReadonlyMap<string, readonly string[]>;
   envelope(): string;
   body(): string;
   bodyStructure(): string;
@@ -80,8 +95,187 @@ export interface CachedFacts {
 interface Pos {
   off: number;
   len: number;
-  /** The identity column as written (JSON text). */
-  ident: string;
+  /** The identity the record is for, once the record was checked (null: not a string). */
+  ident?: string | null;
+  /** Its CRC was found to hold (checked once: the bytes at an offset of the same file do not change). */
+  checked: boolean;
+  /** Columns decoded before, kept while the process-wide budget allows (`memo`). */
+  envelope?: string;
+  body?: string;
+  bodyStructure?: string;
+  search?: Map<string, readonly string[]>;
+  names?: string[];
+  /** The searchValues map of the last request (its names joined by newlines), answered again as is. */
+  searchMap?: { key: string; map: ReadonlyMap<string, readonly string[]> };
+}
+
+/**
+ * What this process knows of one facts file, shared by every handle on the same path and kept after
+ * the last one closes (a resident worker serves the next session of the user without reading the file
+ * again). A cache of the file, never a source: every use first checks the file (path → same inode, same
+ * or larger size, and an unchanged mtime unless it grew), and each handle checks the descriptor's
+ * trust itself once; a file replaced by a compaction anywhere, shrunk or rewritten in place is read
+ * afresh.
+ */
+interface Shared {
+  readonly path: string;
+  fd: number;
+  ino: number;
+  /** Bytes of the file indexed so far (always at a line start). */
+  indexed: number;
+  /** mtime when `indexed` was reached: an unchanged size with another mtime is an in-place rewrite. */
+  mtimeMs: number;
+  /** The file's UIDVALIDITY; 0 when it has no valid header (yet). */
+  uidValidity: number;
+  map: Map<number, Pos>;
+  window: { off: number; buf: Buffer } | null;
+  /** Open handles using it. */
+  refs: number;
+  /** Chars of decoded columns kept in its Pos entries (counted in `memoChars`). */
+  chars: number;
+}
+
+/** Facts files known to this process, least recently used first. */
+const sharedFiles = new Map<string, Shared>();
+/** Decoded columns kept, all files together (chars; one-byte strings mostly). */
+let memoChars = 0;
+/** Bounds of what the process keeps: decoded columns, and files (records) no handle has open. */
+const MEMO_BUDGET = 24 * 1024 * 1024;
+const IDLE_FILES = 8;
+const IDLE_RECORDS = 200_000;
+
+function sharedFor(path: string): Shared {
+  let sh = sharedFiles.get(path);
+  if (sh) sharedFiles.delete(path); // re-inserted: most recently used
+  else sh = { path, fd: -1, ino: -1, indexed: 0, mtimeMs: 0, uidValidity: 0, map: new Map(), window: null, refs: 0, chars: 0 };
+  sharedFiles.set(path, sh);
+  return sh;
+}
+
+function resetShared(sh: Shared): void {
+  if (sh.fd >= 0) closeSync(sh.fd);
+  sh.fd = -1;
+  sh.ino = -1;
+  sh.indexed = 0;
+  sh.mtimeMs = 0;
+  sh.uidValidity = 0;
+  sh.map = new Map();
+  sh.window = null;
+  memoChars -= sh.chars;
+  sh.chars = 0;
+}
+
+/** Forget files no handle has open, oldest first, beyond the bounds (and whatever a budget needs). */
+function trimShared(): void {
+  let idle = 0;
+  let records = 0;
+  for (const sh of sharedFiles.values()) if (sh.refs === 0) { idle++; records += sh.map.size; }
+  for (const sh of sharedFiles.values()) {
+    if (idle <= IDLE_FILES && records <= IDLE_RECORDS && memoChars <= MEMO_BUDGET) break;
+    if (sh.refs > 0) continue;
+    idle--;
+    records -= sh.map.size;
+    resetShared(sh);
+    sharedFiles.delete(sh.path);
+  }
+}
+
+/** Keep a decoded column if the budget allows; returns it. */
+function memo<K extends 'envelope' | 'body' | 'bodyStructure'>(sh: Shared, p: Pos, k: K, v: string): string {
+  if (memoChars + v.length <= MEMO_BUDGET) {
+    p[k] = v;
+    sh.chars += v.length;
+    memoChars += v.length;
+  }
+  return v;
+}
+
+/** What this process keeps of facts files (tests of the bounds). */
+export function factsMemoryUse(): { files: number; open: number; records: number; chars: number } {
+  let open = 0;
+  let records = 0;
+  for (const sh of sharedFiles.values()) { if (sh.refs) open++; records += sh.map.size; }
+  return { files: sharedFiles.size, open, records, chars: memoChars };
+}
+
+/** A cached record as found: its columns decoded on demand (and the hot ones kept, see `memo`). */
+class Record implements CachedFacts {
+  private line: Buffer | null = null;
+  private cols: number[] | null = null;
+  constructor(private readonly sh: Shared, private readonly p: Pos, line: Buffer | null) {
+    if (line) { this.line = line; this.cols = columns(line); }
+  }
+
+  private col(k: number): unknown {
+    if (!this.line) {
+      const line = this.sh.fd >= 0 ? readAt(this.sh, this.p.off, this.p.len) : undefined;
+      if (!line) throw new Error('record gone');
+      const cols = columns(line);
+      if (cols.length !== COLUMNS) throw new Error('bad record');
+      this.line = line;
+      this.cols = cols;
+    }
+    const cols = this.cols!;
+    return JSON.parse(this.line.toString('utf8', cols[k]!, k + 1 < cols.length ? cols[k + 1]! - 1 : this.line.length));
+  }
+
+  envelope(): string { return this.p.envelope ?? memo(this.sh, this.p, 'envelope', asString(this.col(2))); }
+  body(): string { return this.p.body ?? memo(this.sh, this.p, 'body', asString(this.col(3))); }
+  bodyStructure(): string { return this.p.bodyStructure ?? memo(this.sh, this.p, 'bodyStructure', asString(this.col(4))); }
+  sortKeys(): SortKeys { return this.col(5) as SortKeys; }
+  threading(): ThreadingKeys { return this.col(6) as ThreadingKeys; }
+  names(): string[] {
+    if (this.p.names) return this.p.names;
+    const v = this.col(7);
+    if (!Array.isArray(v) || !v.every((n) => typeof n === 'string')) throw new Error('bad column');
+    const n = (v as string[]).reduce((t, x) => t + x.length + 1, 0);
+    if (memoChars + n <= MEMO_BUDGET) {
+      this.p.names = v as string[];
+      this.sh.chars += n;
+      memoChars += n;
+    }
+    return v as string[];
+  }
+  fields(): RawField[] { return (this.col(8) as [string, string, number][]).map(([name, line, valueAt]) => ({ name, line, valueAt })); }
+  parsed(): ParsedFacts {
+    return { envelope: this.envelope(), body: this.body(), bodyStructure: this.bodyStructure(), sortKeys: this.sortKeys(), threading: this.threading() };
+  }
+
+  searchMap(key: string, names: readonly string[], make: (name: string) => readonly string[]): ReadonlyMap<string, readonly string[]> {
+    const last = this.p.searchMap;
+    if (last && last.key === key) return last.map;
+    const map = new Map<string, readonly string[]>();
+    for (const n of names) map.set(n, this.searchValues(n, () => make(n)));
+    // Kept only when every value was (within the budget): the map holds no string of its own.
+    if (names.every((n) => this.p.search?.has(n))) this.p.searchMap = { key, map };
+    return map;
+  }
+
+  searchValues(name: string, make: () => readonly string[]): readonly string[] {
+    const hit = this.p.search?.get(name);
+    if (hit) return hit;
+    const k = this.names().indexOf(name);
+    const stored = k >= 0 ? (this.col(9) as unknown[])[k] : undefined;
+    const v = Array.isArray(stored) && stored.every((x) => typeof x === 'string') ? (stored as string[]) : make();
+    let n = name.length;
+    for (const s of v) n += s.length;
+    if (memoChars + n <= MEMO_BUDGET) {
+      (this.p.search ??= new Map()).set(name, v);
+      this.sh.chars += n;
+      memoChars += n;
+    }
+    return v;
+  }
+}
+
+function readAt(sh: Shared, off: number, len: number): Buffer | undefined {
+  const w = sh.window;
+  if (w && off >= w.off && off + len <= w.off + w.buf.length) return w.buf.subarray(off - w.off, off - w.off + len);
+  const buf = Buffer.allocUnsafe(Math.max(len, WINDOW));
+  const n = readSync(sh.fd, buf, 0, buf.length, off);
+  if (n < len) return undefined;
+  sh.window = { off, buf: buf.subarray(0, n) };
+  return buf.subarray(0, len);
 }
 
 export interface FactsFileOptions {
@@ -97,9 +291,10 @@ export interface FactsFileOptions {
 }
 
 function columns(line: Buffer): number[] {
-  // Start offsets of each column after "crc ": uid, identity, envelope, body, bs, sort, thread, names, fields.
+  // Start offsets of each column after "crc ": uid, identity, envelope, body, bs, sort, thread, names,
+  // fields, search strings.
   const starts = [9];
-  for (let i = line.indexOf(0x09, 9); i >= 0 && starts.length < 9; i = line.indexOf(0x09, i + 1)) starts.push(i + 1);
+  for (let i = line.indexOf(0x09, 9); i >= 0 && starts.length < COLUMNS; i = line.indexOf(0x09, i + 1)) starts.push(i + 1);
   return starts;
 }
 
@@ -110,14 +305,10 @@ function asString(v: unknown): string {
 
 export class FactsFile {
   readonly path: string;
-  private fd = -1;
-  private ino = -1;
-  /** Bytes of the file indexed so far (always at a line start). */
-  private indexed = 0;
-  /** The file's UIDVALIDITY; 0 when it has no valid header (yet). */
-  private uidValidity = 0;
-  private map = new Map<number, Pos>();
-  private window: { off: number; buf: Buffer } | null = null;
+  /** What this process knows of the file (shared with its other handles on the path). */
+  private readonly sh: Shared;
+  /** This handle checked the shared descriptor's file (owner, mode, links) itself. */
+  private verified = false;
   private pending: { uid: number; line: Buffer }[] = [];
   private pendingBytes = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -125,7 +316,7 @@ export class FactsFile {
   private noWrite = false;
   private state: MailboxState | null = null;
   private closed = false;
-  /** The file was looked for at least once (a missing file is looked for again only on a miss). */
+  /** The file was looked at by this handle at least once (afterwards only on a miss). */
   private looked = false;
   /** A compaction had to leave records out (the cap): this handle adds no more. */
   private full = false;
@@ -136,22 +327,28 @@ export class FactsFile {
 
   constructor(private readonly opts: FactsFileOptions) {
     this.path = `${opts.dir}/${opts.name}`;
+    this.sh = sharedFor(this.path);
+    this.sh.refs++;
     this.keys = new KeysFile({ dir: opts.dir, name: keysFileName(opts.name), writable: opts.writable, log: opts.log });
   }
 
   // ---- reading ----
 
-  /** Is the open file still the one at the path, and has it grown? Re-index what is new. */
+  /** Is the open file still the one at the path, unchanged but for appends? Index what is new. */
   private sync(): void {
-    let st: { ino: number; size: number };
+    const sh = this.sh;
+    let st: { ino: number; size: number; mtimeMs: number };
     try {
       st = statSync(this.path);
     } catch {
-      this.reset();
+      resetShared(sh);
       return;
     }
-    if (st.ino !== this.ino || st.size < this.indexed) {
-      this.reset();
+    // Another handle of this process may have opened and checked it: each handle checks it once more.
+    if (!this.verified && sh.fd >= 0 && st.ino === sh.ino && !trustedCacheFd(sh.fd, this.opts.dir)) resetShared(sh);
+    this.verified = true;
+    if (st.ino !== sh.ino || st.size < sh.indexed || (st.size === sh.indexed && st.mtimeMs !== sh.mtimeMs)) {
+      resetShared(sh);
       let fd: number;
       try {
         fd = openSync(this.path, O_RDONLY | O_NOFOLLOW);
@@ -165,29 +362,21 @@ export class FactsFile {
         this.noWrite = true;
         return;
       }
-      this.fd = fd;
-      this.ino = fstatSync(fd).ino;
+      sh.fd = fd;
+      sh.ino = fstatSync(fd).ino;
     }
-    if (this.fd < 0) return;
-    const size = fstatSync(this.fd).size;
-    if (size > this.indexed) this.indexFrom(size);
-  }
-
-  private reset(): void {
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
-    this.ino = -1;
-    this.indexed = 0;
-    this.uidValidity = 0;
-    this.map.clear();
-    this.window = null;
+    if (sh.fd < 0) return;
+    const f = fstatSync(sh.fd);
+    if (f.size > sh.indexed) this.indexFrom(f.size);
+    sh.mtimeMs = f.mtimeMs;
   }
 
   /** Index complete lines from `indexed` up to `size`. A partial line at the end of a chunk is moved to
    *  the front of the buffer and the next read goes after it (no copy of whole chunks). */
   private indexFrom(size: number): void {
-    let buf = Buffer.allocUnsafe(Math.min(WINDOW, Math.max(size - this.indexed, 1)));
-    let pos = this.indexed;
+    const sh = this.sh;
+    let buf = Buffer.allocUnsafe(Math.min(WINDOW, Math.max(size - sh.indexed, 1)));
+    let pos = sh.indexed;
     let have = 0; // bytes of a partial line at the front of buf
     let haveAt = pos; // its file offset
     while (pos < size) {
@@ -202,7 +391,7 @@ export class FactsFile {
           buf = bigger;
         }
       }
-      const n = readSync(this.fd, buf, have, Math.min(buf.length - have, size - pos), pos);
+      const n = readSync(sh.fd, buf, have, Math.min(buf.length - have, size - pos), pos);
       if (n <= 0) break;
       pos += n;
       const end = have + n;
@@ -216,20 +405,19 @@ export class FactsFile {
       have = end - start;
       if (start > 0 && have > 0) buf.copy(buf, 0, start, end);
     }
-    this.indexed = haveAt;
+    sh.indexed = haveAt;
   }
 
   private indexLine(data: Buffer, s: number, e: number, fileOff: number): void {
+    const sh = this.sh;
     if (fileOff === 0) {
-      const m = /^DMFACTS1 V(\d+)$/.exec(data.toString('latin1', s, Math.min(e, s + 40)));
-      this.uidValidity = m ? Number(m[1]) : 0;
+      const m = /^DMFACTS2 V(\d+)$/.exec(data.toString('latin1', s, Math.min(e, s + 40)));
+      sh.uidValidity = m ? Number(m[1]) : 0;
       return;
     }
-    if (!this.uidValidity || e - s < 12 || data[s + 8] !== 0x20) return;
+    if (!sh.uidValidity || e - s < 12 || data[s + 8] !== 0x20) return;
     const t1 = data.indexOf(0x09, s + 9);
     if (t1 < 0 || t1 > e) return;
-    const t2 = data.indexOf(0x09, t1 + 1);
-    if (t2 < 0 || t2 > e) return;
     let uid = 0;
     for (let i = s + 9; i < t1; i++) {
       const c = data[i]! - 0x30;
@@ -237,59 +425,52 @@ export class FactsFile {
       uid = uid * 10 + c;
     }
     if (uid < 1 || uid > 0xffffffff) return;
-    this.map.set(uid, { off: fileOff, len: e - s, ident: data.toString('utf8', t1 + 1, t2) });
+    const old = sh.map.get(uid);
+    if (old) this.forget(old);
+    sh.map.set(uid, { off: fileOff, len: e - s, checked: false });
   }
 
-  private readAt(off: number, len: number): Buffer | undefined {
-    const w = this.window;
-    if (w && off >= w.off && off + len <= w.off + w.buf.length) return w.buf.subarray(off - w.off, off - w.off + len);
-    const buf = Buffer.allocUnsafe(Math.max(len, WINDOW));
-    const n = readSync(this.fd, buf, 0, buf.length, off);
-    if (n < len) return undefined;
-    this.window = { off, buf: buf.subarray(0, n) };
-    return buf.subarray(0, len);
+  /** A record replaced by a later one: its decoded columns no longer count. */
+  private forget(p: Pos): void {
+    let n = (p.envelope?.length ?? 0) + (p.body?.length ?? 0) + (p.bodyStructure?.length ?? 0);
+    for (const x of p.names ?? []) n += x.length + 1;
+    for (const [k, v] of p.search ?? []) { n += k.length; for (const s of v) n += s.length; }
+    this.sh.chars -= n;
+    memoChars -= n;
   }
 
   /** The cached record of `uid` if it is one for these bytes (identity) under this UIDVALIDITY. */
   lookup(uid: number, identity: string, uidValidity: number, resync: boolean): CachedFacts | undefined {
     if (this.closed) return undefined;
+    const sh = this.sh;
     if (resync || !this.looked) {
       this.looked = true;
-      this.sync();
+      try { this.sync(); } catch { resetShared(sh); }
     }
-    if (this.fd < 0 || this.uidValidity !== uidValidity) return undefined;
-    const p = this.map.get(uid);
-    if (!p || p.ident !== JSON.stringify(identity)) return undefined;
-    const line = this.readAt(p.off, p.len);
+    if (sh.fd < 0 || sh.uidValidity !== uidValidity) return undefined;
+    const p = sh.map.get(uid);
+    if (!p) return undefined;
+    if (p.checked) return p.ident === identity ? new Record(sh, p, null) : undefined;
+    // First use in this process: the whole record checked once (the identity read only now, so that
+    // indexing the file makes no string per record).
+    const line = readAt(sh, p.off, p.len);
     if (!line) return undefined;
     const crc = parseInt(line.toString('latin1', 0, 8), 16);
     if (crc32(line.subarray(9)) !== crc) return undefined;
     const cols = columns(line);
-    if (cols.length !== 9) return undefined;
-    const raw = line; // a window buffer is never reused: the view stays valid
-    const col = (k: number): unknown => JSON.parse(raw.toString('utf8', cols[k]!, k + 1 < cols.length ? cols[k + 1]! - 1 : raw.length));
-    try {
-      const rec: CachedFacts = {
-        envelope: () => asString(col(2)),
-        body: () => asString(col(3)),
-        bodyStructure: () => asString(col(4)),
-        sortKeys: () => col(5) as SortKeys,
-        threading: () => col(6) as ThreadingKeys,
-        names: () => col(7) as string[],
-        fields: () => (col(8) as [string, string, number][]).map(([name, line, valueAt]) => ({ name, line, valueAt })),
-        parsed: () => ({ envelope: rec.envelope(), body: rec.body(), bodyStructure: rec.bodyStructure(), sortKeys: rec.sortKeys(), threading: rec.threading() }),
-      };
-      return rec;
-    } catch {
-      return undefined;
-    }
+    if (cols.length !== COLUMNS) return undefined;
+    let ident: unknown = null;
+    try { ident = JSON.parse(line.toString('utf8', cols[1]!, cols[2]! - 1)); } catch { /* not JSON: matches nothing */ }
+    p.ident = typeof ident === 'string' ? ident : null;
+    p.checked = true;
+    return p.ident === identity ? new Record(sh, p, line) : undefined;
   }
 
   // ---- writing ----
 
   /** Queue a record for `uid` (written soon, in a batch). `state` is the handle's current state (which
    *  UIDs are live, for compaction; UIDVALIDITY of the record). */
-  add(uid: number, identity: string, parsed: ParsedFacts, names: readonly string[], fields: readonly RawField[], state: MailboxState): void {
+  add(uid: number, identity: string, parsed: ParsedFacts, names: readonly string[], fields: readonly RawField[], search: readonly (readonly string[] | null)[], state: MailboxState): void {
     this.keys.add(uid, identity, parsed.sortKeys, parsed.threading, state);
     if (!this.opts.writable || this.noWrite || this.closed || this.full) return;
     if (this.state && this.state.uidValidity !== state.uidValidity) this.pending = [];
@@ -304,6 +485,7 @@ export class FactsFile {
       JSON.stringify(parsed.threading),
       JSON.stringify(names),
       JSON.stringify(fields.map((f) => [f.name, f.line, f.valueAt])),
+      JSON.stringify(search),
     ].join('\t');
     const b = Buffer.from(body, 'utf8');
     if (b.length + 10 > MAX_RECORD) return;
@@ -338,11 +520,11 @@ export class FactsFile {
     try {
       this.sync();
       if (this.noWrite) return;
-      const size = this.fd >= 0 ? fstatSync(this.fd).size : 0;
+      const size = this.sh.fd >= 0 ? fstatSync(this.sh.fd).size : 0;
       const batchBytes = batch.reduce((n, r) => n + r.line.length, 0);
       const live = this.liveBytes(state, batch);
       const cap = this.cap(state);
-      if (this.fd < 0 || this.uidValidity !== state.uidValidity || (size > 64 * 1024 && live * 2 < size) || size + batchBytes > cap) {
+      if (this.sh.fd < 0 || this.sh.uidValidity !== state.uidValidity || (size > 64 * 1024 && live * 2 < size) || size + batchBytes > cap) {
         this.compact(state, batch, cap);
       } else {
         this.append(batch);
@@ -358,7 +540,7 @@ export class FactsFile {
   private liveBytes(state: MailboxState, batch: readonly { uid: number; line: Buffer }[]): number {
     const fresh = new Set(batch.map((r) => r.uid));
     let n = 0;
-    for (const [uid, p] of this.map) if (!fresh.has(uid) && this.isLive(state, uid)) n += p.len + 1;
+    for (const [uid, p] of this.sh.map) if (!fresh.has(uid) && this.isLive(state, uid)) n += p.len + 1;
     for (const r of batch) n += r.line.length;
     return n;
   }
@@ -378,9 +560,9 @@ export class FactsFile {
       const f = fstatSync(fd);
       // The file we indexed and checked (a compaction elsewhere may have replaced it: then the next
       // flush sees the new one).
-      if (f.ino !== this.ino || !f.isFile() || f.nlink !== 1 || f.uid !== fstatSync(this.fd).uid) return;
+      if (f.ino !== this.sh.ino || !f.isFile() || f.nlink !== 1 || f.uid !== fstatSync(this.sh.fd).uid) return;
       // A line torn by a kill ends the file: start on a line of our own (the torn one stays skipped).
-      const torn = f.size > this.indexed;
+      const torn = f.size > this.sh.indexed;
       const data = Buffer.concat([...(torn ? [Buffer.from('\n')] : []), ...batch.map((r) => r.line)]);
       if (process.env.DMAIL_STORE_KILLPOINT?.includes('facts-append-torn')) {
         let half = data.length >> 1;
@@ -400,10 +582,10 @@ export class FactsFile {
     const parts: Buffer[] = [Buffer.from(`${MAGIC} V${state.uidValidity}\n`, 'latin1')];
     let total = parts[0]!.length;
     const fresh = new Map(batch.map((r) => [r.uid, r.line]));
-    if (this.fd >= 0 && this.uidValidity === state.uidValidity) {
-      const keep = [...this.map].filter(([uid]) => !fresh.has(uid) && this.isLive(state, uid)).sort((a, b) => a[1].off - b[1].off);
+    if (this.sh.fd >= 0 && this.sh.uidValidity === state.uidValidity) {
+      const keep = [...this.sh.map].filter(([uid]) => !fresh.has(uid) && this.isLive(state, uid)).sort((a, b) => a[1].off - b[1].off);
       for (const [, p] of keep) {
-        const line = this.readAt(p.off, p.len);
+        const line = readAt(this.sh, p.off, p.len);
         if (!line) continue;
         if (total + p.len + 1 > cap) { this.full = true; break; }
         const crc = parseInt(line.toString('latin1', 0, 8), 16);
@@ -420,7 +602,7 @@ export class FactsFile {
     killPoint('facts-compact-before');
     replaceFileSync(this.opts.dir, basename(this.path), Buffer.concat(parts), { sync: false });
     killPoint('facts-compacted');
-    this.reset();
+    resetShared(this.sh);
   }
 
   /** Write what is queued and let go of the file. */
@@ -429,7 +611,8 @@ export class FactsFile {
     this.flush();
     this.keys.close();
     this.closed = true;
-    this.reset();
+    this.sh.refs--;
+    trimShared();
   }
 }
 

@@ -9,7 +9,8 @@ import { bodyStructure } from '../mime/bodystructure.js';
 import { decodeHeaderValue } from '../mime/decode.js';
 import { fieldValue } from '../mime/header.js';
 import { loadCharsets } from '../mime/charset.js';
-import type { Address } from '../mime/address.js';
+import { ADDRESS_SEARCH_FIELDS, addressSearchText, type Address } from '../mime/address.js';
+import { foldText } from '../mime/search.js';
 import type { MimePart } from '../mime/types.js';
 import type { FactsRequest, MailboxState, MessageFacts, SortAddress, SortKeys, ThreadingKeys } from './types.js';
 import { MAX_NAMES, type CachedFacts, type FactsFile, type ParsedFacts, type RawField } from './facts-file.js';
@@ -228,11 +229,42 @@ export function headerValuesOf(fields: readonly RawField[], names: readonly stri
   return out;
 }
 
-/** Lower-cased, de-duplicated field names of a request (HEADER.FIELDS and headerValues together). */
-export function requestedNames(want: FactsRequest): { fields: Set<string>; values: string[] } {
+/** A field's value as the address parser takes it: without the line end, and without the blanks
+ *  after the colon unless they are all the first line holds (then one of them goes: Dovecot's rule, as
+ *  mime/header.ts fieldValue). */
+function addressValue(f: RawField): string {
+  const l = f.line;
+  let s = f.valueAt;
+  let e = l.length;
+  if (e > s && l.charCodeAt(e - 1) === 0x0a) e--;
+  if (e > s && l.charCodeAt(e - 1) === 0x0d) e--;
+  let p = s;
+  while (p < e && (l.charCodeAt(p) === 0x20 || l.charCodeAt(p) === 0x09)) p++;
+  if (p < e && l.charCodeAt(p) !== 0x0d && l.charCodeAt(p) !== 0x0a) s = p;
+  else if (s < e && (l.charCodeAt(s) === 0x20 || l.charCodeAt(s) === 0x09)) s++;
+  return l.slice(s, e);
+}
+
+/** Fields whose SEARCH strings a record keeps even when they were not asked for as such: what FROM, TO,
+ *  CC, BCC and SUBJECT look at. */
+const SEARCHED: ReadonlySet<string> = new Set([...ADDRESS_SEARCH_FIELDS, 'subject']);
+
+/** MessageFacts.searchValues of one field (lower-cased name) from the header's fields. */
+export function fieldSearchValues(fields: readonly RawField[], name: string): string[] {
+  const out: string[] = [];
+  for (const f of fields) if (f.name === name) out.push(foldText(decodedValue(f)));
+  if (ADDRESS_SEARCH_FIELDS.has(name)) {
+    for (const f of fields) if (f.name === name) out.push(foldText(addressSearchText(addressValue(f), decodeHeaderValue)));
+  }
+  return out;
+}
+
+/** Lower-cased, de-duplicated field names of a request (HEADER.FIELDS, headerValues, searchValues). */
+export function requestedNames(want: FactsRequest): { fields: Set<string>; values: string[]; search: string[]; searchKey: string } {
   const fields = new Set((want.headerFields ?? []).map((n) => n.toLowerCase()));
   const values = [...new Set((want.headerValues ?? []).map((n) => n.toLowerCase()))];
-  return { fields, values };
+  const search = [...new Set((want.searchValues ?? []).map((n) => n.toLowerCase()))];
+  return { fields, values, search, searchKey: search.join('\n') };
 }
 
 /** The facts the request asks for, assembled from parsed facts and header fields. */
@@ -247,6 +279,7 @@ export function answer(uid: number, want: FactsRequest, parsed: ParsedFacts | nu
   }
   if (want.headerFields) f.headerFields = headerFieldsOf(fields, names.fields);
   if (want.headerValues) f.headerValues = headerValuesOf(fields, names.values);
+  if (want.searchValues) f.searchValues = new Map(names.search.map((n) => [n, fieldSearchValues(fields, n)]));
   return f;
 }
 
@@ -268,7 +301,17 @@ function answerCached(uid: number, want: FactsRequest, rec: CachedFacts, names: 
     if (want.headerFields) f.headerFields = headerFieldsOf(fields, names.fields);
     if (want.headerValues) f.headerValues = headerValuesOf(fields, names.values);
   }
+  if (want.searchValues) {
+    // Kept with the record (in this process): a header SEARCH then decodes and folds nothing.
+    let fields: RawField[] | null = null;
+    f.searchValues = rec.searchMap(names.searchKey, names.search, (n) => fieldSearchValues((fields ??= rec.fields()), n));
+  }
   return f;
+}
+
+function coversAll(covered: readonly string[], asked: readonly string[]): boolean {
+  for (const n of asked) if (!covered.includes(n)) return false;
+  return true;
 }
 
 /**
@@ -279,10 +322,10 @@ function answerCached(uid: number, want: FactsRequest, rec: CachedFacts, names: 
 export async function* mailboxFacts(cache: FactsFile | null, source: FactsSource, uids: readonly number[], want: FactsRequest): AsyncGenerator<MessageFacts> {
   await loadCharsets();
   const names = requestedNames(want);
-  const asked = [...new Set([...names.fields, ...names.values])];
+  const asked = [...new Set([...names.fields, ...names.values, ...names.search])];
   const parsedWanted = wantsParsed(want);
   // SORT, THREAD, SENT*: only the keys family, from its own small file when it has them.
-  const keysOnly = parsedWanted && !want.envelope && !want.body && !want.bodyStructure && !want.headerFields && !want.headerValues;
+  const keysOnly = parsedWanted && !want.envelope && !want.body && !want.bodyStructure && !want.headerFields && !want.headerValues && !want.searchValues;
   let resynced = false;
   let keysResynced = false;
   for (const uid of uids) {
@@ -312,7 +355,7 @@ export async function* mailboxFacts(cache: FactsFile | null, source: FactsSource
       if (rec) {
         try {
           covered = asked.length ? rec.names() : [];
-          if (asked.every((n) => covered.includes(n))) {
+          if (coversAll(covered, asked)) {
             // A record of a file written before the keys family existed: copy its keys over.
             if (keysOnly) cache.keys.add(uid, id, rec.sortKeys(), rec.threading(), source.state);
             yield answerCached(uid, want, rec, names);
@@ -345,7 +388,11 @@ export async function* mailboxFacts(cache: FactsFile | null, source: FactsSource
     }
     const fields = rawFields(root, raw, new Set(cacheNames ?? asked));
     const parsed = cacheNames || parsedWanted ? parsedFacts(root, raw) : null;
-    if (cacheNames) cache!.add(uid, loaded.identity!, parsed!, cacheNames, fields, source.state);
+    if (cacheNames) {
+      // SEARCH strings of the fields header keys look at, kept with the record (null: made when asked).
+      const search = cacheNames.map((n) => (SEARCHED.has(n) || names.search.includes(n) ? fieldSearchValues(fields, n) : null));
+      cache!.add(uid, loaded.identity!, parsed!, cacheNames, fields, search, source.state);
+    }
     yield answer(uid, want, parsed, fields, names);
   }
 }

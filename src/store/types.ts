@@ -95,6 +95,10 @@ export interface FactsRequest {
   /** `MessageFacts.headerValues`: the RFC 2047-decoded values of these top-level header fields (SEARCH
    *  HEADER / FROM / TO / CC / BCC / SUBJECT). Names matched case-insensitively. */
   readonly headerValues?: readonly string[];
+  /** `MessageFacts.searchValues`: what the header SEARCH keys (HEADER, FROM, TO, CC, BCC, SUBJECT) match
+   *  against for these top-level header fields, ready for a substring test. Names matched
+   *  case-insensitively. */
+  readonly searchValues?: readonly string[];
 }
 
 /** One address as SORT looks at it (RFC 5256 §3, RFC 5957 SORT=DISPLAY). */
@@ -168,6 +172,15 @@ export interface MessageFacts {
    *  fields, keyed by the lower-cased field name, every occurrence in header order; an empty array for
    *  a requested field the header lacks. */
   readonly headerValues?: ReadonlyMap<string, readonly string[]>;
+  /** For each requested field (keyed by the lower-cased name; an empty array when the header lacks
+   *  it): the strings SEARCH looks for its needle in, all folded by `foldText` (src/mime/search.ts:
+   *  NFKD, lower case, whitespace runs as one space; the needle is folded the same way). First every
+   *  occurrence's value as in `headerValues`, then, for the address fields (ADDRESS_SEARCH_FIELDS in
+   *  src/mime/address.ts: From, To, Cc, Bcc, Sender, Reply-To), every occurrence once more in
+   *  normalised address form (`addressSearchText`: comments, quoting and folding gone, so
+   *  `<user (c)@ (c) domain.org>` is found by `user@domain.org`). A backend may keep these strings in
+   *  memory between calls: they are what a header SEARCH reads per message. */
+  readonly searchValues?: ReadonlyMap<string, readonly string[]>;
 }
 
 export interface OpenOptions {

@@ -2,7 +2,8 @@
 // modseq, decided synchronously) never contradicts the full evaluation (matches): over random key trees
 // mixing cheap keys with header/SENT*/BODY/TEXT keys (whose answers are drawn at random per message),
 // whenever the first pass decides, the full evaluation gives the same answer; and it decides every
-// tree that has no expensive key.
+// tree that has no expensive key; given the message's header facts (fetched ahead in batches) it also
+// decides every tree without BODY/TEXT, again never contradicting the full evaluation.
 import { describe, expect, it } from 'vitest';
 import { cheapMatch, matches, type Ctx } from '../../src/imap/commands/search.js';
 import { rangeTest } from '../../src/imap/sequence.js';
@@ -59,7 +60,11 @@ function randomCtx(r: () => number): Ctx {
     seq: 1 + Math.floor(r() * 20), maxSeq: 20, maxUid: 20,
     strings: new Map([[needle, r() < 0.5 ? 'x' : '']]),
     now: 5 * DAY, saved: new Set(r() < 0.5 ? [3, 4, 5] : []),
-    content: async () => ({ body: () => (hit ? 'axb' : 'abc'), text: () => (r() < 0.5 ? 'x' : 'y') }),
+    content: async () => {
+      const text = () => (r() < 0.5 ? 'x' : 'y');
+      const body = () => (hit ? 'axb' : 'abc');
+      return { body, text, bodyWords: body, textWords: text };
+    },
     headers: async () => ({ header: () => (hit ? ['x'] : ['y']), sentDay }),
     test: (k, star) => {
       let f = tests.get(k);
@@ -97,5 +102,23 @@ describe('SEARCH two passes', () => {
       expect(cheap).not.toBeNull();
       expect(cheap).toBe(await matches(key, randomCtx(rng(seed))));
     }
+  });
+
+  it('with the facts fetched ahead, agrees too, and leaves only BODY/TEXT open', async () => {
+    const r = rng(3501);
+    let decided = 0;
+    for (let n = 0; n < 2500; n++) {
+      const key = randomKey(r, 4, false);
+      const seed = Math.floor(r() * 1e9);
+      const c = randomCtx(rng(seed));
+      const cheap = cheapMatch(key, c, await c.headers());
+      const full = await matches(key, randomCtx(rng(seed)));
+      const bodyOrText = JSON.stringify(key).match(/"op":"(body|text)"/) !== null;
+      if (!bodyOrText) expect(cheap).not.toBeNull();
+      if (cheap === null) continue;
+      decided++;
+      expect(cheap, JSON.stringify(key, (k, v) => (k === 'value' ? undefined : v))).toBe(full);
+    }
+    expect(decided).toBeGreaterThan(1200);
   });
 });

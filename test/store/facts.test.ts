@@ -260,7 +260,7 @@ describe('facts cache file', () => {
     expect(v.loads).toBe(2);
     f2.close();
     expect(readFileSync(path, 'latin1').split('\n').filter(Boolean)).toHaveLength(3);
-    expect(readFileSync(path, 'latin1').startsWith('DMFACTS1 V8\n')).toBe(true);
+    expect(readFileSync(path, 'latin1').startsWith('DMFACTS2 V8\n')).toBe(true);
   });
 
   it('stays right when two handles write and compact the same file at once', async () => {

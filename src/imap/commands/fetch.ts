@@ -2,7 +2,7 @@
 // twice); ENVELOPE, BODY, BODYSTRUCTURE and HEADER.FIELDS are the store's facts (fetch-facts.ts); other
 // sections read the message once per FETCH response.
 import type { Readable } from 'node:stream';
-import { StoreError, type MessageInfo } from '../../store/types.js';
+import { StoreError, type FactsRequest, type MessageFacts, type MessageInfo } from '../../store/types.js';
 import type { Command, ImapSession } from '../session.js';
 import type { Selected } from '../selected.js';
 import { parseFetchItems, parseFetchModifiers, type FetchItem, type FetchModifiers } from '../fetch-items.js';
@@ -60,10 +60,12 @@ export async function fetch(s: ImapSession, c: Command): Promise<Result> {
     const unseen = idx.filter((i) => sel.exists(i) && !sel.current(i).flags.has('\\Seen')).map((i) => sel.view[i]!.uid);
     if (unseen.length) await sel.mailbox.setFlags(unseen, 'add', ['\\Seen']);
   }
-  // Only metadata (the common FETCH 1:* (FLAGS) of a client opening a mailbox): answered without a
-  // promise, a parts array or a buffer per message.
-  if (!setsSeen && items.every((i) => SIMPLE.has(i.type))) {
-    await fetchSimple(s, sel, idx, items);
+  // Only metadata (the common FETCH 1:* (FLAGS) of a client opening a mailbox), perhaps with ENVELOPE,
+  // BODY or BODYSTRUCTURE from the store's facts: answered without a promise, a parts array or a buffer
+  // per message.
+  if (!setsSeen && items.every((i) => SIMPLE.has(i.type) || LINE_FACTS.has(i.type))) {
+    const gone = await fetchSimple(s, sel, idx, items);
+    if (gone && !c.uid) return no('[EXPUNGEISSUED] Some of the requested messages no longer exist');
     return ok(`${c.uid ? 'UID ' : ''}FETCH completed`);
   }
   // ENVELOPE, BODY, BODYSTRUCTURE and HEADER.FIELDS come from the store's facts (cached per mailbox).
@@ -111,11 +113,28 @@ export async function fetch(s: ImapSession, c: Command): Promise<Result> {
 /** Items answered from MessageInfo alone. */
 const SIMPLE: ReadonlySet<FetchItem['type']> = new Set(['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ']);
 
-/** FETCH of SIMPLE items only, nothing set implicitly: the same bytes renderMessage and writeParts
- *  produce, built as one string per batch of messages. Flag sets are shared between messages by the
- *  store (immutable by contract), so each set's text and its keyword announcement are done once. */
-async function fetchSimple(s: ImapSession, sel: Selected, idx: readonly number[], items: readonly FetchItem[]): Promise<void> {
+/** Facts items fetchSimple also answers (one string each, from Mailbox.facts). */
+const LINE_FACTS: ReadonlySet<FetchItem['type']> = new Set(['ENVELOPE', 'BODY', 'BODYSTRUCTURE']);
+/** Messages whose facts are asked for in one Mailbox.facts() call. */
+const FACTS_BATCH = 512;
+
+/** FETCH of SIMPLE and LINE_FACTS items only, nothing set implicitly: the same bytes renderMessage and
+ *  writeParts produce, built as one string per batch of messages. Flag sets are shared between messages
+ *  by the store (immutable by contract), so each set's text and its keyword announcement are done once.
+ *  Facts come in batches of FACTS_BATCH messages. Returns whether a message's bytes were gone (it is
+ *  then left out, as the general path does). */
+async function fetchSimple(s: ImapSession, sel: Selected, idx: readonly number[], items: readonly FetchItem[]): Promise<boolean> {
   const wantFlags = items.some((x) => x.type === 'FLAGS');
+  const want: { -readonly [K in keyof FactsRequest]: FactsRequest[K] } = {};
+  for (const x of items) {
+    if (x.type === 'ENVELOPE') want.envelope = true;
+    else if (x.type === 'BODY') want.body = true;
+    else if (x.type === 'BODYSTRUCTURE') want.bodyStructure = true;
+  }
+  const withFacts = want.envelope || want.body || want.bodyStructure;
+  let batch: MessageFacts[] = [];
+  let batchAt = 0;
+  let gone = false;
   const flagText = new Map<ReadonlySet<string>, string>();
   const recentText = new Map<ReadonlySet<string>, string>();
   const announced = new Set<ReadonlySet<string>>();
@@ -123,9 +142,26 @@ async function fetchSimple(s: ImapSession, sel: Selected, idx: readonly number[]
   let sent = false;
   // The view usually lines up with the store's messages: no search by UID then.
   const msgs = sel.mailbox.state.messages;
-  for (const i of idx) {
+  for (let n = 0; n < idx.length; n++) {
     if (s.dead) break;
+    const i = idx[n]!;
     const e = sel.view[i]!;
+    let f: MessageFacts | undefined;
+    if (withFacts) {
+      if (n - batchAt >= batch.length) {
+        batchAt = n;
+        batch = [];
+        const uids = idx.slice(n, n + FACTS_BATCH).map((k) => sel.view[k]!.uid);
+        for await (const x of sel.mailbox.facts(uids, want)) batch.push(x);
+        if (s.dead) break;
+      }
+      f = batch[n - batchAt];
+      if (!f || f.uid !== e.uid) throw new Error(`facts out of step at UID ${e.uid}`);
+      if (!f.exists) {
+        gone = true;
+        continue;
+      }
+    }
     const m = msgs[i];
     const info = !e.gone && m !== undefined && m.uid === e.uid ? m : sel.current(i);
     let line = `* ${i + 1} FETCH (`;
@@ -151,6 +187,15 @@ async function fetchSimple(s: ImapSession, sel: Selected, idx: readonly number[]
         case 'MODSEQ':
           line += `MODSEQ (${info.modseq})`;
           break;
+        case 'ENVELOPE':
+          line += `ENVELOPE ${f!.envelope!}`;
+          break;
+        case 'BODY':
+          line += `BODY ${f!.body!}`;
+          break;
+        case 'BODYSTRUCTURE':
+          line += `BODYSTRUCTURE ${f!.bodyStructure!}`;
+          break;
       }
     }
     if (wantFlags) {
@@ -170,6 +215,7 @@ async function fetchSimple(s: ImapSession, sel: Selected, idx: readonly number[]
   }
   if (text) s.write(text);
   if (sent && s.enabled.condstore && items.some((x) => x.type === 'MODSEQ')) sel.modseqSent = true;
+  return gone;
 }
 
 /** `implicitModseq`: FLAGS are sent because the FETCH set \\Seen, and CONDSTORE is on: RFC 7162 §3.1

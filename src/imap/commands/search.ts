@@ -2,17 +2,11 @@
 // MIME-decoded headers (RFC 2047) and decoded bodies. Header keys are answered from the store's message
 // facts (Mailbox.facts(), cached per mailbox); the message is only read when BODY or TEXT needs it.
 import { StoreError, type FactsRequest, type Mailbox, type MessageFacts, type MessageInfo } from '../../store/types.js';
-import type { HeaderField } from '../../mime/types.js';
-import { parseMessage } from '../../mime/parser.js';
-import { fieldValue, findFields } from '../../mime/header.js';
-import { addressSearchText } from '../../mime/address.js';
-import { decodeHeaderValue } from '../../mime/decode.js';
-import { foldText } from '../../mime/search.js';
 import type { SeqRange } from '../sequence.js';
 import type { Command, ImapSession } from '../session.js';
 import { formatSet, rangeTest } from '../sequence.js';
 import { ParseError } from '../args.js';
-import { ADDRESS_SEARCH_FIELDS, factsNeeded, needsContent, parseCriteria, parseSearch, usesModseq, type PartialRange, type Returns, type SearchKey } from '../search-keys.js';
+import { factsNeeded, needsContent, parseCriteria, parseSearch, usesModseq, type PartialRange, type Returns, type SearchKey } from '../search-keys.js';
 import { saveResult, savedUids } from '../search-result.js';
 import { addContext, contextRequested } from '../search-context.js';
 import { decodeCriteria, loadSearchable, type Searchable, UnknownCharset } from '../message-data.js';
@@ -53,21 +47,22 @@ export async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
       return (await matches(k.a, c)) || (await matches(k.b, c));
     case 'not':
       return !(await matches(k.key, c));
-    case 'date': {
+    case 'date':
       if (k.field === 'internal') break;
-      const day = (await c.headers()).sentDay;
-      return day !== null && compareDay(day, k.cmp, k.day);
-    }
-    case 'header': {
+      return sentMatch(k, await c.headers());
+    case 'header':
+      return headerMatch(k, await c.headers(), c.strings);
+    case 'body': {
+      // A needle without a space is found as well without folding whitespace (mime/search.ts caseFold).
       const needle = c.strings.get(k.value)!;
-      const values = (await c.headers()).header(k.name);
-      // RFC 3501: HEADER with an empty string matches every message that has the field.
-      return values.some((v) => needle === '' || v.includes(needle));
+      const m = await c.content();
+      return (needle.includes(' ') ? m.body() : m.bodyWords()).includes(needle);
     }
-    case 'body':
-      return (await c.content()).body().includes(c.strings.get(k.value)!);
-    case 'text':
-      return (await c.content()).text().includes(c.strings.get(k.value)!);
+    case 'text': {
+      const needle = c.strings.get(k.value)!;
+      const m = await c.content();
+      return (needle.includes(' ') ? m.text() : m.textWords()).includes(needle);
+    }
   }
   // Every other key is decided by what the session has at hand (flags, numbers, dates): the first
   // pass's rule, one place for it.
@@ -76,40 +71,54 @@ export async function matches(k: SearchKey, c: Ctx): Promise<boolean> {
   return v;
 }
 
+function sentMatch(k: SearchKey & { op: 'date' }, h: HeaderFacts): boolean {
+  const day = h.sentDay;
+  return day !== null && compareDay(day, k.cmp, k.day);
+}
+
+function headerMatch(k: SearchKey & { op: 'header' }, h: HeaderFacts, strings: Map<Buffer, string>): boolean {
+  const needle = strings.get(k.value)!;
+  // RFC 3501: HEADER with an empty string matches every message that has the field.
+  for (const v of h.header(k.name)) if (needle === '' || v.includes(needle)) return true;
+  return false;
+}
+
 /**
  * The first of SEARCH's two passes: the key evaluated on what the session has at hand (flags, UID,
  * sequence number, size, dates, modseq), synchronously. true / false when that decides it, null when
  * it depends on a key that needs the store's facts or the message text: only those messages go through
- * the second pass (`matches`).
+ * the second pass (`matches`). With `h` (the message's facts, fetched ahead) the header keys are
+ * decided too; then only BODY and TEXT leave it open.
  */
-export function cheapMatch(k: SearchKey, c: Ctx): boolean | null {
+export function cheapMatch(k: SearchKey, c: Ctx, h?: HeaderFacts): boolean | null {
   switch (k.op) {
     case 'and': {
       let r: boolean | null = true;
       for (const x of k.keys) {
-        const v = cheapMatch(x, c);
+        const v = cheapMatch(x, c, h);
         if (v === false) return false;
         if (v === null) r = null;
       }
       return r;
     }
     case 'or': {
-      const a = cheapMatch(k.a, c);
+      const a = cheapMatch(k.a, c, h);
       if (a === true) return true;
-      const b = cheapMatch(k.b, c);
+      const b = cheapMatch(k.b, c, h);
       if (b === true) return true;
       return a === false && b === false ? false : null;
     }
     case 'not': {
-      const v = cheapMatch(k.key, c);
+      const v = cheapMatch(k.key, c, h);
       return v === null ? null : !v;
     }
     case 'header':
+      return h ? headerMatch(k, h, c.strings) : null;
     case 'body':
     case 'text':
       return null;
     case 'date':
-      if (k.field === 'sent') return null;
+      if (k.field === 'sent') return h ? sentMatch(k, h) : null;
       return compareDay(Math.floor(c.info.internalDate.getTime() / DAY) * DAY, k.cmp, k.day);
     case 'all':
       return true;
@@ -145,31 +154,23 @@ export function cheapMatch(k: SearchKey, c: Ctx): boolean | null {
 
 /** What the header keys (FROM, TO, CC, BCC, SUBJECT, HEADER, SENT*) look at. */
 export interface HeaderFacts {
-  /** Folded, RFC 2047-decoded values of a field, all occurrences; for address fields also each
-   *  occurrence in normalised form (comments and folding gone, see addressSearchText). */
-  header(name: string): string[];
+  /** The field's SEARCH strings (MessageFacts.searchValues: folded, RFC 2047-decoded values of every
+   *  occurrence; for address fields also each occurrence in normalised form). */
+  header(name: string): readonly string[];
   /** The Date header's calendar day (UTC midnight ms, in the sender's own zone), or null. */
-  sentDay: number | null;
+  readonly sentDay: number | null;
 }
 
-/** Address fields: SEARCH matches them also in normalised form (search-keys.ts factsNeeded asks the
- *  store for their raw fields too). */
-const ADDRESS_FIELDS: ReadonlySet<string> = ADDRESS_SEARCH_FIELDS;
+const NONE: readonly string[] = [];
+
+class FactsHeaders implements HeaderFacts {
+  constructor(private readonly f: MessageFacts) {}
+  get sentDay(): number | null { return this.f.sortKeys?.sentDay ?? null; }
+  header(name: string): readonly string[] { return this.f.searchValues?.get(name.toLowerCase()) ?? NONE; }
+}
 
 function headerFacts(f: MessageFacts): HeaderFacts {
-  let raw: { buf: Buffer; fields: HeaderField[] } | null = null;
-  return {
-    sentDay: f.sortKeys?.sentDay ?? null,
-    header(name) {
-      const lower = name.toLowerCase();
-      const values = (f.headerValues?.get(lower) ?? []).map(foldText);
-      if (ADDRESS_FIELDS.has(lower) && f.headerFields) {
-        if (!raw) raw = { buf: f.headerFields, fields: parseMessage(f.headerFields).fields };
-        for (const x of findFields(raw.fields, name)) values.push(foldText(addressSearchText(fieldValue(raw.buf, x), decodeHeaderValue)));
-      }
-      return values;
-    },
-  };
+  return new FactsHeaders(f);
 }
 
 /** Within each AND, keys that need no message text go first, so "UNSEEN BODY x" reads only the
@@ -280,12 +281,16 @@ export async function searchMessages(s: ImapSession, key0: SearchKey, charset: s
   const decided: (boolean | null)[] = new Array(sel.view.length).fill(false);
   const infos: MessageInfo[] = new Array(sel.view.length);
   const open: number[] = [];
+  // One context for the synchronous evaluations, its message fields set per message (no object each).
+  const quick: Ctx = { info: undefined as unknown as MessageInfo, seq: 0, maxSeq: sel.view.length, maxUid, strings, test, now, saved, content: noContent, headers: noContent };
   for (let i = 0; i < sel.view.length; i++) {
     const e = sel.view[i]!;
     if (e.gone) continue;
     const info = (infos[i] = sel.current(i));
     const was = known?.(info);
-    const v = was !== undefined ? was : key.op === 'all' ? true : cheapMatch(key, { info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test, now, saved, content: noContent, headers: noContent });
+    quick.info = info;
+    quick.seq = i + 1;
+    const v = was !== undefined ? was : key.op === 'all' ? true : cheapMatch(key, quick);
     decided[i] = v;
     if (v === null) open.push(i);
   }
@@ -307,12 +312,20 @@ export async function searchMessages(s: ImapSession, key0: SearchKey, charset: s
       for await (const f of sel.mailbox.facts(uids, want!)) ahead.set(f.uid, f);
     }
     const mine = batched ? ahead.get(e.uid) : undefined;
-    const ctx: Ctx = {
-      info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test, now, saved,
-      content: () => (loaded ??= sel.mailbox.read(e.uid).then(loadSearchable)),
-      headers: () => (facts ??= mine ? Promise.resolve().then(() => checkedFacts(mine, e.uid)) : factsOf(sel.mailbox, e.uid, want ?? {})),
-    };
     try {
+      // Facts fetched ahead decide the header keys at once (on a context without the two loaders:
+      // no closures per message); only BODY/TEXT still need the await.
+      if (mine) {
+        quick.info = info;
+        quick.seq = i + 1;
+        const v = cheapMatch(key, quick, checkedFacts(mine, e.uid));
+        if (v !== null) { decided[i] = v; continue; }
+      }
+      const ctx: Ctx = {
+        info, seq: i + 1, maxSeq: sel.view.length, maxUid, strings, test, now, saved,
+        content: () => (loaded ??= sel.mailbox.read(e.uid).then(loadSearchable)),
+        headers: () => (facts ??= mine ? Promise.resolve().then(() => checkedFacts(mine, e.uid)) : factsOf(sel.mailbox, e.uid, want ?? {})),
+      };
       decided[i] = await matches(key, ctx);
     } catch (err) {
       if (err instanceof StoreError && err.code === 'NONEXISTENT') { decided[i] = false; continue; } // expunged meanwhile

@@ -148,29 +148,34 @@ export function layoutOf(raw: Buffer): MessageLayout {
   return { fromEnd, headers, blankStart, bodyStart, sepLen, crlf };
 }
 
-/** What the client sees: no From line, no internal headers, unquoted, CRLF line endings. */
+/** What the client sees: no From line, no internal headers, unquoted, CRLF line endings. Built in one
+ *  buffer of the exact size (clientSize), line by line without a Buffer object per line. */
 export function clientView(raw: Buffer, layout: MessageLayout = layoutOf(raw)): Buffer {
   const end = raw.length - layout.sepLen;
-  const parts: Buffer[] = [];
-  const crlfBuf = Buffer.from('\r\n');
-  const emitLines = (s: number, e: number, unquote: boolean) => {
+  const out = Buffer.allocUnsafe(clientSize(raw, layout));
+  let o = 0;
+  const copyLines = (s: number, e: number) => {
     let pos = s;
     while (pos < e) {
       const nl = raw.indexOf(LF, pos);
       const le = nl < 0 || nl >= e ? e : nl + 1;
       const ce = contentEnd(raw, pos, le);
-      const from = unquote && isQuotedFrom(raw, pos, ce) ? pos + 1 : pos;
-      parts.push(raw.subarray(from, ce));
-      if (le > ce) parts.push(crlfBuf);
+      const from = isQuotedFrom(raw, pos, ce) ? pos + 1 : pos;
+      if (ce - from < 32) for (let i = from; i < ce; i++) out[o++] = raw[i]!;
+      else o += raw.copy(out, o, from, ce);
+      if (le > ce) {
+        out[o++] = CR;
+        out[o++] = LF;
+      }
       pos = le;
     }
   };
   for (const h of layout.headers) {
     if (INTERNAL_HEADERS.has(h.name)) continue;
-    emitLines(h.start, Math.min(h.end, end), true);
+    copyLines(h.start, Math.min(h.end, end));
   }
-  if (layout.blankStart >= 0 && layout.blankStart < end) emitLines(layout.blankStart, end, true);
-  return Buffer.concat(parts);
+  if (layout.blankStart >= 0 && layout.blankStart < end) copyLines(layout.blankStart, end);
+  return o === out.length ? out : out.subarray(0, o);
 }
 
 /** clientView(raw).length without building it (the parser computes RFC822.SIZE of every message). */
