@@ -3,7 +3,7 @@
 // every kind of change another session or another program can make to a folder happens between two
 // LIST-STATUS of one session, and the second answer must be the truth (what a fresh session's STATUS
 // says). DMAIL_STORE_RACY_MS=0 lets the server remember files at once (by default only files changed
-// more than 3 s before they were read), so every second LIST-STATUS is answered from what was
+// more than 2 s before they were read), so every second LIST-STATUS is answered from what was
 // remembered wherever the files allow it — the case that could go stale.
 import { describe, expect, it } from 'vitest';
 import { inetdConnect } from '../helpers/inetd.js';

@@ -27,9 +27,9 @@ import { readIndexSummary, stampTail, type IndexSummary } from './index-file.js'
 import type { MboxFile } from './file.js';
 
 /** A change this long before a read cannot share its clock tick with a later change, on any file
- *  system whose timestamps are at least as fine as 1 s (FAT's 2 s included), nor across the small clock
- *  difference of hosts sharing the storage. */
-const RACY_MS = 3000;
+ *  system whose timestamps are at least as fine as 2 s (FAT's), nor across a small clock difference of
+ *  hosts sharing the storage. The maildir backend's stamp uses the same 2 s (as Dovecot does). */
+const RACY_MS = 2000;
 /** Test hook (DMAIL_STORE_RACY_MS, only ever lower): remember files sooner after a change, so a test
  *  sees the remembered answers without waiting. */
 const racyMs = (): number => {
