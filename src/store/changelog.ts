@@ -294,9 +294,25 @@ class ChangeLogFile implements ChangeLog {
   }
 
   add(kind: ChangeKind, uids: readonly number[]): number {
+    if (this.readOnly) throw new Error('change log opened read-only');
+    const norm = normalUids(uids);
+    const found = this.load();
+    if (!found || found.uidValidity !== (this.uidValidity >>> 0)) {
+      // No log for our UIDVALIDITY yet (a new mailbox's first change): the new file is written with
+      // its first record in it, one fsync and rename instead of a header first and then the record.
+      const modseq = (found ? ChangeLogFile.highestOf(found) + 1 : 1) + 1;
+      if (found) this.log?.info({ log: this.path, base: modseq - 1 }, 'mailbox has a new UIDVALIDITY: change log started afresh');
+      killPoint('modlog-before-write');
+      this.rewrite(modseq - 1, [{ modseq, kind, uids: norm }]);
+      // The record is in the file and durable now: what those two steps of the append below mean.
+      killPoint('modlog-written');
+      killPoint('modlog-synced');
+      if (this.load()?.records.length !== 1) throw new Error(`change log ${this.path} unreadable after writing it`);
+      this.onAdd?.();
+      return modseq;
+    }
     const l = this.writable();
     const modseq = ChangeLogFile.highestOf(l) + 1;
-    const norm = normalUids(uids);
     const rec = encodeRecord(modseq, kind, norm);
     const fd = openSync(this.path, constants.O_RDWR | constants.O_NOFOLLOW);
     try {

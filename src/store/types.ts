@@ -354,6 +354,10 @@ export class StoreError extends Error {
 export interface MailStore {
   open(name: string, options?: OpenOptions): Promise<Mailbox>;
   status(name: string): Promise<MailboxStatus>;
+  /** status() of several mailboxes (LIST-STATUS), in the order given: each answer is what status(name)
+   *  would give, or the StoreError it would throw. Lets a backend share the work of a batch (mbox: each
+   *  directory on the way is checked once, not once per folder). */
+  statusMany(names: readonly string[]): Promise<(MailboxStatus | StoreError)[]>;
   /** Append a message (any line endings; stored in the store's own form). */
   append(name: string, message: Buffer, flags?: readonly Flag[], date?: Date): Promise<AppendResult>;
   /**

@@ -68,7 +68,7 @@ function failingAfter(store: MailStore, n: number): MailStore {
 /** A plain MailStore view (no UID-keeping methods), as the mbox store may be. */
 function plain(store: MailStore): MailStore {
   return {
-    open: (n, o) => store.open(n, o), status: (n) => store.status(n),
+    open: (n, o) => store.open(n, o), status: (n) => store.status(n), statusMany: (n) => store.statusMany(n),
     append: (n, m, f, d) => store.append(n, m, f, d), appendMany: (n, items) => store.appendMany(n, items), copy: (f, u, t) => store.copy(f, u, t),
     list: () => store.list(), create: (n) => store.create(n), delete: (n) => store.delete(n),
     rename: (a, b) => store.rename(a, b), subscriptions: () => store.subscriptions(),

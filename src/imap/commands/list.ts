@@ -3,7 +3,7 @@
 // SPECIAL-USE; return options SUBSCRIBED, CHILDREN, SPECIAL-USE; several patterns; CHILDINFO) and
 // LIST-STATUS (RFC 5819: RETURN (STATUS (...))). Parents that exist only implicitly (a/b exists, a does
 // not) are listed as \NonExistent in the extended syntax, \Noselect in the basic one.
-import { StoreError, type FolderEntry } from '../../store/types.js';
+import { StoreError, type FolderEntry, type MailboxStatus } from '../../store/types.js';
 import type { Command, ImapSession } from '../session.js';
 import { canonicalPattern, specialUse, unicodePattern } from '../mailbox-name.js';
 import { mailboxOut, unicodeName, utf8Names } from '../rev2.js';
@@ -211,17 +211,23 @@ export async function list(s: ImapSession, c: Command): Promise<Result> {
   // STATUS for selectable mailboxes that meet the selection criteria, not for a parent listed only
   // for its CHILDINFO (RFC 5819 §2).
   const wantsStatus = (f: FolderEntry) => req.status !== null && !f.noselect && !f.nonexistent && (!req.selectSubscribed || subscribed.has(f.name));
-  // The store is asked for a window of mailboxes at once (each status waits on the file system and a
-  // lock, mostly in the thread pool), then the window is answered in order: bounded memory, and 200
-  // folders cost a few round trips instead of 200.
+  // The store is asked for a window of mailboxes at once (statusMany: work shared within the batch),
+  // then the window is answered in order: bounded memory, and output flows while the rest is read.
   for (let at = 0; at < names.length; at += STATUS_WINDOW) {
     const window = names.slice(at, at + STATUS_WINDOW).map((n) => entryOf(n));
-    const statuses = await Promise.all(window.map((f) => (wantsStatus(f) ? s.store.status(f.name).catch((e: unknown) => {
-      // Gone or unreadable since it was listed: its STATUS is left out (RFC 5819 §2 allows it).
-      if (!(e instanceof StoreError)) throw e;
-      s.log.info({ mailbox: f.name, err: e.message }, 'LIST-STATUS: no STATUS for a listed mailbox');
-      return null;
-    }) : null)));
+    const asked = window.filter(wantsStatus);
+    const got = asked.length ? await s.store.statusMany(asked.map((f) => f.name)) : [];
+    const byName = new Map<string, MailboxStatus>();
+    asked.forEach((f, i) => {
+      const st = got[i];
+      if (st instanceof StoreError) {
+        // Gone or unreadable since it was listed: its STATUS is left out (RFC 5819 §2 allows it).
+        s.log.info({ mailbox: f.name, err: st.message }, 'LIST-STATUS: no STATUS for a listed mailbox');
+      } else if (st) {
+        byName.set(f.name, st);
+      }
+    });
+    const statuses = window.map((f) => byName.get(f.name) ?? null);
     window.forEach((f, i) => {
       // IMAP4rev2 has LIST-EXTENDED's attributes in its base syntax (RFC 9051 §7.3.1: \NonExistent).
       const attrs = attributes(f, req.extended || s.enabled.imap4rev2 === true);

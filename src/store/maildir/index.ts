@@ -104,6 +104,19 @@ export class MaildirStore implements MailStore {
     return mapped(() => this.statusImpl(name));
   }
 
+  async statusMany(names: readonly string[]): Promise<(MailboxStatus | StoreError)[]> {
+    const out: (MailboxStatus | StoreError)[] = [];
+    for (const name of names) {
+      try {
+        out.push(await this.status(name));
+      } catch (e) {
+        if (!(e instanceof StoreError)) throw e;
+        out.push(e);
+      }
+    }
+    return out;
+  }
+
   append(name: string, message: Buffer, flags: readonly Flag[] = [], date?: Date): Promise<AppendResult> {
     return mapped(() => this.appendImpl(name, message, flags, date));
   }

@@ -395,8 +395,11 @@ export class MaildirMailbox implements Mailbox {
         && infoKey(parseName(wasFile).info) !== infoKey(parseName(se.file).info)) {
         unexplained.flags.push(rec.uid);
       }
-      if (old && old.file === se.file && old.sub === se.sub) next.set(rec.uid, old.modseq === modseq ? old : { ...old, modseq });
-      else todo.push({ uid: rec.uid, base, se, old, w: extValue(rec, 'W'), p: extValue(rec, 'P'), modseq });
+      if (old && old.file === se.file && old.sub === se.sub) {
+        // \Recent can change without the file: another session claimed it from dmail-recent.
+        const recent = this.recentOf(base, se);
+        next.set(rec.uid, old.modseq === modseq && old.recent === recent ? old : { ...old, modseq, recent });
+      } else todo.push({ uid: rec.uid, base, se, old, w: extValue(rec, 'W'), p: extValue(rec, 'P'), modseq });
     }
     if (sameValidity) {
       for (const [uid, e] of this.entries) {
@@ -537,8 +540,12 @@ export class MaildirMailbox implements Mailbox {
     return this.entryOf(uid, base, se, p, k.size, k.date, uidl, modseq);
   }
 
+  private recentOf(base: string, se: ScanEntry): boolean {
+    return this.claimRecent ? this.recentBases.has(base) : se.sub === 'new' || this.pendingRecent.has(base);
+  }
+
   private entryOf(uid: number, base: string, se: ScanEntry, p: ParsedName, size: number, date: Date, uidl: string | undefined, modseq: number): Entry {
-    const recent = this.claimRecent ? this.recentBases.has(base) : se.sub === 'new' || this.pendingRecent.has(base);
+    const recent = this.recentOf(base, se);
     return {
       uid, base, sub: se.sub, file: se.file, info: p.info, size, internalDate: date, recent, modseq,
       flags: flagsFromInfo(p.info, this.keywordTable),

@@ -5,8 +5,8 @@ import {
   lstatSync, mkdirSync, readdirSync, rmdirSync, unlinkSync, renameSync, openSync, closeSync, writeFileSync,
   readFileSync, constants, statSync, fsyncSync, rmSync,
 } from 'node:fs';
-import type { Dirent } from 'node:fs';
-import { join, dirname } from 'node:path';
+import type { Dirent, Stats } from 'node:fs';
+import { join, dirname, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Settings } from '../../config/settings.js';
 import type { Logger } from '../../log/types.js';
@@ -61,8 +61,13 @@ const DROPPED_WITH_FOLDER = ['.idx', '.journal', '.views', '.inuse', '.facts', '
 
 export class MboxStore implements MailStore {
   private readonly fileOpts: FileOptions;
+  /** paths.folders and paths.indexDir normalised without a trailing '/', for building paths. */
+  private readonly foldersDir: string;
+  private readonly indexDir: string;
 
   constructor(readonly paths: UserPaths, private readonly settings: Settings, private readonly log: Logger, bus?: MailboxBus) {
+    this.foldersDir = resolve(paths.folders);
+    this.indexDir = resolve(paths.indexDir);
     this.fileOpts = {
       ...(bus ? { bus } : {}),
       lock: { timeoutSec: settings.lock_timeout ?? 30, staleSec: settings.lock_stale ?? 300, lockId: settings.lock_id, flock: settings.use_flock ?? false, log },
@@ -71,28 +76,35 @@ export class MboxStore implements MailStore {
     };
   }
 
-  /** Path of a mailbox, with every existing component checked not to be a symlink. */
-  private pathOf(name: string): string {
+  /** Path of a mailbox, with every existing component checked not to be a symlink. `dirs`: directories
+   *  found to be real directories earlier in the same batch (statusMany), each looked at once; `last`
+   *  false leaves the mailbox's own entry to the caller (who looks at it anyway). */
+  private pathOf(name: string, dirs?: Set<string>, last = true): string {
     if (name === 'INBOX') return this.paths.inbox;
     if (/^inbox(\/|$)/i.test(name)) throw new StoreError('CANNOT', 'INBOX cannot hold folders');
     const parts = folderComponents(name);
-    let p = this.paths.folders;
-    try {
-      if (lstatSync(p).isSymbolicLink()) throw new StoreError('NOPERM', 'folder directory is a symbolic link');
-    } catch (e) { if (e instanceof StoreError) throw e; }
-    for (const c of parts) {
-      p = join(p, c);
-      try {
-        if (lstatSync(p).isSymbolicLink()) throw new StoreError('NOPERM', `${name}: symbolic links are not followed`);
-      } catch (e) { if (e instanceof StoreError) throw e; }
+    let p = this.foldersDir;
+    const check = (path: string, what: string, isDir: boolean) => {
+      if (isDir && dirs?.has(path)) return;
+      let st;
+      try { st = lstatSync(path); } catch { return; }
+      if (st.isSymbolicLink()) throw new StoreError('NOPERM', what);
+      if (isDir && st.isDirectory()) dirs?.add(path);
+    };
+    check(p, 'folder directory is a symbolic link', true);
+    for (let i = 0; i < parts.length; i++) {
+      // Components are checked (no '.', '..', '/' or empty ones): plain concatenation is join().
+      p = `${p}/${parts[i]!}`;
+      const end = i === parts.length - 1;
+      if (!end || last) check(p, `${name}: symbolic links are not followed`, !end);
     }
     return p;
   }
 
-  private file(name: string): MboxFile {
-    const path = this.pathOf(name);
+  private file(name: string, path = this.pathOf(name)): MboxFile {
     const key = fileKey(name);
-    return new MboxFile(path, this.paths.indexDir, join(this.paths.indexDir, key + '.idx'), join(this.paths.indexDir, key + '.journal'), this.fileOpts);
+    const stem = `${this.indexDir}/${key}`;
+    return new MboxFile(path, this.paths.indexDir, stem + '.idx', stem + '.journal', this.fileOpts);
   }
 
   /** Kind of an existing mailbox path (no symlink following). */
@@ -139,9 +151,43 @@ export class MboxStore implements MailStore {
   }
 
   async status(name: string): Promise<MailboxStatus> {
-    const f = this.requireFolder(name);
+    return this.statusIn(name);
+  }
+
+  /** LIST-STATUS: every directory on the way is looked at once for the batch, not once per folder. */
+  async statusMany(names: readonly string[]): Promise<(MailboxStatus | StoreError)[]> {
+    const dirs = new Set<string>();
+    const out: (MailboxStatus | StoreError)[] = [];
+    for (const name of names) {
+      try {
+        out.push(await this.statusIn(name, dirs));
+      } catch (e) {
+        if (!(e instanceof StoreError)) throw e;
+        out.push(e);
+      }
+    }
+    return out;
+  }
+
+  private async statusIn(name: string, dirs?: Set<string>): Promise<MailboxStatus> {
+    let f: MboxFile;
+    let spool: Stats | undefined;
+    if (name === 'INBOX') {
+      f = this.file(name);
+    } else {
+      // requireFolder's checks, with the one lstat of the mailbox's own entry kept for its stamp.
+      const path = this.pathOf(name, dirs, false);
+      let st: Stats | undefined;
+      try { st = lstatSync(path, { throwIfNoEntry: false }); } catch { /* cannot be looked at */ }
+      if (!st) throw new StoreError('NONEXISTENT', `mailbox ${name} does not exist`);
+      if (st.isSymbolicLink()) throw new StoreError('NOPERM', `${name}: symbolic links are not followed`);
+      if (st.isDirectory()) throw new StoreError('CANNOT', `${name} holds folders, not messages`);
+      if (!st.isFile()) throw new StoreError('NOPERM', 'not a mailbox');
+      spool = st;
+      f = this.file(name, path);
+    }
     // Unlocked from the index when it is valid for the spool as it is (quick-status.ts), else locked.
-    const quick = quickStatus(f);
+    const quick = quickStatus(f, spool);
     if (quick) return quick;
     return f.readLocked((_fd, d) => {
       const highestModseq = Math.max(d.logSeen, f.changeLog(d.uidValidity).highestModseq());
