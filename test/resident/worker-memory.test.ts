@@ -8,7 +8,7 @@
 // On both stores (maildir keeps a parsed dovecot-uidlist per folder: that cache outlived every session
 // before it was put under the process cache's budget; this test failed then, heap +3.4 MB).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -181,6 +181,12 @@ for (const store of ['mbox', 'maildir'] as const) {
       const report = `after bob x2: ${show(m1)}; after bob x4: ${show(m2)}; after dave: ${show(m3)}`;
 
       expect(m3.cache, report).toMatchObject({ budget: 0, bytes: 0, entries: 0 });
+      // No file of any mailbox is still open (spool, index, facts and keys files, view slots): only the log.
+      const open: string[] = [];
+      for (const fd of readdirSync(`/proc/${d.worker()}/fd`)) {
+        try { open.push(readlinkSync(`/proc/${d.worker()}/fd/${fd}`)); } catch { /* closed meanwhile */ }
+      }
+      expect(open.filter((f) => f.startsWith(site.dir) && !f.startsWith(site.logs))).toEqual([]);
       // Sessions 3 and 4 on bob's mailbox left nothing behind.
       expect(m2.heapUsed - m1.heapUsed, report).toBeLessThan(0.5 * MB);
       // Nothing of dave's mailbox stays once its session ended (~10 MB while open).
