@@ -115,7 +115,13 @@ export class ProcessCache<K, V> {
   private readonly entries = new Map<K, Entry>();
   private readonly holds = new Map<K, number>();
 
-  constructor(readonly name: string, private readonly registry: CacheRegistry = processCaches) {
+  /** onDrop: called with a value the cache lets go of (evicted, deleted, cleared, or replaced by another
+   *  value): close its descriptors there. Not called when `set` stores the same value again. */
+  constructor(
+    readonly name: string,
+    private readonly registry: CacheRegistry = processCaches,
+    private readonly onDrop?: (value: V, key: K) => void,
+  ) {
     registry.register(this as ProcessCache<unknown, unknown>);
   }
 
@@ -126,10 +132,14 @@ export class ProcessCache<K, V> {
     return e.value as V;
   }
 
-  /** Keep `value` for `key` (replacing what was there); `bytes`: what it keeps alive, estimated. */
+  /** Keep `value` for `key` (replacing what was there); `bytes`: what it keeps alive, estimated. Call it
+   *  again with the same value when that value grew or shrank. */
   set(key: K, value: V, bytes: number): void {
     const old = this.entries.get(key);
-    if (old) this.registry.unidle(old);
+    if (old) {
+      this.registry.unidle(old);
+      if (old.value !== value) this.dispose(old);
+    }
     const e: Entry = { cache: this as ProcessCache<unknown, unknown>, key, value, bytes: Math.max(0, Math.ceil(bytes)) };
     this.entries.set(key, e);
     if (!this.holds.has(key)) {
@@ -169,8 +179,15 @@ export class ProcessCache<K, V> {
   }
 
   /** @internal */ drop(e: Entry): void {
-    if (this.entries.get(e.key as K) === e) this.entries.delete(e.key as K);
+    if (this.entries.get(e.key as K) !== e) return;
+    this.entries.delete(e.key as K);
     this.registry.unidle(e);
+    this.dispose(e);
+  }
+
+  private dispose(e: Entry): void {
+    if (!this.onDrop) return;
+    try { this.onDrop(e.value as V, e.key as K); } catch { /* a cache: dropping must not fail the caller */ }
   }
 
   has(key: K): boolean {

@@ -60,4 +60,24 @@ describe('process cache registry', () => {
     release();
     expect(c.has('b')).toBe(false);
   });
+
+  it('tells the owner about every value it lets go of (to close descriptors), once', () => {
+    const reg = new CacheRegistry(100);
+    const dropped: string[] = [];
+    const c = new ProcessCache<string, { fd: string }>('fds', reg, (v, k) => dropped.push(`${k}:${v.fd}`));
+    const v1 = { fd: 'a1' };
+    c.set('a', v1, 10);
+    c.set('a', v1, 20); // the same value, grown: not dropped
+    c.set('a', { fd: 'a2' }, 20); // replaced
+    c.set('b', { fd: 'b1' }, 90); // a (least recently used) evicted
+    const release = c.hold('b');
+    c.delete('nothing');
+    reg.setBudget(0); // b is held: kept
+    expect(dropped).toEqual(['a:a1', 'a:a2']);
+    release();
+    expect(dropped).toEqual(['a:a1', 'a:a2', 'b:b1']);
+    c.set('c', { fd: 'c1' }, 1); // budget 0: dropped at once
+    c.clear();
+    expect(dropped).toEqual(['a:a1', 'a:a2', 'b:b1', 'c:c1']);
+  });
 });
