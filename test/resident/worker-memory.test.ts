@@ -186,7 +186,7 @@ for (const store of ['mbox', 'maildir'] as const) {
       for (const fd of readdirSync(`/proc/${d.worker()}/fd`)) {
         try { open.push(readlinkSync(`/proc/${d.worker()}/fd/${fd}`)); } catch { /* closed meanwhile */ }
       }
-      expect(open.filter((f) => f.startsWith(site.dir) && !f.startsWith(site.logs))).toEqual([]);
+      expect(open.filter((f) => f.startsWith(site.dir) && !f.startsWith(site.logs)), report).toEqual([]);
       // Large Buffers in their own mappings (returned at free): the malloc settings the master gives workers.
       // (glibc splits the variable in place while it parses it: the first setting is what stays readable.)
       expect(readFileSync(`/proc/${d.worker()}/environ`, 'latin1').split('\0')).toContain('GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072');
