@@ -123,6 +123,7 @@ export const SETTINGS = {
   resident_worker_idle: S('int', 'NEW: resident mode: seconds a worker without sessions stays before it exits', 60),
   resident_spare_workers: S('int', 'NEW: resident mode: workers forked ahead of need (as root, no uid yet), bound to a uid at the first login of a new uid', 0),
   resident_max_workers: S('int', 'NEW: resident mode: worker processes at most, all uids together, spares not counted (0: no limit)', 500),
+  resident_cache_size: S('int', 'NEW: resident mode: bytes of cached mailbox data a worker keeps for mailboxes no session has open (0: none)', 16 * 1024 * 1024),
 
   // --- includes ---
   imapd_include_level: S('int', 'levels of #include that imapd follows', 0),

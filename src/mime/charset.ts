@@ -6,7 +6,15 @@
 type Iconv = { decode(buf: Buffer, enc: string): string; encodingExists(enc: string): boolean };
 
 let iconv: Iconv | null = null;
+/** Decoders by charset name as messages spell them (unknown names remembered as null). The names come
+ *  from mail, and a resident worker reads mail for hours: past DECODERS_MAX names the map starts again. */
 const decoders = new Map<string, TextDecoder | null>();
+const DECODERS_MAX = 256;
+
+/** How many charset names are remembered now (tests). */
+export function charsetCacheSize(): number {
+  return decoders.size;
+}
 
 /** Loads iconv-lite for charsets TextDecoder lacks. Safe to call repeatedly. */
 export async function loadCharsets(): Promise<void> {
@@ -32,6 +40,7 @@ function textDecoder(name: string): TextDecoder | null {
     } catch {
       d = null;
     }
+    if (decoders.size >= DECODERS_MAX) decoders.clear();
     decoders.set(name, d);
   }
   return d;

@@ -28,6 +28,14 @@ import { ROLE_ENV, sendTo, type Pem, type FromPrelogin, type FromWorker, type Ro
 import { ConnectionCounts, refusalText, type Refusal } from './limits.js';
 import { IdleTrimmer } from './trim.js';
 
+/** glibc malloc settings for workers (an administrator's own GLIBC_TUNABLES wins). By default glibc raises
+ *  its mmap threshold after the first large free (up to 32 MB), so the Buffers of a session on a big
+ *  mailbox then come from the heap, and what they leave free between live chunks is never given back.
+ *  A fixed threshold (128 KB) keeps large Buffers in their own mappings, returned at free, and a 128 KB
+ *  trim threshold returns the heap's free top. Measured, 10k-message mbox, 10-20 sessions then quiet:
+ *  RSS after the quiet-time GC 84-98 MB -> 65-66 MB; worker CPU within the noise of a loaded machine. */
+const WORKER_MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072';
+
 export interface ListenSpec {
   /** An inherited listening socket (systemd LISTEN_FDS)… */
   fd?: number;
@@ -146,7 +154,10 @@ export async function runMaster(o: MasterOptions): Promise<void> {
 
   // ---- processes ----
   const forkRole = (role: Role, ids?: { uid: number; gid: number }): ChildProcess => fork(o.script, [], {
-    env: { ...process.env, [ROLE_ENV]: role, DMAIL_RESIDENT_MASTER_UID: String(process.geteuid?.() ?? 0), LISTEN_FDS: '', LISTEN_PID: '', LISTEN_FDNAMES: '' },
+    env: {
+      ...process.env, [ROLE_ENV]: role, DMAIL_RESIDENT_MASTER_UID: String(process.geteuid?.() ?? 0), LISTEN_FDS: '', LISTEN_PID: '', LISTEN_FDNAMES: '',
+      ...(role === 'worker' && process.env.GLIBC_TUNABLES === undefined ? { GLIBC_TUNABLES: WORKER_MALLOC_TUNABLES } : {}),
+    },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     cwd: '/',
     ...(ids ? { uid: ids.uid, gid: ids.gid } : {}),

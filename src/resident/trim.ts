@@ -20,7 +20,7 @@ import { runInNewContext } from 'node:vm';
 let gcFn: (() => void) | null | undefined;
 
 /** V8's gc(), or null where it cannot be had. */
-function gcFunction(): (() => void) | null {
+export function gcFunction(): (() => void) | null {
   if (gcFn !== undefined) return gcFn;
   try {
     setFlagsFromString('--expose-gc');

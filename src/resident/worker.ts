@@ -11,9 +11,10 @@ import { createSessionHost, resumeConnection, type SessionHost } from '../sessio
 import { switchTo } from '../session/become-user.js';
 import { StreamConnection } from '../transport/stream-connection.js';
 import { tlsSettingsOf } from '../transport/tls.js';
+import { processCaches } from '../store/process-cache.js';
 import { closeHandle, socketFromHandle } from './handles.js';
 import { sendTo, type FromWorker, type ToWorker } from './ipc.js';
-import { IdleTrimmer } from './trim.js';
+import { gcFunction, IdleTrimmer } from './trim.js';
 
 export async function runWorker(program: 'imapd' | 'dpop'): Promise<void> {
   let host: SessionHost | undefined;
@@ -36,6 +37,8 @@ export async function runWorker(program: 'imapd' | 'dpop'): Promise<void> {
     trim.activity();
     const h = m.handoff;
     const settings = m.settings;
+    // What this worker may keep for mailboxes no session has open (dmail.conf is read per login).
+    processCaches.setBudget(settings.resident_cache_size);
     const sock = socketFromHandle(handle);
     sock.setNoDelay(true); // a TCP client socket (no-op on the Unix pair of a TLS relay)
     const conn = new StreamConnection({
@@ -87,6 +90,13 @@ export async function runWorker(program: 'imapd' | 'dpop'): Promise<void> {
   });
   // The master is gone (restart, crash): finish the sessions we have, then go.
   process.on('disconnect', () => { exiting = true; maybeExit(); });
+  // What this worker holds, for an administrator (and the memory test): SIGUSR2 runs one full GC and logs
+  // the figures that remain.
+  process.on('SIGUSR2', () => {
+    gcFunction()?.();
+    const m = process.memoryUsage();
+    log?.info({ sessions: live, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, cache: processCaches.stats() }, 'worker memory');
+  });
 }
 
 async function become(program: 'imapd' | 'dpop', m: Extract<ToWorker, { t: 'become' }>): Promise<{ ok: true; log: Logger } | { ok: false; why: string }> {

@@ -209,6 +209,7 @@ export class MaildirStore implements MailStore {
     }
     const box = new MaildirMailbox(isInbox(name) ? INBOX : name, dir, readOnly, { claimRecent: options.claimRecent ?? false, live: true }, this.env);
     await box.open();
+    box.holdCaches();
     return box;
   }
 

@@ -28,7 +28,7 @@ import { baseTokens, canonicalSystemFlag, compareBaseTokens, fileName, flagsFrom
 import { ensureKeywords, KEYWORDS, letterFor, readKeywords, type KeywordTable } from './keywords.js';
 import { extValue, UIDLIST, type UidList } from './uidlist.js';
 import type { MaildirEnv } from './env.js';
-import { lockedUidList, loadUidList } from './uidlist-sync.js';
+import { holdUidList, lockedUidList, loadUidList } from './uidlist-sync.js';
 import { hasIntent } from './deliver-intent.js';
 import { scanMaildir, locate, type ScanEntry } from './scan.js';
 import { claimRecentBases, pendingRecent, RECENT_FILE } from './recent.js';
@@ -138,6 +138,8 @@ export class MaildirMailbox implements Mailbox {
   private static readonly UNLISTED_MAX = 10_000;
   /** Identity of the mailbox directory when opened: another one under the name means deleted. */
   private dirIno: bigint | undefined;
+  /** Lets go of this mailbox's parsed uidlist in the process cache (held while the handle is open). */
+  private releaseUidList: (() => void) | undefined;
   /** Opened at the first facts() call. */
   private factsFile: FactsFile | null = null;
 
@@ -974,18 +976,30 @@ export class MaildirMailbox implements Mailbox {
     return where ? { path: join(this.dir, where.sub, where.file), entry: e, base: e.base } : undefined;
   }
 
+  /** Keep the parsed uidlist in the process cache while this handle is open (store/process-cache.ts);
+   *  close() lets go. Called by the store once the handle opened. */
+  holdCaches(): void {
+    if (!this.closed) this.releaseUidList ??= holdUidList(this.dir);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
-    // Not a refresh here: it could claim \Recent for mail that arrives while we log out.
-    if (this.unsavedFacts > 0 || this.snapshotIsNews()) await this.saveFacts().catch(() => undefined);
-    this.closed = true;
-    this.factsFile?.close();
-    this.ghosts.clear();
-    if (this.slot) {
-      this.slot.close();
-      this.slot = undefined;
-      // The last one out removes what only it was still keeping.
-      await this.purgeNow();
+    try {
+      // Not a refresh here: it could claim \Recent for mail that arrives while we log out.
+      if (this.unsavedFacts > 0 || this.snapshotIsNews()) await this.saveFacts().catch(() => undefined);
+      this.closed = true;
+      this.factsFile?.close();
+      this.ghosts.clear();
+      if (this.slot) {
+        this.slot.close();
+        this.slot = undefined;
+        // The last one out removes what only it was still keeping.
+        await this.purgeNow();
+      }
+    } finally {
+      this.closed = true;
+      this.releaseUidList?.();
+      this.releaseUidList = undefined;
     }
   }
 }

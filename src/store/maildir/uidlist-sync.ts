@@ -5,6 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { withDotlock } from './dotlock.js';
+import { ProcessCache } from '../process-cache.js';
 import { DOVECOT_UIDVALIDITY, nextUidValidity as sharedNextUidValidity } from '../uidvalidity.js';
 import type { MaildirEnv } from './env.js';
 import { finishDelivery } from './deliver-intent.js';
@@ -14,15 +15,28 @@ export const UIDVALIDITY_FILE = DOVECOT_UIDVALIDITY;
 
 /** Parsed uidlists by path, valid while the file's identity (inode, size, mtime) is unchanged: a
  *  session that appends many messages parses a 100 000-line file once, not once per message. Callers
- *  get copies, so a failed change never leaves the cache holding something that is not on disk. */
-const cache = new Map<string, { stamp: string; list: UidList; appendable: boolean }>();
-/** Lists kept (least recently used dropped first): memory stays bounded for users with many folders. */
-const CACHE_MAX = 8;
+ *  get copies, so a failed change never leaves the cache holding something that is not on disk.
+ *  A per-process cache (store/process-cache.ts): an open MaildirMailbox holds its list (holdUidList);
+ *  lists of folders no session has open share the process's idle budget (`resident_cache_size`). */
+const cache = new ProcessCache<string, { stamp: string; list: UidList; appendable: boolean }>('maildir-uidlist');
+
+/** What a parsed list keeps alive, estimated: record objects, their strings, array and map slots. */
+function listBytes(l: UidList): number {
+  let b = 256 + l.extraHeader.length * 64;
+  for (const r of l.records) {
+    b += 160 + 2 * r.base.length;
+    for (const x of r.ext) b += 32 + 2 * x.length;
+  }
+  return b;
+}
 
 function remember(path: string, entry: { stamp: string; list: UidList; appendable: boolean }): void {
-  cache.delete(path);
-  cache.set(path, entry);
-  while (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value!);
+  cache.set(path, entry, listBytes(entry.list));
+}
+
+/** An open mailbox keeps its parsed uidlist cached until the returned function runs (its close()). */
+export function holdUidList(dir: string): () => void {
+  return cache.hold(join(dir, UIDLIST));
 }
 
 function cloneList(l: UidList): UidList {
@@ -33,7 +47,6 @@ function cloneList(l: UidList): UidList {
 async function readCached(path: string): Promise<UidListFile> {
   const c = cache.get(path);
   if (c && c.stamp === (await uidListStamp(path))) {
-    remember(path, c);
     return { list: cloneList(c.list), stamp: c.stamp, appendable: c.appendable };
   }
   const r = await readUidList(path);

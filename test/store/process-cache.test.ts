@@ -1,0 +1,83 @@
+// The per-process cache registry (src/store/process-cache.ts): idle entries of all caches together stay
+// within the byte budget (least recently used dropped first), held entries are never dropped, and with
+// budget 0 an entry goes as soon as its last holder lets go.
+import { describe, expect, it } from 'vitest';
+import { CacheRegistry, ProcessCache } from '../../src/store/process-cache.js';
+
+describe('process cache registry', () => {
+  it('keeps idle entries of all caches within the budget, least recently used dropped first', () => {
+    const reg = new CacheRegistry(100);
+    const a = new ProcessCache<string, string>('a', reg);
+    const b = new ProcessCache<string, string>('b', reg);
+    a.set('x', 'X', 40);
+    b.set('y', 'Y', 40);
+    expect(a.get('x')).toBe('X'); // x is now the most recently used
+    a.set('z', 'Z', 40); // 120 > 100: y (least recently used) goes
+    expect(b.has('y')).toBe(false);
+    expect(a.has('x')).toBe(true);
+    expect(a.has('z')).toBe(true);
+    expect(reg.stats()).toMatchObject({ budget: 100, bytes: 80, idleBytes: 80, entries: 2 });
+    // An entry larger than the whole budget is not kept once idle.
+    b.set('huge', 'H', 500);
+    expect(b.has('huge')).toBe(false);
+    expect(reg.stats().idleBytes).toBeLessThanOrEqual(100);
+  });
+
+  it('never drops a held entry; the last release makes it idle (and drops it with budget 0)', () => {
+    const reg = new CacheRegistry(0);
+    const c = new ProcessCache<string, number[]>('uidlist', reg);
+    const r1 = c.hold('/mb');
+    const r2 = c.hold('/mb');
+    c.set('/mb', [1, 2, 3], 1000);
+    c.set('/other', [4], 10); // idle at once, budget 0: gone
+    expect(c.has('/other')).toBe(false);
+    expect(c.get('/mb')).toEqual([1, 2, 3]);
+    expect(reg.stats()).toMatchObject({ bytes: 1000, idleBytes: 0, caches: { uidlist: { entries: 1, held: 1 } } });
+    r1();
+    r1(); // a second call of the same release counts once
+    expect(c.has('/mb')).toBe(true);
+    r2();
+    expect(c.has('/mb')).toBe(false);
+    expect(reg.stats()).toMatchObject({ bytes: 0, idleBytes: 0, entries: 0 });
+  });
+
+  it('a lowered budget drops idle entries at once; replacing an entry counts its new size only', () => {
+    const reg = new CacheRegistry(1000);
+    const c = new ProcessCache<string, string>('k', reg);
+    c.set('a', '1', 300);
+    c.set('a', '2', 400);
+    c.set('b', '3', 500);
+    expect(reg.stats().idleBytes).toBe(900);
+    reg.setBudget(600);
+    expect(c.has('a')).toBe(false);
+    expect(c.get('b')).toBe('3');
+    reg.setBudget(0);
+    expect(reg.stats()).toMatchObject({ bytes: 0, entries: 0 });
+    const release = c.hold('b');
+    c.set('b', '4', 50);
+    reg.dropIdle();
+    expect(c.get('b')).toBe('4');
+    release();
+    expect(c.has('b')).toBe(false);
+  });
+
+  it('tells the owner about every value it lets go of (to close descriptors), once', () => {
+    const reg = new CacheRegistry(100);
+    const dropped: string[] = [];
+    const c = new ProcessCache<string, { fd: string }>('fds', reg, (v, k) => dropped.push(`${k}:${v.fd}`));
+    const v1 = { fd: 'a1' };
+    c.set('a', v1, 10);
+    c.set('a', v1, 20); // the same value, grown: not dropped
+    c.set('a', { fd: 'a2' }, 20); // replaced
+    c.set('b', { fd: 'b1' }, 90); // a (least recently used) evicted
+    const release = c.hold('b');
+    c.delete('nothing');
+    reg.setBudget(0); // b is held: kept
+    expect(dropped).toEqual(['a:a1', 'a:a2']);
+    release();
+    expect(dropped).toEqual(['a:a1', 'a:a2', 'b:b1']);
+    c.set('c', { fd: 'c1' }, 1); // budget 0: dropped at once
+    c.clear();
+    expect(dropped).toEqual(['a:a1', 'a:a2', 'b:b1', 'c:c1']);
+  });
+});
