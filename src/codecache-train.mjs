@@ -7,7 +7,7 @@
 // The sessions are fixed (same mailbox, same commands), so the cache holds the same functions on every
 // build; its bytes are not reproducible (V8 serialises heap state), which nothing depends on.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -15,7 +15,7 @@ const USER = 'trainee';
 const PASS = 'train-pass';
 
 /** A small mbox with the shapes sessions meet: plain, multipart, encoded words, a thread, flags. */
-function mbox(n) {
+export function trainingMbox(n) {
   const out = [];
   const day = Date.UTC(2025, 0, 1);
   for (let i = 1; i <= n; i++) {
@@ -89,10 +89,10 @@ function converse(child, lines, pop3) {
 
 /**
  * Train dist/<name>.cjs.v8cache for name in imapd, dpop, dmailctl (dist/<name>-launch.cjs and the bundle
- * must exist). Returns the cache's size.
+ * must exist). Returns the cache's size. `dist` and `session` (the IMAP or POP3 command lines) are for
+ * experiments (test/bench/codecache-measure.mjs).
  */
-export async function trainCodeCache(root, name) {
-  const dist = join(root, 'dist');
+export async function trainCodeCache(root, name, { dist = join(root, 'dist'), session } = {}) {
   const launch = join(dist, `${name}-launch.cjs`);
   const cache = join(dist, `${name}.cjs.v8cache`);
   const work = mkdtempSync(join(tmpdir(), 'dmail-train-'));
@@ -101,7 +101,7 @@ export async function trainCodeCache(root, name) {
   const tmp = join(work, 'cache');
   try {
     for (const d of ['spool', 'log', 'work', 'index']) mkdirSync(join(work, d));
-    writeFileSync(join(work, 'spool', USER), mbox(12));
+    writeFileSync(join(work, 'spool', USER), trainingMbox(12));
     const authd = join(work, 'authd.sh');
     writeFileSync(authd, `#!/bin/sh\nwhile read -r cmd user pass rest; do\n  case "$cmd $user $pass" in\n` +
       `    "check ${USER} ${PASS}"|"lookup ${USER} "*) echo "+OK ${USER} ${join(work, 'spool', USER)} 0" ;;\n` +
@@ -128,7 +128,11 @@ export async function trainCodeCache(root, name) {
       const c = child(['-c', conf]);
       let err = '';
       c.stderr.on('data', (d) => { err += d; });
-      await converse(c, name === 'imapd' ? IMAP : POP3, name === 'dpop').catch((e) => { throw new Error(`${e.message}\n${err}`); });
+      await converse(c, session ?? (name === 'imapd' ? IMAP : POP3), name === 'dpop').catch((e) => {
+        let log = '';
+        try { log = readFileSync(join(work, 'log', `${name}.log`), 'utf8').slice(-4000); } catch { /* none written */ }
+        throw new Error(`${e.message}\n${err}\nserver log:\n${log}`);
+      });
     }
     // The launcher must accept it in a fresh process, as a connection's process will.
     const check = spawnSync(process.execPath, ['-e', `const l=require(${JSON.stringify(launch)});process.stdout.write(JSON.stringify(l.verify(${JSON.stringify(join(dist, `${name}.cjs`))}, ${JSON.stringify(tmp)})))`],

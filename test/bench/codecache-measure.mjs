@@ -46,6 +46,12 @@ const VARIANTS = {
   // test/bench/codecache-loader.cjs with a cache it wrote after one training session (below).
   loader: { argv: [process.execPath, join(ROOT, 'test/bench/codecache-loader.cjs'), join(work, 'v8cache'), join(ROOT, 'dist/imapd.cjs')] },
 };
+// --extra NAME=FILE,...: more variants, `node FILE` (another build's launcher or bundle, e.g. the main
+// branch's, or an experimental build with its own cache); name them in --variants.
+for (const e of opt('extra', '').split(',').filter(Boolean)) {
+  const [name, file] = e.split('=');
+  VARIANTS[name] = { argv: [process.execPath, file] };
+}
 const TRAINING = [login('small'), 'SELECT INBOX', 'FETCH 1:* FLAGS', 'SORT (DATE) US-ASCII ALL', 'FETCH 1:* ENVELOPE', 'LOGOUT'];
 // --callgrind: instructions (millions, in the "cpu ms" column) from one valgrind run each instead.
 const callgrind = args.includes('--callgrind');
