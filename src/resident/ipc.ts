@@ -41,6 +41,8 @@ export interface ClientMsgInfo {
 export type ToPrelogin =
   | ConnMsg
   | { t: 'auth-reply'; req: number; result: unknown }
+  /** The worker's session over this connection's TLS relay ended (or the worker died): let go of it. */
+  | { t: 'session-ended'; id: number }
   | { t: 'stop' };
 
 export type FromPrelogin =

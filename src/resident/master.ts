@@ -314,6 +314,9 @@ export async function runMaster(o: MasterOptions): Promise<void> {
   };
 
   const sessionEnded = (c: Conn) => {
+    // A TLS connection: the pre-login process relays it and may not see the worker's end (it stops
+    // reading the relay while the client does not read): tell it.
+    if (c.preloginHolds && c.worker) void sendTo(c.prelogin.child, { t: 'session-ended', id: c.id } satisfies ToPrelogin);
     const w = c.worker;
     if (w) {
       w.sessions = Math.max(0, w.sessions - 1);

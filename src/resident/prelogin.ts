@@ -61,6 +61,9 @@ export async function runPrelogin(program: 'imapd' | 'dpop'): Promise<void> {
   host.services.remoteLogin = (client, request) => auth.ask(program, { ...client }, request) as Promise<GrantResult>;
   let live = 0;
   let stopping = false;
+  /** TLS connections relayed to a worker, by connection id: what ends the relay once the worker's
+   *  session is over (the master says so: 'session-ended'). */
+  const relays: Relays = new Map();
   const trim = new IdleTrimmer();
   const maybeExit = () => {
     if (stopping && live === 0) { pairs.close(); void host.close().finally(() => process.exit(0)); }
@@ -82,11 +85,13 @@ export async function runPrelogin(program: 'imapd' | 'dpop'): Promise<void> {
       live++;
       trim.activity();
       let failed = false;
-      void serveOne(program, { id: m.id, tls: m.tls, configPath: m.configPath, settings, pem }, handle, host, pairs, log)
+      void serveOne(program, { id: m.id, tls: m.tls, configPath: m.configPath, settings, pem }, handle, host, pairs, log, relays)
         .catch((e: unknown) => { failed = true; log.error({ err: (e as Error).message }, 'pre-login connection failed'); })
         .finally(() => { live--; trim.activity(); void sendTo(process, { t: 'released', id: m.id, ...(failed ? { failed } : {}) } satisfies FromPrelogin); maybeExit(); });
     } else if (m.t === 'auth-reply') {
       auth.reply(m.req, m.result);
+    } else if (m.t === 'session-ended') {
+      relays.get(m.id)?.();
     } else if (m.t === 'stop') {
       stopping = true;
       maybeExit();
@@ -100,8 +105,10 @@ export async function runPrelogin(program: 'imapd' | 'dpop'): Promise<void> {
 
 interface OneConn { id: number; tls: boolean; configPath: string; settings: Settings; pem?: Pem }
 
+type Relays = Map<number, () => void>;
+
 async function serveOne(program: 'imapd' | 'dpop', m: OneConn, handle: unknown, host: SessionHost,
-  pairs: PairMaker, baseLog: IpcLogger): Promise<void> {
+  pairs: PairMaker, baseLog: IpcLogger, relays: Relays): Promise<void> {
   const sock = socketFromHandle(handle);
   // Short answers go out at once (no Nagle wait behind an unacknowledged segment).
   sock.setNoDelay(true);
@@ -129,7 +136,7 @@ async function serveOne(program: 'imapd' | 'dpop', m: OneConn, handle: unknown, 
   };
   let handedOff: Promise<void> | undefined;
   await serveConnection(host, conn, ctx, {
-    stopAtLogin: (h) => (handedOff = handOff(m.id, conn, h, pairs, log)),
+    stopAtLogin: (h) => (handedOff = handOff(m.id, conn, h, pairs, log, relays)),
   });
   if (handedOff) await handedOff;
   else await conn.end();
@@ -137,7 +144,7 @@ async function serveOne(program: 'imapd' | 'dpop', m: OneConn, handle: unknown, 
 
 /** Give the logged-in connection to the master (and on to the worker of the user's uid). The session
  *  already stopped the connection (takeUnread: every byte read but not used is in h.input). */
-async function handOff(id: number, conn: StreamConnection, h: Handoff, pairs: PairMaker, log: Logger): Promise<void> {
+async function handOff(id: number, conn: StreamConnection, h: Handoff, pairs: PairMaker, log: Logger, relays: Relays): Promise<void> {
   const stream = conn.stream();
   if (!h.secure) {
     const sock = stream as Socket;
@@ -161,20 +168,34 @@ async function handOff(id: number, conn: StreamConnection, h: Handoff, pairs: Pa
   // takeUnread stopped the TLS socket's reading for good; we read it again, for the relay.
   const state = (stream as unknown as { _readableState?: { reading: boolean } })._readableState;
   if (state) state.reading = false;
-  await proxy(stream, near);
+  try {
+    await proxy(stream, near, (end) => relays.set(id, end));
+  } finally {
+    relays.delete(id);
+  }
 }
 
+/** After the worker's session ended, how long the relay may still carry its last words to the client. */
+export const RELAY_GRACE_MS = 5000;
+
 /** Copy cleartext between the TLS socket and our end of the pair until either side is done. */
-function proxy(tls: Duplex, near: Socket): Promise<void> {
+function proxy(tls: Duplex, near: Socket, onSessionEnded: (end: () => void) => void): Promise<void> {
   return new Promise((resolve) => {
     let done = false;
+    let grace: NodeJS.Timeout | undefined;
     const finish = () => {
       if (done) return;
       done = true;
+      if (grace) clearTimeout(grace);
       tls.destroy();
       near.destroy();
       resolve();
     };
+    // The worker's end reaches us as the end of `near`, but only once we have read everything before
+    // it: a client that stopped reading stops the relay too, and would hold it (and its place in the
+    // master's counts) for as long as it keeps the connection. When the master tells us the session is
+    // over, what is still on its way gets a grace period, then the relay ends.
+    onSessionEnded(() => { grace ??= setTimeout(finish, RELAY_GRACE_MS); });
     tls.on('error', finish);
     near.on('error', finish);
     tls.on('close', finish);

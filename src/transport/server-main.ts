@@ -11,7 +11,7 @@ import type { Program } from '../config/settings.js';
 import type { Connection } from './types.js';
 import type { ServerContext } from '../session/context.js';
 import type { Logger } from '../log/types.js';
-import { adminMessage } from '../log/stderr.js';
+import { adminMessage, stderrIsClient } from '../log/stderr.js';
 import { logCodeCache } from './code-cache.js';
 
 export type ServerProgram = Exclude<Program, 'dmailctl'>;
@@ -162,6 +162,13 @@ export async function runServer(program: ServerProgram, argv: string[], loadServ
   log = createLogger(settings, program, { protocol, remote: conn.remoteAddress, local: conn.localAddress });
   logConfigProblems(log, config);
   logCodeCache(log);
+  if (stderrIsClient()) {
+    // Classic inetd and xinetd put the connection on fd 2 too: Node prints its own process warnings (a
+    // deprecated API a dependency uses, say) there, i.e. into the client's protocol stream. To the log.
+    const l = log;
+    process.removeAllListeners('warning');
+    process.on('warning', (w) => l.warn({ warning: w.name, err: w.message }, 'node process warning'));
+  }
 
   // A safety net until the protocol sets its own: no client may hold a process forever by staying silent
   // (this also bounds a TLS handshake that never comes).
@@ -171,6 +178,12 @@ export async function runServer(program: ServerProgram, argv: string[], loadServ
     try {
       await conn.startTls();
     } catch (e) {
+      // A client that left before the handshake (a port probe, a health check) is no server failure.
+      const { HandshakeEnded } = await import('./stream-connection.js');
+      if (e instanceof HandshakeEnded) {
+        log.info({ err: e.message }, 'implicit TLS: the client left before the handshake');
+        process.exit(0);
+      }
       log.error({ err: (e as Error).message }, 'implicit TLS failed');
       process.exit(1);
     }

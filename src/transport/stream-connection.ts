@@ -29,6 +29,11 @@ export const OUTPUT_HIGH_WATER = 256 * 1024;
 export const OUTPUT_LOW_WATER = 64 * 1024;
 export const WRITE_OVERHEAD = 256;
 
+/** startTls() failed because the client went away before the handshake was done (no error of ours). */
+export class HandshakeEnded extends Error {
+  constructor() { super('connection closed during the TLS handshake'); }
+}
+
 export type CloseReason = 'eof' | 'error' | 'timeout' | 'overflow' | 'closed';
 
 export interface StreamConnectionOptions {
@@ -128,8 +133,10 @@ export class StreamConnection implements Connection {
   private readonly inputFinished = () => {
     if (this.inputEnded || this.closed) return;
     this.inputEnded = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleMs = 0;
+    // The idle timeout stays: a client that half-closed and stopped reading (in the middle of a big FETCH
+    // or RETR, say) makes no progress either way, and nothing else would ever end the session — the
+    // protocol waits in writable() for output that never leaves. Output the client reads counts as
+    // activity (see onWritten), so answers to a half-closed client that reads them are not cut short.
     if (this.endHandlers.length === 0) {
       this.armEof();
       return;
@@ -368,13 +375,28 @@ export class StreamConnection implements Connection {
     // reads from the raw stream from now on (RFC 3207 §4 / RFC 2595 §3.1 command injection).
     const raw: Duplex = this.sameStream() ? (this.input as Socket) : Duplex.from({ readable: this.input, writable: this.output });
     const secure: TLSSocket = new tls.TLSSocket(raw as Socket, { isServer: true, secureContext: context });
+    // The TLS socket takes allowHalfOpen from the raw one (true: a client that half-closes after its
+    // commands still gets the answers). So a client that goes before the handshake is done (a port
+    // probe, a health check, a client that gave up) only makes the TLS socket emit 'end', never
+    // 'close': that end must fail the handshake too, or the process waits for the idle timeout.
     await new Promise<void>((resolve, reject) => {
-      const closed = () => fail(new Error('connection closed during the TLS handshake'));
-      const fail = (e: Error) => { secure.removeListener('secure', ok); secure.removeListener('close', closed); reject(e); };
-      const ok = () => { secure.removeListener('error', fail); secure.removeListener('close', closed); resolve(); };
+      // (Unless we are the ones ending it: the idle timeout of a client that never sent its hello.)
+      const closed = () => fail(this.finishReason
+        ? new Error(`connection ${this.finishReason === 'timeout' ? 'timed out' : 'closed'} during the TLS handshake`)
+        : new HandshakeEnded());
+      const off = () => {
+        secure.removeListener('secure', ok);
+        secure.removeListener('error', fail);
+        secure.removeListener('close', closed);
+        secure.removeListener('end', closed);
+      };
+      // (An error after the failure must not go unhandled before close() below puts its own handler.)
+      const fail = (e: Error) => { off(); secure.on('error', () => {}); reject(e); };
+      const ok = () => { off(); resolve(); };
       secure.once('secure', ok);
       secure.once('error', fail);
       secure.once('close', closed);
+      secure.once('end', closed);
     }).catch((e: Error) => {
       this.input = secure;
       this.output = secure;
@@ -464,7 +486,11 @@ export class StreamConnection implements Connection {
   /** Send what is pending, then close with `reason`. */
   private finishing: Promise<void> | undefined;
 
+  /** Why finish() was called first (the connection is being closed from our side). */
+  private finishReason: CloseReason | undefined;
+
   private finish(reason: CloseReason): Promise<void> {
+    this.finishReason ??= reason;
     this.finishing ??= this.flushThenClose(reason);
     return this.finishing;
   }

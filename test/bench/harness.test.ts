@@ -3,7 +3,8 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createServer, type Server } from 'node:net';
 import { spawn } from 'node:child_process';
 
@@ -20,7 +21,20 @@ interface BenchClient {
   close(): void;
 }
 interface ClientModule { openClient(port: number): Promise<{ client: BenchClient; greeting: string; greetingMs: number }> }
-interface SiteModule { writeShellAuthd(path: string, users: Record<string, string>, spool: string): void }
+interface SiteModule {
+  writeShellAuthd(path: string, users: Record<string, string>, spool: string): void;
+  writeOurSite(dir: string, o: { users: Record<string, string>; authd: string; root: string }): { dir: string; conf: string; spool: string };
+}
+interface Master {
+  port: number; pid: number; conf: string;
+  workers(): { pid: number; title: string; rssKB: number }[];
+  sample(): Promise<{ pid: number }[]>;
+  treeCpuMs(): number;
+  stop(): Promise<void>;
+}
+interface ResidentModule {
+  startResidentMaster(o: { name: string; siteConf: string; dir: string; program?: string; extra?: string[]; logDir?: string }): Promise<Master>;
+}
 interface StatsModule { summary(v: number[]): { median: number; min: number; max: number; n: number } | null }
 
 const load = <T>(m: string) => import(new URL(m, import.meta.url).href) as Promise<T>;
@@ -146,5 +160,48 @@ describe('stats', () => {
     expect(summary([3, 1, 2])).toEqual({ median: 2, min: 1, max: 3, n: 3 });
     expect(summary([4, 1, 3, 2, NaN])?.median).toBe(2.5);
     expect(summary([])).toBeNull();
+  });
+});
+
+describe('resident master (the bench system ours-resident)', () => {
+  it('starts on a free port with the bench limits, serves every session of a user from one worker, stops with every process', async () => {
+    const { startResidentMaster } = await load<ResidentModule>('./resident-master.mjs');
+    const { writeOurSite } = await load<SiteModule>('./site.mjs');
+    const { writeMbox } = await load<CorpusModule>('./corpus.mjs');
+    const { openClient } = await load<ClientModule>('./client.mjs');
+    const d = tmp();
+    const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+    const site = writeOurSite(join(d, 'site'), { users: { alice: 'pw-alice' }, authd: 'sh', root });
+    writeMbox(join(site.spool, 'alice'), 12, 5, 'alice@example.com');
+    const m = await startResidentMaster({ name: 'master-test', siteConf: site.conf, dir: site.dir, logDir: d, extra: ['resident_worker_idle 30'] });
+    const pids: number[] = [m.pid];
+    try {
+      // The caller's line replaces the bench's: one resident_worker_idle, the caller's value.
+      const conf = readFileSync(m.conf, 'utf8');
+      expect(conf.match(/^resident_worker_idle .*$/gm)).toEqual(['resident_worker_idle 30']);
+      expect(conf).toContain(readFileSync(site.conf, 'utf8'));
+      const served: number[] = [];
+      for (let i = 0; i < 2; i++) {
+        const { client } = await openClient(m.port);
+        expect((await client.imap('LOGIN alice pw-alice')).ok).toBe(true);
+        const sel = await client.imap('SELECT INBOX', { collect: true });
+        expect(sel.lines).toContain('* 12 EXISTS');
+        served.push(...(await m.sample()).map((w) => w.pid));
+        expect((await client.imap('LOGOUT')).ok).toBe(true);
+        client.close();
+      }
+      expect(served).toHaveLength(2);
+      expect(served[1]).toBe(served[0]);
+      expect(m.workers().map((w) => w.pid)).toEqual([served[0]]);
+      expect(m.workers()[0].title).toMatch(/imapd worker/);
+      expect(m.workers()[0].rssKB).toBeGreaterThan(1000);
+      expect(m.treeCpuMs()).toBeGreaterThan(0);
+      pids.push(served[0]);
+    } finally {
+      await m.stop();
+    }
+    const alive = (pid: number) => { try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'latin1')); } catch { return false; } };
+    for (let i = 0; i < 100 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(pids.filter(alive)).toEqual([]);
   });
 });

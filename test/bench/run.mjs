@@ -23,6 +23,7 @@ import { cacheScenarios } from './scenarios-cache.mjs';
 import { contextScenarios } from './scenarios-context.mjs';
 import { snapshotDerived } from './scenarios-snapshot.mjs';
 import { stallScenarios } from './scenarios-stall.mjs';
+import { startResidentMaster } from './resident-master.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BENCH = join(ROOT, '.bench');
@@ -36,13 +37,14 @@ const HELP = `usage: node test/bench/run.mjs [options]   (npm run bench -- [opti
   --warmup N       warm-up runs per scenario (default 1)
   --only REGEX     run only scenarios whose id matches
   --no-reference   skip Dovecot even when installed
+  --no-resident    skip the system ours-resident (resident masters)
   --stress-seconds N  run the stress-5x20s scenario for N seconds (a soak)
   --multihost-soak N  run the several-hosts GlusterFS workload for N seconds (issue 16 soak)
   --authd sh|node  external auth module for our servers: generated sh script (default) or
                    test/helpers/static-authd.mjs (adds a node start-up to every login)
   --help`;
 function parseArgs(argv) {
-  const o = { quick: false, runs: null, warmup: 1, only: null, reference: true, authd: 'sh', stressSeconds: null, multihostSoak: null };
+  const o = { quick: false, runs: null, warmup: 1, only: null, reference: true, resident: true, authd: 'sh', stressSeconds: null, multihostSoak: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') o.quick = true;
@@ -50,6 +52,7 @@ function parseArgs(argv) {
     else if (a === '--warmup') o.warmup = Math.max(0, Number(argv[++i]));
     else if (a === '--only') o.only = new RegExp(argv[++i]);
     else if (a === '--no-reference') o.reference = false;
+    else if (a === '--no-resident') o.resident = false;
     else if (a === '--stress-seconds') o.stressSeconds = Math.max(1, Number(argv[++i]));
     else if (a === '--multihost-soak') o.multihostSoak = Math.max(1, Number(argv[++i]));
     else if (a === '--authd') o.authd = argv[++i] === 'node' ? 'node' : 'sh';
@@ -96,11 +99,13 @@ const newest = (procs) => (procs && procs.length ? procs.reduce((a, b) => (b.pid
 
 /**
  * Server-side cost of n sessions. Per-connection servers: the GNU time records of their processes.
- * Dovecot: CPU delta of its whole process tree (master, auth, login and session processes, once the
- * session processes are reaped); peak RSS from the session processes sampled before logout.
+ * Daemons (Dovecot, our resident master: handles with treeCpuMs): CPU delta of the whole process tree
+ * (master, auth, login and session processes, once Dovecot's session processes are reaped); RSS from the
+ * session processes sampled before logout (Dovecot: VmHWM of its imap/pop3 process; resident: VmRSS of
+ * the worker, which outlives the session).
  */
 function account(h, kind) {
-  if (kind === 'dovecot') {
+  if (h.treeCpuMs) {
     const cpu0 = h.treeCpuMs();
     const seen = [];
     return {
@@ -131,7 +136,7 @@ async function imapSession(t, user, body, acct = account(t.imap, t.kind)) {
   try {
     await ok(client, `LOGIN ${user} ${PASS(user)}`, ms, 'login');
     await body(client, ms);
-    if (t.kind === 'dovecot') acct.note(await h.sample('imap'));
+    if (h.treeCpuMs) acct.note(await h.sample('imap'));
     await ok(client, 'LOGOUT', ms, 'logout');
     await client.closed();
     ms.wall = now() - t0;
@@ -151,7 +156,7 @@ async function popSession(t, user, body) {
     await popOk(client, `USER ${user}`, ms, 'user');
     await popOk(client, `PASS ${PASS(user)}`, ms, 'pass');
     await body(client, ms);
-    if (t.kind === 'dovecot') acct.note(await h.sample('pop3'));
+    if (h.treeCpuMs) acct.note(await h.sample('pop3'));
     await popOk(client, 'QUIT', ms, 'quit');
     await client.closed();
     ms.wall = now() - t0;
@@ -165,7 +170,7 @@ async function greetOnly(h, kind, comm) {
   const acct = account(h, kind);
   const { client, greeting, greetingMs } = await openClient(h.port, { timeoutMs: 20_000 });
   if (!/^(\* OK|\+OK)/.test(greeting)) { client.close(); throw new Skip(`bad greeting: ${greeting.slice(0, 80)}`); }
-  if (kind === 'dovecot') acct.note([newest(await h.sample(comm))]);
+  if (h.treeCpuMs) acct.note([newest(await h.sample(comm))]);
   client.close();
   const rec = await acct.end();
   return { value: greetingMs, wallMs: greetingMs, cpuMs: rec.cpuMs, rssKB: rec.rssKB };
@@ -222,7 +227,7 @@ const SCENARIOS = [
   },
   {
     id: 'select-cold-10k', title: `SELECT ${plan.medium.label}, index cold (fresh spool)`, unit: 'ms', lower: true, runs: heavy(3),
-    who: ['ours', 'dovecot'],
+    who: ['ours', 'ours-resident', 'dovecot'],
     prepare: (t) => { t.place(U.cold, plan.medium, true); t.wipeIndex(U.cold); },
     once: async (t) => {
       const s = await imapSession(t, U.cold, (c, ms) => selectAndFetchFlags(c, ms, plan.medium.n));
@@ -232,7 +237,7 @@ const SCENARIOS = [
   },
   {
     id: 'session-warm-10k', title: `LOGIN/SELECT/FETCH 1:* (FLAGS)/LOGOUT ${plan.medium.label} warm`, unit: 'ms', lower: true, runs: light(5),
-    who: ['ours', 'dovecot'],
+    who: ['ours', 'ours-resident', 'dovecot'],
     once: async (t) => {
       const s = await imapSession(t, U.warm, (c, ms) => selectAndFetchFlags(c, ms, plan.medium.n));
       return { value: s.ms.wall, wallMs: s.ms.wall, cpuMs: s.cpuMs, rssKB: s.rssKB, extra: { selectMs: s.ms.select } };
@@ -241,7 +246,7 @@ const SCENARIOS = [
   },
   {
     id: 'select-warm-100k', title: `SELECT ${plan.large.label} warm (session as above)`, unit: 'ms', lower: true, runs: heavy(3),
-    who: ['ours', 'dovecot'],
+    who: ['ours', 'ours-resident', 'dovecot'],
     once: async (t) => {
       const s = await imapSession(t, U.large, (c, ms) => selectAndFetchFlags(c, ms, plan.large.n));
       return { value: s.ms.select, wallMs: s.ms.wall, cpuMs: s.cpuMs, rssKB: s.rssKB, extra: { sessionMs: s.ms.wall } };
@@ -250,7 +255,7 @@ const SCENARIOS = [
   },
   {
     id: 'uid-fetch-100k', title: `UID FETCH 1:* (UID RFC822.SIZE FLAGS) ${plan.large.label}`, unit: 'ms', lower: true, runs: heavy(3),
-    who: ['ours', 'dovecot'],
+    who: ['ours', 'ours-resident', 'dovecot'],
     once: async (t) => {
       const s = await imapSession(t, U.large, async (c, ms) => { await ok(c, 'SELECT INBOX', ms, 'select'); const r = await ok(c, 'UID FETCH 1:* (UID RFC822.SIZE FLAGS)', ms, 'fetch'); ms.n = r.untagged; });
       if (s.ms.n < plan.large.n) throw new Skip(`UID FETCH listed ${s.ms.n} messages, want ${plan.large.n}`);
@@ -259,7 +264,7 @@ const SCENARIOS = [
   },
   {
     id: 'fetch-body-big', title: `FETCH ${plan.big.at + 1} BODY[] (${plan.big.label} attachment)`, unit: 'MB/s', lower: false, runs: heavy(3),
-    who: ['ours', 'dovecot'],
+    who: ['ours', 'ours-resident', 'dovecot'],
     once: async (t) => {
       const s = await imapSession(t, U.big, async (c, ms) => { await ok(c, 'SELECT INBOX', ms, 'select'); const r = await ok(c, `FETCH ${plan.big.at + 1} BODY[]`, ms, 'fetch'); ms.bytes = r.bytes; });
       if (s.ms.bytes < plan.big.bytes) throw new Skip(`short BODY[]: ${s.ms.bytes} bytes`);
@@ -269,7 +274,7 @@ const SCENARIOS = [
   },
   {
     id: 'pop3-retr-big', title: `POP3 RETR ${plan.big.at + 1} (${plan.big.label} attachment)`, unit: 'MB/s', lower: false, runs: heavy(3),
-    who: ['ours', 'dovecot'],
+    who: ['ours', 'ours-resident', 'dovecot'],
     once: async (t) => {
       const s = await popSession(t, U.big, async (c, ms) => { const r = await popOk(c, `RETR ${plan.big.at + 1}`, ms, 'retr', true); ms.bytes = r.bytes; });
       if (s.ms.bytes < plan.big.bytes) throw new Skip(`short RETR: ${s.ms.bytes} bytes`);
@@ -279,7 +284,7 @@ const SCENARIOS = [
   },
   {
     id: 'search-rare-10k', title: `UID SEARCH TEXT ${RARE_WORD} (${plan.medium.label})`, unit: 'ms', lower: true, runs: heavy(3),
-    who: ['ours', 'dovecot'],
+    who: ['ours', 'ours-resident', 'dovecot'],
     once: async (t) => {
       let hits = [];
       const s = await imapSession(t, U.warm, async (c, ms) => {
@@ -295,7 +300,7 @@ const SCENARIOS = [
     id: 'expunge-1pct-100k', title: `STORE \\Deleted + EXPUNGE 1% of ${plan.large.label} (fresh copy)`, unit: 'ms', lower: true, runs: heavy(3),
     // Every run starts from the same fresh copy, so a warm-up run would only repeat the work.
     warmup: 0,
-    who: ['ours', 'dovecot'],
+    who: ['ours', 'ours-resident', 'dovecot'],
     prepare: (t) => t.place(U.exp, plan.large, true),
     once: async (t) => {
       const n = plan.large.n;
@@ -313,7 +318,7 @@ const SCENARIOS = [
   },
   {
     id: 'pop3-session-10k', title: `POP3 USER/PASS/STAT/UIDL/QUIT ${plan.medium.label}`, unit: 'ms', lower: true, runs: light(5),
-    who: ['ours', 'dovecot'],
+    who: ['ours', 'ours-resident', 'dovecot'],
     once: async (t) => {
       let n = 0;
       const s = await popSession(t, U.warm, async (c, ms) => { await popOk(c, 'STAT', ms, 'stat'); const r = await popOk(c, 'UIDL', ms, 'uidl', true); n = r.lines; });
@@ -323,7 +328,7 @@ const SCENARIOS = [
   },
   {
     id: 'concurrent-20', title: `20 concurrent sessions, 20 users x ${plan.small.label}`, unit: 'ms', lower: true, runs: light(3),
-    who: ['ours', 'dovecot'],
+    who: ['ours', 'ours-resident', 'dovecot'],
     once: async (t) => {
       const acct = account(t.imap, t.kind);
       const t0 = now();
@@ -350,7 +355,7 @@ const SCENARIOS = [
   },
   {
     id: 'idle-delivery', title: 'IDLE: * EXISTS after a procmail delivery', unit: 'ms', lower: true, runs: light(5),
-    who: ['ours', 'dovecot'],
+    who: ['ours', 'ours-resident', 'dovecot'],
     once: async (t) => {
       if (!haveProcmail()) throw new Skip('procmail not installed');
       const n = ++idleRuns;
@@ -369,7 +374,7 @@ const SCENARIOS = [
   },
   {
     id: 'idle-store', title: "IDLE: * FETCH after another session's STORE", unit: 'ms', lower: true, runs: light(3),
-    who: ['ours', 'dovecot'],
+    who: ['ours', 'ours-resident', 'dovecot'],
     once: async (t) => {
       const s = await imapSession(t, U.idle, async (c, ms) => {
         await ok(c, 'SELECT INBOX', ms, 'select');
@@ -436,6 +441,34 @@ async function startSystems(log) {
     ours.wipeIndex = (user) => wipeOurIndex(site, user);
     for (const [u, c] of standing) ours.place(u, c);
     systems.ours = ours;
+    // The same site (spools, indexes, users, auth) served by resident masters (src/resident/): one
+    // `bin/imapd --daemon` and one `bin/dpop --daemon`, each started on the first row that uses it and
+    // stopped at the end. The bench users are virtual (imapd_become_user false): one worker serves them all,
+    // and it stays for the whole run (resident-master.mjs: resident_worker_idle 3600).
+    const res = {
+      kind: 'resident', label: 'ours-resident (bin/imapd --daemon)', site,
+      place: ours.place, spoolOf: ours.spoolOf, rcDir: ours.rcDir, wipeIndex: ours.wipeIndex,
+    };
+    const masters = {};
+    res.start = (proto) => {
+      const program = proto === 'pop' ? 'dpop' : 'imapd';
+      if (!existsSync(join(ROOT, 'bin', program)) || !existsSync(join(ROOT, 'dist', `${program}.cjs`))) return Promise.reject(new Error('server not built'));
+      masters[proto] ??= startResidentMaster({ name: `ours-resident-${program}`, siteConf: site.conf, dir: site.dir, program })
+        .then(async (h) => {
+          // One login and out, so the worker is up before the first row's runs (as it is in service).
+          const { client } = await openClient(h.port, { timeoutMs: CMD_MS });
+          try {
+            if (proto === 'pop') { client.mode = 'pop3'; await client.pop(`USER ${U.warm}`); await client.pop(`PASS ${PASS(U.warm)}`); await client.pop('QUIT'); }
+            else { await client.imap(`LOGIN ${U.warm} ${PASS(U.warm)}`); await client.imap('LOGOUT'); }
+            await client.closed();
+          } finally { client.close(); }
+          res[proto] = h;
+          log(`ours-resident: ${program} --daemon (pid ${h.pid}) listening on 127.0.0.1:${h.port}, worker ${h.workers().map((w) => w.pid).join(',') || 'none'}`);
+          return h;
+        });
+      return masters[proto];
+    };
+    if (opt.resident) systems['ours-resident'] = res;
     // The same server without the bin/ wrapper: node runs the bundle directly (start-up comparison).
     systems['ours-direct'] = {
       kind: 'ours', label: 'ours (node dist/imapd.cjs)', site,
@@ -479,12 +512,17 @@ async function startSystems(log) {
 async function runScenario(sc, systems) {
   const res = { id: sc.id, title: sc.title, unit: sc.unit, lower: sc.lower, target: sc.target?.text ?? null, systems: {} };
   const active = [];
+  const proto = /^(greeting-)?pop3-/.test(sc.id) ? 'pop' : 'imap';
   for (const who of sc.who) {
     const t = systems[who];
+    if (who === 'ours-resident' && !opt.resident) continue; // --no-resident: not a column at all
     const r = { runs: [], error: null };
     res.systems[who] = r;
-    if (!t) r.error = 'not running';
-    else if (sc.id.startsWith('greeting-pop3') ? !t.pop : !t.imap) r.error = 'server not built';
+    if (!t) { r.error = 'not running'; continue; }
+    // A server started on first use (ours-resident's masters).
+    if (t.start && !t[proto]) await t.start(proto).catch((e) => { r.error = e.message; });
+    if (r.error) continue;
+    if (!t[proto]) r.error = 'server not built';
     else active.push([who, t, r]);
   }
   // Systems take turns run by run, so a load spike from elsewhere on the machine hits all of them alike.
@@ -496,24 +534,30 @@ async function runScenario(sc, systems) {
         await sc.prepare?.(t, i);
         const one = await sc.once(t);
         if (i >= warmup) r.runs.push(one);
+        // Resident: which workers served it (warm means the warm-up run's worker serves the measured runs).
+        if (t[proto]?.workers) (r.workers ??= []).push(t[proto].workers().map((w) => w.pid).sort((a, b) => a - b).join(','));
       } catch (e) {
         r.error = e instanceof Skip ? e.message : `error: ${e.message}`;
       }
     }
   }
-  for (const who of sc.who) {
+  for (const who of Object.keys(res.systems)) {
     const r = res.systems[who];
     r.value = summary(r.runs.map((x) => x.value));
     r.wall = summary(r.runs.map((x) => x.wallMs));
     r.cpu = summary(r.runs.map((x) => x.cpuMs));
     r.rss = summary(r.runs.map((x) => (x.rssKB ? x.rssKB / 1024 : NaN)));
-    say(`  ${sc.id} / ${who}: ${r.error ? `n/a (${r.error})` : `${fmtSummary(r.value, sc.unit)}  cpu ${fmtNum(r.cpu?.median, 'ms')}  rss ${fmtNum(r.rss?.median, 'MB')}`}`);
+    const wk = r.workers ? [...new Set(r.workers)] : null;
+    if (wk) r.workerChanged = wk.length > 1;
+    const wkText = !wk ? '' : wk.length === 1 ? `  worker pid ${wk[0]} (every run)` : `  WORKER CHANGED between runs: ${r.workers.join(' / ')}`;
+    say(`  ${sc.id} / ${who}: ${r.error ? `n/a (${r.error})` : `${fmtSummary(r.value, sc.unit)}  cpu ${fmtNum(r.cpu?.median, 'ms')}  rss ${fmtNum(r.rss?.median, 'MB')}${wkText}`}`);
   }
   return res;
 }
 
-function judge(res) {
-  const o = res.systems.ours?.value;
+/** Ratio and verdict of one of our systems ('ours', or 'ours-resident') against the row's target. */
+function judge(res, who = 'ours') {
+  const o = res.systems[who]?.value;
   const tg = SCENARIOS.find((s) => s.id === res.id)?.target;
   if (!tg) {
     const d = res.systems.dovecot?.value;
@@ -573,6 +617,25 @@ function report(results, derived, meta) {
     const v = g?.[k];
     if (v?.value) say(`${k === 'ours-direct' ? '\n' : ''}ours ${text}: greeting ${fmtSummary(v.value, 'ms')}, cpu ${fmtNum(v.cpu?.median, 'ms')}, rss ${fmtNum(v.rss?.median, 'MB')}`);
   }
+  // ours-resident beside per-connection ours and Dovecot: both of our systems judged on the row's target.
+  const withRes = results.filter((res) => res.systems['ours-resident']);
+  if (withRes.length) {
+    const ratio = (j) => (j.ratio === null ? '-' : `${j.ratio.toFixed(2)}x`);
+    const rrows = withRes.map((res) => {
+      const jr = judge(res, 'ours-resident');
+      const jo = judge(res, 'ours');
+      const r = res.systems['ours-resident'];
+      const tg = SCENARIOS.find((s) => s.id === res.id)?.target;
+      return [res.title, res.unit, cell(r), cell(res.systems.ours), cell(res.systems.dovecot),
+        ratio(jr), ratio(jo), tg ? res.target : `info: vs ${meta.referenceLabel}`, jr.met === null ? '-' : jr.met ? 'yes' : 'NO',
+        r && !r.error ? `${fmtNum(r.cpu?.median)} / ${fmtNum(r.rss?.median)}` : '-'];
+    });
+    say('\nours-resident (a resident master, bin/imapd|dpop --daemon, on the same site): ratios are ours / the target\'s baseline (Dovecot unless the target says otherwise)');
+    say(table(['scenario', 'unit', 'ours-resident median (min-max)', 'ours per-connection median (min-max)', `${meta.referenceLabel} median (min-max)`,
+      'resident ratio', 'per-connection ratio', 'target', 'resident met?', 'resident CPU ms / RSS MB'], rrows));
+    const changed = withRes.filter((res) => res.systems['ours-resident'].workerChanged).map((res) => res.id);
+    if (changed.length) say(`WARNING: ours-resident's worker changed between runs of ${changed.join(', ')}: those runs were not all warm`);
+  }
   const res2 = results.map((res) => {
     const s = (w) => { const r = res.systems[w]; return r && !r.error ? `${fmtNum(r.wall?.median)} / ${fmtNum(r.cpu?.median)} / ${fmtNum(r.rss?.median)}` : '-'; };
     return [res.id, s('ours'), s('dovecot'), res.systems.floor ? s('floor') : ''];
@@ -631,7 +694,7 @@ async function main() {
     started: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000, options: { ...opt, only: opt.only?.source ?? null },
     commit: gitHead(), node: process.version, cpus: cpus().length, loadavg: { start: load0, end: load1 }, reference: referenceLabel, notes,
     corpora: Object.fromEntries(Object.entries(corpora).map(([k, c]) => [k, { messages: c.n, bytes: c.size }])),
-    results: results.map((r) => ({ ...r, judged: judge(r) })), derived, multihost,
+    results: results.map((r) => ({ ...r, judged: judge(r), ...(r.systems['ours-resident'] ? { judgedResident: judge(r, 'ours-resident') } : {}) })), derived, multihost,
   }, null, 1));
   say(`\nresults: ${out}  (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)`);
 }

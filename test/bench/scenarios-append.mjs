@@ -18,7 +18,7 @@ export function appendScenarios({ U, Skip, light, imapSession, ok }) {
   return [
     {
       id: 'multiappend-100', title: 'MULTIAPPEND 100 messages (~2 KB) in one APPEND (LITERAL+)', unit: 'ms', lower: true, runs: light(5),
-      who: ['ours', 'dovecot'],
+      who: ['ours', 'ours-resident', 'dovecot'],
       once: async (t) => {
         const n = ++run;
         const box = `MultiAppend${process.pid}x${n}`;

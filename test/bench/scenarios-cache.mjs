@@ -36,19 +36,19 @@ export function cacheScenarios({ imapSession, Skip, U, plan, heavy, CMD_MS }) {
   return [
     {
       id: 'cache-fetch-envelope-warm-10k', title: `${envelope} ${plan.medium.label} warm`, unit: 'ms', lower: true, runs: heavy(3),
-      who: ['ours', 'dovecot'],
+      who: ['ours', 'ours-resident', 'dovecot'],
       once: measure(U.warm, envelope, everyMessage(plan.medium.n)),
       target: { text: '<= dovecot warm', vs: 'dovecot', max: 1.0 },
     },
     {
       id: 'cache-fetch-envelope-cold-10k', title: `${envelope} ${plan.medium.label} cold (fresh spool, no index)`, unit: 'ms', lower: true, runs: heavy(3),
-      who: ['ours', 'dovecot'],
+      who: ['ours', 'ours-resident', 'dovecot'],
       prepare: cold(U.cold, plan.medium),
       once: measure(U.cold, envelope, everyMessage(plan.medium.n)),
     },
     {
       id: 'cache-search-from-10k', title: `${fromSearch} ${plan.medium.label} warm`, unit: 'ms', lower: true, runs: heavy(3),
-      who: ['ours', 'dovecot'],
+      who: ['ours', 'ours-resident', 'dovecot'],
       once: measure(U.warm, fromSearch, someHits),
       target: { text: '<= dovecot warm', vs: 'dovecot', max: 1.0 },
     },
@@ -56,7 +56,7 @@ export function cacheScenarios({ imapSession, Skip, U, plan, heavy, CMD_MS }) {
       // The expunge row's user: it gets its own fresh copy of the large spool before each run anyway.
       id: 'cache-select-cold-100k', title: `SELECT ${plan.large.label} cold (fresh spool, no index)`, unit: 'ms', lower: true, runs: heavy(2),
       warmup: 0,
-      who: ['ours', 'dovecot'],
+      who: ['ours', 'ours-resident', 'dovecot'],
       prepare: cold(U.exp, plan.large),
       once: measure(U.exp, null, () => null),
     },

@@ -14,7 +14,7 @@ export function contextScenarios({ imapSession, openClient, ok, PASS, Skip, U, p
       id: withContext ? 'context-update-10k' : 'context-update-10k-none',
       title: `NOOP after another session's STORE, ${withContext ? 'holding SEARCH RETURN (UPDATE) BODY' : 'no context (base)'}, ${plan.medium.label}`,
       unit: 'ms', lower: true, runs: light(3),
-      who: ['ours', 'dovecot'],
+      who: ['ours', 'ours-resident', 'dovecot'],
       once: async (t) => {
         const s = await imapSession(t, U.warm, async (c, ms) => {
           await ok(c, 'SELECT INBOX', ms, 'select');

@@ -16,10 +16,12 @@ const folderName = (f) => `Folder${String(f).padStart(3, '0')}`;
  */
 export function listScenarios({ imapSession, ok, Skip, light, plan, CMD_MS }) {
   const [user] = LIST_USERS;
-  /** Once per system: INBOX from the small corpus, 200 folders of PER_FOLDER messages (one seen), made
+  /** Spools populated so far: ours and ours-resident share one site, so one population serves both. */
+  const populated = new Set();
+  /** Once per site: INBOX from the small corpus, 200 folders of PER_FOLDER messages (one seen), made
    *  through IMAP itself so each server lays them out its own way. */
   async function populate(t) {
-    if (t.listPopulated) return;
+    if (populated.has(t.spoolOf(user))) return;
     t.place(user, plan.small, true);
     await imapSession(t, user, async (c) => {
       for (let f = 1; f <= FOLDERS; f++) {
@@ -32,13 +34,13 @@ export function listScenarios({ imapSession, ok, Skip, light, plan, CMD_MS }) {
         }
       }
     });
-    t.listPopulated = true;
+    populated.add(t.spoolOf(user));
   }
 
   return [
     {
       id: 'list-status-200', title: `LIST "" "*" RETURN (STATUS (MESSAGES UNSEEN)), ${FOLDERS} folders`, unit: 'ms', lower: true, runs: light(5),
-      who: ['ours', 'dovecot'],
+      who: ['ours', 'ours-resident', 'dovecot'],
       prepare: (t) => populate(t),
       once: async (t) => {
         let got = null;

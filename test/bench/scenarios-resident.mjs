@@ -4,13 +4,13 @@
 // process per connection, its defaults). Memory is PSS summed over every process of the server (master,
 // pre-login, workers, auth module children; Dovecot: master, auth, anvil, log, config, login and imap
 // processes), read from /proc/PID/smaps_rollup, so shared pages are counted once across the tree.
-import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync, chownSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, chownSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openClient } from './client.mjs';
 import { corpusPlan } from './corpus.mjs';
-import { freePort, waitForPort, startDovecotDaemon } from './servers.mjs';
+import { freePort, startDovecotDaemon, childrenOf } from './servers.mjs';
+import { startResidentMaster } from './resident-master.mjs';
 import { stress } from './stress.mjs';
 import { placeSpool, writeShellAuthd } from './site.mjs';
 import { dovecotMissing, ensureBenchUser, writeDovecotConfig } from './dovecot.mjs';
@@ -29,9 +29,6 @@ const stressSeconds = (() => { const i = process.argv.indexOf('--stress-seconds'
 class Skip extends Error {}
 
 // ---------------------------------------------------------------- process trees and PSS
-function childrenOf(pid) {
-  try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
-}
 function tree(pid) {
   const out = [pid];
   for (let i = 0; i < out.length; i++) out.push(...childrenOf(out[i]));
@@ -43,38 +40,12 @@ function pssKB(pid) {
 const treePssMB = (root) => tree(root).reduce((a, p) => a + pssKB(p), 0) / 1024;
 
 // ---------------------------------------------------------------- servers of these rows
+// Our masters come from resident-master.mjs (the bench's limits: 1,000 sessions from one address, every
+// other setting the site's; stopped at the bench's exit at the latest). Dovecot's second daemon is ours
+// to stop.
 const started = [];
 process.on('exit', () => { for (const c of started) { try { c.kill('SIGTERM'); } catch { /* gone */ } } });
-
-/** Limits high enough for the rows (1,000 sessions from one address), every other setting the site's. */
-function residentConf(siteConf, dir) {
-  const conf = join(dir, 'resident.conf');
-  writeFileSync(conf, readFileSync(siteConf, 'utf8') + [
-    'resident_max_connections 5000', 'resident_max_connections_per_ip 5000', 'resident_max_connections_per_user 1000',
-    'resident_worker_sessions 2000', 'resident_worker_idle 600', '',
-  ].join('\n'));
-  return conf;
-}
-
-async function startResident(name, siteConf, dir, extra = []) {
-  const port = await freePort();
-  const errFd = openSync(join(BENCH, 'work', `${name}.log`), 'a');
-  let conf = residentConf(siteConf, dir);
-  if (extra.length) {
-    const c = join(dir, `${name}.conf`);
-    writeFileSync(c, readFileSync(conf, 'utf8') + extra.join('\n') + '\n');
-    conf = c;
-  }
-  const child = spawn(join(ROOT, 'bin/imapd'), ['-c', conf, '--daemon', '--listen', `127.0.0.1:${port}`], {
-    stdio: ['ignore', 'ignore', errFd], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' },
-  });
-  closeSync(errFd);
-  // Not a reason for the bench to stay up: at its exit the handler above stops every master.
-  child.unref();
-  started.push(child);
-  await waitForPort(port);
-  return { port, pid: child.pid, child };
-}
+const startResident = (name, siteConf, dir, extra = []) => startResidentMaster({ name, siteConf, dir, extra });
 
 /** A fresh master's first login (connect -> LOGIN answered), once its processes are up: with a spare
  *  worker (the default) the login binds it; without, it forks the worker. */
@@ -96,8 +67,7 @@ async function firstLogin(t, spares) {
       return now() - t0;
     } finally { client.close(); }
   } finally {
-    r.child.kill('SIGTERM');
-    await new Promise((res) => { if (r.child.exitCode !== null) res(); else r.child.once('exit', res); });
+    await r.stop();
   }
 }
 
@@ -107,7 +77,7 @@ async function server(t) {
   if (t.kind === 'dovecot') return { port: t.imap.port, pid: t.handle.pid };
   if (!t.site) throw new Skip('ours not built');
   let r = residents.get(t);
-  if (!r) { r = startResident('ours-resident', t.site.conf, t.site.dir); residents.set(t, r); }
+  if (!r) { r = startResident('resident-rows', t.site.conf, t.site.dir); residents.set(t, r); }
   return r;
 }
 
@@ -194,7 +164,7 @@ async function idleRow(t, users, n, what) {
   try {
     return await idleMeasure(s, users, n, what);
   } finally {
-    if (own) s.child.kill('SIGTERM');
+    if (own) await s.stop();
   }
 }
 

@@ -28,19 +28,19 @@ export function searchScenarios({ imapSession, Skip, U, plan, heavy, CMD_MS }) {
     rows.push(
       {
         id: `${what}-warm-10k`, title: `${cmd} ${plan.medium.label} warm`, unit: 'ms', lower: true, runs: heavy(3),
-        who: ['ours', 'dovecot'],
+        who: ['ours', 'ours-resident', 'dovecot'],
         once: measure(U.warm, cmd, name, plan.medium.n),
         target: { text: '<= dovecot warm', vs: 'dovecot', max: 1.0 },
       },
       {
         id: `${what}-cold-10k`, title: `${cmd} ${plan.medium.label} cold (fresh spool)`, unit: 'ms', lower: true, runs: heavy(3),
-        who: ['ours', 'dovecot'],
+        who: ['ours', 'ours-resident', 'dovecot'],
         prepare: cold(U.cold, plan.medium),
         once: measure(U.cold, cmd, name, plan.medium.n),
       },
       {
         id: `${what}-warm-100k`, title: `${cmd} ${plan.large.label} warm`, unit: 'ms', lower: true, runs: heavy(3),
-        who: ['ours', 'dovecot'],
+        who: ['ours', 'ours-resident', 'dovecot'],
         once: measure(U.large, cmd, name, plan.large.n),
         target: { text: '<= dovecot warm', vs: 'dovecot', max: 1.0 },
       },
@@ -48,7 +48,7 @@ export function searchScenarios({ imapSession, Skip, U, plan, heavy, CMD_MS }) {
         // The expunge row's user: it gets its own fresh copy of the large spool before each run anyway.
         id: `${what}-cold-100k`, title: `${cmd} ${plan.large.label} cold (fresh spool)`, unit: 'ms', lower: true, runs: heavy(2),
         warmup: 0,
-        who: ['ours', 'dovecot'],
+        who: ['ours', 'ours-resident', 'dovecot'],
         prepare: cold(U.exp, plan.large),
         once: measure(U.exp, cmd, name, plan.large.n),
       },

@@ -9,15 +9,9 @@
 //   stall-expunge-first-100k A: (spool stamped and message 1 \Deleted first, not measured) EXPUNGE, then
 //                            CLOSE — the deferred removal of message 1 rewrites the spool from it on
 // run.mjs spreads stallScenarios(ctx) into its SCENARIOS.
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openClient } from './client.mjs';
-import { freePort, waitForPort } from './servers.mjs';
+import { startResidentMaster } from './resident-master.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const BENCH = join(ROOT, '.bench');
 const now = () => performance.now();
 
 /**
@@ -25,25 +19,13 @@ const now = () => performance.now();
  *   heavy (runs).
  */
 export function stallScenarios({ U, PASS, Skip, plan, heavy }) {
-  const started = [];
-  process.on('exit', () => { for (const c of started) { try { c.kill('SIGTERM'); } catch { /* gone */ } } });
   const residents = new WeakMap();
 
-  async function startResident(t) {
-    const conf = join(t.site.dir, 'stall.conf');
-    writeFileSync(conf, readFileSync(t.site.conf, 'utf8') + ['resident_workers_per_uid 1', 'resident_worker_sessions 100', 'resident_worker_idle 600', ''].join('\n'));
-    const port = await freePort();
-    const errFd = openSync(join(BENCH, 'work', 'ours-stall.log'), 'a');
-    const child = spawn(join(ROOT, 'bin/imapd'), ['-c', conf, '--daemon', '--listen', `127.0.0.1:${port}`], {
-      stdio: ['ignore', 'ignore', errFd], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' },
-    });
-    closeSync(errFd);
-    // Not kept alive by it: the bench ends, and its exit handler stops the daemon.
-    child.unref();
-    started.push(child);
-    await waitForPort(port);
-    return port;
-  }
+  /** One worker for the bench uid, so A and B share it (stopped at the bench's exit). */
+  const startResident = (t) => startResidentMaster({
+    name: 'ours-stall', siteConf: t.site.conf, dir: t.site.dir,
+    extra: ['resident_workers_per_uid 1', 'resident_worker_sessions 100', 'resident_worker_idle 600'],
+  }).then((m) => m.port);
 
   async function portOf(t) {
     if (t.kind === 'dovecot') return t.imap.port;

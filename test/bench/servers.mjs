@@ -107,7 +107,7 @@ function procFacts(pid) {
 }
 
 /** CPU ms of a daemon's whole process tree so far: live processes plus children it has reaped. */
-function treeCpuMs(root) {
+export function treeCpuMs(root) {
   let total = 0;
   const walk = (pid, isRoot) => {
     try {
@@ -121,7 +121,7 @@ function treeCpuMs(root) {
   return total;
 }
 
-function childrenOf(pid) {
+export function childrenOf(pid) {
   try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
 }
 

@@ -1,12 +1,12 @@
 // The launcher files shipped in inetd/ really work: each xinetd service file and each systemd unit pair
 // and each inetd.conf line is run for real (under systemd-socket-activate and the real OpenBSD inetd) (paths rewritten to this checkout and a test site, port moved
 // to a random loopback one) and answers an IMAP or POP3 round trip.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeSite, mbox, ROOT, simpleMessage, type Site, removeSite } from '../helpers/site.js';
 import { makeTestCert, type TestCert } from '../helpers/tls-cert.js';
-import { openbsdInetd, socketActivate, xinetdWith, type Launched } from './launchers.js';
+import { expectNoServersLeft, openbsdInetd, socketActivate, xinetdWith, type Launched } from './launchers.js';
 import { imapRoundTrip, popRoundTrip } from './roundtrip.js';
 
 const INSTALL = '/usr/local/dmail-imapd';
@@ -19,6 +19,11 @@ beforeAll(() => {
   site = makeSite({ tls_cert: cert.cert, tls_key: cert.key });
   site.addUser('bob', { pass: 'secret' });
   writeFileSync(site.drop('bob'), mbox([1, 2].map((i) => ({ text: simpleMessage(i) }))));
+});
+// Every server process a test started must be gone soon after its clients (a per-connection process that
+// outlives its client holds a launcher slot and the mailbox; the launchers here do not kill them).
+afterEach(async () => {
+  if (site) await expectNoServersLeft(site.dir);
 });
 afterAll(async () => {
   for (const l of running) await l.stop();

@@ -1,7 +1,7 @@
 // The real built binaries (bin/imapd, bin/dpop, bin/dmailctl) under the launchers they are deployed with:
 // systemd-socket-activate in inetd style, Accept=yes on fd 3, Accept=no (LISTEN_FDS), a private xinetd,
 // and `dmailctl serve` / `dmailctl demo`. Each proves a greeting, CAPABILITY and LOGOUT (POP3: QUIT).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { BIN, makeSite, mbox, simpleMessage, type Site, removeSite } from '../helpers/site.js';
 import { cleanEnv } from '../helpers/inetd.js';
 import { makeTestCert, type TestCert } from '../helpers/tls-cert.js';
-import { launch, socketActivate, xinetd, type Launched } from './launchers.js';
+import { expectNoServersLeft, launch, socketActivate, xinetd, type Launched } from './launchers.js';
 import { imapRoundTrip, popRoundTrip } from './roundtrip.js';
 import { writeFileSync } from 'node:fs';
 
@@ -23,6 +23,12 @@ beforeAll(() => {
   site = makeSite({ tls_cert: cert.cert, tls_key: cert.key });
   site.addUser('bob', { pass: 'secret' });
   writeFileSync(site.drop('bob'), mbox([1, 2, 3].map((i) => ({ text: simpleMessage(i) }))));
+});
+// Every server process a test started must be gone soon after its clients (a per-connection process that
+// outlives its client holds a launcher slot and the mailbox; the launchers here do not kill them).
+afterEach(async () => {
+  if (site) await expectNoServersLeft(site.dir);
+  for (const d of dirs) await expectNoServersLeft(d);
 });
 afterAll(async () => {
   for (const l of running) await l.stop();

@@ -1,14 +1,14 @@
 // Real launchers for end-to-end tests: systemd-socket-activate (inetd style, Accept=yes with fd 3, and
 // Accept=no), a private xinetd instance, the real OpenBSD inetd, and `dmailctl serve`, each on a random loopback port with retry on
 // EADDRINUSE. Plus a small line client over TCP (optionally TLS).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cleanEnv } from '../helpers/inetd.js';
-import { ROOT } from '../helpers/site.js';
+import { BIN, ROOT } from '../helpers/site.js';
 
 export const randomPort = () => 20000 + Math.floor(Math.random() * 20000);
 
@@ -185,4 +185,96 @@ export async function lineClient(port: number, tls = false): Promise<LineClient>
     close() { socket.destroy(); },
   };
   return c;
+}
+
+// --- Server processes and their lifetime ------------------------------------------------------------------
+// A per-connection server must be gone soon after its client: a process that lingers holds a connection
+// slot of the launcher (xinetd instances/per_source), memory and the user's mailbox. These find this
+// checkout's bin/imapd and bin/dpop processes by what they hold, whatever launcher started them.
+
+function argvOf(pid: number): string[] | undefined {
+  try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean); } catch { return undefined; }
+}
+
+/** Running (not zombie) and still the same program. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+const SERVER_SCRIPTS = new Set([BIN.imapd, BIN.dpop]);
+
+/** This checkout's bin/imapd or bin/dpop (node running the script), not a launcher or wrapper around it. */
+function isServer(argv: string[] | undefined): boolean {
+  return argv !== undefined && argv.length >= 2 && /(^|\/)node$/.test(argv[0]) && SERVER_SCRIPTS.has(argv[1]);
+}
+
+/** This checkout's server processes that name `dir` in their arguments (a site's dmail.conf) or hold a
+ *  file under it open (a resident worker, forked without arguments, holds the site's log file). */
+export function serverPids(dir: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    const pid = Number(e);
+    if (pid === process.pid) continue;
+    const argv = argvOf(pid);
+    if (!isServer(argv) || !alive(pid)) continue;
+    let holds = argv!.some((a) => a.includes(dir));
+    if (!holds) {
+      try {
+        holds = readdirSync(`/proc/${pid}/fd`).some((fd) => {
+          try { return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(dir + '/'); } catch { return false; }
+        });
+      } catch { /* gone meanwhile */ }
+    }
+    if (holds) out.push(pid);
+  }
+  return out;
+}
+
+/** Whether `pid` has exited (or is a zombie) within `ms`. Polls: a bound, not a timing. */
+export async function gone(pid: number, ms = 10_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (alive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
+/** Fails when a server process of the site in `dir` is still running `ms` after the test: those left are
+ *  killed (so one failure does not leak into the next test) and named in the error. */
+export async function expectNoServersLeft(dir: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  let left = serverPids(dir);
+  while (left.length && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = serverPids(dir);
+  }
+  if (!left.length) return;
+  const what = left.map((p) => `${p} ${argvOf(p)?.join(' ') ?? ''}`);
+  for (const p of left) { try { process.kill(p, 'SIGKILL'); } catch { /* gone now */ } }
+  throw new Error(`server processes outlived their clients by ${ms} ms:\n  ${what.join('\n  ')}`);
+}
+
+/** The processes holding the server end of the TCP connection from local `clientPort` to `serverPort`. */
+export function holdersOf(serverPort: number, clientPort: number): number[] {
+  const r = spawnSync('ss', ['-Htanp', `( sport = :${serverPort} and dport = :${clientPort} )`], { encoding: 'utf8' });
+  return [...(r.stdout ?? '').matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
+}
+
+/** The server process holding the server end of the TCP connection from local `clientPort` to
+ *  `serverPort` (xinetd, inetd and systemd-socket-activate start it just after accepting: polled). */
+export async function serverPidOf(serverPort: number, clientPort: number, ms = 10_000): Promise<number> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const pid = holdersOf(serverPort, clientPort).find((p) => isServer(argvOf(p)));
+    if (pid !== undefined) return pid;
+    if (Date.now() > deadline) throw new Error(`no server process for the connection from port ${clientPort}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }

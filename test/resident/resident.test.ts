@@ -8,11 +8,13 @@ import { execFile, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, makeSite, mbox, removeSite, simpleMessage, type Site } from '../helpers/site.js';
 import { cleanEnv } from '../helpers/inetd.js';
 import { makeTestCert, type TestCert } from '../helpers/tls-cert.js';
-import { launch, lineClient, socketActivate, type Launched, type LineClient } from '../e2e/launchers.js';
+import { holdersOf, launch, lineClient, socketActivate, type Launched, type LineClient } from '../e2e/launchers.js';
 import { cleanupTempDirs, tempDir } from '../auth/helpers.js';
 import { createUser, installPamService, isRoot, removeUsers, type SysUser } from '../auth/system-users.js';
 
@@ -285,6 +287,28 @@ describe('--daemon: limits, configuration per login, real clients', () => {
     site.setConfig(base());
   });
 
+  it('implicit TLS: connections that leave before the handshake give their place back at once (per-address limit)', async () => {
+    // A port probe or health check on 993/995: connect, close, no ClientHello. Until the pre-login process
+    // lets go of such a connection the master counts it, so a few would lock the address out.
+    const l = await daemon(BIN.imapd, site.conf, ['--tls']); // (its start-up probe was one of them)
+    running.push(l);
+    for (let i = 0; i < 3; i++) {
+      const s = connect(l.port, '127.0.0.1');
+      await new Promise<void>((res, rej) => { s.once('connect', res); s.once('error', rej); });
+      s.end();
+    }
+    let greeted = '';
+    for (let i = 0; i < 100 && !greeted; i++) {
+      try {
+        const c = await lineClient(l.port, true);
+        greeted = await c.line().catch(() => '');
+        c.close();
+      } catch { /* refused while the others still count: the master closes without a handshake */ }
+      if (!greeted) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(greeted).toMatch(/^\* OK /);
+  });
+
   it('the pre-login process keeps the settings it was last sent and gets new ones when dmail.conf changed', async () => {
     const l = await daemon(BIN.imapd, site.conf);
     running.push(l);
@@ -364,5 +388,44 @@ print(json.dumps(out))
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
     for (const k of ['plain', 'tls', 'starttls']) expect(out[k]).toEqual(['OK', 1, 'Subject: Test message 1']);
     expect(out.pop).toEqual([1, true]);
+  });
+});
+
+describe('--daemon --tls: the pre-login process relays TLS to the worker', () => {
+  let site: Site;
+  let cert: TestCert;
+  beforeAll(() => {
+    cert = makeTestCert();
+    site = makeSite({ tls_cert: cert.cert, tls_key: cert.key, imapd_timeout: 1 });
+    site.addUser('bob', { pass: 'secret' });
+    // ~8 MB: more than the socket buffers (TLS socket, relay pair, client) hold.
+    writeFileSync(site.drop('bob'), mbox([{ text: `${simpleMessage(1)}${`${'x'.repeat(76)}\n`.repeat(105_000)}` }]));
+  });
+  afterAll(() => { cert?.cleanup(); if (site) removeSite(site.dir); });
+
+  it('a client that half-closes in a big FETCH it stopped reading is let go once the worker ended the session', async () => {
+    const l = await daemon(BIN.imapd, site.conf, ['--tls']);
+    running.push(l);
+    const s = tlsConnect({ port: l.port, host: '127.0.0.1', rejectUnauthorized: false });
+    await new Promise<void>((res, rej) => { s.once('secureConnect', res); s.once('error', rej); });
+    let got = '';
+    const waitFor = async (re: RegExp) => { const t = Date.now(); while (!re.test(got)) { if (Date.now() - t > 10_000) throw new Error(`no ${re}: ${got.slice(-300)}`); await new Promise((r) => setTimeout(r, 20)); } };
+    s.on('data', (d: Buffer) => { got += d.toString('latin1'); });
+    await waitFor(/^\* OK/);
+    s.write('a LOGIN bob secret\r\nb SELECT INBOX\r\n');
+    await waitFor(/\r\nb OK/);
+    s.pause(); // never read again
+    s.removeAllListeners('data');
+    s.write('c FETCH 1 BODY[]\r\n');
+    const port = s.localPort!;
+    // The worker is blocked on the relay, the relay on the client; the client half-closes and waits.
+    await until(() => (s.readableLength > 0 ? true : undefined));
+    s.end();
+    // The worker's idle timeout (1 s) ends the session; the pre-login process must then let go of the
+    // client's connection too (it could not see the worker go: it reads nothing the client will not take).
+    await until(() => (holdersOf(l.port, port).length === 0 ? true : undefined), 300);
+    s.destroy();
+    const log = readFileSync(join(site.logs, 'imapd.log'), 'utf8');
+    expect(log).toMatch(new RegExp(`"port":${port},"ended":"closed","msg":"connection ended"`));
   });
 });

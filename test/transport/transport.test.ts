@@ -199,6 +199,28 @@ describe('TLS', () => {
     c.close();
   });
 
+  // A port probe or health check: connect, then close without a ClientHello (or with half of one). The
+  // TLS socket is half-open like the raw one, so it only ends; the process must not wait for the timeout.
+  it.each([['no ClientHello', ''], ['half a ClientHello', '\x16\x03\x01\x02\x00\x01']])(
+    '--tls: a client that leaves before the handshake (%s) ends the process at once, exit 0', async (_, bytes) => {
+      const s = site({ tls_cert: cert.cert, tls_key: cert.key });
+      const c = await inetdConnect(process.execPath, [echo.file, '-i', s.conf, '--tls']);
+      if (bytes) c.send(Buffer.from(bytes, 'latin1'));
+      c.socket.end();
+      expect(await c.exited()).toBe(0);
+      expect(logOf(s)).toContain('the client left before the handshake');
+    });
+
+  it('STARTTLS: a client that leaves before the handshake ends the process at once', async () => {
+    const s = site({ tls_cert: cert.cert, tls_key: cert.key });
+    const c = await inetdConnect(process.execPath, [echo.file, '-i', s.conf]);
+    expect(await c.line()).toContain('tls=true');
+    c.send('STARTTLS\r\n');
+    expect(await c.line()).toBe('OK begin TLS');
+    c.socket.end();
+    expect(await c.exited()).toBe(0);
+  });
+
   it('--tls without a certificate fails with a logged reason and no protocol garbage', async () => {
     const s = site();
     const c = await inetdConnect(process.execPath, [echo.file, '-i', s.conf, '--tls']);
@@ -306,6 +328,29 @@ describe('start-up failures', () => {
     expect(await new Promise((r) => child.on('exit', r))).toBe(0);
     await expect(next(2000)).rejects.toThrow(/closed; buffered ""/);
     client.destroy();
+  });
+
+  it('under inetd with stderr on the client socket, Node\'s own warnings go to the log, never to the client', async () => {
+    const s = site();
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const accepted = new Promise<Socket>((r) => server.once('connection', r));
+    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
+    const sock = await accepted;
+    server.close();
+    // Classic inetd and xinetd: the connection on fds 0, 1 and 2.
+    const child = spawn(process.execPath, [echo.file, '-i', s.conf], { stdio: [sock, sock, sock], env: cleanEnv() });
+    sock.destroy();
+    let all = '';
+    client.on('data', (d: Buffer) => (all += d.toString('latin1')));
+    const closed = new Promise((r) => client.on('close', r));
+    client.write('WARN\r\n');
+    while (!all.includes('OK warned\r\n')) await new Promise((r) => setTimeout(r, 20));
+    client.write('QUIT\r\n');
+    expect(await new Promise((r) => child.on('exit', r))).toBe(0);
+    await closed;
+    expect(all).toMatch(/^\* OK echo[^\n]*\r\nOK warned\r\nBYE\r\n$/);
+    expect(logOf(s)).toContain('echo test warning');
   });
 
   it('a log that cannot be opened: told once on stderr, still serving', async () => {
