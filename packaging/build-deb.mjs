@@ -37,6 +37,7 @@ const version = pkg.version;
 const arch = execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim();
 for (const p of Object.keys(PROGRAMS)) {
   if (!existsSync(join(root, 'dist', `${p}.cjs`))) throw new Error(`dist/${p}.cjs missing: run npm run build`);
+  if (!existsSync(join(root, 'dist', `${p}.cjs.v8cache`))) console.error(`warning: dist/${p}.cjs.v8cache missing (built by node < 20.15?): packaged without it`);
 }
 
 const stage = mkdtempSync(join(tmpdir(), 'dmail-deb-'));
@@ -55,6 +56,9 @@ try {
       copyFileSync(join(root, 'dist', f), at(`${lib}/dist/${f}`));
       chmodSync(at(`${lib}/dist/${f}`), 0o755);
     }
+    // The V8 code cache the build trained for this bundle (src/codecache-train.mjs), root's like the rest:
+    // the launcher uses it only with the node it was made by, and ignores it otherwise.
+    if (existsSync(join(root, 'dist', `${p}.cjs.v8cache`))) file(`${lib}/dist/${p}.cjs.v8cache`, readFileSync(join(root, 'dist', `${p}.cjs.v8cache`)));
   }
   copyFileSync(join(root, 'dmail.conf.example'), at(`${lib}/dmail.conf.example`)); // dmailctl man reads it
   file(`${lib}/package.json`, JSON.stringify({ name: pkg.name, version, private: true, type: 'module' }, null, 2) + '\n');

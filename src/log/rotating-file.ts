@@ -5,7 +5,18 @@
 // once; every process notices a rotation by the changed inode and reopens.
 
 import { closeSync, existsSync, fstatSync, openSync, renameSync, statSync, unlinkSync, writeSync, constants } from 'node:fs';
-import lockfile from 'proper-lockfile';
+import type * as ProperLockfile from 'proper-lockfile';
+
+let lockfileModule: typeof ProperLockfile | undefined;
+/**
+ * proper-lockfile, loaded at the first rotation only: it brings graceful-fs, which patches node:fs as it
+ * loads, work every per-connection process would pay at start-up for a rotation it almost never does.
+ * A plain require() (rotation is synchronous): esbuild bundles the module and runs it only here.
+ */
+function lockfile(): typeof ProperLockfile {
+  lockfileModule ??= require('proper-lockfile') as typeof ProperLockfile;
+  return lockfileModule;
+}
 
 export interface RotationPolicy {
   maxSize: number;
@@ -72,7 +83,7 @@ export class RotatingFile {
   private rotate(): void {
     let release: (() => void) | undefined;
     try {
-      release = lockfile.lockSync(this.path, { realpath: false, stale: 10_000 });
+      release = lockfile().lockSync(this.path, { realpath: false, stale: 10_000 });
     } catch {
       // Another process is rotating right now. If it already has, follow it to the new file.
       this.reopenIfMoved();

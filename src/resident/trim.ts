@@ -9,9 +9,9 @@
 // 73 -> 68 MB and PSS 32.7 -> 24.7 MB after 6 s).
 //
 // V8 heap flags (--max-semi-space-size, --optimize-for-size, --lite-mode) are not used: any of them
-// changes V8's flag hash, so the bundle's code cache (src/launcher.cjs) would be rejected in these
-// processes — more memory, not less (measured: +1.4 MB for a pre-login process) — and rewritten by them,
-// making every per-connection process reject it in turn. The gc function is taken once through a flag set
+// changes V8's flag hash, so the bundle's code cache (src/launcher.cjs, made at build time with node's
+// default flags) would be rejected in these processes — more memory, not less (measured: +1.4 MB for a
+// pre-login process). The gc function is taken once through a flag set
 // for that moment only and unset at once, which restores the flag hash (the cache stays accepted).
 
 import { setFlagsFromString } from 'node:v8';

@@ -12,6 +12,7 @@ import type { Connection } from './types.js';
 import type { ServerContext } from '../session/context.js';
 import type { Logger } from '../log/types.js';
 import { adminMessage, stderrIsClient } from '../log/stderr.js';
+import { logCodeCache } from './code-cache.js';
 
 export type ServerProgram = Exclude<Program, 'dmailctl'>;
 export type ServeFn = (conn: Connection, ctx: ServerContext) => Promise<void>;
@@ -160,6 +161,7 @@ export async function runServer(program: ServerProgram, argv: string[], loadServ
 
   log = createLogger(settings, program, { protocol, remote: conn.remoteAddress, local: conn.localAddress });
   logConfigProblems(log, config);
+  logCodeCache(log);
   if (stderrIsClient()) {
     // Classic inetd and xinetd put the connection on fd 2 too: Node prints its own process warnings (a
     // deprecated API a dependency uses, say) there, i.e. into the client's protocol stream. To the log.

@@ -72,9 +72,14 @@ describe.skipIf(!canInstall)('the Debian package', () => {
     for (const p of ['dmail-imapd', 'dmail-dpop', 'dmailctl']) expect(lstatSync(`/usr/sbin/${p}`).isSymbolicLink()).toBe(true);
     const man = execFileSync('man', ['-w', 'dmail-imapd', 'dmail-dpop', 'dmailctl', 'dmail.conf'], { encoding: 'utf8' }).trim().split('\n');
     expect(man).toHaveLength(4);
-    // postinst: /etc/dmail.conf only when there was none; code caches written by root at install time.
+    // postinst: /etc/dmail.conf only when there was none. The code caches are the package's own files
+    // (trained at build time), root's, not writable by others.
     if (!confExisted) expect(readFileSync('/etc/dmail.conf', 'utf8')).toBe(readFileSync(join(ROOT, 'dmail.conf.example'), 'utf8'));
+    for (const p of ['dmailctl', 'dpop', 'imapd']) expect(files).toMatch(new RegExp(`^-rw-r--r-- root/root .* \\./usr/lib/dmail-imapd/dist/${p}\\.cjs\\.v8cache$`, 'm'));
     expect(readdirSync(`${LIB}/dist`).filter((f) => f.endsWith('.v8cache')).sort()).toEqual(['dmailctl.cjs.v8cache', 'dpop.cjs.v8cache', 'imapd.cjs.v8cache']);
+    // Made by this node, so the installed launcher uses it (the trust walk from / passes on /usr/lib).
+    const used = execFileSync(process.execPath, ['-e', `process.stdout.write(String(require('${LIB}/dist/imapd-launch.cjs').compile('${LIB}/dist/imapd.cjs').note.used))`], { encoding: 'utf8' });
+    expect(used).toBe('true');
     // Nothing enabled: no unit linked into a target, no line added to an inetd or xinetd configuration.
     expect(existsSync('/etc/systemd/system/sockets.target.wants/dmail-imapd.socket')).toBe(false);
     expect(existsSync('/etc/xinetd.d/dmail-imap')).toBe(false);
