@@ -30,16 +30,18 @@
 //
 // One copy per process (`Shared`): the index, each record's CRC verdict and the hot decoded columns
 // (ENVELOPE, BODY, BODYSTRUCTURE, names, search strings) are shared by the handles on one path and kept
-// after the last closes, so a resident worker's next session reads nothing again. Checked on every use
-// against the file (inode, size, mtime) and by each handle's own trust check; bounded (MEMO_BUDGET chars
-// of decoded columns in all, IDLE_FILES / IDLE_RECORDS for files no handle has open).
+// after the last closes (a `ProcessCache` entry: held by each open handle, idle ones within the process's
+// byte budget `resident_cache_size`, without their descriptor), so a resident worker's next session reads
+// nothing again. Checked on every use against the file (inode, size, mtime) and by each handle's own
+// trust check; decoded columns bounded by MEMO_BUDGET chars in all.
 import { closeSync, constants, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from '../log/types.js';
 import { killPoint } from './killpoint.js';
 import { replaceFileSync } from './safe-file.js';
-import { KeysFile, trustedCacheFd } from './facts-keys.js';
+import { KeysFile, sameFile, trustedCacheFd } from './facts-keys.js';
+import { ProcessCache, processCaches } from './process-cache.js';
 import type { MailboxState, SortKeys, ThreadingKeys } from './types.js';
 
 /** The cacheable part of a message's facts: everything but header fields comes from one parse. */
@@ -119,8 +121,12 @@ interface Pos {
  */
 interface Shared {
   readonly path: string;
+  /** Open while a handle holds the entry; -1 while idle (the tables stay: see `cache`). */
   fd: number;
   ino: number;
+  dev: number;
+  /** Birth time of the file (0 where the file system has none): a recycled inode number has another. */
+  birth: number;
   /** Bytes of the file indexed so far (always at a line start). */
   indexed: number;
   /** mtime when `indexed` was reached: an unchanged size with another mtime is an in-place rewrite. */
@@ -129,33 +135,50 @@ interface Shared {
   uidValidity: number;
   map: Map<number, Pos>;
   window: { off: number; buf: Buffer } | null;
-  /** Open handles using it. */
-  refs: number;
   /** Chars of decoded columns kept in its Pos entries (counted in `memoChars`). */
   chars: number;
+  /** Bytes of the Pos entries and their identity strings (estimated). */
+  posBytes: number;
+  /** The bytes just before `indexed`, kept when the fd was closed: compared when reopened. */
+  tail: Buffer | null;
 }
 
-/** Facts files known to this process, least recently used first. */
-const sharedFiles = new Map<string, Shared>();
-/** Decoded columns kept, all files together (chars; one-byte strings mostly). */
-let memoChars = 0;
-/** Bounds of what the process keeps: decoded columns, and files (records) no handle has open. */
-const MEMO_BUDGET = 24 * 1024 * 1024;
-const IDLE_FILES = 8;
-const IDLE_RECORDS = 200_000;
+/** Per record: its Pos object and its slot in the map. */
+const POS_BYTES = 150;
 
-function sharedFor(path: string): Shared {
-  let sh = sharedFiles.get(path);
-  if (sh) sharedFiles.delete(path); // re-inserted: most recently used
-  else sh = { path, fd: -1, ino: -1, indexed: 0, mtimeMs: 0, uidValidity: 0, map: new Map(), window: null, refs: 0, chars: 0 };
-  sharedFiles.set(path, sh);
-  return sh;
+/** What an entry keeps alive, estimated (the budget's figure): records, decoded strings (2 B a char),
+ *  the read-ahead window. */
+function sharedBytes(sh: Shared): number {
+  return 512 + sh.posBytes + 2 * sh.chars + (sh.window ? sh.window.buf.buffer.byteLength : 0) + (sh.tail?.length ?? 0);
+}
+
+/**
+ * Facts files known to this process, by path. Held while a handle has the file (FactsFile: from its
+ * construction to its close()). An idle entry keeps its tables (the index, CRC verdicts, decoded columns:
+ * a resident worker's next session reads nothing again) but neither its descriptor nor its read-ahead
+ * window; the next handle opens the path again, checks the descriptor (owner, mode, links) and believes
+ * the tables only for the same file (device, inode, birth time, not shorter, an unchanged mtime unless
+ * it grew, the same bytes before `indexed`). Idle entries are under the process's budget (process-cache.ts).
+ */
+const cache = new ProcessCache<string, Shared>('facts-file', processCaches, (sh) => resetShared(sh));
+
+/** Decoded columns kept, all files together (chars; one-byte strings mostly): a bound on what held
+ *  entries decode (idle ones are under the budget). */
+let memoChars = 0;
+const MEMO_BUDGET = 24 * 1024 * 1024;
+/** How many bytes before `indexed` are compared when an idle entry's file is opened again. */
+const TAIL = 256;
+
+function freshShared(path: string): Shared {
+  return { path, fd: -1, ino: -1, dev: -1, birth: 0, indexed: 0, mtimeMs: 0, uidValidity: 0, map: new Map(), window: null, chars: 0, posBytes: 0, tail: null };
 }
 
 function resetShared(sh: Shared): void {
   if (sh.fd >= 0) closeSync(sh.fd);
   sh.fd = -1;
   sh.ino = -1;
+  sh.dev = -1;
+  sh.birth = 0;
   sh.indexed = 0;
   sh.mtimeMs = 0;
   sh.uidValidity = 0;
@@ -163,21 +186,24 @@ function resetShared(sh: Shared): void {
   sh.window = null;
   memoChars -= sh.chars;
   sh.chars = 0;
+  sh.posBytes = 0;
+  sh.tail = null;
 }
 
-/** Forget files no handle has open, oldest first, beyond the bounds (and whatever a budget needs). */
-function trimShared(): void {
-  let idle = 0;
-  let records = 0;
-  for (const sh of sharedFiles.values()) if (sh.refs === 0) { idle++; records += sh.map.size; }
-  for (const sh of sharedFiles.values()) {
-    if (idle <= IDLE_FILES && records <= IDLE_RECORDS && memoChars <= MEMO_BUDGET) break;
-    if (sh.refs > 0) continue;
-    idle--;
-    records -= sh.map.size;
-    resetShared(sh);
-    sharedFiles.delete(sh.path);
+/** No handle holds the entry any more: its descriptor and window go, its tables stay. */
+function goIdle(sh: Shared): void {
+  sh.window = null;
+  if (sh.fd < 0) return;
+  try {
+    const n = Math.min(TAIL, sh.indexed);
+    const b = Buffer.alloc(n);
+    sh.tail = readSync(sh.fd, b, 0, n, sh.indexed - n) === n ? b : null;
+  } catch {
+    sh.tail = null;
   }
+  closeSync(sh.fd);
+  sh.fd = -1;
+  if (!sh.tail) resetShared(sh);
 }
 
 /** Keep a decoded column if the budget allows; returns it. */
@@ -190,12 +216,11 @@ function memo<K extends 'envelope' | 'body' | 'bodyStructure'>(sh: Shared, p: Po
   return v;
 }
 
-/** What this process keeps of facts files (tests of the bounds). */
-export function factsMemoryUse(): { files: number; open: number; records: number; chars: number } {
-  let open = 0;
-  let records = 0;
-  for (const sh of sharedFiles.values()) { if (sh.refs) open++; records += sh.map.size; }
-  return { files: sharedFiles.size, open, records, chars: memoChars };
+/** What this process keeps of facts files (tests of the bounds): entries (held ones among them), their
+ *  estimated bytes, and decoded chars. */
+export function factsMemoryUse(): { files: number; held: number; bytes: number; chars: number } {
+  const s = cache.stats();
+  return { files: s.entries, held: s.held, bytes: s.bytes, chars: memoChars };
 }
 
 /** A cached record as found: its columns decoded on demand (and the hot ones kept, see `memo`). */
@@ -306,7 +331,9 @@ function asString(v: unknown): string {
 export class FactsFile {
   readonly path: string;
   /** What this process knows of the file (shared with its other handles on the path). */
-  private readonly sh: Shared;
+  private sh: Shared;
+  /** Lets go of the cache entry (once, in close()). */
+  private readonly release: () => void;
   /** This handle checked the shared descriptor's file (owner, mode, links) itself. */
   private verified = false;
   private pending: { uid: number; line: Buffer }[] = [];
@@ -327,15 +354,46 @@ export class FactsFile {
 
   constructor(private readonly opts: FactsFileOptions) {
     this.path = `${opts.dir}/${opts.name}`;
-    this.sh = sharedFor(this.path);
-    this.sh.refs++;
+    this.release = cache.hold(this.path);
+    this.sh = this.attach();
     this.keys = new KeysFile({ dir: opts.dir, name: keysFileName(opts.name), writable: opts.writable, log: opts.log });
+  }
+
+  /** The process's entry for the path (made if there is none). */
+  private attach(): Shared {
+    let sh = cache.get(this.path);
+    if (!sh) cache.set(this.path, (sh = freshShared(this.path)), 0);
+    return sh;
+  }
+
+  /** Tables kept while no handle held them: believed only for the same file, opened and checked anew. */
+  private reopen(): void {
+    const sh = this.sh;
+    let fd: number;
+    try {
+      fd = openSync(this.path, O_RDONLY | O_NOFOLLOW);
+    } catch {
+      resetShared(sh);
+      return;
+    }
+    let ok = false;
+    try {
+      // Same file, and an unchanged size comes with an unchanged mtime (else: rewritten in place).
+      ok = trustedCacheFd(fd, this.opts.dir) && sameFile(fd, sh.ino, sh.dev, sh.birth, sh.indexed, sh.tail)
+        && (fstatSync(fd).size > sh.indexed || fstatSync(fd).mtimeMs === sh.mtimeMs);
+    } catch { /* not believed */ }
+    if (!ok) { closeSync(fd); resetShared(sh); return; }
+    sh.fd = fd;
+    sh.tail = null;
+    this.verified = true;
   }
 
   // ---- reading ----
 
   /** Is the open file still the one at the path, unchanged but for appends? Index what is new. */
   private sync(): void {
+    if (cache.get(this.path) !== this.sh) this.sh = this.attach(); // dropped meanwhile (cleared)
+    if (this.sh.fd < 0 && this.sh.ino >= 0) this.reopen();
     const sh = this.sh;
     let st: { ino: number; size: number; mtimeMs: number };
     try {
@@ -362,12 +420,18 @@ export class FactsFile {
         this.noWrite = true;
         return;
       }
+      const f = fstatSync(fd);
       sh.fd = fd;
-      sh.ino = fstatSync(fd).ino;
+      sh.ino = f.ino;
+      sh.dev = f.dev;
+      sh.birth = f.birthtimeMs || 0;
     }
     if (sh.fd < 0) return;
     const f = fstatSync(sh.fd);
-    if (f.size > sh.indexed) this.indexFrom(f.size);
+    if (f.size > sh.indexed) {
+      this.indexFrom(f.size);
+      cache.set(this.path, sh, sharedBytes(sh));
+    }
     sh.mtimeMs = f.mtimeMs;
   }
 
@@ -427,6 +491,7 @@ export class FactsFile {
     if (uid < 1 || uid > 0xffffffff) return;
     const old = sh.map.get(uid);
     if (old) this.forget(old);
+    else sh.posBytes += POS_BYTES;
     sh.map.set(uid, { off: fileOff, len: e - s, checked: false });
   }
 
@@ -435,6 +500,7 @@ export class FactsFile {
     let n = (p.envelope?.length ?? 0) + (p.body?.length ?? 0) + (p.bodyStructure?.length ?? 0);
     for (const x of p.names ?? []) n += x.length + 1;
     for (const [k, v] of p.search ?? []) { n += k.length; for (const s of v) n += s.length; }
+    if (typeof p.ident === 'string') this.sh.posBytes -= 2 * p.ident.length;
     this.sh.chars -= n;
     memoChars -= n;
   }
@@ -463,6 +529,7 @@ export class FactsFile {
     try { ident = JSON.parse(line.toString('utf8', cols[1]!, cols[2]! - 1)); } catch { /* not JSON: matches nothing */ }
     p.ident = typeof ident === 'string' ? ident : null;
     p.checked = true;
+    if (p.ident) sh.posBytes += 2 * p.ident.length;
     return p.ident === identity ? new Record(sh, p, line) : undefined;
   }
 
@@ -608,11 +675,25 @@ export class FactsFile {
   /** Write what is queued and let go of the file. */
   close(): void {
     if (this.closed) return;
-    this.flush();
-    this.keys.close();
-    this.closed = true;
-    this.sh.refs--;
-    trimShared();
+    try {
+      this.flush();
+    } finally {
+      this.closed = true;
+      try {
+        this.keys.close();
+      } finally {
+        // Let go of the entry exactly once; the last handle closes the descriptor (the tables stay,
+        // within the process's budget), and the entry's size is told again (it grew with this session).
+        this.release();
+        const sh = this.sh;
+        if (cache.get(this.path) === sh) {
+          const idle = !cache.held(this.path);
+          if (idle) goIdle(sh);
+          if (idle && sh.ino < 0) cache.delete(this.path); // nothing worth keeping
+          else cache.set(this.path, sh, sharedBytes(sh));
+        }
+      }
+    }
   }
 }
 

@@ -20,11 +20,13 @@
 // Same trust rules as the text file (opened with O_NOFOLLOW, used and appended to only when it is a
 // plain file of ours with one link that no one else may write; created by replaceFileSync in a trusted
 // directory), same cap and compaction rules, not fsynced (a cache). The whole file is read at the first
-// lookup (one read; the records are checked then and decoded only when asked for).
+// lookup (one read; the records are checked then and decoded only when asked for), and kept per process
+// in a `ProcessCache` entry (`cache` below) for the next handle, within the process's budget.
 import { closeSync, constants, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from '../log/types.js';
+import { ProcessCache, processCaches } from './process-cache.js';
 import { killPoint } from './killpoint.js';
 import { effectiveUid, replaceFileSync } from './safe-file.js';
 import type { MailboxState, MessageFacts, SortAddress, SortKeys, ThreadingKeys } from './types.js';
@@ -237,45 +239,76 @@ class SlotTable {
 }
 
 interface Shared {
+  /** Open while a handle holds the entry; -1 while idle (the tables stay: `idleCheck`). */
   fd: number;
   ino: number;
+  dev: number;
+  /** Birth time of the file (0 where the file system has none): a recycled inode number has another. */
+  birth: number;
   /** Bytes of the file taken in so far (a record start, or the start of bytes not yet understood). */
   indexed: number;
   uidValidity: number;
   map: SlotTable;
-  /** Open handles using it; forgotten with the last. */
-  refs: number;
+  /** What the entry keeps alive, estimated (read buffers, slots, decoded records): the budget's figure. */
+  bytes: number;
+  /** The bytes just before `indexed`, kept when the fd was closed: compared when reopened. */
+  tail: Buffer | null;
 }
 
-/** The files' contents known to this process, by path (a cache: every use checks the file first). */
-const shared = new Map<string, Shared>();
+/** Per record: the Slot, its identity string (counted apart) and array room. */
+const SLOT_BYTES = 150;
 
-/** Files no handle uses any more, kept (oldest first) so that the next session of a long-lived process
- *  (a resident worker) re-reads only what was appended since: a later handle still stats the path and
- *  checks the descriptor's owner, mode and links before believing a byte, and a replaced file (another
- *  inode) or a shorter one is read afresh. Bounded by count and by the bytes held. */
-const idle = new Map<string, Shared>();
-const IDLE_FILES = 8;
-const IDLE_BYTES = 96 * 1024 * 1024;
+function freshShared(): Shared {
+  return { fd: -1, ino: -1, dev: -1, birth: 0, indexed: 0, uidValidity: 0, map: new SlotTable(), bytes: 0, tail: null };
+}
 
-function forget(path: string, sh: Shared): void {
+function resetShared(sh: Shared): void {
   if (sh.fd >= 0) closeSync(sh.fd);
   sh.fd = -1;
+  sh.ino = -1;
+  sh.dev = -1;
+  sh.birth = 0;
+  sh.indexed = 0;
+  sh.uidValidity = 0;
   sh.map = new SlotTable();
-  idle.delete(path);
-  shared.delete(path);
+  sh.bytes = 0;
+  sh.tail = null;
 }
 
-function park(path: string, sh: Shared): void {
-  if (sh.fd < 0 || sh.indexed > IDLE_BYTES) { forget(path, sh); return; }
-  idle.set(path, sh);
-  let bytes = 0;
-  for (const x of idle.values()) bytes += x.indexed;
-  for (const [p, x] of idle) {
-    if (idle.size <= IDLE_FILES && bytes <= IDLE_BYTES) break;
-    bytes -= x.indexed;
-    forget(p, x);
+/** How many bytes before `indexed` are compared when an idle entry's file is opened again. */
+const TAIL = 256;
+
+/**
+ * The files' contents known to this process, by path: a cache, every use checks the file first. Held
+ * while a handle has the file (KeysFile: from its construction to its close()); an idle entry keeps its
+ * tables (so that the next session of a resident worker re-reads only what was appended since) but not
+ * its descriptor: the next handle opens the path again, checks the descriptor (owner, mode, links) and
+ * believes the tables only for the same file (device, inode, birth time, not shorter, the same bytes
+ * before `indexed`). Idle entries are under the process's budget (process-cache.ts).
+ */
+const cache = new ProcessCache<string, Shared>('facts-keys', processCaches, (sh) => resetShared(sh));
+
+/** An entry's descriptor is closed when no handle holds it any more; its tables stay. */
+function goIdle(sh: Shared): void {
+  if (sh.fd < 0) return;
+  try {
+    const n = Math.min(TAIL, sh.indexed);
+    const b = Buffer.alloc(n);
+    sh.tail = readSync(sh.fd, b, 0, n, sh.indexed - n) === n ? b : null;
+  } catch {
+    sh.tail = null;
   }
+  closeSync(sh.fd);
+  sh.fd = -1;
+  if (!sh.tail) resetShared(sh);
+}
+
+/** An idle entry's file opened again (`fd`, trusted by the caller): is it the file the tables are of? */
+export function sameFile(fd: number, ino: number, dev: number, birth: number, indexed: number, tail: Buffer | null): boolean {
+  const f = fstatSync(fd);
+  if (f.ino !== ino || f.dev !== dev || (f.birthtimeMs || 0) !== birth || f.size < indexed || !tail) return false;
+  const b = Buffer.alloc(tail.length);
+  return readSync(fd, b, 0, b.length, indexed - tail.length) === b.length && b.equals(tail);
 }
 
 export interface KeysFileOptions {
@@ -302,7 +335,9 @@ export function trustedCacheFd(fd: number, dir: string): boolean {
 export class KeysFile {
   readonly path: string;
   /** What is known of the file, shared by every handle of this process on the same path. */
-  private readonly sh: Shared;
+  private sh: Shared;
+  /** Lets go of the cache entry (once, in close()). */
+  private readonly release: () => void;
   /** This handle checked the shared descriptor's file (owner, mode, links) itself. */
   private verified = false;
   private pending: { uid: number; rec: Buffer }[] = [];
@@ -315,25 +350,45 @@ export class KeysFile {
 
   constructor(private readonly opts: KeysFileOptions) {
     this.path = `${opts.dir}/${opts.name}`;
-    let sh = shared.get(this.path);
-    if (!sh) shared.set(this.path, (sh = { fd: -1, ino: -1, indexed: 0, uidValidity: 0, map: new SlotTable(), refs: 0 }));
-    idle.delete(this.path);
-    sh.refs++;
-    this.sh = sh;
+    this.release = cache.hold(this.path);
+    this.sh = this.attach();
+  }
+
+  /** The process's entry for the path (made if there is none). */
+  private attach(): Shared {
+    let sh = cache.get(this.path);
+    if (!sh) cache.set(this.path, (sh = freshShared()), 0);
+    return sh;
   }
 
   private reset(): void {
+    resetShared(this.sh);
+  }
+
+  /** Tables kept while no handle held them: believed only for the same file, opened and checked anew. */
+  private reopen(): void {
     const sh = this.sh;
-    if (sh.fd >= 0) closeSync(sh.fd);
-    sh.fd = -1;
-    sh.ino = -1;
-    sh.indexed = 0;
-    sh.uidValidity = 0;
-    sh.map = new SlotTable();
+    let fd: number;
+    try {
+      fd = openSync(this.path, O_RDONLY | O_NOFOLLOW);
+    } catch {
+      this.reset();
+      return;
+    }
+    let ok = false;
+    try {
+      ok = trustedCacheFd(fd, this.opts.dir) && sameFile(fd, sh.ino, sh.dev, sh.birth, sh.indexed, sh.tail);
+    } catch { /* not believed */ }
+    if (!ok) { closeSync(fd); this.reset(); return; }
+    sh.fd = fd;
+    sh.tail = null;
+    this.verified = true;
   }
 
   /** Is the open file still the one at the path, and has it grown? Take in what is new. */
   private sync(): void {
+    if (cache.get(this.path) !== this.sh) this.sh = this.attach(); // dropped meanwhile (cleared)
+    if (this.sh.fd < 0 && this.sh.ino >= 0) this.reopen();
     let st: { ino: number; size: number };
     try {
       st = statSync(this.path);
@@ -358,18 +413,25 @@ export class KeysFile {
         this.noWrite = true;
         return;
       }
+      const f = fstatSync(fd);
       this.sh.fd = fd;
-      this.sh.ino = fstatSync(fd).ino;
+      this.sh.ino = f.ino;
+      this.sh.dev = f.dev;
+      this.sh.birth = f.birthtimeMs || 0;
     }
     if (this.sh.fd < 0) return;
     const size = fstatSync(this.sh.fd).size;
-    if (size > this.sh.indexed) this.takeIn(size);
+    if (size > this.sh.indexed) {
+      this.takeIn(size);
+      cache.set(this.path, this.sh, this.sh.bytes);
+    }
   }
 
   /** Read [indexed, size) in one piece and index its whole records. */
   private takeIn(size: number): void {
     const from = this.sh.indexed;
     const buf = Buffer.allocUnsafe(size - from);
+    this.sh.bytes += buf.length;
     let got = 0;
     while (got < buf.length) {
       const n = readSync(this.sh.fd, buf, got, buf.length - got, from + got);
@@ -400,7 +462,10 @@ export class KeysFile {
         const uid = payload.readUInt32LE(0);
         const r = new Reader(buf, p + 16, p + 12 + len);
         const identity = r.str();
-        if (wellFormed(buf, r.p, p + 12 + len)) this.sh.map.set(uid, { buf, keys: r.p, end: p + 12 + len, size: 12 + len, at: p, identity });
+        if (wellFormed(buf, r.p, p + 12 + len)) {
+          this.sh.map.set(uid, { buf, keys: r.p, end: p + 12 + len, size: 12 + len, at: p, identity });
+          this.sh.bytes += SLOT_BYTES + 2 * identity.length;
+        }
       } catch { /* malformed: skipped */ }
       p += 12 + len;
     }
@@ -417,7 +482,13 @@ export class KeysFile {
     if (this.sh.fd < 0 || this.sh.uidValidity !== uidValidity) return undefined;
     const s = this.sh.map.get(uid);
     if (!s || s.identity !== identity) return undefined;
-    return (s.decoded ??= new LazyKeys(uid, s.buf, s.keys, s.end));
+    if (!s.decoded) {
+      s.decoded = new LazyKeys(uid, s.buf, s.keys, s.end);
+      // The object, its strings once decoded (2 B a byte of the record, as an estimate) and what callers
+      // derive from it and key on it (sort-keys.ts).
+      this.sh.bytes += 300 + 3 * (s.end - s.keys);
+    }
+    return s.decoded;
   }
 
   /** The UIDs with a whole record in the file as it is now, for this UIDVALIDITY (checks, tests). */
@@ -531,10 +602,21 @@ export class KeysFile {
     this.reset();
   }
 
+  /** Write what is queued and let go of the entry (exactly once, also when writing failed). */
   close(): void {
     if (this.closed) return;
-    this.flush();
-    this.closed = true;
-    if (--this.sh.refs === 0) park(this.path, this.sh);
+    try {
+      this.flush();
+    } finally {
+      this.closed = true;
+      this.release();
+      const sh = this.sh;
+      if (cache.get(this.path) === sh) {
+        const idle = !cache.held(this.path);
+        if (idle) goIdle(sh);
+        if (idle && sh.ino < 0) cache.delete(this.path); // nothing worth keeping
+        else cache.set(this.path, sh, sh.bytes);
+      }
+    }
   }
 }

@@ -194,6 +194,11 @@ export class ProcessCache<K, V> {
     return this.entries.has(key);
   }
 
+  /** Whether a session holds `key` (after a release: whether it was the last). */
+  held(key: K): boolean {
+    return this.holds.has(key);
+  }
+
   stats(): { entries: number; bytes: number; held: number } {
     let bytes = 0;
     for (const e of this.entries.values()) bytes += e.bytes;
