@@ -40,7 +40,7 @@ import { crc32 } from 'node:zlib';
 import type { Logger } from '../log/types.js';
 import { killPoint } from './killpoint.js';
 import { replaceFileSync } from './safe-file.js';
-import { KeysFile, sameFile, trustedCacheFd } from './facts-keys.js';
+import { fingerprint, KeysFile, sameFile, trustedCacheFd } from './facts-keys.js';
 import { ProcessCache, processCaches } from './process-cache.js';
 import type { MailboxState, SortKeys, ThreadingKeys } from './types.js';
 
@@ -139,7 +139,8 @@ interface Shared {
   chars: number;
   /** Bytes of the Pos entries and their identity strings (estimated). */
   posBytes: number;
-  /** The bytes just before `indexed`, kept when the fd was closed: compared when reopened. */
+  /** The file's first bytes and those just before `indexed` (`fingerprint`), kept when the fd was
+   *  closed: compared when it is opened again. */
   tail: Buffer | null;
 }
 
@@ -158,7 +159,7 @@ function sharedBytes(sh: Shared): number {
  * a resident worker's next session reads nothing again) but neither its descriptor nor its read-ahead
  * window; the next handle opens the path again, checks the descriptor (owner, mode, links) and believes
  * the tables only for the same file (device, inode, birth time, not shorter, an unchanged mtime unless
- * it grew, the same bytes before `indexed`). Idle entries are under the process's budget (process-cache.ts).
+ * it grew, the same header and bytes before `indexed`). Idle entries are under the process's budget (process-cache.ts).
  */
 const cache = new ProcessCache<string, Shared>('facts-file', processCaches, (sh) => resetShared(sh));
 
@@ -166,8 +167,6 @@ const cache = new ProcessCache<string, Shared>('facts-file', processCaches, (sh)
  *  entries decode (idle ones are under the budget). */
 let memoChars = 0;
 const MEMO_BUDGET = 24 * 1024 * 1024;
-/** How many bytes before `indexed` are compared when an idle entry's file is opened again. */
-const TAIL = 256;
 
 function freshShared(path: string): Shared {
   return { path, fd: -1, ino: -1, dev: -1, birth: 0, indexed: 0, mtimeMs: 0, uidValidity: 0, map: new Map(), window: null, chars: 0, posBytes: 0, tail: null };
@@ -195,9 +194,7 @@ function goIdle(sh: Shared): void {
   sh.window = null;
   if (sh.fd < 0) return;
   try {
-    const n = Math.min(TAIL, sh.indexed);
-    const b = Buffer.alloc(n);
-    sh.tail = readSync(sh.fd, b, 0, n, sh.indexed - n) === n ? b : null;
+    sh.tail = fingerprint(sh.fd, sh.indexed);
   } catch {
     sh.tail = null;
   }

@@ -251,7 +251,8 @@ interface Shared {
   map: SlotTable;
   /** What the entry keeps alive, estimated (read buffers, slots, decoded records): the budget's figure. */
   bytes: number;
-  /** The bytes just before `indexed`, kept when the fd was closed: compared when reopened. */
+  /** The file's first bytes and those just before `indexed` (`fingerprint`), kept when the fd was
+   *  closed: compared when it is opened again. */
   tail: Buffer | null;
 }
 
@@ -283,8 +284,8 @@ const TAIL = 256;
  * while a handle has the file (KeysFile: from its construction to its close()); an idle entry keeps its
  * tables (so that the next session of a resident worker re-reads only what was appended since) but not
  * its descriptor: the next handle opens the path again, checks the descriptor (owner, mode, links) and
- * believes the tables only for the same file (device, inode, birth time, not shorter, the same bytes
- * before `indexed`). Idle entries are under the process's budget (process-cache.ts).
+ * believes the tables only for the same file (device, inode, birth time, not shorter, the same header
+ * and bytes before `indexed`). Idle entries are under the process's budget (process-cache.ts).
  */
 const cache = new ProcessCache<string, Shared>('facts-keys', processCaches, (sh) => resetShared(sh));
 
@@ -292,9 +293,7 @@ const cache = new ProcessCache<string, Shared>('facts-keys', processCaches, (sh)
 function goIdle(sh: Shared): void {
   if (sh.fd < 0) return;
   try {
-    const n = Math.min(TAIL, sh.indexed);
-    const b = Buffer.alloc(n);
-    sh.tail = readSync(sh.fd, b, 0, n, sh.indexed - n) === n ? b : null;
+    sh.tail = fingerprint(sh.fd, sh.indexed);
   } catch {
     sh.tail = null;
   }
@@ -303,12 +302,22 @@ function goIdle(sh: Shared): void {
   if (!sh.tail) resetShared(sh);
 }
 
+/** The first bytes (the header: UIDVALIDITY) and the last ones before `indexed` of an open file: what an
+ *  idle entry's file must still show when opened again. Null if the file is shorter. */
+export function fingerprint(fd: number, indexed: number): Buffer | null {
+  const head = Math.min(64, indexed);
+  const tail = Math.min(TAIL, indexed);
+  const b = Buffer.alloc(head + tail);
+  if (readSync(fd, b, 0, head, 0) !== head) return null;
+  if (readSync(fd, b, head, tail, indexed - tail) !== tail) return null;
+  return b;
+}
+
 /** An idle entry's file opened again (`fd`, trusted by the caller): is it the file the tables are of? */
-export function sameFile(fd: number, ino: number, dev: number, birth: number, indexed: number, tail: Buffer | null): boolean {
+export function sameFile(fd: number, ino: number, dev: number, birth: number, indexed: number, print: Buffer | null): boolean {
   const f = fstatSync(fd);
-  if (f.ino !== ino || f.dev !== dev || (f.birthtimeMs || 0) !== birth || f.size < indexed || !tail) return false;
-  const b = Buffer.alloc(tail.length);
-  return readSync(fd, b, 0, b.length, indexed - tail.length) === b.length && b.equals(tail);
+  if (f.ino !== ino || f.dev !== dev || (f.birthtimeMs || 0) !== birth || f.size < indexed || !print) return false;
+  return fingerprint(fd, indexed)?.equals(print) ?? false;
 }
 
 export interface KeysFileOptions {

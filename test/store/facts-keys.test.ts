@@ -207,6 +207,29 @@ describe('facts keys file', () => {
     r4.close();
   });
 
+  it('is not believed after its last handle closed if the file was rewritten in place (same inode, longer)', async () => {
+    dir = tempDir();
+    const msgs = many(30);
+    const keysPath = join(dir, 'x.facts.sk');
+    const w = new FactsFile({ dir, name: 'x.facts', writable: true });
+    await collect(mailboxFacts(w, memorySource(msgs), [...msgs.keys()].slice(0, 10), KEYS));
+    w.close();
+    const r1 = new KeysFile({ dir, name: 'x.facts.sk', writable: false });
+    expect(r1.known(7)).toEqual([...msgs.keys()].slice(0, 10));
+    r1.close(); // idle: tables kept, descriptor closed
+    // Another file's bytes written over it in place: all 30 messages under UIDVALIDITY 8, longer.
+    const y = new FactsFile({ dir, name: 'y.facts', writable: true });
+    await collect(mailboxFacts(y, memorySource(msgs, 8), [...msgs.keys()], KEYS));
+    y.close();
+    const ino = statSync(keysPath).ino;
+    writeFileSync(keysPath, readFileSync(join(dir, 'y.facts.sk')));
+    expect(statSync(keysPath).ino).toBe(ino);
+    const r2 = new KeysFile({ dir, name: 'x.facts.sk', writable: false });
+    expect(r2.known(7)).toEqual([]);
+    expect(r2.known(8)).toEqual([...msgs.keys()]);
+    r2.close();
+  });
+
   it('stays under its cap and drops expunged messages when it compacts', async () => {
     dir = tempDir();
     const msgs = many(300);
