@@ -40,7 +40,8 @@ import { crc32 } from 'node:zlib';
 import type { Logger } from '../log/types.js';
 import { killPoint } from './killpoint.js';
 import { replaceFileSync } from './safe-file.js';
-import { fingerprint, KeysFile, sameFile, trustedCacheFd } from './facts-keys.js';
+import { KeysFile } from './facts-keys.js';
+import { goIdle, reopenKept, trustedCacheFd } from './kept-file.js';
 import { ProcessCache, processCaches } from './process-cache.js';
 import type { MailboxState, SortKeys, ThreadingKeys } from './types.js';
 
@@ -187,20 +188,6 @@ function resetShared(sh: Shared): void {
   sh.chars = 0;
   sh.posBytes = 0;
   sh.tail = null;
-}
-
-/** No handle holds the entry any more: its descriptor and window go, its tables stay. */
-function goIdle(sh: Shared): void {
-  sh.window = null;
-  if (sh.fd < 0) return;
-  try {
-    sh.tail = fingerprint(sh.fd, sh.indexed);
-  } catch {
-    sh.tail = null;
-  }
-  closeSync(sh.fd);
-  sh.fd = -1;
-  if (!sh.tail) resetShared(sh);
 }
 
 /** Keep a decoded column if the budget allows; returns it. */
@@ -366,24 +353,12 @@ export class FactsFile {
   /** Tables kept while no handle held them: believed only for the same file, opened and checked anew. */
   private reopen(): void {
     const sh = this.sh;
-    let fd: number;
-    try {
-      fd = openSync(this.path, O_RDONLY | O_NOFOLLOW);
-    } catch {
-      resetShared(sh);
-      return;
-    }
-    let ok = false;
-    try {
-      // Same file, and an unchanged size comes with an unchanged mtime (else: rewritten in place).
-      ok = trustedCacheFd(fd, this.opts.dir) && sameFile(fd, sh.ino, sh.dev, sh.birth, sh.indexed, sh.tail)
-        && (fstatSync(fd).size > sh.indexed || fstatSync(fd).mtimeMs === sh.mtimeMs);
-    } catch { /* not believed */ }
-    if (!ok) { closeSync(fd); resetShared(sh); return; }
-    sh.fd = fd;
-    sh.tail = null;
+    // Same file, and an unchanged size comes with an unchanged mtime (else: rewritten in place).
+    const unchangedOrGrown = (fd: number) => { const f = fstatSync(fd); return f.size > sh.indexed || f.mtimeMs === sh.mtimeMs; };
+    if (!reopenKept(this.path, this.opts.dir, sh, unchangedOrGrown)) { resetShared(sh); return; }
     this.verified = true;
   }
+
 
   // ---- reading ----
 
@@ -685,7 +660,7 @@ export class FactsFile {
         const sh = this.sh;
         if (cache.get(this.path) === sh) {
           const idle = !cache.held(this.path);
-          if (idle) goIdle(sh);
+          if (idle) { sh.window = null; if (!goIdle(sh)) resetShared(sh); }
           if (idle && sh.ino < 0) cache.delete(this.path); // nothing worth keeping
           else cache.set(this.path, sh, sharedBytes(sh));
         }

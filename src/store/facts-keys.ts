@@ -26,9 +26,10 @@ import { closeSync, constants, fstatSync, openSync, readSync, statSync, writeSyn
 import { basename } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from '../log/types.js';
+import { goIdle, reopenKept, trustedCacheFd } from './kept-file.js';
 import { ProcessCache, processCaches } from './process-cache.js';
 import { killPoint } from './killpoint.js';
-import { effectiveUid, replaceFileSync } from './safe-file.js';
+import { replaceFileSync } from './safe-file.js';
 import type { MailboxState, MessageFacts, SortAddress, SortKeys, ThreadingKeys } from './types.js';
 
 const HEAD = Buffer.from('DMFKEYS1', 'latin1');
@@ -277,7 +278,6 @@ function resetShared(sh: Shared): void {
 }
 
 /** How many bytes before `indexed` are compared when an idle entry's file is opened again. */
-const TAIL = 256;
 
 /**
  * The files' contents known to this process, by path: a cache, every use checks the file first. Held
@@ -289,37 +289,6 @@ const TAIL = 256;
  */
 const cache = new ProcessCache<string, Shared>('facts-keys', processCaches, (sh) => resetShared(sh));
 
-/** An entry's descriptor is closed when no handle holds it any more; its tables stay. */
-function goIdle(sh: Shared): void {
-  if (sh.fd < 0) return;
-  try {
-    sh.tail = fingerprint(sh.fd, sh.indexed);
-  } catch {
-    sh.tail = null;
-  }
-  closeSync(sh.fd);
-  sh.fd = -1;
-  if (!sh.tail) resetShared(sh);
-}
-
-/** The first bytes (the header: UIDVALIDITY) and the last ones before `indexed` of an open file: what an
- *  idle entry's file must still show when opened again. Null if the file is shorter. */
-export function fingerprint(fd: number, indexed: number): Buffer | null {
-  const head = Math.min(64, indexed);
-  const tail = Math.min(TAIL, indexed);
-  const b = Buffer.alloc(head + tail);
-  if (readSync(fd, b, 0, head, 0) !== head) return null;
-  if (readSync(fd, b, head, tail, indexed - tail) !== tail) return null;
-  return b;
-}
-
-/** An idle entry's file opened again (`fd`, trusted by the caller): is it the file the tables are of? */
-export function sameFile(fd: number, ino: number, dev: number, birth: number, indexed: number, print: Buffer | null): boolean {
-  const f = fstatSync(fd);
-  if (f.ino !== ino || f.dev !== dev || (f.birthtimeMs || 0) !== birth || f.size < indexed || !print) return false;
-  return fingerprint(fd, indexed)?.equals(print) ?? false;
-}
-
 export interface KeysFileOptions {
   dir: string;
   name: string;
@@ -327,18 +296,6 @@ export interface KeysFileOptions {
   log?: Logger;
   /** Cap in bytes (default: 256 KB + 1 KB per message, at most 64 MB). */
   maxBytes?: number;
-}
-
-/** Whether an open descriptor is a cache file we may believe and write: a plain file of ours (or, for
- *  root, of the directory's owner), one link, not writable by group or others. */
-export function trustedCacheFd(fd: number, dir: string): boolean {
-  const f = fstatSync(fd);
-  const uid = effectiveUid();
-  let ownerOk = f.uid === uid;
-  if (!ownerOk && uid === 0) {
-    try { ownerOk = f.uid === statSync(dir).uid; } catch { ownerOk = false; }
-  }
-  return f.isFile() && ownerOk && f.nlink === 1 && (f.mode & 0o022) === 0;
 }
 
 export class KeysFile {
@@ -376,23 +333,10 @@ export class KeysFile {
 
   /** Tables kept while no handle held them: believed only for the same file, opened and checked anew. */
   private reopen(): void {
-    const sh = this.sh;
-    let fd: number;
-    try {
-      fd = openSync(this.path, O_RDONLY | O_NOFOLLOW);
-    } catch {
-      this.reset();
-      return;
-    }
-    let ok = false;
-    try {
-      ok = trustedCacheFd(fd, this.opts.dir) && sameFile(fd, sh.ino, sh.dev, sh.birth, sh.indexed, sh.tail);
-    } catch { /* not believed */ }
-    if (!ok) { closeSync(fd); this.reset(); return; }
-    sh.fd = fd;
-    sh.tail = null;
+    if (!reopenKept(this.path, this.opts.dir, this.sh)) { this.reset(); return; }
     this.verified = true;
   }
+
 
   /** Is the open file still the one at the path, and has it grown? Take in what is new. */
   private sync(): void {
@@ -622,7 +566,7 @@ export class KeysFile {
       const sh = this.sh;
       if (cache.get(this.path) === sh) {
         const idle = !cache.held(this.path);
-        if (idle) goIdle(sh);
+        if (idle && !goIdle(sh)) resetShared(sh);
         if (idle && sh.ino < 0) cache.delete(this.path); // nothing worth keeping
         else cache.set(this.path, sh, sh.bytes);
       }

@@ -1,0 +1,94 @@
+// A cache file whose decoded tables a process keeps between handles (the facts file and its keys file:
+// facts-file.ts, facts-keys.ts). The one place for the rules such a kept file follows:
+// - while a handle holds it, the entry has an open descriptor that each handle checked itself
+//   (`trustedCacheFd`: a plain file of ours, or for root of the directory's owner, one link, not writable by
+//   group or others);
+// - when no handle holds it, the descriptor is closed and a fingerprint is kept (`goIdle`), so a large
+//   cache budget keeps tables, not open files;
+// - the next handle opens the path again and believes the tables only for the same file: trusted, same
+//   device, inode and birth time, not shorter, the same first bytes and bytes before `indexed`
+//   (`reopenKept`); otherwise the caller resets its tables. No path is trusted twice: every check is on
+//   the descriptor that is then used.
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { effectiveUid } from './safe-file.js';
+
+const { O_RDONLY, O_NOFOLLOW } = constants;
+const HEAD = 64;
+const TAIL = 256;
+
+/** What a kept entry knows of its file. */
+export interface KeptFile {
+  /** Open descriptor while a handle holds the entry; -1 when idle or unknown. */
+  fd: number;
+  ino: number;
+  dev: number;
+  birth: number;
+  /** Bytes of the file the tables cover. */
+  indexed: number;
+  /** The file's first bytes and those just before `indexed` (`fingerprint`), kept while the fd is closed. */
+  tail: Buffer | null;
+}
+
+/** The first bytes (the header: UIDVALIDITY) and the last ones before `indexed` of an open file: what an
+ *  idle entry's file must still show when opened again. Null if the file is shorter. */
+export function fingerprint(fd: number, indexed: number): Buffer | null {
+  const head = Math.min(HEAD, indexed);
+  const tail = Math.min(TAIL, indexed);
+  const b = Buffer.alloc(head + tail);
+  if (readSync(fd, b, 0, head, 0) !== head) return null;
+  if (readSync(fd, b, head, tail, indexed - tail) !== tail) return null;
+  return b;
+}
+
+/** An idle entry's file opened again (`fd`, trusted by the caller): is it the file the tables are of? */
+export function sameFile(fd: number, k: KeptFile): boolean {
+  const f = fstatSync(fd);
+  if (f.ino !== k.ino || f.dev !== k.dev || (f.birthtimeMs || 0) !== k.birth || f.size < k.indexed || !k.tail) return false;
+  return fingerprint(fd, k.indexed)?.equals(k.tail) ?? false;
+}
+
+/** Whether an open descriptor is a cache file we may believe and write: a plain file of ours (or, for
+ *  root, of the directory's owner), one link, not writable by group or others. */
+export function trustedCacheFd(fd: number, dir: string): boolean {
+  const f = fstatSync(fd);
+  const uid = effectiveUid();
+  let ownerOk = f.uid === uid;
+  if (!ownerOk && uid === 0) {
+    try { ownerOk = f.uid === statSync(dir).uid; } catch { ownerOk = false; }
+  }
+  return f.isFile() && ownerOk && f.nlink === 1 && (f.mode & 0o022) === 0;
+}
+
+/** No handle holds the entry any more: close its descriptor, keep a fingerprint. False when the tables
+ *  cannot be believed again (no fingerprint): the caller resets them. */
+export function goIdle(k: KeptFile): boolean {
+  if (k.fd < 0) return true;
+  try {
+    k.tail = fingerprint(k.fd, k.indexed);
+  } catch {
+    k.tail = null;
+  }
+  closeSync(k.fd);
+  k.fd = -1;
+  return k.tail !== null;
+}
+
+/** Tables kept while no handle held them: open the path again and keep the descriptor only if it is
+ *  trusted and the same file (plus `also`, the caller's own rule, on that descriptor). False: the caller
+ *  resets its tables. */
+export function reopenKept(path: string, dir: string, k: KeptFile, also?: (fd: number) => boolean): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, O_RDONLY | O_NOFOLLOW);
+  } catch {
+    return false;
+  }
+  let ok = false;
+  try {
+    ok = trustedCacheFd(fd, dir) && sameFile(fd, k) && (!also || also(fd));
+  } catch { /* not believed */ }
+  if (!ok) { closeSync(fd); return false; }
+  k.fd = fd;
+  k.tail = null;
+  return true;
+}
