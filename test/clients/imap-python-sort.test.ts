@@ -3,28 +3,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { BIN } from '../helpers/site.js';
-import { listen, type Listener } from '../helpers/listener.js';
-import { siteWithMessages, type TestSite } from '../imap/imap-client.js';
-import { setInbox } from '../maildir/site-store.js';
+import { threadInboxServer, type ThreadServer } from './thread-inbox.js';
 
-let t: TestSite;
-let l: Listener;
+let l: ThreadServer;
 beforeAll(async () => {
-  t = siteWithMessages(0);
-  const m = (subject: string, date: string, id: string, refs = '') =>
-    ({ text: `From: a@x.org\nSubject: ${subject}\nDate: ${date}\nMessage-ID: <${id}>\n${refs ? `References: ${refs}\n` : ''}\nbody\n` });
-  setInbox(t.site, 'bob', [
-    m('Plan', 'Mon, 01 Jan 2024 10:00:00 +0000', 'p1@x'),
-    m('Other', 'Tue, 02 Jan 2024 10:00:00 +0000', 'o1@x'),
-    m('Re: Plan', 'Wed, 03 Jan 2024 10:00:00 +0000', 'p2@x', '<p1@x>'),
-    m('Re: Plan', 'Sun, 31 Dec 2023 10:00:00 +0000', 'p3@x', '<p1@x> <p2@x>'),
-  ]);
-  l = await listen(BIN.imapd, ['-i', t.site.conf]);
+  l = await threadInboxServer();
 });
 afterAll(async () => {
-  await l.close();
-  t.cleanup();
+  await l?.close();
 });
 
 const SCRIPT = String.raw`

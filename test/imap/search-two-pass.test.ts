@@ -8,16 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { cheapMatch, matches, type Ctx } from '../../src/imap/commands/search.js';
 import { rangeTest } from '../../src/imap/sequence.js';
 import type { SearchKey } from '../../src/imap/search-keys.js';
-
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x / 0x100000000;
-  };
-}
+import { rng } from '../helpers/xorshift.js';
 
 const DAY = 86_400_000;
 const needle = Buffer.from('x');

@@ -5,16 +5,7 @@
 // whitespace, including no-break and line/paragraph separators).
 import { describe, expect, it } from 'vitest';
 import { caseFold, foldText, foldWhitespace } from '../../src/mime/search.js';
-
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x / 0x100000000;
-  };
-}
+import { rng } from '../helpers/xorshift.js';
 
 const PIECES = ['a', 'B', 'x', 'ab', 'ﬁ', 'fi', 'ＦＵ', 'fu', 'Σ', 'σ', 'ς', 'é', 'e\u0301', 'İ', 'ß', 'K', '\u212a', '1', '-', '.'];
 const SPACES = [' ', '  ', '\t', '\r\n', '\n ', '\u00a0', '\u2028', '\u3000', ' \t '];

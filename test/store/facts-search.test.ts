@@ -19,6 +19,7 @@ import { FactsFile, factsMemoryUse } from '../../src/store/facts-file.js';
 import { processCaches } from '../../src/store/process-cache.js';
 import { StoreError, type FactsRequest, type MailboxState, type MessageFacts } from '../../src/store/types.js';
 import { tempDir } from '../maildir/fixture.js';
+import { rng } from '../helpers/xorshift.js';
 
 type Msgs = Map<number, { bytes: Buffer; identity: string }>;
 
@@ -58,16 +59,6 @@ function reference(raw: Buffer, name: string): string[] {
     for (const f of findFields(root.fields, name)) out.push(foldText(addressSearchText(fieldValue(raw, f), decodeHeaderValue)));
   }
   return out;
-}
-
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x / 0x100000000;
-  };
 }
 
 const q = (s: string, cs = 'UTF-8') => `=?${cs}?Q?${[...Buffer.from(s, cs === 'UTF-8' ? 'utf8' : 'latin1')].map((b) => (b > 0x20 && b < 0x7f && b !== 0x3d && b !== 0x3f && b !== 0x5f ? String.fromCharCode(b) : `=${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('')}?=`;
