@@ -41,7 +41,7 @@ import type { Logger } from '../log/types.js';
 import { killPoint } from './killpoint.js';
 import { replaceFileSync } from './safe-file.js';
 import { KeysFile } from './facts-keys.js';
-import { goIdle, reopenKept, trustedCacheFd } from './kept-file.js';
+import { forgetFile, goIdle, reopenKept, trustedCacheFd } from './kept-file.js';
 import { ProcessCache, processCaches } from './process-cache.js';
 import type { MailboxState, SortKeys, ThreadingKeys } from './types.js';
 
@@ -174,12 +174,7 @@ function freshShared(path: string): Shared {
 }
 
 function resetShared(sh: Shared): void {
-  if (sh.fd >= 0) closeSync(sh.fd);
-  sh.fd = -1;
-  sh.ino = -1;
-  sh.dev = -1;
-  sh.birth = 0;
-  sh.indexed = 0;
+  forgetFile(sh);
   sh.mtimeMs = 0;
   sh.uidValidity = 0;
   sh.map = new Map();
@@ -187,7 +182,6 @@ function resetShared(sh: Shared): void {
   memoChars -= sh.chars;
   sh.chars = 0;
   sh.posBytes = 0;
-  sh.tail = null;
 }
 
 /** Keep a decoded column if the budget allows; returns it. */

@@ -26,7 +26,7 @@ import { closeSync, constants, fstatSync, openSync, readSync, statSync, writeSyn
 import { basename } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from '../log/types.js';
-import { goIdle, reopenKept, trustedCacheFd } from './kept-file.js';
+import { forgetFile, goIdle, reopenKept, trustedCacheFd } from './kept-file.js';
 import { ProcessCache, processCaches } from './process-cache.js';
 import { killPoint } from './killpoint.js';
 import { replaceFileSync } from './safe-file.js';
@@ -265,19 +265,11 @@ function freshShared(): Shared {
 }
 
 function resetShared(sh: Shared): void {
-  if (sh.fd >= 0) closeSync(sh.fd);
-  sh.fd = -1;
-  sh.ino = -1;
-  sh.dev = -1;
-  sh.birth = 0;
-  sh.indexed = 0;
+  forgetFile(sh);
   sh.uidValidity = 0;
   sh.map = new SlotTable();
   sh.bytes = 0;
-  sh.tail = null;
 }
-
-/** How many bytes before `indexed` are compared when an idle entry's file is opened again. */
 
 /**
  * The files' contents known to this process, by path: a cache, every use checks the file first. Held

@@ -59,6 +59,18 @@ export function trustedCacheFd(fd: number, dir: string): boolean {
   return f.isFile() && ownerOk && f.nlink === 1 && (f.mode & 0o022) === 0;
 }
 
+/** Forget the file: close the descriptor (if open) and clear what is known of it; the caller clears its
+ *  own tables. */
+export function forgetFile(k: KeptFile): void {
+  if (k.fd >= 0) closeSync(k.fd);
+  k.fd = -1;
+  k.ino = -1;
+  k.dev = -1;
+  k.birth = 0;
+  k.indexed = 0;
+  k.tail = null;
+}
+
 /** No handle holds the entry any more: close its descriptor, keep a fingerprint. False when the tables
  *  cannot be believed again (no fingerprint): the caller resets them. */
 export function goIdle(k: KeptFile): boolean {

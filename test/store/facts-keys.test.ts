@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StoreError, type FactsRequest, type Mailbox, type MailboxState, type MessageFacts, type SortAddress } from '../../src/store/types.js';
+import { type FactsRequest, type Mailbox, type MessageFacts, type SortAddress } from '../../src/store/types.js';
 import { factsFromBytes, mailboxFacts, mailboxFactsAll } from '../../src/store/facts.js';
 import { FactsFile } from '../../src/store/facts-file.js';
 import { KeysFile } from '../../src/store/facts-keys.js';
@@ -16,28 +16,10 @@ import { ROOT } from '../helpers/site.js';
 import { storeAt, tempDir } from '../maildir/fixture.js';
 import { tempUser } from './helpers.js';
 import { buildWorker } from './worker-build.js';
+import { collect as collectAll, memorySource } from './facts-source.js';
 
 const crlf = (s: string) => s.replace(/\r?\n/g, '\r\n');
 const KEYS: FactsRequest = { sortKeys: true, threading: true };
-
-function memorySource(msgs: Map<number, { bytes: Buffer; identity: string }>, uidValidity = 7) {
-  const state = (): MailboxState => ({
-    uidValidity, uidNext: Math.max(0, ...msgs.keys()) + 1, keywords: [], highestModseq: 1,
-    messages: [...msgs.keys()].map((uid) => ({ uid, flags: new Set<string>(), size: msgs.get(uid)!.bytes.length, internalDate: new Date(0), recent: false, modseq: 1 })),
-  });
-  const src = {
-    loads: 0,
-    get state() { return state(); },
-    identity: (uid: number) => msgs.get(uid)?.identity,
-    load: async (uid: number) => {
-      src.loads++;
-      const m = msgs.get(uid);
-      if (!m) throw new StoreError('NONEXISTENT', 'gone');
-      return { bytes: m.bytes, identity: m.identity };
-    },
-  };
-  return src;
-}
 
 /** The facts as plain data: the contract's members read one by one (the store may answer with objects
  *  that decode a member when it is read: facts-keys.ts LazyKeys), so toEqual compares what callers see. */
@@ -55,11 +37,8 @@ function plain(f: MessageFacts): MessageFacts {
   };
 }
 
-async function collect(it: AsyncIterable<MessageFacts>): Promise<MessageFacts[]> {
-  const out: MessageFacts[] = [];
-  for await (const f of it) out.push(plain(f));
-  return out;
-}
+/** Every fact as plain data (`plain`). */
+const collect = async (it: AsyncIterable<MessageFacts>): Promise<MessageFacts[]> => (await collectAll(it)).map(plain);
 
 const many = (n: number) => new Map(Array.from({ length: n }, (_, i) => [i + 1, {
   bytes: Buffer.from(crlf(`From: "U ${i}" <u${i}@example.com>\nTo: t${i}@x.org\nSubject: Re: message ${i}\nDate: ${1 + (i % 28)} Jan 2024 10:00:00 +0100\nMessage-ID: <${i}@x>\nReferences: <${i - 1}@x> <${i - 2}@x>\n\nbody ${i}\n`)),

@@ -17,37 +17,12 @@ import { loadCharsets } from '../../src/mime/charset.js';
 import { factsFromBytes, mailboxFacts } from '../../src/store/facts.js';
 import { FactsFile, factsMemoryUse } from '../../src/store/facts-file.js';
 import { processCaches } from '../../src/store/process-cache.js';
-import { StoreError, type FactsRequest, type MailboxState, type MessageFacts } from '../../src/store/types.js';
+import { type FactsRequest, type MessageFacts } from '../../src/store/types.js';
 import { tempDir } from '../maildir/fixture.js';
 import { rng } from '../helpers/xorshift.js';
+import { collect, memorySource, type Msgs } from './facts-source.js';
 
-type Msgs = Map<number, { bytes: Buffer; identity: string }>;
-
-function memorySource(msgs: Msgs) {
-  const src = {
-    loads: 0,
-    get state(): MailboxState {
-      return {
-        uidValidity: 9, uidNext: Math.max(0, ...msgs.keys()) + 1, keywords: [], highestModseq: 1,
-        messages: [...msgs.keys()].map((uid) => ({ uid, flags: new Set<string>(), size: msgs.get(uid)!.bytes.length, internalDate: new Date(0), recent: false, modseq: 1 })),
-      };
-    },
-    identity: (uid: number) => msgs.get(uid)?.identity,
-    load: async (uid: number) => {
-      src.loads++;
-      const m = msgs.get(uid);
-      if (!m) throw new StoreError('NONEXISTENT', 'gone');
-      return { bytes: m.bytes, identity: m.identity };
-    },
-  };
-  return src;
-}
-
-async function collect(it: AsyncIterable<MessageFacts>): Promise<MessageFacts[]> {
-  const out: MessageFacts[] = [];
-  for await (const f of it) out.push(f);
-  return out;
-}
+const memorySource9 = (msgs: Msgs) => memorySource(msgs, 9);
 
 const NAMES = ['from', 'to', 'cc', 'bcc', 'reply-to', 'sender', 'subject', 'x-list'];
 
@@ -142,22 +117,22 @@ describe('header SEARCH strings from the facts', () => {
       expect(got.map((f) => f.uid)).toEqual(uids);
       for (let k = 0; k < uids.length; k++) expect(got[k]!.searchValues, `uid ${uids[k]}`).toEqual(expected[k]);
     };
-    check(await collect(factsFromBytes(memorySource(msgs), uids, want)));
+    check(await collect(factsFromBytes(memorySource9(msgs), uids, want)));
     const f1 = new FactsFile({ dir, name: 'x.facts', writable: true });
-    const s1 = memorySource(msgs);
+    const s1 = memorySource9(msgs);
     check(await collect(mailboxFacts(f1, s1, uids, want)));
     expect(s1.loads).toBe(uids.length);
     f1.close();
     // A later handle: from the file, then (the same process) from what it kept; nothing loaded.
     for (let round = 0; round < 2; round++) {
-      const s = memorySource(msgs);
+      const s = memorySource9(msgs);
       const f = new FactsFile({ dir, name: 'x.facts', writable: false });
       check(await collect(mailboxFacts(f, s, uids, want)));
       f.close();
       expect(s.loads).toBe(0);
     }
     // A narrower request is answered from the same records.
-    const s3 = memorySource(msgs);
+    const s3 = memorySource9(msgs);
     const f3 = new FactsFile({ dir, name: 'x.facts', writable: false });
     const narrow = await collect(mailboxFacts(f3, s3, uids, { searchValues: ['From'] }));
     f3.close();
@@ -180,10 +155,10 @@ describe('the process-wide copy of a facts file', () => {
     const msgs = many(10);
     const uids = [...msgs.keys()];
     const f1 = new FactsFile({ dir, name: 'x.facts', writable: true });
-    await collect(mailboxFacts(f1, memorySource(msgs), uids, { envelope: true }));
+    await collect(mailboxFacts(f1, memorySource9(msgs), uids, { envelope: true }));
     f1.close();
     const f2 = new FactsFile({ dir, name: 'x.facts', writable: false });
-    const s2 = memorySource(msgs);
+    const s2 = memorySource9(msgs);
     const kept = await collect(mailboxFacts(f2, s2, uids, { envelope: true }));
     f2.close();
     expect(s2.loads).toBe(0);
@@ -193,7 +168,7 @@ describe('the process-wide copy of a facts file', () => {
     expect(text.includes('"message 3"')).toBe(true);
     writeFileSync(path, text.replace('"message 3"', '"messagE 3"'), 'latin1');
     utimesSync(path, new Date(), new Date(Date.now() + 5000));
-    const s3 = memorySource(msgs);
+    const s3 = memorySource9(msgs);
     const f3 = new FactsFile({ dir, name: 'x.facts', writable: false });
     const again = await collect(mailboxFacts(f3, s3, uids, { envelope: true }));
     f3.close();
@@ -210,16 +185,16 @@ describe('the process-wide copy of a facts file', () => {
     const crc = (await import('node:zlib')).crc32(Buffer.from(body)).toString(16).padStart(8, '0');
     const path = join(dir, 'x.facts');
     writeFileSync(path, `DMFACTS1 V9\n${crc} ${body}\n`, { mode: 0o600 });
-    const s = memorySource(msgs);
+    const s = memorySource9(msgs);
     const f = new FactsFile({ dir, name: 'x.facts', writable: true });
     const got = await collect(mailboxFacts(f, s, uids, { envelope: true, searchValues: ['from'] }));
     f.close();
     expect(s.loads).toBe(3);
-    expect(got).toEqual(await collect(factsFromBytes(memorySource(msgs), uids, { envelope: true, searchValues: ['from'] })));
+    expect(got).toEqual(await collect(factsFromBytes(memorySource9(msgs), uids, { envelope: true, searchValues: ['from'] })));
     expect(got[0]!.envelope).not.toContain('WRONG');
     expect(readFileSync(path, 'latin1').startsWith('DMFACTS2 V9\n')).toBe(true);
     // The rewritten file answers the next handle, search strings included.
-    const s2 = memorySource(msgs);
+    const s2 = memorySource9(msgs);
     const g = new FactsFile({ dir, name: 'x.facts', writable: false });
     expect(await collect(mailboxFacts(g, s2, uids, { envelope: true, searchValues: ['from'] }))).toEqual(got);
     g.close();
@@ -233,10 +208,10 @@ describe('the process-wide copy of a facts file', () => {
     const budget = processCaches.budget;
     const round = async (k: number) => {
       const f = new FactsFile({ dir, name: `f${k}.facts`, writable: true });
-      await collect(mailboxFacts(f, memorySource(msgs), uids, { envelope: true, searchValues: ['from'] }));
+      await collect(mailboxFacts(f, memorySource9(msgs), uids, { envelope: true, searchValues: ['from'] }));
       f.close();
       const g = new FactsFile({ dir, name: `f${k}.facts`, writable: false });
-      const s = memorySource(msgs);
+      const s = memorySource9(msgs);
       await collect(mailboxFacts(g, s, uids, { envelope: true, searchValues: ['from'] }));
       await collect(mailboxFacts(g, s, uids, { sortKeys: true, threading: true })); // from the keys file
       g.close();
@@ -268,7 +243,7 @@ describe('the process-wide copy of a facts file', () => {
       expect(openHere()).toEqual([]);
       // The most recent is still known: a new handle reads nothing of it but what it checks.
       const h = new FactsFile({ dir, name: 'f19.facts', writable: false });
-      const s = memorySource(msgs);
+      const s = memorySource9(msgs);
       await collect(mailboxFacts(h, s, uids, { envelope: true }));
       expect(s.loads).toBe(0);
       expect(openHere().length).toBeGreaterThan(0); // held: its descriptors are open again

@@ -8,7 +8,7 @@ import { parseMessage } from '../../src/mime/parser.js';
 import { envelope } from '../../src/mime/envelope.js';
 import { bodyStructure } from '../../src/mime/bodystructure.js';
 import { getSection } from '../../src/mime/section.js';
-import { StoreError, type Mailbox, type MailboxState, type MailStore, type MessageFacts, type FactsRequest } from '../../src/store/types.js';
+import { type Mailbox, type MailStore, type MessageFacts, type FactsRequest } from '../../src/store/types.js';
 import { factsFromBytes, mailboxFacts, messageIds, parseSentDate } from '../../src/store/facts.js';
 import { FactsFile } from '../../src/store/facts-file.js';
 import { tempUser } from './helpers.js';
@@ -20,6 +20,7 @@ import { ROOT } from '../helpers/site.js';
 import { storeAt, tempDir } from '../maildir/fixture.js';
 import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { collect, memorySource } from './facts-source.js';
 
 const crlf = (s: string) => s.replace(/\r?\n/g, '\r\n');
 
@@ -152,32 +153,6 @@ describe.each([['mbox', mboxFixture], ['maildir', maildirFixture]] as const)('%s
 });
 
 // ---- the cache ----
-
-/** A FactsSource over in-memory messages that counts how often bytes were loaded. */
-function memorySource(msgs: Map<number, { bytes: Buffer; identity: string }>, uidValidity = 7) {
-  const state = (): MailboxState => ({
-    uidValidity, uidNext: Math.max(0, ...msgs.keys()) + 1, keywords: [], highestModseq: 1,
-    messages: [...msgs.keys()].map((uid) => ({ uid, flags: new Set<string>(), size: msgs.get(uid)!.bytes.length, internalDate: new Date(0), recent: false, modseq: 1 })),
-  });
-  const src = {
-    loads: 0,
-    get state() { return state(); },
-    identity: (uid: number) => msgs.get(uid)?.identity,
-    load: async (uid: number) => {
-      src.loads++;
-      const m = msgs.get(uid);
-      if (!m) throw new StoreError('NONEXISTENT', 'gone');
-      return { bytes: m.bytes, identity: m.identity };
-    },
-  };
-  return src;
-}
-
-async function collect(it: AsyncIterable<MessageFacts>): Promise<MessageFacts[]> {
-  const out: MessageFacts[] = [];
-  for await (const f of it) out.push(f);
-  return out;
-}
 
 describe('facts cache file', () => {
   let dir = '';

@@ -1,0 +1,30 @@
+// The in-memory FactsSource the facts tests share: messages by UID, a count of how often bytes were loaded.
+import { StoreError, type MailboxState, type MessageFacts } from '../../src/store/types.js';
+
+export type Msgs = Map<number, { bytes: Buffer; identity: string }>;
+
+/** A FactsSource over in-memory messages that counts how often bytes were loaded. */
+export function memorySource(msgs: Msgs, uidValidity = 7) {
+  const state = (): MailboxState => ({
+    uidValidity, uidNext: Math.max(0, ...msgs.keys()) + 1, keywords: [], highestModseq: 1,
+    messages: [...msgs.keys()].map((uid) => ({ uid, flags: new Set<string>(), size: msgs.get(uid)!.bytes.length, internalDate: new Date(0), recent: false, modseq: 1 })),
+  });
+  const src = {
+    loads: 0,
+    get state() { return state(); },
+    identity: (uid: number) => msgs.get(uid)?.identity,
+    load: async (uid: number) => {
+      src.loads++;
+      const m = msgs.get(uid);
+      if (!m) throw new StoreError('NONEXISTENT', 'gone');
+      return { bytes: m.bytes, identity: m.identity };
+    },
+  };
+  return src;
+}
+
+export async function collect(it: AsyncIterable<MessageFacts>): Promise<MessageFacts[]> {
+  const out: MessageFacts[] = [];
+  for await (const f of it) out.push(f);
+  return out;
+}
