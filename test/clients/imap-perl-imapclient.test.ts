@@ -2,18 +2,12 @@
 // thread() (it parses THREAD answers into nested arrays itself), Uid mode and compress() (RFC 4978), against
 // bin/imapd over real TCP. Python's IMAPClient, which the issue names, is not packaged in Debian and PyPI
 // is not reachable here; this library exercises the same calls.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { threadInboxServer, type ThreadServer } from './thread-inbox.js';
+import { useThreadInbox } from './thread-inbox.js';
 
-let l: ThreadServer;
-beforeAll(async () => {
-  l = await threadInboxServer();
-});
-afterAll(async () => {
-  await l?.close();
-});
+const port = useThreadInbox();
 
 const SCRIPT = String.raw`
 use strict; use warnings;
@@ -45,7 +39,7 @@ print encode_json(\%out), "\n";
 
 describe('Mail::IMAPClient sort/thread/compress', () => {
   it('sorts, threads and fetches over COMPRESS=DEFLATE through the Perl library', async () => {
-    const { stdout } = await promisify(execFile)('perl', ['-e', SCRIPT, String(l.port)], { encoding: 'utf8', timeout: 50_000 });
+    const { stdout } = await promisify(execFile)('perl', ['-e', SCRIPT, String(port())], { encoding: 'utf8', timeout: 50_000 });
     const out = JSON.parse(stdout);
     expect(out.caps).toEqual(expect.arrayContaining(['SORT', 'THREAD=REFERENCES', 'THREAD=ORDEREDSUBJECT', 'COMPRESS=DEFLATE']));
     expect(out.sort_date).toEqual([4, 1, 2, 3].map(String));

@@ -1,17 +1,11 @@
 // Python's imaplib SORT and THREAD (its sort()/thread() methods, and UID forms through uid()) against
 // bin/imapd over real TCP: an independent client parsing our answers.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { threadInboxServer, type ThreadServer } from './thread-inbox.js';
+import { useThreadInbox } from './thread-inbox.js';
 
-let l: ThreadServer;
-beforeAll(async () => {
-  l = await threadInboxServer();
-});
-afterAll(async () => {
-  await l?.close();
-});
+const port = useThreadInbox();
 
 const SCRIPT = String.raw`
 import imaplib, json, sys
@@ -33,7 +27,7 @@ print(json.dumps(out))
 
 describe('python3 imaplib SORT/THREAD', () => {
   it('sorts and threads through imaplib', async () => {
-    const { stdout } = await promisify(execFile)('python3', ['-c', SCRIPT, String(l.port)], { encoding: 'utf8', timeout: 50_000 });
+    const { stdout } = await promisify(execFile)('python3', ['-c', SCRIPT, String(port())], { encoding: 'utf8', timeout: 50_000 });
     const out = JSON.parse(stdout);
     expect(out.caps).toEqual(expect.arrayContaining(['SORT', 'THREAD=REFERENCES', 'THREAD=ORDEREDSUBJECT', 'ESORT']));
     expect(out.sort_date).toBe('4 1 2 3');

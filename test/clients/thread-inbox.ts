@@ -1,6 +1,7 @@
 // The four-message INBOX the client SORT/THREAD tests share (Python imaplib, Perl Mail::IMAPClient): 4 names
 // 1 and 3 as its ancestors (1 → 3 → 4), 2 stands alone; dates out of arrival order. Served by bin/imapd
 // over real TCP.
+import { afterAll, beforeAll } from 'vitest';
 import { BIN } from '../helpers/site.js';
 import { listen, type Listener } from '../helpers/listener.js';
 import { siteWithMessages, type TestSite } from '../imap/imap-client.js';
@@ -20,4 +21,16 @@ export async function threadInboxServer(): Promise<ThreadServer> {
   ]);
   const l: Listener = await listen(BIN.imapd, ['-i', t.site.conf]);
   return { port: l.port, close: async () => { await l.close(); t.cleanup(); } };
+}
+
+/** The server for the whole file (started before its tests, stopped after them); its port, once started. */
+export function useThreadInbox(): () => number {
+  let srv: ThreadServer | undefined;
+  beforeAll(async () => {
+    srv = await threadInboxServer();
+  });
+  afterAll(async () => {
+    await srv?.close();
+  });
+  return () => srv!.port;
 }
