@@ -2,7 +2,7 @@
 // STARTTLS and implicit TLS with an openssl-made certificate, the output cap, the idle timeout, and the
 // start-up failures an administrator sees.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { Duplex } from 'node:stream';
 import { connect, createServer, type Socket } from 'node:net';
@@ -57,6 +57,20 @@ function lines(stream: NodeJS.ReadableStream) {
       await new Promise<void>((r) => { waiters.push(r); setTimeout(r, 200); });
     }
   };
+}
+
+
+/** The echo fixture as classic inetd and xinetd start it: the accepted connection on fds 0, 1 and 2. */
+async function underInetd(conf: string): Promise<{ client: Socket; child: ChildProcess }> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const accepted = new Promise<Socket>((r) => server.once('connection', r));
+  const client = connect((server.address() as { port: number }).port, '127.0.0.1');
+  const sock = await accepted;
+  server.close();
+  const child = spawn(process.execPath, [echo.file, '-i', conf], { stdio: [sock, sock, sock], env: cleanEnv() });
+  sock.destroy();
+  return { client, child };
 }
 
 describe('inetd socket on fd 0/1', () => {
@@ -312,15 +326,7 @@ describe('start-up failures', () => {
     const notADir = join(s.dir, 'file');
     writeFileSync(notADir, '');
     writeFileSync(s.conf, readFileSync(s.conf, 'utf8').replace(/^log_path .*$/m, `log_path ${notADir}`));
-    const server = createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const accepted = new Promise<Socket>((r) => server.once('connection', r));
-    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
-    const sock = await accepted;
-    server.close();
-    // Classic inetd: dup2 of the connection onto fds 0, 1 and 2.
-    const child = spawn(process.execPath, [echo.file, '-i', s.conf], { stdio: [sock, sock, sock], env: cleanEnv() });
-    sock.destroy();
+    const { client, child } = await underInetd(s.conf);
     const next = lines(client);
     expect(await next()).toContain('* OK echo');
     client.write('QUIT\r\n');
@@ -332,15 +338,7 @@ describe('start-up failures', () => {
 
   it('under inetd with stderr on the client socket, Node\'s own warnings go to the log, never to the client', async () => {
     const s = site();
-    const server = createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const accepted = new Promise<Socket>((r) => server.once('connection', r));
-    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
-    const sock = await accepted;
-    server.close();
-    // Classic inetd and xinetd: the connection on fds 0, 1 and 2.
-    const child = spawn(process.execPath, [echo.file, '-i', s.conf], { stdio: [sock, sock, sock], env: cleanEnv() });
-    sock.destroy();
+    const { client, child } = await underInetd(s.conf);
     let all = '';
     client.on('data', (d: Buffer) => (all += d.toString('latin1')));
     const closed = new Promise((r) => client.on('close', r));
