@@ -95,6 +95,10 @@ export function sortOrder(infos: readonly MessageInfo[], seqs: ArrayLike<number>
     return { sign, num: null, str: v };
   });
   const one = cols.length === 1 ? cols[0]! : null;
+  if (one?.num) {
+    const fast = numericOrder(one.num, one.sign, seqs);
+    if (fast) return fast;
+  }
   const cmp = one?.num
     ? ((v: Float64Array, sign: number) => (a: number, b: number): number => (v[a]! - v[b]!) * sign || seqs[a]! - seqs[b]!)(one.num, one.sign)
     : (a: number, b: number): number => {
@@ -117,6 +121,56 @@ export function sortOrder(infos: readonly MessageInfo[], seqs: ArrayLike<number>
   let sorted = true;
   for (let i = 1; i < n && sorted; i++) if (cmp(i - 1, i) > 0) sorted = false;
   if (!sorted) order.sort(cmp);
+  return order;
+}
+
+/**
+ * The order of one numeric column (times `sign`), ties by sequence number, without a comparator: a
+ * stable LSD radix sort (8-bit digits, a pass skipped when every key has the same digit) of the keys
+ * less the least, so ties keep the input's (sequence) order. Null when it does not apply: sequence
+ * numbers not ascending, or a key not a safe integer (dates and sizes are whole numbers).
+ */
+function numericOrder(col: Float64Array, sign: number, seqs: ArrayLike<number>): number[] | null {
+  const n = col.length;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const k = col[i]! * sign;
+    if (!Number.isSafeInteger(k) || (i > 0 && seqs[i]! <= seqs[i - 1]!)) return null;
+    if (k < min) min = k;
+    if (k > max) max = k;
+  }
+  if (n && !Number.isSafeInteger(max - min)) return null;
+  const lo = new Uint32Array(n);
+  const hi = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const d = col[i]! * sign - min;
+    lo[i] = d % 0x100000000;
+    hi[i] = Math.floor(d / 0x100000000);
+  }
+  let idx = new Uint32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  let tmp = new Uint32Array(n);
+  const count = new Uint32Array(257);
+  for (let pass = 0; pass < 8; pass++) {
+    const word = pass < 4 ? lo : hi;
+    const shift = (pass & 3) * 8;
+    count.fill(0);
+    for (let i = 0; i < n; i++) count[((word[i]! >>> shift) & 255) + 1]++;
+    let same = false;
+    for (let b = 1; b <= 256; b++) if (count[b] === n) { same = true; break; }
+    if (same) continue;
+    for (let b = 1; b <= 256; b++) count[b]! += count[b - 1]!;
+    for (let i = 0; i < n; i++) {
+      const v = idx[i]!;
+      tmp[count[(word[v]! >>> shift) & 255]!++] = v;
+    }
+    const t = idx;
+    idx = tmp;
+    tmp = t;
+  }
+  const order: number[] = [];
+  for (let i = 0; i < n; i++) order.push(idx[i]!);
   return order;
 }
 
