@@ -101,8 +101,9 @@ describe('SORT order (columns, presorted input recognised) agrees with a plain c
       const rnd = prng(seed);
       const pick = (k: number) => Math.floor(rnd() * k);
       const n = pick(400);
-      const spread = [3, 300, 1e6, 2 ** 40, 2 ** 52, 2 ** 60][seed % 6]!;
-      const frac = seed % 7 === 0 ? 0.5 : 0;
+      const spread = [3, 300, 1e6, 2 ** 32 + 2 ** 31, 2 ** 40, 2 ** 52, 2 ** 60][seed % 7]!;
+      const frac = seed % 5 === 0 ? 0.5 : 0;
+      const unit = seed % 4 === 0 && spread < 2 ** 42 ? 1000 : 1; // whole seconds, as Date: headers give
       const shift = seed % 2 ? -spread / 2 : 0;
       const infos: MessageInfo[] = [];
       const facts: SortFacts[] = [];
@@ -113,7 +114,7 @@ describe('SORT order (columns, presorted input recognised) agrees with a plain c
         seqs.push(seed % 11 === 0 && i === n - 1 ? 1 : seq); // sometimes not ascending: the comparator's way
         infos.push({ uid: 1 + i, flags: new Set(), size: pick(spread), internalDate: new Date(pick(1e12)), recent: false, modseq: 1 });
         facts.push({
-          sentDate: Math.floor(rnd() * spread) + shift + frac, subjectKey: '', replyOrForward: false, fromKey: '', toKey: '', ccKey: '',
+          sentDate: (Math.floor(rnd() * spread) + shift) * unit + frac, subjectKey: '', replyOrForward: false, fromKey: '', toKey: '', ccKey: '',
           displayFromKey: '', displayToKey: '', messageId: null, references: [],
         });
       }
