@@ -95,6 +95,10 @@ export function sortOrder(infos: readonly MessageInfo[], seqs: ArrayLike<number>
     return { sign, num: null, str: v };
   });
   const one = cols.length === 1 ? cols[0]! : null;
+  if (one?.num) {
+    const fast = numericOrder(one.num, one.sign, seqs);
+    if (fast) return fast;
+  }
   const cmp = one?.num
     ? ((v: Float64Array, sign: number) => (a: number, b: number): number => (v[a]! - v[b]!) * sign || seqs[a]! - seqs[b]!)(one.num, one.sign)
     : (a: number, b: number): number => {
@@ -117,6 +121,67 @@ export function sortOrder(infos: readonly MessageInfo[], seqs: ArrayLike<number>
   let sorted = true;
   for (let i = 1; i < n && sorted; i++) if (cmp(i - 1, i) > 0) sorted = false;
   if (!sorted) order.sort(cmp);
+  return order;
+}
+
+/**
+ * The order of one numeric column (times `sign`), ties by sequence number, without a comparator: a
+ * stable LSD radix sort (11-bit digits, only as many as the keys' range needs, a pass skipped when every
+ * key has the same digit) of the keys less the least, in whole seconds when they all are (Date: headers
+ * are), so ties keep the input's (sequence) order. Null when it does not apply: sequence numbers not
+ * ascending, or a key not a safe integer (dates and sizes are whole numbers).
+ */
+function numericOrder(col: Float64Array, sign: number, seqs: ArrayLike<number>): number[] | null {
+  const n = col.length;
+  let min = Infinity;
+  let max = -Infinity;
+  let seconds = true;
+  for (let i = 0; i < n; i++) {
+    const k = col[i]! * sign;
+    if (!Number.isSafeInteger(k) || (i > 0 && seqs[i]! <= seqs[i - 1]!)) return null;
+    if (k < min) min = k;
+    if (k > max) max = k;
+    if (k % 1000 !== 0) seconds = false;
+  }
+  if (!n) return [];
+  if (!Number.isSafeInteger(max - min)) return null;
+  const unit = seconds ? 1000 : 1;
+  const range = (max - min) / unit;
+  const lo = new Uint32Array(n);
+  const hi = range >= 0x100000000 ? new Uint32Array(n) : null;
+  for (let i = 0; i < n; i++) {
+    const d = (col[i]! * sign - min) / unit;
+    lo[i] = d % 0x100000000;
+    if (hi) hi[i] = Math.floor(d / 0x100000000);
+  }
+  let bits = 0;
+  for (let r = range; r >= 1; r = Math.floor(r / 2)) bits++;
+  let idx = new Uint32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  let tmp = new Uint32Array(n);
+  const count = new Uint32Array(2049);
+  // Digits (word, shift, mask, first bit of the key): bits 0-10, 11-21, 22-31 of the low word, then
+  // 0-10, 11-20 of the high one.
+  const digits: [Uint32Array, number, number, number][] = [[lo, 0, 0x7ff, 0], [lo, 11, 0x7ff, 11], [lo, 22, 0x3ff, 22]];
+  if (hi) digits.push([hi, 0, 0x7ff, 32], [hi, 11, 0x3ff, 43]);
+  for (let p = 0; p < digits.length && digits[p]![3] < bits; p++) {
+    const [word, shift, mask] = digits[p]!;
+    count.fill(0);
+    for (let i = 0; i < n; i++) count[((word[i]! >>> shift) & mask) + 1]++;
+    let same = false;
+    for (let b = 1; b <= mask + 1; b++) if (count[b] === n) { same = true; break; }
+    if (same) continue;
+    for (let b = 1; b <= mask + 1; b++) count[b]! += count[b - 1]!;
+    for (let i = 0; i < n; i++) {
+      const v = idx[i]!;
+      tmp[count[(word[v]! >>> shift) & mask]!++] = v;
+    }
+    const t = idx;
+    idx = tmp;
+    tmp = t;
+  }
+  const order: number[] = [];
+  for (let i = 0; i < n; i++) order.push(idx[i]!);
   return order;
 }
 

@@ -220,7 +220,22 @@ interface Slot {
   /** Where the whole record (framing included) lies in `buf`. */
   at: number;
   identity: string;
+  /** The identity as two numbers when it is written `${a}.${b}` (mbox: size and hash), else NaN: lets
+   *  lookupPair() compare numbers instead of building the string per message. */
+  pa: number;
+  pb: number;
   decoded?: LazyKeys;
+}
+
+/** An identity `${a}.${b}` of two numbers, as [a, b]; [NaN, NaN] for any other form. */
+function pairOf(identity: string): [number, number] {
+  const dot = identity.indexOf('.');
+  if (dot > 0) {
+    const a = Number(identity.slice(0, dot));
+    const b = Number(identity.slice(dot + 1));
+    if (`${a}.${b}` === identity) return [a, b];
+  }
+  return [NaN, NaN];
 }
 
 /** The records by UID: an array indexed by UID (SORT over 100k messages looks each up: no hashing, and
@@ -408,7 +423,8 @@ export class KeysFile {
         const r = new Reader(buf, p + 16, p + 12 + len);
         const identity = r.str();
         if (wellFormed(buf, r.p, p + 12 + len)) {
-          this.sh.map.set(uid, { buf, keys: r.p, end: p + 12 + len, size: 12 + len, at: p, identity });
+          const [pa, pb] = pairOf(identity);
+          this.sh.map.set(uid, { buf, keys: r.p, end: p + 12 + len, size: 12 + len, at: p, identity, pa, pb });
           this.sh.bytes += SLOT_BYTES + 2 * identity.length;
         }
       } catch { /* malformed: skipped */ }
@@ -419,14 +435,27 @@ export class KeysFile {
 
   /** The keys cached for `uid` if they are for these bytes (identity) under this UIDVALIDITY. */
   lookup(uid: number, identity: string, uidValidity: number, resync: boolean): LazyKeys | undefined {
+    const s = this.slot(uid, uidValidity, resync);
+    return s && s.identity === identity ? this.decoded(uid, s) : undefined;
+  }
+
+  /** lookup() for an identity of two numbers, `${a}.${b}` (as pairOf() reads it): compared as numbers. */
+  lookupPair(uid: number, a: number, b: number, uidValidity: number, resync: boolean): LazyKeys | undefined {
+    const s = this.slot(uid, uidValidity, resync);
+    return s && s.pa === a && s.pb === b ? this.decoded(uid, s) : undefined;
+  }
+
+  private slot(uid: number, uidValidity: number, resync: boolean): Slot | undefined {
     if (this.closed) return undefined;
     if (resync || !this.looked) {
       this.looked = true;
       try { this.sync(); } catch { this.reset(); }
     }
     if (this.sh.fd < 0 || this.sh.uidValidity !== uidValidity) return undefined;
-    const s = this.sh.map.get(uid);
-    if (!s || s.identity !== identity) return undefined;
+    return this.sh.map.get(uid);
+  }
+
+  private decoded(uid: number, s: Slot): LazyKeys {
     if (!s.decoded) {
       s.decoded = new LazyKeys(uid, s.buf, s.keys, s.end);
       // The object, its strings once decoded (2 B a byte of the record, as an estimate) and what callers

@@ -28,6 +28,12 @@ export interface FactsSource {
    * Cheap: called once per message per request.
    */
   identity(uid: number): string | undefined;
+  /**
+   * Optional, for a backend whose identity is two numbers written `${a}.${b}` (mbox: size and hash):
+   * the identities of `uids` in one pass, as pairs (out[2i], out[2i+1]) with NaN for a UID identity()
+   * answers undefined for; factsAll() then compares numbers and builds no string per message.
+   */
+  identityPairs?(uids: readonly number[]): Float64Array;
   /** The CRLF message, as Mailbox.read() (rejects with StoreError('NONEXISTENT') once it is gone), with
    *  the identity of exactly these bytes (taken where they were read, e.g. under the same lock). */
   load(uid: number): Promise<{ bytes: Buffer; identity: string | undefined }>;
@@ -414,10 +420,17 @@ export async function mailboxFactsAll(cache: FactsFile | null, source: FactsSour
   if (cache && keysOnly) {
     const uv = source.state.uidValidity;
     let resync = true; // the file as it is now: someone may have added records since this handle looked
+    const pairs = source.identityPairs?.(uids);
     for (let i = 0; i < uids.length; i++) {
       const uid = uids[i]!;
-      const id = source.identity(uid);
-      const k = id === undefined ? undefined : cache.keys.lookup(uid, id, uv, resync);
+      let k;
+      if (pairs) {
+        const a = pairs[2 * i]!;
+        k = Number.isNaN(a) ? undefined : cache.keys.lookupPair(uid, a, pairs[2 * i + 1]!, uv, resync);
+      } else {
+        const id = source.identity(uid);
+        k = id === undefined ? undefined : cache.keys.lookup(uid, id, uv, resync);
+      }
       resync = false;
       if (k) {
         out[i] = k; // the record is a MessageFacts with both keys (one more than asked for is allowed)

@@ -95,6 +95,38 @@ describe('SORT order (columns, presorted input recognised) agrees with a plain c
       expect(sortOrder(infos, seqs, facts, criteria)).toEqual(want);
     }
   });
+
+  it('one numeric key over wide ranges (every radix digit, negative, fractional, gaps in sequence numbers)', () => {
+    for (let seed = 1; seed <= 200; seed++) {
+      const rnd = prng(seed);
+      const pick = (k: number) => Math.floor(rnd() * k);
+      const n = pick(400);
+      const spread = [3, 300, 1e6, 2 ** 32 + 2 ** 31, 2 ** 40, 2 ** 52, 2 ** 60][seed % 7]!;
+      const frac = seed % 5 === 0 ? 0.5 : 0;
+      const unit = seed % 4 === 0 && spread < 2 ** 42 ? 1000 : 1; // whole seconds, as Date: headers give
+      const shift = seed % 2 ? -spread / 2 : 0;
+      const infos: MessageInfo[] = [];
+      const facts: SortFacts[] = [];
+      const seqs: number[] = [];
+      let seq = 0;
+      for (let i = 0; i < n; i++) {
+        seq += seed % 3 ? 1 : 1 + pick(3);
+        seqs.push(seed % 11 === 0 && i === n - 1 ? 1 : seq); // sometimes not ascending: the comparator's way
+        infos.push({ uid: 1 + i, flags: new Set(), size: pick(spread), internalDate: new Date(pick(1e12)), recent: false, modseq: 1 });
+        facts.push({
+          sentDate: (Math.floor(rnd() * spread) + shift) * unit + frac, subjectKey: '', replyOrForward: false, fromKey: '', toKey: '', ccKey: '',
+          displayFromKey: '', displayToKey: '', messageId: null, references: [],
+        });
+      }
+      for (const key of ['DATE', 'SIZE', 'ARRIVAL'] as const) {
+        for (const reverse of [false, true]) {
+          const v = (i: number) => (key === 'DATE' ? facts[i]!.sentDate! : key === 'SIZE' ? infos[i]!.size : infos[i]!.internalDate.getTime());
+          const want = infos.map((_, i) => i).sort((a, b) => (v(a) - v(b)) * (reverse ? -1 : 1) || seqs[a]! - seqs[b]!);
+          expect(sortOrder(infos, seqs, facts, [{ key, reverse }])).toEqual(want);
+        }
+      }
+    }
+  });
 });
 
 describe('numberLine (the SORT answer, written digit by digit)', () => {

@@ -125,6 +125,49 @@ describe('facts keys file', () => {
     expect(new KeysFile({ dir, name: 'x.facts.sk', writable: false }).known(7)).toEqual([]);
   });
 
+  it('compares identities of two numbers as numbers (identityPairs) with the same answers as the strings', async () => {
+    dir = tempDir();
+    const msgs = many(20);
+    for (const [uid, m] of msgs) m.identity = `${m.bytes.length}.${uid * 7919 - 50}`; // size.hash, a negative hash too
+    const uids = [...msgs.keys()];
+    const paired = (ms: typeof msgs) => {
+      const src = memorySource(ms);
+      return Object.assign(src, {
+        identityPairs: (us: readonly number[]) => {
+          const out = new Float64Array(2 * us.length).fill(NaN);
+          us.forEach((u, i) => {
+            const id = ms.get(u)?.identity;
+            if (id === undefined) return;
+            const [a, b] = id.split('.');
+            out[2 * i] = Number(a);
+            out[2 * i + 1] = Number(b);
+          });
+          return out;
+        },
+      });
+    };
+    const w = new FactsFile({ dir, name: 'x.facts', writable: true });
+    const want = (await mailboxFactsAll(w, memorySource(msgs), uids, KEYS)).map(plain);
+    w.close();
+    const a = paired(msgs);
+    expect((await mailboxFactsAll(new FactsFile({ dir, name: 'x.facts', writable: false }), a, uids, KEYS)).map(plain)).toEqual(want);
+    expect(a.loads).toBe(0);
+    // Rewritten under their UIDs: same size other hash (3), same hash other size (4); 5 gone; asked out of order.
+    const b3 = Buffer.from('Subject: three\r\n\r\nx\r\n');
+    msgs.set(3, { bytes: b3, identity: `${msgs.get(3)!.bytes.length}.1` });
+    msgs.set(4, { bytes: Buffer.from('Subject: four\r\n\r\nx\r\n'), identity: `7.${4 * 7919 - 50}` });
+    msgs.delete(5);
+    const order = [9, 3, 4, 5, 1, 2, 20];
+    const b = paired(msgs);
+    const got = (await mailboxFactsAll(new FactsFile({ dir, name: 'x.facts', writable: false }), b, order, KEYS)).map(plain);
+    expect(b.loads).toBe(3); // 3, 4 and 5 (gone) read, the others from the keys file
+    expect(got.map((f) => f.exists)).toEqual([true, true, true, false, true, true, true]);
+    expect(got[1]!.sortKeys!.subject).toBe('three');
+    expect(got[2]!.sortKeys!.subject).toBe('four');
+    expect(got[0]).toEqual(want[8]);
+    expect(got[6]).toEqual(want[19]);
+  });
+
   it('is filled from a facts file written before it existed, and trusted only when ours', async () => {
     dir = tempDir();
     const msgs = many(12);

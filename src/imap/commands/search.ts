@@ -279,14 +279,14 @@ export async function searchMessages(s: ImapSession, key0: SearchKey, charset: s
   // Pass 1: what flags, UIDs, sizes and dates decide, synchronously; `open` keeps the indexes of the
   // messages whose answer needs facts or text (in order), for pass 2.
   const decided: (boolean | null)[] = new Array(sel.view.length).fill(false);
-  const infos: MessageInfo[] = new Array(sel.view.length);
+  const infos = sel.currentAll();
   const open: number[] = [];
   // One context for the synchronous evaluations, its message fields set per message (no object each).
   const quick: Ctx = { info: undefined as unknown as MessageInfo, seq: 0, maxSeq: sel.view.length, maxUid, strings, test, now, saved, content: noContent, headers: noContent };
   for (let i = 0; i < sel.view.length; i++) {
     const e = sel.view[i]!;
     if (e.gone) continue;
-    const info = (infos[i] = sel.current(i));
+    const info = infos[i]!;
     const was = known?.(info);
     quick.info = info;
     quick.seq = i + 1;

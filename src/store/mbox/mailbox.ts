@@ -296,6 +296,31 @@ export class MboxMailbox implements Mailbox {
         const m = d ? this.readable(d, uid) : undefined;
         return m ? ident(m) : undefined;
       },
+      identityPairs: (uids) => {
+        // One walk in UID order (the index is sorted by UID), a binary search only for a UID out of order.
+        const out = new Float64Array(2 * uids.length).fill(NaN);
+        const d = this.file.cur;
+        if (!d) return out;
+        const msgs = d.messages;
+        const acked = this.slot.acknowledged;
+        let j = 0;
+        let prev = -1; // the largest UID walked to
+        for (let i = 0; i < uids.length; i++) {
+          const uid = uids[i]!;
+          let m: IndexedMessage | undefined;
+          if (uid > prev) {
+            while (j < msgs.length && msgs[j]!.uid < uid) j++;
+            m = j < msgs.length && msgs[j]!.uid === uid ? msgs[j] : undefined;
+            prev = uid;
+          } else {
+            m = findByUid(msgs, uid);
+          }
+          if (!m || (m.expunged && m.expunged <= acked)) continue;
+          out[2 * i] = m.size;
+          out[2 * i + 1] = m.key;
+        }
+        return out;
+      },
       load: (uid) => this.file.readLocked((fd, d) => {
         const m = this.readable(d, uid);
         if (!m || fd < 0) throw new StoreError('NONEXISTENT', `message UID ${uid} no longer exists`);
