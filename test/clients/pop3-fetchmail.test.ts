@@ -128,7 +128,11 @@ describe('getmail6', () => {
     writeFileSync(rc, [
       '[retriever]', 'type = SimplePOP3Retriever', 'server = 127.0.0.1', `port = ${port}`, 'username = bob', 'password = secret',
       // getmail refuses to run an mbox delivery as root; an external MDA may when allowed explicitly.
-      '', '[destination]', 'type = MDA_external', 'path = /bin/sh', `arguments = ("-c", "cat >> ${out}")`, 'allow_root_commands = true',
+      // The MDA waits a second before it exits: getmail 6.18 notifies its delivery child's exit through a
+      // Condition it may not be waiting on yet (baseclasses.py ForkingBase: notify_all in the SIGCHLD handler,
+      // then wait()), a lost wake-up that hangs a run for its 60-180 s timeout when the child exits first, as
+      // it can under load (seen twice: a run stuck after its retriever line until the test killed it).
+      '', '[destination]', 'type = MDA_external', 'path = /bin/sh', `arguments = ("-c", "cat >> ${out}; sleep 1")`, 'allow_root_commands = true',
       '', '[options]', `delete = ${keep ? 'false' : 'true'}`, `read_all = ${keep ? 'false' : 'true'}`, 'verbose = 1', '',
     ].join('\n'));
     const r = await run('getmail', ['--getmaildir', dir, '--rcfile', rc], site.dir);
