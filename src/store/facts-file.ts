@@ -34,14 +34,14 @@
 // byte budget `resident_cache_size`, without their descriptor), so a resident worker's next session reads
 // nothing again. Checked on every use against the file (inode, size, mtime) and by each handle's own
 // trust check; decoded columns bounded by MEMO_BUDGET chars in all.
-import { closeSync, constants, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from '../log/types.js';
 import { killPoint } from './killpoint.js';
 import { replaceFileSync } from './safe-file.js';
 import { KeysFile } from './facts-keys.js';
-import { forgetFile, goIdle, reopenKept, trustedCacheFd } from './kept-file.js';
+import { forgetFile, goIdle, refreshKept } from './kept-file.js';
 import { ProcessCache, processCaches } from './process-cache.js';
 import type { MailboxState, SortKeys, ThreadingKeys } from './types.js';
 
@@ -75,7 +75,7 @@ const WINDOW = 1024 * 1024;
 const FLUSH_RECORDS = 256;
 const FLUSH_BYTES = 512 * 1024;
 const FLUSH_DELAY_MS = 100;
-const { O_RDONLY, O_WRONLY, O_APPEND, O_NOFOLLOW } = constants;
+const { O_WRONLY, O_APPEND, O_NOFOLLOW } = constants;
 
 /** A cached record as found: what it holds, parsed only on demand. */
 export interface CachedFacts {
@@ -344,53 +344,23 @@ export class FactsFile {
     return sh;
   }
 
-  /** Tables kept while no handle held them: believed only for the same file, opened and checked anew. */
-  private reopen(): void {
-    const sh = this.sh;
-    // Same file, and an unchanged size comes with an unchanged mtime (else: rewritten in place).
-    const unchangedOrGrown = (fd: number) => { const f = fstatSync(fd); return f.size > sh.indexed || f.mtimeMs === sh.mtimeMs; };
-    if (!reopenKept(this.path, this.opts.dir, sh, unchangedOrGrown)) { resetShared(sh); return; }
-    this.verified = true;
-  }
-
-
   // ---- reading ----
 
   /** Is the open file still the one at the path, unchanged but for appends? Index what is new. */
   private sync(): void {
     if (cache.get(this.path) !== this.sh) this.sh = this.attach(); // dropped meanwhile (cleared)
-    if (this.sh.fd < 0 && this.sh.ino >= 0) this.reopen();
     const sh = this.sh;
-    let st: { ino: number; size: number; mtimeMs: number };
-    try {
-      st = statSync(this.path);
-    } catch {
-      resetShared(sh);
-      return;
-    }
-    // Another handle of this process may have opened and checked it: each handle checks it once more.
-    if (!this.verified && sh.fd >= 0 && st.ino === sh.ino && !trustedCacheFd(sh.fd, this.opts.dir)) resetShared(sh);
+    // An unchanged size comes with an unchanged mtime (else: rewritten in place), also for kept tables.
+    const stale = (st: { size: number; mtimeMs: number }) => st.size === sh.indexed && st.mtimeMs !== sh.mtimeMs;
+    const unchanged = (fd: number) => !stale(fstatSync(fd));
+    const r = refreshKept(this.path, this.opts.dir, sh, this.verified, () => resetShared(sh), stale, unchanged);
+    if (r === 'gone') return;
     this.verified = true;
-    if (st.ino !== sh.ino || st.size < sh.indexed || (st.size === sh.indexed && st.mtimeMs !== sh.mtimeMs)) {
-      resetShared(sh);
-      let fd: number;
-      try {
-        fd = openSync(this.path, O_RDONLY | O_NOFOLLOW);
-      } catch {
-        return;
-      }
+    if (r === 'untrusted') {
       // Only a plain file of ours (or, for root, of the directory's owner) that nobody else may write.
-      if (!trustedCacheFd(fd, this.opts.dir)) {
-        closeSync(fd);
-        if (!this.noWrite) this.opts.log?.warn({ path: this.path }, 'facts cache not trusted (owner, mode or links): ignored');
-        this.noWrite = true;
-        return;
-      }
-      const f = fstatSync(fd);
-      sh.fd = fd;
-      sh.ino = f.ino;
-      sh.dev = f.dev;
-      sh.birth = f.birthtimeMs || 0;
+      if (!this.noWrite) this.opts.log?.warn({ path: this.path }, 'facts cache not trusted (owner, mode or links): ignored');
+      this.noWrite = true;
+      return;
     }
     if (sh.fd < 0) return;
     const f = fstatSync(sh.fd);

@@ -22,11 +22,11 @@
 // directory), same cap and compaction rules, not fsynced (a cache). The whole file is read at the first
 // lookup (one read; the records are checked then and decoded only when asked for), and kept per process
 // in a `ProcessCache` entry (`cache` below) for the next handle, within the process's budget.
-import { closeSync, constants, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from '../log/types.js';
-import { forgetFile, goIdle, reopenKept, trustedCacheFd } from './kept-file.js';
+import { forgetFile, goIdle, refreshKept, trustedCacheFd } from './kept-file.js';
 import { ProcessCache, processCaches } from './process-cache.js';
 import { killPoint } from './killpoint.js';
 import { replaceFileSync } from './safe-file.js';
@@ -42,7 +42,7 @@ export const MAX_KEYS_RECORD = 32 * 1024;
 const NULL = 0xffffffff;
 const FLUSH_RECORDS = 512;
 const FLUSH_DELAY_MS = 100;
-const { O_RDONLY, O_WRONLY, O_APPEND, O_NOFOLLOW } = constants;
+const { O_WRONLY, O_APPEND, O_NOFOLLOW } = constants;
 
 export interface KeysRecord {
   sortKeys: SortKeys;
@@ -338,46 +338,16 @@ export class KeysFile {
     resetShared(this.sh);
   }
 
-  /** Tables kept while no handle held them: believed only for the same file, opened and checked anew. */
-  private reopen(): void {
-    if (!reopenKept(this.path, this.opts.dir, this.sh)) { this.reset(); return; }
-    this.verified = true;
-  }
-
-
   /** Is the open file still the one at the path, and has it grown? Take in what is new. */
   private sync(): void {
     if (cache.get(this.path) !== this.sh) this.sh = this.attach(); // dropped meanwhile (cleared)
-    if (this.sh.fd < 0 && this.sh.ino >= 0) this.reopen();
-    let st: { ino: number; size: number };
-    try {
-      st = statSync(this.path);
-    } catch {
-      this.reset();
-      return;
-    }
-    // Another handle of this process may have opened and checked it: each handle checks it once more.
-    if (!this.verified && this.sh.fd >= 0 && st.ino === this.sh.ino && !trustedCacheFd(this.sh.fd, this.opts.dir)) this.reset();
+    const r = refreshKept(this.path, this.opts.dir, this.sh, this.verified, () => this.reset());
+    if (r === 'gone') return;
     this.verified = true;
-    if (st.ino !== this.sh.ino || st.size < this.sh.indexed) {
-      this.reset();
-      let fd: number;
-      try {
-        fd = openSync(this.path, O_RDONLY | O_NOFOLLOW);
-      } catch {
-        return;
-      }
-      if (!trustedCacheFd(fd, this.opts.dir)) {
-        closeSync(fd);
-        if (!this.noWrite) this.opts.log?.warn({ path: this.path }, 'facts keys cache not trusted (owner, mode or links): ignored');
-        this.noWrite = true;
-        return;
-      }
-      const f = fstatSync(fd);
-      this.sh.fd = fd;
-      this.sh.ino = f.ino;
-      this.sh.dev = f.dev;
-      this.sh.birth = f.birthtimeMs || 0;
+    if (r === 'untrusted') {
+      if (!this.noWrite) this.opts.log?.warn({ path: this.path }, 'facts keys cache not trusted (owner, mode or links): ignored');
+      this.noWrite = true;
+      return;
     }
     if (this.sh.fd < 0) return;
     const size = fstatSync(this.sh.fd).size;

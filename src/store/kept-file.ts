@@ -104,3 +104,49 @@ export function reopenKept(path: string, dir: string, k: KeptFile, also?: (fd: n
   k.tail = null;
   return true;
 }
+
+/**
+ * Bring a kept entry up to date with its path before a handle uses it. `verified`: this handle already
+ * checked the shared descriptor itself (each handle checks it once). Tables kept while idle are believed
+ * only for the same file (`reopenKept`, plus `unchanged` on the new descriptor); an entry whose file was
+ * replaced, shrank, or that `stale` rejects is reset and the path opened anew, the descriptor checked
+ * (`trustedCacheFd`). Returns 'gone' when there is no file at the path, 'untrusted' when the file there
+ * must not be believed (the caller ignores it and writes nothing), else 'ok' (this handle has now
+ * checked the descriptor).
+ */
+export function refreshKept(
+  path: string, dir: string, k: KeptFile, verified: boolean, reset: () => void,
+  stale?: (st: { size: number; mtimeMs: number }) => boolean, unchanged?: (fd: number) => boolean,
+): 'ok' | 'gone' | 'untrusted' {
+  let checked = verified;
+  if (k.fd < 0 && k.ino >= 0) {
+    if (reopenKept(path, dir, k, unchanged)) checked = true;
+    else reset();
+  }
+  let st: { ino: number; size: number; mtimeMs: number };
+  try {
+    st = statSync(path);
+  } catch {
+    reset();
+    return 'gone';
+  }
+  if (!checked && k.fd >= 0 && st.ino === k.ino && !trustedCacheFd(k.fd, dir)) reset();
+  if (st.ino === k.ino && st.size >= k.indexed && !stale?.(st)) return 'ok';
+  reset();
+  let fd: number;
+  try {
+    fd = openSync(path, O_RDONLY | O_NOFOLLOW);
+  } catch {
+    return 'ok';
+  }
+  if (!trustedCacheFd(fd, dir)) {
+    closeSync(fd);
+    return 'untrusted';
+  }
+  const f = fstatSync(fd);
+  k.fd = fd;
+  k.ino = f.ino;
+  k.dev = f.dev;
+  k.birth = f.birthtimeMs || 0;
+  return 'ok';
+}
