@@ -4,18 +4,17 @@
 //
 // Binary (version 3), append-only, little endian:
 //   header   `DMFACTS3` u32 UIDVALIDITY u32 0                                       (16 bytes)
-//   record   u32 MAGIC, u32 length L of the rest after these 12 bytes, u32 crc32 of the head, then
-//            head     u32 uid, u32 n, n bytes identity (UTF-8), COLUMNS × (u32 length, u32 crc32) of
-//                     the columns
+//   record   u32 MAGIC, u32 length L of the rest after these 12 bytes, u32 crc32 of that rest, then
+//            head     u32 uid, u32 n, n bytes identity (UTF-8), COLUMNS × u32 length of the columns
 //            columns  envelope, body, bodystructure (wire strings, one byte a char), sort keys and
 //                     threading (JSON), covered header names (list), header fields (u32 count, count ×
 //                     (str name, str line (one byte a char), u32 valueAt)), search strings (u32 count of
 //                     names, then per name u32 0xffffffff (none kept) or a list); list = u32 count,
 //                     count × str; str = u32 byte length + UTF-8
-// A command reads only what it needs of a record: the head (checked once per process: its CRC when the
-// file is indexed) and the columns it asks for (each column's CRC checked once, when first decoded);
-// FETCH ENVELOPE decodes one latin1 string per message, a header SEARCH a few short lists: no JSON, and
-// the header fields (the bulk of a record) are never touched. Version 2 files (text, one JSON record a
+// A command decodes only what it needs of a record: the identity and the columns it asks for, found by
+// their lengths (each record's CRC is checked once per process, in one native call, when the file is
+// indexed); FETCH ENVELOPE makes one latin1 string per message, a header SEARCH the strings of the field
+// asked for: no JSON, and the header fields (the bulk of a record) are never decoded. Version 2 files (text, one JSON record a
 // line) and version 1 have another header: they are not believed, and rewritten at the next write.
 // A later record for a UID replaces an earlier one. A record is believed only when its CRCs hold, the
 // file's UIDVALIDITY is the mailbox's and its identity is the message's as the backend knows it now
@@ -32,7 +31,7 @@
 // else are never served. Not fsynced: it is a cache.
 //
 // Bounded: a record above MAX_RECORD is not kept; the file is compacted (live records of current UIDs
-// only: expunged messages and replaced records go) by an atomic replace when it is more than half dead,
+// only: expunged messages and replaced records go) by an atomic replace when it is more than a third dead,
 // and no more is appended once even the compacted file would pass its cap (1 MB + 8 KB per message, at
 // most 256 MB). Cheap to open: nothing happens at SELECT; the first facts() call indexes the file (a
 // sequential read through a window that jumps from record to record by their lengths, no string made)
@@ -89,8 +88,8 @@ const C_THREAD = 4;
 const C_NAMES = 5;
 const C_FIELDS = 6;
 const C_SEARCH = 7;
-/** The smallest record after MAGIC, length and head CRC: uid, identity length, the column table. */
-const MIN_REST = 8 + 8 * COLUMNS;
+/** The smallest record after MAGIC, length and CRC: uid, identity length, the column table. */
+const MIN_REST = 8 + 4 * COLUMNS;
 /** A search-strings entry for a name whose strings are made when asked. */
 const NONE_KEPT = 0xffffffff;
 
@@ -124,6 +123,8 @@ export interface CachedFacts {
   threading(): ThreadingKeys;
   /** Lower-cased names whose fields the record holds (all of them, in header order). */
   names(): string[];
+  /** Whether the record holds the fields of all these (lower-cased) names: names() without strings. */
+  covers(names: readonly string[]): boolean;
   fields(): RawField[];
 }
 
@@ -139,8 +140,6 @@ interface Pos {
   /** Its identity was read (its head's CRC held when the file was indexed: the bytes at an offset of
    *  the same file do not change). */
   checked: boolean;
-  /** Bit k: column k's CRC was found to hold (checked once). */
-  colOk: number;
   /** Columns decoded before, kept while the process-wide budget allows (`memo`). */
   envelope?: string;
   body?: string;
@@ -244,6 +243,7 @@ export function factsMemoryUse(): { files: number; held: number; bytes: number; 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 /** A wire string (one char a byte) with a char above 0xff cannot be stored as one byte a char. */
 const NOT_BYTES = /[^\x00-\xff]/;
+const ASCII = /^[\x00-\x7f]*$/;
 
 /** Reads a column's lists and strings, bounds-checked against the column's end. */
 class Reader {
@@ -328,18 +328,14 @@ class Writer {
 /** Where column k of the record at `r` in `b` (`len` bytes) starts; its end is `start + colLen(b, r, k)`. */
 function columnStart(b: Buffer, r: number, len: number, k: number): number {
   const table = r + 20 + u32(b, r + 16);
-  let start = table + 8 * COLUMNS;
-  for (let i = 0; i < k; i++) start += u32(b, table + 8 * i);
-  if (start + u32(b, table + 8 * k) > r + len) throw new Error('bad record');
+  let start = table + 4 * COLUMNS;
+  for (let i = 0; i < k; i++) start += u32(b, table + 4 * i);
+  if (start + u32(b, table + 4 * k) > r + len) throw new Error('bad record');
   return start;
 }
 
 function colLen(b: Buffer, r: number, k: number): number {
-  return u32(b, r + 20 + u32(b, r + 16) + 8 * k);
-}
-
-function colCrc(b: Buffer, r: number, k: number): number {
-  return u32(b, r + 24 + u32(b, r + 16) + 8 * k);
+  return u32(b, r + 20 + u32(b, r + 16) + 4 * k);
 }
 
 /** A cached record as found: its columns decoded on demand (and the hot ones kept, see `memo`). */
@@ -347,7 +343,7 @@ class Record implements CachedFacts {
   /** `buf` holds the record at `at` (read now), or null (read when a column is asked for). */
   constructor(private readonly sh: Shared, private readonly p: Pos, private buf: Buffer | null, private at: number) {}
 
-  /** Column k of the record as [buffer, start, end], its CRC checked (once per process and record). */
+  /** Column k of the record as [buffer, start, end] (the record's CRC held when the file was indexed). */
   private col(k: number): [Buffer, number, number] {
     let b = this.buf;
     if (!b) {
@@ -358,13 +354,7 @@ class Record implements CachedFacts {
     }
     const r = this.at;
     const s = columnStart(b, r, this.p.len, k);
-    const e = s + colLen(b, r, k);
-    const bit = 1 << k;
-    if (!(this.p.colOk & bit)) {
-      if (crc32(b.subarray(s, e)) !== colCrc(b, r, k)) throw new Error('bad column');
-      this.p.colOk |= bit;
-    }
-    return [b, s, e];
+    return [b, s, s + colLen(b, r, k)];
   }
 
   private latin1(k: number): string {
@@ -396,6 +386,30 @@ class Record implements CachedFacts {
     }
     return v;
   }
+  /** Where `name` is among names() (-1: not there); an ASCII name is compared with the bytes. */
+  private nameAt(name: string): number {
+    if (this.p.names || !ASCII.test(name)) return this.names().indexOf(name);
+    const [b, s, e] = this.col(C_NAMES);
+    const r = new Reader(b, s, e);
+    const len = name.length;
+    for (let i = 0, n = r.count(); i < n; i++) {
+      const k = r.u32();
+      if (k > e - r.p) throw new Error('short column');
+      if (k === len) {
+        let j = 0;
+        while (j < len && b[r.p + j] === name.charCodeAt(j)) j++;
+        if (j === len) return i;
+      }
+      r.p += k;
+    }
+    return -1;
+  }
+
+  covers(names: readonly string[]): boolean {
+    for (const n of names) if (this.nameAt(n) < 0) return false;
+    return true;
+  }
+
   fields(): RawField[] {
     const [b, s, e] = this.col(C_FIELDS);
     const r = new Reader(b, s, e);
@@ -425,7 +439,7 @@ class Record implements CachedFacts {
   searchValues(name: string, make: () => readonly string[]): readonly string[] {
     const hit = this.p.search?.get(name);
     if (hit) return hit;
-    const k = this.names().indexOf(name);
+    const k = this.nameAt(name);
     let v: readonly string[] | null = null;
     if (k >= 0) {
       // Only the k-th entry becomes strings; the ones before it are skipped by their lengths.
@@ -497,8 +511,8 @@ export function encodeRecord(uid: number, identity: string, parsed: ParsedFacts,
   w.u32(uid);
   w.str(identity);
   const table = w.n;
-  w.room(8 * COLUMNS);
-  w.n += 8 * COLUMNS;
+  w.room(4 * COLUMNS);
+  w.n += 4 * COLUMNS;
   const starts: number[] = [];
   const col = (k: number, write: () => void) => { starts[k] = w.n; write(); };
   col(C_ENVELOPE, () => w.raw(parsed.envelope, 'latin1'));
@@ -520,26 +534,16 @@ export function encodeRecord(uid: number, identity: string, parsed: ParsedFacts,
   for (let k = 0; k < COLUMNS; k++) {
     const s = starts[k]!;
     const e = k + 1 < COLUMNS ? starts[k + 1]! : w.n;
-    b.writeUInt32LE(e - s, table + 8 * k);
-    b.writeUInt32LE(crc32(b.subarray(s, e)), table + 8 * k + 4);
+    b.writeUInt32LE(e - s, table + 4 * k);
   }
   b.writeUInt32LE(w.n - 12, 4);
-  b.writeUInt32LE(crc32(b.subarray(12, table + 8 * COLUMNS)), 8);
+  b.writeUInt32LE(crc32(b.subarray(12, w.n)), 8);
   return Buffer.from(b.subarray(0, w.n));
 }
 
-/** Whether every column of the record at `r` in `b` (`len` bytes) holds its CRC (compaction copies
- *  only such records). */
-function columnsHold(b: Buffer, r: number, len: number): boolean {
-  try {
-    for (let k = 0; k < COLUMNS; k++) {
-      const s = columnStart(b, r, len, k);
-      if (crc32(b.subarray(s, s + colLen(b, r, k))) !== colCrc(b, r, k)) return false;
-    }
-    return true;
-  } catch {
-    return false;
-  }
+/** Whether the record at `r` in `b` (`len` bytes, framing included) holds its CRC. */
+function recordHolds(b: Buffer, r: number, len: number): boolean {
+  return crc32(b.subarray(r + 12, r + len)) === u32(b, r + 8);
 }
 
 export interface FactsFileOptions {
@@ -676,17 +680,17 @@ export class FactsFile {
         continue;
       }
       const n = u32(buf, p + 16);
-      const head = 8 + n + 8 * COLUMNS;
-      if (head > len || crc32(buf.subarray(p + 12, p + 12 + head)) !== u32(buf, p + 8)) { p++; continue; }
+      const head = 8 + n + 4 * COLUMNS;
+      if (head > len || !recordHolds(buf, p, 12 + len)) { p++; continue; }
       let sum = 0;
-      for (let k = 0; k < COLUMNS; k++) sum += u32(buf, p + 20 + n + 8 * k);
+      for (let k = 0; k < COLUMNS; k++) sum += u32(buf, p + 20 + n + 4 * k);
       if (sum !== len - head) { p++; continue; }
       const uid = u32(buf, p + 12);
       if (uid >= 1) {
         const old = sh.map.get(uid);
         if (old) this.forget(old);
         else sh.posBytes += POS_BYTES;
-        sh.map.set(uid, { off: at + p, len: 12 + len, checked: false, pa: NaN, pb: NaN, colOk: 0 });
+        sh.map.set(uid, { off: at + p, len: 12 + len, checked: false, pa: NaN, pb: NaN });
       }
       p += 12 + len;
     }
@@ -720,7 +724,7 @@ export class FactsFile {
     if (!p) return undefined;
     if (p.checked) return p;
     // First use in this process: the identity looked at only now, so that indexing the file makes no
-    // string per record (its head's CRC held when it was indexed).
+    // string per record (its CRC held when it was indexed).
     const at = readAt(sh, p.off, p.len);
     if (at < 0) return undefined;
     const b = sh.window!.buf;
@@ -770,7 +774,9 @@ export class FactsFile {
   /** Queue a record for `uid` (written soon, in a batch). `state` is the handle's current state (which
    *  UIDs are live, for compaction; UIDVALIDITY of the record). */
   add(uid: number, identity: string, parsed: ParsedFacts, names: readonly string[], fields: readonly RawField[], search: readonly (readonly string[] | null)[], state: MailboxState): void {
-    this.keys.add(uid, identity, parsed.sortKeys, parsed.threading, state);
+    // The keys family only when it lacks this message's keys (a record re-made to hold more header
+    // names carries the same keys).
+    if (!this.keys.lookup(uid, identity, state.uidValidity, false)) this.keys.add(uid, identity, parsed.sortKeys, parsed.threading, state);
     if (!this.opts.writable || this.noWrite || this.closed || this.full) return;
     if (this.state && this.state.uidValidity !== state.uidValidity) this.pending = [];
     this.state = state;
@@ -809,7 +815,9 @@ export class FactsFile {
       // A record cut by the end of the file (torn by a kill) is never appended after: its length would
       // swallow what follows. Compacting leaves it out.
       const torn = size > this.sh.indexed;
-      if (this.sh.fd < 0 || this.sh.uidValidity !== state.uidValidity || torn || (size > 64 * 1024 && live * 2 < size) || size + batchBytes > cap) {
+      // More than a third dead (a record re-made for more header names replaces a whole one: a SEARCH
+      // after a FETCH would otherwise leave every message's record twice, just under half dead).
+      if (this.sh.fd < 0 || this.sh.uidValidity !== state.uidValidity || torn || (size > 64 * 1024 && live * 3 < (size + batchBytes) * 2) || size + batchBytes > cap) {
         this.compact(state, batch, cap);
       } else {
         this.append(batch);
@@ -875,7 +883,7 @@ export class FactsFile {
       for (const [, p] of keep) {
         const at = readAt(this.sh, p.off, p.len);
         const b = this.sh.window?.buf;
-        if (at < 0 || !b || !columnsHold(b, at, p.len)) continue;
+        if (at < 0 || !b || !recordHolds(b, at, p.len)) continue;
         if (total + p.len > cap) { this.full = true; break; }
         parts.push(Buffer.from(b.subarray(at, at + p.len)));
         total += p.len;

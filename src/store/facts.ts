@@ -315,11 +315,6 @@ function answerCached(uid: number, want: FactsRequest, rec: CachedFacts, names: 
   return f;
 }
 
-function coversAll(covered: readonly string[], asked: readonly string[]): boolean {
-  for (const n of asked) if (!covered.includes(n)) return false;
-  return true;
-}
-
 /**
  * Mailbox.facts() for a backend: from `cache` where it holds a record for the message's current bytes
  * and the requested header names, else parsed from the bytes (and then cached, with the header names
@@ -376,13 +371,13 @@ export async function* mailboxFacts(cache: FactsFile | null, source: FactsSource
       }
       if (rec) {
         try {
-          covered = asked.length ? rec.names() : [];
-          if (coversAll(covered, asked)) {
+          if (!asked.length || rec.covers(asked)) {
             // A record of a file written before the keys family existed: copy its keys over.
             if (keysOnly) cache.keys.add(uid, id, rec.sortKeys(), rec.threading(), source.state);
             yield answerCached(uid, want, rec, names);
             continue;
           }
+          covered = rec.names(); // kept in the new record with the names asked for now
         } catch {
           covered = []; // a damaged column: parse afresh
         }
@@ -474,7 +469,7 @@ export async function mailboxFactsAll(cache: FactsFile | null, source: FactsSour
       resync = false;
       if (rec) {
         try {
-          if (!asked.length || coversAll(rec.names(), asked)) {
+          if (!asked.length || rec.covers(asked)) {
             out[i] = answerCached(uid, want, rec, names);
             continue;
           }

@@ -9,7 +9,7 @@ import { envelope } from '../../src/mime/envelope.js';
 import { bodyStructure } from '../../src/mime/bodystructure.js';
 import { getSection } from '../../src/mime/section.js';
 import { type Mailbox, type MailStore, type MessageFacts, type FactsRequest } from '../../src/store/types.js';
-import { factsFromBytes, mailboxFacts, messageIds, parseSentDate } from '../../src/store/facts.js';
+import { factsFromBytes, mailboxFacts, mailboxFactsAll, messageIds, parseSentDate } from '../../src/store/facts.js';
 import { FactsFile } from '../../src/store/facts-file.js';
 import { tempUser } from './helpers.js';
 import { buildWorker } from './worker-build.js';
@@ -240,6 +240,46 @@ describe('facts cache file', () => {
     expect(factsRecords(now).end).toBe(now.length);
     expect(now.subarray(0, 8).toString('latin1')).toBe('DMFACTS3');
     expect(now.readUInt32LE(8)).toBe(8);
+  });
+
+  it('skips a damaged column, garbage between records and a lying length, and serves every other record', async () => {
+    dir = tempDir();
+    const msgs = many(20);
+    const uids = [...msgs.keys()];
+    const want: FactsRequest = { envelope: true, searchValues: ['from', 'subject'], headerFields: ['subject'] };
+    const truth = await collect(factsFromBytes(memorySource(msgs), uids, want));
+    const f1 = new FactsFile({ dir, name: 'x.facts', writable: true });
+    await collect(mailboxFacts(f1, memorySource(msgs), uids, want));
+    f1.close();
+    const path = join(dir, 'x.facts');
+    const file = readFileSync(path);
+    const { records, end } = factsRecords(file);
+    expect(records.map((r) => r.uid)).toEqual(uids);
+    expect(end).toBe(file.length);
+    const at = (uid: number) => records.find((r) => r.uid === uid)!;
+    // UID 3: one byte of its search strings (the last column) changed; 'message 2' folded is in it.
+    const r3 = file.subarray(at(3).off, at(3).off + at(3).len);
+    const k = r3.lastIndexOf(Buffer.from('message 2'));
+    expect(k).toBeGreaterThan(0);
+    r3[k + 1] ^= 0x20;
+    // UID 12: a length that runs into the next record (its CRC cannot hold; 13 is found again).
+    file.writeUInt32LE(file.readUInt32LE(at(12).off + 4) + 40, at(12).off + 4);
+    // Between 7 and 8: garbage with a MAGIC and a length past the end of the file, and one that fits.
+    const magic = file.subarray(at(1).off, at(1).off + 4);
+    const junk = Buffer.concat([Buffer.from('junk'), magic, Buffer.from([0xff, 0xff, 0, 0]), Buffer.from('more junk'), magic, Buffer.from([100, 0, 0, 0]), Buffer.alloc(30, 0x41)]);
+    writeFileSync(path, Buffer.concat([file.subarray(0, at(8).off), junk, file.subarray(at(8).off)]));
+    const s = memorySource(msgs);
+    const f2 = new FactsFile({ dir, name: 'x.facts', writable: false });
+    const got = await collect(mailboxFacts(f2, s, uids, want));
+    f2.close();
+    expect(got).toEqual(truth);
+    expect(s.loads).toBe(2); // 3 (its column) and 12 (its length): the rest from the file
+    // The same through factsAll (the synchronous pass).
+    const s2 = memorySource(msgs);
+    const f3 = new FactsFile({ dir, name: 'x.facts', writable: false });
+    expect(await mailboxFactsAll(f3, s2, uids, want)).toEqual(truth);
+    f3.close();
+    expect(s2.loads).toBe(2);
   });
 
   it('stays right when two handles write and compact the same file at once', async () => {
