@@ -137,6 +137,8 @@ interface Pos {
   /** That identity as two numbers when it is written `${a}.${b}` (mbox: size and hash), else NaN. */
   pa: number;
   pb: number;
+  /** Bit per hot column (SEEN): decoded once already in this process (see `second`). */
+  seen: number;
   /** Its identity was read (its head's CRC held when the file was indexed: the bytes at an offset of
    *  the same file do not change). */
   checked: boolean;
@@ -222,9 +224,23 @@ function resetShared(sh: Shared): void {
   sh.posBytes = 0;
 }
 
-/** Keep a decoded column if the budget allows; returns it. */
+const SEEN = { envelope: 1, body: 2, bodyStructure: 4, names: 8, search: 16 } as const;
+
+/**
+ * Whether a column decoded now is worth keeping: only when it was decoded once before in this process.
+ * A session that looks at each record once (a per-connection FETCH 1:* or SEARCH) keeps nothing, so its
+ * strings die young instead of being copied by every scavenge into the old generation; a resident
+ * worker's next session, or a repeat in the same one, keeps it (decoding a column is one copy of bytes).
+ */
+function second(p: Pos, bit: number): boolean {
+  if (p.seen & bit) return true;
+  p.seen |= bit;
+  return false;
+}
+
+/** Keep a decoded column if it was decoded before and the budget allows; returns it. */
 function memo<K extends 'envelope' | 'body' | 'bodyStructure'>(sh: Shared, p: Pos, k: K, v: string): string {
-  if (memoChars + v.length <= MEMO_BUDGET) {
+  if (second(p, SEEN[k]) && memoChars + v.length <= MEMO_BUDGET) {
     p[k] = v;
     sh.chars += v.length;
     memoChars += v.length;
@@ -379,7 +395,7 @@ class Record implements CachedFacts {
     const v = r.list();
     r.done();
     const n = v.reduce((t, x) => t + x.length + 1, 0);
-    if (memoChars + n <= MEMO_BUDGET) {
+    if (second(this.p, SEEN.names) && memoChars + n <= MEMO_BUDGET) {
       this.p.names = v;
       this.sh.chars += n;
       memoChars += n;
@@ -456,7 +472,7 @@ class Record implements CachedFacts {
     v ??= make();
     let n = name.length;
     for (const x of v) n += x.length;
-    if (memoChars + n <= MEMO_BUDGET) {
+    if (second(this.p, SEEN.search) && memoChars + n <= MEMO_BUDGET) {
       (this.p.search ??= new Map()).set(name, v);
       this.sh.chars += n;
       memoChars += n;
@@ -690,7 +706,7 @@ export class FactsFile {
         const old = sh.map.get(uid);
         if (old) this.forget(old);
         else sh.posBytes += POS_BYTES;
-        sh.map.set(uid, { off: at + p, len: 12 + len, checked: false, pa: NaN, pb: NaN });
+        sh.map.set(uid, { off: at + p, len: 12 + len, checked: false, pa: NaN, pb: NaN, seen: 0 });
       }
       p += 12 + len;
     }

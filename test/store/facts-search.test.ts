@@ -220,7 +220,13 @@ describe('the process-wide copy of a facts file', () => {
       f.close();
       const g = new FactsFile({ dir, name: `f${k}.facts`, writable: false });
       const s = memorySource9(msgs);
+      const chars = factsMemoryUse().chars;
       await collect(mailboxFacts(g, s, uids, { envelope: true, searchValues: ['from'] }));
+      // Decoded once: nothing kept (a per-connection FETCH leaves no long-lived strings); the second
+      // time (a resident worker's next session, a repeat) the hot columns are kept.
+      expect(factsMemoryUse().chars).toBe(chars);
+      await collect(mailboxFacts(g, s, uids, { envelope: true, searchValues: ['from'] }));
+      expect(factsMemoryUse().chars).toBeGreaterThan(chars + 30 * 20);
       await collect(mailboxFacts(g, s, uids, { sortKeys: true, threading: true })); // from the keys file
       g.close();
       return s.loads;
