@@ -123,7 +123,7 @@ export interface CachedFacts {
   threading(): ThreadingKeys;
   /** Lower-cased names whose fields the record holds (all of them, in header order). */
   names(): string[];
-  /** Whether the record holds the fields of all these (lower-cased) names: names() without strings. */
+  /** Whether the record holds the fields of all these (lower-cased) names. */
   covers(names: readonly string[]): boolean;
   fields(): RawField[];
 }
@@ -259,7 +259,6 @@ export function factsMemoryUse(): { files: number; held: number; bytes: number; 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 /** A wire string (one char a byte) with a char above 0xff cannot be stored as one byte a char. */
 const NOT_BYTES = /[^\x00-\xff]/;
-const ASCII = /^[\x00-\x7f]*$/;
 
 /** Reads a column's lists and strings, bounds-checked against the column's end. */
 class Reader {
@@ -388,8 +387,12 @@ class Record implements CachedFacts {
   bodyStructure(): string { return this.p.bodyStructure ?? memo(this.sh, this.p, 'bodyStructure', this.latin1(C_BODYSTRUCTURE)); }
   sortKeys(): SortKeys { return this.json(C_SORT) as SortKeys; }
   threading(): ThreadingKeys { return this.json(C_THREAD) as ThreadingKeys; }
+  /** names() decoded for this answer when they were not kept (covers() and searchValues() both ask). */
+  private decodedNames: string[] | null = null;
+
   names(): string[] {
     if (this.p.names) return this.p.names;
+    if (this.decodedNames) return this.decodedNames;
     const [b, s, e] = this.col(C_NAMES);
     const r = new Reader(b, s, e);
     const v = r.list();
@@ -399,26 +402,14 @@ class Record implements CachedFacts {
       this.p.names = v;
       this.sh.chars += n;
       memoChars += n;
+    } else {
+      this.decodedNames = v;
     }
     return v;
   }
-  /** Where `name` is among names() (-1: not there); an ASCII name is compared with the bytes. */
+  /** Where `name` is among names() (-1: not there). */
   private nameAt(name: string): number {
-    if (this.p.names || !ASCII.test(name)) return this.names().indexOf(name);
-    const [b, s, e] = this.col(C_NAMES);
-    const r = new Reader(b, s, e);
-    const len = name.length;
-    for (let i = 0, n = r.count(); i < n; i++) {
-      const k = r.u32();
-      if (k > e - r.p) throw new Error('short column');
-      if (k === len) {
-        let j = 0;
-        while (j < len && b[r.p + j] === name.charCodeAt(j)) j++;
-        if (j === len) return i;
-      }
-      r.p += k;
-    }
-    return -1;
+    return this.names().indexOf(name);
   }
 
   covers(names: readonly string[]): boolean {
