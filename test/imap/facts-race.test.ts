@@ -411,6 +411,16 @@ describe('SORT, SEARCH, THREAD and FETCH ENVELOPE beside dpop and procmail', () 
       const r = rng(seed);
       for (let k = 0; k < ops; k++) await s.step(r, s.name.startsWith('b') ? 0 : 0.5, s.name.startsWith('c'));
     };
+    // d: short sessions one after another (opened and closed while the others hold the mailbox).
+    const churner = async (round: number, lives: number) => {
+      const r = rng(0xc0de + round);
+      for (let k = 0; k < lives; k++) {
+        const s = await session(t, `d${round}.${k}`, world);
+        for (let j = 0; j < 3; j++) await s.step(r, 0.5, false);
+        expect(last(await s.c.cmd('LOGOUT'))).toMatch(/OK/);
+        await s.c.c.exited();
+      }
+    };
     let sessions: Session[] = [];
     // Two rounds; between them every session has logged out (a resident worker keeps the mailbox's facts
     // and keys tables idle, without their files) while dpop and procmail change the mailbox: the second
@@ -421,9 +431,10 @@ describe('SORT, SEARCH, THREAD and FETCH ENVELOPE beside dpop and procmail', () 
       // Resident mode: the three sessions share one worker (and its kept facts and keys tables).
       if (RESIDENT) expect(new Set(sessions.map((s) => s.c.c.serverPid())).size).toBe(1);
       await Promise.all([
-        ...sessions.map((s, k) => reader(s, 0x5eed + 10 * round + k, 14 * SCALE)),
+        ...sessions.map((s, k) => reader(s, 0x5eed + 10 * round + k, 12 * SCALE)),
         popDeleter(t, 2 * SCALE, rng(0xdead + round), world),
         deliver(4 * SCALE),
+        churner(round, SCALE),
       ]);
       // The dust settles: every session catches up and sees the same messages.
       for (const s of sessions) { await s.cmd('NOOP'); await s.fill(); }
