@@ -4,7 +4,8 @@
 // all on the same INBOX. Every message's headers are a function of its number i (X-Seq), so every answer
 // is checked against the truth, not against another answer:
 // - every command answers OK; EXISTS never shrinks, EXPUNGE and FETCH numbers are within the view the
-//   session was told of, a UID never moves to another slot or comes back after its EXPUNGE;
+//   session was told of, a UID never moves to another slot or comes back after its EXPUNGE, and a SELECT
+//   sent after another session was told of an EXPUNGE does not show that message;
 // - a UID means one message for everyone: its bytes (BODY.PEEK[], exactly message i's), RFC822.SIZE and
 //   ENVELOPE seen for it by any session agree, and each ENVELOPE is exactly message i's;
 // - SEARCH/SORT/THREAD answers name only messages of the session's view (UIDs it knows, sequence numbers
@@ -122,8 +123,8 @@ interface Known { i: number; size?: number; how: string }
 class World {
   readonly truth = new Map<number, Known>();
   readonly problems: string[] = [];
-  /** UIDs some session was told are expunged. */
-  readonly expunged = new Set<number>();
+  /** UIDs some session was told are expunged, and when that answer arrived first. */
+  readonly expunged = new Map<number, number>();
   /** Checks that hold only if a message is really gone: [uid, what] (decided at the end). */
   readonly mustBeGone: [number, string][] = [];
 
@@ -138,7 +139,8 @@ class World {
   }
 }
 
-interface Slot { uid?: number }
+/** A message of a session's view: its UID once known; when the command that announced it was sent. */
+interface Slot { uid?: number; born: number; by: string }
 
 type Key = 'DATE' | 'SUBJECT' | 'FROM' | 'SIZE';
 const SORTS: { crit: string; keys: [Key, boolean][] }[] = [
@@ -176,26 +178,30 @@ class Session {
 
   /** Send a command; follow its untagged updates in order; check its answers (some after the fill). */
   async cmd(text: string): Promise<Line[]> {
+    const sent = performance.now();
     const raw = await this.c.cmd(text);
     const lines = logical(raw);
     const tagged = last(lines.map((l) => l.text));
     if (!/^t\d+ OK/.test(tagged)) this.bad(`${text.slice(0, 70)} -> ${tagged}`);
-    for (const l of lines.slice(0, -1)) this.untagged(l, text);
+    for (const l of lines.slice(0, -1)) this.untagged(l, text, sent);
     return lines;
   }
 
-  private untagged(l: Line, cmd: string): void {
+  private untagged(l: Line, cmd: string, sent: number): void {
     const t = l.text;
     let m: RegExpExecArray | null;
     if ((m = /^\* (\d+) EXISTS$/.exec(t))) {
       const n = Number(m[1]);
       if (n < this.view.length) this.bad(`EXISTS ${n} after ${this.view.length}`);
-      while (this.view.length < n) this.view.push({});
+      while (this.view.length < n) this.view.push({ born: sent, by: cmd });
     } else if ((m = /^\* (\d+) EXPUNGE$/.exec(t))) {
       const s = this.slot(Number(m[1]), t);
       if (!s) return;
       this.view.splice(Number(m[1]) - 1, 1);
-      if (s.uid !== undefined) { this.told.add(s.uid); this.world.expunged.add(s.uid); }
+      if (s.uid !== undefined) {
+        this.told.add(s.uid);
+        if (!this.world.expunged.has(s.uid)) this.world.expunged.set(s.uid, performance.now());
+      }
     } else if ((m = /^\* (\d+) FETCH \((.*)\)$/.exec(t))) {
       this.fetched(Number(m[1]), m[2]!, l.lits);
     } else if ((m = /^\* (SORT|SEARCH|THREAD)(.*)$/.exec(t))) {
@@ -215,6 +221,9 @@ class Session {
       if (s.uid === undefined) {
         if (this.view.some((o) => o !== s && o.uid === uid)) this.bad(`UID ${uid} in two slots`);
         if (this.told.has(uid)) this.bad(`UID ${uid} is back after its EXPUNGE`);
+        // A view taken after another session was told of an EXPUNGE does not show that message.
+        const gone = this.world.expunged.get(uid);
+        if (gone !== undefined && gone < s.born && /^SELECT /.test(s.by)) this.bad(`UID ${uid} in a SELECT sent after another session was told of its EXPUNGE`);
         s.uid = uid;
       } else if (s.uid !== uid) this.bad(`message ${n} was UID ${s.uid}, now ${uid}`);
     }
