@@ -1,8 +1,9 @@
 // "Many sessions, one truth" for the answers served from the facts and keys caches: three IMAP sessions of
-// one user (in the resident project all in one `--daemon` worker, sharing its kept caches) run SORT, SEARCH,
-// THREAD and FETCH ENVELOPE while dpop sessions DELE+QUIT, procmail delivers and one IMAP session expunges,
-// all on the same INBOX. Every message's headers are a function of its number i (X-Seq), so every answer
-// is checked against the truth, not against another answer:
+// one user (in the resident project all in one `--daemon` worker, sharing its kept caches), plus short ones
+// opened and closed meanwhile, run SORT, SEARCH, THREAD and FETCH ENVELOPE/BODYSTRUCTURE while dpop
+// sessions RETR, DELE and QUIT, procmail delivers, one IMAP session APPENDs and one expunges, all on the
+// same INBOX; in two rounds with every session logged out between them. Every message is a function of its
+// number i (X-Seq), so every answer is checked against the truth, not against another answer:
 // - every command answers OK; EXISTS never shrinks, EXPUNGE and FETCH numbers are within the view the
 //   session was told of, a UID never moves to another slot or comes back after its EXPUNGE, and a SELECT
 //   sent after another session was told of an EXPUNGE does not show that message;
@@ -127,6 +128,8 @@ class World {
   readonly expunged = new Map<number, number>();
   /** Checks that hold only if a message is really gone: [uid, what] (decided at the end). */
   readonly mustBeGone: [number, string][] = [];
+  /** The next message number to deliver or APPEND. */
+  next = 1;
 
   learn(uid: number, i: number, how: string, size?: number): void {
     const k = this.truth.get(uid);
@@ -348,7 +351,7 @@ class Session {
   /** One random command of the reading kind (and now and then an expunge of its own). A session that
    *  sends no UID command (`uidRate` 0) hears of expunges only at its NOOPs: it keeps a view with messages
    *  that are gone. */
-  async step(r: () => number, uidRate: number, mayExpunge: boolean): Promise<void> {
+  async step(r: () => number, uidRate: number, mayExpunge: boolean, mayAppend = false): Promise<void> {
     const pick = <T>(a: T[]) => a[Math.floor(r() * a.length)]!;
     const uid = r() < uidRate ? 'UID ' : '';
     const op = Math.floor(r() * 10);
@@ -363,6 +366,13 @@ class Session {
     } else if (op === 8 && mayExpunge && this.view.length > 4) {
       await this.cmd(`STORE ${1 + Math.floor(r() * this.view.length)} +FLAGS.SILENT (\\Deleted)`);
       await this.cmd('EXPUNGE');
+    } else if (op === 9 && mayAppend) {
+      const i = this.world.next++;
+      const m = crlf(raceMessage(i));
+      const a = await this.cmd(`APPEND INBOX {${m.length}+}\r\n${m}`);
+      const au = /\[APPENDUID \d+ (\d+)\]/.exec(last(a.map((l) => l.text)));
+      if (!au) this.bad(`APPEND of message ${i}: no APPENDUID`);
+      else this.world.learn(Number(au[1]), i, `${this.name} APPENDUID`);
     } else if (uidRate > 0 || r() < 0.3) await this.cmd('NOOP');
     await this.fill();
   }
@@ -410,15 +420,15 @@ describe('SORT, SEARCH, THREAD and FETCH ENVELOPE beside dpop and procmail', () 
     const START = 24;
     setInbox(t.site, 'bob', Array.from({ length: START }, (_, k) => ({ text: raceMessage(k + 1), date: new Date(dateOf(k + 1)) })));
     const world = new World();
-    let next = START + 1;
+    world.next = START + 1;
     const deliver = async (n: number) => {
       if (!haveProcmail) return;
-      for (let k = 0; k < n; k++) { const i = next++; await procmailDeliver(t, i, raceMessage(i)); }
+      for (let k = 0; k < n; k++) { const i = world.next++; await procmailDeliver(t, i, raceMessage(i)); }
     };
-    // a: half its commands by UID; b: none (a stale view); c: half, and expunges of its own.
+    // a: half its commands by UID, and APPENDs; b: none by UID (a stale view); c: half, and expunges.
     const reader = async (s: Session, seed: number, ops: number) => {
       const r = rng(seed);
-      for (let k = 0; k < ops; k++) await s.step(r, s.name.startsWith('b') ? 0 : 0.5, s.name.startsWith('c'));
+      for (let k = 0; k < ops; k++) await s.step(r, s.name.startsWith('b') ? 0 : 0.5, s.name.startsWith('c'), s.name.startsWith('a'));
     };
     // d: short sessions one after another (opened and closed while the others hold the mailbox).
     const churner = async (round: number, lives: number) => {
