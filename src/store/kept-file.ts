@@ -40,6 +40,13 @@ export function fingerprint(fd: number, indexed: number): Buffer | null {
   return b;
 }
 
+/** What `fingerprint` reads from a file whose first `indexed` bytes are `b` (a file just written). */
+export function fingerprintOf(b: Buffer, indexed = b.length): Buffer {
+  const head = Math.min(HEAD, indexed);
+  const tail = Math.min(TAIL, indexed);
+  return Buffer.concat([b.subarray(0, head), b.subarray(indexed - tail, indexed)]);
+}
+
 /** An idle entry's file opened again (`fd`, trusted by the caller): is it the file the tables are of? */
 export function sameFile(fd: number, k: KeptFile): boolean {
   const f = fstatSync(fd);
