@@ -32,7 +32,7 @@ import { holdUidList, lockedUidList, loadUidList } from './uidlist-sync.js';
 import { hasIntent } from './deliver-intent.js';
 import { scanMaildir, locate, type ScanEntry } from './scan.js';
 import { claimRecentBases, pendingRecent, RECENT_FILE } from './recent.js';
-import { factsOf, readIndex, writeIndex, type KnownFacts, type MailboxIndex } from './facts-cache.js';
+import { factsOf, holdIndex, readIndex, writeIndex, type KnownFacts, type MailboxIndex } from './facts-cache.js';
 
 type Sub = 'new' | 'cur';
 
@@ -140,6 +140,7 @@ export class MaildirMailbox implements Mailbox {
   private dirIno: bigint | undefined;
   /** Lets go of this mailbox's parsed uidlist in the process cache (held while the handle is open). */
   private releaseUidList: (() => void) | undefined;
+  private releaseIndex: (() => void) | undefined;
   /** Opened at the first facts() call. */
   private factsFile: FactsFile | null = null;
 
@@ -980,6 +981,7 @@ export class MaildirMailbox implements Mailbox {
    *  close() lets go. Called by the store once the handle opened. */
   holdCaches(): void {
     if (!this.closed) this.releaseUidList ??= holdUidList(this.dir);
+    if (!this.closed) this.releaseIndex ??= holdIndex(this.dir);
   }
 
   async close(): Promise<void> {
@@ -1000,6 +1002,8 @@ export class MaildirMailbox implements Mailbox {
       this.closed = true;
       this.releaseUidList?.();
       this.releaseUidList = undefined;
+      this.releaseIndex?.();
+      this.releaseIndex = undefined;
     }
   }
 }
