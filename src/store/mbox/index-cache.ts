@@ -42,10 +42,11 @@ export function readIndexKept(path: string): IndexData | null {
   return readWholeKept(path, dirname(path), cache, (b, prev) => decodeIndex(b, prev?.messages), bytesOf) ?? null;
 }
 
-/** `data` was just written to `path` as `bytes` (writeIndex, under the spool's write lock): keep it for
- *  the file now there when that file shows exactly those bytes; otherwise forget what was kept. */
-export function keepWritten(path: string, data: IndexData, bytes: Buffer): void {
-  keepWholeWritten(path, dirname(path), cache, data, bytes, bytesOf(data));
+/** `data` was just written to `path` as `bytes` (writeIndex, under the spool's write lock), as inode
+ *  `ino` when known: keep it for the file now there when that file is it and shows exactly those bytes;
+ *  otherwise forget what was kept. */
+export function keepWritten(path: string, data: IndexData, bytes: Buffer, ino?: number): void {
+  keepWholeWritten(path, dirname(path), cache, data, bytes, bytesOf(data), ino);
 }
 
 /** A session has the mailbox open: its kept index stays (not counted as idle) until the returned

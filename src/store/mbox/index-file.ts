@@ -281,13 +281,13 @@ export function writeIndex(path: string, dir: string, d: IndexData): boolean {
   return runSteps(writeIndexSteps(path, dir, d));
 }
 
-/** `onWritten`: told of the file just put in place and the bytes it was made of (index-cache.ts). */
-export function* writeIndexSteps(path: string, _dir: string, d: IndexData, onWritten?: (path: string, d: IndexData, bytes: Buffer) => void): Steps<boolean> {
+/** `onWritten`: told of the file just put in place, the bytes it was made of and its inode (index-cache.ts). */
+export function* writeIndexSteps(path: string, _dir: string, d: IndexData, onWritten?: (path: string, d: IndexData, bytes: Buffer, ino: number) => void): Steps<boolean> {
   try {
     const bytes = yield* encodeIndexSteps(d);
     // A cache: not fsynced (a lost index is rebuilt); safe-file: random temp name, checked directory.
-    replaceFileSync(dirname(path), basename(path), bytes, { mkdirMode: 0o700, sync: false });
-    onWritten?.(path, d, bytes);
+    const w = replaceFileSync(dirname(path), basename(path), bytes, { mkdirMode: 0o700, sync: false });
+    onWritten?.(path, d, bytes, Number(w.ino));
     return true;
   } catch {
     return false;
