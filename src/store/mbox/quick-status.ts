@@ -33,7 +33,8 @@ const RACY_MS = 2000;
 /** Test hook (DMAIL_STORE_RACY_MS, only ever lower): remember files sooner after a change, so a test
  *  sees the remembered answers without waiting. */
 const racyMs = (): number => {
-  const v = Number(process.env.DMAIL_STORE_RACY_MS);
+  const e = process.env.DMAIL_STORE_RACY_MS;
+  const v = e ? Number(e) : NaN;
   return Number.isFinite(v) && v >= 0 && v < RACY_MS ? v : RACY_MS;
 };
 /** Folders remembered per process (a user with more folders costs reads beyond this, never memory). */
@@ -46,11 +47,16 @@ interface Remembered {
   /** The index file the summary was read from (null: not to be trusted, see RACY_MS). */
   idx: Ident | null;
   q: IndexSummary;
-  /** The change log the highest mod-sequence was read from (null: not to be trusted). */
+  /** The change log the highest mod-sequence was read from (null: not to be trusted, or no log). */
   log: Ident | null;
   high: number;
   /** The spool whose stamp and tail hash were found to be `q`'s (null: none to be trusted). */
   spool: Ident | null;
+  /** The index directory as it was before the index above was last found to be `idx` and the journal
+   *  absent (null: not to be trusted). While the directory keeps this identity no entry of it was
+   *  created, removed or renamed: the index is still that file (indexes are only ever replaced by a
+   *  rename, never written in place) and there is still no journal. */
+  dir: Ident | null;
 }
 
 /** Per index path. Only facts read from files, each filed under the identity of its file: no session's
@@ -58,8 +64,7 @@ interface Remembered {
 const remembered = new Map<string, Remembered>();
 
 /** The identity of a file, or null when it may still change unseen (racily clean: changed too lately). */
-function ident(st: Stats, now: number): Ident | null {
-  const racy = racyMs();
+function ident(st: Stats, now: number, racy: number): Ident | null {
   if (!(st.ctimeMs < now - racy && st.mtimeMs < now - racy)) return null;
   return { ino: st.ino, size: st.size, mtime: st.mtimeMs, ctime: st.ctimeMs };
 }
@@ -81,20 +86,52 @@ function stampMs(ns: string): number {
   } catch { return NaN; }
 }
 
+/** One mailbox of a batch: its file names and, when the caller has it, the spool's lstat (MboxStore did
+ *  it to find the mailbox; it must then be a regular file). */
+export interface QuickItem { f: MboxFile; spool?: Stats | undefined }
+
 /**
  * `spool`: the spool's lstat when the caller has it (MboxStore did it to find the mailbox); it must be a
  * regular file. Without it the spool is looked at here.
  */
 export function quickStatus(f: MboxFile, spool?: Stats): MailboxStatus | null {
-  if (existsSync(f.journalPath)) return null;
+  return quickStatusMany(f.indexPath.slice(0, f.indexPath.lastIndexOf('/')), [{ f, spool }])[0]!;
+}
+
+/**
+ * STATUS of several mailboxes whose index files are all in `indexDir` (LIST-STATUS): the directory is
+ * looked at once for the batch, and a mailbox whose index and absent journal were last seen under this
+ * very directory identity needs neither looked at again. Null for a mailbox the locked path must answer.
+ */
+export function quickStatusMany(indexDir: string, items: readonly QuickItem[]): (MailboxStatus | null)[] {
   const now = Date.now();
+  const racy = racyMs();
+  // Before anything of the batch is read: a later change of the directory gets a later identity.
+  const dirSt = statOf(indexDir);
+  const dirId = dirSt ? ident(dirSt, now, racy) : null;
+  const out: (MailboxStatus | null)[] = new Array(items.length);
+  for (let i = 0; i < items.length; i++) out[i] = one(items[i]!, dirSt, dirId, now, racy);
+  return out;
+}
+
+function one(it: QuickItem, dirSt: Stats | undefined, dirId: Ident | null, now: number, racy: number): MailboxStatus | null {
+  const f = it.f;
   const seen = remembered.get(f.indexPath);
-  const idxSt = statOf(f.indexPath);
-  if (!idxSt) return null;
-  const idxHit = same(seen?.idx, idxSt);
+  let idxSt: Stats | undefined;
+  let idxHit: boolean;
+  if (seen && seen.idx && dirSt && same(seen.dir, dirSt)) {
+    // Nothing in the index directory was created, removed or renamed since this index was last found
+    // to be `seen.idx` with no journal beside it: both still hold.
+    idxHit = true;
+  } else {
+    if (existsSync(f.journalPath)) return null;
+    idxSt = statOf(f.indexPath);
+    if (!idxSt) return null;
+    idxHit = same(seen?.idx, idxSt);
+  }
   const q = idxHit ? seen!.q : readIndexSummary(f.indexPath);
   if (!q || !q.uidValidity || !q.stamp.ino) return null;
-  let st = spool;
+  let st = it.spool;
   if (!st) {
     try { st = lstatSync(f.path); } catch { return null; }
     if (!st.isFile()) return null;
@@ -120,12 +157,20 @@ export function quickStatus(f: MboxFile, spool?: Stats): MailboxStatus | null {
   }
   // A reader's view of the log (never creates or repairs it); a log of another UIDVALIDITY, or one
   // with records the index has not taken in (a writer died between them), sends us to the locked path.
+  // No log at all reads as a fresh one (highest 1), as openChangeLog's reader says of a missing file.
   const logSt = statOf(f.modlogPath);
-  const logHit = !!logSt && same(seen?.log, logSt) && seen!.q.uidValidity === q.uidValidity;
-  const high = logHit ? seen!.high : openChangeLog(f.modlogPath, q.uidValidity, undefined, { readOnly: true }).highestModseq();
+  const logHit = !logSt || (same(seen?.log, logSt) && seen!.q.uidValidity === q.uidValidity);
+  const high = !logSt ? 1 : logHit ? seen!.high : openChangeLog(f.modlogPath, q.uidValidity, undefined, { readOnly: true }).highestModseq();
   if (high !== q.logSeen) return null;
-  if (!(idxHit && spoolHit && logHit)) {
-    remember(f.indexPath, { idx: ident(idxSt, now), q, log: logSt ? ident(logSt, now) : null, high, spool: ident(st, now) });
+  if (idxHit && spoolHit && logHit) {
+    // Only the directory's identity may be news: the index and the journal's absence were looked at
+    // after it, so the next batch need not look at them while the directory keeps it.
+    if (idxSt) seen!.dir = dirId;
+  } else {
+    remember(f.indexPath, {
+      idx: idxSt ? ident(idxSt, now, racy) : seen!.idx, q, log: logSt ? ident(logSt, now, racy) : null, high, spool: ident(st, now, racy),
+      dir: dirId,
+    });
   }
   return {
     messages: q.messages, recent: q.recent, unseen: q.unseen, deleted: q.deleted, uidNext: q.uidNext, uidValidity: q.uidValidity,

@@ -19,7 +19,7 @@ import { MboxFile, isRegularFile, type FileOptions, type NewMessage } from './fi
 import { MboxMailbox, encodeFlags } from './mailbox.js';
 import { layoutOf, restamp, statusOf } from './format.js';
 import { fsyncDir, readIndexHead, statusCounts } from './index-file.js';
-import { quickStatus } from './quick-status.js';
+import { quickStatus, quickStatusMany, type QuickItem } from './quick-status.js';
 import { afterCreate, afterDelete, afterRename, formatUses, normalUses, parseUses, type UseMap } from '../special-use.js';
 import { watchPaths, WATCH_MAILBOX_POLL_MS } from '../watch.js';
 import { resetUrlauthKeys, urlauthKey } from '../urlauth-keys.js';
@@ -154,41 +154,57 @@ export class MboxStore implements MailStore {
     return this.statusIn(name);
   }
 
-  /** LIST-STATUS: every directory on the way is looked at once for the batch, not once per folder. */
+  /** LIST-STATUS: every directory on the way is looked at once for the batch, not once per folder, and
+   *  the index directory once (quick-status.ts); only mailboxes the index cannot answer take a lock. */
   async statusMany(names: readonly string[]): Promise<(MailboxStatus | StoreError)[]> {
     const dirs = new Set<string>();
-    const out: (MailboxStatus | StoreError)[] = [];
-    for (const name of names) {
+    const out: (MailboxStatus | StoreError | null)[] = new Array(names.length);
+    const items: QuickItem[] = [];
+    const at: number[] = [];
+    for (let i = 0; i < names.length; i++) {
       try {
-        out.push(await this.statusIn(name, dirs));
+        items.push(this.statusTarget(names[i]!, dirs));
+        at.push(i);
       } catch (e) {
         if (!(e instanceof StoreError)) throw e;
-        out.push(e);
+        out[i] = e;
       }
     }
-    return out;
+    const quick = quickStatusMany(this.indexDir, items);
+    for (let k = 0; k < items.length; k++) {
+      const q = quick[k];
+      if (q) { out[at[k]!] = q; continue; }
+      try {
+        out[at[k]!] = await this.lockedStatus(items[k]!.f);
+      } catch (e) {
+        if (!(e instanceof StoreError)) throw e;
+        out[at[k]!] = e;
+      }
+    }
+    return out as (MailboxStatus | StoreError)[];
   }
 
-  private async statusIn(name: string, dirs?: Set<string>): Promise<MailboxStatus> {
-    let f: MboxFile;
-    let spool: Stats | undefined;
-    if (name === 'INBOX') {
-      f = this.file(name);
-    } else {
-      // requireFolder's checks, with the one lstat of the mailbox's own entry kept for its stamp.
-      const path = this.pathOf(name, dirs, false);
-      let st: Stats | undefined;
-      try { st = lstatSync(path, { throwIfNoEntry: false }); } catch { /* cannot be looked at */ }
-      if (!st) throw new StoreError('NONEXISTENT', `mailbox ${name} does not exist`);
-      if (st.isSymbolicLink()) throw new StoreError('NOPERM', `${name}: symbolic links are not followed`);
-      if (st.isDirectory()) throw new StoreError('CANNOT', `${name} holds folders, not messages`);
-      if (!st.isFile()) throw new StoreError('NOPERM', 'not a mailbox');
-      spool = st;
-      f = this.file(name, path);
-    }
+  private async statusIn(name: string): Promise<MailboxStatus> {
+    const t = this.statusTarget(name);
     // Unlocked from the index when it is valid for the spool as it is (quick-status.ts), else locked.
-    const quick = quickStatus(f, spool);
-    if (quick) return quick;
+    return quickStatus(t.f, t.spool) ?? this.lockedStatus(t.f);
+  }
+
+  /** A mailbox's files for STATUS: requireFolder's checks, with the one lstat of the mailbox's own entry
+   *  kept for its stamp. `dirs`: as pathOf's. */
+  private statusTarget(name: string, dirs?: Set<string>): QuickItem {
+    if (name === 'INBOX') return { f: this.file(name) };
+    const path = this.pathOf(name, dirs, false);
+    let st: Stats | undefined;
+    try { st = lstatSync(path, { throwIfNoEntry: false }); } catch { /* cannot be looked at */ }
+    if (!st) throw new StoreError('NONEXISTENT', `mailbox ${name} does not exist`);
+    if (st.isSymbolicLink()) throw new StoreError('NOPERM', `${name}: symbolic links are not followed`);
+    if (st.isDirectory()) throw new StoreError('CANNOT', `${name} holds folders, not messages`);
+    if (!st.isFile()) throw new StoreError('NOPERM', 'not a mailbox');
+    return { f: this.file(name, path), spool: st };
+  }
+
+  private lockedStatus(f: MboxFile): Promise<MailboxStatus> {
     return f.readLocked((_fd, d) => {
       const highestModseq = Math.max(d.logSeen, f.changeLog(d.uidValidity).highestModseq());
       return { ...statusCounts(d.messages), uidNext: d.uidNext, uidValidity: d.uidValidity, highestModseq };
