@@ -20,11 +20,13 @@
 // ctime (which no program can set back) and is seen. Content read after its stat is at least as new
 // as the stat, so a remembered answer is never older than the identity it is filed under.
 
-import { existsSync, fstatSync, lstatSync, openSync, closeSync, statSync, constants, type Stats } from 'node:fs';
+import { existsSync, fstatSync, ftruncateSync, lstatSync, openSync, closeSync, readSync, statSync, writeSync, constants, type Stats } from 'node:fs';
+import * as zlib from 'node:zlib';
 import type { MailboxStatus } from '../types.js';
 import { openChangeLog } from '../changelog.js';
 import { readIndexSummary, stampTail, type IndexSummary } from './index-file.js';
 import type { MboxFile } from './file.js';
+import { trustedCacheFd } from '../kept-file.js';
 
 /** A change this long before a read cannot share its clock tick with a later change, on any file
  *  system whose timestamps are at least as fine as 2 s (FAT's), nor across a small clock difference of
@@ -71,6 +73,8 @@ function ident(st: Stats, now: number, racy: number): Ident | null {
 
 const same = (a: Ident | null | undefined, st: Stats): boolean =>
   !!a && a.ino === st.ino && a.size === st.size && a.mtime === st.mtimeMs && a.ctime === st.ctimeMs;
+const sameIdent = (a: Ident | null, b: Ident | null): boolean =>
+  a === b || (!!a && !!b && a.ino === b.ino && a.size === b.size && a.mtime === b.mtime && a.ctime === b.ctime);
 
 /** stat, undefined when there is nothing (or it cannot be looked at). */
 function statOf(path: string): Stats | undefined {
@@ -86,15 +90,18 @@ function stampMs(ns: string): number {
   } catch { return NaN; }
 }
 
+/** A mailbox's file names (an MboxFile has them; a batch needs no more). */
+export type QuickFiles = Pick<MboxFile, 'path' | 'indexPath' | 'journalPath' | 'modlogPath'>;
+
 /** One mailbox of a batch: its file names and, when the caller has it, the spool's lstat (MboxStore did
  *  it to find the mailbox; it must then be a regular file). */
-export interface QuickItem { f: MboxFile; spool?: Stats | undefined }
+export interface QuickItem { f: QuickFiles; spool?: Stats | undefined }
 
 /**
  * `spool`: the spool's lstat when the caller has it (MboxStore did it to find the mailbox); it must be a
  * regular file. Without it the spool is looked at here.
  */
-export function quickStatus(f: MboxFile, spool?: Stats): MailboxStatus | null {
+export function quickStatus(f: QuickFiles, spool?: Stats): MailboxStatus | null {
   return quickStatusMany(f.indexPath.slice(0, f.indexPath.lastIndexOf('/')), [{ f, spool }])[0]!;
 }
 
@@ -103,18 +110,22 @@ export function quickStatus(f: MboxFile, spool?: Stats): MailboxStatus | null {
  * looked at once for the batch, and a mailbox whose index and absent journal were last seen under this
  * very directory identity needs neither looked at again. Null for a mailbox the locked path must answer.
  */
-export function quickStatusMany(indexDir: string, items: readonly QuickItem[]): (MailboxStatus | null)[] {
+export function quickStatusMany(indexDir: string, items: readonly QuickItem[], shared = false): (MailboxStatus | null)[] {
   const now = Date.now();
   const racy = racyMs();
+  // What other processes remembered (the first batch of this process in this directory).
+  if (shared && crc && !loaded.has(indexDir)) load(indexDir);
   // Before anything of the batch is read: a later change of the directory gets a later identity.
   const dirSt = statOf(indexDir);
   const dirId = dirSt ? ident(dirSt, now, racy) : null;
   const out: (MailboxStatus | null)[] = new Array(items.length);
-  for (let i = 0; i < items.length; i++) out[i] = one(items[i]!, dirSt, dirId, now, racy);
+  const news = { n: 0 };
+  for (let i = 0; i < items.length; i++) out[i] = one(items[i]!, dirSt, dirId, now, racy, news);
+  if (shared && crc && news.n) save(indexDir);
   return out;
 }
 
-function one(it: QuickItem, dirSt: Stats | undefined, dirId: Ident | null, now: number, racy: number): MailboxStatus | null {
+function one(it: QuickItem, dirSt: Stats | undefined, dirId: Ident | null, now: number, racy: number, news: { n: number }): MailboxStatus | null {
   const f = it.f;
   const seen = remembered.get(f.indexPath);
   let idxSt: Stats | undefined;
@@ -165,9 +176,12 @@ function one(it: QuickItem, dirSt: Stats | undefined, dirId: Ident | null, now: 
   if (idxHit && spoolHit && logHit) {
     // Only the directory's identity may be news: the index and the journal's absence were looked at
     // after it, so the next batch need not look at them while the directory keeps it.
-    if (idxSt) seen!.dir = dirId;
+    if (idxSt && !sameIdent(seen!.dir, dirId)) {
+      seen!.dir = dirId;
+      news.n++;
+    }
   } else {
-    remember(f.indexPath, {
+    news.n += remember(f.indexPath, {
       idx: idxSt ? ident(idxSt, now, racy) : seen!.idx, q, log: logSt ? ident(logSt, now, racy) : null, high, spool: ident(st, now, racy),
       dir: dirId,
     });
@@ -178,10 +192,154 @@ function one(it: QuickItem, dirSt: Stats | undefined, dirId: Ident | null, now: 
   };
 }
 
-function remember(key: string, r: Remembered): void {
+/** 1 when something was remembered, else 0. */
+function remember(key: string, r: Remembered): number {
   remembered.delete(key);
-  if (!r.idx && !r.log && !r.spool) return;
+  if (!r.idx && !r.log && !r.spool) return 0;
   remembered.set(key, r);
   // Oldest first out (Map order is insertion order).
   while (remembered.size > MAX_ENTRIES) remembered.delete(remembered.keys().next().value!);
+  return 1;
+}
+
+// ---- Shared between processes: what was remembered, in the index directory (issue 14) ----
+//
+// A process started per connection (inetd) has remembered nothing: every folder of its first LIST-STATUS
+// costs the index read, the spool's tail read and the log read. So what `remembered` holds for an index
+// directory is also kept in that directory, in FILE: the same facts, each under the identities of the
+// files it came from, which every reader compares with its own stats exactly as for its own memory — a
+// file changed since has another identity (the RACY_MS rule held when the fact was written down) and is
+// read again. So the file can make an answer cheaper, never different: one that is damaged, half
+// written, of another version, too big, not a plain file of ours (trustedCacheFd: owner, one link, not
+// writable by group or others) or not there is not used. Written in place (no rename: the directory's
+// identity, which `dir` above relies on, stays as it is), behind a SHA-1 of its contents, without fsync
+// (a cache); a reader that meets a write half done finds the hash wrong and reads the files instead.
+
+/** In the index directory; no mailbox's file is named so (theirs start with INBOX., F. or H.). */
+const FILE = 'list-status.cache';
+const MAGIC = 'DMLS1';
+/** "DMLS1 <CRC-32 of the rest, 8 hex digits>\n", then the JSON list of entries. */
+const HEAD = MAGIC.length + 10;
+/** Bounds: entries (as `remembered`'s) and bytes of the file read or written. */
+const MAX_FILE_BYTES = 4 << 20;
+
+/** Index directories whose file this process has read (or tried to). */
+const loaded = new Set<string>();
+
+type IdentJson = [number, number, number, number] | null;
+/** name, idx, summary, log, high, spool, dir. */
+type EntryJson = [string, IdentJson, [number, number, number, number, number, number, number, number, number, string, string, number], IdentJson, number, IdentJson, IdentJson];
+
+const identJson = (i: Ident | null): IdentJson => (i ? [i.ino, i.size, i.mtime, i.ctime] : null);
+
+const num = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+const count = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+
+function identOf(j: unknown): Ident | null | undefined {
+  if (j === null) return null;
+  if (!Array.isArray(j) || j.length !== 4) return undefined;
+  const [ino, size, mtime, ctime] = j as unknown[];
+  return num(ino) && num(size) && num(mtime) && num(ctime) ? { ino, size, mtime, ctime } : undefined;
+}
+
+const DIGITS = /^\d{1,30}$/;
+
+function entryOf(j: unknown): [string, Remembered] | null {
+  if (!Array.isArray(j) || j.length !== 7) return null;
+  const [name, idxJ, q, logJ, high, spoolJ, dirJ] = j as unknown[];
+  if (typeof name !== 'string' || name.length > 255 || name.includes('/') || !name.endsWith('.idx')) return null;
+  if (!Array.isArray(q) || q.length !== 12 || !count(high)) return null;
+  for (let i = 0; i < 9; i++) if (!count(q[i])) return null;
+  const [messages, unseen, recent, size, uidNext, uidValidity, logSeen, deleted, stampSize, ino, mtime, tail] = q as unknown[];
+  if (typeof ino !== 'string' || typeof mtime !== 'string' || !DIGITS.test(ino) || !DIGITS.test(mtime) || !count(tail)) return null;
+  const idx = identOf(idxJ);
+  const log = identOf(logJ);
+  const spool = identOf(spoolJ);
+  const dir = identOf(dirJ);
+  if (idx === undefined || log === undefined || spool === undefined || dir === undefined) return null;
+  return [name, {
+    idx, log, spool, dir, high,
+    q: {
+      stamp: { size: stampSize as number, ino, mtime, tail }, messages: messages as number, unseen: unseen as number, recent: recent as number,
+      deleted: deleted as number, size: size as number, uidNext: uidNext as number, uidValidity: uidValidity as number, logSeen: logSeen as number,
+    },
+  }];
+}
+
+/** zlib.crc32 (node 20.15 and later; without it nothing is shared). Catches a torn or half-written file,
+ *  which is all it is for: whoever can write the file can write the mailbox's own index too. */
+const crc = (zlib as { crc32?: (b: Buffer) => number }).crc32;
+const digest = (b: Buffer): string => (crc!(b) >>> 0).toString(16).padStart(8, '0');
+
+/** Take in what FILE holds (entries this process has of its own win: they are at least as new). */
+function load(dir: string): void {
+  if (loaded.size >= MAX_ENTRIES) loaded.clear();
+  loaded.add(dir);
+  let fd = -1;
+  try {
+    fd = openSync(`${dir}/${FILE}`, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    if (!trustedCacheFd(fd, dir)) return;
+    const size = fstatSync(fd).size;
+    if (size > MAX_FILE_BYTES || size < HEAD) return;
+    const b = Buffer.allocUnsafe(size);
+    let n = 0;
+    while (n < size) {
+      const r = readSync(fd, b, n, size - n, n);
+      if (r <= 0) return;
+      n += r;
+    }
+    const head = b.toString('latin1', 0, HEAD);
+    if (!head.startsWith(MAGIC + ' ') || head[HEAD - 1] !== '\n') return;
+    const body = b.subarray(HEAD);
+    if (digest(body) !== head.slice(MAGIC.length + 1, HEAD - 1)) return;
+    const list = JSON.parse(body.toString('utf8')) as unknown;
+    if (!Array.isArray(list) || list.length > MAX_ENTRIES) return;
+    for (const j of list) {
+      const e = entryOf(j);
+      if (!e) continue;
+      const key = `${dir}/${e[0]}`;
+      if (remembered.has(key) || (!e[1].idx && !e[1].log && !e[1].spool)) continue;
+      remembered.set(key, e[1]);
+    }
+    while (remembered.size > MAX_ENTRIES) remembered.delete(remembered.keys().next().value!);
+  } catch {
+    // Missing, unreadable or damaged: the files themselves answer.
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
+/** Write down what this process remembers of the directory (after a batch that learnt something). */
+function save(dir: string): void {
+  const prefix = `${dir}/`;
+  const list: EntryJson[] = [];
+  for (const [key, r] of remembered) {
+    if (!key.startsWith(prefix) || key.indexOf('/', prefix.length) >= 0) continue;
+    const q = r.q;
+    list.push([key.slice(prefix.length), identJson(r.idx),
+      [q.messages, q.unseen, q.recent, q.size, q.uidNext, q.uidValidity, q.logSeen, q.deleted, q.stamp.size, q.stamp.ino, q.stamp.mtime, q.stamp.tail],
+      identJson(r.log), r.high, identJson(r.spool), identJson(r.dir)]);
+  }
+  const body = Buffer.from(JSON.stringify(list));
+  if (body.length + HEAD > MAX_FILE_BYTES) return;
+  const all = Buffer.concat([Buffer.from(`${MAGIC} ${digest(body)}\n`, 'latin1'), body]);
+  const path = `${dir}/${FILE}`;
+  let fd = -1;
+  try {
+    try {
+      fd = openSync(path, constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return;
+      fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    }
+    // Someone else's file (or a link to one) is left alone, unwritten.
+    if (!trustedCacheFd(fd, dir)) return;
+    let n = 0;
+    while (n < all.length) n += writeSync(fd, all, n, all.length - n, n);
+    ftruncateSync(fd, all.length);
+  } catch {
+    // Not written: a later batch tries again; nothing depends on it.
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
 }

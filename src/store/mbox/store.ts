@@ -19,7 +19,7 @@ import { MboxFile, isRegularFile, type FileOptions, type NewMessage } from './fi
 import { MboxMailbox, encodeFlags } from './mailbox.js';
 import { layoutOf, restamp, statusOf } from './format.js';
 import { fsyncDir, readIndexHead, statusCounts } from './index-file.js';
-import { quickStatus, quickStatusMany, type QuickItem } from './quick-status.js';
+import { quickStatus, quickStatusMany, type QuickFiles, type QuickItem } from './quick-status.js';
 import { afterCreate, afterDelete, afterRename, formatUses, normalUses, parseUses, type UseMap } from '../special-use.js';
 import { watchPaths, WATCH_MAILBOX_POLL_MS } from '../watch.js';
 import { resetUrlauthKeys, urlauthKey } from '../urlauth-keys.js';
@@ -170,12 +170,12 @@ export class MboxStore implements MailStore {
         out[i] = e;
       }
     }
-    const quick = quickStatusMany(this.indexDir, items);
+    const quick = quickStatusMany(this.indexDir, items, true);
     for (let k = 0; k < items.length; k++) {
       const q = quick[k];
       if (q) { out[at[k]!] = q; continue; }
       try {
-        out[at[k]!] = await this.lockedStatus(items[k]!.f);
+        out[at[k]!] = await this.lockedStatus(this.file(names[at[k]!]!, items[k]!.f.path));
       } catch (e) {
         if (!(e instanceof StoreError)) throw e;
         out[at[k]!] = e;
@@ -187,13 +187,13 @@ export class MboxStore implements MailStore {
   private async statusIn(name: string): Promise<MailboxStatus> {
     const t = this.statusTarget(name);
     // Unlocked from the index when it is valid for the spool as it is (quick-status.ts), else locked.
-    return quickStatus(t.f, t.spool) ?? this.lockedStatus(t.f);
+    return quickStatus(t.f, t.spool) ?? this.lockedStatus(this.file(name, t.f.path));
   }
 
   /** A mailbox's files for STATUS: requireFolder's checks, with the one lstat of the mailbox's own entry
    *  kept for its stamp. `dirs`: as pathOf's. */
   private statusTarget(name: string, dirs?: Set<string>): QuickItem {
-    if (name === 'INBOX') return { f: this.file(name) };
+    if (name === 'INBOX') return { f: this.files(name, this.paths.inbox) };
     const path = this.pathOf(name, dirs, false);
     let st: Stats | undefined;
     try { st = lstatSync(path, { throwIfNoEntry: false }); } catch { /* cannot be looked at */ }
@@ -201,7 +201,14 @@ export class MboxStore implements MailStore {
     if (st.isSymbolicLink()) throw new StoreError('NOPERM', `${name}: symbolic links are not followed`);
     if (st.isDirectory()) throw new StoreError('CANNOT', `${name} holds folders, not messages`);
     if (!st.isFile()) throw new StoreError('NOPERM', 'not a mailbox');
-    return { f: this.file(name, path), spool: st };
+    return { f: this.files(name, path), spool: st };
+  }
+
+  /** The file names file() would give an MboxFile (no object of that class: a batch of STATUS needs
+   *  only the names, and the locked path makes the MboxFile). */
+  private files(name: string, path: string): QuickFiles {
+    const stem = `${this.indexDir}/${fileKey(name)}`;
+    return { path, indexPath: stem + '.idx', journalPath: stem + '.journal', modlogPath: stem + '.modlog' };
   }
 
   private lockedStatus(f: MboxFile): Promise<MailboxStatus> {
@@ -275,7 +282,8 @@ export class MboxStore implements MailStore {
         const n = d.name;
         if (!visible(n)) continue;
         if (!prefix && n.toUpperCase() === 'INBOX') continue;
-        const p = join(dir, n);
+        // readdir names hold no '/', and the walk starts at the normalised folder directory.
+        const p = `${dir}/${n}`;
         let isDir = d.isDirectory();
         let isFile = d.isFile();
         if (!isDir && !isFile && !d.isSymbolicLink()) {
@@ -294,8 +302,8 @@ export class MboxStore implements MailStore {
       }
     };
     let top: Dirent[] = [];
-    try { top = readdirSync(this.paths.folders, { withFileTypes: true }); } catch { /* no folders yet */ }
-    walk(this.paths.folders, '', 0, top);
+    try { top = readdirSync(this.foldersDir, { withFileTypes: true }); } catch { /* no folders yet */ }
+    walk(this.foldersDir, '', 0, top);
     return out;
   }
 
