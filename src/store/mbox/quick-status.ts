@@ -13,7 +13,11 @@
 // every poll of every session of its user) keeps what it read last, per index file: the summary, the
 // log's HIGHESTMODSEQ and the spool stamp whose tail it checked, each under the identity of the file it
 // came from (inode, size, mtime, ctime). A repeat then costs four metadata calls and no read: stat of
-// the index, the log and the spool, and the journal's absence. A file whose identity is unchanged has
+// the index, the log and the spool, and the journal's absence — two in a batch (LIST-STATUS), which
+// stats the index directory once: while it keeps the identity it had when an index was last found
+// unchanged with no journal beside it, nothing in it was created, removed or renamed, and an index is
+// only ever replaced by a rename (never written in place), so neither needs a look. A file whose
+// identity is unchanged has
 // unchanged bytes, with one exception every stat cache has ("racily clean", as git calls it): a change
 // within the same clock tick as the previous one, keeping the size. So an identity is only remembered
 // when the file was last changed well before it was read (RACY_MS): any later change then gets a later

@@ -46,6 +46,8 @@ export function folderComponents(name: string): string[] {
 
 function fileKey(name: string): string {
   if (name === 'INBOX') return 'INBOX';
+  // (A name of at most 66 UTF-16 units is at most 198 UTF-8 bytes: no need to count them.)
+  if (name.length <= 66 && !name.includes('%') && !name.includes('/')) return 'F.' + name;
   const key = 'F.' + name.replace(/%/g, '%25').replace(/\//g, '%2F');
   // File names are limited to 255 bytes; long folder names get a hashed key.
   return Buffer.byteLength(key) <= 200 ? key : 'H.' + createHash('sha1').update(name).digest('hex');
@@ -438,8 +440,11 @@ export class MboxStore implements MailStore {
   }
 
   private readUses(): UseMap {
+    const path = join(this.paths.folders, SPECIAL_USE);
     try {
-      return parseUses(readFileSync(join(this.paths.folders, SPECIAL_USE), 'utf8'));
+      // Most users have none: a stat that says so costs less than the error a failed read throws.
+      if (!statSync(path, { throwIfNoEntry: false })) return new Map();
+      return parseUses(readFileSync(path, 'utf8'));
     } catch { return new Map(); }
   }
 
