@@ -180,7 +180,7 @@ function one(it: QuickItem, dirSt: Stats | undefined, dirId: Ident | null, now: 
   if (idxHit && spoolHit && logHit) {
     // Only the directory's identity may be news: the index and the journal's absence were looked at
     // after it, so the next batch need not look at them while the directory keeps it.
-    if (idxSt && !sameIdent(seen!.dir, dirId)) {
+    if (idxSt && dirId && !sameIdent(seen!.dir, dirId)) {
       seen!.dir = dirId;
       news.n++;
     }
