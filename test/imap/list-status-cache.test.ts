@@ -134,14 +134,16 @@ describe('LIST-STATUS answered again after another session or program changed a 
     expect(file, 'list-status.cache written').toBeTruthy();
     const fresh = async () => (await listStatus(await session(t))).get('Box');
 
-    // Forged: Box claims 99 messages.
-    const text = readFileSync(file!, 'latin1');
-    const list = JSON.parse(text.slice(text.indexOf('\n') + 1)) as [string, unknown, number[], ...unknown[]][];
-    const box = list.find((e) => e[0] === 'F.Box.idx');
-    expect(box).toBeTruthy();
-    box![2][0] = 99;
-    const body = Buffer.from(JSON.stringify(list));
-    const forged = Buffer.concat([Buffer.from(`DMLS1 ${(zlib.crc32(body) >>> 0).toString(16).padStart(8, '0')}\n`), body]);
+    // Forged: Box claims 99 messages (the file's layout: quick-status.ts).
+    const forged = Buffer.from(readFileSync(file!));
+    const n = Number(forged.toString('latin1', 16, 24));
+    const names = forged.toString('utf8', 25).split('\n');
+    const e = names.findIndex((x, i) => i % 3 === 0 && x === 'F.Box.idx') / 3;
+    expect(e).toBeGreaterThanOrEqual(0);
+    const numsAt = forged.length - n * 27 * 8;
+    expect(forged.readDoubleLE(numsAt + (e * 27 + 16) * 8)).toBe(3);
+    forged.writeDoubleLE(99, numsAt + (e * 27 + 16) * 8);
+    forged.write((zlib.crc32(forged.subarray(16)) >>> 0).toString(16).padStart(8, '0'), 7, 'latin1');
     writeFileSync(file!, forged);
     expect(await fresh()).toMatch(/^\(MESSAGES 99 /);
 

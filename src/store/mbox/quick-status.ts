@@ -26,6 +26,7 @@
 
 import { existsSync, fstatSync, ftruncateSync, lstatSync, openSync, closeSync, readSync, statSync, writeSync, constants, type Stats } from 'node:fs';
 import * as zlib from 'node:zlib';
+import { endianness } from 'node:os';
 import type { MailboxStatus } from '../types.js';
 import { openChangeLog } from '../changelog.js';
 import { readIndexSummary, stampTail, type IndexSummary } from './index-file.js';
@@ -216,64 +217,46 @@ function remember(key: string, r: Remembered): number {
 // read again. So the file can make an answer cheaper, never different: one that is damaged, half
 // written, of another version, too big, not a plain file of ours (trustedCacheFd: owner, one link, not
 // writable by group or others) or not there is not used. Written in place (no rename: the directory's
-// identity, which `dir` above relies on, stays as it is), behind a SHA-1 of its contents, without fsync
+// identity, which `dir` above relies on, stays as it is), behind a CRC-32 of its contents, without fsync
 // (a cache); a reader that meets a write half done finds the hash wrong and reads the files instead.
 
 /** In the index directory; no mailbox's file is named so (theirs start with INBOX., F. or H.). */
 const FILE = 'list-status.cache';
-const MAGIC = 'DMLS1';
-/** "DMLS1 <CRC-32 of the rest, 8 hex digits>\n", then the JSON list of entries. */
+/** Version 1; L or B: the byte order of the numbers (a host of the other order reads nothing). */
+const MAGIC = `DMLS1${endianness()[0]}`;
+/** "DMLS1L <CRC-32 of the rest, 8 hex digits>\n" (16 bytes), then the count of entries (8 decimal digits
+ *  and "\n"), the text part (per entry its index file name, the spool stamp's inode and mtime, each
+ *  followed by "\n"; UTF-8), padding to a multiple of 8 bytes, and per entry NUMS float64s: the
+ *  identities of index, log, spool and directory (NaN: none) and the summary's numbers. */
 const HEAD = MAGIC.length + 10;
+const NUMS = 27;
 /** Bounds: entries (as `remembered`'s) and bytes of the file read or written. */
 const MAX_FILE_BYTES = 4 << 20;
 
 /** Index directories whose file this process has read (or tried to). */
 const loaded = new Set<string>();
 
-type IdentJson = [number, number, number, number] | null;
-/** name, idx, summary, log, high, spool, dir. */
-type EntryJson = [string, IdentJson, [number, number, number, number, number, number, number, number, number, string, string, number], IdentJson, number, IdentJson, IdentJson];
-
-const identJson = (i: Ident | null): IdentJson => (i ? [i.ino, i.size, i.mtime, i.ctime] : null);
-
-const num = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
-const count = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
-
-function identOf(j: unknown): Ident | null | undefined {
-  if (j === null) return null;
-  if (!Array.isArray(j) || j.length !== 4) return undefined;
-  const [ino, size, mtime, ctime] = j as unknown[];
-  return num(ino) && num(size) && num(mtime) && num(ctime) ? { ino, size, mtime, ctime } : undefined;
-}
-
-const DIGITS = /^\d{1,30}$/;
-
-function entryOf(j: unknown): [string, Remembered] | null {
-  if (!Array.isArray(j) || j.length !== 7) return null;
-  const [name, idxJ, q, logJ, high, spoolJ, dirJ] = j as unknown[];
-  if (typeof name !== 'string' || name.length > 255 || name.includes('/') || !name.endsWith('.idx')) return null;
-  if (!Array.isArray(q) || q.length !== 12 || !count(high)) return null;
-  for (let i = 0; i < 9; i++) if (!count(q[i])) return null;
-  const [messages, unseen, recent, size, uidNext, uidValidity, logSeen, deleted, stampSize, ino, mtime, tail] = q as unknown[];
-  if (typeof ino !== 'string' || typeof mtime !== 'string' || !DIGITS.test(ino) || !DIGITS.test(mtime) || !count(tail)) return null;
-  const idx = identOf(idxJ);
-  const log = identOf(logJ);
-  const spool = identOf(spoolJ);
-  const dir = identOf(dirJ);
-  if (idx === undefined || log === undefined || spool === undefined || dir === undefined) return null;
-  return [name, {
-    idx, log, spool, dir, high,
-    q: {
-      stamp: { size: stampSize as number, ino, mtime, tail }, messages: messages as number, unseen: unseen as number, recent: recent as number,
-      deleted: deleted as number, size: size as number, uidNext: uidNext as number, uidValidity: uidValidity as number, logSeen: logSeen as number,
-    },
-  }];
-}
-
 /** zlib.crc32 (node 20.15 and later; without it nothing is shared). Catches a torn or half-written file,
  *  which is all it is for: whoever can write the file can write the mailbox's own index too. */
-const crc = (zlib as { crc32?: (b: Buffer) => number }).crc32;
-const digest = (b: Buffer): string => (crc!(b) >>> 0).toString(16).padStart(8, '0');
+const crc = (zlib as { crc32?: (b: Uint8Array) => number }).crc32;
+const digest = (b: Uint8Array): string => (crc!(b) >>> 0).toString(16).padStart(8, '0');
+
+const count = (x: number): boolean => Number.isSafeInteger(x) && x >= 0;
+const DIGITS = /^\d{1,30}$/;
+
+/** Numbers at `at` as an identity: all four finite, or all four NaN (none); undefined otherwise. */
+function identAt(n: Float64Array, at: number): Ident | null | undefined {
+  const ino = n[at]!, size = n[at + 1]!, mtime = n[at + 2]!, ctime = n[at + 3]!;
+  if (Number.isFinite(ino) && Number.isFinite(size) && Number.isFinite(mtime) && Number.isFinite(ctime)) return { ino, size, mtime, ctime };
+  return ino !== ino && size !== size && mtime !== mtime && ctime !== ctime ? null : undefined;
+}
+
+function putIdent(n: Float64Array, at: number, i: Ident | null): void {
+  n[at] = i ? i.ino : NaN;
+  n[at + 1] = i ? i.size : NaN;
+  n[at + 2] = i ? i.mtime : NaN;
+  n[at + 3] = i ? i.ctime : NaN;
+}
 
 /** Take in what FILE holds (entries this process has of its own win: they are at least as new). */
 function load(dir: string): void {
@@ -284,26 +267,46 @@ function load(dir: string): void {
     fd = openSync(`${dir}/${FILE}`, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     if (!trustedCacheFd(fd, dir)) return;
     const size = fstatSync(fd).size;
-    if (size > MAX_FILE_BYTES || size < HEAD) return;
-    const b = Buffer.allocUnsafe(size);
-    let n = 0;
-    while (n < size) {
-      const r = readSync(fd, b, n, size - n, n);
+    if (size > MAX_FILE_BYTES || size < HEAD + 9) return;
+    // Its own memory (offset 0), so the numbers can be viewed in place at an offset divisible by 8.
+    const b = Buffer.from(new ArrayBuffer(size));
+    let got = 0;
+    while (got < size) {
+      const r = readSync(fd, b, got, size - got, got);
       if (r <= 0) return;
-      n += r;
+      got += r;
     }
     const head = b.toString('latin1', 0, HEAD);
     if (!head.startsWith(MAGIC + ' ') || head[HEAD - 1] !== '\n') return;
-    const body = b.subarray(HEAD);
-    if (digest(body) !== head.slice(MAGIC.length + 1, HEAD - 1)) return;
-    const list = JSON.parse(body.toString('utf8')) as unknown;
-    if (!Array.isArray(list) || list.length > MAX_ENTRIES) return;
-    for (const j of list) {
-      const e = entryOf(j);
-      if (!e) continue;
-      const key = `${dir}/${e[0]}`;
-      if (remembered.has(key) || (!e[1].idx && !e[1].log && !e[1].spool)) continue;
-      remembered.set(key, e[1]);
+    if (digest(b.subarray(HEAD)) !== head.slice(MAGIC.length + 1, HEAD - 1)) return;
+    const count8 = b.toString('latin1', HEAD, HEAD + 9);
+    if (!/^\d{8}\n$/.test(count8)) return;
+    const n = Number(count8.slice(0, 8));
+    if (n > MAX_ENTRIES) return;
+    const numsAt = size - n * NUMS * 8;
+    if (numsAt < HEAD + 9 || numsAt % 8 !== 0) return;
+    const text = b.toString('utf8', HEAD + 9, numsAt).split('\n');
+    if (text.length < 3 * n) return;
+    const nums = new Float64Array(b.buffer, numsAt, n * NUMS);
+    for (let e = 0; e < n; e++) {
+      const name = text[3 * e]!, ino = text[3 * e + 1]!, mtime = text[3 * e + 2]!;
+      const key = `${dir}/${name}`;
+      if (remembered.has(key) || name.length > 255 || name.includes('/') || !name.endsWith('.idx')) continue;
+      if (!DIGITS.test(ino) || !DIGITS.test(mtime)) continue;
+      const at = e * NUMS;
+      const idx = identAt(nums, at), log = identAt(nums, at + 4), spool = identAt(nums, at + 8), dirId = identAt(nums, at + 12);
+      if (idx === undefined || log === undefined || spool === undefined || dirId === undefined || (!idx && !log && !spool)) continue;
+      let ok = true;
+      for (let k = at + 16; k < at + NUMS; k++) if (!count(nums[k]!)) ok = false;
+      if (!ok) continue;
+      remembered.set(key, {
+        idx, log, spool, dir: dirId, high: nums[at + 26]!,
+        q: {
+          messages: nums[at + 16]!, unseen: nums[at + 17]!, recent: nums[at + 18]!, size: nums[at + 19]!, uidNext: nums[at + 20]!,
+          uidValidity: nums[at + 21]!, logSeen: nums[at + 22]!, deleted: nums[at + 23]!,
+          stamp: { size: nums[at + 24]!, ino, mtime, tail: nums[at + 25]! },
+        },
+      });
     }
     while (remembered.size > MAX_ENTRIES) remembered.delete(remembered.keys().next().value!);
   } catch {
@@ -316,17 +319,33 @@ function load(dir: string): void {
 /** Write down what this process remembers of the directory (after a batch that learnt something). */
 function save(dir: string): void {
   const prefix = `${dir}/`;
-  const list: EntryJson[] = [];
+  const keep: [string, Remembered][] = [];
+  let text = '';
   for (const [key, r] of remembered) {
     if (!key.startsWith(prefix) || key.indexOf('/', prefix.length) >= 0) continue;
-    const q = r.q;
-    list.push([key.slice(prefix.length), identJson(r.idx),
-      [q.messages, q.unseen, q.recent, q.size, q.uidNext, q.uidValidity, q.logSeen, q.deleted, q.stamp.size, q.stamp.ino, q.stamp.mtime, q.stamp.tail],
-      identJson(r.log), r.high, identJson(r.spool), identJson(r.dir)]);
+    const name = key.slice(prefix.length);
+    keep.push([name, r]);
+    text += `${name}\n${r.q.stamp.ino}\n${r.q.stamp.mtime}\n`;
   }
-  const body = Buffer.from(JSON.stringify(list));
-  if (body.length + HEAD > MAX_FILE_BYTES) return;
-  const all = Buffer.concat([Buffer.from(`${MAGIC} ${digest(body)}\n`, 'latin1'), body]);
+  const start = HEAD + 9;
+  const textLen = Buffer.byteLength(text);
+  const numsAt = Math.ceil((start + textLen) / 8) * 8;
+  const all = Buffer.from(new ArrayBuffer(numsAt + keep.length * NUMS * 8));
+  if (all.length > MAX_FILE_BYTES) return;
+  all.write(`${String(keep.length).padStart(8, '0')}\n`, HEAD, 'latin1');
+  all.write(text, start, 'utf8');
+  all.fill(0x0a, start + textLen, numsAt);
+  const nums = new Float64Array(all.buffer, numsAt, keep.length * NUMS);
+  keep.forEach(([, r], e) => {
+    const at = e * NUMS;
+    const q = r.q;
+    putIdent(nums, at, r.idx);
+    putIdent(nums, at + 4, r.log);
+    putIdent(nums, at + 8, r.spool);
+    putIdent(nums, at + 12, r.dir);
+    nums.set([q.messages, q.unseen, q.recent, q.size, q.uidNext, q.uidValidity, q.logSeen, q.deleted, q.stamp.size, q.stamp.tail, r.high], at + 16);
+  });
+  all.write(`${MAGIC} ${digest(all.subarray(HEAD))}\n`, 0, 'latin1');
   const path = `${dir}/${FILE}`;
   let fd = -1;
   try {
