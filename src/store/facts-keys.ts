@@ -203,7 +203,17 @@ export class LazyKeys implements KeysRecord, SortKeys, ThreadingKeys, MessageFac
   get sortKeys(): SortKeys { return this; }
   get threading(): ThreadingKeys { return this; }
   get dateHeader(): string | null { return this.full.sortKeys.dateHeader; }
-  get subject(): string | null { return this.full.sortKeys.subject; }
+  get subject(): string | null {
+    if (this.all) return this.all.sortKeys.subject;
+    // THREAD asks the top-level threads' messages for their subject only: that string alone.
+    const b = this.b;
+    let p = this.p + 16;
+    const len = b.readUInt32LE(p);
+    if (len !== NULL) p += len;
+    p += 4;
+    const sl = b.readUInt32LE(p);
+    return sl === NULL ? null : b.toString('utf8', p + 4, p + 4 + sl);
+  }
   get from(): SortAddress | null { return this.full.sortKeys.from; }
   get to(): SortAddress | null { return this.full.sortKeys.to; }
   get cc(): SortAddress | null { return this.full.sortKeys.cc; }
@@ -301,6 +311,14 @@ export class IdSpace {
 
   /** The number of an ID given as a string. */
   internString(id: string): number {
+    if (LONE_SURROGATE.test(id)) {
+      // Not faithful in UTF-8 (two such strings could share bytes): its UTF-16 units after a 0xff byte,
+      // which no UTF-8 text has, so it equals only itself.
+      const b = Buffer.allocUnsafe(1 + 2 * id.length);
+      b[0] = 0xff;
+      for (let k = 0; k < id.length; k++) b.writeUInt16LE(id.charCodeAt(k), 1 + 2 * k);
+      return this.intern(b, 0, b.length);
+    }
     const need = Buffer.byteLength(id, 'utf8');
     if (scratch.length < need) scratch = Buffer.allocUnsafe(need);
     const n = scratch.write(id, 0, 'utf8');
