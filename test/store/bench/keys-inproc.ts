@@ -12,7 +12,7 @@ import { resolveMboxPaths } from '../../../src/store/paths.js';
 import { MboxStore } from '../../../src/store/mbox/store.js';
 import { processCaches } from '../../../src/store/process-cache.js';
 import { messageFacts } from '../../../src/imap/sort-keys.js';
-import { numberLine, sortOrder, sentDate } from '../../../src/imap/sort.js';
+import { numberLine, sortOrder } from '../../../src/imap/sort.js';
 import { formatThreads } from '../../../src/imap/thread.js';
 import { referencesTree } from '../../../src/imap/commands/thread.js';
 import type { Mailbox } from '../../../src/store/types.js';
@@ -55,7 +55,6 @@ async function main(): Promise<void> {
     console.log(`cold (parse all): ${(performance.now() - t0).toFixed(0)} ms`);
     await box.close();
   }
-  void sentDate;
   const only = process.env.CASES?.split(',');
   const prof = process.env.PROF ? new Session() : null;
   for (const [name, fn] of Object.entries(cases)) {
