@@ -10,8 +10,8 @@
 import { promises as fsp, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { ExpungedSince, FactsRequest, Flag, Mailbox, MailboxState, MessageFacts, MessageInfo, StoreMode } from '../types.js';
-import { mailboxFacts, mailboxFactsAll, type FactsSource } from '../facts.js';
+import type { ExpungedSince, FactsRequest, Flag, KeyColumns, KeyColumnsRequest, Mailbox, MailboxState, MessageFacts, MessageInfo, StoreMode } from '../types.js';
+import { mailboxFacts, mailboxFactsAll, mailboxKeyColumns, type FactsSource } from '../facts.js';
 import { FactsFile } from '../facts-file.js';
 import { StoreError } from '../types.js';
 import { CHANGE_APPEND, CHANGE_EXPUNGE, CHANGE_FLAGS, CHANGE_PURGE, type ChangeLog, type ChangeRecord } from '../changelog.js';
@@ -690,6 +690,11 @@ export class MaildirMailbox implements Mailbox {
   factsAll(uids: readonly number[], want: FactsRequest): Promise<MessageFacts[]> {
     this.factsFile ??= new FactsFile({ dir: this.dir, name: FACTS_CACHE, writable: !this.readOnly, log: this.env.log });
     return mailboxFactsAll(this.factsFile, this.factsSource(), uids, want);
+  }
+
+  keyColumns(uids: readonly number[], want: KeyColumnsRequest): Promise<KeyColumns> {
+    this.factsFile ??= new FactsFile({ dir: this.dir, name: FACTS_CACHE, writable: !this.readOnly, log: this.env.log });
+    return mailboxKeyColumns(this.factsFile, this.factsSource(), uids, want);
   }
 
   private factsSource(): FactsSource {

@@ -4,8 +4,8 @@ import { Pacer, runPaced, runSteps, type Steps } from '../pace.js';
 import { Readable } from 'node:stream';
 import { lstatSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { Mailbox, MailboxState, MessageInfo, Flag, StoreMode, ExpungedSince, FactsRequest, MessageFacts } from '../types.js';
-import { mailboxFacts, mailboxFactsAll, type FactsSource } from '../facts.js';
+import type { Mailbox, MailboxState, MessageInfo, Flag, StoreMode, ExpungedSince, FactsRequest, KeyColumns, KeyColumnsRequest, MessageFacts } from '../types.js';
+import { mailboxFacts, mailboxFactsAll, mailboxKeyColumns, type FactsSource } from '../facts.js';
 import { FactsFile } from '../facts-file.js';
 import { StoreError } from '../types.js';
 import type { MboxFile } from './file.js';
@@ -288,6 +288,12 @@ export class MboxMailbox implements Mailbox {
     this.live();
     this.factsFile ??= new FactsFile({ dir: this.file.indexDir, name: basename(this.file.factsPath), writable: !this.readOnly });
     return mailboxFactsAll(this.factsFile, this.factsSource(), uids, want);
+  }
+
+  keyColumns(uids: readonly number[], want: KeyColumnsRequest): Promise<KeyColumns> {
+    this.live();
+    this.factsFile ??= new FactsFile({ dir: this.file.indexDir, name: basename(this.file.factsPath), writable: !this.readOnly });
+    return mailboxKeyColumns(this.factsFile, this.factsSource(), uids, want);
   }
 
   private factsSource(): FactsSource {
