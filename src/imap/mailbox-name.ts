@@ -100,5 +100,8 @@ const SPECIAL: Record<string, string> = {
 
 export function specialUse(name: string): string | undefined {
   if (name.includes('/')) return undefined;
-  return SPECIAL[(decodeMutf7(name) ?? name).toLowerCase()];
+  // Without '&' a modified UTF-7 name is its own decoding. Own keys only: a folder named
+  // "constructor" or "toString" has no special use.
+  const key = (name.includes('&') ? decodeMutf7(name) ?? name : name).toLowerCase();
+  return Object.hasOwn(SPECIAL, key) ? SPECIAL[key] : undefined;
 }

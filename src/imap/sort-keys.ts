@@ -3,7 +3,7 @@
 // store (Mailbox.facts(): sort and threading keys, answered from its per-mailbox cache); what the
 // RFCs derive from them (base subject, i;unicode-casemap keys, the References/In-Reply-To rule) is
 // worked out here, once per message and session.
-import type { Mailbox, MessageInfo, SortAddress, SortKeys, ThreadingKeys } from '../store/types.js';
+import type { KeyColumns, Mailbox, MessageInfo, SortAddress, SortKeys, ThreadingKeys } from '../store/types.js';
 import { decodeHeaderValue } from '../mime/decode.js';
 import { baseSubject } from '../mime/base-subject.js';
 import { unicodeCasemap } from '../mime/collation.js';
@@ -31,6 +31,15 @@ export interface SortFacts {
 /** Largest number of References a message contributes (a hostile header stays bounded). */
 const MAX_REFERENCES = 1000;
 
+/** What message i of key columns threads by (SortFacts.references' rule, on numbers): its first n
+ *  References (n returned, at most MAX_REFERENCES), else (none) its first In-Reply-To ID (-1 returned),
+ *  else nothing (0). */
+export function referenceCount(kc: KeyColumns, i: number): number {
+  const r = kc.refStart[i + 1]! - kc.refStart[i]!;
+  if (r) return Math.min(r, MAX_REFERENCES);
+  return kc.inReplyTo[i]! >= 0 ? -1 : 0;
+}
+
 /** ENVELOPE's fillers for a missing part are not part of the address. */
 const real = (s: string | null, missing: string): string => (s === null || s === missing ? '' : s);
 
@@ -55,7 +64,7 @@ function displayKey(a: SortAddress | null): string {
  *  its first use only (SORT (DATE) over 100k messages folds no subject), then kept. */
 class Derived implements SortFacts {
   private subject?: { key: string; replyOrForward: boolean };
-  private keys: (string | undefined)[] = [];
+  private keys?: (string | undefined)[];
   private refs?: readonly string[];
   readonly sentDate: number | null;
 
@@ -82,11 +91,11 @@ class Derived implements SortFacts {
 
   get subjectKey(): string { return this.base().key; }
   get replyOrForward(): boolean { return this.base().replyOrForward; }
-  get fromKey(): string { return (this.keys[0] ??= mailboxKey(this.sk.from)); }
-  get toKey(): string { return (this.keys[1] ??= mailboxKey(this.sk.to)); }
-  get ccKey(): string { return (this.keys[2] ??= mailboxKey(this.sk.cc)); }
-  get displayFromKey(): string { return (this.keys[3] ??= displayKey(this.sk.from)); }
-  get displayToKey(): string { return (this.keys[4] ??= displayKey(this.sk.to)); }
+  get fromKey(): string { return ((this.keys ??= [])[0] ??= mailboxKey(this.sk.from)); }
+  get toKey(): string { return ((this.keys ??= [])[1] ??= mailboxKey(this.sk.to)); }
+  get ccKey(): string { return ((this.keys ??= [])[2] ??= mailboxKey(this.sk.cc)); }
+  get displayFromKey(): string { return ((this.keys ??= [])[3] ??= displayKey(this.sk.from)); }
+  get displayToKey(): string { return ((this.keys ??= [])[4] ??= displayKey(this.sk.to)); }
 }
 
 export function deriveFacts(sk: SortKeys, th: ThreadingKeys): SortFacts {

@@ -78,13 +78,23 @@ function keyOf(key: SortKeyName, info: MessageInfo, facts: SortFacts | null): nu
  * `seqs[i]` and `facts[i]` of the same message; facts null when no criterion needs them). Each key is
  * worked out once, before sorting (a column per criterion: numbers in a Float64Array), so comparisons
  * only compare numbers and strings; input already in order (DATE or ARRIVAL of mail delivered in turn)
- * is recognised in one pass and not sorted.
+ * is recognised in one pass and not sorted. `sentDates` (NaN: none), when given, are DATE's keys instead
+ * of facts' sentDate.
  */
-export function sortOrder(infos: readonly MessageInfo[], seqs: ArrayLike<number>, facts: readonly (SortFacts | null)[] | null, criteria: readonly SortCriterion[]): number[] {
+export function sortOrder(infos: readonly MessageInfo[], seqs: ArrayLike<number>, facts: readonly (SortFacts | null)[] | null, criteria: readonly SortCriterion[], sentDates?: ArrayLike<number>): number[] {
   const n = infos.length;
   const cols = criteria.map((c) => {
     const numeric = c.key === 'ARRIVAL' || c.key === 'SIZE' || c.key === 'DATE';
     const sign = c.reverse ? -1 : 1;
+    if (numeric && c.key === 'DATE' && sentDates) {
+      // Sent dates given as a column (NaN: none, INTERNALDATE then), instead of facts.
+      const v = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        const d = sentDates[i]!;
+        v[i] = Number.isNaN(d) ? infos[i]!.internalDate.getTime() : d;
+      }
+      return { sign, num: v, str: null };
+    }
     if (numeric) {
       const v = new Float64Array(n);
       for (let i = 0; i < n; i++) v[i] = keyOf(c.key, infos[i]!, facts ? facts[i]! : null) as number;

@@ -26,33 +26,49 @@ export interface ThreadMessage {
 /** A thread forest: node `x` shows `shown[x]` (a dummy: -1); its children are firstChild[x], then
  *  nextSibling of each; the top level is `roots`, in order. */
 export interface ThreadTree {
-  readonly shown: readonly number[];
-  readonly firstChild: readonly number[];
-  readonly nextSibling: readonly number[];
+  readonly shown: ArrayLike<number>;
+  readonly firstChild: ArrayLike<number>;
+  readonly nextSibling: ArrayLike<number>;
   readonly roots: readonly number[];
 }
 
 const NONE = -1;
 
-/** Children lists in flat arrays. */
+/** Children lists in flat typed arrays (grown by doubling). */
 class Forest {
-  readonly parent: number[] = [];
-  readonly first: number[] = [];
-  readonly last: number[] = [];
-  readonly next: number[] = [];
-  readonly prev: number[] = [];
+  parent: Int32Array;
+  first: Int32Array;
+  last: Int32Array;
+  next: Int32Array;
+  prev: Int32Array;
   size = 0;
+
+  constructor(room: number) {
+    const k = Math.max(16, room);
+    this.parent = new Int32Array(k);
+    this.first = new Int32Array(k);
+    this.last = new Int32Array(k);
+    this.next = new Int32Array(k);
+    this.prev = new Int32Array(k);
+  }
 
   add(): number {
     const x = this.size++;
-    this.parent.push(NONE);
-    this.first.push(NONE);
-    this.last.push(NONE);
-    this.next.push(NONE);
-    this.prev.push(NONE);
+    if (x >= this.parent.length) {
+      const grow = (a: Int32Array): Int32Array => { const b = new Int32Array(a.length * 2); b.set(a); return b; };
+      this.parent = grow(this.parent);
+      this.first = grow(this.first);
+      this.last = grow(this.last);
+      this.next = grow(this.next);
+      this.prev = grow(this.prev);
+    }
+    this.parent[x] = NONE;
+    this.first[x] = NONE;
+    this.last[x] = NONE;
+    this.next[x] = NONE;
+    this.prev[x] = NONE;
     return x;
   }
-
   /** Append `c` (which has no parent) to `p`'s children. */
   link(p: number, c: number): void {
     this.parent[c] = p;
@@ -123,7 +139,7 @@ export function threadOrderedSubject(msgs: readonly ThreadMessage[]): ThreadTree
   const byDate = byDateOf(msgs);
   const order = msgs.map((_, i) => i);
   order.sort((a, b) => compareCodepoints(msgs[a]!.subjectKey, msgs[b]!.subjectKey) || byDate(a, b));
-  const f = new Forest();
+  const f = new Forest(msgs.length);
   for (let i = 0; i < msgs.length; i++) f.add();
   const roots: number[] = [];
   let head = NONE;
@@ -135,28 +151,81 @@ export function threadOrderedSubject(msgs: readonly ThreadMessage[]): ThreadTree
   return { shown: msgs.map((m) => m.n), firstChild: f.first, nextSibling: f.next, roots };
 }
 
-/** REFERENCES (RFC 5256 §2.2), steps 1 to 6. */
+/**
+ * REFERENCES' input as columns (message i = the i-th, in ascending sequence order): what is shown, the
+ * sequence number and sent date, and the Message-ID and References as numbers (equal numbers exactly
+ * for equal IDs; -1: no Message-ID) below `idLimit`. References are already what RFC 5256 threads by
+ * (References, else In-Reply-To's first ID; sort-keys.ts).
+ */
+export interface ThreadColumns {
+  readonly count: number;
+  readonly shown: ArrayLike<number>;
+  readonly seq: ArrayLike<number>;
+  readonly date: ArrayLike<number>;
+  readonly messageId: ArrayLike<number>;
+  /** Message i's references are refs[refStart[i]] up to refs[refStart[i + 1]]. */
+  readonly refStart: ArrayLike<number>;
+  readonly refs: ArrayLike<number>;
+  readonly idLimit: number;
+}
+
+/** REFERENCES steps 1 to 4 done: `leads` are the messages whose base subject (and reply flag) step 5
+ *  needs (those that date and title a top-level thread); `finish` does steps 5 and 6 with them. */
+export interface ReferencesForest {
+  readonly leads: readonly number[];
+  finish(subjectKey: (i: number) => string, replyOrForward: (i: number) => boolean): ThreadTree;
+}
+
+/** REFERENCES (RFC 5256 §2.2), steps 1 to 6, over ThreadMessage objects (IDs numbered here). */
 export function threadReferences(input: readonly ThreadMessage[]): ThreadTree {
   const msgs = [...input].sort((a, b) => a.seq - b.seq);
   const n = msgs.length;
-  const f = new Forest();
-  for (let i = 0; i < n; i++) f.add();
-  const byDate = byDateOf(msgs);
-  // (1) Message IDs: the first (lowest sequence number) message with an ID owns it; a message with
-  // none, or with a duplicate, gets a unique one (is simply not findable).
-  const byId = new Map<string, number>();
-  for (let i = n - 1; i >= 0; i--) {
-    // Backwards, so that the lowest sequence number's set is the last: one Map operation per message.
-    const id = msgs[i]!.messageId;
-    if (id !== null) byId.set(id, i);
+  const ids = new Map<string, number>();
+  const num = (id: string): number => {
+    let x = ids.get(id);
+    if (x === undefined) ids.set(id, (x = ids.size));
+    return x;
+  };
+  const messageId: number[] = [];
+  const refStart: number[] = [];
+  const refs: number[] = [];
+  for (const m of msgs) {
+    messageId.push(m.messageId === null ? -1 : num(m.messageId));
+    refStart.push(refs.length);
+    for (const r of m.references) refs.push(num(r));
   }
+  refStart.push(refs.length);
+  const forest = referencesForest({
+    count: n, shown: msgs.map((m) => m.n), seq: msgs.map((m) => m.seq), date: msgs.map((m) => m.date),
+    messageId, refStart, refs, idLimit: ids.size,
+  });
+  return forest.finish((i) => msgs[i]!.subjectKey, (i) => msgs[i]!.replyOrForward);
+}
+
+/** REFERENCES steps 1 to 4 over columns (no string, no object per message or node). */
+export function referencesForest(c: ThreadColumns): ReferencesForest {
+  const n = c.count;
+  const f = new Forest(2 * n + 16);
+  for (let i = 0; i < n; i++) f.add();
+  const { date, seq } = c;
+  const byDate = (a: number, b: number): number => date[a]! - date[b]! || seq[a]! - seq[b]!;
+  // (1) Message IDs: the first (lowest sequence number) message with an ID owns it; a message with
+  // none, or with a duplicate, gets a unique one (is simply not findable). owner[id]: its node.
+  const owner = new Int32Array(c.idLimit).fill(NONE);
+  for (let i = n - 1; i >= 0; i--) {
+    // Backwards, so that the lowest sequence number's is the last written.
+    const id = c.messageId[i]!;
+    if (id >= 0) owner[id] = i;
+  }
+  const { refStart, refs } = c;
   for (let cur = 0; cur < n; cur++) {
     // (1A) Link the references together, each the parent of the next, without changing a link that
     // exists and without closing a loop.
     let prev = NONE;
-    for (const id of msgs[cur]!.references) {
-      let x = byId.get(id);
-      if (x === undefined) byId.set(id, (x = f.add())); // a dummy
+    for (let k = refStart[cur]!, end = refStart[cur + 1]!; k < end; k++) {
+      const id = refs[k]!;
+      let x = owner[id]!;
+      if (x === NONE) owner[id] = x = f.add(); // a dummy
       if (prev !== NONE && x !== prev && f.parent[x] === NONE && !f.wouldLoop(prev, x)) f.link(prev, x);
       prev = x;
     }
@@ -224,73 +293,81 @@ export function threadReferences(input: readonly ThreadMessage[]): ThreadTree {
   // (4) Sort the top level by sent date (a dummy by its earliest child).
   for (const r of roots) if (!isMsg(r)) sortChildren(r);
   roots.sort(compareNodes);
-  // (5) Gather the top level by base subject.
-  const subjectOf = (x: number): string => {
-    const l = lead(x);
-    return l === NONE ? '' : msgs[l]!.subjectKey;
+  const leads: number[] = [];
+  for (const r of roots) {
+    const l = lead(r);
+    if (l !== NONE) leads.push(l);
+  }
+  const finish = (subjectKey: (i: number) => string, replyOrForward: (i: number) => boolean): ThreadTree => {
+    // (5) Gather the top level by base subject.
+    const subjectOf = (x: number): string => {
+      const l = lead(x);
+      return l === NONE ? '' : subjectKey(l);
+    };
+    // The table: one entry per base subject, found once per thread (`entry[i]`, shared by the threads
+    // of a subject), so the merge pass below looks nothing up and skips subjects with one thread.
+    const table = new Map<string, { t: number; count: number }>();
+    const entry: ({ t: number; count: number } | null)[] = [];
+    for (let i = 0; i < roots.length; i++) {
+      const x = roots[i]!;
+      const subj = subjectOf(x);
+      if (subj === '') { entry.push(null); continue; }
+      let e = table.get(subj);
+      if (e === undefined) table.set(subj, (e = { t: x, count: 0 }));
+      else if (isMsg(e.t) && (!isMsg(x) || (replyOrForward(e.t) && !replyOrForward(x)))) e.t = x;
+      e.count++;
+      entry.push(e);
+    }
+    const removed = new Set<number>();
+    const replaced = new Map<number, number>();
+    for (let i = 0; i < roots.length; i++) {
+      const e = entry[i];
+      if (!e || e.count === 1) continue;
+      const x = roots[i]!;
+      const t = e.t;
+      if (t === x) continue;
+      if (!isMsg(t) && !isMsg(x)) {
+        for (const c of f.children(x)) { f.parent[c] = NONE; f.link(t, c); }
+        f.first[x] = f.last[x] = NONE;
+      } else if (!isMsg(t)) {
+        f.link(t, x);
+      } else if (isMsg(x) && replyOrForward(x) && !replyOrForward(t)) {
+        f.link(t, x);
+      } else {
+        const d = f.add();
+        replaced.set(t, d);
+        f.link(d, t);
+        f.link(d, x);
+        e.t = d;
+      }
+      removed.add(x);
+    }
+    if (removed.size || replaced.size) {
+      const seen = new Set<number>();
+      const out: number[] = [];
+      for (let r of roots) {
+        if (removed.has(r)) continue;
+        // A table entry may have been wrapped more than once.
+        for (let w = replaced.get(r); w !== undefined; w = replaced.get(r)) r = w;
+        if (!seen.has(r)) { seen.add(r); out.push(r); }
+      }
+      roots = out;
+    }
+    // (6) Sort every set of siblings by sent date, deepest first; a dummy by its first child.
+    pre.length = 0;
+    for (const r of roots) stack.push(r); // not push(...roots): too many arguments for a big mailbox
+    while (stack.length) {
+      const x = stack.pop()!;
+      pre.push(x);
+      for (let c = f.first[x]!; c !== NONE; c = f.next[c]!) stack.push(c);
+    }
+    for (let i = pre.length - 1; i >= 0; i--) sortChildren(pre[i]!);
+    roots.sort(compareNodes);
+    const shown = new Int32Array(f.size);
+    for (let i = 0; i < f.size; i++) shown[i] = i < n ? c.shown[i]! : NONE;
+    return { shown, firstChild: f.first, nextSibling: f.next, roots };
   };
-  // The table: one entry per base subject, found once per thread (`entry[i]`, shared by the threads
-  // of a subject), so the merge pass below looks nothing up and skips subjects with one thread.
-  const table = new Map<string, { t: number; count: number }>();
-  const entry: ({ t: number; count: number } | null)[] = [];
-  for (let i = 0; i < roots.length; i++) {
-    const x = roots[i]!;
-    const subj = subjectOf(x);
-    if (subj === '') { entry.push(null); continue; }
-    let e = table.get(subj);
-    if (e === undefined) table.set(subj, (e = { t: x, count: 0 }));
-    else if (isMsg(e.t) && (!isMsg(x) || (msgs[e.t]!.replyOrForward && !msgs[x]!.replyOrForward))) e.t = x;
-    e.count++;
-    entry.push(e);
-  }
-  const removed = new Set<number>();
-  const replaced = new Map<number, number>();
-  for (let i = 0; i < roots.length; i++) {
-    const e = entry[i];
-    if (!e || e.count === 1) continue;
-    const x = roots[i]!;
-    const t = e.t;
-    if (t === x) continue;
-    if (!isMsg(t) && !isMsg(x)) {
-      for (const c of f.children(x)) { f.parent[c] = NONE; f.link(t, c); }
-      f.first[x] = f.last[x] = NONE;
-    } else if (!isMsg(t)) {
-      f.link(t, x);
-    } else if (isMsg(x) && msgs[x]!.replyOrForward && !msgs[t]!.replyOrForward) {
-      f.link(t, x);
-    } else {
-      const d = f.add();
-      replaced.set(t, d);
-      f.link(d, t);
-      f.link(d, x);
-      e.t = d;
-    }
-    removed.add(x);
-  }
-  if (removed.size || replaced.size) {
-    const seen = new Set<number>();
-    const out: number[] = [];
-    for (let r of roots) {
-      if (removed.has(r)) continue;
-      // A table entry may have been wrapped more than once.
-      for (let w = replaced.get(r); w !== undefined; w = replaced.get(r)) r = w;
-      if (!seen.has(r)) { seen.add(r); out.push(r); }
-    }
-    roots = out;
-  }
-  // (6) Sort every set of siblings by sent date, deepest first; a dummy by its first child.
-  pre.length = 0;
-  for (const r of roots) stack.push(r); // not push(...roots): too many arguments for a big mailbox
-  while (stack.length) {
-    const x = stack.pop()!;
-    pre.push(x);
-    for (let c = f.first[x]!; c !== NONE; c = f.next[c]!) stack.push(c);
-  }
-  for (let i = pre.length - 1; i >= 0; i--) sortChildren(pre[i]!);
-  roots.sort(compareNodes);
-  const shown: number[] = [];
-  for (let i = 0; i < f.size; i++) shown.push(i < n ? msgs[i]!.n : NONE);
-  return { shown, firstChild: f.first, nextSibling: f.next, roots };
+  return { leads, finish };
 }
 
 // Work items of formatThreads' stack besides nodes (which are >= 0).

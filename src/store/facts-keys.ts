@@ -182,7 +182,7 @@ function wellFormed(b: Buffer, p: number, end: number): boolean {
  * A record's keys, decoded as they are asked for: the two dates (SORT DATE, SEARCH SENT*) straight
  * from their fixed place, every string only when something reads one (then the whole record, once).
  * SORT (DATE) or a SENT* search over 100k messages thus makes no string at all. One object per record
- * and process (kept in its Slot): callers may key their own derived values on it (sort-keys.ts). It is
+ * and process (kept in its SlotTable row): callers may key their own derived values on it (sort-keys.ts). It is
  * a whole MessageFacts answer too ({ uid, exists, sortKeys, threading }), so that factsAll() answers
  * 100k messages without making an object per message.
  */
@@ -191,7 +191,9 @@ export class LazyKeys implements KeysRecord, SortKeys, ThreadingKeys, MessageFac
   readonly exists = true;
   readonly sentDate: number | null;
   readonly sentDay: number | null;
+  readonly payloadBytes: number;
   constructor(readonly uid: number, private readonly b: Buffer, private readonly p: number, private readonly end: number) {
+    this.payloadBytes = end - p;
     const d = b.readDoubleLE(p);
     const day = b.readDoubleLE(p + 8);
     this.sentDate = Number.isNaN(d) ? null : d;
@@ -201,30 +203,23 @@ export class LazyKeys implements KeysRecord, SortKeys, ThreadingKeys, MessageFac
   get sortKeys(): SortKeys { return this; }
   get threading(): ThreadingKeys { return this; }
   get dateHeader(): string | null { return this.full.sortKeys.dateHeader; }
-  get subject(): string | null { return this.full.sortKeys.subject; }
+  get subject(): string | null {
+    if (this.all) return this.all.sortKeys.subject;
+    // THREAD asks the top-level threads' messages for their subject only: that string alone.
+    const b = this.b;
+    let p = this.p + 16;
+    const len = b.readUInt32LE(p);
+    if (len !== NULL) p += len;
+    p += 4;
+    const sl = b.readUInt32LE(p);
+    return sl === NULL ? null : b.toString('utf8', p + 4, p + 4 + sl);
+  }
   get from(): SortAddress | null { return this.full.sortKeys.from; }
   get to(): SortAddress | null { return this.full.sortKeys.to; }
   get cc(): SortAddress | null { return this.full.sortKeys.cc; }
   get messageId(): string | null { return this.full.threading.messageId; }
   get inReplyTo(): readonly string[] { return this.full.threading.inReplyTo; }
   get references(): readonly string[] { return this.full.threading.references; }
-}
-
-interface Slot {
-  buf: Buffer;
-  /** Where the keys start (after uid and identity) and the payload ends. */
-  keys: number;
-  end: number;
-  /** Record length in the file (framing included), for compaction and dead-space accounting. */
-  size: number;
-  /** Where the whole record (framing included) lies in `buf`. */
-  at: number;
-  identity: string;
-  /** The identity as two numbers when it is written `${a}.${b}` (mbox: size and hash), else NaN: lets
-   *  lookupPair() compare numbers instead of building the string per message. */
-  pa: number;
-  pb: number;
-  decoded?: LazyKeys;
 }
 
 /** An identity `${a}.${b}` of two numbers, as [a, b]; [NaN, NaN] for any other form. */
@@ -238,19 +233,266 @@ function pairOf(identity: string): [number, number] {
   return [NaN, NaN];
 }
 
-/** The records by UID: an array indexed by UID (SORT over 100k messages looks each up: no hashing, and
- *  neighbours in memory), with the UIDs in first-insertion order for walking it (it may be sparse). */
-class SlotTable {
-  private readonly byUid: (Slot | undefined)[] = [];
-  private readonly uids: number[] = [];
-  get(uid: number): Slot | undefined { return this.byUid[uid]; }
-  set(uid: number, s: Slot): void {
-    if (this.byUid[uid] === undefined) this.uids.push(uid);
-    this.byUid[uid] = s;
+/** A run of ASCII digits [s, e) as a number when it is how `String(n)` writes a safe integer (no
+ *  leading zero but "0" itself, at most 15 digits); NaN otherwise. */
+function digitsAt(b: Buffer, s: number, e: number): number {
+  if (e <= s || e - s > 15 || (b[s] === 0x30 && e - s > 1)) return NaN;
+  let v = 0;
+  for (let i = s; i < e; i++) {
+    const c = b[i]! - 0x30;
+    if (c < 0 || c > 9) return NaN;
+    v = v * 10 + c;
   }
-  keys(): number[] { return [...this.uids]; }
-  *[Symbol.iterator](): IterableIterator<[number, Slot]> {
-    for (const uid of this.uids) yield [uid, this.byUid[uid]!];
+  return v;
+}
+
+/**
+ * Message-IDs as numbers: equal numbers exactly for equal IDs (byte for byte in UTF-8, which for the
+ * strings a record can hold — no lone surrogate — is string equality). An open-addressing table of
+ * numbers keyed by a hash of the bytes; a hash match is believed only when the bytes match too, so two
+ * IDs of one hash stay two numbers. The bytes of each ID are copied into one arena: no string and no
+ * object per ID. Numbers only grow (0, 1, ...): a number once given keeps its meaning for the life of
+ * the space.
+ */
+export class IdSpace {
+  private table = new Int32Array(1024).fill(-1);
+  private hashes = new Uint32Array(256);
+  private offs = new Uint32Array(256);
+  private lens = new Uint32Array(256);
+  private arena = Buffer.allocUnsafe(8192);
+  private used = 0;
+  count = 0;
+  /** `hash` only for tests (a poor hash must cost speed, never answers). */
+  constructor(private readonly hash: (b: Uint8Array, s: number, e: number) => number = fnv1a) {}
+
+  /** The number of the ID whose UTF-8 bytes are b[s, e). */
+  intern(b: Uint8Array, s: number, e: number): number {
+    const h = this.hash(b, s, e) >>> 0;
+    const len = e - s;
+    let mask = this.table.length - 1;
+    let i = h & mask;
+    for (;;) {
+      const id = this.table[i]!;
+      if (id < 0) break;
+      if (this.hashes[id] === h && this.lens[id] === len && this.same(this.offs[id]!, b, s, len)) return id;
+      i = (i + 1) & mask;
+    }
+    const id = this.count++;
+    if (id >= this.hashes.length) {
+      const grow = <T extends Uint32Array>(a: T): T => { const x = new Uint32Array(a.length * 2) as T; x.set(a); return x; };
+      this.hashes = grow(this.hashes);
+      this.offs = grow(this.offs);
+      this.lens = grow(this.lens);
+    }
+    if (this.used + len > this.arena.length) {
+      const a = Buffer.allocUnsafe(Math.max(this.arena.length * 2, this.used + len));
+      this.arena.copy(a, 0, 0, this.used);
+      this.arena = a;
+    }
+    for (let k = 0; k < len; k++) this.arena[this.used + k] = b[s + k]!;
+    this.hashes[id] = h;
+    this.offs[id] = this.used;
+    this.lens[id] = len;
+    this.used += len;
+    this.table[i] = id;
+    if (this.count * 2 > this.table.length) {
+      // Rehash into a table twice the size (kept at most half full).
+      const t = new Int32Array(this.table.length * 2).fill(-1);
+      mask = t.length - 1;
+      for (let k = 0; k < this.count; k++) {
+        let j = this.hashes[k]! & mask;
+        while (t[j]! >= 0) j = (j + 1) & mask;
+        t[j] = k;
+      }
+      this.table = t;
+    }
+    return id;
+  }
+
+  /** The number of an ID given as a string. */
+  internString(id: string): number {
+    if (LONE_SURROGATE.test(id)) {
+      // Not faithful in UTF-8 (two such strings could share bytes): its UTF-16 units after a 0xff byte,
+      // which no UTF-8 text has, so it equals only itself.
+      const b = Buffer.allocUnsafe(1 + 2 * id.length);
+      b[0] = 0xff;
+      for (let k = 0; k < id.length; k++) b.writeUInt16LE(id.charCodeAt(k), 1 + 2 * k);
+      return this.intern(b, 0, b.length);
+    }
+    const need = Buffer.byteLength(id, 'utf8');
+    if (scratch.length < need) scratch = Buffer.allocUnsafe(need);
+    const n = scratch.write(id, 0, 'utf8');
+    return this.intern(scratch, 0, n);
+  }
+
+  private same(off: number, b: Uint8Array, s: number, len: number): boolean {
+    const a = this.arena;
+    for (let k = 0; k < len; k++) if (a[off + k] !== b[s + k]) return false;
+    return true;
+  }
+
+  /** Memory held, for the budget. */
+  get bytes(): number {
+    return this.arena.length + this.table.length * 4 + this.hashes.length * 12;
+  }
+}
+
+/** FNV-1a over bytes. */
+function fnv1a(b: Uint8Array, s: number, e: number): number {
+  let h = 0x811c9dc5;
+  for (let i = s; i < e; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+/** Growable typed arrays: `a` with room for index `i`. */
+function room<T extends Uint32Array | Int32Array | Float64Array>(a: T, i: number): T {
+  if (i < a.length) return a;
+  const x = new (a.constructor as new (n: number) => T)(Math.max(16, a.length * 2, i + 1));
+  x.set(a);
+  return x;
+}
+
+/**
+ * The records by UID, as columns (one row per UID, no object per record): which read buffer holds the
+ * record, where, and its identity (two numbers when it is written `${a}.${b}`, as mbox's size and hash
+ * are: compared as numbers, no string; else the string). A UID finds its row through an array indexed by
+ * UID (no hashing; it may be sparse). Rows are in first-insertion order for walking. The threading IDs
+ * of a row are worked out when first asked for (threadRow) and kept as numbers of this table's IdSpace.
+ */
+export class SlotTable {
+  private readonly rowOf: (number | undefined)[] = [];
+  readonly bufs: Buffer[] = [];
+  private uidR = new Uint32Array(64);
+  private bufR = new Uint32Array(64);
+  private atR = new Uint32Array(64);
+  private keysR = new Uint32Array(64);
+  private endR = new Uint32Array(64);
+  private paR = new Float64Array(64);
+  private pbR = new Float64Array(64);
+  private thrR = new Int32Array(64);
+  private readonly idStr: (string | undefined)[] = [];
+  private readonly decodedR: (LazyKeys | undefined)[] = [];
+  rows = 0;
+  /** The IDs of this table's records as numbers; `pool` holds per row [messageId, first In-Reply-To,
+   *  n, n References] (-1: none) from thrR[row]. */
+  readonly ids = new IdSpace();
+  private pool = new Int32Array(1024);
+  private poolUsed = 0;
+
+  row(uid: number): number {
+    return this.rowOf[uid] ?? -1;
+  }
+
+  /** Takes in a record of `uid` in buffer `bi` (its identity as written at b[idAt, idEnd)). */
+  set(uid: number, bi: number, at: number, keys: number, end: number, b: Buffer, idAt: number, idEnd: number): void {
+    let r = this.rowOf[uid];
+    if (r === undefined) {
+      r = this.rows++;
+      this.rowOf[uid] = r;
+      if (r >= this.uidR.length) {
+        this.uidR = room(this.uidR, r); this.bufR = room(this.bufR, r); this.atR = room(this.atR, r); this.keysR = room(this.keysR, r);
+        this.endR = room(this.endR, r); this.paR = room(this.paR, r); this.pbR = room(this.pbR, r); this.thrR = room(this.thrR, r);
+      }
+    }
+    this.uidR[r] = uid;
+    this.bufR[r] = bi;
+    this.atR[r] = at;
+    this.keysR[r] = keys;
+    this.endR[r] = end;
+    this.thrR[r] = -1;
+    this.decodedR[r] = undefined;
+    // `${a}.${b}`, both as String(number) writes a safe integer: compared as numbers.
+    const dot = b.indexOf(0x2e, idAt);
+    const a = dot >= 0 && dot < idEnd ? digitsAt(b, idAt, dot) : NaN;
+    const c = Number.isNaN(a) ? NaN : digitsAt(b, dot + 1, idEnd);
+    if (!Number.isNaN(c)) {
+      this.paR[r] = a;
+      this.pbR[r] = c;
+      if (this.idStr[r] !== undefined) this.idStr[r] = undefined;
+    } else {
+      const id = b.toString('utf8', idAt, idEnd);
+      const [pa, pb] = pairOf(id);
+      this.paR[r] = pa;
+      this.pbR[r] = pb;
+      this.idStr[r] = Number.isNaN(pa) ? id : undefined;
+    }
+  }
+
+  /** Whether row `r`'s identity is `identity`. */
+  isIdentity(r: number, identity: string): boolean {
+    const s = this.idStr[r];
+    if (s !== undefined) return s === identity;
+    const [a, b] = pairOf(identity);
+    return this.paR[r] === a && this.pbR[r] === b;
+  }
+
+  isPair(r: number, a: number, b: number): boolean {
+    return this.paR[r] === a && this.pbR[r] === b;
+  }
+
+  /** The sent date of row `r` (NaN: none), read where the record keeps it. */
+  sentDate(r: number): number {
+    return this.bufs[this.bufR[r]!]!.readDoubleLE(this.keysR[r]!);
+  }
+
+  /** Record length in the file (framing included) and its bytes. */
+  size(r: number): number { return this.endR[r]! - this.atR[r]!; }
+  bytesOf(r: number): Buffer { const at = this.atR[r]!; return this.bufs[this.bufR[r]!]!.subarray(at, this.endR[r]!); }
+  uidAt(r: number): number { return this.uidR[r]!; }
+
+  decoded(r: number): LazyKeys | undefined { return this.decodedR[r]; }
+  lazy(r: number): LazyKeys {
+    return (this.decodedR[r] = new LazyKeys(this.uidR[r]!, this.bufs[this.bufR[r]!]!, this.keysR[r]!, this.endR[r]!));
+  }
+
+  /** Where row `r`'s threading numbers start in `threadPool()`: [messageId, first In-Reply-To, n, n
+   *  References], -1 for none; worked out from the record's bytes at the first ask (no string made). */
+  threadRow(r: number): number {
+    const have = this.thrR[r]!;
+    if (have >= 0) return have;
+    const b = this.bufs[this.bufR[r]!]!;
+    let p = this.keysR[r]!;
+    const skipStr = (): void => { const len = b.readUInt32LE(p); p += 4; if (len !== NULL) p += len; };
+    p += 16; // sentDate, sentDay
+    skipStr(); skipStr(); // dateHeader, subject
+    for (let k = 0; k < 3; k++) if (b[p++] !== 0) { skipStr(); skipStr(); skipStr(); } // from, to, cc
+    let mid = -1;
+    const midLen = b.readUInt32LE(p); p += 4;
+    if (midLen !== NULL) { mid = this.ids.intern(b, p, p + midLen); p += midLen; }
+    const nIrt = b.readUInt32LE(p); p += 4;
+    let irt = -1;
+    for (let k = 0; k < nIrt; k++) {
+      const len = b.readUInt32LE(p); p += 4;
+      if (k === 0) irt = this.ids.intern(b, p, p + len);
+      p += len;
+    }
+    const nRefs = b.readUInt32LE(p); p += 4;
+    const at = this.poolUsed;
+    this.pool = room(this.pool, at + 3 + nRefs);
+    this.pool[at] = mid;
+    this.pool[at + 1] = irt;
+    this.pool[at + 2] = nRefs;
+    for (let k = 0; k < nRefs; k++) {
+      const len = b.readUInt32LE(p); p += 4;
+      this.pool[at + 3 + k] = this.ids.intern(b, p, p + len);
+      p += len;
+    }
+    this.poolUsed = at + 3 + nRefs;
+    this.thrR[r] = at;
+    return at;
+  }
+
+  threadPool(): Int32Array { return this.pool; }
+
+  /** Memory held by the columns and ID numbers (not the read buffers), for the budget. */
+  get columnBytes(): number {
+    return this.uidR.length * 44 + this.rowOf.length * 8 + this.pool.length * 4 + this.ids.bytes;
+  }
+
+  keys(): number[] {
+    const out: number[] = [];
+    for (let r = 0; r < this.rows; r++) out.push(this.uidR[r]!);
+    return out;
   }
 }
 
@@ -265,18 +507,23 @@ interface Shared {
   indexed: number;
   uidValidity: number;
   map: SlotTable;
-  /** What the entry keeps alive, estimated (read buffers, slots, decoded records): the budget's figure. */
+  /** The read buffers' bytes and the decoded records' estimate (sharedBytes: the budget's figure). */
   bytes: number;
+  decodedBytes: number;
   /** The file's first bytes and those just before `indexed` (`fingerprint`), kept when the fd was
    *  closed: compared when it is opened again. */
   tail: Buffer | null;
 }
 
-/** Per record: the Slot, its identity string (counted apart) and array room. */
-const SLOT_BYTES = 150;
+/** What an entry keeps alive: its read buffers (`bytes`), its columns and ID numbers, and the records
+ *  decoded as objects (LazyKeys: the object, its strings once decoded, 2 B a byte of the record as an
+ *  estimate, and what callers derive from it and key on it, sort-keys.ts). */
+function sharedBytes(sh: Shared): number {
+  return sh.bytes + sh.decodedBytes + sh.map.columnBytes;
+}
 
 function freshShared(): Shared {
-  return { fd: -1, ino: -1, dev: -1, birth: 0, indexed: 0, uidValidity: 0, map: new SlotTable(), bytes: 0, tail: null };
+  return { fd: -1, ino: -1, dev: -1, birth: 0, indexed: 0, uidValidity: 0, map: new SlotTable(), bytes: 0, decodedBytes: 0, tail: null };
 }
 
 function resetShared(sh: Shared): void {
@@ -284,6 +531,7 @@ function resetShared(sh: Shared): void {
   sh.uidValidity = 0;
   sh.map = new SlotTable();
   sh.bytes = 0;
+  sh.decodedBytes = 0;
 }
 
 /**
@@ -353,7 +601,7 @@ export class KeysFile {
     const size = fstatSync(this.sh.fd).size;
     if (size > this.sh.indexed) {
       this.takeIn(size);
-      cache.set(this.path, this.sh, this.sh.bytes);
+      cache.set(this.path, this.sh, sharedBytes(this.sh));
     }
   }
 
@@ -362,6 +610,7 @@ export class KeysFile {
     const from = this.sh.indexed;
     const buf = Buffer.allocUnsafe(size - from);
     this.sh.bytes += buf.length;
+    const bi = this.sh.map.bufs.push(buf) - 1;
     let got = 0;
     while (got < buf.length) {
       const n = readSync(this.sh.fd, buf, got, buf.length - got, from + got);
@@ -388,16 +637,12 @@ export class KeysFile {
       if (p + 12 + len > got) { stop = p; p = got; break; } // an append in progress, or torn
       const payload = buf.subarray(p + 12, p + 12 + len);
       if (crc32(payload) !== buf.readUInt32LE(p + 8)) { p++; continue; }
-      try {
-        const uid = payload.readUInt32LE(0);
-        const r = new Reader(buf, p + 16, p + 12 + len);
-        const identity = r.str();
-        if (wellFormed(buf, r.p, p + 12 + len)) {
-          const [pa, pb] = pairOf(identity);
-          this.sh.map.set(uid, { buf, keys: r.p, end: p + 12 + len, size: 12 + len, at: p, identity, pa, pb });
-          this.sh.bytes += SLOT_BYTES + 2 * identity.length;
-        }
-      } catch { /* malformed: skipped */ }
+      const uid = payload.readUInt32LE(0);
+      const idLen = payload.readUInt32LE(4);
+      const idAt = p + 20;
+      const keys = idAt + idLen;
+      // A record is indexed only when well formed, so that its lazy decoding cannot fail later.
+      if (idLen <= len - 8 && wellFormed(buf, keys, p + 12 + len)) this.sh.map.set(uid, bi, p, keys, p + 12 + len, buf, idAt, keys);
       p += 12 + len;
     }
     this.sh.indexed = from + Math.min(p, stop);
@@ -405,34 +650,46 @@ export class KeysFile {
 
   /** The keys cached for `uid` if they are for these bytes (identity) under this UIDVALIDITY. */
   lookup(uid: number, identity: string, uidValidity: number, resync: boolean): LazyKeys | undefined {
-    const s = this.slot(uid, uidValidity, resync);
-    return s && s.identity === identity ? this.decoded(uid, s) : undefined;
+    const t = this.table(uidValidity, resync);
+    const r = t ? t.row(uid) : -1;
+    return r >= 0 && t!.isIdentity(r, identity) ? this.decoded(t!, r) : undefined;
   }
 
   /** lookup() for an identity of two numbers, `${a}.${b}` (as pairOf() reads it): compared as numbers. */
   lookupPair(uid: number, a: number, b: number, uidValidity: number, resync: boolean): LazyKeys | undefined {
-    const s = this.slot(uid, uidValidity, resync);
-    return s && s.pa === a && s.pb === b ? this.decoded(uid, s) : undefined;
+    const t = this.table(uidValidity, resync);
+    const r = t ? t.row(uid) : -1;
+    return r >= 0 && t!.isPair(r, a, b) ? this.decoded(t!, r) : undefined;
   }
 
-  private slot(uid: number, uidValidity: number, resync: boolean): Slot | undefined {
-    if (this.closed) return undefined;
+  /**
+   * The records as they are now (resync: the file looked at again first) under this UIDVALIDITY, as
+   * columns; null when there are none to believe. The table stays valid (its rows and ID numbers keep
+   * their meaning) for as long as the caller runs synchronously; a later call may hand out another
+   * table (the file was replaced).
+   */
+  table(uidValidity: number, resync: boolean): SlotTable | null {
+    if (this.closed) return null;
     if (resync || !this.looked) {
       this.looked = true;
       try { this.sync(); } catch { this.reset(); }
     }
-    if (this.sh.fd < 0 || this.sh.uidValidity !== uidValidity) return undefined;
-    return this.sh.map.get(uid);
+    if (this.sh.fd < 0 || this.sh.uidValidity !== uidValidity) return null;
+    return this.sh.map;
   }
 
-  private decoded(uid: number, s: Slot): LazyKeys {
-    if (!s.decoded) {
-      s.decoded = new LazyKeys(uid, s.buf, s.keys, s.end);
-      // The object, its strings once decoded (2 B a byte of the record, as an estimate) and what callers
-      // derive from it and key on it (sort-keys.ts).
-      this.sh.bytes += 300 + 3 * (s.end - s.keys);
+  /** Threading numbers were worked out: the entry's figure for the budget follows. */
+  charge(): void {
+    if (cache.get(this.path) === this.sh) cache.set(this.path, this.sh, sharedBytes(this.sh));
+  }
+
+  private decoded(t: SlotTable, r: number): LazyKeys {
+    let k = t.decoded(r);
+    if (!k) {
+      k = t.lazy(r);
+      this.sh.decodedBytes += 300 + 3 * k.payloadBytes;
     }
-    return s.decoded;
+    return k;
   }
 
   /** The UIDs with a whole record in the file as it is now, for this UIDVALIDITY (checks, tests). */
@@ -487,7 +744,8 @@ export class KeysFile {
       const batchBytes = batch.reduce((n, r) => n + r.rec.length, 0);
       const fresh = new Set(batch.map((r) => r.uid));
       let live = batchBytes + HEAD_LEN;
-      for (const [uid, s] of this.sh.map) if (!fresh.has(uid) && this.isLive(state, uid)) live += s.size;
+      const t = this.sh.map;
+      for (let r = 0; r < t.rows; r++) if (!fresh.has(t.uidAt(r)) && this.isLive(state, t.uidAt(r))) live += t.size(r);
       const cap = this.cap(state);
       if (this.sh.fd < 0 || this.sh.uidValidity !== state.uidValidity || (size > 64 * 1024 && live * 2 < size) || size + batchBytes > cap) {
         this.compact(state, batch, cap);
@@ -528,11 +786,13 @@ export class KeysFile {
     let total = HEAD_LEN;
     const fresh = new Map(batch.map((r) => [r.uid, r.rec]));
     if (this.sh.fd >= 0 && this.sh.uidValidity === state.uidValidity) {
-      for (const [uid, s] of this.sh.map) {
+      const t = this.sh.map;
+      for (let r = 0; r < t.rows; r++) {
+        const uid = t.uidAt(r);
         if (fresh.has(uid) || !this.isLive(state, uid)) continue;
-        if (total + s.size > cap) { this.full = true; break; }
-        parts.push(s.buf.subarray(s.at, s.at + s.size));
-        total += s.size;
+        if (total + t.size(r) > cap) { this.full = true; break; }
+        parts.push(t.bytesOf(r));
+        total += t.size(r);
       }
     }
     for (const rec of fresh.values()) {
@@ -559,7 +819,7 @@ export class KeysFile {
         const idle = !cache.held(this.path);
         if (idle && !goIdle(sh)) resetShared(sh);
         if (idle && sh.ino < 0) cache.delete(this.path); // nothing worth keeping
-        else cache.set(this.path, sh, sh.bytes);
+        else cache.set(this.path, sh, sharedBytes(sh));
       }
     }
   }

@@ -12,7 +12,8 @@ import { loadCharsets } from '../mime/charset.js';
 import { ADDRESS_SEARCH_FIELDS, addressSearchText, type Address } from '../mime/address.js';
 import { foldText } from '../mime/search.js';
 import type { MimePart } from '../mime/types.js';
-import type { FactsRequest, MailboxState, MessageFacts, SortAddress, SortKeys, ThreadingKeys } from './types.js';
+import type { FactsRequest, KeyColumns, KeyColumnsRequest, MailboxState, MessageFacts, SortAddress, SortKeys, ThreadingKeys } from './types.js';
+import { IdSpace } from './facts-keys.js';
 import { MAX_NAMES, type CachedFacts, type FactsFile, type ParsedFacts, type RawField } from './facts-file.js';
 import { StoreError } from './types.js';
 
@@ -487,6 +488,93 @@ export async function mailboxFactsAll(cache: FactsFile | null, source: FactsSour
     for await (const f of mailboxFacts(cache, source, rest, want)) out[restAt[j++]!] = f;
   }
   return out;
+}
+
+/**
+ * Mailbox.keyColumns() for a backend: the records of the keys file (facts-keys.ts) read as columns in
+ * one synchronous pass — dates where the record keeps them, IDs as the kept table's numbers — and what
+ * it lacks through mailboxFacts() (parsed, and so cached for the next time), its IDs numbered in the
+ * same space. No object and no string per message for what the file holds.
+ */
+export async function mailboxKeyColumns(cache: FactsFile | null, source: FactsSource, uids: readonly number[], want: KeyColumnsRequest): Promise<KeyColumns> {
+  const n = uids.length;
+  const exists = new Uint8Array(n);
+  const sentDate = new Float64Array(n);
+  const th = !!want.threading;
+  const messageId = new Int32Array(th ? n : 0);
+  const inReplyTo = new Int32Array(th ? n : 0);
+  const refStart = new Uint32Array(th ? n + 1 : 0);
+  /** Per message while filling: where its numbers are in the table's pool (>= 0), or -1 - its index in `parsedRefs`. */
+  const at = new Int32Array(th ? n : 0);
+  const table = cache?.keys.table(source.state.uidValidity, true) ?? null;
+  const ids = table?.ids ?? new IdSpace();
+  const rest: number[] = [];
+  const restAt: number[] = [];
+  if (table) {
+    const pairs = source.identityPairs?.(uids);
+    for (let i = 0; i < n; i++) {
+      const uid = uids[i]!;
+      let r = table.row(uid);
+      if (r >= 0) {
+        if (pairs) {
+          if (!table.isPair(r, pairs[2 * i]!, pairs[2 * i + 1]!)) r = -1;
+        } else {
+          const id = source.identity(uid);
+          if (id === undefined || !table.isIdentity(r, id)) r = -1;
+        }
+      }
+      if (r < 0) { rest.push(uid); restAt.push(i); continue; }
+      exists[i] = 1;
+      sentDate[i] = table.sentDate(r);
+      if (th) at[i] = table.threadRow(r);
+    }
+    if (th) cache!.keys.charge();
+  } else {
+    for (let i = 0; i < n; i++) { rest.push(uids[i]!); restAt.push(i); }
+  }
+  const parsedRefs: number[][] = [];
+  if (rest.length) {
+    let j = 0;
+    for await (const f of mailboxFacts(cache, source, rest, { sortKeys: true, threading: th })) {
+      const i = restAt[j++]!;
+      if (!f.exists || !f.sortKeys || (th && !f.threading)) continue;
+      exists[i] = 1;
+      sentDate[i] = f.sortKeys.sentDate ?? NaN;
+      if (!th) continue;
+      const t = f.threading!;
+      messageId[i] = t.messageId === null ? -1 : ids.internString(t.messageId);
+      inReplyTo[i] = t.inReplyTo.length ? ids.internString(t.inReplyTo[0]!) : -1;
+      parsedRefs.push(t.references.map((id) => ids.internString(id)));
+      at[i] = -parsedRefs.length; // -1 - index
+    }
+  }
+  if (!th) return { exists, sentDate, messageId, inReplyTo, refStart, refs: new Int32Array(0), idLimit: ids.count };
+  // The references, in order, into one column (the table's pool is read after every parse: numbers
+  // only grow, and the rows' places in the pool do not move).
+  const pool = table?.threadPool() ?? new Int32Array(0);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    if (!exists[i]) continue;
+    const a = at[i]!;
+    total += a >= 0 ? pool[a + 2]! : parsedRefs[-a - 1]!.length;
+  }
+  const refs = new Int32Array(total);
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    refStart[i] = k;
+    if (!exists[i]) { messageId[i] = -1; inReplyTo[i] = -1; continue; }
+    const a = at[i]!;
+    if (a >= 0) {
+      messageId[i] = pool[a]!;
+      inReplyTo[i] = pool[a + 1]!;
+      const m = pool[a + 2]!;
+      for (let q = 0; q < m; q++) refs[k++] = pool[a + 3 + q]!;
+    } else {
+      for (const x of parsedRefs[-a - 1]!) refs[k++] = x;
+    }
+  }
+  refStart[n] = k;
+  return { exists, sentDate, messageId, inReplyTo, refStart, refs, idLimit: ids.count };
 }
 
 /** Facts straight from the bytes, nothing cached. */

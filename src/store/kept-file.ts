@@ -40,6 +40,13 @@ export function fingerprint(fd: number, indexed: number): Buffer | null {
   return b;
 }
 
+/** What `fingerprint` reads from a file whose first `indexed` bytes are `b` (a file just written). */
+export function fingerprintOf(b: Buffer, indexed = b.length): Buffer {
+  const head = Math.min(HEAD, indexed);
+  const tail = Math.min(TAIL, indexed);
+  return Buffer.concat([b.subarray(0, head), b.subarray(indexed - tail, indexed)]);
+}
+
 /** An idle entry's file opened again (`fd`, trusted by the caller): is it the file the tables are of? */
 export function sameFile(fd: number, k: KeptFile): boolean {
   const f = fstatSync(fd);
@@ -149,4 +156,108 @@ export function refreshKept(
   k.dev = f.dev;
   k.birth = f.birthtimeMs || 0;
   return 'ok';
+}
+
+// ---- Files replaced whole (renamed over, never written in place): the mbox index, maildir's dmail-index.
+// Their decoded form is kept per path in a ProcessCache and believed only for the same file: opened
+// again (O_NOFOLLOW), that descriptor trusted (`trustedCacheFd`), and the same device, inode, birth time,
+// size, mtime and ctime (nobody can set ctime back: a rename or any write moves it) and the same first and
+// last bytes (`fingerprint`). An untrusted file is still decoded for the caller as before, never kept.
+
+/** A kept decoding of a whole file and the identity of the file it came from. */
+export interface KeptWhole<V> {
+  value: V;
+  dev: number;
+  ino: number;
+  birth: number;
+  size: number;
+  mtime: number;
+  ctime: number;
+  print: Buffer;
+}
+
+type StatLike = { dev: number; ino: number; birthtimeMs: number; size: number; mtimeMs: number; ctimeMs: number };
+
+function sameWhole(k: KeptWhole<unknown>, f: StatLike): boolean {
+  return f.dev === k.dev && f.ino === k.ino && (f.birthtimeMs || 0) === k.birth && f.size === k.size &&
+    f.mtimeMs === k.mtime && f.ctimeMs === k.ctime;
+}
+
+function wholeOf<V>(value: V, f: StatLike, print: Buffer): KeptWhole<V> {
+  return { value, dev: f.dev, ino: f.ino, birth: f.birthtimeMs || 0, size: f.size, mtime: f.mtimeMs, ctime: f.ctimeMs, print };
+}
+
+function readAllAt(fd: number, size: number): Buffer | null {
+  const b = Buffer.allocUnsafe(size);
+  let got = 0;
+  while (got < size) {
+    const r = readSync(fd, b, got, size - got, got);
+    if (r <= 0) break;
+    got += r;
+  }
+  return got === size ? b : null;
+}
+
+/** The cache operations readWholeKept/keepWholeWritten use (a ProcessCache<string, KeptWhole<V>>). */
+export interface WholeCache<V> {
+  get(key: string): KeptWhole<V> | undefined;
+  set(key: string, value: KeptWhole<V>, bytes: number): void;
+  delete(key: string): void;
+}
+
+/**
+ * The file at `path` decoded (`decode`: null when it does not parse; `prev` is the kept value of an
+ * earlier version of the file, if any, whose unchanged parts it may share): the kept value when the file
+ * is the one it was decoded from, else read from the opened descriptor and decoded (and kept, when the
+ * file is trusted and did not change while read). Undefined when there is no file; null when it does
+ * not parse. `size(v)`: bytes the value keeps alive, estimated.
+ */
+export function readWholeKept<V>(
+  path: string, dir: string, cache: WholeCache<V>, decode: (b: Buffer, prev: V | undefined) => V | null, size: (v: V) => number,
+): V | null | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, O_RDONLY | O_NOFOLLOW);
+  } catch (e) {
+    cache.delete(path);
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : null;
+  }
+  try {
+    const f = fstatSync(fd);
+    if (!f.isFile()) return null;
+    const trusted = trustedCacheFd(fd, dir);
+    const k = cache.get(path);
+    if (trusted && k && sameWhole(k, f) && fingerprint(fd, f.size)?.equals(k.print)) return k.value;
+    const buf = readAllAt(fd, f.size);
+    const value = buf ? decode(buf, k?.value) : null;
+    // Kept only for bytes that did not change while read (the same size and times after as before).
+    const print = value !== null && trusted && sameWhole(wholeOf(null, f, Buffer.alloc(0)), fstatSync(fd)) ? fingerprint(fd, f.size) : null;
+    if (value === null || !print) cache.delete(path);
+    else cache.set(path, wholeOf(value, f, print), size(value));
+    return value;
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * `value` was just written to `path` as `bytes` (renamed into place): keep it for the file now there if
+ * that file is trusted and shows exactly those bytes' size and first and last bytes (and, when known,
+ * the inode written); otherwise forget what was kept.
+ */
+export function keepWholeWritten<V>(path: string, dir: string, cache: WholeCache<V>, value: V, bytes: Buffer, size: number, ino?: number): void {
+  let fd = -1;
+  try {
+    fd = openSync(path, O_RDONLY | O_NOFOLLOW);
+    const f = fstatSync(fd);
+    const print = f.isFile() && f.size === bytes.length && (ino === undefined || f.ino === ino) ? fingerprint(fd, f.size) : null;
+    if (print && print.equals(fingerprintOf(bytes)) && trustedCacheFd(fd, dir)) cache.set(path, wholeOf(value, f, print), size);
+    else cache.delete(path);
+  } catch {
+    cache.delete(path);
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
 }

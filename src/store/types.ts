@@ -146,6 +146,28 @@ export interface ThreadingKeys {
   readonly references: readonly string[];
 }
 
+export interface KeyColumnsRequest {
+  /** Fill messageId, inReplyTo, refStart and refs too. */
+  readonly threading?: boolean;
+}
+
+/** Mailbox.keyColumns(): entry i is the message of the i-th UID asked for. */
+export interface KeyColumns {
+  /** 1: known (the other columns hold its keys); 0: its bytes are gone (MessageFacts.exists false). */
+  readonly exists: Uint8Array;
+  /** SortKeys.sentDate; NaN for null. */
+  readonly sentDate: Float64Array;
+  /** ThreadingKeys.messageId as a number; -1 for null. (Threading columns: empty unless asked for.) */
+  readonly messageId: Int32Array;
+  /** The first of ThreadingKeys.inReplyTo as a number; -1 when there is none. */
+  readonly inReplyTo: Int32Array;
+  /** ThreadingKeys.references of message i: refs[refStart[i]] up to refs[refStart[i + 1]] (n + 1 entries). */
+  readonly refStart: Uint32Array;
+  readonly refs: Int32Array;
+  /** One more than the largest ID number (numbers are 0 up to this, not all of them used). */
+  readonly idLimit: number;
+}
+
 /**
  * Parsed facts of one message, as `Mailbox.facts()` yields them. Only what the request asked for is
  * certain to be set. The IMAP strings ("wire strings") are what Dovecot 2.3 sends, byte for byte, with
@@ -250,6 +272,13 @@ export interface Mailbox {
    * rest. Memory grows with the number of UIDs: FETCH and SEARCH ask in bounded batches.
    */
   factsAll(uids: readonly number[], want: FactsRequest): Promise<MessageFacts[]>;
+  /**
+   * Optional (SORT (DATE) and THREAD REFERENCES over many messages): the sent dates and, when asked,
+   * the threading IDs of `uids` as columns, in the order given — what factsAll(uids, { sortKeys,
+   * threading }) answers, without an object or a string per message. Message IDs are numbers: within one
+   * answer, two are equal exactly when the IDs (ThreadingKeys' strings) are equal.
+   */
+  keyColumns?(uids: readonly number[], want: KeyColumnsRequest): Promise<KeyColumns>;
   /** Change flags of the given UIDs; returns the new state. UIDs that are unknown or already expunged
    *  (by anyone) are ignored: a silent no-op, as RFC 2180 §4.2.1 lets a server do. Changed messages get
    *  a new mod-sequence. With `unchangedSince` (RFC 7162 UNCHANGEDSINCE), messages whose mod-sequence

@@ -37,8 +37,9 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', ...extra };
 }
 
-export async function inetdConnect(bin: string, args: string[], env: Record<string, string> = {}): Promise<Client> {
-  if (RESIDENT) return residentClient(bin, args, env);
+/** `resident` (default: the test mode) picks the site's resident master over a per-connection process. */
+export async function inetdConnect(bin: string, args: string[], env: Record<string, string> = {}, resident = RESIDENT): Promise<Client> {
+  if (resident) return residentClient(bin, args, env);
   const server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;

@@ -14,8 +14,9 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-export async function listen(bin: string, args: string[]): Promise<Listener> {
-  if (RESIDENT) {
+/** `resident` (default: the test mode) listens through the site's resident master instead. */
+export async function listen(bin: string, args: string[], resident = RESIDENT): Promise<Listener> {
+  if (resident) {
     // Resident test mode: the site's master is the listener; close() stops it (and waits).
     const m = await residentMaster(bin, args, cleanEnv());
     return { port: m.port, stderr: m.stderr, close: async () => stopMastersOf(m.conf) };

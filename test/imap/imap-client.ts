@@ -94,8 +94,9 @@ export function imapFixture() {
 
 export const haveProcmail = spawnSync('procmail', ['-v']).status === 0;
 
-/** Deliver message `i` to bob through the real procmail with its own locking (mbox `:0:`, maildir `dir/`). */
-export function procmailDeliver(t: TestSite, i: number): Promise<void> {
+/** Deliver message `i` (or `text`, LF endings) to bob through the real procmail with its own locking (mbox `:0:`,
+ *  maildir `dir/`). */
+export function procmailDeliver(t: TestSite, i: number, text = simpleMessage(i)): Promise<void> {
   const rc = join(t.site.dir, 'procmailrc');
   const dest = TEST_STORE === 'mbox' ? `:0:\n${t.site.drop('bob')}\n` : `:0\n${userMaildir(t.site, 'bob')}/\n`;
   if (TEST_STORE === 'maildir') for (const d of ['new', 'cur', 'tmp']) mkdirSync(join(userMaildir(t.site, 'bob'), d), { recursive: true });
@@ -105,7 +106,7 @@ export function procmailDeliver(t: TestSite, i: number): Promise<void> {
     let err = '';
     p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
     p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`procmail exit ${code}: ${err}`))));
-    p.stdin.end(`From mda${i}@example.com Tue Jan  2 03:04:05 2024\n${simpleMessage(i)}`);
+    p.stdin.end(`From mda${i}@example.com Tue Jan  2 03:04:05 2024\n${text}`);
   });
 }
 

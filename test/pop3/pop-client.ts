@@ -15,8 +15,9 @@ export interface PopClient extends Client {
   login(user?: string, pass?: string): Promise<string>;
 }
 
-export async function pop(site: Site): Promise<PopClient> {
-  const c = (await inetdConnect(BIN.dpop, ['-i', site.conf])) as PopClient;
+/** A dpop session on `site`; `resident` (default: the test mode) picks the site's resident master. */
+export async function pop(site: Site, resident?: boolean): Promise<PopClient> {
+  const c = (await inetdConnect(BIN.dpop, ['-i', site.conf], {}, resident)) as PopClient;
   c.greeting = await c.line();
   c.cmd = async (line) => { c.send(line + '\r\n'); return c.line(); };
   c.multi = async () => {

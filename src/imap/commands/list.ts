@@ -3,7 +3,7 @@
 // SPECIAL-USE; return options SUBSCRIBED, CHILDREN, SPECIAL-USE; several patterns; CHILDINFO) and
 // LIST-STATUS (RFC 5819: RETURN (STATUS (...))). Parents that exist only implicitly (a/b exists, a does
 // not) are listed as \NonExistent in the extended syntax, \Noselect in the basic one.
-import { StoreError, type FolderEntry, type MailboxStatus } from '../../store/types.js';
+import { StoreError, type FolderEntry } from '../../store/types.js';
 import type { Command, ImapSession } from '../session.js';
 import { canonicalPattern, specialUse, unicodePattern } from '../mailbox-name.js';
 import { mailboxOut, unicodeName, utf8Names } from '../rev2.js';
@@ -53,7 +53,7 @@ export function wildcardMatch(pattern: string, name: string): boolean {
 
 const MAX_PATTERN = 1024;
 const MAX_PATTERNS = 100;
-const STATUS_WINDOW = 32;
+const STATUS_WINDOW = 128;
 
 /** Every folder plus INBOX plus implicit parents, by name. */
 async function allFolders(s: ImapSession): Promise<Map<string, FolderEntry>> {
@@ -212,31 +212,32 @@ export async function list(s: ImapSession, c: Command): Promise<Result> {
   // for its CHILDINFO (RFC 5819 §2).
   const wantsStatus = (f: FolderEntry) => req.status !== null && !f.noselect && !f.nonexistent && (!req.selectSubscribed || subscribed.has(f.name));
   // The store is asked for a window of mailboxes at once (statusMany: work shared within the batch),
-  // then the window is answered in order: bounded memory, and output flows while the rest is read.
+  // then the window is answered in order, as one piece of output: bounded memory, and output flows
+  // while the rest is read.
+  const rev2 = req.extended || s.enabled.imap4rev2 === true;
   for (let at = 0; at < names.length; at += STATUS_WINDOW) {
-    const window = names.slice(at, at + STATUS_WINDOW).map((n) => entryOf(n));
-    const asked = window.filter(wantsStatus);
+    const window = names.slice(at, at + STATUS_WINDOW).map(entryOf);
+    const asked = req.status ? window.filter(wantsStatus) : [];
     const got = asked.length ? await s.store.statusMany(asked.map((f) => f.name)) : [];
-    const byName = new Map<string, MailboxStatus>();
-    asked.forEach((f, i) => {
-      const st = got[i];
+    let out = '';
+    let k = 0;
+    for (const f of window) {
+      // IMAP4rev2 has LIST-EXTENDED's attributes in its base syntax (RFC 9051 §7.3.1: \NonExistent).
+      const attrs = attributes(f, rev2);
+      if (subscribed.has(f.name)) attrs.push('\\Subscribed');
+      const childInfo = subscribedBelow.has(f.name) ? ' ("CHILDINFO" ("SUBSCRIBED"))' : '';
+      const name = mailboxOut(s, f.name);
+      out += `* LIST (${attrs.join(' ')}) "/" ${name}${childInfo}\r\n`;
+      if (asked[k] !== f) continue;
+      const st = got[k++];
       if (st instanceof StoreError) {
         // Gone or unreadable since it was listed: its STATUS is left out (RFC 5819 §2 allows it).
         s.log.info({ mailbox: f.name, err: st.message }, 'LIST-STATUS: no STATUS for a listed mailbox');
       } else if (st) {
-        byName.set(f.name, st);
+        out += `* ${statusResponse(s, f.name, st, req.status!, name)}\r\n`;
       }
-    });
-    const statuses = window.map((f) => byName.get(f.name) ?? null);
-    window.forEach((f, i) => {
-      // IMAP4rev2 has LIST-EXTENDED's attributes in its base syntax (RFC 9051 §7.3.1: \NonExistent).
-      const attrs = attributes(f, req.extended || s.enabled.imap4rev2 === true);
-      if (subscribed.has(f.name)) attrs.push('\\Subscribed');
-      const childInfo = subscribedBelow.has(f.name) ? ' ("CHILDINFO" ("SUBSCRIBED"))' : '';
-      s.untagged(`LIST (${attrs.join(' ')}) "/" ${mailboxOut(s, f.name)}${childInfo}`);
-      const st = statuses[i];
-      if (st) s.untagged(statusResponse(s, f.name, st, req.status!));
-    });
+    }
+    s.write(out);
     await s.drainIfBusy();
   }
   return ok('LIST completed');

@@ -29,21 +29,36 @@ export async function sort(s: ImapSession, c: Command): Promise<Result> {
     failedReturns(s, returns);
     return no(BADCHARSET);
   }
-  const facts = needsFacts(criteria) ? await messageFacts(sel.mailbox, r.hits.map((h) => h.info)) : null;
-  // The messages still there (facts null: gone from the store meanwhile), as columns.
+  // Sent dates only (DATE with ARRIVAL or SIZE at most): from the store's key columns when it has
+  // them, no object per message; otherwise per-message facts.
+  const datesOnly = !!sel.mailbox.keyColumns && needsFacts(criteria) && criteria.every((k) => k.key === 'DATE' || k.key === 'ARRIVAL' || k.key === 'SIZE');
   const m = r.hits.length;
+  let exists: ArrayLike<number> | null = null;
+  let dates: Float64Array | null = null;
+  let facts: (SortFacts | null)[] | null = null;
+  if (datesOnly) {
+    const uids: number[] = [];
+    for (let i = 0; i < m; i++) uids.push(r.hits[i]!.info.uid);
+    const kc = await sel.mailbox.keyColumns!(uids, {});
+    exists = kc.exists;
+    dates = kc.sentDate;
+  } else if (needsFacts(criteria)) {
+    facts = await messageFacts(sel.mailbox, r.hits.map((h) => h.info));
+  }
+  // The messages still there (facts null, or not existing: gone from the store meanwhile), as columns.
   const infos: MessageInfo[] = [];
   const seqs = new Uint32Array(m);
   const kept: (SortFacts | null)[] | null = facts ? [] : null;
   for (let i = 0; i < m; i++) {
     const f = facts ? facts[i]! : null;
-    if (facts && !f) continue;
+    if ((facts && !f) || (exists && !exists[i])) continue;
     const h = r.hits[i]!;
+    if (dates) dates[infos.length] = dates[i]!; // compacted in place (infos.length <= i)
     seqs[infos.length] = h.index + 1;
     infos.push(h.info);
     kept?.push(f);
   }
-  const order = sortOrder(infos, seqs.subarray(0, infos.length), kept, criteria);
+  const order = sortOrder(infos, seqs.subarray(0, infos.length), kept, criteria, dates ? dates.subarray(0, infos.length) : undefined);
   const nums: number[] = [];
   for (let i = 0; i < order.length; i++) nums.push(c.uid ? infos[order[i]!]!.uid : seqs[order[i]!]!);
   const modseq = r.withModseq ? r.maxModseq : null;

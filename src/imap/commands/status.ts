@@ -29,12 +29,24 @@ export function beforeStatus(s: ImapSession, items: readonly StatusItem[]): void
 }
 
 /** The untagged STATUS response (without `* `) for one mailbox's status. */
-export function statusResponse(s: ImapSession, name: string, st: MailboxStatus, items: readonly StatusItem[]): string {
-  const values: Record<StatusItem, number> = {
-    MESSAGES: st.messages, RECENT: st.recent, UIDNEXT: st.uidNext, UIDVALIDITY: st.uidValidity,
-    UNSEEN: st.unseen, DELETED: st.deleted, SIZE: st.size, HIGHESTMODSEQ: st.highestModseq,
-  };
-  return `STATUS ${mailboxOut(s, name)} (${items.map((i) => `${i} ${values[i]}`).join(' ')})`;
+/** `out`: the name as mailboxOut gives it, when the caller has it already (LIST-STATUS). */
+export function statusResponse(s: ImapSession, name: string, st: MailboxStatus, items: readonly StatusItem[], out = mailboxOut(s, name)): string {
+  let text = `STATUS ${out} (`;
+  for (let i = 0; i < items.length; i++) text += `${i ? ' ' : ''}${items[i]} ${statusValue(st, items[i]!)}`;
+  return text + ')';
+}
+
+function statusValue(st: MailboxStatus, item: StatusItem): number {
+  switch (item) {
+    case 'MESSAGES': return st.messages;
+    case 'RECENT': return st.recent;
+    case 'UIDNEXT': return st.uidNext;
+    case 'UIDVALIDITY': return st.uidValidity;
+    case 'UNSEEN': return st.unseen;
+    case 'DELETED': return st.deleted;
+    case 'SIZE': return st.size;
+    case 'HIGHESTMODSEQ': return st.highestModseq;
+  }
 }
 
 export async function status(s: ImapSession, c: Command): Promise<Result> {

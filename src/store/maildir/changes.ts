@@ -23,7 +23,7 @@ import type { MailboxBus } from '../bus.js';
 import { minAcknowledged } from '../views.js';
 import { parseName } from './filename.js';
 import { locate, scanMaildir, type ScanEntry } from './scan.js';
-import type { UidList } from './uidlist.js';
+import type { SharedUidList, UidList } from './uidlist.js';
 
 export const MODLOG = 'dmail-modlog';
 export const VIEWS = 'dmail-views';
@@ -125,7 +125,7 @@ function dropPurgedRecords(list: UidList, log: ChangeLog): boolean {
 }
 
 /** Base names of `records`' files, for callers that know only UIDs. */
-export function basesOf(list: UidList, uids: ReadonlySet<number>): Set<string> {
+export function basesOf(list: SharedUidList, uids: ReadonlySet<number>): Set<string> {
   const out = new Set<string>();
   for (const r of list.records) if (uids.has(r.uid)) out.add(r.base);
   return out;

@@ -22,6 +22,8 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { replaceFile } from '../safe-file.js';
+import { ProcessCache } from '../process-cache.js';
+import { keepWholeWritten, readWholeKept, type KeptWhole } from '../kept-file.js';
 
 export const FACTS_FILE = 'dmail-index';
 const MAGIC = 'DMAILIDX3';
@@ -85,14 +87,41 @@ function parseRecord(line: string): IndexRecord | undefined {
   return { uid, modseq, date, vsize, sub, file, ...(p !== '-' ? { uidl: p.slice(1) } : {}) };
 }
 
-/** The index, or undefined when it is missing, unreadable or damaged anywhere. */
-export async function readIndex(dir: string): Promise<MailboxIndex | undefined> {
-  let text: string;
-  try {
-    text = await fsp.readFile(join(dir, FACTS_FILE), 'utf8');
-  } catch {
-    return undefined;
+/** The text of a dmail-index, parsed when first asked for (a file this process just wrote is kept
+ *  unparsed: a process that never reads it again, as a per-connection one, pays nothing). */
+class KeptText {
+  private parsed: MailboxIndex | undefined | null = null;
+  constructor(private text: string) {}
+  get bytes(): number {
+    return 256 + 3 * this.text.length;
   }
+  index(): MailboxIndex | undefined {
+    if (this.parsed === null) {
+      this.parsed = parseIndex(this.text);
+      this.text = '';
+    }
+    return this.parsed;
+  }
+}
+
+/** dmail-index files read or written by this process, by path (store/process-cache.ts; believed only for
+ *  the same file by kept-file.ts's rules for files replaced whole). A kept MailboxIndex is shared by every
+ *  session of the process: its records are never changed (readers build their own entries from them). */
+const kept = new ProcessCache<string, KeptWhole<KeptText>>('maildir-index');
+
+/** An open mailbox keeps its dmail-index cached until the returned function runs (its close()). */
+export function holdIndex(dir: string): () => void {
+  return kept.hold(join(dir, FACTS_FILE));
+}
+
+/** The index, or undefined when it is missing, unreadable or damaged anywhere. Shared: never change it. */
+export async function readIndex(dir: string): Promise<MailboxIndex | undefined> {
+  const path = join(dir, FACTS_FILE);
+  const k = readWholeKept(path, dir, kept, (b) => new KeptText(b.toString('utf8')), (v) => v.bytes);
+  return k ? k.index() : undefined;
+}
+
+function parseIndex(text: string): MailboxIndex | undefined {
   const lines = text.split('\n');
   const head = /^DMAILIDX3 V(\d+) N(\d+) M(\d+) C(\d+) H([0-9a-f]{40}) S(\S*)$/.exec(lines[0] ?? '');
   if (!head) return undefined;
@@ -150,7 +179,11 @@ export async function writeIndex(dir: string, index: MailboxIndex): Promise<bool
     const body = lines.join('');
     const sum = createHash('sha1').update(body).digest('hex');
     // A cache (not fsynced); store/safe-file: random temporary name, O_EXCL|O_NOFOLLOW, checked directory.
-    await replaceFile(dir, FACTS_FILE, `${MAGIC} V${index.uidValidity} N${index.uidNext} M${index.modseq} C${lines.length} H${sum} S${stamp}\n${body}END\n`, { sync: false });
+    const text = `${MAGIC} V${index.uidValidity} N${index.uidNext} M${index.modseq} C${lines.length} H${sum} S${stamp}\n${body}END\n`;
+    const bytes = Buffer.from(text, 'utf8');
+    const w = await replaceFile(dir, FACTS_FILE, bytes, { sync: false });
+    const v = new KeptText(text);
+    keepWholeWritten(join(dir, FACTS_FILE), dir, kept, v, bytes, v.bytes, Number(w.ino));
     return true;
   } catch {
     return false;

@@ -10,8 +10,8 @@
 import { promises as fsp, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { ExpungedSince, FactsRequest, Flag, Mailbox, MailboxState, MessageFacts, MessageInfo, StoreMode } from '../types.js';
-import { mailboxFacts, mailboxFactsAll, type FactsSource } from '../facts.js';
+import type { ExpungedSince, FactsRequest, Flag, KeyColumns, KeyColumnsRequest, Mailbox, MailboxState, MessageFacts, MessageInfo, StoreMode } from '../types.js';
+import { mailboxFacts, mailboxFactsAll, mailboxKeyColumns, type FactsSource } from '../facts.js';
 import { FactsFile } from '../facts-file.js';
 import { StoreError } from '../types.js';
 import { CHANGE_APPEND, CHANGE_EXPUNGE, CHANGE_FLAGS, CHANGE_PURGE, type ChangeLog, type ChangeRecord } from '../changelog.js';
@@ -26,13 +26,13 @@ import { FS_PARALLEL, mapLimit } from './limit.js';
 import { Pacer } from '../pace.js';
 import { baseTokens, canonicalSystemFlag, compareBaseTokens, fileName, flagsFromInfo, infoForFlags, parseName, renewBase, type ParsedName } from './filename.js';
 import { ensureKeywords, KEYWORDS, letterFor, readKeywords, type KeywordTable } from './keywords.js';
-import { extValue, UIDLIST, type UidList } from './uidlist.js';
+import { extValue, UIDLIST, type SharedUidList, type UidList } from './uidlist.js';
 import type { MaildirEnv } from './env.js';
 import { holdUidList, lockedUidList, loadUidList } from './uidlist-sync.js';
 import { hasIntent } from './deliver-intent.js';
 import { scanMaildir, locate, type ScanEntry } from './scan.js';
 import { claimRecentBases, pendingRecent, RECENT_FILE } from './recent.js';
-import { factsOf, readIndex, writeIndex, type KnownFacts, type MailboxIndex } from './facts-cache.js';
+import { factsOf, holdIndex, readIndex, writeIndex, type KnownFacts, type MailboxIndex } from './facts-cache.js';
 
 type Sub = 'new' | 'cur';
 
@@ -140,6 +140,7 @@ export class MaildirMailbox implements Mailbox {
   private dirIno: bigint | undefined;
   /** Lets go of this mailbox's parsed uidlist in the process cache (held while the handle is open). */
   private releaseUidList: (() => void) | undefined;
+  private releaseIndex: (() => void) | undefined;
   /** Opened at the first facts() call. */
   private factsFile: FactsFile | null = null;
 
@@ -589,7 +590,7 @@ export class MaildirMailbox implements Mailbox {
   /** Give every listed file without a UID the next one, and log the appends. Files are measured
    *  before taking the uidlist lock, so a big first delivery batch does not hold up other sessions'
    *  appends. */
-  private async assignUids(files: ReadonlyMap<string, ScanEntry>, known: UidList | undefined): Promise<UidList> {
+  private async assignUids(files: ReadonlyMap<string, ScanEntry>, known: SharedUidList | undefined): Promise<UidList> {
     const fresh = [...files.entries()].filter(([b]) => !known?.byBase.has(b)).map((e) => ({ e, t: baseTokens(e[0]) }))
       .sort((x, y) => compareBaseTokens(x.t, y.t)).map((x) => x.e);
     const facts = await mapLimit(fresh, FS_PARALLEL, async ([base, se]) => {
@@ -644,7 +645,7 @@ export class MaildirMailbox implements Mailbox {
     });
   }
 
-  private publish(list: UidList): void {
+  private publish(list: SharedUidList): void {
     this.setState(list.uidValidity, list.nextUid);
   }
 
@@ -689,6 +690,11 @@ export class MaildirMailbox implements Mailbox {
   factsAll(uids: readonly number[], want: FactsRequest): Promise<MessageFacts[]> {
     this.factsFile ??= new FactsFile({ dir: this.dir, name: FACTS_CACHE, writable: !this.readOnly, log: this.env.log });
     return mailboxFactsAll(this.factsFile, this.factsSource(), uids, want);
+  }
+
+  keyColumns(uids: readonly number[], want: KeyColumnsRequest): Promise<KeyColumns> {
+    this.factsFile ??= new FactsFile({ dir: this.dir, name: FACTS_CACHE, writable: !this.readOnly, log: this.env.log });
+    return mailboxKeyColumns(this.factsFile, this.factsSource(), uids, want);
   }
 
   private factsSource(): FactsSource {
@@ -980,6 +986,7 @@ export class MaildirMailbox implements Mailbox {
    *  close() lets go. Called by the store once the handle opened. */
   holdCaches(): void {
     if (!this.closed) this.releaseUidList ??= holdUidList(this.dir);
+    if (!this.closed) this.releaseIndex ??= holdIndex(this.dir);
   }
 
   async close(): Promise<void> {
@@ -1000,6 +1007,8 @@ export class MaildirMailbox implements Mailbox {
       this.closed = true;
       this.releaseUidList?.();
       this.releaseUidList = undefined;
+      this.releaseIndex?.();
+      this.releaseIndex = undefined;
     }
   }
 }

@@ -9,7 +9,7 @@ import { ProcessCache } from '../process-cache.js';
 import { DOVECOT_UIDVALIDITY, nextUidValidity as sharedNextUidValidity } from '../uidvalidity.js';
 import type { MaildirEnv } from './env.js';
 import { finishDelivery } from './deliver-intent.js';
-import { emptyUidList, formatRecord, formatUidList, readUidList, UIDLIST, uidListStamp, type UidList, type UidListFile } from './uidlist.js';
+import { emptyUidList, formatRecord, formatUidList, readUidList, UIDLIST, uidListStamp, type SharedUidList, type UidList, type UidListFile } from './uidlist.js';
 
 export const UIDVALIDITY_FILE = DOVECOT_UIDVALIDITY;
 
@@ -55,8 +55,21 @@ async function readCached(path: string): Promise<UidListFile> {
   return r;
 }
 
-export function loadUidList(dir: string): Promise<UidListFile> {
-  return readCached(join(dir, UIDLIST));
+/** The list for reading only: the cached one itself when the file is unchanged (no copy of its records
+ *  and map per refresh), else the one just parsed. Never change it (SharedUidList); changes go through
+ *  lockedUidList, which works on a copy. */
+export async function loadUidList(dir: string): Promise<{ list: SharedUidList | undefined; stamp: string }> {
+  const path = join(dir, UIDLIST);
+  const c = cache.get(path);
+  if (c && c.stamp === (await uidListStamp(path))) return { list: c.list, stamp: c.stamp };
+  const r = await readUidList(path);
+  if (!r.list) {
+    cache.delete(path);
+    return { list: undefined, stamp: r.stamp };
+  }
+  // The cache keeps this very list: nobody changes a shared one, and lockedUidList copies before it changes.
+  remember(path, { stamp: r.stamp, list: r.list, appendable: r.appendable });
+  return { list: r.list, stamp: r.stamp };
 }
 
 /** Dovecot's per-root counter, shared (store/uidvalidity.ts): never a value handed out before. */

@@ -26,6 +26,16 @@ export interface UidList {
   byBase: Map<string, UidRecord>;
 }
 
+/** A parsed list as shared by the process cache (uidlist-sync.ts `loadUidList`): never changed. */
+export interface SharedUidList {
+  readonly uidValidity: number;
+  readonly nextUid: number;
+  readonly guid: string;
+  readonly extraHeader: readonly string[];
+  readonly records: readonly UidRecord[];
+  readonly byBase: ReadonlyMap<string, UidRecord>;
+}
+
 export function emptyUidList(uidValidity: number): UidList {
   return {
     uidValidity, nextUid: 1, guid: randomBytes(16).toString('hex'), extraHeader: [], records: [], byBase: new Map(),

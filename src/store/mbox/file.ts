@@ -11,7 +11,8 @@ import { asStoreError } from '../errors.js';
 import { lockSpool, type LockOptions, type SpoolLock } from '../lock.js';
 import { beginWrite, readHold, releaseReads, type ReadHold } from '../read-lock.js';
 import { parseSpool, parseSpoolYielding, parseSteps, type ParsedMessage } from './parse.js';
-import { readIndex, writeIndexSteps, stampTail, sameStamp, type IndexData, type IndexedMessage, type SpoolStamp } from './index-file.js';
+import { writeIndexSteps, stampTail, sameStamp, type IndexData, type IndexedMessage, type SpoolStamp } from './index-file.js';
+import { readIndexKept, keepWritten, holdIndex } from './index-cache.js';
 import { replaceTail, replaceTailSteps, replayJournalSteps, patchRanges, patchRangesSteps, killPoint } from './journal.js';
 import { Pacer, runPaced, runSteps, type Steps } from '../pace.js';
 import { nextUidValidity, MBOX_UIDVALIDITY } from '../uidvalidity.js';
@@ -104,6 +105,12 @@ export class MboxFile {
   }
 
   get bus(): MailboxBus | undefined { return this.opts.bus; }
+
+  /** A session has this mailbox open: the process keeps its decoded index (index-cache.ts) at least until
+   *  the returned function runs. */
+  holdIndex(): () => void {
+    return holdIndex(this.indexPath);
+  }
 
   /** The change log for a UIDVALIDITY (one reader/writer object per mailbox and process). */
   changeLog(uidValidity: number): ChangeLog {
@@ -224,7 +231,7 @@ export class MboxFile {
       this.validFor = h;
       return this.cur;
     }
-    const disk = readIndex(this.indexPath);
+    const disk = readIndexKept(this.indexPath);
     if (disk && sameStamp(disk.stamp, stamp)) {
       this.cur = disk;
       this.idxSeen = sig;
@@ -245,7 +252,7 @@ export class MboxFile {
   async sync(fd: number): Promise<IndexData> {
     if (fd < 0) {
       // No file: an empty mailbox. Keep a UIDVALIDITY in the index so it survives until mail arrives.
-      const disk = readIndex(this.indexPath);
+      const disk = readIndexKept(this.indexPath);
       if (disk && disk.stamp.ino === '') { this.cur = disk; this.idxSeen = this.indexSignature(); return this.settle(disk); }
       const fresh = emptyIndex(newUidValidity(this.indexDir, disk?.uidValidity));
       if (disk) fresh.uidNext = disk.uidNext;
@@ -262,7 +269,7 @@ export class MboxFile {
     const stamp = this.stampOf(fd);
     const sig = this.indexSignature();
     if (this.cur && sameStamp(this.cur.stamp, stamp) && sig === this.idxSeen) return this.settle(this.cur);
-    const disk = readIndex(this.indexPath);
+    const disk = readIndexKept(this.indexPath);
     if (disk && sameStamp(disk.stamp, stamp)) {
       this.cur = disk;
       this.idxSeen = sig;
@@ -475,7 +482,7 @@ export class MboxFile {
 
   private *saveSteps(d: IndexData): Steps<void> {
     this.cur = d;
-    if (!(yield* writeIndexSteps(this.indexPath, this.indexDir, d))) {
+    if (!(yield* writeIndexSteps(this.indexPath, this.indexDir, d, keepWritten))) {
       this.opts.log.warn({ index: this.indexPath }, 'cannot write mailbox index');
     }
     this.idxSeen = this.indexSignature();

@@ -128,7 +128,12 @@ export function* encodeIndexSteps(d: IndexData): Steps<Buffer> {
   return out;
 }
 
-export function decodeIndex(buf: Buffer): IndexData | null {
+/**
+ * `prev`: records of an earlier decoding (ascending UID, as every index keeps them). A record equal to
+ * one of them in every field is that object, not a new one (records are immutable: index-cache.ts), so
+ * decoding a file that changed in a few records makes a few objects.
+ */
+export function decodeIndex(buf: Buffer, prev?: readonly IndexedMessage[]): IndexData | null {
   if (buf.length < 16 || buf.readUInt32LE(0) !== MAGIC || buf.readUInt32LE(4) !== VERSION) return null;
   const jsonLen = buf.readUInt32LE(8);
   const count = buf.readUInt32LE(12);
@@ -141,26 +146,50 @@ export function decodeIndex(buf: Buffer): IndexData | null {
   const aligned = (buf.byteOffset % 8 === 0) ? buf : Buffer.from(buf);
   const f = new Float64Array(aligned.buffer, aligned.byteOffset + 16 + headLen, count * F64);
   const u = new Uint32Array(aligned.buffer, aligned.byteOffset + 16 + headLen + count * F64 * 8, count * 4);
+  // Keyword and UIDL lists by record (the few messages that have any).
+  const extra = new Map<number, [string[], string | null]>();
+  for (const [i, kw, uidl] of head.extra ?? []) {
+    if (!Number.isInteger(i) || i < 0 || i >= count || !Array.isArray(kw)) return null;
+    extra.set(i, [kw, uidl]);
+  }
   const messages: IndexedMessage[] = new Array(count);
+  const old = prev ?? [];
+  let j = 0;
   for (let i = 0; i < count; i++) {
     const o = i * F64;
-    messages[i] = {
+    const uid = u[i * 4]!;
+    const x = extra.get(i);
+    while (j < old.length && old[j]!.uid < uid) j++;
+    const p = j < old.length ? old[j]! : undefined;
+    if (p && p.uid === uid && p.offset === f[o] && p.end === f[o + 1] && p.size === f[o + 2] && p.date === f[o + 3] &&
+        p.modseq === f[o + 4] && p.expunged === f[o + 5] && p.flags === u[i * 4 + 1] && p.fileUid === u[i * 4 + 2] &&
+        p.key === u[i * 4 + 3] && (p.uidl ?? null) === (x?.[1] || null) && sameWords(p.keywords, x?.[0])) {
+      messages[i] = p;
+      continue;
+    }
+    const m: IndexedMessage = {
       offset: f[o]!, end: f[o + 1]!, size: f[o + 2]!, date: f[o + 3]!,
-      uid: u[i * 4]!, flags: u[i * 4 + 1]!, fileUid: u[i * 4 + 2]!, key: u[i * 4 + 3]!, keywords: NO_KEYWORDS,
+      uid, flags: u[i * 4 + 1]!, fileUid: u[i * 4 + 2]!, key: u[i * 4 + 3]!, keywords: NO_KEYWORDS,
       modseq: f[o + 4]!, expunged: f[o + 5]!,
     };
-  }
-  for (const [i, kw, uidl] of head.extra ?? []) {
-    const m = messages[i];
-    if (!m) return null;
-    m.keywords = kw;
-    if (uidl) m.uidl = uidl;
+    if (x) {
+      if (x[0].length) m.keywords = x[0];
+      if (x[1]) m.uidl = x[1];
+    }
+    messages[i] = m;
   }
   return {
     stamp: head.stamp, uidValidity: head.uidValidity, uidNext: head.uidNext, keywords: head.keywords ?? [],
     fileBase: head.fileBase ?? null, pseudo: head.pseudo ?? null, preambleEnd: head.preambleEnd ?? 0, messages,
     logSeen: head.logSeen ?? 0,
   };
+}
+
+function sameWords(a: readonly string[], b: readonly string[] | undefined): boolean {
+  const n = b?.length ?? 0;
+  if (a.length !== n) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b![i]) return false;
+  return true;
 }
 
 /** What STATUS counts, over the current messages (expunged ones kept for other sessions, deferred
@@ -252,11 +281,13 @@ export function writeIndex(path: string, dir: string, d: IndexData): boolean {
   return runSteps(writeIndexSteps(path, dir, d));
 }
 
-export function* writeIndexSteps(path: string, _dir: string, d: IndexData): Steps<boolean> {
+/** `onWritten`: told of the file just put in place, the bytes it was made of and its inode (index-cache.ts). */
+export function* writeIndexSteps(path: string, _dir: string, d: IndexData, onWritten?: (path: string, d: IndexData, bytes: Buffer, ino: number) => void): Steps<boolean> {
   try {
     const bytes = yield* encodeIndexSteps(d);
     // A cache: not fsynced (a lost index is rebuilt); safe-file: random temp name, checked directory.
-    replaceFileSync(dirname(path), basename(path), bytes, { mkdirMode: 0o700, sync: false });
+    const w = replaceFileSync(dirname(path), basename(path), bytes, { mkdirMode: 0o700, sync: false });
+    onWritten?.(path, d, bytes, Number(w.ino));
     return true;
   } catch {
     return false;

@@ -4,8 +4,8 @@ import { Pacer, runPaced, runSteps, type Steps } from '../pace.js';
 import { Readable } from 'node:stream';
 import { lstatSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { Mailbox, MailboxState, MessageInfo, Flag, StoreMode, ExpungedSince, FactsRequest, MessageFacts } from '../types.js';
-import { mailboxFacts, mailboxFactsAll, type FactsSource } from '../facts.js';
+import type { Mailbox, MailboxState, MessageInfo, Flag, StoreMode, ExpungedSince, FactsRequest, KeyColumns, KeyColumnsRequest, MessageFacts } from '../types.js';
+import { mailboxFacts, mailboxFactsAll, mailboxKeyColumns, type FactsSource } from '../facts.js';
 import { FactsFile } from '../facts-file.js';
 import { StoreError } from '../types.js';
 import type { MboxFile } from './file.js';
@@ -152,7 +152,9 @@ export class MboxMailbox implements Mailbox {
     data: IndexData,
     /** This handle's claim on expunged messages (deferred removal, views.ts). */
     private readonly slot: ViewSlot,
-    claimed: readonly number[] = [],
+    claimed: readonly number[],
+    /** Lets go of the process's kept index of this mailbox (index-cache.ts). */
+    private readonly releaseIndex: () => void,
   ) {
     for (const u of claimed) this.recent.add(u);
     this.ino = data.stamp.ino;
@@ -165,6 +167,7 @@ export class MboxMailbox implements Mailbox {
     const doClaim = claim && !readOnly;
     const claimed: number[] = [];
     let slot: ViewSlot | null = null;
+    const releaseIndex = file.holdIndex();
     const data = await file.locked('read', async (_fd, d) => {
       slot = await openViewSlot(file.viewsDir, d.logSeen);
       if (!doClaim || !d.messages.some((m) => !(m.flags & FLAG_OLD) && !m.expunged)) return d;
@@ -173,9 +176,10 @@ export class MboxMailbox implements Mailbox {
       return r.data;
     }).catch((e: unknown) => {
       (slot as ViewSlot | null)?.close();
+      releaseIndex();
       throw e;
     });
-    return new MboxMailbox(name, readOnly, file, doClaim, data, slot!, claimed);
+    return new MboxMailbox(name, readOnly, file, doClaim, data, slot!, claimed, releaseIndex);
   }
 
   private snapshot(d: IndexData): MailboxState {
@@ -284,6 +288,12 @@ export class MboxMailbox implements Mailbox {
     this.live();
     this.factsFile ??= new FactsFile({ dir: this.file.indexDir, name: basename(this.file.factsPath), writable: !this.readOnly });
     return mailboxFactsAll(this.factsFile, this.factsSource(), uids, want);
+  }
+
+  keyColumns(uids: readonly number[], want: KeyColumnsRequest): Promise<KeyColumns> {
+    this.live();
+    this.factsFile ??= new FactsFile({ dir: this.file.indexDir, name: basename(this.file.factsPath), writable: !this.readOnly });
+    return mailboxKeyColumns(this.factsFile, this.factsSource(), uids, want);
   }
 
   private factsSource(): FactsSource {
@@ -555,6 +565,7 @@ export class MboxMailbox implements Mailbox {
       const log = this.file.changeLog(this.state.uidValidity);
       if (ino && ino === this.ino && log.pendingExpunges().length) await this.file.locked('write', () => undefined, true);
     } catch { /* read-only or busy: the next writer purges */ }
+    this.releaseIndex();
     this.onClose?.();
     this.onClose = null;
   }

@@ -19,7 +19,7 @@ import { MboxFile, isRegularFile, type FileOptions, type NewMessage } from './fi
 import { MboxMailbox, encodeFlags } from './mailbox.js';
 import { layoutOf, restamp, statusOf } from './format.js';
 import { fsyncDir, readIndexHead, statusCounts } from './index-file.js';
-import { quickStatus } from './quick-status.js';
+import { quickStatus, quickStatusMany, type QuickFiles, type QuickItem } from './quick-status.js';
 import { afterCreate, afterDelete, afterRename, formatUses, normalUses, parseUses, type UseMap } from '../special-use.js';
 import { watchPaths, WATCH_MAILBOX_POLL_MS } from '../watch.js';
 import { resetUrlauthKeys, urlauthKey } from '../urlauth-keys.js';
@@ -46,6 +46,8 @@ export function folderComponents(name: string): string[] {
 
 function fileKey(name: string): string {
   if (name === 'INBOX') return 'INBOX';
+  // (A name of at most 66 UTF-16 units is at most 198 UTF-8 bytes: no need to count them.)
+  if (name.length <= 66 && !name.includes('%') && !name.includes('/')) return 'F.' + name;
   const key = 'F.' + name.replace(/%/g, '%25').replace(/\//g, '%2F');
   // File names are limited to 255 bytes; long folder names get a hashed key.
   return Buffer.byteLength(key) <= 200 ? key : 'H.' + createHash('sha1').update(name).digest('hex');
@@ -154,41 +156,64 @@ export class MboxStore implements MailStore {
     return this.statusIn(name);
   }
 
-  /** LIST-STATUS: every directory on the way is looked at once for the batch, not once per folder. */
+  /** LIST-STATUS: every directory on the way is looked at once for the batch, not once per folder, and
+   *  the index directory once (quick-status.ts); only mailboxes the index cannot answer take a lock. */
   async statusMany(names: readonly string[]): Promise<(MailboxStatus | StoreError)[]> {
     const dirs = new Set<string>();
-    const out: (MailboxStatus | StoreError)[] = [];
-    for (const name of names) {
+    const out: (MailboxStatus | StoreError | null)[] = new Array(names.length);
+    const items: QuickItem[] = [];
+    const at: number[] = [];
+    for (let i = 0; i < names.length; i++) {
       try {
-        out.push(await this.statusIn(name, dirs));
+        items.push(this.statusTarget(names[i]!, dirs));
+        at.push(i);
       } catch (e) {
         if (!(e instanceof StoreError)) throw e;
-        out.push(e);
+        out[i] = e;
       }
     }
-    return out;
+    const quick = quickStatusMany(this.indexDir, items, true);
+    for (let k = 0; k < items.length; k++) {
+      const q = quick[k];
+      if (q) { out[at[k]!] = q; continue; }
+      try {
+        out[at[k]!] = await this.lockedStatus(this.file(names[at[k]!]!, items[k]!.f.path));
+      } catch (e) {
+        if (!(e instanceof StoreError)) throw e;
+        out[at[k]!] = e;
+      }
+    }
+    return out as (MailboxStatus | StoreError)[];
   }
 
-  private async statusIn(name: string, dirs?: Set<string>): Promise<MailboxStatus> {
-    let f: MboxFile;
-    let spool: Stats | undefined;
-    if (name === 'INBOX') {
-      f = this.file(name);
-    } else {
-      // requireFolder's checks, with the one lstat of the mailbox's own entry kept for its stamp.
-      const path = this.pathOf(name, dirs, false);
-      let st: Stats | undefined;
-      try { st = lstatSync(path, { throwIfNoEntry: false }); } catch { /* cannot be looked at */ }
-      if (!st) throw new StoreError('NONEXISTENT', `mailbox ${name} does not exist`);
-      if (st.isSymbolicLink()) throw new StoreError('NOPERM', `${name}: symbolic links are not followed`);
-      if (st.isDirectory()) throw new StoreError('CANNOT', `${name} holds folders, not messages`);
-      if (!st.isFile()) throw new StoreError('NOPERM', 'not a mailbox');
-      spool = st;
-      f = this.file(name, path);
-    }
+  private async statusIn(name: string): Promise<MailboxStatus> {
+    const t = this.statusTarget(name);
     // Unlocked from the index when it is valid for the spool as it is (quick-status.ts), else locked.
-    const quick = quickStatus(f, spool);
-    if (quick) return quick;
+    return quickStatus(t.f, t.spool) ?? this.lockedStatus(this.file(name, t.f.path));
+  }
+
+  /** A mailbox's files for STATUS: requireFolder's checks, with the one lstat of the mailbox's own entry
+   *  kept for its stamp. `dirs`: as pathOf's. */
+  private statusTarget(name: string, dirs?: Set<string>): QuickItem {
+    if (name === 'INBOX') return { f: this.files(name, this.paths.inbox) };
+    const path = this.pathOf(name, dirs, false);
+    let st: Stats | undefined;
+    try { st = lstatSync(path, { throwIfNoEntry: false }); } catch { /* cannot be looked at */ }
+    if (!st) throw new StoreError('NONEXISTENT', `mailbox ${name} does not exist`);
+    if (st.isSymbolicLink()) throw new StoreError('NOPERM', `${name}: symbolic links are not followed`);
+    if (st.isDirectory()) throw new StoreError('CANNOT', `${name} holds folders, not messages`);
+    if (!st.isFile()) throw new StoreError('NOPERM', 'not a mailbox');
+    return { f: this.files(name, path), spool: st };
+  }
+
+  /** The file names file() would give an MboxFile (no object of that class: a batch of STATUS needs
+   *  only the names, and the locked path makes the MboxFile). */
+  private files(name: string, path: string): QuickFiles {
+    const stem = `${this.indexDir}/${fileKey(name)}`;
+    return { path, indexPath: stem + '.idx', journalPath: stem + '.journal', modlogPath: stem + '.modlog' };
+  }
+
+  private lockedStatus(f: MboxFile): Promise<MailboxStatus> {
     return f.readLocked((_fd, d) => {
       const highestModseq = Math.max(d.logSeen, f.changeLog(d.uidValidity).highestModseq());
       return { ...statusCounts(d.messages), uidNext: d.uidNext, uidValidity: d.uidValidity, highestModseq };
@@ -259,7 +284,8 @@ export class MboxStore implements MailStore {
         const n = d.name;
         if (!visible(n)) continue;
         if (!prefix && n.toUpperCase() === 'INBOX') continue;
-        const p = join(dir, n);
+        // readdir names hold no '/', and the walk starts at the normalised folder directory.
+        const p = `${dir}/${n}`;
         let isDir = d.isDirectory();
         let isFile = d.isFile();
         if (!isDir && !isFile && !d.isSymbolicLink()) {
@@ -278,8 +304,8 @@ export class MboxStore implements MailStore {
       }
     };
     let top: Dirent[] = [];
-    try { top = readdirSync(this.paths.folders, { withFileTypes: true }); } catch { /* no folders yet */ }
-    walk(this.paths.folders, '', 0, top);
+    try { top = readdirSync(this.foldersDir, { withFileTypes: true }); } catch { /* no folders yet */ }
+    walk(this.foldersDir, '', 0, top);
     return out;
   }
 
@@ -414,8 +440,11 @@ export class MboxStore implements MailStore {
   }
 
   private readUses(): UseMap {
+    const path = join(this.paths.folders, SPECIAL_USE);
     try {
-      return parseUses(readFileSync(join(this.paths.folders, SPECIAL_USE), 'utf8'));
+      // Most users have none: a stat that says so costs less than the error a failed read throws.
+      if (!statSync(path, { throwIfNoEntry: false })) return new Map();
+      return parseUses(readFileSync(path, 'utf8'));
     } catch { return new Map(); }
   }
 

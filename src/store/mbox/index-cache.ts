@@ -1,0 +1,56 @@
+// The decoded mbox index (`<key>.idx`, index-file.ts) kept by a process between sessions (issue 14: a
+// resident worker's SELECT decoded the whole index again every session, and that decoding and its garbage
+// were its largest cost). One ProcessCache entry per index path (store/process-cache.ts: held while a
+// session has the mailbox open, idle entries under the process's `resident_cache_size`; 0 keeps nothing).
+//
+// The index is only ever replaced whole (writeIndex renames a new file over it), so an entry is believed
+// by kept-file.ts's rules for such files (`readWholeKept`): the path opened again (O_NOFOLLOW), that
+// descriptor trusted, the same device, inode, birth time, size, mtime and ctime, and the same first and
+// last bytes (the head carries the spool stamp, UIDVALIDITY and STATUS summary; the tail the last
+// records). Anything else is read and decoded again; records equal to a kept one (same UID and every
+// field) are shared with it instead of made anew, so an index another process replaced after one flag
+// change or one delivery costs a read and a comparison, not a message object per record.
+//
+// Kept tables are shared by every session of the process and are immutable: IndexData and its
+// IndexedMessage records are never changed after they are made (file.ts and mailbox.ts make new objects
+// for every change, copy on write), so a session's snapshot is never changed under it.
+//
+// What the spool is, is still decided as before (file.ts compares the index's spool stamp with the spool
+// under the lock): this module only saves decoding a file whose bytes are the same.
+import { dirname } from 'node:path';
+import { ProcessCache } from '../process-cache.js';
+import { keepWholeWritten, readWholeKept, type KeptWhole } from '../kept-file.js';
+import { decodeIndex, type IndexData } from './index-file.js';
+
+const cache = new ProcessCache<string, KeptWhole<IndexData>>('mbox-index');
+
+/** Estimated bytes an entry keeps alive: a record object with its numbers, plus keyword/UIDL strings. */
+function bytesOf(d: IndexData): number {
+  let extra = 0;
+  for (const m of d.messages) {
+    if (m.keywords.length) extra += 32 + m.keywords.length * 40;
+    if (m.uidl) extra += 40 + m.uidl.length;
+  }
+  return 512 + d.messages.length * 160 + extra;
+}
+
+/**
+ * The index at `path`, decoded (null: missing, damaged or of another version), from the process's kept
+ * copy when the file is the one it was decoded from. The result is shared: never change it.
+ */
+export function readIndexKept(path: string): IndexData | null {
+  return readWholeKept(path, dirname(path), cache, (b, prev) => decodeIndex(b, prev?.messages), bytesOf) ?? null;
+}
+
+/** `data` was just written to `path` as `bytes` (writeIndex, under the spool's write lock), as inode
+ *  `ino` when known: keep it for the file now there when that file is it and shows exactly those bytes;
+ *  otherwise forget what was kept. */
+export function keepWritten(path: string, data: IndexData, bytes: Buffer, ino?: number): void {
+  keepWholeWritten(path, dirname(path), cache, data, bytes, bytesOf(data), ino);
+}
+
+/** A session has the mailbox open: its kept index stays (not counted as idle) until the returned
+ *  function runs. */
+export function holdIndex(path: string): () => void {
+  return cache.hold(path);
+}
