@@ -2,18 +2,27 @@
 // what store/facts.ts parsed out of each message, so that later FETCH ENVELOPE / BODYSTRUCTURE /
 // HEADER.FIELDS, header SEARCH keys, SORT and THREAD read a few hundred bytes instead of the message.
 //
-// Text, append-only, one record per line:
-//   header   `DMFACTS2 V<uidvalidity>\n`
-//   record   `<crc32 of the rest, 8 hex> <uid>\t<identity>\t<envelope>\t<body>\t<bodystructure>\t<sort keys>
-//             \t<threading>\t<covered header names>\t<header fields>\t<search strings>\n`
-// (search strings: MessageFacts.searchValues of each covered name, in the order of the names). Version 1
-// files (no search strings) have another header: they are not believed, and rewritten at the next write.
-// Every column after the uid is JSON (a string, object or array), so neither a TAB nor a line break occurs
-// inside one. A later record for a UID replaces an earlier one. A record is believed only when its CRC
-// holds, the file's UIDVALIDITY is the mailbox's and its identity is the message's as the backend knows
-// it now (mbox: RFC822.SIZE + recognition hash; maildir: base name + size): a message rewritten under the
-// same UID is parsed afresh. Anything else (a line torn by kill -9, two appends mixed, flipped bits, a
-// file of another version) is skipped: it costs a parse, never a wrong answer.
+// Binary (version 3), append-only, little endian:
+//   header   `DMFACTS3` u32 UIDVALIDITY u32 0                                       (16 bytes)
+//   record   u32 MAGIC, u32 length L of the rest after these 12 bytes, u32 crc32 of that rest, then
+//            head     u32 uid, u32 n, n bytes identity (UTF-8), COLUMNS × u32 length of the columns
+//            columns  envelope, body, bodystructure (wire strings, one byte a char), sort keys and
+//                     threading (JSON), covered header names (list), header fields (u32 count, count ×
+//                     (str name, str line (one byte a char), u32 valueAt)), search strings (u32 count of
+//                     names, then per name u32 0xffffffff (none kept) or a list); list = u32 count,
+//                     count × str; str = u32 byte length + UTF-8
+// A command decodes only what it needs of a record: the identity and the columns it asks for, found by
+// their lengths (each record's CRC is checked once per process, in one native call, when the file is
+// indexed); FETCH ENVELOPE makes one latin1 string per message, a header SEARCH the strings of the field
+// asked for: no JSON, and the header fields (the bulk of a record) are never decoded. Version 2 files (text, one JSON record a
+// line) and version 1 have another header: they are not believed, and rewritten at the next write.
+// A later record for a UID replaces an earlier one. A record is believed only when its CRCs hold, the
+// file's UIDVALIDITY is the mailbox's and its identity is the message's as the backend knows it now
+// (mbox: RFC822.SIZE + recognition hash; maildir: base name + size): a message rewritten under the same
+// UID is parsed afresh. Anything else (a record torn by kill -9, flipped bits, garbage, a file of
+// another version) is skipped, found by looking for the next MAGIC whose head holds: it costs a parse,
+// never a wrong answer. A torn record at the end of the file is never appended after: the next writer
+// compacts instead (so a torn length never swallows good records behind it).
 //
 // Written only by a handle that may write (never EXAMINE), only into a trusted directory (safe-file.ts)
 // and only to a file owned by this uid: the file is created by an atomic replace (header alone, or the
@@ -22,18 +31,18 @@
 // else are never served. Not fsynced: it is a cache.
 //
 // Bounded: a record above MAX_RECORD is not kept; the file is compacted (live records of current UIDs
-// only: expunged messages and replaced records go) by an atomic replace when it is more than half dead,
+// only: expunged messages and replaced records go) by an atomic replace when it is more than a third dead,
 // and no more is appended once even the compacted file would pass its cap (1 MB + 8 KB per message, at
-// most 256 MB). Cheap to open: nothing happens at SELECT; the first facts() call indexes the file (one
-// sequential read, no JSON parsed) and keeps only uid → position in memory; records are read through
-// a read-ahead window and only the columns asked for are parsed.
+// most 256 MB). Cheap to open: nothing happens at SELECT; the first facts() call indexes the file (a
+// sequential read through a window that jumps from record to record by their lengths, no string made)
+// and keeps only uid → position in memory; records are read through a read-ahead window.
 //
-// One copy per process (`Shared`): the index, each record's CRC verdict and the hot decoded columns
-// (ENVELOPE, BODY, BODYSTRUCTURE, names, search strings) are shared by the handles on one path and kept
-// after the last closes (a `ProcessCache` entry: held by each open handle, idle ones within the process's
-// byte budget `resident_cache_size`, without their descriptor), so a resident worker's next session reads
-// nothing again. Checked on every use against the file (inode, size, mtime) and by each handle's own
-// trust check; decoded columns bounded by MEMO_BUDGET chars in all.
+// One copy per process (`Shared`): the index, each record's checked identity and the hot decoded
+// columns (ENVELOPE, BODY, BODYSTRUCTURE, names, search strings) are shared by the handles on one path
+// and kept after the last closes (a `ProcessCache` entry: held by each open handle, idle ones within
+// the process's byte budget `resident_cache_size`, without their descriptor), so a resident worker's
+// next session reads nothing again. Checked on every use against the file (inode, size, mtime) and by
+// each handle's own trust check; decoded columns bounded by MEMO_BUDGET chars in all.
 import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -64,9 +73,31 @@ export interface RawField {
   valueAt: number;
 }
 
-const MAGIC = 'DMFACTS2';
-/** Columns of a record (uid and identity included). */
-const COLUMNS = 10;
+const HEAD = Buffer.from('DMFACTS3', 'latin1');
+const HEAD_LEN = 16;
+const MAGIC = 0x3346444d; // "MDF3" little endian
+const MAGIC_BYTES = Buffer.alloc(4);
+MAGIC_BYTES.writeUInt32LE(MAGIC, 0);
+/** Columns of a record after its head, in this order. */
+const COLUMNS = 8;
+const C_ENVELOPE = 0;
+const C_BODY = 1;
+const C_BODYSTRUCTURE = 2;
+const C_SORT = 3;
+const C_THREAD = 4;
+const C_NAMES = 5;
+const C_FIELDS = 6;
+const C_SEARCH = 7;
+/** The smallest record after MAGIC, length and CRC: uid, identity length, the column table. */
+const MIN_REST = 8 + 4 * COLUMNS;
+/** A search-strings entry for a name whose strings are made when asked. */
+const NONE_KEPT = 0xffffffff;
+
+/** A little-endian u32 at `p` (the caller checked the bounds): plain element loads, fast in code that
+ *  has not been optimised yet (a per-connection process), unlike Buffer.readUInt32LE. */
+function u32(b: Uint8Array, p: number): number {
+  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16)) + b[p + 3]! * 0x1000000;
+}
 /** Records larger than this (a giant MIME tree) are not cached. */
 export const MAX_RECORD = 64 * 1024;
 /** Header names one record keeps fields for. */
@@ -92,15 +123,24 @@ export interface CachedFacts {
   threading(): ThreadingKeys;
   /** Lower-cased names whose fields the record holds (all of them, in header order). */
   names(): string[];
+  /** Whether the record holds the fields of all these (lower-cased) names. */
+  covers(names: readonly string[]): boolean;
   fields(): RawField[];
 }
 
 interface Pos {
   off: number;
+  /** Bytes of the whole record (MAGIC to its last column). */
   len: number;
-  /** The identity the record is for, once the record was checked (null: not a string). */
-  ident?: string | null;
-  /** Its CRC was found to hold (checked once: the bytes at an offset of the same file do not change). */
+  /** The identity the record is for, once the record was looked at. */
+  ident?: string;
+  /** That identity as two numbers when it is written `${a}.${b}` (mbox: size and hash), else NaN. */
+  pa: number;
+  pb: number;
+  /** Bit per hot column (SEEN): decoded once already in this process (see `second`). */
+  seen: number;
+  /** Its identity was read (its head's CRC held when the file was indexed: the bytes at an offset of
+   *  the same file do not change). */
   checked: boolean;
   /** Columns decoded before, kept while the process-wide budget allows (`memo`). */
   envelope?: string;
@@ -184,9 +224,23 @@ function resetShared(sh: Shared): void {
   sh.posBytes = 0;
 }
 
-/** Keep a decoded column if the budget allows; returns it. */
+const SEEN = { envelope: 1, body: 2, bodyStructure: 4, names: 8, search: 16 } as const;
+
+/**
+ * Whether a column decoded now is worth keeping: only when it was decoded once before in this process.
+ * A session that looks at each record once (a per-connection FETCH 1:* or SEARCH) keeps nothing, so its
+ * strings die young instead of being copied by every scavenge into the old generation; a resident
+ * worker's next session, or a repeat in the same one, keeps it (decoding a column is one copy of bytes).
+ */
+function second(p: Pos, bit: number): boolean {
+  if (p.seen & bit) return true;
+  p.seen |= bit;
+  return false;
+}
+
+/** Keep a decoded column if it was decoded before and the budget allows; returns it. */
 function memo<K extends 'envelope' | 'body' | 'bodyStructure'>(sh: Shared, p: Pos, k: K, v: string): string {
-  if (memoChars + v.length <= MEMO_BUDGET) {
+  if (second(p, SEEN[k]) && memoChars + v.length <= MEMO_BUDGET) {
     p[k] = v;
     sh.chars += v.length;
     memoChars += v.length;
@@ -201,45 +255,180 @@ export function factsMemoryUse(): { files: number; held: number; bytes: number; 
   return { files: s.entries, held: s.held, bytes: s.bytes, chars: memoChars };
 }
 
+/** A lone surrogate does not survive UTF-8: a record with one is not cached (it is parsed each time). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/** A wire string (one char a byte) with a char above 0xff cannot be stored as one byte a char. */
+const NOT_BYTES = /[^\x00-\xff]/;
+
+/** Reads a column's lists and strings, bounds-checked against the column's end. */
+class Reader {
+  constructor(private readonly b: Buffer, public p: number, private readonly end: number) {}
+  u32(): number {
+    if (this.p + 4 > this.end) throw new Error('short column');
+    const v = u32(this.b, this.p);
+    this.p += 4;
+    return v;
+  }
+  private span(): number {
+    const len = this.u32();
+    if (len > this.end - this.p) throw new Error('short column');
+    return len;
+  }
+  str(): string {
+    const len = this.span();
+    const v = this.b.toString('utf8', this.p, this.p + len);
+    this.p += len;
+    return v;
+  }
+  latin1(): string {
+    const len = this.span();
+    const v = this.b.toString('latin1', this.p, this.p + len);
+    this.p += len;
+    return v;
+  }
+  skip(): void {
+    const len = this.span(); // read before `p` is (`p += span()` would add to the old `p`)
+    this.p += len;
+  }
+  count(): number {
+    const n = this.u32();
+    if (n > (this.end - this.p) / 4) throw new Error('bad count');
+    return n;
+  }
+  list(): string[] {
+    const n = this.count();
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) out.push(this.str());
+    return out;
+  }
+  skipList(): void {
+    const n = this.count();
+    for (let i = 0; i < n; i++) this.skip();
+  }
+  done(): void { if (this.p !== this.end) throw new Error('column has trailing bytes'); }
+}
+
+/** Encodes a record (one scratch buffer per process, grown to the largest record). */
+let scratch = Buffer.allocUnsafe(16 * 1024);
+
+class Writer {
+  buf = scratch;
+  n = 0;
+  ok = true;
+  room(k: number): void {
+    if (this.n + k <= this.buf.length) return;
+    const b = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.n + k));
+    this.buf.copy(b, 0, 0, this.n);
+    this.buf = b;
+    if (b.length <= 2 * MAX_RECORD) scratch = b;
+  }
+  u32(v: number): void { this.room(4); this.buf.writeUInt32LE(v >>> 0, this.n); this.n += 4; }
+  /** A string's bytes, without a length (a column that is one string). */
+  raw(s: string, enc: 'latin1' | 'utf8'): void {
+    if (enc === 'latin1' ? NOT_BYTES.test(s) : LONE_SURROGATE.test(s)) this.ok = false;
+    const len = Buffer.byteLength(s, enc);
+    this.room(len);
+    this.buf.write(s, this.n, len, enc);
+    this.n += len;
+  }
+  str(s: string, enc: 'latin1' | 'utf8' = 'utf8'): void {
+    const at = this.n;
+    this.u32(0);
+    this.raw(s, enc);
+    this.buf.writeUInt32LE(this.n - at - 4, at);
+  }
+  list(l: readonly string[]): void { this.u32(l.length); for (const x of l) this.str(x); }
+}
+
+/** Where column k of the record at `r` in `b` (`len` bytes) starts; its end is `start + colLen(b, r, k)`. */
+function columnStart(b: Buffer, r: number, len: number, k: number): number {
+  const table = r + 20 + u32(b, r + 16);
+  let start = table + 4 * COLUMNS;
+  for (let i = 0; i < k; i++) start += u32(b, table + 4 * i);
+  if (start + u32(b, table + 4 * k) > r + len) throw new Error('bad record');
+  return start;
+}
+
+function colLen(b: Buffer, r: number, k: number): number {
+  return u32(b, r + 20 + u32(b, r + 16) + 4 * k);
+}
+
 /** A cached record as found: its columns decoded on demand (and the hot ones kept, see `memo`). */
 class Record implements CachedFacts {
-  private line: Buffer | null = null;
-  private cols: number[] | null = null;
-  constructor(private readonly sh: Shared, private readonly p: Pos, line: Buffer | null) {
-    if (line) { this.line = line; this.cols = columns(line); }
-  }
+  /** `buf` holds the record at `at` (read now), or null (read when a column is asked for). */
+  constructor(private readonly sh: Shared, private readonly p: Pos, private buf: Buffer | null, private at: number) {}
 
-  private col(k: number): unknown {
-    if (!this.line) {
-      const line = this.sh.fd >= 0 ? readAt(this.sh, this.p.off, this.p.len) : undefined;
-      if (!line) throw new Error('record gone');
-      const cols = columns(line);
-      if (cols.length !== COLUMNS) throw new Error('bad record');
-      this.line = line;
-      this.cols = cols;
+  /** Column k of the record as [buffer, start, end] (the record's CRC held when the file was indexed). */
+  private col(k: number): [Buffer, number, number] {
+    let b = this.buf;
+    if (!b) {
+      const at = this.sh.fd >= 0 ? readAt(this.sh, this.p.off, this.p.len) : -1;
+      if (at < 0) throw new Error('record gone');
+      b = this.buf = this.sh.window!.buf;
+      this.at = at;
     }
-    const cols = this.cols!;
-    return JSON.parse(this.line.toString('utf8', cols[k]!, k + 1 < cols.length ? cols[k + 1]! - 1 : this.line.length));
+    const r = this.at;
+    const s = columnStart(b, r, this.p.len, k);
+    return [b, s, s + colLen(b, r, k)];
   }
 
-  envelope(): string { return this.p.envelope ?? memo(this.sh, this.p, 'envelope', asString(this.col(2))); }
-  body(): string { return this.p.body ?? memo(this.sh, this.p, 'body', asString(this.col(3))); }
-  bodyStructure(): string { return this.p.bodyStructure ?? memo(this.sh, this.p, 'bodyStructure', asString(this.col(4))); }
-  sortKeys(): SortKeys { return this.col(5) as SortKeys; }
-  threading(): ThreadingKeys { return this.col(6) as ThreadingKeys; }
+  private latin1(k: number): string {
+    const [b, s, e] = this.col(k);
+    return b.toString('latin1', s, e);
+  }
+
+  private json(k: number): unknown {
+    const [b, s, e] = this.col(k);
+    return JSON.parse(b.toString('utf8', s, e));
+  }
+
+  envelope(): string { return this.p.envelope ?? memo(this.sh, this.p, 'envelope', this.latin1(C_ENVELOPE)); }
+  body(): string { return this.p.body ?? memo(this.sh, this.p, 'body', this.latin1(C_BODY)); }
+  bodyStructure(): string { return this.p.bodyStructure ?? memo(this.sh, this.p, 'bodyStructure', this.latin1(C_BODYSTRUCTURE)); }
+  sortKeys(): SortKeys { return this.json(C_SORT) as SortKeys; }
+  threading(): ThreadingKeys { return this.json(C_THREAD) as ThreadingKeys; }
+  /** names() decoded for this answer when they were not kept (covers() and searchValues() both ask). */
+  private decodedNames: string[] | null = null;
+
   names(): string[] {
     if (this.p.names) return this.p.names;
-    const v = this.col(7);
-    if (!Array.isArray(v) || !v.every((n) => typeof n === 'string')) throw new Error('bad column');
-    const n = (v as string[]).reduce((t, x) => t + x.length + 1, 0);
-    if (memoChars + n <= MEMO_BUDGET) {
-      this.p.names = v as string[];
+    if (this.decodedNames) return this.decodedNames;
+    const [b, s, e] = this.col(C_NAMES);
+    const r = new Reader(b, s, e);
+    const v = r.list();
+    r.done();
+    const n = v.reduce((t, x) => t + x.length + 1, 0);
+    if (second(this.p, SEEN.names) && memoChars + n <= MEMO_BUDGET) {
+      this.p.names = v;
       this.sh.chars += n;
       memoChars += n;
+    } else {
+      this.decodedNames = v;
     }
-    return v as string[];
+    return v;
   }
-  fields(): RawField[] { return (this.col(8) as [string, string, number][]).map(([name, line, valueAt]) => ({ name, line, valueAt })); }
+  /** Where `name` is among names() (-1: not there). */
+  private nameAt(name: string): number {
+    return this.names().indexOf(name);
+  }
+
+  covers(names: readonly string[]): boolean {
+    for (const n of names) if (this.nameAt(n) < 0) return false;
+    return true;
+  }
+
+  fields(): RawField[] {
+    const [b, s, e] = this.col(C_FIELDS);
+    const r = new Reader(b, s, e);
+    const out: RawField[] = [];
+    for (let i = r.count(); i > 0; i--) {
+      const name = r.str();
+      const line = r.latin1();
+      out.push({ name, line, valueAt: r.u32() });
+    }
+    r.done();
+    return out;
+  }
   parsed(): ParsedFacts {
     return { envelope: this.envelope(), body: this.body(), bodyStructure: this.bodyStructure(), sortKeys: this.sortKeys(), threading: this.threading() };
   }
@@ -257,12 +446,24 @@ class Record implements CachedFacts {
   searchValues(name: string, make: () => readonly string[]): readonly string[] {
     const hit = this.p.search?.get(name);
     if (hit) return hit;
-    const k = this.names().indexOf(name);
-    const stored = k >= 0 ? (this.col(9) as unknown[])[k] : undefined;
-    const v = Array.isArray(stored) && stored.every((x) => typeof x === 'string') ? (stored as string[]) : make();
+    const k = this.nameAt(name);
+    let v: readonly string[] | null = null;
+    if (k >= 0) {
+      // Only the k-th entry becomes strings; the ones before it are skipped by their lengths.
+      const [b, s, e] = this.col(C_SEARCH);
+      const r = new Reader(b, s, e);
+      if (k >= r.count()) throw new Error('bad column');
+      for (let i = 0; i < k; i++) {
+        if (u32(b, r.p) === NONE_KEPT) r.u32();
+        else r.skipList();
+      }
+      if (u32(b, r.p) === NONE_KEPT) r.u32();
+      else v = r.list();
+    }
+    v ??= make();
     let n = name.length;
-    for (const s of v) n += s.length;
-    if (memoChars + n <= MEMO_BUDGET) {
+    for (const x of v) n += x.length;
+    if (second(this.p, SEEN.search) && memoChars + n <= MEMO_BUDGET) {
       (this.p.search ??= new Map()).set(name, v);
       this.sh.chars += n;
       memoChars += n;
@@ -271,14 +472,85 @@ class Record implements CachedFacts {
   }
 }
 
-function readAt(sh: Shared, off: number, len: number): Buffer | undefined {
+/** Make `sh.window` hold the file's bytes [off, off + len) (read ahead: a window of WINDOW bytes);
+ *  returns where they start in `sh.window.buf`, -1 when the file is shorter. */
+function readAt(sh: Shared, off: number, len: number): number {
   const w = sh.window;
-  if (w && off >= w.off && off + len <= w.off + w.buf.length) return w.buf.subarray(off - w.off, off - w.off + len);
+  if (w && off >= w.off && off + len <= w.off + w.buf.length) return off - w.off;
   const buf = Buffer.allocUnsafe(Math.max(len, WINDOW));
   const n = readSync(sh.fd, buf, 0, buf.length, off);
-  if (n < len) return undefined;
+  if (n < len) return -1;
   sh.window = { off, buf: buf.subarray(0, n) };
-  return buf.subarray(0, len);
+  return 0;
+}
+
+/** The number written by the digits b[s..e) in its canonical form (no sign, no leading zero unless it
+ *  is 0, below 2^53), else NaN. */
+function decimal(b: Uint8Array, s: number, e: number): number {
+  if (e <= s || e - s > 15 || (b[s] === 0x30 && e - s > 1)) return NaN;
+  let v = 0;
+  for (let i = s; i < e; i++) {
+    const c = b[i]! - 0x30;
+    if (c < 0 || c > 9) return NaN;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+/** An identity (its UTF-8 bytes b[s..e)) written `${a}.${b}` of two numbers, into p.pa, p.pb (NaN for
+ *  any other form): what lookupPair() compares, without a string. */
+function setPair(p: Pos, b: Uint8Array, s: number, e: number): void {
+  let dot = -1;
+  for (let i = s; i < e; i++) if (b[i] === 0x2e) { dot = i; break; }
+  const a = dot > 0 ? decimal(b, s, dot) : NaN;
+  const c = dot > 0 ? decimal(b, dot + 1, e) : NaN;
+  p.pa = Number.isNaN(c) ? NaN : a;
+  p.pb = Number.isNaN(a) ? NaN : c;
+}
+
+/** The whole record (framing included) for these facts; null when it cannot be stored faithfully or is
+ *  larger than MAX_RECORD. */
+export function encodeRecord(uid: number, identity: string, parsed: ParsedFacts, names: readonly string[], fields: readonly RawField[], search: readonly (readonly string[] | null)[]): Buffer | null {
+  const w = new Writer();
+  w.u32(MAGIC);
+  w.u32(0); // length, below
+  w.u32(0); // head CRC, below
+  w.u32(uid);
+  w.str(identity);
+  const table = w.n;
+  w.room(4 * COLUMNS);
+  w.n += 4 * COLUMNS;
+  const starts: number[] = [];
+  const col = (k: number, write: () => void) => { starts[k] = w.n; write(); };
+  col(C_ENVELOPE, () => w.raw(parsed.envelope, 'latin1'));
+  col(C_BODY, () => w.raw(parsed.body, 'latin1'));
+  col(C_BODYSTRUCTURE, () => w.raw(parsed.bodyStructure, 'latin1'));
+  col(C_SORT, () => w.raw(JSON.stringify(parsed.sortKeys), 'utf8'));
+  col(C_THREAD, () => w.raw(JSON.stringify(parsed.threading), 'utf8'));
+  col(C_NAMES, () => w.list(names));
+  col(C_FIELDS, () => {
+    w.u32(fields.length);
+    for (const f of fields) { w.str(f.name); w.str(f.line, 'latin1'); w.u32(f.valueAt); }
+  });
+  col(C_SEARCH, () => {
+    w.u32(search.length);
+    for (const l of search) { if (l) w.list(l); else w.u32(NONE_KEPT); }
+  });
+  if (!w.ok || w.n > MAX_RECORD) return null;
+  const b = w.buf;
+  for (let k = 0; k < COLUMNS; k++) {
+    const s = starts[k]!;
+    const e = k + 1 < COLUMNS ? starts[k + 1]! : w.n;
+    b.writeUInt32LE(e - s, table + 4 * k);
+  }
+  b.writeUInt32LE(w.n - 12, 4);
+  b.writeUInt32LE(crc32(b.subarray(12, w.n)), 8);
+  return Buffer.from(b.subarray(0, w.n));
+}
+
+/** Whether the record at `r` in `b` (`len` bytes, framing included) holds its CRC. */
+function recordHolds(b: Buffer, r: number, len: number): boolean {
+  return crc32(b.subarray(r + 12, r + len)) === u32(b, r + 8);
 }
 
 export interface FactsFileOptions {
@@ -291,19 +563,6 @@ export interface FactsFileOptions {
   log?: Logger;
   /** Test hook: cap of the file in bytes (default: 1 MB + 8 KB per message, at most 256 MB). */
   maxBytes?: number;
-}
-
-function columns(line: Buffer): number[] {
-  // Start offsets of each column after "crc ": uid, identity, envelope, body, bs, sort, thread, names,
-  // fields, search strings.
-  const starts = [9];
-  for (let i = line.indexOf(0x09, 9); i >= 0 && starts.length < COLUMNS; i = line.indexOf(0x09, i + 1)) starts.push(i + 1);
-  return starts;
-}
-
-function asString(v: unknown): string {
-  if (typeof v !== 'string') throw new Error('bad column');
-  return v;
 }
 
 export class FactsFile {
@@ -371,64 +630,79 @@ export class FactsFile {
     sh.mtimeMs = f.mtimeMs;
   }
 
-  /** Index complete lines from `indexed` up to `size`. A partial line at the end of a chunk is moved to
-   *  the front of the buffer and the next read goes after it (no copy of whole chunks). */
+  /** Index the records from `indexed` up to `size`: read through a window, jumping from record to
+   *  record by their lengths; each head's CRC is checked, no string is made. A record cut by the end
+   *  of the file (an append in progress, or torn by a kill) stops the index before it. */
   private indexFrom(size: number): void {
     const sh = this.sh;
-    let buf = Buffer.allocUnsafe(Math.min(WINDOW, Math.max(size - sh.indexed, 1)));
-    let pos = sh.indexed;
-    let have = 0; // bytes of a partial line at the front of buf
-    let haveAt = pos; // its file offset
-    while (pos < size) {
-      if (have === buf.length) {
-        if (have > MAX_RECORD * 2) {
-          // A line this long is garbage: skip it up to its end.
-          haveAt += have;
-          have = 0;
-        } else {
-          const bigger = Buffer.allocUnsafe(buf.length * 2);
-          buf.copy(bigger, 0, 0, have);
+    const fd = sh.fd;
+    let at = sh.indexed; // file offset of buf[0]
+    if (at === 0) {
+      const h = Buffer.alloc(HEAD_LEN);
+      if (size < HEAD_LEN || readSync(fd, h, 0, HEAD_LEN, 0) !== HEAD_LEN || !h.subarray(0, 8).equals(HEAD) || !h.readUInt32LE(8)) {
+        // Another version, or not ours: nothing believed (the next write replaces it).
+        sh.uidValidity = 0;
+        sh.indexed = size;
+        return;
+      }
+      sh.uidValidity = h.readUInt32LE(8);
+      at = HEAD_LEN;
+    }
+    if (!sh.uidValidity) { sh.indexed = size; return; }
+    let buf = Buffer.allocUnsafe(Math.max(Math.min(WINDOW, size - at), 1));
+    let got = 0; // bytes of buf holding file data
+    let p = 0; // the next record's place in buf
+    const more = (): boolean => {
+      // Keep [p, got), read what follows it.
+      if (p > 0) { buf.copy(buf, 0, p, got); got -= p; at += p; p = 0; }
+      const want = Math.min(buf.length - got, size - (at + got));
+      if (want <= 0) return false;
+      const n = readSync(fd, buf, got, want, at + got);
+      if (n <= 0) return false;
+      got += n;
+      return true;
+    };
+    more();
+    for (;;) {
+      if (got - p < 12) { if (!more()) break; continue; }
+      if (u32(buf, p) !== MAGIC) {
+        // Garbage (a torn record's rest): on to the next MAGIC.
+        const next = buf.subarray(0, got).indexOf(MAGIC_BYTES, p + 1);
+        if (next >= 0) { p = next; continue; }
+        p = Math.max(p + 1, got - 3);
+        if (!more()) break;
+        continue;
+      }
+      const len = u32(buf, p + 4);
+      if (len < MIN_REST || len + 12 > MAX_RECORD) { p++; continue; }
+      if (got - p < 12 + len) {
+        if (at + p + 12 + len > size) break; // cut by the end of the file
+        if (12 + len > buf.length) {
+          const bigger = Buffer.allocUnsafe(12 + len);
+          buf.copy(bigger, 0, p, got);
+          got -= p; at += p; p = 0;
           buf = bigger;
         }
+        if (!more()) break;
+        continue;
       }
-      const n = readSync(sh.fd, buf, have, Math.min(buf.length - have, size - pos), pos);
-      if (n <= 0) break;
-      pos += n;
-      const end = have + n;
-      const data = buf.subarray(0, end);
-      let start = 0;
-      for (let nl = data.indexOf(0x0a, have); nl >= 0; nl = data.indexOf(0x0a, nl + 1)) {
-        this.indexLine(data, start, nl, haveAt + start);
-        start = nl + 1;
+      const n = u32(buf, p + 16);
+      const head = 8 + n + 4 * COLUMNS;
+      // The CRC holds only for what a writer wrote whole (its column lengths add up: encodeRecord); a
+      // column is still bounds-checked when it is read (columnStart).
+      if (head > len || !recordHolds(buf, p, 12 + len)) { p++; continue; }
+      const uid = u32(buf, p + 12);
+      if (uid >= 1) {
+        const old = sh.map.get(uid);
+        if (old) this.forget(old);
+        else sh.posBytes += POS_BYTES;
+        sh.map.set(uid, { off: at + p, len: 12 + len, checked: false, pa: NaN, pb: NaN, seen: 0 });
       }
-      haveAt += start;
-      have = end - start;
-      if (start > 0 && have > 0) buf.copy(buf, 0, start, end);
+      p += 12 + len;
     }
-    sh.indexed = haveAt;
-  }
-
-  private indexLine(data: Buffer, s: number, e: number, fileOff: number): void {
-    const sh = this.sh;
-    if (fileOff === 0) {
-      const m = /^DMFACTS2 V(\d+)$/.exec(data.toString('latin1', s, Math.min(e, s + 40)));
-      sh.uidValidity = m ? Number(m[1]) : 0;
-      return;
-    }
-    if (!sh.uidValidity || e - s < 12 || data[s + 8] !== 0x20) return;
-    const t1 = data.indexOf(0x09, s + 9);
-    if (t1 < 0 || t1 > e) return;
-    let uid = 0;
-    for (let i = s + 9; i < t1; i++) {
-      const c = data[i]! - 0x30;
-      if (c < 0 || c > 9) return;
-      uid = uid * 10 + c;
-    }
-    if (uid < 1 || uid > 0xffffffff) return;
-    const old = sh.map.get(uid);
-    if (old) this.forget(old);
-    else sh.posBytes += POS_BYTES;
-    sh.map.set(uid, { off: fileOff, len: e - s, checked: false });
+    sh.indexed = at + p;
+    // The last bytes read serve the first lookups (a small file is then read once).
+    if (got > 0) sh.window = { off: at, buf: buf.subarray(0, got) };
   }
 
   /** A record replaced by a later one: its decoded columns no longer count. */
@@ -436,13 +710,15 @@ export class FactsFile {
     let n = (p.envelope?.length ?? 0) + (p.body?.length ?? 0) + (p.bodyStructure?.length ?? 0);
     for (const x of p.names ?? []) n += x.length + 1;
     for (const [k, v] of p.search ?? []) { n += k.length; for (const s of v) n += s.length; }
-    if (typeof p.ident === 'string') this.sh.posBytes -= 2 * p.ident.length;
+    if (p.ident !== undefined) this.sh.posBytes -= 2 * p.ident.length;
     this.sh.chars -= n;
     memoChars -= n;
   }
 
-  /** The cached record of `uid` if it is one for these bytes (identity) under this UIDVALIDITY. */
-  lookup(uid: number, identity: string, uidValidity: number, resync: boolean): CachedFacts | undefined {
+  /** The record of `uid` under this UIDVALIDITY, its identity looked at (once per process); `this.at`
+   *  is where it lies in the window when it was read now (else -1). */
+  private find(uid: number, uidValidity: number, resync: boolean): Pos | undefined {
+    this.at = -1;
     if (this.closed) return undefined;
     const sh = this.sh;
     if (resync || !this.looked) {
@@ -452,21 +728,51 @@ export class FactsFile {
     if (sh.fd < 0 || sh.uidValidity !== uidValidity) return undefined;
     const p = sh.map.get(uid);
     if (!p) return undefined;
-    if (p.checked) return p.ident === identity ? new Record(sh, p, null) : undefined;
-    // First use in this process: the whole record checked once (the identity read only now, so that
-    // indexing the file makes no string per record).
-    const line = readAt(sh, p.off, p.len);
-    if (!line) return undefined;
-    const crc = parseInt(line.toString('latin1', 0, 8), 16);
-    if (crc32(line.subarray(9)) !== crc) return undefined;
-    const cols = columns(line);
-    if (cols.length !== COLUMNS) return undefined;
-    let ident: unknown = null;
-    try { ident = JSON.parse(line.toString('utf8', cols[1]!, cols[2]! - 1)); } catch { /* not JSON: matches nothing */ }
-    p.ident = typeof ident === 'string' ? ident : null;
+    if (p.checked) return p;
+    // First use in this process: the identity looked at only now, so that indexing the file makes no
+    // string per record (its CRC held when it was indexed).
+    const at = readAt(sh, p.off, p.len);
+    if (at < 0) return undefined;
+    const b = sh.window!.buf;
+    const n = u32(b, at + 16);
+    if (u32(b, at) !== MAGIC || 20 + n > p.len) return undefined;
+    setPair(p, b, at + 20, at + 20 + n);
     p.checked = true;
-    if (p.ident) sh.posBytes += 2 * p.ident.length;
-    return p.ident === identity ? new Record(sh, p, line) : undefined;
+    this.at = at;
+    return p;
+  }
+
+  /** Where the record find() just read lies in the window (-1: not read now). */
+  private at = -1;
+
+  /** The identity of a found record, as a string (made once per process and record). */
+  private identOf(p: Pos): string | undefined {
+    if (p.ident === undefined) {
+      const at = this.at >= 0 ? this.at : readAt(this.sh, p.off, p.len);
+      if (at < 0) return undefined;
+      this.at = at;
+      const b = this.sh.window!.buf;
+      p.ident = b.toString('utf8', at + 20, at + 20 + u32(b, at + 16));
+      this.sh.posBytes += 2 * p.ident.length;
+    }
+    return p.ident;
+  }
+
+  private record(p: Pos): Record {
+    return new Record(this.sh, p, this.at >= 0 ? this.sh.window!.buf : null, this.at);
+  }
+
+  /** The cached record of `uid` if it is one for these bytes (identity) under this UIDVALIDITY. */
+  lookup(uid: number, identity: string, uidValidity: number, resync: boolean): CachedFacts | undefined {
+    const p = this.find(uid, uidValidity, resync);
+    return p && this.identOf(p) === identity ? this.record(p) : undefined;
+  }
+
+  /** lookup() for an identity of two numbers written `${a}.${b}` (FactsSource.identityPairs): compared
+   *  as numbers, no string made per message. */
+  lookupPair(uid: number, a: number, b: number, uidValidity: number, resync: boolean): CachedFacts | undefined {
+    const p = this.find(uid, uidValidity, resync);
+    return p && p.pa === a && p.pb === b ? this.record(p) : undefined;
   }
 
   // ---- writing ----
@@ -474,29 +780,14 @@ export class FactsFile {
   /** Queue a record for `uid` (written soon, in a batch). `state` is the handle's current state (which
    *  UIDs are live, for compaction; UIDVALIDITY of the record). */
   add(uid: number, identity: string, parsed: ParsedFacts, names: readonly string[], fields: readonly RawField[], search: readonly (readonly string[] | null)[], state: MailboxState): void {
-    this.keys.add(uid, identity, parsed.sortKeys, parsed.threading, state);
+    // The keys family only when it lacks this message's keys (a record re-made to hold more header
+    // names carries the same keys).
+    if (!this.keys.lookup(uid, identity, state.uidValidity, false)) this.keys.add(uid, identity, parsed.sortKeys, parsed.threading, state);
     if (!this.opts.writable || this.noWrite || this.closed || this.full) return;
     if (this.state && this.state.uidValidity !== state.uidValidity) this.pending = [];
     this.state = state;
-    const body = [
-      String(uid),
-      JSON.stringify(identity),
-      JSON.stringify(parsed.envelope),
-      JSON.stringify(parsed.body),
-      JSON.stringify(parsed.bodyStructure),
-      JSON.stringify(parsed.sortKeys),
-      JSON.stringify(parsed.threading),
-      JSON.stringify(names),
-      JSON.stringify(fields.map((f) => [f.name, f.line, f.valueAt])),
-      JSON.stringify(search),
-    ].join('\t');
-    const b = Buffer.from(body, 'utf8');
-    if (b.length + 10 > MAX_RECORD) return;
-    const line = Buffer.allocUnsafe(b.length + 10);
-    line.write(crc32(b).toString(16).padStart(8, '0'), 0, 'latin1');
-    line[8] = 0x20;
-    b.copy(line, 9);
-    line[line.length - 1] = 0x0a;
+    const line = encodeRecord(uid, identity, parsed, names, fields, search);
+    if (!line) return;
     this.pending.push({ uid, line });
     this.pendingBytes += line.length;
     if (this.pending.length >= FLUSH_RECORDS || this.pendingBytes >= FLUSH_BYTES) this.flush();
@@ -527,7 +818,12 @@ export class FactsFile {
       const batchBytes = batch.reduce((n, r) => n + r.line.length, 0);
       const live = this.liveBytes(state, batch);
       const cap = this.cap(state);
-      if (this.sh.fd < 0 || this.sh.uidValidity !== state.uidValidity || (size > 64 * 1024 && live * 2 < size) || size + batchBytes > cap) {
+      // A record cut by the end of the file (torn by a kill) is never appended after: its length would
+      // swallow what follows. Compacting leaves it out.
+      const torn = size > this.sh.indexed;
+      // More than a third dead (a record re-made for more header names replaces a whole one: a SEARCH
+      // after a FETCH would otherwise leave every message's record twice, just under half dead).
+      if (this.sh.fd < 0 || this.sh.uidValidity !== state.uidValidity || torn || (size > 64 * 1024 && live * 3 < (size + batchBytes) * 2) || size + batchBytes > cap) {
         this.compact(state, batch, cap);
       } else {
         this.append(batch);
@@ -543,7 +839,7 @@ export class FactsFile {
   private liveBytes(state: MailboxState, batch: readonly { uid: number; line: Buffer }[]): number {
     const fresh = new Set(batch.map((r) => r.uid));
     let n = 0;
-    for (const [uid, p] of this.sh.map) if (!fresh.has(uid) && this.isLive(state, uid)) n += p.len + 1;
+    for (const [uid, p] of this.sh.map) if (!fresh.has(uid) && this.isLive(state, uid)) n += p.len;
     for (const r of batch) n += r.line.length;
     return n;
   }
@@ -564,13 +860,13 @@ export class FactsFile {
       // The file we indexed and checked (a compaction elsewhere may have replaced it: then the next
       // flush sees the new one).
       if (f.ino !== this.sh.ino || !f.isFile() || f.nlink !== 1 || f.uid !== fstatSync(this.sh.fd).uid) return;
-      // A line torn by a kill ends the file: start on a line of our own (the torn one stays skipped).
-      const torn = f.size > this.sh.indexed;
-      const data = Buffer.concat([...(torn ? [Buffer.from('\n')] : []), ...batch.map((r) => r.line)]);
+      // Appended to meanwhile by another writer: those records taken in first; one cut by the end of
+      // the file (torn) is not appended after (the next flush compacts).
+      if (f.size > this.sh.indexed) this.indexFrom(f.size);
+      if (f.size !== this.sh.indexed) return;
+      const data = Buffer.concat(batch.map((r) => r.line));
       if (process.env.DMAIL_STORE_KILLPOINT?.includes('facts-append-torn')) {
-        let half = data.length >> 1;
-        if (data[half - 1] === 0x0a) half--;
-        writeSync(fd, data, 0, half);
+        writeSync(fd, data, 0, (data.length >> 1) + 1);
         killPoint('facts-append-torn');
       }
       let done = 0;
@@ -582,19 +878,21 @@ export class FactsFile {
   }
 
   private compact(state: MailboxState, batch: readonly { uid: number; line: Buffer }[], cap: number): void {
-    const parts: Buffer[] = [Buffer.from(`${MAGIC} V${state.uidValidity}\n`, 'latin1')];
-    let total = parts[0]!.length;
+    const head = Buffer.alloc(HEAD_LEN);
+    HEAD.copy(head, 0);
+    head.writeUInt32LE(state.uidValidity >>> 0, 8);
+    const parts: Buffer[] = [head];
+    let total = HEAD_LEN;
     const fresh = new Map(batch.map((r) => [r.uid, r.line]));
     if (this.sh.fd >= 0 && this.sh.uidValidity === state.uidValidity) {
       const keep = [...this.sh.map].filter(([uid]) => !fresh.has(uid) && this.isLive(state, uid)).sort((a, b) => a[1].off - b[1].off);
       for (const [, p] of keep) {
-        const line = readAt(this.sh, p.off, p.len);
-        if (!line) continue;
-        if (total + p.len + 1 > cap) { this.full = true; break; }
-        const crc = parseInt(line.toString('latin1', 0, 8), 16);
-        if (crc32(line.subarray(9)) !== crc) continue;
-        parts.push(Buffer.from(line), Buffer.from('\n'));
-        total += p.len + 1;
+        const at = readAt(this.sh, p.off, p.len);
+        const b = this.sh.window?.buf;
+        if (at < 0 || !b || !recordHolds(b, at, p.len)) continue;
+        if (total + p.len > cap) { this.full = true; break; }
+        parts.push(Buffer.from(b.subarray(at, at + p.len)));
+        total += p.len;
       }
     }
     for (const line of fresh.values()) {

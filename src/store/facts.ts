@@ -316,11 +316,6 @@ function answerCached(uid: number, want: FactsRequest, rec: CachedFacts, names: 
   return f;
 }
 
-function coversAll(covered: readonly string[], asked: readonly string[]): boolean {
-  for (const n of asked) if (!covered.includes(n)) return false;
-  return true;
-}
-
 /**
  * Mailbox.facts() for a backend: from `cache` where it holds a record for the message's current bytes
  * and the requested header names, else parsed from the bytes (and then cached, with the header names
@@ -335,14 +330,29 @@ export async function* mailboxFacts(cache: FactsFile | null, source: FactsSource
   const keysOnly = parsedWanted && !want.envelope && !want.body && !want.bodyStructure && !want.headerFields && !want.headerValues && !want.searchValues;
   let resynced = false;
   let keysResynced = false;
-  for (const uid of uids) {
+  // A backend whose identities are two numbers gives them all in one walk: compared as numbers, no
+  // string (and no search by UID) per message.
+  const pairs = cache && source.identityPairs ? source.identityPairs(uids) : null;
+  for (let i = 0; i < uids.length; i++) {
+    const uid = uids[i]!;
     let covered: string[] = [];
-    const id = cache ? source.identity(uid) : undefined;
+    let id: string | undefined;
+    let pa = NaN;
+    let pb = NaN;
+    if (pairs) {
+      pa = pairs[2 * i]!;
+      pb = pairs[2 * i + 1]!;
+      if (!Number.isNaN(pa)) id = `${pa}.${pb}`;
+    } else if (cache) {
+      id = source.identity(uid);
+    }
+    const uv = source.state.uidValidity;
     if (cache && id !== undefined && keysOnly) {
-      let k = cache.keys.lookup(uid, id, source.state.uidValidity, false);
+      const look = (resync: boolean) => (pairs ? cache.keys.lookupPair(uid, pa, pb, uv, resync) : cache.keys.lookup(uid, id!, uv, resync));
+      let k = look(false);
       if (!k && !keysResynced) {
         keysResynced = true;
-        k = cache.keys.lookup(uid, id, source.state.uidValidity, true);
+        k = look(true);
       }
       if (k) {
         const f: { -readonly [K in keyof MessageFacts]: MessageFacts[K] } = { uid, exists: true };
@@ -353,21 +363,22 @@ export async function* mailboxFacts(cache: FactsFile | null, source: FactsSource
       }
     }
     if (cache && id !== undefined) {
-      let rec = cache.lookup(uid, id, source.state.uidValidity, false);
+      const look = (resync: boolean) => (pairs ? cache.lookupPair(uid, pa, pb, uv, resync) : cache.lookup(uid, id!, uv, resync));
+      let rec = look(false);
       if (!rec && !resynced) {
         // Someone else may have cached it since we looked: once per call, look again.
         resynced = true;
-        rec = cache.lookup(uid, id, source.state.uidValidity, true);
+        rec = look(true);
       }
       if (rec) {
         try {
-          covered = asked.length ? rec.names() : [];
-          if (coversAll(covered, asked)) {
+          if (!asked.length || rec.covers(asked)) {
             // A record of a file written before the keys family existed: copy its keys over.
             if (keysOnly) cache.keys.add(uid, id, rec.sortKeys(), rec.threading(), source.state);
             yield answerCached(uid, want, rec, names);
             continue;
           }
+          covered = rec.names(); // kept in the new record with the names asked for now
         } catch {
           covered = []; // a damaged column: parse afresh
         }
@@ -408,14 +419,14 @@ export async function* mailboxFacts(cache: FactsFile | null, source: FactsSource
 const MISSING: MessageFacts = { uid: 0, exists: false };
 
 /**
- * Mailbox.factsAll() for a backend: as mailboxFacts(), in an array. A request for the sort/thread keys
- * only is answered from the keys file (facts-keys.ts) in one synchronous pass; what it lacks (and every
- * other request) goes through mailboxFacts().
+ * Mailbox.factsAll() for a backend: as mailboxFacts(), in an array. What the cache holds is answered in
+ * one synchronous pass (no promise per message): a request for the sort/thread keys only from the keys
+ * file (facts-keys.ts), any other from the facts file; what they lack goes through mailboxFacts().
  */
 export async function mailboxFactsAll(cache: FactsFile | null, source: FactsSource, uids: readonly number[], want: FactsRequest): Promise<MessageFacts[]> {
   const out: MessageFacts[] = []; // grown by push: V8 makes `new Array(n)` above 100,000 a dictionary
   for (let i = 0; i < uids.length; i++) out.push(MISSING);
-  const keysOnly = (want.sortKeys || want.threading) && !want.envelope && !want.body && !want.bodyStructure && !want.headerFields && !want.headerValues;
+  const keysOnly = (want.sortKeys || want.threading) && !want.envelope && !want.body && !want.bodyStructure && !want.headerFields && !want.headerValues && !want.searchValues;
   let rest: number[] = [];
   let restAt: number[] = [];
   if (cache && keysOnly) {
@@ -439,6 +450,34 @@ export async function mailboxFactsAll(cache: FactsFile | null, source: FactsSour
         rest.push(uid);
         restAt.push(i);
       }
+    }
+  } else if (cache) {
+    const uv = source.state.uidValidity;
+    const names = requestedNames(want);
+    const asked = [...new Set([...names.fields, ...names.values, ...names.search])];
+    const pairs = source.identityPairs?.(uids);
+    let resync = true; // the file as it is now
+    for (let i = 0; i < uids.length; i++) {
+      const uid = uids[i]!;
+      let rec: CachedFacts | undefined;
+      if (pairs) {
+        const a = pairs[2 * i]!;
+        rec = Number.isNaN(a) ? undefined : cache.lookupPair(uid, a, pairs[2 * i + 1]!, uv, resync);
+      } else {
+        const id = source.identity(uid);
+        rec = id === undefined ? undefined : cache.lookup(uid, id, uv, resync);
+      }
+      resync = false;
+      if (rec) {
+        try {
+          if (!asked.length || rec.covers(asked)) {
+            out[i] = answerCached(uid, want, rec, names);
+            continue;
+          }
+        } catch { /* a damaged column: parsed afresh below */ }
+      }
+      rest.push(uid);
+      restAt.push(i);
     }
   } else {
     rest = [...uids];

@@ -269,7 +269,7 @@ export interface Mailbox {
    * facts() answered all at once: the same MessageFacts, in an array in the order given. For commands
    * that need every answer before they can say anything (SORT, THREAD): the store may answer what its
    * cache holds in one synchronous pass, without a promise per message, and read or parse only the
-   * rest. Memory grows with the number of UIDs: not for FETCH.
+   * rest. Memory grows with the number of UIDs: FETCH and SEARCH ask in bounded batches.
    */
   factsAll(uids: readonly number[], want: FactsRequest): Promise<MessageFacts[]>;
   /**

@@ -28,3 +28,17 @@ export async function collect(it: AsyncIterable<MessageFacts>): Promise<MessageF
   for await (const f of it) out.push(f);
   return out;
 }
+
+/** The whole records of a facts file (src/store/facts-file.ts, version 3) from its start: where each
+ *  lies and its UID; stops at the first place that is not a whole record (`end`). */
+export function factsRecords(b: Buffer): { records: { uid: number; off: number; len: number }[]; end: number } {
+  const records: { uid: number; off: number; len: number }[] = [];
+  let p = 16;
+  while (p + 12 <= b.length && b.readUInt32LE(p) === 0x3346444d) {
+    const len = 12 + b.readUInt32LE(p + 4);
+    if (p + len > b.length) break;
+    records.push({ uid: b.readUInt32LE(p + 12), off: p, len });
+    p += len;
+  }
+  return { records, end: p };
+}

@@ -9,7 +9,7 @@ import { envelope } from '../../src/mime/envelope.js';
 import { bodyStructure } from '../../src/mime/bodystructure.js';
 import { getSection } from '../../src/mime/section.js';
 import { type Mailbox, type MailStore, type MessageFacts, type FactsRequest } from '../../src/store/types.js';
-import { factsFromBytes, mailboxFacts, messageIds, parseSentDate } from '../../src/store/facts.js';
+import { factsFromBytes, mailboxFacts, mailboxFactsAll, messageIds, parseSentDate } from '../../src/store/facts.js';
 import { FactsFile } from '../../src/store/facts-file.js';
 import { tempUser } from './helpers.js';
 import { buildWorker } from './worker-build.js';
@@ -20,7 +20,7 @@ import { ROOT } from '../helpers/site.js';
 import { storeAt, tempDir } from '../maildir/fixture.js';
 import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { collect, memorySource } from './facts-source.js';
+import { collect, factsRecords, memorySource } from './facts-source.js';
 
 const crlf = (s: string) => s.replace(/\r?\n/g, '\r\n');
 
@@ -216,13 +216,14 @@ describe('facts cache file', () => {
     f1.close();
     // Message 3 rewritten under its UID: another identity.
     msgs.set(3, { bytes: Buffer.from('Subject: rewritten\r\n\r\nnew\r\n'), identity: 'other' });
-    // Flip bytes inside the record of UID 5 (its envelope) and cut the file's last line in half.
+    // Flip bytes inside the record of UID 5 (its envelope) and cut the file's last record in half.
     const path = join(dir, 'x.facts');
     let text = readFileSync(path, 'latin1');
     text = text.replace('"message 4"', '"messagE 4"');
-    const lines = text.split('\n');
-    const last = lines[lines.length - 2]!;
-    writeFileSync(path, text.slice(0, text.length - 1 - Math.floor(last.length / 2)), 'latin1');
+    const { records } = factsRecords(Buffer.from(text, 'latin1'));
+    const last = records[records.length - 1]!;
+    expect(last.uid).toBe(20);
+    writeFileSync(path, text.slice(0, last.off + Math.floor(last.len / 2)), 'latin1');
     const s = memorySource(msgs);
     const got = await collect(mailboxFacts(new FactsFile({ dir, name: 'x.facts', writable: false }), s, [...msgs.keys()], { envelope: true }));
     expect(got).toEqual(await collect(factsFromBytes(memorySource(msgs), [...msgs.keys()], { envelope: true })));
@@ -234,8 +235,51 @@ describe('facts cache file', () => {
     await collect(mailboxFacts(f2, v, [1, 2], { envelope: true }));
     expect(v.loads).toBe(2);
     f2.close();
-    expect(readFileSync(path, 'latin1').split('\n').filter(Boolean)).toHaveLength(3);
-    expect(readFileSync(path, 'latin1').startsWith('DMFACTS2 V8\n')).toBe(true);
+    const now = readFileSync(path);
+    expect(factsRecords(now).records.map((r) => r.uid)).toEqual([1, 2]);
+    expect(factsRecords(now).end).toBe(now.length);
+    expect(now.subarray(0, 8).toString('latin1')).toBe('DMFACTS3');
+    expect(now.readUInt32LE(8)).toBe(8);
+  });
+
+  it('skips a damaged column, garbage between records and a lying length, and serves every other record', async () => {
+    dir = tempDir();
+    const msgs = many(20);
+    const uids = [...msgs.keys()];
+    const want: FactsRequest = { envelope: true, searchValues: ['from', 'subject'], headerFields: ['subject'] };
+    const truth = await collect(factsFromBytes(memorySource(msgs), uids, want));
+    const f1 = new FactsFile({ dir, name: 'x.facts', writable: true });
+    await collect(mailboxFacts(f1, memorySource(msgs), uids, want));
+    f1.close();
+    const path = join(dir, 'x.facts');
+    const file = readFileSync(path);
+    const { records, end } = factsRecords(file);
+    expect(records.map((r) => r.uid)).toEqual(uids);
+    expect(end).toBe(file.length);
+    const at = (uid: number) => records.find((r) => r.uid === uid)!;
+    // UID 3: one byte of its search strings (the last column) changed; 'message 2' folded is in it.
+    const r3 = file.subarray(at(3).off, at(3).off + at(3).len);
+    const k = r3.lastIndexOf(Buffer.from('message 2'));
+    expect(k).toBeGreaterThan(0);
+    r3[k + 1] ^= 0x20;
+    // UID 12: a length that runs into the next record (its CRC cannot hold; 13 is found again).
+    file.writeUInt32LE(file.readUInt32LE(at(12).off + 4) + 40, at(12).off + 4);
+    // Between 7 and 8: garbage with a MAGIC and a length past the end of the file, and one that fits.
+    const magic = file.subarray(at(1).off, at(1).off + 4);
+    const junk = Buffer.concat([Buffer.from('junk'), magic, Buffer.from([0xff, 0xff, 0, 0]), Buffer.from('more junk'), magic, Buffer.from([100, 0, 0, 0]), Buffer.alloc(30, 0x41)]);
+    writeFileSync(path, Buffer.concat([file.subarray(0, at(8).off), junk, file.subarray(at(8).off)]));
+    const s = memorySource(msgs);
+    const f2 = new FactsFile({ dir, name: 'x.facts', writable: false });
+    const got = await collect(mailboxFacts(f2, s, uids, want));
+    f2.close();
+    expect(got).toEqual(truth);
+    expect(s.loads).toBe(2); // 3 (its column) and 12 (its length): the rest from the file
+    // The same through factsAll (the synchronous pass).
+    const s2 = memorySource(msgs);
+    const f3 = new FactsFile({ dir, name: 'x.facts', writable: false });
+    expect(await mailboxFactsAll(f3, s2, uids, want)).toEqual(truth);
+    f3.close();
+    expect(s2.loads).toBe(2);
   });
 
   it('stays right when two handles write and compact the same file at once', async () => {
@@ -314,8 +358,8 @@ describe('facts cache file', () => {
       await collect(mailboxFacts(h, memorySource(msgs), [...msgs.keys()], { envelope: true }));
       h.close();
     }
-    const lines = readFileSync(path, 'latin1').split('\n').filter(Boolean).slice(1);
-    const uids = lines.map((l) => Number(l.slice(9, l.indexOf('\t'))));
+    const uids = factsRecords(readFileSync(path)).records.map((r) => r.uid);
+    expect(uids.length).toBeGreaterThanOrEqual(100);
     expect(uids.every((u) => u > 100)).toBe(true);
     expect(statSync(path).size).toBeLessThan(2.5 * full);
   });
@@ -372,11 +416,15 @@ describe.each(['mbox', 'maildir'] as const)('%s: facts cache in the index direct
     expect(killed.signal).toBe('SIGKILL');
     const after = readFileSync(fx.cache());
     expect(after.length).toBeGreaterThan(before.length);
-    expect(after[after.length - 1]).not.toBe(0x0a);
+    expect(factsRecords(after).end).toBeLessThan(after.length); // a torn record ends it
     const again = await fx.store().open('INBOX');
     expect(await all(again, uids, want)).toEqual(truth);
     await again.close();
-    // The torn line stays skipped; what this session appended after it is whole and used.
+    // The torn record is never appended after (its length would swallow what follows): the writer that
+    // found it compacted the file instead; whole again, every message in it, and used.
+    const healed = readFileSync(fx.cache());
+    expect(factsRecords(healed).end).toBe(healed.length);
+    expect(new Set(factsRecords(healed).records.map((r) => r.uid)).size).toBe(uids.length);
     expect((await run(fx.where, kind, 'all', {})).code).toBe(0);
     const third = await fx.store().open('INBOX');
     expect(await all(third, uids, want)).toEqual(truth);

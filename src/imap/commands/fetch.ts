@@ -150,9 +150,9 @@ async function fetchSimple(s: ImapSession, sel: Selected, idx: readonly number[]
     if (withFacts) {
       if (n - batchAt >= batch.length) {
         batchAt = n;
-        batch = [];
         const uids = idx.slice(n, n + FACTS_BATCH).map((k) => sel.view[k]!.uid);
-        for await (const x of sel.mailbox.facts(uids, want)) batch.push(x);
+        // One batch at a time (memory stays bounded): what the store's cache holds comes in one pass.
+        batch = await sel.mailbox.factsAll(uids, want);
         if (s.dead) break;
       }
       f = batch[n - batchAt];

@@ -309,7 +309,7 @@ export async function searchMessages(s: ImapSession, key0: SearchKey, charset: s
       ahead.clear();
       const uids: number[] = [];
       for (let j = k; j < open.length && uids.length < BATCH; j++) uids.push(sel.view[open[j]!]!.uid);
-      for await (const f of sel.mailbox.facts(uids, want!)) ahead.set(f.uid, f);
+      for (const f of await sel.mailbox.factsAll(uids, want!)) ahead.set(f.uid, f);
     }
     const mine = batched ? ahead.get(e.uid) : undefined;
     try {
