@@ -50,6 +50,7 @@ import type { Logger } from '../log/types.js';
 import { killPoint } from './killpoint.js';
 import { replaceFileSync } from './safe-file.js';
 import { KeysFile } from './facts-keys.js';
+import { digitsAt } from './identity-pair.js';
 import { forgetFile, goIdle, refreshKept } from './kept-file.js';
 import { ProcessCache, processCaches } from './process-cache.js';
 import type { MailboxState, SortKeys, ThreadingKeys } from './types.js';
@@ -484,26 +485,13 @@ function readAt(sh: Shared, off: number, len: number): number {
   return 0;
 }
 
-/** The number written by the digits b[s..e) in its canonical form (no sign, no leading zero unless it
- *  is 0, below 2^53), else NaN. */
-function decimal(b: Uint8Array, s: number, e: number): number {
-  if (e <= s || e - s > 15 || (b[s] === 0x30 && e - s > 1)) return NaN;
-  let v = 0;
-  for (let i = s; i < e; i++) {
-    const c = b[i]! - 0x30;
-    if (c < 0 || c > 9) return NaN;
-    v = v * 10 + c;
-  }
-  return v;
-}
-
 /** An identity (its UTF-8 bytes b[s..e)) written `${a}.${b}` of two numbers, into p.pa, p.pb (NaN for
  *  any other form): what lookupPair() compares, without a string. */
 function setPair(p: Pos, b: Uint8Array, s: number, e: number): void {
   let dot = -1;
   for (let i = s; i < e; i++) if (b[i] === 0x2e) { dot = i; break; }
-  const a = dot > 0 ? decimal(b, s, dot) : NaN;
-  const c = dot > 0 ? decimal(b, dot + 1, e) : NaN;
+  const a = dot > 0 ? digitsAt(b, s, dot) : NaN;
+  const c = dot > 0 ? digitsAt(b, dot + 1, e) : NaN;
   p.pa = Number.isNaN(c) ? NaN : a;
   p.pb = Number.isNaN(a) ? NaN : c;
 }

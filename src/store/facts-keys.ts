@@ -26,6 +26,7 @@ import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from '
 import { basename } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from '../log/types.js';
+import { digitsAt, pairOf } from './identity-pair.js';
 import { forgetFile, goIdle, refreshKept, trustedCacheFd } from './kept-file.js';
 import { ProcessCache, processCaches } from './process-cache.js';
 import { killPoint } from './killpoint.js';
@@ -220,30 +221,6 @@ export class LazyKeys implements KeysRecord, SortKeys, ThreadingKeys, MessageFac
   get messageId(): string | null { return this.full.threading.messageId; }
   get inReplyTo(): readonly string[] { return this.full.threading.inReplyTo; }
   get references(): readonly string[] { return this.full.threading.references; }
-}
-
-/** An identity `${a}.${b}` of two numbers, as [a, b]; [NaN, NaN] for any other form. */
-function pairOf(identity: string): [number, number] {
-  const dot = identity.indexOf('.');
-  if (dot > 0) {
-    const a = Number(identity.slice(0, dot));
-    const b = Number(identity.slice(dot + 1));
-    if (`${a}.${b}` === identity) return [a, b];
-  }
-  return [NaN, NaN];
-}
-
-/** A run of ASCII digits [s, e) as a number when it is how `String(n)` writes a safe integer (no
- *  leading zero but "0" itself, at most 15 digits); NaN otherwise. */
-function digitsAt(b: Buffer, s: number, e: number): number {
-  if (e <= s || e - s > 15 || (b[s] === 0x30 && e - s > 1)) return NaN;
-  let v = 0;
-  for (let i = s; i < e; i++) {
-    const c = b[i]! - 0x30;
-    if (c < 0 || c > 9) return NaN;
-    v = v * 10 + c;
-  }
-  return v;
 }
 
 /**

@@ -2,9 +2,9 @@
 // warm SORT (DATE), THREAD REFERENCES and FETCH ENVELOPE cost in the store and sort-keys layer over a
 // spool (default: the bench's 10k corpus), each run on a fresh MboxStore (a new session's first call).
 // Usage: node test/store/bench/run.mjs facts-inproc.ts [spool] [runs]
-import { copyFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Session } from 'node:inspector/promises';
+import { timeCases } from './inproc-kit.js';
 import { tempUser } from '../helpers.js';
 import { messageFacts } from '../../../src/imap/sort-keys.js';
 import { sortItems, type SortItem } from '../../../src/imap/sort.js';
@@ -60,31 +60,9 @@ async function main(): Promise<void> {
       console.log(`cold (parse all): ${(performance.now() - t0).toFixed(0)} ms`);
       await box.close();
     }
-    const only = process.env.CASES?.split(',');
-    const prof = process.env.PROF ? new Session() : null;
-    if (prof) {
-      prof.connect();
-      await prof.post('Profiler.enable');
-      await prof.post('Profiler.start');
-    }
-    for (const [name, fn] of Object.entries(cases)) {
-      if (only && !only.includes(name)) continue;
-      const wall: number[] = [];
-      const cpu: number[] = [];
-      for (let r = 0; r < runs; r++) {
-        const box = await u.store().open('INBOX');
-        const c0 = process.cpuUsage();
-        const t0 = performance.now();
-        await fn(box);
-        wall.push(performance.now() - t0);
-        const c = process.cpuUsage(c0);
-        cpu.push((c.user + c.system) / 1000);
-        await box.close();
-        if (process.env.SIZES) console.log(readdirSync(u.paths.indexDir).map((f) => `${f} ${statSync(join(u.paths.indexDir, f)).size}`).join('; '));
-      }
-      console.log(`${name}: min cpu ${Math.min(...cpu).toFixed(0)}; wall ${wall.map((t) => t.toFixed(0)).join(', ')} ms; cpu ${cpu.map((t) => t.toFixed(0)).join(', ')} ms`);
-    }
-    if (prof) writeFileSync(process.env.PROF!, JSON.stringify((await prof.post('Profiler.stop')).profile));
+    await timeCases(cases, () => u.store().open('INBOX'), runs, {
+      afterRun: process.env.SIZES ? () => console.log(readdirSync(u.paths.indexDir).map((f) => `${f} ${statSync(join(u.paths.indexDir, f)).size}`).join('; ')) : undefined,
+    });
   } finally {
     u.cleanup();
   }

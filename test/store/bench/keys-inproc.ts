@@ -4,9 +4,9 @@
 // given (BUDGET bytes, default the process default). The spool and its index stay in DIR between runs
 // of this script (the first run parses every message).
 // Usage: DIR=/tmp/x [BUDGET=n] [PROF=file] [CASES=sort-date,thread-refs] node test/store/bench/run.mjs keys-inproc.ts [spool] [runs]
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Session } from 'node:inspector/promises';
+import { timeCases } from './inproc-kit.js';
 import { defaultSettings } from '../helpers.js';
 import { resolveMboxPaths } from '../../../src/store/paths.js';
 import { MboxStore } from '../../../src/store/mbox/store.js';
@@ -55,31 +55,11 @@ async function main(): Promise<void> {
     console.log(`cold (parse all): ${(performance.now() - t0).toFixed(0)} ms`);
     await box.close();
   }
-  const only = process.env.CASES?.split(',');
-  const prof = process.env.PROF ? new Session() : null;
-  for (const [name, fn] of Object.entries(cases)) {
-    if (only && !only.includes(name)) continue;
-    const wall: number[] = [];
-    const cpu: number[] = [];
-    for (let r = 0; r < runs; r++) {
-      const box = await store().open('INBOX');
-      void box.state.messages.length; // SELECT's part, not measured
-      if (prof && r === 1) {
-        prof.connect();
-        await prof.post('Profiler.enable');
-        await prof.post('Profiler.start');
-      }
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      await fn(box);
-      wall.push(performance.now() - t0);
-      const c = process.cpuUsage(c0);
-      cpu.push((c.user + c.system) / 1000);
-      await box.close();
-    }
-    console.log(`${name}: wall ${wall.map((t) => t.toFixed(0)).join(', ')} ms; cpu ${cpu.map((t) => t.toFixed(0)).join(', ')} ms; cache ${(processCaches.stats().bytes / 1e6).toFixed(1)} MB`);
-  }
-  if (prof) writeFileSync(process.env.PROF!, JSON.stringify((await prof.post('Profiler.stop')).profile));
+  await timeCases(cases, () => store().open('INBOX'), runs, {
+    profileFrom: 1,
+    ready: (box) => { void box.state.messages.length; }, // SELECT's part, not measured
+    extra: () => `cache ${(processCaches.stats().bytes / 1e6).toFixed(1)} MB`,
+  });
 }
 
 void main();
