@@ -133,6 +133,10 @@ class MboxMessageInfo implements MessageInfo {
 
 export class MboxMailbox implements Mailbox {
   state: MailboxState;
+  /** The index data `state` was made from. The file's knowledge (MboxFile.cur) may move on without
+   *  `state`: a read (FETCH BODY[], facts of an uncached message) that finds the files changed syncs
+   *  under the lock. refresh() believes its state current only while both are the same data. */
+  private stateData: IndexData;
   /** Set by the store: lets go of the folder's in-use lock. */
   onClose: (() => void) | null = null;
   private readonly recent = new Set<number>();
@@ -158,6 +162,7 @@ export class MboxMailbox implements Mailbox {
   ) {
     for (const u of claimed) this.recent.add(u);
     this.ino = data.stamp.ino;
+    this.stateData = data;
     this.state = this.snapshot(data);
   }
 
@@ -246,7 +251,7 @@ export class MboxMailbox implements Mailbox {
   async refresh(force = false): Promise<MailboxState> {
     this.live();
     this.checkStillThere();
-    if (!force && this.file.probablyCurrent()) return this.state;
+    if (!force && this.stateData === this.file.cur && this.file.probablyCurrent()) return this.state;
     await this.file.locked('read', async (_fd, d) => {
       this.checkStillThere(d);
       let data = d;
@@ -256,6 +261,7 @@ export class MboxMailbox implements Mailbox {
         data = r.data;
       }
       this.state = await this.snapshotPaced(data);
+      this.stateData = data;
     });
     return this.state;
   }
@@ -477,6 +483,7 @@ export class MboxMailbox implements Mailbox {
         data = await this.file.rewrite(fd, { ...d, keywords: [...kwAll], messages, logSeen: d.logSeen === modseq - 1 ? modseq : d.logSeen }, changes, new Set());
       }
       this.state = await this.snapshotPaced(data);
+      this.stateData = data;
     }, true);
     return modified.length ? { ...this.state, modified } : this.state;
   }
@@ -522,6 +529,7 @@ export class MboxMailbox implements Mailbox {
       removed = [...remove];
       for (const u of removed) this.recent.delete(u);
       this.state = await this.snapshotPaced(data);
+      this.stateData = data;
     }, true);
     return removed;
   }
