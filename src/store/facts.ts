@@ -523,10 +523,13 @@ export async function mailboxKeyColumns(cache: FactsFile | null, source: FactsSo
           if (id === undefined || !table.isIdentity(r, id)) r = -1;
         }
       }
-      if (r < 0) { rest.push(uid); restAt.push(i); continue; }
+      // Threading numbers from the record (read again if the entry was idle: -1 when its bytes are not
+      // the record's any more, and the message is parsed instead).
+      const a = r >= 0 && th ? table.threadRow(r) : 0;
+      if (r < 0 || a < 0) { rest.push(uid); restAt.push(i); continue; }
       exists[i] = 1;
       sentDate[i] = table.sentDate(r);
-      if (th) at[i] = table.threadRow(r);
+      if (th) at[i] = a;
     }
     if (th) cache!.keys.charge();
   } else {

@@ -58,7 +58,11 @@ async function main(): Promise<void> {
   await timeCases(cases, () => store().open('INBOX'), runs, {
     profileFrom: 1,
     ready: (box) => { void box.state.messages.length; }, // SELECT's part, not measured
-    extra: () => `cache ${(processCaches.stats().bytes / 1e6).toFixed(1)} MB`,
+    extra: () => {
+      const st = processCaches.stats();
+      const each = Object.entries(st.caches).map(([k, v]) => `${k} ${(v.bytes / 1e6).toFixed(1)}`).join(', ');
+      return `cache ${(st.bytes / 1e6).toFixed(1)} MB (${each})`;
+    },
   });
 }
 
