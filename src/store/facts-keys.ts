@@ -27,6 +27,7 @@ import { basename } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from '../log/types.js';
 import { digitsAt, pairOf } from './identity-pair.js';
+import { subjectKey } from '../mime/base-subject.js';
 import { forgetFile, goIdle, refreshKept, trustedCacheFd } from './kept-file.js';
 import { ProcessCache, processCaches } from './process-cache.js';
 import { killPoint } from './killpoint.js';
@@ -179,6 +180,16 @@ function wellFormed(b: Buffer, p: number, end: number): boolean {
   }
 }
 
+/** The subject of a well-formed record whose keys start at b[p]. */
+function subjectAt(b: Buffer, p: number): string | null {
+  p += 16; // sentDate, sentDay
+  const len = b.readUInt32LE(p);
+  if (len !== NULL) p += len; // dateHeader
+  p += 4;
+  const sl = b.readUInt32LE(p);
+  return sl === NULL ? null : b.toString('utf8', p + 4, p + 4 + sl);
+}
+
 /**
  * A record's keys, decoded as they are asked for: the two dates (SORT DATE, SEARCH SENT*) straight
  * from their fixed place, every string only when something reads one (then the whole record, once).
@@ -206,14 +217,7 @@ export class LazyKeys implements KeysRecord, SortKeys, ThreadingKeys, MessageFac
   get dateHeader(): string | null { return this.full.sortKeys.dateHeader; }
   get subject(): string | null {
     if (this.all) return this.all.sortKeys.subject;
-    // THREAD asks the top-level threads' messages for their subject only: that string alone.
-    const b = this.b;
-    let p = this.p + 16;
-    const len = b.readUInt32LE(p);
-    if (len !== NULL) p += len;
-    p += 4;
-    const sl = b.readUInt32LE(p);
-    return sl === NULL ? null : b.toString('utf8', p + 4, p + 4 + sl);
+    return subjectAt(this.b, this.p); // SORT SUBJECT asks for the subject only: that string alone
   }
   get from(): SortAddress | null { return this.full.sortKeys.from; }
   get to(): SortAddress | null { return this.full.sortKeys.to; }
@@ -234,9 +238,10 @@ export class LazyKeys implements KeysRecord, SortKeys, ThreadingKeys, MessageFac
 export class IdSpace {
   /** Open-addressing table of numbers (-1: free); null while trimmed (`trim`), rebuilt at the next intern. */
   private table: Int32Array | null = new Int32Array(1024).fill(-1);
-  private hashes = new Uint32Array(256);
-  private offs = new Uint32Array(256);
-  private lens = new Uint32Array(256);
+  /** Each number's hash; null while trimmed (worked out again from the bytes at the next intern). */
+  private hashes: Uint32Array | null = new Uint32Array(256);
+  /** Where number k's bytes are in `arena`: offs[k] up to offs[k + 1] (count + 1 entries used). */
+  private offs = new Uint32Array(257);
   private arena = Buffer.allocUnsafe(8192);
   private used = 0;
   count = 0;
@@ -248,20 +253,25 @@ export class IdSpace {
     const h = this.hash(b, s, e) >>> 0;
     const len = e - s;
     let table = this.table ?? this.rehash(tableSize(this.count + 1));
+    const hashes = this.hashes!; // made by rehash when trimmed
     let mask = table.length - 1;
     let i = h & mask;
     for (;;) {
       const id = table[i]!;
       if (id < 0) break;
-      if (this.hashes[id] === h && this.lens[id] === len && this.same(this.offs[id]!, b, s, len)) return id;
+      if (hashes[id] === h && this.offs[id + 1]! - this.offs[id]! === len && this.same(this.offs[id]!, b, s, len)) return id;
       i = (i + 1) & mask;
     }
     const id = this.count++;
-    if (id >= this.hashes.length) {
-      const grow = <T extends Uint32Array>(a: T): T => { const x = new Uint32Array(Math.max(256, a.length * 2)) as T; x.set(a); return x; };
-      this.hashes = grow(this.hashes);
-      this.offs = grow(this.offs);
-      this.lens = grow(this.lens);
+    if (id >= hashes.length) {
+      const x = new Uint32Array(Math.max(256, hashes.length * 2));
+      x.set(hashes);
+      this.hashes = x;
+    }
+    if (id + 1 >= this.offs.length) {
+      const x = new Uint32Array(Math.max(257, this.offs.length * 2));
+      x.set(this.offs);
+      this.offs = x;
     }
     if (this.used + len > this.arena.length) {
       const a = Buffer.allocUnsafe(Math.max(8192, this.arena.length * 2, this.used + len));
@@ -269,41 +279,43 @@ export class IdSpace {
       this.arena = a;
     }
     for (let k = 0; k < len; k++) this.arena[this.used + k] = b[s + k]!;
-    this.hashes[id] = h;
-    this.offs[id] = this.used;
-    this.lens[id] = len;
+    this.hashes![id] = h;
     this.used += len;
+    this.offs[id + 1] = this.used;
     table[i] = id;
     if (this.count * 2 > table.length) table = this.rehash(table.length * 2); // kept at most half full
     return id;
   }
 
-  /** The table made anew at `size` slots (a power of two) from the kept hashes. */
+  /** The table made anew at `size` slots (a power of two); the hashes too when trimmed. */
   private rehash(size: number): Int32Array {
+    let hashes = this.hashes;
+    if (!hashes) {
+      hashes = this.hashes = new Uint32Array(Math.max(256, this.count + 1));
+      for (let k = 0; k < this.count; k++) hashes[k] = this.hash(this.arena, this.offs[k]!, this.offs[k + 1]!) >>> 0;
+    }
     const t = new Int32Array(size).fill(-1);
     const mask = size - 1;
     for (let k = 0; k < this.count; k++) {
-      let j = this.hashes[k]! & mask;
+      let j = hashes[k]! & mask;
       while (t[j]! >= 0) j = (j + 1) & mask;
       t[j] = k;
     }
     return (this.table = t);
   }
 
-  /** Keep only what the numbers need (an idle entry): every array at its used size, no lookup table
-   *  (made again from the hashes when an ID is next interned). Numbers keep their meaning. */
+  /** Keep only what the numbers need (an idle entry): the IDs' bytes and places, at their used size; no
+   *  lookup table and no hashes (made again from the bytes when an ID is next interned). Numbers keep
+   *  their meaning. */
   trim(): void {
     this.table = null;
+    this.hashes = null;
     if (this.arena.length > this.used) {
       const a = Buffer.allocUnsafeSlow(this.used);
       this.arena.copy(a, 0, 0, this.used);
       this.arena = a;
     }
-    if (this.hashes.length > this.count) {
-      this.hashes = this.hashes.slice(0, this.count);
-      this.offs = this.offs.slice(0, this.count);
-      this.lens = this.lens.slice(0, this.count);
-    }
+    if (this.offs.length > this.count + 1) this.offs = this.offs.slice(0, this.count + 1);
   }
 
   /** The number of an ID given as a string. */
@@ -330,7 +342,7 @@ export class IdSpace {
 
   /** Memory held, for the budget. */
   get bytes(): number {
-    return this.arena.length + (this.table?.length ?? 0) * 4 + this.hashes.length * 12 + 96;
+    return this.arena.length + (this.table?.length ?? 0) * 4 + (this.hashes?.length ?? 0) * 4 + this.offs.length * 4 + 96;
   }
 }
 
@@ -349,7 +361,7 @@ function fnv1a(b: Uint8Array, s: number, e: number): number {
 }
 
 /** Growable typed arrays: `a` with room for index `i`. */
-function room<T extends Uint32Array | Int32Array | Float64Array>(a: T, i: number): T {
+function room<T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(a: T, i: number): T {
   if (i < a.length) return a;
   const x = new (a.constructor as new (n: number) => T)(Math.max(16, a.length * 2, i + 1));
   x.set(a);
@@ -389,13 +401,16 @@ export class SlotTable {
   private uidR = new Uint32Array(64);
   /** The record's place in the file: its start, its keys (after uid and identity), its end. */
   private atR = new Uint32Array(64);
-  private keysR = new Uint32Array(64);
-  private endR = new Uint32Array(64);
+  private keysR = new Uint16Array(64); // from the record's start (a record is at most MAX_KEYS_RECORD + 12)
+  private endR = new Uint16Array(64);
   private crcR = new Uint32Array(64);
   private paR = new Float64Array(64);
   private pbR = new Float64Array(64);
   private dateR = new Float64Array(64);
   private thrR = new Int32Array(64);
+  /** The base subject's number in `subjects` (-1: empty, -2: not worked out yet) and reply flag. */
+  private subjR = new Int32Array(64);
+  private rfR = new Uint8Array(64);
   private readonly idStr: (string | undefined)[] = [];
   private idStrBytes = 0;
   private decodedR: (LazyKeys | undefined)[] = [];
@@ -403,6 +418,8 @@ export class SlotTable {
   /** The IDs of this table's records as numbers; `pool` holds per row [messageId, first In-Reply-To,
    *  n, n References] (-1: none) from thrR[row]. */
   readonly ids = new IdSpace();
+  /** The base subjects' i;unicode-casemap keys (UTF-8) as numbers. */
+  readonly subjects = new IdSpace();
   private pool = new Int32Array(1024);
   private poolUsed = 0;
 
@@ -426,7 +443,7 @@ export class SlotTable {
       if (r >= this.uidR.length) {
         this.uidR = room(this.uidR, r); this.atR = room(this.atR, r); this.keysR = room(this.keysR, r); this.endR = room(this.endR, r);
         this.crcR = room(this.crcR, r); this.paR = room(this.paR, r); this.pbR = room(this.pbR, r); this.dateR = room(this.dateR, r);
-        this.thrR = room(this.thrR, r);
+        this.thrR = room(this.thrR, r); this.subjR = room(this.subjR, r); this.rfR = room(this.rfR, r);
       }
     }
     this.uidR[r] = uid;
@@ -436,6 +453,7 @@ export class SlotTable {
     this.crcR[r] = b.readUInt32LE(p + 8);
     this.dateR[r] = b.readDoubleLE(keys);
     this.thrR[r] = -1;
+    this.subjR[r] = -2;
     this.decodedR[r] = undefined;
     // `${a}.${b}`, both as String(number) writes a safe integer: compared as numbers.
     const dot = b.indexOf(0x2e, idAt);
@@ -557,6 +575,21 @@ export class SlotTable {
 
   threadPool(): Int32Array { return this.pool; }
 
+  /** Row `r`'s base subject as a number of `subjects` (-1: empty; its reply flag: `replyOrForward`),
+   *  worked out from the record at the first ask and kept; -2 when the record's bytes cannot be had
+   *  (`bytesOf`): the caller parses the message. */
+  subjectRow(r: number): number {
+    const have = this.subjR[r]!;
+    if (have !== -2) return have;
+    const b = this.bytesOf(r);
+    if (!b) return -2;
+    const k = subjectKey(subjectAt(b, this.keysR[r]!));
+    this.rfR[r] = k.replyOrForward ? 1 : 0;
+    return (this.subjR[r] = k.key === '' ? -1 : this.subjects.internString(k.key));
+  }
+
+  replyOrForward(r: number): boolean { return this.rfR[r] === 1; }
+
   /** No handle holds the entry: keep the columns only, each at its used size — no byte of a record, no
    *  decoded record (read again when asked: `bytesOf`), no ID lookup table (IdSpace.trim). */
   idle(): void {
@@ -568,17 +601,18 @@ export class SlotTable {
     if (this.uidR.length > n) {
       this.uidR = this.uidR.slice(0, n); this.atR = this.atR.slice(0, n); this.keysR = this.keysR.slice(0, n); this.endR = this.endR.slice(0, n);
       this.crcR = this.crcR.slice(0, n); this.paR = this.paR.slice(0, n); this.pbR = this.pbR.slice(0, n); this.dateR = this.dateR.slice(0, n);
-      this.thrR = this.thrR.slice(0, n);
+      this.thrR = this.thrR.slice(0, n); this.subjR = this.subjR.slice(0, n); this.rfR = this.rfR.slice(0, n);
     }
     if (this.pool.length > this.poolUsed) this.pool = this.pool.slice(0, this.poolUsed);
     this.ids.trim();
+    this.subjects.trim();
   }
 
   /** Memory held by the columns and ID numbers (not the records' bytes: `heldBytes`), for the budget:
    *  typed arrays at their allocated length, JS arrays at 8 bytes a slot plus their strings. */
   get columnBytes(): number {
-    return 512 + this.uidR.length * 48 + this.rowOf.length * 8 + this.idStr.length * 8 + this.idStrBytes +
-      this.decodedR.length * 8 + this.pool.length * 4 + this.ids.bytes + this.chunks.size * 96 + this.segs.length * 96;
+    return 512 + this.uidR.length * 49 + this.rowOf.length * 8 + this.idStr.length * 8 + this.idStrBytes +
+      this.decodedR.length * 8 + this.pool.length * 4 + this.ids.bytes + this.subjects.bytes + this.chunks.size * 96 + this.segs.length * 96;
   }
 
   keys(): number[] {

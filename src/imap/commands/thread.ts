@@ -76,12 +76,13 @@ export async function referencesTree(mailbox: Mailbox, hits: readonly Hit[], uid
   }
   refStart[m] = k;
   const forest = referencesForest({ count: m, shown, seq, date, messageId, refStart, refs, idLimit: kc.idLimit });
-  // Base subjects of the top-level threads' messages (a message gone meanwhile: no subject to gather by).
+  // Base subjects of the top-level threads' messages, as numbers the store keeps (a message gone
+  // meanwhile: no subject to gather by).
   const leads = forest.leads;
-  const facts = await messageFacts(mailbox, leads.map((l) => infos[l]!));
-  const at = new Int32Array(m).fill(-1); // a lead's place in `facts` (only leads are asked about)
+  const sc = await mailbox.keyColumns(leads.map((l) => infos[l]!.uid), { subjects: true });
+  const at = new Int32Array(m).fill(-1); // a lead's place in `sc` (only leads are asked about)
   for (let i = 0; i < leads.length; i++) at[leads[i]!] = i;
-  return forest.finish((i) => facts[at[i]!]?.subjectKey ?? '', (i) => facts[at[i]!]?.replyOrForward ?? false);
+  return forest.finish((i) => (sc.exists[at[i]!] ? sc.subject[at[i]!]! : -1), (i) => sc.replyOrForward[at[i]!] === 1);
 }
 
 export async function thread(s: ImapSession, c: Command): Promise<Result> {
