@@ -21,7 +21,9 @@
 // plain file of ours with one link that no one else may write; created by replaceFileSync in a trusted
 // directory), same cap and compaction rules, not fsynced (a cache). The whole file is read at the first
 // lookup (one read; the records are checked then and decoded only when asked for), and kept per process
-// in a `ProcessCache` entry (`cache` below) for the next handle, within the process's budget.
+// in a `ProcessCache` entry (`cache` below) for the next handle, within the process's budget: while no
+// handle holds it, as columns only (SlotTable.idle: the records' places, CRC verdicts, dates, identities,
+// ID and base-subject numbers), a record read again when asked and believed only if it is the one checked.
 import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -623,7 +625,7 @@ export class SlotTable {
 }
 
 interface Shared {
-  /** Open while a handle holds the entry; -1 while idle (the tables stay: `idleCheck`). */
+  /** Open while a handle holds the entry; -1 while idle (the columns stay: SlotTable.idle). */
   fd: number;
   ino: number;
   dev: number;
@@ -681,8 +683,8 @@ function resetShared(sh: Shared): void {
 /**
  * The files' contents known to this process, by path: a cache, every use checks the file first. Held
  * while a handle has the file (KeysFile: from its construction to its close()); an idle entry keeps its
- * tables (so that the next session of a resident worker re-reads only what was appended since) but not
- * its descriptor: the next handle opens the path again, checks the descriptor (owner, mode, links) and
+ * columns (so that the next session of a resident worker re-reads only what was appended since, and a
+ * record's bytes only when a key beyond the columns is asked for) but not its descriptor: the next handle opens the path again, checks the descriptor (owner, mode, links) and
  * believes the tables only for the same file (device, inode, birth time, not shorter, the same header
  * and bytes before `indexed`). Idle entries are under the process's budget (process-cache.ts).
  */
