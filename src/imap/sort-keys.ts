@@ -5,7 +5,7 @@
 // worked out here, once per message and session.
 import type { KeyColumns, Mailbox, MessageInfo, SortAddress, SortKeys, ThreadingKeys } from '../store/types.js';
 import { decodeHeaderValue } from '../mime/decode.js';
-import { baseSubject } from '../mime/base-subject.js';
+import { subjectKey } from '../mime/base-subject.js';
 import { unicodeCasemap } from '../mime/collation.js';
 
 export interface SortFacts {
@@ -82,11 +82,7 @@ class Derived implements SortFacts {
   }
 
   private base(): { key: string; replyOrForward: boolean } {
-    if (!this.subject) {
-      const b = this.sk.subject === null ? { base: '', replyOrForward: false } : baseSubject(this.sk.subject);
-      this.subject = { key: unicodeCasemap(b.base), replyOrForward: b.replyOrForward };
-    }
-    return this.subject;
+    return (this.subject ??= subjectKey(this.sk.subject));
   }
 
   get subjectKey(): string { return this.base().key; }

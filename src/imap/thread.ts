@@ -173,7 +173,7 @@ export interface ThreadColumns {
  *  needs (those that date and title a top-level thread); `finish` does steps 5 and 6 with them. */
 export interface ReferencesForest {
   readonly leads: readonly number[];
-  finish(subjectKey: (i: number) => string, replyOrForward: (i: number) => boolean): ThreadTree;
+  finish(subjectKey: (i: number) => string | number, replyOrForward: (i: number) => boolean): ThreadTree;
 }
 
 /** REFERENCES (RFC 5256 §2.2), steps 1 to 6, over ThreadMessage objects (IDs numbered here). */
@@ -298,20 +298,21 @@ export function referencesForest(c: ThreadColumns): ReferencesForest {
     const l = lead(r);
     if (l !== NONE) leads.push(l);
   }
-  const finish = (subjectKey: (i: number) => string, replyOrForward: (i: number) => boolean): ThreadTree => {
-    // (5) Gather the top level by base subject.
-    const subjectOf = (x: number): string => {
+  const finish = (subjectKey: (i: number) => string | number, replyOrForward: (i: number) => boolean): ThreadTree => {
+    // (5) Gather the top level by base subject: its i;unicode-casemap key, or a number standing for it
+    // (equal numbers exactly for equal keys: Mailbox.keyColumns' subjects); '' or -1 for none.
+    const subjectOf = (x: number): string | number => {
       const l = lead(x);
       return l === NONE ? '' : subjectKey(l);
     };
     // The table: one entry per base subject, found once per thread (`entry[i]`, shared by the threads
     // of a subject), so the merge pass below looks nothing up and skips subjects with one thread.
-    const table = new Map<string, { t: number; count: number }>();
+    const table = new Map<string | number, { t: number; count: number }>();
     const entry: ({ t: number; count: number } | null)[] = [];
     for (let i = 0; i < roots.length; i++) {
       const x = roots[i]!;
       const subj = subjectOf(x);
-      if (subj === '') { entry.push(null); continue; }
+      if (subj === '' || subj === -1) { entry.push(null); continue; }
       let e = table.get(subj);
       if (e === undefined) table.set(subj, (e = { t: x, count: 0 }));
       else if (isMsg(e.t) && (!isMsg(x) || (replyOrForward(e.t) && !replyOrForward(x)))) e.t = x;

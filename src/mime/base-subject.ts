@@ -8,6 +8,8 @@
 //   subj-leader  = (*subj-blob subj-refwd) / WSP
 //   subj-trailer = "(fwd)" / WSP
 
+import { unicodeCasemap } from './collation.js';
+
 export interface BaseSubject {
   /** The base subject (case kept; compare it through unicodeCasemap). */
   base: string;
@@ -56,4 +58,13 @@ export function baseSubject(decoded: string): BaseSubject {
     // (7)
     return { base: s, replyOrForward };
   }
+}
+
+/** What SORT SUBJECT and THREAD compare: the i;unicode-casemap key of a decoded Subject's base subject
+ *  ('' for none) and whether it was a reply or forward. The one place both the imap layer (sort-keys.ts)
+ *  and the store's key columns (facts.ts, facts-keys.ts) work it out. */
+export function subjectKey(subject: string | null): { key: string; replyOrForward: boolean } {
+  if (subject === null) return { key: '', replyOrForward: false };
+  const b = baseSubject(subject);
+  return { key: unicodeCasemap(b.base), replyOrForward: b.replyOrForward };
 }

@@ -21,12 +21,15 @@
 // plain file of ours with one link that no one else may write; created by replaceFileSync in a trusted
 // directory), same cap and compaction rules, not fsynced (a cache). The whole file is read at the first
 // lookup (one read; the records are checked then and decoded only when asked for), and kept per process
-// in a `ProcessCache` entry (`cache` below) for the next handle, within the process's budget.
+// in a `ProcessCache` entry (`cache` below) for the next handle, within the process's budget: while no
+// handle holds it, as columns only (SlotTable.idle: the records' places, CRC verdicts, dates, identities,
+// ID and base-subject numbers), a record read again when asked and believed only if it is the one checked.
 import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from '../log/types.js';
 import { digitsAt, pairOf } from './identity-pair.js';
+import { subjectKey } from '../mime/base-subject.js';
 import { forgetFile, goIdle, refreshKept, trustedCacheFd } from './kept-file.js';
 import { ProcessCache, processCaches } from './process-cache.js';
 import { killPoint } from './killpoint.js';
@@ -179,6 +182,16 @@ function wellFormed(b: Buffer, p: number, end: number): boolean {
   }
 }
 
+/** The subject of a well-formed record whose keys start at b[p]. */
+function subjectAt(b: Buffer, p: number): string | null {
+  p += 16; // sentDate, sentDay
+  const len = b.readUInt32LE(p);
+  if (len !== NULL) p += len; // dateHeader
+  p += 4;
+  const sl = b.readUInt32LE(p);
+  return sl === NULL ? null : b.toString('utf8', p + 4, p + 4 + sl);
+}
+
 /**
  * A record's keys, decoded as they are asked for: the two dates (SORT DATE, SEARCH SENT*) straight
  * from their fixed place, every string only when something reads one (then the whole record, once).
@@ -206,14 +219,7 @@ export class LazyKeys implements KeysRecord, SortKeys, ThreadingKeys, MessageFac
   get dateHeader(): string | null { return this.full.sortKeys.dateHeader; }
   get subject(): string | null {
     if (this.all) return this.all.sortKeys.subject;
-    // THREAD asks the top-level threads' messages for their subject only: that string alone.
-    const b = this.b;
-    let p = this.p + 16;
-    const len = b.readUInt32LE(p);
-    if (len !== NULL) p += len;
-    p += 4;
-    const sl = b.readUInt32LE(p);
-    return sl === NULL ? null : b.toString('utf8', p + 4, p + 4 + sl);
+    return subjectAt(this.b, this.p); // SORT SUBJECT asks for the subject only: that string alone
   }
   get from(): SortAddress | null { return this.full.sortKeys.from; }
   get to(): SortAddress | null { return this.full.sortKeys.to; }
@@ -232,10 +238,12 @@ export class LazyKeys implements KeysRecord, SortKeys, ThreadingKeys, MessageFac
  * the space.
  */
 export class IdSpace {
-  private table = new Int32Array(1024).fill(-1);
-  private hashes = new Uint32Array(256);
-  private offs = new Uint32Array(256);
-  private lens = new Uint32Array(256);
+  /** Open-addressing table of numbers (-1: free); null while trimmed (`trim`), rebuilt at the next intern. */
+  private table: Int32Array | null = new Int32Array(1024).fill(-1);
+  /** Each number's hash; null while trimmed (worked out again from the bytes at the next intern). */
+  private hashes: Uint32Array | null = new Uint32Array(256);
+  /** Where number k's bytes are in `arena`: offs[k] up to offs[k + 1] (count + 1 entries used). */
+  private offs = new Uint32Array(257);
   private arena = Buffer.allocUnsafe(8192);
   private used = 0;
   count = 0;
@@ -246,44 +254,70 @@ export class IdSpace {
   intern(b: Uint8Array, s: number, e: number): number {
     const h = this.hash(b, s, e) >>> 0;
     const len = e - s;
-    let mask = this.table.length - 1;
+    let table = this.table ?? this.rehash(tableSize(this.count + 1));
+    const hashes = this.hashes!; // made by rehash when trimmed
+    let mask = table.length - 1;
     let i = h & mask;
     for (;;) {
-      const id = this.table[i]!;
+      const id = table[i]!;
       if (id < 0) break;
-      if (this.hashes[id] === h && this.lens[id] === len && this.same(this.offs[id]!, b, s, len)) return id;
+      if (hashes[id] === h && this.offs[id + 1]! - this.offs[id]! === len && this.same(this.offs[id]!, b, s, len)) return id;
       i = (i + 1) & mask;
     }
     const id = this.count++;
-    if (id >= this.hashes.length) {
-      const grow = <T extends Uint32Array>(a: T): T => { const x = new Uint32Array(a.length * 2) as T; x.set(a); return x; };
-      this.hashes = grow(this.hashes);
-      this.offs = grow(this.offs);
-      this.lens = grow(this.lens);
+    if (id >= hashes.length) {
+      const x = new Uint32Array(Math.max(256, hashes.length * 2));
+      x.set(hashes);
+      this.hashes = x;
+    }
+    if (id + 1 >= this.offs.length) {
+      const x = new Uint32Array(Math.max(257, this.offs.length * 2));
+      x.set(this.offs);
+      this.offs = x;
     }
     if (this.used + len > this.arena.length) {
-      const a = Buffer.allocUnsafe(Math.max(this.arena.length * 2, this.used + len));
+      const a = Buffer.allocUnsafe(Math.max(8192, this.arena.length * 2, this.used + len));
       this.arena.copy(a, 0, 0, this.used);
       this.arena = a;
     }
     for (let k = 0; k < len; k++) this.arena[this.used + k] = b[s + k]!;
-    this.hashes[id] = h;
-    this.offs[id] = this.used;
-    this.lens[id] = len;
+    this.hashes![id] = h;
     this.used += len;
-    this.table[i] = id;
-    if (this.count * 2 > this.table.length) {
-      // Rehash into a table twice the size (kept at most half full).
-      const t = new Int32Array(this.table.length * 2).fill(-1);
-      mask = t.length - 1;
-      for (let k = 0; k < this.count; k++) {
-        let j = this.hashes[k]! & mask;
-        while (t[j]! >= 0) j = (j + 1) & mask;
-        t[j] = k;
-      }
-      this.table = t;
-    }
+    this.offs[id + 1] = this.used;
+    table[i] = id;
+    if (this.count * 2 > table.length) table = this.rehash(table.length * 2); // kept at most half full
     return id;
+  }
+
+  /** The table made anew at `size` slots (a power of two); the hashes too when trimmed. */
+  private rehash(size: number): Int32Array {
+    let hashes = this.hashes;
+    if (!hashes) {
+      hashes = this.hashes = new Uint32Array(Math.max(256, this.count + 1));
+      for (let k = 0; k < this.count; k++) hashes[k] = this.hash(this.arena, this.offs[k]!, this.offs[k + 1]!) >>> 0;
+    }
+    const t = new Int32Array(size).fill(-1);
+    const mask = size - 1;
+    for (let k = 0; k < this.count; k++) {
+      let j = hashes[k]! & mask;
+      while (t[j]! >= 0) j = (j + 1) & mask;
+      t[j] = k;
+    }
+    return (this.table = t);
+  }
+
+  /** Keep only what the numbers need (an idle entry): the IDs' bytes and places, at their used size; no
+   *  lookup table and no hashes (made again from the bytes when an ID is next interned). Numbers keep
+   *  their meaning. */
+  trim(): void {
+    this.table = null;
+    this.hashes = null;
+    if (this.arena.length > this.used) {
+      const a = Buffer.allocUnsafeSlow(this.used);
+      this.arena.copy(a, 0, 0, this.used);
+      this.arena = a;
+    }
+    if (this.offs.length > this.count + 1) this.offs = this.offs.slice(0, this.count + 1);
   }
 
   /** The number of an ID given as a string. */
@@ -310,8 +344,15 @@ export class IdSpace {
 
   /** Memory held, for the budget. */
   get bytes(): number {
-    return this.arena.length + this.table.length * 4 + this.hashes.length * 12;
+    return this.arena.length + (this.table?.length ?? 0) * 4 + (this.hashes?.length ?? 0) * 4 + this.offs.length * 4 + 96;
   }
+}
+
+/** Slots of an IdSpace table for `count` numbers (a power of two, at most half full). */
+function tableSize(count: number): number {
+  let n = 1024;
+  while (count * 2 > n) n *= 2;
+  return n;
 }
 
 /** FNV-1a over bytes. */
@@ -322,37 +363,65 @@ function fnv1a(b: Uint8Array, s: number, e: number): number {
 }
 
 /** Growable typed arrays: `a` with room for index `i`. */
-function room<T extends Uint32Array | Int32Array | Float64Array>(a: T, i: number): T {
+function room<T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(a: T, i: number): T {
   if (i < a.length) return a;
   const x = new (a.constructor as new (n: number) => T)(Math.max(16, a.length * 2, i + 1));
   x.set(a);
   return x;
 }
 
+/** Bytes of the file read again at a time when an idle entry's record is asked for (aligned pieces). */
+const CHUNK = 64 * 1024;
+
 /**
- * The records by UID, as columns (one row per UID, no object per record): which read buffer holds the
- * record, where, and its identity (two numbers when it is written `${a}.${b}`, as mbox's size and hash
- * are: compared as numbers, no string; else the string). A UID finds its row through an array indexed by
- * UID (no hashing; it may be sparse). Rows are in first-insertion order for walking. The threading IDs
- * of a row are worked out when first asked for (threadRow) and kept as numbers of this table's IdSpace.
+ * The records by UID, as columns (one row per UID, no object per record): where the record is in the
+ * file, its CRC (the verdict: a record was believed once its CRC held), its identity (two numbers when
+ * it is written `${a}.${b}`, as mbox's size and hash are: compared as numbers, no string; else the
+ * string) and its sent date (SORT (DATE), SENT*: no byte of the record read). A UID finds its row
+ * through an array indexed by UID (no hashing; it may be sparse). Rows are in first-insertion order for
+ * walking. The threading IDs of a row are worked out when first asked for (threadRow) and kept as
+ * numbers of this table's IdSpace.
+ *
+ * The records' bytes are what a session reads (the file's new part in one read) and keeps while it
+ * holds the entry; an idle entry keeps the columns only (`idle()`). A record asked for later is read
+ * again from the entry's descriptor (`source`, a file the caller checked is the same one) in aligned
+ * pieces, and believed only when its magic, length and CRC are those kept for the row: bytes changed
+ * meanwhile are never taken for the record the columns describe (the table is marked `broken`, and the
+ * caller reads the file anew).
  */
 export class SlotTable {
   private readonly rowOf: (number | undefined)[] = [];
-  readonly bufs: Buffer[] = [];
+  /** Parts of the file in memory: what takeIn read (records checked then), and pieces read again. */
+  private segs: { from: number; buf: Buffer }[] = [];
+  private chunks = new Map<number, Buffer>();
+  /** Bytes of `segs` and `chunks`. */
+  heldBytes = 0;
+  /** Reads up to `len` bytes of the file at `pos` (the entry's descriptor); null when it is not open. */
+  source: ((pos: number, len: number) => Buffer | null) | null = null;
+  /** Bytes read again were not the record kept for a row: the file is not what the columns describe. */
+  broken = false;
   private uidR = new Uint32Array(64);
-  private bufR = new Uint32Array(64);
+  /** The record's place in the file: its start, its keys (after uid and identity), its end. */
   private atR = new Uint32Array(64);
-  private keysR = new Uint32Array(64);
-  private endR = new Uint32Array(64);
+  private keysR = new Uint16Array(64); // from the record's start (a record is at most MAX_KEYS_RECORD + 12)
+  private endR = new Uint16Array(64);
+  private crcR = new Uint32Array(64);
   private paR = new Float64Array(64);
   private pbR = new Float64Array(64);
+  private dateR = new Float64Array(64);
   private thrR = new Int32Array(64);
+  /** The base subject's number in `subjects` (-1: empty, -2: not worked out yet) and reply flag. */
+  private subjR = new Int32Array(64);
+  private rfR = new Uint8Array(64);
   private readonly idStr: (string | undefined)[] = [];
-  private readonly decodedR: (LazyKeys | undefined)[] = [];
+  private idStrBytes = 0;
+  private decodedR: (LazyKeys | undefined)[] = [];
   rows = 0;
   /** The IDs of this table's records as numbers; `pool` holds per row [messageId, first In-Reply-To,
    *  n, n References] (-1: none) from thrR[row]. */
   readonly ids = new IdSpace();
+  /** The base subjects' i;unicode-casemap keys (UTF-8) as numbers. */
+  readonly subjects = new IdSpace();
   private pool = new Int32Array(1024);
   private poolUsed = 0;
 
@@ -360,38 +429,49 @@ export class SlotTable {
     return this.rowOf[uid] ?? -1;
   }
 
-  /** Takes in a record of `uid` in buffer `bi` (its identity as written at b[idAt, idEnd)). */
-  set(uid: number, bi: number, at: number, keys: number, end: number, b: Buffer, idAt: number, idEnd: number): void {
+  /** The file's bytes from `from` on, just read (its records are checked as they are taken in). */
+  addSegment(from: number, buf: Buffer): void {
+    this.segs.push({ from, buf });
+    this.heldBytes += buf.length;
+  }
+
+  /** Takes in a record of `uid`, checked (CRC), at b[p, end) (the file's offset `base` is b[0]); its
+   *  identity as written at b[idAt, keys). */
+  set(uid: number, base: number, b: Buffer, p: number, keys: number, end: number, idAt: number): void {
     let r = this.rowOf[uid];
     if (r === undefined) {
       r = this.rows++;
       this.rowOf[uid] = r;
       if (r >= this.uidR.length) {
-        this.uidR = room(this.uidR, r); this.bufR = room(this.bufR, r); this.atR = room(this.atR, r); this.keysR = room(this.keysR, r);
-        this.endR = room(this.endR, r); this.paR = room(this.paR, r); this.pbR = room(this.pbR, r); this.thrR = room(this.thrR, r);
+        this.uidR = room(this.uidR, r); this.atR = room(this.atR, r); this.keysR = room(this.keysR, r); this.endR = room(this.endR, r);
+        this.crcR = room(this.crcR, r); this.paR = room(this.paR, r); this.pbR = room(this.pbR, r); this.dateR = room(this.dateR, r);
+        this.thrR = room(this.thrR, r); this.subjR = room(this.subjR, r); this.rfR = room(this.rfR, r);
       }
     }
     this.uidR[r] = uid;
-    this.bufR[r] = bi;
-    this.atR[r] = at;
-    this.keysR[r] = keys;
-    this.endR[r] = end;
+    this.atR[r] = base + p;
+    this.keysR[r] = keys - p;
+    this.endR[r] = end - p;
+    this.crcR[r] = b.readUInt32LE(p + 8);
+    this.dateR[r] = b.readDoubleLE(keys);
     this.thrR[r] = -1;
+    this.subjR[r] = -2;
     this.decodedR[r] = undefined;
     // `${a}.${b}`, both as String(number) writes a safe integer: compared as numbers.
     const dot = b.indexOf(0x2e, idAt);
-    const a = dot >= 0 && dot < idEnd ? digitsAt(b, idAt, dot) : NaN;
-    const c = Number.isNaN(a) ? NaN : digitsAt(b, dot + 1, idEnd);
+    const a = dot >= 0 && dot < keys ? digitsAt(b, idAt, dot) : NaN;
+    const c = Number.isNaN(a) ? NaN : digitsAt(b, dot + 1, keys);
+    const was = this.idStr[r];
+    if (was !== undefined) { this.idStrBytes -= 24 + 2 * was.length; this.idStr[r] = undefined; }
     if (!Number.isNaN(c)) {
       this.paR[r] = a;
       this.pbR[r] = c;
-      if (this.idStr[r] !== undefined) this.idStr[r] = undefined;
     } else {
-      const id = b.toString('utf8', idAt, idEnd);
+      const id = b.toString('utf8', idAt, keys);
       const [pa, pb] = pairOf(id);
       this.paR[r] = pa;
       this.pbR[r] = pb;
-      this.idStr[r] = Number.isNaN(pa) ? id : undefined;
+      if (Number.isNaN(pa)) { this.idStr[r] = id; this.idStrBytes += 24 + 2 * id.length; }
     }
   }
 
@@ -407,27 +487,63 @@ export class SlotTable {
     return this.paR[r] === a && this.pbR[r] === b;
   }
 
-  /** The sent date of row `r` (NaN: none), read where the record keeps it. */
+  /** The sent date of row `r` (NaN: none), as the record has it. */
   sentDate(r: number): number {
-    return this.bufs[this.bufR[r]!]!.readDoubleLE(this.keysR[r]!);
+    return this.dateR[r]!;
   }
 
-  /** Record length in the file (framing included) and its bytes. */
-  size(r: number): number { return this.endR[r]! - this.atR[r]!; }
-  bytesOf(r: number): Buffer { const at = this.atR[r]!; return this.bufs[this.bufR[r]!]!.subarray(at, this.endR[r]!); }
+  /** Record length in the file (framing included). */
+  size(r: number): number { return this.endR[r]!; }
   uidAt(r: number): number { return this.uidR[r]!; }
 
+  /** Row `r`'s record as the file holds it (framing included): from memory, or read again and believed
+   *  only if it is the record checked before (magic, length, CRC as kept); null (and `broken`) if not. */
+  bytesOf(r: number): Buffer | null {
+    const at = this.atR[r]!;
+    const end = at + this.endR[r]!;
+    for (const s of this.segs) {
+      if (at >= s.from && end <= s.from + s.buf.length) return s.buf.subarray(at - s.from, end - s.from);
+    }
+    let from: number;
+    let b: Buffer | null | undefined;
+    const ci = Math.floor(at / CHUNK);
+    if (end <= (ci + 1) * CHUNK) {
+      from = ci * CHUNK;
+      b = this.chunks.get(ci);
+      if (!b) {
+        b = this.source?.(from, CHUNK) ?? null;
+        if (b) { this.chunks.set(ci, b); this.heldBytes += b.length; }
+      }
+    } else {
+      from = at;
+      b = this.source?.(at, end - at) ?? null;
+    }
+    const rec = b && end - from <= b.length ? b.subarray(at - from, end - from) : null;
+    const crc = this.crcR[r]!;
+    if (!rec || rec.readUInt32LE(0) !== MAGIC || rec.readUInt32LE(4) !== rec.length - 12 || rec.readUInt32LE(8) !== crc ||
+        crc32(rec.subarray(12)) !== crc || rec.readUInt32LE(12) !== this.uidR[r]) {
+      this.broken = true;
+      return null;
+    }
+    return rec;
+  }
+
   decoded(r: number): LazyKeys | undefined { return this.decodedR[r]; }
-  lazy(r: number): LazyKeys {
-    return (this.decodedR[r] = new LazyKeys(this.uidR[r]!, this.bufs[this.bufR[r]!]!, this.keysR[r]!, this.endR[r]!));
+  /** Row `r`'s keys as an object (kept with the row while the entry is held); null: its bytes are not
+   *  the record's any more (`bytesOf`). */
+  lazy(r: number): LazyKeys | null {
+    const rec = this.bytesOf(r);
+    return rec ? (this.decodedR[r] = new LazyKeys(this.uidR[r]!, rec, this.keysR[r]!, rec.length)) : null;
   }
 
   /** Where row `r`'s threading numbers start in `threadPool()`: [messageId, first In-Reply-To, n, n
-   *  References], -1 for none; worked out from the record's bytes at the first ask (no string made). */
+   *  References], -1 for none; worked out from the record's bytes at the first ask (no string made).
+   *  -1 also when the record's bytes cannot be had (`bytesOf`): the caller parses the message. */
   threadRow(r: number): number {
     const have = this.thrR[r]!;
     if (have >= 0) return have;
-    const b = this.bufs[this.bufR[r]!]!;
+    const b = this.bytesOf(r);
+    if (!b) return -1;
     let p = this.keysR[r]!;
     const skipStr = (): void => { const len = b.readUInt32LE(p); p += 4; if (len !== NULL) p += len; };
     p += 16; // sentDate, sentDay
@@ -461,9 +577,44 @@ export class SlotTable {
 
   threadPool(): Int32Array { return this.pool; }
 
-  /** Memory held by the columns and ID numbers (not the read buffers), for the budget. */
+  /** Row `r`'s base subject as a number of `subjects` (-1: empty; its reply flag: `replyOrForward`),
+   *  worked out from the record at the first ask and kept; -2 when the record's bytes cannot be had
+   *  (`bytesOf`): the caller parses the message. */
+  subjectRow(r: number): number {
+    const have = this.subjR[r]!;
+    if (have !== -2) return have;
+    const b = this.bytesOf(r);
+    if (!b) return -2;
+    const k = subjectKey(subjectAt(b, this.keysR[r]!));
+    this.rfR[r] = k.replyOrForward ? 1 : 0;
+    return (this.subjR[r] = k.key === '' ? -1 : this.subjects.internString(k.key));
+  }
+
+  replyOrForward(r: number): boolean { return this.rfR[r] === 1; }
+
+  /** No handle holds the entry: keep the columns only, each at its used size — no byte of a record, no
+   *  decoded record (read again when asked: `bytesOf`), no ID lookup table (IdSpace.trim). */
+  idle(): void {
+    this.segs = [];
+    this.chunks.clear();
+    this.heldBytes = 0;
+    this.decodedR = [];
+    const n = this.rows;
+    if (this.uidR.length > n) {
+      this.uidR = this.uidR.slice(0, n); this.atR = this.atR.slice(0, n); this.keysR = this.keysR.slice(0, n); this.endR = this.endR.slice(0, n);
+      this.crcR = this.crcR.slice(0, n); this.paR = this.paR.slice(0, n); this.pbR = this.pbR.slice(0, n); this.dateR = this.dateR.slice(0, n);
+      this.thrR = this.thrR.slice(0, n); this.subjR = this.subjR.slice(0, n); this.rfR = this.rfR.slice(0, n);
+    }
+    if (this.pool.length > this.poolUsed) this.pool = this.pool.slice(0, this.poolUsed);
+    this.ids.trim();
+    this.subjects.trim();
+  }
+
+  /** Memory held by the columns and ID numbers (not the records' bytes: `heldBytes`), for the budget:
+   *  typed arrays at their allocated length, JS arrays at 8 bytes a slot plus their strings. */
   get columnBytes(): number {
-    return this.uidR.length * 44 + this.rowOf.length * 8 + this.pool.length * 4 + this.ids.bytes;
+    return 512 + this.uidR.length * 49 + this.rowOf.length * 8 + this.idStr.length * 8 + this.idStrBytes +
+      this.decodedR.length * 8 + this.pool.length * 4 + this.ids.bytes + this.subjects.bytes + this.chunks.size * 96 + this.segs.length * 96;
   }
 
   keys(): number[] {
@@ -474,7 +625,7 @@ export class SlotTable {
 }
 
 interface Shared {
-  /** Open while a handle holds the entry; -1 while idle (the tables stay: `idleCheck`). */
+  /** Open while a handle holds the entry; -1 while idle (the columns stay: SlotTable.idle). */
   fd: number;
   ino: number;
   dev: number;
@@ -484,38 +635,56 @@ interface Shared {
   indexed: number;
   uidValidity: number;
   map: SlotTable;
-  /** The read buffers' bytes and the decoded records' estimate (sharedBytes: the budget's figure). */
-  bytes: number;
+  /** The decoded records' estimate (sharedBytes: the budget's figure). */
   decodedBytes: number;
   /** The file's first bytes and those just before `indexed` (`fingerprint`), kept when the fd was
    *  closed: compared when it is opened again. */
   tail: Buffer | null;
 }
 
-/** What an entry keeps alive: its read buffers (`bytes`), its columns and ID numbers, and the records
- *  decoded as objects (LazyKeys: the object, its strings once decoded, 2 B a byte of the record as an
- *  estimate, and what callers derive from it and key on it, sort-keys.ts). */
+/** What an entry keeps alive: the file's bytes it holds (SlotTable.heldBytes: none when idle), its
+ *  columns and ID numbers, and the records decoded as objects (LazyKeys: the object, its strings once
+ *  decoded, 2 B a byte of the record as an estimate, and what callers derive from it and key on it,
+ *  sort-keys.ts; none when idle). */
 function sharedBytes(sh: Shared): number {
-  return sh.bytes + sh.decodedBytes + sh.map.columnBytes;
+  return 256 + sh.map.heldBytes + sh.decodedBytes + sh.map.columnBytes + (sh.tail?.length ?? 0);
+}
+
+/** A table whose records are read again through the entry's descriptor (whichever is open then). */
+function tableOf(sh: Shared): SlotTable {
+  const t = new SlotTable();
+  t.source = (pos, len) => {
+    if (sh.fd < 0 || sh.map !== t) return null;
+    const b = Buffer.allocUnsafe(len);
+    let got = 0;
+    while (got < len) {
+      const n = readSync(sh.fd, b, got, len - got, pos + got);
+      if (n <= 0) break;
+      got += n;
+    }
+    return got === len ? b : b.subarray(0, got);
+  };
+  return t;
 }
 
 function freshShared(): Shared {
-  return { fd: -1, ino: -1, dev: -1, birth: 0, indexed: 0, uidValidity: 0, map: new SlotTable(), bytes: 0, decodedBytes: 0, tail: null };
+  const sh: Shared = { fd: -1, ino: -1, dev: -1, birth: 0, indexed: 0, uidValidity: 0, map: null as unknown as SlotTable, decodedBytes: 0, tail: null };
+  sh.map = tableOf(sh);
+  return sh;
 }
 
 function resetShared(sh: Shared): void {
   forgetFile(sh);
   sh.uidValidity = 0;
-  sh.map = new SlotTable();
-  sh.bytes = 0;
+  sh.map = tableOf(sh);
   sh.decodedBytes = 0;
 }
 
 /**
  * The files' contents known to this process, by path: a cache, every use checks the file first. Held
  * while a handle has the file (KeysFile: from its construction to its close()); an idle entry keeps its
- * tables (so that the next session of a resident worker re-reads only what was appended since) but not
- * its descriptor: the next handle opens the path again, checks the descriptor (owner, mode, links) and
+ * columns (so that the next session of a resident worker re-reads only what was appended since, and a
+ * record's bytes only when a key beyond the columns is asked for) but not its descriptor: the next handle opens the path again, checks the descriptor (owner, mode, links) and
  * believes the tables only for the same file (device, inode, birth time, not shorter, the same header
  * and bytes before `indexed`). Idle entries are under the process's budget (process-cache.ts).
  */
@@ -566,6 +735,7 @@ export class KeysFile {
   /** Is the open file still the one at the path, and has it grown? Take in what is new. */
   private sync(): void {
     if (cache.get(this.path) !== this.sh) this.sh = this.attach(); // dropped meanwhile (cleared)
+    if (this.sh.map.broken) this.reset(); // bytes read again were not the records checked: read anew
     const r = refreshKept(this.path, this.opts.dir, this.sh, this.verified, () => this.reset());
     if (r === 'gone') return;
     this.verified = true;
@@ -586,8 +756,7 @@ export class KeysFile {
   private takeIn(size: number): void {
     const from = this.sh.indexed;
     const buf = Buffer.allocUnsafe(size - from);
-    this.sh.bytes += buf.length;
-    const bi = this.sh.map.bufs.push(buf) - 1;
+    this.sh.map.addSegment(from, buf);
     let got = 0;
     while (got < buf.length) {
       const n = readSync(this.sh.fd, buf, got, buf.length - got, from + got);
@@ -619,7 +788,7 @@ export class KeysFile {
       const idAt = p + 20;
       const keys = idAt + idLen;
       // A record is indexed only when well formed, so that its lazy decoding cannot fail later.
-      if (idLen <= len - 8 && wellFormed(buf, keys, p + 12 + len)) this.sh.map.set(uid, bi, p, keys, p + 12 + len, buf, idAt, keys);
+      if (idLen <= len - 8 && wellFormed(buf, keys, p + 12 + len)) this.sh.map.set(uid, from, buf, p, keys, p + 12 + len, idAt);
       p += 12 + len;
     }
     this.sh.indexed = from + Math.min(p, stop);
@@ -660,11 +829,11 @@ export class KeysFile {
     if (cache.get(this.path) === this.sh) cache.set(this.path, this.sh, sharedBytes(this.sh));
   }
 
-  private decoded(t: SlotTable, r: number): LazyKeys {
+  private decoded(t: SlotTable, r: number): LazyKeys | undefined {
     let k = t.decoded(r);
     if (!k) {
-      k = t.lazy(r);
-      this.sh.decodedBytes += 300 + 3 * k.payloadBytes;
+      k = t.lazy(r) ?? undefined; // none: the file is not what the table describes (read anew at the next sync)
+      if (k && t === this.sh.map) this.sh.decodedBytes += 300 + 3 * k.payloadBytes;
     }
     return k;
   }
@@ -768,7 +937,9 @@ export class KeysFile {
         const uid = t.uidAt(r);
         if (fresh.has(uid) || !this.isLive(state, uid)) continue;
         if (total + t.size(r) > cap) { this.full = true; break; }
-        parts.push(t.bytesOf(r));
+        const rec = t.bytesOf(r);
+        if (!rec) continue; // not the record checked before: left out (its message is parsed again)
+        parts.push(rec);
         total += t.size(r);
       }
     }
@@ -795,6 +966,7 @@ export class KeysFile {
       if (cache.get(this.path) === sh) {
         const idle = !cache.held(this.path);
         if (idle && !goIdle(sh)) resetShared(sh);
+        else if (idle) { sh.map.idle(); sh.decodedBytes = 0; } // the columns only: records are read again when asked
         if (idle && sh.ino < 0) cache.delete(this.path); // nothing worth keeping
         else cache.set(this.path, sh, sharedBytes(sh));
       }

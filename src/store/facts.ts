@@ -14,6 +14,7 @@ import { foldText } from '../mime/search.js';
 import type { MimePart } from '../mime/types.js';
 import type { FactsRequest, KeyColumns, KeyColumnsRequest, MailboxState, MessageFacts, SortAddress, SortKeys, ThreadingKeys } from './types.js';
 import { IdSpace } from './facts-keys.js';
+import { subjectKey } from '../mime/base-subject.js';
 import { MAX_NAMES, type CachedFacts, type FactsFile, type ParsedFacts, type RawField } from './facts-file.js';
 import { StoreError } from './types.js';
 
@@ -501,6 +502,9 @@ export async function mailboxKeyColumns(cache: FactsFile | null, source: FactsSo
   const exists = new Uint8Array(n);
   const sentDate = new Float64Array(n);
   const th = !!want.threading;
+  const sj = !!want.subjects;
+  const subject = new Int32Array(sj ? n : 0);
+  const replyOrForward = new Uint8Array(sj ? n : 0);
   const messageId = new Int32Array(th ? n : 0);
   const inReplyTo = new Int32Array(th ? n : 0);
   const refStart = new Uint32Array(th ? n + 1 : 0);
@@ -508,6 +512,7 @@ export async function mailboxKeyColumns(cache: FactsFile | null, source: FactsSo
   const at = new Int32Array(th ? n : 0);
   const table = cache?.keys.table(source.state.uidValidity, true) ?? null;
   const ids = table?.ids ?? new IdSpace();
+  const subjects = table?.subjects ?? new IdSpace();
   const rest: number[] = [];
   const restAt: number[] = [];
   if (table) {
@@ -523,12 +528,17 @@ export async function mailboxKeyColumns(cache: FactsFile | null, source: FactsSo
           if (id === undefined || !table.isIdentity(r, id)) r = -1;
         }
       }
-      if (r < 0) { rest.push(uid); restAt.push(i); continue; }
+      // Threading numbers from the record (read again if the entry was idle: -1 when its bytes are not
+      // the record's any more, and the message is parsed instead).
+      const a = r >= 0 && th ? table.threadRow(r) : 0;
+      const b = r >= 0 && a >= 0 && sj ? table.subjectRow(r) : 0;
+      if (r < 0 || a < 0 || b === -2) { rest.push(uid); restAt.push(i); continue; }
       exists[i] = 1;
       sentDate[i] = table.sentDate(r);
-      if (th) at[i] = table.threadRow(r);
+      if (th) at[i] = a;
+      if (sj) { subject[i] = b; replyOrForward[i] = table.replyOrForward(r) ? 1 : 0; }
     }
-    if (th) cache!.keys.charge();
+    if (th || sj) cache!.keys.charge();
   } else {
     for (let i = 0; i < n; i++) { rest.push(uids[i]!); restAt.push(i); }
   }
@@ -540,6 +550,11 @@ export async function mailboxKeyColumns(cache: FactsFile | null, source: FactsSo
       if (!f.exists || !f.sortKeys || (th && !f.threading)) continue;
       exists[i] = 1;
       sentDate[i] = f.sortKeys.sentDate ?? NaN;
+      if (sj) {
+        const k = subjectKey(f.sortKeys.subject);
+        subject[i] = k.key === '' ? -1 : subjects.internString(k.key);
+        replyOrForward[i] = k.replyOrForward ? 1 : 0;
+      }
       if (!th) continue;
       const t = f.threading!;
       messageId[i] = t.messageId === null ? -1 : ids.internString(t.messageId);
@@ -548,7 +563,7 @@ export async function mailboxKeyColumns(cache: FactsFile | null, source: FactsSo
       at[i] = -parsedRefs.length; // -1 - index
     }
   }
-  if (!th) return { exists, sentDate, messageId, inReplyTo, refStart, refs: new Int32Array(0), idLimit: ids.count };
+  if (!th) return { exists, sentDate, messageId, inReplyTo, refStart, refs: new Int32Array(0), idLimit: ids.count, subject, replyOrForward };
   // The references, in order, into one column (the table's pool is read after every parse: numbers
   // only grow, and the rows' places in the pool do not move).
   const pool = table?.threadPool() ?? new Int32Array(0);
@@ -574,7 +589,7 @@ export async function mailboxKeyColumns(cache: FactsFile | null, source: FactsSo
     }
   }
   refStart[n] = k;
-  return { exists, sentDate, messageId, inReplyTo, refStart, refs, idLimit: ids.count };
+  return { exists, sentDate, messageId, inReplyTo, refStart, refs, idLimit: ids.count, subject, replyOrForward };
 }
 
 /** Facts straight from the bytes, nothing cached. */

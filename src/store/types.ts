@@ -149,6 +149,8 @@ export interface ThreadingKeys {
 export interface KeyColumnsRequest {
   /** Fill messageId, inReplyTo, refStart and refs too. */
   readonly threading?: boolean;
+  /** Fill subject and replyOrForward too. */
+  readonly subjects?: boolean;
 }
 
 /** Mailbox.keyColumns(): entry i is the message of the i-th UID asked for. */
@@ -166,6 +168,12 @@ export interface KeyColumns {
   readonly refs: Int32Array;
   /** One more than the largest ID number (numbers are 0 up to this, not all of them used). */
   readonly idLimit: number;
+  /** The base subject (RFC 5256 §2.1) of SortKeys.subject as a number: equal numbers exactly for equal
+   *  i;unicode-casemap keys (mime/base-subject.ts subjectKey); -1 for an empty one. (Subject columns:
+   *  empty unless asked for.) */
+  readonly subject: Int32Array;
+  /** 1 when that subject was a reply or forward. */
+  readonly replyOrForward: Uint8Array;
 }
 
 /**

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { type FactsRequest, type Mailbox, type MessageFacts, type SortAddress } from '../../src/store/types.js';
 import { factsFromBytes, mailboxFacts, mailboxFactsAll } from '../../src/store/facts.js';
 import { FactsFile } from '../../src/store/facts-file.js';
@@ -209,7 +210,8 @@ describe('facts keys file', () => {
     await fill(uids.slice(10));
     const r2 = reader();
     expect(r2.known(7)).toEqual(uids);
-    expect(r2.lookup(1, 'id0', 7, false)).toBe(same); // the same object: derived values keyed on it stay valid
+    // The idle entry kept its columns only: the record is read again (the same keys, a new object).
+    expect(plain(r2.lookup(1, 'id0', 7, false)!)).toEqual(plain(same!));
     r2.close();
     // Replaced by a compaction elsewhere (another inode, other contents): read afresh.
     const other = many(3);
@@ -250,6 +252,82 @@ describe('facts keys file', () => {
     expect(r2.known(7)).toEqual([]);
     expect(r2.known(8)).toEqual([...msgs.keys()]);
     r2.close();
+  });
+
+  it('reads an idle entry\'s records again from the file it checked, never bytes that changed since', async () => {
+    dir = tempDir();
+    const msgs = many(20); // records of uids 3 to 9 all have the same length (one-digit numbers and days)
+    const uids = [...msgs.keys()];
+    const keysPath = join(dir, 'x.facts.sk');
+    const w = new FactsFile({ dir, name: 'x.facts', writable: true });
+    await collect(mailboxFacts(w, memorySource(msgs), uids, KEYS));
+    w.close();
+    const reader = () => new KeysFile({ dir, name: 'x.facts.sk', writable: false });
+    const subject = (k: MessageFacts | undefined) => k?.sortKeys?.subject;
+    const r1 = reader();
+    expect(r1.known(7)).toEqual(uids);
+    expect(subject(r1.lookup(5, 'id4', 7, false))).toBe('Re: message 4');
+    r1.close(); // idle: the columns stay, the records' bytes and decoded records go
+    // Read again from the file (nothing changed): every record's keys as parsing gives them.
+    const r2 = reader();
+    const truth = await collect(factsFromBytes(memorySource(msgs), uids, KEYS));
+    expect(uids.map((u) => plain(r2.lookup(u, `id${u - 1}`, 7, false)!))).toEqual(truth);
+    r2.close();
+    // The records' places, by uid (header 16 bytes; record: magic, length, crc, payload starting with the uid).
+    const places = (b: Buffer) => {
+      const at = new Map<number, [number, number]>();
+      for (let p = 16; p + 12 <= b.length; p += 12 + b.readUInt32LE(p + 4)) at.set(b.readUInt32LE(p + 12), [p, 12 + b.readUInt32LE(p + 4)]);
+      return at;
+    };
+    const orig = readFileSync(keysPath);
+    const at = places(orig);
+    const [p5, n5] = at.get(5)!;
+    const [p6, n6] = at.get(6)!;
+    const [p8, n8] = at.get(8)!;
+    expect(n6).toBe(n5);
+    expect(n8).toBe(n5);
+    // In place (same inode, same size, same first and last bytes), records of uids 5 and 6 swapped: both
+    // valid records, each at the other's place. Columns kept for uid 5 point at uid 6's record now.
+    const swapped = Buffer.from(orig);
+    orig.copy(swapped, p5, p6, p6 + n6);
+    orig.copy(swapped, p6, p5, p5 + n5);
+    const ino = statSync(keysPath).ino;
+    writeFileSync(keysPath, swapped);
+    expect(statSync(keysPath).ino).toBe(ino);
+    const r3 = reader();
+    const k5 = r3.lookup(5, 'id4', 7, false);
+    expect(k5 === undefined || subject(k5) === 'Re: message 4').toBe(true); // never message 5's keys
+    r3.close();
+    const r4 = reader(); // the file read anew: both found where they are now
+    expect(subject(r4.lookup(5, 'id4', 7, false))).toBe('Re: message 4');
+    expect(subject(r4.lookup(6, 'id5', 7, false))).toBe('Re: message 5');
+    expect(r4.known(7)).toEqual(uids);
+    r4.close();
+    // In place again: uid 5's record made of message 7's (identity id7, its keys), uid and CRC made
+    // right: a valid record of uid 5, not the one whose identity (id4) the columns kept.
+    const now = readFileSync(keysPath);
+    const at2 = places(now);
+    const [q5] = at2.get(5)!;
+    const [q8] = at2.get(8)!;
+    const forged = Buffer.from(now.subarray(q8, q8 + n8));
+    forged.writeUInt32LE(5, 12);
+    forged.writeUInt32LE(crc32(forged.subarray(12)), 8);
+    const changed = Buffer.from(now);
+    forged.copy(changed, q5);
+    writeFileSync(keysPath, changed);
+    const r5 = reader();
+    expect(subject(r5.lookup(5, 'id4', 7, false))).toBeUndefined(); // not message 7's keys for id4
+    expect(subject(r5.lookup(6, 'id5', 7, false))).toBe('Re: message 5');
+    r5.close();
+    // Replaced meanwhile (renamed over, another inode) by the original bytes: read anew.
+    const r6 = reader();
+    expect(r6.known(7)).toEqual(uids);
+    r6.close();
+    writeFileSync(keysPath + '.new', orig, { mode: 0o600 });
+    renameSync(keysPath + '.new', keysPath);
+    const r7 = reader();
+    expect(uids.map((u) => plain(r7.lookup(u, `id${u - 1}`, 7, false)!))).toEqual(truth);
+    r7.close();
   });
 
   it('stays under its cap and drops expunged messages when it compacts', async () => {

@@ -76,12 +76,15 @@ export async function referencesTree(mailbox: Mailbox, hits: readonly Hit[], uid
   }
   refStart[m] = k;
   const forest = referencesForest({ count: m, shown, seq, date, messageId, refStart, refs, idLimit: kc.idLimit });
-  // Base subjects of the top-level threads' messages (a message gone meanwhile: no subject to gather by).
-  const leads = forest.leads;
-  const facts = await messageFacts(mailbox, leads.map((l) => infos[l]!));
-  const at = new Int32Array(m).fill(-1); // a lead's place in `facts` (only leads are asked about)
+  // Base subjects of the top-level threads' messages, as numbers the store keeps (a message gone
+  // meanwhile: no subject to gather by).
+  const leads = Int32Array.from(forest.leads).sort(); // asked in UID order (the index's order)
+  const leadUids: number[] = [];
+  for (const l of leads) leadUids.push(infos[l]!.uid);
+  const sc = await mailbox.keyColumns(leadUids, { subjects: true });
+  const at = new Int32Array(m).fill(-1); // a lead's place in `sc` (only leads are asked about)
   for (let i = 0; i < leads.length; i++) at[leads[i]!] = i;
-  return forest.finish((i) => facts[at[i]!]?.subjectKey ?? '', (i) => facts[at[i]!]?.replyOrForward ?? false);
+  return forest.finish((i) => (sc.exists[at[i]!] ? sc.subject[at[i]!]! : -1), (i) => sc.replyOrForward[at[i]!] === 1);
 }
 
 export async function thread(s: ImapSession, c: Command): Promise<Result> {

@@ -3,7 +3,7 @@
 // fresh MboxStore handle as a resident worker's next session would, the process's cache budget as
 // given (BUDGET bytes, default the process default). The spool and its index stay in DIR between runs
 // of this script (the first run parses every message).
-// Usage: DIR=/tmp/x [BUDGET=n] [PROF=file] [CASES=sort-date,thread-refs] node test/store/bench/run.mjs keys-inproc.ts [spool] [runs]
+// Usage: DIR=/tmp/x [BUDGET=n] [PROF=file] [CASES=sort-date,thread-refs] [NODE_OPTIONS=--expose-gc] node test/store/bench/run.mjs keys-inproc.ts [spool] [runs]
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { timeCases } from './inproc-kit.js';
@@ -58,8 +58,26 @@ async function main(): Promise<void> {
   await timeCases(cases, () => store().open('INBOX'), runs, {
     profileFrom: 1,
     ready: (box) => { void box.state.messages.length; }, // SELECT's part, not measured
-    extra: () => `cache ${(processCaches.stats().bytes / 1e6).toFixed(1)} MB`,
+    extra: () => {
+      const st = processCaches.stats();
+      const each = Object.entries(st.caches).map(([k, v]) => `${k} ${(v.bytes / 1e6).toFixed(1)}`).join(', ');
+      return `cache ${(st.bytes / 1e6).toFixed(1)} MB (${each})`;
+    },
   });
+  // With NODE_OPTIONS=--expose-gc: what the idle entries really keep alive (heap and buffers after a full
+  // GC, with them and after dropping them) beside the caches' own figures.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    const live = () => { gc(); gc(); const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers; };
+    const caches = (processCaches as unknown as { caches: Set<{ name: string; clear(): void; stats(): { bytes: number } }> }).caches;
+    for (const c of caches) {
+      const figure = c.stats().bytes;
+      if (!figure) continue;
+      const kept = live();
+      c.clear();
+      console.log(`idle ${c.name}: figure ${(figure / 1e6).toFixed(1)} MB, freed when dropped ${((kept - live()) / 1e6).toFixed(1)} MB`);
+    }
+  }
 }
 
 void main();
