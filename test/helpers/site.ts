@@ -1,6 +1,6 @@
 // A throw-away DMail site for tests: a dmail.conf, a drop_path spool, a log dir, and users served by an
 // external auth module. Everything is real files; the servers are the real built binaries.
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,7 +80,10 @@ export function makeSite(extra: Record<string, string | number | boolean | strin
     for (const [k, v] of Object.entries(extras)) {
       for (const one of Array.isArray(v) ? v : [v]) lines.push(`${k} ${one}`);
     }
-    writeFileSync(conf, lines.join('\n') + '\n');
+    // Replaced whole (a new file renamed over it), as an admin's editor or tool would: a resident master
+    // re-reads dmail.conf when it changed and must never meet it half written.
+    writeFileSync(`${conf}.new`, lines.join('\n') + '\n');
+    renameSync(`${conf}.new`, conf);
   };
   write();
   const site: Site = {
