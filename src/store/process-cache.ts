@@ -10,7 +10,8 @@
 //   returns, e.g. from the handle's close()). Held entries are never dropped: the session uses them, and
 //   their size is bounded by what the sessions have open.
 // - Entries nobody holds are *idle*. Together, over all caches of the process, idle entries take at most
-//   `budget` bytes; the least recently used go first (an entry is "used" by get/set). Budget 0: an entry
+//   `budget` bytes; an entry larger than the whole budget goes first (it could never stay), then the least
+//   recently used (an entry is "used" by get/set). Budget 0: an entry
 //   is dropped as soon as the last holder lets go (everything tied to a mailbox goes with its last session).
 // - `bytes` are the caller's estimate of what the entry keeps alive (objects and buffers), not exact.
 //   Under-estimating by a constant factor is fine; forgetting a part that grows with the mailbox is not.
@@ -76,8 +77,13 @@ export class CacheRegistry {
     if (this.idle.delete(e)) this.idleTotal -= e.bytes;
   }
 
-  /** Drop least recently used idle entries until the idle ones fit the budget. */
+  /** Drop idle entries until the idle ones fit the budget: first any entry that alone exceeds the budget
+   *  (it can never be kept: dropping the others for it would only empty the cache — a 100k mailbox's
+   *  24 MB index let go of after its 15 MB keys entry must not take the keys with it), then the least
+   *  recently used. */
   evict(): void {
+    if (this.idleTotal <= this.budgetBytes) return;
+    for (const e of [...this.idle]) if (e.bytes > this.budgetBytes) e.cache.drop(e);
     for (const e of this.idle) {
       if (this.idleTotal <= this.budgetBytes) break;
       e.cache.drop(e);

@@ -21,6 +21,28 @@ describe('process cache registry', () => {
     b.set('huge', 'H', 500);
     expect(b.has('huge')).toBe(false);
     expect(reg.stats().idleBytes).toBeLessThanOrEqual(100);
+    // ... and does not take the others with it: x and z (older) stay.
+    expect(a.has('x')).toBe(true);
+    expect(a.has('z')).toBe(true);
+  });
+
+  it('an entry too large for the budget, let go of last, is dropped alone (a big index after its keys)', () => {
+    const reg = new CacheRegistry(16);
+    const keys = new ProcessCache<string, string>('keys', reg);
+    const index = new ProcessCache<string, string>('index', reg);
+    const rk = keys.hold('/box');
+    const ri = index.hold('/box');
+    keys.set('/box', 'K', 15);
+    index.set('/box', 'I', 24);
+    rk(); // the keys entry goes idle first (15 fits)
+    ri(); // then the index: 39 > 16, and 24 alone never fits
+    expect(index.has('/box')).toBe(false);
+    expect(keys.get('/box')).toBe('K');
+    expect(reg.stats()).toMatchObject({ idleBytes: 15, entries: 1 });
+    // Two that each fit but not together: least recently used goes, as before.
+    index.set('/other', 'O', 10);
+    expect(keys.has('/box')).toBe(false);
+    expect(index.has('/other')).toBe(true);
   });
 
   it('never drops a held entry; the last release makes it idle (and drops it with budget 0)', () => {
