@@ -558,7 +558,7 @@ export class FactsFile {
   /** What this process knows of the file (shared with its other handles on the path). */
   private sh: Shared;
   /** Lets go of the cache entry (once, in close()). */
-  private readonly release: () => void;
+  private readonly release: ReturnType<typeof cache.hold>;
   /** This handle checked the shared descriptor's file (owner, mode, links) itself. */
   private verified = false;
   private pending: { uid: number; line: Buffer }[] = [];
@@ -906,14 +906,14 @@ export class FactsFile {
       } finally {
         // Let go of the entry exactly once; the last handle closes the descriptor (the tables stay,
         // within the process's budget), and the entry's size is told again (it grew with this session).
-        this.release();
         const sh = this.sh;
-        if (cache.get(this.path) === sh) {
-          const idle = !cache.held(this.path);
-          if (idle) { sh.window = null; if (!goIdle(sh)) resetShared(sh); }
-          if (idle && sh.ino < 0) cache.delete(this.path); // nothing worth keeping
-          else cache.set(this.path, sh, sharedBytes(sh));
-        }
+        this.release((v) => {
+          if (v !== sh) return undefined;
+          sh.window = null;
+          if (!goIdle(sh)) resetShared(sh);
+          return sh.ino < 0 ? null : sharedBytes(sh); // null: nothing worth keeping
+        });
+        if (cache.held(this.path) && cache.get(this.path) === sh) cache.set(this.path, sh, sharedBytes(sh));
       }
     }
   }

@@ -704,7 +704,7 @@ export class KeysFile {
   /** What is known of the file, shared by every handle of this process on the same path. */
   private sh: Shared;
   /** Lets go of the cache entry (once, in close()). */
-  private readonly release: () => void;
+  private readonly release: ReturnType<typeof cache.hold>;
   /** This handle checked the shared descriptor's file (owner, mode, links) itself. */
   private verified = false;
   private pending: { uid: number; rec: Buffer }[] = [];
@@ -961,15 +961,15 @@ export class KeysFile {
       this.flush();
     } finally {
       this.closed = true;
-      this.release();
       const sh = this.sh;
-      if (cache.get(this.path) === sh) {
-        const idle = !cache.held(this.path);
-        if (idle && !goIdle(sh)) resetShared(sh);
-        else if (idle) { sh.map.idle(); sh.decodedBytes = 0; } // the columns only: records are read again when asked
-        if (idle && sh.ino < 0) cache.delete(this.path); // nothing worth keeping
-        else cache.set(this.path, sh, sharedBytes(sh));
-      }
+      // The last handle: the entry shrinks to what an idle one keeps before the budget looks at it.
+      this.release((v) => {
+        if (v !== sh) return undefined;
+        if (!goIdle(sh)) resetShared(sh);
+        else { sh.map.idle(); sh.decodedBytes = 0; } // the columns only: records are read again when asked
+        return sh.ino < 0 ? null : sharedBytes(sh); // null: nothing worth keeping
+      });
+      if (cache.held(this.path) && cache.get(this.path) === sh) cache.set(this.path, sh, sharedBytes(sh));
     }
   }
 }

@@ -159,19 +159,30 @@ export class ProcessCache<K, V> {
     if (e) this.drop(e);
   }
 
-  /** A session uses `key` (its mailbox is open): its entry is kept until every returned function ran. */
-  hold(key: K): () => void {
+  /**
+   * A session uses `key` (its mailbox is open): its entry is kept until every returned function ran.
+   * `idle`, given to the last release, is called with the entry's value before the entry becomes idle,
+   * to shrink it to what an idle entry keeps: it returns the value's new size, null to drop the entry, or
+   * undefined to keep its size. The budget is applied to that size (a session's working set, counted
+   * while held, must not decide whether the smaller idle entry stays).
+   */
+  hold(key: K): (idle?: (value: V) => number | null | undefined) => void {
     this.holds.set(key, (this.holds.get(key) ?? 0) + 1);
     const e = this.entries.get(key);
     if (e) this.registry.unidle(e);
     let done = false;
-    return () => {
+    return (idle) => {
       if (done) return;
       done = true;
       const n = (this.holds.get(key) ?? 1) - 1;
       if (n > 0) { this.holds.set(key, n); return; }
       this.holds.delete(key);
-      const cur = this.entries.get(key);
+      let cur = this.entries.get(key);
+      if (cur && idle) {
+        let size: number | null | undefined;
+        try { size = idle(cur.value as V); } catch { size = null; }
+        if (size === null) { this.drop(cur); cur = undefined; } else if (size !== undefined) cur.bytes = Math.max(0, Math.ceil(size));
+      }
       if (cur) {
         this.registry.touchIdle(cur);
         this.registry.evict();

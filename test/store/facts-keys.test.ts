@@ -14,6 +14,7 @@ import { factsFromBytes, mailboxFacts, mailboxFactsAll } from '../../src/store/f
 import { FactsFile } from '../../src/store/facts-file.js';
 import { KeysFile } from '../../src/store/facts-keys.js';
 import { ROOT } from '../helpers/site.js';
+import { processCaches } from '../../src/store/process-cache.js';
 import { storeAt, tempDir } from '../maildir/fixture.js';
 import { tempUser } from './helpers.js';
 import { buildWorker } from './worker-build.js';
@@ -229,6 +230,41 @@ describe('facts keys file', () => {
     expect(r4.lookup(1, 'id0', 7, false)).toBeUndefined();
     expect(r4.known(7)).toEqual([]);
     r4.close();
+  });
+
+  it('stays kept when its idle columns fit the budget, though what a session held did not', async () => {
+    dir = tempDir();
+    const msgs = many(300);
+    const uids = [...msgs.keys()];
+    const budget = processCaches.budget;
+    const w = new FactsFile({ dir, name: 'x.facts', writable: true });
+    await collect(mailboxFacts(w, memorySource(msgs), uids, KEYS));
+    w.close();
+    const session = () => {
+      const r = new KeysFile({ dir, name: 'x.facts.sk', writable: false });
+      for (const uid of uids) expect(r.lookup(uid, `id${uid - 1}`, 7, false)?.messageId).toBe(`${uid - 1}@x`);
+      return r;
+    };
+    try {
+      processCaches.setBudget(64 * 1024 * 1024);
+      processCaches.dropIdle();
+      const other = processCaches.stats().caches['facts-keys']?.bytes ?? 0; // held by earlier tests' handles
+      const r1 = session();
+      const held = processCaches.stats().caches['facts-keys']!.bytes - other; // the file's bytes and decoded records
+      r1.close();
+      const idle = processCaches.stats().idleBytes; // the columns
+      expect(idle).toBeLessThan(held / 2);
+      // A budget between the two: the entry is kept (it used to be weighed at its held size, and dropped).
+      processCaches.dropIdle();
+      processCaches.setBudget(Math.floor((idle + held) / 2));
+      session().close();
+      expect(processCaches.stats().idleBytes).toBe(idle);
+      const again = new KeysFile({ dir, name: 'x.facts.sk', writable: false });
+      expect(again.known(7)).toEqual(uids);
+      again.close();
+    } finally {
+      processCaches.setBudget(budget);
+    }
   });
 
   it('is not believed after its last handle closed if the file was rewritten in place (same inode, longer)', async () => {

@@ -26,6 +26,29 @@ describe('process cache registry', () => {
     expect(a.has('z')).toBe(true);
   });
 
+  it('the last release shrinks an entry to its idle size before the budget looks at it', () => {
+    const reg = new CacheRegistry(16);
+    const keys = new ProcessCache<string, { held: boolean }>('keys', reg);
+    const r1 = keys.hold('/box');
+    const r2 = keys.hold('/box');
+    const v = { held: true };
+    keys.set('/box', v, 40); // a session's working set: the file's bytes and decoded records
+    const shrink = (x: { held: boolean }) => { x.held = false; return 15; }; // columns only
+    r1(shrink); // not the last holder: not called
+    expect(v.held).toBe(true);
+    r2(shrink);
+    expect(v.held).toBe(false);
+    expect(keys.get('/box')).toBe(v); // 15 fits; 40 did not
+    expect(reg.stats().idleBytes).toBe(15);
+    // null drops it; undefined keeps the size it had.
+    const r3 = keys.hold('/box');
+    r3(() => undefined);
+    expect(reg.stats().idleBytes).toBe(15);
+    const r4 = keys.hold('/box');
+    r4(() => null);
+    expect(keys.has('/box')).toBe(false);
+  });
+
   it('an entry too large for the budget, let go of last, is dropped alone (a big index after its keys)', () => {
     const reg = new CacheRegistry(16);
     const keys = new ProcessCache<string, string>('keys', reg);
