@@ -92,12 +92,25 @@ interface Conn {
   preloginHolds: boolean;
 }
 
+/**
+ * dmail.conf as the master serves it: read at start, read again when any of its files changed (a new
+ * login gets the new settings, no restart). An admin may rewrite the file in place while a connection
+ * arrives; a read that meets that must not serve a connection with half a configuration (defaults for
+ * the rest: say, no authent_process). So a re-read is believed only when no file changed while it was
+ * read and none of its files is empty when it was not before (the moment between an in-place writer's
+ * truncation and its write); otherwise the previous settings stay in force for this connection and the
+ * files are looked at again at the next one. (The per-connection mode reads dmail.conf afresh every
+ * time and has no previous settings to keep.)
+ */
 class ConfigSource {
   private loaded: LoadedConfig;
   private stamp: string;
+  private readonly emptyFiles = new Set<string>();
+  private heldBack = '';
   constructor(readonly path: string, private readonly program: 'imapd' | 'dpop', private readonly log: () => Logger | undefined) {
     this.loaded = loadConfig(path, program);
     this.stamp = this.stampOf(this.loaded.files);
+    this.noteEmpty(this.loaded.files);
   }
 
   private stampOf(files: string[]): string {
@@ -106,21 +119,41 @@ class ConfigSource {
     }).join('|');
   }
 
+  private sizeOf(f: string): number {
+    try { return statSync(f).size; } catch { return -1; }
+  }
+
+  private noteEmpty(files: string[]): void {
+    this.emptyFiles.clear();
+    for (const f of files) if (this.sizeOf(f) === 0) this.emptyFiles.add(f);
+  }
+
   /** The settings in force now: re-read when any file of the configuration changed. */
   current(force = false): Settings {
-    if (force || this.stampOf(this.loaded.files) !== this.stamp) {
-      try {
-        const next = loadConfig(this.path, this.program);
-        this.loaded = next;
-        this.stamp = this.stampOf(next.files);
-        const log = this.log();
-        for (const w of next.warnings) log?.warn(`dmail.conf: ${w}`);
-        for (const e of next.errors) log?.error(`dmail.conf: ${e}`);
-        log?.info({ config: this.path }, 'configuration re-read');
-      } catch (e) {
-        this.log()?.error({ err: e instanceof ConfigError ? e.message : String(e) }, 'cannot re-read the configuration; keeping the previous one');
-        this.stamp = this.stampOf(this.loaded.files);
+    const before = this.stampOf(this.loaded.files);
+    if (!force && before === this.stamp) return this.loaded.settings;
+    try {
+      const next = loadConfig(this.path, this.program);
+      const emptied = next.files.find((f) => this.sizeOf(f) === 0 && !this.emptyFiles.has(f));
+      const moved = this.stampOf(this.loaded.files) !== before;
+      if (moved || emptied) {
+        // Being written: keep what was in force; the files are looked at again at the next connection.
+        const why = moved ? 'changed while it was read' : `${emptied} is empty`;
+        if (this.heldBack !== why) this.log()?.warn({ config: this.path, why }, 'configuration being rewritten? keeping the previous settings for now');
+        this.heldBack = why;
+        return this.loaded.settings;
       }
+      this.heldBack = '';
+      this.loaded = next;
+      this.stamp = this.stampOf(next.files);
+      this.noteEmpty(next.files);
+      const log = this.log();
+      for (const w of next.warnings) log?.warn(`dmail.conf: ${w}`);
+      for (const e of next.errors) log?.error(`dmail.conf: ${e}`);
+      log?.info({ config: this.path }, 'configuration re-read');
+    } catch (e) {
+      this.log()?.error({ err: e instanceof ConfigError ? e.message : String(e) }, 'cannot re-read the configuration; keeping the previous one');
+      this.stamp = this.stampOf(this.loaded.files);
     }
     return this.loaded.settings;
   }

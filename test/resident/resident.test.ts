@@ -317,6 +317,13 @@ describe('--daemon: limits, configuration per login, real clients', () => {
     site.setConfig({ ...base(), dpop_host: 'pre-login.example' });
     // Sent with the next connection (the master re-reads a changed file), then kept for the ones after.
     for (let i = 0; i < 3; i++) expect(await greeting()).toMatch(/^\* OK \[CAPABILITY [^\]]*\] pre-login\.example IMAP4rev1 /);
+    // Rewritten in place: truncated, not yet written. Half a configuration is never served (defaults
+    // for the rest: here the greeting's host name); the settings in force stay until the file is whole.
+    const whole = readFileSync(site.conf);
+    writeFileSync(site.conf, '');
+    for (let i = 0; i < 2; i++) expect(await greeting()).toMatch(/\] pre-login\.example IMAP4rev1 /);
+    writeFileSync(site.conf, whole);
+    expect(await greeting()).toMatch(/\] pre-login\.example IMAP4rev1 /);
     site.setConfig(base());
     expect(await greeting()).not.toContain('pre-login.example');
   });
