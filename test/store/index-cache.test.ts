@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeIndex, encodeIndex, NO_KEYWORDS, type IndexData, type IndexedMessage } from '../../src/store/mbox/index-file.js';
+import { decodeIndex, encodeIndex, hasUnclaimed, indexColumns, indexStatusCounts, messagesMade, NO_KEYWORDS, recordOf, statusCounts, type IndexData, type IndexedMessage } from '../../src/store/mbox/index-file.js';
+import { FLAG_OLD, FLAG_SEEN, FLAG_DELETED } from '../../src/store/mbox/format.js';
 import { holdIndex, keepWritten, readIndexKept } from '../../src/store/mbox/index-cache.js';
 import { FACTS_FILE, readIndex as readMaildirIndex, writeIndex as writeMaildirIndex } from '../../src/store/maildir/facts-cache.js';
 import { DEFAULT_CACHE_BUDGET, processCaches } from '../../src/store/process-cache.js';
@@ -45,6 +46,51 @@ function setMtimeNs(path: string, ns: bigint): void {
 }
 
 describe('mbox index decoding', () => {
+  it('leaves records as columns until asked; every answer from the columns equals the one from records', () => {
+    let seed = 7;
+    const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+    for (let round = 0; round < 30; round++) {
+      const msgs: IndexedMessage[] = [];
+      let uid = 0;
+      for (let i = 0, n = rnd(40); i < n; i++) {
+        uid += 1 + rnd(3);
+        msgs.push(msg(uid, {
+          flags: [0, FLAG_OLD, FLAG_SEEN | FLAG_OLD, FLAG_DELETED, FLAG_SEEN][rnd(5)]!,
+          keywords: rnd(4) === 0 ? ['$Work', `k${rnd(3)}`] : NO_KEYWORDS,
+          expunged: rnd(6) === 0 ? 5 + rnd(4) : 0,
+          size: 10 + rnd(1000),
+          ...(rnd(5) === 0 ? { uidl: `u${uid}` } : {}),
+        }));
+      }
+      const d = data(msgs);
+      const a = decodeIndex(encodeIndex(d))!;
+      const b = decodeIndex(encodeIndex(d))!;
+      expect(indexColumns(a)?.count).toBe(msgs.length);
+      // Answers from the columns (nothing made yet)...
+      const cols = {
+        unclaimed: hasUnclaimed(a), status: indexStatusCounts(a),
+        records: [0, ...msgs.map((m) => m.uid), uid + 1].map((u) => recordOf(a, u)),
+      };
+      expect(messagesMade(a)).toBe(false);
+      // ... equal those from the records, and from the data written.
+      expect(b.messages).toEqual(msgs);
+      expect(messagesMade(b)).toBe(true);
+      expect(cols).toEqual({
+        unclaimed: msgs.some((m) => !(m.flags & FLAG_OLD) && !m.expunged), status: statusCounts(msgs),
+        records: [0, ...msgs.map((m) => m.uid), uid + 1].map((u) => msgs.find((m) => m.uid === u)),
+      });
+      expect({ unclaimed: hasUnclaimed(b), status: indexStatusCounts(b), records: [0, ...msgs.map((m) => m.uid), uid + 1].map((u) => recordOf(b, u)) }).toEqual(cols);
+      // A copy made in memory carries no columns (its messages may differ from the file's).
+      expect(indexColumns({ ...a, messages: [] })).toBeNull();
+    }
+  });
+
+  it('refuses an index whose UIDs are not ascending (lookups by UID are binary searches)', () => {
+    const bytes = encodeIndex(data([msg(1), msg(3), msg(2)]));
+    expect(decodeIndex(bytes)).toBeNull();
+    expect(decodeIndex(encodeIndex(data([msg(1), msg(2), msg(3)])))).not.toBeNull();
+  });
+
   it('shares records equal to an earlier decoding, makes new ones for any changed field', () => {
     const d = data([msg(1, { keywords: ['$Work'] }), msg(2, { uidl: 'u2' }), msg(3), msg(5)]);
     const a = decodeIndex(encodeIndex(d))!;
@@ -111,12 +157,38 @@ describe('mbox index kept between handles', () => {
     const bytes = encodeIndex(d);
     replace(path, bytes);
     keepWritten(path, d, bytes);
-    expect(readIndexKept(path)).toBe(d);
+    // Kept as the file's columns, equal to what was written, sharing its records once made.
+    const k = readIndexKept(path)!;
+    expect(readIndexKept(path)).toBe(k);
+    expect(messagesMade(k)).toBe(false);
+    expect(k.messages).toEqual(d.messages);
+    expect(k.messages[1]).toBe(d.messages[1]);
     // Another writer got there between our rename and our look: not ours, not kept as ours.
     const other = data([msg(1), msg(2, { flags: 4 })]);
     replace(path, encodeIndex(other));
     keepWritten(path, d, bytes);
     expect(readIndexKept(path)!.messages[1]!.flags).toBe(4);
+  });
+
+  it('an idle entry keeps the file\'s columns, not the record objects a session made', () => {
+    processCaches.setBudget(64 * 1024 * 1024);
+    processCaches.dropIdle();
+    const dir = tmp();
+    const path = join(dir, 'INBOX.idx');
+    const msgs = Array.from({ length: 2000 }, (_, i) => msg(i + 1));
+    replace(path, encodeIndex(data(msgs)));
+    const release = holdIndex(path);
+    const a = readIndexKept(path)!;
+    expect(a.messages).toEqual(msgs); // a session made them (a write, a parse)
+    expect(messagesMade(a)).toBe(true);
+    release();
+    const idle = processCaches.stats().caches['mbox-index']!.bytes;
+    expect(idle).toBeLessThan(2000 * 80); // 64 bytes of columns a message, and a head
+    expect(messagesMade(a)).toBe(false);
+    // The next session gets the same kept index; its records are made again, equal.
+    const b = readIndexKept(path)!;
+    expect(b).toBe(a);
+    expect(b.messages).toEqual(msgs);
   });
 
   it('budget 0 keeps nothing no handle holds; a held entry stays until released', () => {

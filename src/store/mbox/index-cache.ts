@@ -20,19 +20,28 @@
 import { dirname } from 'node:path';
 import { ProcessCache } from '../process-cache.js';
 import { keepWholeWritten, readWholeKept, type KeptWhole } from '../kept-file.js';
-import { decodeIndex, type IndexData } from './index-file.js';
+import { decodeIndex, forgetMessages, indexColumns, messagesMade, type IndexData } from './index-file.js';
 
 const cache = new ProcessCache<string, KeptWhole<IndexData>>('mbox-index');
 
-/** Estimated bytes an entry keeps alive: a record object with its numbers (measured: a 100k-message
- *  index frees ~234 bytes a message when dropped, heap after a full GC), plus keyword/UIDL strings. */
+/** Estimated bytes an entry keeps alive: an index decoded from its file keeps its bytes (the columns,
+ *  index-file.ts) and its keyword/UIDL lists; once its message objects are made, a record object per
+ *  message with its numbers (measured: a 100k-message index frees ~234 bytes a message when dropped,
+ *  heap after a full GC), as an index made in memory has them. */
 function bytesOf(d: IndexData): number {
+  const c = indexColumns(d);
   let extra = 0;
-  for (const m of d.messages) {
-    if (m.keywords.length) extra += 32 + m.keywords.length * 40;
-    if (m.uidl) extra += 40 + m.uidl.length;
+  if (c) {
+    for (const [, [kw, uidl]] of c.extra) extra += 64 + kw.length * 40 + (uidl ? 40 + uidl.length : 0);
+    extra += c.f.byteLength + c.u.byteLength;
+    if (!messagesMade(d)) return 1024 + extra;
+  } else {
+    for (const m of d.messages) {
+      if (m.keywords.length) extra += 32 + m.keywords.length * 40;
+      if (m.uidl) extra += 40 + m.uidl.length;
+    }
   }
-  return 512 + d.messages.length * 240 + extra;
+  return 1024 + d.messages.length * 240 + extra;
 }
 
 /**
@@ -40,18 +49,24 @@ function bytesOf(d: IndexData): number {
  * copy when the file is the one it was decoded from. The result is shared: never change it.
  */
 export function readIndexKept(path: string): IndexData | null {
-  return readWholeKept(path, dirname(path), cache, (b, prev) => decodeIndex(b, prev?.messages), bytesOf) ?? null;
+  // Records of the kept decoding are shared by the new one only when they were made (else there is
+  // nothing to share: the new one is columns until asked).
+  return readWholeKept(path, dirname(path), cache, (b, prev) => decodeIndex(b, prev && messagesMade(prev) ? prev.messages : undefined), bytesOf) ?? null;
 }
 
 /** `data` was just written to `path` as `bytes` (writeIndex, under the spool's write lock), as inode
  *  `ino` when known: keep it for the file now there when that file is it and shows exactly those bytes;
- *  otherwise forget what was kept. */
+ *  otherwise forget what was kept. What is kept is those bytes decoded (columns, index-file.ts) — equal
+ *  to `data` — so that an idle entry costs its columns, not a record object per message. */
 export function keepWritten(path: string, data: IndexData, bytes: Buffer, ino?: number): void {
-  keepWholeWritten(path, dirname(path), cache, data, bytes, bytesOf(data), ino);
+  const kept = decodeIndex(bytes, data.messages) ?? data;
+  keepWholeWritten(path, dirname(path), cache, kept, bytes, bytesOf(kept), ino);
 }
 
 /** A session has the mailbox open: its kept index stays (not counted as idle) until the returned
- *  function runs. */
+ *  function runs; then the entry keeps the file's columns only (message objects a session made are
+ *  made again when next asked for) and is weighed at that size. */
 export function holdIndex(path: string): () => void {
-  return cache.hold(path);
+  const release = cache.hold(path);
+  return () => release((k) => { forgetMessages(k.value); return bytesOf(k.value); });
 }

@@ -74,7 +74,11 @@ export const NO_KEYWORDS: string[] = Object.freeze([]) as unknown as string[];
 
 const MAGIC = 0x58424d44; // "DMBX" little-endian
 const VERSION = 2;
-const F64 = 6;
+/** The layout of the index file's two arrays, per message (IndexColumns reads them in place). */
+export const F64 = 6;
+export const F_OFFSET = 0, F_END = 1, F_SIZE = 2, F_DATE = 3, F_MODSEQ = 4, F_EXPUNGED = 5;
+export const U32 = 4;
+export const U_UID = 0, U_FLAGS = 1, U_FILEUID = 2, U_KEY = 3;
 
 export function stampTail(fd: number, size: number): number {
   const n = Math.min(64, size);
@@ -129,9 +133,109 @@ export function* encodeIndexSteps(d: IndexData): Steps<Buffer> {
 }
 
 /**
- * `prev`: records of an earlier decoding (ascending UID, as every index keeps them). A record equal to
- * one of them in every field is that object, not a new one (records are immutable: index-cache.ts), so
- * decoding a file that changed in a few records makes a few objects.
+ * A decoded index's records as the file has them, as columns (views of the file's bytes): what the
+ * common paths read (SELECT's snapshot and \Recent check, a message found by UID, facts identities)
+ * without making an IndexedMessage per message. `messages` of such an index is made from these only
+ * when something asks for it (a write, a sync that parses), once, and equal to them.
+ */
+export interface IndexColumns {
+  readonly count: number;
+  /** Per message F64 numbers: offset, end, size, date, modseq, expunged. */
+  readonly f: Float64Array;
+  /** Per message 4 numbers: uid, flags, fileUid, key. */
+  readonly u: Uint32Array;
+  /** Keyword and UIDL lists by record (the few messages that have any). */
+  readonly extra: ReadonlyMap<number, [string[], string | null]>;
+}
+
+const COLUMNS = Symbol('index columns');
+interface Lazy {
+  cols: IndexColumns;
+  made: IndexedMessage[] | null;
+  prev: readonly IndexedMessage[] | undefined;
+}
+type Decoded = IndexData & { [COLUMNS]?: Lazy };
+
+/** The columns of an index decoded from a file (null for an index made in memory: after a parse, a
+ *  rewrite, or a copy with `{ ...d }`, which carries no columns). */
+export function indexColumns(d: IndexData): IndexColumns | null {
+  return (d as Decoded)[COLUMNS]?.cols ?? null;
+}
+
+/** Whether `messages` exists as objects (always, for an index made in memory). */
+export function messagesMade(d: IndexData): boolean {
+  const l = (d as Decoded)[COLUMNS];
+  return !l || l.made !== null;
+}
+
+/** Let go of the message objects of a decoded index (they are made again, equal, when asked for): what
+ *  an idle kept index keeps is its columns. Holders of the old array keep theirs. */
+export function forgetMessages(d: IndexData): void {
+  const l = (d as Decoded)[COLUMNS];
+  if (l) { l.made = null; l.prev = undefined; }
+}
+
+/** Record i of the columns as an object. */
+export function recordAt(c: IndexColumns, i: number): IndexedMessage {
+  const o = i * F64;
+  const m: IndexedMessage = {
+    offset: c.f[o + F_OFFSET]!, end: c.f[o + F_END]!, size: c.f[o + F_SIZE]!, date: c.f[o + F_DATE]!,
+    uid: c.u[i * U32 + U_UID]!, flags: c.u[i * U32 + U_FLAGS]!, fileUid: c.u[i * U32 + U_FILEUID]!, key: c.u[i * U32 + U_KEY]!, keywords: NO_KEYWORDS,
+    modseq: c.f[o + F_MODSEQ]!, expunged: c.f[o + F_EXPUNGED]!,
+  };
+  const x = c.extra.get(i);
+  if (x) {
+    if (x[0].length) m.keywords = x[0];
+    if (x[1]) m.uidl = x[1];
+  }
+  return m;
+}
+
+/** The position of `uid` in the columns (ascending UIDs), -1 if none. */
+export function columnOf(c: IndexColumns, uid: number): number {
+  let lo = 0;
+  let hi = c.count - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const u = c.u[mid * U32 + U_UID]!;
+    if (u === uid) return mid;
+    if (u < uid) lo = mid + 1; else hi = mid - 1;
+  }
+  return -1;
+}
+
+/** The record of `uid` (undefined: none), without making the whole `messages` of a decoded index. */
+export function recordOf(d: IndexData, uid: number): IndexedMessage | undefined {
+  const l = (d as Decoded)[COLUMNS];
+  if (l && !l.made) {
+    const i = columnOf(l.cols, uid);
+    return i < 0 ? undefined : recordAt(l.cols, i);
+  }
+  const msgs = d.messages;
+  let lo = 0;
+  let hi = msgs.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const u = msgs[mid]!.uid;
+    if (u === uid) return msgs[mid];
+    if (u < uid) lo = mid + 1; else hi = mid - 1;
+  }
+  return undefined;
+}
+
+/** Whether a current (not expunged) message has no FLAG_OLD yet: a \Recent claim to make. */
+export function hasUnclaimed(d: IndexData): boolean {
+  const c = messagesMade(d) ? null : indexColumns(d);
+  if (!c) return d.messages.some((m) => !(m.flags & FLAG_OLD) && !m.expunged);
+  for (let i = 0; i < c.count; i++) if (!(c.u[i * U32 + U_FLAGS]! & FLAG_OLD) && !c.f[i * F64 + F_EXPUNGED]) return true;
+  return false;
+}
+
+/**
+ * The index in `buf` (null: not an index of this version, or damaged), its records left as columns
+ * (IndexColumns) until `messages` is first read. `prev`: records of an earlier decoding (ascending UID,
+ * as every index keeps them). When `messages` is made, a record equal to one of them in every field is
+ * that object, not a new one (records are immutable: index-cache.ts).
  */
 export function decodeIndex(buf: Buffer, prev?: readonly IndexedMessage[]): IndexData | null {
   if (buf.length < 16 || buf.readUInt32LE(0) !== MAGIC || buf.readUInt32LE(4) !== VERSION) return null;
@@ -146,14 +250,32 @@ export function decodeIndex(buf: Buffer, prev?: readonly IndexedMessage[]): Inde
   const aligned = (buf.byteOffset % 8 === 0) ? buf : Buffer.from(buf);
   const f = new Float64Array(aligned.buffer, aligned.byteOffset + 16 + headLen, count * F64);
   const u = new Uint32Array(aligned.buffer, aligned.byteOffset + 16 + headLen + count * F64 * 8, count * 4);
-  // Keyword and UIDL lists by record (the few messages that have any).
   const extra = new Map<number, [string[], string | null]>();
-  for (const [i, kw, uidl] of head.extra ?? []) {
-    if (!Number.isInteger(i) || i < 0 || i >= count || !Array.isArray(kw)) return null;
-    extra.set(i, [kw, uidl]);
+  for (const e of head.extra ?? []) {
+    if (!Array.isArray(e)) return null;
+    const [i, kw, uidl] = e;
+    if (!Number.isInteger(i) || i < 0 || i >= count || !Array.isArray(kw) || !kw.every((k) => typeof k === 'string') ||
+        (uidl !== null && uidl !== undefined && typeof uidl !== 'string')) return null;
+    extra.set(i, [kw, uidl ?? null]);
   }
-  const messages: IndexedMessage[] = new Array(count);
-  const old = prev ?? [];
+  // Ascending UIDs, as every writer keeps them (lookups by UID are binary searches): else damaged.
+  for (let i = 1; i < count; i++) if (u[i * 4]! <= u[(i - 1) * 4]!) return null;
+  const lazy: Lazy = { cols: { count, f, u, extra }, made: null, prev };
+  const d = {
+    stamp: head.stamp, uidValidity: head.uidValidity, uidNext: head.uidNext, keywords: head.keywords ?? [],
+    fileBase: head.fileBase ?? null, pseudo: head.pseudo ?? null, preambleEnd: head.preambleEnd ?? 0,
+    logSeen: head.logSeen ?? 0,
+  } as IndexData;
+  Object.defineProperty(d, 'messages', { enumerable: true, get: () => (lazy.made ??= makeMessages(lazy)) });
+  Object.defineProperty(d, COLUMNS, { enumerable: false, value: lazy });
+  return d;
+}
+
+function makeMessages(l: Lazy): IndexedMessage[] {
+  const { count, f, u, extra } = l.cols;
+  const messages: IndexedMessage[] = [];
+  const old = l.prev ?? [];
+  l.prev = undefined;
   let j = 0;
   for (let i = 0; i < count; i++) {
     const o = i * F64;
@@ -164,25 +286,12 @@ export function decodeIndex(buf: Buffer, prev?: readonly IndexedMessage[]): Inde
     if (p && p.uid === uid && p.offset === f[o] && p.end === f[o + 1] && p.size === f[o + 2] && p.date === f[o + 3] &&
         p.modseq === f[o + 4] && p.expunged === f[o + 5] && p.flags === u[i * 4 + 1] && p.fileUid === u[i * 4 + 2] &&
         p.key === u[i * 4 + 3] && (p.uidl ?? null) === (x?.[1] || null) && sameWords(p.keywords, x?.[0])) {
-      messages[i] = p;
+      messages.push(p);
       continue;
     }
-    const m: IndexedMessage = {
-      offset: f[o]!, end: f[o + 1]!, size: f[o + 2]!, date: f[o + 3]!,
-      uid, flags: u[i * 4 + 1]!, fileUid: u[i * 4 + 2]!, key: u[i * 4 + 3]!, keywords: NO_KEYWORDS,
-      modseq: f[o + 4]!, expunged: f[o + 5]!,
-    };
-    if (x) {
-      if (x[0].length) m.keywords = x[0];
-      if (x[1]) m.uidl = x[1];
-    }
-    messages[i] = m;
+    messages.push(recordAt(l.cols, i));
   }
-  return {
-    stamp: head.stamp, uidValidity: head.uidValidity, uidNext: head.uidNext, keywords: head.keywords ?? [],
-    fileBase: head.fileBase ?? null, pseudo: head.pseudo ?? null, preambleEnd: head.preambleEnd ?? 0, messages,
-    logSeen: head.logSeen ?? 0,
-  };
+  return messages;
 }
 
 function sameWords(a: readonly string[], b: readonly string[] | undefined): boolean {
@@ -205,6 +314,23 @@ export function statusCounts(messages: readonly IndexedMessage[]): { messages: n
     c.size += m.size;
   }
   return c;
+}
+
+/** statusCounts of an index, from its columns while its message objects are not made. */
+export function indexStatusCounts(d: IndexData): { messages: number; unseen: number; recent: number; deleted: number; size: number } {
+  const c = messagesMade(d) ? null : indexColumns(d);
+  if (!c) return statusCounts(d.messages);
+  const r = { messages: 0, unseen: 0, recent: 0, deleted: 0, size: 0 };
+  for (let i = 0; i < c.count; i++) {
+    if (c.f[i * F64 + F_EXPUNGED]) continue;
+    const flags = c.u[i * U32 + U_FLAGS]!;
+    r.messages++;
+    if (!(flags & FLAG_SEEN)) r.unseen++;
+    if (!(flags & FLAG_OLD)) r.recent++;
+    if (flags & FLAG_DELETED) r.deleted++;
+    r.size += c.f[i * F64 + F_SIZE]!;
+  }
+  return r;
 }
 
 /** [messages, unseen, recent, size, uidNext, uidValidity, logSeen, deleted]: what STATUS answers. */

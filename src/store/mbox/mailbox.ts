@@ -9,7 +9,7 @@ import { mailboxFacts, mailboxFactsAll, mailboxKeyColumns, type FactsSource } fr
 import { FactsFile } from '../facts-file.js';
 import { StoreError } from '../types.js';
 import type { MboxFile } from './file.js';
-import type { IndexData, IndexedMessage } from './index-file.js';
+import { columnOf, F64, F_DATE, F_EXPUNGED, F_MODSEQ, F_SIZE, hasUnclaimed, indexColumns, messagesMade, NO_KEYWORDS, recordOf, U32, U_FLAGS, U_KEY, U_UID, type IndexData, type IndexedMessage } from './index-file.js';
 import { SYSTEM_FLAGS, FLAG_OLD, FLAG_DELETED, isAtomKeyword, isQuotedFrom } from './format.js';
 import { CHANGE_EXPUNGE, CHANGE_FLAGS } from '../changelog.js';
 import { openViewSlot, type ViewSlot } from '../views.js';
@@ -76,7 +76,7 @@ export function toClientLines(
   return { out: out.subarray(0, o), used: p, midLine: mid };
 }
 
-export function flagSet(m: IndexedMessage): Set<Flag> {
+export function flagSet(m: { readonly flags: number; readonly keywords: readonly string[] }): Set<Flag> {
   const s = new Set<Flag>();
   for (const [name, bit] of SYSTEM_FLAGS) if (m.flags & bit) s.add(name);
   for (const k of m.keywords) s.add(k);
@@ -94,18 +94,6 @@ export function encodeFlags(flags: readonly Flag[]): { bits: number; keywords: s
     } else if (isAtomKeyword(f) && !keywords.includes(f)) keywords.push(f);
   }
   return { bits, keywords };
-}
-
-function findByUid(msgs: readonly IndexedMessage[], uid: number): IndexedMessage | undefined {
-  let lo = 0;
-  let hi = msgs.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const u = msgs[mid]!.uid;
-    if (u === uid) return msgs[mid];
-    if (u < uid) lo = mid + 1; else hi = mid - 1;
-  }
-  return undefined;
 }
 
 /** MessageInfo over an index record (kept alive by the file's current view anyway): no copies of its
@@ -128,6 +116,31 @@ class MboxMessageInfo implements MessageInfo {
   }
   get internalDate(): Date {
     return (this.date ??= new Date(this.m.date));
+  }
+}
+
+/** MessageInfo over record `at` of an index file's columns (index-file.ts: an index decoded from its
+ *  file makes no record object per message): its numbers read from there, no copies (a copied date is
+ *  a heap number per message, and 100k of them cost a SELECT its garbage collections). */
+class ColumnMessageInfo implements MessageInfo {
+  private date?: Date;
+  constructor(
+    /** A field, not a getter: binary searches by UID read it often, and a record's UID never changes. */
+    readonly uid: number,
+    private readonly f: Float64Array,
+    private readonly at: number,
+    readonly flags: ReadonlySet<Flag>,
+    readonly recent: boolean,
+    readonly uidl: string | undefined,
+  ) {}
+  get size(): number {
+    return this.f[this.at * F64 + F_SIZE]!;
+  }
+  get modseq(): number {
+    return this.f[this.at * F64 + F_MODSEQ]!;
+  }
+  get internalDate(): Date {
+    return (this.date ??= new Date(this.f[this.at * F64 + F_DATE]!));
   }
 }
 
@@ -175,7 +188,7 @@ export class MboxMailbox implements Mailbox {
     const releaseIndex = file.holdIndex();
     const data = await file.locked('read', async (_fd, d) => {
       slot = await openViewSlot(file.viewsDir, d.logSeen);
-      if (!doClaim || !d.messages.some((m) => !(m.flags & FLAG_OLD) && !m.expunged)) return d;
+      if (!doClaim || !hasUnclaimed(d)) return d;
       const r = file.claimRecent(d);
       claimed.push(...r.claimed);
       return r.data;
@@ -204,25 +217,41 @@ export class MboxMailbox implements Mailbox {
     // Keyword-less combinations (nearly all messages) are found by their bits, without a string key.
     const bySys: (ReadonlySet<Flag> | undefined)[] = [];
     const anyRecent = this.recent.size > 0;
-    const src = d.messages;
     const messages: MessageInfo[] = [];
-    for (let i = 0; i < src.length; i++) {
-      if ((i & 2047) === 2047) yield;
-      const m = src[i]!;
-      if (m.expunged) continue;
-      const bits = m.flags & ~FLAG_OLD;
+    const setOf = (bits: number, keywords: readonly string[]): ReadonlySet<Flag> => {
       let flags: ReadonlySet<Flag> | undefined;
-      if (m.keywords.length) {
-        const key = `${bits} ${m.keywords.join(' ')}`;
+      if (keywords.length) {
+        const key = `${bits} ${keywords.join(' ')}`;
         flags = sets.get(key);
-        if (!flags) { flags = flagSet(m); sets.set(key, flags); }
+        if (!flags) { flags = flagSet({ flags: bits, keywords }); sets.set(key, flags); }
       } else {
         flags = bySys[bits];
-        if (!flags) { flags = flagSet(m); bySys[bits] = flags; }
+        if (!flags) { flags = flagSet({ flags: bits, keywords }); bySys[bits] = flags; }
       }
-      // A session that does not claim \Recent (EXAMINE) sees it on messages nobody has claimed yet.
-      const recent = this.claim ? anyRecent && this.recent.has(m.uid) : !(m.flags & FLAG_OLD);
-      messages.push(new MboxMessageInfo(m, flags, recent));
+      return flags;
+    };
+    // A session that does not claim \Recent (EXAMINE) sees it on messages nobody has claimed yet.
+    const recentOf = (uid: number, flags: number) => this.claim ? anyRecent && this.recent.has(uid) : !(flags & FLAG_OLD);
+    const c = messagesMade(d) ? null : indexColumns(d);
+    if (c) {
+      // Straight from the index file's columns: no record object per message.
+      const { f, u, extra } = c;
+      for (let i = 0; i < c.count; i++) {
+        if ((i & 2047) === 2047) yield;
+        if (f[i * F64 + F_EXPUNGED]) continue; // expunged, kept for sessions that may still read it
+        const uid = u[i * U32 + U_UID]!;
+        const fl = u[i * U32 + U_FLAGS]!;
+        const x = extra.get(i);
+        messages.push(new ColumnMessageInfo(uid, f, i, setOf(fl & ~FLAG_OLD, x?.[0] ?? NO_KEYWORDS), recentOf(uid, fl), x?.[1] || undefined));
+      }
+    } else {
+      const src = d.messages;
+      for (let i = 0; i < src.length; i++) {
+        if ((i & 2047) === 2047) yield;
+        const m = src[i]!;
+        if (m.expunged) continue;
+        messages.push(new MboxMessageInfo(m, setOf(m.flags & ~FLAG_OLD, m.keywords), recentOf(m.uid, m.flags)));
+      }
     }
     return { uidValidity: d.uidValidity, uidNext: d.uidNext, keywords: d.keywords, messages, highestModseq: d.logSeen };
   }
@@ -255,7 +284,7 @@ export class MboxMailbox implements Mailbox {
     await this.file.locked('read', async (_fd, d) => {
       this.checkStillThere(d);
       let data = d;
-      if (this.claim && d.messages.some((m) => !(m.flags & FLAG_OLD) && !m.expunged)) {
+      if (this.claim && hasUnclaimed(d)) {
         const r = this.file.claimRecent(d);
         for (const u of r.claimed) this.recent.add(u);
         data = r.data;
@@ -269,7 +298,7 @@ export class MboxMailbox implements Mailbox {
   /** The message by UID while this handle may still read it (deferred removal: an expunged one until
    *  this handle acknowledged a state without it). */
   private readable(d: IndexData, uid: number): IndexedMessage | undefined {
-    const m = findByUid(d.messages, uid);
+    const m = recordOf(d, uid);
     if (m && m.expunged && m.expunged <= this.slot.acknowledged) return undefined;
     return m;
   }
@@ -317,8 +346,31 @@ export class MboxMailbox implements Mailbox {
         const out = new Float64Array(2 * uids.length).fill(NaN);
         const d = this.file.cur;
         if (!d) return out;
-        const msgs = d.messages;
         const acked = this.slot.acknowledged;
+        const c = messagesMade(d) ? null : indexColumns(d);
+        if (c) {
+          // From the index file's columns.
+          let j = 0;
+          let prev = -1;
+          for (let i = 0; i < uids.length; i++) {
+            const uid = uids[i]!;
+            let k: number;
+            if (uid > prev) {
+              while (j < c.count && c.u[j * U32 + U_UID]! < uid) j++;
+              k = j < c.count && c.u[j * U32 + U_UID] === uid ? j : -1;
+              prev = uid;
+            } else {
+              k = columnOf(c, uid);
+            }
+            if (k < 0) continue;
+            const x = c.f[k * F64 + F_EXPUNGED]!;
+            if (x && x <= acked) continue;
+            out[2 * i] = c.f[k * F64 + F_SIZE]!;
+            out[2 * i + 1] = c.u[k * U32 + U_KEY]!;
+          }
+          return out;
+        }
+        const msgs = d.messages;
         let j = 0;
         let prev = -1; // the largest UID walked to
         for (let i = 0; i < uids.length; i++) {
@@ -329,7 +381,7 @@ export class MboxMailbox implements Mailbox {
             m = j < msgs.length && msgs[j]!.uid === uid ? msgs[j] : undefined;
             prev = uid;
           } else {
-            m = findByUid(msgs, uid);
+            m = recordOf(d, uid);
           }
           if (!m || (m.expunged && m.expunged <= acked)) continue;
           out[2 * i] = m.size;
@@ -364,7 +416,8 @@ export class MboxMailbox implements Mailbox {
   private streamWith(uid: number, start: number, end: number | undefined, ring: number): Readable {
     const self = this;
     return Readable.from((async function* () {
-      const m = findByUid(self.file.cur?.messages ?? [], uid);
+      const cur = self.file.cur;
+      const m = cur ? recordOf(cur, uid) : undefined;
       if (!m || m.size <= BIG_MESSAGE) {
         // The lock is held only while reading; the bytes are then streamed from memory.
         const whole = await self.read(uid);

@@ -18,7 +18,7 @@ import { replaceFileSync, UnsafePathError } from '../safe-file.js';
 import { MboxFile, isRegularFile, type FileOptions, type NewMessage } from './file.js';
 import { MboxMailbox, encodeFlags } from './mailbox.js';
 import { layoutOf, restamp, statusOf } from './format.js';
-import { fsyncDir, readIndexHead, statusCounts } from './index-file.js';
+import { fsyncDir, readIndexHead, indexStatusCounts } from './index-file.js';
 import { quickStatus, quickStatusMany, type QuickFiles, type QuickItem } from './quick-status.js';
 import { afterCreate, afterDelete, afterRename, formatUses, normalUses, parseUses, type UseMap } from '../special-use.js';
 import { watchPaths, WATCH_MAILBOX_POLL_MS } from '../watch.js';
@@ -216,7 +216,7 @@ export class MboxStore implements MailStore {
   private lockedStatus(f: MboxFile): Promise<MailboxStatus> {
     return f.readLocked((_fd, d) => {
       const highestModseq = Math.max(d.logSeen, f.changeLog(d.uidValidity).highestModseq());
-      return { ...statusCounts(d.messages), uidNext: d.uidNext, uidValidity: d.uidValidity, highestModseq };
+      return { ...indexStatusCounts(d), uidNext: d.uidNext, uidValidity: d.uidValidity, highestModseq };
     });
   }
 

@@ -20,7 +20,7 @@ try {
     define: { 'import.meta.url': '__u' }, // One import.meta.url for the whole bundle: the test helpers' own place, so their repo-relative paths hold.
     banner: { js: `const __u=${JSON.stringify(pathToFileURL(join(root, 'test/helpers/site.ts')).href)};` },
   });
-  execFileSync(process.execPath, [join(out, 'b.cjs'), ...args], { stdio: 'inherit', env: { ...process.env, NODE_PATH: join(root, 'node_modules') } });
+  execFileSync(process.execPath, [...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(" ") : []), join(out, "b.cjs"), ...args], { stdio: 'inherit', env: { ...process.env, NODE_PATH: join(root, 'node_modules') } });
 } finally {
   rmSync(out, { recursive: true, force: true });
 }
