@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Builds a bench script with esbuild and runs it (no TS runtime needed).
-// Usage: node test/store/bench/run.mjs [script.ts] [args]  (default open-100k.ts [messages])
+// Usage: node test/store/bench/run.mjs [script.ts] [args]  (default open-100k.ts [messages]); BENCH_NODE_FLAGS="--cpu-prof
+// --cpu-prof-dir=D" passes node flags to the script's process (NODE_OPTIONS may not carry --cpu-prof).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
