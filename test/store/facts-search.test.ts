@@ -209,6 +209,38 @@ describe('the process-wide copy of a facts file', () => {
     expect(s2.loads).toBe(0);
   });
 
+  it('serves each record its own bytes from a file larger than the read window (one buffer read into again)', async () => {
+    dir = tempDir();
+    // ~2.5 MB of records (header fields and their search strings): lookups of records far apart read the window's buffer again.
+    const msgs: Msgs = new Map(Array.from({ length: 400 }, (_, i) => [i + 1, {
+      bytes: Buffer.from(`From: u${i}@example.com\r\nSubject: message ${i}\r\nX-Pad: ${String(i).repeat(3000 / String(i).length)}\r\n` +
+        `X-${'\u00e9'}: =?utf-8?q?=C3=A9t=C3=A9_${i}?=\r\n\r\nbody\r\n`, 'latin1'),
+      identity: `id${i}`,
+    }]));
+    const uids = [...msgs.keys()];
+    const want: FactsRequest = { envelope: true, searchValues: ['subject', 'x-pad', 'x-\u00e9', 'to'] };
+    const expected = await collect(factsFromBytes(memorySource9(msgs), uids, want));
+    const f = new FactsFile({ dir, name: 'x.facts', writable: true });
+    await collect(mailboxFacts(f, memorySource9(msgs), uids, want));
+    f.close();
+    expect(statSync(join(dir, 'x.facts')).size).toBeGreaterThan(2 * 1024 * 1024);
+    const g = new FactsFile({ dir, name: 'x.facts', writable: false });
+    // Records found first, their columns asked for later (other lookups between), in another order.
+    const recs = uids.map((uid, i) => g.lookup(uid, `id${i}`, 9, i === 0)!);
+    expect(recs.map((r, i) => (r ? -1 : i)).filter((i) => i >= 0)).toEqual([]);
+    for (const i of [399, 0, 200, 1, 398, 100]) {
+      expect(recs[i]!.envelope()).toBe(expected[i]!.envelope);
+      expect(recs[i]!.covers(['subject', 'x-pad', 'x-\u00e9'])).toBe(true);
+      expect(recs[i]!.covers(['subject', 'x-pa'])).toBe(false);
+      for (const n of want.searchValues!) expect(recs[i]!.searchValues(n, () => ['(made)'])).toEqual(expected[i]!.searchValues!.get(n));
+      expect(recs[i]!.searchValues('cc', () => ['(made)'])).toEqual(['(made)']); // a name the record has no strings of
+    }
+    const s = memorySource9(msgs);
+    expect(await collect(mailboxFacts(g, s, uids, want))).toEqual(expected);
+    expect(s.loads).toBe(0);
+    g.close();
+  });
+
   it('keeps what no handle has open only within the process budget, and no file open', async () => {
     dir = tempDir();
     const msgs = many(30);
