@@ -103,7 +103,9 @@ function u32(b: Uint8Array, p: number): number {
 export const MAX_RECORD = 64 * 1024;
 /** Header names one record keeps fields for. */
 export const MAX_NAMES = 48;
-const WINDOW = 1024 * 1024;
+/** Bytes read at a time (indexing, and the window records are read through): big enough that reads
+ *  are few, small enough that its fresh pages (a page fault each, the first time) cost little. */
+const WINDOW = 256 * 1024;
 const FLUSH_RECORDS = 256;
 const FLUSH_BYTES = 512 * 1024;
 const FLUSH_DELAY_MS = 100;
