@@ -347,10 +347,17 @@ export class MboxMailbox implements Mailbox {
         const d = this.file.cur;
         if (!d) return out;
         const acked = this.slot.acknowledged;
+        // Each walk starts at the first UID asked (a big FETCH or SEARCH asks in batches: walking from
+        // the start for each would cost the square of the mailbox's size over the batch size).
+        const first = uids.length ? uids[0]! : 0;
         const c = messagesMade(d) ? null : indexColumns(d);
         if (c) {
           // From the index file's columns.
           let j = 0;
+          for (let hi = c.count; j < hi;) {
+            const mid = (j + hi) >>> 1;
+            if (c.u[mid * U32 + U_UID]! < first) j = mid + 1; else hi = mid;
+          }
           let prev = -1;
           for (let i = 0; i < uids.length; i++) {
             const uid = uids[i]!;
@@ -372,6 +379,10 @@ export class MboxMailbox implements Mailbox {
         }
         const msgs = d.messages;
         let j = 0;
+        for (let hi = msgs.length; j < hi;) {
+          const mid = (j + hi) >>> 1;
+          if (msgs[mid]!.uid < first) j = mid + 1; else hi = mid;
+        }
         let prev = -1; // the largest UID walked to
         for (let i = 0; i < uids.length; i++) {
           const uid = uids[i]!;
