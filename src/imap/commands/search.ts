@@ -337,7 +337,7 @@ export async function searchMessages(s: ImapSession, key0: SearchKey, charset: s
     if (decided[i] !== true) continue;
     const info = infos[i]!;
     hits.push({ index: i, info });
-    if (info.modseq > maxModseq) maxModseq = info.modseq;
+    if (withModseq && info.modseq > maxModseq) maxModseq = info.modseq; // only answered with MODSEQ
   }
   return { hits, withModseq, maxModseq };
 }
