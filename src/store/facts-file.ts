@@ -428,6 +428,7 @@ class Record implements CachedFacts {
   private nameAt(name: string): number {
     const kept = this.p.names ?? this.decodedNames;
     if (kept) return kept.indexOf(name);
+    if (name === this.lastName) return this.lastAt; // covers() then searchValues() ask the same
     const len = name.length;
     for (let i = 0; i < len; i++) if (name.charCodeAt(i) > 0x7f) return this.names().indexOf(name); // not one byte a char in UTF-8
     const [b, s, e] = this.col(C_NAMES);
@@ -440,8 +441,12 @@ class Record implements CachedFacts {
       if (found < 0 && r.p - at === len && sameAscii(b, at, name)) found = k;
     }
     r.done();
+    this.lastName = name;
+    this.lastAt = found;
     return found;
   }
+  private lastName: string | null = null;
+  private lastAt = -1;
 
   covers(names: readonly string[]): boolean {
     for (const n of names) if (this.nameAt(n) < 0) return false;
