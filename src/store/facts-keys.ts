@@ -25,6 +25,7 @@
 // handle holds it, as columns only (SlotTable.idle: the records' places, CRC verdicts, dates, identities,
 // ID and base-subject numbers), a record read again when asked and believed only if it is the one checked.
 import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { basename } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from '../log/types.js';
@@ -36,8 +37,21 @@ import { killPoint } from './killpoint.js';
 import { replaceFileSync } from './safe-file.js';
 import type { MailboxState, MessageFacts, SortAddress, SortKeys, ThreadingKeys } from './types.js';
 
-const HEAD = Buffer.from('DMFKEYS1', 'latin1');
-const HEAD_LEN = 16;
+/** The first format: a header and records, each believed by its own CRC (still read; rewritten by the
+ *  next writable handle's compaction). */
+const HEAD1 = Buffer.from('DMFKEYS1', 'latin1');
+const HEAD1_LEN = 16;
+/** The compacted format (see the top of this file): header, columns, one checked body, then appends. */
+const HEAD = Buffer.from('DMFKEYS2', 'latin1');
+const HEAD_LEN = 32;
+/** Bytes a row takes in the columns block: f64 sentDate, pa, pb; u32 uid, place, CRC; u16 keys, end. */
+const COL_ROW = 40;
+/** Columns are written and read as the machine's typed arrays: only where those are little endian
+ *  (elsewhere a compaction writes none, and a reader scans the checked body). */
+const LE = endianness() === 'LE';
+/** Records outside a checked body (appended since the last compaction, or a first-format file) beyond
+ *  which the last handle's close() compacts: at least this, and an eighth of the checked body. */
+const LOOSE_MIN = 64 * 1024;
 const MAGIC = 0x1af54b44; // "DK\xf5\x1a" little endian
 const MAGIC_BYTES = Buffer.alloc(4);
 MAGIC_BYTES.writeUInt32LE(MAGIC, 0);
@@ -390,9 +404,17 @@ const CHUNK = 64 * 1024;
  * caller reads the file anew).
  */
 export class SlotTable {
-  private readonly rowOf: (number | undefined)[] = [];
-  /** Parts of the file in memory: what takeIn read (records checked then), and pieces read again. */
-  private segs: { from: number; buf: Buffer }[] = [];
+  /** Row of each UID below its length (-1: none); UIDs beyond what a dense array should hold in `far`. */
+  private rowOf = new Int32Array(0);
+  private far: Map<number, number> | null = null;
+  /** Parts of the file in memory: what takeIn read (`formed`: records checked, CRC and form, then), a
+   *  compacted body read whole (its CRC held: each record's form is checked when it is used). */
+  private segs: { from: number; buf: Buffer; formed: boolean }[] = [];
+  /** The compacted body the columns were read from (loadColumns): its bytes are read only when a record
+   *  is needed — all at once under `bulk` (one read, one CRC), else in pieces, record by record. */
+  private body: { from: number; end: number; crc: number; state: 'unread' | 'ok' | 'bad' } | null = null;
+  /** Many records will be asked for (wantAll): read the compacted body whole at the first. */
+  private bulk = false;
   private chunks = new Map<number, Buffer>();
   /** Bytes of `segs` and `chunks`. */
   heldBytes = 0;
@@ -426,22 +448,96 @@ export class SlotTable {
   private poolUsed = 0;
 
   row(uid: number): number {
-    return this.rowOf[uid] ?? -1;
+    return uid < this.rowOf.length ? this.rowOf[uid]! : (this.far?.get(uid) ?? -1);
   }
 
-  /** The file's bytes from `from` on, just read (its records are checked as they are taken in). */
-  addSegment(from: number, buf: Buffer): void {
-    this.segs.push({ from, buf });
+  private setRow(uid: number, r: number): void {
+    if (uid >= this.rowOf.length) {
+      // Dense while the UIDs are (at most 4 slots a row): an array indexed by UID, no hashing.
+      const want = Math.max(1024, uid + 1, this.rowOf.length * 2);
+      if (want > 4 * (this.rows + 1024)) {
+        (this.far ??= new Map()).set(uid, r);
+        return;
+      }
+      const x = new Int32Array(want).fill(-1);
+      x.set(this.rowOf);
+      this.rowOf = x;
+      if (this.far) {
+        for (const [u, row] of this.far) if (u < want) { x[u] = row; this.far.delete(u); }
+        if (!this.far.size) this.far = null;
+      }
+    }
+    this.rowOf[uid] = r;
+  }
+
+  /** The file's bytes from `from` on, just read (`formed`: its records are checked as they are taken in). */
+  addSegment(from: number, buf: Buffer, formed = true): void {
+    this.segs.push({ from, buf, formed });
     this.heldBytes += buf.length;
+  }
+
+  /** Many records will be asked for: read a compacted body not yet read in one piece. */
+  wantAll(): void {
+    this.bulk = true;
+  }
+
+  /**
+   * Rows from a compacted file's columns block (`block`, `n` rows, its CRC held), describing the records
+   * of the body at [bodyFrom, bodyEnd) whose bytes have CRC `bodyCrc`. False (nothing taken) when the
+   * rows do not describe records inside the body (each record itself is checked when read: `bytesOf`).
+   * The columns are used in place (views of `block`, which must start at an 8-byte boundary).
+   */
+  loadColumns(block: Buffer, n: number, bodyFrom: number, bodyEnd: number, bodyCrc: number): boolean {
+    if (this.rows || !LE || block.byteOffset % 8 || block.length !== n * COL_ROW) return false;
+    this.rows = n; // while the UID index is made (its dense part is sized by rows)
+    const ab = block.buffer as ArrayBuffer;
+    const o = block.byteOffset;
+    const dateR = new Float64Array(ab, o, n);
+    const paR = new Float64Array(ab, o + 8 * n, n);
+    const pbR = new Float64Array(ab, o + 16 * n, n);
+    const uidR = new Uint32Array(ab, o + 24 * n, n);
+    const atR = new Uint32Array(ab, o + 28 * n, n);
+    const crcR = new Uint32Array(ab, o + 32 * n, n);
+    const keysR = new Uint16Array(ab, o + 36 * n, n);
+    const endR = new Uint16Array(ab, o + 38 * n, n);
+    for (let r = 0; r < n; r++) {
+      const at = atR[r]!;
+      const end = endR[r]!;
+      const k = keysR[r]!;
+      if (at < bodyFrom || at + end > bodyEnd || end > MAX_KEYS_RECORD + 12 || k < 20 || k + 16 > end || this.row(uidR[r]!) >= 0) {
+        this.rowOf = new Int32Array(0);
+        this.far = null;
+        this.rows = 0;
+        return false;
+      }
+      this.setRow(uidR[r]!, r);
+    }
+    this.dateR = dateR; this.paR = paR; this.pbR = pbR; this.uidR = uidR; this.atR = atR; this.crcR = crcR; this.keysR = keysR; this.endR = endR;
+    this.thrR = new Int32Array(n).fill(-1);
+    this.subjR = new Int32Array(n).fill(-2);
+    this.rfR = new Uint8Array(n);
+    this.body = { from: bodyFrom, end: bodyEnd, crc: bodyCrc, state: 'unread' };
+    return true;
+  }
+
+  /** The columns block of rows 0..rows-1 (loadColumns' layout), written at out[at]. */
+  writeColumns(out: Buffer, at: number): void {
+    const n = this.rows;
+    const put = (a: Float64Array | Uint32Array | Uint16Array): void => {
+      const b = Buffer.from(a.buffer, a.byteOffset, n * a.BYTES_PER_ELEMENT);
+      b.copy(out, at);
+      at += b.length;
+    };
+    put(this.dateR); put(this.paR); put(this.pbR); put(this.uidR); put(this.atR); put(this.crcR); put(this.keysR); put(this.endR);
   }
 
   /** Takes in a record of `uid`, checked (CRC), at b[p, end) (the file's offset `base` is b[0]); its
    *  identity as written at b[idAt, keys). */
   set(uid: number, base: number, b: Buffer, p: number, keys: number, end: number, idAt: number): void {
-    let r = this.rowOf[uid];
-    if (r === undefined) {
+    let r = this.row(uid);
+    if (r < 0) {
       r = this.rows++;
-      this.rowOf[uid] = r;
+      this.setRow(uid, r);
       if (r >= this.uidR.length) {
         this.uidR = room(this.uidR, r); this.atR = room(this.atR, r); this.keysR = room(this.keysR, r); this.endR = room(this.endR, r);
         this.crcR = room(this.crcR, r); this.paR = room(this.paR, r); this.pbR = room(this.pbR, r); this.dateR = room(this.dateR, r);
@@ -477,7 +573,14 @@ export class SlotTable {
 
   /** Whether row `r`'s identity is `identity`. */
   isIdentity(r: number, identity: string): boolean {
-    const s = this.idStr[r];
+    let s = this.idStr[r];
+    if (s === undefined && Number.isNaN(this.paR[r]!)) {
+      // A row from a columns block keeps no identity string: read from its record at the first ask.
+      const rec = this.bytesOf(r);
+      if (!rec) return false;
+      s = this.idStr[r] = rec.toString('utf8', 20, this.keysR[r]!);
+      this.idStrBytes += 24 + 2 * s.length;
+    }
     if (s !== undefined) return s === identity;
     const [a, b] = pairOf(identity);
     return this.paR[r] === a && this.pbR[r] === b;
@@ -502,7 +605,21 @@ export class SlotTable {
     const at = this.atR[r]!;
     const end = at + this.endR[r]!;
     for (const s of this.segs) {
-      if (at >= s.from && end <= s.from + s.buf.length) return s.buf.subarray(at - s.from, end - s.from);
+      if (at >= s.from && end <= s.from + s.buf.length) {
+        const rec = s.buf.subarray(at - s.from, end - s.from);
+        return s.formed ? rec : this.believe(r, rec, false);
+      }
+    }
+    const body = this.body;
+    if (body && this.bulk && body.state === 'unread' && at >= body.from && end <= body.end) {
+      // One read and one CRC for the whole body; a body whose CRC fails is read record by record.
+      const b = this.source?.(body.from, body.end - body.from) ?? null;
+      if (b && b.length === body.end - body.from && crc32(b) === body.crc) {
+        body.state = 'ok';
+        this.addSegment(body.from, b, false);
+        return this.believe(r, b.subarray(at - body.from, end - body.from), false);
+      }
+      if (b) body.state = 'bad';
     }
     let from: number;
     let b: Buffer | null | undefined;
@@ -518,10 +635,17 @@ export class SlotTable {
       from = at;
       b = this.source?.(at, end - at) ?? null;
     }
-    const rec = b && end - from <= b.length ? b.subarray(at - from, end - from) : null;
-    const crc = this.crcR[r]!;
-    if (!rec || rec.readUInt32LE(0) !== MAGIC || rec.readUInt32LE(4) !== rec.length - 12 || rec.readUInt32LE(8) !== crc ||
-        crc32(rec.subarray(12)) !== crc || rec.readUInt32LE(12) !== this.uidR[r]) {
+    return this.believe(r, b && end - from <= b.length ? b.subarray(at - from, end - from) : null, true);
+  }
+
+  /** `rec` if it is row r's record: magic, length, CRC as kept (`crc`: computed too, else the bytes were
+   *  checked by a body CRC), UID, identity length as kept and well formed; else null, and `broken`. */
+  private believe(r: number, rec: Buffer | null, crc: boolean): Buffer | null {
+    const c = this.crcR[r]!;
+    const keys = this.keysR[r]!;
+    if (!rec || rec.length < 20 || rec.readUInt32LE(0) !== MAGIC || rec.readUInt32LE(4) !== rec.length - 12 || rec.readUInt32LE(8) !== c ||
+        (crc && crc32(rec.subarray(12)) !== c) || rec.readUInt32LE(12) !== this.uidR[r] || rec.readUInt32LE(16) !== keys - 20 ||
+        !wellFormed(rec, keys, rec.length)) {
       this.broken = true;
       return null;
     }
@@ -599,6 +723,8 @@ export class SlotTable {
     this.chunks.clear();
     this.heldBytes = 0;
     this.decodedR = [];
+    this.bulk = false;
+    if (this.body?.state === 'ok') this.body.state = 'unread';
     const n = this.rows;
     if (this.uidR.length > n) {
       this.uidR = this.uidR.slice(0, n); this.atR = this.atR.slice(0, n); this.keysR = this.keysR.slice(0, n); this.endR = this.endR.slice(0, n);
@@ -613,7 +739,7 @@ export class SlotTable {
   /** Memory held by the columns and ID numbers (not the records' bytes: `heldBytes`), for the budget:
    *  typed arrays at their allocated length, JS arrays at 8 bytes a slot plus their strings. */
   get columnBytes(): number {
-    return 512 + this.uidR.length * 49 + this.rowOf.length * 8 + this.idStr.length * 8 + this.idStrBytes +
+    return 512 + this.uidR.length * 49 + this.rowOf.length * 4 + (this.far?.size ?? 0) * 40 + this.idStr.length * 8 + this.idStrBytes +
       this.decodedR.length * 8 + this.pool.length * 4 + this.ids.bytes + this.subjects.bytes + this.chunks.size * 96 + this.segs.length * 96;
   }
 
@@ -634,12 +760,45 @@ interface Shared {
   /** Bytes of the file taken in so far (a record start, or the start of bytes not yet understood). */
   indexed: number;
   uidValidity: number;
+  /** The format read (1, 2; 0: none yet) and the bytes of its body believed by the body's CRC (2). */
+  version: number;
+  bodyFrom: number;
+  bodyLen: number;
+  /** Inode of a file whose records were found not to be where its columns said (changed in place since
+   *  it was written): its columns are not used again (its body is scanned), and it is compacted. */
+  distrust: number;
   map: SlotTable;
   /** The decoded records' estimate (sharedBytes: the budget's figure). */
   decodedBytes: number;
   /** The file's first bytes and those just before `indexed` (`fingerprint`), kept when the fd was
    *  closed: compared when it is opened again. */
   tail: Buffer | null;
+}
+
+/** A compacted file of these records (each framed, its CRC checked or just made; one per UID):
+ *  header, the records' columns (none where typed arrays are not little endian), the records. */
+export function compactedFile(uidValidity: number, recs: readonly Buffer[]): Buffer {
+  const n = LE ? recs.length : 0;
+  const bodyFrom = HEAD_LEN + n * COL_ROW;
+  let size = bodyFrom;
+  for (const rec of recs) size += rec.length;
+  const out = Buffer.allocUnsafe(size);
+  const t = new SlotTable();
+  let at = bodyFrom;
+  for (const rec of recs) {
+    rec.copy(out, at);
+    if (n) t.set(rec.readUInt32LE(12), at, rec, 0, 20 + rec.readUInt32LE(16), rec.length, 20);
+    at += rec.length;
+  }
+  if (n) t.writeColumns(out, HEAD_LEN);
+  HEAD.copy(out, 0);
+  out.writeUInt32LE(uidValidity >>> 0, 8);
+  out.writeUInt32LE(n, 12);
+  out.writeUInt32LE(crc32(out.subarray(HEAD_LEN, bodyFrom)), 16);
+  out.writeUInt32LE(size - bodyFrom, 20);
+  out.writeUInt32LE(crc32(out.subarray(bodyFrom)), 24);
+  out.writeUInt32LE(crc32(out.subarray(0, 28)), 28);
+  return out;
 }
 
 /** What an entry keeps alive: the file's bytes it holds (SlotTable.heldBytes: none when idle), its
@@ -668,7 +827,7 @@ function tableOf(sh: Shared): SlotTable {
 }
 
 function freshShared(): Shared {
-  const sh: Shared = { fd: -1, ino: -1, dev: -1, birth: 0, indexed: 0, uidValidity: 0, map: null as unknown as SlotTable, decodedBytes: 0, tail: null };
+  const sh: Shared = { fd: -1, ino: -1, dev: -1, birth: 0, indexed: 0, uidValidity: 0, version: 0, bodyFrom: 0, bodyLen: 0, distrust: -1, map: null as unknown as SlotTable, decodedBytes: 0, tail: null };
   sh.map = tableOf(sh);
   return sh;
 }
@@ -676,6 +835,9 @@ function freshShared(): Shared {
 function resetShared(sh: Shared): void {
   forgetFile(sh);
   sh.uidValidity = 0;
+  sh.version = 0;
+  sh.bodyFrom = 0;
+  sh.bodyLen = 0;
   sh.map = tableOf(sh);
   sh.decodedBytes = 0;
 }
@@ -735,7 +897,11 @@ export class KeysFile {
   /** Is the open file still the one at the path, and has it grown? Take in what is new. */
   private sync(): void {
     if (cache.get(this.path) !== this.sh) this.sh = this.attach(); // dropped meanwhile (cleared)
-    if (this.sh.map.broken) this.reset(); // bytes read again were not the records checked: read anew
+    if (this.sh.map.broken) { // bytes read again were not the records checked: read anew (not by its columns)
+      const ino = this.sh.ino;
+      this.reset();
+      this.sh.distrust = ino;
+    }
     const r = refreshKept(this.path, this.opts.dir, this.sh, this.verified, () => this.reset());
     if (r === 'gone') return;
     this.verified = true;
@@ -752,25 +918,81 @@ export class KeysFile {
     }
   }
 
-  /** Read [indexed, size) in one piece and index its whole records. */
-  private takeIn(size: number): void {
-    const from = this.sh.indexed;
-    const buf = Buffer.allocUnsafe(size - from);
-    this.sh.map.addSegment(from, buf);
+  /** Read [from, len) of the open file into `b` (from its start); the bytes got. */
+  private readAt(b: Buffer, pos: number): number {
     let got = 0;
-    while (got < buf.length) {
-      const n = readSync(this.sh.fd, buf, got, buf.length - got, from + got);
+    while (got < b.length) {
+      const n = readSync(this.sh.fd, b, got, b.length - got, pos + got);
       if (n <= 0) break;
       got += n;
     }
-    let p = 0;
-    if (from === 0) {
-      if (got < HEAD_LEN || !buf.subarray(0, 8).equals(HEAD)) { this.sh.indexed = 0; this.sh.uidValidity = 0; return; }
-      this.sh.uidValidity = buf.readUInt32LE(8);
-      p = HEAD_LEN;
+    return got;
+  }
+
+  /**
+   * Take in the file's bytes from `indexed` to `size`. At its start, the header: a compacted file's
+   * columns are taken as the table when their CRC holds and they describe the body (its records are then
+   * read only when asked for: SlotTable.bytesOf), else its body is scanned, its records believed by the
+   * body's CRC when that holds, each by its own otherwise; a first-format file is scanned record by
+   * record. A header that is neither (or whose own CRC fails) makes the file not believed at all.
+   */
+  private takeIn(size: number): void {
+    const sh = this.sh;
+    if (sh.indexed > 0) { this.scan(sh.indexed, size, 0, 0, 0); return; }
+    const head = Buffer.alloc(HEAD_LEN);
+    const got = this.readAt(head.subarray(0, Math.min(HEAD_LEN, size)), 0);
+    sh.uidValidity = 0;
+    if (got >= HEAD1_LEN && head.subarray(0, 8).equals(HEAD1)) {
+      sh.uidValidity = head.readUInt32LE(8);
+      sh.version = 1;
+      sh.bodyFrom = HEAD1_LEN;
+      if (sh.uidValidity) this.scan(HEAD1_LEN, size, 0, 0, 0);
+      return;
     }
-    if (!this.sh.uidValidity) return;
+    if (got < HEAD_LEN || !head.subarray(0, 8).equals(HEAD) || crc32(head.subarray(0, 28)) !== head.readUInt32LE(28)) return;
+    const uidValidity = head.readUInt32LE(8);
+    const n = head.readUInt32LE(12);
+    const bodyFrom = HEAD_LEN + n * COL_ROW;
+    const bodyEnd = bodyFrom + head.readUInt32LE(20);
+    const bodyCrc = head.readUInt32LE(24);
+    if (!uidValidity) return;
+    sh.uidValidity = uidValidity;
+    sh.version = 2;
+    sh.bodyFrom = bodyFrom;
+    if (bodyEnd > size) { // not the file its header describes: each record by its own CRC
+      sh.bodyFrom = HEAD_LEN;
+      this.scan(HEAD_LEN, size, 0, 0, 0);
+      return;
+    }
+    if (n > 0 && sh.ino !== sh.distrust) {
+      const block = Buffer.allocUnsafeSlow(n * COL_ROW); // its own memory, at an 8-byte boundary: the columns are views of it
+      if (this.readAt(block, HEAD_LEN) === block.length && crc32(block) === head.readUInt32LE(16) &&
+          sh.map.loadColumns(block, n, bodyFrom, bodyEnd, bodyCrc)) {
+        sh.indexed = bodyEnd;
+        sh.bodyLen = bodyEnd - bodyFrom;
+        if (size > bodyEnd) this.scan(bodyEnd, size, 0, 0, 0);
+        return;
+      }
+    }
+    this.scan(bodyFrom, size, bodyFrom, bodyEnd, bodyCrc);
+  }
+
+  /** Read [from, size) in one piece and index its whole records: each believed by its CRC, or, inside
+   *  [bodyFrom, bodyEnd) when those bytes have CRC `bodyCrc`, by that. */
+  private scan(from: number, size: number, bodyFrom: number, bodyEnd: number, bodyCrc: number): void {
+    const buf = Buffer.allocUnsafe(size - from);
+    const got = this.readAt(buf, from);
+    this.sh.map.addSegment(from, buf);
+    let checkedFrom = 0;
+    let checkedEnd = 0; // records inside [checkedFrom, checkedEnd) of buf need no CRC of their own
+    if (bodyEnd > bodyFrom && bodyFrom >= from && bodyEnd <= from + got && crc32(buf.subarray(bodyFrom - from, bodyEnd - from)) === bodyCrc) {
+      checkedFrom = bodyFrom - from;
+      checkedEnd = bodyEnd - from;
+      this.sh.bodyLen = bodyEnd - bodyFrom;
+    }
+    let p = 0;
     let stop = got; // where the bytes not yet understood start
+    const map = this.sh.map;
     while (p + 12 <= got) {
       if (buf.readUInt32LE(p) !== MAGIC) {
         const next = buf.indexOf(MAGIC_BYTES, p + 1);
@@ -780,16 +1002,16 @@ export class KeysFile {
       }
       const len = buf.readUInt32LE(p + 4);
       if (len > MAX_KEYS_RECORD || len < 8) { p++; continue; }
-      if (p + 12 + len > got) { stop = p; p = got; break; } // an append in progress, or torn
-      const payload = buf.subarray(p + 12, p + 12 + len);
-      if (crc32(payload) !== buf.readUInt32LE(p + 8)) { p++; continue; }
-      const uid = payload.readUInt32LE(0);
-      const idLen = payload.readUInt32LE(4);
+      const end = p + 12 + len;
+      if (end > got) { stop = p; p = got; break; } // an append in progress, or torn
+      if ((p < checkedFrom || end > checkedEnd) && crc32(buf.subarray(p + 12, end)) !== buf.readUInt32LE(p + 8)) { p++; continue; }
+      const uid = buf.readUInt32LE(p + 12);
+      const idLen = buf.readUInt32LE(p + 16);
       const idAt = p + 20;
       const keys = idAt + idLen;
       // A record is indexed only when well formed, so that its lazy decoding cannot fail later.
-      if (idLen <= len - 8 && wellFormed(buf, keys, p + 12 + len)) this.sh.map.set(uid, from, buf, p, keys, p + 12 + len, idAt);
-      p += 12 + len;
+      if (idLen <= len - 8 && wellFormed(buf, keys, end)) map.set(uid, from, buf, p, keys, end, idAt);
+      p = end;
     }
     this.sh.indexed = from + Math.min(p, stop);
   }
@@ -864,14 +1086,14 @@ export class KeysFile {
     }
   }
 
-  private cap(state: MailboxState): number {
-    return this.opts.maxBytes ?? Math.min(64 * 1024 * 1024, 256 * 1024 + 1024 * state.messages.length);
+  private cap(messages: number): number {
+    return this.opts.maxBytes ?? Math.min(64 * 1024 * 1024, 256 * 1024 + 1024 * messages);
   }
 
   private liveSet: { state: MailboxState; uids: Set<number> } | null = null;
 
-  private isLive(state: MailboxState, uid: number): boolean {
-    if (uid >= state.uidNext) return true;
+  private isLive(state: MailboxState | null, uid: number): boolean {
+    if (!state || uid >= state.uidNext) return true;
     if (this.liveSet?.state !== state) this.liveSet = { state, uids: new Set(state.messages.map((m) => m.uid)) };
     return this.liveSet.uids.has(uid);
   }
@@ -889,10 +1111,10 @@ export class KeysFile {
       const size = this.sh.fd >= 0 ? fstatSync(this.sh.fd).size : 0;
       const batchBytes = batch.reduce((n, r) => n + r.rec.length, 0);
       const fresh = new Set(batch.map((r) => r.uid));
-      let live = batchBytes + HEAD_LEN;
+      let live = batchBytes + batch.length * COL_ROW + HEAD_LEN;
       const t = this.sh.map;
-      for (let r = 0; r < t.rows; r++) if (!fresh.has(t.uidAt(r)) && this.isLive(state, t.uidAt(r))) live += t.size(r);
-      const cap = this.cap(state);
+      for (let r = 0; r < t.rows; r++) if (!fresh.has(t.uidAt(r)) && this.isLive(state, t.uidAt(r))) live += t.size(r) + COL_ROW;
+      const cap = this.cap(state.messages.length);
       if (this.sh.fd < 0 || this.sh.uidValidity !== state.uidValidity || (size > 64 * 1024 && live * 2 < size) || size + batchBytes > cap) {
         this.compact(state, batch, cap);
       } else {
@@ -924,32 +1146,57 @@ export class KeysFile {
     }
   }
 
-  private compact(state: MailboxState, batch: readonly { uid: number; rec: Buffer }[], cap: number): void {
-    const head = Buffer.alloc(HEAD_LEN);
-    HEAD.copy(head, 0);
-    head.writeUInt32LE(state.uidValidity >>> 0, 8);
-    const parts: Buffer[] = [head];
+  /** Whether the file is worth compacting though nothing is queued: a first-format file, or one whose
+   *  records outside its checked body (appended since it was compacted) are many. */
+  private loose(): boolean {
+    const sh = this.sh;
+    if (sh.fd < 0 || !sh.uidValidity || sh.map.broken) return false;
+    if (sh.version === 1) return true;
+    const out = sh.indexed - sh.bodyFrom - sh.bodyLen;
+    return out > LOOSE_MIN && out * 8 > sh.bodyLen;
+  }
+
+  /** Compact a file the last sync found loose (`loose`), at the end of a session: so that the next
+   *  reader reads columns and one checked body. Failure costs speed only. */
+  private tidy(): void {
+    if (!this.opts.writable || this.noWrite || !this.looked || !this.loose()) return;
+    try {
+      this.sync();
+      if (this.noWrite || !this.loose()) return;
+      const state = this.state?.uidValidity === this.sh.uidValidity ? this.state : null;
+      this.compact(state, [], this.cap(state?.messages.length ?? this.sh.map.rows));
+    } catch (e) {
+      this.opts.log?.debug({ err: String(e), path: this.path }, 'facts keys cache not compacted');
+    }
+  }
+
+  /** Write the file anew by atomic replace: the live records it holds (`state` null: all), then those
+   *  of `batch`, within `cap`, as a compacted file (see the top of this file). */
+  private compact(state: MailboxState | null, batch: readonly { uid: number; rec: Buffer }[], cap: number): void {
+    const uidValidity = state ? state.uidValidity >>> 0 : this.sh.uidValidity;
+    const recs: Buffer[] = [];
     let total = HEAD_LEN;
     const fresh = new Map(batch.map((r) => [r.uid, r.rec]));
-    if (this.sh.fd >= 0 && this.sh.uidValidity === state.uidValidity) {
+    if (this.sh.fd >= 0 && this.sh.uidValidity === uidValidity) {
       const t = this.sh.map;
+      t.wantAll();
       for (let r = 0; r < t.rows; r++) {
         const uid = t.uidAt(r);
         if (fresh.has(uid) || !this.isLive(state, uid)) continue;
-        if (total + t.size(r) > cap) { this.full = true; break; }
+        if (total + t.size(r) + COL_ROW > cap) { this.full = true; break; }
         const rec = t.bytesOf(r);
         if (!rec) continue; // not the record checked before: left out (its message is parsed again)
-        parts.push(rec);
-        total += t.size(r);
+        recs.push(rec);
+        total += t.size(r) + COL_ROW;
       }
     }
     for (const rec of fresh.values()) {
-      if (total + rec.length > cap) { this.full = true; break; }
-      parts.push(rec);
-      total += rec.length;
+      if (total + rec.length + COL_ROW > cap) { this.full = true; break; }
+      recs.push(rec);
+      total += rec.length + COL_ROW;
     }
     killPoint('facts-keys-compact-before');
-    replaceFileSync(this.opts.dir, basename(this.path), Buffer.concat(parts), { sync: false });
+    replaceFileSync(this.opts.dir, basename(this.path), compactedFile(uidValidity, recs), { sync: false });
     killPoint('facts-keys-compacted');
     this.reset();
   }
@@ -959,6 +1206,7 @@ export class KeysFile {
     if (this.closed) return;
     try {
       this.flush();
+      this.tidy();
     } finally {
       this.closed = true;
       const sh = this.sh;

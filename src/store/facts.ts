@@ -434,6 +434,7 @@ export async function mailboxFactsAll(cache: FactsFile | null, source: FactsSour
     const uv = source.state.uidValidity;
     let resync = true; // the file as it is now: someone may have added records since this handle looked
     const pairs = source.identityPairs?.(uids);
+    if (uids.length >= 64) cache.keys.table(uv, true)?.wantAll(); // each record's bytes: a compacted body in one read
     for (let i = 0; i < uids.length; i++) {
       const uid = uids[i]!;
       let k;
@@ -517,6 +518,9 @@ export async function mailboxKeyColumns(cache: FactsFile | null, source: FactsSo
   const restAt: number[] = [];
   if (table) {
     const pairs = source.identityPairs?.(uids);
+    // Records' bytes needed for most rows (threading, subjects, identities kept as strings): a compacted
+    // body is read in one piece (the dates and number identities come from its columns alone).
+    if (th || sj || !pairs) table.wantAll();
     for (let i = 0; i < n; i++) {
       const uid = uids[i]!;
       let r = table.row(uid);

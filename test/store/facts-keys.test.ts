@@ -42,6 +42,9 @@ function plain(f: MessageFacts): MessageFacts {
 /** Every fact as plain data (`plain`). */
 const collect = async (it: AsyncIterable<MessageFacts>): Promise<MessageFacts[]> => (await collectAll(it)).map(plain);
 
+/** Where the records of a keys file start: after the header (and a compacted file's columns). */
+const bodyStart = (b: Buffer): number => (b.subarray(0, 8).toString('latin1') === 'DMFKEYS2' ? 32 + 40 * b.readUInt32LE(12) : 16);
+
 const many = (n: number) => new Map(Array.from({ length: n }, (_, i) => [i + 1, {
   bytes: Buffer.from(crlf(`From: "U ${i}" <u${i}@example.com>\nTo: t${i}@x.org\nSubject: Re: message ${i}\nDate: ${1 + (i % 28)} Jan 2024 10:00:00 +0100\nMessage-ID: <${i}@x>\nReferences: <${i - 1}@x> <${i - 2}@x>\n\nbody ${i}\n`)),
   identity: `id${i}`,
@@ -309,10 +312,10 @@ describe('facts keys file', () => {
     const truth = await collect(factsFromBytes(memorySource(msgs), uids, KEYS));
     expect(uids.map((u) => plain(r2.lookup(u, `id${u - 1}`, 7, false)!))).toEqual(truth);
     r2.close();
-    // The records' places, by uid (header 16 bytes; record: magic, length, crc, payload starting with the uid).
+    // The records' places, by uid (record: magic, length, crc, payload starting with the uid).
     const places = (b: Buffer) => {
       const at = new Map<number, [number, number]>();
-      for (let p = 16; p + 12 <= b.length; p += 12 + b.readUInt32LE(p + 4)) at.set(b.readUInt32LE(p + 12), [p, 12 + b.readUInt32LE(p + 4)]);
+      for (let p = bodyStart(b); p + 12 <= b.length; p += 12 + b.readUInt32LE(p + 4)) at.set(b.readUInt32LE(p + 12), [p, 12 + b.readUInt32LE(p + 4)]);
       return at;
     };
     const orig = readFileSync(keysPath);
