@@ -43,7 +43,7 @@ const HEAD1 = Buffer.from('DMFKEYS1', 'latin1');
 const HEAD1_LEN = 16;
 /** The compacted format (see the top of this file): header, columns, one checked body, then appends. */
 const HEAD = Buffer.from('DMFKEYS2', 'latin1');
-const HEAD_LEN = 32;
+const HEAD_LEN = 40;
 /** Bytes a row takes in the columns block: f64 sentDate, pa, pb; u32 uid, place, CRC; u16 keys, end. */
 const COL_ROW = 40;
 /** Columns are written and read as the machine's typed arrays: only where those are little endian
@@ -334,6 +334,27 @@ export class IdSpace {
     if (this.offs.length > this.count + 1) this.offs = this.offs.slice(0, this.count + 1);
   }
 
+  /** A space of `count` numbers whose bytes are arena[offs[k], offs[k + 1]) (as `parts` gave them, checked
+   *  by the caller: offs[0] = 0, never decreasing, offs[count] = arena.length; the IDs all differ), in the
+   *  trimmed state (its lookup table made at the next intern). Null when offs is not so. */
+  static load(arena: Buffer, offs: Uint32Array, count: number): IdSpace | null {
+    if (offs.length !== count + 1 || offs[0] !== 0 || offs[count] !== arena.length) return null;
+    for (let k = 0; k < count; k++) if (offs[k + 1]! < offs[k]!) return null;
+    const s = new IdSpace();
+    s.table = null;
+    s.hashes = null;
+    s.arena = arena as typeof s.arena;
+    s.offs = offs as typeof s.offs;
+    s.used = arena.length;
+    s.count = count;
+    return s;
+  }
+
+  /** The IDs' bytes and places (`load`'s input). */
+  parts(): { arena: Buffer; offs: Uint32Array } {
+    return { arena: this.arena.subarray(0, this.used), offs: this.offs.subarray(0, this.count + 1) };
+  }
+
   /** The number of an ID given as a string. */
   internString(id: string): number {
     if (LONE_SURROGATE.test(id)) {
@@ -441,9 +462,30 @@ export class SlotTable {
   rows = 0;
   /** The IDs of this table's records as numbers; `pool` holds per row [messageId, first In-Reply-To,
    *  n, n References] (-1: none) from thrR[row]. */
-  readonly ids = new IdSpace();
+  private idSpace = new IdSpace();
   /** The base subjects' i;unicode-casemap keys (UTF-8) as numbers. */
-  readonly subjects = new IdSpace();
+  private subjSpace = new IdSpace();
+  /** A compacted file's threads block not read yet (read at the first need of a row's threading or
+   *  subject numbers, before any is worked out: its numbers are those of its ID spaces). */
+  private thr: { from: number; len: number; crc: number } | null = null;
+
+  /** The IDs of this table's records as numbers. */
+  get ids(): IdSpace { this.threadsFirst(); return this.idSpace; }
+  /** The base subjects' i;unicode-casemap keys (UTF-8) as numbers. */
+  get subjects(): IdSpace { this.threadsFirst(); return this.subjSpace; }
+
+  /** Read the threads block if there is one not read yet: its numbers are taken when its CRC holds and
+   *  they are in range, else the rows' numbers are worked out from their records when asked. */
+  private threadsFirst(): void {
+    const t = this.thr;
+    if (!t) return;
+    this.thr = null;
+    let b = this.source?.(t.from, t.len) ?? null;
+    if (!b || b.length !== t.len || crc32(b) !== t.crc) return;
+    if (b.byteOffset % 8) { const c = Buffer.allocUnsafeSlow(b.length); b.copy(c); b = c; }
+    this.loadThreads(b);
+  }
+
   private pool = new Int32Array(1024);
   private poolUsed = 0;
 
@@ -487,7 +529,7 @@ export class SlotTable {
    * rows do not describe records inside the body (each record itself is checked when read: `bytesOf`).
    * The columns are used in place (views of `block`, which must start at an 8-byte boundary).
    */
-  loadColumns(block: Buffer, n: number, bodyFrom: number, bodyEnd: number, bodyCrc: number): boolean {
+  loadColumns(block: Buffer, n: number, bodyFrom: number, bodyEnd: number, bodyCrc: number, thr: { from: number; len: number; crc: number } | null): boolean {
     if (this.rows || !LE || block.byteOffset % 8 || block.length !== n * COL_ROW) return false;
     this.rows = n; // while the UID index is made (its dense part is sized by rows)
     const ab = block.buffer as ArrayBuffer;
@@ -517,24 +559,97 @@ export class SlotTable {
     this.subjR = new Int32Array(n).fill(-2);
     this.rfR = new Uint8Array(n);
     this.body = { from: bodyFrom, end: bodyEnd, crc: bodyCrc, state: 'unread' };
+    this.thr = thr && thr.len ? thr : null;
     return true;
   }
 
-  /** The columns block of rows 0..rows-1 (loadColumns' layout), written at out[at]. */
-  writeColumns(out: Buffer, at: number): void {
+  /** The columns block of rows 0..rows-1 (loadColumns' layout; places moved by `shift`), written at out[at]. */
+  writeColumns(out: Buffer, at: number, shift = 0): void {
     const n = this.rows;
     const put = (a: Float64Array | Uint32Array | Uint16Array): void => {
       const b = Buffer.from(a.buffer, a.byteOffset, n * a.BYTES_PER_ELEMENT);
       b.copy(out, at);
       at += b.length;
     };
-    put(this.dateR); put(this.paR); put(this.pbR); put(this.uidR); put(this.atR); put(this.crcR); put(this.keysR); put(this.endR);
+    put(this.dateR); put(this.paR); put(this.pbR); put(this.uidR);
+    for (let r = 0; r < n; r++) out.writeUInt32LE(this.atR[r]! + shift, at + 4 * r);
+    at += 4 * n;
+    put(this.crcR); put(this.keysR); put(this.endR);
+  }
+
+  /**
+   * The threads block of rows 0..rows-1, every row's threading and base subject numbers worked out
+   * (threadRow, subjectRow): u32 ID count, ID bytes, subject count, subject bytes, pool length; i32
+   * thrR[rows], subjR[rows]; u32 ID places[count + 1], subject places[count + 1]; i32 pool; u8 reply
+   * flags[rows]; the ID bytes; the subject bytes; zeros to a multiple of 8. Null when a row's record
+   * cannot be read.
+   */
+  threadsBlock(): Buffer | null {
+    const n = this.rows;
+    for (let r = 0; r < n; r++) if (this.threadRow(r) < 0 || this.subjectRow(r) === -2) return null;
+    const ids = this.ids.parts();
+    const sub = this.subjects.parts();
+    const words = 5 + 2 * n + ids.offs.length + sub.offs.length + this.poolUsed;
+    const len = 4 * words + n + ids.arena.length + sub.arena.length;
+    const out = Buffer.alloc((len + 7) & ~7);
+    let at = 0;
+    for (const v of [ids.offs.length - 1, ids.arena.length, sub.offs.length - 1, sub.arena.length, this.poolUsed]) { out.writeUInt32LE(v, at); at += 4; }
+    const put = (a: Int32Array | Uint32Array | Uint8Array | Buffer, k: number): void => {
+      const b = Buffer.from(a.buffer, a.byteOffset, k * a.BYTES_PER_ELEMENT);
+      b.copy(out, at);
+      at += b.length;
+    };
+    put(this.thrR, n); put(this.subjR, n); put(ids.offs, ids.offs.length); put(sub.offs, sub.offs.length); put(this.pool, this.poolUsed);
+    put(this.rfR, n); put(ids.arena, ids.arena.length); put(sub.arena, sub.arena.length);
+    return out;
+  }
+
+  /** Rows' threading and subject numbers from a threads block (`threadsBlock`; its CRC held, at an
+   *  8-byte boundary) for the `rows` rows loadColumns took: used in place. False (nothing taken) when a
+   *  number is out of its range. */
+  loadThreads(block: Buffer): boolean {
+    const n = this.rows;
+    if (!n || block.byteOffset % 8 || block.length < 20) return false;
+    const ab = block.buffer as ArrayBuffer;
+    const o = block.byteOffset;
+    const idCount = block.readUInt32LE(0);
+    const idBytes = block.readUInt32LE(4);
+    const subCount = block.readUInt32LE(8);
+    const subBytes = block.readUInt32LE(12);
+    const poolLen = block.readUInt32LE(16);
+    const words = 5 + 2 * n + (idCount + 1) + (subCount + 1) + poolLen;
+    if (4 * words + n + idBytes + subBytes > block.length) return false;
+    let at = o + 20;
+    const i32 = (k: number): Int32Array<ArrayBuffer> => { const a = new Int32Array(ab, at, k); at += 4 * k; return a; };
+    const u32 = (k: number): Uint32Array<ArrayBuffer> => { const a = new Uint32Array(ab, at, k); at += 4 * k; return a; };
+    const thrR = i32(n);
+    const subjR = i32(n);
+    const idOffs = u32(idCount + 1);
+    const subOffs = u32(subCount + 1);
+    const pool = i32(poolLen);
+    const rfR = new Uint8Array(ab, at, n); at += n;
+    const ids = IdSpace.load(Buffer.from(ab, at, idBytes), idOffs, idCount); at += idBytes;
+    const subjects = IdSpace.load(Buffer.from(ab, at, subBytes), subOffs, subCount);
+    if (!ids || !subjects) return false;
+    for (let r = 0; r < n; r++) {
+      const a = thrR[r]!;
+      const sj = subjR[r]!;
+      if (a < 0 || a + 3 > poolLen || sj < -1 || sj >= subCount || rfR[r]! > 1) return false;
+      const m = pool[a + 2]!;
+      if (m < 0 || a + 3 + m > poolLen) return false;
+      if (pool[a]! < -1 || pool[a]! >= idCount || pool[a + 1]! < -1 || pool[a + 1]! >= idCount) return false;
+      for (let k = 0; k < m; k++) { const v = pool[a + 3 + k]!; if (v < 0 || v >= idCount) return false; }
+    }
+    this.thrR = thrR; this.subjR = subjR; this.rfR = rfR; this.pool = pool; this.poolUsed = poolLen;
+    this.idSpace = ids; this.subjSpace = subjects;
+    return true;
   }
 
   /** Takes in a record of `uid`, checked (CRC), at b[p, end) (the file's offset `base` is b[0]); its
    *  identity as written at b[idAt, keys). */
   set(uid: number, base: number, b: Buffer, p: number, keys: number, end: number, idAt: number): void {
     let r = this.row(uid);
+    if (r >= 0 && this.thr) this.threadsFirst(); // the block's numbers for this row would be another record's
     if (r < 0) {
       r = this.rows++;
       this.setRow(uid, r);
@@ -664,6 +779,7 @@ export class SlotTable {
    *  References], -1 for none; worked out from the record's bytes at the first ask (no string made).
    *  -1 also when the record's bytes cannot be had (`bytesOf`): the caller parses the message. */
   threadRow(r: number): number {
+    if (this.thr) this.threadsFirst();
     const have = this.thrR[r]!;
     if (have >= 0) return have;
     const b = this.bytesOf(r);
@@ -675,12 +791,12 @@ export class SlotTable {
     for (let k = 0; k < 3; k++) if (b[p++] !== 0) { skipStr(); skipStr(); skipStr(); } // from, to, cc
     let mid = -1;
     const midLen = b.readUInt32LE(p); p += 4;
-    if (midLen !== NULL) { mid = this.ids.intern(b, p, p + midLen); p += midLen; }
+    if (midLen !== NULL) { mid = this.idSpace.intern(b, p, p + midLen); p += midLen; }
     const nIrt = b.readUInt32LE(p); p += 4;
     let irt = -1;
     for (let k = 0; k < nIrt; k++) {
       const len = b.readUInt32LE(p); p += 4;
-      if (k === 0) irt = this.ids.intern(b, p, p + len);
+      if (k === 0) irt = this.idSpace.intern(b, p, p + len);
       p += len;
     }
     const nRefs = b.readUInt32LE(p); p += 4;
@@ -691,7 +807,7 @@ export class SlotTable {
     this.pool[at + 2] = nRefs;
     for (let k = 0; k < nRefs; k++) {
       const len = b.readUInt32LE(p); p += 4;
-      this.pool[at + 3 + k] = this.ids.intern(b, p, p + len);
+      this.pool[at + 3 + k] = this.idSpace.intern(b, p, p + len);
       p += len;
     }
     this.poolUsed = at + 3 + nRefs;
@@ -705,13 +821,14 @@ export class SlotTable {
    *  worked out from the record at the first ask and kept; -2 when the record's bytes cannot be had
    *  (`bytesOf`): the caller parses the message. */
   subjectRow(r: number): number {
+    if (this.thr) this.threadsFirst();
     const have = this.subjR[r]!;
     if (have !== -2) return have;
     const b = this.bytesOf(r);
     if (!b) return -2;
     const k = subjectKey(subjectAt(b, this.keysR[r]!));
     this.rfR[r] = k.replyOrForward ? 1 : 0;
-    return (this.subjR[r] = k.key === '' ? -1 : this.subjects.internString(k.key));
+    return (this.subjR[r] = k.key === '' ? -1 : this.subjSpace.internString(k.key));
   }
 
   replyOrForward(r: number): boolean { return this.rfR[r] === 1; }
@@ -732,15 +849,15 @@ export class SlotTable {
       this.thrR = this.thrR.slice(0, n); this.subjR = this.subjR.slice(0, n); this.rfR = this.rfR.slice(0, n);
     }
     if (this.pool.length > this.poolUsed) this.pool = this.pool.slice(0, this.poolUsed);
-    this.ids.trim();
-    this.subjects.trim();
+    this.idSpace.trim();
+    this.subjSpace.trim();
   }
 
   /** Memory held by the columns and ID numbers (not the records' bytes: `heldBytes`), for the budget:
    *  typed arrays at their allocated length, JS arrays at 8 bytes a slot plus their strings. */
   get columnBytes(): number {
     return 512 + this.uidR.length * 49 + this.rowOf.length * 4 + (this.far?.size ?? 0) * 40 + this.idStr.length * 8 + this.idStrBytes +
-      this.decodedR.length * 8 + this.pool.length * 4 + this.ids.bytes + this.subjects.bytes + this.chunks.size * 96 + this.segs.length * 96;
+      this.decodedR.length * 8 + this.pool.length * 4 + this.idSpace.bytes + this.subjSpace.bytes + this.chunks.size * 96 + this.segs.length * 96;
   }
 
   keys(): number[] {
@@ -776,28 +893,38 @@ interface Shared {
 }
 
 /** A compacted file of these records (each framed, its CRC checked or just made; one per UID):
- *  header, the records' columns (none where typed arrays are not little endian), the records. */
-export function compactedFile(uidValidity: number, recs: readonly Buffer[]): Buffer {
-  const n = LE ? recs.length : 0;
-  const bodyFrom = HEAD_LEN + n * COL_ROW;
-  let size = bodyFrom;
-  for (const rec of recs) size += rec.length;
-  const out = Buffer.allocUnsafe(size);
+ *  header, the records' columns (none where typed arrays are not little endian), their threading and
+ *  base subject numbers (none when the file would be over `cap` with them), the records. */
+export function compactedFile(uidValidity: number, recs: readonly Buffer[], cap = Infinity): Buffer {
+  let bodyLen = 0;
+  for (const rec of recs) bodyLen += rec.length;
+  const body = Buffer.allocUnsafe(bodyLen);
   const t = new SlotTable();
-  let at = bodyFrom;
+  let at = 0;
   for (const rec of recs) {
-    rec.copy(out, at);
-    if (n) t.set(rec.readUInt32LE(12), at, rec, 0, 20 + rec.readUInt32LE(16), rec.length, 20);
+    rec.copy(body, at);
+    t.set(rec.readUInt32LE(12), at, rec, 0, 20 + rec.readUInt32LE(16), rec.length, 20);
     at += rec.length;
   }
-  if (n) t.writeColumns(out, HEAD_LEN);
+  t.addSegment(0, body);
+  const n = LE && t.rows === recs.length ? recs.length : 0; // (one record per UID: as callers give them)
+  let threads = n ? t.threadsBlock() : null;
+  if (threads && HEAD_LEN + n * COL_ROW + threads.length + bodyLen > cap) threads = null; // within the cap without it
+  const colEnd = HEAD_LEN + n * COL_ROW;
+  const bodyFrom = colEnd + (threads?.length ?? 0);
+  const out = Buffer.allocUnsafe(bodyFrom + bodyLen);
+  if (n) t.writeColumns(out, HEAD_LEN, bodyFrom);
+  threads?.copy(out, colEnd);
+  body.copy(out, bodyFrom);
   HEAD.copy(out, 0);
   out.writeUInt32LE(uidValidity >>> 0, 8);
   out.writeUInt32LE(n, 12);
-  out.writeUInt32LE(crc32(out.subarray(HEAD_LEN, bodyFrom)), 16);
-  out.writeUInt32LE(size - bodyFrom, 20);
-  out.writeUInt32LE(crc32(out.subarray(bodyFrom)), 24);
-  out.writeUInt32LE(crc32(out.subarray(0, 28)), 28);
+  out.writeUInt32LE(crc32(out.subarray(HEAD_LEN, colEnd)), 16);
+  out.writeUInt32LE(threads?.length ?? 0, 20);
+  out.writeUInt32LE(crc32(out.subarray(colEnd, bodyFrom)), 24);
+  out.writeUInt32LE(bodyLen, 28);
+  out.writeUInt32LE(crc32(body), 32);
+  out.writeUInt32LE(crc32(out.subarray(0, 36)), 36);
   return out;
 }
 
@@ -949,12 +1076,14 @@ export class KeysFile {
       if (sh.uidValidity) this.scan(HEAD1_LEN, size, 0, 0, 0);
       return;
     }
-    if (got < HEAD_LEN || !head.subarray(0, 8).equals(HEAD) || crc32(head.subarray(0, 28)) !== head.readUInt32LE(28)) return;
+    if (got < HEAD_LEN || !head.subarray(0, 8).equals(HEAD) || crc32(head.subarray(0, 36)) !== head.readUInt32LE(36)) return;
     const uidValidity = head.readUInt32LE(8);
     const n = head.readUInt32LE(12);
-    const bodyFrom = HEAD_LEN + n * COL_ROW;
-    const bodyEnd = bodyFrom + head.readUInt32LE(20);
-    const bodyCrc = head.readUInt32LE(24);
+    const colEnd = HEAD_LEN + n * COL_ROW;
+    const thrLen = head.readUInt32LE(20);
+    const bodyFrom = colEnd + thrLen;
+    const bodyEnd = bodyFrom + head.readUInt32LE(28);
+    const bodyCrc = head.readUInt32LE(32);
     if (!uidValidity) return;
     sh.uidValidity = uidValidity;
     sh.version = 2;
@@ -967,7 +1096,7 @@ export class KeysFile {
     if (n > 0 && sh.ino !== sh.distrust) {
       const block = Buffer.allocUnsafeSlow(n * COL_ROW); // its own memory, at an 8-byte boundary: the columns are views of it
       if (this.readAt(block, HEAD_LEN) === block.length && crc32(block) === head.readUInt32LE(16) &&
-          sh.map.loadColumns(block, n, bodyFrom, bodyEnd, bodyCrc)) {
+          sh.map.loadColumns(block, n, bodyFrom, bodyEnd, bodyCrc, { from: colEnd, len: thrLen, crc: head.readUInt32LE(24) })) {
         sh.indexed = bodyEnd;
         sh.bodyLen = bodyEnd - bodyFrom;
         if (size > bodyEnd) this.scan(bodyEnd, size, 0, 0, 0);
@@ -1196,7 +1325,7 @@ export class KeysFile {
       total += rec.length + COL_ROW;
     }
     killPoint('facts-keys-compact-before');
-    replaceFileSync(this.opts.dir, basename(this.path), compactedFile(uidValidity, recs), { sync: false });
+    replaceFileSync(this.opts.dir, basename(this.path), compactedFile(uidValidity, recs, cap), { sync: false });
     killPoint('facts-keys-compacted');
     this.reset();
   }

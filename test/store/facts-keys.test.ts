@@ -43,7 +43,7 @@ function plain(f: MessageFacts): MessageFacts {
 const collect = async (it: AsyncIterable<MessageFacts>): Promise<MessageFacts[]> => (await collectAll(it)).map(plain);
 
 /** Where the records of a keys file start: after the header (and a compacted file's columns). */
-const bodyStart = (b: Buffer): number => (b.subarray(0, 8).toString('latin1') === 'DMFKEYS2' ? 32 + 40 * b.readUInt32LE(12) : 16);
+const bodyStart = (b: Buffer): number => (b.subarray(0, 8).toString('latin1') === 'DMFKEYS2' ? 40 + 40 * b.readUInt32LE(12) + b.readUInt32LE(20) : 16);
 
 const many = (n: number) => new Map(Array.from({ length: n }, (_, i) => [i + 1, {
   bytes: Buffer.from(crlf(`From: "U ${i}" <u${i}@example.com>\nTo: t${i}@x.org\nSubject: Re: message ${i}\nDate: ${1 + (i % 28)} Jan 2024 10:00:00 +0100\nMessage-ID: <${i}@x>\nReferences: <${i - 1}@x> <${i - 2}@x>\n\nbody ${i}\n`)),
