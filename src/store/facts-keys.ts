@@ -468,6 +468,8 @@ export class SlotTable {
   /** A compacted file's threads block not read yet (read at the first need of a row's threading or
    *  subject numbers, before any is worked out: its numbers are those of its ID spaces). */
   private thr: { from: number; len: number; crc: number } | null = null;
+  /** Rows taken from a columns block (loadColumns): those a threads block describes. */
+  private colRows = 0;
 
   /** The IDs of this table's records as numbers. */
   get ids(): IdSpace { this.threadsFirst(); return this.idSpace; }
@@ -560,6 +562,7 @@ export class SlotTable {
     this.rfR = new Uint8Array(n);
     this.body = { from: bodyFrom, end: bodyEnd, crc: bodyCrc, state: 'unread' };
     this.thr = thr && thr.len ? thr : null;
+    this.colRows = n;
     return true;
   }
 
@@ -605,10 +608,10 @@ export class SlotTable {
   }
 
   /** Rows' threading and subject numbers from a threads block (`threadsBlock`; its CRC held, at an
-   *  8-byte boundary) for the `rows` rows loadColumns took: used in place. False (nothing taken) when a
+   *  8-byte boundary) for the rows loadColumns took: used in place. False (nothing taken) when a
    *  number is out of its range. */
   loadThreads(block: Buffer): boolean {
-    const n = this.rows;
+    const n = this.colRows;
     if (!n || block.byteOffset % 8 || block.length < 20) return false;
     const ab = block.buffer as ArrayBuffer;
     const o = block.byteOffset;
@@ -640,7 +643,12 @@ export class SlotTable {
       if (pool[a]! < -1 || pool[a]! >= idCount || pool[a + 1]! < -1 || pool[a + 1]! >= idCount) return false;
       for (let k = 0; k < m; k++) { const v = pool[a + 3 + k]!; if (v < 0 || v >= idCount) return false; }
     }
-    this.thrR = thrR; this.subjR = subjR; this.rfR = rfR; this.pool = pool; this.poolUsed = poolLen;
+    if (this.rows === n) {
+      this.thrR = thrR; this.subjR = subjR; this.rfR = rfR;
+    } else { // rows added since (appended records: none worked out yet, threadRow reads this block first)
+      this.thrR.set(thrR); this.subjR.set(subjR); this.rfR.set(rfR);
+    }
+    this.pool = pool; this.poolUsed = poolLen;
     this.idSpace = ids; this.subjSpace = subjects;
     return true;
   }
