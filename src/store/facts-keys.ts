@@ -4,26 +4,53 @@
 // reads a few MB in one read instead of every record's ENVELOPE, BODYSTRUCTURE and header fields, and
 // decodes no JSON.
 //
-//   header   `DMFKEYS1` u32 UIDVALIDITY u32 0                               (16 bytes, little endian)
+//   header   `DMFKEYS2` u32 UIDVALIDITY, u32 n, u32 crc32(columns), u32 T, u32 crc32(threads),
+//            u32 B, u32 crc32(body), u32 crc32(the header's first 36 bytes)        (40 bytes, little endian)
+//   columns  n rows (SlotTable.writeColumns): f64 sentDate[n], identity pair a[n], b[n] (NaN: another
+//            form), u32 uid[n], record place[n], record CRC[n], u16 keys offset[n], record length[n]
+//   threads  T bytes (SlotTable.threadsBlock): each row's Message-ID, first In-Reply-To and References
+//            as numbers of an ID space (its IDs' bytes and places), each row's base subject as a number
+//            of another, reply flags
+//   body     B bytes: the n records (in row order), framed as below
+//   then     records appended since the compaction that wrote the file
 //   record   u32 MAGIC, u32 payload length, u32 crc32(payload), payload
 //   payload  u32 uid, str identity, f64 sentDate, f64 sentDay (NaN: null), nstr dateHeader, nstr subject,
 //            addr from, addr to, addr cc, nstr messageId, list inReplyTo, list references
 //            str = u32 byte length + UTF-8; nstr = str, or u32 0xffffffff for null;
 //            addr = u8 0 (null) | u8 1 nstr name, nstr mailbox, nstr domain; list = u32 n, n × str
 //
-// Append-only like the text file: a later record of a UID replaces an earlier one, and a record is
-// believed only when its CRC holds, the file's UIDVALIDITY is the mailbox's and its identity is the
-// message's now. Every record starts with MAGIC, so a record torn by kill -9 (or any garbage) is skipped
-// by looking for the next MAGIC whose record's CRC holds: an appender never has to repair the file. The
-// header is only ever written by an atomic replace (new file, other UIDVALIDITY, compaction).
+// Only a compaction (KeysFile.compact: atomic replace) writes a header, columns, threads and body; an
+// appender adds records. A reader believes each part only by its CRC: the header by its own (else
+// nothing of the file is believed, and a writable handle rewrites it); the columns by theirs (they are
+// then the table: SORT (DATE) reads header and columns, nothing else — one read, one CRC call, no
+// per-record work); the threads block by its own, read at the first THREAD (else the numbers are worked
+// out from the records); the body by its one CRC, read whole when many records are wanted (wantAll),
+// else record by record, each then by its own CRC. A body whose CRC fails, or columns that fail, send
+// the reader back to the records' own CRCs (the body scanned as below); records found elsewhere than
+// the columns say (the file changed in place) make the next read ignore the columns (`distrust`).
+// A file shorter than its header says is scanned record by record. The first format (`DMFKEYS1`
+// u32 UIDVALIDITY u32 0, then records) is still read, record by record, and rewritten compacted by
+// the next writable handle that closes after looking at it; so is a file whose records outside its
+// checked body (appends) pass 64 KB and an eighth of that body (`loose`, `tidy`): a mailbox filled
+// from scratch is compacted at the end of the session that filled it. Columns are written and read
+// as the machine's typed arrays, so only where those are little endian (elsewhere: none, the body
+// is scanned).
+//
+// Append-only between compactions: a later record of a UID replaces an earlier one, and a record is
+// believed only when its CRC (or its body's) holds, the file's UIDVALIDITY is the mailbox's and its
+// identity is the message's now. Every record starts with MAGIC, so a record torn by kill -9 (or any
+// garbage) is skipped by looking for the next MAGIC whose record's CRC holds: an appender never has to
+// repair the file.
 //
 // Same trust rules as the text file (opened with O_NOFOLLOW, used and appended to only when it is a
 // plain file of ours with one link that no one else may write; created by replaceFileSync in a trusted
-// directory), same cap and compaction rules, not fsynced (a cache). The whole file is read at the first
-// lookup (one read; the records are checked then and decoded only when asked for), and kept per process
+// directory), same cap and compaction rules, not fsynced (a cache). What the first lookup needs is read
+// then (header and columns; a first-format file or one without columns whole, in one read, its records
+// checked then; the threads block and the body when asked for), records decoded only when asked for; kept per process
 // in a `ProcessCache` entry (`cache` below) for the next handle, within the process's budget: while no
 // handle holds it, as columns only (SlotTable.idle: the records' places, CRC verdicts, dates, identities,
-// ID and base-subject numbers), a record read again when asked and believed only if it is the one checked.
+// ID and base-subject numbers), a record read again when asked and believed only if it is the one checked
+// (magic, length, CRC and UID as kept, well formed).
 import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { basename } from 'node:path';
