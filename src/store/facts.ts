@@ -512,8 +512,9 @@ export async function mailboxKeyColumns(cache: FactsFile | null, source: FactsSo
   /** Per message while filling: where its numbers are in the table's pool (>= 0), or -1 - its index in `parsedRefs`. */
   const at = new Int32Array(th ? n : 0);
   const table = cache?.keys.table(source.state.uidValidity, true) ?? null;
-  const ids = table?.ids ?? new IdSpace();
-  const subjects = table?.subjects ?? new IdSpace();
+  // (Asked for only when needed: a compacted file's threads block is read when they are.)
+  const ids = (th && table?.ids) || new IdSpace();
+  const subjects = (sj && table?.subjects) || new IdSpace();
   const rest: number[] = [];
   const restAt: number[] = [];
   if (table) {
