@@ -206,21 +206,39 @@ function decodeKeys(b: Buffer, p: number, end: number): KeysRecord {
 /** Whether the keys of a payload (at `p`, up to `end`) are well formed, without making a string: a
  *  record indexed once passed this, so its lazy decoding (LazyKeys) cannot fail later. */
 function wellFormed(b: Buffer, p: number, end: number): boolean {
-  const u32 = (): number => { if (p + 4 > end) throw new Error('short'); const v = b.readUInt32LE(p); p += 4; return v; };
-  const skip = (k: number): void => { if (p + k > end) throw new Error('short'); p += k; };
-  const nstr = (): void => { const len = u32(); if (len !== NULL) skip(len); };
-  const addr = (): void => { skip(1); if (b[p - 1] !== 0) { nstr(); nstr(); nstr(); } };
-  const list = (): void => { const n = u32(); if (n > (end - p) / 4) throw new Error('bad list'); for (let i = 0; i < n; i++) skip(u32()); };
-  try {
-    skip(16);
-    nstr(); nstr();
-    addr(); addr(); addr();
-    nstr();
-    list(); list();
-    return p === end;
-  } catch {
-    return false;
+  // Straight-line (no closure, no exception): run for every record taken in. Each step: a u32 length
+  // (0xffffffff: null where a string may be null) and the bytes it counts, never past `end`.
+  p += 16; // sentDate, sentDay
+  for (let k = 0; k < 8; k++) {
+    if (k >= 2 && k <= 4) { // from, to, cc: u8 0 | u8 1 + three nstr
+      if (p >= end) return false;
+      if (b[p++] === 0) continue;
+      for (let j = 0; j < 3; j++) {
+        if (p + 4 > end) return false;
+        const len = b.readUInt32LE(p);
+        p += 4;
+        if (len !== NULL) { if (len > end - p) return false; p += len; }
+      }
+      continue;
+    }
+    if (p + 4 > end) return false;
+    const len = b.readUInt32LE(p);
+    p += 4;
+    if (k < 6) { // dateHeader, subject, messageId (k = 5): nstr
+      if (len !== NULL) { if (len > end - p) return false; p += len; }
+      continue;
+    }
+    // inReplyTo, references: u32 n, n × str
+    if (len > (end - p) / 4) return false;
+    for (let i = 0; i < len; i++) {
+      if (p + 4 > end) return false;
+      const l = b.readUInt32LE(p);
+      p += 4;
+      if (l > end - p) return false;
+      p += l;
+    }
   }
+  return p === end;
 }
 
 /** The subject of a well-formed record whose keys start at b[p]. */
