@@ -487,6 +487,47 @@ describe('facts keys file', () => {
     expect(await readBack()).toEqual({ known: uids, answers: truth, loads: 0 });
   });
 
+  it('finds rows of sparse and very large UIDs (compacted, first format, appended)', async () => {
+    dir = tempDir();
+    const uids = [1, 2, 70_000, 3_000_000_000, 4_294_967_294];
+    const msgs = new Map(uids.map((u, i) => [u, { bytes: Buffer.from(crlf(`Subject: s${i}\nDate: ${i + 1} Jan 2024 10:00:00 +0000\nMessage-ID: <${i}@x>\n\nb\n`)), identity: `${i}.${u}` }]));
+    const truth = await collect(factsFromBytes(memorySource(msgs), uids, KEYS));
+    const w = new FactsFile({ dir, name: 'x.facts', writable: true });
+    await collect(mailboxFacts(w, memorySource(msgs), uids, KEYS));
+    w.close();
+    const path = join(dir, 'x.facts.sk');
+    const read = () => {
+      processCaches.dropIdle();
+      const k = new KeysFile({ dir, name: 'x.facts.sk', writable: false });
+      const got = uids.map((u, i) => { const f = k.lookup(u, `${i}.${u}`, 7, false); return f && plain(f); });
+      expect(k.lookup(3, '9.9', 7, false)).toBeUndefined();
+      expect(k.lookup(3_000_000_001, '9.9', 7, false)).toBeUndefined();
+      k.close();
+      return got;
+    };
+    expect(readFileSync(path).subarray(0, 8).toString('latin1')).toBe('DMFKEYS2');
+    expect(read()).toEqual(truth);
+    writeFileSync(path + '.new', firstFormat(readFileSync(path)), { mode: 0o600 });
+    renameSync(path + '.new', path);
+    expect(read()).toEqual(truth);
+    // Rows appended after a compacted file's columns: a new large UID, and one of them re-recorded.
+    const more = new Map(msgs);
+    more.set(4_000_000_000, { bytes: Buffer.from(crlf('Subject: late\nMessage-ID: <late@x>\n\nb\n')), identity: '9.4000000000' });
+    more.set(70_000, { bytes: Buffer.from(crlf('Subject: again\nMessage-ID: <again@x>\n\nb\n')), identity: '7.7' });
+    const c = new FactsFile({ dir, name: 'y.facts', writable: true });
+    await collect(mailboxFacts(c, memorySource(msgs), uids, KEYS)); // compacted: its first write
+    c.close();
+    const a = new FactsFile({ dir, name: 'y.facts', writable: true });
+    await collect(mailboxFacts(a, memorySource(more), [4_000_000_000, 70_000], KEYS)); // appended
+    a.close();
+    processCaches.dropIdle();
+    const all = [...more.keys()].sort((x, y) => x - y);
+    const k = new KeysFile({ dir, name: 'y.facts.sk', writable: false });
+    expect(all.map((u) => { const f = k.lookup(u, more.get(u)!.identity, 7, false); return f && plain(f); })).toEqual(
+      await collect(factsFromBytes(memorySource(more), all, KEYS)));
+    k.close();
+  });
+
   it('stays under its cap and drops expunged messages when it compacts', async () => {
     dir = tempDir();
     const msgs = many(300);
