@@ -49,7 +49,7 @@
 // checked then; the threads block and the body when asked for), records decoded only when asked for; kept per process
 // in a `ProcessCache` entry (`cache` below) for the next handle, within the process's budget: while no
 // handle holds it, as columns only (SlotTable.idle: the records' places, CRC verdicts, dates, identities,
-// ID and base-subject numbers), a record read again when asked and believed only if it is the one checked
+// ID and base-subject numbers — those a threads block gave are read again from it), a record read again when asked and believed only if it is the one checked
 // (magic, length, CRC and UID as kept, well formed).
 import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
@@ -515,6 +515,8 @@ export class SlotTable {
   private thr: { from: number; len: number; crc: number } | null = null;
   /** Rows taken from a columns block (loadColumns): those a threads block describes. */
   private colRows = 0;
+  /** Where the file's threads block is, once its numbers were taken (`idle` drops them: read again). */
+  private thrBlock: { from: number; len: number; crc: number } | null = null;
 
   /** The IDs of this table's records as numbers. */
   get ids(): IdSpace { this.threadsFirst(); return this.idSpace; }
@@ -530,7 +532,7 @@ export class SlotTable {
     let b = this.source?.(t.from, t.len) ?? null;
     if (!b || b.length !== t.len || crc32(b) !== t.crc) return;
     if (b.byteOffset % 8) { const c = Buffer.allocUnsafeSlow(b.length); b.copy(c); b = c; }
-    this.loadThreads(b);
+    if (this.loadThreads(b)) this.thrBlock = t;
   }
 
   private pool = new Int32Array(1024);
@@ -895,6 +897,20 @@ export class SlotTable {
     this.decodedR = [];
     this.bulk = false;
     if (this.body?.state === 'ok') this.body.state = 'unread';
+    if (this.thrBlock) {
+      // Numbers that came from the file's threads block: not kept (most of an idle entry's size), read
+      // again (one read, one CRC) at the next need; those of rows appended since are worked out again.
+      this.thr = this.thrBlock;
+      this.thrBlock = null;
+      const n = this.rows;
+      this.thrR = new Int32Array(n).fill(-1);
+      this.subjR = new Int32Array(n).fill(-2);
+      this.rfR = new Uint8Array(n);
+      this.pool = new Int32Array(0);
+      this.poolUsed = 0;
+      this.idSpace = new IdSpace();
+      this.subjSpace = new IdSpace();
+    }
     const n = this.rows;
     if (this.uidR.length > n) {
       this.uidR = this.uidR.slice(0, n); this.atR = this.atR.slice(0, n); this.keysR = this.keysR.slice(0, n); this.endR = this.endR.slice(0, n);
