@@ -4,10 +4,12 @@
 // reads a few MB in one read instead of every record's ENVELOPE, BODYSTRUCTURE and header fields, and
 // decodes no JSON.
 //
-//   header   `DMFKEYS2` u32 UIDVALIDITY, u32 n, u32 crc32(columns), u32 T, u32 crc32(threads),
-//            u32 B, u32 crc32(body), u32 crc32(the header's first 36 bytes)        (40 bytes, little endian)
-//   columns  n rows (SlotTable.writeColumns): f64 sentDate[n], identity pair a[n], b[n] (NaN: another
-//            form), u32 uid[n], record place[n], record CRC[n], u16 keys offset[n], record length[n]
+//   header   `DMFKEYS2` u32 UIDVALIDITY, u32 n, u32 C, u32 crc32(columns), u32 T, u32 crc32(threads),
+//            u32 B, u32 crc32(body), u32 0, u32 crc32(the header's first 44 bytes)  (48 bytes, little endian)
+//   columns  C bytes, n rows (SlotTable.columnsBlock): f64 sentDate[n], identity pair a[n], b[n] (NaN:
+//            another form), u32 uid[n], record place[n], record CRC[n], u16 keys offset[n], record
+//            length[n]; then, when some identity is not two numbers (maildir), u32 place[n + 1] and
+//            those identities' UTF-8 bytes (a row of two numbers: empty)
 //   threads  T bytes (SlotTable.threadsBlock): each row's Message-ID, first In-Reply-To and References
 //            as numbers of an ID space (its IDs' bytes and places), each row's base subject as a number
 //            of another, reply flags
@@ -70,7 +72,7 @@ const HEAD1 = Buffer.from('DMFKEYS1', 'latin1');
 const HEAD1_LEN = 16;
 /** The compacted format (see the top of this file): header, columns, one checked body, then appends. */
 const HEAD = Buffer.from('DMFKEYS2', 'latin1');
-const HEAD_LEN = 40;
+const HEAD_LEN = 48;
 /** Bytes a row takes in the columns block: f64 sentDate, pa, pb; u32 uid, place, CRC; u16 keys, end. */
 const COL_ROW = 40;
 /** Columns are written and read as the machine's typed arrays: only where those are little endian
@@ -579,7 +581,18 @@ export class SlotTable {
    * The columns are used in place (views of `block`, which must start at an 8-byte boundary).
    */
   loadColumns(block: Buffer, n: number, bodyFrom: number, bodyEnd: number, bodyCrc: number, thr: { from: number; len: number; crc: number } | null): boolean {
-    if (this.rows || !LE || block.byteOffset % 8 || block.length !== n * COL_ROW) return false;
+    if (this.rows || !LE || block.byteOffset % 8 || block.length < n * COL_ROW) return false;
+    // After the fixed part, when some identity is not two numbers: u32 places[n + 1] and the UTF-8 bytes
+    // of each such row's identity (rows of two numbers: empty).
+    let strs: { offs: Uint32Array; from: number } | null = null;
+    if (block.length > n * COL_ROW) {
+      const from = n * COL_ROW + 4 * (n + 1);
+      if (from > block.length) return false;
+      const offs = new Uint32Array(block.buffer, block.byteOffset + n * COL_ROW, n + 1);
+      if (offs[0] !== 0 || offs[n]! > block.length - from) return false;
+      for (let r = 0; r < n; r++) if (offs[r + 1]! < offs[r]!) return false;
+      strs = { offs, from };
+    }
     this.rows = n; // while the UID index is made (its dense part is sized by rows)
     const ab = block.buffer as ArrayBuffer;
     const o = block.byteOffset;
@@ -604,6 +617,14 @@ export class SlotTable {
       this.setRow(uidR[r]!, r);
     }
     this.dateR = dateR; this.paR = paR; this.pbR = pbR; this.uidR = uidR; this.atR = atR; this.crcR = crcR; this.keysR = keysR; this.endR = endR;
+    if (strs) {
+      for (let r = 0; r < n; r++) {
+        if (!Number.isNaN(paR[r]!)) continue;
+        const id = block.toString('utf8', strs.from + strs.offs[r]!, strs.from + strs.offs[r + 1]!);
+        this.idStr[r] = id;
+        this.idStrBytes += 24 + 2 * id.length;
+      }
+    }
     this.thrR = new Int32Array(n).fill(-1);
     this.subjR = new Int32Array(n).fill(-2);
     this.rfR = new Uint8Array(n);
@@ -613,9 +634,19 @@ export class SlotTable {
     return true;
   }
 
-  /** The columns block of rows 0..rows-1 (loadColumns' layout; places moved by `shift`), written at out[at]. */
-  writeColumns(out: Buffer, at: number, shift = 0): void {
+  /** The columns block of rows 0..rows-1 (loadColumns' layout; places moved by `shift`): the fixed part,
+   *  then, when a row's identity is not two numbers, every row's identity place and those identities. */
+  columnsBlock(shift: number): Buffer {
     const n = this.rows;
+    let strBytes = 0;
+    let any = false;
+    for (let r = 0; r < n; r++) {
+      const id = this.idStr[r];
+      if (id !== undefined) { any = true; strBytes += Buffer.byteLength(id, 'utf8'); }
+    }
+    const fixed = n * COL_ROW;
+    const out = Buffer.alloc(any ? fixed + 4 * (n + 1) + strBytes : fixed);
+    let at = 0;
     const put = (a: Float64Array | Uint32Array | Uint16Array): void => {
       const b = Buffer.from(a.buffer, a.byteOffset, n * a.BYTES_PER_ELEMENT);
       b.copy(out, at);
@@ -625,6 +656,17 @@ export class SlotTable {
     for (let r = 0; r < n; r++) out.writeUInt32LE(this.atR[r]! + shift, at + 4 * r);
     at += 4 * n;
     put(this.crcR); put(this.keysR); put(this.endR);
+    if (any) {
+      let p = fixed + 4 * (n + 1);
+      const from = p;
+      out.writeUInt32LE(0, fixed);
+      for (let r = 0; r < n; r++) {
+        const id = this.idStr[r];
+        if (id !== undefined) p += out.write(id, p, 'utf8');
+        out.writeUInt32LE(p - from, fixed + 4 * (r + 1));
+      }
+    }
+    return out;
   }
 
   /**
@@ -977,23 +1019,27 @@ export function compactedFile(uidValidity: number, recs: readonly Buffer[], cap 
   }
   t.addSegment(0, body);
   const n = LE && t.rows === recs.length ? recs.length : 0; // (one record per UID: as callers give them)
+  const cols = n ? t.columnsBlock(0) : Buffer.alloc(0);
   let threads = n ? t.threadsBlock() : null;
-  if (threads && HEAD_LEN + n * COL_ROW + threads.length + bodyLen > cap) threads = null; // within the cap without it
-  const colEnd = HEAD_LEN + n * COL_ROW;
+  if (threads && HEAD_LEN + cols.length + threads.length + bodyLen > cap) threads = null; // within the cap without it
+  const colEnd = HEAD_LEN + cols.length;
   const bodyFrom = colEnd + (threads?.length ?? 0);
   const out = Buffer.allocUnsafe(bodyFrom + bodyLen);
-  if (n) t.writeColumns(out, HEAD_LEN, bodyFrom);
+  // The records' places in this file: the columns again, moved past header, columns and threads.
+  if (n) t.columnsBlock(bodyFrom).copy(out, HEAD_LEN);
   threads?.copy(out, colEnd);
   body.copy(out, bodyFrom);
+  out.fill(0, 0, HEAD_LEN);
   HEAD.copy(out, 0);
   out.writeUInt32LE(uidValidity >>> 0, 8);
   out.writeUInt32LE(n, 12);
-  out.writeUInt32LE(crc32(out.subarray(HEAD_LEN, colEnd)), 16);
-  out.writeUInt32LE(threads?.length ?? 0, 20);
-  out.writeUInt32LE(crc32(out.subarray(colEnd, bodyFrom)), 24);
-  out.writeUInt32LE(bodyLen, 28);
-  out.writeUInt32LE(crc32(body), 32);
-  out.writeUInt32LE(crc32(out.subarray(0, 36)), 36);
+  out.writeUInt32LE(cols.length, 16);
+  out.writeUInt32LE(crc32(out.subarray(HEAD_LEN, colEnd)), 20);
+  out.writeUInt32LE(threads?.length ?? 0, 24);
+  out.writeUInt32LE(crc32(out.subarray(colEnd, bodyFrom)), 28);
+  out.writeUInt32LE(bodyLen, 32);
+  out.writeUInt32LE(crc32(body), 36);
+  out.writeUInt32LE(crc32(out.subarray(0, 44)), 44);
   return out;
 }
 
@@ -1145,14 +1191,14 @@ export class KeysFile {
       if (sh.uidValidity) this.scan(HEAD1_LEN, size, 0, 0, 0);
       return;
     }
-    if (got < HEAD_LEN || !head.subarray(0, 8).equals(HEAD) || crc32(head.subarray(0, 36)) !== head.readUInt32LE(36)) return;
+    if (got < HEAD_LEN || !head.subarray(0, 8).equals(HEAD) || crc32(head.subarray(0, 44)) !== head.readUInt32LE(44)) return;
     const uidValidity = head.readUInt32LE(8);
     const n = head.readUInt32LE(12);
-    const colEnd = HEAD_LEN + n * COL_ROW;
-    const thrLen = head.readUInt32LE(20);
+    const colEnd = HEAD_LEN + head.readUInt32LE(16);
+    const thrLen = head.readUInt32LE(24);
     const bodyFrom = colEnd + thrLen;
-    const bodyEnd = bodyFrom + head.readUInt32LE(28);
-    const bodyCrc = head.readUInt32LE(32);
+    const bodyEnd = bodyFrom + head.readUInt32LE(32);
+    const bodyCrc = head.readUInt32LE(36);
     if (!uidValidity) return;
     sh.uidValidity = uidValidity;
     sh.version = 2;
@@ -1163,9 +1209,9 @@ export class KeysFile {
       return;
     }
     if (n > 0 && sh.ino !== sh.distrust) {
-      const block = Buffer.allocUnsafeSlow(n * COL_ROW); // its own memory, at an 8-byte boundary: the columns are views of it
-      if (this.readAt(block, HEAD_LEN) === block.length && crc32(block) === head.readUInt32LE(16) &&
-          sh.map.loadColumns(block, n, bodyFrom, bodyEnd, bodyCrc, { from: colEnd, len: thrLen, crc: head.readUInt32LE(24) })) {
+      const block = Buffer.allocUnsafeSlow(colEnd - HEAD_LEN); // its own memory, at an 8-byte boundary: the columns are views of it
+      if (this.readAt(block, HEAD_LEN) === block.length && crc32(block) === head.readUInt32LE(20) &&
+          sh.map.loadColumns(block, n, bodyFrom, bodyEnd, bodyCrc, { from: colEnd, len: thrLen, crc: head.readUInt32LE(28) })) {
         sh.indexed = bodyEnd;
         sh.bodyLen = bodyEnd - bodyFrom;
         if (size > bodyEnd) this.scan(bodyEnd, size, 0, 0, 0);
@@ -1373,7 +1419,10 @@ export class KeysFile {
   private compact(state: MailboxState | null, batch: readonly { uid: number; rec: Buffer }[], cap: number): void {
     const uidValidity = state ? state.uidValidity >>> 0 : this.sh.uidValidity;
     const recs: Buffer[] = [];
-    let total = HEAD_LEN;
+    let total = HEAD_LEN + 4;
+    // What a record costs the file beyond its bytes: its columns row, its identity's place and at most
+    // its identity again (when some identity is not two numbers).
+    const cost = (rec: Buffer): number => rec.length + COL_ROW + 4 + rec.readUInt32LE(16);
     const fresh = new Map(batch.map((r) => [r.uid, r.rec]));
     if (this.sh.fd >= 0 && this.sh.uidValidity === uidValidity) {
       const t = this.sh.map;
@@ -1381,17 +1430,17 @@ export class KeysFile {
       for (let r = 0; r < t.rows; r++) {
         const uid = t.uidAt(r);
         if (fresh.has(uid) || !this.isLive(state, uid)) continue;
-        if (total + t.size(r) + COL_ROW > cap) { this.full = true; break; }
         const rec = t.bytesOf(r);
         if (!rec) continue; // not the record checked before: left out (its message is parsed again)
+        if (total + cost(rec) > cap) { this.full = true; break; }
         recs.push(rec);
-        total += t.size(r) + COL_ROW;
+        total += cost(rec);
       }
     }
     for (const rec of fresh.values()) {
-      if (total + rec.length + COL_ROW > cap) { this.full = true; break; }
+      if (total + cost(rec) > cap) { this.full = true; break; }
       recs.push(rec);
-      total += rec.length + COL_ROW;
+      total += cost(rec);
     }
     killPoint('facts-keys-compact-before');
     replaceFileSync(this.opts.dir, basename(this.path), compactedFile(uidValidity, recs, cap), { sync: false });

@@ -43,7 +43,7 @@ function plain(f: MessageFacts): MessageFacts {
 const collect = async (it: AsyncIterable<MessageFacts>): Promise<MessageFacts[]> => (await collectAll(it)).map(plain);
 
 /** Where the records of a keys file start: after the header (and a compacted file's columns). */
-const bodyStart = (b: Buffer): number => (b.subarray(0, 8).toString('latin1') === 'DMFKEYS2' ? 40 + 40 * b.readUInt32LE(12) + b.readUInt32LE(20) : 16);
+const bodyStart = (b: Buffer): number => (b.subarray(0, 8).toString('latin1') === 'DMFKEYS2' ? 48 + b.readUInt32LE(16) + b.readUInt32LE(24) : 16);
 
 /** The same file in the first format: header `DMFKEYS1`, UIDVALIDITY, 0, then the records. */
 const firstFormat = (b: Buffer): Buffer => {
@@ -403,7 +403,9 @@ describe('facts keys file', () => {
     const good = readFileSync(path);
     expect(good.subarray(0, 8).toString('latin1')).toBe('DMFKEYS2');
     expect(good.readUInt32LE(12)).toBe(40); // a row of columns per record
-    expect(good.readUInt32LE(20)).toBeGreaterThan(0); // the threads block
+    const colLen = good.readUInt32LE(16);
+    expect(colLen).toBe(40 * 40 + 4 * 41 + uids.map((u) => `id${u - 1}`).join('').length); // rows, then the identities (not two numbers)
+    expect(good.readUInt32LE(24)).toBeGreaterThan(0); // the threads block
     const body = bodyStart(good);
     const at5 = good.indexOf('message 4', body) + 8; // the digit: another base subject
     expect(at5).toBeGreaterThan(body);
@@ -435,38 +437,40 @@ describe('facts keys file', () => {
     // As written: every record from the columns, threads block and body.
     put(good);
     expect(await readBack()).toEqual({ known: uids, answers: truth, loads: 0 });
-    // A byte of uid 5's record changed (its own CRC and the body's fail): never its keys; the others'.
+    // A byte of uid 5's record changed (its own CRC and the body's fail): never its keys from those bytes;
+    // the others'. (Its columns and threading numbers are their own blocks', whose CRCs hold: THREAD and
+    // SORT (DATE) need no byte of the record, so nothing is parsed.)
     put(flip(good, at5));
     let r = await readBack();
     expect(r.answers).toEqual(truth.map((t) => (t.uid === 5 ? undefined : t)));
-    expect(r.loads).toBe(1);
+    expect(r.loads).toBe(0);
     expect((await readBack()).known).toEqual(uids.filter((u) => u !== 5)); // read again, record by record
     // The columns' CRC fails: the body is scanned (believed by its CRC: nothing lost) ...
-    put(flip(good, 40 + 3));
+    put(flip(good, 48 + 3));
     expect(await readBack()).toEqual({ known: uids, answers: truth, loads: 0 });
     // ... and with a damaged record too, that record by its own CRC.
-    put(flip(flip(good, 40 + 3), at5));
+    put(flip(flip(good, 48 + 3), at5));
     r = await readBack();
     expect(r.known).toEqual(uids.filter((u) => u !== 5));
     expect(r.answers).toEqual(truth.map((t) => (t.uid === 5 ? undefined : t)));
     // The threads block's CRC fails (a number in its pool changed, still in range): the numbers are
     // worked out from the records.
-    const thr = 40 + 40 * 40;
+    const thr = 48 + colLen;
     const pool = thr + 20 + 4 * (2 * 40 + good.readUInt32LE(thr) + 1 + good.readUInt32LE(thr + 8) + 1);
     expect(good.readInt32LE(pool)).toBe(0); // row 0's Message-ID number (1: another ID's)
     put(flip(good, pool, 1));
     expect(await readBack()).toEqual({ known: uids, answers: truth, loads: 0 });
     // A header whose own CRC fails (here: its body CRC changed): nothing believed.
     const badHead = Buffer.from(good);
-    badHead.writeUInt32LE((good.readUInt32LE(32) ^ 1) >>> 0, 32);
+    badHead.writeUInt32LE((good.readUInt32LE(36) ^ 1) >>> 0, 36);
     put(badHead);
     expect(await readBack()).toEqual({ known: [], answers: uids.map(() => undefined), loads: 40 });
     // A header that does not describe its body (body CRC wrong, header CRC made right): each record by
     // its own CRC — the damaged one is not believed.
     const wrongBody = flip(good, at5);
-    wrongBody.writeUInt32LE((good.readUInt32LE(32) ^ 1) >>> 0, 32);
-    wrongBody.writeUInt32LE(crc32(wrongBody.subarray(0, 36)), 36);
-    put(flip(wrongBody, 40 + 3)); // columns not believed either: the body is scanned
+    wrongBody.writeUInt32LE((good.readUInt32LE(36) ^ 1) >>> 0, 36);
+    wrongBody.writeUInt32LE(crc32(wrongBody.subarray(0, 44)), 44);
+    put(flip(wrongBody, 48 + 3)); // columns not believed either: the body is scanned
     r = await readBack();
     expect(r.known).toEqual(uids.filter((u) => u !== 5));
     // Torn inside the body (shorter than its header says): the whole records before the cut.
