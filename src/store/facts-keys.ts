@@ -4,27 +4,57 @@
 // reads a few MB in one read instead of every record's ENVELOPE, BODYSTRUCTURE and header fields, and
 // decodes no JSON.
 //
-//   header   `DMFKEYS1` u32 UIDVALIDITY u32 0                               (16 bytes, little endian)
+//   header   `DMFKEYS2` u32 UIDVALIDITY, u32 n, u32 C, u32 crc32(columns), u32 T, u32 crc32(threads),
+//            u32 B, u32 crc32(body), u32 0, u32 crc32(the header's first 44 bytes)  (48 bytes, little endian)
+//   columns  C bytes, n rows (SlotTable.columnsBlock): f64 sentDate[n], identity pair a[n], b[n] (NaN:
+//            another form), u32 uid[n], record place[n], record CRC[n], u16 keys offset[n], record
+//            length[n]; then, when some identity is not two numbers (maildir), u32 place[n + 1] and
+//            those identities' UTF-8 bytes (a row of two numbers: empty)
+//   threads  T bytes (SlotTable.threadsBlock): each row's Message-ID, first In-Reply-To and References
+//            as numbers of an ID space (its IDs' bytes and places), each row's base subject as a number
+//            of another, reply flags
+//   body     B bytes: the n records (in row order), framed as below
+//   then     records appended since the compaction that wrote the file
 //   record   u32 MAGIC, u32 payload length, u32 crc32(payload), payload
 //   payload  u32 uid, str identity, f64 sentDate, f64 sentDay (NaN: null), nstr dateHeader, nstr subject,
 //            addr from, addr to, addr cc, nstr messageId, list inReplyTo, list references
 //            str = u32 byte length + UTF-8; nstr = str, or u32 0xffffffff for null;
 //            addr = u8 0 (null) | u8 1 nstr name, nstr mailbox, nstr domain; list = u32 n, n × str
 //
-// Append-only like the text file: a later record of a UID replaces an earlier one, and a record is
-// believed only when its CRC holds, the file's UIDVALIDITY is the mailbox's and its identity is the
-// message's now. Every record starts with MAGIC, so a record torn by kill -9 (or any garbage) is skipped
-// by looking for the next MAGIC whose record's CRC holds: an appender never has to repair the file. The
-// header is only ever written by an atomic replace (new file, other UIDVALIDITY, compaction).
+// Only a compaction (KeysFile.compact: atomic replace) writes a header, columns, threads and body; an
+// appender adds records. A reader believes each part only by its CRC: the header by its own (else
+// nothing of the file is believed, and a writable handle rewrites it); the columns by theirs (they are
+// then the table: SORT (DATE) reads header and columns, nothing else — one read, one CRC call, no
+// per-record work); the threads block by its own, read at the first THREAD (else the numbers are worked
+// out from the records); the body by its one CRC, read whole when many records are wanted (wantAll),
+// else record by record, each then by its own CRC. A body whose CRC fails, or columns that fail, send
+// the reader back to the records' own CRCs (the body scanned as below); records found elsewhere than
+// the columns say (the file changed in place) make the next read ignore the columns (`distrust`).
+// A file shorter than its header says is scanned record by record. The first format (`DMFKEYS1`
+// u32 UIDVALIDITY u32 0, then records) is still read, record by record, and rewritten compacted by
+// the next writable handle that closes after looking at it; so is a file whose records outside its
+// checked body (appends) pass 64 KB and an eighth of that body (`loose`, `tidy`): a mailbox filled
+// from scratch is compacted at the end of the session that filled it. Columns are written and read
+// as the machine's typed arrays, so only where those are little endian (elsewhere: none, the body
+// is scanned).
+//
+// Append-only between compactions: a later record of a UID replaces an earlier one, and a record is
+// believed only when its CRC (or its body's) holds, the file's UIDVALIDITY is the mailbox's and its
+// identity is the message's now. Every record starts with MAGIC, so a record torn by kill -9 (or any
+// garbage) is skipped by looking for the next MAGIC whose record's CRC holds: an appender never has to
+// repair the file.
 //
 // Same trust rules as the text file (opened with O_NOFOLLOW, used and appended to only when it is a
 // plain file of ours with one link that no one else may write; created by replaceFileSync in a trusted
-// directory), same cap and compaction rules, not fsynced (a cache). The whole file is read at the first
-// lookup (one read; the records are checked then and decoded only when asked for), and kept per process
+// directory), same cap and compaction rules, not fsynced (a cache). What the first lookup needs is read
+// then (header and columns; a first-format file or one without columns whole, in one read, its records
+// checked then; the threads block and the body when asked for), records decoded only when asked for; kept per process
 // in a `ProcessCache` entry (`cache` below) for the next handle, within the process's budget: while no
 // handle holds it, as columns only (SlotTable.idle: the records' places, CRC verdicts, dates, identities,
-// ID and base-subject numbers), a record read again when asked and believed only if it is the one checked.
+// ID and base-subject numbers — those a threads block gave are read again from it), a record read again when asked and believed only if it is the one checked
+// (magic, length, CRC and UID as kept, well formed).
 import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { basename } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from '../log/types.js';
@@ -36,8 +66,21 @@ import { killPoint } from './killpoint.js';
 import { replaceFileSync } from './safe-file.js';
 import type { MailboxState, MessageFacts, SortAddress, SortKeys, ThreadingKeys } from './types.js';
 
-const HEAD = Buffer.from('DMFKEYS1', 'latin1');
-const HEAD_LEN = 16;
+/** The first format: a header and records, each believed by its own CRC (still read; rewritten by the
+ *  next writable handle's compaction). */
+const HEAD1 = Buffer.from('DMFKEYS1', 'latin1');
+const HEAD1_LEN = 16;
+/** The compacted format (see the top of this file): header, columns, one checked body, then appends. */
+const HEAD = Buffer.from('DMFKEYS2', 'latin1');
+const HEAD_LEN = 48;
+/** Bytes a row takes in the columns block: f64 sentDate, pa, pb; u32 uid, place, CRC; u16 keys, end. */
+const COL_ROW = 40;
+/** Columns are written and read as the machine's typed arrays: only where those are little endian
+ *  (elsewhere a compaction writes none, and a reader scans the checked body). */
+const LE = endianness() === 'LE';
+/** Records outside a checked body (appended since the last compaction, or a first-format file) beyond
+ *  which the last handle's close() compacts: at least this, and an eighth of the checked body. */
+const LOOSE_MIN = 64 * 1024;
 const MAGIC = 0x1af54b44; // "DK\xf5\x1a" little endian
 const MAGIC_BYTES = Buffer.alloc(4);
 MAGIC_BYTES.writeUInt32LE(MAGIC, 0);
@@ -165,21 +208,39 @@ function decodeKeys(b: Buffer, p: number, end: number): KeysRecord {
 /** Whether the keys of a payload (at `p`, up to `end`) are well formed, without making a string: a
  *  record indexed once passed this, so its lazy decoding (LazyKeys) cannot fail later. */
 function wellFormed(b: Buffer, p: number, end: number): boolean {
-  const u32 = (): number => { if (p + 4 > end) throw new Error('short'); const v = b.readUInt32LE(p); p += 4; return v; };
-  const skip = (k: number): void => { if (p + k > end) throw new Error('short'); p += k; };
-  const nstr = (): void => { const len = u32(); if (len !== NULL) skip(len); };
-  const addr = (): void => { skip(1); if (b[p - 1] !== 0) { nstr(); nstr(); nstr(); } };
-  const list = (): void => { const n = u32(); if (n > (end - p) / 4) throw new Error('bad list'); for (let i = 0; i < n; i++) skip(u32()); };
-  try {
-    skip(16);
-    nstr(); nstr();
-    addr(); addr(); addr();
-    nstr();
-    list(); list();
-    return p === end;
-  } catch {
-    return false;
+  // Straight-line (no closure, no exception): run for every record taken in. Each step: a u32 length
+  // (0xffffffff: null where a string may be null) and the bytes it counts, never past `end`.
+  p += 16; // sentDate, sentDay
+  for (let k = 0; k < 8; k++) {
+    if (k >= 2 && k <= 4) { // from, to, cc: u8 0 | u8 1 + three nstr
+      if (p >= end) return false;
+      if (b[p++] === 0) continue;
+      for (let j = 0; j < 3; j++) {
+        if (p + 4 > end) return false;
+        const len = b.readUInt32LE(p);
+        p += 4;
+        if (len !== NULL) { if (len > end - p) return false; p += len; }
+      }
+      continue;
+    }
+    if (p + 4 > end) return false;
+    const len = b.readUInt32LE(p);
+    p += 4;
+    if (k < 6) { // dateHeader, subject, messageId (k = 5): nstr
+      if (len !== NULL) { if (len > end - p) return false; p += len; }
+      continue;
+    }
+    // inReplyTo, references: u32 n, n × str
+    if (len > (end - p) / 4) return false;
+    for (let i = 0; i < len; i++) {
+      if (p + 4 > end) return false;
+      const l = b.readUInt32LE(p);
+      p += 4;
+      if (l > end - p) return false;
+      p += l;
+    }
   }
+  return p === end;
 }
 
 /** The subject of a well-formed record whose keys start at b[p]. */
@@ -320,6 +381,27 @@ export class IdSpace {
     if (this.offs.length > this.count + 1) this.offs = this.offs.slice(0, this.count + 1);
   }
 
+  /** A space of `count` numbers whose bytes are arena[offs[k], offs[k + 1]) (as `parts` gave them, checked
+   *  by the caller: offs[0] = 0, never decreasing, offs[count] = arena.length; the IDs all differ), in the
+   *  trimmed state (its lookup table made at the next intern). Null when offs is not so. */
+  static load(arena: Buffer, offs: Uint32Array, count: number): IdSpace | null {
+    if (offs.length !== count + 1 || offs[0] !== 0 || offs[count] !== arena.length) return null;
+    for (let k = 0; k < count; k++) if (offs[k + 1]! < offs[k]!) return null;
+    const s = new IdSpace();
+    s.table = null;
+    s.hashes = null;
+    s.arena = arena as typeof s.arena;
+    s.offs = offs as typeof s.offs;
+    s.used = arena.length;
+    s.count = count;
+    return s;
+  }
+
+  /** The IDs' bytes and places (`load`'s input). */
+  parts(): { arena: Buffer; offs: Uint32Array } {
+    return { arena: this.arena.subarray(0, this.used), offs: this.offs.subarray(0, this.count + 1) };
+  }
+
   /** The number of an ID given as a string. */
   internString(id: string): number {
     if (LONE_SURROGATE.test(id)) {
@@ -390,9 +472,17 @@ const CHUNK = 64 * 1024;
  * caller reads the file anew).
  */
 export class SlotTable {
-  private readonly rowOf: (number | undefined)[] = [];
-  /** Parts of the file in memory: what takeIn read (records checked then), and pieces read again. */
-  private segs: { from: number; buf: Buffer }[] = [];
+  /** Row of each UID below its length (-1: none); UIDs beyond what a dense array should hold in `far`. */
+  private rowOf = new Int32Array(0);
+  private far: Map<number, number> | null = null;
+  /** Parts of the file in memory: what takeIn read (`formed`: records checked, CRC and form, then), a
+   *  compacted body read whole (its CRC held: each record's form is checked when it is used). */
+  private segs: { from: number; buf: Buffer; formed: boolean }[] = [];
+  /** The compacted body the columns were read from (loadColumns): its bytes are read only when a record
+   *  is needed — all at once under `bulk` (one read, one CRC), else in pieces, record by record. */
+  private body: { from: number; end: number; crc: number; state: 'unread' | 'ok' | 'bad' } | null = null;
+  /** Many records will be asked for (wantAll): read the compacted body whole at the first. */
+  private bulk = false;
   private chunks = new Map<number, Buffer>();
   /** Bytes of `segs` and `chunks`. */
   heldBytes = 0;
@@ -419,29 +509,247 @@ export class SlotTable {
   rows = 0;
   /** The IDs of this table's records as numbers; `pool` holds per row [messageId, first In-Reply-To,
    *  n, n References] (-1: none) from thrR[row]. */
-  readonly ids = new IdSpace();
+  private idSpace = new IdSpace();
   /** The base subjects' i;unicode-casemap keys (UTF-8) as numbers. */
-  readonly subjects = new IdSpace();
+  private subjSpace = new IdSpace();
+  /** A compacted file's threads block not read yet (read at the first need of a row's threading or
+   *  subject numbers, before any is worked out: its numbers are those of its ID spaces). */
+  private thr: { from: number; len: number; crc: number } | null = null;
+  /** Rows taken from a columns block (loadColumns): those a threads block describes. */
+  private colRows = 0;
+  /** Where the file's threads block is, once its numbers were taken (`idle` drops them: read again). */
+  private thrBlock: { from: number; len: number; crc: number } | null = null;
+
+  /** The IDs of this table's records as numbers. */
+  get ids(): IdSpace { this.threadsFirst(); return this.idSpace; }
+  /** The base subjects' i;unicode-casemap keys (UTF-8) as numbers. */
+  get subjects(): IdSpace { this.threadsFirst(); return this.subjSpace; }
+
+  /** Read the threads block if there is one not read yet: its numbers are taken when its CRC holds and
+   *  they are in range, else the rows' numbers are worked out from their records when asked. */
+  private threadsFirst(): void {
+    const t = this.thr;
+    if (!t) return;
+    this.thr = null;
+    let b = this.source?.(t.from, t.len) ?? null;
+    if (!b || b.length !== t.len || crc32(b) !== t.crc) return;
+    if (b.byteOffset % 8) { const c = Buffer.allocUnsafeSlow(b.length); b.copy(c); b = c; }
+    if (this.loadThreads(b)) this.thrBlock = t;
+  }
+
   private pool = new Int32Array(1024);
   private poolUsed = 0;
 
   row(uid: number): number {
-    return this.rowOf[uid] ?? -1;
+    return uid < this.rowOf.length ? this.rowOf[uid]! : (this.far?.get(uid) ?? -1);
   }
 
-  /** The file's bytes from `from` on, just read (its records are checked as they are taken in). */
-  addSegment(from: number, buf: Buffer): void {
-    this.segs.push({ from, buf });
+  private setRow(uid: number, r: number): void {
+    if (uid >= this.rowOf.length) {
+      // Dense while the UIDs are (at most 4 slots a row): an array indexed by UID, no hashing.
+      const want = Math.max(1024, uid + 1, this.rowOf.length * 2);
+      if (want > 4 * (this.rows + 1024)) {
+        (this.far ??= new Map()).set(uid, r);
+        return;
+      }
+      const x = new Int32Array(want).fill(-1);
+      x.set(this.rowOf);
+      this.rowOf = x;
+      if (this.far) {
+        for (const [u, row] of this.far) if (u < want) { x[u] = row; this.far.delete(u); }
+        if (!this.far.size) this.far = null;
+      }
+    }
+    this.rowOf[uid] = r;
+  }
+
+  /** The file's bytes from `from` on, just read (`formed`: its records are checked as they are taken in). */
+  addSegment(from: number, buf: Buffer, formed = true): void {
+    this.segs.push({ from, buf, formed });
     this.heldBytes += buf.length;
+  }
+
+  /** Many records will be asked for: read a compacted body not yet read in one piece. */
+  wantAll(): void {
+    this.bulk = true;
+  }
+
+  /**
+   * Rows from a compacted file's columns block (`block`, `n` rows, its CRC held), describing the records
+   * of the body at [bodyFrom, bodyEnd) whose bytes have CRC `bodyCrc`. False (nothing taken) when the
+   * rows do not describe records inside the body (each record itself is checked when read: `bytesOf`).
+   * The columns are used in place (views of `block`, which must start at an 8-byte boundary).
+   */
+  loadColumns(block: Buffer, n: number, bodyFrom: number, bodyEnd: number, bodyCrc: number, thr: { from: number; len: number; crc: number } | null): boolean {
+    if (this.rows || !LE || block.byteOffset % 8 || block.length < n * COL_ROW) return false;
+    // After the fixed part, when some identity is not two numbers: u32 places[n + 1] and the UTF-8 bytes
+    // of each such row's identity (rows of two numbers: empty).
+    let strs: { offs: Uint32Array; from: number } | null = null;
+    if (block.length > n * COL_ROW) {
+      const from = n * COL_ROW + 4 * (n + 1);
+      if (from > block.length) return false;
+      const offs = new Uint32Array(block.buffer, block.byteOffset + n * COL_ROW, n + 1);
+      if (offs[0] !== 0 || offs[n]! > block.length - from) return false;
+      for (let r = 0; r < n; r++) if (offs[r + 1]! < offs[r]!) return false;
+      strs = { offs, from };
+    }
+    this.rows = n; // while the UID index is made (its dense part is sized by rows)
+    const ab = block.buffer as ArrayBuffer;
+    const o = block.byteOffset;
+    const dateR = new Float64Array(ab, o, n);
+    const paR = new Float64Array(ab, o + 8 * n, n);
+    const pbR = new Float64Array(ab, o + 16 * n, n);
+    const uidR = new Uint32Array(ab, o + 24 * n, n);
+    const atR = new Uint32Array(ab, o + 28 * n, n);
+    const crcR = new Uint32Array(ab, o + 32 * n, n);
+    const keysR = new Uint16Array(ab, o + 36 * n, n);
+    const endR = new Uint16Array(ab, o + 38 * n, n);
+    for (let r = 0; r < n; r++) {
+      const at = atR[r]!;
+      const end = endR[r]!;
+      const k = keysR[r]!;
+      if (at < bodyFrom || at + end > bodyEnd || end > MAX_KEYS_RECORD + 12 || k < 20 || k + 16 > end || this.row(uidR[r]!) >= 0) {
+        this.rowOf = new Int32Array(0);
+        this.far = null;
+        this.rows = 0;
+        return false;
+      }
+      this.setRow(uidR[r]!, r);
+    }
+    this.dateR = dateR; this.paR = paR; this.pbR = pbR; this.uidR = uidR; this.atR = atR; this.crcR = crcR; this.keysR = keysR; this.endR = endR;
+    if (strs) {
+      for (let r = 0; r < n; r++) {
+        if (!Number.isNaN(paR[r]!)) continue;
+        const id = block.toString('utf8', strs.from + strs.offs[r]!, strs.from + strs.offs[r + 1]!);
+        this.idStr[r] = id;
+        this.idStrBytes += 24 + 2 * id.length;
+      }
+    }
+    this.thrR = new Int32Array(n).fill(-1);
+    this.subjR = new Int32Array(n).fill(-2);
+    this.rfR = new Uint8Array(n);
+    this.body = { from: bodyFrom, end: bodyEnd, crc: bodyCrc, state: 'unread' };
+    this.thr = thr && thr.len ? thr : null;
+    this.colRows = n;
+    return true;
+  }
+
+  /** The columns block of rows 0..rows-1 (loadColumns' layout; places moved by `shift`): the fixed part,
+   *  then, when a row's identity is not two numbers, every row's identity place and those identities. */
+  columnsBlock(shift: number): Buffer {
+    const n = this.rows;
+    let strBytes = 0;
+    let any = false;
+    for (let r = 0; r < n; r++) {
+      const id = this.idStr[r];
+      if (id !== undefined) { any = true; strBytes += Buffer.byteLength(id, 'utf8'); }
+    }
+    const fixed = n * COL_ROW;
+    const out = Buffer.alloc(any ? fixed + 4 * (n + 1) + strBytes : fixed);
+    let at = 0;
+    const put = (a: Float64Array | Uint32Array | Uint16Array): void => {
+      const b = Buffer.from(a.buffer, a.byteOffset, n * a.BYTES_PER_ELEMENT);
+      b.copy(out, at);
+      at += b.length;
+    };
+    put(this.dateR); put(this.paR); put(this.pbR); put(this.uidR);
+    for (let r = 0; r < n; r++) out.writeUInt32LE(this.atR[r]! + shift, at + 4 * r);
+    at += 4 * n;
+    put(this.crcR); put(this.keysR); put(this.endR);
+    if (any) {
+      let p = fixed + 4 * (n + 1);
+      const from = p;
+      out.writeUInt32LE(0, fixed);
+      for (let r = 0; r < n; r++) {
+        const id = this.idStr[r];
+        if (id !== undefined) p += out.write(id, p, 'utf8');
+        out.writeUInt32LE(p - from, fixed + 4 * (r + 1));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The threads block of rows 0..rows-1, every row's threading and base subject numbers worked out
+   * (threadRow, subjectRow): u32 ID count, ID bytes, subject count, subject bytes, pool length; i32
+   * thrR[rows], subjR[rows]; u32 ID places[count + 1], subject places[count + 1]; i32 pool; u8 reply
+   * flags[rows]; the ID bytes; the subject bytes; zeros to a multiple of 8. Null when a row's record
+   * cannot be read.
+   */
+  threadsBlock(): Buffer | null {
+    const n = this.rows;
+    for (let r = 0; r < n; r++) if (this.threadRow(r) < 0 || this.subjectRow(r) === -2) return null;
+    const ids = this.ids.parts();
+    const sub = this.subjects.parts();
+    const words = 5 + 2 * n + ids.offs.length + sub.offs.length + this.poolUsed;
+    const len = 4 * words + n + ids.arena.length + sub.arena.length;
+    const out = Buffer.alloc((len + 7) & ~7);
+    let at = 0;
+    for (const v of [ids.offs.length - 1, ids.arena.length, sub.offs.length - 1, sub.arena.length, this.poolUsed]) { out.writeUInt32LE(v, at); at += 4; }
+    const put = (a: Int32Array | Uint32Array | Uint8Array | Buffer, k: number): void => {
+      const b = Buffer.from(a.buffer, a.byteOffset, k * a.BYTES_PER_ELEMENT);
+      b.copy(out, at);
+      at += b.length;
+    };
+    put(this.thrR, n); put(this.subjR, n); put(ids.offs, ids.offs.length); put(sub.offs, sub.offs.length); put(this.pool, this.poolUsed);
+    put(this.rfR, n); put(ids.arena, ids.arena.length); put(sub.arena, sub.arena.length);
+    return out;
+  }
+
+  /** Rows' threading and subject numbers from a threads block (`threadsBlock`; its CRC held, at an
+   *  8-byte boundary) for the rows loadColumns took: used in place. False (nothing taken) when a
+   *  number is out of its range. */
+  loadThreads(block: Buffer): boolean {
+    const n = this.colRows;
+    if (!n || block.byteOffset % 8 || block.length < 20) return false;
+    const ab = block.buffer as ArrayBuffer;
+    const o = block.byteOffset;
+    const idCount = block.readUInt32LE(0);
+    const idBytes = block.readUInt32LE(4);
+    const subCount = block.readUInt32LE(8);
+    const subBytes = block.readUInt32LE(12);
+    const poolLen = block.readUInt32LE(16);
+    const words = 5 + 2 * n + (idCount + 1) + (subCount + 1) + poolLen;
+    if (4 * words + n + idBytes + subBytes > block.length) return false;
+    let at = o + 20;
+    const i32 = (k: number): Int32Array<ArrayBuffer> => { const a = new Int32Array(ab, at, k); at += 4 * k; return a; };
+    const u32 = (k: number): Uint32Array<ArrayBuffer> => { const a = new Uint32Array(ab, at, k); at += 4 * k; return a; };
+    const thrR = i32(n);
+    const subjR = i32(n);
+    const idOffs = u32(idCount + 1);
+    const subOffs = u32(subCount + 1);
+    const pool = i32(poolLen);
+    const rfR = new Uint8Array(ab, at, n); at += n;
+    const ids = IdSpace.load(Buffer.from(ab, at, idBytes), idOffs, idCount); at += idBytes;
+    const subjects = IdSpace.load(Buffer.from(ab, at, subBytes), subOffs, subCount);
+    if (!ids || !subjects) return false;
+    for (let r = 0; r < n; r++) {
+      const a = thrR[r]!;
+      const sj = subjR[r]!;
+      if (a < 0 || a + 3 > poolLen || sj < -1 || sj >= subCount || rfR[r]! > 1) return false;
+      const m = pool[a + 2]!;
+      if (m < 0 || a + 3 + m > poolLen) return false;
+      if (pool[a]! < -1 || pool[a]! >= idCount || pool[a + 1]! < -1 || pool[a + 1]! >= idCount) return false;
+      for (let k = 0; k < m; k++) { const v = pool[a + 3 + k]!; if (v < 0 || v >= idCount) return false; }
+    }
+    if (this.rows === n) {
+      this.thrR = thrR; this.subjR = subjR; this.rfR = rfR;
+    } else { // rows added since (appended records: none worked out yet, threadRow reads this block first)
+      this.thrR.set(thrR); this.subjR.set(subjR); this.rfR.set(rfR);
+    }
+    this.pool = pool; this.poolUsed = poolLen;
+    this.idSpace = ids; this.subjSpace = subjects;
+    return true;
   }
 
   /** Takes in a record of `uid`, checked (CRC), at b[p, end) (the file's offset `base` is b[0]); its
    *  identity as written at b[idAt, keys). */
   set(uid: number, base: number, b: Buffer, p: number, keys: number, end: number, idAt: number): void {
-    let r = this.rowOf[uid];
-    if (r === undefined) {
+    let r = this.row(uid);
+    if (r >= 0 && this.thr) this.threadsFirst(); // the block's numbers for this row would be another record's
+    if (r < 0) {
       r = this.rows++;
-      this.rowOf[uid] = r;
+      this.setRow(uid, r);
       if (r >= this.uidR.length) {
         this.uidR = room(this.uidR, r); this.atR = room(this.atR, r); this.keysR = room(this.keysR, r); this.endR = room(this.endR, r);
         this.crcR = room(this.crcR, r); this.paR = room(this.paR, r); this.pbR = room(this.pbR, r); this.dateR = room(this.dateR, r);
@@ -477,7 +785,14 @@ export class SlotTable {
 
   /** Whether row `r`'s identity is `identity`. */
   isIdentity(r: number, identity: string): boolean {
-    const s = this.idStr[r];
+    let s = this.idStr[r];
+    if (s === undefined && Number.isNaN(this.paR[r]!)) {
+      // A row from a columns block keeps no identity string: read from its record at the first ask.
+      const rec = this.bytesOf(r);
+      if (!rec) return false;
+      s = this.idStr[r] = rec.toString('utf8', 20, this.keysR[r]!);
+      this.idStrBytes += 24 + 2 * s.length;
+    }
     if (s !== undefined) return s === identity;
     const [a, b] = pairOf(identity);
     return this.paR[r] === a && this.pbR[r] === b;
@@ -502,7 +817,21 @@ export class SlotTable {
     const at = this.atR[r]!;
     const end = at + this.endR[r]!;
     for (const s of this.segs) {
-      if (at >= s.from && end <= s.from + s.buf.length) return s.buf.subarray(at - s.from, end - s.from);
+      if (at >= s.from && end <= s.from + s.buf.length) {
+        const rec = s.buf.subarray(at - s.from, end - s.from);
+        return s.formed ? rec : this.believe(r, rec, false);
+      }
+    }
+    const body = this.body;
+    if (body && this.bulk && body.state === 'unread' && at >= body.from && end <= body.end) {
+      // One read and one CRC for the whole body; a body whose CRC fails is read record by record.
+      const b = this.source?.(body.from, body.end - body.from) ?? null;
+      if (b && b.length === body.end - body.from && crc32(b) === body.crc) {
+        body.state = 'ok';
+        this.addSegment(body.from, b, false);
+        return this.believe(r, b.subarray(at - body.from, end - body.from), false);
+      }
+      if (b) body.state = 'bad';
     }
     let from: number;
     let b: Buffer | null | undefined;
@@ -518,10 +847,17 @@ export class SlotTable {
       from = at;
       b = this.source?.(at, end - at) ?? null;
     }
-    const rec = b && end - from <= b.length ? b.subarray(at - from, end - from) : null;
-    const crc = this.crcR[r]!;
-    if (!rec || rec.readUInt32LE(0) !== MAGIC || rec.readUInt32LE(4) !== rec.length - 12 || rec.readUInt32LE(8) !== crc ||
-        crc32(rec.subarray(12)) !== crc || rec.readUInt32LE(12) !== this.uidR[r]) {
+    return this.believe(r, b && end - from <= b.length ? b.subarray(at - from, end - from) : null, true);
+  }
+
+  /** `rec` if it is row r's record: magic, length, CRC as kept (`crc`: computed too, else the bytes were
+   *  checked by a body CRC), UID, identity length as kept and well formed; else null, and `broken`. */
+  private believe(r: number, rec: Buffer | null, crc: boolean): Buffer | null {
+    const c = this.crcR[r]!;
+    const keys = this.keysR[r]!;
+    if (!rec || rec.length < 20 || rec.readUInt32LE(0) !== MAGIC || rec.readUInt32LE(4) !== rec.length - 12 || rec.readUInt32LE(8) !== c ||
+        (crc && crc32(rec.subarray(12)) !== c) || rec.readUInt32LE(12) !== this.uidR[r] || rec.readUInt32LE(16) !== keys - 20 ||
+        !wellFormed(rec, keys, rec.length)) {
       this.broken = true;
       return null;
     }
@@ -540,6 +876,7 @@ export class SlotTable {
    *  References], -1 for none; worked out from the record's bytes at the first ask (no string made).
    *  -1 also when the record's bytes cannot be had (`bytesOf`): the caller parses the message. */
   threadRow(r: number): number {
+    if (this.thr) this.threadsFirst();
     const have = this.thrR[r]!;
     if (have >= 0) return have;
     const b = this.bytesOf(r);
@@ -551,12 +888,12 @@ export class SlotTable {
     for (let k = 0; k < 3; k++) if (b[p++] !== 0) { skipStr(); skipStr(); skipStr(); } // from, to, cc
     let mid = -1;
     const midLen = b.readUInt32LE(p); p += 4;
-    if (midLen !== NULL) { mid = this.ids.intern(b, p, p + midLen); p += midLen; }
+    if (midLen !== NULL) { mid = this.idSpace.intern(b, p, p + midLen); p += midLen; }
     const nIrt = b.readUInt32LE(p); p += 4;
     let irt = -1;
     for (let k = 0; k < nIrt; k++) {
       const len = b.readUInt32LE(p); p += 4;
-      if (k === 0) irt = this.ids.intern(b, p, p + len);
+      if (k === 0) irt = this.idSpace.intern(b, p, p + len);
       p += len;
     }
     const nRefs = b.readUInt32LE(p); p += 4;
@@ -567,7 +904,7 @@ export class SlotTable {
     this.pool[at + 2] = nRefs;
     for (let k = 0; k < nRefs; k++) {
       const len = b.readUInt32LE(p); p += 4;
-      this.pool[at + 3 + k] = this.ids.intern(b, p, p + len);
+      this.pool[at + 3 + k] = this.idSpace.intern(b, p, p + len);
       p += len;
     }
     this.poolUsed = at + 3 + nRefs;
@@ -581,13 +918,14 @@ export class SlotTable {
    *  worked out from the record at the first ask and kept; -2 when the record's bytes cannot be had
    *  (`bytesOf`): the caller parses the message. */
   subjectRow(r: number): number {
+    if (this.thr) this.threadsFirst();
     const have = this.subjR[r]!;
     if (have !== -2) return have;
     const b = this.bytesOf(r);
     if (!b) return -2;
     const k = subjectKey(subjectAt(b, this.keysR[r]!));
     this.rfR[r] = k.replyOrForward ? 1 : 0;
-    return (this.subjR[r] = k.key === '' ? -1 : this.subjects.internString(k.key));
+    return (this.subjR[r] = k.key === '' ? -1 : this.subjSpace.internString(k.key));
   }
 
   replyOrForward(r: number): boolean { return this.rfR[r] === 1; }
@@ -599,6 +937,22 @@ export class SlotTable {
     this.chunks.clear();
     this.heldBytes = 0;
     this.decodedR = [];
+    this.bulk = false;
+    if (this.body?.state === 'ok') this.body.state = 'unread';
+    if (this.thrBlock) {
+      // Numbers that came from the file's threads block: not kept (most of an idle entry's size), read
+      // again (one read, one CRC) at the next need; those of rows appended since are worked out again.
+      this.thr = this.thrBlock;
+      this.thrBlock = null;
+      const n = this.rows;
+      this.thrR = new Int32Array(n).fill(-1);
+      this.subjR = new Int32Array(n).fill(-2);
+      this.rfR = new Uint8Array(n);
+      this.pool = new Int32Array(0);
+      this.poolUsed = 0;
+      this.idSpace = new IdSpace();
+      this.subjSpace = new IdSpace();
+    }
     const n = this.rows;
     if (this.uidR.length > n) {
       this.uidR = this.uidR.slice(0, n); this.atR = this.atR.slice(0, n); this.keysR = this.keysR.slice(0, n); this.endR = this.endR.slice(0, n);
@@ -606,15 +960,15 @@ export class SlotTable {
       this.thrR = this.thrR.slice(0, n); this.subjR = this.subjR.slice(0, n); this.rfR = this.rfR.slice(0, n);
     }
     if (this.pool.length > this.poolUsed) this.pool = this.pool.slice(0, this.poolUsed);
-    this.ids.trim();
-    this.subjects.trim();
+    this.idSpace.trim();
+    this.subjSpace.trim();
   }
 
   /** Memory held by the columns and ID numbers (not the records' bytes: `heldBytes`), for the budget:
    *  typed arrays at their allocated length, JS arrays at 8 bytes a slot plus their strings. */
   get columnBytes(): number {
-    return 512 + this.uidR.length * 49 + this.rowOf.length * 8 + this.idStr.length * 8 + this.idStrBytes +
-      this.decodedR.length * 8 + this.pool.length * 4 + this.ids.bytes + this.subjects.bytes + this.chunks.size * 96 + this.segs.length * 96;
+    return 512 + this.uidR.length * 49 + this.rowOf.length * 4 + (this.far?.size ?? 0) * 40 + this.idStr.length * 8 + this.idStrBytes +
+      this.decodedR.length * 8 + this.pool.length * 4 + this.idSpace.bytes + this.subjSpace.bytes + this.chunks.size * 96 + this.segs.length * 96;
   }
 
   keys(): number[] {
@@ -634,12 +988,59 @@ interface Shared {
   /** Bytes of the file taken in so far (a record start, or the start of bytes not yet understood). */
   indexed: number;
   uidValidity: number;
+  /** The format read (1, 2; 0: none yet) and the bytes of its body believed by the body's CRC (2). */
+  version: number;
+  bodyFrom: number;
+  bodyLen: number;
+  /** Inode of a file whose records were found not to be where its columns said (changed in place since
+   *  it was written): its columns are not used again (its body is scanned), and it is compacted. */
+  distrust: number;
   map: SlotTable;
   /** The decoded records' estimate (sharedBytes: the budget's figure). */
   decodedBytes: number;
   /** The file's first bytes and those just before `indexed` (`fingerprint`), kept when the fd was
    *  closed: compared when it is opened again. */
   tail: Buffer | null;
+}
+
+/** A compacted file of these records (each framed, its CRC checked or just made; one per UID):
+ *  header, the records' columns (none where typed arrays are not little endian), their threading and
+ *  base subject numbers (none when the file would be over `cap` with them), the records. */
+export function compactedFile(uidValidity: number, recs: readonly Buffer[], cap = Infinity): Buffer {
+  let bodyLen = 0;
+  for (const rec of recs) bodyLen += rec.length;
+  const body = Buffer.allocUnsafe(bodyLen);
+  const t = new SlotTable();
+  let at = 0;
+  for (const rec of recs) {
+    rec.copy(body, at);
+    t.set(rec.readUInt32LE(12), at, rec, 0, 20 + rec.readUInt32LE(16), rec.length, 20);
+    at += rec.length;
+  }
+  t.addSegment(0, body);
+  const n = LE && t.rows === recs.length ? recs.length : 0; // (one record per UID: as callers give them)
+  const cols = n ? t.columnsBlock(0) : Buffer.alloc(0);
+  let threads = n ? t.threadsBlock() : null;
+  if (threads && HEAD_LEN + cols.length + threads.length + bodyLen > cap) threads = null; // within the cap without it
+  const colEnd = HEAD_LEN + cols.length;
+  const bodyFrom = colEnd + (threads?.length ?? 0);
+  const out = Buffer.allocUnsafe(bodyFrom + bodyLen);
+  // The records' places in this file: the columns again, moved past header, columns and threads.
+  if (n) t.columnsBlock(bodyFrom).copy(out, HEAD_LEN);
+  threads?.copy(out, colEnd);
+  body.copy(out, bodyFrom);
+  out.fill(0, 0, HEAD_LEN);
+  HEAD.copy(out, 0);
+  out.writeUInt32LE(uidValidity >>> 0, 8);
+  out.writeUInt32LE(n, 12);
+  out.writeUInt32LE(cols.length, 16);
+  out.writeUInt32LE(crc32(out.subarray(HEAD_LEN, colEnd)), 20);
+  out.writeUInt32LE(threads?.length ?? 0, 24);
+  out.writeUInt32LE(crc32(out.subarray(colEnd, bodyFrom)), 28);
+  out.writeUInt32LE(bodyLen, 32);
+  out.writeUInt32LE(crc32(body), 36);
+  out.writeUInt32LE(crc32(out.subarray(0, 44)), 44);
+  return out;
 }
 
 /** What an entry keeps alive: the file's bytes it holds (SlotTable.heldBytes: none when idle), its
@@ -668,7 +1069,7 @@ function tableOf(sh: Shared): SlotTable {
 }
 
 function freshShared(): Shared {
-  const sh: Shared = { fd: -1, ino: -1, dev: -1, birth: 0, indexed: 0, uidValidity: 0, map: null as unknown as SlotTable, decodedBytes: 0, tail: null };
+  const sh: Shared = { fd: -1, ino: -1, dev: -1, birth: 0, indexed: 0, uidValidity: 0, version: 0, bodyFrom: 0, bodyLen: 0, distrust: -1, map: null as unknown as SlotTable, decodedBytes: 0, tail: null };
   sh.map = tableOf(sh);
   return sh;
 }
@@ -676,6 +1077,9 @@ function freshShared(): Shared {
 function resetShared(sh: Shared): void {
   forgetFile(sh);
   sh.uidValidity = 0;
+  sh.version = 0;
+  sh.bodyFrom = 0;
+  sh.bodyLen = 0;
   sh.map = tableOf(sh);
   sh.decodedBytes = 0;
 }
@@ -735,7 +1139,11 @@ export class KeysFile {
   /** Is the open file still the one at the path, and has it grown? Take in what is new. */
   private sync(): void {
     if (cache.get(this.path) !== this.sh) this.sh = this.attach(); // dropped meanwhile (cleared)
-    if (this.sh.map.broken) this.reset(); // bytes read again were not the records checked: read anew
+    if (this.sh.map.broken) { // bytes read again were not the records checked: read anew (not by its columns)
+      const ino = this.sh.ino;
+      this.reset();
+      this.sh.distrust = ino;
+    }
     const r = refreshKept(this.path, this.opts.dir, this.sh, this.verified, () => this.reset());
     if (r === 'gone') return;
     this.verified = true;
@@ -752,25 +1160,83 @@ export class KeysFile {
     }
   }
 
-  /** Read [indexed, size) in one piece and index its whole records. */
-  private takeIn(size: number): void {
-    const from = this.sh.indexed;
-    const buf = Buffer.allocUnsafe(size - from);
-    this.sh.map.addSegment(from, buf);
+  /** Read [from, len) of the open file into `b` (from its start); the bytes got. */
+  private readAt(b: Buffer, pos: number): number {
     let got = 0;
-    while (got < buf.length) {
-      const n = readSync(this.sh.fd, buf, got, buf.length - got, from + got);
+    while (got < b.length) {
+      const n = readSync(this.sh.fd, b, got, b.length - got, pos + got);
       if (n <= 0) break;
       got += n;
     }
-    let p = 0;
-    if (from === 0) {
-      if (got < HEAD_LEN || !buf.subarray(0, 8).equals(HEAD)) { this.sh.indexed = 0; this.sh.uidValidity = 0; return; }
-      this.sh.uidValidity = buf.readUInt32LE(8);
-      p = HEAD_LEN;
+    return got;
+  }
+
+  /**
+   * Take in the file's bytes from `indexed` to `size`. At its start, the header: a compacted file's
+   * columns are taken as the table when their CRC holds and they describe the body (its records are then
+   * read only when asked for: SlotTable.bytesOf), else its body is scanned, its records believed by the
+   * body's CRC when that holds, each by its own otherwise; a first-format file is scanned record by
+   * record. A header that is neither (or whose own CRC fails) makes the file not believed at all.
+   */
+  private takeIn(size: number): void {
+    const sh = this.sh;
+    if (sh.indexed > 0) { this.scan(sh.indexed, size, 0, 0, 0); return; }
+    const head = Buffer.alloc(HEAD_LEN);
+    const got = this.readAt(head.subarray(0, Math.min(HEAD_LEN, size)), 0);
+    sh.uidValidity = 0;
+    if (got >= HEAD1_LEN && head.subarray(0, 8).equals(HEAD1)) {
+      sh.uidValidity = head.readUInt32LE(8);
+      sh.version = 1;
+      sh.bodyFrom = HEAD1_LEN;
+      if (sh.uidValidity) this.scan(HEAD1_LEN, size, 0, 0, 0);
+      return;
     }
-    if (!this.sh.uidValidity) return;
+    if (got < HEAD_LEN || !head.subarray(0, 8).equals(HEAD) || crc32(head.subarray(0, 44)) !== head.readUInt32LE(44)) return;
+    const uidValidity = head.readUInt32LE(8);
+    const n = head.readUInt32LE(12);
+    const colEnd = HEAD_LEN + head.readUInt32LE(16);
+    const thrLen = head.readUInt32LE(24);
+    const bodyFrom = colEnd + thrLen;
+    const bodyEnd = bodyFrom + head.readUInt32LE(32);
+    const bodyCrc = head.readUInt32LE(36);
+    if (!uidValidity) return;
+    sh.uidValidity = uidValidity;
+    sh.version = 2;
+    sh.bodyFrom = bodyFrom;
+    if (bodyEnd > size) { // not the file its header describes: each record by its own CRC
+      sh.bodyFrom = HEAD_LEN;
+      this.scan(HEAD_LEN, size, 0, 0, 0);
+      return;
+    }
+    if (n > 0 && sh.ino !== sh.distrust) {
+      const block = Buffer.allocUnsafeSlow(colEnd - HEAD_LEN); // its own memory, at an 8-byte boundary: the columns are views of it
+      if (this.readAt(block, HEAD_LEN) === block.length && crc32(block) === head.readUInt32LE(20) &&
+          sh.map.loadColumns(block, n, bodyFrom, bodyEnd, bodyCrc, { from: colEnd, len: thrLen, crc: head.readUInt32LE(28) })) {
+        sh.indexed = bodyEnd;
+        sh.bodyLen = bodyEnd - bodyFrom;
+        if (size > bodyEnd) this.scan(bodyEnd, size, 0, 0, 0);
+        return;
+      }
+    }
+    this.scan(bodyFrom, size, bodyFrom, bodyEnd, bodyCrc);
+  }
+
+  /** Read [from, size) in one piece and index its whole records: each believed by its CRC, or, inside
+   *  [bodyFrom, bodyEnd) when those bytes have CRC `bodyCrc`, by that. */
+  private scan(from: number, size: number, bodyFrom: number, bodyEnd: number, bodyCrc: number): void {
+    const buf = Buffer.allocUnsafe(size - from);
+    const got = this.readAt(buf, from);
+    this.sh.map.addSegment(from, buf);
+    let checkedFrom = 0;
+    let checkedEnd = 0; // records inside [checkedFrom, checkedEnd) of buf need no CRC of their own
+    if (bodyEnd > bodyFrom && bodyFrom >= from && bodyEnd <= from + got && crc32(buf.subarray(bodyFrom - from, bodyEnd - from)) === bodyCrc) {
+      checkedFrom = bodyFrom - from;
+      checkedEnd = bodyEnd - from;
+      this.sh.bodyLen = bodyEnd - bodyFrom;
+    }
+    let p = 0;
     let stop = got; // where the bytes not yet understood start
+    const map = this.sh.map;
     while (p + 12 <= got) {
       if (buf.readUInt32LE(p) !== MAGIC) {
         const next = buf.indexOf(MAGIC_BYTES, p + 1);
@@ -780,16 +1246,16 @@ export class KeysFile {
       }
       const len = buf.readUInt32LE(p + 4);
       if (len > MAX_KEYS_RECORD || len < 8) { p++; continue; }
-      if (p + 12 + len > got) { stop = p; p = got; break; } // an append in progress, or torn
-      const payload = buf.subarray(p + 12, p + 12 + len);
-      if (crc32(payload) !== buf.readUInt32LE(p + 8)) { p++; continue; }
-      const uid = payload.readUInt32LE(0);
-      const idLen = payload.readUInt32LE(4);
+      const end = p + 12 + len;
+      if (end > got) { stop = p; p = got; break; } // an append in progress, or torn
+      if ((p < checkedFrom || end > checkedEnd) && crc32(buf.subarray(p + 12, end)) !== buf.readUInt32LE(p + 8)) { p++; continue; }
+      const uid = buf.readUInt32LE(p + 12);
+      const idLen = buf.readUInt32LE(p + 16);
       const idAt = p + 20;
       const keys = idAt + idLen;
       // A record is indexed only when well formed, so that its lazy decoding cannot fail later.
-      if (idLen <= len - 8 && wellFormed(buf, keys, p + 12 + len)) this.sh.map.set(uid, from, buf, p, keys, p + 12 + len, idAt);
-      p += 12 + len;
+      if (idLen <= len - 8 && wellFormed(buf, keys, end)) map.set(uid, from, buf, p, keys, end, idAt);
+      p = end;
     }
     this.sh.indexed = from + Math.min(p, stop);
   }
@@ -864,14 +1330,14 @@ export class KeysFile {
     }
   }
 
-  private cap(state: MailboxState): number {
-    return this.opts.maxBytes ?? Math.min(64 * 1024 * 1024, 256 * 1024 + 1024 * state.messages.length);
+  private cap(messages: number): number {
+    return this.opts.maxBytes ?? Math.min(64 * 1024 * 1024, 256 * 1024 + 1024 * messages);
   }
 
   private liveSet: { state: MailboxState; uids: Set<number> } | null = null;
 
-  private isLive(state: MailboxState, uid: number): boolean {
-    if (uid >= state.uidNext) return true;
+  private isLive(state: MailboxState | null, uid: number): boolean {
+    if (!state || uid >= state.uidNext) return true;
     if (this.liveSet?.state !== state) this.liveSet = { state, uids: new Set(state.messages.map((m) => m.uid)) };
     return this.liveSet.uids.has(uid);
   }
@@ -889,10 +1355,10 @@ export class KeysFile {
       const size = this.sh.fd >= 0 ? fstatSync(this.sh.fd).size : 0;
       const batchBytes = batch.reduce((n, r) => n + r.rec.length, 0);
       const fresh = new Set(batch.map((r) => r.uid));
-      let live = batchBytes + HEAD_LEN;
+      let live = batchBytes + batch.length * COL_ROW + HEAD_LEN;
       const t = this.sh.map;
-      for (let r = 0; r < t.rows; r++) if (!fresh.has(t.uidAt(r)) && this.isLive(state, t.uidAt(r))) live += t.size(r);
-      const cap = this.cap(state);
+      for (let r = 0; r < t.rows; r++) if (!fresh.has(t.uidAt(r)) && this.isLive(state, t.uidAt(r))) live += t.size(r) + COL_ROW;
+      const cap = this.cap(state.messages.length);
       if (this.sh.fd < 0 || this.sh.uidValidity !== state.uidValidity || (size > 64 * 1024 && live * 2 < size) || size + batchBytes > cap) {
         this.compact(state, batch, cap);
       } else {
@@ -924,32 +1390,60 @@ export class KeysFile {
     }
   }
 
-  private compact(state: MailboxState, batch: readonly { uid: number; rec: Buffer }[], cap: number): void {
-    const head = Buffer.alloc(HEAD_LEN);
-    HEAD.copy(head, 0);
-    head.writeUInt32LE(state.uidValidity >>> 0, 8);
-    const parts: Buffer[] = [head];
-    let total = HEAD_LEN;
+  /** Whether the file is worth compacting though nothing is queued: a first-format file, or one whose
+   *  records outside its checked body (appended since it was compacted) are many. */
+  private loose(): boolean {
+    const sh = this.sh;
+    if (sh.fd < 0 || !sh.uidValidity || sh.map.broken) return false;
+    if (sh.version === 1) return true;
+    const out = sh.indexed - sh.bodyFrom - sh.bodyLen;
+    return out > LOOSE_MIN && out * 8 > sh.bodyLen;
+  }
+
+  /** Compact a file the last sync found loose (`loose`), at the end of a session: so that the next
+   *  reader reads columns and one checked body. Failure costs speed only. */
+  private tidy(): void {
+    if (!this.opts.writable || this.noWrite || !this.looked || !this.loose()) return;
+    try {
+      this.sync();
+      if (this.noWrite || !this.loose()) return;
+      const state = this.state?.uidValidity === this.sh.uidValidity ? this.state : null;
+      this.compact(state, [], this.cap(state?.messages.length ?? this.sh.map.rows));
+    } catch (e) {
+      this.opts.log?.debug({ err: String(e), path: this.path }, 'facts keys cache not compacted');
+    }
+  }
+
+  /** Write the file anew by atomic replace: the live records it holds (`state` null: all), then those
+   *  of `batch`, within `cap`, as a compacted file (see the top of this file). */
+  private compact(state: MailboxState | null, batch: readonly { uid: number; rec: Buffer }[], cap: number): void {
+    const uidValidity = state ? state.uidValidity >>> 0 : this.sh.uidValidity;
+    const recs: Buffer[] = [];
+    let total = HEAD_LEN + 4;
+    // What a record costs the file beyond its bytes: its columns row, its identity's place and at most
+    // its identity again (when some identity is not two numbers).
+    const cost = (rec: Buffer): number => rec.length + COL_ROW + 4 + rec.readUInt32LE(16);
     const fresh = new Map(batch.map((r) => [r.uid, r.rec]));
-    if (this.sh.fd >= 0 && this.sh.uidValidity === state.uidValidity) {
+    if (this.sh.fd >= 0 && this.sh.uidValidity === uidValidity) {
       const t = this.sh.map;
+      t.wantAll();
       for (let r = 0; r < t.rows; r++) {
         const uid = t.uidAt(r);
         if (fresh.has(uid) || !this.isLive(state, uid)) continue;
-        if (total + t.size(r) > cap) { this.full = true; break; }
         const rec = t.bytesOf(r);
         if (!rec) continue; // not the record checked before: left out (its message is parsed again)
-        parts.push(rec);
-        total += t.size(r);
+        if (total + cost(rec) > cap) { this.full = true; break; }
+        recs.push(rec);
+        total += cost(rec);
       }
     }
     for (const rec of fresh.values()) {
-      if (total + rec.length > cap) { this.full = true; break; }
-      parts.push(rec);
-      total += rec.length;
+      if (total + cost(rec) > cap) { this.full = true; break; }
+      recs.push(rec);
+      total += cost(rec);
     }
     killPoint('facts-keys-compact-before');
-    replaceFileSync(this.opts.dir, basename(this.path), Buffer.concat(parts), { sync: false });
+    replaceFileSync(this.opts.dir, basename(this.path), compactedFile(uidValidity, recs, cap), { sync: false });
     killPoint('facts-keys-compacted');
     this.reset();
   }
@@ -959,6 +1453,7 @@ export class KeysFile {
     if (this.closed) return;
     try {
       this.flush();
+      this.tidy();
     } finally {
       this.closed = true;
       const sh = this.sh;

@@ -434,6 +434,7 @@ export async function mailboxFactsAll(cache: FactsFile | null, source: FactsSour
     const uv = source.state.uidValidity;
     let resync = true; // the file as it is now: someone may have added records since this handle looked
     const pairs = source.identityPairs?.(uids);
+    if (uids.length >= 64) cache.keys.table(uv, true)?.wantAll(); // each record's bytes: a compacted body in one read
     for (let i = 0; i < uids.length; i++) {
       const uid = uids[i]!;
       let k;
@@ -511,12 +512,16 @@ export async function mailboxKeyColumns(cache: FactsFile | null, source: FactsSo
   /** Per message while filling: where its numbers are in the table's pool (>= 0), or -1 - its index in `parsedRefs`. */
   const at = new Int32Array(th ? n : 0);
   const table = cache?.keys.table(source.state.uidValidity, true) ?? null;
-  const ids = table?.ids ?? new IdSpace();
-  const subjects = table?.subjects ?? new IdSpace();
+  // (Asked for only when needed: a compacted file's threads block is read when they are.)
+  const ids = (th && table?.ids) || new IdSpace();
+  const subjects = (sj && table?.subjects) || new IdSpace();
   const rest: number[] = [];
   const restAt: number[] = [];
   if (table) {
     const pairs = source.identityPairs?.(uids);
+    // Records' bytes needed for most rows (threading, subjects, identities kept as strings): a compacted
+    // body is read in one piece (the dates and number identities come from its columns alone).
+    if (th || sj || !pairs) table.wantAll();
     for (let i = 0; i < n; i++) {
       const uid = uids[i]!;
       let r = table.row(uid);

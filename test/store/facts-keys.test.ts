@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { type FactsRequest, type Mailbox, type MessageFacts, type SortAddress } from '../../src/store/types.js';
-import { factsFromBytes, mailboxFacts, mailboxFactsAll } from '../../src/store/facts.js';
+import { factsFromBytes, mailboxFacts, mailboxFactsAll, mailboxKeyColumns } from '../../src/store/facts.js';
 import { FactsFile } from '../../src/store/facts-file.js';
 import { KeysFile } from '../../src/store/facts-keys.js';
 import { ROOT } from '../helpers/site.js';
@@ -41,6 +41,29 @@ function plain(f: MessageFacts): MessageFacts {
 
 /** Every fact as plain data (`plain`). */
 const collect = async (it: AsyncIterable<MessageFacts>): Promise<MessageFacts[]> => (await collectAll(it)).map(plain);
+
+/** Where the records of a keys file start: after the header (and a compacted file's columns). */
+const bodyStart = (b: Buffer): number => (b.subarray(0, 8).toString('latin1') === 'DMFKEYS2' ? 48 + b.readUInt32LE(16) + b.readUInt32LE(24) : 16);
+
+/** The same file in the first format: header `DMFKEYS1`, UIDVALIDITY, 0, then the records. */
+const firstFormat = (b: Buffer): Buffer => {
+  const head = Buffer.alloc(16);
+  head.write('DMFKEYS1', 0, 'latin1');
+  head.writeUInt32LE(b.readUInt32LE(8), 8);
+  return Buffer.concat([head, b.subarray(bodyStart(b))]);
+};
+
+/** a[i] === a[j] exactly when b[i] === b[j] (two numberings of the same IDs). */
+const sameNumbering = (a: ArrayLike<number>, b: ArrayLike<number>): boolean => {
+  const ab = new Map<number, number>();
+  const ba = new Map<number, number>();
+  for (let i = 0; i < a.length; i++) {
+    if ((ab.get(a[i]!) ?? b[i]) !== b[i] || (ba.get(b[i]!) ?? a[i]) !== a[i]) return false;
+    ab.set(a[i]!, b[i]!);
+    ba.set(b[i]!, a[i]!);
+  }
+  return true;
+};
 
 const many = (n: number) => new Map(Array.from({ length: n }, (_, i) => [i + 1, {
   bytes: Buffer.from(crlf(`From: "U ${i}" <u${i}@example.com>\nTo: t${i}@x.org\nSubject: Re: message ${i}\nDate: ${1 + (i % 28)} Jan 2024 10:00:00 +0100\nMessage-ID: <${i}@x>\nReferences: <${i - 1}@x> <${i - 2}@x>\n\nbody ${i}\n`)),
@@ -309,10 +332,10 @@ describe('facts keys file', () => {
     const truth = await collect(factsFromBytes(memorySource(msgs), uids, KEYS));
     expect(uids.map((u) => plain(r2.lookup(u, `id${u - 1}`, 7, false)!))).toEqual(truth);
     r2.close();
-    // The records' places, by uid (header 16 bytes; record: magic, length, crc, payload starting with the uid).
+    // The records' places, by uid (record: magic, length, crc, payload starting with the uid).
     const places = (b: Buffer) => {
       const at = new Map<number, [number, number]>();
-      for (let p = 16; p + 12 <= b.length; p += 12 + b.readUInt32LE(p + 4)) at.set(b.readUInt32LE(p + 12), [p, 12 + b.readUInt32LE(p + 4)]);
+      for (let p = bodyStart(b); p + 12 <= b.length; p += 12 + b.readUInt32LE(p + 4)) at.set(b.readUInt32LE(p + 12), [p, 12 + b.readUInt32LE(p + 4)]);
       return at;
     };
     const orig = readFileSync(keysPath);
@@ -364,6 +387,149 @@ describe('facts keys file', () => {
     const r7 = reader();
     expect(uids.map((u) => plain(r7.lookup(u, `id${u - 1}`, 7, false)!))).toEqual(truth);
     r7.close();
+  });
+
+  it('believes a compacted file\'s columns, threads and body only by their CRCs; reads and rewrites a first-format file', async () => {
+    dir = tempDir();
+    const msgs = many(40);
+    const uids = [...msgs.keys()];
+    const truth = await collect(factsFromBytes(memorySource(msgs), uids, KEYS));
+    const parsed = await mailboxKeyColumns(null, memorySource(msgs), uids, { threading: true, subjects: true });
+    const w = new FactsFile({ dir, name: 'x.facts', writable: true });
+    await collect(mailboxFacts(w, memorySource(msgs), uids, KEYS));
+    w.close();
+    rmSync(join(dir, 'x.facts')); // the keys file alone answers (a miss is parsed)
+    const path = join(dir, 'x.facts.sk');
+    const good = readFileSync(path);
+    expect(good.subarray(0, 8).toString('latin1')).toBe('DMFKEYS2');
+    expect(good.readUInt32LE(12)).toBe(40); // a row of columns per record
+    const colLen = good.readUInt32LE(16);
+    expect(colLen).toBe(40 * 40 + 4 * 41 + uids.map((u) => `id${u - 1}`).join('').length); // rows, then the identities (not two numbers)
+    expect(good.readUInt32LE(24)).toBeGreaterThan(0); // the threads block
+    const body = bodyStart(good);
+    const at5 = good.indexOf('message 4', body) + 8; // the digit: another base subject
+    expect(at5).toBeGreaterThan(body);
+    // The file as `data` (renamed into place: nothing kept in this process is believed for it), read.
+    const put = (data: Buffer) => {
+      writeFileSync(path + '.new', data, { mode: 0o600 });
+      renameSync(path + '.new', path);
+      processCaches.dropIdle();
+    };
+    const readBack = async () => {
+      const s = memorySource(msgs);
+      const f = new FactsFile({ dir, name: 'x.facts', writable: false });
+      const kc = await mailboxKeyColumns(f, s, uids, { threading: true, subjects: true });
+      f.close();
+      const k = new KeysFile({ dir, name: 'x.facts.sk', writable: false });
+      const known = k.known(7);
+      const answers = uids.map((u) => { const f = k.lookup(u, `id${u - 1}`, 7, false); return f && plain(f); });
+      k.close();
+      expect([...kc.exists]).toEqual([...parsed.exists]);
+      expect([...kc.sentDate]).toEqual([...parsed.sentDate]);
+      const ids = (c: typeof kc) => [...c.messageId, ...c.inReplyTo, ...c.refs]; // one space
+      expect(sameNumbering(ids(kc), ids(parsed)), 'IDs').toBe(true);
+      expect(sameNumbering(kc.subject, parsed.subject), 'subjects').toBe(true);
+      expect([...kc.refStart]).toEqual([...parsed.refStart]);
+      expect([...kc.replyOrForward]).toEqual([...parsed.replyOrForward]);
+      return { known, answers, loads: s.loads };
+    };
+    const flip = (b: Buffer, at: number, bit = 0x20) => { const c = Buffer.from(b); c[at]! ^= bit; return c; };
+    // As written: every record from the columns, threads block and body.
+    put(good);
+    expect(await readBack()).toEqual({ known: uids, answers: truth, loads: 0 });
+    // A byte of uid 5's record changed (its own CRC and the body's fail): never its keys from those bytes;
+    // the others'. (Its columns and threading numbers are their own blocks', whose CRCs hold: THREAD and
+    // SORT (DATE) need no byte of the record, so nothing is parsed.)
+    put(flip(good, at5));
+    let r = await readBack();
+    expect(r.answers).toEqual(truth.map((t) => (t.uid === 5 ? undefined : t)));
+    expect(r.loads).toBe(0);
+    expect((await readBack()).known).toEqual(uids.filter((u) => u !== 5)); // read again, record by record
+    // The columns' CRC fails: the body is scanned (believed by its CRC: nothing lost) ...
+    put(flip(good, 48 + 3));
+    expect(await readBack()).toEqual({ known: uids, answers: truth, loads: 0 });
+    // ... and with a damaged record too, that record by its own CRC.
+    put(flip(flip(good, 48 + 3), at5));
+    r = await readBack();
+    expect(r.known).toEqual(uids.filter((u) => u !== 5));
+    expect(r.answers).toEqual(truth.map((t) => (t.uid === 5 ? undefined : t)));
+    // The threads block's CRC fails (a number in its pool changed, still in range): the numbers are
+    // worked out from the records.
+    const thr = 48 + colLen;
+    const pool = thr + 20 + 4 * (2 * 40 + good.readUInt32LE(thr) + 1 + good.readUInt32LE(thr + 8) + 1);
+    expect(good.readInt32LE(pool)).toBe(0); // row 0's Message-ID number (1: another ID's)
+    put(flip(good, pool, 1));
+    expect(await readBack()).toEqual({ known: uids, answers: truth, loads: 0 });
+    // A header whose own CRC fails (here: its body CRC changed): nothing believed.
+    const badHead = Buffer.from(good);
+    badHead.writeUInt32LE((good.readUInt32LE(36) ^ 1) >>> 0, 36);
+    put(badHead);
+    expect(await readBack()).toEqual({ known: [], answers: uids.map(() => undefined), loads: 40 });
+    // A header that does not describe its body (body CRC wrong, header CRC made right): each record by
+    // its own CRC — the damaged one is not believed.
+    const wrongBody = flip(good, at5);
+    wrongBody.writeUInt32LE((good.readUInt32LE(36) ^ 1) >>> 0, 36);
+    wrongBody.writeUInt32LE(crc32(wrongBody.subarray(0, 44)), 44);
+    put(flip(wrongBody, 48 + 3)); // columns not believed either: the body is scanned
+    r = await readBack();
+    expect(r.known).toEqual(uids.filter((u) => u !== 5));
+    // Torn inside the body (shorter than its header says): the whole records before the cut.
+    put(good.subarray(0, good.length - 7));
+    r = await readBack();
+    expect(r.known).toEqual(uids.slice(0, -1));
+    expect(r.answers).toEqual([...truth.slice(0, -1), undefined]);
+    // The first format: read as it is, record by record ...
+    put(firstFormat(good));
+    expect(await readBack()).toEqual({ known: uids, answers: truth, loads: 0 });
+    // ... and rewritten compacted by the next writable handle that looks at it.
+    const h = new KeysFile({ dir, name: 'x.facts.sk', writable: true });
+    expect(h.table(7, true)?.rows).toBe(40);
+    h.close();
+    const again = readFileSync(path);
+    expect(again.subarray(0, 8).toString('latin1')).toBe('DMFKEYS2');
+    processCaches.dropIdle();
+    expect(await readBack()).toEqual({ known: uids, answers: truth, loads: 0 });
+  });
+
+  it('finds rows of sparse and very large UIDs (compacted, first format, appended)', async () => {
+    dir = tempDir();
+    const uids = [1, 2, 70_000, 3_000_000_000, 4_294_967_294];
+    const msgs = new Map(uids.map((u, i) => [u, { bytes: Buffer.from(crlf(`Subject: s${i}\nDate: ${i + 1} Jan 2024 10:00:00 +0000\nMessage-ID: <${i}@x>\n\nb\n`)), identity: `${i}.${u}` }]));
+    const truth = await collect(factsFromBytes(memorySource(msgs), uids, KEYS));
+    const w = new FactsFile({ dir, name: 'x.facts', writable: true });
+    await collect(mailboxFacts(w, memorySource(msgs), uids, KEYS));
+    w.close();
+    const path = join(dir, 'x.facts.sk');
+    const read = () => {
+      processCaches.dropIdle();
+      const k = new KeysFile({ dir, name: 'x.facts.sk', writable: false });
+      const got = uids.map((u, i) => { const f = k.lookup(u, `${i}.${u}`, 7, false); return f && plain(f); });
+      expect(k.lookup(3, '9.9', 7, false)).toBeUndefined();
+      expect(k.lookup(3_000_000_001, '9.9', 7, false)).toBeUndefined();
+      k.close();
+      return got;
+    };
+    expect(readFileSync(path).subarray(0, 8).toString('latin1')).toBe('DMFKEYS2');
+    expect(read()).toEqual(truth);
+    writeFileSync(path + '.new', firstFormat(readFileSync(path)), { mode: 0o600 });
+    renameSync(path + '.new', path);
+    expect(read()).toEqual(truth);
+    // Rows appended after a compacted file's columns: a new large UID, and one of them re-recorded.
+    const more = new Map(msgs);
+    more.set(4_000_000_000, { bytes: Buffer.from(crlf('Subject: late\nMessage-ID: <late@x>\n\nb\n')), identity: '9.4000000000' });
+    more.set(70_000, { bytes: Buffer.from(crlf('Subject: again\nMessage-ID: <again@x>\n\nb\n')), identity: '7.7' });
+    const c = new FactsFile({ dir, name: 'y.facts', writable: true });
+    await collect(mailboxFacts(c, memorySource(msgs), uids, KEYS)); // compacted: its first write
+    c.close();
+    const a = new FactsFile({ dir, name: 'y.facts', writable: true });
+    await collect(mailboxFacts(a, memorySource(more), [4_000_000_000, 70_000], KEYS)); // appended
+    a.close();
+    processCaches.dropIdle();
+    const all = [...more.keys()].sort((x, y) => x - y);
+    const k = new KeysFile({ dir, name: 'y.facts.sk', writable: false });
+    expect(all.map((u) => { const f = k.lookup(u, more.get(u)!.identity, 7, false); return f && plain(f); })).toEqual(
+      await collect(factsFromBytes(memorySource(more), all, KEYS)));
+    k.close();
   });
 
   it('stays under its cap and drops expunged messages when it compacts', async () => {
@@ -457,5 +623,56 @@ describe.each(['mbox', 'maildir'] as const)('%s: keys file survives kill -9 mid-
     const third = await store().open('INBOX', { readOnly: true });
     expect(await all(third, KEYS)).toEqual(truth);
     await third.close();
+  });
+
+  it('answers right after a kill -9 mid-compaction (a first-format file rewritten at the end of a session)', async () => {
+    let where: string;
+    let store: () => ReturnType<typeof storeAt>;
+    let keysPath: string;
+    const n = 40;
+    const msgs = many(n);
+    if (kind === 'mbox') {
+      const u = tempUser();
+      cleanup = () => u.cleanup();
+      for (const m of msgs.values()) u.deliver(m.bytes.toString('latin1'));
+      where = u.spool;
+      store = () => u.store();
+      keysPath = join(u.paths.indexDir, 'INBOX.facts.sk');
+    } else {
+      const root = tempDir();
+      cleanup = () => rmSync(root, { recursive: true, force: true });
+      const s = storeAt(root);
+      for (const m of msgs.values()) await s.append('INBOX', m.bytes);
+      where = root;
+      store = () => storeAt(root);
+      keysPath = join(root, 'dmail-facts.sk');
+    }
+    const ro = await store().open('INBOX', { readOnly: true });
+    const truth = await all(ro, KEYS);
+    const uidValidity = ro.state.uidValidity;
+    await ro.close();
+    const magic = () => readFileSync(keysPath).subarray(0, 8).toString('latin1');
+    const known = () => { processCaches.dropIdle(); return new KeysFile({ dir: join(keysPath, '..'), name: keysPath.split('/').pop()!, writable: false }).known(uidValidity); };
+    expect((await run(where, 'keys', {})).code).toBe(0);
+    expect(magic()).toBe('DMFKEYS2');
+    const compacted = readFileSync(keysPath);
+    const old = firstFormat(compacted);
+    writeFileSync(keysPath + '.new', old, { mode: 0o600 });
+    renameSync(keysPath + '.new', keysPath);
+    // Killed before the compacted file replaced the old one: the old one, read as it is.
+    expect((await run(where, 'keys', { DMAIL_STORE_KILLPOINT: 'facts-keys-compact-before' })).signal).toBe('SIGKILL');
+    expect(readFileSync(keysPath).equals(old)).toBe(true);
+    expect(known()).toEqual(truth.map((f) => f.uid));
+    const mid = await store().open('INBOX', { readOnly: true });
+    expect(await all(mid, KEYS)).toEqual(truth);
+    await mid.close();
+    // Killed just after: the compacted file, whole.
+    expect((await run(where, 'keys', { DMAIL_STORE_KILLPOINT: 'facts-keys-compacted' })).signal).toBe('SIGKILL');
+    expect(magic()).toBe('DMFKEYS2');
+    expect(known()).toEqual(truth.map((f) => f.uid));
+    processCaches.dropIdle();
+    const after = await store().open('INBOX', { readOnly: true });
+    expect(await all(after, KEYS)).toEqual(truth);
+    await after.close();
   });
 });

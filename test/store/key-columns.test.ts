@@ -13,6 +13,7 @@ import type { Mailbox, MessageFacts, MessageInfo } from '../../src/store/types.j
 import { mailboxFactsAll, mailboxKeyColumns, type FactsSource } from '../../src/store/facts.js';
 import { FactsFile } from '../../src/store/facts-file.js';
 import { IdSpace } from '../../src/store/facts-keys.js';
+import { processCaches } from '../../src/store/process-cache.js';
 import { referencesTree, threadInput } from '../../src/imap/commands/thread.js';
 import { subjectKey } from '../../src/mime/base-subject.js';
 import { formatThreads } from '../../src/imap/thread.js';
@@ -229,6 +230,16 @@ describe('keyColumns', () => {
       await sameAsFacts(later, s3, [...uids, uids[uids.length - 1]! + 5], `seed ${seed} changed`);
       await sameThreadAndSort(later, s3, `seed ${seed} changed`);
       later.close();
+      // Read afresh (nothing kept in this process): the compacted file's columns and threads block, with
+      // records appended since that replace rows of it (the rewritten message) or add rows.
+      processCaches.dropIdle();
+      const s4 = source(msgs, pairs);
+      const fresh = new FactsFile({ dir, name: 'x.facts', writable: false });
+      await mailboxKeyColumns(fresh, s4, [...msgs.keys()], { threading: true, subjects: true });
+      expect(s4.loads).toBe(0);
+      await sameThreadAndSort(fresh, s4, `seed ${seed} fresh`);
+      await sameAsFacts(fresh, s4, [...uids, uids[uids.length - 1]! + 5], `seed ${seed} fresh`);
+      fresh.close();
     }
   });
 });
