@@ -79,9 +79,9 @@ function keyOf(key: SortKeyName, info: MessageInfo, facts: SortFacts | null): nu
  * worked out once, before sorting (a column per criterion: numbers in a Float64Array), so comparisons
  * only compare numbers and strings; input already in order (DATE or ARRIVAL of mail delivered in turn)
  * is recognised in one pass and not sorted. `sentDates` (NaN: none), when given, are DATE's keys instead
- * of facts' sentDate.
+ * of facts' sentDate. The order is a Uint32Array for one numeric key (no array of 100k numbers).
  */
-export function sortOrder(infos: readonly MessageInfo[], seqs: ArrayLike<number>, facts: readonly (SortFacts | null)[] | null, criteria: readonly SortCriterion[], sentDates?: ArrayLike<number>): number[] {
+export function sortOrder(infos: readonly MessageInfo[], seqs: ArrayLike<number>, facts: readonly (SortFacts | null)[] | null, criteria: readonly SortCriterion[], sentDates?: ArrayLike<number>): ArrayLike<number> {
   const n = infos.length;
   const cols = criteria.map((c) => {
     const numeric = c.key === 'ARRIVAL' || c.key === 'SIZE' || c.key === 'DATE';
@@ -141,7 +141,7 @@ export function sortOrder(infos: readonly MessageInfo[], seqs: ArrayLike<number>
  * are), so ties keep the input's (sequence) order. Null when it does not apply: sequence numbers not
  * ascending, or a key not a safe integer (dates and sizes are whole numbers).
  */
-function numericOrder(col: Float64Array, sign: number, seqs: ArrayLike<number>): number[] | null {
+function numericOrder(col: Float64Array, sign: number, seqs: ArrayLike<number>): Uint32Array | null {
   const n = col.length;
   let min = Infinity;
   let max = -Infinity;
@@ -153,7 +153,7 @@ function numericOrder(col: Float64Array, sign: number, seqs: ArrayLike<number>):
     if (k > max) max = k;
     if (k % 1000 !== 0) seconds = false;
   }
-  if (!n) return [];
+  if (!n) return new Uint32Array(0);
   if (!Number.isSafeInteger(max - min)) return null;
   const unit = seconds ? 1000 : 1;
   const range = (max - min) / unit;
@@ -190,15 +190,13 @@ function numericOrder(col: Float64Array, sign: number, seqs: ArrayLike<number>):
     idx = tmp;
     tmp = t;
   }
-  const order: number[] = [];
-  for (let i = 0; i < n; i++) order.push(idx[i]!);
-  return order;
+  return idx;
 }
 
 /** Sorts in place by the criteria, then by sequence number. */
 export function sortItems(items: SortItem[], criteria: readonly SortCriterion[]): SortItem[] {
   const order = sortOrder(items.map((it) => it.info), items.map((it) => it.seq), items.map((it) => it.facts), criteria);
-  const sorted = order.map((i) => items[i]!);
+  const sorted = Array.from(order, (i) => items[i]!);
   for (let i = 0; i < sorted.length; i++) items[i] = sorted[i]!;
   return items;
 }

@@ -175,6 +175,11 @@ function headerFacts(f: MessageFacts): HeaderFacts {
 
 /** Within each AND, keys that need no message text go first, so "UNSEEN BODY x" reads only the
  *  unseen messages. Matching is order-independent, only the cost changes. */
+/** ALL, or an AND of nothing but ALL. */
+function isAll(k: SearchKey): boolean {
+  return k.op === 'all' || (k.op === 'and' && k.keys.every(isAll));
+}
+
 function cheapFirst(k: SearchKey): SearchKey {
   switch (k.op) {
     case 'and': {
@@ -276,6 +281,17 @@ export async function searchMessages(s: ImapSession, key0: SearchKey, charset: s
   const saved = savedUids(sel);
   const want = factsNeeded(key0);
   const noContent = (): Promise<never> => Promise.reject(new Error('cheap pass reads no message'));
+  if (!known && isAll(key)) {
+    // ALL (SORT and THREAD of every message): each message still there, nothing to decide.
+    const all = sel.currentAll();
+    for (let i = 0; i < sel.view.length; i++) {
+      if (sel.view[i]!.gone) continue;
+      const info = all[i]!;
+      hits.push({ index: i, info });
+      if (withModseq && info.modseq > maxModseq) maxModseq = info.modseq;
+    }
+    return { hits, withModseq, maxModseq };
+  }
   // Pass 1: what flags, UIDs, sizes and dates decide, synchronously; `open` keeps the indexes of the
   // messages whose answer needs facts or text (in order), for pass 2.
   const decided: (boolean | null)[] = new Array(sel.view.length).fill(false);

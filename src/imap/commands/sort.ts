@@ -59,15 +59,16 @@ export async function sort(s: ImapSession, c: Command): Promise<Result> {
     kept?.push(f);
   }
   const order = sortOrder(infos, seqs.subarray(0, infos.length), kept, criteria, dates ? dates.subarray(0, infos.length) : undefined);
-  const nums: number[] = [];
-  for (let i = 0; i < order.length; i++) nums.push(c.uid ? infos[order[i]!]!.uid : seqs[order[i]!]!);
+  const n = order.length;
+  const nums = new Uint32Array(n);
+  for (let i = 0; i < n; i++) nums[i] = c.uid ? infos[order[i]!]!.uid : seqs[order[i]!]!;
   const modseq = r.withModseq ? r.maxModseq : null;
   if (!returns) {
-    const mod = modseq !== null && nums.length ? ` (MODSEQ ${modseq})` : '';
+    const mod = modseq !== null && n ? ` (MODSEQ ${modseq})` : '';
     s.write(numberLine('* SORT', nums, `${mod}\r\n`));
   } else {
-    const uids = order.map((i) => infos[i]!.uid);
-    answerReturns(s, c, returns, nums, uids, modseq);
+    const uids = Array.from(order, (i) => infos[i]!.uid);
+    answerReturns(s, c, returns, Array.from(nums), uids, modseq);
     if (update) addContext(sel, c, key, charset, uids, criteria);
   }
   return ok(`${c.uid ? 'UID ' : ''}SORT completed`);
