@@ -582,28 +582,25 @@ describe.each(['mbox', 'maildir'] as const)('%s: keys file survives kill -9 mid-
     return out;
   };
 
-  it('answers right after a torn append, and later appends past the torn record are used', async () => {
-    let where: string;
-    let store: () => ReturnType<typeof storeAt>;
-    let keysPath: string;
-    const n = 40;
+  /** A mailbox of `n` messages of this kind: where the worker finds it, a store on it, its keys file. */
+  const mailboxOf = async (n: number): Promise<{ where: string; store: () => ReturnType<typeof storeAt>; keysPath: string }> => {
     const msgs = many(n);
     if (kind === 'mbox') {
       const u = tempUser();
       cleanup = () => u.cleanup();
       for (const m of msgs.values()) u.deliver(m.bytes.toString('latin1'));
-      where = u.spool;
-      store = () => u.store();
-      keysPath = join(u.paths.indexDir, 'INBOX.facts.sk');
-    } else {
-      const root = tempDir();
-      cleanup = () => rmSync(root, { recursive: true, force: true });
-      const s = storeAt(root);
-      for (const m of msgs.values()) await s.append('INBOX', m.bytes);
-      where = root;
-      store = () => storeAt(root);
-      keysPath = join(root, 'dmail-facts.sk');
+      return { where: u.spool, store: () => u.store(), keysPath: join(u.paths.indexDir, 'INBOX.facts.sk') };
     }
+    const root = tempDir();
+    cleanup = () => rmSync(root, { recursive: true, force: true });
+    const s = storeAt(root);
+    for (const m of msgs.values()) await s.append('INBOX', m.bytes);
+    return { where: root, store: () => storeAt(root), keysPath: join(root, 'dmail-facts.sk') };
+  };
+
+  it('answers right after a torn append, and later appends past the torn record are used', async () => {
+    const n = 40;
+    const { where, store, keysPath } = await mailboxOf(n);
     const ro = await store().open('INBOX', { readOnly: true });
     const truth = await all(ro, KEYS);
     const uidValidity = ro.state.uidValidity;
@@ -626,27 +623,8 @@ describe.each(['mbox', 'maildir'] as const)('%s: keys file survives kill -9 mid-
   });
 
   it('answers right after a kill -9 mid-compaction (a first-format file rewritten at the end of a session)', async () => {
-    let where: string;
-    let store: () => ReturnType<typeof storeAt>;
-    let keysPath: string;
     const n = 40;
-    const msgs = many(n);
-    if (kind === 'mbox') {
-      const u = tempUser();
-      cleanup = () => u.cleanup();
-      for (const m of msgs.values()) u.deliver(m.bytes.toString('latin1'));
-      where = u.spool;
-      store = () => u.store();
-      keysPath = join(u.paths.indexDir, 'INBOX.facts.sk');
-    } else {
-      const root = tempDir();
-      cleanup = () => rmSync(root, { recursive: true, force: true });
-      const s = storeAt(root);
-      for (const m of msgs.values()) await s.append('INBOX', m.bytes);
-      where = root;
-      store = () => storeAt(root);
-      keysPath = join(root, 'dmail-facts.sk');
-    }
+    const { where, store, keysPath } = await mailboxOf(n);
     const ro = await store().open('INBOX', { readOnly: true });
     const truth = await all(ro, KEYS);
     const uidValidity = ro.state.uidValidity;
