@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseUidList } from '../../src/store/maildir/uidlist.js';
 import { readIndex, writeIndex } from '../../src/store/maildir/facts-cache.js';
@@ -30,12 +30,22 @@ let n = 0;
 const msg = (i: number) => `From: s${i}@example.com\nSubject: deferred ${i}\nMessage-ID: <d${i}@x>\n\nbody ${i}\n`;
 const crlf = (s: string) => s.replace(/\n/g, '\r\n');
 
-/** A fresh maildir with `count` messages delivered by real procmail. */
+/** A fresh maildir with `count` messages delivered by real procmail, message i getting UID i when first
+ *  numbered. (Files are numbered in the order of their names: procmail's are `<time>.<pid>_<n>.<host>`,
+ *  and with pid_max 32768 a busy machine's PIDs wrap within one second now and then, so a later delivery
+ *  can sort first. Each file's time token is made its delivery's place in turn.) */
 function maildir(count: number): string {
   const root = join(work, `m${++n}`);
   const rc = join(work, `procmailrc${n}`);
   writeFileSync(rc, `:0\n${root}/\n`);
-  for (let i = 1; i <= count; i++) execFileSync('procmail', ['-m', rc], { input: msg(i) });
+  for (let i = 1; i <= count; i++) {
+    const before = new Set(files(root));
+    execFileSync('procmail', ['-m', rc], { input: msg(i) });
+    const made = files(root).filter((f) => !before.has(f));
+    expect(made).toHaveLength(1);
+    const [sub, name] = made[0]!.split('/') as [string, string];
+    renameSync(join(root, sub, name), join(root, sub, name.replace(/^\d+/, String(1_700_000_000 + i))));
+  }
   return root;
 }
 
