@@ -18,7 +18,7 @@ import { processCaches } from '../../src/store/process-cache.js';
 import { storeAt, tempDir } from '../maildir/fixture.js';
 import { tempUser } from './helpers.js';
 import { buildWorker } from './worker-build.js';
-import { collect as collectAll, memorySource } from './facts-source.js';
+import { collect as collectAll, memorySource, withIdentityPairs } from './facts-source.js';
 
 const crlf = (s: string) => s.replace(/\r?\n/g, '\r\n');
 const KEYS: FactsRequest = { sortKeys: true, threading: true };
@@ -155,22 +155,7 @@ describe('facts keys file', () => {
     const msgs = many(20);
     for (const [uid, m] of msgs) m.identity = `${m.bytes.length}.${uid * 7919 - 50}`; // size.hash, a negative hash too
     const uids = [...msgs.keys()];
-    const paired = (ms: typeof msgs) => {
-      const src = memorySource(ms);
-      return Object.assign(src, {
-        identityPairs: (us: readonly number[]) => {
-          const out = new Float64Array(2 * us.length).fill(NaN);
-          us.forEach((u, i) => {
-            const id = ms.get(u)?.identity;
-            if (id === undefined) return;
-            const [a, b] = id.split('.');
-            out[2 * i] = Number(a);
-            out[2 * i + 1] = Number(b);
-          });
-          return out;
-        },
-      });
-    };
+    const paired = (ms: typeof msgs) => withIdentityPairs(memorySource(ms), ms);
     const w = new FactsFile({ dir, name: 'x.facts', writable: true });
     const want = (await mailboxFactsAll(w, memorySource(msgs), uids, KEYS)).map(plain);
     w.close();
@@ -583,7 +568,7 @@ describe.each(['mbox', 'maildir'] as const)('%s: keys file survives kill -9 mid-
   };
 
   /** A mailbox of `n` messages of this kind: where the worker finds it, a store on it, its keys file. */
-  const mailboxOf = async (n: number): Promise<{ where: string; store: () => ReturnType<typeof storeAt>; keysPath: string }> => {
+  const filled = async (n: number): Promise<{ where: string; store: () => ReturnType<typeof storeAt>; keysPath: string }> => {
     const msgs = many(n);
     if (kind === 'mbox') {
       const u = tempUser();
@@ -597,25 +582,35 @@ describe.each(['mbox', 'maildir'] as const)('%s: keys file survives kill -9 mid-
     for (const m of msgs.values()) await s.append('INBOX', m.bytes);
     return { where: root, store: () => storeAt(root), keysPath: join(root, 'dmail-facts.sk') };
   };
-
-  it('answers right after a torn append, and later appends past the torn record are used', async () => {
-    const n = 40;
-    const { where, store, keysPath } = await mailboxOf(n);
-    const ro = await store().open('INBOX', { readOnly: true });
+  /** filled(n), and what its keys are (read through a read-only handle) under its UIDVALIDITY. */
+  const mailboxOf = async (n: number) => {
+    const box = await filled(n);
+    const ro = await box.store().open('INBOX', { readOnly: true });
     const truth = await all(ro, KEYS);
     const uidValidity = ro.state.uidValidity;
     await ro.close();
+    return { ...box, truth, uidValidity };
+  };
+  /** The UIDs the keys file at `path` has a whole record of (a handle of its own, closed again). */
+  const knownIn = (path: string, uidValidity: number): number[] => {
+    const k = new KeysFile({ dir: join(path, '..'), name: path.split('/').pop()!, writable: false });
+    try { return k.known(uidValidity); } finally { k.close(); }
+  };
+
+  it('answers right after a torn append, and later appends past the torn record are used', async () => {
+    const n = 40;
+    const { where, store, keysPath, truth, uidValidity } = await mailboxOf(n);
     expect((await run(where, 'half', {})).code).toBe(0);
     const before = statSync(keysPath).size;
     expect((await run(where, 'all', { DMAIL_STORE_KILLPOINT: 'facts-keys-append-torn' })).signal).toBe('SIGKILL');
     expect(statSync(keysPath).size).toBeGreaterThan(before);
-    const known = new KeysFile({ dir: join(keysPath, '..'), name: keysPath.split('/').pop()!, writable: false }).known(uidValidity);
+    const known = knownIn(keysPath, uidValidity);
     expect(known.length).toBeGreaterThanOrEqual(n >> 1);
     expect(known.length).toBeLessThan(n);
     const again = await store().open('INBOX');
     expect(await all(again, KEYS)).toEqual(truth);
     await again.close(); // appended the missing ones after the torn record
-    const after = new KeysFile({ dir: join(keysPath, '..'), name: keysPath.split('/').pop()!, writable: false }).known(uidValidity);
+    const after = knownIn(keysPath, uidValidity);
     expect(after).toEqual(truth.map((f) => f.uid));
     const third = await store().open('INBOX', { readOnly: true });
     expect(await all(third, KEYS)).toEqual(truth);
@@ -624,13 +619,9 @@ describe.each(['mbox', 'maildir'] as const)('%s: keys file survives kill -9 mid-
 
   it('answers right after a kill -9 mid-compaction (a first-format file rewritten at the end of a session)', async () => {
     const n = 40;
-    const { where, store, keysPath } = await mailboxOf(n);
-    const ro = await store().open('INBOX', { readOnly: true });
-    const truth = await all(ro, KEYS);
-    const uidValidity = ro.state.uidValidity;
-    await ro.close();
+    const { where, store, keysPath, truth, uidValidity } = await mailboxOf(n);
     const magic = () => readFileSync(keysPath).subarray(0, 8).toString('latin1');
-    const known = () => { processCaches.dropIdle(); return new KeysFile({ dir: join(keysPath, '..'), name: keysPath.split('/').pop()!, writable: false }).known(uidValidity); };
+    const known = () => { processCaches.dropIdle(); return knownIn(keysPath, uidValidity); };
     expect((await run(where, 'keys', {})).code).toBe(0);
     expect(magic()).toBe('DMFKEYS2');
     const compacted = readFileSync(keysPath);

@@ -23,6 +23,23 @@ export function memorySource(msgs: Msgs, uidValidity = 7) {
   return src;
 }
 
+/** `src` also answering identityPairs (as mbox does: identities `${a}.${b}` as two numbers, NaN for none). */
+export function withIdentityPairs<S extends object>(src: S, msgs: Msgs): S & { identityPairs: (us: readonly number[]) => Float64Array } {
+  return Object.assign(src, {
+    identityPairs: (us: readonly number[]) => {
+      const out = new Float64Array(2 * us.length).fill(NaN);
+      us.forEach((u, i) => {
+        const id = msgs.get(u)?.identity;
+        if (id === undefined) return;
+        const [a, b] = id.split('.');
+        out[2 * i] = Number(a);
+        out[2 * i + 1] = Number(b);
+      });
+      return out;
+    },
+  });
+}
+
 export async function collect(it: AsyncIterable<MessageFacts>): Promise<MessageFacts[]> {
   const out: MessageFacts[] = [];
   for await (const f of it) out.push(f);

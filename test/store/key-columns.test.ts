@@ -21,7 +21,7 @@ import { sortOrder } from '../../src/imap/sort.js';
 import { messageFacts } from '../../src/imap/sort-keys.js';
 import * as old from '../mime/fixtures/thread-reference.js';
 import { tempDir } from '../maildir/fixture.js';
-import { memorySource, type Msgs } from './facts-source.js';
+import { memorySource, withIdentityPairs, type Msgs } from './facts-source.js';
 import { rng as xorshift } from '../helpers/xorshift.js';
 
 const crlf = (s: string) => s.replace(/\r?\n/g, '\r\n');
@@ -68,20 +68,7 @@ function source(msgs: Msgs, pairs: boolean): FactsSource & { loads: number } {
       return { ...st, messages: st.messages.map((m: MessageInfo) => ({ ...m, internalDate: new Date(Date.UTC(2024, 0, 1 + (m.uid % 4))) })) };
     },
   });
-  if (!pairs) return src;
-  return Object.assign(src, {
-    identityPairs: (us: readonly number[]) => {
-      const out = new Float64Array(2 * us.length).fill(NaN);
-      us.forEach((u, i) => {
-        const id = msgs.get(u)?.identity;
-        if (id === undefined) return;
-        const [a, b] = id.split('.');
-        out[2 * i] = Number(a);
-        out[2 * i + 1] = Number(b);
-      });
-      return out;
-    },
-  });
+  return pairs ? withIdentityPairs(src, msgs) : src;
 }
 
 /** Checks keyColumns' answer against factsAll's strings; returns the facts. */
