@@ -162,6 +162,13 @@ export function indexColumns(d: IndexData): IndexColumns | null {
   return (d as Decoded)[COLUMNS]?.cols ?? null;
 }
 
+/** The columns to read instead of `messages`: those of a decoded index whose message objects are not
+ *  made (once they are, they are as cheap to read and may be what callers share); else null. */
+export function unmadeColumns(d: IndexData): IndexColumns | null {
+  const l = (d as Decoded)[COLUMNS];
+  return l && !l.made ? l.cols : null;
+}
+
 /** Whether `messages` exists as objects (always, for an index made in memory). */
 export function messagesMade(d: IndexData): boolean {
   const l = (d as Decoded)[COLUMNS];
@@ -206,10 +213,10 @@ export function columnOf(c: IndexColumns, uid: number): number {
 
 /** The record of `uid` (undefined: none), without making the whole `messages` of a decoded index. */
 export function recordOf(d: IndexData, uid: number): IndexedMessage | undefined {
-  const l = (d as Decoded)[COLUMNS];
-  if (l && !l.made) {
-    const i = columnOf(l.cols, uid);
-    return i < 0 ? undefined : recordAt(l.cols, i);
+  const c = unmadeColumns(d);
+  if (c) {
+    const i = columnOf(c, uid);
+    return i < 0 ? undefined : recordAt(c, i);
   }
   const msgs = d.messages;
   let lo = 0;
@@ -225,7 +232,7 @@ export function recordOf(d: IndexData, uid: number): IndexedMessage | undefined 
 
 /** Whether a current (not expunged) message has no FLAG_OLD yet: a \Recent claim to make. */
 export function hasUnclaimed(d: IndexData): boolean {
-  const c = messagesMade(d) ? null : indexColumns(d);
+  const c = unmadeColumns(d);
   if (!c) return d.messages.some((m) => !(m.flags & FLAG_OLD) && !m.expunged);
   for (let i = 0; i < c.count; i++) if (!(c.u[i * U32 + U_FLAGS]! & FLAG_OLD) && !c.f[i * F64 + F_EXPUNGED]) return true;
   return false;
@@ -318,7 +325,7 @@ export function statusCounts(messages: readonly IndexedMessage[]): { messages: n
 
 /** statusCounts of an index, from its columns while its message objects are not made. */
 export function indexStatusCounts(d: IndexData): { messages: number; unseen: number; recent: number; deleted: number; size: number } {
-  const c = messagesMade(d) ? null : indexColumns(d);
+  const c = unmadeColumns(d);
   if (!c) return statusCounts(d.messages);
   const r = { messages: 0, unseen: 0, recent: 0, deleted: 0, size: 0 };
   for (let i = 0; i < c.count; i++) {

@@ -9,7 +9,7 @@ import { mailboxFacts, mailboxFactsAll, mailboxKeyColumns, type FactsSource } fr
 import { FactsFile } from '../facts-file.js';
 import { StoreError } from '../types.js';
 import type { MboxFile } from './file.js';
-import { columnOf, F64, F_DATE, F_EXPUNGED, F_MODSEQ, F_SIZE, hasUnclaimed, indexColumns, messagesMade, NO_KEYWORDS, recordOf, U32, U_FLAGS, U_KEY, U_UID, type IndexData, type IndexedMessage } from './index-file.js';
+import { columnOf, F64, F_DATE, F_EXPUNGED, F_MODSEQ, F_SIZE, hasUnclaimed, NO_KEYWORDS, recordOf, unmadeColumns, U32, U_FLAGS, U_KEY, U_UID, type IndexData, type IndexedMessage } from './index-file.js';
 import { SYSTEM_FLAGS, FLAG_OLD, FLAG_DELETED, isAtomKeyword, isQuotedFrom } from './format.js';
 import { CHANGE_EXPUNGE, CHANGE_FLAGS } from '../changelog.js';
 import { openViewSlot, type ViewSlot } from '../views.js';
@@ -232,7 +232,7 @@ export class MboxMailbox implements Mailbox {
     };
     // A session that does not claim \Recent (EXAMINE) sees it on messages nobody has claimed yet.
     const recentOf = (uid: number, flags: number) => this.claim ? anyRecent && this.recent.has(uid) : !(flags & FLAG_OLD);
-    const c = messagesMade(d) ? null : indexColumns(d);
+    const c = unmadeColumns(d);
     if (c) {
       // Straight from the index file's columns: no record object per message.
       const { f, u, extra } = c;
@@ -350,7 +350,7 @@ export class MboxMailbox implements Mailbox {
         // Each walk starts at the first UID asked (a big FETCH or SEARCH asks in batches: walking from
         // the start for each would cost the square of the mailbox's size over the batch size).
         const first = uids.length ? uids[0]! : 0;
-        const c = messagesMade(d) ? null : indexColumns(d);
+        const c = unmadeColumns(d);
         if (c) {
           // From the index file's columns.
           let j = 0;
